@@ -1,0 +1,198 @@
+/**
+ * Byte sources with ranged reads. Readers only ever ask for the ranges they need (headers,
+ * pickles, zip directories); tensor data is never read. Every source counts the bytes it has
+ * read so tests and the benchmark can prove it.
+ */
+import * as fs from 'fs';
+import { CheckpointError } from './errors';
+
+export interface ByteSource {
+  /** Display name / path of the underlying file. */
+  readonly name: string;
+  readonly size: number;
+  /** Bytes returned by read() so far. */
+  readonly bytesRead: number;
+  /**
+   * Read exactly `length` bytes at `offset`. A range past the end is a typed `truncated` error,
+   * so no caller ever allocates more than the file holds.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export function checkRange(src: { name: string; size: number }, offset: number, length: number, what = 'read'): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new CheckpointError('bad-offsets', `invalid ${what} range (offset ${offset}, length ${length})`, { file: src.name });
+  }
+  if (offset + length > src.size) {
+    throw new CheckpointError(
+      'truncated',
+      `${what} needs ${length} bytes at byte ${offset} but the file ends at ${src.size}`,
+      { file: src.name, offset },
+    );
+  }
+}
+
+/** A file opened read-only; reads go through positional reads on the handle. */
+export class FileByteSource implements ByteSource {
+  private _bytesRead = 0;
+  private constructor(readonly name: string, readonly size: number, private readonly handle: fs.promises.FileHandle) {}
+
+  static async open(path: string, name = path): Promise<FileByteSource> {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(path, 'r');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new CheckpointError(err.code === 'ENOENT' ? 'not-found' : 'io', `cannot open: ${err.code ?? err.message}`, { file: name });
+    }
+    try {
+      const st = await handle.stat();
+      if (st.isDirectory()) throw new CheckpointError('io', 'is a directory', { file: name });
+      return new FileByteSource(name, st.size, handle);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  get bytesRead(): number {
+    return this._bytesRead;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new CheckpointError('truncated', `file shrank while reading (got ${done} of ${length} bytes)`, { file: this.name, offset: offset + done });
+      }
+      done += bytesRead;
+    }
+    this._bytesRead += length;
+    return buf;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** An in-memory source (tests, and hosts that can only hand us a whole buffer). */
+export class MemoryByteSource implements ByteSource {
+  private _bytesRead = 0;
+  constructor(readonly name: string, private readonly data: Uint8Array) {}
+  get size(): number {
+    return this.data.length;
+  }
+  get bytesRead(): number {
+    return this._bytesRead;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    this._bytesRead += length;
+    return this.data.slice(offset, offset + length);
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Sequential little-endian reader over a buffer already in memory (a header, a pickle).
+ * Every read is bounds-checked and reports the absolute file offset on failure.
+ */
+export class Cursor {
+  pos = 0;
+  private readonly view: DataView;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly file: string,
+    /** Absolute file offset of buf[0], for error messages. */
+    readonly base = 0,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+  get offset(): number {
+    return this.base + this.pos;
+  }
+  need(n: number, what: string): void {
+    if (n < 0 || this.pos + n > this.buf.length) {
+      throw new CheckpointError('truncated', `${what} needs ${n} bytes but only ${this.remaining} remain`, { file: this.file, offset: this.offset });
+    }
+  }
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.buf[this.pos++];
+  }
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  i32(what = 'i32'): number {
+    this.need(4, what);
+    const v = this.view.getInt32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  /** u64 as a number; values past 2^53 are a typed error (no file is that large). */
+  u64(what = 'u64'): number {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new CheckpointError('too-large', `${what} ${v} is too large`, { file: this.file, offset: this.offset });
+    }
+    this.pos += 8;
+    return Number(v);
+  }
+  i64(what = 'i64'): number {
+    this.need(8, what);
+    const v = this.view.getBigInt64(this.pos, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new CheckpointError('too-large', `${what} ${v} is out of range`, { file: this.file, offset: this.offset });
+    }
+    this.pos += 8;
+    return Number(v);
+  }
+  f32(what = 'f32'): number {
+    this.need(4, what);
+    const v = this.view.getFloat32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  f64(what = 'f64'): number {
+    this.need(8, what);
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  bytes(n: number, what = 'bytes'): Uint8Array {
+    this.need(n, what);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  utf8(n: number, what = 'string'): string {
+    return decodeUtf8(this.bytes(n, what), this.file, this.offset - n, what);
+  }
+}
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+export function decodeUtf8(b: Uint8Array, file: string, offset: number, what: string): string {
+  try {
+    return strictDecoder.decode(b);
+  } catch {
+    throw new CheckpointError('bad-header', `${what} is not valid UTF-8`, { file, offset });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The format-independent checkpoint model. Format readers produce a RawCheckpoint (what is in
+ * the files); analyze() (analyze.ts) turns it into a Checkpoint: roles decided, sidecars read,
+ * sharing grouped, and the module tree built with storage-aware totals.
+ */
+
+export type Format = 'safetensors' | 'safetensors-sharded' | 'pytorch-zip' | 'pytorch-legacy' | 'gguf' | 'onnx';
+
+export type Role = 'parameter' | 'buffer' | 'optimizer-state' | 'other';
+
+export interface Warning {
+  code: string;
+  message: string;
+}
+
+/** One tensor as a reader found it. */
+export interface TensorRecord {
+  /** Full dotted name, as the checkpoint names it (e.g. `transformer.h.0.attn.c_attn.weight`). */
+  name: string;
+  /** Canonical dtype (dtypes.ts): `float32`, `bfloat16`, `Q4_K`... */
+  dtype: string;
+  /** The dtype as the file spells it (`F32`, `torch.FloatStorage`, GGUF type name...). */
+  formatDtype?: string;
+  /** PyTorch order (outermost first), also for GGUF whose `ne` is reversed on disk. */
+  shape: number[];
+  /** Bytes this tensor's elements occupy (for a strided view: its own elements, not its span). */
+  nbytes: number;
+  /** File holding the data, relative to the checkpoint's root folder. */
+  file: string;
+  /** Absolute byte offset in `file` where this tensor's storage data begins; null if unknown. */
+  dataOffset: number | null;
+  /**
+   * Storage identity: tensors with the same storage id share memory. Unique within the
+   * checkpoint; null when the tensor has no storage of its own on disk (meta tensors).
+   */
+  storage: string | null;
+  /** Byte offset of this tensor's first element within its storage. */
+  storageOffset: number | null;
+  /** Strides in elements, when the format records them (PyTorch). */
+  strides: number[] | null;
+  /** Size of the whole storage in bytes, when known. */
+  storageNbytes?: number;
+  /** Role, when the format knows it exactly (whole pickled modules, optimizer state). */
+  role?: Role;
+  roleReason?: string;
+  /** Free-form per-tensor facts worth showing (quantization scheme, requires_grad...). */
+  extra?: Record<string, string | number | boolean>;
+}
+
+/** A tie that the files declare rather than store: one name may be absent from the file. */
+export interface DeclaredTie {
+  /** The name that is absent (or tied by declaration), e.g. `lm_head.weight`. */
+  name: string;
+  /** The name actually stored, e.g. `transformer.wte.weight`. */
+  target: string;
+  /** Where the declaration comes from. */
+  source: 'config' | 'metadata' | 'format';
+  reason: string;
+}
+
+/** Module structure known exactly (from a whole pickled nn.Module). */
+export interface ModuleHint {
+  /** Attribute name under the parent ('' for the root). */
+  name: string;
+  /** Class name, e.g. `Linear`, `GPT2Block`. */
+  className: string;
+  /** Python module path of the class, e.g. `torch.nn.modules.linear`. */
+  pythonModule: string;
+  /** PyTorch-style repr of the layer when its attributes allow it, e.g. `Linear(in_features=768, ...)`. */
+  repr?: string;
+  /** Scalar layer attributes (`in_features`, `eps`, ...). */
+  attributes: Record<string, string | number | boolean | null>;
+  /** Local parameter name → full tensor name (null for a registered-but-None parameter). */
+  parameters: Record<string, string | null>;
+  buffers: Record<string, string | null>;
+  children: ModuleHint[];
+}
+
+export interface SafetyGlobal {
+  /** `module.name` as the pickle names it. */
+  name: string;
+  verdict: 'allowed' | 'unknown' | 'dangerous';
+  /** How many times the pickle references it. */
+  count: number;
+  reason?: string;
+}
+
+export interface SafetyReport {
+  verdict: 'safe' | 'unknown' | 'dangerous';
+  globals: SafetyGlobal[];
+}
+
+export interface RawCheckpoint {
+  format: Format;
+  /** Root path (the file, index or directory the user opened). */
+  path: string;
+  /** Files read, relative to the root folder. */
+  files: string[];
+  tensors: TensorRecord[];
+  declaredTies: DeclaredTie[];
+  /** Metadata as plain JSON-able values (safetensors `__metadata__`, GGUF keys, config.json...). */
+  metadata: Record<string, unknown>;
+  warnings: Warning[];
+  /** Present for whole pickled modules: the exact module tree. */
+  moduleTree?: ModuleHint;
+  safety?: SafetyReport;
+  /** Hugging Face config.json beside the weights, when found. */
+  config?: Record<string, unknown>;
+  /** Prefix stripped or recognised (e.g. `module.` from DataParallel), for display. */
+  prefixes?: string[];
+  /** Total bytes read from all files while opening (headers only). */
+  bytesRead: number;
+  /** Total size of all files. */
+  totalBytes: number;
+}
+
+/** A tensor after analysis. */
+export interface Tensor extends TensorRecord {
+  role: Role;
+  roleReason: string;
+  /** False for a declared-tie name that the file does not store. */
+  present: boolean;
+  /** Number of elements. */
+  numel: number;
+  /** Index of its sharing group in Checkpoint.shared, or -1. */
+  group: number;
+}
+
+export type Relation = 'alias' | 'view' | 'declared';
+
+export interface SharedGroup {
+  tensors: string[];
+  relation: Relation;
+  storage: string | null;
+  /** Elements counted once for the group (its storage's covered elements). */
+  uniqueElements: number;
+  /** Plain sum of the members' elements. */
+  totalElements: number;
+  reason?: string;
+}
+
+export interface Counts {
+  unique: number;
+  total: number;
+}
+
+export interface ModuleNode {
+  /** Attribute name under the parent ('' for the root). */
+  name: string;
+  /** Dotted path from the root ('' for the root). */
+  path: string;
+  /** Class name (exact for pickled modules, inferred otherwise). */
+  type: string;
+  /** True when `type` was inferred from names and shapes rather than read from the file. */
+  inferred: boolean;
+  /** PyTorch-style one-line repr for leaf layers, e.g. `Linear(in_features=768, out_features=50257, bias=False)`. */
+  repr?: string;
+  /** Why the type was inferred as it was. */
+  evidence?: string;
+  parameters: Counts;
+  buffers: Counts;
+  /** Other tensors (optimizer state, unknown) in the subtree. */
+  other: Counts;
+  /** Bytes by dtype over the subtree's present tensors, storage counted once. */
+  bytesByDtype: Record<string, number>;
+  /** Names of tensors directly owned by this module (full names). */
+  tensors: string[];
+  /** Tensors in this subtree sharing storage with tensors outside it. */
+  sharedWith: { tensor: string; others: string[]; relation: Relation }[];
+  children: ModuleNode[];
+  /** Runs of consecutive structurally identical children, as PyTorch's print folds them. */
+  folds: FoldRun[];
+  /** Number of tensors in the subtree. */
+  tensorCount: number;
+}
+
+export interface FoldRun {
+  /** Index of the first and last child in the run (inclusive). */
+  first: number;
+  last: number;
+  /** Child names of the first and last, e.g. '0' and '11'. */
+  from: string;
+  to: string;
+  count: number;
+  type: string;
+}
+
+export interface Checkpoint {
+  format: Format;
+  path: string;
+  files: string[];
+  tensors: Tensor[];
+  shared: SharedGroup[];
+  parameters: Counts;
+  buffers: Counts;
+  other: Counts;
+  bytesByDtype: Record<string, number>;
+  modules: ModuleNode;
+  metadata: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  warnings: Warning[];
+  safety?: SafetyReport;
+  prefixes?: string[];
+  bytesRead: number;
+  totalBytes: number;
+  /** Architecture name when known (config `architectures[0]`, root class of a pickled module). */
+  architecture?: string;
+}

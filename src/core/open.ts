@@ -1,0 +1,284 @@
+/**
+ * Opening a path: a checkpoint file, a shard index JSON, or a directory holding either.
+ * Picks the reader by content (falling back to the file name), reads sidecars, and returns the
+ * raw checkpoint. analyze() turns it into the model the CLI and the editor show.
+ */
+import * as path from 'path';
+import { FileAccess, ReaderContext, nodeFileAccess, relativeName } from './access';
+import { ByteSource } from './bytes';
+import { CheckpointError } from './errors';
+import { isObject, parseJson, toPlain, truncate } from './json';
+import { RawCheckpoint, TensorRecord, Warning } from './model';
+import { FormatReader, READERS } from './formats';
+import { metadataTies } from './formats/safetensors';
+
+export interface OpenOptions {
+  access?: FileAccess;
+  /** Read config.json beside the weights (default true). */
+  sidecars?: boolean;
+  /** How many shards to open at once. */
+  concurrency?: number;
+}
+
+const MAX_INDEX_BYTES = 512 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<RawCheckpoint> {
+  const access = opts.access ?? nodeFileAccess;
+  const abs = path.resolve(inputPath);
+  const st = await access.stat(abs);
+  if (!st) throw new CheckpointError('not-found', 'no such file or directory', { file: inputPath });
+  let raw: RawCheckpoint;
+  let dir: string;
+  if (st.isDirectory) {
+    dir = abs;
+    raw = await readDirectory(abs, access, opts);
+  } else {
+    dir = path.dirname(abs);
+    raw = await readFile(abs, dir, access, opts);
+  }
+  if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  return raw;
+}
+
+async function readFile(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
+  if (abs.toLowerCase().endsWith('.index.json')) return readShardIndex(abs, root, access, opts);
+  const display = relativeName({ root }, abs);
+  const src = await access.open(abs, display);
+  try {
+    const reader = await pickReader(src, abs);
+    return await reader.read(src, { access, path: abs, root });
+  } finally {
+    await src.close();
+  }
+}
+
+export async function pickReader(src: ByteSource, fileName: string): Promise<FormatReader> {
+  const head = await src.read(0, Math.min(64, src.size));
+  for (const r of READERS) if (r.sniff(head, src.size, fileName)) return r;
+  const lower = fileName.toLowerCase();
+  const byName = READERS.find((r) => r.extensions.some((e) => lower.endsWith(e)));
+  if (byName) return byName; // let it report what is wrong in its own terms
+  throw new CheckpointError(
+    'unknown-format',
+    `not a checkpoint this tool reads (safetensors, PyTorch zip or legacy pickle, GGUF, ONNX); first bytes ${hex(head.subarray(0, 8))}`,
+    { file: src.name, offset: 0 },
+  );
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Pick what to open in a directory, as a user would expect: the index, else the single weights file. */
+async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
+  const names = (await access.list(dir)).sort();
+  const pick = (pred: (n: string) => boolean) => names.filter(pred);
+  const preferred = [
+    ['model.safetensors.index.json'],
+    ['model.safetensors'],
+    pick((n) => n.endsWith('.safetensors.index.json')),
+    pick((n) => n.endsWith('.safetensors')),
+    ['pytorch_model.bin.index.json'],
+    ['pytorch_model.bin'],
+    pick((n) => n.endsWith('.bin.index.json')),
+    pick((n) => /\.(pt|pth|ckpt|bin)$/i.test(n)),
+    pick((n) => /\.gguf$/i.test(n)),
+    pick((n) => /\.onnx$/i.test(n)),
+  ];
+  for (const group of preferred) {
+    const present = group.filter((n) => names.includes(n));
+    if (present.length === 0) continue;
+    if (present.length === 1) return readFile(path.join(dir, present[0]), dir, access, opts);
+    // Several weight files and no index: a shard set (model-00001-of-00003.safetensors...).
+    if (present.every((n) => n.endsWith('.safetensors'))) return readShardSet(dir, present, access, opts);
+    throw new CheckpointError('unknown-format', `folder holds several checkpoints (${present.slice(0, 4).join(', ')}${present.length > 4 ? ', …' : ''}); open one of them`, { file: dir });
+  }
+  throw new CheckpointError('not-found', 'folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)', { file: dir });
+}
+
+/** A path from an index file must stay inside the index's folder. */
+export function checkShardPath(p: string, where: { file: string; record?: string }): void {
+  if (p === '' || path.isAbsolute(p) || path.win32.isAbsolute(p) || /^[a-zA-Z]:/.test(p)) {
+    throw new CheckpointError('unsafe-path', `shard path "${truncate(p)}" is absolute; index files may only name files beside them`, where);
+  }
+  if (p.split(/[\\/]/).some((s) => s === '..')) {
+    throw new CheckpointError('unsafe-path', `shard path "${truncate(p)}" climbs out of the index's folder with ".."`, where);
+  }
+  if (p.includes('\0')) throw new CheckpointError('unsafe-path', 'shard path contains a NUL byte', where);
+}
+
+async function readShardIndex(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
+  const file = relativeName({ root }, abs);
+  const src = await access.open(abs, file);
+  let bytes: Uint8Array;
+  try {
+    if (src.size > MAX_INDEX_BYTES) throw new CheckpointError('too-large', `index file is ${src.size} bytes; the limit is ${MAX_INDEX_BYTES}`, { file });
+    bytes = await src.read(0, src.size);
+  } finally {
+    await src.close();
+  }
+  const doc = parseJson(bytes, { file });
+  if (!isObject(doc)) throw new CheckpointError('bad-index', 'index is not a JSON object', { file, offset: 0 });
+  const wm = doc.get('weight_map');
+  if (!isObject(wm)) throw new CheckpointError('bad-index', 'index has no "weight_map" object', { file, record: 'weight_map' });
+  const weightMap = new Map<string, string>();
+  for (const [name, shard] of wm) {
+    if (typeof shard !== 'string') throw new CheckpointError('bad-index', `weight_map entry for "${truncate(name)}" is not a file name`, { file, record: 'weight_map' });
+    checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
+    weightMap.set(name, shard);
+  }
+  const shards = [...new Set(weightMap.values())];
+  const meta = doc.get('metadata');
+  const raw = await readShards(root, shards, access, opts, file);
+  raw.path = abs;
+  raw.files.unshift(file);
+  raw.bytesRead += bytes.length;
+  raw.totalBytes += bytes.length;
+  if (meta !== undefined) raw.metadata.index = toPlain(meta);
+
+  // Every name in the weight map must be in the shard it names; tensors the map leaves out are reported.
+  const byName = new Map<string, TensorRecord>();
+  for (const t of raw.tensors) byName.set(t.name, t);
+  for (const [name, shard] of weightMap) {
+    const t = byName.get(name);
+    const shardName = relativeName({ root }, path.join(root, shard));
+    if (!t) {
+      // A tied name may be listed in the map while only its partner is stored.
+      const tie = raw.declaredTies.find((d) => d.name === name);
+      if (!tie) throw new CheckpointError('bad-index', `weight_map names "${truncate(name)}" in ${shard} but that shard does not hold it`, { file, record: `weight_map["${truncate(name)}"]` });
+    } else if (t.file !== shardName) {
+      throw new CheckpointError('bad-index', `weight_map puts "${truncate(name)}" in ${shard} but it is stored in ${t.file}`, { file, record: `weight_map["${truncate(name)}"]` });
+    }
+  }
+  const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name));
+  if (unlisted.length) {
+    raw.warnings.push({ code: 'index-unlisted', message: `${unlisted.length} tensor(s) stored in shards are not in the index's weight_map (e.g. ${unlisted[0].name})` });
+  }
+  const total = isObject(meta) ? meta.get('total_size') : undefined;
+  if (typeof total === 'number') {
+    const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
+    if (sum !== total && raw.format === 'safetensors-sharded') {
+      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${total} but the shards hold ${sum} bytes of tensors` });
+    }
+  }
+  return raw;
+}
+
+async function readShardSet(dir: string, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
+  const raw = await readShards(dir, shards, access, opts, path.basename(dir));
+  raw.path = dir;
+  raw.warnings.push({ code: 'no-index', message: `${shards.length} safetensors files and no index; read them as one sharded checkpoint` });
+  return raw;
+}
+
+/** Open shards with bounded concurrency and merge them into one raw checkpoint. */
+async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string): Promise<RawCheckpoint> {
+  const results: RawCheckpoint[] = new Array(shards.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < shards.length) {
+      const i = next++;
+      const abs = path.join(root, shards[i]);
+      const st = await access.stat(abs);
+      if (!st || st.isDirectory) {
+        throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
+      }
+      results[i] = await readFile(abs, root, access, { ...opts, sidecars: false });
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));
+  await Promise.all(Array.from({ length: n }, worker));
+
+  const first = results[0];
+  const merged: RawCheckpoint = {
+    format: first && first.format === 'safetensors' ? 'safetensors-sharded' : first?.format ?? 'safetensors-sharded',
+    path: root,
+    files: [],
+    tensors: [],
+    declaredTies: [],
+    metadata: {},
+    warnings: [],
+    bytesRead: 0,
+    totalBytes: 0,
+  };
+  const seen = new Map<string, string>();
+  const shardMeta: Record<string, unknown> = {};
+  for (const r of results) {
+    merged.files.push(...r.files);
+    for (const t of r.tensors) {
+      const prev = seen.get(t.name);
+      if (prev !== undefined) {
+        throw new CheckpointError('bad-index', `tensor "${truncate(t.name)}" is stored in two shards (${prev} and ${t.file})`, { file: t.file, record: `tensor "${truncate(t.name)}"` });
+      }
+      seen.set(t.name, t.file);
+      merged.tensors.push(t);
+    }
+    merged.warnings.push(...r.warnings);
+    merged.bytesRead += r.bytesRead;
+    merged.totalBytes += r.totalBytes;
+    if (r.safety) merged.safety = mergeSafety(merged.safety, r.safety);
+    if (Object.keys(r.metadata).length) shardMeta[r.files[0]] = r.metadata;
+    if (r.format !== first.format) {
+      merged.warnings.push({ code: 'mixed-shards', message: `shard ${r.files[0]} is ${r.format} while the first shard is ${first.format}` });
+    }
+  }
+  if (Object.keys(shardMeta).length) merged.metadata.shards = shardMeta;
+  // Declared ties from any shard's __metadata__ resolve against all names.
+  const names = new Set(merged.tensors.map((t) => t.name));
+  for (const r of results) {
+    const md = (r.metadata as { __metadata__?: Record<string, string> }).__metadata__;
+    if (md) merged.declaredTies.push(...metadataTies(md, names));
+    else merged.declaredTies.push(...r.declaredTies);
+  }
+  return merged;
+}
+
+function mergeSafety(a: RawCheckpoint['safety'], b: NonNullable<RawCheckpoint['safety']>): NonNullable<RawCheckpoint['safety']> {
+  if (!a) return { verdict: b.verdict, globals: b.globals.map((g) => ({ ...g })) };
+  const byName = new Map(a.globals.map((g) => [g.name, g]));
+  for (const g of b.globals) {
+    const have = byName.get(g.name);
+    if (have) have.count += g.count;
+    else {
+      const copy = { ...g };
+      a.globals.push(copy);
+      byName.set(g.name, copy);
+    }
+  }
+  const rank = { safe: 0, unknown: 1, dangerous: 2 } as const;
+  a.verdict = rank[b.verdict] > rank[a.verdict] ? b.verdict : a.verdict;
+  return a;
+}
+
+/** Read config.json beside the weights, if any. Problems with it are warnings, not errors. */
+async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
+  const cfgPath = path.join(dir, 'config.json');
+  const st = await access.stat(cfgPath);
+  if (!st || st.isDirectory) return;
+  const warn = (w: Warning) => raw.warnings.push(w);
+  if (st.size > MAX_CONFIG_BYTES) {
+    warn({ code: 'config-too-large', message: `config.json is ${st.size} bytes; not read` });
+    return;
+  }
+  const src = await access.open(cfgPath, 'config.json');
+  try {
+    const bytes = await src.read(0, src.size);
+    raw.bytesRead += bytes.length;
+    raw.totalBytes += bytes.length;
+    const doc = parseJson(bytes, { file: 'config.json' });
+    if (!isObject(doc)) {
+      warn({ code: 'config-invalid', message: 'config.json is not a JSON object; ignored' });
+      return;
+    }
+    raw.config = toPlain(doc) as Record<string, unknown>;
+    raw.files.push('config.json');
+  } catch (e) {
+    if (e instanceof CheckpointError) warn({ code: 'config-invalid', message: `config.json ignored: ${e.message}` });
+    else throw e;
+  } finally {
+    await src.close();
+  }
+}
+
+export type { ReaderContext };
