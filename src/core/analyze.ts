@@ -1,0 +1,409 @@
+/**
+ * From what the files hold to what the user sees: decide roles, resolve declared ties, group
+ * tensors by storage, and build the module tree with totals that count shared storage once.
+ */
+import { coverage, Interval, intervalsLength, mergeIntervals, numelOf } from './coverage';
+import { dtypeInfo } from './dtypes';
+import { inferLayer, InferenceContext } from './infer';
+import {
+  Checkpoint,
+  Counts,
+  DeclaredTie,
+  FoldRun,
+  ModuleHint,
+  ModuleNode,
+  RawCheckpoint,
+  Relation,
+  SharedGroup,
+  Tensor,
+  Warning,
+} from './model';
+import { decideRole } from './roles';
+import { configTies } from './ties';
+
+export function analyze(raw: RawCheckpoint): Checkpoint {
+  const warnings: Warning[] = raw.warnings.slice();
+  const tensors: Tensor[] = raw.tensors.map((t) => {
+    const r = decideRole(t);
+    return { ...t, role: r.role, roleReason: r.reason, present: true, numel: numelOf(t.shape), group: -1 };
+  });
+  const byName = new Map<string, Tensor>();
+  for (const t of tensors) byName.set(t.name, t);
+
+  const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, warnings)];
+  for (const tie of ties) {
+    const target = byName.get(tie.target);
+    if (!target) {
+      warnings.push({ code: 'tie-target-missing', message: `declared tie ${tie.name} -> ${tie.target}: ${tie.target} is not in the checkpoint` });
+      continue;
+    }
+    if (byName.has(tie.name)) continue; // stored after all; its storage says what it shares
+    const t: Tensor = {
+      ...target,
+      name: tie.name,
+      present: false,
+      role: target.role,
+      roleReason: `declared tie to ${tie.target}: ${tie.reason}`,
+      extra: { ...(target.extra ?? {}), declaredBy: tie.source },
+      group: -1,
+    };
+    tensors.push(t);
+    byName.set(t.name, t);
+  }
+
+  const shared = groupSharing(tensors);
+  const root = buildTree(raw, tensors, shared);
+  const rootCounts = root;
+  const architecture =
+    (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
+    (raw.moduleTree ? raw.moduleTree.className : undefined);
+  if (architecture && root.type === 'Model') root.type = architecture;
+
+  return {
+    format: raw.format,
+    path: raw.path,
+    files: raw.files,
+    tensors,
+    shared,
+    parameters: rootCounts.parameters,
+    buffers: rootCounts.buffers,
+    other: rootCounts.other,
+    bytesByDtype: rootCounts.bytesByDtype,
+    modules: root,
+    metadata: raw.metadata,
+    config: raw.config,
+    warnings,
+    safety: raw.safety,
+    prefixes: raw.prefixes,
+    bytesRead: raw.bytesRead,
+    totalBytes: raw.totalBytes,
+    architecture,
+  };
+}
+
+/** Storage id for grouping; a tensor without storage shares with nothing. */
+function storageKey(t: Tensor): string | null {
+  return t.storage;
+}
+
+function groupSharing(tensors: Tensor[]): SharedGroup[] {
+  const byStorage = new Map<string, Tensor[]>();
+  for (const t of tensors) {
+    const k = storageKey(t);
+    if (k === null) continue;
+    const list = byStorage.get(k);
+    if (list) list.push(t);
+    else byStorage.set(k, [t]);
+  }
+  const groups: SharedGroup[] = [];
+  for (const [storage, members] of byStorage) {
+    if (members.length < 2) continue;
+    const relation = relationOf(members);
+    const params = members.filter((m) => m.role === 'parameter');
+    const measured = params.length ? params : members;
+    const g: SharedGroup = {
+      tensors: members.map((m) => m.name),
+      relation,
+      storage,
+      uniqueElements: measure(measured).elements,
+      totalElements: measured.reduce((s, m) => s + m.numel, 0),
+    };
+    const declared = members.find((m) => !m.present);
+    if (declared) g.reason = declared.roleReason;
+    const idx = groups.length;
+    for (const m of members) m.group = idx;
+    groups.push(g);
+  }
+  return groups;
+}
+
+function relationOf(members: Tensor[]): Relation {
+  if (members.some((m) => !m.present)) return 'declared';
+  const a = members[0];
+  const same = members.every(
+    (m) => m.storageOffset === a.storageOffset && sameDims(m.shape, a.shape) && sameDims(m.strides, a.strides) && m.dtype === a.dtype,
+  );
+  return same ? 'alias' : 'view';
+}
+
+function sameDims(a: number[] | null, b: number[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+interface Measure {
+  elements: number;
+  bytesByDtype: Record<string, number>;
+}
+
+/**
+ * Elements covered once per storage, and bytes by dtype, for a set of tensors. A storage used by
+ * one tensor contributes that tensor; a storage used by several contributes the union of the
+ * byte ranges they cover.
+ */
+function measure(list: Tensor[]): Measure {
+  const bytesByDtype: Record<string, number> = {};
+  let elements = 0;
+  const multi = new Map<string, Tensor[]>();
+  const seenOnce = new Map<string, Tensor>();
+  for (const t of list) {
+    const k = storageKey(t);
+    if (k === null) {
+      elements += t.numel;
+      if (t.present) bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
+      continue;
+    }
+    const prev = seenOnce.get(k);
+    if (prev === undefined) {
+      seenOnce.set(k, t);
+      continue;
+    }
+    const m = multi.get(k);
+    if (m) m.push(t);
+    else multi.set(k, [prev, t]);
+  }
+  for (const [k, t] of seenOnce) {
+    if (multi.has(k)) continue;
+    elements += t.numel;
+    bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
+  }
+  for (const members of multi.values()) {
+    const ivs: Interval[] = [];
+    for (const t of members) ivs.push(...coverage(t));
+    const bytes = intervalsLength(mergeIntervals(ivs));
+    const dtype = members[0].dtype;
+    const bits = dtypeInfo(dtype)?.bits;
+    if (bits && bits % 8 === 0 && members.every((m) => m.dtype === dtype)) {
+      elements += (bytes * 8) / bits;
+    } else {
+      // Mixed or sub-byte dtypes on one storage: count the largest member once.
+      elements += Math.max(...members.map((m) => m.numel));
+    }
+    bytesByDtype[dtype] = (bytesByDtype[dtype] ?? 0) + bytes;
+  }
+  return { elements, bytesByDtype };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module tree
+
+interface Builder {
+  name: string;
+  path: string;
+  children: Map<string, Builder>;
+  own: Tensor[];
+  hint?: ModuleHint;
+}
+
+function newBuilder(name: string, path: string): Builder {
+  return { name, path, children: new Map(), own: [] };
+}
+
+function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[]): ModuleNode {
+  const root = newBuilder('', '');
+  // Modules known from a pickled nn.Module come first, so the tree keeps their order.
+  if (raw.moduleTree) attachHint(root, raw.moduleTree);
+  for (const t of tensors) {
+    const parts = t.name.split('.');
+    let node = root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      let child = node.children.get(parts[i]);
+      if (!child) {
+        child = newBuilder(parts[i], node.path ? `${node.path}.${parts[i]}` : parts[i]);
+        node.children.set(parts[i], child);
+      }
+      node = child;
+    }
+    node.own.push(t);
+  }
+  if (!raw.moduleTree) orderChildren(root);
+  const ctx: InferenceContext = {
+    modelType: typeof raw.config?.model_type === 'string' ? raw.config.model_type : undefined,
+    config: raw.config,
+  };
+  return finish(root, ctx, tensors, shared);
+}
+
+/**
+ * Files without module classes often list names sorted as strings (`h.10` before `h.2`):
+ * numbered children are put in numeric order, embeddings first and the output head last, as
+ * print(model) would usually show them. Everything else keeps the file's order.
+ */
+function orderChildren(root: Builder): void {
+  const stack: Builder[] = [root];
+  while (stack.length) {
+    const b = stack.pop()!;
+    if (b.children.size > 1) {
+      const kids = [...b.children.values()];
+      const rank = (c: Builder): number => {
+        if (/^\d+$/.test(c.name)) return 1;
+        if (/(^|_)(wte|wpe|embed|embeddings?|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd)$/i.test(c.name)) return 0;
+        if (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name)) return 3;
+        return 1;
+      };
+      const indexed = kids.map((c, i) => ({ c, i, r: rank(c), n: /^\d+$/.test(c.name) ? Number(c.name) : NaN }));
+      indexed.sort((x, y) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i));
+      b.children = new Map(indexed.map(({ c }) => [c.name, c]));
+    }
+    for (const c of b.children.values()) stack.push(c);
+  }
+}
+
+function attachHint(b: Builder, hint: ModuleHint): void {
+  b.hint = hint;
+  for (const h of hint.children) {
+    const path = b.path ? `${b.path}.${h.name}` : h.name;
+    let child = b.children.get(h.name);
+    if (!child) {
+      child = newBuilder(h.name, path);
+      b.children.set(h.name, child);
+    }
+    attachHint(child, h);
+  }
+}
+
+function counts(list: Tensor[], role: (t: Tensor) => boolean): Counts {
+  const sel = list.filter(role);
+  return { unique: measure(sel).elements, total: sel.reduce((s, t) => s + t.numel, 0) };
+}
+
+const isParam = (t: Tensor) => t.role === 'parameter';
+const isBuffer = (t: Tensor) => t.role === 'buffer';
+const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
+
+function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: SharedGroup[]): ModuleNode {
+  // Iterative post-order so very deep trees cannot exhaust the stack.
+  const order: Builder[] = [];
+  const stack: Builder[] = [root];
+  while (stack.length) {
+    const b = stack.pop()!;
+    order.push(b);
+    for (const c of b.children.values()) stack.push(c);
+  }
+  const subtree = new Map<Builder, Tensor[]>();
+  const nodes = new Map<Builder, ModuleNode>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const b = order[i];
+    const list: Tensor[] = b.own.slice();
+    const children: ModuleNode[] = [];
+    for (const c of b.children.values()) {
+      const cl = subtree.get(c)!;
+      for (const t of cl) list.push(t);
+      children.push(nodes.get(c)!);
+      subtree.delete(c);
+    }
+    subtree.set(b, list);
+    const present = list.filter((t) => t.present);
+    const node: ModuleNode = {
+      name: b.name,
+      path: b.path,
+      type: 'Module',
+      inferred: true,
+      parameters: counts(list, isParam),
+      buffers: counts(list, isBuffer),
+      other: counts(list, isOther),
+      bytesByDtype: measure(present).bytesByDtype,
+      tensors: b.own.map((t) => t.name),
+      sharedWith: sharedOutside(b.path, list, all, shared),
+      children,
+      folds: [],
+      tensorCount: list.length,
+    };
+    describe(node, b, ctx);
+    node.folds = foldRuns(node, b, subtree.get(b)!);
+    nodes.set(b, node);
+  }
+  return nodes.get(root)!;
+}
+
+function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
+  if (b.hint) {
+    node.type = b.hint.className;
+    node.inferred = false;
+    if (b.hint.repr) node.repr = b.hint.repr;
+    node.evidence = `class ${b.hint.pythonModule}.${b.hint.className} recorded in the pickle`;
+    return;
+  }
+  const inf = b.own.length ? inferLayer(b.name, b.own, ctx) : undefined;
+  if (inf) {
+    node.type = inf.type;
+    node.repr = inf.repr;
+    node.evidence = inf.evidence;
+    return;
+  }
+  const kids = [...b.children.keys()];
+  if (b.path === '') {
+    node.type = 'Model';
+    node.evidence = 'the checkpoint root';
+  } else if (kids.length && kids.every((k) => /^\d+$/.test(k))) {
+    node.type = 'ModuleList';
+    node.evidence = 'children named 0, 1, 2…';
+  } else if (/^\d+$/.test(b.name)) {
+    node.type = 'Block';
+    node.evidence = 'an item of a numbered list of modules';
+  } else {
+    node.type = 'Module';
+    node.evidence = b.own.length ? 'tensors that match no known layer' : 'a container of other modules';
+  }
+}
+
+/** Tensors in the subtree at `path` that share storage with tensors outside it. */
+function sharedOutside(path: string, list: Tensor[], all: Tensor[], shared: SharedGroup[]): ModuleNode['sharedWith'] {
+  if (path === '') return [];
+  const prefix = path + '.';
+  const out: ModuleNode['sharedWith'] = [];
+  for (const t of list) {
+    if (t.group < 0) continue;
+    const g = shared[t.group];
+    const others = g.tensors.filter((n) => n !== t.name && !n.startsWith(prefix));
+    if (others.length) out.push({ tensor: t.name, others, relation: g.relation });
+  }
+  return out;
+}
+
+/** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
+function foldRuns(node: ModuleNode, b: Builder, _list: Tensor[]): FoldRun[] {
+  const kids = node.children;
+  if (kids.length < 2) return [];
+  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signature(k) : null));
+  const runs: FoldRun[] = [];
+  let i = 0;
+  while (i < kids.length) {
+    let j = i;
+    if (sigs[i] !== null) {
+      while (j + 1 < kids.length && sigs[j + 1] === sigs[i] && Number(kids[j + 1].name) === Number(kids[j].name) + 1) j++;
+    }
+    if (j > i) {
+      runs.push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: kids[i].type });
+    }
+    i = j + 1;
+  }
+  void b;
+  return runs;
+}
+
+const sigCache = new WeakMap<ModuleNode, string>();
+/** Structure of a module: types, relative tensor names, shapes and dtypes, recursively. */
+function signature(m: ModuleNode): string {
+  const cached = sigCache.get(m);
+  if (cached !== undefined) return cached;
+  const strip = m.path.length + 1;
+  const own = m.tensors.map((n) => n.slice(strip)).join(',');
+  const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total), JSON.stringify(m.bytesByDtype)];
+  for (const c of m.children) parts.push(`${c.name}:${signature(c)}`);
+  const s = hash(parts.join('|'));
+  sigCache.set(m, s);
+  return s;
+}
+
+function hash(s: string): string {
+  // FNV-1a, two lanes: collisions would need identical sizes too, which we also compare.
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+  }
+  return `${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}:${s.length}`;
+}

@@ -1,0 +1,19 @@
+/**
+ * The core's public surface: open a path and get the analysed checkpoint, or its schema-1 report.
+ * Nothing here imports vscode or touches the DOM; the CLI, the extension host and the tests all
+ * go through these functions.
+ */
+import { OpenOptions, readCheckpoint } from './open';
+import { analyze } from './analyze';
+import { Checkpoint } from './model';
+
+export async function openCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  return analyze(await readCheckpoint(inputPath, opts));
+}
+
+export { analyze, readCheckpoint };
+export type { OpenOptions };
+export * from './model';
+export { CheckpointError, isCheckpointError } from './errors';
+export { toReport } from './report';
+export type { Report } from './report';

@@ -1,0 +1,114 @@
+/**
+ * Layer inference for state dicts: what a module probably is, from the names, shapes and dtypes
+ * of its own tensors, with the evidence. Pickled whole modules don't need this (their classes
+ * are in the file).
+ */
+import { Tensor } from './model';
+
+export interface Inference {
+  type: string;
+  repr?: string;
+  evidence: string;
+}
+
+export interface InferenceContext {
+  /** config.json model_type, e.g. `gpt2`. */
+  modelType?: string;
+  /** config.json, for eps and the like. */
+  config?: Record<string, unknown>;
+}
+
+/** Families whose checkpoints use transformers' Conv1D (weight stored [in, out]). */
+const CONV1D_FAMILIES = new Set(['gpt2', 'openai-gpt', 'imagegpt', 'decision_transformer', 'gpt_bigcode_conv1d']);
+const CONV1D_NAMES = new Set(['c_attn', 'c_proj', 'c_fc', 'q_attn']);
+const EMBEDDING_NAME = /(^|_)(wte|wpe|embed|embeds|embedding|embeddings|emb|embd|embed_tokens|embed_in|tok_embeddings|word_embeddings|position_embeddings|token_type_embeddings|shared)$/i;
+const NORM_NAME = /(norm|ln)/i;
+
+export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceContext): Inference | undefined {
+  const byLocal = new Map<string, Tensor>();
+  for (const t of own) byLocal.set(t.name.slice(t.name.lastIndexOf('.') + 1), t);
+  const w = byLocal.get('weight');
+  const b = byLocal.get('bias');
+  if (!w) return undefined;
+  const shape = w.shape;
+  const hasBias = !!b && b.shape.length === 1;
+
+  // BatchNorm: weight/bias plus running statistics.
+  if (byLocal.has('running_mean') && byLocal.has('running_var') && shape.length === 1) {
+    return {
+      type: 'BatchNorm',
+      repr: `BatchNorm(${shape[0]}, eps=${fmtFloat(1e-5)}, momentum=0.1, affine=True, track_running_stats=True)`,
+      evidence: 'weight, bias, running_mean and running_var of one size',
+    };
+  }
+  if (shape.length === 2) {
+    const [rows, cols] = shape;
+    if (ctx.modelType && CONV1D_FAMILIES.has(ctx.modelType) && CONV1D_NAMES.has(moduleName)) {
+      return {
+        type: 'Conv1D',
+        repr: `Conv1D(nf=${cols}, nx=${rows})`,
+        evidence: `${ctx.modelType} models store ${moduleName} as transformers' Conv1D: weight [in=${rows}, out=${cols}]`,
+      };
+    }
+    if (!b && EMBEDDING_NAME.test(moduleName)) {
+      return { type: 'Embedding', repr: `Embedding(${rows}, ${cols})`, evidence: `2-D weight [${rows}, ${cols}] named like an embedding, no bias` };
+    }
+    return {
+      type: 'Linear',
+      repr: `Linear(in_features=${cols}, out_features=${rows}, bias=${hasBias ? 'True' : 'False'})`,
+      evidence: `2-D weight [out=${rows}, in=${cols}]${hasBias ? ` and bias [${b!.shape[0]}]` : ', no bias'}`,
+    };
+  }
+  if (shape.length === 1) {
+    const eps = epsFromConfig(ctx.config);
+    if (hasBias && b!.shape[0] === shape[0]) {
+      return {
+        type: 'LayerNorm',
+        repr: `LayerNorm((${shape[0]},), eps=${fmtFloat(eps ?? 1e-5)}, elementwise_affine=True)`,
+        evidence: `1-D weight and bias of size ${shape[0]}`,
+      };
+    }
+    if (NORM_NAME.test(moduleName) && own.length === 1) {
+      return {
+        type: 'RMSNorm',
+        repr: `RMSNorm((${shape[0]},), eps=${fmtFloat(eps ?? 1e-6)})`,
+        evidence: `a single 1-D weight of size ${shape[0]} in a module named like a norm`,
+      };
+    }
+    return undefined;
+  }
+  if (shape.length >= 3 && shape.length <= 5) {
+    const d = shape.length - 2;
+    const [out, inPerGroup, ...k] = shape;
+    const kernel = d === 1 ? `(${k[0]},)` : `(${k.join(', ')})`;
+    return {
+      type: `Conv${d}d`,
+      repr: `Conv${d}d(${inPerGroup}, ${out}, kernel_size=${kernel}${hasBias ? '' : ', bias=False'})`,
+      evidence: `${shape.length}-D weight [out=${out}, in/groups=${inPerGroup}, kernel ${k.join('x')}]${hasBias ? ' with bias' : ''}`,
+    };
+  }
+  return undefined;
+}
+
+function epsFromConfig(cfg: Record<string, unknown> | undefined): number | undefined {
+  if (!cfg) return undefined;
+  for (const k of ['layer_norm_epsilon', 'layer_norm_eps', 'rms_norm_eps', 'norm_eps']) {
+    const v = cfg[k];
+    if (typeof v === 'number') return v;
+  }
+  return undefined;
+}
+
+/** Python's repr of a float, for eps values (1e-05, 1e-06, 0.1). */
+export function fmtFloat(x: number): string {
+  if (Number.isInteger(x)) return x.toFixed(1);
+  const s = String(x);
+  const m = /^(-?[\d.]+)e([+-])(\d+)$/.exec(s);
+  if (m) return `${m[1]}e${m[2]}${m[3].padStart(2, '0')}`;
+  if (Math.abs(x) < 1e-4) {
+    const e = x.toExponential();
+    const m2 = /^(-?[\d.]+)e([+-])(\d+)$/.exec(e)!;
+    return `${m2[1]}e${m2[2]}${m2[3].padStart(2, '0')}`;
+  }
+  return s;
+}

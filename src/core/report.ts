@@ -1,0 +1,145 @@
+/**
+ * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
+ * Field names are a contract; add fields, never rename.
+ */
+import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, Warning } from './model';
+
+export interface ReportTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  role: Role;
+  storage: string | null;
+  storageOffset: number | null;
+  nbytes: number;
+  /** Further fields. */
+  numel: number;
+  present: boolean;
+  roleReason: string;
+  file: string;
+  dataOffset: number | null;
+  strides: number[] | null;
+  formatDtype?: string;
+  extra?: Record<string, string | number | boolean>;
+}
+
+export interface ReportShared {
+  tensors: string[];
+  relation: Relation;
+  storage: string | null;
+  uniqueElements: number;
+  totalElements: number;
+  reason?: string;
+}
+
+export interface ReportModule {
+  name: string;
+  path: string;
+  type: string;
+  parameters: Counts;
+  children: ReportModule[];
+  /** Further fields. */
+  buffers: Counts;
+  inferred: boolean;
+  repr?: string;
+  evidence?: string;
+  tensors: string[];
+  sharedWith: ModuleNode['sharedWith'];
+  folds: ModuleNode['folds'];
+  bytesByDtype: Record<string, number>;
+}
+
+export interface Report {
+  schema: 1;
+  format: Format;
+  parameters: Counts;
+  buffers: Counts;
+  tensors: ReportTensor[];
+  shared: ReportShared[];
+  warnings: Warning[];
+  modules: ReportModule;
+  /** Further fields. */
+  path: string;
+  files: string[];
+  architecture?: string;
+  other: Counts;
+  bytesByDtype: Record<string, number>;
+  metadata: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  safety?: SafetyReport;
+  prefixes?: string[];
+  bytesRead: number;
+  totalBytes: number;
+}
+
+export function toReport(cp: Checkpoint): Report {
+  return {
+    schema: 1,
+    format: cp.format,
+    parameters: cp.parameters,
+    buffers: cp.buffers,
+    tensors: cp.tensors.map((t) => {
+      const r: ReportTensor = {
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        role: t.role,
+        storage: t.storage,
+        storageOffset: t.storageOffset,
+        nbytes: t.nbytes,
+        numel: t.numel,
+        present: t.present,
+        roleReason: t.roleReason,
+        file: t.file,
+        dataOffset: t.dataOffset,
+        strides: t.strides,
+      };
+      if (t.formatDtype) r.formatDtype = t.formatDtype;
+      if (t.extra) r.extra = t.extra;
+      return r;
+    }),
+    shared: cp.shared.map((g) => {
+      const s: ReportShared = {
+        tensors: g.tensors,
+        relation: g.relation,
+        storage: g.storage,
+        uniqueElements: g.uniqueElements,
+        totalElements: g.totalElements,
+      };
+      if (g.reason) s.reason = g.reason;
+      return s;
+    }),
+    warnings: cp.warnings,
+    modules: moduleReport(cp.modules),
+    path: cp.path,
+    files: cp.files,
+    ...(cp.architecture ? { architecture: cp.architecture } : {}),
+    other: cp.other,
+    bytesByDtype: cp.bytesByDtype,
+    metadata: cp.metadata,
+    ...(cp.config ? { config: cp.config } : {}),
+    ...(cp.safety ? { safety: cp.safety } : {}),
+    ...(cp.prefixes?.length ? { prefixes: cp.prefixes } : {}),
+    bytesRead: cp.bytesRead,
+    totalBytes: cp.totalBytes,
+  };
+}
+
+function moduleReport(m: ModuleNode): ReportModule {
+  const r: ReportModule = {
+    name: m.name,
+    path: m.path,
+    type: m.type,
+    parameters: m.parameters,
+    children: m.children.map(moduleReport),
+    buffers: m.buffers,
+    inferred: m.inferred,
+    tensors: m.tensors,
+    sharedWith: m.sharedWith,
+    folds: m.folds,
+    bytesByDtype: m.bytesByDtype,
+  };
+  if (m.repr) r.repr = m.repr;
+  if (m.evidence) r.evidence = m.evidence;
+  return r;
+}
