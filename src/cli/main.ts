@@ -1,0 +1,206 @@
+/**
+ * The `weightscope` command: the same core as the editor, for terminals and CI.
+ *   weightscope <path> [--json] [--format FMT] [-o FILE] [--depth N]
+ * Exit codes: 0 success; 1 the input cannot be read as a checkpoint (one `error:` line on
+ * stderr saying what and where); 2 usage error.
+ */
+import * as fs from 'fs';
+import { openCheckpoint, toReport, isCheckpointError, Checkpoint } from '../core';
+import { renderSummary, renderText } from '../core/export/text';
+import { exact, compact } from '../core/numbers';
+
+const FORMATS = ['text', 'json', 'svg', 'png', 'markdown', 'mermaid'] as const;
+type Fmt = (typeof FORMATS)[number];
+
+const USAGE = `usage: weightscope <path> [options]
+
+Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
+<path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
+(*.safetensors.index.json, *.bin.index.json) or a folder holding one.
+
+options:
+  --json             print the schema-1 JSON report (same as --format json)
+  --format FMT       text (default), json, svg, png, markdown, mermaid
+  -o, --output FILE  write the output to FILE instead of stdout
+  --depth N          deepest module level to show in tree, svg, markdown, mermaid
+  --unfold           do not fold repeated blocks in the text tree
+  -h, --help         show this help
+  --version          print the version
+
+exit status: 0 ok, 1 unreadable checkpoint (one "error:" line on stderr), 2 usage error`;
+
+interface Args {
+  path: string;
+  format: Fmt;
+  output?: string;
+  depth?: number;
+  unfold: boolean;
+}
+
+class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): Args | 'help' | 'version' {
+  let path: string | undefined;
+  let format: Fmt | undefined;
+  let output: string | undefined;
+  let depth: number | undefined;
+  let unfold = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const eq = a.indexOf('=');
+      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    switch (name) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--version':
+        return 'version';
+      case '--json':
+        if (format && format !== 'json') throw new UsageError('--json conflicts with --format');
+        format = 'json';
+        break;
+      case '--format': {
+        const v = value();
+        if (!(FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format "${v}" (choose ${FORMATS.join(', ')})`);
+        if (format && format !== v) throw new UsageError('--json conflicts with --format');
+        format = v as Fmt;
+        break;
+      }
+      case '-o':
+      case '--output':
+        output = value();
+        break;
+      case '--depth': {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new UsageError(`--depth takes a whole number, not "${v}"`);
+        depth = Number(v);
+        break;
+      }
+      case '--unfold':
+        unfold = true;
+        break;
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+        if (path !== undefined) throw new UsageError(`one path only (got "${path}" and "${a}")`);
+        path = a;
+    }
+  }
+  if (path === undefined) throw new UsageError('no checkpoint path given');
+  return { path, format: format ?? 'text', output, depth, unfold };
+}
+
+async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> {
+  if (args.format === 'json') return JSON.stringify(toReport(cp), null, 2) + '\n';
+  if (args.format === 'text') return renderCli(cp, args);
+  // Diagram and document exports live in core/export (issue 5).
+  const { exportAs } = await import('../core/export');
+  return exportAs(cp, args.format, { depth: args.depth });
+}
+
+function renderCli(cp: Checkpoint, args: Args): string {
+  const out: string[] = [];
+  if (cp.safety) {
+    const dangerous = cp.safety.globals.filter((g) => g.verdict === 'dangerous');
+    const unknown = cp.safety.globals.filter((g) => g.verdict === 'unknown');
+    if (cp.safety.verdict === 'dangerous') {
+      out.push(`SAFETY: DANGEROUS — this pickle calls ${dangerous.map((g) => g.name).join(', ')}; torch.load without weights_only would run it. Nothing was executed here.`);
+    } else if (cp.safety.verdict === 'unknown') {
+      out.push(`safety: unknown — names ${unknown.length} global(s) torch.load(weights_only=True) refuses: ${unknown.slice(0, 5).map((g) => g.name).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
+    } else {
+      out.push('safety: safe — only globals that torch.load(weights_only=True) accepts');
+    }
+  }
+  out.push(renderSummary(cp).trimEnd());
+  out.push('');
+  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold }).trimEnd());
+  if (cp.shared.length) {
+    out.push('');
+    out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);
+    for (const g of cp.shared) {
+      const saved = g.totalElements - g.uniqueElements;
+      out.push(`  ${g.relation.padEnd(8)} ${g.tensors.join(' = ')}  (${compact(g.uniqueElements)} stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''})`);
+      if (g.reason) out.push(`           ${g.reason}`);
+    }
+  }
+  if (cp.warnings.length) {
+    out.push('');
+    out.push('warnings:');
+    for (const w of cp.warnings) out.push(`  [${w.code}] ${w.message}`);
+  }
+  out.push('');
+  out.push(`read ${exact(cp.bytesRead)} of ${exact(cp.totalBytes)} bytes (headers only)`);
+  return out.join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (parsed === 'version') {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    args = parsed;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`weightscope: ${e.message}\n${USAGE.split('\n')[0]}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    const cp = await openCheckpoint(args.path);
+    const out = await render(cp, args);
+    if (args.output) fs.writeFileSync(args.output, out);
+    else if (typeof out === 'string') process.stdout.write(out);
+    else {
+      if (process.stdout.isTTY) {
+        process.stderr.write('weightscope: refusing to write binary PNG to a terminal; use -o FILE\n');
+        return 2;
+      }
+      process.stdout.write(out);
+    }
+    return 0;
+  } catch (e) {
+    if (isCheckpointError(e)) {
+      process.stderr.write(`error: ${oneLine(e.message)}\n`);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
+      process.stderr.write(`error: ${oneLine(err.message)}\n`);
+      return 1;
+    }
+    process.stderr.write(`error: internal error: ${oneLine(String(err?.message ?? e))} (please report this)\n`);
+    return 1;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
+}
+
+declare const __VERSION__: string | undefined;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`error: internal error: ${oneLine(String((e as Error)?.message ?? e))}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

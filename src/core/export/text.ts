@@ -1,0 +1,96 @@
+/**
+ * PyTorch `print(model)`-style text, each line annotated with the module's unique parameters and,
+ * where it shares storage with modules elsewhere, what it shares with. Folded runs of identical
+ * blocks print as `(0-11): 12 x Block(`.
+ */
+import { Checkpoint, ModuleNode } from '../model';
+import { compact, exact } from '../numbers';
+
+export interface TextOptions {
+  /** Deepest level to print (root = 0); deeper modules are summarised. Default: unlimited. */
+  depth?: number;
+  /** Don't fold repeated blocks. */
+  unfold?: boolean;
+}
+
+interface Line {
+  text: string;
+  note: string;
+}
+
+export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
+  const lines: Line[] = [];
+  const maxDepth = opts.depth ?? Infinity;
+  const anyInferred = hasInferred(cp.modules);
+
+  const walk = (m: ModuleNode, label: string, indent: string, level: number, each = 1) => {
+    const note = noteFor(m, each);
+    const kids = m.children;
+    const leafish = kids.length === 0 || level >= maxDepth;
+    const head = m.repr && kids.length === 0 ? m.repr : `${m.type}`;
+    if (leafish) {
+      const suffix = kids.length && level >= maxDepth ? `(…${m.tensorCount} tensors)` : m.repr && kids.length === 0 ? '' : '()';
+      lines.push({ text: `${indent}${label}${head}${suffix}`, note });
+      return;
+    }
+    lines.push({ text: `${indent}${label}${head}(`, note });
+    const inner = indent + '  ';
+    const folded = new Map<number, ModuleNode['folds'][number]>();
+    if (!opts.unfold) for (const f of m.folds) folded.set(f.first, f);
+    for (let i = 0; i < kids.length; i++) {
+      const f = folded.get(i);
+      if (f) {
+        walk(kids[i], `(${f.from}-${f.to}): ${f.count} x `, inner, level + 1, f.count);
+        i = f.last;
+        continue;
+      }
+      walk(kids[i], `(${kids[i].name}): `, inner, level + 1);
+    }
+    lines.push({ text: `${indent})`, note: '' });
+  };
+  walk(cp.modules, '', '', 0);
+
+  const width = Math.min(88, Math.max(...lines.map((l) => l.text.length)) + 2);
+  const out: string[] = [];
+  if (anyInferred) out.push('# layer types inferred from tensor names and shapes (state dict; no classes in the file)');
+  for (const l of lines) out.push(l.note ? `${l.text.padEnd(width)}${l.note}` : l.text);
+  return out.join('\n') + '\n';
+}
+
+function noteFor(m: ModuleNode, each: number): string {
+  const p = m.parameters.unique;
+  const parts: string[] = [];
+  if (p > 0 || m.parameters.total > 0) {
+    let s = `${compact(p)}${each > 1 ? ' each' : ''}`;
+    if (m.parameters.total !== p) s += ` (${compact(m.parameters.total)} total)`;
+    parts.push(s);
+  }
+  if (m.buffers.total > 0 && p === 0) parts.push(`buffers ${compact(m.buffers.unique)}`);
+  if (m.sharedWith.length) {
+    const modules = new Set<string>();
+    let declared = false;
+    for (const s of m.sharedWith) {
+      for (const o of s.others) modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
+      if (s.relation === 'declared') declared = true;
+    }
+    const names = [...modules];
+    parts.push(`shares weight with ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${declared ? ' (declared tie)' : ''}`);
+  }
+  return parts.join('  ');
+}
+
+function hasInferred(m: ModuleNode): boolean {
+  if (m.inferred && m.repr) return true;
+  return m.children.some(hasInferred);
+}
+
+/** The summary block the CLI prints above the tree. */
+export function renderSummary(cp: Checkpoint): string {
+  const out: string[] = [];
+  const p = cp.parameters;
+  out.push(`${cp.architecture ?? 'checkpoint'} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
+  out.push(`parameters: ${exact(p.unique)} unique (${compact(p.unique)})${p.total !== p.unique ? `, ${exact(p.total)} total: ${compact(p.total - p.unique)} counted twice through shared storage` : ''}`);
+  if (cp.buffers.total) out.push(`buffers:    ${exact(cp.buffers.unique)} unique${cp.buffers.total !== cp.buffers.unique ? `, ${exact(cp.buffers.total)} total` : ''}`);
+  if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (optimizer state and other non-model tensors)`);
+  return out.join('\n') + '\n';
+}
