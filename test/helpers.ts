@@ -1,0 +1,70 @@
+/** Test helpers: fixture paths, temp folders, and sparse full-size files built from headers. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const FIXTURES = path.join(REPO, 'test', 'fixtures');
+
+export function fixture(...parts: string[]): string {
+  return path.join(FIXTURES, ...parts);
+}
+
+export function readJson<T = any>(p: string): T {
+  return JSON.parse(fs.readFileSync(p, 'utf8')) as T;
+}
+
+export function tempDir(prefix = 'weightscope-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A full-size checkpoint from a committed header: the header bytes followed by a sparse data
+ * region of `dataSize` bytes that takes no disk space and is never read.
+ */
+export function sparseFromHeader(headerPath: string, dataSize: number, outPath: string): string {
+  const header = fs.readFileSync(headerPath);
+  const fd = fs.openSync(outPath, 'w');
+  try {
+    fs.writeSync(fd, header, 0, header.length, 0);
+    fs.ftruncateSync(fd, header.length + dataSize);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return outPath;
+}
+
+/** safetensors bytes from a header object and a data size (data zero-filled). */
+export function safetensorsBytes(header: unknown, dataSize: number, rawHeader?: string): Buffer {
+  let h = rawHeader ?? JSON.stringify(header);
+  while (Buffer.byteLength(h) % 8) h += ' ';
+  const hb = Buffer.from(h);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(hb.length));
+  return Buffer.concat([len, hb, Buffer.alloc(dataSize)]);
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the compiled CLI (out/src/cli/main.js) as a user would. */
+export function cli(...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'out', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface Truth {
+  parameters: { unique: number; total: number };
+  buffers: { unique: number; total: number };
+  shared: { tensors: string[]; relation: string }[];
+  dataSize?: number;
+}
+
+/** Sharing groups in a canonical, comparable form. */
+export function canonicalShared(groups: { tensors: string[]; relation: string }[]): string[] {
+  return groups.map((g) => `${g.relation}:${[...g.tensors].sort().join(',')}`).sort();
+}
