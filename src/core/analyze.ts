@@ -30,7 +30,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   const byName = new Map<string, Tensor>();
   for (const t of tensors) byName.set(t.name, t);
 
-  const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, warnings)];
+  const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, raw.declaredTies, warnings)];
   for (const tie of ties) {
     const target = byName.get(tie.target);
     if (!target) {

@@ -34,7 +34,12 @@ const EMBEDDING_PATTERN = /(^|\.)(wte|embed_tokens|embed_in|word_embeddings|tok_
 
 const HEAD_ARCH = /(LMHead|ForCausalLM|ForMaskedLM|ForConditionalGeneration|ForPreTraining|WithLMHead|ForSeq2SeqLM)/;
 
-export function configTies(config: Record<string, unknown> | undefined, tensors: TensorRecord[], warnings: Warning[]): DeclaredTie[] {
+export function configTies(
+  config: Record<string, unknown> | undefined,
+  tensors: TensorRecord[],
+  declared: DeclaredTie[],
+  warnings: Warning[],
+): DeclaredTie[] {
   if (!config) return [];
   const archs = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
   const arch = archs[0] ?? '';
@@ -45,6 +50,10 @@ export function configTies(config: Record<string, unknown> | undefined, tensors:
   const names = new Map(tensors.map((t) => [t.name, t]));
   const heads = headNames(arch, modelType);
   if (heads.some((h) => names.has(h))) return [];
+  // A head stored (or declared) under its module in another shape, e.g. lm_head.0.weight.
+  const headModules = heads.map((h) => h.slice(0, h.lastIndexOf('.') + 1));
+  const taken = (n: string) => headModules.some((m) => n.startsWith(m));
+  if (tensors.some((t) => taken(t.name)) || declared.some((d) => taken(d.name))) return [];
   const vocab = typeof config.vocab_size === 'number' ? config.vocab_size : undefined;
   const ok = (t: TensorRecord | undefined): t is TensorRecord => !!t && t.shape.length === 2 && (vocab === undefined || t.shape[0] === vocab);
   let emb = EMBEDDING_NAMES.map((n) => names.get(n)).find(ok);

@@ -1,0 +1,204 @@
+import * as assert from 'assert';
+import { parseJson, isObject } from '../src/core/json';
+import { coverage, mergeIntervals } from '../src/core/coverage';
+import { analyze } from '../src/core/analyze';
+import { decideRole } from '../src/core/roles';
+import { CheckpointError } from '../src/core/errors';
+import { RawCheckpoint, TensorRecord } from '../src/core/model';
+import { compact, exact } from '../src/core/numbers';
+import { renderText } from '../src/core/export/text';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('strict JSON', () => {
+  it('keeps key order and treats __proto__ as a plain key', () => {
+    const v = parseJson(enc('{"b":1,"__proto__":{"polluted":true},"a":[1,2.5e3,"x\\u00e9"]}'), { file: 'f' });
+    assert.ok(isObject(v));
+    assert.deepStrictEqual([...v.keys()], ['b', '__proto__', 'a']);
+    assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);
+    assert.deepStrictEqual(v.get('a'), [1, 2500, 'xé']);
+  });
+  it('rejects duplicate keys with the offset of the second', () => {
+    assert.throws(
+      () => parseJson(enc('{"k":1, "k":2}'), { file: 'h.json', base: 8 }),
+      (e: unknown) => e instanceof CheckpointError && e.code === 'duplicate-key' && e.offset === 8 + 8,
+    );
+  });
+  it('rejects trailing data, bad escapes, leading zeros, control characters and deep nesting', () => {
+    for (const bad of ['{"a":1} x', '"\\q"', '01', '"a\nb"', '['.repeat(1000) + ']'.repeat(1000), '{"a":}', 'nul']) {
+      assert.throws(() => parseJson(enc(bad), { file: 'f' }), CheckpointError, bad.slice(0, 20));
+    }
+    assert.throws(() => parseJson(new Uint8Array([0x22, 0xff, 0x22]), { file: 'f' }), /not valid UTF-8/);
+  });
+});
+
+describe('storage coverage', () => {
+  const t = (shape: number[], strides: number[] | null, offElems: number) => ({
+    dtype: 'float32',
+    shape,
+    strides,
+    storageOffset: offElems * 4,
+    nbytes: shape.reduce((a, b) => a * b, 1) * 4,
+  });
+  it('a contiguous block covers its bytes', () => {
+    assert.deepStrictEqual(coverage(t([3, 4], [4, 1], 12)), [[48, 96]]);
+  });
+  it('a transpose covers the same bytes as the original', () => {
+    assert.deepStrictEqual(coverage(t([4, 3], [1, 4], 0)), coverage(t([3, 4], [4, 1], 0)));
+  });
+  it('a column slice covers only its columns', () => {
+    // rows of 4, take column block [1:3] of a 3x4 matrix: 3 runs of 2 elements
+    assert.deepStrictEqual(coverage(t([3, 2], [4, 1], 1)), [[4, 12], [20, 28], [36, 44]]);
+  });
+  it('broadcast (stride 0) dimensions cover one element', () => {
+    assert.deepStrictEqual(coverage(t([5, 1], [0, 1], 2)), [[8, 12]]);
+  });
+  it('merges overlapping intervals', () => {
+    assert.deepStrictEqual(mergeIntervals([[5, 9], [0, 3], [2, 6]]), [[0, 9]]);
+  });
+});
+
+function rec(name: string, shape: number[], extra: Partial<TensorRecord> = {}): TensorRecord {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return {
+    name,
+    dtype: 'float32',
+    shape,
+    nbytes: n * 4,
+    file: 'm',
+    dataOffset: 0,
+    storage: name,
+    storageOffset: 0,
+    strides: null,
+    ...extra,
+  };
+}
+
+function raw(tensors: TensorRecord[], more: Partial<RawCheckpoint> = {}): RawCheckpoint {
+  return { format: 'pytorch-zip', path: 'm', files: ['m'], tensors, declaredTies: [], metadata: {}, warnings: [], bytesRead: 0, totalBytes: 0, ...more };
+}
+
+describe('analysis', () => {
+  it('three row blocks of one fused weight count once each; a transposed alias adds nothing', () => {
+    const s = { storage: 'qkv', strides: [4, 1] };
+    const cp = analyze(
+      raw([
+        rec('attn.q.weight', [4, 4], { ...s, storageOffset: 0 }),
+        rec('attn.k.weight', [4, 4], { ...s, storageOffset: 64 }),
+        rec('attn.v.weight', [4, 4], { ...s, storageOffset: 128 }),
+        rec('attn.qt.weight', [4, 4], { storage: 'qkv', strides: [1, 4], storageOffset: 0 }),
+      ]),
+    );
+    assert.deepStrictEqual(cp.parameters, { unique: 48, total: 64 });
+    assert.strictEqual(cp.shared.length, 1);
+    assert.strictEqual(cp.shared[0].relation, 'view');
+  });
+
+  it('identical views are an alias; module totals count shared storage once per subtree', () => {
+    const cp = analyze(
+      raw([
+        rec('enc.emb.weight', [10, 4], { storage: 's' }),
+        rec('dec.emb.weight', [10, 4], { storage: 's' }),
+        rec('dec.out.weight', [3, 4]),
+      ]),
+    );
+    assert.strictEqual(cp.shared[0].relation, 'alias');
+    assert.deepStrictEqual(cp.parameters, { unique: 52, total: 92 });
+    const dec = cp.modules.children.find((c) => c.name === 'dec')!;
+    assert.deepStrictEqual(dec.parameters, { unique: 52, total: 52 });
+    assert.deepStrictEqual(dec.sharedWith, [{ tensor: 'dec.emb.weight', others: ['enc.emb.weight'], relation: 'alias' }]);
+    assert.deepStrictEqual(cp.modules.sharedWith, []);
+  });
+
+  it('folds consecutive identical numbered blocks in numeric order, and not different ones', () => {
+    const ts: TensorRecord[] = [];
+    for (const i of [0, 1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9]) ts.push(rec(`h.${i}.fc.weight`, [8, 4]), rec(`h.${i}.fc.bias`, [8]));
+    ts.push(rec('h.12.fc.weight', [8, 5]));
+    const cp = analyze(raw(ts));
+    const h = cp.modules.children[0];
+    assert.deepStrictEqual(h.children.map((c) => c.name), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12']);
+    assert.deepStrictEqual(h.folds.map((f) => [f.from, f.to, f.count]), [['0', '11', 12]]);
+    assert.strictEqual(h.type, 'ModuleList');
+    const text = renderText(cp);
+    assert.match(text, /\(0-11\): 12 x Block\(/);
+    assert.match(text, /\(12\): Block\(/);
+  });
+
+  it('infers layers with evidence', () => {
+    const cp = analyze(
+      raw(
+        [
+          rec('transformer.wte.weight', [50, 8]),
+          rec('transformer.h.0.attn.c_attn.weight', [8, 24]),
+          rec('transformer.h.0.ln_1.weight', [8]),
+          rec('transformer.h.0.ln_1.bias', [8]),
+          rec('lm_head.weight', [50, 8]),
+          rec('conv.weight', [16, 3, 3, 3]),
+          rec('conv.bias', [16]),
+          rec('norm.weight', [8]),
+          rec('bn.weight', [16]),
+          rec('bn.bias', [16]),
+          rec('bn.running_mean', [16]),
+          rec('bn.running_var', [16]),
+          rec('bn.num_batches_tracked', [], { dtype: 'int64', nbytes: 8 }),
+        ],
+        { config: { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], layer_norm_epsilon: 1e-5 } },
+      ),
+    );
+    const find = (p: string) => {
+      let m = cp.modules;
+      for (const part of p.split('.')) m = m.children.find((c) => c.name === part)!;
+      return m;
+    };
+    assert.strictEqual(find('transformer.wte').repr, 'Embedding(50, 8)');
+    assert.strictEqual(find('transformer.h.0.attn.c_attn').repr, 'Conv1D(nf=24, nx=8)');
+    assert.strictEqual(find('transformer.h.0.ln_1').repr, 'LayerNorm((8,), eps=1e-05, elementwise_affine=True)');
+    assert.strictEqual(find('lm_head').repr, 'Linear(in_features=8, out_features=50, bias=False)');
+    assert.strictEqual(find('conv').repr, 'Conv2d(3, 16, kernel_size=(3, 3))');
+    assert.strictEqual(find('norm').type, 'RMSNorm');
+    assert.strictEqual(find('bn').type, 'BatchNorm');
+    assert.deepStrictEqual(find('bn').buffers, { unique: 33, total: 33 });
+    assert.ok(find('lm_head').evidence);
+    assert.strictEqual(cp.modules.type, 'GPT2LMHeadModel');
+  });
+
+  it('the config ties the head only when it is absent and an embedding exists', () => {
+    const cfg = { model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 50 };
+    const base = [rec('model.embed_tokens.weight', [50, 8]), rec('model.norm.weight', [8])];
+    const tied = analyze(raw(base, { config: cfg }));
+    assert.deepStrictEqual(tied.shared.map((g) => [g.relation, g.tensors.sort()]), [['declared', ['lm_head.weight', 'model.embed_tokens.weight']]]);
+    assert.deepStrictEqual(tied.parameters, { unique: 408, total: 808 });
+    assert.strictEqual(analyze(raw(base, { config: { ...cfg, tie_word_embeddings: false } })).shared.length, 0);
+    assert.strictEqual(analyze(raw(base, { config: { ...cfg, architectures: ['LlamaModel'] } })).shared.length, 0, 'a base model has no head');
+    assert.strictEqual(analyze(raw([...base, rec('lm_head.weight', [50, 8])], { config: cfg })).shared.length, 0);
+    const noEmb = analyze(raw([rec('model.norm.weight', [8])], { config: cfg }));
+    assert.strictEqual(noEmb.shared.length, 0);
+    assert.ok(noEmb.warnings.some((w) => w.code === 'tie-target-missing'));
+  });
+});
+
+describe('roles without class information', () => {
+  const role = (name: string, shape: number[], dtype = 'float32') => decideRole(rec(name, shape, { dtype }));
+  it('decides buffers by dtype and by the known patterns, with a reason', () => {
+    assert.strictEqual(role('x.idx', [3], 'int64').role, 'buffer');
+    assert.strictEqual(role('bn.running_var', [3]).role, 'buffer');
+    assert.strictEqual(role('h.0.attn.bias', [1, 1, 16, 16]).role, 'buffer');
+    assert.strictEqual(role('h.0.attn.bias', [16]).role, 'parameter', 'an ordinary attention bias');
+    assert.strictEqual(role('h.0.attn.masked_bias', []).role, 'buffer');
+    assert.strictEqual(role('layers.0.rotary_emb.inv_freq', [8]).role, 'buffer');
+    assert.strictEqual(role('embeddings.position_ids', [1, 512], 'int64').role, 'buffer');
+    const p = role('fc.weight', [3, 3]);
+    assert.strictEqual(p.role, 'parameter');
+    assert.match(p.reason, /default/);
+  });
+});
+
+describe('number formatting', () => {
+  it('compact and exact', () => {
+    assert.strictEqual(compact(124_439_808), '124.4M');
+    assert.strictEqual(compact(38_597_376), '38.6M');
+    assert.strictEqual(compact(950), '950');
+    assert.strictEqual(compact(1_500_000_000), '1.5B');
+    assert.strictEqual(exact(163_037_184), '163,037,184');
+  });
+});
