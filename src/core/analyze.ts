@@ -262,16 +262,32 @@ function attachHint(b: Builder, hint: ModuleHint): void {
   }
 }
 
-function counts(list: Tensor[], role: (t: Tensor) => boolean): Counts {
-  const sel = list.filter(role);
-  return { unique: measure(sel).elements, total: sel.reduce((s, t) => s + t.numel, 0) };
-}
-
 const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
 
+/** Running sums for a subtree: tensors alone on their storage add up; shared ones are measured. */
+interface Acc {
+  param: Counts;
+  buffer: Counts;
+  other: Counts;
+  bytes: Record<string, number>;
+  /** Tensors on storages that other tensors also use (measured together at each level). */
+  shared: Tensor[];
+  count: number;
+}
+
+function newAcc(): Acc {
+  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0 };
+}
+
+function addCounts(a: Counts, b: Counts): void {
+  a.unique += b.unique;
+  a.total += b.total;
+}
+
 function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: SharedGroup[]): ModuleNode {
+  void all;
   // Iterative post-order so very deep trees cannot exhaust the stack.
   const order: Builder[] = [];
   const stack: Builder[] = [root];
@@ -280,37 +296,61 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
     order.push(b);
     for (const c of b.children.values()) stack.push(c);
   }
-  const subtree = new Map<Builder, Tensor[]>();
+  const accs = new Map<Builder, Acc>();
   const nodes = new Map<Builder, ModuleNode>();
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
-    const list: Tensor[] = b.own.slice();
+    const acc = newAcc();
+    for (const t of b.own) {
+      acc.count++;
+      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : acc.other;
+      c.total += t.numel;
+      if (t.group >= 0) {
+        acc.shared.push(t);
+      } else {
+        c.unique += t.numel;
+        if (t.present) acc.bytes[t.dtype] = (acc.bytes[t.dtype] ?? 0) + t.nbytes;
+      }
+    }
     const children: ModuleNode[] = [];
     for (const c of b.children.values()) {
-      const cl = subtree.get(c)!;
-      for (const t of cl) list.push(t);
+      const ca = accs.get(c)!;
+      addCounts(acc.param, ca.param);
+      addCounts(acc.buffer, ca.buffer);
+      addCounts(acc.other, ca.other);
+      for (const [k, v] of Object.entries(ca.bytes)) acc.bytes[k] = (acc.bytes[k] ?? 0) + v;
+      for (const t of ca.shared) acc.shared.push(t);
+      acc.count += ca.count;
       children.push(nodes.get(c)!);
-      subtree.delete(c);
+      accs.delete(c);
     }
-    subtree.set(b, list);
-    const present = list.filter((t) => t.present);
+    accs.set(b, acc);
+    // Shared storages are counted once within this subtree.
+    const withShared = (base: Counts, pred: (t: Tensor) => boolean): Counts => {
+      const sel = acc.shared.filter(pred);
+      return sel.length ? { unique: base.unique + measure(sel).elements, total: base.total } : { ...base };
+    };
+    const bytesByDtype: Record<string, number> = { ...acc.bytes };
+    if (acc.shared.length) {
+      for (const [k, v] of Object.entries(measure(acc.shared.filter((t) => t.present)).bytesByDtype)) bytesByDtype[k] = (bytesByDtype[k] ?? 0) + v;
+    }
     const node: ModuleNode = {
       name: b.name,
       path: b.path,
       type: 'Module',
       inferred: true,
-      parameters: counts(list, isParam),
-      buffers: counts(list, isBuffer),
-      other: counts(list, isOther),
-      bytesByDtype: measure(present).bytesByDtype,
+      parameters: withShared(acc.param, isParam),
+      buffers: withShared(acc.buffer, isBuffer),
+      other: withShared(acc.other, isOther),
+      bytesByDtype,
       tensors: b.own.map((t) => t.name),
-      sharedWith: sharedOutside(b.path, list, all, shared),
+      sharedWith: sharedOutside(b.path, acc.shared, shared),
       children,
       folds: [],
-      tensorCount: list.length,
+      tensorCount: acc.count,
     };
     describe(node, b, ctx);
-    node.folds = foldRuns(node, b, subtree.get(b)!);
+    node.folds = foldRuns(node);
     nodes.set(b, node);
   }
   return nodes.get(root)!;
@@ -348,7 +388,7 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
 }
 
 /** Tensors in the subtree at `path` that share storage with tensors outside it. */
-function sharedOutside(path: string, list: Tensor[], all: Tensor[], shared: SharedGroup[]): ModuleNode['sharedWith'] {
+function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): ModuleNode['sharedWith'] {
   if (path === '') return [];
   const prefix = path + '.';
   const out: ModuleNode['sharedWith'] = [];
@@ -362,7 +402,7 @@ function sharedOutside(path: string, list: Tensor[], all: Tensor[], shared: Shar
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(node: ModuleNode, b: Builder, _list: Tensor[]): FoldRun[] {
+function foldRuns(node: ModuleNode): FoldRun[] {
   const kids = node.children;
   if (kids.length < 2) return [];
   const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signature(k) : null));
@@ -378,7 +418,6 @@ function foldRuns(node: ModuleNode, b: Builder, _list: Tensor[]): FoldRun[] {
     }
     i = j + 1;
   }
-  void b;
   return runs;
 }
 
