@@ -237,7 +237,8 @@ function orderChildren(root: Builder): void {
       const kids = [...b.children.values()];
       const rank = (c: Builder): number => {
         if (/^\d+$/.test(c.name)) return 1;
-        if (/(^|_)(wte|wpe|embed|embeddings?|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd)$/i.test(c.name)) return 0;
+        if (/^(wte|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd|shared)$/i.test(c.name)) return 0;
+        if (/(^|_)(wpe|embed|embeddings?|pos_embed|position_embeddings)$/i.test(c.name)) return 0.5;
         if (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name)) return 3;
         return 1;
       };
