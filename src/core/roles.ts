@@ -26,8 +26,13 @@ export function decideRole(t: TensorRecord): RoleDecision {
   if (last === 'inv_freq') return { role: 'buffer', reason: 'rotary embedding inverse frequencies' };
   if (last === 'position_ids') return { role: 'buffer', reason: 'position id buffer' };
   if (last === 'token_type_ids') return { role: 'buffer', reason: 'token type id buffer' };
+  if (ROPE_CACHES.has(last)) return { role: 'buffer', reason: `rotary embedding cache (${last})` };
+  if (last === 'pe' && t.shape.length >= 2) return { role: 'buffer', reason: 'sinusoidal positional encoding table (pe)' };
+  if (last === '_float_tensor') return { role: 'buffer', reason: 'fairseq placeholder buffer' };
   return { role: 'parameter', reason: 'floating-point tensor with no buffer pattern (default)' };
 }
+
+const ROPE_CACHES = new Set(['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached']);
 
 function isCausalMaskShape(shape: number[]): boolean {
   return shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3];
