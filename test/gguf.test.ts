@@ -1,0 +1,427 @@
+import * as assert from 'assert';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { nodeFileAccess } from '../src/core/access';
+import { MemoryByteSource } from '../src/core/bytes';
+import { CheckpointError } from '../src/core/errors';
+import { ggufReader, GGML_TYPES } from '../src/core/formats/gguf';
+import { pickReader } from '../src/core/open';
+import { RawCheckpoint } from '../src/core/model';
+import { openCheckpoint, toReport } from '../src/core';
+import { fixture, readJson, tempDir } from './helpers';
+
+interface TruthTensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  formatDtype: string;
+  ggmlType: number;
+  nbytes: number;
+  file: string;
+  dataOffset: number;
+  sha256: string;
+}
+interface TruthFile {
+  size: number;
+  alignment: number;
+  dataStart: number;
+  kv: Record<string, unknown>;
+  kvTypes: Record<string, string>;
+  tensors: TruthTensor[];
+  files?: string[];
+  sizes?: number[];
+}
+interface GgufTruth {
+  config: { v: number; d: number };
+  torch: { ground_truth: { parameters: { unique: number; total: number } }; parameters: Record<string, number[]> };
+  files: Record<string, TruthFile>;
+  tie: { name: string; target: string };
+}
+
+const truth = readJson<GgufTruth>(fixture('gguf', 'ground-truth.json'));
+const LLAMA = fixture('gguf', 'tiny-llama.gguf');
+
+/** Read bytes through the GGUF reader as if they were the file `name`. */
+async function readBytes(bytes: Uint8Array, name = 'test.gguf'): Promise<RawCheckpoint> {
+  const dir = path.dirname(LLAMA);
+  const src = new MemoryByteSource(name, bytes);
+  return ggufReader.read(src, { access: nodeFileAccess, path: path.join(dir, name), root: dir });
+}
+
+async function rejects(bytes: Uint8Array, code: string, message: RegExp): Promise<CheckpointError> {
+  try {
+    await readBytes(bytes);
+  } catch (e) {
+    assert.ok(e instanceof CheckpointError, `expected a CheckpointError, got ${String(e)}`);
+    assert.strictEqual(e.code, code, e.message);
+    assert.match(e.message, message);
+    return e;
+  }
+  assert.fail('expected the reader to reject the input');
+}
+
+function sha(file: string, offset: number, n: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    fs.readSync(fd, b, 0, n, offset);
+    return crypto.createHash('sha256').update(b).digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small GGUF writer for hand-made (and broken) inputs.
+
+const T = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, str: 8, arr: 9, u64: 10, i64: 11, f64: 12 };
+
+function gstr(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  const n = Buffer.alloc(8);
+  n.writeBigUInt64LE(BigInt(b.length));
+  return Buffer.concat([n, b]);
+}
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+function u64(n: number | bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+}
+function kvU32(key: string, v: number): Buffer {
+  return Buffer.concat([gstr(key), u32(T.u32), u32(v)]);
+}
+function kvStr(key: string, v: string): Buffer {
+  return Buffer.concat([gstr(key), u32(T.str), gstr(v)]);
+}
+
+interface TInfo {
+  name: string;
+  ne: number[];
+  type: number;
+  /** Data offset; default: packed in order, padded to the alignment. */
+  offset?: number;
+}
+
+/** A GGUF v3 header up to the data start, and the size of the data section it describes. */
+function ggufHead(opts: { version?: number; kvs?: Buffer[]; tensors?: TInfo[]; alignment?: number }): { head: Buffer; dataSize: number } {
+  const a = opts.alignment ?? 32;
+  const tensors = opts.tensors ?? [];
+  const kvs = opts.kvs ?? [];
+  const parts: Buffer[] = [Buffer.from('GGUF'), u32(opts.version ?? 3), u64(tensors.length), u64(kvs.length), ...kvs];
+  let off = 0;
+  let end = 0;
+  for (const t of tensors) {
+    const ty = GGML_TYPES.get(t.type);
+    const n = ty ? (numel(t.ne) / ty.block) * ty.bytes : 0;
+    const o = t.offset ?? off;
+    parts.push(gstr(t.name), u32(t.ne.length), ...t.ne.map((x) => u64(x)), u32(t.type), u64(o));
+    off = Math.ceil((o + n) / a) * a;
+    end = Math.max(end, o + n);
+  }
+  const head = Buffer.concat(parts);
+  const dataStart = Math.ceil(head.length / a) * a;
+  return { head: Buffer.concat([head, Buffer.alloc(dataStart - head.length)]), dataSize: end };
+}
+
+/** A whole small GGUF file: header, then zero-filled data (plus `extraData` bytes). */
+function gguf(opts: { version?: number; kvs?: Buffer[]; tensors?: TInfo[]; alignment?: number; extraData?: number }): Buffer {
+  const { head, dataSize } = ggufHead(opts);
+  return Buffer.concat([head, Buffer.alloc(dataSize + (opts.extraData ?? 0))]);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('GGUF reader', () => {
+  describe('tiny llama fixture (written from torch tensors)', () => {
+    const t = truth.files['tiny-llama.gguf'];
+    let raw: RawCheckpoint;
+    before(async () => {
+      const src = await nodeFileAccess.open(LLAMA, 'tiny-llama.gguf');
+      try {
+        assert.strictEqual((await pickReader(src, LLAMA)).id, 'gguf');
+        raw = await ggufReader.read(src, { access: nodeFileAccess, path: LLAMA, root: path.dirname(LLAMA) });
+      } finally {
+        await src.close();
+      }
+    });
+
+    it('lists every tensor with its ground-truth name, PyTorch-order shape, dtype, size and offset', () => {
+      assert.strictEqual(raw.format, 'gguf');
+      const ours = raw.tensors.map((x) => ({
+        name: x.name,
+        shape: x.shape,
+        dtype: x.dtype,
+        formatDtype: x.formatDtype,
+        nbytes: x.nbytes,
+        file: x.file,
+        dataOffset: x.dataOffset,
+      }));
+      const expected = t.tensors.map((x) => ({
+        name: x.name,
+        shape: x.shape,
+        dtype: x.dtype,
+        formatDtype: x.formatDtype,
+        nbytes: x.nbytes,
+        file: x.file,
+        dataOffset: x.dataOffset,
+      }));
+      assert.deepStrictEqual(ours, expected);
+      for (const x of raw.tensors) {
+        assert.strictEqual(x.storage, `tiny-llama.gguf:${x.name}`);
+        assert.strictEqual(x.storageOffset, 0);
+      }
+    });
+
+    it('data offsets point at exactly the bytes that were written', () => {
+      for (const x of t.tensors) assert.strictEqual(sha(LLAMA, x.dataOffset, x.nbytes), x.sha256, x.name);
+    });
+
+    it('covers F16 and block-quantized Q8_0 tensors (34 bytes per 32 weights)', () => {
+      const emb = raw.tensors.find((x) => x.name === 'token_embd.weight')!;
+      assert.strictEqual(emb.dtype, 'float16');
+      assert.deepStrictEqual(emb.shape, [truth.config.v, truth.config.d]);
+      const q = raw.tensors.find((x) => x.name === 'blk.1.ffn_down.weight')!;
+      assert.strictEqual(q.dtype, 'Q8_0');
+      assert.strictEqual(q.nbytes, (numel(q.shape) / 32) * 34);
+      assert.strictEqual(q.extra?.bitsPerWeight, 8.5);
+    });
+
+    it('element count equals torch model.parameters() (the tied head counted once)', () => {
+      const sum = raw.tensors.reduce((s, x) => s + numel(x.shape), 0);
+      assert.strictEqual(sum, truth.torch.ground_truth.parameters.unique);
+    });
+
+    it('declares output.weight tied to token_embd.weight (llama.cpp convention)', () => {
+      assert.deepStrictEqual(
+        raw.declaredTies.map((d) => [d.name, d.target, d.source]),
+        [[truth.tie.name, truth.tie.target, 'format']],
+      );
+      assert.match(raw.declaredTies[0].reason, /output\.weight/);
+    });
+
+    it('keeps every key/value pair, long arrays as a summary', () => {
+      const g = raw.metadata.gguf as { version: number; alignment: number; dataStart: number; kv: Record<string, unknown>; kvTypes: Record<string, string> };
+      assert.strictEqual(g.version, 3);
+      assert.strictEqual(g.alignment, t.alignment);
+      assert.strictEqual(g.dataStart, t.dataStart);
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(g.kv)), t.kv);
+      assert.deepStrictEqual({ ...g.kvTypes }, t.kvTypes);
+      const tokens = g.kv['tokenizer.ggml.tokens'] as { count: number; first: string[] };
+      assert.strictEqual(tokens.count, truth.config.v);
+      assert.strictEqual(tokens.first.length, 8);
+    });
+
+    it('reads only the header', () => {
+      assert.ok(raw.bytesRead <= t.dataStart + 4096, `read ${raw.bytesRead} bytes; data starts at ${t.dataStart}`);
+      assert.ok(raw.bytesRead < t.size / 4);
+      assert.strictEqual(raw.totalBytes, t.size);
+    });
+  });
+
+  describe('through openCheckpoint and toReport', () => {
+    it('parameter counts equal torch: unique counts the tie once, total counts the head', async () => {
+      const r = toReport(await openCheckpoint(LLAMA));
+      assert.strictEqual(r.format, 'gguf');
+      assert.deepStrictEqual([r.parameters.unique, r.parameters.total], [truth.torch.ground_truth.parameters.unique, truth.torch.ground_truth.parameters.total]);
+      const head = r.tensors.find((x) => x.name === 'output.weight')!;
+      assert.strictEqual(head.present, false);
+      const g = r.shared.find((s) => s.tensors.includes('output.weight'))!;
+      assert.strictEqual(g.relation, 'declared');
+      assert.deepStrictEqual([...g.tensors].sort(), ['output.weight', 'token_embd.weight']);
+      assert.ok(r.bytesRead < r.totalBytes / 4);
+    });
+  });
+
+  describe('split models', () => {
+    const t = truth.files['split/tiny-llama-split-00001-of-00002.gguf'];
+    for (const which of [0, 1]) {
+      it(`opening split ${which + 1} reads both splits`, async () => {
+        const p = fixture('gguf', 'split', t.files![which]);
+        const r = toReport(await openCheckpoint(p));
+        assert.deepStrictEqual(r.files, t.files);
+        assert.strictEqual(r.totalBytes, t.size);
+        const ours = r.tensors.filter((x) => x.present).map((x) => [x.name, x.file, x.dataOffset, x.nbytes]);
+        assert.deepStrictEqual(ours, t.tensors.map((x) => [x.name, x.file, x.dataOffset, x.nbytes]));
+        for (const x of t.tensors) assert.strictEqual(sha(fixture('gguf', 'split', x.file), x.dataOffset, x.nbytes), x.sha256);
+        assert.deepStrictEqual([r.parameters.unique, r.parameters.total], [truth.torch.ground_truth.parameters.unique, truth.torch.ground_truth.parameters.total]);
+        assert.ok(r.warnings.some((w) => w.code === 'gguf-split' && /2 files/.test(w.message)));
+        const g = r.metadata.gguf as { alignment: number; kv: Record<string, unknown> };
+        assert.strictEqual(g.alignment, 64);
+        assert.strictEqual(g.kv['general.name'], 'tiny-llama-split');
+      });
+    }
+
+    it('a missing split is an error naming it', async () => {
+      const dir = tempDir();
+      try {
+        const name = t.files![0];
+        fs.copyFileSync(fixture('gguf', 'split', name), path.join(dir, name));
+        await assert.rejects(openCheckpoint(path.join(dir, name)), (e: unknown) => {
+          assert.ok(e instanceof CheckpointError);
+          assert.strictEqual(e.code, 'missing-shard');
+          assert.match(e.message, /split 2 of 2 \(tiny-llama-split-00002-of-00002\.gguf\) is missing/);
+          return true;
+        });
+        // Renamed out of the split pattern: only its own tensors, with a warning.
+        fs.renameSync(path.join(dir, name), path.join(dir, 'renamed.gguf'));
+        const r = await openCheckpoint(path.join(dir, 'renamed.gguf'));
+        assert.ok(r.warnings.some((w) => w.code === 'gguf-split' && /only this file/.test(w.message)));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('a 256 MB file (sparse) is opened from its header alone', () => {
+    let dir: string;
+    before(() => {
+      dir = tempDir();
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('bytes read are a tiny fraction of the file', async () => {
+      const tensors: TInfo[] = [
+        { name: 'token_embd.weight', ne: [4096, 32000], type: 12 }, // Q4_K
+        { name: 'output.weight', ne: [4096, 32000], type: 14 }, // Q6_K
+        { name: 'blk.0.attn_q.weight', ne: [4096, 4096], type: 30 }, // BF16
+      ];
+      const { head, dataSize } = ggufHead({ kvs: [kvStr('general.architecture', 'llama')], tensors });
+      const p = path.join(dir, 'big.gguf');
+      const fd = fs.openSync(p, 'w');
+      fs.writeSync(fd, head, 0, head.length, 0);
+      fs.ftruncateSync(fd, head.length + dataSize);
+      fs.closeSync(fd);
+      const size = fs.statSync(p).size;
+      assert.ok(size > 200e6);
+      const cp = await openCheckpoint(p);
+      assert.deepStrictEqual(cp.tensors.map((x) => x.dtype), ['Q4_K', 'Q6_K', 'bfloat16']);
+      assert.deepStrictEqual(cp.tensors[0].shape, [32000, 4096]);
+      assert.strictEqual(cp.tensors[0].nbytes, (4096 * 32000 * 144) / 256);
+      assert.ok(cp.bytesRead < 16 * 1024, `read ${cp.bytesRead} of ${size} bytes`);
+      assert.strictEqual(cp.shared.length, 0, 'output.weight is stored: no tie');
+    });
+  });
+
+  describe('broken files are typed errors naming the problem and a byte offset', () => {
+    const good = fs.readFileSync(LLAMA);
+
+    it('truncated anywhere: in the header, the key/values, the tensor infos or the data', async () => {
+      const t = truth.files['tiny-llama.gguf'];
+      for (const cut of [3, 10, 23, 40, 5000, t.dataStart - 100, t.dataStart - 1, t.dataStart + 10, good.length - 1]) {
+        const e = await rejects(good.subarray(0, cut), 'truncated', /./);
+        assert.ok(e.offset !== undefined || cut < 24, `cut at ${cut}: ${e.message}`);
+        assert.match(e.message, /byte \d+/);
+      }
+    });
+
+    it('a length field of 2^62 is rejected before anything is allocated', async () => {
+      const b = Buffer.from(good);
+      b.writeBigUInt64LE(1n << 62n, 24); // length of the first key
+      const e = await rejects(b, 'truncated', /key of key\/value pair 0 length 4611686018427387904 runs past the end of the file/);
+      assert.strictEqual(e.offset, 24);
+      const c = Buffer.from(good);
+      c.writeBigUInt64LE(1n << 62n, 8); // tensor count
+      const e2 = await rejects(c, 'truncated', /tensor count 4611686018427387904/);
+      assert.strictEqual(e2.offset, 8);
+      // An array count of 2^62 (the token list).
+      const arr = gguf({ kvs: [Buffer.concat([gstr('tokens'), u32(T.arr), u32(T.str), u64(1n << 62n)])] });
+      const e3 = await rejects(arr, 'truncated', /array length 4611686018427387904 \(at least 8 bytes each\)/);
+      assert.match(e3.message, /key "tokens"/);
+    });
+
+    it('unknown and removed ggml type ids', async () => {
+      const e = await rejects(gguf({ tensors: [{ name: 'w', ne: [32], type: 99 }] }), 'bad-dtype', /unknown ggml type 99/);
+      assert.match(e.message, /tensor "w"/);
+      assert.ok(e.offset! > 24);
+      await rejects(gguf({ tensors: [{ name: 'w', ne: [32], type: 4 }] }), 'bad-dtype', /Q4_2\) was removed/);
+    });
+
+    it('unaligned, overlapping and out-of-file data offsets', async () => {
+      const e = await rejects(gguf({ tensors: [{ name: 'w', ne: [8], type: 0, offset: 4 }], extraData: 64 }), 'bad-offsets', /offset 4 is not a multiple of the alignment 32/);
+      assert.ok(e.offset! > 24);
+      await rejects(
+        gguf({ tensors: [{ name: 'a', ne: [16], type: 0 }, { name: 'b', ne: [16], type: 0, offset: 32 }], extraData: 64 }),
+        'bad-offsets',
+        /overlaps tensor "a"/,
+      );
+      const big = gguf({ tensors: [{ name: 'w', ne: [8], type: 0 }] });
+      const past = Buffer.concat([big.subarray(0, big.length - 32)]);
+      await rejects(past, 'truncated', /runs past the end of the file/);
+      const far = ggufHead({ tensors: [{ name: 'w', ne: [8], type: 0, offset: 2 ** 40 }] }).head;
+      const e2 = await rejects(Buffer.concat([far, Buffer.alloc(64)]), 'truncated', /data \[\d+, \d+\) .* at data offset 1099511627776\) runs past the end of the file/);
+      assert.match(e2.message, /tensor "w"/);
+    });
+
+    it('more than 4 dimensions, a bad block multiple, negative ne', async () => {
+      await rejects(gguf({ tensors: [{ name: 'w', ne: [1, 1, 1, 1, 1], type: 0 }] }), 'bad-shape', /5 dimensions; ggml allows at most 4/);
+      await rejects(gguf({ tensors: [{ name: 'w', ne: [48], type: 8 }] }), 'bad-shape', /ne\[0\] = 48 is not a multiple of the Q8_0 block size 32/);
+      const neg = gguf({ tensors: [{ name: 'w', ne: [8], type: 0 }] });
+      const at = neg.indexOf(Buffer.from('w')) + 1 + 4;
+      neg.writeBigInt64LE(-5n, at);
+      await rejects(neg, 'bad-shape', /ne\[0\] is negative/);
+    });
+
+    it('version 1, unknown versions, big-endian files and a bad magic', async () => {
+      const v1 = Buffer.from(good);
+      v1.writeUInt32LE(1, 4);
+      const e = await rejects(v1, 'unsupported', /GGUF version 1 is not supported/);
+      assert.strictEqual(e.offset, 4);
+      const v9 = Buffer.from(good);
+      v9.writeUInt32LE(9, 4);
+      await rejects(v9, 'unsupported', /version 9/);
+      const be = Buffer.from(good);
+      be.writeUInt32BE(3, 4);
+      await rejects(be, 'unsupported', /big-endian/);
+      const bad = Buffer.from(good);
+      bad.write('GGML', 0);
+      await rejects(bad, 'bad-header', /magic/);
+    });
+
+    it('duplicate keys and duplicate tensor names', async () => {
+      const e = await rejects(gguf({ kvs: [kvU32('a', 1), kvU32('a', 2)] }), 'duplicate-key', /key "a": duplicate key \(first at byte 24\)/);
+      assert.ok(e.offset! > 24);
+      await rejects(gguf({ tensors: [{ name: 'w', ne: [8], type: 0 }, { name: 'w', ne: [8], type: 0 }] }), 'duplicate-key', /tensor "w": duplicate tensor name/);
+    });
+
+    it('bad alignment, unknown value types and nested arrays', async () => {
+      await rejects(gguf({ kvs: [kvU32('general.alignment', 48)] }), 'bad-header', /general\.alignment 48 is not a power of two/);
+      await rejects(gguf({ kvs: [Buffer.concat([gstr('k'), u32(13), u32(0)])] }), 'bad-header', /unknown value type 13/);
+      await rejects(gguf({ kvs: [Buffer.concat([gstr('k'), u32(T.arr), u32(T.arr), u64(1), u32(T.u8), u64(0)])] }), 'unsupported', /nested arrays/);
+    });
+
+    it('a non-default alignment is honoured', async () => {
+      const b = gguf({ kvs: [kvU32('general.alignment', 64)], tensors: [{ name: 'a', ne: [8], type: 0 }, { name: 'b', ne: [8], type: 0 }], alignment: 64 });
+      const raw = await readBytes(b);
+      assert.strictEqual(raw.tensors[1].dataOffset! - raw.tensors[0].dataOffset!, 64);
+      assert.strictEqual(raw.tensors[0].dataOffset! % 64, 0);
+      assert.deepStrictEqual(raw.warnings, []);
+    });
+
+    it('random corruption never escapes as anything but a CheckpointError', async function () {
+      this.timeout(60_000);
+      let seed = 12345;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const head = good.subarray(0, truth.files['tiny-llama.gguf'].dataStart + 256);
+      for (let i = 0; i < 300; i++) {
+        const b = Buffer.from(head);
+        const flips = 1 + Math.floor(rand() * 4);
+        for (let k = 0; k < flips; k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+        try {
+          await readBytes(b);
+        } catch (e) {
+          if (!(e instanceof CheckpointError)) throw e;
+        }
+      }
+    });
+  });
+});
