@@ -56,7 +56,8 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   const rootCounts = root;
   const architecture =
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
-    (raw.moduleTree ? raw.moduleTree.className : undefined);
+    (raw.moduleTree ? raw.moduleTree.className : undefined) ??
+    ggufArchitecture(raw);
   if (architecture && root.type === 'Model') root.type = architecture;
 
   return {
@@ -79,6 +80,35 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     totalBytes: raw.totalBytes,
     architecture,
   };
+}
+
+/** GPT-2's own naming (`h.N.attn.c_attn`): its projections are transformers' Conv1D. */
+const GPT2_NAMING = /(^|\.)h\.\d+\.attn\.c_attn\.weight$/;
+
+function ggufKv(raw: RawCheckpoint): Record<string, unknown> | undefined {
+  const g = raw.metadata.gguf as { kv?: Record<string, unknown> } | undefined;
+  return g && typeof g === 'object' && g.kv && typeof g.kv === 'object' ? g.kv : undefined;
+}
+
+/** GGUF names its architecture (`llama`) and model (`general.name`) in its key-value metadata. */
+function ggufArchitecture(raw: RawCheckpoint): string | undefined {
+  const kv = ggufKv(raw);
+  const arch = kv?.['general.architecture'];
+  return typeof arch === 'string' ? arch : undefined;
+}
+
+/** The few GGUF hyper-parameters layer inference uses, in config.json's names. */
+function ggufConfig(raw: RawCheckpoint): Record<string, unknown> | undefined {
+  const kv = ggufKv(raw);
+  const arch = ggufArchitecture(raw);
+  if (!kv || !arch) return undefined;
+  const f32 = (v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : undefined);
+  const cfg: Record<string, unknown> = {};
+  const rms = f32(kv[`${arch}.attention.layer_norm_rms_epsilon`]);
+  const ln = f32(kv[`${arch}.attention.layer_norm_epsilon`]);
+  if (rms !== undefined) cfg.rms_norm_eps = rms;
+  if (ln !== undefined) cfg.layer_norm_eps = ln;
+  return cfg;
 }
 
 /** Storage id for grouping; a tensor without storage shares with nothing. */
@@ -218,8 +248,13 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
-    modelType: typeof raw.config?.model_type === 'string' ? raw.config.model_type : undefined,
-    config: raw.config,
+    modelType:
+      typeof raw.config?.model_type === 'string'
+        ? raw.config.model_type
+        : tensors.some((t) => GPT2_NAMING.test(t.name))
+          ? 'gpt2'
+          : undefined,
+    config: raw.config ?? ggufConfig(raw),
   };
   return finish(root, ctx, tensors, shared);
 }

@@ -60,8 +60,8 @@ export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceCont
     };
   }
   if (shape.length === 1) {
-    const eps = epsFromConfig(ctx.config);
     if (hasBias && b!.shape[0] === shape[0]) {
+      const eps = epsFromConfig(ctx.config, ['layer_norm_epsilon', 'layer_norm_eps', 'norm_eps', 'rms_norm_eps']);
       return {
         type: 'LayerNorm',
         repr: `LayerNorm((${shape[0]},), eps=${fmtFloat(eps ?? 1e-5)}, elementwise_affine=True)`,
@@ -69,6 +69,7 @@ export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceCont
       };
     }
     if (NORM_NAME.test(moduleName) && own.length === 1) {
+      const eps = epsFromConfig(ctx.config, ['rms_norm_eps', 'norm_eps', 'layer_norm_eps', 'layer_norm_epsilon']);
       return {
         type: 'RMSNorm',
         repr: `RMSNorm((${shape[0]},), eps=${fmtFloat(eps ?? 1e-6)})`,
@@ -90,9 +91,9 @@ export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceCont
   return undefined;
 }
 
-function epsFromConfig(cfg: Record<string, unknown> | undefined): number | undefined {
+function epsFromConfig(cfg: Record<string, unknown> | undefined, keys: string[]): number | undefined {
   if (!cfg) return undefined;
-  for (const k of ['layer_norm_epsilon', 'layer_norm_eps', 'rms_norm_eps', 'norm_eps']) {
+  for (const k of keys) {
     const v = cfg[k];
     if (typeof v === 'number') return v;
   }
