@@ -23,7 +23,7 @@ options:
   --format FMT       text (default), json, svg, png, markdown, mermaid
   -o, --output FILE  write the output to FILE instead of stdout
   --depth N          deepest module level to show in tree, svg, markdown, mermaid
-  --unfold           do not fold repeated blocks in the text tree
+  --unfold           do not fold repeated blocks
   -h, --help         show this help
   --version          print the version
 
@@ -100,7 +100,7 @@ async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> 
   if (args.format === 'text') return renderCli(cp, args);
   // Diagram and document exports live in core/export (issue 5).
   const { exportAs } = await import('../core/export');
-  return exportAs(cp, args.format, { depth: args.depth });
+  return exportAs(cp, args.format, { depth: args.depth, unfold: args.unfold });
 }
 
 function renderCli(cp: Checkpoint, args: Args): string {

@@ -463,7 +463,7 @@ function signature(m: ModuleNode): string {
   const cached = sigCache.get(m);
   if (cached !== undefined) return cached;
   const strip = m.path.length + 1;
-  const own = m.tensors.map((n) => n.slice(strip)).join(',');
+  const own = m.tensors.map((n) => n.slice(strip)).sort().join(',');
   const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total), JSON.stringify(m.bytesByDtype)];
   for (const c of m.children) parts.push(`${c.name}:${signature(c)}`);
   const s = hash(parts.join('|'));

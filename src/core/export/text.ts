@@ -5,6 +5,7 @@
  */
 import { Checkpoint, ModuleNode } from '../model';
 import { compact, exact } from '../numbers';
+import { cells } from './style';
 
 export interface TextOptions {
   /** Deepest level to print (root = 0); deeper modules are summarised. Default: unlimited. */
@@ -27,7 +28,7 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
     const note = noteFor(m, each);
     const kids = m.children;
     const leafish = kids.length === 0 || level >= maxDepth;
-    const head = m.repr && kids.length === 0 ? m.repr : `${m.type}`;
+    const head = safe(m.repr && kids.length === 0 ? m.repr : `${m.type}`);
     if (leafish) {
       const suffix = kids.length && level >= maxDepth ? `(…${m.tensorCount} tensors)` : m.repr && kids.length === 0 ? '' : '()';
       lines.push({ text: `${indent}${label}${head}${suffix}`, note });
@@ -44,17 +45,29 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
         i = f.last;
         continue;
       }
-      walk(kids[i], `(${kids[i].name}): `, inner, level + 1);
+      walk(kids[i], `(${safe(kids[i].name)}): `, inner, level + 1);
     }
     lines.push({ text: `${indent})`, note: '' });
   };
   walk(cp.modules, '', '', 0);
 
-  const width = Math.min(88, Math.max(...lines.map((l) => l.text.length)) + 2);
+  const width = Math.min(88, Math.max(...lines.map((l) => cells(l.text))) + 2);
   const out: string[] = [];
   if (anyInferred) out.push('# layer types inferred from tensor names and shapes (state dict; no classes in the file)');
-  for (const l of lines) out.push(l.note ? `${l.text.padEnd(width)}${l.note}` : l.text);
+  for (const l of lines) out.push(l.note ? `${l.text}${' '.repeat(Math.max(2, width - cells(l.text)))}${l.note}` : l.text);
   return out.join('\n') + '\n';
+}
+
+/**
+ * Names come from the file: control characters (a terminal escape sequence in a tensor name) and
+ * lone surrogates are shown as escapes, never passed through.
+ */
+export function safe(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function noteFor(m: ModuleNode, each: number): string {
@@ -69,12 +82,15 @@ function noteFor(m: ModuleNode, each: number): string {
   if (m.sharedWith.length) {
     const modules = new Set<string>();
     let declared = false;
+    let view = false;
     for (const s of m.sharedWith) {
       for (const o of s.others) modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
       if (s.relation === 'declared') declared = true;
+      if (s.relation === 'view') view = true;
     }
     const names = [...modules];
-    parts.push(`shares weight with ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${declared ? ' (declared tie)' : ''}`);
+    const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : '';
+    parts.push(`shares weight with ${names.slice(0, 3).map(safe).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${how}`);
   }
   return parts.join('  ');
 }
@@ -88,8 +104,8 @@ function hasInferred(m: ModuleNode): boolean {
 export function renderSummary(cp: Checkpoint): string {
   const out: string[] = [];
   const p = cp.parameters;
-  out.push(`${cp.architecture ?? 'checkpoint'} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
-  out.push(`parameters: ${exact(p.unique)} unique (${compact(p.unique)})${p.total !== p.unique ? `, ${exact(p.total)} total: ${compact(p.total - p.unique)} counted twice through shared storage` : ''}`);
+  out.push(`${safe(cp.architecture ?? 'checkpoint')} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
+  out.push(`parameters: ${exact(p.unique)} unique${compact(p.unique) !== exact(p.unique) ? ` (${compact(p.unique)})` : ''}${p.total !== p.unique ? `, ${exact(p.total)} total: ${compact(p.total - p.unique)} counted twice through shared storage` : ''}`);
   if (cp.buffers.total) out.push(`buffers:    ${exact(cp.buffers.unique)} unique${cp.buffers.total !== cp.buffers.unique ? `, ${exact(cp.buffers.total)} total` : ''}`);
   if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (optimizer state and other non-model tensors)`);
   return out.join('\n') + '\n';
