@@ -20,8 +20,14 @@ export interface FormatReader {
 }
 
 import { safetensorsReader } from './safetensors';
+import { ggufReader } from './gguf';
+import { onnxReader } from './onnx';
+import { pytorchReader } from './pytorch';
 
 /** Readers in sniffing order: the most specific magic numbers first. */
 export const READERS: FormatReader[] = [
+  ggufReader,
   safetensorsReader,
+  pytorchReader,
+  onnxReader,
 ];

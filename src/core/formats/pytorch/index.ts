@@ -1,0 +1,221 @@
+/**
+ * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream.
+ * Reads the pickles with a VM that never executes anything, locates every storage's data without
+ * reading it, and reports every global the pickles name with a safety verdict.
+ */
+import { ByteSource, checkRange } from '../../bytes';
+import { ReaderContext, relativeName } from '../../access';
+import { CheckpointError } from '../../errors';
+import { truncate } from '../../json';
+import { RawCheckpoint, Warning } from '../../model';
+import type { FormatReader } from '../index';
+import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
+import { PickleLimits, unpickle } from './pickle';
+import { SafetyTracker } from './safety';
+import { Interpretation, interpret } from './structure';
+import { Storage, TorchSession, toRecords } from './torch';
+import { looksLikeZip, memberDataOffsets, readMember, readMemberAt, readZipDirectory, ZipDirectory } from './zip';
+
+/** data.pkl larger than this is refused (a pickle holds structure, not tensor data). */
+export const MAX_PICKLE_BYTES = 1024 * 1024 * 1024;
+
+/** Options for tests: tighter bounds on the pickle VM. */
+export interface PytorchReadOptions {
+  limits?: Partial<PickleLimits>;
+}
+
+/** Files up to this size are read whole in one read. */
+const SMALL_FILE = 64 * 1024;
+
+/** A source whose bytes are all in memory already; bytesRead stays the underlying count. */
+class WholeSource implements ByteSource {
+  constructor(private readonly inner: ByteSource, private readonly data: Uint8Array) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get bytesRead(): number {
+    return this.inner.bytesRead;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    return this.data.subarray(offset, offset + length);
+  }
+  async close(): Promise<void> {}
+}
+
+const TAR_MEMBERS = ['sys_info', 'pickle', 'storages', 'tensors'];
+
+function looksLikeOldTar(head: Uint8Array): boolean {
+  if (head.length < 64) return false;
+  const name = new TextDecoder('latin1').decode(head.subarray(0, 16)).replace(/\0.*$/s, '');
+  return TAR_MEMBERS.includes(name) && head.subarray(name.length, 64).every((b) => b === 0);
+}
+
+export const pytorchReader: FormatReader = {
+  id: 'pytorch',
+  extensions: ['.pt', '.pth', '.bin', '.ckpt', '.pkl', '.pickle', '.tar'],
+  sniff(head) {
+    return looksLikeZip(head) || looksLikeLegacy(head) || looksLikeOldTar(head);
+  },
+  read(src, ctx) {
+    return readPytorch(src, ctx);
+  },
+};
+
+export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: PytorchReadOptions = {}): Promise<RawCheckpoint> {
+  const file = relativeName(ctx, ctx.path);
+  // Small files are read once, whole; large ones by ranges.
+  const src = source.size <= SMALL_FILE ? new WholeSource(source, await source.read(0, source.size)) : source;
+  const head = await src.read(0, Math.min(64, src.size));
+  if (looksLikeZip(head)) return readZipCheckpoint(src, ctx, file, opts);
+  if (looksLikeLegacy(head)) return readLegacyCheckpoint(src, ctx, file, opts);
+  if (looksLikeOldTar(head)) {
+    throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
+  }
+  if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) {
+    throw new CheckpointError('unknown-format', 'a pickle without the torch.save magic number: not a PyTorch checkpoint (plain pickles are not read)', { file, offset: 0 });
+  }
+  // Not recognisable: let the zip reader explain (most .pt/.bin files are zips).
+  return readZipCheckpoint(src, ctx, file, opts);
+}
+
+async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+  let dir: ZipDirectory;
+  try {
+    dir = await readZipDirectory(src, file);
+  } catch (e) {
+    if (e instanceof CheckpointError && e.code === 'bad-zip' && !looksLikeZip(await src.read(0, Math.min(4, src.size)))) {
+      const first = Array.from(await src.read(0, Math.min(8, src.size)), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      throw new CheckpointError('unknown-format', `not a checkpoint this tool reads: neither a PyTorch zip archive nor a legacy torch.save pickle, nor safetensors, GGUF or ONNX (first bytes ${first})`, { file, offset: 0 });
+    }
+    throw e;
+  }
+  const names = dir.order.map((e) => e.name);
+  if (names.some((n) => n === 'constants.pkl' || /^[^/]+\/constants\.pkl$/.test(n))) {
+    throw new CheckpointError('unsupported', 'TorchScript archives are not supported yet (this zip holds constants.pkl and code/: it was written by torch.jit.save)', { file });
+  }
+  const candidates = dir.order.filter((e) => /^([^/]+\/)?data\.pkl$/.test(e.name));
+  if (candidates.length === 0) {
+    throw new CheckpointError(
+      'unknown-format',
+      `zip archive has no data.pkl, so it is not a torch.save checkpoint (members: ${names.slice(0, 5).map((n) => truncate(n, 40)).join(', ')}${names.length > 5 ? ', …' : ''})`,
+      { file },
+    );
+  }
+  const warnings: Warning[] = [];
+  const pklEntry = candidates.find((e) => e.name.includes('/')) ?? candidates[0];
+  if (candidates.length > 1) warnings.push({ code: 'several-archives', message: `zip holds ${candidates.length} data.pkl records; read ${pklEntry.name}` });
+  const prefix = pklEntry.name.slice(0, -'data.pkl'.length);
+
+  const small = async (name: string): Promise<string | undefined> => {
+    const e = dir.entries.get(prefix + name);
+    if (!e || e.size > 4096) return undefined;
+    return new TextDecoder('latin1').decode(await readMember(src, e, file, 4096)).trim();
+  };
+  const version = await small('version');
+  const byteorder = (await small('byteorder')) ?? 'little';
+  const formatVersion = await small('.format_version');
+  const alignment = await small('.storage_alignment');
+
+  const { data: pkl, start } = await readMemberAt(src, pklEntry, file, MAX_PICKLE_BYTES);
+  const pklStart = pklEntry.method === 0 ? start : 0;
+  const session = new TorchSession(file);
+  const safety = new SafetyTracker();
+  const { hooks, globals } = session.hooks('zip');
+  const result = unpickle(pkl, { file, base: pklStart, hooks, limits: opts.limits });
+  safety.merge(globals);
+
+  // Each storage's record, located from its local header; its data is never read.
+  const storages = [...session.storages.values()];
+  const entries = storages.map((s) => {
+    const e = dir.entries.get(`${prefix}data/${s.key}`);
+    if (!e) throw new CheckpointError('bad-zip', `storage "${truncate(s.key)}" has no record ${prefix}data/${truncate(s.key)}`, { file });
+    return e;
+  });
+  const offsets = await memberDataOffsets(src, entries, file);
+  let compressed = 0;
+  storages.forEach((s, i) => {
+    const e = entries[i];
+    s.recordBytes = e.size;
+    s.dataOffset = e.method === 0 ? offsets[i] : null;
+    if (e.method !== 0) compressed++;
+    checkStorageSize(s, file, `record ${e.name} holds ${e.size} bytes`);
+  });
+  if (compressed) warnings.push({ code: 'compressed-storage', message: `${compressed} storage record(s) are compressed; their data offsets are not byte offsets into the file` });
+  if (byteorder !== 'little') warnings.push({ code: 'big-endian', message: `storages are stored ${byteorder}-endian` });
+
+  const interp = interpret(result.value, file);
+  const meta: Record<string, unknown> = Object.create(null);
+  const archive: Record<string, unknown> = Object.create(null);
+  archive.prefix = prefix.replace(/\/$/, '');
+  if (version !== undefined) archive.version = version;
+  archive.byteorder = byteorder;
+  if (formatVersion !== undefined) archive.format_version = formatVersion;
+  if (alignment !== undefined) archive.storage_alignment = alignment;
+  archive.pickle_protocol = result.protocol;
+  archive.storages = storages.length;
+  if (dir.zip64) archive.zip64 = true;
+  if (dir.prefixBytes) archive.prefix_bytes = dir.prefixBytes;
+  return finish(src, ctx, file, 'pytorch-zip', interp, safety, warnings, archive, meta);
+}
+
+async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+  const session = new TorchSession(file);
+  const safety = new SafetyTracker();
+  const header = await readLegacyPickles(src, file, session, (g) => safety.merge(g), opts.limits);
+  const storages = await locateLegacyStorages(src, file, session, header.keys, header.storagesStart);
+  for (const s of storages) checkStorageSize(s, file, `the file holds ${s.recordBytes} bytes for it`);
+  const warnings: Warning[] = [];
+  const sys = sysInfoPlain(header.sysInfo);
+  if (sys && sys.little_endian === false) warnings.push({ code: 'big-endian', message: 'storages are stored big-endian (sys_info little_endian is False)' });
+  const interp = interpret(header.main, file);
+  const archive: Record<string, unknown> = Object.create(null);
+  archive.legacy = true;
+  archive.pickle_protocol = header.protocol;
+  archive.storages = storages.length;
+  if (sys) archive.sys_info = sys;
+  const end = storages.length ? storages[storages.length - 1].dataOffset! + storages[storages.length - 1].recordBytes! : header.storagesStart;
+  if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+  return finish(src, ctx, file, 'pytorch-legacy', interp, safety, warnings, archive, Object.create(null));
+}
+
+function checkStorageSize(s: Storage, file: string, holds: string): void {
+  if (s.recordBytes === null || s.recordBytes >= s.nbytes) return;
+  const what = s.type.dtype ? `${s.numel} ${s.type.dtype} elements (${s.nbytes} bytes)` : `${s.numel} bytes`;
+  throw new CheckpointError('bad-offsets', `declares ${what} but ${holds}`, { file, offset: s.dataOffset ?? undefined, record: `storage "${truncate(s.key)}"` });
+}
+
+function finish(
+  src: ByteSource,
+  ctx: ReaderContext,
+  file: string,
+  format: 'pytorch-zip' | 'pytorch-legacy',
+  interp: Interpretation,
+  safety: SafetyTracker,
+  warnings: Warning[],
+  archive: Record<string, unknown>,
+  meta: Record<string, unknown>,
+): RawCheckpoint {
+  const tensors = toRecords(interp.tensors, file);
+  archive.layout = interp.layout;
+  meta.pytorch = archive;
+  if (interp.checkpoint) meta.checkpoint = interp.checkpoint;
+  const raw: RawCheckpoint = {
+    format,
+    path: ctx.path,
+    files: [file],
+    tensors,
+    declaredTies: [],
+    metadata: meta,
+    warnings: [...safety.warnings(), ...warnings, ...interp.warnings],
+    safety: safety.report(),
+    bytesRead: src.bytesRead,
+    totalBytes: src.size,
+  };
+  if (interp.moduleTree) raw.moduleTree = interp.moduleTree;
+  if (interp.prefixes.length) raw.prefixes = interp.prefixes;
+  return raw;
+}

@@ -1,0 +1,154 @@
+/**
+ * The legacy torch.save format (before 1.6, or `_use_new_zipfile_serialization=False`): five
+ * pickles back to back (magic number, protocol version, sys_info, the object, the storage keys),
+ * then each storage as an int64 element count followed by its data. We read the pickles, then
+ * hop from count to count: 8 bytes read per storage, the data skipped.
+ */
+import { ByteSource } from '../../bytes';
+import { CheckpointError } from '../../errors';
+import { truncate } from '../../json';
+import { PickleHooks, PickleLimits, PyDict, PyList, PyTuple, PyValue, UnpickleResult, describeValue, unpickle } from './pickle';
+import { Storage, TorchSession } from './torch';
+
+export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+export const LEGACY_PROTOCOL = 1001;
+/** LONG1 10-byte encoding of the magic number, as protocol-2 pickles spell it. */
+const MAGIC_LE = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+const MAGIC_TEXT = '119547037146038801333356';
+
+export function looksLikeLegacy(head: Uint8Array): boolean {
+  if (head.length >= 14 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && head[2] === 0x8a && head[3] === 0x0a) {
+    return MAGIC_LE.every((b, i) => head[4 + i] === b);
+  }
+  // Protocols 0 and 1 spell the magic number as a decimal LONG.
+  const text = new TextDecoder('latin1').decode(head.subarray(0, 40));
+  return text.startsWith(`L${MAGIC_TEXT}L\n`) || text.startsWith(`\x80\x01L${MAGIC_TEXT}`);
+}
+
+/** Pickles read from the start of a file, pulling in more bytes only when a pickle runs past them. */
+export class PickleStream {
+  private buf = new Uint8Array(0);
+  constructor(private readonly src: ByteSource, private readonly file: string, private chunk = 16 * 1024) {}
+
+  get loaded(): number {
+    return this.buf.length;
+  }
+
+  private async grow(): Promise<boolean> {
+    if (this.buf.length >= this.src.size) return false;
+    const want = Math.min(this.src.size, Math.max(this.buf.length * 2, this.chunk));
+    const more = await this.src.read(this.buf.length, want - this.buf.length);
+    const next = new Uint8Array(want);
+    next.set(this.buf, 0);
+    next.set(more, this.buf.length);
+    this.buf = next;
+    return true;
+  }
+
+  async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>): Promise<UnpickleResult> {
+    if (this.buf.length === 0) await this.grow();
+    for (;;) {
+      try {
+        return unpickle(this.buf, { file: this.file, start, hooks, limits });
+      } catch (e) {
+        if (e instanceof CheckpointError && e.code === 'truncated' && (await this.grow())) continue;
+        throw e;
+      }
+    }
+  }
+}
+
+export interface LegacyHeader {
+  sysInfo: PyValue;
+  main: PyValue;
+  keys: string[];
+  /** File offset just past the storage key list: where the first storage's count sits. */
+  storagesStart: number;
+  protocol: number;
+}
+
+export async function readLegacyPickles(
+  src: ByteSource,
+  file: string,
+  session: TorchSession,
+  onGlobals: (g: ReturnType<TorchSession['hooks']>['globals']) => void,
+  limits?: Partial<PickleLimits>,
+): Promise<LegacyHeader> {
+  const stream = new PickleStream(src, file);
+  const run = async (start: number, kind: 'none' | 'legacy') => {
+    const { hooks, globals } = session.hooks(kind);
+    const r = await stream.load(start, hooks, limits);
+    onGlobals(globals);
+    return r;
+  };
+  const magic = await run(0, 'none');
+  if (!(magic.value === LEGACY_MAGIC || (typeof magic.value === 'number' && BigInt(magic.value) === LEGACY_MAGIC) || (typeof magic.value === 'bigint' && magic.value === LEGACY_MAGIC))) {
+    throw new CheckpointError('unknown-format', `first pickle holds ${describeValue(magic.value)}, not the torch.save magic number: not a PyTorch legacy checkpoint`, { file, offset: 0 });
+  }
+  const proto = await run(magic.end, 'none');
+  if (proto.value !== LEGACY_PROTOCOL) {
+    throw new CheckpointError('unsupported', `legacy protocol version ${describeValue(proto.value)} (expected ${LEGACY_PROTOCOL})`, { file, offset: magic.end });
+  }
+  const sys = await run(proto.end, 'none');
+  const main = await run(sys.end, 'legacy');
+  const keyList = await run(main.end, 'none');
+  const items = keyList.value instanceof PyList || keyList.value instanceof PyTuple ? keyList.value.items : null;
+  if (!items) throw new CheckpointError('bad-pickle', `storage key list is ${describeValue(keyList.value)}`, { file, offset: main.end });
+  const keys = items.map((k) => {
+    if (typeof k === 'string') return k;
+    if (typeof k === 'number' || typeof k === 'bigint') return String(k);
+    throw new CheckpointError('bad-pickle', `storage key ${describeValue(k)} is not a string`, { file, offset: main.end });
+  });
+  return { sysInfo: sys.value, main: main.value, keys, storagesStart: keyList.end, protocol: main.protocol };
+}
+
+/** Walk the storage area: count, data, count, data... reading only the counts. */
+export async function locateLegacyStorages(src: ByteSource, file: string, session: TorchSession, keys: string[], start: number): Promise<Storage[]> {
+  let pos = start;
+  const located: Storage[] = [];
+  const seen = new Set<string>();
+  for (const key of keys) {
+    const where = { file, offset: pos, record: `storage "${truncate(key)}"` };
+    if (seen.has(key)) throw new CheckpointError('bad-pickle', 'storage key listed twice', where);
+    seen.add(key);
+    const s = session.storages.get(key);
+    if (!s) throw new CheckpointError('bad-pickle', 'storage key is listed but no tensor refers to it, so its element size is unknown', where);
+    if (pos + 8 > src.size) throw new CheckpointError('truncated', `storage element count needs 8 bytes at byte ${pos} but the file ends at ${src.size}`, where);
+    const b = await src.read(pos, 8);
+    const n = new DataView(b.buffer, b.byteOffset, 8).getBigInt64(0, true);
+    if (n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new CheckpointError('bad-offsets', `storage element count ${n} is out of range`, where);
+    const count = Number(n);
+    const bytes = count * s.itemsize;
+    if (count !== s.numel) {
+      throw new CheckpointError('bad-offsets', `storage holds ${count} elements on disk but the pickle declares ${s.numel}`, where);
+    }
+    const dataStart = pos + 8;
+    if (!Number.isSafeInteger(dataStart + bytes) || dataStart + bytes > src.size) {
+      throw new CheckpointError('truncated', `storage data needs ${bytes} bytes at byte ${dataStart} but the file ends at ${src.size}`, where);
+    }
+    s.dataOffset = dataStart;
+    s.recordBytes = bytes;
+    located.push(s);
+    pos = dataStart + bytes;
+  }
+  for (const s of session.storages.values()) {
+    if (!seen.has(s.key)) {
+      throw new CheckpointError('bad-pickle', `storage "${truncate(s.key)}" is referenced by a tensor but missing from the storage key list`, { file });
+    }
+  }
+  return located;
+}
+
+export function sysInfoPlain(v: PyValue): Record<string, unknown> | undefined {
+  if (!(v instanceof PyDict)) return undefined;
+  const o: Record<string, unknown> = Object.create(null);
+  for (const [k, x] of v.entries()) {
+    if (typeof k !== 'string') continue;
+    if (x instanceof PyDict) {
+      const inner: Record<string, unknown> = Object.create(null);
+      for (const [k2, y] of x.entries()) if (typeof k2 === 'string' && (typeof y === 'number' || typeof y === 'string' || typeof y === 'boolean')) inner[k2] = y;
+      o[k] = inner;
+    } else if (typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') o[k] = x;
+  }
+  return o;
+}

@@ -1,0 +1,441 @@
+/**
+ * From the unpickled object to named tensors: state dicts (plain or nested), whole pickled
+ * modules (exact tree and roles), and training checkpoints (the model nested under `state_dict`,
+ * `model`..., next to optimizer state, epochs and hyper-parameters). DataParallel's `module.`
+ * prefix is recognised and stripped. Walks are depth-checked and budgeted, and cycles are cut.
+ */
+import { CheckpointError } from '../../errors';
+import { truncate } from '../../json';
+import { ModuleHint, Role, Warning } from '../../model';
+import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
+import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
+import { NamedTensor, TorchTensor } from './torch';
+
+export interface Interpretation {
+  tensors: NamedTensor[];
+  moduleTree?: ModuleHint;
+  /** Non-tensor content of a training checkpoint (epoch, step, hyper-parameters...). */
+  checkpoint?: Record<string, unknown>;
+  warnings: Warning[];
+  prefixes: string[];
+  /** How the top-level object was read, for display. */
+  layout: 'state_dict' | 'module' | 'training' | 'tensors';
+}
+
+/** Keys under which training checkpoints nest the model, in order of preference. */
+export const MODEL_KEYS = [
+  'state_dict',
+  'model_state_dict',
+  'model_state',
+  'model',
+  'module',
+  'net',
+  'network',
+  'model_ema',
+  'ema',
+  'ema_state_dict',
+  'state_dict_ema',
+  'generator',
+  'params',
+  'weights',
+];
+
+const DP_CLASSES = new Set([
+  'torch.nn.parallel.data_parallel.DataParallel',
+  'torch.nn.parallel.distributed.DistributedDataParallel',
+  'torch.nn.DataParallel',
+  'torch.nn.parallel.DistributedDataParallel',
+]);
+
+export interface WalkLimits {
+  maxDepth: number;
+  maxNodes: number;
+}
+
+const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000 };
+
+class Walker {
+  nodes = 0;
+  constructor(readonly file: string, readonly limits: WalkLimits) {}
+
+  tick(depth: number, path: string): void {
+    if (++this.nodes > this.limits.maxNodes) {
+      throw new CheckpointError('limit', `object graph expands to more than ${this.limits.maxNodes} nodes`, { file: this.file, record: `at "${truncate(path)}"` });
+    }
+    if (depth > this.limits.maxDepth) {
+      throw new CheckpointError('limit', `objects nested deeper than ${this.limits.maxDepth} levels`, { file: this.file, record: `at "${truncate(path)}"` });
+    }
+  }
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+export function keyString(k: PyValue, budget = { n: 64 }): string {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number' || typeof k === 'bigint') return String(k);
+  if (typeof k === 'boolean') return k ? 'True' : 'False';
+  if (k === null) return 'None';
+  if (k instanceof PyTuple) return (budget.n -= k.items.length) < 0 ? '(…)' : `(${k.items.slice(0, 8).map((x) => keyString(x, budget)).join(', ')})`;
+  if (k instanceof PyBytes) return `b'${new TextDecoder('latin1').decode(k.data.subarray(0, 64))}'`;
+  if (k instanceof PyGlobal) return k.full;
+  return '?';
+}
+
+interface Emit {
+  role?: Role;
+  reason?: string;
+}
+
+/** Collect tensors reachable from `v`, named by their dotted path. */
+function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>): void {
+  if (v === null || typeof v !== 'object') return;
+  w.tick(depth, path);
+  if (v instanceof TorchTensor) {
+    pushTensor(out, path, v, emit);
+    return;
+  }
+  if (v instanceof PyBytes || v instanceof PyGlobal) return;
+  if (onPath.has(v)) return; // a cycle
+  onPath.add(v);
+  try {
+    if (v instanceof PyDict) {
+      for (const [k, x] of v.entries()) walk(w, x, join(path, keyString(k)), out, emit, depth + 1, onPath);
+    } else if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
+      v.items.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath));
+    } else if (v instanceof PyObject) {
+      if (isModule(v)) {
+        walkModule(w, v, '', path, out, depth + 1, onPath, emit);
+      } else {
+        const st = v.state;
+        if (st instanceof PyDict) walk(w, st, path, out, emit, depth + 1, onPath);
+        else if (st !== undefined) walk(w, st, join(path, '__state__'), out, emit, depth + 1, onPath);
+        if (v.dictItems) walk(w, v.dictItems, path, out, emit, depth + 1, onPath);
+        if (v.listItems) v.listItems.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath));
+        v.args.forEach((x, i) => walk(w, x, join(path, `__arg${i}__`), out, emit, depth + 1, onPath));
+      }
+    }
+  } finally {
+    onPath.delete(v);
+  }
+}
+
+function pushTensor(out: NamedTensor[], name: string, t: TorchTensor, emit: Emit): void {
+  if (t.parts && !t.storage) {
+    for (const p of t.parts) {
+      out.push({ name: join(name, p.name), tensor: p.tensor, role: emit.role, roleReason: emit.reason, extra: { sparse_component_of: name, layout: t.layout } });
+    }
+    return;
+  }
+  out.push({ name, tensor: t, role: emit.role, roleReason: emit.reason });
+}
+
+/** Walk a pickled nn.Module; returns its hint. Roles come from `_parameters` / `_buffers`. */
+function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: NamedTensor[], depth: number, onPath: Set<object>, outer?: Emit): ModuleHint {
+  w.tick(depth, path);
+  const { className, pythonModule } = moduleClass(obj);
+  const hint = newHint(name, className, pythonModule);
+  const state = moduleState(obj)!;
+  if (onPath.has(obj)) {
+    hint.attributes['cycle'] = `module refers back to an enclosing module; not expanded`;
+    return hint;
+  }
+  onPath.add(obj);
+  try {
+    const params = state.get('_parameters') as PyDict;
+    const hasParam = new Map<string, boolean>();
+    const what = `${className}`;
+    for (const [k, v] of params.entries()) {
+      const key = keyString(k);
+      const full = join(path, key);
+      hasParam.set(key, v instanceof TorchTensor);
+      if (v instanceof TorchTensor) {
+        hint.parameters[key] = full;
+        pushTensor(out, full, v, outer?.role ? outer : { role: 'parameter', reason: `registered parameter of ${what} (_parameters)` });
+      } else {
+        hint.parameters[key] = null;
+      }
+    }
+    const buffers = state.get('_buffers');
+    const nonPersistent = state.get('_non_persistent_buffers_set');
+    const np = new Set<string>(nonPersistent instanceof PySet ? nonPersistent.items.filter((x): x is string => typeof x === 'string') : []);
+    if (buffers instanceof PyDict) {
+      for (const [k, v] of buffers.entries()) {
+        const key = keyString(k);
+        const full = join(path, key);
+        if (v instanceof TorchTensor) {
+          hint.buffers[key] = full;
+          const reason = np.has(key) ? `non-persistent buffer of ${what} (_buffers; not in its state_dict)` : `registered buffer of ${what} (_buffers)`;
+          const before = out.length;
+          pushTensor(out, full, v, outer?.role ? outer : { role: 'buffer', reason });
+          if (np.has(key)) for (let i = before; i < out.length; i++) out[i].extra = { ...(out[i].extra ?? {}), persistent: false };
+        } else {
+          hint.buffers[key] = null;
+        }
+      }
+    }
+    const attrs = new Map<string, PyValue>();
+    for (const [k, v] of state.entries()) {
+      if (typeof k !== 'string' || k.startsWith('_')) continue;
+      attrs.set(k, v);
+      const a = attributeValue(v);
+      if (a !== undefined) hint.attributes[k] = a;
+      else if (v !== null && typeof v === 'object' && !isModule(v)) {
+        // Tensors kept as plain attributes are neither parameters nor buffers.
+        walk(w, v, join(path, k), out, outer?.role ? outer : { role: 'other', reason: `plain attribute of ${what}, not a registered parameter or buffer` }, depth + 1, onPath);
+      }
+    }
+    const repr = layerRepr(className, pythonModule, attrs, hasParam);
+    if (repr) hint.repr = repr;
+    const modules = state.get('_modules') as PyDict;
+    for (const [k, v] of modules.entries()) {
+      const key = keyString(k);
+      if (v instanceof PyObject && isModule(v)) hint.children.push(walkModule(w, v, key, join(path, key), out, depth + 1, onPath, outer));
+      else if (v !== null) walk(w, v, join(path, key), out, outer ?? {}, depth + 1, onPath);
+    }
+  } finally {
+    onPath.delete(obj);
+  }
+  return hint;
+}
+
+function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
+  if (v === null || v === undefined || typeof v !== 'object' || depth > 64 || --budget.n < 0) return false;
+  if (v instanceof TorchTensor) return true;
+  if (v instanceof PyDict) {
+    for (const x of v.values) if (containsTensor(x, budget, depth + 1)) return true;
+    return false;
+  }
+  if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) return v.items.some((x) => containsTensor(x, budget, depth + 1));
+  if (v instanceof PyObject) {
+    if (isModule(v)) return true;
+    return containsTensor(v.state, budget, depth + 1) || containsTensor(v.dictItems, budget, depth + 1) || (v.listItems ?? []).some((x) => containsTensor(x, budget, depth + 1));
+  }
+  return false;
+}
+
+/** `{'state': {...}, 'param_groups': [...]}` as optimizer.state_dict() returns it. */
+function isOptimizerState(v: PyValue | undefined): boolean {
+  return v instanceof PyDict && v.has('state') && v.has('param_groups');
+}
+
+function isOptimizerEntry(key: string, v: PyValue | undefined): boolean {
+  if (isOptimizerState(v)) return true;
+  if ((v instanceof PyList || v instanceof PyTuple) && v.items.length > 0 && v.items.every(isOptimizerState)) return true;
+  if (v instanceof PyObject && v.callable instanceof PyGlobal && v.callable.module.startsWith('torch.optim')) return true;
+  return /optim/i.test(key) && containsTensor(v);
+}
+
+function isModelLike(v: PyValue | undefined): boolean {
+  if (isModule(v)) return true;
+  return v instanceof PyDict && !isOptimizerState(v) && containsTensor(v);
+}
+
+/** Interpret the main object of a torch.save file. */
+export function interpret(root: PyValue, file: string, limits: Partial<WalkLimits> = {}): Interpretation {
+  const w = new Walker(file, { ...DEFAULT_WALK, ...limits });
+  const res: Interpretation = { tensors: [], warnings: [], prefixes: [], layout: 'tensors' };
+  const onPath = new Set<object>();
+
+  if (root instanceof PyObject && isModule(root)) {
+    res.layout = 'module';
+    readModel(w, root, res, onPath);
+    return finish(res, file);
+  }
+  const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
+  if (!dict) {
+    walk(w, root, '', res.tensors, {}, 0, onPath);
+    return finish(res, file);
+  }
+  const modelKey = MODEL_KEYS.find((k) => isModelLike(dict.get(k)));
+  const checkpoint: Record<string, unknown> = Object.create(null);
+  if (modelKey !== undefined) {
+    res.layout = 'training';
+    res.prefixes.push(`${modelKey}.`);
+    onPath.add(dict);
+    readModel(w, dict.get(modelKey)!, res, onPath);
+    for (const [k, v] of dict.entries()) {
+      const key = keyString(k);
+      if (key === modelKey) continue;
+      if (isOptimizerEntry(key, v)) {
+        walk(w, v, key, res.tensors, { role: 'optimizer-state', reason: `optimizer state under "${key}"` }, 1, onPath);
+        checkpoint[key] = plainOptimizer(v);
+      } else {
+        walk(w, v, key, res.tensors, { role: 'other', reason: `stored under "${key}", beside the model ("${modelKey}")` }, 1, onPath);
+        checkpoint[key] = plain(v, 0, { n: 5000 });
+      }
+    }
+  } else {
+    // No container key: the tensors are the model (a state dict, maybe nested), except
+    // optimizer state; scalars beside them are checkpoint metadata.
+    res.layout = 'state_dict';
+    const model: NamedTensor[] = [];
+    onPath.add(dict);
+    for (const [k, v] of dict.entries()) {
+      const key = keyString(k);
+      if (isOptimizerEntry(key, v)) {
+        walk(w, v, key, res.tensors, { role: 'optimizer-state', reason: `optimizer state under "${key}"` }, 1, onPath);
+        checkpoint[key] = plainOptimizer(v);
+        res.layout = 'training';
+      } else if (v instanceof TorchTensor || containsTensor(v)) {
+        walk(w, v, key, model, {}, 1, onPath);
+      } else {
+        checkpoint[key] = plain(v, 0, { n: 5000 });
+        res.layout = 'training';
+      }
+    }
+    stripDataParallel(model, res);
+    res.tensors.unshift(...model);
+  }
+  if (Object.keys(checkpoint).length) res.checkpoint = checkpoint;
+  return finish(res, file);
+}
+
+/** The model part: a whole module (exact tree) or a state dict (names by path). */
+function readModel(w: Walker, v: PyValue, res: Interpretation, onPath: Set<object>): void {
+  if (v instanceof PyObject && isModule(v)) {
+    let obj: PyObject = v;
+    const { className, pythonModule } = moduleClass(obj);
+    if (DP_CLASSES.has(`${pythonModule}.${className}`)) {
+      const inner = (moduleState(obj)!.get('_modules') as PyDict).get('module');
+      if (inner instanceof PyObject && isModule(inner)) {
+        obj = inner;
+        res.prefixes.push('module.');
+        res.warnings.push({ code: 'dataparallel-prefix', message: `the model is wrapped in ${className}; its "module." level is skipped in names and the tree` });
+      }
+    }
+    res.moduleTree = walkModule(w, obj, '', '', res.tensors, 1, onPath);
+    return;
+  }
+  const model: NamedTensor[] = [];
+  walk(w, v, '', model, {}, 1, onPath);
+  stripDataParallel(model, res);
+  res.tensors.push(...model);
+}
+
+function stripDataParallel(model: NamedTensor[], res: Interpretation): void {
+  if (model.length === 0 || !model.every((t) => t.name.startsWith('module.'))) return;
+  for (const t of model) t.name = t.name.slice('module.'.length);
+  res.prefixes.push('module.');
+  res.warnings.push({
+    code: 'dataparallel-prefix',
+    message: `all ${model.length} model tensor names start with "module." (saved from DataParallel/DistributedDataParallel); the prefix is stripped`,
+  });
+}
+
+function finish(res: Interpretation, file: string): Interpretation {
+  // Distinct paths can flatten to one dotted name ({'a.b': t} and {'a': {'b': t}}): keep both.
+  const seen = new Map<string, number>();
+  let renamed = 0;
+  for (const t of res.tensors) {
+    const n = seen.get(t.name);
+    if (n === undefined) {
+      seen.set(t.name, 1);
+      continue;
+    }
+    let i = n + 1;
+    while (seen.has(`${t.name}#${i}`)) i++;
+    seen.set(t.name, i);
+    const fresh = `${t.name}#${i}`;
+    seen.set(fresh, 1);
+    t.name = fresh;
+    renamed++;
+  }
+  if (renamed) res.warnings.push({ code: 'duplicate-name', message: `${renamed} tensor name(s) occur twice in ${file}; later ones are suffixed with #2, #3...` });
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata: plain JSON-able values, bounded
+
+function plainOptimizer(v: PyValue): unknown {
+  const one = (o: PyValue): unknown => {
+    if (!(o instanceof PyDict)) return plain(o, 0, { n: 2000 });
+    const st = o.get('state');
+    const out: Record<string, unknown> = Object.create(null);
+    out.state = st instanceof PyDict ? `${st.size} parameter state entries` : plain(st ?? null, 0, { n: 100 });
+    out.param_groups = plain(o.get('param_groups') ?? null, 0, { n: 2000 });
+    return out;
+  };
+  if (v instanceof PyList || v instanceof PyTuple) return v.items.map(one);
+  return one(v);
+}
+
+/** A plain, bounded rendering of a value for metadata display. */
+export function plain(v: PyValue | undefined, depth: number, budget: { n: number }): unknown {
+  if (v === undefined) return null;
+  if (--budget.n < 0) return '…';
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return typeof v === 'string' ? truncate(v, 500) : v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (depth > 12) return '…';
+  if (v instanceof TorchTensor) return v.describe();
+  if (v instanceof PyBytes) return `<${v.kind} of ${v.data.length} bytes>`;
+  if (v instanceof PyGlobal) return `<${v.full}>`;
+  if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
+    const items = v.items.slice(0, 100).map((x) => plain(x, depth + 1, budget));
+    if (v.items.length > 100) items.push(`… ${v.items.length - 100} more`);
+    return items;
+  }
+  if (v instanceof PyDict) {
+    const o: Record<string, unknown> = Object.create(null);
+    let i = 0;
+    for (const [k, x] of v.entries()) {
+      if (i++ >= 200) {
+        o['…'] = `${v.size - 200} more entries`;
+        break;
+      }
+      o[keyString(k)] = plain(x, depth + 1, budget);
+    }
+    return o;
+  }
+  if (v instanceof PyObject) {
+    const scalar = numpyScalar(v);
+    if (scalar !== undefined) return scalar;
+    if (v.dictItems && !v.state) return plain(v.dictItems, depth, budget);
+    const name = v.className ?? 'object';
+    if (v.state instanceof PyDict && v.state.size <= 50) {
+      const o = plain(v.state, depth + 1, budget) as Record<string, unknown>;
+      return { __class__: name, ...o };
+    }
+    return `<${name}>`;
+  }
+  if (v instanceof PyNative) return v.describe();
+  return '?';
+}
+
+/** numpy scalars (`numpy.core.multiarray.scalar(dtype, bytes)`) as numbers, read as data. */
+function numpyScalar(v: PyObject): number | string | boolean | undefined {
+  const c = v.callable;
+  if (!(c instanceof PyGlobal) || c.name !== 'scalar' || !/^numpy(\._core|\.core)?\.multiarray$/.test(c.module)) return undefined;
+  const [dt, raw] = v.args;
+  if (!(dt instanceof PyObject) || !(raw instanceof PyBytes)) return undefined;
+  const code = typeof dt.args[0] === 'string' ? dt.args[0] : undefined;
+  let big = false;
+  if (dt.state instanceof PyTuple && dt.state.items[1] === '>') big = true;
+  const b = raw.data;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  try {
+    switch (code) {
+      case 'f8':
+        return view.getFloat64(0, !big);
+      case 'f4':
+        return view.getFloat32(0, !big);
+      case 'i8':
+        return Number(view.getBigInt64(0, !big));
+      case 'u8':
+        return Number(view.getBigUint64(0, !big));
+      case 'i4':
+        return view.getInt32(0, !big);
+      case 'u4':
+        return view.getUint32(0, !big);
+      case 'b1':
+        return b[0] !== 0;
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,550 @@
+/**
+ * What torch.save pickles mean, without running any of it: storages named by persistent ids,
+ * tensors rebuilt (as records) from `_rebuild_tensor_v2` and friends, parameters, quantized
+ * tensors, dtypes, OrderedDicts. Globals without a handler stay opaque data; every global is
+ * counted for the safety report.
+ */
+import { CheckpointError } from '../../errors';
+import { truncate } from '../../json';
+import { itemSize } from '../../dtypes';
+import { TensorRecord } from '../../model';
+import {
+  PickleHooks,
+  PyBytes,
+  PyDict,
+  PyGlobal,
+  PyList,
+  PyNative,
+  PyObject,
+  PySet,
+  PyTuple,
+  PyValue,
+  Site,
+  describeValue,
+} from './pickle';
+
+// ---------------------------------------------------------------------------------------------
+// dtypes and storage classes
+
+/** Legacy typed storage class name (without `Storage`) → canonical dtype. */
+export const STORAGE_DTYPES: Record<string, string> = {
+  Double: 'float64',
+  Float: 'float32',
+  Half: 'float16',
+  BFloat16: 'bfloat16',
+  Long: 'int64',
+  Int: 'int32',
+  Short: 'int16',
+  Char: 'int8',
+  Byte: 'uint8',
+  Bool: 'bool',
+  ComplexFloat: 'complex64',
+  ComplexDouble: 'complex128',
+  QInt8: 'qint8',
+  QUInt8: 'quint8',
+  QInt32: 'qint32',
+  QUInt4x2: 'quint4x2',
+  QUInt2x4: 'quint2x4',
+};
+
+/** `torch.<name>` dtype attributes → canonical dtype. */
+export const TORCH_DTYPES: Record<string, string> = {
+  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16', half: 'float16',
+  bfloat16: 'bfloat16', complex32: 'complex32', chalf: 'complex32', complex64: 'complex64', cfloat: 'complex64',
+  complex128: 'complex128', cdouble: 'complex128', uint8: 'uint8', int8: 'int8', int16: 'int16', short: 'int16',
+  int32: 'int32', int: 'int32', int64: 'int64', long: 'int64', bool: 'bool', uint16: 'uint16', uint32: 'uint32',
+  uint64: 'uint64', qint8: 'qint8', quint8: 'quint8', qint32: 'qint32', quint4x2: 'quint4x2', quint2x4: 'quint2x4',
+  float8_e4m3fn: 'float8_e4m3fn', float8_e4m3fnuz: 'float8_e4m3fnuz', float8_e5m2: 'float8_e5m2',
+  float8_e5m2fnuz: 'float8_e5m2fnuz', float8_e8m0fnu: 'float8_e8m0fnu', float4_e2m1fn_x2: 'float4_e2m1fn_x2',
+};
+
+export class TorchDtype extends PyNative {
+  constructor(readonly name: string, readonly spelled: string) {
+    super();
+  }
+  describe(): string {
+    return `torch.${this.spelled}`;
+  }
+}
+
+export class TorchConstant extends PyNative {
+  constructor(readonly kind: 'qscheme' | 'layout' | 'memory_format', readonly name: string) {
+    super();
+  }
+  describe(): string {
+    return `torch.${this.name}`;
+  }
+}
+
+export class StorageType extends PyNative {
+  constructor(
+    /** As the pickle names it, e.g. `torch.FloatStorage`. */
+    readonly full: string,
+    /** Canonical dtype; null for UntypedStorage (its numel counts bytes). */
+    readonly dtype: string | null,
+  ) {
+    super();
+  }
+  describe(): string {
+    return this.full;
+  }
+}
+
+/** One storage of the checkpoint, shared by every tensor that names its key. */
+export class Storage extends PyNative {
+  /** Absolute offset of the data in the file, once located. */
+  dataOffset: number | null = null;
+  /** Bytes the file holds for it (zip record size, or legacy count * element size). */
+  recordBytes: number | null = null;
+  constructor(
+    readonly key: string,
+    /** Unique id within the checkpoint: `${file}:${key}`. */
+    readonly id: string,
+    readonly type: StorageType,
+    /** Elements of `type.dtype`, or bytes for an untyped storage. */
+    readonly numel: number,
+    readonly location: string,
+  ) {
+    super();
+  }
+  get itemsize(): number {
+    return this.type.dtype ? itemSize(this.type.dtype) ?? 1 : 1;
+  }
+  get nbytes(): number {
+    return this.numel * this.itemsize;
+  }
+  describe(): string {
+    return `storage ${this.key}`;
+  }
+}
+
+/** What a persistent id resolves to: a storage, maybe at an element offset (legacy views). */
+export class StorageRef extends PyNative {
+  constructor(readonly storage: Storage, readonly elemOffset: number) {
+    super();
+  }
+  describe(): string {
+    return `storage ${this.storage.key}`;
+  }
+}
+
+export interface Quantization {
+  scheme: string;
+  scale?: number;
+  zeroPoint?: number;
+  axis?: number;
+}
+
+export class TorchTensor extends PyNative {
+  parameter = false;
+  requiresGrad = false;
+  quant?: Quantization;
+  /** Class when rebuilt as a Tensor subclass other than Parameter. */
+  subclass?: string;
+  /** For sparse tensors: their component tensors. */
+  parts?: { name: string; tensor: TorchTensor }[];
+  layout = 'strided';
+  constructor(
+    readonly storage: Storage | null,
+    /** Element offset (in elements of `dtype`) of the first element within the storage. */
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[] | null,
+    readonly dtype: string,
+    readonly formatDtype: string,
+  ) {
+    super();
+  }
+  describe(): string {
+    return `tensor(${this.dtype}, [${this.shape.join(', ')}])`;
+  }
+  /** A Parameter wrapping the same storage view (a new object, as in Python). */
+  asParameter(requiresGrad: boolean): TorchTensor {
+    const p = new TorchTensor(this.storage, this.offset, this.shape, this.stride, this.dtype, this.formatDtype);
+    p.parameter = true;
+    p.requiresGrad = requiresGrad;
+    p.quant = this.quant;
+    p.layout = this.layout;
+    p.parts = this.parts;
+    p.depth = this.depth;
+    return p;
+  }
+  override build(): void {
+    // Legacy `set_` state or subclass state: nothing changes the storage view we record.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session: storages by key, globals seen
+
+export interface GlobalCount {
+  module: string;
+  name: string;
+  count: number;
+}
+
+export class TorchSession {
+  readonly storages = new Map<string, Storage>();
+  constructor(readonly file: string) {}
+
+  /** Hooks for one pickle run; `globals` collects what it named (merged once it succeeds). */
+  hooks(persistent: 'zip' | 'legacy' | 'none'): { hooks: PickleHooks; globals: Map<string, GlobalCount> } {
+    const globals = new Map<string, GlobalCount>();
+    const hooks: PickleHooks = {
+      resolveGlobal: (module, name, site) => {
+        const full = `${module}.${name}`;
+        const g = globals.get(full);
+        if (g) g.count++;
+        else globals.set(full, { module, name, count: 1 });
+        return resolveGlobal(module, name, site);
+      },
+    };
+    if (persistent !== 'none') hooks.persistentLoad = (pid, site) => this.persistentLoad(pid, site, persistent);
+    return { hooks, globals };
+  }
+
+  private persistentLoad(pid: PyValue, site: Site, kind: 'zip' | 'legacy'): PyValue {
+    const fail = (why: string): never => {
+      throw new CheckpointError('bad-pickle', `persistent id ${why}`, { file: site.file, offset: site.offset, record: `pickle opcode ${site.opcode}` });
+    };
+    const items = pid instanceof PyTuple ? pid.items : fail(`is ${describeValue(pid)}, not a tuple`);
+    const typename = items[0] instanceof PyBytes ? new TextDecoder('latin1').decode(items[0].data) : items[0];
+    if (typename === 'module' && kind === 'legacy') {
+      // ('module', class, source file, source): torch checked the source; we return the class.
+      return items[1] ?? null;
+    }
+    if (typename !== 'storage') fail(`has type ${describeValue(typename as PyValue)}, expected "storage"`);
+    if (items.length < 5) fail(`has ${items.length} fields, expected at least 5`);
+    const [, stype, rawKey, location, numel] = items;
+    if (!(stype instanceof StorageType)) fail(`names ${describeValue(stype)} as its storage class`);
+    const key = typeof rawKey === 'string' ? rawKey : typeof rawKey === 'number' || typeof rawKey === 'bigint' ? String(rawKey) : fail('key is not a string');
+    const n = asCount(numel, 'storage size', site);
+    const loc = typeof location === 'string' ? location : 'cpu';
+    let s = this.storages.get(key);
+    if (!s) {
+      s = new Storage(key, `${this.file}:${key}`, stype as StorageType, n, loc);
+      this.storages.set(key, s);
+    }
+    let elemOffset = 0;
+    const view = items[5];
+    if (kind === 'legacy' && view instanceof PyTuple && view.items.length >= 3) {
+      // (view_key, offset, view_size): a slice of the root storage, in elements.
+      elemOffset = asCount(view.items[1], 'storage view offset', site);
+      const viewSize = asCount(view.items[2], 'storage view size', site);
+      if (elemOffset + viewSize > s.numel) fail(`views elements [${elemOffset}, ${elemOffset + viewSize}) of a ${s.numel}-element storage`);
+    }
+    return new StorageRef(s, elemOffset);
+  }
+}
+
+function asCount(v: PyValue | undefined, what: string, site: Site): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  throw new CheckpointError(typeof v === 'bigint' ? 'too-large' : 'bad-pickle', `${what} ${typeof v === 'bigint' ? String(v) + ' is too large' : 'is ' + describeValue(v ?? null) + ', not a non-negative integer'}`, {
+    file: site.file,
+    offset: site.offset,
+    record: `pickle opcode ${site.opcode}`,
+  });
+}
+
+function badArgs(site: Site, fn: string, why: string): never {
+  throw new CheckpointError('bad-pickle', `${fn}: ${why}`, { file: site.file, offset: site.offset, record: `pickle opcode ${site.opcode}` });
+}
+
+function intList(v: PyValue | undefined, site: Site, fn: string, what: string): number[] {
+  const items = v instanceof PyTuple || v instanceof PyList ? v.items : badArgs(site, fn, `${what} is ${describeValue(v)}, not a tuple`);
+  if (items.length > 64) badArgs(site, fn, `${what} has ${items.length} dimensions`);
+  return items.map((x) => {
+    if (typeof x === 'number' && Number.isSafeInteger(x)) return x;
+    if (typeof x === 'boolean') return x ? 1 : 0;
+    return badArgs(site, fn, `${what} holds ${describeValue(x)}, not an integer`);
+  });
+}
+
+function count(v: PyValue | undefined, site: Site, fn: string, what: string): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  return badArgs(site, fn, `${what} is ${describeValue(v)}, not a non-negative integer`);
+}
+
+function storageRef(v: PyValue | undefined, site: Site, fn: string): StorageRef {
+  if (v instanceof StorageRef) return v;
+  return badArgs(site, fn, `storage argument is ${describeValue(v)}`);
+}
+
+/** Build the tensor record object of a strided rebuild, checking its arguments. */
+function strided(ref: StorageRef, offset: PyValue | undefined, size: PyValue | undefined, stride: PyValue | undefined, dtype: TorchDtype | null, site: Site, fn: string): TorchTensor {
+  const off = count(offset, site, fn, 'storage offset');
+  const shape = intList(size, site, fn, 'size');
+  const strides = intList(stride, site, fn, 'stride');
+  if (shape.some((d) => d < 0)) badArgs(site, fn, `size [${shape.join(', ')}] has a negative dimension`);
+  if (strides.length !== shape.length) badArgs(site, fn, `stride has ${strides.length} dimensions but size has ${shape.length}`);
+  const st = ref.storage.type;
+  let canonical: string;
+  let formatDtype: string;
+  let elemOffset = off;
+  if (dtype) {
+    canonical = dtype.name;
+    formatDtype = `torch.${dtype.spelled}`;
+  } else if (st.dtype) {
+    canonical = st.dtype;
+    formatDtype = st.full;
+  } else {
+    canonical = 'uint8';
+    formatDtype = st.full;
+  }
+  if (ref.elemOffset) {
+    // Legacy storage views: the view offset is in elements of the storage's own type.
+    const es = itemSize(canonical) ?? 1;
+    const bytes = ref.elemOffset * ref.storage.itemsize;
+    if (bytes % es !== 0) badArgs(site, fn, 'storage view offset is not a whole number of elements');
+    elemOffset += bytes / es;
+  }
+  return new TorchTensor(ref.storage, elemOffset, shape, strides, canonical, formatDtype);
+}
+
+function bool(v: PyValue | undefined): boolean {
+  return v === true || v === 1;
+}
+
+function num(v: PyValue | undefined): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: GLOBAL → value. Handlers only build records from their arguments.
+
+type Handler = (args: PyValue[], site: Site) => PyValue;
+
+const HANDLERS = new Map<string, Handler>();
+
+HANDLERS.set('collections.OrderedDict', (args, site) => {
+  const d = new PyDict('collections.OrderedDict');
+  fillDict(d, args[0], site, 'OrderedDict');
+  return d;
+});
+HANDLERS.set('builtins.dict', (args, site) => {
+  const d = new PyDict();
+  fillDict(d, args[0], site, 'dict');
+  return d;
+});
+HANDLERS.set('collections.defaultdict', () => new PyDict('collections.defaultdict'));
+HANDLERS.set('builtins.set', (args) => new PySet(listItems(args[0])));
+HANDLERS.set('builtins.frozenset', (args) => new PySet(listItems(args[0]), true));
+HANDLERS.set('builtins.list', (args) => new PyList(listItems(args[0])));
+HANDLERS.set('builtins.tuple', (args) => new PyTuple(listItems(args[0])));
+HANDLERS.set('builtins.bytearray', (args) => bytesFrom(args, 'bytearray'));
+HANDLERS.set('builtins.bytes', (args) => bytesFrom(args, 'bytes'));
+HANDLERS.set('_codecs.encode', (args) => bytesFrom(args, 'bytes'));
+HANDLERS.set('torch.Size', (args) => new PyTuple(listItems(args[0])));
+HANDLERS.set('torch.device', (args) => {
+  const type = typeof args[0] === 'string' ? args[0] : 'cpu';
+  return typeof args[1] === 'number' ? `${type}:${args[1]}` : type;
+});
+HANDLERS.set('torch.serialization._get_layout', (args) => new TorchConstant('layout', typeof args[0] === 'string' ? args[0].replace(/^torch\./, '') : 'strided'));
+
+HANDLERS.set('torch._utils._rebuild_tensor', (args, site) =>
+  strided(storageRef(args[0], site, '_rebuild_tensor'), args[1], args[2], args[3], null, site, '_rebuild_tensor'),
+);
+HANDLERS.set('torch._utils._rebuild_tensor_v2', (args, site) => {
+  const t = strided(storageRef(args[0], site, '_rebuild_tensor_v2'), args[1], args[2], args[3], null, site, '_rebuild_tensor_v2');
+  t.requiresGrad = bool(args[4]);
+  return t;
+});
+HANDLERS.set('torch._utils._rebuild_tensor_v3', (args, site) => {
+  const dtype = args[6] instanceof TorchDtype ? args[6] : badArgs(site, '_rebuild_tensor_v3', `dtype is ${describeValue(args[6])}`);
+  const t = strided(storageRef(args[0], site, '_rebuild_tensor_v3'), args[1], args[2], args[3], dtype, site, '_rebuild_tensor_v3');
+  t.requiresGrad = bool(args[4]);
+  return t;
+});
+HANDLERS.set('torch._utils._rebuild_parameter', (args, site) => {
+  if (!(args[0] instanceof TorchTensor)) return badArgs(site, '_rebuild_parameter', `data is ${describeValue(args[0])}`);
+  return args[0].asParameter(bool(args[1]));
+});
+HANDLERS.set('torch._utils._rebuild_parameter_with_state', (args, site) => {
+  if (!(args[0] instanceof TorchTensor)) return badArgs(site, '_rebuild_parameter_with_state', `data is ${describeValue(args[0])}`);
+  return args[0].asParameter(bool(args[1]));
+});
+HANDLERS.set('torch.nn.parameter.Parameter', (args) => {
+  if (args[0] instanceof TorchTensor) return args[0].asParameter(args.length > 1 ? bool(args[1]) : true);
+  return new PyObject(new PyGlobal('torch.nn.parameter', 'Parameter'), args, 'reduce');
+});
+HANDLERS.set('torch._utils._rebuild_qtensor', (args, site) => {
+  const fn = '_rebuild_qtensor';
+  const t = strided(storageRef(args[0], site, fn), args[1], args[2], args[3], null, site, fn);
+  const q = args[4] instanceof PyTuple ? args[4].items : [];
+  const scheme = q[0] instanceof TorchConstant ? q[0].name : 'unknown';
+  t.quant = { scheme };
+  if (scheme === 'per_tensor_affine' || scheme === 'per_tensor_symmetric') {
+    t.quant.scale = num(q[1]);
+    t.quant.zeroPoint = num(q[2]);
+  } else if (scheme.startsWith('per_channel')) {
+    t.quant.axis = num(q[3]);
+  }
+  t.requiresGrad = bool(args[5]);
+  return t;
+});
+HANDLERS.set('torch._utils._rebuild_meta_tensor_no_storage', (args, site) => {
+  const fn = '_rebuild_meta_tensor_no_storage';
+  const dtype = args[0] instanceof TorchDtype ? args[0] : badArgs(site, fn, `dtype is ${describeValue(args[0])}`);
+  const shape = intList(args[1], site, fn, 'size');
+  const stride = intList(args[2], site, fn, 'stride');
+  const t = new TorchTensor(null, 0, shape, stride, dtype.name, `torch.${dtype.spelled}`);
+  t.requiresGrad = bool(args[3]);
+  t.layout = 'meta';
+  return t;
+});
+HANDLERS.set('torch._utils._rebuild_sparse_tensor', (args, site) => {
+  const fn = '_rebuild_sparse_tensor';
+  const layout = args[0] instanceof TorchConstant ? args[0].name : 'sparse';
+  const data = args[1] instanceof PyTuple ? args[1].items : badArgs(site, fn, `data is ${describeValue(args[1])}`);
+  const tensors = data.filter((x): x is TorchTensor => x instanceof TorchTensor);
+  const sizeArg = data.find((x) => x instanceof PyTuple || x instanceof PyList);
+  const shape = sizeArg ? intList(sizeArg, site, fn, 'size') : [];
+  const values = tensors[tensors.length - 1];
+  const t = new TorchTensor(null, 0, shape, null, values ? values.dtype : 'float32', values ? values.formatDtype : 'sparse');
+  t.layout = layout;
+  const names = layout === 'sparse_coo' ? ['indices', 'values'] : ['crow_indices', 'col_indices', 'values'];
+  t.parts = tensors.map((x, i) => ({ name: names[i] ?? `part${i}`, tensor: x }));
+  return t;
+});
+HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site) => {
+  const [func, newType, fargs] = args;
+  let inner: PyValue;
+  if (func instanceof PyGlobal && func.call && fargs instanceof PyTuple) inner = func.call(fargs.items, site);
+  else return new PyObject(new PyGlobal('torch._tensor', '_rebuild_from_type_v2'), args, 'reduce');
+  if (!(inner instanceof TorchTensor)) return inner;
+  if (newType instanceof PyGlobal) {
+    if (newType.full === 'torch.nn.parameter.Parameter') return inner.asParameter(inner.requiresGrad);
+    if (newType.full !== 'torch.Tensor' && newType.full !== 'torch._tensor.Tensor') inner.subclass = newType.full;
+  }
+  return inner;
+});
+
+function fillDict(d: PyDict, src: PyValue | undefined, site: Site, fn: string): void {
+  if (src === undefined || src === null) return;
+  if (src instanceof PyDict) {
+    for (const [k, v] of src.entries()) d.set(k, v);
+    return;
+  }
+  for (const pair of listItems(src)) {
+    const kv = pair instanceof PyTuple || pair instanceof PyList ? pair.items : badArgs(site, fn, 'items are not pairs');
+    if (kv.length !== 2) badArgs(site, fn, 'items are not pairs');
+    d.set(kv[0], kv[1]);
+  }
+}
+
+function listItems(v: PyValue | undefined): PyValue[] {
+  if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) return v.items.slice();
+  return [];
+}
+
+function bytesFrom(args: PyValue[], kind: 'bytes' | 'bytearray'): PyBytes {
+  const a = args[0];
+  if (typeof a === 'string') {
+    const enc = typeof args[1] === 'string' ? args[1].toLowerCase().replace(/[-_]/g, '') : 'utf8';
+    if (enc === 'latin1' || enc === 'iso88591') {
+      const out = new Uint8Array(a.length);
+      for (let i = 0; i < a.length; i++) out[i] = a.charCodeAt(i) & 0xff;
+      return new PyBytes(out, kind);
+    }
+    return new PyBytes(new TextEncoder().encode(a), kind);
+  }
+  if (a instanceof PyBytes) return new PyBytes(a.data, kind);
+  if (a instanceof PyList || a instanceof PyTuple) return new PyBytes(Uint8Array.from(a.items.map((x) => (typeof x === 'number' ? x & 0xff : 0))), kind);
+  return new PyBytes(new Uint8Array(0), kind);
+}
+
+const STORAGE_MODULES = new Set(['torch', 'torch.cuda', 'torch.storage', 'torch.xpu', 'torch.mps']);
+
+/** GLOBAL module.name → a value. Unknown names become opaque PyGlobals that nothing calls. */
+export function resolveGlobal(module: string, name: string, _site: Site): PyValue {
+  const mod = module === '__builtin__' ? 'builtins' : module;
+  const full = `${mod}.${name}`;
+  if (mod === 'torch' && Object.prototype.hasOwnProperty.call(TORCH_DTYPES, name)) return new TorchDtype(TORCH_DTYPES[name], name);
+  if (STORAGE_MODULES.has(mod) && name.endsWith('Storage')) {
+    const kind = name.slice(0, -'Storage'.length);
+    if (kind === 'Untyped' || kind === '_Untyped' || kind === 'Typed') return new StorageType(`${module}.${name}`, null);
+    if (Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, kind)) return new StorageType(`${module}.${name}`, STORAGE_DTYPES[kind]);
+  }
+  if (mod === 'torch' && /^per_(tensor|channel)_/.test(name)) return new TorchConstant('qscheme', name);
+  if (mod === 'torch' && /^(strided|sparse_coo|sparse_csr|sparse_csc|sparse_bsr|sparse_bsc|_mkldnn|jagged)$/.test(name)) return new TorchConstant('layout', name);
+  if (mod === 'torch' && /^(contiguous_format|channels_last|channels_last_3d|preserve_format)$/.test(name)) return new TorchConstant('memory_format', name);
+  const h = HANDLERS.get(full);
+  return new PyGlobal(module, name, h);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+export interface NamedTensor {
+  name: string;
+  tensor: TorchTensor;
+  role?: TensorRecord['role'];
+  roleReason?: string;
+  extra?: Record<string, string | number | boolean>;
+}
+
+/** Turn named tensors into records, checking that each view fits inside its storage. */
+export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
+  const out: TensorRecord[] = [];
+  for (const n of list) {
+    const t = n.tensor;
+    const rec = `tensor "${truncate(n.name)}"`;
+    const es = itemSize(t.dtype);
+    if (es === undefined) throw new CheckpointError('bad-dtype', `dtype ${t.dtype} has no whole-byte element size`, { file, record: rec });
+    let numel = 1;
+    for (const d of t.shape) {
+      numel *= d;
+      if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${t.shape.join(', ')}] has too many elements`, { file, record: rec });
+    }
+    const s = t.storage;
+    if (s && numel > 0 && t.stride) {
+      let last = t.offset;
+      for (let i = 0; i < t.shape.length; i++) {
+        if (t.stride[i] < 0) throw new CheckpointError('bad-shape', `negative stride ${t.stride[i]}`, { file, record: rec });
+        last += (t.shape[i] - 1) * t.stride[i];
+      }
+      const endByte = (last + 1) * es;
+      if (!Number.isSafeInteger(endByte) || endByte > s.nbytes) {
+        throw new CheckpointError(
+          'bad-shape',
+          `view (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) of ${t.dtype} reaches byte ${endByte} but storage "${truncate(s.key)}" holds ${s.nbytes} bytes`,
+          { file, record: rec },
+        );
+      }
+    }
+    const extra: Record<string, string | number | boolean> = Object.create(null);
+    if (n.extra) Object.assign(extra, n.extra);
+    if (t.requiresGrad) extra.requires_grad = true;
+    if (t.parameter) extra.parameter = true;
+    if (t.subclass) extra.subclass = t.subclass;
+    if (t.layout !== 'strided') extra.layout = t.layout;
+    if (t.quant) {
+      extra.qscheme = t.quant.scheme;
+      if (t.quant.scale !== undefined) extra.scale = t.quant.scale;
+      if (t.quant.zeroPoint !== undefined) extra.zero_point = t.quant.zeroPoint;
+      if (t.quant.axis !== undefined) extra.axis = t.quant.axis;
+    }
+    if (s && s.location !== 'cpu') extra.device = s.location;
+    const r: TensorRecord = {
+      name: n.name,
+      dtype: t.dtype,
+      formatDtype: t.formatDtype,
+      shape: t.shape.slice(),
+      nbytes: numel * es,
+      file,
+      dataOffset: s ? s.dataOffset : null,
+      storage: s ? s.id : null,
+      storageOffset: s ? t.offset * es : null,
+      strides: t.stride ? t.stride.slice() : null,
+    };
+    if (s) r.storageNbytes = s.nbytes;
+    if (n.role) r.role = n.role;
+    if (n.roleReason) r.roleReason = n.roleReason;
+    if (Object.keys(extra).length) r.extra = extra;
+    out.push(r);
+  }
+  return out;
+}
