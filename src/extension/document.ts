@@ -1,0 +1,150 @@
+/**
+ * One opened checkpoint, shared by every editor showing it: its parse state (loading, ready,
+ * error), a progress notification when opening takes a while, and a reload when the file (or a
+ * shard, or config.json beside it) changes on disk.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ModelPayload } from '../../webview/src/shared/protocol';
+import { Backend, LoadCancelled, LoadError, loadCheckpoint } from './loader';
+
+export type DocState =
+  | { kind: 'loading'; reloading: boolean }
+  | { kind: 'ready'; generation: number; payload: ModelPayload; backend: Backend; ms: number }
+  | { kind: 'error'; message: string; code?: string };
+
+/** Show a progress notification only for opens slower than this. */
+const PROGRESS_AFTER_MS = 400;
+const RELOAD_DEBOUNCE_MS = 300;
+
+export class CheckpointDocument implements vscode.CustomDocument {
+  private _state: DocState = { kind: 'loading', reloading: false };
+  private generation = 0;
+  private abort?: AbortController;
+  private readonly changed = new vscode.EventEmitter<DocState>();
+  readonly onDidChangeState = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private watchers: vscode.Disposable[] = [];
+  private reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
+  private retired: Backend[] = [];
+
+  constructor(
+    readonly uri: vscode.Uri,
+    private readonly workerPath: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get state(): DocState {
+    return this._state;
+  }
+
+  get fileName(): string {
+    return path.basename(this.uri.fsPath || this.uri.path);
+  }
+
+  private setState(s: DocState): void {
+    const old = this._state;
+    // The previous parse's worker goes when its model is replaced.
+    if (old.kind === 'ready' && !(s.kind === 'ready' && s.backend === old.backend)) this.retired.push(old.backend);
+    this._state = s;
+    if (s.kind !== 'loading') this.releaseRetired();
+    if (!this.disposed) this.changed.fire(s);
+  }
+
+  /** Parse (again). Resolves when done; errors end up in the state, never thrown. */
+  async load(): Promise<void> {
+    this.abort?.abort();
+    const abort = new AbortController();
+    this.abort = abort;
+    const reloading = this._state.kind === 'ready';
+    this.setState({ kind: 'loading', reloading });
+    if (this.uri.scheme !== 'file') {
+      this.setState({
+        kind: 'error',
+        code: 'unsupported',
+        message: `Weightscope reads checkpoints from the file system with ranged reads; files from "${this.uri.scheme}:" are not supported. Open the folder locally, or through Remote-SSH / WSL / Dev Containers, where Weightscope runs beside the files.`,
+      });
+      return;
+    }
+    const file = this.uri.fsPath;
+    let done = false;
+    const work = loadCheckpoint(file, { workerPath: this.workerPath, signal: abort.signal, maxOldGenerationSizeMb: 4096 });
+    // A progress notification only when the open is slow enough to notice.
+    const timer = setTimeout(() => {
+      if (done || abort.signal.aborted) return;
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Weightscope: reading the headers of ${this.fileName}`, cancellable: true },
+        (_progress, token) => {
+          token.onCancellationRequested(() => abort.abort());
+          return work.catch(() => undefined);
+        },
+      );
+    }, PROGRESS_AFTER_MS);
+    try {
+      const r = await work;
+      if (abort.signal.aborted || this.disposed) {
+        r.backend.dispose();
+        return;
+      }
+      this.log.info(`opened ${file} in ${r.ms} ms (${r.backend.via}); ${r.payload.summary.tensorCount} tensors, ${r.payload.modules.length} modules`);
+      this.setState({ kind: 'ready', generation: ++this.generation, payload: r.payload, backend: r.backend, ms: r.ms });
+      this.watch(r.payload.summary.files);
+    } catch (e) {
+      if (this.disposed) return;
+      if (e instanceof LoadCancelled) {
+        if (this.abort === abort) this.setState({ kind: 'error', code: 'cancelled', message: 'Opening was cancelled. Use "Try again" to open it.' });
+        return;
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      const code = e instanceof LoadError ? e.code : undefined;
+      this.log.warn(`could not open ${file}: ${message}`);
+      this.setState({ kind: 'error', message, code });
+      this.watch(undefined);
+    } finally {
+      done = true;
+      clearTimeout(timer);
+    }
+  }
+
+  private releaseRetired(): void {
+    for (const b of this.retired) b.dispose();
+    this.retired = [];
+  }
+
+  /** Watch the files the checkpoint was read from (and its config.json) for changes. */
+  private watch(files: readonly string[] | undefined): void {
+    for (const w of this.watchers) w.dispose();
+    this.watchers = [];
+    const file = this.uri.fsPath;
+    const dir = path.dirname(file);
+    const names = new Set<string>([path.basename(file), 'config.json']);
+    for (const f of files ?? []) if (!f.includes('/') && !f.includes('\\')) names.add(f);
+    const list = [...names].slice(0, 200).map((n) => n.replace(/[{}[\]*?,]/g, '?'));
+    const pattern = new vscode.RelativePattern(vscode.Uri.file(dir), list.length === 1 ? list[0] : `{${list.join(',')}}`);
+    const w = vscode.workspace.createFileSystemWatcher(pattern);
+    const onChange = (uri: vscode.Uri) => {
+      this.log.info(`changed on disk: ${uri.fsPath}`);
+      this.scheduleReload();
+    };
+    w.onDidChange(onChange);
+    w.onDidCreate(onChange);
+    w.onDidDelete(onChange);
+    this.watchers.push(w);
+  }
+
+  scheduleReload(): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => void this.load(), RELOAD_DEBOUNCE_MS);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.reloadTimer);
+    this.abort?.abort();
+    if (this._state.kind === 'ready') this._state.backend.dispose();
+    this.releaseRetired();
+    for (const w of this.watchers) w.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * What the host sends the webview, built from an analysed Checkpoint: a compact pre-order module
+ * list, the sharing groups, a summary with shortened metadata, and tensor descriptions paged on
+ * request. Pure (no vscode import), so the parser worker can build it and mocha can test it.
+ */
+import * as path from 'path';
+import type { Checkpoint, ModuleNode, Tensor } from '../core/model';
+import type { ModelPayload, TensorPage, TensorQuery, WireGroup, WireModule, WireSummary, WireTensor } from '../../webview/src/shared/protocol';
+
+/** Limits for metadata shown inline in the webview (the full JSON opens in an editor). */
+export interface TruncateLimits {
+  maxString: number;
+  maxArray: number;
+  maxKeys: number;
+  maxDepth: number;
+}
+
+export const DISPLAY_LIMITS: TruncateLimits = { maxString: 400, maxArray: 24, maxKeys: 400, maxDepth: 8 };
+const MAX_FILES = 100;
+const MAX_WARNINGS = 200;
+const MAX_PAGE = 2000;
+const MAX_NAMES = 2000;
+const SHAPES_SHOWN = 3;
+
+/** Copy a JSON-able value with long strings and arrays shortened; reports whether it cut anything. */
+export function truncateJson(value: unknown, limits: TruncateLimits = DISPLAY_LIMITS): { value: unknown; truncated: boolean } {
+  let truncated = false;
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') {
+      if (v.length <= limits.maxString) return v;
+      truncated = true;
+      return `${v.slice(0, limits.maxString)}… (${v.length.toLocaleString('en-US')} characters)`;
+    }
+    if (typeof v === 'bigint') return v.toString();
+    if (v === null || typeof v !== 'object') return typeof v === 'function' || v === undefined ? null : v;
+    if (depth >= limits.maxDepth) {
+      truncated = true;
+      return Array.isArray(v) ? `[… ${v.length} items]` : '{…}';
+    }
+    if (Array.isArray(v)) {
+      const out = v.slice(0, limits.maxArray).map((x) => walk(x, depth + 1));
+      if (v.length > limits.maxArray) {
+        truncated = true;
+        out.push(`… ${(v.length - limits.maxArray).toLocaleString('en-US')} more of ${v.length.toLocaleString('en-US')}`);
+      }
+      return out;
+    }
+    if (ArrayBuffer.isView(v)) {
+      truncated = true;
+      return `<${(v as Uint8Array).length} bytes>`;
+    }
+    const out: Record<string, unknown> = {};
+    let n = 0;
+    const keys = Object.keys(v as object);
+    for (const k of keys) {
+      if (n++ >= limits.maxKeys) {
+        truncated = true;
+        out['…'] = `${keys.length - limits.maxKeys} more keys`;
+        break;
+      }
+      // defineProperty: a key named __proto__ stays an ordinary key.
+      Object.defineProperty(out, k, { value: walk((v as Record<string, unknown>)[k], depth + 1), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  const result = walk(value, 0);
+  return { value: result, truncated };
+}
+
+/** The checkpoint's display name: the file (or folder) the user opened. */
+export function displayName(cp: Pick<Checkpoint, 'path'>): string {
+  return path.basename(cp.path) || cp.path;
+}
+
+function formatShape(shape: number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** `weight [768, 2304] · bias [2304]` for a module's own tensors (first few). */
+export function shapeSummary(modulePath: string, own: Tensor[]): string | undefined {
+  if (!own.length) return undefined;
+  const strip = modulePath ? modulePath.length + 1 : 0;
+  const parts = own.slice(0, SHAPES_SHOWN).map((t) => `${t.name.slice(strip)} ${formatShape(t.shape)}`);
+  if (own.length > SHAPES_SHOWN) parts.push(`+${own.length - SHAPES_SHOWN}`);
+  return parts.join(' · ');
+}
+
+function sumBytes(b: Record<string, number>): number {
+  let s = 0;
+  for (const k in b) s += b[k];
+  return s;
+}
+
+/** Interns strings for the payload's string table. */
+export class StringTable {
+  readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  id(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+}
+
+/** The compact pre-order module list. */
+export function flattenModules(cp: Checkpoint, byName: Map<string, Tensor>, table: StringTable = new StringTable()): WireModule[] {
+  const out: WireModule[] = [];
+  const stack: { node: ModuleNode; parent: number }[] = [{ node: cp.modules, parent: -1 }];
+  while (stack.length) {
+    const { node, parent } = stack.pop()!;
+    const own: Tensor[] = [];
+    for (const n of node.tensors) {
+      const t = byName.get(n);
+      if (t) own.push(t);
+    }
+    const m: WireModule = {
+      parent,
+      name: node.name,
+      type: table.id(node.type),
+      params: [node.parameters.unique, node.parameters.total],
+      bytes: sumBytes(node.bytesByDtype),
+      tensorCount: node.tensorCount,
+      own: node.tensors.length,
+    };
+    if (node.inferred) m.inferred = true;
+    if (node.repr) m.repr = table.id(node.repr);
+    if (node.evidence) m.evidence = table.id(node.evidence);
+    if (node.buffers.unique || node.buffers.total) m.buffers = [node.buffers.unique, node.buffers.total];
+    if (node.other.unique || node.other.total) m.other = [node.other.unique, node.other.total];
+    const shapes = shapeSummary(node.path, own);
+    if (shapes) m.shapes = table.id(shapes);
+    if (node.folds.length) m.folds = node.folds.map((f) => ({ ...f }));
+    if (node.sharedWith.length) m.shared = node.sharedWith.map((s) => ({ tensor: s.tensor, others: s.others.slice(), relation: s.relation }));
+    const index = out.length;
+    out.push(m);
+    // Push children reversed so they pop in order: pre-order with children in file order.
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i], parent: index });
+  }
+  return out;
+}
+
+export function buildSummary(cp: Checkpoint): WireSummary {
+  const meta = truncateJson(cp.metadata ?? {});
+  const config = cp.config ? truncateJson(cp.config) : undefined;
+  const s: WireSummary = {
+    fileName: displayName(cp),
+    path: cp.path,
+    format: cp.format,
+    files: cp.files.slice(0, MAX_FILES),
+    fileCount: cp.files.length,
+    parameters: { ...cp.parameters },
+    buffers: { ...cp.buffers },
+    other: { ...cp.other },
+    bytesByDtype: { ...cp.bytesByDtype },
+    tensorCount: cp.tensors.length,
+    totalBytes: cp.totalBytes,
+    bytesRead: cp.bytesRead,
+    warnings: cp.warnings.slice(0, MAX_WARNINGS).map((w) => ({ code: w.code, message: w.message })),
+    warningCount: cp.warnings.length,
+    metadata: meta.value as Record<string, unknown>,
+    truncated: meta.truncated || !!config?.truncated,
+  };
+  if (cp.architecture) s.architecture = cp.architecture;
+  if (cp.safety) s.safety = { verdict: cp.safety.verdict, globals: cp.safety.globals.map((g) => ({ ...g })) };
+  if (cp.prefixes?.length) s.prefixes = cp.prefixes.slice();
+  if (config) s.config = config.value as Record<string, unknown>;
+  return s;
+}
+
+export function wireGroups(cp: Checkpoint): WireGroup[] {
+  return cp.shared.map((g) => {
+    const w: WireGroup = {
+      tensors: g.tensors.slice(),
+      relation: g.relation,
+      storage: g.storage,
+      uniqueElements: g.uniqueElements,
+      totalElements: g.totalElements,
+    };
+    if (g.reason) w.reason = g.reason;
+    return w;
+  });
+}
+
+export function wireTensor(t: Tensor): WireTensor {
+  const w: WireTensor = {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape.slice(),
+    numel: t.numel,
+    nbytes: t.nbytes,
+    role: t.role,
+    roleReason: t.roleReason,
+    present: t.present,
+    storage: t.storage,
+    storageOffset: t.storageOffset,
+    strides: t.strides ? t.strides.slice() : null,
+    file: t.file,
+    dataOffset: t.dataOffset,
+    group: t.group,
+  };
+  if (t.formatDtype) w.formatDtype = t.formatDtype;
+  if (t.extra && Object.keys(t.extra).length) w.extra = { ...t.extra };
+  return w;
+}
+
+export function buildPayload(cp: Checkpoint): ModelPayload {
+  const byName = tensorsByName(cp);
+  const table = new StringTable();
+  const modules = flattenModules(cp, byName, table);
+  return { summary: buildSummary(cp), strings: table.strings, modules, groups: wireGroups(cp) };
+}
+
+function tensorsByName(cp: Checkpoint): Map<string, Tensor> {
+  const m = new Map<string, Tensor>();
+  for (const t of cp.tensors) m.set(t.name, t);
+  return m;
+}
+
+/** Answers the webview's tensor queries; indexes lazily on the first one. */
+export class TensorIndex {
+  private byName?: Map<string, Tensor>;
+  private modules?: Map<string, ModuleNode>;
+  /** Subtree name lists, most recently used last. */
+  private readonly subtrees = new Map<string, string[]>();
+
+  constructor(private readonly cp: Checkpoint) {}
+
+  private index(): void {
+    if (this.byName) return;
+    this.byName = tensorsByName(this.cp);
+    const modules = new Map<string, ModuleNode>();
+    const stack: ModuleNode[] = [this.cp.modules];
+    while (stack.length) {
+      const n = stack.pop()!;
+      modules.set(n.path, n);
+      for (const c of n.children) stack.push(c);
+    }
+    this.modules = modules;
+  }
+
+  /** Names of the tensors in a module's subtree, in tree order (own tensors first). */
+  private subtreeNames(node: ModuleNode): string[] {
+    const hit = this.subtrees.get(node.path);
+    if (hit) {
+      this.subtrees.delete(node.path);
+      this.subtrees.set(node.path, hit);
+      return hit;
+    }
+    const out: string[] = [];
+    const stack: ModuleNode[] = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      for (const t of n.tensors) out.push(t);
+      for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
+    }
+    this.subtrees.set(node.path, out);
+    if (this.subtrees.size > 8) this.subtrees.delete(this.subtrees.keys().next().value as string);
+    return out;
+  }
+
+  query(q: TensorQuery): TensorPage {
+    this.index();
+    if (q.kind === 'module') {
+      const node = this.modules!.get(q.path);
+      if (!node) throw new Error(`no module named ${JSON.stringify(q.path)}`);
+      const names = q.subtree ? this.subtreeNames(node) : node.tensors;
+      const offset = Math.max(0, Math.floor(q.offset) || 0);
+      const limit = Math.min(MAX_PAGE, Math.max(0, Math.floor(q.limit) || 0));
+      const items: WireTensor[] = [];
+      for (let i = offset; i < Math.min(names.length, offset + limit); i++) {
+        const t = this.byName!.get(names[i]);
+        if (t) items.push(wireTensor(t));
+      }
+      return { total: names.length, offset, items };
+    }
+    const items: WireTensor[] = [];
+    for (const n of q.names.slice(0, MAX_NAMES)) {
+      const t = this.byName!.get(n);
+      if (t) items.push(wireTensor(t));
+    }
+    return { total: items.length, offset: 0, items };
+  }
+}

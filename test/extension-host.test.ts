@@ -1,0 +1,125 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
+import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
+import { checkpointStem, defaultExportPath } from '../src/extension/naming';
+import { sniff } from '../src/extension/sniff';
+import { fixture, REPO, tempDir } from './helpers';
+
+const TIED = fixture('safetensors', 'gpt2-tied', 'model.safetensors');
+const WORKER = path.join(REPO, 'out', 'src', 'extension', 'worker.js');
+
+describe('extension: webview HTML', () => {
+  it('has a strict CSP with a nonce and no remote or inline sources', () => {
+    const nonce = makeNonce();
+    assert.match(nonce, /^[A-Za-z0-9]{20,}$/);
+    assert.notStrictEqual(nonce, makeNonce());
+    const csp = contentSecurityPolicy('vscode-webview://abc', nonce);
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'`));
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:|\*/);
+    const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'S"<', styleUri: 'st', codiconUri: 'co', title: '<b>x</b>' });
+    assert.ok(html.includes(`<script nonce="${nonce}" src="S&quot;&lt;"></script>`));
+    assert.ok(html.includes('id="vscode-codicon-stylesheet"'));
+    assert.ok(html.includes('<div id="tooltip" role="tooltip" hidden></div>'));
+    assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;'));
+    assert.doesNotMatch(html, /<script(?![^>]*nonce)/);
+  });
+});
+
+describe('extension: sniffing *.bin', () => {
+  it('recognises safetensors, PyTorch zip and legacy pickles, GGUF; not other files', () => {
+    const st = fs.readFileSync(TIED).subarray(0, 512);
+    assert.strictEqual(sniff(st, fs.statSync(TIED).size), 'safetensors');
+    const zip = Buffer.alloc(64);
+    zip.write('PK\u0003\u0004', 0, 'latin1');
+    const name = 'archive/data.pkl';
+    zip.writeUInt16LE(name.length, 26);
+    zip.write(name, 30, 'latin1');
+    assert.strictEqual(sniff(zip), 'pytorch-zip');
+    const otherZip = Buffer.from(zip);
+    otherZip.write('word/document.xml', 30, 'latin1');
+    otherZip.writeUInt16LE('word/document.xml'.length, 26);
+    assert.strictEqual(sniff(otherZip), null);
+    assert.strictEqual(sniff(Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46])), 'pytorch-legacy');
+    assert.strictEqual(sniff(Buffer.from('GGUF\u0003\u0000\u0000\u0000', 'latin1')), 'gguf');
+    assert.strictEqual(sniff(Buffer.from('hello world, not a checkpoint')), null);
+    assert.strictEqual(sniff(Buffer.alloc(0)), null);
+    const huge = Buffer.alloc(16);
+    huge.writeBigUInt64LE(1000n, 0);
+    huge.write('{', 8);
+    assert.strictEqual(sniff(huge, 100), null, 'a header longer than the file is not safetensors');
+  });
+});
+
+describe('extension: export file names', () => {
+  it('names exports after the checkpoint, beside it', () => {
+    assert.strictEqual(checkpointStem('/m/gpt2.safetensors'), 'gpt2');
+    assert.strictEqual(checkpointStem('/m/model.safetensors.index.json'), 'model');
+    assert.strictEqual(checkpointStem('/m/ckpt.pth'), 'ckpt');
+    assert.strictEqual(defaultExportPath('/m/gpt2.safetensors', 'svg'), path.join('/m', 'gpt2.svg'));
+    assert.strictEqual(defaultExportPath('/m/llama/model.safetensors', 'markdown'), path.join('/m/llama', 'llama-model.md'));
+    assert.strictEqual(defaultExportPath('/m/x.gguf', 'json'), path.join('/m', 'x.weightscope.json'));
+    assert.strictEqual(defaultExportPath('/m/x.gguf', 'mermaid'), path.join('/m', 'x.mmd'));
+    assert.strictEqual(defaultExportPath('/m/x.gguf', 'text'), path.join('/m', 'x.txt'));
+    assert.strictEqual(defaultExportPath('/m/x.gguf', 'png'), path.join('/m', 'x.png'));
+  });
+});
+
+describe('extension: parsing off the main thread', function () {
+  this.timeout(30000);
+
+  it('parses in a worker, which then answers tensor pages, exports and metadata', async () => {
+    assert.ok(fs.existsSync(WORKER), `${WORKER} (compiled by tsc)`);
+    const r = await loadCheckpoint(TIED, { workerPath: WORKER });
+    try {
+      assert.strictEqual(r.backend.via, 'worker');
+      assert.ok(r.payload.modules.length > 5);
+      const page = await r.backend.query({ kind: 'module', path: 'lm_head', subtree: false, offset: 0, limit: 10 });
+      assert.deepStrictEqual(page.items.map((t) => t.name), ['lm_head.weight']);
+      const md = await r.backend.exportAs('markdown', {});
+      assert.match(md, /lm_head/);
+      const svg = await r.backend.exportAs('svg', { depth: 2 });
+      assert.match(svg, /^<svg|^<\?xml/);
+      const meta = JSON.parse(await r.backend.metadataJson('model.safetensors'));
+      assert.strictEqual(meta.format, 'safetensors');
+      assert.ok(meta.config);
+      await assert.rejects(r.backend.query({ kind: 'module', path: 'nope', subtree: false, offset: 0, limit: 1 }), /no module/);
+    } finally {
+      r.backend.dispose();
+    }
+    await assert.rejects(r.backend.query({ kind: 'names', names: [] }), /closed/);
+  });
+
+  it("reports the reader's reason and code", async () => {
+    const dir = tempDir();
+    const bad = path.join(dir, 'broken.safetensors');
+    fs.writeFileSync(bad, Buffer.from('not a safetensors file at all, sorry'));
+    for (const workerPath of [WORKER, undefined]) {
+      await assert.rejects(loadCheckpoint(bad, { workerPath }), (e: unknown) => {
+        assert.ok(e instanceof LoadError);
+        assert.match(e.message, /broken\.safetensors/);
+        assert.ok(e.code, 'a CheckpointError code');
+        return true;
+      });
+    }
+  });
+
+  it('falls back to the host when there is no worker', async () => {
+    const r = await loadCheckpoint(TIED, { workerPath: path.join(tempDir(), 'missing.js') });
+    assert.strictEqual(r.backend.via, 'host');
+    const page = await r.backend.query({ kind: 'names', names: ['transformer.wte.weight'] });
+    assert.strictEqual(page.items.length, 1);
+    const r2 = await loadCheckpoint(TIED, {});
+    assert.strictEqual(r2.backend.via, 'host');
+    assert.deepStrictEqual(r2.payload.summary.parameters, r.payload.summary.parameters);
+  });
+
+  it('can be cancelled', async () => {
+    const ac = new AbortController();
+    const p = loadCheckpoint(TIED, { workerPath: WORKER, signal: ac.signal });
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => e instanceof LoadCancelled);
+  });
+});

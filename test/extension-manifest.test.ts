@@ -1,0 +1,60 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO } from './helpers';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+const src = (f: string) => fs.readFileSync(path.join(REPO, 'src', 'extension', f), 'utf8');
+
+describe('extension manifest', () => {
+  it('registers the custom editor for checkpoints (default) and *.bin (option)', () => {
+    const editors = pkg.contributes.customEditors as { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
+    const main = editors.find((e) => e.viewType === 'weightscope.checkpoint')!;
+    assert.strictEqual(main.priority, 'default');
+    const patterns = main.selector.map((s) => s.filenamePattern);
+    for (const p of ['*.safetensors', '*.gguf', '*.pt', '*.pth', '*.ckpt', '*.onnx', '*.safetensors.index.json', '*.bin.index.json']) assert.ok(patterns.includes(p), p);
+    assert.ok(!patterns.includes('*.bin'));
+    const option = editors.find((e) => e.priority === 'option')!;
+    assert.ok(option.selector.some((s) => s.filenamePattern === '*.bin'));
+    for (const e of editors) assert.ok(src('extension.ts').includes('VIEW_TYPE') && src('provider.ts').includes(`'${e.viewType}'`), e.viewType);
+  });
+
+  it('declares every command the extension registers, and nothing else', () => {
+    const declared = new Set((pkg.contributes.commands as { command: string }[]).map((c) => c.command));
+    const registered = new Set<string>();
+    for (const m of src('extension.ts').matchAll(/'(weightscope\.[A-Za-z]+)'/g)) if (!m[1].startsWith('weightscope.checkpoint') && m[1] !== 'weightscope.parameters') registered.add(m[1]);
+    for (const c of registered) assert.ok(declared.has(c), `${c} is registered but not declared`);
+    for (const c of declared) assert.ok(registered.has(c), `${c} is declared but not registered`);
+    const menuCommands = Object.values(pkg.contributes.menus as Record<string, { command?: string }[]>).flat().map((m) => m.command).filter(Boolean);
+    for (const c of menuCommands) assert.ok(declared.has(c!), `menu item ${c}`);
+  });
+
+  it('declares the settings the extension reads', () => {
+    const props = pkg.contributes.configuration.properties;
+    for (const m of (src('config.ts') + src('extension.ts')).matchAll(/get<[^>]+>\('([\w.]+)'/g)) assert.ok(props[`weightscope.${m[1]}`], m[1]);
+    assert.deepStrictEqual(props['weightscope.numberFormat'].enum, ['compact', 'exact']);
+    assert.strictEqual(props['weightscope.expandDepth'].default, 2);
+  });
+
+  it('runs where the files are, in untrusted workspaces, from dist/', () => {
+    assert.deepStrictEqual(pkg.extensionKind, ['workspace']);
+    assert.strictEqual(pkg.capabilities.untrustedWorkspaces.supported, true);
+    assert.strictEqual(pkg.capabilities.virtualWorkspaces.supported, false);
+    assert.strictEqual(pkg.main, './dist/extension.js');
+    assert.ok(fs.existsSync(path.join(REPO, pkg.icon)), pkg.icon);
+  });
+
+  it('ships only bundles, media, the manifest, README and LICENSE', () => {
+    const ignore = fs.readFileSync(path.join(REPO, '.vscodeignore'), 'utf8');
+    const lines = ignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    assert.strictEqual(lines[0], '**', 'everything is excluded first');
+    for (const keep of ['!dist/extension.js', '!dist/worker.js', '!dist/webview.js', '!dist/webview.css', '!dist/codicon.css', '!dist/codicon.ttf', '!media/**', '!package.json', '!README.md', '!LICENSE']) {
+      assert.ok(lines.includes(keep), keep);
+    }
+    assert.ok(fs.existsSync(path.join(REPO, 'LICENSE')));
+  });
+
+  it('keeps retainContextWhenHidden off (view state travels through setState)', () => {
+    assert.doesNotMatch(src('extension.ts') + src('provider.ts'), /retainContextWhenHidden:\s*true/);
+  });
+});

@@ -1,0 +1,94 @@
+import * as assert from 'assert';
+import { TensorCache } from '../webview/src/data/tensorCache';
+import { domPath, isHostMessage, isWebviewMessage, PendingRequests, resolveModule, TensorPage, TensorQuery, WebviewRequests, WireTensor } from '../webview/src/shared/protocol';
+
+function tensor(name: string): WireTensor {
+  return { name, dtype: 'float32', shape: [1], numel: 1, nbytes: 4, role: 'parameter', roleReason: '', present: true, storage: name, storageOffset: 0, strides: null, file: 'f', dataOffset: 0, group: -1 };
+}
+
+describe('webview protocol', () => {
+  it('checks message shapes from either side', () => {
+    assert.ok(isWebviewMessage({ type: 'ready', protocol: 1 }));
+    assert.ok(isWebviewMessage({ type: 'export', format: 'png' }));
+    assert.ok(!isWebviewMessage({ type: 'export', format: 'exe' }));
+    assert.ok(!isWebviewMessage({ type: 'request', method: 'tensors' }), 'a request needs an id');
+    assert.ok(!isWebviewMessage(null));
+    assert.ok(!isWebviewMessage({ type: 'model' }));
+    assert.ok(isHostMessage({ type: 'model' }));
+    assert.ok(!isHostMessage('model'));
+    assert.strictEqual(domPath(''), '(root)');
+    assert.strictEqual(domPath('lm_head'), 'lm_head');
+  });
+
+  it('resolves string-table references', () => {
+    const m = resolveModule({ parent: -1, name: '', type: 1, params: [1, 1], bytes: 4, tensorCount: 1, own: 1, shapes: 0 }, ['weight [1]', 'Linear']);
+    assert.strictEqual(m.type, 'Linear');
+    assert.strictEqual(m.shapes, 'weight [1]');
+    assert.ok(!('repr' in m));
+  });
+
+  it('pairs responses with requests by id; times out; rejects all', async () => {
+    const p = new PendingRequests<WebviewRequests>();
+    const a = p.create('tensors', { generation: 1, query: { kind: 'names', names: ['x'] } });
+    const b = p.create('tensors', { generation: 1, query: { kind: 'names', names: ['y'] } });
+    assert.notStrictEqual(a.message.id, b.message.id);
+    assert.strictEqual(a.message.type, 'request');
+    assert.ok(p.settle({ id: b.message.id, ok: false, error: 'nope' }));
+    assert.ok(p.settle({ id: a.message.id, ok: true, result: { total: 0, offset: 0, items: [] } }));
+    assert.ok(!p.settle({ id: a.message.id, ok: true, result: null }), 'late duplicates are ignored');
+    assert.deepStrictEqual(await a.result, { total: 0, offset: 0, items: [] });
+    await assert.rejects(b.result, /nope/);
+    const c = p.create('tensors', { generation: 1, query: { kind: 'names', names: [] } }, 5);
+    await assert.rejects(c.result, /no answer within 5 ms/);
+    const d = p.create('tensors', { generation: 1, query: { kind: 'names', names: [] } });
+    p.rejectAll('gone');
+    await assert.rejects(d.result, /gone/);
+    assert.strictEqual(p.size, 0);
+  });
+});
+
+describe('webview tensor cache', () => {
+  it('fetches each page once, serves rows and names from it, forgets on reset', async () => {
+    const names = Array.from({ length: 25 }, (_, i) => `m.t${i}`);
+    const asked: TensorQuery[] = [];
+    const cache = new TensorCache(async (q): Promise<TensorPage> => {
+      asked.push(q);
+      if (q.kind === 'names') return { total: q.names.length, offset: 0, items: q.names.map(tensor) };
+      return { total: names.length, offset: q.offset, items: names.slice(q.offset, q.offset + q.limit).map(tensor) };
+    }, 10);
+    assert.strictEqual(cache.at('m', true, 0), undefined);
+    await Promise.all([cache.ensureRange('m', true, 0, 5), cache.ensureRange('m', true, 0, 5)]);
+    assert.strictEqual(asked.length, 1, 'concurrent requests for one page share it');
+    assert.strictEqual(cache.total('m', true), 25);
+    await cache.ensureRange('m', true, 8, 15);
+    assert.strictEqual(asked.length, 2, 'page 0 was here; page 1 is fetched');
+    assert.strictEqual(cache.at('m', true, 14)?.name, 'm.t14');
+    assert.strictEqual(cache.at('m', true, 21), undefined);
+    assert.strictEqual(cache.head('m', true, 12)?.length, 12);
+    assert.strictEqual(cache.head('m', true, 25), undefined, 'the last page is not here yet');
+    await cache.ensureRange('m', true, 20, 40);
+    assert.strictEqual(cache.head('m', true, 25)?.length, 25);
+    assert.strictEqual(cache.get('m.t3')?.name, 'm.t3');
+    await cache.ensureNames(['m.t3', 'other']);
+    assert.deepStrictEqual(asked[asked.length - 1], { kind: 'names', names: ['other'] });
+    cache.reset();
+    assert.strictEqual(cache.at('m', true, 0), undefined);
+    assert.strictEqual(cache.get('other'), undefined);
+  });
+
+  it('drops pages that arrive after a reset', async () => {
+    let release!: () => void;
+    const cache = new TensorCache(
+      (q) =>
+        new Promise<TensorPage>((resolve) => {
+          release = () => resolve({ total: 1, offset: 0, items: [tensor(q.kind === 'module' ? 'old' : 'x')] });
+        }),
+      10,
+    );
+    const p = cache.ensureRange('m', false, 0, 1);
+    cache.reset();
+    release();
+    await p;
+    assert.strictEqual(cache.get('old'), undefined);
+  });
+});

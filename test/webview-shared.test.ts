@@ -1,0 +1,89 @@
+import * as assert from 'assert';
+import { computeLinks, highlightRows, linksInWindow, modulePeers, rowPeers, tensorPeers } from '../webview/src/data/shared';
+import { loadFixture, synthetic } from './webview-helpers';
+
+describe('webview shared storage', () => {
+  it('hovering lm_head lights transformer.wte (tied GPT-2)', async () => {
+    const { tree, state, sharing } = await loadFixture('gpt2-tied');
+    const lm = tree.byPath.get('lm_head')!;
+    const peers = modulePeers(tree, sharing, lm);
+    assert.deepStrictEqual(
+      peers.map((p) => [p.tensor, p.other]),
+      [['lm_head.weight', 'transformer.wte.weight']],
+    );
+    const rows = highlightRows(state, peers, state.rowOf[lm]);
+    assert.deepStrictEqual(rows.map((r) => state.rows[r].key), ['transformer.wte']);
+    // From the other side too, and from a tensor.
+    const wtePeers = rowPeers(tree, sharing, state.rows[state.rowByKey.get('transformer.wte')!]);
+    assert.deepStrictEqual(highlightRows(state, wtePeers, -1).map((r) => state.rows[r].key), ['lm_head']);
+    assert.deepStrictEqual(tensorPeers(tree, sharing, 'lm_head.weight').map((p) => p.other), ['transformer.wte.weight']);
+    assert.deepStrictEqual(tensorPeers(tree, sharing, 'transformer.wpe.weight'), []);
+  });
+
+  it('draws one link per storage group between the rows that show its members', async () => {
+    const { state, sharing, tree } = await loadFixture('gpt2-tied');
+    const { links, lanes } = computeLinks(state, sharing);
+    assert.strictEqual(links.length, 1);
+    assert.strictEqual(lanes, 1);
+    assert.deepStrictEqual([...links[0].names].sort(), ['lm_head.weight', 'transformer.wte.weight']);
+    assert.deepStrictEqual(links[0].rows.map((r) => state.rows[r].key), ['transformer.wte', 'lm_head']);
+    // Collapsing transformer moves the link end to its row; collapsing the root removes it.
+    state.setExpanded(tree.byPath.get('transformer')!, false);
+    state.rebuild();
+    assert.deepStrictEqual(computeLinks(state, sharing).links[0].rows.map((r) => state.rows[r].key), ['transformer', 'lm_head']);
+    state.setExpanded(0, false);
+    state.rebuild();
+    assert.strictEqual(computeLinks(state, sharing).links.length, 0);
+    // Highlight falls back to the nearest shown row.
+    state.setExpanded(0, true);
+    state.rebuild();
+    const peers = modulePeers(tree, sharing, tree.byPath.get('lm_head')!);
+    assert.deepStrictEqual(highlightRows(state, peers, -1).map((r) => state.rows[r].key), ['transformer']);
+  });
+
+  it('draws no link and lights nothing without shared storage (untied GPT-2)', async () => {
+    const { state, sharing, tree } = await loadFixture('gpt2-untied');
+    assert.strictEqual(computeLinks(state, sharing).links.length, 0);
+    assert.deepStrictEqual(modulePeers(tree, sharing, tree.byPath.get('lm_head')!), []);
+  });
+
+  it('puts overlapping links in separate lanes and windows them', () => {
+    const { state, sharing } = synthetic(
+      [
+        { name: 'a.w', shape: [4], storage: 's1' },
+        { name: 'b.w', shape: [4], storage: 's2' },
+        { name: 'c.w', shape: [4], storage: 's1' },
+        { name: 'd.w', shape: [4], storage: 's2' },
+        { name: 'e.w', shape: [4], storage: 's3' },
+        { name: 'f.w', shape: [4], storage: 's3' },
+      ],
+      1,
+    );
+    const { links, lanes } = computeLinks(state, sharing);
+    assert.strictEqual(links.length, 3);
+    assert.strictEqual(lanes, 2);
+    const byFirst = Object.fromEntries(links.map((l) => [state.rows[l.rows[0]].key, l.lane]));
+    assert.notStrictEqual(byFirst.a, byFirst.b);
+    assert.strictEqual(byFirst.e, 0, 'a later, disjoint link reuses the first free lane');
+    assert.strictEqual(linksInWindow(links, 5, 7).length, 1);
+    assert.strictEqual(linksInWindow(links, 0, 2).length, 1);
+    assert.strictEqual(linksInWindow(links, 0, 3).length, 2);
+  });
+
+  it('a fold row only lights places outside the fold', () => {
+    const { state, sharing, tree } = synthetic(
+      [
+        { name: 'emb.weight', shape: [8], storage: 'e' },
+        { name: 'blocks.0.w', shape: [8], storage: 'e' },
+        { name: 'blocks.1.w', shape: [8], storage: 'x1' },
+      ],
+      2,
+    );
+    void tree;
+    const fold = state.rows.find((r) => r.kind === 'fold');
+    if (fold) {
+      const peers = rowPeers(tree, sharing, fold);
+      assert.deepStrictEqual(peers.map((p) => p.other), ['emb.weight']);
+    }
+  });
+});

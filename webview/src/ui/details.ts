@@ -1,0 +1,93 @@
+/** Metadata, warnings and safety panes of the details area. */
+import type { WireSummary } from '../shared/protocol';
+import { h, icon } from './dom';
+
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'object') {
+    const s = JSON.stringify(v);
+    return s.length > 600 ? JSON.stringify(v, null, 1).slice(0, 2000) : s;
+  }
+  return String(v);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A titled key/value grid; nested objects (e.g. GGUF's `kv`) become sub-sections. */
+function kvSection(title: string, obj: Record<string, unknown>, depth = 0): HTMLElement[] {
+  const grid = h('div', { class: 'kv' });
+  const nested: HTMLElement[] = [];
+  const keys = Object.keys(obj);
+  for (const k of keys) {
+    const v = obj[k];
+    if (depth < 2 && isPlainObject(v) && Object.keys(v).length > 3) nested.push(...kvSection(`${title} › ${k}`, v, depth + 1));
+    else grid.append(h('span', { class: 'k' }, k), h('span', { class: 'v' }, valueText(v)));
+  }
+  const out: HTMLElement[] = [];
+  if (grid.childElementCount || !nested.length) {
+    if (!keys.length) grid.append(h('span', { class: 'muted' }, '(empty)'));
+    out.push(h('section', { class: 'meta-section' }, h('h3', null, title), grid));
+  }
+  return out.concat(nested);
+}
+
+/** Metadata grouped the way files keep it: config.json, then the checkpoint's own keys. */
+export function renderMetadata(s: WireSummary, openJson: () => void): HTMLElement {
+  const sections: HTMLElement[] = [];
+  if (s.config) sections.push(...kvSection('config.json', s.config));
+  const meta = s.metadata;
+  // Readers nest known blocks (e.g. `__metadata__`); show nested objects as their own sections.
+  const flat: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (isPlainObject(v)) sections.push(...kvSection(k, v));
+    else flat[k] = v;
+  }
+  if (Object.keys(flat).length) sections.push(...kvSection(s.format === 'gguf' ? 'GGUF keys' : 'Metadata', flat));
+  if (s.prefixes?.length) sections.push(...kvSection('Name prefixes', { stripped: s.prefixes.join(', ') }));
+  if (s.fileCount > 1) sections.push(...kvSection('Files', Object.fromEntries(s.files.map((f, i) => [String(i + 1), f]))));
+  if (!sections.length) sections.push(h('div', { class: 'empty-note' }, 'This checkpoint carries no metadata.'));
+  const toolbar = h(
+    'div',
+    { class: 'meta-toolbar' },
+    h('vscode-button', { secondary: true, onclick: openJson, title: 'Open the full metadata as a JSON document' }, 'Open as JSON'),
+    s.truncated ? h('span', { class: 'muted' }, 'Long values are shortened here; the JSON document has them in full.') : null,
+  );
+  return h('div', { class: 'detail-body' }, toolbar, h('div', { class: 'meta-scroll' }, ...sections));
+}
+
+export function renderWarnings(s: WireSummary): HTMLElement {
+  if (!s.warnings.length) return h('div', { class: 'empty-note' }, 'No warnings.');
+  const list = h('ul', { class: 'list' });
+  for (const w of s.warnings) list.append(h('li', null, icon('warning'), h('span', null, w.message, ' ', h('span', { class: 'muted' }, `(${w.code})`))));
+  if (s.warningCount > s.warnings.length) list.append(h('li', { class: 'muted' }, `… ${s.warningCount - s.warnings.length} more`));
+  return h('div', { class: 'detail-body meta-scroll' }, list);
+}
+
+export function renderSafety(s: WireSummary): HTMLElement {
+  if (!s.safety) {
+    return h('div', { class: 'empty-note' }, `${s.format} files hold tensors and metadata only; there is no code to run.`);
+  }
+  const order = { dangerous: 0, unknown: 1, allowed: 2 } as const;
+  const globals = s.safety.globals.slice().sort((a, b) => order[a.verdict] - order[b.verdict] || a.name.localeCompare(b.name));
+  const list = h('ul', { class: 'list' });
+  for (const g of globals) {
+    const ic = g.verdict === 'dangerous' ? 'error' : g.verdict === 'unknown' ? 'question' : 'pass';
+    list.append(
+      h(
+        'li',
+        { 'data-verdict': g.verdict },
+        icon(ic),
+        h('span', null, h('code', null, g.name), ` ${g.verdict}`, g.count > 1 ? ` · ${g.count} references` : '', g.reason ? h('span', { class: 'muted' }, ` — ${g.reason}`) : null),
+      ),
+    );
+  }
+  const verdict = s.safety.verdict;
+  const head =
+    verdict === 'dangerous'
+      ? 'Loading this file with torch.load (weights_only=False) would import and call the globals marked below.'
+      : verdict === 'unknown'
+        ? 'The pickle references globals outside the set torch.load(weights_only=True) accepts.'
+        : 'Every global the pickle references is one torch.load(weights_only=True) accepts.';
+  return h('div', { class: 'detail-body meta-scroll' }, h('p', { class: 'empty-note' }, head), list);
+}

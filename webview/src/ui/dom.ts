@@ -1,0 +1,37 @@
+/** A tiny element builder (no innerHTML anywhere: names from checkpoints are untrusted text). */
+type Child = Node | string | number | null | undefined | false;
+
+export interface Attrs {
+  [name: string]: string | number | boolean | null | undefined | ((ev: Event) => void);
+}
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs | null, ...children: Child[]): HTMLElementTagNameMap[K];
+export function h(tag: string, attrs?: Attrs | null, ...children: Child[]): HTMLElement;
+export function h(tag: string, attrs?: Attrs | null, ...children: Child[]): HTMLElement {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (typeof v === 'function') el.addEventListener(k.replace(/^on/, ''), v);
+      else if (k === 'class') el.className = String(v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el: Element, children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === 'string' || typeof c === 'number' ? String(c) : c);
+  }
+}
+
+export function icon(name: string, extra = ''): HTMLElement {
+  return h('span', { class: `codicon codicon-${name}${extra ? ' ' + extra : ''}`, 'aria-hidden': 'true' });
+}
+
+export function clear(el: Element): void {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}

@@ -1,0 +1,121 @@
+/**
+ * The summary header: format, unique and total parameters with the difference explained,
+ * buffers, bytes by dtype, the safety verdict, and links to metadata and warnings.
+ */
+import { exactCount, explainSharing, formatBytes, formatCount, formatLabel } from '../data/format';
+import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
+import { h, icon } from './dom';
+
+export interface SummaryActions {
+  showTab(tab: 'metadata' | 'warnings' | 'safety'): void;
+  reload(): void;
+}
+
+export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt: NumberFormat, actions: SummaryActions): HTMLElement {
+  const p = s.parameters;
+  const title = h(
+    'div',
+    { class: 'title-line' },
+    h('span', { class: 'badge', title: `Format: ${formatLabel(s.format)}` }, icon('file-binary'), formatLabel(s.format)),
+    h('span', { class: 'model-name' }, s.architecture ?? s.fileName),
+    s.architecture ? h('span', { class: 'file-name', title: s.path }, s.fileName) : h('span', { class: 'file-name', title: s.path }, ''),
+    s.fileCount > 1 ? h('span', { class: 'fact', title: s.files.join('\n') }, icon('files'), `${s.fileCount} files`) : null,
+  );
+
+  const unique = h(
+    'span',
+    {
+      class: 'big-count',
+      'data-testid': 'summary-unique',
+      'data-value': String(p.unique),
+      title: `${exactCount(p.unique)} parameters, shared storage counted once`,
+    },
+    formatCount(p.unique, fmt),
+  );
+  const total = h(
+    'span',
+    {
+      class: 'count-total',
+      'data-testid': 'summary-total',
+      'data-value': String(p.total),
+      title: `${exactCount(p.total)} parameters counting every name, shared or not`,
+    },
+    `${formatCount(p.total, fmt)} total`,
+  );
+  const explanation = explainSharing(p.unique, p.total, groups, fmt);
+  const counts = h(
+    'div',
+    { class: 'counts-line' },
+    h('span', null, unique, h('span', { class: 'count-label' }, 'parameters')),
+    total,
+    explanation
+      ? h('span', { class: 'shared-explain', 'data-testid': 'summary-shared', title: groups.map((g) => `${g.tensors.join(' = ')} (${g.relation})${g.reason ? `: ${g.reason}` : ''}`).join('\n') }, icon('link'), explanation)
+      : p.unique === p.total && groups.length === 0
+        ? h('span', { class: 'shared-explain' }, 'no shared storage')
+        : null,
+  );
+
+  const facts: (HTMLElement | null)[] = [];
+  if (s.buffers.total > 0) {
+    facts.push(
+      h('span', { class: 'fact', title: `${exactCount(s.buffers.unique)} buffer elements (${exactCount(s.buffers.total)} counting every name)` }, 'buffers', h('b', null, formatCount(s.buffers.unique, fmt))),
+    );
+  }
+  if (s.other.total > 0) {
+    facts.push(h('span', { class: 'fact', title: `${exactCount(s.other.unique)} elements of optimizer state and other tensors` }, 'other', h('b', null, formatCount(s.other.unique, fmt))));
+  }
+  facts.push(h('span', { class: 'fact', title: `${exactCount(s.tensorCount)} tensors` }, 'tensors', h('b', null, exactCount(s.tensorCount))));
+  const dtypes = Object.entries(s.bytesByDtype).sort((a, b) => b[1] - a[1]);
+  const totalBytes = dtypes.reduce((a, [, b]) => a + b, 0);
+  facts.push(
+    h(
+      'span',
+      { class: 'fact', title: `${exactCount(totalBytes)} bytes of tensor data (file: ${exactCount(s.totalBytes)} bytes; ${exactCount(s.bytesRead)} read to open it)` },
+      'size',
+      h('b', null, formatBytes(totalBytes)),
+      ...dtypes.slice(0, 6).map(([d, b]) => h('span', { class: 'dtype-chip', title: `${exactCount(b)} bytes` }, d, h('span', { class: 'muted' }, formatBytes(b)))),
+    ),
+  );
+  if (s.safety) {
+    const v = s.safety.verdict;
+    const iconName = v === 'safe' ? 'pass' : v === 'dangerous' ? 'error' : 'question';
+    facts.push(
+      h(
+        'button',
+        { class: `badge ${v} link-like`, 'data-testid': 'safety', title: 'Pickle globals this file would import when loaded with torch.load', onclick: () => actions.showTab('safety') },
+        icon(iconName),
+        v === 'safe' ? 'pickle: safe' : v === 'dangerous' ? 'pickle: DANGEROUS' : 'pickle: unknown globals',
+      ),
+    );
+  } else {
+    facts.push(h('span', { class: 'badge safe', title: 'This format holds no executable code' }, icon('pass'), 'no code'));
+  }
+  const metaKeys = Object.keys(s.metadata).length + (s.config ? 1 : 0);
+  facts.push(h('button', { class: 'link-button', onclick: () => actions.showTab('metadata'), title: 'config.json, __metadata__, GGUF keys' }, icon('json'), metaKeys ? `Metadata (${metaKeys})` : 'Metadata'));
+  if (s.warningCount) {
+    facts.push(h('button', { class: 'link-button', onclick: () => actions.showTab('warnings') }, icon('warning'), `${s.warningCount} warning${s.warningCount === 1 ? '' : 's'}`));
+  }
+  const factsLine = h('div', { class: 'facts-line' }, ...facts);
+
+  const parts: HTMLElement[] = [title, counts, factsLine];
+  const dangerous = s.safety?.globals.filter((g) => g.verdict === 'dangerous') ?? [];
+  if (dangerous.length) {
+    parts.push(
+      h(
+        'div',
+        { class: 'danger-banner', role: 'alert', 'data-testid': 'danger' },
+        icon('warning'),
+        h(
+          'div',
+          null,
+          h('b', null, 'Loading this file with torch.load would run code. '),
+          'It references ',
+          ...dangerous.slice(0, 8).flatMap((g, i) => [i ? ', ' : '', h('code', { title: g.reason ?? '' }, g.name)]),
+          dangerous.length > 8 ? ` and ${dangerous.length - 8} more` : '',
+          '. Weightscope only read its headers; nothing was executed.',
+        ),
+      ),
+    );
+  }
+  return h('header', { class: 'summary' }, ...parts);
+}

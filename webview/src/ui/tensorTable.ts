@@ -1,0 +1,198 @@
+/**
+ * The tensor table for the selected module (its whole subtree): virtualised rows, pages fetched
+ * from the host as they scroll into view.
+ */
+import { select } from 'd3';
+import { exactCount, formatBytes, formatCount, formatShape } from '../data/format';
+import { groupColour, SharingIndex } from '../data/shared';
+import { TensorCache } from '../data/tensorCache';
+import { visibleWindow } from '../data/virtual';
+import type { NumberFormat, WireTensor } from '../shared/protocol';
+import { h } from './dom';
+import { ROW_HEIGHT } from './treeView';
+
+export interface TensorTableCallbacks {
+  hover(t: WireTensor | null, el: HTMLElement | null): void;
+}
+
+interface Cell {
+  index: number;
+}
+
+export class TensorTable {
+  readonly element: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly viewport: HTMLElement;
+  private readonly body: HTMLElement;
+  private path: string | null = null;
+  private label = '';
+  private expected = 0;
+  private frame = 0;
+  private hoverIndex = -1;
+  private highlightNames = new Set<string>();
+  cache?: TensorCache;
+  sharing?: SharingIndex;
+  numberFormat: NumberFormat = 'compact';
+
+  constructor(private readonly cb: TensorTableCallbacks) {
+    this.title = h('div', { class: 'detail-title' });
+    const head = h(
+      'div',
+      { class: 'trow head', role: 'row' },
+      ...['Name', 'Dtype', 'Shape', 'Elements', 'Bytes', 'Role', 'Storage'].map((c, i) => h('span', { role: 'columnheader', class: i === 3 || i === 4 ? 'num' : '' }, c)),
+    );
+    this.body = h('div', { class: 'tbody', role: 'rowgroup' });
+    const table = h('div', { class: 'ttable', role: 'table', 'aria-label': 'Tensors of the selected module' }, head, this.body);
+    this.viewport = h('div', { class: 'table-viewport' }, table);
+    this.element = h('div', { class: 'detail-body' }, this.title, this.viewport);
+    this.viewport.addEventListener('scroll', () => this.schedule());
+    this.viewport.addEventListener('mouseover', (ev) => {
+      const el = (ev.target as Element).closest?.('.trow:not(.head)') as HTMLElement | null;
+      const idx = el ? Number(el.dataset.index) : -1;
+      if (idx === this.hoverIndex) return;
+      this.hoverIndex = idx;
+      const t = idx >= 0 && this.path !== null ? this.cache?.at(this.path, true, idx) : undefined;
+      this.cb.hover(t ?? null, t ? el : null);
+      this.render();
+    });
+    this.viewport.addEventListener('mouseleave', () => {
+      this.hoverIndex = -1;
+      this.cb.hover(null, null);
+      this.render();
+    });
+    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    this.showEmpty('Select a module to list its tensors.');
+  }
+
+  private showEmpty(text: string): void {
+    this.path = null;
+    this.title.replaceChildren(h('span', null, text));
+    this.body.replaceChildren();
+    this.body.style.height = '0px';
+  }
+
+  /** List the tensors of a module's subtree. */
+  show(path: string | null, label: string, tensorCount: number): void {
+    if (path === null || !this.cache) {
+      this.showEmpty('Select a module to list its tensors.');
+      return;
+    }
+    this.path = path;
+    this.label = label;
+    this.expected = tensorCount;
+    this.body.replaceChildren();
+    this.viewport.scrollTop = 0;
+    this.renderTitle();
+    this.render();
+  }
+
+  /** Tensor names lit up because the hovered tree row shares storage with them. */
+  setHighlight(names: Iterable<string>): void {
+    this.highlightNames = new Set(names);
+    this.render();
+  }
+
+  private renderTitle(): void {
+    const total = this.path !== null ? this.cache?.total(this.path, true) ?? this.expected : 0;
+    this.title.replaceChildren(h('span', null, 'Tensors in '), h('b', null, this.label), h('span', null, `${exactCount(total)} tensor${total === 1 ? '' : 's'}`));
+  }
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  render(): void {
+    const cache = this.cache;
+    const path = this.path;
+    if (!cache || path === null) return;
+    const total = cache.total(path, true) ?? this.expected;
+    this.body.style.height = `${total * ROW_HEIGHT}px`;
+    const vh = this.viewport.clientHeight || 300;
+    // The sticky header takes one row at the top.
+    const win = visibleWindow(Math.max(0, this.viewport.scrollTop - ROW_HEIGHT), vh, ROW_HEIGHT, total);
+    let missing = false;
+    for (let i = win.start; i < win.end; i++) if (!cache.at(path, true, i)) missing = true;
+    if (missing) {
+      const requested = path;
+      cache.ensureRange(path, true, win.start, win.end).then(
+        () => {
+          if (this.path === requested) {
+            this.renderTitle();
+            this.render();
+          }
+        },
+        () => undefined,
+      );
+    }
+    const data: Cell[] = [];
+    for (let i = win.start; i < win.end; i++) data.push({ index: i });
+    const strip = path ? path.length + 1 : 0;
+    const fmt = this.numberFormat;
+    const sharing = this.sharing;
+    select(this.body)
+      .selectAll<HTMLDivElement, Cell>('div.trow')
+      .data(data, (d) => String(d.index))
+      .join((enter) =>
+        enter.append('div').each(function () {
+          for (let c = 0; c < 7; c++) (this as HTMLElement).append(h('span', { role: 'cell', class: c === 3 || c === 4 ? 'num' : c === 0 ? 'tname' : '' }));
+        }),
+      )
+      .each((d, i, nodes) => {
+        const el = nodes[i];
+        const t = cache.at(path, true, d.index);
+        el.setAttribute('role', 'row');
+        el.dataset.index = String(d.index);
+        el.style.top = `${d.index * ROW_HEIGHT}px`;
+        const cls = ['trow'];
+        if (d.index === this.hoverIndex) cls.push('hovered');
+        if (t && this.highlightNames.has(t.name)) cls.push('peer-highlight');
+        if (t && t.group >= 0) cls.push(`tie-c${groupColour(t.group)}`);
+        el.className = cls.join(' ');
+        const cells = el.children as HTMLCollectionOf<HTMLElement>;
+        if (!t) {
+          cells[0].textContent = '…';
+          for (let c = 1; c < 7; c++) cells[c].textContent = '';
+          delete el.dataset.name;
+          return;
+        }
+        el.dataset.name = t.name;
+        cells[0].textContent = t.name.slice(strip) || t.name;
+        cells[0].title = t.name;
+        cells[0].className = `tname${t.present ? '' : ' absent'}`;
+        cells[1].textContent = t.dtype;
+        cells[1].title = t.formatDtype ? `${t.dtype} (${t.formatDtype} in the file)` : t.dtype;
+        cells[2].textContent = formatShape(t.shape);
+        cells[3].textContent = formatCount(t.numel, fmt);
+        cells[3].title = `${exactCount(t.numel)} elements`;
+        cells[4].textContent = formatBytes(t.nbytes);
+        cells[4].title = `${exactCount(t.nbytes)} bytes`;
+        cells[5].textContent = t.present ? t.role : `${t.role} (tied, not stored)`;
+        cells[5].title = t.roleReason;
+        const storage = cells[6];
+        storage.replaceChildren();
+        if (t.group >= 0 && sharing) {
+          const g = sharing.groups[t.group];
+          const others = g.tensors.filter((n) => n !== t.name);
+          storage.append(
+            h(
+              'span',
+              { class: 'storage-shared' },
+              h('span', { class: `dot${g.relation === 'declared' ? ' declared' : ''}` }),
+              `${g.relation}: = ${others.slice(0, 2).join(', ')}${others.length > 2 ? ` +${others.length - 2}` : ''}`,
+            ),
+          );
+          storage.title = `${g.relation} of ${others.join(', ')}${g.reason ? `\n${g.reason}` : ''}`;
+        } else {
+          // safetensors names a tensor's storage after the tensor itself: say "own" for that.
+          const own = t.storage === null || t.storage === `${t.file}:${t.name}`;
+          storage.textContent = !t.present ? 'not stored' : own ? 'own' : t.storage!;
+          storage.title = t.storage ? `storage ${t.storage}${t.storageOffset ? ` @ +${t.storageOffset} B` : ''}` : 'no storage on disk';
+          storage.classList.toggle('muted', true);
+        }
+      });
+  }
+}
