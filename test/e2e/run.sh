@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# End-to-end test of Weightscope in a real VS Code: code-server (cached by setup.sh outside
+# the repository) on a free loopback port, driven by Debian's headless Chromium through
+# playwright-core (test/e2e/e2e.mjs). Everything it writes goes under test-output/e2e/.
+#
+#   WEIGHTSCOPE_E2E_CACHE   code-server cache (default: $HOME/.cache/weightscope-e2e)
+#   WEIGHTSCOPE_E2E_VSIX    use this .vsix instead of running `npm run package`
+#   WEIGHTSCOPE_E2E_FIXTURES fixture folder (default: test/fixtures/safetensors; for debugging)
+#   WEIGHTSCOPE_E2E_OUT     output folder, wiped at start (default: test-output/e2e)
+#   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
+#
+# Exits non-zero on any failure; the last line is "N passed, N failed".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+CODE_SERVER_VERSION="4.100.3"
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+CACHE="${WEIGHTSCOPE_E2E_CACHE:-$HOME/.cache/weightscope-e2e}"
+export WEIGHTSCOPE_E2E_CACHE="$CACHE"
+CS_DIR="$CACHE/code-server-$CODE_SERVER_VERSION"
+ENTRY="$CS_DIR/node_modules/code-server/out/node/entry.js"
+OUT="${WEIGHTSCOPE_E2E_OUT:-$ROOT/test-output/e2e}"
+STATE="$OUT/state"
+WORKSPACE="$OUT/workspace"
+RESULTS="$OUT/results.json"
+FIXTURES="${WEIGHTSCOPE_E2E_FIXTURES:-$ROOT/test/fixtures/safetensors}"
+
+log() { printf '[e2e] %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+SERVER_PID=""
+TEST_PID=""
+SUMMARY_PRINTED=0
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "stopping code-server (pid $SERVER_PID)"
+    # The server was started with setsid: its process group holds it and its children.
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "code-server did not stop on SIGTERM; sending SIGKILL"
+      kill -KILL -- "-$SERVER_PID" 2>/dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+  fi
+  SERVER_PID=""
+}
+on_exit() {
+  local rc=$?
+  if [ -n "$TEST_PID" ] && kill -0 "$TEST_PID" 2>/dev/null; then
+    kill -TERM "$TEST_PID" 2>/dev/null || true   # timeout passes it on to node (and Chromium)
+    wait "$TEST_PID" 2>/dev/null || true
+  fi
+  stop_server
+  if [ "$SUMMARY_PRINTED" -eq 0 ]; then
+    # Failed before the browser test reported: count the harness itself as one failure.
+    log "harness failed before the test finished (exit $rc); see $OUT"
+    echo "0 passed, 1 failed"
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+T_START=$(now)
+case "$OUT" in /|"$HOME"|"$ROOT") log "refusing to wipe $OUT"; exit 1;; esac
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# ------------------------------------------------------------------ 1. setup (cached)
+T=$(now)
+bash "$ROOT/test/e2e/setup.sh"
+log "setup: $(since "$T") s"
+[ -f "$ENTRY" ] || { log "code-server missing at $ENTRY"; exit 1; }
+
+# ------------------------------------------------------------------ 2. package the .vsix
+if [ -n "${WEIGHTSCOPE_E2E_VSIX:-}" ]; then
+  VSIX="$(cd "$(dirname "$WEIGHTSCOPE_E2E_VSIX")" && pwd)/$(basename "$WEIGHTSCOPE_E2E_VSIX")"
+  log "using $VSIX (WEIGHTSCOPE_E2E_VSIX)"
+else
+  T=$(now)
+  VSIX="$ROOT/weightscope.vsix"
+  rm -f "$VSIX"
+  npm run package </dev/null >&2
+  log "npm run package: $(since "$T") s"
+fi
+[ -f "$VSIX" ] || { log "no .vsix at $VSIX"; exit 1; }
+log "vsix: $VSIX ($(du -k "$VSIX" | cut -f1) KiB)"
+
+# ------------------------------------------------------------------ 3. scratch state
+mkdir -p "$STATE"/{user-data/User,extensions,xdg-config,xdg-data} "$WORKSPACE"
+export XDG_CONFIG_HOME="$STATE/xdg-config" XDG_DATA_HOME="$STATE/xdg-data"
+CONFIG="$STATE/config.yaml"
+printf 'auth: none\ncert: false\n' > "$CONFIG"
+CS=(node "$ENTRY" --config "$CONFIG" --user-data-dir "$STATE/user-data" --extensions-dir "$STATE/extensions")
+
+T=$(now)
+"${CS[@]}" --install-extension "$VSIX" --force </dev/null > "$OUT/install-extension.log" 2>&1 \
+  || { cat "$OUT/install-extension.log" >&2; log "--install-extension failed"; exit 1; }
+cat "$OUT/install-extension.log" >&2
+compgen -G "$STATE/extensions/weightscope.weightscope-*" >/dev/null \
+  || { log "extension not found in $STATE/extensions after install"; exit 1; }
+log "install-extension: $(since "$T") s"
+
+cat > "$STATE/user-data/User/settings.json" <<'JSON'
+{
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "workbench.welcomePage.walkthroughs.openOnInstall": false,
+  "workbench.enableExperiments": false,
+  "security.workspace.trust.enabled": false,
+  "telemetry.telemetryLevel": "off",
+  "update.mode": "none",
+  "update.showReleaseNotes": false,
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "extensions.ignoreRecommendations": true,
+  "git.enabled": false,
+  "chat.commandCenter.enabled": false,
+  "workbench.editor.enablePreview": false,
+  "window.restoreWindows": "none",
+  "files.hotExit": "off"
+}
+JSON
+
+# Workspace: the fixtures as a user would have them, plus a broken checkpoint.
+for f in gpt2-tied gpt2-untied; do
+  if [ -d "$FIXTURES/$f" ]; then
+    cp -r "$FIXTURES/$f" "$WORKSPACE/$f"
+  else
+    log "WARNING: fixture $FIXTURES/$f is missing (the test for it will fail)"
+  fi
+done
+[ -f "$FIXTURES/ground-truth.json" ] && cp "$FIXTURES/ground-truth.json" "$WORKSPACE/ground-truth.json"
+mkdir -p "$WORKSPACE/broken"
+# A safetensors header length (8 bytes, little-endian) far larger than the file, then junk.
+printf '\xff\xff\xff\xff\x00\x00\x00\x00{"not": "a safetensors header' > "$WORKSPACE/broken/broken.safetensors"
+
+# ------------------------------------------------------------------ 4. start code-server
+PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+T=$(now)
+setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
+  --disable-update-check --disable-workspace-trust --disable-getting-started-override \
+  "$WORKSPACE" </dev/null > "$OUT/code-server.log" 2>&1 &
+SERVER_PID=$!
+log "code-server pid $SERVER_PID on 127.0.0.1:$PORT"
+node -e '
+  const url = process.argv[1], pid = +process.argv[2], deadline = Date.now() + 60000;
+  (async function poll() {
+    try { process.kill(pid, 0); } catch { console.error("code-server exited"); process.exit(1); }
+    try { const r = await fetch(url); if (r.ok) { console.error(await r.text()); process.exit(0); } } catch {}
+    if (Date.now() > deadline) { console.error("no /healthz answer in 60 s"); process.exit(1); }
+    setTimeout(poll, 250);
+  })();' "http://127.0.0.1:$PORT/healthz" "$SERVER_PID" \
+  || { tail -n 40 "$OUT/code-server.log" >&2; log "code-server did not become healthy"; exit 1; }
+log "code-server healthy: $(since "$T") s"
+
+# ------------------------------------------------------------------ 5. the browser test
+T=$(now)
+set +e
+E2E_URL="http://127.0.0.1:$PORT/" E2E_WORKSPACE="$WORKSPACE" E2E_OUT="$OUT" E2E_RESULTS="$RESULTS" \
+E2E_FIXTURES="$FIXTURES" \
+  timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-600}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
+TEST_PID=$!
+# "wait" (unlike a foreground command) lets the INT/TERM traps run at once.
+wait "$TEST_PID"
+TEST_RC=$?
+TEST_PID=""
+set -e
+log "browser test: $(since "$T") s (exit $TEST_RC)"
+
+stop_server
+log "total: $(since "$T_START") s; screenshots and logs in ${OUT#"$ROOT"/}"
+
+read -r PASSED FAILED < <(node -e '
+  try { const r = require(process.argv[1]); console.log(r.passed, r.failed); }
+  catch { console.log(0, 1); }' "$RESULTS")
+if [ "$TEST_RC" -ne 0 ] && [ "$FAILED" -eq 0 ]; then FAILED=1; fi
+SUMMARY_PRINTED=1
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$TEST_RC" -eq 0 ]
