@@ -25,7 +25,27 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   const warnings: Warning[] = raw.warnings.slice();
   const tensors: Tensor[] = raw.tensors.map((t) => {
     const r = decideRole(t);
-    return { ...t, role: r.role, roleReason: r.reason, present: true, numel: numelOf(t.shape), group: -1 };
+    // Fields spelled out (not spread) so that 100,000 tensors share one object shape.
+    const out: Tensor = {
+      name: t.name,
+      dtype: t.dtype,
+      formatDtype: t.formatDtype,
+      shape: t.shape,
+      nbytes: t.nbytes,
+      file: t.file,
+      dataOffset: t.dataOffset,
+      storage: t.storage,
+      storageOffset: t.storageOffset,
+      strides: t.strides,
+      storageNbytes: t.storageNbytes,
+      role: r.role,
+      roleReason: r.reason,
+      extra: t.extra,
+      present: true,
+      numel: numelOf(t.shape),
+      group: -1,
+    };
+    return out;
   });
   const byName = new Map<string, Tensor>();
   for (const t of tensors) byName.set(t.name, t);
