@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
-import { checkpointStem, defaultExportPath } from '../src/extension/naming';
+import { defaultExportPath } from '../src/extension/naming';
 import { sniff } from '../src/extension/sniff';
 import { fixture, REPO, tempDir } from './helpers';
 
@@ -55,15 +55,14 @@ describe('extension: sniffing *.bin', () => {
 
 describe('extension: export file names', () => {
   it('names exports after the checkpoint, beside it', () => {
-    assert.strictEqual(checkpointStem('/m/gpt2.safetensors'), 'gpt2');
-    assert.strictEqual(checkpointStem('/m/model.safetensors.index.json'), 'model');
-    assert.strictEqual(checkpointStem('/m/ckpt.pth'), 'ckpt');
     assert.strictEqual(defaultExportPath('/m/gpt2.safetensors', 'svg'), path.join('/m', 'gpt2.svg'));
-    assert.strictEqual(defaultExportPath('/m/llama/model.safetensors', 'markdown'), path.join('/m/llama', 'llama-model.md'));
+    assert.strictEqual(defaultExportPath('/m/llama/model.safetensors', 'markdown'), path.join('/m/llama', 'llama.md'));
     assert.strictEqual(defaultExportPath('/m/x.gguf', 'json'), path.join('/m', 'x.weightscope.json'));
     assert.strictEqual(defaultExportPath('/m/x.gguf', 'mermaid'), path.join('/m', 'x.mmd'));
     assert.strictEqual(defaultExportPath('/m/x.gguf', 'text'), path.join('/m', 'x.txt'));
     assert.strictEqual(defaultExportPath('/m/x.gguf', 'png'), path.join('/m', 'x.png'));
+    assert.strictEqual(defaultExportPath('/m/ckpt.pth', 'svg'), path.join('/m', 'ckpt.svg'));
+    assert.strictEqual(defaultExportPath('/m/gpt2/model.safetensors.index.json', 'svg'), path.join('/m/gpt2', 'gpt2.svg'));
   });
 });
 

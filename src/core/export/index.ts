@@ -26,16 +26,17 @@ export const EXPORT_EXTENSIONS: Record<ExportFormat, string> = {
 
 /**
  * A default file name for an export, from the checkpoint: `model.safetensors` in a folder
- * `gpt2` gives `gpt2.svg`; `resnet18.pt` gives `resnet18.svg`.
+ * `gpt2` gives `gpt2.svg`; `resnet18.pt` gives `resnet18.svg`. The JSON report is
+ * `<stem>.weightscope.json`, so it never overwrites a `config.json`-like sidecar.
  */
-export function exportFileName(cp: Checkpoint, format: ExportFormat): string {
+export function exportFileName(cp: { path: string }, format: ExportFormat): string {
   const parts = cp.path.split(/[\\/]/).filter(Boolean);
   const file = parts[parts.length - 1] ?? 'checkpoint';
-  let stem = file.replace(/(\.safetensors)?\.index\.json$/i, '').replace(/\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$/i, '');
+  let stem = file.replace(/(\.safetensors|\.bin)?\.index\.json$/i, '').replace(/\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|pkl|tar)$/i, '');
   stem = stem.replace(/-\d{5}-of-\d{5}$/, '');
-  if (/^(model|pytorch_model|tf_model|flax_model|consolidated|weights|checkpoint)$/i.test(stem) && parts.length >= 2) stem = parts[parts.length - 2];
+  if (/^(model|pytorch_model|diffusion_pytorch_model|tf_model|flax_model|consolidated(\.\d+)?|weights|checkpoint)$/i.test(stem) && parts.length >= 2) stem = parts[parts.length - 2];
   stem = stem.replace(/[^\w.+-]+/g, '_').replace(/^[._]+/, '') || 'checkpoint';
-  return `${stem}.${EXPORT_EXTENSIONS[format]}`;
+  return `${stem}.${format === 'json' ? 'weightscope.json' : EXPORT_EXTENSIONS[format]}`;
 }
 
 export interface ExportOptions {
