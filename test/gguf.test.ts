@@ -425,3 +425,13 @@ describe('GGUF reader', () => {
     });
   });
 });
+
+describe('GGUF split folder', () => {
+  it('a folder of splits opens as one checkpoint from its first split', async () => {
+    const r = toReport(await openCheckpoint(fixture('gguf', 'split')));
+    assert.strictEqual(r.format, 'gguf');
+    assert.strictEqual(r.files.length, 2);
+    const whole = toReport(await openCheckpoint(LLAMA));
+    assert.deepStrictEqual(r.parameters, whole.parameters);
+  });
+});

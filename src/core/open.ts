@@ -92,6 +92,9 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
     if (present.length === 1) return readFile(path.join(dir, present[0]), dir, access, opts);
     // Several weight files and no index: a shard set (model-00001-of-00003.safetensors...).
     if (present.every((n) => n.endsWith('.safetensors'))) return readShardSet(dir, present, access, opts);
+    // GGUF splits: the reader opens the whole set from its first file.
+    const firstSplit = present.find((n) => /-0*1-of-\d+\.gguf$/i.test(n));
+    if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(path.join(dir, firstSplit), dir, access, opts);
     throw new CheckpointError('unknown-format', `folder holds several checkpoints (${present.slice(0, 4).join(', ')}${present.length > 4 ? ', …' : ''}); open one of them`, { file: dir });
   }
   throw new CheckpointError('not-found', 'folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)', { file: dir });
