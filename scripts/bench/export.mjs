@@ -5,13 +5,10 @@
 // for svg, text and markdown, at full depth.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createRequire } from 'module';
+import { benchDir, core, requireOut, timeIt } from '../bench-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const core = require(path.join(repo, 'out', 'src', 'core', 'index.js'));
-const { exportAs } = require(path.join(repo, 'out', 'src', 'core', 'export', 'index.js'));
-const dir = path.join(repo, '.bench', 'export-100k');
+const { exportAs } = requireOut('src/core/export/index.js');
+const dir = path.join(benchDir, 'export-100k');
 
 const BLOCKS = 2000;
 const RUN = 7;
@@ -73,17 +70,7 @@ function build() {
   return dir;
 }
 
-async function time(fn, runs = 3) {
-  const times = [];
-  let last;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    last = await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], last };
-}
+const time = (fn, runs = 3) => timeIt(fn, runs);
 
 function size(out) {
   const n = typeof out === 'string' ? Buffer.byteLength(out) : out.byteLength;

@@ -6,49 +6,11 @@
 // Reports bytes read and the time to open next to the time to read the whole file once.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createRequire } from 'module';
-import { execSync } from 'child_process';
+import { benchDir, core, timeIt, readWhole, dropCaches } from '../bench-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const core = require(path.join(repo, 'out', 'src', 'core', 'index.js'));
-const benchDir = path.join(repo, '.bench');
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
-async function timeIt(fn, runs) {
-  const times = [];
-  let last;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    last = await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return { ms: median(times), last };
-}
 
-function readWhole(file) {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(16 << 20);
-  let total = 0;
-  let n;
-  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) total += n;
-  fs.closeSync(fd);
-  return total;
-}
-
-function dropCaches() {
-  try {
-    execSync('sync');
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Open and whole-file read times with an empty page cache (needs root), or null. */
 async function cold(file) {

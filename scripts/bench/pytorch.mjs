@@ -7,12 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { createRequire } from 'module';
+import { repo, benchDir, core } from '../bench-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const core = require(path.join(repo, 'out', 'src', 'core', 'index.js'));
-const dir = path.join(repo, '.bench', 'pytorch');
+const dir = path.join(benchDir, 'pytorch');
 const PY = '/usr/bin/python3';
 
 const MAKE = `

@@ -3,29 +3,9 @@
 // plus the time to open and analyse a synthetic 100,000-tensor checkpoint.
 import * as fs from 'fs';
 import * as path from 'path';
-import { createRequire } from 'module';
-import { execSync } from 'child_process';
+import { repo, benchDir, core, timeIt, readWhole, dropCaches } from '../bench-lib.mjs';
 
-const require = createRequire(import.meta.url);
-const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const core = require(path.join(repo, 'out', 'src', 'core', 'index.js'));
-const benchDir = path.join(repo, '.bench');
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function timeIt(fn, runs) {
-  const times = [];
-  let last;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    last = await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return { ms: median(times), last };
-}
 
 /** The committed GPT-2 header followed by `dataSize` bytes of real (pseudo-random) data. */
 function makeGpt2(dir) {
@@ -54,25 +34,7 @@ function makeGpt2(dir) {
   return file;
 }
 
-function dropCaches() {
-  try {
-    execSync('sync');
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function readWhole(file) {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(16 << 20);
-  let total = 0;
-  let n;
-  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) total += n;
-  fs.closeSync(fd);
-  return total;
-}
 
 /** A synthetic checkpoint with `n` tensors in blocks of 50 (header only; sparse data). */
 function makeWide(dir, n) {

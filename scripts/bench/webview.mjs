@@ -1,14 +1,12 @@
 // The editor's data path on a synthetic 100,000-tensor checkpoint: payload size and build,
 // webview tree build, and expand / unfold / hover / filter timings (best of a few runs).
-import { createRequire } from 'module';
-import * as path from 'path';
-const require = createRequire(import.meta.url);
-const out = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'out');
-const { analyze } = require(`${out}/src/core/analyze.js`);
-const { buildPayload } = require(`${out}/src/extension/view.js`);
-const { ModelTree, TreeState } = require(`${out}/webview/src/data/tree.js`);
-const { indexSharing, rowPeers, highlightRows, computeLinks } = require(`${out}/webview/src/data/shared.js`);
-const { rawFrom } = require(`${out}/test/webview-helpers.js`);
+import { requireOut } from '../bench-lib.mjs';
+
+const { analyze } = requireOut('src/core/analyze.js');
+const { buildPayload } = requireOut('src/extension/view.js');
+const { ModelTree, TreeState } = requireOut('webview/src/data/tree.js');
+const { indexSharing, rowPeers, highlightRows, computeLinks } = requireOut('webview/src/data/shared.js');
+const { rawFrom } = requireOut('test/webview-helpers.js');
 
 const ms = (t) => `${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`;
 function best(n, fn) {

@@ -1,0 +1,51 @@
+// Shared helpers for the benchmark sections in scripts/bench/ (not a section itself).
+import * as fs from 'fs';
+import * as path from 'path';
+import { createRequire } from 'module';
+import { execSync } from 'child_process';
+
+const require = createRequire(import.meta.url);
+export const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const benchDir = path.join(repo, '.bench');
+/** The compiled core (npm run build:test). */
+export const core = require(path.join(repo, 'out', 'src', 'core', 'index.js'));
+export const requireOut = (rel) => require(path.join(repo, 'out', rel));
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Median wall time in ms of `runs` calls, and the last result. */
+export async function timeIt(fn, runs = 3) {
+  const times = [];
+  let last;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    last = await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return { ms: median(times), last };
+}
+
+/** Read a whole file once in 16 MiB chunks; returns the bytes read. */
+export function readWhole(file) {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(16 << 20);
+  let total = 0;
+  let n;
+  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) total += n;
+  fs.closeSync(fd);
+  return total;
+}
+
+/** Drop the page cache for cold-cache figures; false where that needs privileges we lack. */
+export function dropCaches() {
+  try {
+    execSync('sync');
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
+    return true;
+  } catch {
+    return false;
+  }
+}
