@@ -406,10 +406,25 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
       tensorCount: acc.count,
     };
     describe(node, b, ctx);
+    if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
+      const optimizer = acc.shared.concat(b.own).some((t) => t.role === 'optimizer-state') || hasRole(b, 'optimizer-state');
+      node.type = optimizer ? 'OptimizerState' : 'Tensors';
+      node.evidence = optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+    }
     node.folds = foldRuns(node);
     nodes.set(b, node);
   }
   return nodes.get(root)!;
+}
+
+function hasRole(b: Builder, role: Tensor['role']): boolean {
+  const stack = [b];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (x.own.some((t) => t.role === role)) return true;
+    for (const c of x.children.values()) stack.push(c);
+  }
+  return false;
 }
 
 function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {

@@ -33,9 +33,31 @@ export function checkRange(src: { name: string; size: number }, offset: number, 
   }
 }
 
+/**
+ * The last few small reads, so that a range read twice (the format sniff, then the reader's own
+ * header read) costs, and counts, once.
+ */
+class RecentReads {
+  private entries: { offset: number; data: Uint8Array }[] = [];
+  get(offset: number, length: number): Uint8Array | undefined {
+    for (const e of this.entries) {
+      if (offset >= e.offset && offset + length <= e.offset + e.data.length) {
+        return e.data.slice(offset - e.offset, offset - e.offset + length);
+      }
+    }
+    return undefined;
+  }
+  put(offset: number, data: Uint8Array): void {
+    if (data.length > 64 * 1024) return;
+    this.entries.unshift({ offset, data });
+    if (this.entries.length > 4) this.entries.pop();
+  }
+}
+
 /** A file opened read-only; reads go through positional reads on the handle. */
 export class FileByteSource implements ByteSource {
   private _bytesRead = 0;
+  private readonly recent = new RecentReads();
   private constructor(readonly name: string, readonly size: number, private readonly handle: fs.promises.FileHandle) {}
 
   static async open(path: string, name = path): Promise<FileByteSource> {
@@ -62,6 +84,8 @@ export class FileByteSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
+    const cached = this.recent.get(offset, length);
+    if (cached) return cached;
     const buf = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -72,6 +96,7 @@ export class FileByteSource implements ByteSource {
       done += bytesRead;
     }
     this._bytesRead += length;
+    this.recent.put(offset, buf.slice());
     return buf;
   }
 

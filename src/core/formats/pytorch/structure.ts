@@ -35,7 +35,6 @@ export const MODEL_KEYS = [
   'ema',
   'ema_state_dict',
   'state_dict_ema',
-  'generator',
   'params',
   'weights',
 ];
