@@ -1,6 +1,7 @@
 import * as assert from 'assert';
-import { openCheckpoint, toReport } from '../src/core';
-import { fixture, readJson } from './helpers';
+import * as fs from 'fs';
+import { openCheckpoint, toReport, CheckpointError } from '../src/core';
+import { cli, fixture, readJson } from './helpers';
 
 interface LayoutTruth {
   parameters: { unique: number; total: number };
@@ -37,5 +38,22 @@ describe('checkpoint layouts match torch', () => {
     assert.strictEqual(optNode.type, 'OptimizerState');
     assert.deepStrictEqual(optNode.parameters, { unique: 0, total: 0 });
     assert.ok(r.warnings.some((w) => w.code === 'dataparallel-prefix'));
+  });
+});
+
+describe('a plain pickle (not torch.save)', () => {
+  it('is refused, but names the dangerous global it would call, and calls nothing', async () => {
+    const marker = '/tmp/weightscope-plain-pickle-marker';
+    if (fs.existsSync(marker)) fs.rmSync(marker);
+    await assert.rejects(openCheckpoint(fixture('layouts', 'plain-evil.pkl')), (e: unknown) => {
+      assert.ok(e instanceof CheckpointError);
+      assert.strictEqual(e.code, 'unknown-format');
+      assert.match(e.message, /not a PyTorch checkpoint; it references (posix|nt|os)\.system: loading it with pickle would run code/);
+      return true;
+    });
+    const r = cli(fixture('layouts', 'plain-evil.pkl'));
+    assert.strictEqual(r.status, 1);
+    assert.match(r.stderr, /^error: .*system/);
+    assert.strictEqual(fs.existsSync(marker), false, 'nothing was executed');
   });
 });

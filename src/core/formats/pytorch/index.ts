@@ -76,7 +76,10 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
     throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
   }
   if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) {
-    throw new CheckpointError('unknown-format', 'a pickle without the torch.save magic number: not a PyTorch checkpoint (plain pickles are not read)', { file, offset: 0 });
+    throw new CheckpointError('unknown-format', `a pickle without the torch.save magic number: not a PyTorch checkpoint${await scanPlainPickle(src, file)}`, {
+      file,
+      offset: 0,
+    });
   }
   // Not recognisable: let the zip reader explain (most .pt/.bin files are zips).
   return readZipCheckpoint(src, ctx, file, opts);
@@ -186,6 +189,28 @@ function checkStorageSize(s: Storage, file: string, holds: string): void {
   if (s.recordBytes === null || s.recordBytes >= s.nbytes) return;
   const what = s.type.dtype ? `${s.numel} ${s.type.dtype} elements (${s.nbytes} bytes)` : `${s.numel} bytes`;
   throw new CheckpointError('bad-offsets', `declares ${what} but ${holds}`, { file, offset: s.dataOffset ?? undefined, record: `storage "${truncate(s.key)}"` });
+}
+
+/**
+ * A plain pickle is not a checkpoint, but the user opening it deserves to know whether loading
+ * it would run code: the same inert unpickler lists the globals it names (nothing is called).
+ */
+const MAX_PLAIN_SCAN = 64 * 1024 * 1024;
+
+async function scanPlainPickle(src: ByteSource, file: string): Promise<string> {
+  if (src.size > MAX_PLAIN_SCAN) return ' (plain pickles are not read)';
+  const buf = await src.read(0, src.size);
+  const { hooks, globals } = new TorchSession(file).hooks('none');
+  try {
+    unpickle(buf, { file, hooks });
+  } catch {
+    // A partial scan still lists the globals met before the failure.
+  }
+  const safety = new SafetyTracker();
+  safety.merge(globals);
+  const dangerous = safety.report().globals.filter((g) => g.verdict === 'dangerous');
+  if (dangerous.length === 0) return ' (plain pickles are not read)';
+  return `; it references ${dangerous.map((g) => g.name).join(', ')}: loading it with pickle would run code (nothing was executed here)`;
 }
 
 function finish(
