@@ -5,7 +5,7 @@ import * as path from 'path';
 import { nodeFileAccess } from '../src/core/access';
 import { MemoryByteSource } from '../src/core/bytes';
 import { CheckpointError } from '../src/core/errors';
-import { onnxReader } from '../src/core/formats/onnx';
+import { onnxReader, scopeTies } from '../src/core/formats/onnx';
 import { ggufReader } from '../src/core/formats/gguf';
 import { safetensorsReader } from '../src/core/formats/safetensors';
 import { pickReader } from '../src/core/open';
@@ -38,7 +38,7 @@ interface TruthModel {
   sharedInitializers: Record<string, string[]>;
   inputs: string[];
   outputs: string[];
-  torch: { ground_truth: { parameters: { unique: number; total: number } }; parameters: Record<string, number[]>; parametersInGraph: string[] };
+  torch: { ground_truth: { parameters: { unique: number; total: number }; shared: { tensors: string[] }[] }; parameters: Record<string, number[]>; parametersInGraph: string[] };
 }
 
 const truth = readJson<{ files: Record<string, TruthModel> }>(fixture('onnx', 'ground-truth.json'));
@@ -220,12 +220,16 @@ describe('ONNX reader', () => {
   }
 
   describe('tied GPT-2: the tie is one initializer consumed by Gather and the head', () => {
-    it('sharedInitializers names both consumers; no tensor name is invented', async () => {
+    it('sharedInitializers names both consumers; the head is a declared tie, not a stored tensor', async () => {
       const raw = await readFile(GPT2);
       const shared = meta(raw).sharedInitializers!;
       assert.deepStrictEqual(shared['transformer.wte.weight'], ['/transformer/wte/Gather', '/lm_head/Transpose']);
       assert.ok(!raw.tensors.some((x) => x.name === 'lm_head.weight'));
-      assert.deepStrictEqual(raw.declaredTies, []);
+      assert.deepStrictEqual(
+        raw.declaredTies.map((d) => [d.name, d.target, d.source]),
+        [['lm_head.weight', 'transformer.wte.weight', 'format']],
+      );
+      assert.match(raw.declaredTies[0].reason, /\/lm_head\/Transpose/);
       assert.deepStrictEqual(raw.warnings, []);
     });
 
@@ -238,9 +242,13 @@ describe('ONNX reader', () => {
         Object.keys(t.torch.parameters).filter((n) => !t.torch.parametersInGraph.includes(n)),
         ['lm_head.weight'],
       );
-      assert.strictEqual(r.parameters.unique, t.torch.ground_truth.parameters.unique);
-      const params = new Set(r.tensors.filter((x) => x.role === 'parameter').map((x) => x.name));
+      assert.deepStrictEqual(r.parameters, { unique: t.torch.ground_truth.parameters.unique, total: t.torch.ground_truth.parameters.total });
+      const params = new Set(r.tensors.filter((x) => x.role === 'parameter' && x.present).map((x) => x.name));
       assert.deepStrictEqual([...params].sort(), [...t.torch.parametersInGraph].sort());
+      // torch's one tied group, found again from the exporter's node names.
+      const g = r.shared.find((x) => x.tensors.includes('lm_head.weight'))!;
+      assert.strictEqual(g.relation, 'declared');
+      assert.deepStrictEqual([...g.tensors].sort(), t.torch.ground_truth.shared[0].tensors);
     });
 
     it('external data: same model, tensors in a side file, checked by stat only', async () => {
@@ -473,5 +481,19 @@ describe('ONNX reader', () => {
         }
       }
     });
+  });
+});
+
+describe('ONNX ties from the exporter\'s node scopes', () => {
+  it('declares a tie only for a consumer in another module, never for the owner or a stored name', () => {
+    const names = new Set(['enc.emb.weight', 'dec.out.weight']);
+    const ties = scopeTies(
+      {
+        'enc.emb.weight': ['/enc/emb/Gather', '/enc/emb/sub/Mul', '/head/MatMul', 'Identity_3', '/dec/out/MatMul'],
+      },
+      names,
+    );
+    // enc.emb and its submodule own it; Identity_3 has no scope; dec.out.weight is stored.
+    assert.deepStrictEqual(ties.map((t) => [t.name, t.target, t.source]), [['head.weight', 'enc.emb.weight', 'format']]);
   });
 });

@@ -16,6 +16,7 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
+import type { DeclaredTie } from '../model';
 import { ReaderContext, relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { truncate } from '../json';
@@ -660,7 +661,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     path: ctx.path,
     files: [file, ...[...extFiles.values()].map((e) => e.rel)],
     tensors,
-    declaredTies: [],
+    declaredTies: scopeTies(shared, new Set(tensors.map((t) => t.name))),
     metadata: { onnx },
     warnings,
     bytesRead: r.src.bytesRead,
@@ -748,3 +749,31 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
 }
 
 const FIELD_NAMES: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data' };
+
+/**
+ * torch.onnx.export names nodes after the module that made them (`/lm_head/MatMul`) and keeps one
+ * initializer for a tied weight. An initializer named after one module (`transformer.wte.weight`)
+ * and consumed by a node of another module (`/lm_head/Transpose`) is that module's tied weight:
+ * declared as `lm_head.weight`, by the exporter's naming convention.
+ */
+export function scopeTies(shared: Record<string, string[]>, names: Set<string>): DeclaredTie[] {
+  const ties: DeclaredTie[] = [];
+  const declared = new Set<string>();
+  for (const [init, nodes] of Object.entries(shared)) {
+    const dot = init.lastIndexOf('.');
+    if (dot <= 0) continue;
+    const owner = init.slice(0, dot);
+    const leaf = init.slice(dot + 1);
+    for (const node of nodes) {
+      const m = /^\/(.+)\/[^/]+$/.exec(node);
+      if (!m) continue;
+      const scope = m[1].split('/').join('.');
+      if (scope === owner || scope.startsWith(owner + '.') || owner.startsWith(scope + '.')) continue;
+      const name = `${scope}.${leaf}`;
+      if (names.has(name) || declared.has(name)) continue;
+      declared.add(name);
+      ties.push({ name, target: init, source: 'format', reason: `ONNX node ${node} (module ${scope}) uses initializer ${init}: torch.onnx.export keeps one initializer for tied weights` });
+    }
+  }
+  return ties;
+}
