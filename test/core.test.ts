@@ -170,7 +170,11 @@ describe('analysis', () => {
     assert.deepStrictEqual(tied.parameters, { unique: 408, total: 808 });
     assert.strictEqual(analyze(raw(base, { config: { ...cfg, tie_word_embeddings: false } })).shared.length, 0);
     assert.strictEqual(analyze(raw(base, { config: { ...cfg, architectures: ['LlamaModel'] } })).shared.length, 0, 'a base model has no head');
-    assert.strictEqual(analyze(raw([...base, rec('lm_head.weight', [50, 8])], { config: cfg })).shared.length, 0);
+    const both = analyze(raw([...base, rec('lm_head.weight', [50, 8])], { config: cfg }));
+    assert.strictEqual(both.shared.length, 0);
+    assert.ok(both.warnings.some((w) => w.code === 'tie-stored-separately'), 'a stored head beside a tying config is flagged');
+    const same = analyze(raw([rec('model.embed_tokens.weight', [50, 8], { storage: 's' }), rec('lm_head.weight', [50, 8], { storage: 's' })], { config: cfg }));
+    assert.ok(!same.warnings.some((w) => w.code === 'tie-stored-separately'), 'not when they already share storage');
     const noEmb = analyze(raw([rec('model.norm.weight', [8])], { config: cfg }));
     assert.strictEqual(noEmb.shared.length, 0);
     assert.ok(noEmb.warnings.some((w) => w.code === 'tie-target-missing'));

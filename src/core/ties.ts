@@ -49,7 +49,17 @@ export function configTies(
   if (tie === false) return [];
   const names = new Map(tensors.map((t) => [t.name, t]));
   const heads = headNames(arch, modelType);
-  if (heads.some((h) => names.has(h))) return [];
+  const storedHead = heads.map((h) => names.get(h)).find((t) => t !== undefined);
+  if (storedHead) {
+    const emb = EMBEDDING_NAMES.map((n) => names.get(n)).find((t) => t && t.shape.length === 2 && t.shape.join() === storedHead.shape.join());
+    if (emb && (emb.storage === null || emb.storage !== storedHead.storage)) {
+      warnings.push({
+        code: 'tie-stored-separately',
+        message: `config.json (${arch}) ties word embeddings, but ${storedHead.name} and ${emb.name} are stored separately; transformers re-ties them when loading, so the loaded model has one of them`,
+      });
+    }
+    return [];
+  }
   // A head stored (or declared) under its module in another shape, e.g. lm_head.0.weight.
   const headModules = heads.map((h) => h.slice(0, h.lastIndexOf('.') + 1));
   const taken = (n: string) => headModules.some((m) => n.startsWith(m));
