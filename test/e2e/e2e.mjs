@@ -289,6 +289,23 @@ try {
   });
 
   const OPEN_UNTIED = `untied GPT-2 opens in the Weightscope editor (Ctrl+P ${UNTIED_FILE})`;
+  await step('tied GPT-2: keyboard: the tensor table of lm_head reaches its row and names the shared tensor', { needs: [OPEN_TIED], shotName: 'tied-table-keyboard' }, async () => {
+    const lmHead = wv.locator('[role="treeitem"][data-path="lm_head"]').first();
+    await lmHead.click({ timeout: T_UI });
+    const table = wv.locator('.table-viewport');
+    await waitFor(wv.locator('.trow[data-name="lm_head.weight"]'), 'attached', T_UI, 'selecting lm_head did not list lm_head.weight in the tensor table');
+    await table.focus();
+    await table.press('Home');
+    await waitFor(wv.locator('.trow.active[data-name="lm_head.weight"]'), 'attached', T_UI, 'Home in the tensor table did not make lm_head.weight the active row', async () =>
+      JSON.stringify(await wv.locator('.trow').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-name')}:${e.className}`))),
+    );
+    await waitFor(
+      wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }),
+      'visible',
+      T_UI,
+      'the active tensor row shows no tooltip naming transformer.wte.weight',
+    );
+  });
   await step(OPEN_UNTIED, { needs: ['workbench opens the fixture workspace'], shotName: 'untied-open' }, async () => {
     wv = await openCheckpoint(UNTIED_FILE);
     const err = wv.locator('[data-testid="error"]');

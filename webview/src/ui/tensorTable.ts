@@ -29,6 +29,8 @@ export class TensorTable {
   private expected = 0;
   private frame = 0;
   private hoverIndex = -1;
+  /** Row reached with the keyboard (arrows, Home/End, Page Up/Down); -1 when none. */
+  private activeIndex = -1;
   private highlightNames = new Set<string>();
   cache?: TensorCache;
   sharing?: SharingIndex;
@@ -60,8 +62,59 @@ export class TensorTable {
       this.cb.hover(null, null);
       this.render();
     });
+    // Keyboard: the table is one tab stop; arrows move an active row, which shows its tooltip
+    // (with the other names on its storage) as hovering does.
+    this.viewport.tabIndex = 0;
+    this.viewport.setAttribute('aria-label', 'Tensors of the selected module; arrow keys move between rows');
+    this.viewport.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.viewport.addEventListener('focus', () => {
+      if (this.activeIndex < 0 && this.rowCount() > 0) this.moveTo(0);
+    });
+    this.viewport.addEventListener('blur', () => this.cb.hover(null, null));
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
     this.showEmpty('Select a module to list its tensors.');
+  }
+
+  private rowCount(): number {
+    if (!this.cache || this.path === null) return 0;
+    return this.cache.total(this.path, true) ?? this.expected;
+  }
+
+  private onKey(ev: KeyboardEvent): void {
+    const n = this.rowCount();
+    if (n === 0) return;
+    const page = Math.max(1, Math.floor((this.viewport.clientHeight || 300) / ROW_HEIGHT) - 1);
+    const at = Math.max(0, this.activeIndex);
+    let next: number;
+    switch (ev.key) {
+      case 'ArrowDown': next = at + 1; break;
+      case 'ArrowUp': next = at - 1; break;
+      case 'PageDown': next = at + page; break;
+      case 'PageUp': next = at - page; break;
+      case 'Home': next = 0; break;
+      case 'End': next = n - 1; break;
+      case 'Escape':
+        this.cb.hover(null, null);
+        return;
+      default:
+        return;
+    }
+    ev.preventDefault();
+    this.moveTo(Math.min(n - 1, Math.max(0, next)));
+  }
+
+  private moveTo(index: number): void {
+    this.activeIndex = index;
+    // Keep the active row in view (the sticky header takes one row at the top).
+    const top = (index + 1) * ROW_HEIGHT;
+    const vh = this.viewport.clientHeight || 300;
+    if (top - ROW_HEIGHT < this.viewport.scrollTop + ROW_HEIGHT) this.viewport.scrollTop = Math.max(0, top - 2 * ROW_HEIGHT);
+    else if (top + ROW_HEIGHT > this.viewport.scrollTop + vh) this.viewport.scrollTop = top + ROW_HEIGHT - vh;
+    this.render();
+    const el = this.body.querySelector<HTMLElement>(`.trow[data-index="${index}"]`);
+    const t = this.path !== null ? this.cache?.at(this.path, true, index) : undefined;
+    this.viewport.setAttribute('aria-activedescendant', el ? el.id : '');
+    this.cb.hover(t ?? null, t && el ? el : null);
   }
 
   private showEmpty(text: string): void {
@@ -80,6 +133,7 @@ export class TensorTable {
     this.path = path;
     this.label = label;
     this.expected = tensorCount;
+    this.activeIndex = -1;
     this.body.replaceChildren();
     this.viewport.scrollTop = 0;
     this.renderTitle();
@@ -145,10 +199,12 @@ export class TensorTable {
         const el = nodes[i];
         const t = cache.at(path, true, d.index);
         el.setAttribute('role', 'row');
+        el.id = `tensor-row-${d.index}`;
         el.dataset.index = String(d.index);
         el.style.top = `${d.index * ROW_HEIGHT}px`;
         const cls = ['trow'];
         if (d.index === this.hoverIndex) cls.push('hovered');
+        if (d.index === this.activeIndex) cls.push('active');
         if (t && this.highlightNames.has(t.name)) cls.push('peer-highlight');
         if (t && t.group >= 0) cls.push(`tie-c${groupColour(t.group)}`);
         el.className = cls.join(' ');

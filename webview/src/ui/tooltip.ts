@@ -203,8 +203,9 @@ export function tensorCard(ctx: TooltipContext, t: WireTensor, peers: SharedPeer
   const content: Node[] = [
     h('div', { class: 'tt-title' }, h('span', null, t.name), h('span', { class: 'tt-repr' }, `${t.dtype} ${formatShape(t.shape)}`)),
     h('div', { class: 'tt-line' }, `${formatCount(t.numel, fmt)} elements (${exactCount(t.numel)}) · ${formatBytes(t.nbytes)} · ${t.role}`),
-    h('div', { class: 'tt-line' }, t.roleReason),
   ];
+  // A declared tie's reason is shown once, under the shared storage below.
+  if (t.present || peers.length === 0) content.push(h('div', { class: 'tt-line' }, t.roleReason));
   if (!t.present) content.push(h('div', { class: 'tt-line' }, 'Not stored in the file: a declared tie.'));
   else if (t.dataOffset !== null) content.push(h('div', { class: 'tt-line' }, `${t.file} @ byte ${exactCount(t.dataOffset)}${t.storageOffset ? ` (+${t.storageOffset} B into its storage)` : ''}`));
   const waits: Promise<unknown>[] = [];
