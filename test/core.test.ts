@@ -206,3 +206,17 @@ describe('number formatting', () => {
     assert.strictEqual(exact(163_037_184), '163,037,184');
   });
 });
+
+describe('folding needs the same shapes, not just the same counts', () => {
+  it('two blocks with equal parameter counts but transposed shapes do not fold', () => {
+    const cp = analyze(
+      raw([
+        rec('b.0.x.w', [2, 3, 4]),
+        rec('b.1.x.w', [2, 3, 4]),
+        rec('b.2.x.w', [4, 3, 2]),
+        rec('b.3.x.w', [4, 3, 2], { dtype: 'float16', nbytes: 48 }),
+      ]),
+    );
+    assert.deepStrictEqual(cp.modules.children[0].folds.map((f) => [f.from, f.to]), [['0', '1']]);
+  });
+});

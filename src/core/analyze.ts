@@ -405,6 +405,7 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
       folds: [],
       tensorCount: acc.count,
     };
+    ownSignature.set(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
     describe(node, b, ctx);
     if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
       const optimizer = acc.shared.concat(b.own).some((t) => t.role === 'optimizer-state') || hasRole(b, 'optimizer-state');
@@ -493,13 +494,14 @@ function foldRuns(node: ModuleNode): FoldRun[] {
 }
 
 const sigCache = new WeakMap<ModuleNode, string>();
-/** Structure of a module: types, relative tensor names, shapes and dtypes, recursively. */
+/** Each module's own tensors as relative name, shape, dtype and role, for fold signatures. */
+const ownSignature = new WeakMap<ModuleNode, string>();
+/** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
 function signature(m: ModuleNode): string {
   const cached = sigCache.get(m);
   if (cached !== undefined) return cached;
-  const strip = m.path.length + 1;
-  const own = m.tensors.map((n) => n.slice(strip)).sort().join(',');
-  const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total), JSON.stringify(m.bytesByDtype)];
+  const own = ownSignature.get(m) ?? '';
+  const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total)];
   for (const c of m.children) parts.push(`${c.name}:${signature(c)}`);
   const s = hash(parts.join('|'));
   sigCache.set(m, s);
