@@ -269,3 +269,39 @@ describe('safetensors bad input: typed errors, no hang, no oversized allocation'
     assert.strictEqual(cli().status, 2);
   });
 });
+
+describe('safetensors random corruption', () => {
+  it('never escapes as anything but a CheckpointError, and a surviving file still analyses', async function () {
+    this.timeout(60_000);
+    const good = fs.readFileSync(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
+    const headerEnd = 8 + Number(good.readBigUInt64LE(0));
+    let seed = 2026;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    let survived = 0;
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(good);
+      const flips = 1 + Math.floor(rand() * 4);
+      // Mostly the header (where the structure is), sometimes the 8-byte length.
+      for (let k = 0; k < flips; k++) b[rand() < 0.1 ? Math.floor(rand() * 8) : 8 + Math.floor(rand() * (headerEnd - 8))] = Math.floor(rand() * 256);
+      try {
+        const cp = await readMemory(b);
+        assert.ok(cp.parameters.unique <= cp.parameters.total);
+        survived++;
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+      }
+    }
+    assert.ok(survived < 300, 'some corruptions are caught');
+  });
+});
+
+async function readMemory(b: Buffer) {
+  const dir = tempDir();
+  try {
+    const p = path.join(dir, 'x.safetensors');
+    fs.writeFileSync(p, b);
+    return await openCheckpoint(p);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
