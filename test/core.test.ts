@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import { parseJson, isObject } from '../src/core/json';
 import { coverage, mergeIntervals } from '../src/core/coverage';
 import { analyze } from '../src/core/analyze';
+import { toReport } from '../src/core/report';
 import { decideRole } from '../src/core/roles';
 import { CheckpointError } from '../src/core/errors';
 import { RawCheckpoint, TensorRecord } from '../src/core/model';
@@ -218,5 +219,30 @@ describe('folding needs the same shapes, not just the same counts', () => {
       ]),
     );
     assert.deepStrictEqual(cp.modules.children[0].folds.map((f) => [f.from, f.to]), [['0', '1']]);
+  });
+});
+
+describe('storages and byte ranges', () => {
+  it('lists each storage once with its tensors; a view byte range starts at its offset', () => {
+    const cp = analyze(
+      raw([
+        rec('q.weight', [2, 4], { storage: 'f:0', storageOffset: 0, strides: [4, 1], dataOffset: 1000, storageNbytes: 96 }),
+        rec('k.weight', [2, 4], { storage: 'f:0', storageOffset: 32, strides: [4, 1], dataOffset: 1000, storageNbytes: 96 }),
+        rec('t.weight', [4, 2], { storage: 'f:0', storageOffset: 0, strides: [1, 4], dataOffset: 1000, storageNbytes: 96 }),
+        rec('b.bias', [3], { storage: 'f:1', dataOffset: 2000 }),
+      ]),
+    );
+    assert.deepStrictEqual(
+      cp.storages.map((s) => [s.id, s.dataOffset, s.nbytes, s.tensors]),
+      [
+        ['f:0', 1000, 96, ['q.weight', 'k.weight', 't.weight']],
+        ['f:1', 2000, 12, ['b.bias']],
+      ],
+    );
+    const r = toReport(cp);
+    const range = (n: string) => r.tensors.find((t) => t.name === n)!.byteRange;
+    assert.deepStrictEqual(range('k.weight'), [1032, 1064]);
+    assert.deepStrictEqual(range('t.weight'), [1000, 1032], 'a transpose spans the same bytes');
+    assert.deepStrictEqual(range('b.bias'), [2000, 2012]);
   });
 });

@@ -305,3 +305,18 @@ async function readMemory(b: Buffer) {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+describe('safetensors byte ranges', () => {
+  it('each tensor\'s byteRange is its data_offsets shifted past the header, and nothing overlaps', async () => {
+    const file = fixture('safetensors', 'gpt2-untied', 'model.safetensors');
+    const buf = fs.readFileSync(file);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    const r = toReport(await openCheckpoint(file));
+    for (const t of r.tensors) {
+      const [b, e] = header[t.name].data_offsets;
+      assert.deepStrictEqual(t.byteRange, [8 + n + b, 8 + n + e], t.name);
+    }
+    assert.strictEqual(r.storages.length, r.tensors.length);
+  });
+});

@@ -15,6 +15,7 @@ import {
   RawCheckpoint,
   Relation,
   SharedGroup,
+  Storage,
   Tensor,
   Warning,
 } from './model';
@@ -72,6 +73,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   }
 
   const shared = groupSharing(tensors);
+  const storages = listStorages(tensors);
   const root = buildTree(raw, tensors, shared);
   const rootCounts = root;
   const architecture =
@@ -86,6 +88,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     files: raw.files,
     tensors,
     shared,
+    storages,
     parameters: rootCounts.parameters,
     buffers: rootCounts.buffers,
     other: rootCounts.other,
@@ -165,6 +168,29 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
     groups.push(g);
   }
   return groups;
+}
+
+function listStorages(tensors: Tensor[]): Storage[] {
+  const byId = new Map<string, Storage>();
+  for (const t of tensors) {
+    if (t.storage === null) continue;
+    const end = (t.storageOffset ?? 0) + spanBytes(t);
+    const s = byId.get(t.storage);
+    if (!s) {
+      byId.set(t.storage, { id: t.storage, file: t.file, dataOffset: t.dataOffset, nbytes: t.storageNbytes ?? end, tensors: [t.name] });
+    } else {
+      s.tensors.push(t.name);
+      if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, end);
+    }
+  }
+  return [...byId.values()];
+}
+
+/** Bytes from a tensor's first element to just past its last, within its storage. */
+export function spanBytes(t: Tensor): number {
+  const ivs = coverage(t);
+  if (ivs.length === 0) return 0;
+  return ivs[ivs.length - 1][1] - (t.storageOffset ?? 0);
 }
 
 function relationOf(members: Tensor[]): Relation {

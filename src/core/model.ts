@@ -128,6 +128,18 @@ export interface Tensor extends TensorRecord {
 
 export type Relation = 'alias' | 'view' | 'declared';
 
+/** A storage: one block of bytes on disk that one or more tensors view. */
+export interface Storage {
+  id: string;
+  file: string;
+  /** Absolute byte offset of its data in `file`; null when unknown (compressed records). */
+  dataOffset: number | null;
+  /** Size in bytes (the storage's own size when the format records it, else what its tensors span). */
+  nbytes: number;
+  /** Names of the tensors on it, declared ties included. */
+  tensors: string[];
+}
+
 export interface SharedGroup {
   tensors: string[];
   relation: Relation;
@@ -191,6 +203,7 @@ export interface Checkpoint {
   files: string[];
   tensors: Tensor[];
   shared: SharedGroup[];
+  storages: Storage[];
   parameters: Counts;
   buffers: Counts;
   other: Counts;

@@ -2,7 +2,8 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, Warning } from './model';
+import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, Storage, Warning } from './model';
+import { spanBytes } from './analyze';
 
 export interface ReportTensor {
   name: string;
@@ -19,6 +20,8 @@ export interface ReportTensor {
   file: string;
   dataOffset: number | null;
   strides: number[] | null;
+  /** Absolute byte range [start, end) of the tensor's elements in `file`; null if unknown. */
+  byteRange: [number, number] | null;
   formatDtype?: string;
   extra?: Record<string, string | number | boolean>;
 }
@@ -59,6 +62,7 @@ export interface Report {
   warnings: Warning[];
   modules: ReportModule;
   /** Further fields. */
+  storages: Storage[];
   path: string;
   files: string[];
   architecture?: string;
@@ -93,6 +97,7 @@ export function toReport(cp: Checkpoint): Report {
         file: t.file,
         dataOffset: t.dataOffset,
         strides: t.strides,
+        byteRange: t.dataOffset === null ? null : [t.dataOffset + (t.storageOffset ?? 0), t.dataOffset + (t.storageOffset ?? 0) + spanBytes(t)],
       };
       if (t.formatDtype) r.formatDtype = t.formatDtype;
       if (t.extra) r.extra = t.extra;
@@ -111,6 +116,7 @@ export function toReport(cp: Checkpoint): Report {
     }),
     warnings: cp.warnings,
     modules: moduleReport(cp.modules),
+    storages: cp.storages,
     path: cp.path,
     files: cp.files,
     ...(cp.architecture ? { architecture: cp.architecture } : {}),
