@@ -62,6 +62,38 @@ function makeWide(dir, n) {
   return file;
 }
 
+/** A sharded checkpoint: `shards` files of 20 bf16 [4096, 4096] tensors each (sparse data). */
+function makeSharded(dir, shards) {
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(index)) return index;
+  fs.mkdirSync(dir, { recursive: true });
+  const weightMap = {};
+  let total = 0;
+  for (let i = 0; i < shards; i++) {
+    const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+    const header = {};
+    let off = 0;
+    for (let j = 0; j < 20; j++) {
+      const name = `model.layers.${i}.w${j}.weight`;
+      header[name] = { dtype: 'BF16', shape: [4096, 4096], data_offsets: [off, off + 4096 * 4096 * 2] };
+      off += 4096 * 4096 * 2;
+      weightMap[name] = file;
+    }
+    total += off;
+    let h = JSON.stringify(header);
+    while (h.length % 8) h += ' ';
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(h.length));
+    const fd = fs.openSync(path.join(dir, file), 'w');
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, h);
+    fs.ftruncateSync(fd, 8 + h.length + off);
+    fs.closeSync(fd);
+  }
+  fs.writeFileSync(index, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
+  return index;
+}
+
 export default async function (report) {
   const file = makeGpt2(path.join(benchDir, 'gpt2-124m'));
   const size = fs.statSync(file).size;
@@ -85,6 +117,10 @@ export default async function (report) {
   } else {
     report('cold cache figures', 'skipped (dropping the page cache needs root)');
   }
+
+  const sharded = makeSharded(path.join(benchDir, 'sharded-300'), 300);
+  const sh = await timeIt(() => core.openCheckpoint(sharded), 3);
+  report('300 shards, 201 GB (sparse): open + analyse, median of 3', `${sh.ms.toFixed(0)} ms, ${sh.last.bytesRead.toLocaleString('en')} bytes read, ${(sh.last.parameters.unique / 1e9).toFixed(1)}B parameters`);
 
   const wide = makeWide(benchDir, 100_000);
   const w = await timeIt(() => core.openCheckpoint(wide), 3);
