@@ -246,3 +246,20 @@ describe('storages and byte ranges', () => {
     assert.deepStrictEqual(range('b.bias'), [2000, 2012]);
   });
 });
+
+describe('a flat storage viewed by thousands of parameters (FSDP-style)', () => {
+  it('counts it once and lists a bounded number of other names per tensor', () => {
+    const n = 5000;
+    const ts: TensorRecord[] = [];
+    for (let i = 0; i < n; i++) ts.push(rec(`layers.${i}.w`, [4], { storage: 'flat', storageOffset: i * 16, strides: [1], storageNbytes: n * 16 }));
+    const cp = analyze(raw(ts));
+    assert.deepStrictEqual(cp.parameters, { unique: 4 * n, total: 4 * n });
+    assert.strictEqual(cp.shared.length, 1);
+    assert.strictEqual(cp.shared[0].relation, 'view');
+    const layer = cp.modules.children[0].children[7];
+    assert.strictEqual(layer.sharedWith.length, 1);
+    assert.strictEqual(layer.sharedWith[0].others.length, 16);
+    assert.strictEqual(layer.sharedWith[0].more, n - 1 - 16);
+    assert.ok(!layer.sharedWith[0].others.includes('layers.7.w'));
+  });
+});

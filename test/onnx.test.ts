@@ -496,4 +496,9 @@ describe('ONNX ties from the exporter\'s node scopes', () => {
     // enc.emb and its submodule own it; Identity_3 has no scope; dec.out.weight is stored.
     assert.deepStrictEqual(ties.map((t) => [t.name, t.target, t.source]), [['head.weight', 'enc.emb.weight', 'format']]);
   });
+
+  it('an initializer consumed from many scopes is shared input, not a tie', () => {
+    const nodes = Array.from({ length: 50 }, (_, i) => `/layers.${i}/Add`);
+    assert.deepStrictEqual(scopeTies({ 'bias.weight': nodes }, new Set(['bias.weight'])), []);
+  });
 });

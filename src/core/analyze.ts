@@ -15,6 +15,7 @@ import {
   RawCheckpoint,
   Relation,
   SharedGroup,
+  SharedWith,
   Storage,
   Tensor,
   Warning,
@@ -485,16 +486,39 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
   }
 }
 
-/** Tensors in the subtree at `path` that share storage with tensors outside it. */
-function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): ModuleNode['sharedWith'] {
+/** Names listed per shared tensor; a storage viewed by thousands of tensors lists a count beyond. */
+const MAX_OTHERS = 16;
+
+/**
+ * Tensors in the subtree at `path` that share storage with tensors outside it. Linear in the
+ * subtree's shared tensors: a flat storage viewed by 10,000 parameters must not cost 10,000².
+ */
+function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): SharedWith[] {
   if (path === '') return [];
-  const prefix = path + '.';
-  const out: ModuleNode['sharedWith'] = [];
+  const byGroup = new Map<number, Tensor[]>();
   for (const t of list) {
     if (t.group < 0) continue;
-    const g = shared[t.group];
-    const others = g.tensors.filter((n) => n !== t.name && !n.startsWith(prefix));
-    if (others.length) out.push({ tensor: t.name, others, relation: g.relation });
+    const m = byGroup.get(t.group);
+    if (m) m.push(t);
+    else byGroup.set(t.group, [t]);
+  }
+  const out: SharedWith[] = [];
+  for (const [gi, members] of byGroup) {
+    const g = shared[gi];
+    const outside = g.tensors.length - members.length;
+    if (outside <= 0) continue;
+    const inside = new Set(members.map((t) => t.name));
+    const others: string[] = [];
+    for (const n of g.tensors) {
+      if (inside.has(n)) continue;
+      others.push(n);
+      if (others.length === MAX_OTHERS) break;
+    }
+    for (const t of members) {
+      const e: SharedWith = { tensor: t.name, others, relation: g.relation };
+      if (outside > others.length) e.more = outside - others.length;
+      out.push(e);
+    }
   }
   return out;
 }

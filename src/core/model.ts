@@ -178,12 +178,22 @@ export interface ModuleNode {
   /** Names of tensors directly owned by this module (full names). */
   tensors: string[];
   /** Tensors in this subtree sharing storage with tensors outside it. */
-  sharedWith: { tensor: string; others: string[]; relation: Relation }[];
+  sharedWith: SharedWith[];
   children: ModuleNode[];
   /** Runs of consecutive structurally identical children, as PyTorch's print folds them. */
   folds: FoldRun[];
   /** Number of tensors in the subtree. */
   tensorCount: number;
+}
+
+/** A tensor of a subtree that shares storage with tensors outside it. */
+export interface SharedWith {
+  tensor: string;
+  /** Names outside the subtree on the same storage (the first 16). */
+  others: string[];
+  /** How many more names outside the subtree share it, beyond `others`. */
+  more?: number;
+  relation: Relation;
 }
 
 export interface FoldRun {

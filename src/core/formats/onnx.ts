@@ -756,6 +756,8 @@ const FIELD_NAMES: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 
  * and consumed by a node of another module (`/lm_head/Transpose`) is that module's tied weight:
  * declared as `lm_head.weight`, by the exporter's naming convention.
  */
+const MAX_SCOPE_TIES = 4;
+
 export function scopeTies(shared: Record<string, string[]>, names: Set<string>): DeclaredTie[] {
   const ties: DeclaredTie[] = [];
   const declared = new Set<string>();
@@ -764,16 +766,24 @@ export function scopeTies(shared: Record<string, string[]>, names: Set<string>):
     if (dot <= 0) continue;
     const owner = init.slice(0, dot);
     const leaf = init.slice(dot + 1);
+    const found: DeclaredTie[] = [];
+    const foundNames = new Set<string>();
     for (const node of nodes) {
+      if (found.length > MAX_SCOPE_TIES) break;
       const m = /^\/(.+)\/[^/]+$/.exec(node);
       if (!m) continue;
       const scope = m[1].split('/').join('.');
       if (scope === owner || scope.startsWith(owner + '.') || owner.startsWith(scope + '.')) continue;
       const name = `${scope}.${leaf}`;
-      if (names.has(name) || declared.has(name)) continue;
-      declared.add(name);
-      ties.push({ name, target: init, source: 'format', reason: `ONNX node ${node} (module ${scope}) uses initializer ${init}: torch.onnx.export keeps one initializer for tied weights` });
+      if (names.has(name) || declared.has(name) || foundNames.has(name)) continue;
+      foundNames.add(name);
+      found.push({ name, target: init, source: 'format', reason: `ONNX node ${node} (module ${scope}) uses initializer ${init}: torch.onnx.export keeps one initializer for tied weights` });
     }
+    // A tie joins a handful of modules (embedding and head, encoder and decoder). A constant
+    // consumed from dozens of scopes is shared input, not a tied weight.
+    if (found.length > MAX_SCOPE_TIES) continue;
+    for (const f of found) declared.add(f.name);
+    ties.push(...found);
   }
   return ties;
 }
