@@ -221,6 +221,10 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
     merged.bytesRead += r.bytesRead;
     merged.totalBytes += r.totalBytes;
     if (r.safety) merged.safety = mergeSafety(merged.safety, r.safety);
+    for (const p of r.prefixes ?? []) if (!(merged.prefixes ??= []).includes(p)) merged.prefixes.push(p);
+    if (r.moduleTree) {
+      merged.warnings.push({ code: 'shard-module-tree', message: `shard ${r.files[0]} holds a whole pickled module; its class tree is not merged across shards` });
+    }
     if (Object.keys(r.metadata).length) shardMeta[r.files[0]] = r.metadata;
     if (r.format !== first.format) {
       merged.warnings.push({ code: 'mixed-shards', message: `shard ${r.files[0]} is ${r.format} while the first shard is ${first.format}` });
