@@ -2,7 +2,7 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, Storage, Warning } from './model';
+import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
 import { spanBytes } from './analyze';
 
 export interface ReportTensor {
@@ -26,14 +26,8 @@ export interface ReportTensor {
   extra?: Record<string, string | number | boolean>;
 }
 
-export interface ReportShared {
-  tensors: string[];
-  relation: Relation;
-  storage: string | null;
-  uniqueElements: number;
-  totalElements: number;
-  reason?: string;
-}
+/** A sharing group as the report writes it: the model's own shape. */
+export type ReportShared = SharedGroup;
 
 export interface ReportModule {
   name: string;

@@ -16,7 +16,7 @@
  * The host never sends tensor data: the model is a compact module tree, and tensor *descriptions*
  * (name, dtype, shape...) are paged on request.
  */
-import type { Counts, FoldRun, Format, Relation, Role, SafetyReport, Warning } from '../../../src/core/model';
+import type { Counts, FoldRun, Format, Relation, Role, SafetyReport, SharedGroup, Warning } from '../../../src/core/model';
 
 export type { Counts, FoldRun, Format, Relation, Role, SafetyReport, Warning };
 
@@ -93,14 +93,8 @@ export function resolveModule(m: WireModule, strings: readonly string[]): Module
   return info;
 }
 
-export interface WireGroup {
-  tensors: string[];
-  relation: Relation;
-  storage: string | null;
-  uniqueElements: number;
-  totalElements: number;
-  reason?: string;
-}
+/** A storage group as the core defines it (tensors, relation, storage, element counts, reason). */
+export type WireGroup = SharedGroup;
 
 export interface WireTensor {
   name: string;
