@@ -320,3 +320,20 @@ describe('safetensors byte ranges', () => {
     assert.strictEqual(r.storages.length, r.tensors.length);
   });
 });
+
+describe('folders', () => {
+  it('a folder whose models sit one level down says which subfolders to open', async () => {
+    const dir = tempDir();
+    try {
+      for (const sub of ['unet', 'vae', 'scheduler']) fs.mkdirSync(path.join(dir, sub));
+      fs.copyFileSync(fixture('safetensors', 'gpt2-tied', 'model.safetensors'), path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'));
+      fs.copyFileSync(fixture('safetensors', 'gpt2-untied', 'model.safetensors'), path.join(dir, 'vae', 'diffusion_pytorch_model.safetensors'));
+      fs.writeFileSync(path.join(dir, 'scheduler', 'scheduler_config.json'), '{}');
+      await assert.rejects(openCheckpoint(dir), /folder holds no checkpoint .*; its subfolders unet\/, vae\/ do: open one of them/);
+      const r = toReport(await openCheckpoint(path.join(dir, 'unet')));
+      assert.strictEqual(r.format, 'safetensors');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

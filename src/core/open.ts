@@ -70,6 +70,8 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
+const WEIGHT_FILE = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$|\.index\.json$/i;
+
 /** Pick what to open in a directory, as a user would expect: the index, else the single weights file. */
 async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const names = (await access.list(dir)).sort();
@@ -97,7 +99,16 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
     if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(path.join(dir, firstSplit), dir, access, opts);
     throw new CheckpointError('unknown-format', `folder holds several checkpoints (${present.slice(0, 4).join(', ')}${present.length > 4 ? ', …' : ''}); open one of them`, { file: dir });
   }
-  throw new CheckpointError('not-found', 'folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)', { file: dir });
+  // A diffusers-style folder keeps its models one level down (unet/, vae/, text_encoder/...).
+  const sub: string[] = [];
+  for (const n of names) {
+    const st = await access.stat(path.join(dir, n));
+    if (!st?.isDirectory) continue;
+    const inner = await access.list(path.join(dir, n)).catch(() => [] as string[]);
+    if (inner.some((x) => WEIGHT_FILE.test(x))) sub.push(`${n}/`);
+  }
+  const hint = sub.length ? `; its subfolders ${sub.slice(0, 6).join(', ')}${sub.length > 6 ? ', …' : ''} do: open one of them` : '';
+  throw new CheckpointError('not-found', `folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)${hint}`, { file: dir });
 }
 
 /** A path from an index file must stay inside the index's folder. */
