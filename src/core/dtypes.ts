@@ -33,6 +33,7 @@ const TABLE: Record<string, DtypeInfo> = {
   float8_e8m0fnu: { bits: 8, floating: true },
   float6_e2m3: { bits: 6, floating: true },
   float6_e3m2: { bits: 6, floating: true },
+  float4_e2m1fn: { bits: 4, floating: true },
   float4_e2m1fn_x2: { bits: 8, floating: true },
   // Quantized PyTorch tensors hold integers but stand for real-valued weights.
   qint8: { bits: 8, floating: true },
@@ -83,7 +84,8 @@ export const SAFETENSORS_DTYPES: Record<string, string> = {
   F8_E8M0: 'float8_e8m0fnu',
   F6_E2M3: 'float6_e2m3',
   F6_E3M2: 'float6_e3m2',
-  F4: 'float4_e2m1fn_x2',
+  // safetensors counts F4 values one by one (4 bits each), not torch's packed pairs.
+  F4: 'float4_e2m1fn',
 };
 
 /** Bits per element as the safetensors spec counts them (F4 is 4 bits per element there). */
