@@ -337,3 +337,27 @@ describe('folders', () => {
     }
   });
 });
+
+describe('sub-byte safetensors dtypes', () => {
+  it('F4 and F6 sizes are counted in bits, and odd sizes are refused', async () => {
+    const dir = tempDir();
+    try {
+      const ok = path.join(dir, 'ok.safetensors');
+      fs.writeFileSync(
+        ok,
+        safetensorsBytes({ a: { dtype: 'F4', shape: [2, 4], data_offsets: [0, 4] }, b: { dtype: 'F6_E2M3', shape: [4], data_offsets: [4, 7] } }, 7),
+      );
+      const r = toReport(await openCheckpoint(ok));
+      assert.deepStrictEqual(r.tensors.map((t) => [t.name, t.dtype, t.numel, t.nbytes]), [
+        ['a', 'float4_e2m1fn', 8, 4],
+        ['b', 'float6_e2m3', 4, 3],
+      ]);
+      assert.deepStrictEqual(r.parameters, { unique: 12, total: 12 });
+      const odd = path.join(dir, 'odd.safetensors');
+      fs.writeFileSync(odd, safetensorsBytes({ a: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, 2));
+      await assert.rejects(openCheckpoint(odd), /3 elements of F4 are not a whole number of bytes/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
