@@ -157,7 +157,8 @@ describe('analysis', () => {
     assert.strictEqual(find('lm_head').repr, 'Linear(in_features=8, out_features=50, bias=False)');
     assert.strictEqual(find('conv').repr, 'Conv2d(3, 16, kernel_size=(3, 3))');
     assert.strictEqual(find('norm').type, 'RMSNorm');
-    assert.strictEqual(find('bn').type, 'BatchNorm');
+    assert.strictEqual(find('bn').type, 'BatchNorm2d', 'dimensionality from the sibling Conv2d');
+    assert.match(find('bn').repr ?? '', /^BatchNorm2d\(16, /);
     assert.deepStrictEqual(find('bn').buffers, { unique: 33, total: 33 });
     assert.ok(find('lm_head').evidence);
     assert.strictEqual(cp.modules.type, 'GPT2LMHeadModel');

@@ -434,6 +434,7 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
     };
     ownSignature.set(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
     describe(node, b, ctx);
+    refineBatchNorm(children);
     if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
       const optimizer = acc.shared.concat(b.own).some((t) => t.role === 'optimizer-state') || hasRole(b, 'optimizer-state');
       node.type = optimizer ? 'OptimizerState' : 'Tensors';
@@ -443,6 +444,23 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
     nodes.set(b, node);
   }
   return nodes.get(root)!;
+}
+
+/**
+ * An inferred BatchNorm takes its dimensionality from its siblings, as in torchvision's blocks:
+ * beside a Conv2d it is a BatchNorm2d; beside a Conv1d or a Linear, a BatchNorm1d.
+ */
+function refineBatchNorm(siblings: ModuleNode[]): void {
+  const bns = siblings.filter((c) => c.inferred && c.type === 'BatchNorm');
+  if (bns.length === 0) return;
+  const conv = siblings.find((c) => /^Conv[123]d$/.test(c.type));
+  const d = conv ? conv.type.slice(4, 6) : siblings.some((c) => c.type === 'Linear') ? '1d' : '';
+  if (!d) return;
+  for (const bn of bns) {
+    bn.type = `BatchNorm${d}`;
+    if (bn.repr) bn.repr = bn.repr.replace(/^BatchNorm\(/, `BatchNorm${d}(`);
+    bn.evidence = `${bn.evidence ?? ''}; ${d} from a sibling ${conv ? conv.type : 'Linear'}`;
+  }
 }
 
 function hasRole(b: Builder, role: Tensor['role']): boolean {
