@@ -206,6 +206,12 @@ describe('number formatting', () => {
     assert.strictEqual(compact(950), '950');
     assert.strictEqual(compact(1_500_000_000), '1.5B');
     assert.strictEqual(exact(163_037_184), '163,037,184');
+    // Rounding carries into the next unit instead of printing 1000K.
+    assert.strictEqual(compact(999_960), '1M');
+    assert.strictEqual(compact(999_960_000), '1B');
+    assert.strictEqual(compact(99_999), '100K');
+    assert.strictEqual(compact(1_024), '1.02K');
+    assert.strictEqual(compact(4_096), '4.1K');
   });
 });
 

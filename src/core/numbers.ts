@@ -1,21 +1,22 @@
 /** Number formatting shared by the CLI, the exports and the webview. */
 
-/** 124439808 → "124.4M"; 1.2e9 → "1.2B"; 950 → "950". */
+/** 124439808 → "124.4M"; 1.2e9 → "1.2B"; 950 → "950"; 999960 → "1M" (never "1000K"). */
 export function compact(n: number): string {
   const abs = Math.abs(n);
-  const units: [number, string][] = [
-    [1e12, 'T'],
-    [1e9, 'B'],
-    [1e6, 'M'],
-    [1e3, 'K'],
-  ];
-  for (const [v, u] of units) {
-    if (abs >= v) {
-      const x = n / v;
-      return `${x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}${u}`.replace(/\.0+([A-Z])$/, '$1').replace(/(\.\d)0([A-Z])$/, '$1$2');
+  if (abs < 1000) return String(n);
+  const units = ['K', 'M', 'B', 'T'];
+  let i = Math.min(units.length - 1, Math.floor(Math.log10(abs) / 3) - 1);
+  // Rounding can carry into the next unit (999,960 is 999.96K, shown as 1M).
+  for (;;) {
+    const x = n / 10 ** (3 * (i + 1));
+    const digits = Math.abs(x) >= 10 ? 1 : 2;
+    const shown = Number(x.toFixed(digits));
+    if (Math.abs(shown) >= 1000 && i < units.length - 1) {
+      i++;
+      continue;
     }
+    return `${shown.toFixed(digits).replace(/\.?0+$/, '')}${units[i]}`;
   }
-  return String(n);
 }
 
 /** 124439808 → "124,439,808". */
