@@ -107,7 +107,7 @@ describe('analysis', () => {
     assert.deepStrictEqual(cp.parameters, { unique: 52, total: 92 });
     const dec = cp.modules.children.find((c) => c.name === 'dec')!;
     assert.deepStrictEqual(dec.parameters, { unique: 52, total: 52 });
-    assert.deepStrictEqual(dec.sharedWith, [{ tensor: 'dec.emb.weight', others: ['enc.emb.weight'], relation: 'alias' }]);
+    assert.deepStrictEqual(dec.sharedWith, [{ tensor: 'dec.emb.weight', others: ['enc.emb.weight'], relation: 'alias', group: 0 }]);
     assert.deepStrictEqual(cp.modules.sharedWith, []);
   });
 
@@ -265,8 +265,9 @@ describe('a flat storage viewed by thousands of parameters (FSDP-style)', () => 
     assert.strictEqual(cp.shared[0].relation, 'view');
     const layer = cp.modules.children[0].children[7];
     assert.strictEqual(layer.sharedWith.length, 1);
-    assert.strictEqual(layer.sharedWith[0].others.length, 16);
-    assert.strictEqual(layer.sharedWith[0].more, n - 1 - 16);
+    assert.strictEqual(layer.sharedWith[0].others.length, 3, 'a few names; the group lists them all');
+    assert.strictEqual(layer.sharedWith[0].more, n - 1 - 3);
+    assert.strictEqual(cp.shared[layer.sharedWith[0].group].tensors.length, n);
     assert.ok(!layer.sharedWith[0].others.includes('layers.7.w'));
   });
 });

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import { openCheckpoint, toReport, isCheckpointError, Checkpoint } from '../core';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
+import { safeLine, safeText } from '../core/safe-text';
 
 const FORMATS = ['text', 'json', 'svg', 'png', 'markdown', 'mermaid'] as const;
 type Fmt = (typeof FORMATS)[number];
@@ -139,6 +140,11 @@ function renderCli(cp: Checkpoint, args: Args): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `weightscope x --json | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   let args: Args;
   try {
     const parsed = parseArgs(argv);
@@ -161,8 +167,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const cp = await openCheckpoint(args.path);
     const out = await render(cp, args);
-    if (args.output) fs.writeFileSync(args.output, out);
-    else if (typeof out === 'string') process.stdout.write(out);
+    if (args.output) {
+      try {
+        fs.writeFileSync(args.output, out);
+      } catch (e) {
+        process.stderr.write(`error: cannot write ${oneLine(args.output)}: ${oneLine((e as NodeJS.ErrnoException).code ?? String(e))}\n`);
+        return 1;
+      }
+    } else if (typeof out === 'string') process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     else {
       if (process.stdout.isTTY) {
         process.stderr.write('weightscope: refusing to write binary PNG to a terminal; use -o FILE\n');
@@ -186,8 +198,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** A message on one line, with anything a terminal would interpret escaped. */
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ');
+  return safeLine(s.replace(/\s*\n\s*/g, ' '));
 }
 
 declare const __VERSION__: string | undefined;

@@ -2,7 +2,7 @@
  * From what the files hold to what the user sees: decide roles, resolve declared ties, group
  * tensors by storage, and build the module tree with totals that count shared storage once.
  */
-import { coverage, Interval, intervalsLength, mergeIntervals, numelOf } from './coverage';
+import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
 import { inferLayer, InferenceContext } from './infer';
 import {
@@ -189,9 +189,7 @@ function listStorages(tensors: Tensor[]): Storage[] {
 
 /** Bytes from a tensor's first element to just past its last, within its storage. */
 export function spanBytes(t: Tensor): number {
-  const ivs = coverage(t);
-  if (ivs.length === 0) return 0;
-  return ivs[ivs.length - 1][1] - (t.storageOffset ?? 0);
+  return spanOf(t);
 }
 
 function relationOf(members: Tensor[]): Relation {
@@ -207,6 +205,9 @@ function sameDims(a: number[] | null, b: number[] | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+
+/** Intervals enumerated per shared storage at most, before falling back to spans. */
+const STORAGE_RUN_BUDGET = 1_000_000;
 
 interface Measure {
   elements: number;
@@ -245,8 +246,15 @@ function measure(list: Tensor[]): Measure {
     bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
   }
   for (const members of multi.values()) {
+    // Strided views are enumerated run by run, within one budget per storage: 2,000 column
+    // slices of one matrix must not become hundreds of millions of intervals.
     const ivs: Interval[] = [];
-    for (const t of members) ivs.push(...coverage(t));
+    let budget = STORAGE_RUN_BUDGET;
+    for (const t of members) {
+      const part = coverage(t, Math.max(1, Math.min(100_000, budget)));
+      budget -= part.length;
+      for (const iv of part) ivs.push(iv);
+    }
     const bytes = intervalsLength(mergeIntervals(ivs));
     const dtype = members[0].dtype;
     const bits = dtypeInfo(dtype)?.bits;
@@ -272,6 +280,9 @@ interface Builder {
   hint?: ModuleHint;
 }
 
+/** Module levels at most; deeper dotted names are folded into their last level's tensor name. */
+const MAX_TREE_DEPTH = 256;
+
 function newBuilder(name: string, path: string): Builder {
   return { name, path, children: new Map(), own: [] };
 }
@@ -281,7 +292,10 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
   if (raw.moduleTree) attachHint(root, raw.moduleTree);
   for (const t of tensors) {
-    const parts = t.name.split('.');
+    let parts = t.name.split('.');
+    // Names nested absurdly deep (a crafted file) keep their tail as one leaf name, so no walk
+    // over the tree can exhaust the stack.
+    if (parts.length > MAX_TREE_DEPTH + 1) parts = [...parts.slice(0, MAX_TREE_DEPTH), parts.slice(MAX_TREE_DEPTH).join('.')];
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
       let child = node.children.get(parts[i]);
@@ -427,11 +441,14 @@ function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: Sha
       other: withShared(acc.other, isOther),
       bytesByDtype,
       tensors: b.own.map((t) => t.name),
-      sharedWith: sharedOutside(b.path, acc.shared, shared),
+      sharedWith: [],
       children,
       folds: [],
       tensorCount: acc.count,
     };
+    const outside = sharedOutside(b.path, acc.shared, shared);
+    node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
+    if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
     ownSignature.set(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
     describe(node, b, ctx);
     refineBatchNorm(children);
@@ -504,6 +521,9 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
   }
 }
 
+/** Entries per module: a subtree of 80,000 views of one flat storage lists the first ones and a count. */
+const MAX_SHARED_ENTRIES = 64;
+
 /** Names listed per shared tensor; a storage viewed by thousands of tensors lists a count beyond. */
 const MAX_OTHERS = 16;
 
@@ -527,13 +547,15 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
     if (outside <= 0) continue;
     const inside = new Set(members.map((t) => t.name));
     const others: string[] = [];
+    // A few names suffice for a storage that thousands of tensors view; `group` finds them all.
+    const limit = g.tensors.length > 64 ? 3 : MAX_OTHERS;
     for (const n of g.tensors) {
       if (inside.has(n)) continue;
       others.push(n);
-      if (others.length === MAX_OTHERS) break;
+      if (others.length === limit) break;
     }
     for (const t of members) {
-      const e: SharedWith = { tensor: t.name, others, relation: g.relation };
+      const e: SharedWith = { tensor: t.name, others, relation: g.relation, group: gi };
       if (outside > others.length) e.more = outside - others.length;
       out.push(e);
     }

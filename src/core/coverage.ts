@@ -25,7 +25,7 @@ export function numelOf(shape: number[]): number {
 }
 
 /** Byte intervals (sorted, disjoint) that the tensor's elements occupy in its storage. */
-export function coverage(t: CoverageInput): Interval[] {
+export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
   const off = t.storageOffset ?? 0;
   const numel = numelOf(t.shape);
   if (numel === 0) return [];
@@ -62,7 +62,7 @@ export function coverage(t: CoverageInput): Interval[] {
   const outer = dims.slice(k);
   let runs = 1;
   for (const d of outer) runs *= d.size;
-  if (runs > MAX_RUNS) return [[off, off + spanElems * es]];
+  if (runs > maxRuns) return [[off, off + spanElems * es]];
   const starts: number[] = [0];
   for (const d of outer) {
     const n = starts.length;
@@ -80,6 +80,18 @@ function isContiguous(shape: number[], strides: number[]): boolean {
     expect *= shape[i];
   }
   return true;
+}
+
+/** Bytes from a tensor's first element to just past its last (its span), without enumerating. */
+export function spanOf(t: CoverageInput): number {
+  const numel = numelOf(t.shape);
+  if (numel === 0) return 0;
+  const info = dtypeInfo(t.dtype);
+  const es = info && info.bits % 8 === 0 ? info.bits / 8 : 0;
+  if (!t.strides || es === 0 || t.strides.length !== t.shape.length) return t.nbytes;
+  let span = 1;
+  for (let i = 0; i < t.shape.length; i++) span += (t.shape[i] - 1) * Math.abs(t.strides[i]);
+  return span * es;
 }
 
 export function mergeIntervals(list: Interval[]): Interval[] {

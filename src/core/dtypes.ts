@@ -45,7 +45,7 @@ const TABLE: Record<string, DtypeInfo> = {
 
 /** Register a dtype that only one format knows (GGUF block quantizations). */
 export function registerDtype(name: string, info: DtypeInfo): void {
-  if (!(name in TABLE)) TABLE[name] = info;
+  if (!Object.prototype.hasOwnProperty.call(TABLE, name)) TABLE[name] = info;
 }
 
 export function dtypeInfo(name: string): DtypeInfo | undefined {

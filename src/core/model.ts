@@ -179,6 +179,8 @@ export interface ModuleNode {
   tensors: string[];
   /** Tensors in this subtree sharing storage with tensors outside it. */
   sharedWith: SharedWith[];
+  /** Shared tensors of the subtree not listed in `sharedWith` (it lists at most 64). */
+  sharedWithMore?: number;
   children: ModuleNode[];
   /** Runs of consecutive structurally identical children, as PyTorch's print folds them. */
   folds: FoldRun[];
@@ -189,11 +191,13 @@ export interface ModuleNode {
 /** A tensor of a subtree that shares storage with tensors outside it. */
 export interface SharedWith {
   tensor: string;
-  /** Names outside the subtree on the same storage (the first 16). */
+  /** Names outside the subtree on the same storage (the first 16; 3 for groups over 64). */
   others: string[];
   /** How many more names outside the subtree share it, beyond `others`. */
   more?: number;
   relation: Relation;
+  /** Index of the storage group in Checkpoint.shared (the report's `shared`), which lists every name. */
+  group: number;
 }
 
 export interface FoldRun {

@@ -41,8 +41,14 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
   return raw;
 }
 
-async function readFile(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  if (abs.toLowerCase().endsWith('.index.json')) return readShardIndex(abs, root, access, opts);
+async function readFile(abs: string, root: string, access: FileAccess, opts: OpenOptions, asShardOf?: string): Promise<RawCheckpoint> {
+  if (abs.toLowerCase().endsWith('.index.json')) {
+    // An index naming an index (itself, or one that names it back) would never end.
+    if (asShardOf !== undefined) {
+      throw new CheckpointError('bad-index', `shard "${truncate(path.basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
+    }
+    return readShardIndex(abs, root, access, opts);
+  }
   const display = relativeName({ root }, abs);
   const src = await access.open(abs, display);
   try {
@@ -92,8 +98,15 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
     const present = group.filter((n) => names.includes(n));
     if (present.length === 0) continue;
     if (present.length === 1) return readFile(path.join(dir, present[0]), dir, access, opts);
-    // Several weight files and no index: a shard set (model-00001-of-00003.safetensors...).
-    if (present.every((n) => n.endsWith('.safetensors'))) return readShardSet(dir, present, access, opts);
+    // Several weight files and no index: a shard set only when they are named as one
+    // (model-00001-of-00003.safetensors...); variants such as diffusers' `*.fp16.safetensors`
+    // beside the full-precision file are alternatives, and the plain one is what loads by default.
+    if (present.every((n) => n.endsWith('.safetensors'))) {
+      const set = shardSet(present);
+      if (set) return readShardSet(dir, set, access, opts);
+      const plain = present.filter((n) => !/\.(fp16|bf16|fp32|ema|non_ema|int8|fp8)\.safetensors$/i.test(n));
+      if (plain.length === 1) return readFile(path.join(dir, plain[0]), dir, access, opts);
+    }
     // GGUF splits: the reader opens the whole set from its first file.
     const firstSplit = present.find((n) => /-0*1-of-\d+\.gguf$/i.test(n));
     if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(path.join(dir, firstSplit), dir, access, opts);
@@ -109,6 +122,23 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
   }
   const hint = sub.length ? `; its subfolders ${sub.slice(0, 6).join(', ')}${sub.length > 6 ? ', …' : ''} do: open one of them` : '';
   throw new CheckpointError('not-found', `folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)${hint}`, { file: dir });
+}
+
+/**
+ * Files that form one complete shard set: `<stem>-0000k-of-0000n.<ext>` for every k of one n,
+ * and nothing else. Anything else in the folder makes it not a shard set.
+ */
+export function shardSet(names: string[]): string[] | undefined {
+  const re = /^(.*)-(\d+)-of-(\d+)(\.[a-z0-9]+)$/i;
+  const parsed = names.map((n) => re.exec(n));
+  if (parsed.some((m) => !m)) return undefined;
+  const first = parsed[0]!;
+  const count = Number(first[3]);
+  if (!parsed.every((m) => m![1] === first[1] && m![3] === first[3] && m![4] === first[4])) return undefined;
+  const seen = new Set(parsed.map((m) => Number(m![2])));
+  if (seen.size !== count || names.length !== count) return undefined;
+  for (let k = 1; k <= count; k++) if (!seen.has(k)) return undefined;
+  return [...names].sort();
 }
 
 /** A path from an index file must stay inside the index's folder. */
@@ -154,7 +184,13 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   // Every name in the weight map must be in the shard it names; tensors the map leaves out are reported.
   const byName = new Map<string, TensorRecord>();
   for (const t of raw.tensors) byName.set(t.name, t);
-  for (const [name, shard] of weightMap) {
+  // Shards saved from DataParallel have their `module.` prefix stripped by the reader.
+  const stripped = (n: string): string | undefined => {
+    for (const p of raw.prefixes ?? []) if (n.startsWith(p) && byName.has(n.slice(p.length))) return n.slice(p.length);
+    return undefined;
+  };
+  for (const [listed, shard] of weightMap) {
+    const name = byName.has(listed) ? listed : stripped(listed) ?? listed;
     const t = byName.get(name);
     const shardName = relativeName({ root }, path.join(root, shard));
     if (!t) {
@@ -165,7 +201,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
       throw new CheckpointError('bad-index', `weight_map puts "${truncate(name)}" in ${shard} but it is stored in ${t.file}`, { file, record: `weight_map["${truncate(name)}"]` });
     }
   }
-  const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name));
+  const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name) && !(raw.prefixes ?? []).some((p) => weightMap.has(p + t.name)));
   if (unlisted.length) {
     raw.warnings.push({ code: 'index-unlisted', message: `${unlisted.length} tensor(s) stored in shards are not in the index's weight_map (e.g. ${unlisted[0].name})` });
   }
@@ -198,7 +234,7 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
       if (!st || st.isDirectory) {
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
       }
-      results[i] = await readFile(abs, root, access, { ...opts, sidecars: false });
+      results[i] = await readFile(abs, root, access, { ...opts, sidecars: false }, indexName);
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));

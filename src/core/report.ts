@@ -42,6 +42,7 @@ export interface ReportModule {
   evidence?: string;
   tensors: string[];
   sharedWith: ModuleNode['sharedWith'];
+  sharedWithMore?: number;
   folds: ModuleNode['folds'];
   bytesByDtype: Record<string, number>;
 }
@@ -141,5 +142,6 @@ function moduleReport(m: ModuleNode): ReportModule {
   };
   if (m.repr) r.repr = m.repr;
   if (m.evidence) r.evidence = m.evidence;
+  if (m.sharedWithMore) r.sharedWithMore = m.sharedWithMore;
   return r;
 }

@@ -3,6 +3,7 @@
  * where it shares storage with modules elsewhere, what it shares with. Folded runs of identical
  * blocks print as `(0-11): 12 x Block(`.
  */
+import { safeLine } from '../safe-text';
 import { Checkpoint, ModuleNode } from '../model';
 import { compact, exact } from '../numbers';
 import { cells } from './style';
@@ -51,24 +52,17 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   };
   walk(cp.modules, '', '', 0);
 
-  const width = Math.min(88, Math.max(...lines.map((l) => cells(l.text))) + 2);
+  let widest = 0;
+  for (const l of lines) widest = Math.max(widest, cells(l.text));
+  const width = Math.min(88, widest + 2);
   const out: string[] = [];
   if (anyInferred) out.push('# layer types inferred from tensor names and shapes (state dict; no classes in the file)');
   for (const l of lines) out.push(l.note ? `${l.text}${' '.repeat(Math.max(2, width - cells(l.text)))}${l.note}` : l.text);
   return out.join('\n') + '\n';
 }
 
-/**
- * Names come from the file: control characters (a terminal escape sequence in a tensor name) and
- * lone surrogates are shown as escapes, never passed through.
- */
-export function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
+/** Names come from the file: shown with control characters escaped (see safe-text.ts). */
+export const safe = safeLine;
 
 function noteFor(m: ModuleNode, each: number): string {
   const p = m.parameters.unique;

@@ -91,7 +91,7 @@ export async function readSafetensorsHeader(src: ByteSource, file: string): Prom
     if (!isObject(v)) throw new CheckpointError('bad-header', 'entry is not an object', rec);
     const dtype = v.get('dtype');
     if (typeof dtype !== 'string') throw new CheckpointError('bad-dtype', 'missing or non-string "dtype"', rec);
-    if (!(dtype in SAFETENSORS_DTYPES)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec);
+    if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec);
     const shape = v.get('shape');
     if (!Array.isArray(shape) || !shape.every(isDim)) {
       throw new CheckpointError('bad-shape', '"shape" is not a list of non-negative integers', rec);
