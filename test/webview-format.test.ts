@@ -1,5 +1,20 @@
 import * as assert from 'assert';
-import { compactCount, describeRelation, exactCount, explainSharing, formatBytes, formatCount, formatShape, formatShare, groupEquation } from '../webview/src/data/format';
+import {
+  compactCount,
+  countPhrase,
+  describeRelation,
+  dtypeNote,
+  exactCount,
+  explainSharing,
+  formatBytes,
+  formatCount,
+  formatShape,
+  formatShare,
+  groupEquation,
+  isDisjoint,
+  storageCell,
+  tensorCountParts,
+} from '../webview/src/data/format';
 import type { WireGroup } from '../webview/src/shared/protocol';
 
 const group = (tensors: string[], unique: number, total: number, relation: WireGroup['relation'] = 'alias'): WireGroup => ({
@@ -45,5 +60,66 @@ describe('webview formatting', () => {
     assert.strictEqual(describeRelation('alias', 0), 'alias');
     assert.strictEqual(describeRelation('view', 4096), 'view @ +4096 B');
     assert.strictEqual(describeRelation('declared', null), 'declared');
+  });
+
+  it('adds the exact number only when it differs from what is shown', () => {
+    assert.strictEqual(countPhrase(4096, 'exact', 'parameters'), '4,096 parameters');
+    assert.strictEqual(countPhrase(4096, 'compact', 'parameters'), '4.1K parameters (4,096)');
+    assert.strictEqual(countPhrase(950, 'compact', 'elements'), '950 elements');
+  });
+
+  it('calls a view that overlaps nothing a slice', () => {
+    assert.ok(isDisjoint(group(['q', 'k', 'v'], 192, 192, 'view')));
+    assert.ok(!isDisjoint(group(['a', 'b'], 64, 128, 'view')));
+    assert.ok(!isDisjoint(group(['a', 'b'], 64, 64, 'alias')));
+    assert.strictEqual(describeRelation('view', 256, true), 'slice @ +256 B');
+    assert.strictEqual(describeRelation('view', 256), 'view @ +256 B');
+  });
+
+  it('writes the storage column: own, = alias, view of, slice of, declared tie', () => {
+    const t = (name: string, storage: string | null, present = true, storageOffset = 0) => ({ name, storage, present, storageOffset });
+    // Alone on its storage, whatever the format names it.
+    assert.deepStrictEqual(storageCell(t('a.weight', 'model.pt:1'), undefined), { text: 'own', title: 'Alone on storage model.pt:1', shared: false });
+    assert.strictEqual(storageCell(t('a.weight', 'model.safetensors:a.weight'), undefined).text, 'own');
+    assert.strictEqual(storageCell(t('a.weight', 'model.pt:1', true, 64), undefined).title, 'Alone on storage model.pt:1 @ +64 B');
+    assert.strictEqual(storageCell(t('a.weight', null, false), undefined).text, 'not stored');
+    const alias = storageCell(t('wte.weight', 'm.pt:0'), group(['wte.weight', 'lm_head.weight'], 1, 2, 'alias'));
+    assert.strictEqual(alias.text, '= lm_head.weight');
+    assert.match(alias.title, /^Alias: the same bytes as lm_head\.weight\nstorage m\.pt:0$/);
+    assert.strictEqual(storageCell(t('a', 's'), group(['a', 'b'], 64, 128, 'view')).text, 'view of b');
+    const slice = storageCell(t('k', 's', true, 256), group(['q', 'k', 'v'], 192, 192, 'view'));
+    assert.strictEqual(slice.text, 'slice of storage: q, v');
+    assert.match(slice.title, /no overlap/);
+    assert.match(slice.title, /@ \+256 B/);
+    assert.strictEqual(storageCell(t('a', 's'), group(['a', 'b', 'c', 'd'], 1, 4, 'alias')).text, '= b, c +1');
+    assert.strictEqual(storageCell(t('wte', 's'), group(['wte', 'lm_head'], 1, 2, 'declared')).text, '= lm_head (declared tie)');
+    assert.strictEqual(storageCell(t('lm_head', null, false), group(['wte', 'lm_head'], 1, 2, 'declared')).text, '= wte (tie, not stored)');
+  });
+
+  it('counts stored tensors and declared ties apart', () => {
+    assert.deepStrictEqual(tensorCountParts(46, 47), {
+      value: '46',
+      extra: '+ 1 declared tie',
+      title: '46 tensors stored in the file, and 1 declared tie that is not stored (re-tied at load time)',
+    });
+    assert.strictEqual(tensorCountParts(1200, 1200).extra, '');
+    assert.strictEqual(tensorCountParts(1200, 1200).value, '1,200');
+    assert.strictEqual(tensorCountParts(10, 13).extra, '+ 3 declared ties');
+  });
+
+  it("names the file's dtype only when it says more", () => {
+    assert.strictEqual(dtypeNote('float32', 'F32'), '');
+    assert.strictEqual(dtypeNote('bfloat16', 'BF16'), '');
+    assert.strictEqual(dtypeNote('int64', 'I64'), '');
+    assert.strictEqual(dtypeNote('float32', undefined), '');
+    assert.strictEqual(dtypeNote('float32', 'torch.FloatStorage'), '');
+    assert.strictEqual(dtypeNote('bfloat16', 'torch.BFloat16Storage'), '');
+    assert.strictEqual(dtypeNote('int64', 'torch.LongStorage'), '');
+    assert.strictEqual(dtypeNote('qint8', 'torch.QInt8Storage'), '');
+    assert.strictEqual(dtypeNote('float32', 'FLOAT'), '');
+    assert.strictEqual(dtypeNote('Q8_0', 'Q8_0'), '');
+    assert.strictEqual(dtypeNote('int8', 'Q8_0'), 'Q8_0 in the file');
+    assert.strictEqual(dtypeNote('float32', 'sparse'), 'sparse in the file');
+    assert.strictEqual(dtypeNote('float8_e4m3fn', 'F8_E4M3'), 'F8_E4M3 in the file');
   });
 });

@@ -54,6 +54,7 @@ describe('webview tensor cache', () => {
     const cache = new TensorCache(async (q): Promise<TensorPage> => {
       asked.push(q);
       if (q.kind === 'names') return { total: q.names.length, offset: 0, items: q.names.map(tensor) };
+      if (q.kind === 'find') throw new Error('the cache does not search');
       return { total: names.length, offset: q.offset, items: names.slice(q.offset, q.offset + q.limit).map(tensor) };
     }, 10);
     assert.strictEqual(cache.at('m', true, 0), undefined);

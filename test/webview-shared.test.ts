@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { computeLinks, highlightRows, linksInWindow, modulePeers, rowPeers, tensorPeers } from '../webview/src/data/shared';
+import { computeLinks, endRow, filteredOut, highlightRows, linksInWindow, modulePeers, rowPeers, tensorPeers } from '../webview/src/data/shared';
 import { loadFixture, synthetic } from './webview-helpers';
 
 describe('webview shared storage', () => {
@@ -85,5 +85,50 @@ describe('webview shared storage', () => {
       const peers = rowPeers(tree, sharing, fold);
       assert.deepStrictEqual(peers.map((p) => p.other), ['emb.weight']);
     }
+  });
+
+  it('drops a link or highlight whose other end the filter hides (never points at an ancestor)', async () => {
+    const { state, sharing, tree } = await loadFixture('gpt2-tied');
+    state.setFilter({ text: 'wte', regex: false });
+    state.rebuild();
+    const lm = tree.byPath.get('lm_head')!;
+    const wteRow = state.rowByKey.get('transformer.wte')!;
+    assert.ok(wteRow >= 0);
+    assert.strictEqual(state.rowByKey.get('lm_head'), undefined, 'the filter hides lm_head');
+    // lm_head would collapse onto the open root: no end there, no link root↔wte.
+    assert.strictEqual(endRow(state, lm), -1);
+    assert.ok(filteredOut(state, lm));
+    assert.deepStrictEqual(computeLinks(state, sharing).links, []);
+    const peers = rowPeers(tree, sharing, state.rows[wteRow]);
+    assert.deepStrictEqual(peers.map((p) => p.other), ['lm_head.weight'], 'the tooltip still names the peer');
+    assert.deepStrictEqual(highlightRows(state, peers, wteRow), [], 'hovering wte lights nothing (not the root)');
+    assert.deepStrictEqual(highlightRows(state, tensorPeers(tree, sharing, 'transformer.wte.weight'), -1), []);
+    // A filter matching both ends links them as before.
+    state.setFilter({ text: 'wte|lm_head', regex: true });
+    state.rebuild();
+    assert.deepStrictEqual(computeLinks(state, sharing).links[0].rows.map((r) => state.rows[r].key), ['transformer.wte', 'lm_head']);
+    assert.ok(!filteredOut(state, lm));
+  });
+
+  it('keeps an end on a collapsed ancestor or a folded run (it stands for what it hides)', () => {
+    const { state, sharing, tree } = synthetic(
+      [
+        { name: 'emb.weight', shape: [8], storage: 'e' },
+        { name: 'blocks.0.w', shape: [8], storage: 'x0' },
+        { name: 'blocks.1.w', shape: [8], storage: 'e' },
+        { name: 'blocks.2.w', shape: [8], storage: 'x2' },
+      ],
+      2,
+    );
+    const owner = tree.byPath.get('blocks.1')!;
+    const r = endRow(state, owner);
+    assert.ok(r >= 0);
+    assert.ok(['fold', 'module'].includes(state.rows[r].kind));
+    assert.notStrictEqual(state.rows[r].key, '(root)');
+    assert.strictEqual(computeLinks(state, sharing).links.length, 1);
+    state.setExpanded(tree.byPath.get('blocks')!, false);
+    state.rebuild();
+    assert.deepStrictEqual(computeLinks(state, sharing).links[0].rows.map((i) => state.rows[i].key), ['emb', 'blocks']);
+    assert.ok(!filteredOut(state, owner));
   });
 });

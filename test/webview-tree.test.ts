@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { compileFilter, foldLabel, rowLabel } from '../webview/src/data/tree';
+import { compileFilter, foldContext, foldLabel, rowLabel, selectionTarget } from '../webview/src/data/tree';
 import { keys, loadFixture, synthetic } from './webview-helpers';
 
 describe('webview module tree', () => {
@@ -121,5 +121,22 @@ describe('webview module tree', () => {
   it('rejects a module list whose parent comes later', () => {
     const { ModelTree } = require('../webview/src/data/tree') as typeof import('../webview/src/data/tree');
     assert.throws(() => new ModelTree([{ parent: 1, name: 'a', type: 0, params: [0, 0], bytes: 0, tensorCount: 0, own: 0 }], ['x']));
+  });
+
+  it('a folded run selects its first block, which knows its place in the run', async () => {
+    const { tree, state } = await loadFixture('gpt2-tied', 3);
+    const fold = state.rows.find((r) => r.kind === 'fold');
+    assert.ok(fold && fold.kind === 'fold');
+    const first = selectionTarget(fold);
+    assert.strictEqual(tree.nodes[first].path, 'transformer.h.0');
+    const ctx = foldContext(tree, first);
+    assert.ok(ctx);
+    assert.strictEqual(ctx.position, 0);
+    assert.strictEqual(ctx.key, fold.key);
+    assert.strictEqual(foldContext(tree, tree.byPath.get('transformer.h.1')!)?.position, 1);
+    const lm = state.rows[state.rowByKey.get('lm_head')!];
+    assert.strictEqual(selectionTarget(lm), tree.byPath.get('lm_head'));
+    assert.strictEqual(foldContext(tree, tree.byPath.get('lm_head')!), undefined);
+    assert.strictEqual(foldContext(tree, 0), undefined);
   });
 });

@@ -23,3 +23,6 @@ export function exportDepth(scope?: vscode.Uri): number | undefined {
 export function suggestForBin(): boolean {
   return vscode.workspace.getConfiguration(SECTION).get<boolean>('suggestForBinFiles', true);
 }
+
+/** Context key: the active Weightscope editor shows a model (exports need one). */
+export const MODEL_READY_CONTEXT = 'weightscope.modelReady';

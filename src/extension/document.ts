@@ -3,10 +3,12 @@
  * error), a progress notification when opening takes a while, and a reload when the file (or a
  * shard, or config.json beside it) changes on disk.
  */
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelPayload } from '../../webview/src/shared/protocol';
 import { Backend, LoadCancelled, LoadError, loadCheckpoint } from './loader';
+import { isIndexFile, MAX_INDEX_BYTES, shardNamesFromIndex, watchGlob } from './watchlist';
 
 export type DocState =
   | { kind: 'loading'; reloading: boolean }
@@ -28,6 +30,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
   private retired: Backend[] = [];
+  /** The files the last successful open read: still watched after a failed reload. */
+  private knownFiles: readonly string[] = [];
+  /** Bumped on each watch(), so a late index read does not replace a newer watcher. */
+  private watchSeq = 0;
 
   constructor(
     readonly uri: vscode.Uri,
@@ -89,7 +95,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
       }
       this.log.info(`opened ${file} in ${r.ms} ms (${r.backend.via}); ${r.payload.summary.tensorCount} tensors, ${r.payload.modules.length} modules`);
       this.setState({ kind: 'ready', generation: ++this.generation, payload: r.payload, backend: r.backend, ms: r.ms });
-      this.watch(r.payload.summary.files);
+      this.knownFiles = r.payload.summary.files.slice();
+      void this.watch(false);
     } catch (e) {
       if (this.disposed) return;
       if (e instanceof LoadCancelled) {
@@ -100,7 +107,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
       const code = e instanceof LoadError ? e.code : undefined;
       this.log.warn(`could not open ${file}: ${message}`);
       this.setState({ kind: 'error', message, code });
-      this.watch(undefined);
+      // Keep watching every file the checkpoint is made of, so fixing a broken shard reloads.
+      void this.watch(true);
     } finally {
       done = true;
       clearTimeout(timer);
@@ -112,17 +120,20 @@ export class CheckpointDocument implements vscode.CustomDocument {
     this.retired = [];
   }
 
-  /** Watch the files the checkpoint was read from (and its config.json) for changes. */
-  private watch(files: readonly string[] | undefined): void {
+  /**
+   * Watch the files the checkpoint is read from (and its config.json) for changes. After a
+   * failed open also the shards its index names and siblings with its extension.
+   */
+  private async watch(failed: boolean): Promise<void> {
+    const seq = ++this.watchSeq;
+    const file = this.uri.fsPath;
+    let indexShards: string[] = [];
+    if (failed && isIndexFile(file)) indexShards = await readIndexShards(file);
+    if (seq !== this.watchSeq || this.disposed) return;
     for (const w of this.watchers) w.dispose();
     this.watchers = [];
-    const file = this.uri.fsPath;
-    const dir = path.dirname(file);
-    const names = new Set<string>([path.basename(file), 'config.json']);
-    for (const f of files ?? []) if (!f.includes('/') && !f.includes('\\')) names.add(f);
-    const list = [...names].slice(0, 200).map((n) => n.replace(/[{}[\]*?,]/g, '?'));
-    const pattern = new vscode.RelativePattern(vscode.Uri.file(dir), list.length === 1 ? list[0] : `{${list.join(',')}}`);
-    const w = vscode.workspace.createFileSystemWatcher(pattern);
+    const glob = watchGlob({ openedFile: file, knownFiles: this.knownFiles, indexShards, failed });
+    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), glob));
     const onChange = (uri: vscode.Uri) => {
       this.log.info(`changed on disk: ${uri.fsPath}`);
       this.scheduleReload();
@@ -146,5 +157,16 @@ export class CheckpointDocument implements vscode.CustomDocument {
     this.releaseRetired();
     for (const w of this.watchers) w.dispose();
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** Shard names from a sharded checkpoint's index (empty when it cannot be read). */
+async function readIndexShards(file: string): Promise<string[]> {
+  try {
+    const st = await fs.stat(file);
+    if (st.size > MAX_INDEX_BYTES) return [];
+    return shardNamesFromIndex(await fs.readFile(file, 'utf8'));
+  } catch {
+    return [];
   }
 }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ExportFormat } from '../../webview/src/shared/protocol';
 import { exportDepth } from './config';
-import { defaultExportPath, EXPORT_EXTENSION, EXPORT_LABEL } from './naming';
+import { defaultExportPath, EXPORT_EXTENSION, EXPORT_LABEL, METADATA_SCHEME, metadataDocPath, revealChoice } from './naming';
 import type { PanelSession, SessionActions } from './provider';
 
 /** The opened checkpoint's backend (the worker that keeps it), or why there is none. */
@@ -33,9 +33,10 @@ async function render(session: PanelSession, format: ExportFormat): Promise<stri
 }
 
 export async function exportCheckpoint(session: PanelSession, format: ExportFormat): Promise<void> {
+  let target: vscode.Uri | undefined;
   try {
     readyBackend(session);
-    const target = await vscode.window.showSaveDialog({
+    target = await vscode.window.showSaveDialog({
       title: `Export ${session.doc.fileName} as ${EXPORT_LABEL[format]}`,
       defaultUri: vscode.Uri.file(defaultExportPath(session.doc.uri.fsPath, format)),
       filters: { [EXPORT_LABEL[format]]: [EXPORT_EXTENSION[format]] },
@@ -47,12 +48,41 @@ export async function exportCheckpoint(session: PanelSession, format: ExportForm
       () => render(session, format),
     );
     await vscode.workspace.fs.writeFile(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    const open = format === 'png' || format === 'svg' ? 'Reveal' : 'Open';
-    const pick = await vscode.window.showInformationMessage(`Exported ${path.basename(target.fsPath)}`, open);
-    if (pick === 'Open') await vscode.window.showTextDocument(target, { preview: true });
-    else if (pick === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', target);
   } catch (e) {
     void vscode.window.showErrorMessage(`Weightscope: export failed: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  // The file is written: what follows (open, reveal) is no export failure.
+  await afterExport(target, format);
+}
+
+/** "Exported x.svg" with Open and, where it exists, Reveal; their own failures reported as such. */
+async function afterExport(target: vscode.Uri, format: ExportFormat): Promise<void> {
+  const name = path.basename(target.fsPath);
+  let action = 'show it';
+  try {
+    const reveal = revealChoice({
+      inWorkspace: vscode.workspace.getWorkspaceFolder(target) !== undefined,
+      remoteName: vscode.env.remoteName,
+      uiKind: vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop',
+      commands: await vscode.commands.getCommands(true),
+      platform: process.platform,
+    });
+    const open = 'Open';
+    const image = format === 'png' || format === 'svg';
+    const buttons = image && reveal ? [reveal.label, open] : reveal ? [open, reveal.label] : [open];
+    const pick = await vscode.window.showInformationMessage(`Exported ${name}`, ...buttons);
+    if (pick === open) {
+      action = `open ${name}`;
+      // Images open in VS Code's image preview; text formats in a text editor.
+      if (format === 'png') await vscode.commands.executeCommand('vscode.open', target, { preview: true });
+      else await vscode.window.showTextDocument(target, { preview: true });
+    } else if (reveal && pick === reveal.label) {
+      action = `reveal ${name}`;
+      await vscode.commands.executeCommand(reveal.command, target);
+    }
+  } catch (e) {
+    void vscode.window.showWarningMessage(`Weightscope: exported ${name}, but could not ${action}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -66,11 +96,70 @@ export async function copyMarkdown(session: PanelSession): Promise<void> {
   }
 }
 
-/** The full metadata (config.json, `__metadata__`, GGUF keys) as an untitled JSON document. */
+/**
+ * "Open Metadata as JSON": read-only virtual documents (`weightscope-metadata:`), so closing one
+ * never asks to save. The content is fetched from the checkpoint's backend when opened.
+ */
+export class MetadataDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly content = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly subs: vscode.Disposable[] = [this.changed];
+  /** Finds the editor of a checkpoint, to fetch its metadata when VS Code asks again. */
+  lookup?: (checkpoint: vscode.Uri) => PanelSession | undefined;
+
+  constructor() {
+    this.subs.push(
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        if (d.uri.scheme === METADATA_SCHEME) this.content.delete(d.uri.toString());
+      }),
+    );
+  }
+
+  uriFor(session: PanelSession): vscode.Uri {
+    const cp = session.doc.uri;
+    return vscode.Uri.from({ scheme: METADATA_SCHEME, path: metadataDocPath(cp.fsPath || cp.path), query: cp.toString() });
+  }
+
+  set(uri: vscode.Uri, text: string): void {
+    const key = uri.toString();
+    const old = this.content.get(key);
+    this.content.set(key, text);
+    if (old !== undefined && old !== text) this.changed.fire(uri);
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const hit = this.content.get(uri.toString());
+    if (hit !== undefined) return hit;
+    let checkpoint: vscode.Uri | undefined;
+    try {
+      checkpoint = vscode.Uri.parse(uri.query, true);
+    } catch {
+      checkpoint = undefined;
+    }
+    const session = checkpoint && this.lookup?.(checkpoint);
+    if (!session) return JSON.stringify({ error: 'Open the checkpoint in Weightscope to see its metadata.' }, null, 2);
+    const text = await readyBackend(session).metadataJson(session.doc.fileName);
+    this.content.set(uri.toString(), text);
+    return text;
+  }
+
+  dispose(): void {
+    for (const d of this.subs) d.dispose();
+    this.content.clear();
+  }
+}
+
+export const metadataDocuments = new MetadataDocuments();
+
+/** The full metadata (config.json, `__metadata__`, GGUF keys) as a read-only JSON document. */
 export async function openMetadata(session: PanelSession): Promise<void> {
   try {
-    const content = await readyBackend(session).metadataJson(session.doc.fileName);
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content });
+    const text = await readyBackend(session).metadataJson(session.doc.fileName);
+    const uri = metadataDocuments.uriFor(session);
+    metadataDocuments.set(uri, text);
+    let doc = await vscode.workspace.openTextDocument(uri);
+    if (doc.languageId !== 'json') doc = await vscode.languages.setTextDocumentLanguage(doc, 'json');
     await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
   } catch (e) {
     void vscode.window.showErrorMessage(`Weightscope: ${e instanceof Error ? e.message : String(e)}`);

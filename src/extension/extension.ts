@@ -5,8 +5,9 @@
 import { promises as fs } from 'fs';
 import * as vscode from 'vscode';
 import { EXPORT_FORMATS, ExportFormat } from '../../webview/src/shared/protocol';
-import { SECTION, suggestForBin } from './config';
-import { copyMarkdown, exportCheckpoint, openMetadata, sessionActions } from './exports';
+import { MODEL_READY_CONTEXT, SECTION, suggestForBin } from './config';
+import { copyMarkdown, exportCheckpoint, metadataDocuments, openMetadata, sessionActions } from './exports';
+import { METADATA_SCHEME } from './naming';
 import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, viewTypeFor } from './provider';
 import { sniff, SNIFF_BYTES } from './sniff';
 import { ParameterStatus } from './status';
@@ -35,8 +36,15 @@ export function activate(context: vscode.ExtensionContext): void {
         webviewOptions: { enableFindWidget: false },
       }),
     ),
-    provider.onDidChangeActive((s) => status.show(s)),
+    provider.onDidChangeActive((s) => {
+      status.show(s);
+      // Exports need a model: the editor title's Export menu hides while the editor shows an error.
+      void vscode.commands.executeCommand('setContext', MODEL_READY_CONTEXT, s?.doc.state.kind === 'ready');
+    }),
+    metadataDocuments,
+    vscode.workspace.registerTextDocumentContentProvider(METADATA_SCHEME, metadataDocuments),
   );
+  metadataDocuments.lookup = (uri) => provider.allSessions().find((s) => s.doc.uri.toString() === uri.toString());
 
   /** The editor a command acts on: the one for the given resource, else the active one. */
   const withSession = (fn: (s: PanelSession) => unknown) => (uri?: vscode.Uri) => {
@@ -60,7 +68,7 @@ export function activate(context: vscode.ExtensionContext): void {
       });
       target = picked?.[0];
     }
-    if (target) await vscode.commands.executeCommand('vscode.openWith', target, viewTypeFor(target.path));
+    if (target) await reopenWithWeightscope(target);
   });
   for (const format of EXPORT_FORMATS) register(EXPORT_COMMAND[format], withSession((s) => exportCheckpoint(s, format)));
   register('weightscope.copyMarkdown', withSession((s) => copyMarkdown(s)));
@@ -97,6 +105,33 @@ function activeResource(): vscode.Uri | undefined {
   return vscode.window.activeTextEditor?.document.uri;
 }
 
+/** A tab showing `uri` in an editor other than Weightscope's (text, binary notice, hex...). */
+function isOtherEditorOf(tab: vscode.Tab, key: string): boolean {
+  const input = tab.input;
+  if (input instanceof vscode.TabInputText) return input.uri.toString() === key;
+  if (input instanceof vscode.TabInputCustom) return input.uri.toString() === key && !input.viewType.startsWith('weightscope.');
+  return false;
+}
+
+/**
+ * Open a file with Weightscope in place of the editor showing it, as VS Code's "Reopen Editor
+ * With…" does: in the same editor group, and the old tab (e.g. "binary file") closes.
+ */
+async function reopenWithWeightscope(uri: vscode.Uri): Promise<void> {
+  const key = uri.toString();
+  const groups = vscode.window.tabGroups;
+  const active = groups.activeTabGroup;
+  const candidates = groups.all.flatMap((g) => g.tabs.filter((t) => isOtherEditorOf(t, key)));
+  const old = candidates.find((t) => t.group === active && t.isActive) ?? candidates.find((t) => t.group === active) ?? candidates[0];
+  const column = old?.group.viewColumn ?? active.viewColumn;
+  await vscode.commands.executeCommand('vscode.openWith', uri, viewTypeFor(uri.path), column);
+  if (!old) return;
+  // The tab objects are snapshots: find the old one again in its group, and leave it if dirty.
+  const group = groups.all.find((g) => g.viewColumn === column);
+  const stale = group?.tabs.find((t) => isOtherEditorOf(t, key) && t.label === old.label);
+  if (stale && !stale.isDirty) await groups.close(stale, true);
+}
+
 /**
  * `*.bin` may be anything, so Weightscope is only an optional editor for it. When one opens in
  * another editor and its first bytes say it is a checkpoint, offer to reopen it.
@@ -125,7 +160,7 @@ function watchBinFiles(context: vscode.ExtensionContext): void {
     const open = 'Open with Weightscope';
     const never = "Don't Ask Again";
     const pick = await vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(uri)} looks like ${label}.`, open, never);
-    if (pick === open) await vscode.commands.executeCommand('vscode.openWith', uri, viewTypeFor(uri.path));
+    if (pick === open) await reopenWithWeightscope(uri);
     else if (pick === never) await vscode.workspace.getConfiguration(SECTION).update('suggestForBinFiles', false, vscode.ConfigurationTarget.Global);
   };
   context.subscriptions.push(

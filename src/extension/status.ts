@@ -1,8 +1,8 @@
 /** The status bar item: parameter count of the active checkpoint editor. */
 import * as vscode from 'vscode';
-import { exactCount, explainSharing, formatCount, formatLabel } from '../../webview/src/data/format';
 import { viewSettings } from './config';
 import type { PanelSession } from './provider';
+import { statusContent } from './statusText';
 
 export class ParameterStatus implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -25,30 +25,26 @@ export class ParameterStatus implements vscode.Disposable {
       this.item.hide();
       return;
     }
+    // The folder too: many checkpoints are all called model.safetensors.
+    const location = vscode.workspace.asRelativePath(this.session.doc.uri, true);
+    this.item.backgroundColor = undefined;
     if (s.kind === 'loading') {
       this.item.text = '$(loading~spin) Weightscope';
-      this.item.tooltip = `Reading the headers of ${this.session.doc.fileName}`;
+      this.item.tooltip = `Reading the headers of ${location}`;
       this.item.show();
       return;
     }
     if (s.kind === 'error') {
       this.item.text = '$(error) Weightscope';
-      this.item.tooltip = s.message;
+      this.item.tooltip = `${location}: ${s.message}`;
       this.item.show();
       return;
     }
-    const summary = s.payload.summary;
-    const p = summary.parameters;
     const fmt = viewSettings(this.session.doc.uri).numberFormat;
-    this.item.text = `$(symbol-numeric) ${formatCount(p.unique, fmt)} params`;
-    const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**${this.session.doc.fileName}** (${formatLabel(summary.format)})\n\n`);
-    md.appendMarkdown(`- ${exactCount(p.unique)} parameters, shared storage counted once\n`);
-    md.appendMarkdown(`- ${exactCount(p.total)} counting every name\n`);
-    const why = explainSharing(p.unique, p.total, s.payload.groups, fmt);
-    if (why) md.appendText(`\n${why}\n`);
-    md.appendMarkdown('\n_Click to copy the exact count._');
-    this.item.tooltip = md;
+    const c = statusContent(s.payload.summary, s.payload.groups, location, fmt);
+    this.item.text = c.text;
+    this.item.tooltip = new vscode.MarkdownString(c.tooltip, true);
+    if (c.warning) this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     this.item.show();
   }
 

@@ -5,6 +5,7 @@
  */
 import * as path from 'path';
 import type { Checkpoint, ModuleNode, Tensor } from '../core/model';
+import { TypeAhead } from '../../webview/src/data/keyboard';
 import type { ModelPayload, TensorPage, TensorQuery, WireGroup, WireModule, WireSummary, WireTensor } from '../../webview/src/shared/protocol';
 
 /** Limits for metadata shown inline in the webview (the full JSON opens in an editor). */
@@ -157,6 +158,7 @@ export function buildSummary(cp: Checkpoint): WireSummary {
     other: { ...cp.other },
     bytesByDtype: { ...cp.bytesByDtype },
     tensorCount: cp.tensors.length,
+    storedTensorCount: countPresent(cp.tensors),
     totalBytes: cp.totalBytes,
     bytesRead: cp.bytesRead,
     warnings: cp.warnings.slice(0, MAX_WARNINGS).map((w) => ({ code: w.code, message: w.message })),
@@ -169,6 +171,12 @@ export function buildSummary(cp: Checkpoint): WireSummary {
   if (cp.prefixes?.length) s.prefixes = cp.prefixes.slice();
   if (config) s.config = config.value as Record<string, unknown>;
   return s;
+}
+
+function countPresent(tensors: readonly Tensor[]): number {
+  let n = 0;
+  for (const t of tensors) if (t.present) n++;
+  return n;
 }
 
 export function wireGroups(cp: Checkpoint): WireGroup[] {
@@ -264,10 +272,19 @@ export class TensorIndex {
 
   query(q: TensorQuery): TensorPage {
     this.index();
-    if (q.kind === 'module') {
+    if (q.kind === 'module' || q.kind === 'find') {
       const node = this.modules!.get(q.path);
       if (!node) throw new Error(`no module named ${JSON.stringify(q.path)}`);
       const names = q.subtree ? this.subtreeNames(node) : node.tensors;
+      if (q.kind === 'find') {
+        // As the table shows names: relative to the module.
+        const strip = q.path ? q.path.length + 1 : 0;
+        const label = (i: number) => names[i].slice(strip) || names[i];
+        const from = Math.max(0, Math.min(names.length - 1, Math.floor(q.from) || 0));
+        const found = TypeAhead.find(label, names.length, from, String(q.prefix ?? '').toLowerCase());
+        const t = found >= 0 ? this.byName!.get(names[found]) : undefined;
+        return t ? { total: names.length, offset: found, items: [wireTensor(t)] } : { total: names.length, offset: from, items: [] };
+      }
       const offset = Math.max(0, Math.floor(q.offset) || 0);
       const limit = Math.min(MAX_PAGE, Math.max(0, Math.floor(q.limit) || 0));
       const items: WireTensor[] = [];

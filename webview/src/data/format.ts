@@ -1,7 +1,7 @@
 /**
  * Number, byte and shape formatting for the webview. DOM-free (compiled and tested under Node).
  */
-import type { NumberFormat, WireGroup } from '../shared/protocol';
+import type { NumberFormat, WireGroup, WireTensor } from '../shared/protocol';
 
 // One number style everywhere: the CLI, the exports and the editor share src/core/numbers.ts.
 import { bytes as coreBytes, compact, exact, percent } from '../../../src/core/numbers';
@@ -20,6 +20,16 @@ export function exactCount(n: number): string {
 
 export function formatCount(n: number, mode: NumberFormat): string {
   return mode === 'exact' ? exactCount(n) : compactCount(n);
+}
+
+/**
+ * A count with its unit, and the exact number after it only when it says something more:
+ * `4.1K parameters (4,096)` (compact), `4,096 parameters` (exact format, or below 1,000).
+ */
+export function countPhrase(n: number, mode: NumberFormat, unit: string): string {
+  const shown = formatCount(n, mode);
+  const ex = exactCount(n);
+  return `${shown} ${unit}${shown === ex ? '' : ` (${ex})`}`;
 }
 
 /** `497759232` → `474.7 MiB`. */
@@ -64,10 +74,111 @@ export function explainSharing(unique: number, total: number, groups: readonly W
   return s;
 }
 
-/** Relation and offset, as the tooltip and table print them: `alias`, `view @ +4096 B`. */
-export function describeRelation(relation: string, storageOffset: number | null | undefined): string {
-  if (relation === 'view' && storageOffset !== null && storageOffset !== undefined) return `view @ +${storageOffset} B`;
-  return relation;
+/**
+ * A view group whose members do not overlap (same storage, disjoint byte ranges, e.g. q, k and
+ * v cut from one fused weight): each member is a *slice*, and no element is counted twice.
+ */
+export function isDisjoint(g: Pick<WireGroup, 'relation' | 'uniqueElements' | 'totalElements'>): boolean {
+  return g.relation === 'view' && g.uniqueElements === g.totalElements;
+}
+
+/**
+ * Relation and offset, as the tooltip prints them: `alias`, `view @ +4096 B`, `slice @ +256 B`
+ * (a view that overlaps no other member).
+ */
+export function describeRelation(relation: string, storageOffset: number | null | undefined, disjoint = false): string {
+  const word = relation === 'view' && disjoint ? 'slice' : relation;
+  if (relation === 'view' && storageOffset !== null && storageOffset !== undefined) return `${word} @ +${storageOffset} B`;
+  return word;
+}
+
+/** Other names formats give our dtypes: PyTorch storage classes, ONNX element types. */
+const DTYPE_ALIASES: Record<string, string> = {
+  float: 'float32',
+  double: 'float64',
+  half: 'float16',
+  long: 'int64',
+  int: 'int32',
+  short: 'int16',
+  char: 'int8',
+  byte: 'uint8',
+};
+
+/** `F32` / `torch.FloatStorage` / `FLOAT` → `float32`, for comparing with our dtype name. */
+function canonicalDtype(name: string): string {
+  let n = name.trim().replace(/^torch\./, '').replace(/Storage$/, '').toLowerCase();
+  const short = /^(bf|f|i|u)(\d+)$/.exec(n);
+  if (short) n = `${{ bf: 'bfloat', f: 'float', i: 'int', u: 'uint' }[short[1] as 'bf' | 'f' | 'i' | 'u']}${short[2]}`;
+  return DTYPE_ALIASES[n] ?? n;
+}
+
+/**
+ * The file's own dtype name when it says more than ours: `Q4_K in the file`, `sparse in the
+ * file`; nothing for another spelling of the same type (`F32`, `torch.FloatStorage`, `FLOAT`).
+ */
+export function dtypeNote(dtype: string, formatDtype: string | undefined): string {
+  if (!formatDtype) return '';
+  if (canonicalDtype(formatDtype) === canonicalDtype(dtype)) return '';
+  return `${formatDtype} in the file`;
+}
+
+/** Names for a column: the first two, then `+n`. */
+function shortList(names: readonly string[]): string {
+  return names.slice(0, 2).join(', ') + (names.length > 2 ? ` +${names.length - 2}` : '');
+}
+
+/**
+ * The tensor table's Storage cell. A tensor alone on its storage is `own` (whatever the format
+ * calls the storage: `model.safetensors:wte.weight`, `model.pt:1`; the key goes in the title).
+ * Shared storage: `= b` (alias: the same bytes), `view of b` (overlapping), `slice of
+ * storage: b` (a byte range of the storage b is also on, not overlapping it), or a declared tie.
+ */
+export function storageCell(
+  t: Pick<WireTensor, 'name' | 'present' | 'storage' | 'storageOffset'>,
+  g: Pick<WireGroup, 'tensors' | 'relation' | 'uniqueElements' | 'totalElements' | 'reason' | 'storage'> | undefined,
+): { text: string; title: string; shared: boolean } {
+  const at = t.storageOffset ? ` @ +${t.storageOffset} B` : '';
+  const key = t.storage ?? g?.storage ?? null;
+  if (!g) {
+    if (!t.present) return { text: 'not stored', title: 'Not stored in the file', shared: false };
+    return { text: 'own', title: key ? `Alone on storage ${key}${at}` : 'No storage on disk', shared: false };
+  }
+  const others = g.tensors.filter((n) => n !== t.name);
+  const list = shortList(others);
+  const where = key ? `\nstorage ${key}${at}` : '';
+  const why = g.reason ? `\n${g.reason}` : '';
+  let text: string;
+  let head: string;
+  if (g.relation === 'declared') {
+    text = t.present ? `= ${list} (declared tie)` : `= ${list} (tie, not stored)`;
+    head = t.present ? `Declared tie: ${others.join(', ')} ${others.length === 1 ? 'is' : 'are'} re-tied to this tensor at load time` : `Not stored: re-tied to ${others.join(', ')} at load time`;
+  } else if (g.relation === 'alias') {
+    text = `= ${list}`;
+    head = `Alias: the same bytes as ${others.join(', ')}`;
+  } else if (isDisjoint(g)) {
+    text = `slice of storage: ${list}`;
+    head = `Slice: a separate byte range of the storage it shares with ${others.join(', ')} (no overlap)`;
+  } else {
+    text = `view of ${list}`;
+    head = `View: overlaps the bytes of ${others.join(', ')}`;
+  }
+  return { text, title: head + where + why, shared: true };
+}
+
+/**
+ * The summary's tensor count: the tensors the file stores, and the declared ties that it does
+ * not (as the exports count them): `46`, `+ 1 declared tie`.
+ */
+export function tensorCountParts(stored: number, total: number): { value: string; extra: string; title: string } {
+  const ties = Math.max(0, total - stored);
+  const value = exactCount(stored);
+  if (!ties) return { value, extra: '', title: `${value} tensor${stored === 1 ? '' : 's'} stored in the file` };
+  const tieWord = `declared tie${ties === 1 ? '' : 's'}`;
+  return {
+    value,
+    extra: `+ ${exactCount(ties)} ${tieWord}`,
+    title: `${value} tensor${stored === 1 ? '' : 's'} stored in the file, and ${exactCount(ties)} ${tieWord} that ${ties === 1 ? 'is' : 'are'} not stored (re-tied at load time)`,
+  };
 }
 
 export const FORMAT_LABELS: Record<string, string> = {

@@ -80,11 +80,30 @@ export function rowPeers(tree: ModelTree, sharing: SharingIndex, row: Row): Shar
   return out;
 }
 
-/** Rows to light up for a set of peers (nearest shown row of each owner), minus `exclude`. */
+/**
+ * The row that stands for a module at one end of a link or highlight: its own row, the folded
+ * run or collapsed ancestor that hides it, or -1 when the filter hides it. A module hidden under
+ * an *expanded* ancestor is filtered out: pointing at that ancestor (often the root) would say
+ * the ancestor shares storage, and would link a row to its own ancestor.
+ */
+export function endRow(state: TreeState, owner: number): number {
+  const r = state.nearestRow(owner);
+  if (r < 0) return -1;
+  const row = state.rows[r];
+  if (row.kind === 'module' && row.id !== owner && row.expanded) return -1;
+  return r;
+}
+
+/** The filter hides this module (and nothing on screen stands for it). */
+export function filteredOut(state: TreeState, owner: number): boolean {
+  return state.filtering && endRow(state, owner) < 0;
+}
+
+/** Rows to light up for a set of peers (the row standing for each owner), minus `exclude`. */
 export function highlightRows(state: TreeState, peers: readonly SharedPeer[], exclude: number): number[] {
   const rows = new Set<number>();
   for (const p of peers) {
-    const r = state.nearestRow(p.owner);
+    const r = endRow(state, p.owner);
     if (r >= 0 && r !== exclude) rows.add(r);
   }
   return [...rows].sort((a, b) => a - b);
@@ -102,7 +121,8 @@ export interface TieLink {
 }
 
 /**
- * The links to draw: one per storage group whose members show on two or more different rows.
+ * The links to draw: one per storage group whose members show on two or more different rows
+ * (members the filter hides are left out, see endRow).
  * Lanes are assigned so links whose row spans overlap sit side by side.
  */
 export function computeLinks(state: TreeState, sharing: SharingIndex, maxLanes = 8): { links: TieLink[]; lanes: number } {
@@ -110,7 +130,7 @@ export function computeLinks(state: TreeState, sharing: SharingIndex, maxLanes =
   sharing.groups.forEach((g, i) => {
     const set = new Set<number>();
     for (const owner of sharing.owners[i]) {
-      const r = state.nearestRow(owner);
+      const r = endRow(state, owner);
       if (r >= 0) set.add(r);
     }
     if (set.size < 2) return;

@@ -446,3 +446,23 @@ export function rowLabel(tree: ModelTree, row: Row, rootLabel: string): string {
   const n = tree.nodes[row.id];
   return n.id === 0 ? rootLabel : n.name;
 }
+
+/**
+ * The module a row selects: itself, or for a folded run its first block (the table lists that
+ * block's tensors; the run's blocks are identical).
+ */
+export function selectionTarget(row: Row): number {
+  return row.kind === 'fold' ? row.ids[0] : row.id;
+}
+
+/** Where a module sits in a run of identical blocks: `block 1 of (0-2): 3 x Block`. */
+export function foldContext(tree: ModelTree, id: number): { run: FoldRun; position: number; key: string } | undefined {
+  const parent = tree.nodes[id]?.parent ?? -1;
+  if (parent < 0) return undefined;
+  for (const it of tree.items(parent)) {
+    if (it.kind !== 'fold') continue;
+    const i = it.ids.indexOf(id);
+    if (i >= 0) return { run: it.run, position: i, key: it.key };
+  }
+  return undefined;
+}

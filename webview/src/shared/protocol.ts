@@ -129,7 +129,10 @@ export interface WireSummary {
   buffers: Counts;
   other: Counts;
   bytesByDtype: Record<string, number>;
+  /** Every tensor name, declared ties that the file does not store included. */
   tensorCount: number;
+  /** Tensors the file stores (`tensorCount` less the declared ties). */
+  storedTensorCount: number;
   totalBytes: number;
   bytesRead: number;
   safety?: SafetyReport;
@@ -160,11 +163,18 @@ export type TensorQuery =
   /** The tensors of a module (its own, or its whole subtree), a page at a time. */
   | { kind: 'module'; path: string; subtree: boolean; offset: number; limit: number }
   /** Tensors by full name (for the others on a shared storage). */
-  | { kind: 'names'; names: string[] };
+  | { kind: 'names'; names: string[] }
+  /**
+   * Type-ahead in a module's list: the next tensor whose name, as the table shows it (relative
+   * to the module), starts with `prefix`, searching from `from` and wrapping (as TypeAhead.find).
+   * Answered with a one-item page at the found index, or no items when nothing matches.
+   */
+  | { kind: 'find'; path: string; subtree: boolean; prefix: string; from: number };
 
 export interface TensorPage {
-  /** Total matching the query (for `module`: the module's own or subtree tensors). */
+  /** Total matching the query (for `module` and `find`: the module's own or subtree tensors). */
   total: number;
+  /** Index of the first item in the list (for `find`: where the match is). */
   offset: number;
   items: WireTensor[];
 }

@@ -3,9 +3,9 @@
  * across tab switches (setState), and wires the summary, toolbar, tree, tooltip and details.
  */
 import { exactCount } from '../data/format';
-import { indexSharing, SharingIndex, tensorPeers } from '../data/shared';
+import { filteredOut, indexSharing, SharingIndex, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
-import { ModelTree, PersistedTree, Row, TreeState } from '../data/tree';
+import { foldContext, foldLabel, ModelTree, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import {
   domPath,
   ExportFormat,
@@ -37,6 +37,8 @@ interface SavedState {
   tree?: PersistedTree;
   selected: string | null;
   scrollTop: number;
+  /** The tensor table's scroll position. */
+  tableScrollTop?: number;
   tab: number;
   split?: string;
 }
@@ -239,9 +241,11 @@ export class App {
     this.buildLayout();
     const sel = saved?.selected ?? null;
     if (sel !== null && tree.byPath.has(sel)) {
-      this.selectPath(sel);
+      // The expansion was restored with the rest: mark the selection without unfolding anything.
+      this.treeView?.markSelected(sel);
+      this.selectPath(sel, { tableScrollTop: saved?.tableScrollTop });
     } else {
-      this.selectPath(null);
+      this.selectPath(null, { tableScrollTop: saved?.tableScrollTop });
     }
     if (saved) {
       const top = saved.scrollTop;
@@ -270,7 +274,8 @@ export class App {
     const header = this.renderHeader();
 
     // Toolbar: filter (text or regex), sort, expand/collapse, export.
-    const search = h('vscode-textfield', { placeholder: 'Filter modules by name or type', 'aria-label': 'Filter modules', type: 'search' });
+    // The filter matches a module's dotted path (`transformer.h.0.attn`) or its type.
+    const search = h('vscode-textfield', { placeholder: 'Filter modules by path or type', 'aria-label': 'Filter modules by path or type', type: 'search' });
     search.append(h('vscode-icon', { slot: 'content-before', name: 'filter', title: 'Filter' }));
     const regex = h('vscode-toolbar-button', { slot: 'content-after', icon: 'regex', toggleable: true, label: 'Use regular expression', title: 'Use regular expression' });
     search.append(regex);
@@ -334,6 +339,13 @@ export class App {
 
     // Details: tensors, metadata, warnings, safety.
     const table = new TensorTable({
+      open: (t) => this.revealTensor(t.name),
+      find: (path, prefix, from) => {
+        const { message, result } = this.requests.create('tensors', { generation: this.generation, query: { kind: 'find', path, subtree: true, prefix, from } }, 30000);
+        this.post(message);
+        return result;
+      },
+      scrolled: () => this.scheduleSave(),
       hover: (t, el) => {
         if (!t || !this.tree || !this.sharing) {
           this.treeView?.setExternalPeers(null);
@@ -437,6 +449,9 @@ export class App {
     else el.textContent = '';
     el.title = st.filterError ?? '';
     if (this.search) this.search.invalid = !!st.filterError;
+    // Nothing matches: say so under the (root) row rather than leaving the tree looking empty.
+    const text = st.filter.text.trim();
+    this.treeView?.setEmptyMessage(st.filtering && st.matchCount === 0 ? `No module matches “${text}” (the filter looks at module paths and types).` : null);
   }
 
   private showTab(index: number): void {
@@ -449,7 +464,15 @@ export class App {
 
   private tooltipContext(): TooltipContext | undefined {
     if (!this.tree || !this.sharing) return undefined;
-    return { tree: this.tree, sharing: this.sharing, cache: this.cache, numberFormat: this.settings.numberFormat, rootLabel: this.rootLabel() };
+    const state = this.state;
+    return {
+      tree: this.tree,
+      sharing: this.sharing,
+      cache: this.cache,
+      numberFormat: this.settings.numberFormat,
+      rootLabel: this.rootLabel(),
+      filteredOut: state ? (owner) => filteredOut(state, owner) : undefined,
+    };
   }
 
   private describeRow(row: Row | null, anchor: HTMLElement | null, peers: ReturnType<typeof tensorPeers>): void {
@@ -463,27 +486,39 @@ export class App {
     this.table?.setHighlight(peers.map((p) => p.other));
   }
 
+  /** A tree row was selected: its module, or a folded run's first block. */
   private onSelectRow(row: Row): void {
-    if (row.kind === 'module' && this.tree) this.selectPath(this.tree.nodes[row.id].path, false);
+    if (this.tree) this.selectPath(this.tree.nodes[selectionTarget(row)].path);
   }
 
-  private selectPath(path: string | null, reveal = true): void {
+  /** Enter on a tensor-table row: reveal and select the module that owns the tensor. */
+  private revealTensor(name: string): void {
+    const tree = this.tree;
+    if (!tree) return;
+    const path = tree.nodes[tree.ownerOf(name)].path;
+    if (this.treeView) {
+      this.treeView.selectedKey = domPath(path);
+      this.treeView.reveal(path, false);
+    }
+    this.selectPath(path, { activeName: name });
+  }
+
+  private selectPath(path: string | null, opts: { tableScrollTop?: number; activeName?: string } = {}): void {
     this.selected = path;
     this.saved.selected = path;
     const tree = this.tree;
     if (!tree || !this.table) return;
     if (path === null) {
       // Nothing chosen yet: list the whole model.
-      this.table.show('', this.rootLabel(), tree.root.m.tensorCount);
+      this.table.show('', this.rootLabel(), tree.root.m.tensorCount, { scrollTop: opts.tableScrollTop });
       return;
     }
     const id = tree.byPath.get(path);
     if (id === undefined) return;
-    if (reveal && this.treeView) {
-      this.treeView.selectedKey = domPath(path);
-      this.treeView.reveal(path, false);
-    }
-    this.table.show(path, path || this.rootLabel(), tree.nodes[id].m.tensorCount);
+    // A block of a folded run says so: clicking `(0-11): 12 x Block` lists block 0.
+    const fold = foldContext(tree, id);
+    const note = fold ? `block ${tree.nodes[id].name} of ${foldLabel(fold.run)}` : undefined;
+    this.table.show(path, path || this.rootLabel(), tree.nodes[id].m.tensorCount, { note, scrollTop: opts.tableScrollTop, activeName: opts.activeName });
     this.post({ type: 'selected', path });
     this.scheduleSave();
   }
@@ -503,6 +538,7 @@ export class App {
       this.saved.tree = tree;
     }
     if (this.treeView) this.saved.scrollTop = this.treeView.scrollTop;
+    if (this.table) this.saved.tableScrollTop = this.table.scrollTop;
     this.api.setState(this.saved);
   }
 }

@@ -1,4 +1,5 @@
 /** Metadata, warnings and safety panes of the details area. */
+import { splitKvTypes } from '../data/metadata';
 import type { WireSummary } from '../shared/protocol';
 import { h, icon } from './dom';
 
@@ -14,15 +15,22 @@ function valueText(v: unknown): string {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
-/** A titled key/value grid; nested objects (e.g. GGUF's `kv`) become sub-sections. */
-function kvSection(title: string, obj: Record<string, unknown>, depth = 0): HTMLElement[] {
+/**
+ * A titled key/value grid; nested objects (e.g. GGUF's `kv`) become sub-sections. `types` gives
+ * a value type per key (GGUF's kvTypes), shown after the value.
+ */
+function kvSection(title: string, block: Record<string, unknown>, depth = 0, types?: Record<string, string>): HTMLElement[] {
   const grid = h('div', { class: 'kv' });
   const nested: HTMLElement[] = [];
+  const { rest: obj, types: kvTypes } = splitKvTypes(block);
   const keys = Object.keys(obj);
   for (const k of keys) {
     const v = obj[k];
-    if (depth < 2 && isPlainObject(v) && Object.keys(v).length > 3) nested.push(...kvSection(`${title} › ${k}`, v, depth + 1));
-    else grid.append(h('span', { class: 'k' }, k), h('span', { class: 'v' }, valueText(v)));
+    if (depth < 2 && isPlainObject(v) && Object.keys(v).length > 3) nested.push(...kvSection(`${title} › ${k}`, v, depth + 1, k === 'kv' ? kvTypes : undefined));
+    else {
+      const type = types?.[k];
+      grid.append(h('span', { class: 'k' }, k), h('span', { class: 'v' }, valueText(v), type ? h('span', { class: 'kv-type muted' }, ` ${type}`) : null));
+    }
   }
   const out: HTMLElement[] = [];
   if (grid.childElementCount || !nested.length) {

@@ -2,7 +2,8 @@
  * The summary header: format, unique and total parameters with the difference explained,
  * buffers, bytes by dtype, the safety verdict, and links to metadata and warnings.
  */
-import { exactCount, explainSharing, formatBytes, formatCount, formatLabel } from '../data/format';
+import { exactCount, explainSharing, formatBytes, formatCount, formatLabel, tensorCountParts } from '../data/format';
+import { metadataKeyCount } from '../data/metadata';
 import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
 import { h, icon } from './dom';
 
@@ -64,7 +65,11 @@ export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt:
   if (s.other.total > 0) {
     facts.push(h('span', { class: 'fact', title: `${exactCount(s.other.unique)} elements of optimizer state and other tensors` }, 'other', h('b', null, formatCount(s.other.unique, fmt))));
   }
-  facts.push(h('span', { class: 'fact', title: `${exactCount(s.tensorCount)} tensors` }, 'tensors', h('b', null, exactCount(s.tensorCount))));
+  // Stored tensors, as the exports count them; declared ties the file does not store apart.
+  const tc = tensorCountParts(s.storedTensorCount ?? s.tensorCount, s.tensorCount);
+  facts.push(
+    h('span', { class: 'fact', 'data-testid': 'summary-tensors', 'data-value': String(s.storedTensorCount ?? s.tensorCount), title: tc.title }, 'tensors', h('b', null, tc.value), tc.extra ? h('span', { class: 'muted' }, tc.extra) : null),
+  );
   const dtypes = Object.entries(s.bytesByDtype).sort((a, b) => b[1] - a[1]);
   const totalBytes = dtypes.reduce((a, [, b]) => a + b, 0);
   facts.push(
@@ -90,8 +95,15 @@ export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt:
   } else {
     facts.push(h('span', { class: 'badge safe', title: 'This format holds no executable code' }, icon('pass'), 'no code'));
   }
-  const metaKeys = Object.keys(s.metadata).length + (s.config ? 1 : 0);
-  facts.push(h('button', { class: 'link-button', onclick: () => actions.showTab('metadata'), title: 'config.json, __metadata__, GGUF keys' }, icon('json'), metaKeys ? `Metadata (${metaKeys})` : 'Metadata'));
+  const metaKeys = metadataKeyCount(s);
+  facts.push(
+    h(
+      'button',
+      { class: 'link-button', onclick: () => actions.showTab('metadata'), title: `${exactCount(metaKeys)} metadata key${metaKeys === 1 ? '' : 's'} (config.json, __metadata__, GGUF keys...)` },
+      icon('json'),
+      metaKeys ? `Metadata (${exactCount(metaKeys)})` : 'Metadata',
+    ),
+  );
   if (s.warningCount) {
     facts.push(h('button', { class: 'link-button', onclick: () => actions.showTab('warnings') }, icon('warning'), `${s.warningCount} warning${s.warningCount === 1 ? '' : 's'}`));
   }

@@ -3,16 +3,33 @@
  * from the host as they scroll into view.
  */
 import { select } from 'd3';
-import { exactCount, formatBytes, formatCount, formatShape } from '../data/format';
+import { exactCount, formatBytes, formatCount, formatShape, storageCell } from '../data/format';
+import { TypeAhead } from '../data/keyboard';
 import { groupColour, SharingIndex } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { visibleWindow } from '../data/virtual';
-import type { NumberFormat, WireTensor } from '../shared/protocol';
+import type { NumberFormat, TensorPage, WireTensor } from '../shared/protocol';
 import { h } from './dom';
 import { ROW_HEIGHT } from './treeView';
 
 export interface TensorTableCallbacks {
   hover(t: WireTensor | null, el: HTMLElement | null): void;
+  /** Enter on a row: reveal and select the module that owns the tensor. */
+  open(t: WireTensor): void;
+  /** Type-ahead: the next tensor whose shown name starts with `prefix` (a `find` query). */
+  find(path: string, prefix: string, from: number): Promise<TensorPage>;
+  /** The list scrolled (its position is kept across tab switches). */
+  scrolled(): void;
+}
+
+/** What to show along with a module's tensors. */
+export interface ShowOptions {
+  /** A note after the title (e.g. the folded run the module is a block of). */
+  note?: string;
+  /** Scroll position to restore (a tab switch); applied once the table is visible. */
+  scrollTop?: number;
+  /** Make this tensor the active row once its page is here (Enter revealed its module). */
+  activeName?: string;
 }
 
 interface Cell {
@@ -32,6 +49,12 @@ export class TensorTable {
   /** Row reached with the keyboard (arrows, Home/End, Page Up/Down); -1 when none. */
   private activeIndex = -1;
   private highlightNames = new Set<string>();
+  private note = '';
+  /** A scroll position waiting for the table to be laid out (hidden tab, no rows yet). */
+  private pendingScroll: number | null = null;
+  private readonly typeAhead = new TypeAhead();
+  /** Bumped per type-ahead search and per list shown: late answers are dropped. */
+  private findSeq = 0;
   cache?: TensorCache;
   sharing?: SharingIndex;
   numberFormat: NumberFormat = 'compact';
@@ -47,7 +70,10 @@ export class TensorTable {
     const table = h('div', { class: 'ttable', role: 'table', 'aria-label': 'Tensors of the selected module' }, head, this.body);
     this.viewport = h('div', { class: 'table-viewport' }, table);
     this.element = h('div', { class: 'detail-body' }, this.title, this.viewport);
-    this.viewport.addEventListener('scroll', () => this.schedule());
+    this.viewport.addEventListener('scroll', () => {
+      this.schedule();
+      if (this.pendingScroll === null) this.cb.scrolled();
+    });
     this.viewport.addEventListener('mouseover', (ev) => {
       const el = (ev.target as Element).closest?.('.trow:not(.head)') as HTMLElement | null;
       const idx = el ? Number(el.dataset.index) : -1;
@@ -65,7 +91,7 @@ export class TensorTable {
     // Keyboard: the table is one tab stop; arrows move an active row, which shows its tooltip
     // (with the other names on its storage) as hovering does.
     this.viewport.tabIndex = 0;
-    this.viewport.setAttribute('aria-label', 'Tensors of the selected module; arrow keys move between rows');
+    this.viewport.setAttribute('aria-label', 'Tensors of the selected module; arrow keys move between rows, typing jumps to a name, Enter reveals its module');
     this.viewport.addEventListener('keydown', (ev) => this.onKey(ev));
     this.viewport.addEventListener('focus', () => {
       if (this.activeIndex < 0 && this.rowCount() > 0) this.moveTo(0);
@@ -82,7 +108,7 @@ export class TensorTable {
 
   private onKey(ev: KeyboardEvent): void {
     const n = this.rowCount();
-    if (n === 0) return;
+    if (n === 0 || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const page = Math.max(1, Math.floor((this.viewport.clientHeight || 300) / ROW_HEIGHT) - 1);
     const at = Math.max(0, this.activeIndex);
     let next: number;
@@ -94,13 +120,42 @@ export class TensorTable {
       case 'Home': next = 0; break;
       case 'End': next = n - 1; break;
       case 'Escape':
+        this.typeAhead.reset();
         this.cb.hover(null, null);
         return;
-      default:
+      case 'Enter': {
+        ev.preventDefault();
+        const t = this.activeIndex >= 0 && this.path !== null ? this.cache?.at(this.path, true, this.activeIndex) : undefined;
+        if (t) this.cb.open(t);
         return;
+      }
+      default: {
+        const prefix = this.typeAhead.push(ev.key, performance.now());
+        if (prefix === null) return;
+        ev.preventDefault();
+        void this.findAndMove(prefix);
+        return;
+      }
     }
     ev.preventDefault();
+    this.typeAhead.reset();
     this.moveTo(Math.min(n - 1, Math.max(0, next)));
+  }
+
+  /** Type-ahead: ask the host (the list may be far longer than the pages here) and move there. */
+  private async findAndMove(prefix: string): Promise<void> {
+    const path = this.path;
+    if (path === null) return;
+    const seq = ++this.findSeq;
+    try {
+      const page = await this.cb.find(path, prefix, Math.max(0, this.activeIndex));
+      if (seq !== this.findSeq || this.path !== path || !page.items.length) return;
+      await this.cache?.ensureRange(path, true, page.offset, page.offset + 1);
+      if (seq !== this.findSeq || this.path !== path) return;
+      this.moveTo(page.offset);
+    } catch {
+      // The model was reloaded or the editor closed: nothing to move to.
+    }
   }
 
   private moveTo(index: number): void {
@@ -125,19 +180,48 @@ export class TensorTable {
   }
 
   /** List the tensors of a module's subtree. */
-  show(path: string | null, label: string, tensorCount: number): void {
+  show(path: string | null, label: string, tensorCount: number, opts: ShowOptions = {}): void {
     if (path === null || !this.cache) {
       this.showEmpty('Select a module to list its tensors.');
       return;
     }
     this.path = path;
     this.label = label;
+    this.note = opts.note ?? '';
     this.expected = tensorCount;
     this.activeIndex = -1;
+    this.findSeq++;
+    this.typeAhead.reset();
     this.body.replaceChildren();
+    this.pendingScroll = opts.scrollTop && opts.scrollTop > 0 ? opts.scrollTop : null;
     this.viewport.scrollTop = 0;
     this.renderTitle();
     this.render();
+    if (opts.activeName) void this.activate(path, opts.activeName);
+  }
+
+  /** Make a tensor the active row once the first page of the list is here. */
+  private async activate(path: string, name: string): Promise<void> {
+    const cache = this.cache;
+    if (!cache) return;
+    const seq = this.findSeq;
+    try {
+      await cache.ensureRange(path, true, 0, cache.pageSize);
+    } catch {
+      return;
+    }
+    if (seq !== this.findSeq || this.path !== path) return;
+    const n = Math.min(cache.total(path, true) ?? 0, cache.pageSize);
+    for (let i = 0; i < n; i++) {
+      if (cache.at(path, true, i)?.name === name) {
+        this.moveTo(i);
+        return;
+      }
+    }
+  }
+
+  get scrollTop(): number {
+    return this.pendingScroll ?? this.viewport.scrollTop;
   }
 
   /** Tensor names lit up because the hovered tree row shares storage with them. */
@@ -148,7 +232,10 @@ export class TensorTable {
 
   private renderTitle(): void {
     const total = this.path !== null ? this.cache?.total(this.path, true) ?? this.expected : 0;
-    this.title.replaceChildren(h('span', null, 'Tensors in '), h('b', null, this.label), h('span', null, `${exactCount(total)} tensor${total === 1 ? '' : 's'}`));
+    const parts: HTMLElement[] = [h('span', null, 'Tensors in '), h('b', null, this.label)];
+    if (this.note) parts.push(h('span', { class: 'detail-note' }, this.note));
+    parts.push(h('span', null, `${exactCount(total)} tensor${total === 1 ? '' : 's'}`));
+    this.title.replaceChildren(...parts);
   }
 
   private schedule(): void {
@@ -165,6 +252,11 @@ export class TensorTable {
     if (!cache || path === null) return;
     const total = cache.total(path, true) ?? this.expected;
     this.body.style.height = `${total * ROW_HEIGHT}px`;
+    if (this.pendingScroll !== null && this.viewport.clientHeight > 0) {
+      // Restored position (tab switch): once the table is laid out and tall enough.
+      this.viewport.scrollTop = this.pendingScroll;
+      this.pendingScroll = null;
+    }
     const vh = this.viewport.clientHeight || 300;
     // The sticky header takes one row at the top.
     const win = visibleWindow(Math.max(0, this.viewport.scrollTop - ROW_HEIGHT), vh, ROW_HEIGHT, total);
@@ -216,38 +308,26 @@ export class TensorTable {
           return;
         }
         el.dataset.name = t.name;
+        // No native titles on cells: the hover card (#tooltip) describes the row. The storage
+        // cell keeps one, for the storage key the card does not show.
         cells[0].textContent = t.name.slice(strip) || t.name;
-        cells[0].title = t.name;
         cells[0].className = `tname${t.present ? '' : ' absent'}`;
         cells[1].textContent = t.dtype;
-        cells[1].title = t.formatDtype ? `${t.dtype} (${t.formatDtype} in the file)` : t.dtype;
         cells[2].textContent = formatShape(t.shape);
         cells[3].textContent = formatCount(t.numel, fmt);
-        cells[3].title = `${exactCount(t.numel)} elements`;
         cells[4].textContent = formatBytes(t.nbytes);
-        cells[4].title = `${exactCount(t.nbytes)} bytes`;
         cells[5].textContent = t.present ? t.role : `${t.role} (tied, not stored)`;
-        cells[5].title = t.roleReason;
         const storage = cells[6];
+        const g = t.group >= 0 && sharing ? sharing.groups[t.group] : undefined;
+        const cell = storageCell(t, g);
         storage.replaceChildren();
-        if (t.group >= 0 && sharing) {
-          const g = sharing.groups[t.group];
-          const others = g.tensors.filter((n) => n !== t.name);
-          storage.append(
-            h(
-              'span',
-              { class: 'storage-shared' },
-              h('span', { class: `dot${g.relation === 'declared' ? ' declared' : ''}` }),
-              `${g.relation}: = ${others.slice(0, 2).join(', ')}${others.length > 2 ? ` +${others.length - 2}` : ''}`,
-            ),
-          );
-          storage.title = `${g.relation} of ${others.join(', ')}${g.reason ? `\n${g.reason}` : ''}`;
+        storage.title = cell.title;
+        if (cell.shared && g) {
+          storage.className = 'storage';
+          storage.append(h('span', { class: 'storage-shared' }, h('span', { class: `dot${g.relation === 'declared' ? ' declared' : ''}` }), h('span', { class: 'storage-text' }, cell.text)));
         } else {
-          // safetensors names a tensor's storage after the tensor itself: say "own" for that.
-          const own = t.storage === null || t.storage === `${t.file}:${t.name}`;
-          storage.textContent = !t.present ? 'not stored' : own ? 'own' : t.storage!;
-          storage.title = t.storage ? `storage ${t.storage}${t.storageOffset ? ` @ +${t.storageOffset} B` : ''}` : 'no storage on disk';
-          storage.classList.toggle('muted', true);
+          storage.className = 'storage muted';
+          storage.textContent = cell.text;
         }
       });
   }

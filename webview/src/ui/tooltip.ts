@@ -2,7 +2,7 @@
  * The hover card (`#tooltip`, role=tooltip): a module's or tensor's tensors and, for each shared
  * one, every other name on that storage with the relation and offsets.
  */
-import { describeRelation, exactCount, formatBytes, formatCount, formatShape } from '../data/format';
+import { countPhrase, describeRelation, dtypeNote, exactCount, formatBytes, formatCount, formatShape, isDisjoint } from '../data/format';
 import { groupColour, SharedPeer, SharingIndex } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { foldLabel, ModelTree, Row } from '../data/tree';
@@ -18,6 +18,8 @@ export interface TooltipContext {
   cache: TensorCache;
   numberFormat: NumberFormat;
   rootLabel: string;
+  /** The filter hides this module (its peers are listed but not lit or linked). */
+  filteredOut?: (owner: number) => boolean;
 }
 
 export class Tooltip {
@@ -117,6 +119,8 @@ function peerLines(ctx: TooltipContext, peers: SharedPeer[], showTensor: boolean
     const mine = ctx.cache.get(p.tensor);
     const other = ctx.cache.get(p.other);
     const colour = p.group >= 0 ? `tie-c${groupColour(p.group)}` : '';
+    const g = p.group >= 0 ? ctx.sharing.groups[p.group] : undefined;
+    const disjoint = !!g && isDisjoint(g);
     if (showTensor && p.tensor !== lastTensor) {
       const at = p.relation === 'view' && mine?.storageOffset != null ? ` @ +${mine.storageOffset} B` : '';
       nodes.push(
@@ -136,7 +140,8 @@ function peerLines(ctx: TooltipContext, peers: SharedPeer[], showTensor: boolean
         { class: `tt-peer ${colour}` },
         h('span', { class: 'muted' }, showTensor ? '\u2003=' : '='),
         h('span', { class: 'peer-name' }, p.other),
-        h('span', { class: 'rel' }, describeRelation(p.relation, p.relation === 'view' ? other?.storageOffset : null)),
+        h('span', { class: 'rel' }, describeRelation(p.relation, p.relation === 'view' ? other?.storageOffset : null, disjoint)),
+        ctx.filteredOut?.(p.owner) ? h('span', { class: 'muted filtered-out' }, 'filtered out') : null,
       ),
     );
   }
@@ -162,7 +167,8 @@ export function rowCard(ctx: TooltipContext, row: Row, peers: SharedPeer[]): { c
     const each = ctx.tree.unique(row.ids[0]);
     content.push(
       h('div', { class: 'tt-title' }, foldLabel(row.run)),
-      h('div', { class: 'tt-line' }, `${formatCount(row.unique, fmt)} parameters in ${row.run.count} identical blocks (${formatCount(each, fmt)} each, ${exactCount(each)} exact)`),
+      h('div', { class: 'tt-line' }, `${formatCount(row.unique, fmt)} parameters in ${row.run.count} identical blocks (${formatCount(each, fmt)} each${formatCount(each, fmt) === exactCount(each) ? '' : `, ${exactCount(each)} exact`})`),
+      h('div', { class: 'tt-line muted' }, row.expanded ? 'Click to fold the run; the table lists its first block.' : 'Click to unfold the run; the table lists its first block.'),
     );
   } else {
     const n = ctx.tree.nodes[row.id];
@@ -170,7 +176,7 @@ export function rowCard(ctx: TooltipContext, row: Row, peers: SharedPeer[]): { c
     content.push(
       h('div', { class: 'tt-title' }, h('span', null, n.path || ctx.rootLabel), h('span', { class: 'tt-repr' }, m.repr ?? m.type + (m.inferred ? ' (inferred)' : ''))),
     );
-    const parts = [`${formatCount(m.params[0], fmt)} parameters (${exactCount(m.params[0])})`];
+    const parts = [countPhrase(m.params[0], fmt, 'parameters')];
     if (m.params[1] !== m.params[0]) parts.push(`${exactCount(m.params[1])} counting each name`);
     if (m.buffers) parts.push(`${formatCount(m.buffers[0], fmt)} in buffers`);
     parts.push(m.bytes > 0 || m.tensorCount === 0 ? formatBytes(m.bytes) : 'no bytes of its own (tied)');
@@ -202,8 +208,10 @@ export function tensorCard(ctx: TooltipContext, t: WireTensor, peers: SharedPeer
   const fmt = ctx.numberFormat;
   const content: Node[] = [
     h('div', { class: 'tt-title' }, h('span', null, t.name), h('span', { class: 'tt-repr' }, `${t.dtype} ${formatShape(t.shape)}`)),
-    h('div', { class: 'tt-line' }, `${formatCount(t.numel, fmt)} elements (${exactCount(t.numel)}) · ${formatBytes(t.nbytes)} · ${t.role}`),
+    h('div', { class: 'tt-line' }, `${countPhrase(t.numel, fmt, 'elements')} · ${formatBytes(t.nbytes)} · ${t.role}`),
   ];
+  const note = t.present ? dtypeNote(t.dtype, t.formatDtype) : '';
+  if (note) content.push(h('div', { class: 'tt-line' }, note));
   // A declared tie's reason is shown once, under the shared storage below.
   if (t.present || peers.length === 0) content.push(h('div', { class: 'tt-line' }, t.roleReason));
   if (!t.present) content.push(h('div', { class: 'tt-line' }, 'Not stored in the file: a declared tie.'));

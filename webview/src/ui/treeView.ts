@@ -4,10 +4,10 @@
  * semantics and keyboard navigation.
  */
 import { path as d3path, select } from 'd3';
-import { formatCount, formatShare, exactCount } from '../data/format';
+import { formatCount, formatShare } from '../data/format';
 import { navigate, NavRow, TypeAhead } from '../data/keyboard';
 import { computeLinks, groupColour, linksInWindow, rowPeers, SharingIndex, TieLink, highlightRows, SharedPeer } from '../data/shared';
-import { foldLabel, ModelTree, Row, TreeState } from '../data/tree';
+import { foldLabel, ModelTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { scrollToReveal, visibleWindow } from '../data/virtual';
 import { domPath, NumberFormat } from '../shared/protocol';
 import { h } from './dom';
@@ -17,7 +17,7 @@ const INDENT = 12;
 const LANE = 8;
 
 export interface TreeViewCallbacks {
-  /** A row was selected (click, Enter, Space). */
+  /** A row was selected (click, Enter, Space); a folded run selects its first block. */
   select(row: Row): void;
   /** The row to describe changed (hover or keyboard focus); null when none. */
   describe(row: Row | null, anchor: HTMLElement | null, peers: SharedPeer[]): void;
@@ -49,7 +49,9 @@ export class TreeView {
 
   /** Keyboard-focused row. */
   active = 0;
+  /** The selected module's row key (its dotted path, `(root)` for the root). */
   selectedKey: string | null = null;
+  private readonly emptyEl: HTMLElement;
   private hoverIndex = -1;
   /** Row index described by a tensor-table hover (highlight source outside the tree). */
   private externalPeers: SharedPeer[] | null = null;
@@ -67,7 +69,8 @@ export class TreeView {
     this.svg.setAttribute('class', 'tie-layer');
     this.svg.setAttribute('aria-hidden', 'true');
     this.spacer = h('div', { class: 'tree-spacer' });
-    this.spacer.append(this.svg, this.rowsEl);
+    this.emptyEl = h('div', { class: 'tree-empty', role: 'status', hidden: true });
+    this.spacer.append(this.svg, this.rowsEl, this.emptyEl);
     this.viewport = h('div', { class: 'tree-viewport', role: 'tree', tabindex: 0, 'aria-label': 'Modules', 'aria-multiselectable': 'false' });
     this.viewport.append(this.spacer);
     const head = h(
@@ -150,13 +153,36 @@ export class TreeView {
     this.links = links;
     this.lanes = lanes;
     this.gutter = lanes ? lanes * LANE + 10 : 0;
-    this.spacer.style.height = `${rows.length * ROW_HEIGHT}px`;
+    this.spacer.style.height = `${rows.length * ROW_HEIGHT + (this.emptyEl.hidden ? 0 : 2 * ROW_HEIGHT)}px`;
+    this.emptyEl.style.top = `${rows.length * ROW_HEIGHT + 6}px`;
     if (lostHover) {
       this.updateDescription();
       return;
     }
     this.updateHighlight();
     this.render();
+  }
+
+  /** A note under the rows (e.g. `No module matches "x"`), or none. */
+  setEmptyMessage(text: string | null): void {
+    this.emptyEl.hidden = !text;
+    this.emptyEl.textContent = text ?? '';
+    this.spacer.style.height = `${this.rows.length * ROW_HEIGHT + (text ? 2 * ROW_HEIGHT : 0)}px`;
+    this.emptyEl.style.top = `${this.rows.length * ROW_HEIGHT + 6}px`;
+  }
+
+  /** The selected module's id, if it is in the tree. */
+  private selectedId(): number {
+    if (this.selectedKey === null || !this.tree) return -1;
+    return this.selectedKey === domPath('') ? 0 : this.tree.byPath.get(this.selectedKey) ?? -1;
+  }
+
+  /** The row is the selected module's, or the folded run that hides it. */
+  private isSelectedRow(row: Row, index: number): boolean {
+    if (row.key === this.selectedKey) return true;
+    if (row.kind !== 'fold' || row.expanded || !this.state) return false;
+    const id = this.selectedId();
+    return id >= 0 && row.ids.includes(id) && this.state.rowOf[id] === index;
   }
 
   private schedule(): void {
@@ -216,7 +242,8 @@ export class TreeView {
     const cls = ['row'];
     if (fold) cls.push('fold');
     if (row.match) cls.push('match');
-    if (this.selectedKey === row.key) cls.push('selected');
+    const selected = this.isSelectedRow(row, index);
+    if (selected) cls.push('selected');
     if (index === this.active) cls.push('active');
     if (index === this.hoverIndex) cls.push('hovered');
     if (this.highlight.has(index)) cls.push('shared-highlight');
@@ -236,7 +263,7 @@ export class TreeView {
     el.setAttribute('aria-level', String(row.level));
     el.setAttribute('aria-posinset', String(row.posinset));
     el.setAttribute('aria-setsize', String(row.setsize));
-    el.setAttribute('aria-selected', this.selectedKey === row.key ? 'true' : 'false');
+    el.setAttribute('aria-selected', selected ? 'true' : 'false');
     if (expandable) el.setAttribute('aria-expanded', row.expanded ? 'true' : 'false');
     else el.removeAttribute('aria-expanded');
 
@@ -250,14 +277,12 @@ export class TreeView {
     let shapesText = '';
     let kindIcon: string;
     let unique: number;
-    let title: string;
     if (row.kind === 'fold') {
       labelText = foldLabel(row.run);
       kindIcon = 'symbol-array';
       unique = row.unique;
       const each = tree.unique(row.ids[0]);
       shapesText = `${formatCount(each, this.numberFormat)} each`;
-      title = `${row.run.count} identical ${row.run.type} blocks, ${row.run.from} to ${row.run.to}; click to ${row.expanded ? 'fold' : 'unfold'}`;
     } else {
       labelText = node!.id === 0 ? this.rootLabel : node!.name;
       typeText = m!.type;
@@ -269,14 +294,12 @@ export class TreeView {
       }
       kindIcon = node!.id === 0 ? 'package' : node!.children.length ? (m!.type === 'ModuleList' || m!.type === 'Sequential' ? 'symbol-array' : 'symbol-class') : 'symbol-field';
       unique = this.metric === 'params' ? m!.params[0] : m!.bytes;
-      title = node!.path || this.rootLabel;
     }
+    // No native titles here: the hover card (#tooltip) describes the row.
     kind.className = `kind codicon codicon-${kindIcon}`;
     label.textContent = labelText;
-    label.title = title;
     type.textContent = typeText;
     type.className = `type${m?.inferred ? ' inferred' : ''}`;
-    type.title = m ? (m.repr ?? m.type) + (m.evidence ? `\n${m.inferred ? 'inferred from ' : ''}${m.evidence}` : '') : '';
     shapes.textContent = shapesText;
     badge.hidden = !(m?.shared && m.shared.length);
     const bar = el.children[1] as HTMLElement;
@@ -285,14 +308,7 @@ export class TreeView {
     const frac = Math.max(0, Math.min(1, unique / this.metricTotal));
     (bar.firstElementChild as HTMLElement).style.width = `${(frac * 100).toFixed(2)}%`;
     share.textContent = formatShare(unique, this.metricTotal);
-    if (this.metric === 'params') {
-      count.textContent = formatCount(unique, this.numberFormat);
-      const total = row.kind === 'module' ? m!.params[1] : unique;
-      count.title = `${exactCount(unique)} parameters${total !== unique ? ` (${exactCount(total)} counting shared storage per name)` : ''}`;
-    } else {
-      count.textContent = `${formatCount(unique, this.numberFormat)} B`;
-      count.title = `${exactCount(unique)} bytes (no parameters in this checkpoint)`;
-    }
+    count.textContent = this.metric === 'params' ? formatCount(unique, this.numberFormat) : `${formatCount(unique, this.numberFormat)} B`;
   }
 
   /** Storage groups a row takes part in (for its colour). */
@@ -426,10 +442,11 @@ export class TreeView {
     else this.render();
   }
 
+  /** Select what a row stands for: its module, or a folded run's first block. */
   private selectRow(idx: number): void {
     const row = this.rows[idx];
-    if (!row) return;
-    this.selectedKey = row.key;
+    if (!row || !this.tree) return;
+    this.selectedKey = domPath(this.tree.nodes[selectionTarget(row)].path);
     this.cb.select(row);
     this.cb.changed();
   }
@@ -440,6 +457,8 @@ export class TreeView {
     if (open !== undefined && row.expanded === open) return;
     if (!this.state.toggle(row)) return;
     this.refresh();
+    // The card of the row just toggled says "fold"/"unfold": draw it again.
+    if (this.describedIndex() >= 0) this.updateDescription();
     this.cb.changed();
   }
 
@@ -504,6 +523,15 @@ export class TreeView {
     this.viewport.scrollTop = scrollToReveal(this.viewport.scrollTop, this.viewport.clientHeight, ROW_HEIGHT, this.active);
     this.render();
     this.updateDescription();
+  }
+
+  /** Mark a module selected (and keyboard-active if it shows) without expanding or scrolling. */
+  markSelected(path: string): void {
+    this.selectedKey = domPath(path);
+    const id = this.tree?.byPath.get(path);
+    const idx = id !== undefined && this.state ? this.state.rowOf[id] : -1;
+    if (idx >= 0) this.active = idx;
+    this.render();
   }
 
   /** Select a module by path, revealing it. */
