@@ -5,7 +5,7 @@ import * as path from 'path';
 import { nodeFileAccess } from '../src/core/access';
 import { MemoryByteSource } from '../src/core/bytes';
 import { CheckpointError } from '../src/core/errors';
-import { onnxReader, scopeTies } from '../src/core/formats/onnx';
+import { onnxReader, scopePath, scopeTies } from '../src/core/formats/onnx';
 import { ggufReader } from '../src/core/formats/gguf';
 import { safetensorsReader } from '../src/core/formats/safetensors';
 import { pickReader } from '../src/core/open';
@@ -500,5 +500,16 @@ describe('ONNX ties from the exporter\'s node scopes', () => {
   it('an initializer consumed from many scopes is shared input, not a tie', () => {
     const nodes = Array.from({ length: 50 }, (_, i) => `/layers.${i}/Add`);
     assert.deepStrictEqual(scopeTies({ 'bias.weight': nodes }, new Set(['bias.weight'])), []);
+  });
+});
+
+describe('ONNX exporter scopes', () => {
+  it('collapse indexed children into a module path, and a second call (a_1) is the same module', () => {
+    assert.strictEqual(scopePath('features/features.1/block/block.1/fc2'), 'features.1.block.1.fc2');
+    assert.strictEqual(scopePath('transformer/h.0/attn'), 'transformer.h.0.attn');
+    assert.strictEqual(scopePath('lm_head'), 'lm_head');
+    const names = new Set(['features.1.block.1.fc2.bias', 'a.weight']);
+    assert.deepStrictEqual(scopeTies({ 'features.1.block.1.fc2.bias': ['/features/features.1/block/block.1/fc2/Conv', '/head/Add'] }, names).map((t) => t.name), ['head.bias']);
+    assert.deepStrictEqual(scopeTies({ 'a.weight': ['/a/MatMul', '/a_1/MatMul'] }, names), []);
   });
 });

@@ -758,6 +758,22 @@ const FIELD_NAMES: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 
  */
 const MAX_SCOPE_TIES = 4;
 
+/**
+ * The module path of an exporter scope. torch.onnx.export names each level by its attribute path
+ * relative to the parent's parent, so indexed children repeat their container's name:
+ * `features/features.1/block/block.1/fc2` is module `features.1.block.1.fc2`.
+ */
+export function scopePath(scope: string): string {
+  const parts: string[] = [];
+  let prev = '';
+  for (const seg of scope.split('/')) {
+    if (prev && seg.startsWith(prev + '.')) parts.push(seg.slice(prev.length + 1));
+    else parts.push(seg);
+    prev = seg;
+  }
+  return parts.join('.');
+}
+
 export function scopeTies(shared: Record<string, string[]>, names: Set<string>): DeclaredTie[] {
   const ties: DeclaredTie[] = [];
   const declared = new Set<string>();
@@ -772,8 +788,10 @@ export function scopeTies(shared: Record<string, string[]>, names: Set<string>):
       if (found.length > MAX_SCOPE_TIES) break;
       const m = /^\/(.+)\/[^/]+$/.exec(node);
       if (!m) continue;
-      const scope = m[1].split('/').join('.');
-      if (scope === owner || scope.startsWith(owner + '.') || owner.startsWith(scope + '.')) continue;
+      const scope = scopePath(m[1]);
+      const related = (a: string) => a === owner || a.startsWith(owner + '.') || owner.startsWith(a + '.');
+      // A module called twice gets scope `a_1` for its second call: still module `a`.
+      if (related(scope) || related(scope.split('.').map((p) => p.replace(/_\d+$/, '')).join('.'))) continue;
       const name = `${scope}.${leaf}`;
       if (names.has(name) || declared.has(name) || foundNames.has(name)) continue;
       foundNames.add(name);
