@@ -115,6 +115,23 @@ describe('robustness', () => {
     assert.match(r.stderr, /^error: cannot write .*x\.txt: ENOENT\n$/);
   });
 
+  it('usage errors: empty values, values on flags, an empty path', () => {
+    const f = fixture('safetensors', 'gpt2-tied');
+    for (const [args, msg] of [
+      [[f, '--output='], /--output needs a value/],
+      [[f, '-o'], /-o needs a value/],
+      [[f, '--json=1'], /--json takes no value/],
+      [[f, '--unfold=yes'], /--unfold takes no value/],
+      [[''], /the checkpoint path is empty/],
+      [[f, '--depth', 'x'], /--depth takes a whole number/],
+      [[f, '--format', 'pdf'], /unknown format "pdf"/],
+    ] as [string[], RegExp][]) {
+      const r = cli(...args);
+      assert.strictEqual(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+    }
+  });
+
   it('a reader closing the pipe early (| head) is not an error and prints no stack', () => {
     const script = `node ${JSON.stringify(path.join(REPO, 'out', 'src', 'cli', 'main.js'))} ${JSON.stringify(fixture('safetensors', 'gpt2-tied'))} --json | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`;
     const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });

@@ -50,12 +50,14 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
     const a = argv[i];
     const value = (): string => {
       const eq = a.indexOf('=');
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      const v = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
       return v;
     };
     const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    const flag = (): void => {
+      if (name !== a) throw new UsageError(`${name} takes no value`);
+    };
     switch (name) {
       case '-h':
       case '--help':
@@ -63,6 +65,7 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
       case '--version':
         return 'version';
       case '--json':
+        flag();
         if (format && format !== 'json') throw new UsageError('--json conflicts with --format');
         format = 'json';
         break;
@@ -84,11 +87,13 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
         break;
       }
       case '--unfold':
+        flag();
         unfold = true;
         break;
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
         if (path !== undefined) throw new UsageError(`one path only (got "${path}" and "${a}")`);
+        if (a === '') throw new UsageError('the checkpoint path is empty');
         path = a;
     }
   }
@@ -135,7 +140,7 @@ function renderCli(cp: Checkpoint, args: Args): string {
     for (const w of cp.warnings) out.push(`  [${w.code}] ${w.message}`);
   }
   out.push('');
-  out.push(`read ${exact(cp.bytesRead)} of ${exact(cp.totalBytes)} bytes (headers only)`);
+  out.push(`read ${exact(cp.bytesRead)} of ${exact(cp.totalBytes)} bytes${cp.bytesRead < cp.totalBytes ? ' (headers only)' : ' (a small file, read whole)'}`);
   return out.join('\n') + '\n';
 }
 
@@ -184,8 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (isCheckpointError(e)) {
-      process.stderr.write(`error: ${oneLine(e.message)}\n`);
+    if (isCheckpointError(e) || (e instanceof Error && e.name === 'ExportError')) {
+      process.stderr.write(`error: ${oneLine((e as Error).message)}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;

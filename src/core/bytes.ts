@@ -47,6 +47,26 @@ class RecentReads {
     }
     return undefined;
   }
+  /** Bytes of [offset, offset + length) already read recently (counted once already). */
+  overlap(offset: number, length: number): number {
+    const end = offset + length;
+    const parts: [number, number][] = [];
+    for (const e of this.entries) {
+      const a = Math.max(offset, e.offset);
+      const b = Math.min(end, e.offset + e.data.length);
+      if (a < b) parts.push([a, b]);
+    }
+    parts.sort((x, y) => x[0] - y[0]);
+    let n = 0;
+    let at = offset;
+    for (const [a, b] of parts) {
+      const from = Math.max(a, at);
+      if (b > from) n += b - from;
+      at = Math.max(at, b);
+    }
+    return n;
+  }
+
   put(offset: number, data: Uint8Array): void {
     if (data.length > 64 * 1024) return;
     this.entries.unshift({ offset, data });
@@ -95,7 +115,8 @@ export class FileByteSource implements ByteSource {
       }
       done += bytesRead;
     }
-    this._bytesRead += length;
+    // Bytes re-read from a recent range (the sniff's first 64, then the whole small file) count once.
+    this._bytesRead += length - this.recent.overlap(offset, length);
     this.recent.put(offset, buf.slice());
     return buf;
   }

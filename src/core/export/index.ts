@@ -3,6 +3,7 @@
  * and the schema-1 JSON. Used by the CLI (`--format`) and the editor's export commands.
  * Every export is deterministic: the same checkpoint gives byte-identical output.
  */
+import { ExportError } from './errors';
 import { Checkpoint } from '../model';
 import { toReport } from '../report';
 import { renderText } from './text';
@@ -66,7 +67,7 @@ export async function exportAs(cp: Checkpoint, format: ExportFormat, opts: Expor
       return renderPng(cp, { depth: opts.depth, unfold: opts.unfold, scale: opts.scale });
     }
     default:
-      throw new Error(`unknown export format ${String(format)}`);
+      throw new ExportError(`unknown export format ${String(format)}`);
   }
 }
 
@@ -75,3 +76,5 @@ export { renderSvg } from './svg';
 export { renderMarkdown } from './markdown';
 export { renderMermaid } from './mermaid';
 export { layoutTree } from './layout';
+
+export { ExportError };

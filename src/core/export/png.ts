@@ -6,6 +6,7 @@
  * requires inside a list); when none is present resvg falls back to the default family below,
  * and failing that to the first font it finds, so text renders whatever fonts are installed.
  */
+import { ExportError } from './errors';
 import { Checkpoint } from '../model';
 import { SvgOptions, renderSvg } from './svg';
 
@@ -26,7 +27,7 @@ function loadResvg(): ResvgModule {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       resvg = require('@resvg/resvg-js') as ResvgModule;
     } catch (e) {
-      throw new Error(`PNG export needs @resvg/resvg-js (${(e as Error).message.split('\n')[0]}); export SVG instead`);
+      throw new ExportError(`PNG export needs @resvg/resvg-js (${(e as Error).message.split('\n')[0]}); export SVG instead`);
     }
   }
   return resvg;
@@ -42,7 +43,7 @@ export function svgToPng(svg: string, scale = 2): Uint8Array {
     if (area * scale * scale > MAX_PIXELS) {
       // Keep memory bounded: a smaller scale, down to 1x; past that, ask for a shallower diagram.
       const fit = Math.sqrt(MAX_PIXELS / area);
-      if (fit < 1) throw new Error(`the diagram is ${m[1]} x ${m[2]} px, too large for a PNG; export SVG or choose a smaller depth`);
+      if (fit < 1) throw new ExportError(`the diagram is ${m[1]} x ${m[2]} px, too large for a PNG; export SVG or choose a smaller depth`);
       scale = Math.floor(fit * 100) / 100;
     }
   }
