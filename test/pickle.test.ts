@@ -9,6 +9,7 @@ import {
   PyObject,
   PySet,
   PyTuple,
+  PickleNeedsMore,
   PyValue,
   unpickle,
 } from '../src/core/formats/pytorch/pickle';
@@ -238,6 +239,28 @@ describe('unpickler: bounds and bad input', () => {
     rejects(() => load(bytes([0x80, 2, 0x4e])), 'truncated', /ends before STOP/);
   });
 
+  it('a partly loaded stream asks for more only when the claimed bytes exist', () => {
+    // BINBYTES of 100 bytes, 10 of them in memory: more is asked for when the stream has them...
+    const head = bytes([0x80, 2, 0x42, 100, 0, 0, 0], Array(10).fill(0));
+    try {
+      load(head, { available: 200 });
+      assert.fail('expected PickleNeedsMore');
+    } catch (e) {
+      assert.ok(e instanceof PickleNeedsMore, String(e));
+      assert.strictEqual(e.needEnd, 7 + 100);
+      assert.strictEqual(e.code, 'truncated');
+    }
+    // ...and a length past the end of the stream fails at once, naming the opcode's offset.
+    const e = rejects(() => load(head, { available: 50 }), 'truncated', /BINBYTES needs 100 bytes but the file ends 43 bytes later/);
+    assert.ok(!(e instanceof PickleNeedsMore));
+    assert.strictEqual(e.offset, 2);
+    rejects(() => load(bytes([0x80, 4, 0x8e, 0, 0, 0, 0, 1, 0, 0, 0]), { available: 1000 }), 'truncated', /larger than the file/);
+    // A line without its newline yet, or a pickle without its STOP yet, asks for more too.
+    assert.throws(() => load(bytes('cos\nsys'), { available: 100 }), PickleNeedsMore);
+    assert.throws(() => load(bytes([0x80, 2, 0x4e]), { available: 100 }), PickleNeedsMore);
+    rejects(() => load(bytes([0x80, 2, 0x4e]), { available: 3 }), 'truncated', /ends before STOP/);
+  });
+
   it('malformed programs name the opcode and offset', () => {
     let e = rejects(() => load(bytes([0x80, 2, 0xff])), 'bad-pickle', /unknown pickle opcode 0xff/);
     assert.strictEqual(e.offset, 2);
@@ -292,6 +315,31 @@ describe('safety verdicts', () => {
       ['socket', 'create_connection', 'dangerous'],
       ['os.path', 'join', 'dangerous'],
       ['sys', 'modules', 'dangerous'],
+      ['torch.storage', '_load_from_bytes', 'dangerous'],
+      ['torch.fx.graph_module', 'reduce_graph_module', 'dangerous'],
+      ['torch.fx.graph_module', '_deserialize_graph_module', 'dangerous'],
+      ['torch.fx._lazy_graph_module', '_deserialize_graph_module', 'dangerous'],
+      ['_posixsubprocess', 'fork_exec', 'dangerous'],
+      ['torch.utils.cpp_extension', 'load_inline', 'dangerous'],
+      ['torch._inductor.codecache', 'PyCodeCache', 'dangerous'],
+      ['torch.hub', 'load', 'dangerous'],
+      ['torch.jit._serialization', 'load', 'dangerous'],
+      ['torch._C', 'import_ir_module', 'dangerous'],
+      ['torch', 'compile', 'dangerous'],
+      ['ctypes', 'CDLL', 'dangerous'],
+      ['codeop', 'compile_command', 'dangerous'],
+      ['pty', 'spawn', 'dangerous'],
+      ['multiprocessing.process', 'Process', 'dangerous'],
+      ['pydoc', 'locate', 'dangerous'],
+      ['timeit', 'timeit', 'dangerous'],
+      ['cProfile', 'run', 'dangerous'],
+      ['asyncio.subprocess', 'create_subprocess_shell', 'dangerous'],
+      ['yaml', 'unsafe_load', 'dangerous'],
+      ['pandas.io.pickle', 'read_pickle', 'dangerous'],
+      ['functools', 'partial', 'unknown'],
+      ['functools', 'reduce', 'dangerous'],
+      ['torch.fx.immutable_collections', 'immutable_list', 'unknown'],
+      ['torch.nn.modules.normalization', 'LayerNorm', 'unknown'],
     ];
     for (const [m, n, v] of cases) assert.strictEqual(classifyGlobal(m, n).verdict, v, `${m}.${n}`);
   });

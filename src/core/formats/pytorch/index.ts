@@ -10,18 +10,45 @@ import { truncate } from '../../json';
 import { RawCheckpoint, Warning } from '../../model';
 import type { FormatReader } from '../index';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
-import { PickleLimits, unpickle } from './pickle';
+import { PickleLimits, UnpickleResult, unpickle } from './pickle';
 import { SafetyTracker } from './safety';
-import { Interpretation, interpret } from './structure';
+import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
 import { looksLikeZip, memberDataOffsets, readMember, readMemberAt, readZipDirectory, ZipDirectory } from './zip';
 
 /** data.pkl larger than this is refused (a pickle holds structure, not tensor data). */
 export const MAX_PICKLE_BYTES = 1024 * 1024 * 1024;
 
-/** Options for tests: tighter bounds on the pickle VM. */
+/** Options for tests: tighter bounds on the pickle VM and on inflating data.pkl. */
 export interface PytorchReadOptions {
   limits?: Partial<PickleLimits>;
+  maxInflateBytes?: number;
+}
+
+/**
+ * Nodes the structure walk may visit for a pickle of `bytes` bytes. Memo references let a tiny
+ * pickle describe an exponentially large tree (a list holding the previous list twice, twenty
+ * times over); a legitimate pickle spells out nearly everything it holds, so its walk is
+ * proportional to its size.
+ */
+export function walkBudget(bytes: number): number {
+  return Math.min(DEFAULT_WALK.maxNodes, 100_000 + 16 * bytes);
+}
+
+/**
+ * A failure after the pickle named dangerous globals still names them: a malicious file that
+ * is also broken must not look merely broken.
+ */
+function withDangerous(e: unknown, safety: SafetyTracker): unknown {
+  if (!(e instanceof CheckpointError)) return e;
+  const dangerous = safety.report().globals.filter((g) => g.verdict === 'dangerous');
+  if (dangerous.length === 0) return e;
+  const list = dangerous.slice(0, 5).map((g) => `${g.name} (dangerous)`).join(', ') + (dangerous.length > 5 ? `, and ${dangerous.length - 5} more` : '');
+  return new CheckpointError(e.code, `${e.detail}; before failing it references ${list}: loading it with torch.load would run code (nothing was executed here)`, {
+    file: e.file,
+    offset: e.offset,
+    record: e.record,
+  });
 }
 
 /** Files up to this size are read whole in one read. */
@@ -123,13 +150,41 @@ async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: stri
   const formatVersion = await small('.format_version');
   const alignment = await small('.storage_alignment');
 
-  const { data: pkl, start } = await readMemberAt(src, pklEntry, file, MAX_PICKLE_BYTES);
+  const { data: pkl, start } = await readMemberAt(src, pklEntry, file, MAX_PICKLE_BYTES, opts.maxInflateBytes);
   const pklStart = pklEntry.method === 0 ? start : 0;
   const session = new TorchSession(file);
   const safety = new SafetyTracker();
   const { hooks, globals } = session.hooks('zip');
-  const result = unpickle(pkl, { file, base: pklStart, hooks, limits: opts.limits });
+  let result: UnpickleResult;
+  try {
+    result = unpickle(pkl, { file, base: pklStart, hooks, limits: opts.limits });
+  } catch (e) {
+    // Globals named before the failure are still reported.
+    safety.merge(globals);
+    throw withDangerous(e, safety);
+  }
   safety.merge(globals);
+  try {
+    return await finishZip(src, ctx, file, dir, prefix, pkl.length, result, session, safety, warnings, { version, byteorder, formatVersion, alignment });
+  } catch (e) {
+    throw withDangerous(e, safety);
+  }
+}
+
+async function finishZip(
+  src: ByteSource,
+  ctx: ReaderContext,
+  file: string,
+  dir: ZipDirectory,
+  prefix: string,
+  pklBytes: number,
+  result: UnpickleResult,
+  session: TorchSession,
+  safety: SafetyTracker,
+  warnings: Warning[],
+  rec: { version?: string; byteorder: string; formatVersion?: string; alignment?: string },
+): Promise<RawCheckpoint> {
+  const { version, byteorder, formatVersion, alignment } = rec;
 
   // Each storage's record, located from its local header; its data is never read.
   const storages = [...session.storages.values()];
@@ -150,7 +205,7 @@ async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: stri
   if (compressed) warnings.push({ code: 'compressed-storage', message: `${compressed} storage record(s) are compressed; their data offsets are not byte offsets into the file` });
   if (byteorder !== 'little') warnings.push({ code: 'big-endian', message: `storages are stored ${byteorder}-endian` });
 
-  const interp = interpret(result.value, file);
+  const interp = interpret(result.value, file, { maxNodes: walkBudget(pklBytes) });
   const meta: Record<string, unknown> = Object.create(null);
   const archive: Record<string, unknown> = Object.create(null);
   archive.prefix = prefix.replace(/\/$/, '');
@@ -168,13 +223,21 @@ async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: stri
 async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
   const session = new TorchSession(file);
   const safety = new SafetyTracker();
+  try {
+    return await readLegacyBody(src, ctx, file, opts, session, safety);
+  } catch (e) {
+    throw withDangerous(e, safety);
+  }
+}
+
+async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
   const header = await readLegacyPickles(src, file, session, (g) => safety.merge(g), opts.limits);
   const storages = await locateLegacyStorages(src, file, session, header.keys, header.storagesStart);
   for (const s of storages) checkStorageSize(s, file, `the file holds ${s.recordBytes} bytes for it`);
   const warnings: Warning[] = [];
   const sys = sysInfoPlain(header.sysInfo);
   if (sys && sys.little_endian === false) warnings.push({ code: 'big-endian', message: 'storages are stored big-endian (sys_info little_endian is False)' });
-  const interp = interpret(header.main, file);
+  const interp = interpret(header.main, file, { maxNodes: walkBudget(header.mainBytes) });
   const archive: Record<string, unknown> = Object.create(null);
   archive.legacy = true;
   archive.pickle_protocol = header.protocol;

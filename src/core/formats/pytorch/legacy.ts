@@ -7,51 +7,78 @@
 import { ByteSource } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
-import { PickleHooks, PickleLimits, PyDict, PyList, PyTuple, PyValue, UnpickleResult, describeValue, unpickle } from './pickle';
+import { PickleHooks, PickleLimits, PickleNeedsMore, PyDict, PyGlobal, PyList, PyTuple, PyValue, UnpickleResult, describeValue, unpickle } from './pickle';
 import { Storage, TorchSession } from './torch';
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 export const LEGACY_PROTOCOL = 1001;
-/** LONG1 10-byte encoding of the magic number, as protocol-2 pickles spell it. */
-const MAGIC_LE = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-const MAGIC_TEXT = '119547037146038801333356';
+/** The legacy format's pickles together are refused past this size (they hold structure, not data). */
+export const MAX_LEGACY_PICKLE_BYTES = 1024 * 1024 * 1024;
 
+function isMagic(v: PyValue): boolean {
+  return (typeof v === 'bigint' && v === LEGACY_MAGIC) || (typeof v === 'number' && Number.isSafeInteger(v) && BigInt(v) === LEGACY_MAGIC);
+}
+
+/**
+ * True when the file starts with a pickle of the torch.save magic number, in any protocol:
+ * protocol 2 spells it PROTO LONG1, protocols 4 and 5 put a FRAME in between, protocols 0 and
+ * 1 write it as a decimal LONG. The first pickle is parsed (inertly), not matched as bytes.
+ */
 export function looksLikeLegacy(head: Uint8Array): boolean {
-  if (head.length >= 14 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && head[2] === 0x8a && head[3] === 0x0a) {
-    return MAGIC_LE.every((b, i) => head[4 + i] === b);
+  // Every spelling starts with PROTO, or LONG / LONG1 in protocols 0 and 1.
+  if (head.length < 3 || (head[0] !== 0x80 && head[0] !== 0x4c && head[0] !== 0x8a)) return false;
+  try {
+    const r = unpickle(head, {
+      file: '',
+      hooks: { resolveGlobal: (module, name) => new PyGlobal(module, name) },
+      limits: { maxObjects: 16, maxDepth: 4, maxMemo: 4, maxIntBytes: 64 },
+    });
+    return isMagic(r.value);
+  } catch {
+    return false;
   }
-  // Protocols 0 and 1 spell the magic number as a decimal LONG.
-  const text = new TextDecoder('latin1').decode(head.subarray(0, 40));
-  return text.startsWith(`L${MAGIC_TEXT}L\n`) || text.startsWith(`\x80\x01L${MAGIC_TEXT}`);
 }
 
 /** Pickles read from the start of a file, pulling in more bytes only when a pickle runs past them. */
 export class PickleStream {
   private buf = new Uint8Array(0);
-  constructor(private readonly src: ByteSource, private readonly file: string, private chunk = 16 * 1024) {}
+  constructor(
+    private readonly src: ByteSource,
+    private readonly file: string,
+    private chunk = 16 * 1024,
+    private readonly maxBytes = MAX_LEGACY_PICKLE_BYTES,
+  ) {}
 
   get loaded(): number {
     return this.buf.length;
   }
 
-  private async grow(): Promise<boolean> {
-    if (this.buf.length >= this.src.size) return false;
-    const want = Math.min(this.src.size, Math.max(this.buf.length * 2, this.chunk));
+  /** Load at least `atLeast` bytes (at most the file): doubling, so a long pickle costs O(n log n). */
+  private async grow(atLeast: number): Promise<void> {
+    if (this.buf.length >= this.src.size) return;
+    const want = Math.min(this.src.size, Math.max(atLeast, this.buf.length * 2, this.chunk));
+    if (want > this.maxBytes) {
+      throw new CheckpointError('limit', `the legacy pickles run past ${this.maxBytes} bytes (they hold structure, not tensor data)`, { file: this.file, offset: this.buf.length });
+    }
     const more = await this.src.read(this.buf.length, want - this.buf.length);
     const next = new Uint8Array(want);
     next.set(this.buf, 0);
     next.set(more, this.buf.length);
     this.buf = next;
-    return true;
   }
 
   async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>): Promise<UnpickleResult> {
-    if (this.buf.length === 0) await this.grow();
+    if (this.buf.length === 0) await this.grow(0);
     for (;;) {
       try {
-        return unpickle(this.buf, { file: this.file, start, hooks, limits });
+        return unpickle(this.buf, { file: this.file, start, hooks, limits, available: this.src.size });
       } catch (e) {
-        if (e instanceof CheckpointError && e.code === 'truncated' && (await this.grow())) continue;
+        // Only a read that fits in the file asks for more bytes: a length claimed past the
+        // end of the file fails at once instead of loading the file to find out.
+        if (e instanceof PickleNeedsMore && this.buf.length < this.src.size) {
+          await this.grow(e.needEnd);
+          continue;
+        }
         throw e;
       }
     }
@@ -65,6 +92,8 @@ export interface LegacyHeader {
   /** File offset just past the storage key list: where the first storage's count sits. */
   storagesStart: number;
   protocol: number;
+  /** Bytes of the main pickle (the object), for the structure walk's budget. */
+  mainBytes: number;
 }
 
 export async function readLegacyPickles(
@@ -77,12 +106,15 @@ export async function readLegacyPickles(
   const stream = new PickleStream(src, file);
   const run = async (start: number, kind: 'none' | 'legacy') => {
     const { hooks, globals } = session.hooks(kind);
-    const r = await stream.load(start, hooks, limits);
-    onGlobals(globals);
-    return r;
+    try {
+      return await stream.load(start, hooks, limits);
+    } finally {
+      // Globals named before a failure are reported too (the caller names dangerous ones).
+      onGlobals(globals);
+    }
   };
   const magic = await run(0, 'none');
-  if (!(magic.value === LEGACY_MAGIC || (typeof magic.value === 'number' && BigInt(magic.value) === LEGACY_MAGIC) || (typeof magic.value === 'bigint' && magic.value === LEGACY_MAGIC))) {
+  if (!isMagic(magic.value)) {
     throw new CheckpointError('unknown-format', `first pickle holds ${describeValue(magic.value)}, not the torch.save magic number: not a PyTorch legacy checkpoint`, { file, offset: 0 });
   }
   const proto = await run(magic.end, 'none');
@@ -99,7 +131,7 @@ export async function readLegacyPickles(
     if (typeof k === 'number' || typeof k === 'bigint') return String(k);
     throw new CheckpointError('bad-pickle', `storage key ${describeValue(k)} is not a string`, { file, offset: main.end });
   });
-  return { sysInfo: sys.value, main: main.value, keys, storagesStart: keyList.end, protocol: main.protocol };
+  return { sysInfo: sys.value, main: main.value, keys, storagesStart: keyList.end, protocol: main.protocol, mainBytes: main.end - sys.end };
 }
 
 /** Walk the storage area: count, data, count, data... reading only the counts. */

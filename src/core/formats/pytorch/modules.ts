@@ -171,10 +171,63 @@ export function layerRepr(className: string, pythonModule: string, a: Map<string
     case 'ReLU6':
     case 'SiLU':
     case 'Mish':
-    case 'Hardswish':
-    case 'Hardsigmoid':
     case 'SELU':
       return wrap(inplace(''));
+    // No extra_repr: torch prints them bare even when inplace.
+    case 'Hardswish':
+    case 'Hardsigmoid':
+    case 'Softmax2d':
+      return wrap('');
+    case 'PReLU':
+      if (!has('num_parameters')) return undefined;
+      return wrap(`num_parameters=${pyStr(g('num_parameters'))}`);
+    case 'GLU':
+      if (!has('dim')) return undefined;
+      return wrap(`dim=${pyStr(g('dim'))}`);
+    case 'PixelShuffle':
+      if (!has('upscale_factor')) return undefined;
+      return wrap(`upscale_factor=${pyStr(g('upscale_factor'))}`);
+    case 'PixelUnshuffle':
+      if (!has('downscale_factor')) return undefined;
+      return wrap(`downscale_factor=${pyStr(g('downscale_factor'))}`);
+    case 'ChannelShuffle':
+      if (!has('groups')) return undefined;
+      return wrap(`groups=${pyStr(g('groups'))}`);
+    case 'Upsample':
+    case 'UpsamplingNearest2d':
+    case 'UpsamplingBilinear2d': {
+      if (!has('mode')) return undefined;
+      // str() of the value: scale factors are floats (torch stores float(scale_factor)).
+      const sf = g('scale_factor');
+      const floats = (v: PyValue | undefined): string =>
+        v instanceof PyTuple ? (v.items.length === 1 ? `(${fl(v.items[0])},)` : `(${v.items.map((x) => fl(x)).join(', ')})`) : fl(v);
+      const info = sf !== undefined && sf !== null ? `scale_factor=${floats(sf)}` : `size=${pyStr(g('size') ?? null)}`;
+      return wrap(`${info}, mode=${pyStr(g('mode'))}`);
+    }
+    case 'RNN':
+    case 'LSTM':
+    case 'GRU': {
+      // torch's RNNBase.extra_repr, option by option.
+      if (!has('input_size', 'hidden_size')) return undefined;
+      let s = `${pyStr(g('input_size'))}, ${pyStr(g('hidden_size'))}`;
+      const proj = g('proj_size');
+      if (proj !== undefined && proj !== 0) s += `, proj_size=${pyStr(proj)}`;
+      if (g('num_layers') !== undefined && g('num_layers') !== 1) s += `, num_layers=${pyStr(g('num_layers'))}`;
+      if (g('bias') !== undefined && g('bias') !== true) s += `, bias=${pyStr(g('bias'))}`;
+      if (g('batch_first') !== undefined && g('batch_first') !== false) s += `, batch_first=${pyStr(g('batch_first'))}`;
+      if (typeof g('dropout') === 'number' && g('dropout') !== 0) s += `, dropout=${fl(g('dropout'))}`;
+      if (g('bidirectional') !== undefined && g('bidirectional') !== false) s += `, bidirectional=${pyStr(g('bidirectional'))}`;
+      return wrap(s);
+    }
+    case 'RNNCell':
+    case 'LSTMCell':
+    case 'GRUCell': {
+      if (!has('input_size', 'hidden_size')) return undefined;
+      let s = `${pyStr(g('input_size'))}, ${pyStr(g('hidden_size'))}`;
+      if (a.has('bias') && g('bias') !== true) s += `, bias=${pyStr(g('bias'))}`;
+      if (a.has('nonlinearity') && g('nonlinearity') !== 'tanh') s += `, nonlinearity=${pyStr(g('nonlinearity'))}`;
+      return wrap(s);
+    }
     case 'GELU':
       return wrap(a.has('approximate') ? `approximate=${pyRepr(g('approximate'))}` : '');
     case 'LeakyReLU':

@@ -211,6 +211,28 @@ export interface UnpickleOptions {
   limits?: Partial<PickleLimits>;
   /** Text encoding for protocol 0-2 8-bit strings (STRING, BINSTRING); Python 3's default decodes as ASCII. */
   stringEncoding?: 'utf-8' | 'latin1';
+  /**
+   * Bytes that exist from buf[0] on, when buf holds only the first part of a longer stream (the
+   * legacy format's pickles are read from the file as far as needed). A read that fits within
+   * them but not within buf throws PickleNeedsMore; one that runs past them is truncated.
+   */
+  available?: number;
+}
+
+/**
+ * The pickle runs past the bytes in memory but not past the stream: load at least `needEnd`
+ * bytes (from buf[0]) and run it again. Only thrown when UnpickleOptions.available says more
+ * bytes exist; a length claimed past the end of the stream is a plain 'truncated' error.
+ */
+export class PickleNeedsMore extends CheckpointError {
+  constructor(
+    /** Index in buf (exclusive) that the failing read reaches. */
+    readonly needEnd: number,
+    detail: string,
+    where: { file: string; offset: number; record: string },
+  ) {
+    super('truncated', detail, where);
+  }
 }
 
 export interface UnpickleResult {
@@ -280,9 +302,25 @@ class Machine {
     throw new CheckpointError(code, detail, { file: this.file, offset: this.base + this.opStart, record: `pickle opcode ${opcodeName(this.op)}` });
   }
 
+  /** Bytes of the stream from buf[0], loaded or not. */
+  private get end(): number {
+    return Math.max(this.buf.length, this.opts.available ?? 0);
+  }
+
   private need(n: number, what: string): void {
     if (n < 0 || this.pos + n > this.buf.length) {
-      this.fail(`${what} needs ${n} bytes but the pickle data ends ${this.buf.length - this.pos} bytes later`, 'truncated');
+      const end = this.end;
+      if (n >= 0 && this.pos + n <= end) this.more(this.pos + n, `${what} needs ${n} bytes`);
+      // A claimed length past the end of the stream: fail now, never load it.
+      const where = end > this.buf.length ? 'file' : 'pickle data';
+      this.fail(`${what} needs ${n} bytes but the ${where} ends ${end - this.pos} bytes later`, 'truncated');
+    }
+  }
+
+  /** The stream holds more bytes than buf: ask for them (only when it does). */
+  private more(needEnd: number, detail: string): void {
+    if (needEnd > this.buf.length && this.buf.length < this.end) {
+      throw new PickleNeedsMore(Math.min(needEnd, this.end), detail, { file: this.file, offset: this.base + this.opStart, record: `pickle opcode ${opcodeName(this.op)}` });
     }
   }
 
@@ -313,7 +351,7 @@ class Machine {
   private u64(): number {
     this.need(8, 'operand');
     const v = this.view.getBigUint64(this.pos, true);
-    if (v > BigInt(this.buf.length)) this.fail(`length ${v} is larger than the pickle data`, 'truncated');
+    if (v > BigInt(this.end)) this.fail(`length ${v} is larger than the ${this.end > this.buf.length ? 'file' : 'pickle data'}`, 'truncated');
     this.pos += 8;
     return Number(v);
   }
@@ -326,7 +364,10 @@ class Machine {
   /** A protocol-0 text line, without its newline. */
   private line(what: string): Uint8Array {
     const nl = this.buf.indexOf(0x0a, this.pos);
-    if (nl < 0) this.fail(`${what} has no terminating newline`, 'truncated');
+    if (nl < 0) {
+      this.more(this.buf.length + 1, `${what} has no newline in the bytes read so far`);
+      this.fail(`${what} has no terminating newline`, 'truncated');
+    }
     const b = this.buf.subarray(this.pos, nl);
     this.pos = nl + 1;
     return b;
@@ -470,6 +511,7 @@ class Machine {
       this.opStart = this.pos;
       if (this.pos >= buf.length) {
         this.op = 0x2e;
+        this.more(buf.length + 1, 'pickle continues past the bytes read so far');
         this.fail('pickle data ends before STOP', 'truncated');
       }
       const op = (this.op = buf[this.pos++]);

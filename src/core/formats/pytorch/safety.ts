@@ -69,6 +69,12 @@ const DANGEROUS_MODULES = new Map<string, string>([
   ['nt', 'operating system access (os on Windows)'],
   ['sys', 'interpreter internals'],
   ['subprocess', 'runs programs'],
+  ['_posixsubprocess', 'forks and runs programs (fork_exec)'],
+  ['_subprocess', 'runs programs (Windows)'],
+  ['_winapi', 'creates processes (Windows)'],
+  ['winreg', 'changes the Windows registry'],
+  ['_winreg', 'changes the Windows registry'],
+  ['msvcrt', 'console and process internals (Windows)'],
   ['commands', 'runs shell commands'],
   ['popen2', 'runs shell commands'],
   ['pty', 'spawns processes'],
@@ -125,17 +131,46 @@ const DANGEROUS_MODULES = new Map<string, string>([
   ['venv', 'runs programs'],
   ['operator', 'attribute access gadgets (attrgetter, methodcaller)'],
   ['_operator', 'attribute access gadgets (attrgetter, methodcaller)'],
-  ['functools', 'call gadgets (partial, reduce)'],
+  ['functools', 'call gadgets (reduce, singledispatch...)'],
   ['types', 'builds code and functions'],
   ['gc', 'interpreter internals'],
   ['inspect', 'interpreter internals'],
   ['numpy.testing', 'runs programs'],
   ['numpy.f2py', 'runs compilers'],
+  ['doctest', 'runs code from docstrings'],
+  ['site', 'processes .pth files (runs their import lines)'],
+  ['ensurepip', 'runs pip'],
+  ['idlelib', 'runs Python code'],
+  ['xmlrpc', 'network access (remote calls)'],
+  ['socketserver', 'network access'],
+  ['poplib', 'network access'],
+  ['imaplib', 'network access'],
+  ['nntplib', 'network access'],
+  ['urllib3', 'network access'],
+  ['httpx', 'network access'],
+  ['aiohttp', 'network access'],
+  ['mmap', 'maps files into memory'],
+  ['jsonpickle', 'nested unpickling (runs code)'],
+  ['numpy.ctypeslib', 'loads native libraries'],
+  ['numpy.distutils', 'runs compilers'],
   ['torch.hub', 'downloads and runs code'],
   ['torch.jit', 'compiles and runs TorchScript'],
   ['torch.serialization', 'nested torch.load'],
   ['torch.package', 'imports packaged code'],
   ['torch._dynamo', 'compiles code'],
+  ['torch._inductor', 'compiles and runs generated code'],
+  ['torch.utils.cpp_extension', 'compiles and loads native code'],
+  ['torch.utils.collect_env', 'runs shell commands'],
+  ['torch.utils.benchmark', 'runs code strings (Timer)'],
+  ['torch.utils.model_zoo', 'downloads and loads checkpoints'],
+  ['torch.fx.graph_module', 'rebuilds GraphModules by executing their generated Python code'],
+  ['torch.export', 'loads exported programs'],
+  ['torch._export', 'loads exported programs'],
+  ['torch.multiprocessing', 'spawns processes and maps shared memory'],
+  ['torch.distributed.rpc', 'remote calls'],
+  ['torch.ops', 'calls native operators'],
+  ['torch._ops', 'calls native operators'],
+  ['torch.testing._internal', 'test helpers that run programs'],
   ['torch.cuda.memory', 'native memory calls'],
 ]);
 
@@ -177,11 +212,40 @@ const DANGEROUS_BUILTINS = new Map<string, string>([
   ['next', 'drives iterators (call gadget)'],
 ]);
 
+/** Single globals that are dangerous in modules that are otherwise not. */
+const DANGEROUS_NAMES = new Map<string, string>([
+  ['torch.storage._load_from_bytes', 'runs torch.load on embedded bytes (nested unpickling)'],
+  ['torch.load', 'nested torch.load'],
+  ['torch.compile', 'compiles code'],
+  ['torch.save', 'writes files'],
+  ['torch.from_file', 'reads any file'],
+  ['torch._C.import_ir_module', 'loads TorchScript'],
+  ['torch._C.import_ir_module_from_buffer', 'loads TorchScript'],
+  ['torch._C._load_for_lite_interpreter', 'loads TorchScript'],
+  ['torch._C._load_for_lite_interpreter_from_buffer', 'loads TorchScript'],
+  ['torch._C.CompilationUnit', 'compiles TorchScript'],
+  ['torch._C.ScriptFunction', 'runs TorchScript'],
+]);
+
+/**
+ * Call gadgets that only forward to another callable: that callable is itself a global the
+ * pickle must name, and is classified on its own (torchvision pickles functools.partial).
+ */
+const FORWARDERS = new Map<string, string>([
+  ['functools.partial', 'binds arguments to another callable, which the pickle names (and is classified) on its own'],
+  ['functools.partialmethod', 'binds arguments to another callable, which the pickle names (and is classified) on its own'],
+  ['_functools.partial', 'binds arguments to another callable, which the pickle names (and is classified) on its own'],
+]);
+
 /** The verdict for one `module.name`. */
 export function classifyGlobal(module: string, name: string): GlobalVerdict {
   const full = `${module}.${name}`;
   const allowed = ALLOWED.get(full);
   if (allowed) return { verdict: 'allowed', reason: allowed };
+  const forwarder = FORWARDERS.get(full);
+  if (forwarder) return { verdict: 'unknown', reason: forwarder };
+  const named = DANGEROUS_NAMES.get(full);
+  if (named) return { verdict: 'dangerous', reason: named };
   if (module === 'builtins' || module === '__builtin__' || module === '__builtins__') {
     const b = DANGEROUS_BUILTINS.get(name);
     if (b) return { verdict: 'dangerous', reason: `builtins.${name} ${b}` };
@@ -196,10 +260,19 @@ export function classifyGlobal(module: string, name: string): GlobalVerdict {
   }
   if (DANGEROUS_MODULES.has(full)) return { verdict: 'dangerous', reason: DANGEROUS_MODULES.get(full)! };
   // Names that are dangerous wherever they live (loaders and code runners re-exported elsewhere).
-  if (/^(system|popen\w*|spawn\w*|exec\w*|eval|load|loads|check_call|check_output|Popen|getoutput|getstatusoutput)$/.test(name) && !module.startsWith('torch')) {
+  if (
+    /^(system|popen\w*|spawn\w*|exec\w*|eval|load|loads|unsafe_load|full_load|read_pickle|check_call|check_output|Popen|getoutput|getstatusoutput|startfile|run_path|run_module|fork\w*)$/.test(name) &&
+    !module.startsWith('torch')
+  ) {
     return { verdict: 'dangerous', reason: `${name} runs code or programs in most modules` };
   }
-  if (module === 'torch' && /^_?(load|ops|classes|jit|hub)$/.test(name)) return { verdict: 'dangerous', reason: 'reaches code loading in torch' };
+  if (module === 'torch' && /^_?(load|ops|classes|jit|hub|_dynamo|_inductor|package|compile)$/.test(name)) return { verdict: 'dangerous', reason: 'reaches code loading in torch' };
+  // torch.fx rebuilds (reduce_graph_module, _deserialize_graph_module...) exec generated code.
+  if ((module === 'torch.fx' || module.startsWith('torch.fx.')) && /^(reduce_|_reduce|_deserialize|deserialize|_exec|_forward_from_src|_load)/.test(name)) {
+    return { verdict: 'dangerous', reason: 'torch.fx rebuild: executes the GraphModule\'s generated Python code' };
+  }
+  // TorchScript loaders and compilers reached through torch._C.
+  if (module === 'torch._C' && /^_?(jit_|import_ir|load|compile|_jit)/.test(name)) return { verdict: 'dangerous', reason: 'loads or compiles TorchScript' };
   if (module.startsWith('torch.nn.modules.') || module === 'torch.nn') {
     return { verdict: 'unknown', reason: 'nn.Module class: whole pickled modules are refused by torch.load(weights_only=True)' };
   }

@@ -1,8 +1,9 @@
 /**
  * From the unpickled object to named tensors: state dicts (plain or nested), whole pickled
- * modules (exact tree and roles), and training checkpoints (the model nested under `state_dict`,
- * `model`..., next to optimizer state, epochs and hyper-parameters). DataParallel's `module.`
- * prefix is recognised and stripped. Walks are depth-checked and budgeted, and cycles are cut.
+ * modules (exact tree and roles), whole modules inside dicts and lists (each a subtree under its
+ * key or index), and training checkpoints (the model nested under `state_dict`, `model`..., next
+ * to optimizer state, epochs and hyper-parameters). DataParallel's `module.` prefix is recognised
+ * and stripped. Walks are depth-checked and budgeted, and cycles are cut.
  */
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
@@ -51,7 +52,7 @@ export interface WalkLimits {
   maxNodes: number;
 }
 
-const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000 };
+export const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000 };
 
 class Walker {
   nodes = 0;
@@ -87,8 +88,42 @@ interface Emit {
   reason?: string;
 }
 
+/** What a container is, for the synthetic nodes above modules found inside containers. */
+interface ContainerDesc {
+  path: string;
+  className: string;
+  pythonModule: string;
+}
+
+/** A whole nn.Module met while walking a container (not as another module's child). */
+interface FoundModule {
+  path: string;
+  hint: ModuleHint;
+  /** The containers it sits in, outermost first. */
+  containers: ContainerDesc[];
+}
+
+/** Collects whole modules held in dicts, lists, tuples or plain objects. */
+interface Finder {
+  modules: FoundModule[];
+  stack: ContainerDesc[];
+}
+
+function describeContainer(v: PyValue, path: string): ContainerDesc {
+  const split = (full: string): ContainerDesc => {
+    const i = full.lastIndexOf('.');
+    return i < 0 ? { path, className: full, pythonModule: 'builtins' } : { path, className: full.slice(i + 1), pythonModule: full.slice(0, i) };
+  };
+  if (v instanceof PyDict) return split(v.className);
+  if (v instanceof PyList) return split('list');
+  if (v instanceof PyTuple) return split('tuple');
+  if (v instanceof PySet) return split(v.frozen ? 'frozenset' : 'set');
+  if (v instanceof PyObject && v.className) return split(v.className);
+  return split('object');
+}
+
 /** Collect tensors reachable from `v`, named by their dotted path. */
-function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>): void {
+function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>, finder?: Finder): void {
   if (v === null || typeof v !== 'object') return;
   w.tick(depth, path);
   if (v instanceof TorchTensor) {
@@ -96,37 +131,78 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
     return;
   }
   if (v instanceof PyBytes || v instanceof PyGlobal) return;
+  if (v instanceof PyObject && isModule(v)) {
+    // walkModule keeps its own path set: a module is a cycle only if it encloses itself.
+    const hint = walkModule(w, v, '', path, out, depth + 1, onPath, emit);
+    finder?.modules.push({ path, hint, containers: finder.stack.slice() });
+    return;
+  }
   if (onPath.has(v)) return; // a cycle
   onPath.add(v);
+  finder?.stack.push(describeContainer(v, path));
   try {
     if (v instanceof PyDict) {
-      for (const [k, x] of v.entries()) walk(w, x, join(path, keyString(k)), out, emit, depth + 1, onPath);
+      for (const [k, x] of v.entries()) walk(w, x, join(path, keyString(k)), out, emit, depth + 1, onPath, finder);
     } else if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
-      v.items.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath));
+      v.items.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath, finder));
     } else if (v instanceof PyObject) {
-      if (isModule(v)) {
-        walkModule(w, v, '', path, out, depth + 1, onPath, emit);
-      } else {
-        const st = v.state;
-        if (st instanceof PyDict) walk(w, st, path, out, emit, depth + 1, onPath);
-        else if (st !== undefined) walk(w, st, join(path, '__state__'), out, emit, depth + 1, onPath);
-        if (v.dictItems) walk(w, v.dictItems, path, out, emit, depth + 1, onPath);
-        if (v.listItems) v.listItems.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath));
-        v.args.forEach((x, i) => walk(w, x, join(path, `__arg${i}__`), out, emit, depth + 1, onPath));
-      }
+      const st = v.state;
+      if (st instanceof PyDict) walk(w, st, path, out, emit, depth + 1, onPath, finder);
+      else if (st !== undefined) walk(w, st, join(path, '__state__'), out, emit, depth + 1, onPath, finder);
+      if (v.dictItems) walk(w, v.dictItems, path, out, emit, depth + 1, onPath, finder);
+      if (v.listItems) v.listItems.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath, finder));
+      v.args.forEach((x, i) => walk(w, x, join(path, `__arg${i}__`), out, emit, depth + 1, onPath, finder));
     }
   } finally {
+    finder?.stack.pop();
     onPath.delete(v);
   }
 }
 
-function pushTensor(out: NamedTensor[], name: string, t: TorchTensor, emit: Emit): void {
-  if (t.parts && !t.storage) {
-    for (const p of t.parts) {
-      out.push({ name: join(name, p.name), tensor: p.tensor, role: emit.role, roleReason: emit.reason, extra: { sparse_component_of: name, layout: t.layout } });
+/**
+ * Modules found inside containers, as one tree: a synthetic root for the outermost container
+ * (`dict`, `list`...), synthetic nodes for containers in between, and each module's own tree
+ * under its key or index, so `{'generator': G, 'discriminator': D}` gives `generator.*` and
+ * `discriminator.*`. Paths are split on dots as tensor names are, so hint and names agree.
+ */
+function containerTree(root: PyValue, found: FoundModule[]): ModuleHint {
+  const top = describeContainer(root, '');
+  const tree = newHint('', top.className, top.pythonModule);
+  const kids = new Map<ModuleHint, Map<string, ModuleHint>>();
+  const childOf = (node: ModuleHint, name: string): ModuleHint | undefined => kids.get(node)?.get(name);
+  const add = (node: ModuleHint, child: ModuleHint): void => {
+    node.children.push(child);
+    let m = kids.get(node);
+    if (!m) kids.set(node, (m = new Map()));
+    m.set(child.name, child);
+  };
+  for (const f of found) {
+    // An object and its state dict share a path: the object (met first) names it.
+    const descs = new Map<string, ContainerDesc>();
+    for (const c of f.containers) if (!descs.has(c.path)) descs.set(c.path, c);
+    const segs = f.path.split('.');
+    let node = tree;
+    let at = '';
+    for (let i = 0; i < segs.length - 1; i++) {
+      at = join(at, segs[i]);
+      let next = childOf(node, segs[i]);
+      if (!next) {
+        const d = descs.get(at) ?? { className: 'dict', pythonModule: 'builtins' };
+        next = newHint(segs[i], d.className, d.pythonModule);
+        add(node, next);
+      }
+      node = next;
     }
-    return;
+    const last = segs[segs.length - 1];
+    if (childOf(node, last)) continue; // the same path twice (its tensors get #2 names)
+    f.hint.name = last;
+    add(node, f.hint);
   }
+  return tree;
+}
+
+function pushTensor(out: NamedTensor[], name: string, t: TorchTensor, emit: Emit): void {
+  // Sparse tensors are one tensor (their dense shape); toRecords sums their components' bytes.
   out.push({ name, tensor: t, role: emit.role, roleReason: emit.reason });
 }
 
@@ -180,8 +256,9 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
       attrs.set(k, v);
       const a = attributeValue(v);
       if (a !== undefined) hint.attributes[k] = a;
-      else if (v !== null && typeof v === 'object' && !isModule(v)) {
-        // Tensors kept as plain attributes are neither parameters nor buffers.
+      else if (v !== null && typeof v === 'object') {
+        // Tensors kept as plain attributes (also inside modules held in lists or dicts there)
+        // are neither parameters nor buffers.
         walk(w, v, join(path, k), out, outer?.role ? outer : { role: 'other', reason: `plain attribute of ${what}, not a registered parameter or buffer` }, depth + 1, onPath);
       }
     }
@@ -243,8 +320,14 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     return finish(res, file);
   }
   const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
+  const finder: Finder = { modules: [], stack: [] };
   if (!dict) {
-    walk(w, root, '', res.tensors, {}, 0, onPath);
+    walk(w, root, '', res.tensors, {}, 0, onPath, finder);
+    if (finder.modules.length) {
+      // A list or tuple of whole modules ([G, D]), or an object holding some.
+      res.layout = 'module';
+      res.moduleTree = containerTree(root, finder.modules);
+    }
     return finish(res, file);
   }
   const modelKey = MODEL_KEYS.find((k) => isModelLike(dict.get(k)));
@@ -278,13 +361,20 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
         checkpoint[key] = plainOptimizer(v);
         res.layout = 'training';
       } else if (v instanceof TorchTensor || containsTensor(v)) {
-        walk(w, v, key, model, {}, 1, onPath);
+        walk(w, v, key, model, {}, 1, onPath, finder);
       } else {
         checkpoint[key] = plain(v, 0, { n: 5000 });
         res.layout = 'training';
       }
     }
-    stripDataParallel(model, res);
+    if (finder.modules.length) {
+      // Whole modules under their keys ({'generator': G, 'discriminator': D}): each is a
+      // subtree of one tree, under its key; their names already are real module paths.
+      res.moduleTree = containerTree(root, finder.modules);
+      if (res.layout === 'state_dict') res.layout = 'module';
+    } else {
+      stripDataParallel(model, res);
+    }
     res.tensors.unshift(...model);
   }
   if (Object.keys(checkpoint).length) res.checkpoint = checkpoint;

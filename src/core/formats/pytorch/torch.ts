@@ -395,20 +395,40 @@ HANDLERS.set('torch._utils._rebuild_meta_tensor_no_storage', (args, site) => {
   t.layout = 'meta';
   return t;
 });
-HANDLERS.set('torch._utils._rebuild_sparse_tensor', (args, site) => {
-  const fn = '_rebuild_sparse_tensor';
-  const layout = args[0] instanceof TorchConstant ? args[0].name : 'sparse';
-  const data = args[1] instanceof PyTuple ? args[1].items : badArgs(site, fn, `data is ${describeValue(args[1])}`);
-  const tensors = data.filter((x): x is TorchTensor => x instanceof TorchTensor);
-  const sizeArg = data.find((x) => x instanceof PyTuple || x instanceof PyList);
-  const shape = sizeArg ? intList(sizeArg, site, fn, 'size') : [];
-  const values = tensors[tensors.length - 1];
-  const t = new TorchTensor(null, 0, shape, null, values ? values.dtype : 'float32', values ? values.formatDtype : 'sparse');
-  t.layout = layout;
-  const names = layout === 'sparse_coo' ? ['indices', 'values'] : ['crow_indices', 'col_indices', 'values'];
-  t.parts = tensors.map((x, i) => ({ name: names[i] ?? `part${i}`, tensor: x }));
-  return t;
-});
+/** Component names of a sparse layout, in the order torch pickles them. */
+const SPARSE_PARTS: Record<string, string[]> = {
+  sparse_coo: ['indices', 'values'],
+  sparse_csr: ['crow_indices', 'col_indices', 'values'],
+  sparse_csc: ['ccol_indices', 'row_indices', 'values'],
+  sparse_bsr: ['crow_indices', 'col_indices', 'values'],
+  sparse_bsc: ['ccol_indices', 'row_indices', 'values'],
+};
+
+/**
+ * A sparse tensor is one tensor of its dense shape (as model.parameters() counts it), with
+ * no storage of its own: its components (indices, values) are kept as parts, and its bytes
+ * are theirs.
+ */
+function rebuildSparse(fn: string): Handler {
+  return (args, site) => {
+    const layout = args[0] instanceof TorchConstant ? args[0].name : 'sparse';
+    const data = args[1] instanceof PyTuple ? args[1].items : badArgs(site, fn, `data is ${describeValue(args[1])}`);
+    const tensors = data.filter((x): x is TorchTensor => x instanceof TorchTensor);
+    const sizeArg = data.find((x) => x instanceof PyTuple || x instanceof PyList);
+    const shape = sizeArg ? intList(sizeArg, site, fn, 'size') : badArgs(site, fn, 'data holds no size');
+    if (shape.some((d) => d < 0)) badArgs(site, fn, `size [${shape.join(', ')}] has a negative dimension`);
+    if (tensors.length === 0) badArgs(site, fn, 'data holds no component tensors');
+    if (tensors.some((x) => x.parts)) badArgs(site, fn, 'a component is itself sparse');
+    const values = tensors[tensors.length - 1];
+    const t = new TorchTensor(null, 0, shape, null, values.dtype, values.formatDtype);
+    t.layout = layout;
+    const names = SPARSE_PARTS[layout] ?? [];
+    t.parts = tensors.map((x, i) => ({ name: i === tensors.length - 1 ? 'values' : names[i] ?? `part${i}`, tensor: x }));
+    return t;
+  };
+}
+HANDLERS.set('torch._utils._rebuild_sparse_tensor', rebuildSparse('_rebuild_sparse_tensor'));
+HANDLERS.set('torch._utils._rebuild_sparse_csr_tensor', rebuildSparse('_rebuild_sparse_csr_tensor'));
 HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site) => {
   const [func, newType, fargs] = args;
   let inner: PyValue;
@@ -486,37 +506,63 @@ export interface NamedTensor {
   extra?: Record<string, string | number | boolean>;
 }
 
+/** Elements of a shape, refusing counts past 2^53. */
+function numelOf(shape: number[], file: string, rec: string): number {
+  let numel = 1;
+  for (const d of shape) {
+    numel *= d;
+    if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${shape.join(', ')}] has too many elements`, { file, record: rec });
+  }
+  return numel;
+}
+
+/** A strided tensor's bytes, checking that its view fits inside its storage. */
+function stridedBytes(t: TorchTensor, file: string, rec: string): number {
+  const es = itemSize(t.dtype);
+  if (es === undefined) throw new CheckpointError('bad-dtype', `dtype ${t.dtype} has no whole-byte element size`, { file, record: rec });
+  const numel = numelOf(t.shape, file, rec);
+  const s = t.storage;
+  if (s && numel > 0 && t.stride) {
+    let last = t.offset;
+    for (let i = 0; i < t.shape.length; i++) {
+      if (t.stride[i] < 0) throw new CheckpointError('bad-shape', `negative stride ${t.stride[i]}`, { file, record: rec });
+      last += (t.shape[i] - 1) * t.stride[i];
+    }
+    const endByte = (last + 1) * es;
+    if (!Number.isSafeInteger(endByte) || endByte > s.nbytes) {
+      throw new CheckpointError(
+        'bad-shape',
+        `view (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) of ${t.dtype} reaches byte ${endByte} but storage "${truncate(s.key)}" holds ${s.nbytes} bytes`,
+        { file, record: rec },
+      );
+    }
+  }
+  return numel * es;
+}
+
 /** Turn named tensors into records, checking that each view fits inside its storage. */
 export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
   const out: TensorRecord[] = [];
   for (const n of list) {
     const t = n.tensor;
     const rec = `tensor "${truncate(n.name)}"`;
-    const es = itemSize(t.dtype);
-    if (es === undefined) throw new CheckpointError('bad-dtype', `dtype ${t.dtype} has no whole-byte element size`, { file, record: rec });
-    let numel = 1;
-    for (const d of t.shape) {
-      numel *= d;
-      if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${t.shape.join(', ')}] has too many elements`, { file, record: rec });
-    }
-    const s = t.storage;
-    if (s && numel > 0 && t.stride) {
-      let last = t.offset;
-      for (let i = 0; i < t.shape.length; i++) {
-        if (t.stride[i] < 0) throw new CheckpointError('bad-shape', `negative stride ${t.stride[i]}`, { file, record: rec });
-        last += (t.shape[i] - 1) * t.stride[i];
-      }
-      const endByte = (last + 1) * es;
-      if (!Number.isSafeInteger(endByte) || endByte > s.nbytes) {
-        throw new CheckpointError(
-          'bad-shape',
-          `view (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) of ${t.dtype} reaches byte ${endByte} but storage "${truncate(s.key)}" holds ${s.nbytes} bytes`,
-          { file, record: rec },
-        );
-      }
-    }
     const extra: Record<string, string | number | boolean> = Object.create(null);
     if (n.extra) Object.assign(extra, n.extra);
+    let nbytes: number;
+    if (t.parts && !t.storage) {
+      // Sparse: the dense shape and numel; the bytes of its components, each checked.
+      if (itemSize(t.dtype) === undefined) throw new CheckpointError('bad-dtype', `dtype ${t.dtype} has no whole-byte element size`, { file, record: rec });
+      numelOf(t.shape, file, rec);
+      nbytes = 0;
+      for (const p of t.parts) nbytes += stridedBytes(p.tensor, file, `${rec} (${p.name})`);
+      const values = t.parts[t.parts.length - 1].tensor;
+      extra.nnz = values.shape.length ? values.shape[0] : 1;
+      extra.components = t.parts.map((p) => `${p.name} ${p.tensor.dtype} [${p.tensor.shape.join(', ')}]`).join(', ');
+    } else {
+      nbytes = stridedBytes(t, file, rec);
+    }
+    const es = itemSize(t.dtype)!;
+    const s = t.storage;
     if (t.requiresGrad) extra.requires_grad = true;
     if (t.parameter) extra.parameter = true;
     if (t.subclass) extra.subclass = t.subclass;
@@ -533,7 +579,7 @@ export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
       dtype: t.dtype,
       formatDtype: t.formatDtype,
       shape: t.shape.slice(),
-      nbytes: numel * es,
+      nbytes,
       file,
       dataOffset: s ? s.dataOffset : null,
       storage: s ? s.id : null,

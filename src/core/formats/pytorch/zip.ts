@@ -215,30 +215,53 @@ export async function memberDataOffsets(src: ByteSource, list: ZipEntry[], file:
   return out;
 }
 
+/**
+ * Deflated members are inflated up to this many bytes at most, whatever their headers declare:
+ * a megabyte of deflate stream can claim (and hold) a gigabyte.
+ */
+export const MAX_INFLATE_BYTES = 256 * 1024 * 1024;
+
 /** Read a (small) member whole, inflating it if it is deflated. */
 export async function readMember(src: ByteSource, e: ZipEntry, file: string, maxBytes: number): Promise<Uint8Array> {
   return (await readMemberAt(src, e, file, maxBytes)).data;
 }
 
 /** readMember, also giving the absolute offset of the member's (stored) data. */
-export async function readMemberAt(src: ByteSource, e: ZipEntry, file: string, maxBytes: number): Promise<{ data: Uint8Array; start: number }> {
+export async function readMemberAt(
+  src: ByteSource,
+  e: ZipEntry,
+  file: string,
+  maxBytes: number,
+  maxInflate = MAX_INFLATE_BYTES,
+): Promise<{ data: Uint8Array; start: number }> {
   const where = { file, offset: e.localOffset, record: `zip member ${truncate(e.name)}` };
   if (e.flags & 1) throw new CheckpointError('unsupported', 'member is encrypted', where);
-  if (e.size > maxBytes) throw new CheckpointError('too-large', `member is ${e.size} bytes; the limit is ${maxBytes}`, where);
-  const start = await memberDataOffset(src, e, file);
-  const raw = await src.read(start, e.compressedSize);
-  if (e.method === 0) {
-    if (e.compressedSize !== e.size) throw new CheckpointError('bad-zip', `stored member has size ${e.size} but ${e.compressedSize} bytes of data`, where);
-    return { data: raw, start };
-  }
   if (e.method === 8) {
+    const cap = Math.min(maxBytes, maxInflate);
+    if (e.size > cap) {
+      throw new CheckpointError('limit', `member declares ${e.size} bytes once inflated; deflated members are inflated up to ${cap} bytes`, where);
+    }
+    const start = await memberDataOffset(src, e, file);
+    const raw = await src.read(start, e.compressedSize);
+    let out: Buffer;
     try {
-      const out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
-      if (out.length !== e.size) throw new Error(`inflated to ${out.length} bytes, expected ${e.size}`);
-      return { data: new Uint8Array(out.buffer, out.byteOffset, out.length), start };
+      // The output is bounded by what the member declares (itself within the cap): zlib
+      // stops there instead of trusting the stream to end.
+      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new CheckpointError('limit', `member inflates to more than the ${e.size} bytes it declares; inflating stopped there`, where);
+      }
       throw new CheckpointError('bad-zip', `cannot inflate member: ${(err as Error).message}`, where);
     }
+    if (out.length !== e.size) throw new CheckpointError('bad-zip', `cannot inflate member: inflated to ${out.length} bytes, expected ${e.size}`, where);
+    return { data: new Uint8Array(out.buffer, out.byteOffset, out.length), start };
+  }
+  if (e.size > maxBytes) throw new CheckpointError('too-large', `member is ${e.size} bytes; the limit is ${maxBytes}`, where);
+  const start = await memberDataOffset(src, e, file);
+  if (e.method === 0) {
+    if (e.compressedSize !== e.size) throw new CheckpointError('bad-zip', `stored member has size ${e.size} but ${e.compressedSize} bytes of data`, where);
+    return { data: await src.read(start, e.compressedSize), start };
   }
   throw new CheckpointError('unsupported', `member uses compression method ${e.method}`, where);
 }
