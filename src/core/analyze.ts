@@ -79,7 +79,8 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   const rootCounts = root;
   const architecture =
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
-    (raw.moduleTree ? raw.moduleTree.className : undefined) ??
+    // A dict or list holding several modules is not an architecture.
+    (raw.moduleTree && raw.moduleTree.pythonModule !== 'builtins' ? raw.moduleTree.className : undefined) ??
     ggufArchitecture(raw);
   if (architecture && root.type === 'Model') root.type = architecture;
 
