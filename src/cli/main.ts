@@ -28,7 +28,7 @@ options:
   -h, --help         show this help
   --version          print the version
 
-exit status: 0 ok, 1 unreadable checkpoint (one "error:" line on stderr), 2 usage error`;
+exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error`;
 
 interface Args {
   path: string;
