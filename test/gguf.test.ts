@@ -9,7 +9,7 @@ import { ggufReader, GGML_TYPES } from '../src/core/formats/gguf';
 import { pickReader } from '../src/core/open';
 import { RawCheckpoint } from '../src/core/model';
 import { openCheckpoint, toReport } from '../src/core';
-import { fixture, readJson, tempDir } from './helpers';
+import { fixture, readJson, tempDir, rejectsWith, sha256At } from './helpers';
 
 interface TruthTensor {
   name: string;
@@ -50,27 +50,10 @@ async function readBytes(bytes: Uint8Array, name = 'test.gguf'): Promise<RawChec
 }
 
 async function rejects(bytes: Uint8Array, code: string, message: RegExp): Promise<CheckpointError> {
-  try {
-    await readBytes(bytes);
-  } catch (e) {
-    assert.ok(e instanceof CheckpointError, `expected a CheckpointError, got ${String(e)}`);
-    assert.strictEqual(e.code, code, e.message);
-    assert.match(e.message, message);
-    return e;
-  }
-  assert.fail('expected the reader to reject the input');
+  return rejectsWith(readBytes(bytes), code, message);
 }
 
-function sha(file: string, offset: number, n: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    fs.readSync(fd, b, 0, n, offset);
-    return crypto.createHash('sha256').update(b).digest('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const sha = sha256At;
 
 function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);

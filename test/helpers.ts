@@ -1,8 +1,11 @@
 /** Test helpers: fixture paths, temp folders, and sparse full-size files built from headers. */
+import * as assert from 'assert';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { CheckpointError } from '../src/core/errors';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(REPO, 'test', 'fixtures');
@@ -67,4 +70,29 @@ export interface Truth {
 /** Sharing groups in a canonical, comparable form. */
 export function canonicalShared(groups: { tensors: string[]; relation: string }[]): string[] {
   return groups.map((g) => `${g.relation}:${[...g.tensors].sort().join(',')}`).sort();
+}
+
+/** Awaits a promise that must reject with a CheckpointError of this code and message. */
+export async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp): Promise<CheckpointError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof CheckpointError, `expected a CheckpointError, got ${String(e)}`);
+    assert.strictEqual(e.code, code, e.message);
+    assert.match(e.message, message);
+    return e;
+  }
+  assert.fail('expected the reader to reject the input');
+}
+
+/** SHA-256 of `n` bytes of a file at `offset` (to prove an offset points at the right data). */
+export function sha256At(file: string, offset: number, n: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    fs.readSync(fd, b, 0, n, offset);
+    return crypto.createHash('sha256').update(b).digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
 }

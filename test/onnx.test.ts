@@ -11,7 +11,7 @@ import { safetensorsReader } from '../src/core/formats/safetensors';
 import { pickReader } from '../src/core/open';
 import { RawCheckpoint } from '../src/core/model';
 import { openCheckpoint, toReport } from '../src/core';
-import { fixture, readJson, tempDir } from './helpers';
+import { fixture, readJson, tempDir, rejectsWith, sha256At } from './helpers';
 
 interface TruthInit {
   name: string;
@@ -81,28 +81,9 @@ async function readBytes(bytes: Uint8Array, dir = path.dirname(GPT2), name = 'te
   return onnxReader.read(src, { access: nodeFileAccess, path: path.join(dir, name), root: dir });
 }
 
-async function rejects(p: Promise<unknown>, code: string, message: RegExp): Promise<CheckpointError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof CheckpointError, `expected a CheckpointError, got ${String(e)}`);
-    assert.strictEqual(e.code, code, e.message);
-    assert.match(e.message, message);
-    return e;
-  }
-  assert.fail('expected the reader to reject the input');
-}
+const rejects = rejectsWith;
 
-function sha(file: string, offset: number, n: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    fs.readSync(fd, b, 0, n, offset);
-    return crypto.createHash('sha256').update(b).digest('hex');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const sha = sha256At;
 
 // ---------------------------------------------------------------------------------------------
 // A protobuf encoder for hand-made (and broken) models.
