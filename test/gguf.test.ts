@@ -1,5 +1,4 @@
 import * as assert from 'assert';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { nodeFileAccess } from '../src/core/access';
