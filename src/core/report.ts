@@ -2,7 +2,7 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { Checkpoint, Counts, Format, ModuleNode, Relation, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
+import { Checkpoint, Counts, Format, ModuleNode, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
 import { spanBytes } from './analyze';
 
 export interface ReportTensor {

@@ -2,11 +2,11 @@
  * safetensors: u64 LE header length N, N bytes of JSON, then the data region. We read the 8
  * bytes and the header, validate everything the spec requires, and never touch the data.
  */
-import { ByteSource, Cursor, checkRange } from '../bytes';
-import { ReaderContext, relativeName } from '../access';
+import { ByteSource, checkRange } from '../bytes';
+import { relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { Json, isObject, parseJson, toPlain, truncate } from '../json';
-import { DeclaredTie, RawCheckpoint, TensorRecord, Warning } from '../model';
+import { DeclaredTie, TensorRecord, Warning } from '../model';
 import { SAFETENSORS_BITS, SAFETENSORS_DTYPES } from '../dtypes';
 import type { FormatReader } from './index';
 

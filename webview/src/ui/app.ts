@@ -65,8 +65,6 @@ export class App {
   private split?: HTMLElementTagNameMap['vscode-split-layout'];
   private filterStatus?: HTMLElement;
   private search?: HTMLElementTagNameMap['vscode-textfield'];
-  private regexToggle?: HTMLElementTagNameMap['vscode-toolbar-button'];
-  private sortSelect?: HTMLElementTagNameMap['vscode-single-select'];
   private saved: SavedState;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
@@ -322,8 +320,6 @@ export class App {
       h('span', { class: 'menu-anchor' }, exportButton, exportMenu),
     );
     this.search = search;
-    this.regexToggle = regex;
-    this.sortSelect = sort;
     this.filterStatus = status;
 
     // Tree.

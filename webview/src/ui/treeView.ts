@@ -40,7 +40,6 @@ export class TreeView {
   private state?: TreeState;
   private sharing?: SharingIndex;
   private links: TieLink[] = [];
-  private lanes = 0;
   private gutter = 0;
   private rootLabel = '';
   private metric: 'params' | 'bytes' = 'params';
@@ -151,7 +150,6 @@ export class TreeView {
     const lostHover = hoverKey !== undefined && this.hoverIndex < 0;
     const { links, lanes } = computeLinks(this.state, this.sharing);
     this.links = links;
-    this.lanes = lanes;
     this.gutter = lanes ? lanes * LANE + 10 : 0;
     this.spacer.style.height = `${rows.length * ROW_HEIGHT + (this.emptyEl.hidden ? 0 : 2 * ROW_HEIGHT)}px`;
     this.emptyEl.style.top = `${rows.length * ROW_HEIGHT + 6}px`;
