@@ -96,3 +96,25 @@ export function sha256At(file: string, offset: number, n: number): string {
     fs.closeSync(fd);
   }
 }
+
+/** A seeded pseudo-random source in [0, 1), so corruption tests try the same inputs every run. */
+export function seededRandom(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+}
+
+/** Overwrite 1 to 4 bytes of `b` with random values, at positions `at` picks (default: anywhere). */
+export function flipBytes(b: Uint8Array, rand: () => number, at: () => number = () => Math.floor(rand() * b.length)): void {
+  const flips = 1 + Math.floor(rand() * 4);
+  for (let k = 0; k < flips; k++) b[at()] = Math.floor(rand() * 256);
+}
+
+/** Runs `read`; a CheckpointError is an answer (returns false), anything else escapes. */
+export async function readsOrRefuses<T>(read: Promise<T>): Promise<T | false> {
+  try {
+    return await read;
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    return false;
+  }
+}

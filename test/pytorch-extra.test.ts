@@ -3,13 +3,14 @@
  * (scripts/fixtures/make_pytorch_extra.py writes test/fixtures/pytorch-extra and its ground truth).
  */
 import * as assert from 'assert';
-import { openCheckpoint, readCheckpoint, toReport, CheckpointError, ModuleHint, ModuleNode, RawCheckpoint } from '../src/core';
+import { openCheckpoint, readCheckpoint, CheckpointError, ModuleNode, RawCheckpoint } from '../src/core';
 import { ByteSource, checkRange } from '../src/core/bytes';
 import { nodeFileAccess } from '../src/core/access';
 import { readPytorch } from '../src/core/formats/pytorch';
 import { looksLikeLegacy } from '../src/core/formats/pytorch/legacy';
 import { classifyGlobal } from '../src/core/formats/pytorch/safety';
-import { canonicalShared, fixture, readJson } from './helpers';
+import { checkCounts, checkTree, TreeTruth } from './pytorch-truth';
+import { fixture, readJson } from './helpers';
 import { MemoryByteSource } from '../src/core/bytes';
 import * as fs from 'fs';
 
@@ -22,14 +23,6 @@ interface TensorTruth {
   storageNbytes: number;
 }
 
-interface TreeTruth {
-  name: string;
-  className: string;
-  pythonModule: string;
-  classLine?: string;
-  repr?: string;
-  children: TreeTruth[];
-}
 
 interface SparseTruth {
   dtype: string;
@@ -79,23 +72,7 @@ function checkTensors(raw: RawCheckpoint, t: FixtureTruth): void {
   }
 }
 
-/** Class, module and children as torch has them; every leaf's repr is torch's repr(). */
-function checkTree(ours: ModuleHint, theirs: TreeTruth, where = 'root'): void {
-  assert.strictEqual(ours.className, theirs.className, `${where}: class`);
-  assert.strictEqual(ours.pythonModule, theirs.pythonModule, `${where}: module`);
-  assert.deepStrictEqual(ours.children.map((c) => c.name), theirs.children.map((c) => c.name), `${where}: children`);
-  if (theirs.repr !== undefined && theirs.pythonModule.startsWith('torch.nn.')) assert.strictEqual(ours.repr, theirs.repr, `${where}: repr`);
-  ours.children.forEach((c, i) => checkTree(c, theirs.children[i], `${where}.${c.name}`));
-}
 
-async function checkCounts(p: string, t: FixtureTruth): Promise<void> {
-  const r = toReport(await openCheckpoint(p));
-  assert.strictEqual(r.format, t.format);
-  assert.deepStrictEqual(r.parameters, t.parameters, 'parameters');
-  assert.deepStrictEqual(r.buffers, t.buffers, 'buffers');
-  assert.deepStrictEqual(canonicalShared(r.shared), canonicalShared(t.shared!), 'sharing groups');
-  for (const x of r.tensors) assert.strictEqual(x.role, t.roles![x.name], `role of ${x.name}`);
-}
 
 function rejectsWith(code: string, re: RegExp): (e: unknown) => boolean {
   return (e: unknown) => {

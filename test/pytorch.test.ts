@@ -2,8 +2,9 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { openCheckpoint, readCheckpoint, toReport, CheckpointError, ModuleHint, RawCheckpoint } from '../src/core';
-import { canonicalShared, cli, fixture, readJson, tempDir } from './helpers';
+import { openCheckpoint, readCheckpoint, toReport, CheckpointError, RawCheckpoint } from '../src/core';
+import { checkCounts, checkTree, TreeTruth } from './pytorch-truth';
+import { cli, fixture, readJson, tempDir } from './helpers';
 import { MemoryByteSource } from '../src/core/bytes';
 import { nodeFileAccess } from '../src/core/access';
 import { readPytorch } from '../src/core/formats/pytorch';
@@ -21,13 +22,6 @@ interface TensorTruth {
   zero_point?: number;
 }
 
-interface TreeTruth {
-  name: string;
-  className: string;
-  pythonModule: string;
-  repr?: string;
-  children: TreeTruth[];
-}
 
 interface FixtureTruth {
   format?: string;
@@ -120,25 +114,7 @@ function checkTensors(raw: RawCheckpoint, t: FixtureTruth, filePath: string | nu
   }
 }
 
-function checkTree(ours: ModuleHint, theirs: TreeTruth, where = 'root'): void {
-  assert.strictEqual(ours.className, theirs.className, `${where}: class`);
-  assert.strictEqual(ours.pythonModule, theirs.pythonModule, `${where}: module`);
-  assert.deepStrictEqual(ours.children.map((c) => c.name), theirs.children.map((c) => c.name), `${where}: children`);
-  // Every torch.nn leaf prints as torch prints it (more layer kinds: test/pytorch-extra.test.ts).
-  if (theirs.repr !== undefined && theirs.pythonModule.startsWith('torch.nn.')) {
-    assert.strictEqual(ours.repr, theirs.repr, `${where}: repr`);
-  }
-  ours.children.forEach((c, i) => checkTree(c, theirs.children[i], `${where}.${c.name}`));
-}
 
-async function checkCounts(p: string, t: FixtureTruth): Promise<void> {
-  const r = toReport(await openCheckpoint(p));
-  assert.strictEqual(r.format, t.format);
-  assert.deepStrictEqual(r.parameters, t.parameters, 'parameters');
-  assert.deepStrictEqual(r.buffers, t.buffers, 'buffers');
-  assert.deepStrictEqual(canonicalShared(r.shared), canonicalShared(t.shared!), 'sharing groups');
-  for (const x of r.tensors) assert.strictEqual(x.role, t.roles![x.name], `role of ${x.name}`);
-}
 
 const small = Object.entries(F).filter(([, t]) => t.tensors && !t.skeleton);
 const skeletons = Object.entries(F).filter(([, t]) => t.skeleton);
