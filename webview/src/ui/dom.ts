@@ -35,3 +35,15 @@ export function icon(name: string, extra = ''): HTMLElement {
 export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
+
+/** Coalesces repeated requests into one call of `fn` on the next animation frame. */
+export function onNextFrame(fn: () => void): () => void {
+  let frame = 0;
+  return () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      fn();
+    });
+  };
+}

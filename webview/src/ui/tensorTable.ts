@@ -9,7 +9,7 @@ import { groupColour, SharingIndex } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { visibleWindow } from '../data/virtual';
 import type { NumberFormat, TensorPage, WireTensor } from '../shared/protocol';
-import { h } from './dom';
+import { h, onNextFrame } from './dom';
 import { ROW_HEIGHT } from './treeView';
 
 export interface TensorTableCallbacks {
@@ -44,7 +44,8 @@ export class TensorTable {
   private path: string | null = null;
   private label = '';
   private expected = 0;
-  private frame = 0;
+  /** Render on the next frame (scrolls and resizes arrive faster than frames). */
+  private readonly schedule = onNextFrame(() => this.render());
   private hoverIndex = -1;
   /** Row reached with the keyboard (arrows, Home/End, Page Up/Down); -1 when none. */
   private activeIndex = -1;
@@ -238,13 +239,6 @@ export class TensorTable {
     this.title.replaceChildren(...parts);
   }
 
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
 
   render(): void {
     const cache = this.cache;

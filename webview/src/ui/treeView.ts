@@ -10,7 +10,7 @@ import { computeLinks, groupColour, linksInWindow, rowPeers, SharingIndex, TieLi
 import { foldLabel, ModelTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { scrollToReveal, visibleWindow } from '../data/virtual';
 import { domPath, NumberFormat } from '../shared/protocol';
-import { h } from './dom';
+import { h, onNextFrame } from './dom';
 
 export const ROW_HEIGHT = 22;
 const INDENT = 12;
@@ -57,7 +57,8 @@ export class TreeView {
   private highlight = new Set<number>();
   private litGroups = new Set<number>();
   private readonly typeAhead = new TypeAhead();
-  private frame = 0;
+  /** Render on the next frame (scrolls and resizes arrive faster than frames). */
+  private readonly schedule = onNextFrame(() => this.render());
   private focused = false;
   /** The active row is described (tooltip, highlight) only while the keyboard drives. */
   private keyboardMode = false;
@@ -183,13 +184,6 @@ export class TreeView {
     return id >= 0 && row.ids.includes(id) && this.state.rowOf[id] === index;
   }
 
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
 
   /** Draw the rows and links in view. */
   render(): void {
