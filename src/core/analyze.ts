@@ -176,7 +176,7 @@ function listStorages(tensors: Tensor[]): Storage[] {
   const byId = new Map<string, Storage>();
   for (const t of tensors) {
     if (t.storage === null) continue;
-    const end = (t.storageOffset ?? 0) + spanBytes(t);
+    const end = (t.storageOffset ?? 0) + spanOf(t);
     const s = byId.get(t.storage);
     if (!s) {
       byId.set(t.storage, { id: t.storage, file: t.file, dataOffset: t.dataOffset, nbytes: t.storageNbytes ?? end, tensors: [t.name] });
@@ -188,10 +188,6 @@ function listStorages(tensors: Tensor[]): Storage[] {
   return [...byId.values()];
 }
 
-/** Bytes from a tensor's first element to just past its last, within its storage. */
-export function spanBytes(t: Tensor): number {
-  return spanOf(t);
-}
 
 function relationOf(members: Tensor[]): Relation {
   if (members.some((m) => !m.present)) return 'declared';
@@ -318,7 +314,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
           : undefined,
     config: raw.config ?? ggufConfig(raw),
   };
-  return finish(root, ctx, tensors, shared);
+  return finish(root, ctx, shared);
 }
 
 /**
@@ -384,8 +380,7 @@ function addCounts(a: Counts, b: Counts): void {
   a.total += b.total;
 }
 
-function finish(root: Builder, ctx: InferenceContext, all: Tensor[], shared: SharedGroup[]): ModuleNode {
-  void all;
+function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): ModuleNode {
   // Iterative post-order so very deep trees cannot exhaust the stack.
   const order: Builder[] = [];
   const stack: Builder[] = [root];

@@ -3,7 +3,7 @@
  * Field names are a contract; add fields, never rename.
  */
 import { Checkpoint, Counts, Format, ModuleNode, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
-import { spanBytes } from './analyze';
+import { spanOf } from './coverage';
 
 export interface ReportTensor {
   name: string;
@@ -92,7 +92,7 @@ export function toReport(cp: Checkpoint): Report {
         file: t.file,
         dataOffset: t.dataOffset,
         strides: t.strides,
-        byteRange: t.dataOffset === null ? null : [t.dataOffset + (t.storageOffset ?? 0), t.dataOffset + (t.storageOffset ?? 0) + spanBytes(t)],
+        byteRange: t.dataOffset === null ? null : [t.dataOffset + (t.storageOffset ?? 0), t.dataOffset + (t.storageOffset ?? 0) + spanOf(t)],
       };
       if (t.formatDtype) r.formatDtype = t.formatDtype;
       if (t.extra) r.extra = t.extra;
