@@ -369,10 +369,12 @@ interface Acc {
   /** Tensors on storages that other tensors also use (measured together at each level). */
   shared: Tensor[];
   count: number;
+  /** Whether the subtree holds optimizer state. */
+  optimizer: boolean;
 }
 
 function newAcc(): Acc {
-  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0 };
+  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0, optimizer: false };
 }
 
 function addCounts(a: Counts, b: Counts): void {
@@ -396,6 +398,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     const acc = newAcc();
     for (const t of b.own) {
       acc.count++;
+      if (t.role === 'optimizer-state') acc.optimizer = true;
       const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : acc.other;
       c.total += t.numel;
       if (t.group >= 0) {
@@ -414,6 +417,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
       for (const [k, v] of Object.entries(ca.bytes)) acc.bytes[k] = (acc.bytes[k] ?? 0) + v;
       for (const t of ca.shared) acc.shared.push(t);
       acc.count += ca.count;
+      acc.optimizer ||= ca.optimizer;
       children.push(nodes.get(c)!);
       accs.delete(c);
     }
@@ -449,9 +453,8 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     describe(node, b, ctx);
     refineBatchNorm(children);
     if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
-      const optimizer = acc.shared.concat(b.own).some((t) => t.role === 'optimizer-state') || hasRole(b, 'optimizer-state');
-      node.type = optimizer ? 'OptimizerState' : 'Tensors';
-      node.evidence = optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+      node.type = acc.optimizer ? 'OptimizerState' : 'Tensors';
+      node.evidence = acc.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
     }
     node.folds = foldRuns(node);
     nodes.set(b, node);
@@ -476,15 +479,6 @@ function refineBatchNorm(siblings: ModuleNode[]): void {
   }
 }
 
-function hasRole(b: Builder, role: Tensor['role']): boolean {
-  const stack = [b];
-  while (stack.length) {
-    const x = stack.pop()!;
-    if (x.own.some((t) => t.role === role)) return true;
-    for (const c of x.children.values()) stack.push(c);
-  }
-  return false;
-}
 
 function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
   if (b.hint) {
