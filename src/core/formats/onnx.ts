@@ -556,16 +556,35 @@ export function checkExternalPath(p: string, where: { file: string; offset?: num
 
 const DECIMAL = /^[0-9]{1,16}$/;
 
+/**
+ * From the parsed protobuf to what the file holds, in steps: the tensors (initializers, sparse
+ * initializers), how the graph uses them, and the graph's facts for the metadata.
+ */
 async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext): Promise<RawCheckpoint> {
   const file = r.file;
+  const records = new TensorRecords(file, ctx);
+  const consumers = initializerConsumers(m);
+  const { tensors, segments } = await collectInitializers(m, records);
   const warnings: Warning[] = [];
-  const dir = path.dirname(ctx.path);
-  const extFiles = new Map<string, { rel: string; size: number }>();
-  const tensors: TensorRecord[] = [];
-  const byName = new Map<string, TensorRecord>();
+  if (segments) warnings.push({ code: 'onnx-segment', message: `${segments} initializer(s) are segments of a larger tensor (TensorProto.segment); shown as stored` });
+  const shared = sharedInitializers(tensors, consumers.byName);
+  const extFiles = [...records.extFiles.values()];
+  return {
+    format: 'onnx',
+    path: ctx.path,
+    files: [file, ...extFiles.map((e) => e.rel)],
+    tensors,
+    declaredTies: scopeTies(shared, new Set(tensors.map((t) => t.name))),
+    metadata: { onnx: graphMetadata(m, consumers.initNames, extFiles, shared) },
+    warnings,
+    bytesRead: r.src.bytesRead,
+    totalBytes: r.size + extFiles.reduce((s, e) => s + e.size, 0),
+  };
+}
 
-  // Consumers: nodes (in any graph) naming an initializer among their inputs.
-  const consumers = new Map<string, string[]>();
+/** Nodes (in any graph) naming an initializer among their inputs, by initializer name. */
+function initializerConsumers(m: ModelInfo): { byName: Map<string, string[]>; initNames: Set<string> } {
+  const byName = new Map<string, string[]>();
   const initNames = new Set<string>();
   for (const { info } of m.initializers) initNames.add(info.name);
   for (const { info } of m.sparse) if (info.values) initNames.add(info.values.name);
@@ -574,65 +593,76 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     for (const input of n.inputs) {
       if (input === '' || seen.has(input) || !initNames.has(input)) continue;
       seen.add(input);
-      const list = consumers.get(input);
+      const list = byName.get(input);
       const label = nodeLabel(n, i);
       if (list) list.push(label);
-      else consumers.set(input, [label]);
+      else byName.set(input, [label]);
     }
   });
+  return { byName, initNames };
+}
 
+/**
+ * Initializer and sparse initializer records: main-graph initializers first, then those of
+ * subgraphs (If/Loop bodies), each in file order, then the sparse ones. Names must be unique.
+ */
+async function collectInitializers(m: ModelInfo, records: TensorRecords): Promise<{ tensors: TensorRecord[]; segments: number }> {
+  const file = records.file;
+  const tensors: TensorRecord[] = [];
+  const byName = new Set<string>();
   const add = (t: TensorRecord, at: number) => {
     if (byName.has(t.name)) {
       throw new CheckpointError('duplicate-key', 'two initializers have this name', { file, offset: at, record: `initializer "${truncate(t.name)}"` });
     }
-    byName.set(t.name, t);
+    byName.add(t.name);
     tensors.push(t);
   };
-
   let segments = 0;
-  // Main-graph initializers first, then those of subgraphs (If/Loop bodies), each in file order.
   const ordered = [...m.initializers.filter((x) => !x.graph), ...m.initializers.filter((x) => x.graph)];
   for (const { info, graph } of ordered) {
-    const rec = await tensorRecord(info, 'initializer');
+    const rec = await records.tensor(info, 'initializer');
     if (graph) rec.extra = { ...rec.extra, subgraph: graph };
     if (info.segment) segments++;
     add(rec, info.at);
   }
   for (const { info, graph } of m.sparse) {
-    const where = { file, offset: info.at, record: 'sparse_initializer' };
-    if (!info.values) throw new CheckpointError('bad-header', 'sparse initializer has no values tensor', where);
-    const values = await tensorRecord(info.values, 'sparse values');
-    const indices = info.indices ? await tensorRecord(info.indices, 'sparse indices') : undefined;
-    const dense = numelOf(info.dims);
-    if (dense === null) throw new CheckpointError('bad-shape', `dims [${info.dims.join(', ')}] have too many elements`, { ...where, record: `sparse_initializer "${truncate(values.name)}"` });
-    const nnz = numelOf(values.shape) ?? 0;
-    const rec: TensorRecord = {
-      ...values,
-      shape: info.dims,
-      nbytes: values.nbytes + (indices?.nbytes ?? 0),
-      extra: { ...values.extra, sparse: true, nnz },
-    };
+    const rec = await records.sparse(info);
     if (graph) rec.extra = { ...rec.extra, subgraph: graph };
     add(rec, info.at);
   }
-  if (segments) warnings.push({ code: 'onnx-segment', message: `${segments} initializer(s) are segments of a larger tensor (TensorProto.segment); shown as stored` });
+  return { tensors, segments };
+}
 
-  // Weight sharing in the graph: one floating-point initializer feeding several nodes.
+/** Weight sharing in the graph: one floating-point initializer feeding several nodes. Also notes each tensor's consumer count. */
+function sharedInitializers(tensors: TensorRecord[], consumers: Map<string, string[]>): Record<string, string[]> {
   const shared: Record<string, string[]> = Object.create(null);
   for (const t of tensors) {
     const c = consumers.get(t.name) ?? [];
     t.extra = { ...t.extra, consumers: c.length };
     if (c.length >= 2 && isFloating(t.dtype) && (numelOf(t.shape) ?? 0) >= 2) shared[t.name] = c;
   }
+  return shared;
+}
 
+/** Op types by count (most used first), with their domain when it is not the default one. */
+function sortedOpTypes(nodes: NodeInfo[]): Record<string, number> {
   const opTypes: Record<string, number> = Object.create(null);
-  for (const n of m.nodes) {
+  for (const n of nodes) {
     const k = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
     opTypes[k] = (opTypes[k] ?? 0) + 1;
   }
   const sortedOps: Record<string, number> = Object.create(null);
   for (const [k, v] of Object.entries(opTypes).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) sortedOps[k] = v;
+  return sortedOps;
+}
 
+/** The model's and graph's facts, as `metadata.onnx`. */
+function graphMetadata(
+  m: ModelInfo,
+  initNames: Set<string>,
+  extFiles: { rel: string; size: number }[],
+  shared: Record<string, string[]>,
+): Record<string, unknown> {
   const onnx: Record<string, unknown> = {
     irVersion: m.irVersion ?? null,
     producerName: m.producerName ?? '',
@@ -640,7 +670,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     opsetImport: m.opsets.map((o) => ({ domain: o.domain || 'ai.onnx', version: o.version })),
     graphName: m.graphName ?? '',
     nodeCount: m.nodes.length,
-    opTypes: sortedOps,
+    opTypes: sortedOpTypes(m.nodes),
     initializerCount: m.initializers.length,
     inputs: m.inputs.filter((n) => !initNames.has(n)).slice(0, MAX_IO_NAMES),
     outputs: m.outputs.slice(0, MAX_IO_NAMES),
@@ -653,22 +683,44 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
   if (m.constants.count) onnx.constantTensors = { ...m.constants };
   if (m.functions) onnx.functionCount = m.functions;
   if (m.trainingInfo) onnx.trainingInfoCount = m.trainingInfo;
-  if (extFiles.size) onnx.externalDataFiles = [...extFiles.values()].map((e) => e.rel);
+  if (extFiles.length) onnx.externalDataFiles = extFiles.map((e) => e.rel);
   if (Object.keys(shared).length) onnx.sharedInitializers = shared;
+  return onnx;
+}
 
-  return {
-    format: 'onnx',
-    path: ctx.path,
-    files: [file, ...[...extFiles.values()].map((e) => e.rel)],
-    tensors,
-    declaredTies: scopeTies(shared, new Set(tensors.map((t) => t.name))),
-    metadata: { onnx },
-    warnings,
-    bytesRead: r.src.bytesRead,
-    totalBytes: r.size + [...extFiles.values()].reduce((s, e) => s + e.size, 0),
-  };
+/**
+ * TensorProto → TensorRecord: dtype, shape and where the bytes are (raw_data, a typed data field,
+ * or an external file checked by stat() only). External files are remembered for the file list.
+ */
+class TensorRecords {
+  readonly extFiles = new Map<string, { rel: string; size: number }>();
+  private readonly dir: string;
 
-  async function tensorRecord(t: TensorInfo, kind: string): Promise<TensorRecord> {
+  constructor(
+    readonly file: string,
+    private readonly ctx: ReaderContext,
+  ) {
+    this.dir = path.dirname(ctx.path);
+  }
+
+  async sparse(info: SparseInfo): Promise<TensorRecord> {
+    const where = { file: this.file, offset: info.at, record: 'sparse_initializer' };
+    if (!info.values) throw new CheckpointError('bad-header', 'sparse initializer has no values tensor', where);
+    const values = await this.tensor(info.values, 'sparse values');
+    const indices = info.indices ? await this.tensor(info.indices, 'sparse indices') : undefined;
+    const dense = numelOf(info.dims);
+    if (dense === null) throw new CheckpointError('bad-shape', `dims [${info.dims.join(', ')}] have too many elements`, { ...where, record: `sparse_initializer "${truncate(values.name)}"` });
+    const nnz = numelOf(values.shape) ?? 0;
+    return {
+      ...values,
+      shape: info.dims,
+      nbytes: values.nbytes + (indices?.nbytes ?? 0),
+      extra: { ...values.extra, sparse: true, nnz },
+    };
+  }
+
+  async tensor(t: TensorInfo, kind: string): Promise<TensorRecord> {
+    const file = this.file;
     const record = `${kind} "${truncate(t.name)}"`;
     const where = { file, offset: t.at, record };
     if (t.name === '' && kind === 'initializer') throw new CheckpointError('bad-header', 'initializer has no name', where);
@@ -682,43 +734,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     const shape = t.dims.slice();
     const base = { name: t.name, dtype: type.dtype, formatDtype: type.name, shape, strides: null, storageOffset: 0 };
 
-    if (t.dataLocation === 1 || t.external.length) {
-      const kv = new Map(t.external);
-      const ewhere = { file, offset: t.externalAt, record };
-      if (t.dataLocation !== 1) throw new CheckpointError('bad-header', 'external_data is set but data_location is not EXTERNAL', ewhere);
-      const loc = kv.get('location');
-      if (loc === undefined) throw new CheckpointError('bad-header', 'data_location is EXTERNAL but external_data has no "location"', ewhere);
-      checkExternalPath(loc, ewhere);
-      const num = (k: string, dflt: number): number => {
-        const s = kv.get(k);
-        if (s === undefined) return dflt;
-        if (!DECIMAL.test(s) || !Number.isSafeInteger(Number(s))) {
-          throw new CheckpointError('bad-offsets', `external_data ${k} "${truncate(s, 24)}" is not a non-negative integer`, ewhere);
-        }
-        return Number(s);
-      };
-      const offset = num('offset', 0);
-      const length = num('length', expected);
-      if (type.name !== 'STRING' && length !== expected) {
-        throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
-      }
-      const abs = path.join(dir, loc);
-      let ext = extFiles.get(abs);
-      if (!ext) {
-        const st = await ctx.access.stat(abs);
-        if (!st || st.isDirectory) {
-          throw new CheckpointError('missing-shard', `external data file "${truncate(loc)}" does not exist beside the model`, ewhere);
-        }
-        ext = { rel: relativeName(ctx, abs), size: st.size };
-        extFiles.set(abs, ext);
-      }
-      if (offset + length > ext.size) {
-        throw new CheckpointError('truncated', `external data [${offset}, ${offset + length}) runs past the end of ${ext.rel} (${ext.size} bytes)`, ewhere);
-      }
-      // Storage is the byte range: two initializers naming the same range share it.
-      const storage = length > 0 ? `${ext.rel}@${offset}` : `${file}:${t.name}`;
-      return { ...base, nbytes: length, file: ext.rel, dataOffset: offset, storage, storageNbytes: length, extra: { data: 'external' } };
-    }
+    if (t.dataLocation === 1 || t.external.length) return this.external(t, type, expected, base, record);
 
     const embedded = { file, storage: `${file}:${t.name}` };
     if (t.raw) {
@@ -745,6 +761,52 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     }
     if (numel !== 0) throw new CheckpointError('bad-shape', `holds no data for dims [${shape.join(', ')}] (${numel} elements)`, where);
     return { ...base, ...embedded, nbytes: 0, dataOffset: null, storageNbytes: 0 };
+  }
+
+  /** A tensor whose bytes are in a file beside the model: the path is checked, the file stat()ed. */
+  private async external(
+    t: TensorInfo,
+    type: OnnxType,
+    expected: number,
+    base: Pick<TensorRecord, 'name' | 'dtype' | 'formatDtype' | 'shape' | 'strides' | 'storageOffset'>,
+    record: string,
+  ): Promise<TensorRecord> {
+    const file = this.file;
+    const kv = new Map(t.external);
+    const ewhere = { file, offset: t.externalAt, record };
+    if (t.dataLocation !== 1) throw new CheckpointError('bad-header', 'external_data is set but data_location is not EXTERNAL', ewhere);
+    const loc = kv.get('location');
+    if (loc === undefined) throw new CheckpointError('bad-header', 'data_location is EXTERNAL but external_data has no "location"', ewhere);
+    checkExternalPath(loc, ewhere);
+    const num = (k: string, dflt: number): number => {
+      const s = kv.get(k);
+      if (s === undefined) return dflt;
+      if (!DECIMAL.test(s) || !Number.isSafeInteger(Number(s))) {
+        throw new CheckpointError('bad-offsets', `external_data ${k} "${truncate(s, 24)}" is not a non-negative integer`, ewhere);
+      }
+      return Number(s);
+    };
+    const offset = num('offset', 0);
+    const length = num('length', expected);
+    if (type.name !== 'STRING' && length !== expected) {
+      throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${base.shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
+    }
+    const abs = path.join(this.dir, loc);
+    let ext = this.extFiles.get(abs);
+    if (!ext) {
+      const st = await this.ctx.access.stat(abs);
+      if (!st || st.isDirectory) {
+        throw new CheckpointError('missing-shard', `external data file "${truncate(loc)}" does not exist beside the model`, ewhere);
+      }
+      ext = { rel: relativeName(this.ctx, abs), size: st.size };
+      this.extFiles.set(abs, ext);
+    }
+    if (offset + length > ext.size) {
+      throw new CheckpointError('truncated', `external data [${offset}, ${offset + length}) runs past the end of ${ext.rel} (${ext.size} bytes)`, ewhere);
+    }
+    // Storage is the byte range: two initializers naming the same range share it.
+    const storage = length > 0 ? `${ext.rel}@${offset}` : `${file}:${t.name}`;
+    return { ...base, nbytes: length, file: ext.rel, dataOffset: offset, storage, storageNbytes: length, extra: { data: 'external' } };
   }
 }
 
