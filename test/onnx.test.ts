@@ -863,6 +863,22 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.strictEqual(cp.parameters.unique, 2 * (16 * 8 + 16 * 4 + 32) + 2 * (16 * 8 + 16 * 4 + 32));
   });
 
+  it('nodes without scopes (older exporters: Conv_143, numbered values): the layer node is the module', async () => {
+    const g = graph({
+      nodes: [
+        op('Conv', 'Conv_143', ['x', '1110', '1111'], ['y'], [aInts('kernel_shape', [1]), aInts('strides', [2])]),
+        op('LSTM', 'LSTM_951', ['y', '1072', '1074', '1076'], ['z'], [aInt('hidden_size', 4)]),
+        op('Gemm', 'gemm', ['z', 'W'], ['out']),
+      ],
+      inits: [zeros('1110', [6, 3, 1]), zeros('1111', [6]), zeros('1072', [1, 16, 6]), zeros('1074', [1, 16, 4]), zeros('1076', [1, 32]), zeros('W', [4, 2])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => x.name), ['Conv_143.weight', 'Conv_143.bias', 'LSTM_951.weight_ih_l0', 'LSTM_951.weight_hh_l0', 'LSTM_951.bias_l0', 'W']);
+    assert.match(String(cp.tensors[0].extra?.placement), /weight of ONNX Conv node Conv_143 \(no scope: placed under the node\)/);
+    assert.strictEqual(moduleAt(cp.modules, 'Conv_143')!.repr, 'Conv1d(3, 6, kernel_size=(1,), stride=(2,))');
+    assert.strictEqual(moduleAt(cp.modules, 'LSTM_951')!.repr, 'LSTM(6, 4)');
+  });
+
   it('ConvTranspose with groups and output_padding; PRelu; Embedding from Gather', async () => {
     const g = graph({
       nodes: [

@@ -541,7 +541,8 @@ export class GraphIndex {
 
   /**
    * Where a tensor without a model name belongs: under the module whose nodes use it (the common
-   * module of several), named by its role there; null when no node has a scope.
+   * module of several), named by its role there; under the layer node itself when nodes have no
+   * scopes; null when nothing places it.
    */
   placement(h: HeldTensor): { name: string; how: string } | null {
     const uses = this.uses.get(h) ?? [];
@@ -551,6 +552,14 @@ export class GraphIndex {
       const u = scoped[0];
       const leaf = this.roleName(u);
       return { name: scope ? `${scope}.${leaf}` : leaf, how: `${leaf} of ONNX ${this.nodes[u.node].opType} node ${this.nodes[u.node].name}` };
+    }
+    if (uses.length) {
+      // No scopes (older exporters name nodes `Conv_143`): the layer node itself is the module.
+      const u = uses[0];
+      const n = this.nodes[u.node];
+      const module = (n.name || `${n.opType}_${u.node}`).replace(/[./]/g, '_');
+      const leaf = this.roleName(u);
+      return { name: `${module}.${leaf}`, how: `${leaf} of ONNX ${n.opType} node ${n.name || `#${u.node}`} (no scope: placed under the node)` };
     }
     const nodes = this.consumersOf(h.value).map((c) => c.node).filter((i) => this.scopeOf(i) !== null);
     if (nodes.length) {
