@@ -11,7 +11,7 @@ import { Checkpoint, ModuleNode, RawCheckpoint } from '../src/core/model';
 import { renderText } from '../src/core/export/text';
 import { renderMarkdown } from '../src/core/export/markdown';
 import { renderMermaid } from '../src/core/export/mermaid';
-import { openCheckpoint, toReport } from '../src/core';
+import { analyze, openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
 
 interface TruthInit {
@@ -715,6 +715,18 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     const basis = cp.tensors.find((x) => x.name === 'If_0.then_branch.window_buffer')!;
     assert.deepStrictEqual([basis.role, basis.extra?.subgraph], ['buffer', 'If_0.then_branch']);
     assert.deepStrictEqual(meta(cp).constantWeights, { count: 26, elements: 7434 });
+  });
+
+  it('random corruption of these graphs never escapes as anything but a CheckpointError, through analysis and export', async function () {
+    this.timeout(60_000);
+    const rand = seededRandom(4242);
+    const files = Object.keys(extraTruth.files).map((f) => fs.readFileSync(fixture('onnx', 'extra', f)));
+    for (let i = 0; i < 140; i++) {
+      const b = Buffer.from(files[i % files.length]);
+      flipBytes(b, rand);
+      const raw = await readsOrRefuses(readBytes(b, fixture('onnx', 'extra')));
+      if (raw) renderText(analyze(raw));
+    }
   });
 
   it('exports name the deduplicated relation, never a declared tie', async () => {
