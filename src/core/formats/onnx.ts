@@ -860,11 +860,14 @@ function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
     list.sort((a, b) => Number(names.get(a)!.placed) - Number(names.get(b)!.placed));
     taken.add(names.get(list[0])!.name);
   }
+  // Numbered from where the last clash of that name stopped: thousands of one name stay linear.
+  const next = new Map<string, number>();
   for (const list of groups().values()) {
     for (const h of list.slice(1)) {
       const n = names.get(h)!;
-      let k = 2;
+      let k = next.get(n.name) ?? 2;
       while (taken.has(`${n.name}_${k}`)) k++;
+      next.set(n.name, k + 1);
       n.name = `${n.name}_${k}`;
       taken.add(n.name);
     }
@@ -984,14 +987,19 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
     });
   }
   // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.
-  const tables = held.filter((h) => !names.get(h)!.placed && (graph.uses.get(h) ?? []).some((u) => graph.nodes[u.node].opType === 'Gather'));
+  const tables = new Map<string, HeldTensor>();
+  for (const h of held) {
+    if (h.record.shape.length !== 2 || names.get(h)!.placed || !(graph.uses.get(h) ?? []).some((u) => graph.nodes[u.node].opType === 'Gather')) continue;
+    const key = h.record.shape.join('x');
+    if (!tables.has(key)) tables.set(key, h);
+  }
   let ties = 0;
   for (const h of held) {
     const n = names.get(h)!;
     if (ties === MAX_TIE_WARNINGS) break;
     if (!n.placed || h.record.shape.length !== 2 || !(graph.uses.get(h) ?? []).some((u) => u.role === 'weight')) continue;
     const [a, b] = h.record.shape;
-    const e = tables.find((x) => x.record.shape.length === 2 && ((x.record.shape[0] === b && x.record.shape[1] === a) || (x.record.shape[0] === a && x.record.shape[1] === b)));
+    const e = tables.get(`${b}x${a}`) ?? tables.get(`${a}x${b}`);
     if (!e) continue;
     const count = (a * b).toLocaleString('en-US');
     ties++;
