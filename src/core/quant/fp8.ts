@@ -1,0 +1,60 @@
+/**
+ * FP8 weights (transformers' finegrained FP8 `quant_method: fp8`, DeepSeek-V3, FBGEMM FP8,
+ * NVIDIA ModelOpt). Rules (docs/quantization.md, FP8):
+ *
+ * - `weight`: float8_e4m3fn (or e5m2) in the layer's own shape [out, in]: one value per element.
+ * - Block-wise (`weight_block_size: [128, 128]`, transformers FP8Linear and DeepSeek-V3):
+ *   `weight_scale_inv` float32 [ceil(out / 128), ceil(in / 128)].
+ * - Per-channel (FBGEMM FP8): `weight_scale` [out, 1]; `input_scale_ub` [1].
+ * - Per-tensor (ModelOpt, static): `weight_scale` [] or [1]; `input_scale` [] or [1].
+ */
+import { num, QuantConfig } from './config';
+import { auxFrom, Detector, dims } from './common';
+
+export const fp8: Detector = (view, qc) => {
+  const w = view.tensors.get('weight');
+  if (!w || !/^float8_/.test(w.dtype)) return undefined;
+  const scaleName = view.tensors.has('weight_scale_inv') ? 'weight_scale_inv' : view.tensors.has('weight_scale') ? 'weight_scale' : undefined;
+  const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
+  const out = w.shape[0] ?? 1;
+  const inF = w.shape.length > 1 ? w.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  let granularity = 'per-tensor';
+  let blockSize: number[] | undefined;
+  const notes: string[] = [];
+  if (scale) {
+    const sn = scale.shape.reduce((a, b) => a * b, 1);
+    if (sn === 1) granularity = 'per-tensor';
+    else if (sn === out && (scale.shape.length === 1 || scale.shape[scale.shape.length - 1] === 1)) granularity = 'per-channel';
+    else if (scale.shape.length === 2 && w.shape.length === 2) {
+      granularity = 'block';
+      const declared = declaredBlock(qc);
+      const fits = (b: number[]) => Math.ceil(out / b[0]) === scale.shape[0] && Math.ceil(inF / b[1]) === scale.shape[1];
+      if (declared && fits(declared)) blockSize = declared;
+      else {
+        const guess = [Math.ceil(out / scale.shape[0]), Math.ceil(inF / scale.shape[1])];
+        blockSize = fits(guess) ? guess : undefined;
+        if (declared) notes.push(`weight_block_size ${declared.join('x')} declared but ${scaleName} ${dims(scale.shape)} fits blocks of ${guess.join('x')}`);
+      }
+    }
+  } else {
+    notes.push(`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`);
+  }
+  const fmt = w.dtype.replace(/^float8_/, '').replace(/fn$|fnuz$/, '');
+  return {
+    layer: { method: 'fp8', bits: 8, blockSize, format: `${fmt} ${granularity}`, rows: out, cols: inF, bias: view.tensors.has('bias') },
+    packed: w,
+    logicalShape: w.shape,
+    packedReason: `FP8 (${w.dtype}) weight of a ${dims(w.shape)} layer, one value per element, ${granularity} scales${blockSize ? ` over ${blockSize.join('x')} blocks` : ''}`,
+    aux: auxFrom(view, [
+      ['weight_scale_inv', `FP8 dequantization scale (multiply)${blockSize ? `, one per ${blockSize.join('x')} block` : ''}`],
+      ['weight_scale', `FP8 weight scale (${granularity})`],
+    ]),
+    notes,
+  };
+};
+
+function declaredBlock(qc: QuantConfig | undefined): number[] | undefined {
+  const b = qc?.cfg.weight_block_size;
+  if (Array.isArray(b) && b.length === 2 && b.every((x) => num(x) !== undefined && (x as number) > 0)) return b as number[];
+  return undefined;
+}
