@@ -27,6 +27,7 @@ export const bnb: Detector = (view, qc, ctx) => {
   const absmax = view.tensors.get('weight.absmax');
   if (absmax) {
     const notes: string[] = [];
+    const assumed: string[] = [];
     let stateName: string | undefined;
     let quantType: string | undefined;
     for (const local of view.tensors.keys()) {
@@ -38,7 +39,7 @@ export const bnb: Detector = (view, qc, ctx) => {
     }
     const state = stateName ? ctx.payloads[view.tensors.get(stateName)!.name] : undefined;
     const json = state?.json;
-    if (state?.error) notes.push(`${stateName} ${state.error}`);
+    if (state?.error) assumed.push(`${stateName} ${state.error}`);
     let shape: number[] | undefined;
     if (json && Array.isArray(json.shape) && json.shape.every((d) => typeof d === 'number' && isDim(d))) shape = json.shape as number[];
     const blocksize = num(json?.blocksize) ?? num(qc?.cfg.bnb_4bit_blocksize);
@@ -52,7 +53,7 @@ export const bnb: Detector = (view, qc, ctx) => {
     } else {
       // Without the state: the packed size gives the count to within one value.
       n = stored * per;
-      notes.push(`${view.path}: the quant_state with the real shape was not read; ${n} values assumed (${stored} x ${per})`);
+      assumed.push(`the quant_state with the real shape was not read; ${n} values assumed (${stored} x ${per})`);
       shape = [n];
     }
     const rows = shape.length === 2 ? shape[0] : 1;
@@ -71,6 +72,7 @@ export const bnb: Detector = (view, qc, ctx) => {
         ...(stateName ? [[stateName, 'bitsandbytes quant state: JSON with the real shape, block size and dtype'] as [string, string]] : []),
       ]),
       notes,
+      assumed,
     };
   }
   const scb = view.tensors.get('SCB');

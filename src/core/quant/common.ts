@@ -25,6 +25,8 @@ export interface Recognised {
   aux: [Tensor, string][];
   /** Contradictions between the config and the shapes, worded for a warning. */
   notes?: string[];
+  /** What had to be assumed because a shape tensor could not be read, worded for a warning. */
+  assumed?: string[];
   /**
    * The layer has a single scale group, so its group size is any size >= in_features: it takes
    * the group size the other layers of the checkpoint show.

@@ -18,6 +18,7 @@
  * The scheme is in `config_groups.<name>.weights` ({num_bits, type, strategy, group_size,
  * block_structure, symmetric}), with the format global (`format`) or per group.
  */
+import { Tensor } from '../model';
 import { Obj, isObj, num, str, QuantConfig } from './config';
 import { auxFrom, bitsOf, DetectContext, Detector, dims, isDim, LayerView, Recognised, Unreadable } from './common';
 
@@ -61,13 +62,15 @@ function packedLayer(view: LayerView, qc: QuantConfig | undefined, ctx: DetectCo
   const scale = view.tensors.get('weight_scale');
   const all = schemes(qc);
   const notes: string[] = [];
+  const assumed: string[] = [];
   if (packed.shape.length !== 2) return { unreadable: `weight_packed ${dims(packed.shape)} is not 2-D` };
   const [rows, words] = packed.shape;
   let real: number[] | undefined;
   if (shapeT) {
     const p = ctx.payloads[shapeT.name];
     if (p?.ints && p.ints.length === 2 && p.ints.every(isDim)) real = p.ints;
-    else if (p?.error) notes.push(`weight_shape ${p.error}`);
+    else if (p?.error) assumed.push(`weight_shape ${p.error}`);
+    else if (p?.ints) assumed.push(`weight_shape holds [${p.ints.join(', ')}], not a 2-D shape`);
   }
   if (packed.dtype === 'uint8') {
     // Two FP4 values per byte (NVFP4 / MXFP4).
@@ -76,7 +79,7 @@ function packedLayer(view: LayerView, qc: QuantConfig | undefined, ctx: DetectCo
     const sch = all.find((s) => s.bits === 4) ?? all[0];
     const fmt = sch?.format ?? (sch?.groupSize === 32 ? 'mxfp4-pack-quantized' : 'nvfp4-pack-quantized');
     const groupSize = sch?.groupSize ?? (scale && scale.shape.length === 2 && scale.shape[1] > 0 && Number.isInteger(inF / scale.shape[1]) ? inF / scale.shape[1] : undefined);
-    return result(view, { bits: 4, type: 'float', groupSize, format: fmt, strategy: sch?.strategy }, packed, out, inF, `two FP4 (E2M1) values per byte along in_features`, notes);
+    return result(view, { bits: 4, type: 'float', groupSize, format: fmt, strategy: sch?.strategy }, packed, out, inF, `two FP4 (E2M1) values per byte along in_features`, notes, undefined, assumed);
   }
   const P = bitsOf(packed.dtype);
   if (P !== 32 && P !== 64 && P !== 16 && P !== 8) return { unreadable: `weight_packed has dtype ${packed.dtype}` };
@@ -94,7 +97,7 @@ function packedLayer(view: LayerView, qc: QuantConfig | undefined, ctx: DetectCo
   } else {
     sch = all.length === 1 ? all[0] : all.find((s) => s.format === 'pack-quantized') ?? all[0];
     if (!sch) return { unreadable: `weight_packed ${dims(packed.shape)} without a readable weight_shape or a config giving num_bits` };
-    notes.push(`weight_shape not read; in_features taken as the packed width (${words} words x ${Math.floor(P / sch.bits)}), which padding may exceed`);
+    assumed.push(`weight_shape not read; in_features taken as the packed width (${words} words x ${Math.floor(P / sch.bits)}), which padding may exceed`);
   }
   const out = real?.[0] ?? rows;
   const inF = real?.[1] ?? words * Math.floor(P / sch.bits);
@@ -108,6 +111,8 @@ function packedLayer(view: LayerView, qc: QuantConfig | undefined, ctx: DetectCo
     inF,
     `${pf} values per ${packed.dtype} along in_features${padded > 0 ? `, the row padded with ${padded} zero value${padded === 1 ? '' : 's'}` : ''}`,
     notes,
+    undefined,
+    assumed,
   );
 }
 
@@ -126,7 +131,7 @@ function naiveLayer(view: LayerView, qc: QuantConfig): Recognised | Unreadable |
   return result(view, { ...sch, format }, w, out, inF, `stored one value per ${w.dtype} element in its own shape`, [], shape);
 }
 
-function result(view: LayerView, sch: WeightScheme, packed: import('../model').Tensor, out: number, inF: number, how: string, notes: string[], logicalShape?: number[]): Recognised {
+function result(view: LayerView, sch: WeightScheme, packed: Tensor, out: number, inF: number, how: string, notes: string[], logicalShape?: number[], assumed?: string[]): Recognised {
   const strategy = sch.strategy ?? (sch.groupSize ? 'group' : undefined);
   const groupSize = strategy === 'group' || strategy === 'tensor_group' ? sch.groupSize : undefined;
   const blockSize = strategy === 'block' ? sch.blockSize : undefined;
@@ -144,5 +149,6 @@ function result(view: LayerView, sch: WeightScheme, packed: import('../model').T
       ['weight_global_scale', 'compressed-tensors global weight scale'],
     ]),
     notes,
+    assumed,
   };
 }

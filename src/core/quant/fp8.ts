@@ -5,7 +5,8 @@
  * - `weight`: float8_e4m3fn (or e5m2) in the layer's own shape [out, in]: one value per element.
  * - Block-wise (`weight_block_size: [128, 128]`, transformers FP8Linear and DeepSeek-V3):
  *   `weight_scale_inv` float32 [ceil(out / 128), ceil(in / 128)].
- * - Per-channel (FBGEMM FP8): `weight_scale` [out, 1]; `input_scale_ub` [1].
+ * - Per-channel (FBGEMM FP8): `weight_scale` [out, 1] (its `input_scale_ub` is a non-persistent
+ *   buffer, absent from checkpoints).
  * - Per-tensor (ModelOpt, static): `weight_scale` [] or [1]; `input_scale` [] or [1].
  */
 import { num, QuantConfig } from './config';

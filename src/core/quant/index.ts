@@ -76,6 +76,8 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
   const order = preferred ? [preferred, ...DETECTORS.filter((d) => d !== preferred)] : DETECTORS;
   const ann: QuantAnnotations = { config: qc, layers: [] };
   const notes: string[] = [];
+  const noted = new Set<string>();
+  const assumed: string[] = [];
   const unreadable: string[] = [];
   const apply = (view: LayerView, r: Recognised) => {
     const p = r.packed;
@@ -88,7 +90,11 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     }
     for (const [t, reason] of r.aux) markAux(t, reason, view.path);
     for (const [local, t] of view.tensors) if (ACTIVATION_STATE[local]) markAux(t, ACTIVATION_STATE[local], view.path);
-    if (r.notes) for (const n of r.notes) notes.push(`${view.path}: ${n}`);
+    if (r.notes?.length) {
+      noted.add(view.path);
+      for (const n of r.notes) notes.push(`${view.path}: ${n}`);
+    }
+    if (r.assumed?.length) assumed.push(`${view.path}: ${r.assumed[0]}`);
     ann.layers.push({ path: view.path, layer: r.layer, packed: p, ...(r.flexibleGroup ? { flexibleGroup: true } : {}) });
   };
   for (const view of views) {
@@ -127,7 +133,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     warnings.push({ code: 'quantization-config-mismatch', message: `${qc.declaredBy} declares ${methodLabel(qc.method)}, but layers have the layout of ${methods.filter((m) => m !== qc.method).map(methodLabel).join(', ')}` });
   }
   if (notes.length) {
-    warnings.push({ code: 'quantization-config-mismatch', message: `${notes.length} layer(s) disagree with the declared scheme; counted by their shapes (e.g. ${notes[0]})` });
+    warnings.push({ code: 'quantization-config-mismatch', message: `${noted.size} layer(s) disagree with the declared scheme; counted by their shapes (e.g. ${notes.slice(0, 2).join('; ')})` });
+  }
+  if (assumed.length) {
+    warnings.push({ code: 'quantization-shape-assumed', message: `${assumed.length} layer(s) sized without the tensor that holds their real shape (e.g. ${assumed[0]})` });
   }
   if (unreadable.length) {
     warnings.push({ code: 'quantization-unreadable', message: `${unreadable.length} layer(s) look quantized but could not be read; their tensors are counted as stored (e.g. ${unreadable[0]})` });
