@@ -321,6 +321,20 @@ describe('quantized layouts written by hand (headers only)', () => {
     for (const n of ['weight_scale', 'weight_global_scale', 'input_global_scale']) assert.strictEqual(tensor(cp, `l.${n}`).role, 'quantization', n);
   });
 
+  it('NVFP4 from NVIDIA ModelOpt (quant_algo NVFP4): uint8 weight [out, in / 2], FP8 block scales, global scale', async () => {
+    const d = folder(dir, 'modelopt', { quantization_config: { quant_method: 'modelopt', quant_algo: 'NVFP4', group_size: 16 } }, st([
+      { name: 'l.weight', dtype: 'U8', shape: [64, 48] },
+      { name: 'l.weight_scale', dtype: 'F8_E4M3', shape: [64, 6] },
+      { name: 'l.weight_scale_2', dtype: 'F32', shape: [] },
+      { name: 'l.input_scale', dtype: 'F32', shape: [] },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(cp, 'l.weight').logicalShape, [64, 96]);
+    assert.strictEqual(cp.parameters.unique, 64 * 96);
+    assert.strictEqual(cp.quantization?.method, 'nvfp4');
+    for (const n of ['weight_scale', 'weight_scale_2', 'input_scale']) assert.strictEqual(tensor(cp, `l.${n}`).role, 'quantization', n);
+  });
+
   it("MXFP4 (gpt-oss): _blocks [..., G, 16] and _scales [..., G] stand for [..., G * 32]", async () => {
     const d = folder(dir, 'mxfp4', { quantization_config: { quant_method: 'mxfp4' } }, st([
       { name: 'model.layers.0.mlp.experts.gate_up_proj_blocks', dtype: 'U8', shape: [4, 64, 2, 16] },
@@ -463,6 +477,21 @@ describe('adapters', () => {
     assert.strictEqual(tensor(cp, 'lora_unet_down_blocks_0_resnets_0_conv1.alpha').role, 'buffer');
     assert.strictEqual(moduleAt(cp, 'lora_unet_down_blocks_0_resnets_0_conv1').type, 'lora.Conv2d');
     assert.strictEqual(moduleAt(cp, 'lora_te_text_model_encoder_layers_0_mlp_fc1').repr, 'lora.Linear(r=4)');
+  });
+
+  it('adapter_config.json beside a merged model (no adapter tensors) is not an adapter', async () => {
+    const dir = tempDir('weightscope-merged-');
+    try {
+      fs.copyFileSync(q('gptq-no-config/model.safetensors'), path.join(dir, 'model.safetensors'));
+      fs.copyFileSync(q('peft-lora/adapter_config.json'), path.join(dir, 'adapter_config.json'));
+      const cp = await openCheckpoint(dir);
+      assert.strictEqual(cp.adapter, undefined);
+      assert.ok(cp.warnings.some((w) => w.code === 'adapter-config-unused'));
+      assert.strictEqual(cp.parameters.unique, truth['gptq-no-config'].parameters.unique);
+      assert.ok((cp.metadata.sidecars as Record<string, unknown>)['adapter_config.json'], 'shown with the metadata');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a folder with adapter_model.bin and training_args.bin opens the adapter', async () => {

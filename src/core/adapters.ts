@@ -40,6 +40,8 @@ const PEFT_TYPES: Record<string, string> = {
 /** `<module>.<part>`: the tensor names of an adapted module, and the part they are. */
 const PEFT_PART = /^(.*)\.(lora_A|lora_B)\.weight$|^(.*)\.(lora_embedding_A|lora_embedding_B|lora_magnitude_vector)(\.weight)?$/;
 const DIFFUSERS_PART = /^(.*)\.lora\.(down|up)\.weight$/;
+/** Tensors only adapters have: PEFT's tuner prefixes and prompt-learning embeddings. */
+const ADAPTER_TENSOR = /(^|\.)(lora_|hada_|lokr_|ia3_|oft_|boft_|vera_|prompt_embeddings|prefix_task_|adaption_)/;
 const KOHYA_PART = /^(lora_[A-Za-z0-9]+_[^.]+)\.(lora_down\.weight|lora_up\.weight|alpha|dora_scale|hada_w[12]_[ab]|hada_t[12]|lokr_w[12](_[ab])?|lokr_t2)$/;
 
 function obj(v: unknown): Record<string, unknown> | undefined {
@@ -105,6 +107,11 @@ export function annotateAdapter(raw: RawCheckpoint, tensors: Tensor[], warnings:
     t.roleReason = part === 'lora_magnitude_vector' ? `DoRA magnitude of ${path} (trainable)` : `${part} of the adapter on ${path} (trainable)`;
   }
   const peftType = typeof cfg?.peft_type === 'string' ? cfg.peft_type : 'LORA';
+  // adapter_config.json beside weights that hold no adapter tensor (a merged model): not an adapter.
+  if (cfg && modules.size === 0 && !prefix && !present.some((t) => ADAPTER_TENSOR.test(t.name))) {
+    warnings.push({ code: 'adapter-config-unused', message: 'adapter_config.json is beside weights that hold no adapter tensors (a merged model?); read as a model' });
+    return undefined;
+  }
   const dora = cfg?.use_dora === true || [...modules.values()].some((m) => m.dora);
   const type = dora && peftType === 'LORA' ? 'DoRA' : PEFT_TYPES[peftType] ?? peftType;
   const ranks = [...modules.values()].map((m) => m.rank).filter((r): r is number => r !== undefined);

@@ -381,12 +381,10 @@ interface Acc {
   count: number;
   /** Whether the subtree holds optimizer state. */
   optimizer: boolean;
-  /** Quantization state elements (not reported as counts; their bytes are in `bytes`). */
-  quantization: Counts;
 }
 
 function newAcc(): Acc {
-  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0, optimizer: false, quantization: { unique: 0, total: 0 } };
+  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0, optimizer: false };
 }
 
 function addCounts(a: Counts, b: Counts): void {
@@ -411,13 +409,13 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     for (const t of b.own) {
       acc.count++;
       if (t.role === 'optimizer-state') acc.optimizer = true;
-      // Quantization state (scales, zero points...) is stored but counts as nothing.
-      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : isOther(t) ? acc.other : acc.quantization;
-      c.total += counted(t);
+      // Quantization state (scales, zero points...) takes bytes but counts as no kind of element.
+      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : isOther(t) ? acc.other : undefined;
+      if (c) c.total += counted(t);
       if (t.group >= 0) {
         acc.shared.push(t);
       } else {
-        c.unique += counted(t);
+        if (c) c.unique += counted(t);
         if (t.present) acc.bytes[t.dtype] = (acc.bytes[t.dtype] ?? 0) + t.nbytes;
       }
     }

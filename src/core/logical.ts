@@ -15,6 +15,8 @@ export interface Annotations {
   adapter?: AdapterAnnotations;
   quant?: QuantAnnotations;
   declared?: DeclaredCount;
+  /** JSON sidecars read beside the weights (adapter_config.json...), shown with the metadata. */
+  sidecars?: Record<string, Record<string, unknown>>;
 }
 
 /** Before sharing and the tree: adapter names and roles, quantized layers' roles and logical shapes. */
@@ -22,11 +24,12 @@ export function annotate(raw: RawCheckpoint, tensors: Tensor[], warnings: Warnin
   const adapter = annotateAdapter(raw, tensors, warnings);
   const quant = annotateQuantization(raw, tensors, warnings);
   const declared = declaredCount(raw);
-  return { ...(adapter ? { adapter } : {}), ...(quant ? { quant } : {}), ...(declared ? { declared } : {}) };
+  return { ...(adapter ? { adapter } : {}), ...(quant ? { quant } : {}), ...(declared ? { declared } : {}), ...(raw.sidecars ? { sidecars: raw.sidecars } : {}) };
 }
 
 /** After the tree: adapted module types, stored figures per module, the scheme, declared totals. */
 export function complete(cp: Checkpoint, ann: Annotations): void {
+  if (ann.sidecars) cp.metadata = { ...cp.metadata, sidecars: ann.sidecars };
   if (ann.adapter) {
     describeAdapted(cp.modules, ann.adapter);
     cp.adapter = ann.adapter.info;

@@ -93,4 +93,5 @@ export const ACTIVATION_STATE: Record<string, string> = {
   prob_scale: 'attention probability scale',
   kv_scale: 'KV-cache scale',
   weight_global_scale: 'weight global scale (NVFP4)',
+  weight_scale_2: 'weight global scale (NVFP4)',
 };

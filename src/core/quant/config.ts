@@ -50,11 +50,18 @@ const METHOD_ALIASES: Record<string, string> = {
   fbgemm_fp8: 'fp8',
   modelopt: 'fp8',
   mxfp4: 'mxfp4',
+  nvfp4: 'nvfp4',
 };
 
 export function normaliseMethod(m: string): string {
   const k = m.toLowerCase();
   return METHOD_ALIASES[k] ?? k;
+}
+
+function modeloptMethod(algo: string): string {
+  if (/^fp8/i.test(algo)) return 'fp8';
+  if (/^nvfp4/i.test(algo)) return 'nvfp4';
+  return algo.toLowerCase();
 }
 
 /** The quantization a checkpoint declares, if any. */
@@ -63,6 +70,8 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
   const fromQc = (qc: unknown, where: string): QuantConfig | undefined => {
     if (!isObj(qc)) return undefined;
     const qm = str(qc.quant_method);
+    // NVIDIA ModelOpt names its algorithm in quant_algo (FP8, NVFP4...).
+    if (qm === 'modelopt' && str(qc.quant_algo)) return { method: modeloptMethod(str(qc.quant_algo)!), cfg: qc, declaredBy: where };
     if (qm) return { method: normaliseMethod(qm), cfg: qc, declaredBy: where };
     // bitsandbytes configs from older transformers carry load_in_4bit/8bit without quant_method.
     if (qc.load_in_4bit === true || qc.load_in_8bit === true) return { method: 'bitsandbytes', cfg: qc, declaredBy: where };
@@ -92,8 +101,7 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
   const mo = side['hf_quant_config.json'];
   if (isObj(mo)) {
     const q = isObj(mo.quantization) ? mo.quantization : mo;
-    const algo = str(q.quant_algo);
-    return { method: algo && /fp8/i.test(algo) ? 'fp8' : normaliseMethod(algo ?? 'modelopt'), cfg: q, declaredBy: 'hf_quant_config.json' };
+    return { method: modeloptMethod(str(q.quant_algo) ?? 'modelopt'), cfg: q, declaredBy: 'hf_quant_config.json' };
   }
   return undefined;
 }

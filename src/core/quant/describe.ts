@@ -53,10 +53,16 @@ const METHOD: Record<string, string> = {
   'compressed-tensors': 'compressed-tensors',
   bitsandbytes: 'bitsandbytes',
   fp8: 'FP8',
+  nvfp4: 'NVFP4',
   mlx: 'MLX',
   mxfp4: 'MXFP4',
   gguf: 'GGUF',
 };
+
+/** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */
+export function methodLabel(m: string): string {
+  return METHOD[m] ?? m;
+}
 
 /** "4-bit GPTQ (g128)", "GGUF Q4_K_M", "4-bit bitsandbytes NF4 (block 64)". */
 export function schemeLabel(q: QuantizationInfo): string {

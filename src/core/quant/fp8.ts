@@ -1,5 +1,5 @@
 /**
- * FP8 weights (transformers' finegrained FP8 `quant_method: fp8`, DeepSeek-V3, FBGEMM FP8,
+ * FP8 and NVFP4 weights (transformers' finegrained FP8 `quant_method: fp8`, DeepSeek-V3, FBGEMM FP8,
  * NVIDIA ModelOpt). Rules (docs/quantization.md, FP8):
  *
  * - `weight`: float8_e4m3fn (or e5m2) in the layer's own shape [out, in]: one value per element.
@@ -8,6 +8,9 @@
  * - Per-channel (FBGEMM FP8): `weight_scale` [out, 1] (its `input_scale_ub` is a non-persistent
  *   buffer, absent from checkpoints).
  * - Per-tensor (ModelOpt, static): `weight_scale` [] or [1]; `input_scale` [] or [1].
+ * - NVFP4 (ModelOpt `quant_algo: NVFP4`): `weight` uint8 [out, in / 2], two E2M1 values per
+ *   byte; `weight_scale` float8_e4m3fn [out, in / 16] (one per block of 16); `weight_scale_2`
+ *   float32 scalar (global); `input_scale`.
  */
 import { num, QuantConfig } from './config';
 import { auxFrom, Detector, dims } from './common';
@@ -51,6 +54,26 @@ export const fp8: Detector = (view, qc) => {
       ['weight_scale', `FP8 weight scale (${granularity})`],
     ]),
     notes,
+  };
+};
+
+export const nvfp4: Detector = (view, qc) => {
+  const w = view.tensors.get('weight');
+  const scale = view.tensors.get('weight_scale');
+  if (!w || !scale || w.dtype !== 'uint8' || w.shape.length !== 2 || !/^float8_/.test(scale.dtype) || scale.shape.length !== 2) return undefined;
+  const [out, half] = w.shape;
+  const inF = half * 2;
+  if (scale.shape[0] !== out || scale.shape[1] === 0 || inF % scale.shape[1] !== 0) return { unreadable: `NVFP4 weight ${dims(w.shape)} and weight_scale ${dims(scale.shape)} do not fit` };
+  const groupSize = num(qc?.cfg.group_size) ?? inF / scale.shape[1];
+  return {
+    layer: { method: 'nvfp4', bits: 4, groupSize, format: 'nvfp4', rows: out, cols: inF, bias: view.tensors.has('bias') },
+    packed: w,
+    logicalShape: [out, inF],
+    packedReason: `NVFP4 weight of a ${out}x${inF} linear layer: two E2M1 values per byte along in_features`,
+    aux: auxFrom(view, [
+      ['weight_scale', `NVFP4 block scales (FP8), one per ${groupSize} values`],
+      ['weight_scale_2', 'NVFP4 global weight scale'],
+    ]),
   };
 };
 

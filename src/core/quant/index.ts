@@ -17,7 +17,8 @@ import { bnb, STATE_KEY } from './bnb';
 import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
-import { fp8 } from './fp8';
+import { fp8, nvfp4 } from './fp8';
+import { methodLabel } from './describe';
 import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
 import { gptq } from './gptq';
 import { mlx } from './mlx';
@@ -36,23 +37,9 @@ const DETECTORS: [string, Detector][] = [
   ['compressed-tensors', compressedTensors],
   ['bitsandbytes', bnb],
   ['fp8', fp8],
+  ['nvfp4', nvfp4],
   ['mlx', mlx],
 ];
-
-const METHOD_LABEL: Record<string, string> = {
-  gptq: 'GPTQ',
-  awq: 'AWQ',
-  'compressed-tensors': 'compressed-tensors',
-  bitsandbytes: 'bitsandbytes',
-  fp8: 'FP8',
-  mlx: 'MLX',
-  mxfp4: 'MXFP4',
-  gguf: 'GGUF',
-};
-
-export function methodLabel(m: string): string {
-  return METHOD_LABEL[m] ?? m;
-}
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
 const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
@@ -312,4 +299,4 @@ export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolea
   }
 }
 
-export { STATE_KEY };
+export { STATE_KEY, methodLabel };
