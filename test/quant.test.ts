@@ -335,6 +335,33 @@ describe('quantized layouts written by hand (headers only)', () => {
     for (const n of ['weight_scale', 'weight_scale_2', 'input_scale']) assert.strictEqual(tensor(cp, `l.${n}`).role, 'quantization', n);
   });
 
+  it('compressed-tensors saved "frozen" (weights dequantized beside their scales) and AutoRound exporting the GPTQ layout', async () => {
+    const frozen = folder(dir, 'frozen', {
+      quantization_config: {
+        quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'frozen',
+        config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'group', group_size: 32 } } },
+      },
+    }, st([
+      { name: 'l.weight', dtype: 'BF16', shape: [32, 64] },
+      { name: 'l.weight_scale', dtype: 'BF16', shape: [32, 2] },
+      { name: 'l.weight_zero_point', dtype: 'I8', shape: [32, 2] },
+      { name: 'head.weight', dtype: 'BF16', shape: [10, 32] },
+    ]));
+    let cp = await openCheckpoint(frozen);
+    assert.strictEqual(cp.parameters.unique, 32 * 64 + 10 * 32, 'scales and zero points are not parameters');
+    assert.strictEqual(tensor(cp, 'l.weight_scale').role, 'quantization');
+    assert.strictEqual(cp.quantization?.format, 'frozen');
+    const ar = folder(dir, 'autoround', { quantization_config: { quant_method: 'intel/auto-round', bits: 4, group_size: 32, packing_format: 'auto_gptq' } }, st([
+      { name: 'l.qweight', dtype: 'I32', shape: [8, 32] },
+      { name: 'l.qzeros', dtype: 'I32', shape: [2, 4] },
+      { name: 'l.scales', dtype: 'F16', shape: [2, 32] },
+    ]));
+    cp = await openCheckpoint(ar);
+    assert.strictEqual(cp.quantization?.method, 'gptq');
+    assert.strictEqual(cp.parameters.unique, 64 * 32);
+    assert.deepStrictEqual(cp.warnings, []);
+  });
+
   it("MXFP4 (gpt-oss): _blocks [..., G, 16] and _scales [..., G] stand for [..., G * 32]", async () => {
     const d = folder(dir, 'mxfp4', { quantization_config: { quant_method: 'mxfp4' } }, st([
       { name: 'model.layers.0.mlp.experts.gate_up_proj_blocks', dtype: 'U8', shape: [4, 64, 2, 16] },

@@ -118,9 +118,16 @@ function packedLayer(view: LayerView, qc: QuantConfig | undefined, ctx: DetectCo
 
 function naiveLayer(view: LayerView, qc: QuantConfig): Recognised | Unreadable | undefined {
   const w = view.tensors.get('weight')!;
-  // Float weights with a scale beside them are quantized only if the dtype is a quantized one.
-  if (/^(float16|bfloat16|float32|float64)$/.test(w.dtype)) return undefined;
   const all = schemes(qc);
+  if (/^(float16|bfloat16|float32|float64)$/.test(w.dtype)) {
+    // quantization_status "frozen" (or "calibration"): the weights are kept dequantized, in a
+    // float dtype, beside their scales. The layer is quantized; its weights are stored whole.
+    const status = str(qc.cfg.quantization_status);
+    if (status === 'compressed' || all.length === 0) return undefined;
+    const sch = all[0];
+    const shape = w.shape;
+    return result(view, { ...sch, format: `${status ?? 'not compressed'}` }, w, shape[0] ?? 1, shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1, `kept dequantized in ${w.dtype} (quantization_status "${status ?? '?'}")`, [], shape);
+  }
   const stored = bitsOf(w.dtype);
   const floaty = w.dtype.startsWith('float');
   const sch = all.find((s) => (floaty ? s.type === 'float' : s.type === 'int')) ?? all[0] ?? { bits: stored, type: floaty ? 'float' : 'int' };

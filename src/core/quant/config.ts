@@ -72,6 +72,11 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
     const qm = str(qc.quant_method);
     // NVIDIA ModelOpt names its algorithm in quant_algo (FP8, NVFP4...).
     if (qm === 'modelopt' && str(qc.quant_algo)) return { method: modeloptMethod(str(qc.quant_algo)!), cfg: qc, declaredBy: where };
+    // Intel AutoRound exports GPTQ's or AWQ's layout (packing_format / backend: auto_gptq, auto_awq...).
+    if (/auto[-_]?round/i.test(qm ?? '')) {
+      const pf = `${str(qc.packing_format) ?? ''} ${str(qc.backend) ?? ''}`;
+      return { method: /awq/i.test(pf) ? 'awq' : 'gptq', cfg: qc, declaredBy: where };
+    }
     if (qm) return { method: normaliseMethod(qm), cfg: qc, declaredBy: where };
     // bitsandbytes configs from older transformers carry load_in_4bit/8bit without quant_method.
     if (qc.load_in_4bit === true || qc.load_in_8bit === true) return { method: 'bitsandbytes', cfg: qc, declaredBy: where };
