@@ -1,9 +1,11 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { analyze, openCheckpoint, toReport, Checkpoint, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
+import { analyze, openCheckpoint, readCheckpoint, toReport, Checkpoint, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
 import { exportAs } from '../src/core/export';
 import { declaredCount } from '../src/core/declared';
+import { nodeFileAccess } from '../src/core/access';
+import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
 
 interface QuantTruth {
@@ -420,6 +422,18 @@ describe('quantized layouts written by hand (headers only)', () => {
     const cp = await openCheckpoint(d);
     assert.deepStrictEqual(tensor(cp, 'l.weight_packed').logicalShape, [big / 4 / 64, 512]);
     assert.ok(cp.bytesRead < 4096, `read ${cp.bytesRead} bytes of a ${(big / 1e6).toFixed(0)} MB file`);
+  });
+
+  it('past the read budget, shape tensors are not read: a warning, and the packed widths', async () => {
+    const raw = await readCheckpoint(q('odd-ct'));
+    assert.strictEqual(Object.keys(raw.payloads ?? {}).length, 4, 'four weight_shape tensors read');
+    delete raw.payloads;
+    await readQuantInputs(raw, q('odd-ct'), nodeFileAccess, { sidecars: false, maxTensors: 1 });
+    assert.strictEqual(Object.keys(raw.payloads ?? {}).length, 1);
+    assert.match(raw.warnings.find((w) => w.code === 'quantization-payload-budget')!.message, /^3 quantization shape tensor\(s\) not read/);
+    const cp = analyze(raw);
+    assert.strictEqual(cp.warnings.filter((w) => w.code === 'quantization-shape-assumed').length, 1);
+    assert.deepStrictEqual(tensor(cp, 'fc3.weight_packed').logicalShape, [21, 40], 'the padded width, as the warning says');
   });
 
   it('random configs and shapes never escape as anything but a warning or a CheckpointError', async () => {

@@ -25,6 +25,8 @@ export const SIDECARS = ['adapter_config.json', 'quantize_config.json', 'quant_c
 const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
 /** Bytes of tensor contents read in all, however many layers the checkpoint has. */
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+/** Tensors read at most (a 60-layer, 256-expert MoE has ~46,000 quantized projections). */
+export const MAX_PAYLOAD_TENSORS = 100_000;
 /** A shape tensor holds at most this many dimensions. */
 const MAX_SHAPE_DIMS = 8;
 /** A bitsandbytes quant state JSON is ~200 bytes; anything this large is not one. */
@@ -43,12 +45,15 @@ export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | '
 export interface QuantInputsOptions {
   /** Read the JSON sidecars (false when the caller turned sidecars off). */
   sidecars: boolean;
+  /** Lower limits than MAX_PAYLOAD_TENSORS / MAX_PAYLOAD_BYTES (tests). */
+  maxTensors?: number;
+  maxBytes?: number;
 }
 
 /** Read the sidecars and the tiny descriptive tensors of `raw` (files relative to `dir`). */
 export async function readQuantInputs(raw: RawCheckpoint, dir: string, access: FileAccess, opts: QuantInputsOptions): Promise<void> {
   if (opts.sidecars) for (const name of SIDECARS) await readSidecar(raw, dir, access, name);
-  await readPayloads(raw, dir, access);
+  await readPayloads(raw, dir, access, Math.min(opts.maxTensors ?? MAX_PAYLOAD_TENSORS, MAX_PAYLOAD_TENSORS), Math.min(opts.maxBytes ?? MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES));
 }
 
 async function readSidecar(raw: RawCheckpoint, dir: string, access: FileAccess, name: string): Promise<void> {
@@ -86,9 +91,9 @@ interface Want {
   end: number;
 }
 
-async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
+async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess, maxTensors: number, maxBytes: number): Promise<void> {
   const wanted: Want[] = [];
-  let budget = MAX_PAYLOAD_BYTES;
+  let budget = maxBytes;
   let skipped = 0;
   for (const t of raw.tensors) {
     const kind = payloadKind(t);
@@ -97,7 +102,7 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess)
       (raw.payloads ??= {})[t.name] = { error: 'its bytes have no known place in the file' };
       continue;
     }
-    if (t.nbytes > budget) {
+    if (t.nbytes > budget || wanted.length >= maxTensors) {
       skipped++;
       continue;
     }
@@ -108,7 +113,7 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess)
   if (skipped) {
     raw.warnings.push({
       code: 'quantization-payload-budget',
-      message: `${skipped} quantization shape tensor(s) not read: the ${MAX_PAYLOAD_BYTES}-byte budget for reading tensor contents is spent; their layers are sized from their packed shapes`,
+      message: `${skipped} quantization shape tensor(s) not read: the budget for reading tensor contents (${maxTensors} tensors, ${maxBytes} bytes) is spent; their layers are sized from their packed shapes`,
     });
   }
   if (wanted.length === 0) return;
