@@ -124,7 +124,7 @@ function renderCli(cp: Checkpoint, args: Args): string {
   }
   out.push(renderSummary(cp).trimEnd());
   out.push('');
-  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold }).trimEnd());
+  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);

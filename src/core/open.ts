@@ -11,6 +11,7 @@ import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
 import { FormatReader, READERS } from './formats';
 import { metadataTies } from './formats/safetensors';
+import { readQuantInputs } from './quant/payloads';
 
 export interface OpenOptions {
   access?: FileAccess;
@@ -38,6 +39,7 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
     raw = await readFile(abs, dir, access, opts);
   }
   if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
 }
 
@@ -85,11 +87,13 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
   const preferred = [
     ['model.safetensors.index.json'],
     ['model.safetensors'],
+    ['adapter_model.safetensors'],
     pick((n) => n.endsWith('.safetensors.index.json')),
     pick((n) => n.endsWith('.safetensors')),
     ['pytorch_model.bin.index.json'],
     ['pytorch_model.bin'],
     pick((n) => n.endsWith('.bin.index.json')),
+    ['adapter_model.bin'],
     pick((n) => /\.(pt|pth|ckpt|bin)$/i.test(n)),
     pick((n) => /\.gguf$/i.test(n)),
     pick((n) => /\.onnx$/i.test(n)),
