@@ -67,6 +67,7 @@ export class App {
     this.rpc = new RpcEndpoint<WebviewApi, HostApi>(hostTransport(this.api), this.handlers(), {
       name: 'host',
       onMalformed: (m, why) => console.warn(`[weightscope] ignored a message (${why})`, m),
+      onNotificationError: (method, e) => console.error(`[weightscope] ${method} failed: ${e.message}`),
     });
     this.cache = new TensorCache((query) => this.tensors(query));
     window.addEventListener('keydown', (ev) => {
