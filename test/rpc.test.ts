@@ -185,6 +185,28 @@ describe('rpc', () => {
     assert.strictEqual(refused.filter((w) => w === 'not an RPC message').length, 8);
   });
 
+  it('a call id served again (a rebuilt webview counts from 1 anew) aborts the old call and answers the new one', async () => {
+    const [a, b] = memoryPair();
+    const aborted: number[] = [];
+    new RpcEndpoint<TestApi, TestEvents>(b, {
+      wait: ({ ms }: { ms: number }, ctx: { signal: AbortSignal }) =>
+        new Promise((resolve) => {
+          const t = setTimeout(() => resolve(`waited ${ms}`), ms);
+          ctx.signal.addEventListener('abort', () => (clearTimeout(t), aborted.push(ms), resolve('aborted')));
+        }),
+    } as unknown as Handlers<TestApi>);
+    const replies: unknown[] = [];
+    a.listen((m) => replies.push(m));
+    a.send({ rpc: 'call', id: 1, method: 'wait', params: { ms: 1000 } });
+    await tick();
+    a.send({ rpc: 'call', id: 1, method: 'wait', params: { ms: 5 } });
+    const deadline = Date.now() + 2000;
+    while (!replies.length && Date.now() < deadline) await tick();
+    await tick();
+    assert.deepStrictEqual(aborted, [1000]);
+    assert.deepStrictEqual(replies, [{ rpc: 'result', id: 1, value: 'waited 5' }]);
+  });
+
   it('close rejects pending calls, aborts served ones, and refuses new calls', async () => {
     const { client, server, aborted } = pair();
     const p = client.call('wait', { ms: 2000 });

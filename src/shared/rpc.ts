@@ -417,11 +417,9 @@ export class RpcEndpoint<Local, Remote> {
     }
     const ac = new AbortController();
     if (isCall) {
-      // A repeated id would leave the first call unanswerable: the peer is confused; refuse it.
-      if (this.serving.has(m.id)) {
-        this.refuse(m, `duplicate call id ${m.id}`);
-        return;
-      }
+      // An id already being served means the peer started again (a webview rebuilt after a tab
+      // switch counts from 1 anew): whoever sent the first call is gone; serve the new one.
+      this.serving.get(m.id)?.abort();
       this.serving.set(m.id, ac);
     }
     const ctx: CallContext = { signal: ac.signal, call: isCall };
