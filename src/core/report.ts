@@ -2,7 +2,7 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { Checkpoint, Counts, Format, ModuleNode, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
+import { Checkpoint, CheckpointSource, Counts, Format, ModuleNode, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
 import { spanOf } from './coverage';
 
 export interface ReportTensor {
@@ -69,6 +69,10 @@ export interface Report {
   prefixes?: string[];
   bytesRead: number;
   totalBytes: number;
+  /** Remote checkpoints only (hf://, https://): where it came from and what the network carried. */
+  source?: CheckpointSource;
+  bytesTransferred?: number;
+  requests?: number;
 }
 
 export function toReport(cp: Checkpoint): Report {
@@ -123,6 +127,7 @@ export function toReport(cp: Checkpoint): Report {
     ...(cp.prefixes?.length ? { prefixes: cp.prefixes } : {}),
     bytesRead: cp.bytesRead,
     totalBytes: cp.totalBytes,
+    ...(cp.source ? { source: cp.source, bytesTransferred: cp.bytesTransferred ?? 0, requests: cp.requests ?? 0 } : {}),
   };
 }
 
