@@ -287,7 +287,10 @@ export class HttpClient {
         try {
           r = await reader.read();
         } catch (e) {
-          throw this.networkError(e, ex.why() ?? (timedOut(e) ? 'timeout' : undefined), ex.url, what);
+          const why = ex.why() ?? (timedOut(e) ? 'timeout' : undefined);
+          if (why) throw this.networkError(e, why, ex.url, what);
+          const code = errorCode(e);
+          throw new TransientError(new CheckpointError('network', `connection to ${hostOf(ex.url)} was cut after ${got} bytes of the answer${code ? ` (${code})` : ''}`, { file: what }));
         }
         if (r.done || !r.value) break;
         ex.touch();
@@ -371,7 +374,7 @@ export function statusError(res: Response, what: string, hadToken: boolean, url:
 }
 
 export const TOKEN_HELP =
-  'Set HF_TOKEN, or log in with `hf auth login` (it writes the token file huggingface_hub uses: $HF_HOME/token, ~/.cache/huggingface/token by default), or in VS Code run "Weightscope: Set Hugging Face Token".';
+  'Set HF_TOKEN, or log in with `hf auth login` or `huggingface-cli login` (they write the token file huggingface_hub uses: $HF_HOME/token, ~/.cache/huggingface/token by default), or in VS Code run "Weightscope: Set Hugging Face Token".';
 
 function retryAfter(res: Response): number | undefined {
   const v = res.headers.get('retry-after');

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { CheckpointError } from '../errors';
-import { Env, HubAddress, repoTypePrefix, tokenPath } from './address';
+import { Env, HubAddress, formatHubAddress, repoTypePrefix, tokenPath } from './address';
 import { HttpClient } from './http';
 
 /** The token huggingface_hub would use: HF_TOKEN, then the token file it writes. */
@@ -52,7 +52,7 @@ const MAX_FILES = 1_000_000;
 export async function listRepo(client: HttpClient, endpoint: string, a: HubAddress): Promise<HubListing> {
   const kind = a.repoType === 'model' ? 'models' : a.repoType === 'dataset' ? 'datasets' : 'spaces';
   const url = `${endpoint}/api/${kind}/${encodeRepo(a.repo)}${a.revision ? `/revision/${encodeURIComponent(a.revision)}` : ''}?blobs=true`;
-  const what = `${a.repo}${a.revision ? `@${a.revision}` : ''}`;
+  const what = formatHubAddress(a);
   const { json } = await client.getJson(url, what, MAX_LISTING_BYTES);
   const bad = (why: string) => new CheckpointError('http', `the Hub's file list for ${what} is not what was expected: ${why}`, { file: what });
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw bad('not a JSON object');

@@ -144,9 +144,9 @@ function explainHub(e: unknown, access: HubAccess, show: (p: string) => string):
   if (st && (e.code === 'unknown-format' || e.code === 'not-found')) {
     const weights = st.filter((f) => WEIGHT.test(f.name));
     if (weights.length > 1) {
-      detail = `${detail.replace(/; open one of them$/, '')}. Open one of them:\n${weights
-        .map((f) => `  ${show(path.posix.join(e.file!, f.name))}${f.size !== undefined ? `  (${fmtBytes(f.size)})` : ''}`)
-        .join('\n')}`;
+      detail = `${detail.replace(/; open one of them$/, '')}; open one of them: ${weights
+        .map((f) => `${show(path.posix.join(e.file!, f.name))}${f.size !== undefined ? ` (${fmtBytes(f.size)})` : ''}`)
+        .join(', ')}`;
     }
   }
   return new CheckpointError(e.code, detail, { file: show(e.file), offset: e.offset, record: e.record });

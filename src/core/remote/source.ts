@@ -1,7 +1,7 @@
 /**
  * A file behind an HTTP(S) URL, read by ranges through a block cache.
  *
- * - Blocks are aligned (4 KiB) and kept in one bounded LRU cache per opened address; a range read
+ * - Blocks are aligned (1 KiB) and kept in one bounded LRU cache per opened address; a range read
  *   twice costs one request.
  * - Reads that miss are not sent at once: misses of the same tick (a reader's Promise.all, several
  *   shards) are gathered, and neighbouring ranges (gaps up to 32 KiB) go out as one request.
@@ -19,7 +19,7 @@ import { CheckpointError } from '../errors';
 import { HttpClient, TransientError, discard, hostOf, statusError } from './http';
 
 export interface BlockOptions {
-  /** Cache block size (default 4 KiB). */
+  /** Cache block size (default 1 KiB). */
   blockSize?: number;
   /** Window of a file's first read (default 256 KiB). */
   firstWindow?: number;
@@ -37,7 +37,7 @@ export interface BlockOptions {
 
 type BlockDefaults = Required<BlockOptions>;
 const DEFAULTS: BlockDefaults = {
-  blockSize: 4096,
+  blockSize: 1024,
   firstWindow: 256 * 1024,
   tailWindow: 64 * 1024,
   maxReadahead: 8 * 1024 * 1024,
@@ -186,7 +186,9 @@ export class RemoteFile {
   private plan(offset: number, length: number, b0: number, b1: number): void {
     const B = this.o.blockSize;
     const isMissing = (b: number) => !this.inflight.has(b) && !this.cache.has(this.key(b));
-    const sequential = this.lastEnd >= 0 && offset >= this.lastEnd - B && offset <= this.lastEnd + B;
+    // Sequential: this read starts where the last one ended (or inside it), as a reader walking a
+    // header chunk by chunk does. Reads merely near each other (zip local headers) are not.
+    const sequential = this.lastEnd >= 0 && offset <= this.lastEnd && offset + length > this.lastEnd;
     this.lastEnd = offset + length;
     let from = -1;
     let to = -1;
