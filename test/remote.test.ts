@@ -10,6 +10,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { openCheckpoint, readCheckpoint, toReport, CheckpointError, Checkpoint } from '../src/core';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
+import { exportAs } from '../src/core/export';
 import { formatHubAddress, isRemoteAddress, listCachedRepos, parseAddress, RemoteOptions } from '../src/core/remote';
 import { HttpClient } from '../src/core/remote/http';
 import { BlockCache, RemoteFile, blockOptions } from '../src/core/remote/source';
@@ -237,8 +238,10 @@ describe('remote checkpoints', function () {
     it('a small file from a server that ignores ranges still opens (it is all we asked for)', async () => {
       const s = await FixtureServer.start({ files: FIXTURES, faults: { ignoreRanges: true } });
       try {
-        const cp = await openCheckpoint(`${s.url}/files/safetensors/gpt2-tied/model.safetensors`, opts(hub.url));
-        assert.deepStrictEqual(comparable(cp), comparable(await openCheckpoint(fixture('safetensors/gpt2-tied/model.safetensors'))));
+        // 56 KB: within the first 64 KiB window, so the whole file is what was asked for.
+        const cp = await openCheckpoint(`${s.url}/files/safetensors/llama-bf16/model.safetensors`, opts(hub.url));
+        assert.deepStrictEqual(comparable(cp), comparable(await openCheckpoint(fixture('safetensors/llama-bf16/model.safetensors'))));
+        assert.deepStrictEqual(s.log.map((r) => r.status), [200, 200], 'the weights and config.json, whole');
       } finally {
         await s.close();
       }
@@ -531,15 +534,19 @@ describe('remote checkpoints', function () {
       assert.deepStrictEqual(doc, ldoc);
     });
 
-    it('every --format works on a URL, the same as on the local file', async () => {
+    it('every export format is the same for a URL as for the local file; the CLI writes the transfer line to stderr', async () => {
       const url = `${files.url}/files/safetensors/gpt2-tied/model.safetensors`;
-      for (const fmt of ['markdown', 'mermaid', 'svg']) {
-        const r = await run([url, '--format', fmt], env());
-        const l = await run([fixture('safetensors/gpt2-tied/model.safetensors'), '--format', fmt], env());
-        assert.strictEqual(r.status, 0, r.stderr);
-        assert.strictEqual(r.stdout, l.stdout, fmt);
-        assert.match(r.stderr, /transferred [\d,]+ bytes in 2 requests/);
+      const remote = await openCheckpoint(url, opts(hub.url));
+      const local = await openCheckpoint(fixture('safetensors/gpt2-tied/model.safetensors'));
+      for (const fmt of ['text', 'markdown', 'mermaid', 'svg', 'png'] as const) {
+        const [r, l] = await Promise.all([exportAs(remote, fmt, {}), exportAs(local, fmt, {})]);
+        assert.deepStrictEqual(r, l, fmt);
       }
+      const r = await run([url, '--format', 'mermaid'], env());
+      const l = await run([fixture('safetensors/gpt2-tied/model.safetensors'), '--format', 'mermaid'], env());
+      assert.strictEqual(r.status, 0, r.stderr);
+      assert.strictEqual(r.stdout, l.stdout);
+      assert.match(r.stderr, /^source: http:\/\/127\.0\.0\.1:\d+\/files\/safetensors\/gpt2-tied\/model\.safetensors: transferred [\d,]+ bytes in 2 requests\n$/);
     });
 
     it('errors are one line with exit status 1', async () => {

@@ -248,10 +248,17 @@ async function streamRange(file: string, start: number, end: number, res: http.S
       const ok = res.write(Buffer.from(buf.subarray(0, bytesRead)));
       at += bytesRead;
       sent += bytesRead;
-      if (!ok) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      });
+      if (!ok) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
     }
     if (dropAt !== undefined && at <= end) {
       await delay(5);

@@ -33,7 +33,7 @@ export interface HttpOptions {
   /** Bearer token, sent only to `tokenOrigins` and never across a redirect to another origin. */
   token?: string | null;
   tokenOrigins?: string[];
-  /** Requests in flight at once (default 32). */
+  /** Requests in flight at once (default 64: a 163-shard model is three waves). */
   maxParallel?: number;
   /** Wait for response headers, and at most between two body chunks, in ms (default 30 s). */
   timeoutMs?: number;
@@ -79,7 +79,7 @@ export class TransientError extends Error {
 }
 
 const DEFAULTS = {
-  maxParallel: 32,
+  maxParallel: 64,
   timeoutMs: 30_000,
   retries: 3,
   retryBaseMs: 300,

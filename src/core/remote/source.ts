@@ -5,9 +5,10 @@
  *   twice costs one request.
  * - Reads that miss are not sent at once: misses of the same tick (a reader's Promise.all, several
  *   shards) are gathered, and neighbouring ranges (gaps up to 32 KiB) go out as one request.
- * - Readahead follows the access pattern: the first read of a file takes a 256 KiB window (a
- *   safetensors or GGUF header, a zip's first member, in one request), sequential reads double
- *   their window up to 8 MiB (long GGUF vocabularies, ONNX graphs), a read at the end of a file
+ * - Readahead follows the access pattern: the first read of a file takes a 64 KiB window (a
+ *   safetensors header, a zip's first member, in one request; 256 KiB for GGUF, whose header
+ *   holds the tokenizer), reads that continue where the last one ended (small skips included)
+ *   take three times the last window, up to 8 MiB (long vocabularies, ONNX graphs), a read at the end of a file
  *   takes its last 64 KiB (zip central directories), and scattered reads (zip local headers)
  *   fetch only their own blocks.
  * - Every answer is checked: 206 with the Content-Range asked for, the same size and ETag as
@@ -21,8 +22,10 @@ import { HttpClient, TransientError, discard, hostOf, statusError } from './http
 export interface BlockOptions {
   /** Cache block size (default 1 KiB). */
   blockSize?: number;
-  /** Window of a file's first read (default 256 KiB). */
+  /** Window of a file's first read (default 64 KiB: a safetensors header, a zip's first member). */
   firstWindow?: number;
+  /** First window for GGUF files, whose headers carry the tokenizer (default 256 KiB). */
+  firstWindowGguf?: number;
   /** Window taken when a read touches a file's end (default 64 KiB). */
   tailWindow?: number;
   /** Largest readahead for sequential reads (default 8 MiB). */
@@ -38,7 +41,8 @@ export interface BlockOptions {
 type BlockDefaults = Required<BlockOptions>;
 const DEFAULTS: BlockDefaults = {
   blockSize: 1024,
-  firstWindow: 256 * 1024,
+  firstWindow: 64 * 1024,
+  firstWindowGguf: 256 * 1024,
   tailWindow: 64 * 1024,
   maxReadahead: 8 * 1024 * 1024,
   maxRequestBytes: 16 * 1024 * 1024,
@@ -49,7 +53,7 @@ const DEFAULTS: BlockDefaults = {
 export function blockOptions(o: BlockOptions = {}): BlockDefaults {
   const r = { ...DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as BlockDefaults;
   // Windows are whole blocks.
-  for (const k of ['firstWindow', 'tailWindow', 'maxReadahead', 'maxRequestBytes', 'mergeGap'] as const) {
+  for (const k of ['firstWindow', 'firstWindowGguf', 'tailWindow', 'maxReadahead', 'maxRequestBytes', 'mergeGap'] as const) {
     r[k] = Math.max(r.blockSize, Math.ceil(r[k] / r.blockSize) * r.blockSize);
   }
   return r;
@@ -126,6 +130,7 @@ export class RemoteFile {
   private lastEnd = -1;
   private window = 0;
   private probing?: Promise<void>;
+  private readonly firstWindow: number;
 
   constructor(
     readonly client: HttpClient,
@@ -138,14 +143,17 @@ export class RemoteFile {
   ) {
     this.location = url;
     this.size = size;
+    this.firstWindow = /\.gguf$/i.test(name) ? o.firstWindowGguf : o.firstWindow;
   }
 
   /** Learn the size (and ETag) with a first ranged GET, whose bytes are kept: reads start warm. */
   ensureSize(): Promise<void> {
     if (this.size !== undefined) return Promise.resolve();
     this.probing ??= (async () => {
-      const data = await this.fetchRange(0, this.o.firstWindow);
+      const data = await this.fetchRange(0, this.firstWindow);
       this.fetchedAny = true;
+      this.window = this.firstWindow;
+      this.lastEnd = 0;
       this.store(0, data);
     })();
     return this.probing;
@@ -186,9 +194,11 @@ export class RemoteFile {
   private plan(offset: number, length: number, b0: number, b1: number): void {
     const B = this.o.blockSize;
     const isMissing = (b: number) => !this.inflight.has(b) && !this.cache.has(this.key(b));
-    // Sequential: this read starts where the last one ended (or inside it), as a reader walking a
-    // header chunk by chunk does. Reads merely near each other (zip local headers) are not.
-    const sequential = this.lastEnd >= 0 && offset <= this.lastEnd && offset + length > this.lastEnd;
+    // Streaming: a read of at least 1 KiB that starts where the last one ended, or a little
+    // after it (a parser skipping a small field): a header walked chunk by chunk. Lookups of a
+    // few bytes (zip local headers) and seeks far ahead are not; they fetch only their blocks.
+    const gap = offset - this.lastEnd;
+    const streaming = this.lastEnd >= 0 && length >= 1024 && gap >= -B && gap <= Math.max(this.o.mergeGap * 2, this.window);
     this.lastEnd = offset + length;
     let from = -1;
     let to = -1;
@@ -200,10 +210,12 @@ export class RemoteFile {
     if (from < 0) return;
     const last = Math.floor((this.size! - 1) / B);
     if (!this.fetchedAny) {
-      to = Math.max(to, b0 + this.o.firstWindow / B - 1);
-    } else if (sequential) {
-      this.window = Math.min(Math.max(this.window * 2, this.o.firstWindow), this.o.maxReadahead);
-      to = Math.max(to, from + this.window / B - 1);
+      this.window = this.firstWindow;
+      to = Math.max(to, b0 + this.firstWindow / B - 1);
+    } else if (streaming) {
+      // Windows triple: a 930 KiB GGUF header is two requests (256 + 768 KiB), a 7 MiB one four.
+      this.window = Math.min(Math.max(this.window, 16 * 1024) * 3, this.o.maxReadahead);
+      to = Math.max(to, from + Math.ceil(this.window / B) - 1);
     } else {
       this.window = 0;
     }
