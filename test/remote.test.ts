@@ -245,6 +245,36 @@ describe('remote checkpoints', function () {
       } finally {
         await s.close();
       }
+      // A JSON sidecar larger than the first window is taken whole too: it is read whole anyway.
+      const dir = tempDir();
+      const t = await FixtureServer.start({ files: dir, faults: { ignoreRanges: true } });
+      try {
+        fs.copyFileSync(fixture('safetensors/llama-bf16/model.safetensors'), path.join(dir, 'model.safetensors'));
+        const cfg = { ...readJson(fixture('safetensors/llama-bf16/config.json')), notes: 'x'.repeat(200_000) };
+        fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+        const cp = await openCheckpoint(`${t.url}/files/model.safetensors`, opts(hub.url));
+        assert.strictEqual((cp.config as { notes: string }).notes.length, 200_000);
+      } finally {
+        await t.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('hf://owner/name/subfolder opens a model one level down (diffusers layout); the root says where to look', async () => {
+      const dir = tempDir();
+      fs.mkdirSync(path.join(dir, 'unet'));
+      for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(fixture('safetensors/gpt2-tied', f), path.join(dir, 'unet', f));
+      fs.writeFileSync(path.join(dir, 'model_index.json'), '{}');
+      const s = await FixtureServer.start({ repos: { 'test/diffusers': { dir } } });
+      try {
+        const cp = await openCheckpoint('hf://test/diffusers/unet', opts(s.url));
+        assert.deepStrictEqual(comparable(cp), comparable(await openCheckpoint(path.join(dir, 'unet'))));
+        assert.strictEqual(cp.path, 'hf://test/diffusers/unet/model.safetensors');
+        await rejectsWith(openCheckpoint('hf://test/diffusers', opts(s.url)), 'not-found', /^hf:\/\/test\/diffusers: folder holds no checkpoint .*subfolders unet\/ do: open one of them/);
+      } finally {
+        await s.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('connections dropped mid-answer are retried; dropped every time, a network error', async () => {

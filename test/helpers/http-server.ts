@@ -68,6 +68,27 @@ export interface LoggedRequest {
   range?: string;
   auth: boolean;
   status?: number;
+  /** When the request arrived and when its answer was finished (performance.now(), ms). */
+  start: number;
+  end?: number;
+}
+
+/**
+ * Round trips on the critical path of a set of requests (several servers' logs together): each
+ * request is one more than the deepest request that had finished before it started. Requests
+ * made in parallel share a depth; a chain of dependent ones (list, resolve, redirect) adds up.
+ */
+export function roundTrips(log: LoggedRequest[]): number {
+  const rs = [...log].sort((a, b) => a.start - b.start);
+  const depth: number[] = [];
+  let max = 0;
+  for (let i = 0; i < rs.length; i++) {
+    let d = 0;
+    for (let j = 0; j < i; j++) if (rs[j].end !== undefined && rs[j].end! <= rs[i].start) d = Math.max(d, depth[j]);
+    depth.push(d + 1);
+    max = Math.max(max, d + 1);
+  }
+  return max;
 }
 
 export class FixtureServer {
@@ -108,9 +129,12 @@ export class FixtureServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.concurrent++;
     this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
-    res.on('close', () => this.concurrent--);
     const u = new URL(req.url ?? '/', 'http://x');
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname + u.search, range: req.headers.range, auth: !!req.headers.authorization };
+    const entry: LoggedRequest = { method: req.method ?? 'GET', path: u.pathname + u.search, range: req.headers.range, auth: !!req.headers.authorization, start: performance.now() };
+    res.on('close', () => {
+      this.concurrent--;
+      entry.end = performance.now();
+    });
     this.log.push(entry);
     const send = (status: number, body: string | object, headers: Record<string, string> = {}) => {
       entry.status = status;

@@ -182,7 +182,7 @@ export async function readRemote(address: string, opts: RemoteOptions = {}): Pro
     const cached = await readFromCache(a, opts.cacheDir ?? hubCacheDir(env), mode === 'only');
     if (cached) return cached;
   }
-  if (mode === 'only') {
+  if (mode === 'only' && a.kind === 'hf') {
     throw new CheckpointError('not-found', `not in the local Hugging Face cache (${opts.cacheDir ?? hubCacheDir(env)}) and the network is off (HF_HUB_OFFLINE)`, { file: address });
   }
   const r = await resolveAddress(address, opts);

@@ -114,6 +114,9 @@ function deferred(): Deferred {
 
 let nextFileId = 0;
 
+/** A server that ignores ranges may still send a JSON sidecar whole, up to this size. */
+const WHOLE_JSON_LIMIT = 64 * 1024 * 1024;
+
 /** One remote file: its identity (size, ETag), its cached blocks and the reads under way. */
 export class RemoteFile {
   /** Where requests go: the URL, or where it last redirected (a CDN), to save a hop per read. */
@@ -344,13 +347,17 @@ export class RemoteFile {
     }
     const length = contentLength(res);
     if (res.status === 200) {
-      // The whole file. Acceptable only when the whole file is no more than was asked for.
+      // The whole file. Acceptable when it is no more than was asked for, or a JSON sidecar (an
+      // index, config.json: read whole anyway) of reasonable size.
       const asked = end - start;
-      if (start === 0 && (length === undefined || length <= asked)) {
-        const { data, overflow } = await this.client.readBody(ex, asked, this.name);
+      const whole = start === 0 ? (/\.json$/i.test(this.name) ? Math.max(asked, WHOLE_JSON_LIMIT) : asked) : 0;
+      if (start === 0 && (length === undefined || length <= whole)) {
+        const { data, overflow } = await this.client.readBody(ex, whole, this.name);
         if (!overflow && (length === undefined || data.length === length)) {
           this.identity(data.length, res);
-          return data;
+          if (data.length <= asked) return data;
+          this.store(0, data);
+          return data.subarray(0, asked);
         }
       }
       ex.abort();
