@@ -74,6 +74,7 @@ describe('remote checkpoints', function () {
     for (const [id, dir] of Object.entries(HUB_REPOS)) repos[id] = { dir: fixture(dir) };
     repos['test/private'] = { dir: fixture('safetensors/gpt2-tied'), token: 'hf_secret' };
     repos['test/gated'] = { dir: fixture('safetensors/gpt2-tied'), token: 'hf_secret', authErrorCode: 'GatedRepo' };
+    repos['test/no-sizes'] = { dir: fixture('safetensors/gpt2-sharded'), noSizes: true };
     cdn = await FixtureServer.start({ repos });
     hub = await FixtureServer.start({ repos, cdn, lfsThreshold: 1024 });
   });
@@ -118,6 +119,11 @@ describe('remote checkpoints', function () {
         assert.ok(remote.path.startsWith(`hf://${id}`), remote.path);
       });
     }
+
+    it('a file list without sizes: each file\'s first range tells its size', async () => {
+      const cp = await openCheckpoint('hf://test/no-sizes', opts(hub.url));
+      assert.deepStrictEqual(comparable(cp), comparable(await openCheckpoint(fixture('safetensors/gpt2-sharded'))));
+    });
 
     it('hf:// single files, PyTorch zip and legacy, equal their local files', async () => {
       for (const f of ['gpt2-tied.pt', 'gpt2-legacy.pt', 'gpt2-module.pt', 'malicious.pt']) {
@@ -187,7 +193,7 @@ describe('remote checkpoints', function () {
       const s = await FixtureServer.start({ files: FIXTURES, latencyMs: 20 });
       try {
         const client = new HttpClient({ maxParallel: 2 });
-        const o = blockOptions({ firstWindow: 4096 });
+        const o = blockOptions({ firstWindow: 4096, firstWindowGguf: 4096 });
         const f = new RemoteFile(client, new BlockCache(1 << 20), `${s.url}/files/gguf/tiny-llama.gguf`, 'tiny-llama.gguf', o, fs.statSync(fixture('gguf/tiny-llama.gguf')).size);
         f['fetchedAny'] = true; // past the first-read window
         // Ten 100-byte reads within 20 KiB of each other: one request.
@@ -321,7 +327,7 @@ describe('remote checkpoints', function () {
         // The first answer is the first 256 KiB; the GGUF header of the full-size... here the small
         // file's second read (past the first window) is answered by "another version".
         const client = new HttpClient({});
-        const f = new RemoteFile(client, new BlockCache(1 << 20), `${s.url}/files/gguf/tiny-llama.gguf`, 'tiny-llama.gguf', blockOptions({ firstWindow: 4096 }));
+        const f = new RemoteFile(client, new BlockCache(1 << 20), `${s.url}/files/gguf/tiny-llama.gguf`, 'tiny-llama.gguf', blockOptions({ firstWindow: 4096, firstWindowGguf: 4096 }));
         await f.read(0, 100);
         await rejectsWith(f.read(300_000, 100), 'changed', /tiny-llama\.gguf changed on the server while it was being read \(ETag ".*" became ".*"\)/);
       } finally {
@@ -364,6 +370,27 @@ describe('remote checkpoints', function () {
       assert.ok(cdn.log.every((r) => !r.auth), 'no Authorization header reached the CDN');
       await openCheckpoint(`${files.url}/files/safetensors/gpt2-tied/model.safetensors`, opts(hub.url, { token: 'hf_secret' }));
       assert.ok(files.log.length >= 1 && files.log.every((r) => !r.auth), 'no Authorization header for a URL on another host');
+    });
+
+    it('a redirect chain that leaves the token\'s origin never carries the token again (through a fetch given in the options)', async () => {
+      const calls: { url: string; auth: boolean }[] = [];
+      const fake = async (url: string, init?: RequestInit): Promise<Response> => {
+        calls.push({ url, auth: !!(init?.headers as Record<string, string>).authorization });
+        if (url === 'https://hub.test/a') return new Response(null, { status: 302, headers: { location: '/b' } });
+        if (url === 'https://hub.test/b') return new Response(null, { status: 307, headers: { location: 'https://cdn.test/c' } });
+        if (url === 'https://cdn.test/c') return new Response(null, { status: 302, headers: { location: 'https://hub.test/d' } });
+        return new Response('ok', { status: 200 });
+      };
+      const c = new HttpClient({ fetch: fake, token: 't', tokenOrigins: ['https://hub.test'] });
+      const ex = await c.exchange('https://hub.test/a', { what: 'x' });
+      ex.done();
+      assert.deepStrictEqual(calls, [
+        { url: 'https://hub.test/a', auth: true },
+        { url: 'https://hub.test/b', auth: true },
+        { url: 'https://cdn.test/c', auth: false },
+        { url: 'https://hub.test/d', auth: false },
+      ]);
+      assert.strictEqual(c.stats.requests, 4);
     });
 
     it('a repository with several GGUF files lists them; the one named opens', async () => {

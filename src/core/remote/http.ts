@@ -174,8 +174,8 @@ export class HttpClient {
 
   /**
    * One request, redirects followed by hand. The Authorization header goes to the first hop only
-   * when its origin is one of `tokenOrigins`, and on to later hops only while they stay on that
-   * origin (a CDN or another host never sees it). Resolves with the final non-redirect answer;
+   * when its origin is one of `tokenOrigins`, and on to later hops only until one leaves that
+   * origin (a CDN or another host never sees it, nor does a hop back after one). Resolves with the final non-redirect answer;
    * the caller reads the body and must call `done()`. Network failures and timeouts are
    * TransientErrors; statuses are left to the caller.
    */
@@ -208,10 +208,13 @@ export class HttpClient {
     };
     const authOrigin = this.o.token && this.o.tokenOrigins.includes(originOf(url)) ? originOf(url) : undefined;
     let current = url;
+    // As browsers do: once a redirect leaves the token's origin, no later hop gets it back.
+    let sendAuth = authOrigin !== undefined;
     try {
       for (let hop = 0; ; hop++) {
         const headers: Record<string, string> = { 'user-agent': this.o.userAgent, ...spec.headers };
-        if (authOrigin && originOf(current) === authOrigin) headers.authorization = `Bearer ${this.o.token}`;
+        if (sendAuth && originOf(current) !== authOrigin) sendAuth = false;
+        if (sendAuth) headers.authorization = `Bearer ${this.o.token}`;
         arm();
         this.stats.requests++;
         this.progress();
