@@ -11,6 +11,7 @@ import { spawn } from 'child_process';
 import { openCheckpoint, readCheckpoint, toReport, CheckpointError, Checkpoint } from '../src/core';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { exportAs } from '../src/core/export';
+import { remoteCli } from '../src/cli/remote';
 import { formatHubAddress, isRemoteAddress, listCachedRepos, parseAddress, RemoteOptions } from '../src/core/remote';
 import { HttpClient } from '../src/core/remote/http';
 import { BlockCache, RemoteFile, blockOptions } from '../src/core/remote/source';
@@ -335,6 +336,18 @@ describe('remote checkpoints', function () {
       }
     });
 
+    it('a web page instead of a file: unknown-format, saying the server sent a page', async () => {
+      const dir = tempDir();
+      const s = await FixtureServer.start({ files: dir });
+      try {
+        fs.writeFileSync(path.join(dir, 'model.html'), '<!DOCTYPE html><html><body>model page</body></html>');
+        await rejectsWith(openCheckpoint(`${s.url}/files/model.html`, opts(hub.url)), 'unknown-format', /not a checkpoint .*the server answered with a web page \(text\/html\), not a file/);
+      } finally {
+        await s.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('404: not-found; a folder URL: a clear error (web servers cannot list folders)', async () => {
       await rejectsWith(openCheckpoint(`${files.url}/files/safetensors/nope.safetensors`, opts(hub.url)), 'not-found', /nope\.safetensors: not found on 127\.0\.0\.1:\d+ \(HTTP 404\)/);
       await rejectsWith(openCheckpoint(`${files.url}/files/safetensors/gpt2-tied/`, opts(hub.url)), 'unsupported', /cannot list a folder over HTTP.*hf:\/\/owner\/name/);
@@ -604,6 +617,23 @@ describe('remote checkpoints', function () {
       assert.strictEqual(r.status, 0, r.stderr);
       assert.strictEqual(r.stdout, l.stdout);
       assert.match(r.stderr, /^source: http:\/\/127\.0\.0\.1:\d+\/files\/safetensors\/gpt2-tied\/model\.safetensors: transferred [\d,]+ bytes in 2 requests\n$/);
+    });
+
+    it('the progress line: only on a terminal, rewritten in place, cleared at the end', async () => {
+      const fake = (isTTY: boolean) => {
+        const out: string[] = [];
+        return { out, stream: { isTTY, write: (s: string) => out.push(s) } as unknown as NodeJS.WriteStream };
+      };
+      const pipe = fake(false);
+      assert.strictEqual(remoteCli(pipe.stream).options.onProgress, undefined);
+      const tty = fake(true);
+      const r = remoteCli(tty.stream);
+      const cp = await openCheckpoint(`${files.url}/files/safetensors/gpt2-tied/model.safetensors`, opts(hub.url, r.options));
+      r.finish();
+      assert.ok(tty.out.length >= 2, tty.out.join('|'));
+      assert.match(tty.out[0], /^\r\x1b\[Kreading headers: \d+ requests?, [\d,]+ bytes/);
+      assert.strictEqual(tty.out[tty.out.length - 1], '\r\x1b[K');
+      assert.match(r.line(cp)!, /transferred [\d,]+ bytes in 2 requests$/);
     });
 
     it('errors are one line with exit status 1', async () => {

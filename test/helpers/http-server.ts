@@ -221,7 +221,8 @@ export class FixtureServer {
     }
     const version = f.etagChangeAfter !== undefined && n >= f.etagChangeAfter ? 2 : 1;
     const etag = `"${crypto.createHash('sha1').update(`${file}:${st.size}:${version}`).digest('hex').slice(0, 16)}"`;
-    const headers: Record<string, string> = { etag, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+    const type = file.endsWith('.html') ? 'text/html; charset=utf-8' : file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+    const headers: Record<string, string> = { etag, 'accept-ranges': 'bytes', 'content-type': type };
     let start = 0;
     let end = st.size - 1;
     let status = 200;
