@@ -63,7 +63,7 @@ function makeWide(dir, n) {
 }
 
 /** A sharded checkpoint: `shards` files of 20 bf16 [4096, 4096] tensors each (sparse data). */
-function makeSharded(dir, shards) {
+export function makeSharded(dir, shards) {
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) return index;
   fs.mkdirSync(dir, { recursive: true });

@@ -10,6 +10,8 @@ import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
+import { isRemoteAddress } from '../core/remote/address';
+import { remoteCli } from './remote';
 
 // The formats come from the export registry (src/core/export/index.ts).
 const FORMATS = EXPORT_FORMATS;
@@ -20,7 +22,9 @@ const USAGE = `usage: weightscope <path> [options]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
 <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
-(*.safetensors.index.json, *.bin.index.json) or a folder holding one.
+(*.safetensors.index.json, *.bin.index.json) or a folder holding one; or, read by ranges without
+downloading, hf://owner/name[@revision][/path] (Hugging Face Hub; HF_TOKEN, HF_ENDPOINT) or an
+https:// URL of such a file.
 
 options:
   --json             print the schema-1 JSON report (same as --format json)
@@ -174,8 +178,17 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const cp = await openCheckpoint(args.path);
-    const out = await render(cp, args);
+    const remote = isRemoteAddress(args.path) ? remoteCli(process.stderr) : undefined;
+    let cp: Checkpoint;
+    try {
+      cp = await openCheckpoint(args.path, remote?.options);
+    } finally {
+      remote?.finish();
+    }
+    let out = await render(cp, args);
+    const transfer = remote?.line(cp);
+    if (transfer && args.format === 'text' && typeof out === 'string') out += transfer + '\n';
+    else if (transfer) process.stderr.write(safeLine(transfer) + '\n');
     if (args.output) {
       try {
         fs.writeFileSync(args.output, out);

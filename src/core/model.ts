@@ -256,6 +256,11 @@ export interface Checkpoint {
   totalBytes: number;
   /** Architecture name when known (config `architectures[0]`, root class of a pickled module). */
   architecture?: string;
+  /** Where a remote checkpoint came from (absent for local paths). */
+  source?: CheckpointSource;
+  /** Remote only: bytes received over the network, and HTTP requests made, to open it. */
+  bytesTransferred?: number;
+  requests?: number;
   /** How the weights are quantized, when they are. */
   quantization?: QuantizationInfo;
   /** The adapter, when the checkpoint is one. */
@@ -358,4 +363,25 @@ export interface DeclaredCount {
 /** Parameter counts; `declared` when a file states a total of its own. */
 export interface ParameterCounts extends Counts {
   declared?: DeclaredCount;
+}
+
+/** The origin of a checkpoint opened from an address rather than a local path (src/core/remote/). */
+export interface CheckpointSource {
+  /** `hf`: the Hugging Face Hub; `url`: an HTTP(S) URL; `hf-cache`: an hf:// address found complete in the local Hugging Face cache. */
+  kind: 'hf' | 'url' | 'hf-cache';
+  /** The address as given. */
+  address: string;
+  /** Hub repository (`owner/name`) and its type, for hf and hf-cache. */
+  repo?: string;
+  repoType?: 'model' | 'dataset' | 'space';
+  /** The commit read (hf, hf-cache). */
+  revision?: string;
+  /** The branch, tag or commit asked for, when one was. */
+  ref?: string;
+  /** The URL of the file or index opened (no query string). */
+  url?: string;
+  /** hf-cache: the snapshot folder read. */
+  snapshot?: string;
+  /** One line for people (e.g. that the local cache was used, offline). */
+  note?: string;
 }
