@@ -9,6 +9,7 @@ import { openCheckpoint, toReport, isCheckpointError, Checkpoint } from '../core
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
+import { safetyLines } from '../core/formats/pytorch/safety';
 
 const FORMATS = ['text', 'json', 'svg', 'png', 'markdown', 'mermaid'] as const;
 type Fmt = (typeof FORMATS)[number];
@@ -111,20 +112,12 @@ async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> 
 
 function renderCli(cp: Checkpoint, args: Args): string {
   const out: string[] = [];
-  if (cp.safety) {
-    const dangerous = cp.safety.globals.filter((g) => g.verdict === 'dangerous');
-    const unknown = cp.safety.globals.filter((g) => g.verdict === 'unknown');
-    if (cp.safety.verdict === 'dangerous') {
-      out.push(`SAFETY: DANGEROUS — this pickle calls ${dangerous.map((g) => g.name).join(', ')}; torch.load without weights_only would run it. Nothing was executed here.`);
-    } else if (cp.safety.verdict === 'unknown') {
-      out.push(`safety: unknown — names ${unknown.length} global(s) torch.load(weights_only=True) refuses: ${unknown.slice(0, 5).map((g) => g.name).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
-    } else {
-      out.push('safety: safe — only globals that torch.load(weights_only=True) accepts');
-    }
-  }
+  // The verdict first, with the decoded call of every flagged global (never executed).
+  if (cp.safety) out.push(...safetyLines(cp.safety));
   out.push(renderSummary(cp).trimEnd());
   out.push('');
-  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold }).trimEnd());
+  // A plain pickle holds no tensors: its verdict and warnings are the report.
+  if (cp.format !== 'pickle') out.push(renderText(cp, { depth: args.depth, unfold: args.unfold }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);
