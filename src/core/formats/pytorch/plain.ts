@@ -54,9 +54,13 @@ export interface PickleScan {
 const IDENT_MODULE = /^[A-Za-z_][\w.]*$/;
 const IDENT_NAME = /^[A-Za-z_<][\w.<>]*$/;
 
-/** Pickle-shaped: it reached STOP, or it named a global that reads like a Python name before failing. */
-function isPickle(run: PickleRun): boolean {
+/**
+ * Pickle-shaped: it reached STOP, or it named a global that reads like a Python name before
+ * failing, or (`partial`) it made sense up to the end of the bytes in view.
+ */
+function isPickle(run: PickleRun, partial: boolean): boolean {
   if (run.end !== null) return true;
+  if (partial && run.error instanceof PickleNeedsMore) return true;
   for (const s of run.globals.seen.values()) {
     if (s.count > 0 && IDENT_MODULE.test(s.module) && IDENT_NAME.test(s.name)) return true;
   }
@@ -66,7 +70,7 @@ function isPickle(run: PickleRun): boolean {
 /** Runs pickles back to back from `start`: the first, then whatever follows each STOP. */
 export function runPickles(
   buf: Uint8Array,
-  opts: { file: string; base?: number; start?: number; available?: number; limits?: Partial<PickleLimits> },
+  opts: { file: string; base?: number; start?: number; available?: number; limits?: Partial<PickleLimits>; partial?: boolean },
 ): PickleScan {
   const runs: PickleRun[] = [];
   let pos = opts.start ?? 0;
@@ -86,7 +90,7 @@ export function runPickles(
       if (!(e instanceof CheckpointError)) throw e;
       run.error = e;
     }
-    if (!isPickle(run)) return { runs, rest: pos, capped: false, restError: run.error };
+    if (!isPickle(run, opts.partial === true)) return { runs, rest: pos, capped: false, restError: run.error };
     runs.push(run);
     if (run.end === null) return { runs, rest: null, capped: false };
     pos = run.end;
@@ -205,7 +209,9 @@ export async function readPlainPickle(src: ByteSource, ctx: ReaderContext, file:
   const size = src.size;
   let buf = await src.read(0, Math.min(size, FIRST_LOOK));
   let scan = runPickles(buf, { file, available: size, limits: opts.limits });
-  if (scan.runs.length === 0) {
+  // A pickle that makes sense up to the end of the first look (a long list, a big array) needs more bytes to decide.
+  const undecided = scan.runs.length === 0 && scan.restError instanceof PickleNeedsMore && scan.rest === 0 && buf.length < size;
+  if (scan.runs.length === 0 && !undecided) {
     // PROTO 2-5 says "pickle" plainly: say where it breaks. Anything else may be another format.
     const e = scan.restError;
     if (e && buf.length >= 2 && buf[0] === 0x80 && buf[1] >= 2 && buf[1] <= 5 && !(e instanceof PickleNeedsMore)) {
@@ -220,7 +226,7 @@ export async function readPlainPickle(src: ByteSource, ctx: ReaderContext, file:
   if (buf.length < size) {
     // A pickle: read it (bounded) and scan again with every byte in view.
     buf = await src.read(0, Math.min(size, MAX_PLAIN_SCAN));
-    scan = runPickles(buf, { file, available: size, limits: opts.limits });
+    scan = runPickles(buf, { file, available: size, limits: opts.limits, partial: true });
     if (scan.runs.length === 0) return undefined;
   }
   const { runs } = scan;
