@@ -202,7 +202,6 @@ export interface CallEvent {
   via: PyObject['via'];
   /** What the machine pushed: a handler's value, or the inert PyObject. */
   result: PyValue;
-  site: Site;
 }
 
 export interface PickleHooks {
@@ -476,7 +475,8 @@ class Machine {
 
   private call(callable: PyValue, args: PyValue[], via: PyObject['via'], kwargs?: PyValue): PyValue {
     const r = this.build1(callable, args, via, kwargs);
-    this.opts.hooks.onCall?.({ callable, args, kwargs, via, result: r, site: this.site() });
+    const hook = this.opts.hooks.onCall;
+    if (hook) hook({ callable, args, kwargs, via, result: r });
     return r;
   }
 

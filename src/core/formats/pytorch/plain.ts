@@ -107,11 +107,11 @@ function unsafeOf(run: PickleRun): SafetyGlobal[] {
 
 /** "posix.system('ls'), builtins.eval('1') and 2 more" for messages. */
 function describeCalls(globals: SafetyGlobal[], max = 3): string {
-  const all = [...new Set(globals.map((g) => g.calls?.[0] ?? g.name))];
+  const all = [...new Set(globals.slice(0, 32).map((g) => g.calls?.[0] ?? g.name))];
   // A call shown inside another one (an argument, or the head of a chain) is not repeated.
   const outer = all.filter((c) => !all.some((o) => o !== c && o.includes(c)));
   const parts = outer.slice(0, max);
-  const more = outer.length - parts.length;
+  const more = Math.max(0, globals.length - 32) + outer.length - parts.length;
   return parts.join(', ') + (more > 0 ? ` and ${more} more` : '');
 }
 

@@ -338,6 +338,10 @@ const looksLikeClass = (name: string): boolean => /^_*[A-Z]/.test(name.slice(nam
 const CALLS_KEPT = 32;
 /** Decoded calls shown per global. */
 export const CALLS_SHOWN = 3;
+/** Call results remembered (to show a chain `f(a)(b)` once, whole) per pickle run. */
+const MAX_TRACKED_RESULTS = 100_000;
+/** `unsafe-global` warnings, at most (the safety report lists every global). */
+export const MAX_UNSAFE_WARNINGS = 100;
 
 interface CallRec {
   callable: PyValue;
@@ -370,12 +374,15 @@ export class SafetyRecorder {
   /** Attributes the pickle set on globals (BUILD on a module): `module.name.attr` → value. */
   private readonly overrides = new Map<string, PyValue>();
   private byResult = new Map<PyObject, CallRec[]>();
+  /** The entry of each global value the run resolved (a call finds its entry by identity). */
+  private byGlobal = new Map<PyValue, Seen>();
 
   /** Forget everything (the run starts over with more bytes). */
   reset(): void {
     this.seen.clear();
     this.overrides.clear();
     this.byResult = new Map();
+    this.byGlobal = new Map();
   }
 
   get size(): number {
@@ -412,12 +419,14 @@ export class SafetyRecorder {
         const s = this.entry(module, name);
         s.count++;
         s.actions.add('reference');
-        const o = this.overrides.get(`${module}.${name}`);
+        const o = this.overrides.size ? this.overrides.get(`${module}.${name}`) : undefined;
         if (o !== undefined) {
           s.via ??= 'an attribute this pickle rewrote';
           return o;
         }
-        return resolve(module, name, site);
+        const v = resolve(module, name, site);
+        if (v instanceof PyGlobal) this.byGlobal.set(v, s);
+        return v;
       },
       onCall: (e) => this.onCall(e),
       onGlobalMutation: (target, op, payload) => this.onMutation(target, op, payload),
@@ -435,7 +444,7 @@ export class SafetyRecorder {
     const { callable, args, kwargs, via, result } = e;
     // Known handlers (tensor rebuilds, OrderedDict...) build data: counted, not shown.
     if (callable instanceof PyGlobal && callable.call) {
-      const s = this.entry(callable.module, callable.name);
+      const s = this.byGlobal.get(callable) ?? this.entry(callable.module, callable.name);
       s.actions.add(via === 'newobj' || via === 'newobj_ex' ? 'class' : 'call');
       s.callCount++;
       return;
@@ -489,7 +498,8 @@ export class SafetyRecorder {
       if (root) this.addCall(this.entry(root.module, root.name), rec, 'call');
       if (target && (!root || target !== `${root.module}.${root.name}`)) this.noteTarget(target, rec, how);
     }
-    if (result instanceof PyObject) {
+    // Bounded: past this many results, a call whose callable is an earlier call shows both.
+    if (result instanceof PyObject && this.byResult.size < MAX_TRACKED_RESULTS) {
       const have = this.byResult.get(result);
       if (have) have.push(...recs);
       else this.byResult.set(result, recs);
@@ -649,9 +659,10 @@ export class SafetyTracker {
 
   warnings(): Warning[] {
     const out: Warning[] = [];
-    for (const g of this.report().globals) {
-      if (!g.unsafe) continue;
-      out.push({ code: 'unsafe-global', message: unsafeMessage(g) });
+    const unsafe = this.report().globals.filter((g) => g.unsafe);
+    for (const g of unsafe.slice(0, MAX_UNSAFE_WARNINGS)) out.push({ code: 'unsafe-global', message: unsafeMessage(g) });
+    if (unsafe.length > MAX_UNSAFE_WARNINGS) {
+      out.push({ code: 'unsafe-global', message: `and ${unsafe.length - MAX_UNSAFE_WARNINGS} more flagged globals (the safety report lists each one)` });
     }
     return out;
   }
