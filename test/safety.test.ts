@@ -416,6 +416,35 @@ describe('safety: pickles hidden inside checkpoints', () => {
   });
 });
 
+describe('safety: bounds', () => {
+  it('a legacy pickle read in growing chunks counts each global once (a retry forgets the partial run)', async () => {
+    const dir = tempDir('weightscope-legacy-');
+    try {
+      const main = dumps(call(g('collections', 'OrderedDict'), [tuple('note', 'x'.repeat(100_000))]), 2);
+      const parts = [dumps(0x1950a86a20f9469cfc6cn, 2), dumps(1001, 2), dumps(new Map(), 2), main, dumps([], 2)];
+      const file = path.join(dir, 'legacy.pt');
+      fs.writeFileSync(file, Buffer.concat(parts.map((x) => Buffer.from(x))));
+      const cp = await openCheckpoint(file);
+      assert.strictEqual(cp.format, 'pytorch-legacy');
+      assert.deepStrictEqual(cp.safety!.globals.map((x) => [x.name, x.count]), [['collections.OrderedDict', 1]]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a pickle naming 150 dangerous globals: the report lists all, warnings stop at 100 and say how many more', () => {
+    const calls = Array.from({ length: 150 }, (_, i) => call(g('os', `f${i}`), i));
+    const rec = new SafetyRecorder();
+    unpickle(dumps(calls, 4), { file: 't', hooks: rec.hooks(resolveGlobal) });
+    const t = new SafetyTracker();
+    t.merge(rec);
+    assert.strictEqual(t.report().globals.filter((x) => x.verdict === 'dangerous').length, 150);
+    const w = t.warnings();
+    assert.strictEqual(w.length, 101);
+    assert.strictEqual(w[100].message, 'and 50 more flagged globals (the safety report lists each one)');
+  });
+});
+
 describe('safety: the builder writes what CPython writes', () => {
   // pickle.dumps(M(), p) for M.__reduce__ = (os.system, ('ls -la', (1, 2), [1], bytes([1, 2, 255]))), CPython 3.11.
   const CPYTHON = [
