@@ -80,6 +80,17 @@ describe('safety: verdicts by what the pickle does', () => {
     assert.strictEqual(instArgs.unsafe, true);
   });
 
+  it('BUILD with a state only a custom __setstate__ takes is a call of the class\'s code; a dict of attributes is not', () => {
+    const odd = judge(dumps(new Call(g('corp.models', 'Net'), [], tuple('weights.bin', 3), true), 2)).by.get('corp.models.Net')!;
+    assert.strictEqual(odd.action, 'call');
+    assert.strictEqual(odd.unsafe, true);
+    assert.deepStrictEqual(odd.calls, ["corp.models.Net.__new__(corp.models.Net).__setstate__(('weights.bin', 3))"]);
+    const attrs = judge(dumps(new Call(g('corp.models', 'Net'), [], new Map<V, V>([['training', true]]), true), 2)).by.get('corp.models.Net')!;
+    assert.strictEqual(attrs.action, 'class');
+    const slots = judge(dumps(new Call(g('corp.models', 'Net'), [], tuple(null, new Map<V, V>([['x', 1]])), true), 2)).by.get('corp.models.Net')!;
+    assert.strictEqual(slots.action, 'class');
+  });
+
   it('getattr chains name what they reach: getattr(__import__("os"), "system")("id") calls os.system', () => {
     const p = ops(
       op.Global('builtins', 'getattr'), op.Global('builtins', '__import__'), op.String('os'), op.TupleOne(), op.Reduce(),

@@ -211,6 +211,8 @@ export interface PickleHooks {
   persistentLoad?(pid: PyValue, site: Site): PyValue;
   /** Observes every call the pickle asks for. Bookkeeping only: it changes nothing. */
   onCall?(call: CallEvent): void;
+  /** Observes BUILD on an inert object (a real unpickler would call its __setstate__, if any). */
+  onBuild?(inst: PyObject, state: PyValue): void;
   /**
    * BUILD, SETITEM(S) or APPEND(S) on a global (a module, class or function): a real unpickler
    * would set its attributes. With this hook the machine records it and goes on (nothing is
@@ -945,6 +947,7 @@ class Machine {
   private build(inst: PyValue, state: PyValue): void {
     if (inst instanceof PyGlobal) return this.mutateGlobal(inst, 'build', [state], `BUILD on ${describeValue(inst)}`);
     if (inst instanceof PyObject) {
+      this.opts.hooks.onBuild?.(inst, state);
       if (inst.state instanceof PyDict && state instanceof PyDict) {
         for (const [k, v] of state.entries()) inst.state.set(k, v);
       } else {

@@ -429,8 +429,25 @@ export class SafetyRecorder {
         return v;
       },
       onCall: (e) => this.onCall(e),
+      onBuild: (inst, state) => this.onBuild(inst, state),
       onGlobalMutation: (target, op, payload) => this.onMutation(target, op, payload),
     };
+  }
+
+  /**
+   * BUILD on an instance the pickle created without calling its class (NEWOBJ). A dict (or a
+   * (dict, slots) pair) is what the default __setstate__ takes: attributes, as torch.save(model)
+   * writes them. Any other state only makes sense to a class's own __setstate__, which a real
+   * unpickler would call with it: that is a call of the class's code.
+   */
+  private onBuild(inst: PyObject, state: PyValue): void {
+    if ((inst.via !== 'newobj' && inst.via !== 'newobj_ex') || !(inst.callable instanceof PyGlobal)) return;
+    const plain = (v: PyValue | undefined) => v === null || v instanceof PyDict;
+    if (plain(state) || (state instanceof PyTuple && state.items.length === 2 && state.items.every(plain))) return;
+    const cls = inst.callable;
+    const s = this.byGlobal.get(cls) ?? this.entry(cls.module, cls.name);
+    s.via ??= '__setstate__';
+    this.addCall(s, { callable: cls, args: [], via: 'reduce', subsumed: false, text: `${renderValue(inst, 120)}.__setstate__(${renderValue(state, 120)})` }, 'call');
   }
 
   private addCall(s: Seen, rec: CallRec, action: Action): void {
