@@ -12,6 +12,7 @@ import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
 import { isRemoteAddress } from '../core/remote/address';
 import { remoteCli } from './remote';
+import { safetyLines } from '../core/formats/pytorch/safety';
 
 // The formats come from the export registry (src/core/export/index.ts).
 const FORMATS = EXPORT_FORMATS;
@@ -119,20 +120,12 @@ async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> 
 
 function renderCli(cp: Checkpoint, args: Args): string {
   const out: string[] = [];
-  if (cp.safety) {
-    const dangerous = cp.safety.globals.filter((g) => g.verdict === 'dangerous');
-    const unknown = cp.safety.globals.filter((g) => g.verdict === 'unknown');
-    if (cp.safety.verdict === 'dangerous') {
-      out.push(`SAFETY: DANGEROUS — this pickle calls ${dangerous.map((g) => g.name).join(', ')}; torch.load without weights_only would run it. Nothing was executed here.`);
-    } else if (cp.safety.verdict === 'unknown') {
-      out.push(`safety: unknown — names ${unknown.length} global(s) torch.load(weights_only=True) refuses: ${unknown.slice(0, 5).map((g) => g.name).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
-    } else {
-      out.push('safety: safe — only globals that torch.load(weights_only=True) accepts');
-    }
-  }
+  // The verdict first, with the decoded call of every flagged global (never executed).
+  if (cp.safety) out.push(...safetyLines(cp.safety));
   out.push(renderSummary(cp).trimEnd());
   out.push('');
-  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
+  // A plain pickle holds no tensors: its verdict and warnings are the report.
+  if (cp.format !== 'pickle') out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);

@@ -4,7 +4,8 @@
  * sharing grouped, and the module tree built with storage-aware totals.
  */
 
-export type Format = 'safetensors' | 'safetensors-sharded' | 'pytorch-zip' | 'pytorch-legacy' | 'gguf' | 'onnx';
+/** `pickle`: a plain pickle (pickle.dump, not torch.save): no tensors, only its safety report. */
+export type Format = 'safetensors' | 'safetensors-sharded' | 'pytorch-zip' | 'pytorch-legacy' | 'gguf' | 'onnx' | 'pickle';
 
 /**
  * `quantization`: auxiliary tensors of a quantized layer (scales, zero points, group indices,
@@ -87,11 +88,36 @@ export interface SafetyGlobal {
   /** How many times the pickle references it. */
   count: number;
   reason?: string;
+  /**
+   * What the pickle does with it: `call` (REDUCE, INST/OBJ with arguments: torch.load would call
+   * it), `class` (instantiates it without running its __init__: NEWOBJ, copyreg._reconstructor),
+   * `modify` (BUILD on a module or class: the pickle sets its attributes), `reference` (named
+   * only, or passed on as a value).
+   */
+  action?: 'call' | 'class' | 'modify' | 'reference';
+  /**
+   * True when loading it is flagged (warning `unsafe-global`): every dangerous global, and any
+   * other callable the pickle calls that is not known to be harmless, even if it is on no list.
+   */
+  unsafe?: boolean;
+  /**
+   * The calls the pickle makes with it, decoded: the callable and its arguments as the pickle
+   * holds them (Python syntax, escaped, truncated), never executed. The first few.
+   */
+  calls?: string[];
+  /** How many calls the pickle makes with it (`calls` shows the first few). */
+  callCount?: number;
+  /** For a callable the pickle reaches at load time rather than by a GLOBAL (e.g. `builtins.getattr`). */
+  via?: string;
+  /** Named only by a pickle after the first one's STOP, which torch.load does not read. */
+  trailing?: boolean;
 }
 
 export interface SafetyReport {
   verdict: 'safe' | 'unknown' | 'dangerous';
   globals: SafetyGlobal[];
+  /** Set when part of the pickle could not be scanned (too large, or it stops making sense): why. */
+  incomplete?: string;
 }
 
 export interface RawCheckpoint {
