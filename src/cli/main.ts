@@ -14,6 +14,7 @@ const FORMATS = ['text', 'json', 'svg', 'png', 'markdown', 'mermaid'] as const;
 type Fmt = (typeof FORMATS)[number];
 
 const USAGE = `usage: weightscope <path> [options]
+       weightscope diff <a> <b> [--json] [--format text|markdown] [--data] [-o FILE] [--depth N]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
 <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
@@ -28,7 +29,8 @@ options:
   -h, --help         show this help
   --version          print the version
 
-exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error`;
+exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error
+(weightscope diff: 0 equal, 3 different; weightscope diff --help for more)`;
 
 interface Args {
   path: string;
@@ -150,6 +152,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts); `./diff` opens a file named diff.
+  if (argv[0] === 'diff') return (await import('./diff')).diffMain(argv.slice(1));
   let args: Args;
   try {
     const parsed = parseArgs(argv);
