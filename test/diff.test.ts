@@ -233,6 +233,16 @@ describe('diff: what torch says differs', () => {
     assert.strictEqual(d.root.children.find((c) => c.name === 'transformer')!.aPath, 'module.transformer');
     checkInvariants(d);
 
+    // torch.save of the same DataParallel state dict: the reader shows the names without
+    // `module.`, but the keys are the ones the safetensors file has: nothing is renamed.
+    const same = await compare(fixture('diff', 'pt-dataparallel.pt'), fixture('diff', 'st-dataparallel'), true);
+    assert.strictEqual(same.equal, true, same.reasons.join());
+    assert.strictEqual(same.data!.different, 0);
+    const plain = await compare(fixture('diff', 'pt-dataparallel.pt'), fixture('diff', 'st-plain'));
+    assert.deepStrictEqual(Object.fromEntries(plain.renamed.map((p) => [p.renamed!.from, p.renamed!.to])), t.renamed);
+    checkInvariants(same);
+    checkInvariants(plain);
+
     const pt = await compare(fixture('pytorch', 'gpt2-dataparallel.pt'), fixture('pytorch', 'gpt2-tied.pt'), true);
     const n = Object.keys(PT['gpt2-dataparallel.pt'].tensors).length;
     assert.strictEqual(pt.renamed.length, n);

@@ -135,8 +135,8 @@ export async function diffMain(argv: string[]): Promise<number> {
       args.format === 'json'
         ? JSON.stringify(toDiffReport(d), null, 2) + '\n'
         : args.format === 'markdown'
-          ? renderDiffMarkdown(d, { depth: args.depth })
-          : renderDiffText(d, { depth: args.depth });
+          ? renderDiffMarkdown(d, { depth: args.depth, labels: { a: args.a, b: args.b } })
+          : renderDiffText(d, { depth: args.depth, labels: { a: args.a, b: args.b } });
     if (args.output) {
       try {
         fs.writeFileSync(args.output, out);

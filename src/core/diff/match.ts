@@ -167,11 +167,17 @@ function storedPrefixRenames(A: Checkpoint, B: Checkpoint, pairs: TensorPair[]):
   const pb = B.prefixes?.includes('module.') ?? false;
   if (pa === pb) return;
   for (const p of pairs) {
-    if (!p.a || !p.b || p.renamed || p.aName !== p.key) continue;
-    if (!inModel(pa ? p.a : p.b)) continue;
-    const from = pa ? `module.${p.aName}` : p.aName;
-    const to = pb ? `module.${p.key}` : p.key;
-    p.renamed = { from, to, rule: 'prefix', prefix: { from: pa ? 'module.' : '', to: pb ? 'module.' : '' } };
+    if (!p.a || !p.b || p.aName === null) continue;
+    const from = pa && inModel(p.a) ? `module.${p.aName}` : p.aName;
+    const to = pb && inModel(p.b) ? `module.${p.b.name}` : p.b.name;
+    if (from === to) {
+      // Renamed by the reader only: the file's keys are the same on both sides.
+      delete p.renamed;
+      continue;
+    }
+    if (p.renamed && p.renamed.rule === 'gguf') continue;
+    const c = prefixChange(stripChain(from).chain, stripChain(to).chain);
+    p.renamed = { from, to, rule: 'prefix', prefix: c };
   }
 }
 

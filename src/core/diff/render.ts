@@ -16,6 +16,8 @@ export interface DiffRenderOptions {
   depth?: number;
   /** Entries listed per section before "… N more" (default 40). */
   limit?: number;
+  /** How to name the two sides (default: their paths), e.g. the paths as the user typed them. */
+  labels?: { a: string; b: string };
 }
 
 const safe = safeLine;
@@ -159,8 +161,8 @@ function treeLines(d: CheckpointDiff, opts: DiffRenderOptions): Line[] {
   return lines;
 }
 
-function sideLine(cp: Checkpoint): string {
-  return `${safe(cp.path)}  (${cp.format}${cp.architecture ? `, ${safe(cp.architecture)}` : ''}, ${cp.files.length} file${cp.files.length === 1 ? '' : 's'})`;
+function sideLine(cp: Checkpoint, label?: string): string {
+  return `${safe(label ?? cp.path)}  (${cp.format}${cp.architecture ? `, ${safe(cp.architecture)}` : ''}, ${cp.files.length} file${cp.files.length === 1 ? '' : 's'})`;
 }
 
 function countLine(label: string, a: number, b: number, fmt: (n: number) => string = exact): string {
@@ -231,8 +233,8 @@ export function renderDiffText(d: CheckpointDiff, opts: DiffRenderOptions = {}):
   const A = d.aOriginal;
   const B = d.b;
   const out: string[] = [];
-  out.push(`--- a: ${sideLine(A)}`);
-  out.push(`+++ b: ${sideLine(B)}`);
+  out.push(`--- a: ${sideLine(A, opts.labels?.a)}`);
+  out.push(`+++ b: ${sideLine(B, opts.labels?.b)}`);
   out.push('');
   out.push(verdict(d));
   out.push(`${countLine('parameters: ', A.parameters.unique, B.parameters.unique)} unique; total ${exact(A.parameters.total)} → ${exact(B.parameters.total)}`);
@@ -301,7 +303,7 @@ export function renderDiffMarkdown(d: CheckpointDiff, opts: DiffRenderOptions = 
   const A = d.aOriginal;
   const B = d.b;
   const out: string[] = [];
-  out.push(`### Checkpoint comparison: ${code(A.path)} → ${code(B.path)}`);
+  out.push(`### Checkpoint comparison: ${code(opts.labels?.a ?? A.path)} → ${code(opts.labels?.b ?? B.path)}`);
   out.push('');
   out.push(`**${d.equal ? 'Equal' : 'Different'}**: ${mdText(verdict(d).replace(/^(equal|different): /, ''))}`);
   out.push('');
@@ -370,7 +372,7 @@ export function renderDiffMarkdown(d: CheckpointDiff, opts: DiffRenderOptions = 
     for (const c of list.slice(0, limit)) out.push(`| ${code(c.key)}${c.informational ? ' (bookkeeping)' : ''} | ${c.a === undefined ? '' : code(JSON.stringify(c.a) ?? '')} | ${c.b === undefined ? '' : code(JSON.stringify(c.b) ?? '')} |`);
     if (list.length > limit) out.push(`| … ${exact(list.length - limit)} more | | |`);
   };
-  keys('config.json', d.config);
+  keys(!d.a.config ? 'config.json (only in b; not part of the verdict)' : !d.b.config ? 'config.json (only in a; not part of the verdict)' : 'config.json', d.config);
   keys('Metadata (not part of the verdict)', d.metadata);
   if (d.data) {
     out.push('');
