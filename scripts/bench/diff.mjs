@@ -3,8 +3,10 @@
 // itself: both opened and compared, the way `weightscope diff A A` runs. Then the full-size
 // GPT-2 tied vs replaced head, the seed question (+38,597,376 parameters, tie lost).
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { repo, benchDir, core, requireOut, timeIt } from '../bench-lib.mjs';
+import { spawnSync } from 'child_process';
+import { repo, benchDir, core, requireOut } from '../bench-lib.mjs';
 
 const diff = requireOut('src/core/diff/index.js');
 
@@ -121,35 +123,56 @@ function gpt2(name) {
 
 const ms = (x) => `${x.toFixed(0)} ms`;
 
+/** Wall time and CPU time (user + system, this process) of one call, in ms. */
+async function timed(fn) {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const last = await fn();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000, last };
+}
+
+/** The run with the median wall time of `runs`. */
+async function median(fn, runs) {
+  const all = [];
+  for (let i = 0; i < runs; i++) all.push(await timed(fn));
+  all.sort((x, y) => x.wall - y.wall);
+  return all[Math.floor(runs / 2)];
+}
+
+const both = (t) => `${ms(t.wall)} wall, ${ms(t.cpu)} CPU`;
+
 export default async function (report) {
   const index = makeDeepseek(path.join(benchDir, 'deepseek-v3-163'), 163);
-  // The whole command: open both sides (as `weightscope diff A A` does) and compare.
-  const whole = await timeIt(async () => {
-    const t0 = process.hrtime.bigint();
-    const [a, b] = await Promise.all([core.openCheckpoint(index), core.openCheckpoint(index)]);
-    const t1 = process.hrtime.bigint();
-    const d = diff.compareStructure(a, b);
-    const t2 = process.hrtime.bigint();
-    return { a, d, open: Number(t1 - t0) / 1e6, compare: Number(t2 - t1) / 1e6 };
-  }, 3);
-  const { a, d } = whole.last;
-  report('DeepSeek-V3 layout: shards / tensors / parameters', `${a.files.length - 2} / ${a.tensors.length.toLocaleString('en')} / ${(a.parameters.unique / 1e9).toFixed(1)}B`);
-  report('… compared with itself: open both + compare, median of 3', `${ms(whole.ms)} (target < 2,000 ms)`);
-  report('… of which opening both (last run)', ms(whole.last.open));
-  report('… of which the comparison itself (last run)', ms(whole.last.compare));
+  report('machine load (1-minute average, cores)', `${os.loadavg()[0].toFixed(1)}, ${os.cpus().length}`);
+  // Both sides opened as `weightscope diff A A` opens them (two independent opens), then compared.
+  const openA = await timed(() => core.openCheckpoint(index));
+  const openB = await timed(() => core.openCheckpoint(index));
+  const a = openA.last;
+  const cmp = await median(() => diff.compareStructure(a, openB.last), 3);
+  const d = cmp.last;
+  report('DeepSeek-V3 layout: shards / tensors / parameters', `${a.files.filter((f) => f.endsWith('.safetensors')).length} / ${a.tensors.length.toLocaleString('en')} / ${(a.parameters.unique / 1e9).toFixed(1)}B`);
+  report('… open + analyse side a', both(openA));
+  report('… open + analyse side b', both(openB));
+  report('… compare the two (the diff itself), median of 3', `${both(cmp)} (${((100 * cmp.wall) / Math.min(openA.wall, openB.wall)).toFixed(0)}% of opening one side)`);
+  report('… open both + compare (target < 2,000 ms)', `${ms(openA.wall + openB.wall + cmp.wall)} wall, ${ms(openA.cpu + openB.cpu + cmp.cpu)} CPU`);
   report('… verdict', d.equal ? `equal (${d.pairs.length.toLocaleString('en')} tensor pairs)` : `DIFFERENT: ${d.reasons.join(', ')}`);
-  const t0 = process.hrtime.bigint();
-  const json = JSON.stringify(diff.toDiffReport(d));
-  report('… schema-1 diff JSON', `${(json.length / 1e6).toFixed(1)} MB in ${ms(Number(process.hrtime.bigint() - t0) / 1e6)}`);
-  const t1 = process.hrtime.bigint();
-  const text = diff.renderDiffText(d);
-  report('… text rendering', `${text.split('\n').length} lines in ${ms(Number(process.hrtime.bigint() - t1) / 1e6)}`);
+  const text = await timed(() => diff.renderDiffText(d));
+  report('… text rendering', `${text.last.split('\n').length} lines, ${both(text)}`);
+  const json = await timed(() => JSON.stringify(diff.toDiffReport(d)));
+  report('… schema-1 diff JSON', `${(json.last.length / 1e6).toFixed(1)} MB, ${both(json)}`);
+  // The whole command in a fresh process, as a user runs it.
+  const cli = path.join(repo, 'out', 'src', 'cli', 'main.js');
+  const t2 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [cli, 'diff', index, index], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  report('… `weightscope diff A A` in a fresh process', `${ms(Number(process.hrtime.bigint() - t2) / 1e6)} wall (exit ${r.status})`);
 
   const tied = gpt2('gpt2-124m');
   const untied = gpt2('gpt2-124m-untied');
-  const seed = await timeIt(async () => diff.compareStructure(await core.openCheckpoint(tied), await core.openCheckpoint(untied)), 5);
+  const seed = await median(async () => diff.compareStructure(await core.openCheckpoint(tied), await core.openCheckpoint(untied)), 5);
   const s = seed.last;
-  report('GPT-2 124M tied vs replaced head: open both + compare, median of 5', ms(seed.ms));
+  report('GPT-2 124M tied vs replaced head: open both + compare, median of 5', both(seed));
   report('… unique parameters a → b', `${s.a.parameters.unique.toLocaleString('en')} → ${s.b.parameters.unique.toLocaleString('en')} (+${(s.b.parameters.unique - s.a.parameters.unique).toLocaleString('en')})`);
   report('… ties lost', s.shared.lost.map((t) => t.tensors.join(' = ')).join('; ') || 'none');
 }

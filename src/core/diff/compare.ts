@@ -4,6 +4,7 @@
  * differ. Headers only, unless `data: true` asks for the bytes to be hashed.
  */
 import { coverage, Interval } from '../coverage';
+import { exact } from '../numbers';
 import { dtypeInfo } from '../dtypes';
 import { Checkpoint, ModuleNode, Relation, Role, Tensor } from '../model';
 import { compareData, DataOptions } from './data';
@@ -82,7 +83,7 @@ function finish(aOriginal: Checkpoint, A: Checkpoint, B: Checkpoint, pairs: Tens
   };
   if (data) diff.data = data;
   const reasons: string[] = [];
-  const n = (k: number, one: string, many: string) => (k ? reasons.push(`${k} ${k === 1 ? one : many}`) : 0);
+  const n = (k: number, one: string, many: string) => (k ? reasons.push(`${exact(k)} ${k === 1 ? one : many}`) : 0);
   n(diff.added.length, 'tensor added', 'tensors added');
   n(diff.removed.length, 'tensor removed', 'tensors removed');
   n(diff.changed.length, 'tensor changed', 'tensors changed');
@@ -94,9 +95,9 @@ function finish(aOriginal: Checkpoint, A: Checkpoint, B: Checkpoint, pairs: Tens
   walkRows(root, (r) => {
     if (r.typeCounts) classes++;
   });
-  n(classes, 'module class changed', 'module classes changed');
+  n(classes, 'module changed its class or attributes', 'modules changed their class or attributes');
   const keys = config.filter((c) => !c.informational).length;
-  if (keys) reasons.push(keys === 1 ? '1 config key differs' : `${keys} config keys differ`);
+  if (keys) reasons.push(keys === 1 ? '1 config key differs' : `${exact(keys)} config keys differ`);
   diff.reasons = reasons;
   diff.equal = reasons.length === 0;
   return diff;

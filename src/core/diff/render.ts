@@ -103,22 +103,22 @@ function rowNote(r: ModuleRow, d: CheckpointDiff): string {
 
 const MARK: Record<ModuleRow['status'], string> = { equal: ' ', changed: '~', added: '+', removed: '-' };
 
-/** Structure and notes of a row's subtree, for folding identical consecutive blocks. */
-function signatures(root: ModuleRow, d: CheckpointDiff): Map<ModuleRow, string> {
-  const sig = new Map<ModuleRow, string>();
-  const order: ModuleRow[] = [];
-  const stack = [root];
-  while (stack.length) {
-    const r = stack.pop()!;
-    order.push(r);
-    for (const c of r.children) stack.push(c);
-  }
-  for (let i = order.length - 1; i >= 0; i--) {
-    const r = order[i];
-    const own = [r.status, rowHead(r), owned(r, 'a'), owned(r, 'b'), bytesOf(r, 'a'), bytesOf(r, 'b'), r.status === 'equal' ? '' : rowNote(r, d)].join('|');
-    sig.set(r, `${own}{${r.children.map((c) => `${c.name}:${sig.get(c)}`).join(',')}}`);
-  }
-  return sig;
+/**
+ * Fold keys for consecutive numbered blocks. An unchanged block prints on one line, so its type
+ * and counts decide; a changed block is expanded, so its whole subtree (statuses, heads, notes)
+ * must match. Computed on demand: a 60,000-module tree that is equal costs nothing here.
+ */
+function foldKeys(d: CheckpointDiff): (r: ModuleRow) => string {
+  const memo = new Map<ModuleRow, string>();
+  const key = (r: ModuleRow): string => {
+    let k = memo.get(r);
+    if (k !== undefined) return k;
+    const own = [r.status, rowHead(r), owned(r, 'a'), owned(r, 'b'), bytesOf(r, 'a'), bytesOf(r, 'b'), (r.b ?? r.a)!.tensorCount].join('|');
+    k = r.status === 'equal' ? own : `${own}|${rowNote(r, d)}{${r.children.map((c) => `${c.name}:${key(c)}`).join(',')}}`;
+    memo.set(r, k);
+    return k;
+  };
+  return key;
 }
 
 interface Line {
@@ -130,7 +130,7 @@ interface Line {
 function treeLines(d: CheckpointDiff, opts: DiffRenderOptions): Line[] {
   const lines: Line[] = [];
   const maxDepth = opts.depth ?? Infinity;
-  const sig = signatures(d.root, d);
+  const sig = foldKeys(d);
   const walk = (r: ModuleRow, label: string, indent: string, level: number, each: number) => {
     let note = r.status === 'equal' && level > 0 ? '' : rowNote(r, d);
     if (note && each > 1) note += ' (each)';
@@ -148,7 +148,7 @@ function treeLines(d: CheckpointDiff, opts: DiffRenderOptions): Line[] {
     for (let i = 0; i < kids.length; i++) {
       let j = i;
       if (/^\d+$/.test(kids[i].name)) {
-        while (j + 1 < kids.length && /^\d+$/.test(kids[j + 1].name) && Number(kids[j + 1].name) === Number(kids[j].name) + 1 && sig.get(kids[j + 1]) === sig.get(kids[i])) j++;
+        while (j + 1 < kids.length && /^\d+$/.test(kids[j + 1].name) && Number(kids[j + 1].name) === Number(kids[j].name) + 1 && sig(kids[j + 1]) === sig(kids[i])) j++;
       }
       if (j > i) {
         walk(kids[i], `(${safe(kids[i].name)}-${safe(kids[j].name)}): ${j - i + 1} x `, inner, level + 1, j - i + 1);
