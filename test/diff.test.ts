@@ -352,6 +352,23 @@ describe('diff: every fixture against itself is equal', () => {
     });
   }
 
+  it('one file vs three shards of the same structure: equal', async () => {
+    const d = await compare(fixture('safetensors', 'gpt2-tied'), fixture('safetensors', 'gpt2-sharded'));
+    assert.strictEqual(d.equal, true, d.reasons.join());
+    assert.ok(d.metadata.some((m) => m.key === 'index.total_size' && m.status === 'added'), 'the index is metadata, listed but not counted');
+    checkInvariants(d);
+  });
+
+  it('tensors without a known byte range (sparse tensors in a pickle) are counted as unknown, not as equal', async () => {
+    const p = fixture('pytorch-extra', 'sparse-dict.pt');
+    const d = await compareCheckpoints(await open(p), await open(p), { data: true });
+    const unknown = d.pairs.filter((x) => x.a!.dataOffset === null).length;
+    assert.ok(unknown > 0);
+    assert.strictEqual(d.data!.unknown, unknown);
+    assert.strictEqual(d.equal, true);
+    assert.match(renderDiffText(d), new RegExp(`${unknown} not comparable`));
+  });
+
   it('fused q/k/v row views: each block owns its rows, the transposed alias owns nothing', async () => {
     const p = fixture('pytorch', 'fused-qkv.pt');
     const d = compareStructure(await open(p), await open(p));
