@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { repo, benchDir, core, requireOut } from '../bench-lib.mjs';
+import { makeWide } from './safetensors.mjs';
 
 const diff = requireOut('src/core/diff/index.js');
 
@@ -146,6 +147,9 @@ const both = (t) => `${ms(t.wall)} wall, ${ms(t.cpu)} CPU`;
 export default async function (report) {
   const index = makeDeepseek(path.join(benchDir, 'deepseek-v3-163'), 163);
   report('machine load (1-minute average, cores)', `${os.loadavg()[0].toFixed(1)}, ${os.cpus().length}`);
+  // Calibration: the safetensors section's 100,000-tensor file (README: 1.2 s on a quiet machine).
+  const wide = await timed(() => core.openCheckpoint(makeWide(benchDir, 100_000)));
+  report('reference: 100,000-tensor checkpoint, open + analyse', both(wide));
   // Both sides opened as `weightscope diff A A` opens them (two independent opens), then compared.
   const openA = await timed(() => core.openCheckpoint(index));
   const openB = await timed(() => core.openCheckpoint(index));

@@ -50,16 +50,13 @@ function finish(aOriginal: Checkpoint, A: Checkpoint, B: Checkpoint, pairs: Tens
     if (p.data === 'different') p.changes.push('data');
     p.status = !p.a ? 'added' : !p.b ? 'removed' : p.changes.length ? 'changed' : 'equal';
   }
-  const root = alignTrees(A.modules, B.modules, byKey);
+  const { root, rows, next } = alignTrees(A.modules, B.modules, byKey);
   // Pairs the trees did not reach (none expected) still get an order.
-  let next = 0;
-  walkRows(root, (r) => {
-    for (const t of r.tensors) t.order = next++;
-  });
-  for (const p of pairs) if (p.order < 0) p.order = next++;
+  let order = next;
+  for (const p of pairs) if (p.order < 0) p.order = order++;
   ownership(A, pairs, 'a');
   ownership(B, pairs, 'b');
-  countRows(root);
+  const classes = countRows(rows);
 
   const config = diffKeys(A.config, B.config, true);
   // A config.json on one side only says nothing about the other model: listed, not counted.
@@ -91,10 +88,6 @@ function finish(aOriginal: Checkpoint, A: Checkpoint, B: Checkpoint, pairs: Tens
   n(shared.lost.length, 'tie lost', 'ties lost');
   n(shared.gained.length, 'tie gained', 'ties gained');
   n(shared.changed.length, 'tie changed its relation', 'ties changed their relation');
-  let classes = 0;
-  walkRows(root, (r) => {
-    if (r.typeCounts) classes++;
-  });
   n(classes, 'module changed its class or attributes', 'modules changed their class or attributes');
   const keys = config.filter((c) => !c.informational).length;
   if (keys) reasons.push(keys === 1 ? '1 config key differs' : `${exact(keys)} config keys differ`);
@@ -180,7 +173,13 @@ function compareSharing(A: Checkpoint, B: Checkpoint, byKey: Map<string, TensorP
 // ---------------------------------------------------------------------------------------------
 // The aligned tree
 
-function alignTrees(a: ModuleNode | null, b: ModuleNode | null, byKey: Map<string, TensorPair>): ModuleRow {
+/**
+ * The two module trees merged by path. Also returns the rows children-first (for counting bottom
+ * up) and numbers the tensors depth first (tree order).
+ */
+function alignTrees(a: ModuleNode | null, b: ModuleNode | null, byKey: Map<string, TensorPair>): { root: ModuleRow; rows: ModuleRow[]; next: number } {
+  const rows: ModuleRow[] = [];
+  let next = 0;
   const row = (x: ModuleNode | null, y: ModuleNode | null): ModuleRow => {
     const node = (y ?? x)!;
     const tensors: TensorPair[] = [];
@@ -201,6 +200,7 @@ function alignTrees(a: ModuleNode | null, b: ModuleNode | null, byKey: Map<strin
         }
       }
     }
+    for (const p of tensors) p.order = next++;
     const typeChanged = !!x && !!y && x.inferred === y.inferred && (x.type !== y.type || (x.repr ?? '') !== (y.repr ?? ''));
     const r: ModuleRow = {
       name: node.name,
@@ -216,12 +216,14 @@ function alignTrees(a: ModuleNode | null, b: ModuleNode | null, byKey: Map<strin
       children: [],
       changed: 0,
       renamed: 0,
+      aPath: undefined,
     };
     // Children in B's order; those only A has go after the sibling they follow in A.
     const kidsB = y?.children ?? [];
     const kidsA = x?.children ?? [];
     if (kidsA.length === kidsB.length && kidsA.every((c, i) => c.name === kidsB[i].name)) {
       for (let i = 0; i < kidsB.length; i++) r.children.push(row(kidsA[i], kidsB[i]));
+      rows.push(r);
       return r;
     }
     const aByName = new Map(kidsA.map((c) => [c.name, c]));
@@ -241,17 +243,18 @@ function alignTrees(a: ModuleNode | null, b: ModuleNode | null, byKey: Map<strin
       r.children.push(row(aByName.get(c.name) ?? null, c));
       for (const o of after.get(c.name) ?? []) r.children.push(row(o, null));
     }
+    rows.push(r);
     return r;
   };
-  return row(a, b);
+  const root = row(a, b);
+  return { root, rows, next };
 }
 
-/** Counts, statuses and A's own path for every row, bottom up. */
-function countRows(root: ModuleRow): void {
-  const order: ModuleRow[] = [];
-  walkRows(root, (r) => order.push(r));
-  for (let i = order.length - 1; i >= 0; i--) {
-    const r = order[i];
+/** Counts, statuses and A's own path for every row, bottom up; returns the rows whose class changed. */
+function countRows(rows: ModuleRow[]): number {
+  let classes = 0;
+  for (const r of rows) {
+    if (r.typeCounts) classes++;
     let changed = 0;
     let renamed = 0;
     const own = { a: { p: 0, b: 0, bytes: 0 }, b: { p: 0, b: 0, bytes: 0 } };
@@ -282,6 +285,7 @@ function countRows(root: ModuleRow): void {
     r.status = !r.a ? 'added' : !r.b ? 'removed' : changed || r.typeChanged ? 'changed' : 'equal';
     if (renamed) r.aPath = aPathOf(r);
   }
+  return classes;
 }
 
 function addOwned(o: { p: number; b: number; bytes: number }, role: Role, n: number, bytes: number): void {
