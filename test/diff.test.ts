@@ -352,6 +352,18 @@ describe('diff: every fixture against itself is equal', () => {
     });
   }
 
+  it('a training checkpoint vs the model alone: only the optimizer state is removed', async () => {
+    const d = await compare(fixture('pytorch', 'gpt2-lightning.ckpt'), fixture('pytorch', 'gpt2-tied.pt'));
+    const roles: Record<string, string> = PT['gpt2-lightning.ckpt'].roles;
+    const beside = Object.keys(roles).filter((n) => roles[n] !== 'parameter' && roles[n] !== 'buffer').sort();
+    assert.ok(beside.length > 0);
+    assert.deepStrictEqual(names(d.removed), beside);
+    assert.deepStrictEqual([d.added, d.changed, d.renamed], [[], [], []]);
+    assert.deepStrictEqual(d.b.parameters, PT['gpt2-tied.pt'].parameters);
+    assert.match(renderDiffText(d), /^different: \d+ tensors removed \(all optimizer state or values saved beside the model; the model's tensors are equal\)$/m);
+    checkInvariants(d);
+  });
+
   it('one file vs three shards of the same structure: equal', async () => {
     const d = await compare(fixture('safetensors', 'gpt2-tied'), fixture('safetensors', 'gpt2-sharded'));
     assert.strictEqual(d.equal, true, d.reasons.join());

@@ -152,9 +152,9 @@ export function matchTensors(A: Checkpoint, B: Checkpoint): Matching {
   return { pairs, a };
 }
 
-/** Tensors of a model, as opposed to optimizer state or values saved beside it. */
+/** Tensors of a model (the ones DataParallel prefixes), as opposed to optimizer state or values saved beside it. */
 function inModel(t: Tensor): boolean {
-  return !/^(optimizer state under|stored under )/.test(t.roleReason);
+  return t.role === 'parameter' || t.role === 'buffer';
 }
 
 /**

@@ -75,8 +75,9 @@ function rowNote(r: ModuleRow, d: CheckpointDiff): string {
   const parts: string[] = [];
   const dp = owned(r, 'b') - owned(r, 'a');
   const db = bytesOf(r, 'b') - bytesOf(r, 'a');
-  if (r.status === 'added') parts.push(`${signed(owned(r, 'b'))}${r.b && r.b.children.length && r.b.tensorCount ? ` (${r.b.tensorCount} tensors)` : ''}`);
-  else if (r.status === 'removed') parts.push(`${signed(-owned(r, 'a'))}${r.a && r.a.children.length && r.a.tensorCount ? ` (${r.a.tensorCount} tensors)` : ''}`);
+  const size = (n: number, bytes: number) => (n !== 0 || bytes === 0 ? signed(n) : signedBytes(bytes));
+  if (r.status === 'added') parts.push(`${size(owned(r, 'b'), bytesOf(r, 'b'))}${r.b && r.b.children.length && r.b.tensorCount ? ` (${r.b.tensorCount} tensors)` : ''}`);
+  else if (r.status === 'removed') parts.push(`${size(-owned(r, 'a'), -bytesOf(r, 'a'))}${r.a && r.a.children.length && r.a.tensorCount ? ` (${r.a.tensorCount} tensors)` : ''}`);
   else if (dp !== 0) parts.push(signed(dp));
   else if (db !== 0) parts.push(signedBytes(db));
   if (r.status === 'added' || r.status === 'removed') return parts.join('  ');
@@ -175,7 +176,16 @@ function bytesTotal(cp: Checkpoint): number {
 
 /** The one-line answer: same model or not, and why. */
 export function verdict(d: CheckpointDiff): string {
-  if (!d.equal) return `different: ${d.reasons.join(', ')}`;
+  if (!d.equal) {
+    // Training checkpoint vs exported weights: say when the model itself is the same.
+    const model = (t: TensorPair['a']) => !!t && (t.role === 'parameter' || t.role === 'buffer');
+    const onlyBeside =
+      [...d.added, ...d.removed, ...d.changed].every((p) => !model(p.a) && !model(p.b)) &&
+      d.renamed.length === 0 &&
+      d.shared.lost.length + d.shared.gained.length + d.shared.changed.length === 0 &&
+      d.reasons.length === [d.added, d.removed, d.changed].filter((l) => l.length).length;
+    return `different: ${d.reasons.join(', ')}${onlyBeside ? ' (all optimizer state or values saved beside the model; the model\'s tensors are equal)' : ''}`;
+  }
   const restated = d.shared.same.filter((s) => s.relation.a !== s.relation.b);
   let s = 'equal: same tensors, dtypes, shapes, roles, counts and sharing';
   if (restated.length) s += ` (${restated.length === 1 ? 'a tie' : `${restated.length} ties`} declared on one side and stored on the other: the same sharing)`;
