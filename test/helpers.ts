@@ -120,7 +120,11 @@ export async function readsOrRefuses<T>(read: Promise<T>): Promise<T | false> {
   }
 }
 
-/** Rebuild a full-size file from a `.skel.gz` skeleton (its non-zero ranges; the rest sparse). Returns its size. */
+/**
+ * Rebuild a full-size PyTorch checkpoint from its committed skeleton (scripts/fixtures/
+ * make_pytorch.py): every byte torch wrote except the storage data, at its original offset in a
+ * sparse file of the original length. Returns the size.
+ */
 export function rebuildSkeleton(skel: string, out: string): number {
   const buf = zlib.gunzipSync(fs.readFileSync(skel));
   assert.strictEqual(buf.subarray(0, 8).toString('latin1'), 'WSSKEL1\n');

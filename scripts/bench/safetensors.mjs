@@ -37,7 +37,7 @@ function makeGpt2(dir) {
 
 
 /** A synthetic checkpoint with `n` tensors in blocks of 50 (header only; sparse data). */
-function makeWide(dir, n) {
+export function makeWide(dir, n) {
   const file = path.join(dir, `wide-${n}.safetensors`);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(dir, { recursive: true });

@@ -20,6 +20,7 @@ type Fmt = ExportFormat;
 const FORMAT_HELP = EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
 
 const USAGE = `usage: weightscope <path> [options]
+       weightscope diff <a> <b> [--json] [--format text|markdown] [--data] [-o FILE] [--depth N]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
 <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
@@ -37,7 +38,8 @@ ${FORMAT_HELP}
   -h, --help         show this help
   --version          print the version
 
-exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error`;
+exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error
+(weightscope diff: 0 equal, 3 different; weightscope diff --help for more)`;
 
 interface Args {
   path: string;
@@ -151,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts); `./diff` opens a file named diff.
+  if (argv[0] === 'diff') return (await import('./diff')).diffMain(argv.slice(1));
   let args: Args;
   try {
     const parsed = parseArgs(argv);
