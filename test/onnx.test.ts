@@ -11,6 +11,7 @@ import { Checkpoint, ModuleNode, RawCheckpoint } from '../src/core/model';
 import { renderText } from '../src/core/export/text';
 import { renderMarkdown } from '../src/core/export/markdown';
 import { renderMermaid } from '../src/core/export/mermaid';
+import { compareCheckpoints } from '../src/core/diff';
 import { analyze, openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
 
@@ -727,6 +728,16 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       const raw = await readsOrRefuses(readBytes(b, fixture('onnx', 'extra')));
       if (raw) renderText(analyze(raw));
     }
+  });
+
+  it('weightscope diff: the same model with and without the exporter\'s deduplication is equal (not a tie lost), counts add up', async () => {
+    const a = await openCheckpoint(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    const b = await openCheckpoint(fixture('onnx', 'extra', 'encoder-ln17.onnx'));
+    const d = await compareCheckpoints(a, b, { data: false });
+    assert.deepStrictEqual([d.shared.lost.length, d.shared.gained.length], [0, 0]);
+    assert.strictEqual(d.equal, true);
+    assert.strictEqual(d.root.countsA!.parameters.owned, a.parameters.unique, 'each deduplicated name owns its elements');
+    assert.strictEqual(d.root.countsA!.bytes.owned, Object.values(a.bytesByDtype).reduce((s, v) => s + v, 0), 'their bytes once');
   });
 
   it('exports name the deduplicated relation, never a declared tie', async () => {

@@ -37,7 +37,7 @@ export function checkRange(src: { name: string; size: number }, offset: number, 
  * The last few small reads, so that a range read twice (the format sniff, then the reader's own
  * header read) costs, and counts, once.
  */
-class RecentReads {
+export class RecentReads {
   private entries: { offset: number; data: Uint8Array }[] = [];
   get(offset: number, length: number): Uint8Array | undefined {
     for (const e of this.entries) {

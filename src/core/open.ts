@@ -4,13 +4,14 @@
  * raw checkpoint. analyze() turns it into the model the CLI and the editor show.
  */
 import * as path from 'path';
-import { FileAccess, ReaderContext, nodeFileAccess, relativeName } from './access';
+import { FileAccess, ReaderContext, nodeFileAccess, pathsOf, relativeName } from './access';
 import { ByteSource } from './bytes';
 import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
 import { FormatReader, READERS } from './formats';
 import { metadataTies } from './formats/safetensors';
+import { readQuantInputs } from './quant/payloads';
 
 export interface OpenOptions {
   access?: FileAccess;
@@ -25,7 +26,7 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<RawCheckpoint> {
   const access = opts.access ?? nodeFileAccess;
-  const abs = path.resolve(inputPath);
+  const abs = pathsOf(access).resolve(inputPath);
   const st = await access.stat(abs);
   if (!st) throw new CheckpointError('not-found', 'no such file or directory', { file: inputPath });
   let raw: RawCheckpoint;
@@ -34,10 +35,11 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
     dir = abs;
     raw = await readDirectory(abs, access, opts);
   } else {
-    dir = path.dirname(abs);
+    dir = pathsOf(access).dirname(abs);
     raw = await readFile(abs, dir, access, opts);
   }
   if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
 }
 
@@ -45,11 +47,11 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
   if (abs.toLowerCase().endsWith('.index.json')) {
     // An index naming an index (itself, or one that names it back) would never end.
     if (asShardOf !== undefined) {
-      throw new CheckpointError('bad-index', `shard "${truncate(path.basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
+      throw new CheckpointError('bad-index', `shard "${truncate(pathsOf(access).basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
     }
     return readShardIndex(abs, root, access, opts);
   }
-  const display = relativeName({ root }, abs);
+  const display = relativeName({ root, access }, abs);
   const src = await access.open(abs, display);
   try {
     const reader = await pickReader(src, abs);
@@ -85,11 +87,13 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
   const preferred = [
     ['model.safetensors.index.json'],
     ['model.safetensors'],
+    ['adapter_model.safetensors'],
     pick((n) => n.endsWith('.safetensors.index.json')),
     pick((n) => n.endsWith('.safetensors')),
     ['pytorch_model.bin.index.json'],
     ['pytorch_model.bin'],
     pick((n) => n.endsWith('.bin.index.json')),
+    ['adapter_model.bin'],
     pick((n) => /\.(pt|pth|ckpt|bin)$/i.test(n)),
     pick((n) => /\.gguf$/i.test(n)),
     pick((n) => /\.onnx$/i.test(n)),
@@ -97,7 +101,7 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
   for (const group of preferred) {
     const present = group.filter((n) => names.includes(n));
     if (present.length === 0) continue;
-    if (present.length === 1) return readFile(path.join(dir, present[0]), dir, access, opts);
+    if (present.length === 1) return readFile(pathsOf(access).join(dir, present[0]), dir, access, opts);
     // Several weight files and no index: a shard set only when they are named as one
     // (model-00001-of-00003.safetensors...); variants such as diffusers' `*.fp16.safetensors`
     // beside the full-precision file are alternatives, and the plain one is what loads by default.
@@ -105,19 +109,19 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
       const set = shardSet(present);
       if (set) return readShardSet(dir, set, access, opts);
       const plain = present.filter((n) => !/\.(fp16|bf16|fp32|ema|non_ema|int8|fp8)\.safetensors$/i.test(n));
-      if (plain.length === 1) return readFile(path.join(dir, plain[0]), dir, access, opts);
+      if (plain.length === 1) return readFile(pathsOf(access).join(dir, plain[0]), dir, access, opts);
     }
     // GGUF splits: the reader opens the whole set from its first file.
     const firstSplit = present.find((n) => /-0*1-of-\d+\.gguf$/i.test(n));
-    if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(path.join(dir, firstSplit), dir, access, opts);
+    if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(pathsOf(access).join(dir, firstSplit), dir, access, opts);
     throw new CheckpointError('unknown-format', `folder holds several checkpoints (${present.slice(0, 4).join(', ')}${present.length > 4 ? ', …' : ''}); open one of them`, { file: dir });
   }
   // A diffusers-style folder keeps its models one level down (unet/, vae/, text_encoder/...).
   const sub: string[] = [];
   for (const n of names) {
-    const st = await access.stat(path.join(dir, n));
+    const st = await access.stat(pathsOf(access).join(dir, n));
     if (!st?.isDirectory) continue;
-    const inner = await access.list(path.join(dir, n)).catch(() => [] as string[]);
+    const inner = await access.list(pathsOf(access).join(dir, n)).catch(() => [] as string[]);
     if (inner.some((x) => WEIGHT_FILE.test(x))) sub.push(`${n}/`);
   }
   const hint = sub.length ? `; its subfolders ${sub.slice(0, 6).join(', ')}${sub.length > 6 ? ', …' : ''} do: open one of them` : '';
@@ -153,7 +157,7 @@ export function checkShardPath(p: string, where: { file: string; record?: string
 }
 
 async function readShardIndex(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const file = relativeName({ root }, abs);
+  const file = relativeName({ root, access }, abs);
   const src = await access.open(abs, file);
   let bytes: Uint8Array;
   try {
@@ -192,7 +196,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   for (const [listed, shard] of weightMap) {
     const name = byName.has(listed) ? listed : stripped(listed) ?? listed;
     const t = byName.get(name);
-    const shardName = relativeName({ root }, path.join(root, shard));
+    const shardName = relativeName({ root, access }, pathsOf(access).join(root, shard));
     if (!t) {
       // A tied name may be listed in the map while only its partner is stored.
       const tie = raw.declaredTies.find((d) => d.name === name);
@@ -216,7 +220,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
 }
 
 async function readShardSet(dir: string, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const raw = await readShards(dir, shards, access, opts, path.basename(dir));
+  const raw = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir));
   raw.path = dir;
   raw.warnings.push({ code: 'no-index', message: `${shards.length} safetensors files and no index; read them as one sharded checkpoint` });
   return raw;
@@ -229,7 +233,7 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
   const worker = async () => {
     while (next < shards.length) {
       const i = next++;
-      const abs = path.join(root, shards[i]);
+      const abs = pathsOf(access).join(root, shards[i]);
       const st = await access.stat(abs);
       if (!st || st.isDirectory) {
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
@@ -307,7 +311,7 @@ function mergeSafety(a: RawCheckpoint['safety'], b: NonNullable<RawCheckpoint['s
 
 /** Read config.json beside the weights, if any. Problems with it are warnings, not errors. */
 async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
-  const cfgPath = path.join(dir, 'config.json');
+  const cfgPath = pathsOf(access).join(dir, 'config.json');
   const st = await access.stat(cfgPath);
   if (!st || st.isDirectory) return;
   const warn = (w: Warning) => raw.warnings.push(w);

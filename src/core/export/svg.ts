@@ -11,6 +11,7 @@
  */
 import { Checkpoint } from '../model';
 import { compact, exact, percent } from '../numbers';
+import { adapterLine, quantizationLine } from '../quant/describe';
 import { LayoutOptions, TieLink, VisibleNode, layoutTree } from './layout';
 import {
   CATEGORY_COLORS,
@@ -111,6 +112,7 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
   if (hasInferredTypes(cp.modules)) notes.push('Layer types inferred from tensor names and shapes (state dict).');
   if (tree.depth < tree.modelDepth) notes.push(`Showing ${tree.depth} of ${tree.modelDepth} levels.`);
   const sub3 = notes.join(' ');
+  const scheme = quantizationLine(cp) ?? adapterLine(cp) ?? '';
 
   let y = M;
   const head: string[] = [];
@@ -120,11 +122,15 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
   y += 19;
   head.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(sub2)}</text>`);
   y += 19;
+  if (scheme) {
+    head.push(`<text class="scheme" x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(scheme)}</text>`);
+    y += 19;
+  }
   if (sub3) {
     head.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12" font-style="italic" fill="${FAINT}">${esc(sub3)}</text>`);
     y += 19;
   }
-  const headW = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12));
+  const headW = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12), sansWidth(scheme, 12.5));
   y += 14;
 
   // ---- column headings

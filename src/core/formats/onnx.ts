@@ -17,7 +17,7 @@
  */
 import * as path from 'path';
 import type { DeclaredTie } from '../model';
-import { ReaderContext, relativeName } from '../access';
+import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { truncate } from '../json';
 import { RawCheckpoint, Role, TensorRecord, Warning } from '../model';
@@ -1129,7 +1129,7 @@ class TensorRecords {
     readonly file: string,
     private readonly ctx: ReaderContext,
   ) {
-    this.dir = path.dirname(ctx.path);
+    this.dir = pathsOf(ctx.access).dirname(ctx.path);
   }
 
   async sparse(info: SparseInfo): Promise<TensorRecord> {
@@ -1220,7 +1220,7 @@ class TensorRecords {
     if (type.name !== 'STRING' && length !== expected) {
       throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${base.shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
     }
-    const abs = path.join(this.dir, loc);
+    const abs = pathsOf(this.ctx.access).join(this.dir, loc);
     let ext = this.extFiles.get(abs);
     if (!ext) {
       const st = await this.ctx.access.stat(abs);

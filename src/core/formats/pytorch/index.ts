@@ -11,6 +11,7 @@ import { RawCheckpoint, Warning } from '../../model';
 import type { FormatReader } from '../index';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
 import { PickleLimits, UnpickleResult, unpickle } from './pickle';
+import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
 import { SafetyTracker } from './safety';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
@@ -84,8 +85,8 @@ function looksLikeOldTar(head: Uint8Array): boolean {
 export const pytorchReader: FormatReader = {
   id: 'pytorch',
   extensions: ['.pt', '.pth', '.bin', '.ckpt', '.pkl', '.pickle', '.tar'],
-  sniff(head) {
-    return looksLikeZip(head) || looksLikeLegacy(head) || looksLikeOldTar(head);
+  sniff(head, size) {
+    return looksLikeZip(head) || looksLikeLegacy(head) || looksLikeOldTar(head) || looksLikePickle(head, size);
   },
   read(src, ctx) {
     return readPytorch(src, ctx);
@@ -102,12 +103,9 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
   if (looksLikeOldTar(head)) {
     throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
   }
-  if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) {
-    throw new CheckpointError('unknown-format', `a pickle without the torch.save magic number: not a PyTorch checkpoint${await scanPlainPickle(src, file)}`, {
-      file,
-      offset: 0,
-    });
-  }
+  // Any other file that starts with a pickle is one torch.load would run: report what it does.
+  const plain = await readPlainPickle(src, ctx, file, { limits: opts.limits });
+  if (plain) return plain;
   // Not recognisable: let the zip reader explain (most .pt/.bin files are zips).
   return readZipCheckpoint(src, ctx, file, opts);
 }
@@ -164,6 +162,8 @@ async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: stri
     throw withDangerous(e, safety);
   }
   safety.merge(globals);
+  // Bytes after data.pkl's STOP: a hidden pickle torch.load ignores and other loaders may not.
+  scanTrailing(pkl, result.end, safety, warnings, { file, member: pklEntry.name, base: pklStart, limits: opts.limits, label: 'a second pickle after the first', junk: true });
   try {
     return await finishZip(src, ctx, file, dir, prefix, pkl.length, result, session, safety, warnings, { version, byteorder, formatVersion, alignment });
   } catch (e) {
@@ -244,7 +244,13 @@ async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string,
   archive.storages = storages.length;
   if (sys) archive.sys_info = sys;
   const end = storages.length ? storages[storages.length - 1].dataOffset! + storages[storages.length - 1].recordBytes! : header.storagesStart;
-  if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+  if (end < src.size) {
+    // A pickle hidden after the last storage is reported for what it would do; other bytes are just counted.
+    const tail = await src.read(end, Math.min(src.size - end, MAX_TRAILING_SCAN));
+    if (!scanTrailing(tail, 0, safety, warnings, { file, base: end, limits: opts.limits, label: 'a pickle after the last storage', junk: false })) {
+      warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+    }
+  }
   return finish(src, ctx, file, 'pytorch-legacy', interp, safety, warnings, archive, Object.create(null));
 }
 
@@ -252,28 +258,6 @@ function checkStorageSize(s: Storage, file: string, holds: string): void {
   if (s.recordBytes === null || s.recordBytes >= s.nbytes) return;
   const what = s.type.dtype ? `${s.numel} ${s.type.dtype} elements (${s.nbytes} bytes)` : `${s.numel} bytes`;
   throw new CheckpointError('bad-offsets', `declares ${what} but ${holds}`, { file, offset: s.dataOffset ?? undefined, record: `storage "${truncate(s.key)}"` });
-}
-
-/**
- * A plain pickle is not a checkpoint, but the user opening it deserves to know whether loading
- * it would run code: the same inert unpickler lists the globals it names (nothing is called).
- */
-const MAX_PLAIN_SCAN = 64 * 1024 * 1024;
-
-async function scanPlainPickle(src: ByteSource, file: string): Promise<string> {
-  if (src.size > MAX_PLAIN_SCAN) return ' (plain pickles are not read)';
-  const buf = await src.read(0, src.size);
-  const { hooks, globals } = new TorchSession(file).hooks('none');
-  try {
-    unpickle(buf, { file, hooks });
-  } catch {
-    // A partial scan still lists the globals met before the failure.
-  }
-  const safety = new SafetyTracker();
-  safety.merge(globals);
-  const dangerous = safety.report().globals.filter((g) => g.verdict === 'dangerous');
-  if (dangerous.length === 0) return ' (plain pickles are not read)';
-  return `; it references ${dangerous.map((g) => g.name).join(', ')}: loading it with pickle would run code (nothing was executed here)`;
 }
 
 function finish(

@@ -67,7 +67,8 @@ export class PickleStream {
     this.buf = next;
   }
 
-  async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>): Promise<UnpickleResult> {
+  /** `onRetry` runs before the pickle is read again with more bytes (to forget the partial run). */
+  async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>, onRetry?: () => void): Promise<UnpickleResult> {
     if (this.buf.length === 0) await this.grow(0);
     for (;;) {
       try {
@@ -77,6 +78,7 @@ export class PickleStream {
         // end of the file fails at once instead of loading the file to find out.
         if (e instanceof PickleNeedsMore && this.buf.length < this.src.size) {
           await this.grow(e.needEnd);
+          onRetry?.();
           continue;
         }
         throw e;
@@ -107,7 +109,7 @@ export async function readLegacyPickles(
   const run = async (start: number, kind: 'none' | 'legacy') => {
     const { hooks, globals } = session.hooks(kind);
     try {
-      return await stream.load(start, hooks, limits);
+      return await stream.load(start, hooks, limits, () => globals.reset());
     } finally {
       // Globals named before a failure are reported too (the caller names dangerous ones).
       onGlobals(globals);
