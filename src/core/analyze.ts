@@ -327,6 +327,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
+    layers: raw.layers,
     modelType:
       typeof raw.config?.model_type === 'string'
         ? raw.config.model_type
@@ -334,7 +335,6 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
           ? 'gpt2'
           : undefined,
     config: raw.config ?? ggufConfig(raw),
-    layers: raw.layers,
   };
   return finish(root, ctx, shared);
 }

@@ -16,6 +16,8 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError } from '../errors';
@@ -24,8 +26,6 @@ import { RawCheckpoint, Role, TensorRecord, Warning } from '../model';
 import { isFloating, registerDtype } from '../dtypes';
 import { asSigned, ChunkedReader, decodeVarint, Field, readVarint, walkMessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './protobuf';
 import type { FormatReader } from './index';
-import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
-import { decideRole } from '../roles';
 
 export { scopePath } from './onnx-graph';
 
