@@ -7,13 +7,14 @@ import { onnxReader, scopePath, scopeTies } from '../src/core/formats/onnx';
 import { ggufReader } from '../src/core/formats/gguf';
 import { safetensorsReader } from '../src/core/formats/safetensors';
 import { pickReader } from '../src/core/open';
-import { Checkpoint, ModuleNode, RawCheckpoint } from '../src/core/model';
+import { RawCheckpoint } from '../src/core/model';
+import { analyze, openCheckpoint, toReport } from '../src/core';
+import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
+import type { Checkpoint, ModuleNode } from '../src/core/model';
 import { renderText } from '../src/core/export/text';
 import { renderMarkdown } from '../src/core/export/markdown';
 import { renderMermaid } from '../src/core/export/mermaid';
 import { compareCheckpoints } from '../src/core/diff';
-import { analyze, openCheckpoint, toReport } from '../src/core';
-import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
 
 interface TruthInit {
   name: string;
