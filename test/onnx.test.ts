@@ -995,3 +995,24 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.match(e.record ?? '', /Constant "cw" value/);
   });
 });
+
+describe('ONNX initializers named after their module', () => {
+  it('an initializer called like the module that uses it (c_attn) is that module\'s weight; top-level parameters keep their names', async () => {
+    const g = graph({
+      nodes: [
+        op('Gemm', '/transformer/h.0/attn/c_attn/Gemm', ['x', 'c_attn', 'c_attn_b'], ['y']),
+        op('Add', '/Add', ['y', 'pos_embed'], ['z']),
+        op('MatMul', '/head/MatMul', ['z', 'head_w'], ['out']),
+      ],
+      inits: [zeros('c_attn', [4, 12]), zeros('c_attn_b', [12]), zeros('pos_embed', [3, 12]), zeros('head_w', [12, 2])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, onnxName(x)]), [
+      ['transformer.h.0.attn.c_attn.weight', 'c_attn'],
+      ['c_attn_b', 'c_attn_b'],
+      ['pos_embed', 'pos_embed'],
+      ['head_w', 'head_w'],
+    ]);
+    assert.strictEqual(moduleAt(cp.modules, 'transformer.h.0.attn.c_attn')!.type, 'Conv1D');
+  });
+});

@@ -540,6 +540,20 @@ export class GraphIndex {
   }
 
   /**
+   * Whether a tensor's undotted name is only the name of the one module whose layer op uses it (an
+   * initializer called `c_attn`, used as the weight of /transformer/h.0/attn/c_attn/Gemm): a
+   * module name the exporter kept, not a parameter name. A top-level parameter cannot share its
+   * name with a module, so `cls_token` or `pos_embed` are never taken for one.
+   */
+  namesItsModule(h: HeldTensor): boolean {
+    if (h.value.includes('.')) return false;
+    const scopes = new Set((this.uses.get(h) ?? []).map((u) => this.scopeOf(u.node)));
+    if (scopes.size !== 1) return false;
+    const scope = [...scopes][0];
+    return !!scope && scope.slice(scope.lastIndexOf('.') + 1) === h.value;
+  }
+
+  /**
    * Where a tensor without a model name belongs: under the module whose nodes use it (the common
    * module of several), named by its role there; under the layer node itself when nodes have no
    * scopes; null when nothing places it.

@@ -717,7 +717,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     totalBytes: r.size + extFiles.reduce((s, e) => s + e.size, 0),
     layers: graph.layers(
       (h) => names.get(h)?.name,
-      (h) => names.get(h)?.placed ?? false,
+      (h) => names.get(h)?.made ?? false,
     ),
   };
 }
@@ -814,14 +814,17 @@ async function constantRecord(c: ConstantInfo, node: NodeInfo, records: TensorRe
 
 interface HeldName {
   name: string;
-  /** Named by the nodes using it rather than by the file (an exporter-made or anonymous tensor). */
+  /** Named by the nodes using it rather than by the file. */
   placed: boolean;
+  /** Placed because the exporter made its name up or left it empty (not the model's own tensor name): constant folding may have transformed it. */
+  made: boolean;
   how?: string;
 }
 
 /**
  * The name each held tensor is shown under. A name the model gave (`encoder.0.weight`, `cls_token`)
- * is kept: a Constant's own tensor name, the initializer's; a dotted state_dict() path on an
+ * is kept: a Constant's own tensor name, the initializer's (unless it is only the name of the
+ * module using it: `c_attn` used by /h.0/attn/c_attn/Gemm); a dotted state_dict() path on an
  * Identity's or a Constant's output. What an exporter made up (`onnx::MatMul_335`,
  * `/Constant_output_0`, `Constant_7_output`) or left empty is placed
  * by the nodes using it (GraphIndex.placement). Two tensors of different subgraphs with one name
@@ -831,11 +834,12 @@ function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
   const names = new Map<HeldTensor, HeldName>();
   for (const h of graph.held.values()) {
     // A Constant's own tensor name before its output's (a graph value, often prefixed by an inliner).
-    if (h.kind === 'constant' && isModelName(h.tensorName)) names.set(h, { name: h.tensorName, placed: false, how: 'the name the Constant gives its tensor' });
-    else if (h.kind === 'copy' || (h.kind === 'initializer' ? isModelName(h.value) : isStateDictPath(h.value))) names.set(h, { name: h.value, placed: false });
+    if (h.kind === 'constant' && isModelName(h.tensorName)) names.set(h, { name: h.tensorName, placed: false, made: false, how: 'the name the Constant gives its tensor' });
+    else if (h.kind === 'copy' || (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value))) names.set(h, { name: h.value, placed: false, made: false });
     else {
       const p = graph.placement(h);
-      names.set(h, p ? { name: p.name, placed: true, how: p.how } : { name: h.value || `constant_${h.node}`, placed: false });
+      const made = !(h.kind === 'initializer' && isModelName(h.value));
+      names.set(h, p ? { name: p.name, placed: true, made, how: p.how } : { name: h.value || `constant_${h.node}`, placed: false, made: false });
     }
   }
   const groups = (): Map<string, HeldTensor[]> => {
@@ -918,7 +922,7 @@ function finalRecords(graph: GraphIndex, names: Map<HeldTensor, HeldName>, m: Mo
     if (h.source) extra.deduplicatedFrom = names.get(h.source)!.name;
     // Stored [in, out] for a matrix product by the exporter (constant folding of weight.T).
     const mm = uses.find((u) => ['MatMul', 'Gemm'].includes(graph.nodes[u.node].opType) && u.role === 'weight' && u.slot === 1);
-    if (mm && n.placed && !mm.transposed && !(graph.nodes[mm.node].opType === 'Gemm' && graph.nodes[mm.node].attrs?.transB)) extra.transposed = true;
+    if (mm && n.made && !mm.transposed && !(graph.nodes[mm.node].opType === 'Gemm' && graph.nodes[mm.node].attrs?.transB)) extra.transposed = true;
     const out: TensorRecord = { ...rec, name: n.name, extra };
     const role = roleOf(out, h, uses, graph, n, label, names);
     if (role) {
@@ -948,7 +952,7 @@ function roleOf(
   const base = decideRole(t);
   let decided: { role: Role; reason: string } | undefined;
   if (stat) decided = { role: 'buffer', reason: `BatchNormalization ${stat.role} (input ${stat.slot} of ONNX node ${graph.nodes[stat.node].name || `#${stat.node}`})` };
-  else if ((n.placed || !isModelName(h.value)) && (numelOf(t.shape) ?? 0) <= 1 && uses.length === 0 && base.role === 'parameter') {
+  else if ((n.made || !isModelName(h.value)) && (numelOf(t.shape) ?? 0) <= 1 && uses.length === 0 && base.role === 'parameter') {
     decided = { role: 'buffer', reason: `a one-element constant the exporter made (${h.value}) that no layer uses as a weight: a literal or buffer of the forward pass, not a parameter` };
   }
   if (h.kind === 'constant') {
@@ -978,7 +982,7 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
       message: `the graph keeps its weights in ${constants.length} Constant node${constants.length === 1 ? '' : 's'} (${elements.toLocaleString('en-US')} elements) and no initializers: counted as weights and placed by the nodes that use them`,
     });
   }
-  const placed = held.filter((h) => h.kind === 'initializer' && names.get(h)!.placed && graph.uses.has(h));
+  const placed = held.filter((h) => h.kind === 'initializer' && names.get(h)!.made && graph.uses.has(h));
   if (placed.length) {
     const examples = placed.slice(0, 3).map((h) => `${h.value} → ${names.get(h)!.name}`).join(', ');
     warnings.push({
@@ -989,7 +993,7 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
   // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.
   const tables = new Map<string, HeldTensor>();
   for (const h of held) {
-    if (h.record.shape.length !== 2 || names.get(h)!.placed || !(graph.uses.get(h) ?? []).some((u) => graph.nodes[u.node].opType === 'Gather')) continue;
+    if (h.record.shape.length !== 2 || names.get(h)!.made || !(graph.uses.get(h) ?? []).some((u) => graph.nodes[u.node].opType === 'Gather')) continue;
     const key = h.record.shape.join('x');
     if (!tables.has(key)) tables.set(key, h);
   }
@@ -997,7 +1001,7 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
   for (const h of held) {
     const n = names.get(h)!;
     if (ties === MAX_TIE_WARNINGS) break;
-    if (!n.placed || h.record.shape.length !== 2 || !(graph.uses.get(h) ?? []).some((u) => u.role === 'weight')) continue;
+    if (!n.made || h.record.shape.length !== 2 || !(graph.uses.get(h) ?? []).some((u) => u.role === 'weight')) continue;
     const [a, b] = h.record.shape;
     const e = tables.get(`${b}x${a}`) ?? tables.get(`${a}x${b}`);
     if (!e) continue;
