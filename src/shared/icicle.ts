@@ -21,8 +21,9 @@
  *  - **Folded runs** (`(0-11): 12 x Block`) are one cell with the area of the whole run; below it
  *    the inside of the run's first block, stretched to the run's width.
  *  - **Bounded**: bands down to `maxLevels`, cells narrower than `minCellPx` merged with their
- *    small neighbours into one "n more" cell (or left as blank space when even that is too narrow):
- *    at most `maxLevels × width / minCellPx` cells, whatever the model's size.
+ *    small neighbours into one "n more" cell (or left as blank space when even that is too narrow),
+ *    cells narrower than `minOpenPx` not opened: at most `maxLevels × width / minCellPx` cells, and
+ *    only the children of cells `minOpenPx` wide are looked at, whatever the model's size.
  *  - **Colour by layer kind** (`mapKind`), from the module's type (and its name, for the generic
  *    `Module` a state dict gives); projections inside attention count as attention.
  *  - **Tie arcs**: one per storage group whose tensors show in two or more different cells.
@@ -174,6 +175,7 @@ export class MapValues {
   drawn(id: MapId): number {
     const n = this.source.node(id);
     if (this.metric === 'bytes') return n.bytes;
+    if (this.away.size === 0) return n.unique;
     const away = this.away.get(n.path);
     return away ? Math.max(0, n.unique - away) : n.unique;
   }
@@ -200,11 +202,6 @@ export type MapZoom = { kind: 'module'; id: MapId } | { kind: 'fold'; parent: Ma
 /** The run of `parent`'s children starting at index `first`, if any. */
 export function runAt(node: MapNode, first: number): FoldRun | undefined {
   return node.folds.find((f) => f.first === first && f.last > f.first && node.childIds !== undefined && f.last < node.childIds.length);
-}
-
-/** The run holding the child at `index`, if any. */
-export function runHolding(node: MapNode, index: number): FoldRun | undefined {
-  return node.folds.find((f) => f.first <= index && index <= f.last && f.last > f.first && node.childIds !== undefined && f.last < node.childIds.length);
 }
 
 /** A zoom on a run's first block is the run: the map draws a run as its first block. */
@@ -234,6 +231,8 @@ export interface MapLayoutOptions {
   maxLevels: number;
   /** Narrower cells are merged with their small neighbours (default 4). */
   minCellPx?: number;
+  /** Narrower cells are not opened: what is inside them shows when zoomed into (default 2 × minCellPx). */
+  minOpenPx?: number;
   /** Width of a module whose parameters are all stored elsewhere (default 4). */
   tiedPx?: number;
   /** Unloaded modules at least this wide are listed in `wanted` (default 24). */
@@ -375,6 +374,7 @@ function itemsOf(n: MapNode): Item[] {
 export function layoutMap(source: MapSource, values: MapValues, zoomIn: MapZoom, opts: MapLayoutOptions): MapLayout {
   const W = Math.max(1, opts.width);
   const minPx = opts.minCellPx ?? 4;
+  const openPx = opts.minOpenPx ?? 2 * minPx;
   const tiedPx = opts.tiedPx ?? 4;
   const loadPx = opts.loadPx ?? 24;
   const maxLevels = Math.max(1, Math.floor(opts.maxLevels));
@@ -448,30 +448,39 @@ export function layoutMap(source: MapSource, values: MapValues, zoomIn: MapZoom,
       if (d.weight >= loadPx && d.depth + 1 < maxLevels) wanted.push(d.id);
       continue;
     }
-    if (d.depth + 1 >= maxLevels || d.weight < minPx) {
+    if (d.depth + 1 >= maxLevels || d.weight < openPx) {
       d.clipped = n.childIds.length > 0;
       continue;
     }
     const ids = n.childIds;
-    const measure = (c: MapId) => (d.byUnique ? values.unique(c) : values.drawn(c));
-    const items = itemsOf(n);
-    const vals = items.map((it) => {
-      let v = 0;
-      for (let i = it.first; i <= it.last; i++) v += measure(ids[i]);
-      return v;
-    });
-    let base = d.byUnique ? values.unique(d.id) : values.drawn(d.id);
+    // Runs of identical children are one item; without runs, each child is one (no list made).
+    const items = n.folds.length ? itemsOf(n) : undefined;
+    const count = items ? items.length : ids.length;
+    const vals = new Float64Array(count);
+    const tied = new Uint8Array(count);
+    const byUnique = d.byUnique;
     let sum = 0;
-    for (const v of vals) sum += v;
+    let tiedCount = 0;
+    for (let i = 0; i < count; i++) {
+      const first = items ? items[i].first : i;
+      const last = items ? items[i].last : i;
+      let v = 0;
+      for (let j = first; j <= last; j++) v += byUnique ? values.unique(ids[j]) : values.drawn(ids[j]);
+      vals[i] = v;
+      sum += v;
+      // Modules stored elsewhere get a sliver each, taken from the rest.
+      if (!byUnique && v <= 0 && first === last && values.unique(ids[first]) > 0) {
+        tied[i] = 1;
+        tiedCount++;
+      }
+    }
+    let base = byUnique ? values.unique(d.id) : values.drawn(d.id);
     // Never wider than the parent, whatever the counts say.
     if (sum > base) base = sum;
     if (base <= 0) {
       d.clipped = ids.length > 0;
       continue;
     }
-    // Modules stored elsewhere get a sliver each, taken from the rest.
-    const tied = items.map((it, i) => vals[i] <= 0 && it.first === it.last && values.unique(ids[it.first]) > 0 && !d.byUnique);
-    const tiedCount = tied.filter(Boolean).length;
     const sliver = tiedCount ? Math.min(tiedPx, (d.weight * 0.25) / tiedCount) : 0;
     const k = (d.weight - sliver * tiedCount) / base;
     const kids: Datum[] = [];
@@ -489,33 +498,36 @@ export function layoutMap(source: MapSource, values: MapValues, zoomIn: MapZoom,
       }
     };
     const mult = d.mult * (d.kind === 'fold' ? d.run!.count : 1);
-    items.forEach((it, i) => {
+    for (let i = 0; i < count; i++) {
+      const first = items ? items[i].first : i;
+      const last = items ? items[i].last : i;
+      const run = items ? items[i].run : undefined;
       const w = tied[i] ? sliver : vals[i] * k;
       if (w < minPx) {
-        const count = it.last - it.first + 1;
+        const n = last - first + 1;
         if (bucket) {
           bucket.w += w;
-          bucket.last = it.last;
-          bucket.count += count;
+          bucket.last = last;
+          bucket.count += n;
           bucket.value += vals[i];
-        } else bucket = { w, first: it.first, last: it.last, count, value: vals[i] };
-        return;
+        } else bucket = { w, first: first, last: last, count: n, value: vals[i] };
+        continue;
       }
       flush();
-      const c = source.node(ids[it.first]);
-      if (it.run) {
+      const c = source.node(ids[first]);
+      if (run) {
         kids.push(
           datum({
-            key: foldKey(d.id, it.first),
+            key: foldKey(d.id, first),
             kind: 'fold',
-            id: ids[it.first],
-            label: foldLabel(it.run),
-            type: it.run.type,
+            id: ids[first],
+            label: foldLabel(run),
+            type: run.type,
             mapKind: mapKind(c.type, c.name, d.mapKind),
             value: vals[i],
-            unique: values.unique(ids[it.first]),
+            unique: values.unique(ids[first]),
             mult,
-            run: it.run,
+            run: run,
             runParent: d.id,
             depth: d.depth + 1,
             weight: w,
@@ -525,25 +537,25 @@ export function layoutMap(source: MapSource, values: MapValues, zoomIn: MapZoom,
       } else {
         kids.push(
           datum({
-            key: `m${ids[it.first]}`,
+            key: `m${ids[first]}`,
             kind: 'module',
-            id: ids[it.first],
+            id: ids[first],
             label: c.name,
             type: c.type,
             mapKind: mapKind(c.type, c.name, d.mapKind),
             value: vals[i],
-            unique: values.unique(ids[it.first]),
+            unique: values.unique(ids[first]),
             mult,
             depth: d.depth + 1,
             weight: w,
-            tiedOnly: tied[i] || (d.byUnique && d.tiedOnly),
+            tiedOnly: tied[i] === 1 || (d.byUnique && d.tiedOnly),
             expandable: c.hasChildren,
-            sliver: tied[i],
+            sliver: tied[i] === 1,
             byUnique: d.byUnique,
           }),
         );
       }
-    });
+    }
     flush();
     d.clipped = kids.some((x) => x.kind === 'gap' || x.kind === 'more');
     // Nothing wide enough to draw: no band below for blank space alone.
