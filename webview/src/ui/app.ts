@@ -394,7 +394,7 @@ export class App {
   private buildMap(): MapView {
     const mapView = new MapView({
       select: (id) => {
-        const path = this.tree?.nodes[id]?.path;
+        const path = this.mapSource?.node(id).path;
         if (path === undefined) return;
         if (this.treeView) {
           this.treeView.selectedKey = domPath(path);

@@ -189,6 +189,8 @@ export class MapView {
     if (!source || !this.values || !this.shown) return;
     const size = this.size();
     if (!size) return;
+    // Shown before it had a size (restored after a tab switch): show the selection now.
+    if (!this.layout) this.revealSelected();
     const t0 = performance.now();
     const layout = this.compute(this.zoom, size);
     this.layout = layout;
