@@ -369,7 +369,7 @@ export class App {
       if (value === 'copy') this.rpc.notify('copyMarkdown');
       else if (value) this.rpc.notify('export', { format: value });
     });
-    const names = this.exports.map((e) => e.menuLabel.replace(/^Export (report )?as /, '').replace(/…$/, '').replace(/ \(.*\)$/, ''));
+    const names = this.exports.map((e) => e.menuLabel.replace(/^Export (?:report )?(map )?as /, '$1').replace(/…$/, '').replace(/ \(.*\)$/, ''));
     const button = h('vscode-toolbar-button', { icon: 'export', label: 'Export', title: `Export the hierarchy (${names.join(', ')})` }, 'Export');
     button.addEventListener('click', (ev) => {
       ev.stopPropagation();
