@@ -17,6 +17,11 @@
 //   #tooltip[role="tooltip"]                     hover tooltip
 //   svg .tie-link[data-shared="name1 name2"]     link between modules sharing storage
 //   [data-testid="error"]                        error shown inside the editor
+//   [data-testid="view-tree"], [data-testid="view-map"]  the Tree | Map switch (aria-pressed)
+//   .map-cell[role="treeitem"][data-path="<path>"] module cells of the map (.tied: stored elsewhere,
+//                                                .selected, .shared-highlight); runs: [data-fold]
+//   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
+//   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
 import { chromium } from 'playwright-core';
 import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -234,6 +239,33 @@ async function tieLinks(wv) {
   return wv.locator('.tie-link').evaluateAll((els) => els.map((e) => e.getAttribute('data-shared')));
 }
 
+/**
+ * Picks a colour theme as a user does (Preferences: Color Theme, type its name, Enter) and waits
+ * for the workbench to take it: `dark` true for a dark theme.
+ */
+async function setTheme(label, dark) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+  await input.fill('>Preferences: Color Theme');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preferences: Color Theme' });
+  await waitFor(row, 'visible', T_UI, 'the command palette did not list "Preferences: Color Theme"');
+  await row.first().click();
+  // The picker reuses the quick input: it lists themes once the command has run.
+  await waitFor(page.locator('.quick-input-list .monaco-list-row', { hasText: 'Light Modern' }), 'visible', T_UI, 'the colour theme picker did not open');
+  await input.fill(label);
+  await waitFor(page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }), 'visible', T_UI, `the theme picker does not offer ${label} first`);
+  await page.keyboard.press('Enter');
+  await waitFor(page.locator(`.monaco-workbench.${dark ? 'vs-dark' : 'vs'}`), 'attached', T_WEBVIEW, `the workbench did not switch to ${label}`);
+}
+
+/** A screenshot of the visible webview only (the editor area), as the README shows it. */
+async function editorShot(name) {
+  const file = path.join(OUT, `${name}.png`);
+  await page.locator('iframe.webview.ready').filter({ visible: true }).first().screenshot({ path: file, timeout: T_UI });
+  return file;
+}
+
 /** Lets the webview finish a frame (links are drawn with the tree), without a fixed sleep. */
 async function settle(wv) {
   await wv.locator('body').evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
@@ -353,6 +385,107 @@ try {
     if (!/^<svg /.test(svg.toString('utf8'))) throw new Error(`${file} is not an SVG`);
     if (!svg.equals(cliExport('svg'))) throw new Error(`${file} differs from the CLI's --format svg`);
   });
+  // ---- the map of the model (issue 12)
+  const MAP_OPEN = 'tied GPT-2: the Map view opens from the Tree | Map switch with the run drawn once and an arc between the tie partners';
+  await step(MAP_OPEN, { needs: [OPEN_TIED], shotName: 'tied-map' }, async () => {
+    await wv.locator('[data-testid="view-map"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-cell[role="treeitem"][data-path="transformer"]'), 'visible', T_UI, 'the map shows no cell for transformer');
+    if ((await attr(wv.locator('[data-testid="view-map"]'), 'aria-pressed')) !== 'true') throw new Error('the Map switch is not pressed');
+    if (await wv.locator('.row[role="treeitem"]').filter({ visible: true }).count()) throw new Error('tree rows are still visible beside the map');
+    const folds = await wv.locator('.map-cell[data-fold]').allInnerTexts();
+    if (folds.length !== 1 || !folds[0].includes('(0-2): 3 x Block')) throw new Error(`the map should draw the run (0-2): 3 x Block once; folds: ${JSON.stringify(folds)}`);
+    await waitFor(wv.locator('.map-cell.tied[data-path="lm_head"]'), 'attached', T_UI, 'lm_head (stored in transformer.wte) is not drawn as a tied sliver');
+    await waitFor(
+      wv.locator('.map-tie[data-shared~="lm_head.weight"][data-shared~="transformer.wte.weight"]'),
+      'attached',
+      T_UI,
+      'no map arc joins lm_head.weight and transformer.wte.weight',
+      async () => JSON.stringify(await wv.locator('.map-tie').evaluateAll((els) => els.map((e) => e.getAttribute('data-shared')))),
+    );
+  });
+
+  await step('tied GPT-2: hovering lm_head in the map shows the tooltip naming transformer.wte.weight and lights wte', { needs: [MAP_OPEN], shotName: 'tied-map-hover' }, async () => {
+    await wv.locator('.map-cell[data-path="lm_head"]').hover({ timeout: T_UI });
+    await waitFor(
+      wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }),
+      'visible',
+      T_UI,
+      'hovering lm_head in the map shows no tooltip naming transformer.wte.weight',
+      async () => JSON.stringify(await wv.locator('#tooltip').first().innerText()),
+    );
+    await waitFor(wv.locator('.map-cell.shared-highlight[data-path="transformer.wte"]'), 'attached', T_UI, 'hovering lm_head did not light transformer.wte in the map');
+  });
+
+  await step('tied GPT-2: clicking transformer zooms the map into it and selects it; Escape zooms out; the tree follows', { needs: [MAP_OPEN], shotName: 'tied-map-zoom' }, async () => {
+    await wv.locator('.map-cell[data-path="transformer"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-crumbs .map-crumb.current', { hasText: 'transformer' }), 'visible', T_UI, 'the breadcrumb does not end at transformer after the click');
+    if (await wv.locator('.map-cell[data-path="lm_head"]').count()) throw new Error('zoomed into transformer, the map still draws lm_head');
+    await waitFor(wv.locator('.map-cell.selected[data-path="transformer"]'), 'attached', T_UI, 'the clicked cell is not selected');
+    await waitFor(wv.locator('.trow[data-name="transformer.wte.weight"]'), 'attached', T_UI, 'selecting transformer in the map did not list its tensors in the table');
+    // The keyboard: into the run, then back out twice.
+    const wte = wv.locator('.map-cell[data-path="transformer.wte"]');
+    await wte.focus();
+    await wte.press('ArrowRight');
+    await wte.press('End');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await waitFor(wv.locator('.map-crumbs .map-crumb.current', { hasText: '(0-2): 3 x Block' }), 'visible', T_UI, 'End, Down, Enter did not zoom into the run', async () => JSON.stringify(await wv.locator('.map-crumbs').innerText()));
+    await editorShot('map-zoomed');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await waitFor(wv.locator('.map-crumbs .map-crumb.current', { hasText: 'transformer' }), 'visible', T_UI, 'Escape twice did not zoom back out to transformer', async () => JSON.stringify(await wv.locator('.map-crumbs').innerText()));
+    await page.keyboard.press('Backspace');
+    await waitFor(wv.locator('.map-cell[data-path="lm_head"]'), 'attached', T_UI, 'Backspace did not zoom out to the whole model');
+    await wv.locator('[data-testid="view-tree"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.row.selected[role="treeitem"]'), 'visible', T_UI, 'back in the tree, no row is selected');
+    const selected = await attr(wv.locator('.row.selected[role="treeitem"]'), 'data-path');
+    if (selected !== 'transformer.h.0') throw new Error(`the tree should select what the map selected last (the run's first block, transformer.h.0); it selects ${selected}`);
+  });
+
+  await step('tied GPT-2: the map and its zoom survive a tab switch (the webview is rebuilt)', { needs: [MAP_OPEN], shotName: 'tied-map-tab-switch' }, async () => {
+    await wv.locator('[data-testid="view-map"]').click({ timeout: T_UI });
+    await wv.locator('.map-cell[data-path="transformer"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-crumbs .map-crumb.current', { hasText: 'transformer' }), 'visible', T_UI, 'the click did not zoom into transformer');
+    await quickOpen(`${TIED}/config.json`);
+    await page.locator('.tabs-container .tab', { hasText: 'model.safetensors' }).first().click({ timeout: T_UI });
+    await waitFor(
+      wv.locator('.map-crumbs .map-crumb.current', { hasText: 'transformer' }),
+      'visible',
+      T_WEBVIEW,
+      'back on the tab, the map is not zoomed into transformer',
+      async () => JSON.stringify(await wv.locator('body').innerText({ timeout: 2000 }).then((t) => t.slice(0, 200))),
+    );
+    if ((await attr(wv.locator('[data-testid="view-map"]'), 'aria-pressed')) !== 'true') throw new Error('back on the tab, the Map switch is not pressed');
+    await wv.locator('.map-crumbs button', { hasText: 'model.safetensors' }).click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-cell[data-path="lm_head"]'), 'attached', T_UI, 'the breadcrumb did not zoom out to the model');
+  });
+
+  await step('tied GPT-2: the map in a light and a dark theme, hovering lm_head', { needs: [MAP_OPEN], shotName: 'tied-map-themes' }, async () => {
+    // The export toasts would hide part of the screenshots.
+    await runCommand('Notifications: Clear All Notifications');
+    await wv.locator('[data-testid="view-map"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-cell[data-path="lm_head"]'), 'visible', T_UI, 'the map did not show again');
+    // VS Code's default is Dark Modern: the run ends in it, as it started.
+    for (const [theme, dark] of [['Light Modern', false], ['Dark Modern', true]]) {
+      await setTheme(theme, dark);
+      await waitFor(wv.locator(`body.${dark ? 'vscode-dark' : 'vscode-light'}`), 'attached', T_UI, `the webview did not take ${theme}`);
+      await wv.locator('.map-cell[data-path="transformer.h"]').hover({ timeout: T_UI });
+      await wv.locator('.map-cell[data-path="lm_head"]').hover({ timeout: T_UI });
+      await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }), 'visible', T_UI, `no tooltip naming transformer.wte.weight in ${theme}`);
+      await editorShot(`map-${dark ? 'dark' : 'light'}`);
+      await screenshot(`tied-map-${dark ? 'dark' : 'light'}-window`);
+    }
+    await wv.locator('[data-testid="view-tree"]').click({ timeout: T_UI });
+  });
+
+  await step('tied GPT-2: "Export Map as SVG…" writes the SVG the CLI makes', { needs: [OPEN_TIED], shotName: 'tied-export-map' }, async () => {
+    const file = await exportThroughCommand('Weightscope: Export Map as SVG…', 'gpt2-tied.map.svg');
+    const svg = readFileSync(file);
+    if (!/^<svg /.test(svg.toString('utf8'))) throw new Error(`${file} is not an SVG`);
+    if (!svg.equals(cliExport('mapsvg'))) throw new Error(`${file} differs from the CLI's --format mapsvg`);
+    if (!svg.toString('utf8').includes('data-shared="transformer.wte.weight lm_head.weight"')) throw new Error('the exported map has no tie arc');
+  });
+
   await step(OPEN_UNTIED, { needs: ['workbench opens the fixture workspace'], shotName: 'untied-open' }, async () => {
     wv = await openCheckpoint(UNTIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -378,6 +511,18 @@ try {
     await settle(wv);
     const lit = await wv.locator('.shared-highlight').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
     if (lit.length) throw new Error(`hovering lm_head in the untied model lit ${JSON.stringify(lit)}`);
+  });
+
+  await step('untied GPT-2: the map draws lm_head at its own size and no arc', { needs: [OPEN_UNTIED], shotName: 'untied-map' }, async () => {
+    await wv.locator('[data-testid="view-map"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('.map-cell[data-path="lm_head"]'), 'visible', T_UI, 'the untied map shows no lm_head cell');
+    await settle(wv);
+    if (await wv.locator('.map-cell.tied').count()) throw new Error('the untied model has a cell drawn as stored elsewhere');
+    const arcs = await wv.locator('.map-tie').count();
+    if (arcs) throw new Error(`the untied model's map draws ${arcs} arcs`);
+    const width = await wv.locator('.map-cell[data-path="lm_head"]').evaluate((e) => e.getBoundingClientRect().width);
+    if (width < 20) throw new Error(`lm_head holds its own 4,096 parameters but is ${width} px wide`);
+    await wv.locator('[data-testid="view-tree"]').click({ timeout: T_UI });
   });
 
   await step('a broken checkpoint shows [data-testid="error"] with a message', { needs: ['workbench opens the fixture workspace'], shotName: 'broken' }, async () => {

@@ -8,6 +8,7 @@ import { Checkpoint } from '../model';
 import { toReport } from '../report';
 import { defineExport, ExportDef, ExportOptions } from './define';
 import { pngExport } from './png';
+import { mapExports } from './map';
 import { renderText } from './text';
 import { renderSvg } from './svg';
 import { renderMarkdown } from './markdown';
@@ -29,6 +30,7 @@ export const EXPORTS = [
     render: (cp, o) => renderSvg(cp, { depth: o.depth, unfold: o.unfold }),
   }),
   pngExport,
+  ...mapExports,
   defineExport({
     id: 'markdown',
     label: 'Markdown',

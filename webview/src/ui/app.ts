@@ -6,11 +6,13 @@
 import { exactCount } from '../../../src/shared/format';
 import { ExportChoice, HostApi, HostCommand, domPath, ModelPayload, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
 import { CallOptions, Handlers, RpcEndpoint } from '../../../src/shared/rpc';
-import { filteredOut, indexSharing, SharingIndex, tensorPeers } from '../data/shared';
+import { filteredOut, indexSharing, rowPeers, SharingIndex, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { foldContext, foldLabel, ModelTree, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
+import { cellRow, MapCell, MapSource, modelTreeSource } from '../data/mapLayout';
 import { getApi, hostTransport } from './api';
 import { clear, h, icon } from './dom';
+import { mapCard, MapView, moreCard } from './map';
 import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
 import { TensorTable } from './tensorTable';
@@ -29,6 +31,9 @@ interface SavedState {
   tableScrollTop?: number;
   tab: number;
   split?: string;
+  /** Tree or Map, and the map's zoom (mapLayout.ts `zoomKey`). */
+  view?: 'tree' | 'map';
+  mapZoom?: string;
 }
 
 /** How long the webview waits for a tensor page. */
@@ -52,6 +57,10 @@ export class App {
   private sharing?: SharingIndex;
   private readonly cache: TensorCache;
   private treeView?: TreeView;
+  private mapView?: MapView;
+  private mapSource?: MapSource;
+  private view: 'tree' | 'map' = 'tree';
+  private viewSwitch?: { tree: HTMLElement; map: HTMLElement; toolbar: HTMLElement };
   private table?: TensorTable;
   private tabs?: HTMLElementTagNameMap['vscode-tabs'];
   private split?: HTMLElementTagNameMap['vscode-split-layout'];
@@ -73,6 +82,7 @@ export class App {
     window.addEventListener('keydown', (ev) => {
       if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 'f' && this.search) {
         ev.preventDefault();
+        this.setView('tree');
         this.search.focus();
       }
     });
@@ -127,6 +137,7 @@ export class App {
         this.scheduleSave();
         break;
       case 'focusSearch':
+        this.setView('tree');
         this.search?.focus();
         break;
       case 'showMetadata':
@@ -180,6 +191,10 @@ export class App {
     if (this.table) {
       this.table.numberFormat = s.numberFormat;
       this.table.render();
+    }
+    if (this.mapView) {
+      this.mapView.numberFormat = s.numberFormat;
+      this.mapView.render();
     }
     const header = this.root.querySelector('header.summary');
     if (header) header.replaceWith(this.renderHeader());
@@ -241,12 +256,16 @@ export class App {
     this.root.dataset.state = 'model';
     const toolbar = this.buildToolbar();
     const treeView = this.buildTree();
+    const mapView = this.buildMap();
     this.table = this.buildTensorTable();
-    const split = this.buildSplit(treeView.element, this.buildPanels());
+    const split = this.buildSplit(h('div', { class: 'pane view-host' }, treeView.element, mapView.element), this.buildPanels());
     this.root.append(this.renderHeader(), toolbar.element, split);
     this.wireFilter(toolbar, treeView);
     treeView.setModel(this.tree!, this.state!, this.sharing!, this.rootLabel());
+    this.mapSource = modelTreeSource(this.tree!, this.payload!.groups);
+    mapView.setModel(this.mapSource, this.rootLabel(), this.saved.mapZoom);
     this.updateFilterStatus();
+    this.setView(this.saved.view === 'map' ? 'map' : 'tree');
   }
 
   /**
@@ -268,19 +287,66 @@ export class App {
     const element = h(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Hierarchy' },
+      this.buildViewSwitch(),
       search,
       status,
       sort,
-      h('vscode-toolbar-button', { icon: 'expand-all', label: 'Expand all', title: 'Expand all', onclick: () => this.onCommand('expandAll') }),
-      h('vscode-toolbar-button', { icon: 'collapse-all', label: 'Collapse all', title: 'Collapse all', onclick: () => this.onCommand('collapseAll') }),
+      h('vscode-toolbar-button', { class: 'tree-only', icon: 'expand-all', label: 'Expand all', title: 'Expand all', onclick: () => this.onCommand('expandAll') }),
+      h('vscode-toolbar-button', { class: 'tree-only', icon: 'collapse-all', label: 'Collapse all', title: 'Collapse all', onclick: () => this.onCommand('collapseAll') }),
       h('span', { class: 'spacer' }),
-      h('vscode-toolbar-button', { icon: 'file-media', label: 'Export as SVG', title: 'Export as SVG', onclick: () => this.rpc.notify('export', { format: 'svg' }) }),
+      h('vscode-toolbar-button', {
+        icon: 'file-media',
+        label: 'Export as SVG',
+        title: 'Export as SVG (the view shown: the tree diagram or the map)',
+        onclick: () => this.rpc.notify('export', { format: this.view === 'map' && this.exports.some((e) => e.id === 'mapsvg') ? 'mapsvg' : 'svg' }),
+      }),
       h('vscode-toolbar-button', { icon: 'copy', label: 'Copy as Markdown', title: 'Copy as Markdown', onclick: () => this.rpc.notify('copyMarkdown') }),
       this.buildExportMenu(),
     );
+    search.classList.add('tree-only');
+    status.classList.add('tree-only');
+    sort.classList.add('tree-only');
     this.search = search;
     this.filterStatus = status;
+    if (this.viewSwitch) this.viewSwitch.toolbar = element;
     return { element, search, regex, sort };
+  }
+
+  /** Tree | Map, beside the tree's own tools (which hide while the map shows). */
+  private buildViewSwitch(): HTMLElement {
+    const button = (view: 'tree' | 'map', iconName: string, text: string, title: string) =>
+      h('button', { type: 'button', 'data-testid': `view-${view}`, 'aria-pressed': 'false', title, onclick: () => this.setView(view, true) }, icon(iconName), text);
+    const tree = button('tree', 'list-tree', 'Tree', 'The module tree');
+    const map = button('map', 'map', 'Map', 'A map of the model: area is unique parameters, colour is the kind of layer');
+    this.viewSwitch = { tree, map, toolbar: tree };
+    return h('span', { class: 'view-switch', role: 'group', 'aria-label': 'View' }, tree, map);
+  }
+
+  /** Show the tree or the map in the hierarchy pane. */
+  private setView(view: 'tree' | 'map', focus = false): void {
+    const sw = this.viewSwitch;
+    if (!this.treeView || !this.mapView || !sw) return;
+    const changed = view !== this.view;
+    this.view = view;
+    this.saved.view = view;
+    sw.tree.setAttribute('aria-pressed', String(view === 'tree'));
+    sw.map.setAttribute('aria-pressed', String(view === 'map'));
+    sw.toolbar.classList.toggle('map-mode', view === 'map');
+    this.tooltip.hide();
+    if (view === 'map') {
+      this.treeView.element.hidden = true;
+      this.mapView.show();
+      if (focus) this.mapView.focus();
+    } else {
+      this.mapView.hide();
+      this.treeView.element.hidden = false;
+      // A module chosen in the map was revealed while the tree was hidden: scroll to it now.
+      const sel = this.saved.selected;
+      if (changed && sel !== null) this.treeView.reveal(sel, false);
+      else this.treeView.refresh();
+      if (focus) this.treeView.focus();
+    }
+    if (changed) this.scheduleSave();
   }
 
   /**
@@ -303,7 +369,7 @@ export class App {
       if (value === 'copy') this.rpc.notify('copyMarkdown');
       else if (value) this.rpc.notify('export', { format: value });
     });
-    const names = this.exports.map((e) => e.menuLabel.replace(/^Export (report )?as /, '').replace(/…$/, '').replace(/ \(.*\)$/, ''));
+    const names = this.exports.map((e) => e.menuLabel.replace(/^Export (?:report )?(map )?as /, '$1').replace(/…$/, '').replace(/ \(.*\)$/, ''));
     const button = h('vscode-toolbar-button', { icon: 'export', label: 'Export', title: `Export the hierarchy (${names.join(', ')})` }, 'Export');
     button.addEventListener('click', (ev) => {
       ev.stopPropagation();
@@ -323,6 +389,44 @@ export class App {
     treeView.numberFormat = this.settings.numberFormat;
     this.treeView = treeView;
     return treeView;
+  }
+
+  private buildMap(): MapView {
+    const mapView = new MapView({
+      select: (id) => {
+        const path = this.mapSource?.node(id).path;
+        if (path === undefined) return;
+        if (this.treeView) {
+          this.treeView.selectedKey = domPath(path);
+          this.treeView.reveal(path, false);
+        }
+        this.selectPath(path);
+      },
+      describe: (cell, anchor) => this.describeMapCell(cell, anchor),
+      changed: () => this.scheduleSave(),
+    });
+    mapView.numberFormat = this.settings.numberFormat;
+    this.mapView = mapView;
+    return mapView;
+  }
+
+  /** The map's hover card: the tree's card for the module or run the cell stands for. */
+  private describeMapCell(cell: MapCell | null, anchor: HTMLElement | null): void {
+    const ctx = this.tooltipContext();
+    const row = cell && this.tree ? cellRow(this.tree, cell) : null;
+    if (!cell || !ctx) {
+      this.tooltip.hide();
+      this.table?.setHighlight([]);
+      return;
+    }
+    if (!row) {
+      if (this.mapSource) this.tooltip.show(anchor, () => moreCard(cell, this.mapSource!, this.settings.numberFormat, !!cell.parent?.parent));
+      this.table?.setHighlight([]);
+      return;
+    }
+    const peers = rowPeers(ctx.tree, ctx.sharing, row);
+    this.tooltip.show(anchor, () => mapCard(rowCard(ctx, row, peers)));
+    this.table?.setHighlight(peers.map((p) => p.other));
   }
 
   /** The Tensors panel's table: pages from the host, type-ahead answered by the worker. */
@@ -496,12 +600,14 @@ export class App {
     const tree = this.tree;
     if (!tree || !this.table) return;
     if (path === null) {
+      this.mapView?.setSelected(-1);
       // Nothing chosen yet: list the whole model.
       this.table.show('', this.rootLabel(), tree.root.m.tensorCount, { scrollTop: opts.tableScrollTop });
       return;
     }
     const id = tree.byPath.get(path);
     if (id === undefined) return;
+    this.mapView?.setSelected(id);
     // A block of a folded run says so: clicking `(0-11): 12 x Block` lists block 0.
     const fold = foldContext(tree, id);
     const note = fold ? `block ${tree.nodes[id].name} of ${foldLabel(fold.run)}` : undefined;
@@ -525,6 +631,7 @@ export class App {
       this.saved.tree = tree;
     }
     if (this.treeView) this.saved.scrollTop = this.treeView.scrollTop;
+    if (this.mapView) this.saved.mapZoom = this.mapView.zoomKey;
     if (this.table) this.saved.tableScrollTop = this.table.scrollTop;
     this.api.setState(this.saved);
   }
