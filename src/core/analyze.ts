@@ -81,7 +81,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
     // A dict or list holding several modules is not an architecture.
     (raw.moduleTree && raw.moduleTree.pythonModule !== 'builtins' ? raw.moduleTree.className : undefined) ??
-    ggufArchitecture(raw);
+    raw.architecture;
   if (architecture && root.type === 'Model') root.type = architecture;
 
   return {
@@ -109,32 +109,6 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
 
 /** GPT-2's own naming (`h.N.attn.c_attn`): its projections are transformers' Conv1D. */
 const GPT2_NAMING = /(^|\.)h\.\d+\.attn\.c_attn\.weight$/;
-
-function ggufKv(raw: RawCheckpoint): Record<string, unknown> | undefined {
-  const g = raw.metadata.gguf as { kv?: Record<string, unknown> } | undefined;
-  return g && typeof g === 'object' && g.kv && typeof g.kv === 'object' ? g.kv : undefined;
-}
-
-/** GGUF names its architecture (`llama`) and model (`general.name`) in its key-value metadata. */
-function ggufArchitecture(raw: RawCheckpoint): string | undefined {
-  const kv = ggufKv(raw);
-  const arch = kv?.['general.architecture'];
-  return typeof arch === 'string' ? arch : undefined;
-}
-
-/** The few GGUF hyper-parameters layer inference uses, in config.json's names. */
-function ggufConfig(raw: RawCheckpoint): Record<string, unknown> | undefined {
-  const kv = ggufKv(raw);
-  const arch = ggufArchitecture(raw);
-  if (!kv || !arch) return undefined;
-  const f32 = (v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : undefined);
-  const cfg: Record<string, unknown> = {};
-  const rms = f32(kv[`${arch}.attention.layer_norm_rms_epsilon`]);
-  const ln = f32(kv[`${arch}.attention.layer_norm_epsilon`]);
-  if (rms !== undefined) cfg.rms_norm_eps = rms;
-  if (ln !== undefined) cfg.layer_norm_eps = ln;
-  return cfg;
-}
 
 /** Storage id for grouping; a tensor without storage shares with nothing. */
 function storageKey(t: Tensor): string | null {
@@ -312,7 +286,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
         : tensors.some((t) => GPT2_NAMING.test(t.name))
           ? 'gpt2'
           : undefined,
-    config: raw.config ?? ggufConfig(raw),
+    config: raw.config ?? raw.hyperParameters,
   };
   return finish(root, ctx, shared);
 }

@@ -14,6 +14,7 @@ import {
   WebviewMessage,
   WebviewRequests,
 } from '../../webview/src/shared/protocol';
+import { isDefaultEditorFile } from '../core/formats';
 import { viewSettings } from './config';
 import { CheckpointDocument } from './document';
 import { makeNonce, webviewHtml } from './html';
@@ -22,11 +23,9 @@ export const VIEW_TYPE = 'weightscope.checkpoint';
 /** The same editor as an option for files whose name says little (`*.bin`...). */
 export const OPTION_VIEW_TYPE = 'weightscope.checkpointOption';
 
-const DEFAULT_NAMES = /\.(safetensors|gguf|pt|pth|ckpt|onnx|safetensors\.index\.json|bin\.index\.json)$/i;
-
-/** The editor id to open a file with: the default one when its name is a checkpoint's. */
+/** The editor id to open a file with: the default one when its name is a checkpoint's (the format registry's patterns). */
 export function viewTypeFor(fileName: string): string {
-  return DEFAULT_NAMES.test(fileName) ? VIEW_TYPE : OPTION_VIEW_TYPE;
+  return isDefaultEditorFile(fileName) ? VIEW_TYPE : OPTION_VIEW_TYPE;
 }
 
 export interface SessionActions {

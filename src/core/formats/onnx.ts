@@ -23,7 +23,7 @@ import { truncate } from '../json';
 import { RawCheckpoint, TensorRecord, Warning } from '../model';
 import { isFloating, registerDtype } from '../dtypes';
 import { asSigned, ChunkedReader, decodeVarint, Field, readVarint, walkMessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './protobuf';
-import type { FormatReader } from './index';
+import { FormatModule, PLAUSIBLE } from './format';
 
 export interface OnnxType {
   id: number;
@@ -63,11 +63,16 @@ const MAX_PROP = 64 * 1024;
 /** Longest list of graph inputs/outputs kept in the metadata. */
 const MAX_IO_NAMES = 64;
 
-export const onnxReader: FormatReader = {
+export const onnxReader: FormatModule = {
   id: 'onnx',
+  name: 'ONNX',
+  variants: { onnx: 'ONNX' },
   extensions: ['.onnx'],
-  sniff(head, size) {
-    return sniffOnnx(head, size);
+  editor: { default: ['*.onnx'], option: [] },
+  sniffBytes: 64,
+  // Protobuf has no magic number: a plausible ModelProto start is all the bytes can say.
+  match(head, size) {
+    return sniffOnnx(head, size) ? { confidence: PLAUSIBLE, variant: 'onnx' } : null;
   },
   async read(src, ctx) {
     const file = relativeName(ctx, ctx.path);
@@ -75,6 +80,7 @@ export const onnxReader: FormatReader = {
     const model = await new OnnxParser(r).parseModel();
     return resolveModel(model, r, ctx);
   },
+  folder: { prefer: [/\.onnx$/i] },
 };
 
 /** Field number → wire type of the ModelProto fields that open a file. */
