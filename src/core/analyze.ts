@@ -367,6 +367,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
   }
   const accs = new Map<Builder, Acc>();
   const nodes = new Map<Builder, ModuleNode>();
+  const signatures = new FoldSignatures();
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     const acc = newAcc();
@@ -423,14 +424,14 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     const outside = sharedOutside(b.path, acc.shared, shared);
     node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
     if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
-    ownSignature.set(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
+    signatures.setOwn(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
     describe(node, b, ctx);
     refineBatchNorm(children);
     if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
       node.type = acc.optimizer ? 'OptimizerState' : 'Tensors';
       node.evidence = acc.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
     }
-    node.folds = foldRuns(node);
+    node.folds = foldRuns(node, signatures);
     nodes.set(b, node);
   }
   return nodes.get(root)!;
@@ -528,10 +529,10 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(node: ModuleNode): FoldRun[] {
+function foldRuns(node: ModuleNode, signatures: FoldSignatures): FoldRun[] {
   const kids = node.children;
   if (kids.length < 2) return [];
-  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signature(k) : null));
+  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signatures.of(k) : null));
   const runs: FoldRun[] = [];
   let i = 0;
   while (i < kids.length) {
@@ -547,19 +548,29 @@ function foldRuns(node: ModuleNode): FoldRun[] {
   return runs;
 }
 
-const sigCache = new WeakMap<ModuleNode, string>();
-/** Each module's own tensors as relative name, shape, dtype and role, for fold signatures. */
-const ownSignature = new WeakMap<ModuleNode, string>();
-/** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
-function signature(m: ModuleNode): string {
-  const cached = sigCache.get(m);
-  if (cached !== undefined) return cached;
-  const own = ownSignature.get(m) ?? '';
-  const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total)];
-  for (const c of m.children) parts.push(`${c.name}:${signature(c)}`);
-  const s = hash(parts.join('|'));
-  sigCache.set(m, s);
-  return s;
+/**
+ * Structure signatures for folding, for one analysis. A module's signature is taken when its
+ * parent folds its children, after the parent has settled their types (refineBatchNorm).
+ */
+class FoldSignatures {
+  /** Each module's own tensors as relative name, shape, dtype and role. */
+  private readonly own = new Map<ModuleNode, string>();
+  private readonly memo = new Map<ModuleNode, string>();
+
+  setOwn(m: ModuleNode, own: string): void {
+    this.own.set(m, own);
+  }
+
+  /** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
+  of(m: ModuleNode): string {
+    const cached = this.memo.get(m);
+    if (cached !== undefined) return cached;
+    const parts = [m.type, m.repr ?? '', this.own.get(m) ?? '', String(m.parameters.total), String(m.buffers.total)];
+    for (const c of m.children) parts.push(`${c.name}:${this.of(c)}`);
+    const s = hash(parts.join('|'));
+    this.memo.set(m, s);
+    return s;
+  }
 }
 
 function hash(s: string): string {
