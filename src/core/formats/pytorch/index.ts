@@ -179,26 +179,34 @@ async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: 
   }
   safety.merge(globals);
   try {
-    return await finishZip(src, ctx, file, dir, prefix, pkl.length, result, session, safety, warnings, { version, byteorder, formatVersion, alignment });
+    const records = { version, byteorder, formatVersion, alignment };
+    return await finishZip({ src, ctx, file, dir, prefix, pklBytes: pkl.length, result, session, safety, warnings, records });
   } catch (e) {
     throw withDangerous(e, safety);
   }
 }
 
-async function finishZip(
-  src: ByteSource,
-  ctx: ReaderContext,
-  file: string,
-  dir: ZipDirectory,
-  prefix: string,
-  pklBytes: number,
-  result: UnpickleResult,
-  session: TorchSession,
-  safety: SafetyTracker,
-  warnings: Warning[],
-  rec: { version?: string; byteorder: string; formatVersion?: string; alignment?: string },
-): Promise<RawCheckpoint> {
-  const { version, byteorder, formatVersion, alignment } = rec;
+/** A zip checkpoint once its data.pkl is unpickled: what is left to do needs all of it. */
+interface UnpickledZip {
+  src: ByteSource;
+  ctx: ReaderContext;
+  file: string;
+  dir: ZipDirectory;
+  /** Record name prefix, e.g. `archive/`. */
+  prefix: string;
+  /** Size of data.pkl (bounds the structure walk). */
+  pklBytes: number;
+  result: UnpickleResult;
+  session: TorchSession;
+  safety: SafetyTracker;
+  warnings: Warning[];
+  /** The small records beside data.pkl. */
+  records: { version?: string; byteorder: string; formatVersion?: string; alignment?: string };
+}
+
+async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
+  const { src, file, dir, prefix, session, warnings } = z;
+  const { version, byteorder, formatVersion, alignment } = z.records;
 
   // Each storage's record, located from its local header; its data is never read.
   const storages = [...session.storages.values()];
@@ -219,19 +227,18 @@ async function finishZip(
   if (compressed) warnings.push({ code: 'compressed-storage', message: `${compressed} storage record(s) are compressed; their data offsets are not byte offsets into the file` });
   if (byteorder !== 'little') warnings.push({ code: 'big-endian', message: `storages are stored ${byteorder}-endian` });
 
-  const interp = interpret(result.value, file, { maxNodes: walkBudget(pklBytes) });
-  const meta: Record<string, unknown> = Object.create(null);
+  const interp = interpret(z.result.value, file, { maxNodes: walkBudget(z.pklBytes) });
   const archive: Record<string, unknown> = Object.create(null);
   archive.prefix = prefix.replace(/\/$/, '');
   if (version !== undefined) archive.version = version;
   archive.byteorder = byteorder;
   if (formatVersion !== undefined) archive.format_version = formatVersion;
   if (alignment !== undefined) archive.storage_alignment = alignment;
-  archive.pickle_protocol = result.protocol;
+  archive.pickle_protocol = z.result.protocol;
   archive.storages = storages.length;
   if (dir.zip64) archive.zip64 = true;
   if (dir.prefixBytes) archive.prefix_bytes = dir.prefixBytes;
-  return finish(src, ctx, file, 'pytorch-zip', interp, safety, warnings, archive, meta);
+  return finish({ src, ctx: z.ctx, file, format: 'pytorch-zip', interp, safety: z.safety, warnings, archive });
 }
 
 async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
@@ -259,7 +266,7 @@ async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string,
   if (sys) archive.sys_info = sys;
   const end = storages.length ? storages[storages.length - 1].dataOffset! + storages[storages.length - 1].recordBytes! : header.storagesStart;
   if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
-  return finish(src, ctx, file, 'pytorch-legacy', interp, safety, warnings, archive, Object.create(null));
+  return finish({ src, ctx, file, format: 'pytorch-legacy', interp, safety, warnings, archive });
 }
 
 function checkStorageSize(s: Storage, file: string, holds: string): void {
@@ -290,17 +297,21 @@ async function scanPlainPickle(src: ByteSource, file: string): Promise<string> {
   return `; it references ${dangerous.map((g) => g.name).join(', ')}: loading it with pickle would run code (nothing was executed here)`;
 }
 
-function finish(
-  src: ByteSource,
-  ctx: ReaderContext,
-  file: string,
-  format: 'pytorch-zip' | 'pytorch-legacy',
-  interp: Interpretation,
-  safety: SafetyTracker,
-  warnings: Warning[],
-  archive: Record<string, unknown>,
-  meta: Record<string, unknown>,
-): RawCheckpoint {
+/** Everything a read gathered, for the RawCheckpoint. */
+interface Finished {
+  src: ByteSource;
+  ctx: ReaderContext;
+  file: string;
+  format: 'pytorch-zip' | 'pytorch-legacy';
+  interp: Interpretation;
+  safety: SafetyTracker;
+  warnings: Warning[];
+  /** `metadata.pytorch`: what the archive says about itself. */
+  archive: Record<string, unknown>;
+}
+
+function finish({ src, ctx, file, format, interp, safety, warnings, archive }: Finished): RawCheckpoint {
+  const meta: Record<string, unknown> = Object.create(null);
   const tensors = toRecords(interp.tensors, file);
   archive.layout = interp.layout;
   meta.pytorch = archive;
