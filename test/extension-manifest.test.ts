@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { EDITOR_PATTERNS } from '../src/core/formats';
 import { REPO } from './helpers';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
@@ -17,6 +18,18 @@ describe('extension manifest', () => {
     const option = editors.find((e) => e.priority === 'option')!;
     assert.ok(option.selector.some((s) => s.filenamePattern === '*.bin'));
     for (const e of editors) assert.ok(src('extension.ts').includes('VIEW_TYPE') && src('provider.ts').includes(`'${e.viewType}'`), e.viewType);
+  });
+
+  it('offers the custom editor for exactly the format registry file patterns', () => {
+    const editors = pkg.contributes.customEditors as { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
+    const declared = (priority: string) => editors.filter((e) => e.priority === priority).flatMap((e) => e.selector.map((s) => s.filenamePattern));
+    for (const priority of ['default', 'option'] as const) {
+      const inManifest = declared(priority);
+      const inRegistry = EDITOR_PATTERNS[priority];
+      for (const p of inRegistry) assert.ok(inManifest.includes(p), `a format module registers "${p}" (${priority}) but package.json customEditors does not list it`);
+      for (const p of inManifest) assert.ok(inRegistry.includes(p), `package.json customEditors lists "${p}" (${priority}) but no format module registers it`);
+      assert.strictEqual(new Set(inManifest).size, inManifest.length, `${priority} patterns are listed once`);
+    }
   });
 
   it('declares every command the extension registers, and nothing else', () => {
