@@ -32,6 +32,21 @@ describe('extension manifest', () => {
     }
   });
 
+  it('shows Open with Weightscope in the Explorer and tab menus for every file it opens by default', () => {
+    const menus = pkg.contributes.menus as Record<string, { command?: string; when?: string }[]>;
+    const items = [...menus['explorer/context'], ...menus['editor/title/context']].filter((m) => m.command === 'weightscope.openWith');
+    assert.strictEqual(items.length, 2);
+    for (const item of items) {
+      const m = /resourceFilename =~ \/(.+)\/(\w*)/.exec(item.when ?? '');
+      assert.ok(m, item.when);
+      const re = new RegExp(m[1], m[2]);
+      for (const p of EDITOR_PATTERNS.default) {
+        const name = p.replace(/\*/g, 'model');
+        assert.ok(re.test(name), `the menu's "when" clause does not match ${name} (pattern ${p})`);
+      }
+    }
+  });
+
   it('declares every command the extension registers, and nothing else', () => {
     const declared = new Set((pkg.contributes.commands as { command: string }[]).map((c) => c.command));
     const registered = new Set<string>();
