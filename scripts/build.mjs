@@ -1,9 +1,12 @@
-// Bundles the extension host, its parser worker, the CLI and the webview with esbuild.
+// Bundles the extension host, its parser worker, the CLI and the webview with esbuild, and copies
+// what they load at run time beside them: codicons (webview), resvg's WebAssembly and the DejaVu
+// fonts (PNG export, in the worker and the CLI; see src/core/export/png.ts).
 // Output goes to dist/ (ignored by git; .vscodeignore ships only dist/ and media/).
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, copyFileSync } from 'fs';
 
 const watch = process.argv.includes('--watch');
+const PNG_FONTS = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf', 'DejaVuSansMono-Oblique.ttf'];
 const production = process.argv.includes('--production');
 
 const node = {
@@ -17,13 +20,13 @@ const node = {
 };
 
 const builds = [
-  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@resvg/resvg-js'] },
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
 ];
 if (existsSync('src/extension/extension.ts')) {
-  builds.push({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', '@resvg/resvg-js'] });
+  builds.push({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
 }
-if (existsSync('src/extension/worker.ts')) {
-  builds.push({ ...node, entryPoints: ['src/extension/worker.ts'], outfile: 'dist/worker.js', external: ['@resvg/resvg-js'] });
+if (existsSync('src/worker/main.ts')) {
+  builds.push({ ...node, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js' });
 }
 if (existsSync('webview/src/main.ts')) {
   builds.push({
@@ -39,12 +42,16 @@ if (existsSync('webview/src/main.ts')) {
   });
 }
 
-mkdirSync('dist', { recursive: true });
+mkdirSync('dist/fonts', { recursive: true });
 // Codicons ship with the extension (no remote content in the webview).
 for (const f of ['codicon.css', 'codicon.ttf']) {
   const src = `node_modules/@vscode/codicons/dist/${f}`;
   if (existsSync(src)) copyFileSync(src, `dist/${f}`);
 }
+// PNG export: names must match PNG_WASM_FILE, PNG_FONT_DIR and PNG_FONTS in src/core/export/png.ts.
+copyFileSync('node_modules/@resvg/resvg-wasm/index_bg.wasm', 'dist/resvg.wasm');
+for (const f of PNG_FONTS) copyFileSync(`node_modules/dejavu-fonts-ttf/ttf/${f}`, `dist/fonts/${f}`);
+copyFileSync('node_modules/dejavu-fonts-ttf/LICENSE', 'dist/fonts/LICENSE');
 
 if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();

@@ -9,11 +9,12 @@
  * test-output/golden/ for diffing.
  */
 import * as assert from 'assert';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { analyze, Checkpoint, openCheckpoint, RawCheckpoint, TensorRecord } from '../src/core';
-import { exportAs, ExportFormat, EXPORT_EXTENSIONS, exportFileName } from '../src/core/export';
+import { exportAs, exportDef, ExportFormat, exportFileName, EXPORTS } from '../src/core/export';
 import { layoutTree } from '../src/core/export/layout';
 import { code as mdCode, text as mdText } from '../src/core/export/markdown';
 import { label as mermaidLabel } from '../src/core/export/mermaid';
@@ -213,8 +214,8 @@ describe('export: golden files and structure', function () {
       });
 
       for (const fmt of TEXT_FORMATS) {
-        it(`${fmt} matches test/golden/${f.name}.${EXPORT_EXTENSIONS[fmt]}`, () => {
-          golden(`${f.name}.${EXPORT_EXTENSIONS[fmt]}`, outputs.get(fmt)!);
+        it(`${fmt} matches test/golden/${f.name}.${exportDef(fmt).extension}`, () => {
+          golden(`${f.name}.${exportDef(fmt).extension}`, outputs.get(fmt)!);
         });
       }
 
@@ -451,5 +452,41 @@ describe('export: golden files and structure', function () {
     it('mermaid', () => {
       assert.strictEqual(mermaidLabel('say "hi" [x] <y> #1 a|b'), 'say #quot;hi#quot; #91;x#93; #lt;y#gt; #35;1 a#124;b');
     });
+  });
+});
+
+describe('export registry', function () {
+  this.timeout(60000);
+
+  it('declares each export once, with a usable id, file name and menu label', () => {
+    const ids = EXPORTS.map((e) => e.id);
+    assert.strictEqual(new Set(ids).size, ids.length, 'ids are unique');
+    for (const e of EXPORTS) {
+      assert.match(e.id, /^[a-z][a-z0-9]*$/, `${e.id}: a --format value and a command suffix`);
+      assert.match(e.extension, /^[a-z0-9]+$/);
+      assert.ok(exportFileName({ path: '/m/resnet18.pt' }, e.id).endsWith(`.${e.extension}`), `${e.id}: the default name ends with its extension`);
+      assert.match(e.menuLabel, /…$/);
+      assert.ok(e.label && e.help);
+    }
+  });
+
+  it('every registered export renders the same output twice, binary exactly when it says so', async () => {
+    const a = await openCheckpoint(fixture('safetensors', 'gpt2-tied'));
+    const b = await openCheckpoint(fixture('safetensors', 'gpt2-tied'));
+    for (const e of EXPORTS) {
+      const first = await exportAs(a, e.id);
+      const second = await exportAs(b, e.id);
+      assert.strictEqual(first instanceof Uint8Array, e.binary, `${e.id}: binary`);
+      assert.strictEqual(typeof first === 'string', !e.binary, `${e.id}: text`);
+      assert.ok(first.length > 100, `${e.id}: some output`);
+      assert.deepStrictEqual(second, first, `${e.id}: deterministic`);
+    }
+  });
+
+  it('PNG bytes do not depend on the machine: resvg (WebAssembly) with the bundled DejaVu fonts', async () => {
+    // The same hash on every machine, since no system font or native library takes part. It
+    // changes only with the pinned @resvg/resvg-wasm and dejavu-fonts-ttf versions or the SVG.
+    const png = (await exportAs(await openCheckpoint(fixture('safetensors', 'gpt2-tied')), 'png')) as Uint8Array;
+    assert.strictEqual(createHash('sha256').update(png).digest('hex'), '64ef196897065cedf6c156dd126a4513984ecc6ff9f17a75bc975979f0960607');
   });
 });

@@ -4,10 +4,13 @@ import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
 import { defaultExportPath } from '../src/extension/naming';
+import { openCheckpoint } from '../src/core';
+import { EXPORT_FORMATS, exportAs } from '../src/core/export';
+import { RpcError } from '../src/shared/rpc';
 import { fixture, REPO, tempDir } from './helpers';
 
 const TIED = fixture('safetensors', 'gpt2-tied', 'model.safetensors');
-const WORKER = path.join(REPO, 'out', 'src', 'extension', 'worker.js');
+const WORKER = path.join(REPO, 'out', 'src', 'worker', 'main.js');
 
 describe('extension: webview HTML', () => {
   it('has a strict CSP with a nonce and no remote or inline sources', () => {
@@ -49,20 +52,39 @@ describe('extension: parsing off the main thread', function () {
     try {
       assert.strictEqual(r.backend.via, 'worker');
       assert.ok(r.payload.modules.length > 5);
-      const page = await r.backend.query({ kind: 'module', path: 'lm_head', subtree: false, offset: 0, limit: 10 });
+      const page = await r.backend.call('tensors', { kind: 'module', path: 'lm_head', subtree: false, offset: 0, limit: 10 });
       assert.deepStrictEqual(page.items.map((t) => t.name), ['lm_head.weight']);
-      const md = await r.backend.exportAs('markdown', {});
-      assert.match(md, /lm_head/);
-      const svg = await r.backend.exportAs('svg', { depth: 2 });
-      assert.match(svg, /^<svg|^<\?xml/);
-      const meta = JSON.parse(await r.backend.metadataJson('model.safetensors'));
+      const md = await r.backend.call('export', { format: 'markdown' });
+      assert.match(md.data as string, /lm_head/);
+      const svg = await r.backend.call('export', { format: 'svg', depth: 2 });
+      assert.match(svg.data as string, /^<svg|^<\?xml/);
+      const meta = JSON.parse(await r.backend.call('metadata'));
       assert.strictEqual(meta.format, 'safetensors');
+      assert.strictEqual(meta.file, 'model.safetensors');
       assert.ok(meta.config);
-      await assert.rejects(r.backend.query({ kind: 'module', path: 'nope', subtree: false, offset: 0, limit: 1 }), /no module/);
+      await assert.rejects(r.backend.call('tensors', { kind: 'module', path: 'nope', subtree: false, offset: 0, limit: 1 }), /no module/);
     } finally {
       r.backend.dispose();
     }
-    await assert.rejects(r.backend.query({ kind: 'names', names: [] }), /closed/);
+    await assert.rejects(r.backend.call('tensors', { kind: 'names', names: [] }), /closed/);
+  });
+
+  it('the worker renders every export, PNG included, byte-identical to the CLI (one pipeline)', async () => {
+    const cp = await openCheckpoint(TIED);
+    for (const workerPath of [WORKER, undefined]) {
+      const r = await loadCheckpoint(TIED, { workerPath });
+      try {
+        assert.strictEqual(r.backend.via, workerPath ? 'worker' : 'host');
+        for (const format of EXPORT_FORMATS) {
+          const got = await r.backend.call('export', { format });
+          assert.strictEqual(got.format, format);
+          assert.deepStrictEqual(got.data, await exportAs(cp, format), `${format} via ${r.backend.via}`);
+        }
+        await assert.rejects(r.backend.call('export', { format: 'exe' }), (e: unknown) => e instanceof RpcError && e.code === 'bad-params');
+      } finally {
+        r.backend.dispose();
+      }
+    }
   });
 
   it("reports the reader's reason and code", async () => {
@@ -82,7 +104,7 @@ describe('extension: parsing off the main thread', function () {
   it('falls back to the host when there is no worker', async () => {
     const r = await loadCheckpoint(TIED, { workerPath: path.join(tempDir(), 'missing.js') });
     assert.strictEqual(r.backend.via, 'host');
-    const page = await r.backend.query({ kind: 'names', names: ['transformer.wte.weight'] });
+    const page = await r.backend.call('tensors', { kind: 'names', names: ['transformer.wte.weight'] });
     assert.strictEqual(page.items.length, 1);
     const r2 = await loadCheckpoint(TIED, {});
     assert.strictEqual(r2.backend.via, 'host');

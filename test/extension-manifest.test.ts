@@ -1,7 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { EXPORT_FORMATS } from '../src/core/export';
 import { EDITOR_PATTERNS } from '../src/core/formats';
+import { exportCommand } from '../src/extension/naming';
 import { REPO } from './helpers';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
@@ -52,7 +54,15 @@ describe('extension manifest', () => {
     const registered = new Set<string>();
     for (const m of src('extension.ts').matchAll(/'(weightscope\.[A-Za-z]+)'/g)) if (!m[1].startsWith('weightscope.checkpoint') && m[1] !== 'weightscope.parameters') registered.add(m[1]);
     for (const c of registered) assert.ok(declared.has(c), `${c} is registered but not declared`);
+    // One command per export in the registry (extension.ts loops over it). package.json declares
+    // those with a menu entry; an export without one is still in "Export…" and the webview's menu.
+    assert.match(src('extension.ts'), /for \(const format of EXPORT_FORMATS\) register\(exportCommand\(format\)/);
+    const exportCommands = EXPORT_FORMATS.map(exportCommand);
+    for (const c of exportCommands) registered.add(c);
     for (const c of declared) assert.ok(registered.has(c), `${c} is declared but not registered`);
+    for (const c of ['weightscope.exportSvg', 'weightscope.exportPng', 'weightscope.exportMarkdown', 'weightscope.exportText', 'weightscope.exportMermaid', 'weightscope.exportJson']) {
+      assert.ok(declared.has(c) && exportCommands.includes(c), `${c}: the per-format commands users and the e2e test run stay`);
+    }
     const menuCommands = Object.values(pkg.contributes.menus as Record<string, { command?: string }[]>).flat().map((m) => m.command).filter(Boolean);
     for (const c of menuCommands) assert.ok(declared.has(c!), `menu item ${c}`);
   });
@@ -76,10 +86,19 @@ describe('extension manifest', () => {
     const ignore = fs.readFileSync(path.join(REPO, '.vscodeignore'), 'utf8');
     const lines = ignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     assert.strictEqual(lines[0], '**', 'everything is excluded first');
-    for (const keep of ['!dist/extension.js', '!dist/worker.js', '!dist/webview.js', '!dist/webview.css', '!dist/codicon.css', '!dist/codicon.ttf', '!media/**', '!package.json', '!README.md', '!LICENSE']) {
+    for (const keep of ['!dist/extension.js', '!dist/worker.js', '!dist/webview.js', '!dist/webview.css', '!dist/codicon.css', '!dist/codicon.ttf', '!dist/resvg.wasm', '!dist/fonts/**', '!media/**', '!package.json', '!README.md', '!LICENSE']) {
       assert.ok(lines.includes(keep), keep);
     }
     assert.ok(fs.existsSync(path.join(REPO, 'LICENSE')));
+    // The PNG export loads these at run time; the build copies each one the code names.
+    const build = fs.readFileSync(path.join(REPO, 'scripts', 'build.mjs'), 'utf8');
+    const png = fs.readFileSync(path.join(REPO, 'src', 'core', 'export', 'png.ts'), 'utf8');
+    assert.match(build, /dist\/resvg\.wasm/);
+    assert.match(png, /PNG_WASM_FILE = 'resvg\.wasm'/);
+    assert.match(png, /PNG_FONT_DIR = 'fonts'/);
+    const fonts = (src: string) => /PNG_FONTS = (\[[^\]]*\])/.exec(src)?.[1];
+    assert.ok(fonts(png) && fonts(png) === fonts(build), 'build.mjs copies the fonts png.ts loads');
+    assert.ok(!pkg.dependencies, 'the extension and the CLI run from dist/ alone: no run-time dependencies');
   });
 
   it('keeps retainContextWhenHidden off (view state travels through setState)', () => {

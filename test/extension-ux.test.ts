@@ -5,7 +5,8 @@ import * as path from 'path';
 import { openCheckpoint } from '../src/core/index';
 import { METADATA_SCHEME, metadataDocPath, revealChoice } from '../src/extension/naming';
 import { statusContent } from '../src/extension/statusText';
-import { buildPayload, TensorIndex } from '../src/extension/view';
+import { buildPayload } from '../src/worker/payload';
+import { TensorIndex } from '../src/worker/tensorIndex';
 import { isIndexFile, shardNamesFromIndex, siblingExtension, watchGlob } from '../src/extension/watchlist';
 import { fixture } from './helpers';
 

@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import { openCheckpoint } from '../src/core/index';
-import { buildPayload, displayName, shapeSummary, TensorIndex, truncateJson } from '../src/extension/view';
+import { buildPayload, displayName, shapeSummary, truncateJson } from '../src/worker/payload';
+import { TensorIndex } from '../src/worker/tensorIndex';
 import { fixture } from './helpers';
 
 const TIED = fixture('safetensors', 'gpt2-tied', 'model.safetensors');

@@ -1,21 +1,7 @@
 import * as assert from 'assert';
-import {
-  compactCount,
-  countPhrase,
-  describeRelation,
-  dtypeNote,
-  exactCount,
-  explainSharing,
-  formatBytes,
-  formatCount,
-  formatShape,
-  formatShare,
-  groupEquation,
-  isDisjoint,
-  storageCell,
-  tensorCountParts,
-} from '../webview/src/data/format';
-import type { WireGroup } from '../webview/src/shared/protocol';
+import { countPhrase, describeRelation, dtypeNote, formatBytes, formatShape, formatShare, isDisjoint, storageCell, tensorCountParts } from '../webview/src/data/format';
+import { compactCount, exactCount, explainSharing, formatCount, groupEquation } from '../src/shared/format';
+import type { WireGroup } from '../src/shared/protocol';
 
 const group = (tensors: string[], unique: number, total: number, relation: WireGroup['relation'] = 'alias'): WireGroup => ({
   tensors,

@@ -2,10 +2,10 @@
 import { analyze } from '../src/core/analyze';
 import { openCheckpoint } from '../src/core/index';
 import { Checkpoint, RawCheckpoint, TensorRecord } from '../src/core/model';
-import { buildPayload } from '../src/extension/view';
+import { buildPayload } from '../src/worker/payload';
 import { indexSharing, SharingIndex } from '../webview/src/data/shared';
 import { ModelTree, TreeState } from '../webview/src/data/tree';
-import type { ModelPayload } from '../webview/src/shared/protocol';
+import type { ModelPayload } from '../src/shared/protocol';
 import { fixture } from './helpers';
 
 export interface Loaded {

@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import { navigate, NavRow, parentRow, TypeAhead } from '../webview/src/data/keyboard';
+import { findByPrefix } from '../src/shared/typeahead';
 import { scrollToReveal, visibleWindow } from '../webview/src/data/virtual';
 
 const rows: NavRow[] = [
@@ -40,19 +41,19 @@ describe('webview keyboard navigation', () => {
     const at = (i: number) => labels[i];
     const ta = new TypeAhead(500);
     let p = ta.push('w', 0)!;
-    assert.strictEqual(TypeAhead.find(at, labels.length, 0, p), 2);
+    assert.strictEqual(findByPrefix(at, labels.length, 0, p), 2);
     p = ta.push('p', 100)!;
     assert.strictEqual(p, 'wp');
-    assert.strictEqual(TypeAhead.find(at, labels.length, 2, p), 3);
+    assert.strictEqual(findByPrefix(at, labels.length, 2, p), 3);
     p = ta.push('l', 2000)!;
     assert.strictEqual(p, 'l');
-    assert.strictEqual(TypeAhead.find(at, labels.length, 3, p), 5);
+    assert.strictEqual(findByPrefix(at, labels.length, 3, p), 5);
     ta.reset();
-    assert.strictEqual(TypeAhead.find(at, labels.length, 2, ta.push('w', 0)!), 3, 'from wte, w goes on to wpe');
-    assert.strictEqual(TypeAhead.find(at, labels.length, 3, ta.push('w', 10)!), 2, 'ww cycles back to wte');
+    assert.strictEqual(findByPrefix(at, labels.length, 2, ta.push('w', 0)!), 3, 'from wte, w goes on to wpe');
+    assert.strictEqual(findByPrefix(at, labels.length, 3, ta.push('w', 10)!), 2, 'ww cycles back to wte');
     assert.strictEqual(ta.push('ArrowDown', 20), null);
     assert.strictEqual(new TypeAhead().push(' ', 0), null);
-    assert.strictEqual(TypeAhead.find(at, labels.length, 0, 'zz'), -1);
+    assert.strictEqual(findByPrefix(at, labels.length, 0, 'zz'), -1);
   });
 
   it('windows long lists and scrolls rows into view', () => {

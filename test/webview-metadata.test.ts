@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { openCheckpoint } from '../src/core/index';
-import { buildPayload } from '../src/extension/view';
+import { buildPayload } from '../src/worker/payload';
 import { metadataKeyCount, splitKvTypes } from '../webview/src/data/metadata';
 import { fixture } from './helpers';
 

@@ -1,23 +1,41 @@
 import * as assert from 'assert';
 import { TensorCache } from '../webview/src/data/tensorCache';
-import { domPath, isHostMessage, isWebviewMessage, PendingRequests, resolveModule, TensorPage, TensorQuery, WebviewRequests, WireTensor } from '../webview/src/shared/protocol';
+import { EXPORT_FORMATS, EXPORTS } from '../src/core/export';
+import { domPath, hostApiValidators, resolveModule, TensorPage, TensorQuery, WireTensor } from '../src/shared/protocol';
+import { isRpcMessage } from '../src/shared/rpc';
+import { EXPORT_CHOICES } from '../src/extension/naming';
 
 function tensor(name: string): WireTensor {
   return { name, dtype: 'float32', shape: [1], numel: 1, nbytes: 4, role: 'parameter', roleReason: '', present: true, storage: name, storageOffset: 0, strides: null, file: 'f', dataOffset: 0, group: -1 };
 }
 
 describe('webview protocol', () => {
-  it('checks message shapes from either side', () => {
-    assert.ok(isWebviewMessage({ type: 'ready', protocol: 1 }));
-    assert.ok(isWebviewMessage({ type: 'export', format: 'png' }));
-    assert.ok(!isWebviewMessage({ type: 'export', format: 'exe' }));
-    assert.ok(!isWebviewMessage({ type: 'request', method: 'tensors' }), 'a request needs an id');
-    assert.ok(!isWebviewMessage(null));
-    assert.ok(!isWebviewMessage({ type: 'model' }));
-    assert.ok(isHostMessage({ type: 'model' }));
-    assert.ok(!isHostMessage('model'));
+  it('checks what the webview sends before the host acts on it', () => {
+    const v = hostApiValidators(EXPORT_FORMATS);
+    assert.ok(v.ready!({ protocol: 1 }));
+    assert.ok(!v.ready!({}));
+    assert.ok(v.export!({ format: 'png' }));
+    assert.ok(!v.export!({ format: 'exe' }));
+    assert.ok(!v.export!(null));
+    assert.ok(v.selected!({ path: null }) && v.selected!({ path: 'a.b' }));
+    assert.ok(!v.selected!({ path: 3 }));
+    assert.ok(v.tensors!({ generation: 1, query: { kind: 'module', path: '', subtree: true, offset: 0, limit: 10 } }));
+    assert.ok(!v.tensors!({ generation: 1, query: { kind: 'module', path: '' } }), 'a page query needs its offset and limit');
+    assert.ok(!v.tensors!({ generation: 1, query: { kind: 'names', names: [1] } }));
+    assert.ok(!v.tensors!({ query: { kind: 'names', names: [] } }), 'a tensors call names its generation');
+    assert.ok(!isRpcMessage({ rpc: 'call', method: 'tensors' }), 'a call needs an id');
+    assert.ok(!isRpcMessage(null));
+    assert.ok(!isRpcMessage('model'));
     assert.strictEqual(domPath(''), '(root)');
     assert.strictEqual(domPath('lm_head'), 'lm_head');
+  });
+
+  it('the webview offers the exports of the registry, nothing else', () => {
+    assert.deepStrictEqual(
+      EXPORT_CHOICES.map((e) => e.id),
+      EXPORTS.map((e) => e.id),
+    );
+    for (const c of EXPORT_CHOICES) assert.match(c.menuLabel, /…$/, `${c.id}: a menu item that opens a dialog ends with …`);
   });
 
   it('resolves string-table references', () => {
@@ -25,25 +43,6 @@ describe('webview protocol', () => {
     assert.strictEqual(m.type, 'Linear');
     assert.strictEqual(m.shapes, 'weight [1]');
     assert.ok(!('repr' in m));
-  });
-
-  it('pairs responses with requests by id; times out; rejects all', async () => {
-    const p = new PendingRequests<WebviewRequests>();
-    const a = p.create('tensors', { generation: 1, query: { kind: 'names', names: ['x'] } });
-    const b = p.create('tensors', { generation: 1, query: { kind: 'names', names: ['y'] } });
-    assert.notStrictEqual(a.message.id, b.message.id);
-    assert.strictEqual(a.message.type, 'request');
-    assert.ok(p.settle({ id: b.message.id, ok: false, error: 'nope' }));
-    assert.ok(p.settle({ id: a.message.id, ok: true, result: { total: 0, offset: 0, items: [] } }));
-    assert.ok(!p.settle({ id: a.message.id, ok: true, result: null }), 'late duplicates are ignored');
-    assert.deepStrictEqual(await a.result, { total: 0, offset: 0, items: [] });
-    await assert.rejects(b.result, /nope/);
-    const c = p.create('tensors', { generation: 1, query: { kind: 'names', names: [] } }, 5);
-    await assert.rejects(c.result, /no answer within 5 ms/);
-    const d = p.create('tensors', { generation: 1, query: { kind: 'names', names: [] } });
-    p.rejectAll('gone');
-    await assert.rejects(d.result, /gone/);
-    assert.strictEqual(p.size, 0);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import * as assert from 'assert';
 import { analyze } from '../src/core/analyze';
-import { buildPayload } from '../src/extension/view';
+import { buildPayload } from '../src/worker/payload';
 import { computeLinks, highlightRows, indexSharing, rowPeers } from '../webview/src/data/shared';
 import { ModelTree, TreeState } from '../webview/src/data/tree';
 import { rawFrom } from './webview-helpers';

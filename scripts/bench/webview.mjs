@@ -3,7 +3,7 @@
 import { requireOut } from '../bench-lib.mjs';
 
 const { analyze } = requireOut('src/core/analyze.js');
-const { buildPayload } = requireOut('src/extension/view.js');
+const { buildPayload } = requireOut('src/worker/payload.js');
 const { ModelTree, TreeState } = requireOut('webview/src/data/tree.js');
 const { indexSharing, rowPeers, highlightRows, computeLinks } = requireOut('webview/src/data/shared.js');
 const { rawFrom } = requireOut('test/webview-helpers.js');

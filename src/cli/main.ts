@@ -6,12 +6,15 @@
  */
 import * as fs from 'fs';
 import { openCheckpoint, toReport, isCheckpointError, Checkpoint } from '../core';
+import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
 
-const FORMATS = ['text', 'json', 'svg', 'png', 'markdown', 'mermaid'] as const;
-type Fmt = (typeof FORMATS)[number];
+// The formats come from the export registry (src/core/export/index.ts).
+const FORMATS = EXPORT_FORMATS;
+type Fmt = ExportFormat;
+const FORMAT_HELP = EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
 
 const USAGE = `usage: weightscope <path> [options]
 
@@ -21,7 +24,8 @@ Show the model inside a checkpoint: module tree, parameters counted once per sto
 
 options:
   --json             print the schema-1 JSON report (same as --format json)
-  --format FMT       text (default), json, svg, png, markdown, mermaid
+  --format FMT       one of:
+${FORMAT_HELP}
   -o, --output FILE  write the output to FILE instead of stdout
   --depth N          deepest module level to show in tree, svg, markdown, mermaid
   --unfold           do not fold repeated blocks
@@ -124,7 +128,7 @@ function renderCli(cp: Checkpoint, args: Args): string {
   }
   out.push(renderSummary(cp).trimEnd());
   out.push('');
-  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold }).trimEnd());
+  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);

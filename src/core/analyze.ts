@@ -5,6 +5,7 @@
 import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
 import { inferLayer, InferenceContext } from './infer';
+import { annotate, complete } from './logical';
 import {
   Checkpoint,
   Counts,
@@ -49,6 +50,8 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     };
     return out;
   });
+  // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
+  const annotations = annotate(raw, tensors, warnings);
   const byName = new Map<string, Tensor>();
   for (const t of tensors) byName.set(t.name, t);
 
@@ -84,7 +87,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     raw.architecture;
   if (architecture && root.type === 'Model') root.type = architecture;
 
-  return {
+  const cp: Checkpoint = {
     format: raw.format,
     path: raw.path,
     files: raw.files,
@@ -105,6 +108,8 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     totalBytes: raw.totalBytes,
     architecture,
   };
+  complete(cp, annotations);
+  return cp;
 }
 
 /** GPT-2's own naming (`h.N.attn.c_attn`): its projections are transformers' Conv1D. */
@@ -135,7 +140,7 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
       relation,
       storage,
       uniqueElements: measure(measured).elements,
-      totalElements: measured.reduce((s, m) => s + m.numel, 0),
+      totalElements: measured.reduce((s, m) => s + counted(m), 0),
     };
     const declared = members.find((m) => !m.present);
     if (declared) g.reason = declared.roleReason;
@@ -198,7 +203,7 @@ function measure(list: Tensor[]): Measure {
   for (const t of list) {
     const k = storageKey(t);
     if (k === null) {
-      elements += t.numel;
+      elements += counted(t);
       if (t.present) bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
       continue;
     }
@@ -213,7 +218,7 @@ function measure(list: Tensor[]): Measure {
   }
   for (const [k, t] of seenOnce) {
     if (multi.has(k)) continue;
-    elements += t.numel;
+    elements += counted(t);
     bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
   }
   for (const members of multi.values()) {
@@ -229,7 +234,10 @@ function measure(list: Tensor[]): Measure {
     const bytes = intervalsLength(mergeIntervals(ivs));
     const dtype = members[0].dtype;
     const bits = dtypeInfo(dtype)?.bits;
-    if (bits && bits % 8 === 0 && members.every((m) => m.dtype === dtype)) {
+    if (members.some((m) => m.logicalNumel !== undefined)) {
+      // Packed quantized weights on one storage (a tie): the weight they stand for, once.
+      elements += Math.max(...members.map(counted));
+    } else if (bits && bits % 8 === 0 && members.every((m) => m.dtype === dtype)) {
       elements += (bytes * 8) / bits;
     } else {
       // Mixed or sub-byte dtypes on one storage: count the largest member once.
@@ -263,7 +271,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
   if (raw.moduleTree) attachHint(root, raw.moduleTree);
   for (const t of tensors) {
-    let parts = t.name.split('.');
+    let parts = t.module !== undefined && t.name.startsWith(`${t.module}.`) ? [...t.module.split('.'), t.name.slice(t.module.length + 1)] : t.name.split('.');
     // Names nested absurdly deep (a crafted file) keep their tail as one leaf name, so no walk
     // over the tree can exhaust the stack.
     if (parts.length > MAX_TREE_DEPTH + 1) parts = [...parts.slice(0, MAX_TREE_DEPTH), parts.slice(MAX_TREE_DEPTH).join('.')];
@@ -330,6 +338,8 @@ function attachHint(b: Builder, hint: ModuleHint): void {
   }
 }
 
+/** Elements a tensor counts for: a packed quantized weight counts the weight it stands for. */
+const counted = (t: Tensor) => t.logicalNumel ?? t.numel;
 const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
@@ -374,12 +384,13 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     for (const t of b.own) {
       acc.count++;
       if (t.role === 'optimizer-state') acc.optimizer = true;
-      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : acc.other;
-      c.total += t.numel;
+      // Quantization state (scales, zero points...) takes bytes but counts as no kind of element.
+      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : isOther(t) ? acc.other : undefined;
+      if (c) c.total += counted(t);
       if (t.group >= 0) {
         acc.shared.push(t);
       } else {
-        c.unique += t.numel;
+        if (c) c.unique += counted(t);
         if (t.present) acc.bytes[t.dtype] = (acc.bytes[t.dtype] ?? 0) + t.nbytes;
       }
     }

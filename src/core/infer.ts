@@ -4,6 +4,7 @@
  * are in the file).
  */
 import { Tensor } from './model';
+import { quantLayerInference } from './quant/describe';
 
 export interface Inference {
   type: string;
@@ -25,6 +26,11 @@ const EMBEDDING_NAME = /(^|_)(wte|wpe|embed|embeds|embedding|embeddings|emb|embd
 const NORM_NAME = /(norm|ln)/i;
 
 export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceContext): Inference | undefined {
+  // A quantized layer reads as the Linear (or Embedding) its packed weight stands for.
+  if (own.some((t) => t.quant)) {
+    const q = quantLayerInference(own, EMBEDDING_NAME.test(moduleName));
+    if (q) return q;
+  }
   const byLocal = new Map<string, Tensor>();
   for (const t of own) byLocal.set(t.name.slice(t.name.lastIndexOf('.') + 1), t);
   const w = byLocal.get('weight');

@@ -12,7 +12,11 @@
  */
 export type Format = string;
 
-export type Role = 'parameter' | 'buffer' | 'optimizer-state' | 'other';
+/**
+ * `quantization`: auxiliary tensors of a quantized layer (scales, zero points, group indices,
+ * absmax, quant maps, packed shapes...): stored, but not parameters of the model.
+ */
+export type Role = 'parameter' | 'buffer' | 'optimizer-state' | 'other' | 'quantization';
 
 export interface Warning {
   code: string;
@@ -128,6 +132,13 @@ export interface RawCheckpoint {
   bytesRead: number;
   /** Total size of all files. */
   totalBytes: number;
+  /** JSON sidecars other than config.json, by file name (`adapter_config.json`, `quantize_config.json`...). */
+  sidecars?: Record<string, Record<string, unknown>>;
+  /**
+   * Contents of the few tiny tensors that describe a quantized layout and are read on purpose
+   * (quant/payloads.ts): compressed-tensors' `weight_shape`, bitsandbytes' `quant_state` JSON.
+   */
+  payloads?: Record<string, TensorPayload>;
 }
 
 /** A tensor after analysis. */
@@ -140,6 +151,17 @@ export interface Tensor extends TensorRecord {
   numel: number;
   /** Index of its sharing group in Checkpoint.shared, or -1. */
   group: number;
+  /** For a packed quantized weight: the shape of the weight it stands for (e.g. [4096, 4096]). */
+  logicalShape?: number[];
+  /** Elements of the weight it stands for; counted as parameters instead of `numel`. */
+  logicalNumel?: number;
+  /** For a packed quantized weight: the layer it belongs to. */
+  quant?: QuantLayer;
+  /**
+   * Module owning the tensor when it is not the name's parent: bitsandbytes stores
+   * `q_proj.weight.absmax`, which belongs to `q_proj`, not to a module `q_proj.weight`.
+   */
+  module?: string;
 }
 
 export type Relation = 'alias' | 'view' | 'declared';
@@ -202,6 +224,8 @@ export interface ModuleNode {
   folds: FoldRun[];
   /** Number of tensors in the subtree. */
   tensorCount: number;
+  /** Subtrees holding quantized layers: what their parameters and quantization tensors occupy. */
+  stored?: StoredFigures;
 }
 
 /** A tensor of a subtree that shares storage with tensors outside it. */
@@ -234,7 +258,7 @@ export interface Checkpoint {
   tensors: Tensor[];
   shared: SharedGroup[];
   storages: Storage[];
-  parameters: Counts;
+  parameters: ParameterCounts;
   buffers: Counts;
   other: Counts;
   bytesByDtype: Record<string, number>;
@@ -248,4 +272,106 @@ export interface Checkpoint {
   totalBytes: number;
   /** Architecture name when known (config `architectures[0]`, root class of a pickled module). */
   architecture?: string;
+  /** How the weights are quantized, when they are. */
+  quantization?: QuantizationInfo;
+  /** The adapter, when the checkpoint is one. */
+  adapter?: AdapterInfo;
+}
+
+/** What a deliberately read tiny tensor holds. */
+export interface TensorPayload {
+  /** Integer contents (a packed layer's real shape). */
+  ints?: number[];
+  /** A JSON object (bitsandbytes' packed quant state). */
+  json?: Record<string, unknown>;
+  /** Why the contents could not be read or decoded. */
+  error?: string;
+}
+
+/** A quantized layer, as its packed weight describes it. */
+export interface QuantLayer {
+  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`. */
+  method: string;
+  bits: number;
+  /** Inputs per scale group; absent for per-channel or per-tensor scales. */
+  groupSize?: number;
+  /** Block of FP8 block-wise scales ([rows, cols]). */
+  blockSize?: number[];
+  /** The layout or number format (`gptq_v2`, `gemv`, `pack-quantized`, `nf4`, `e4m3`...). */
+  format?: string;
+  /** Logical weight [rows, cols]: [out_features, in_features], or [num_embeddings, dim]. */
+  rows: number;
+  cols: number;
+  /** Bias present beside the packed weight. */
+  bias: boolean;
+}
+
+/** Stored size of quantized weights, next to the logical parameter count. */
+export interface StoredFigures {
+  /** Elements as stored (packed int32 words count once each), parameters and quantization tensors. */
+  elements: number;
+  bytes: number;
+  /** bytes * 8 / logical parameters. */
+  bitsPerWeight: number;
+}
+
+/** How a checkpoint is quantized (absent when it is not). */
+export interface QuantizationInfo {
+  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `gguf`. */
+  method: string;
+  /** Bits per quantized weight, for the scheme most of the quantized parameters use. */
+  bits: number;
+  groupSize?: number;
+  blockSize?: number[];
+  format?: string;
+  /** Where the scheme comes from (`config.json quantization_config`, `tensor layout`...). */
+  declaredBy: string;
+  /** Elements of parameters and quantization tensors as stored. */
+  storedElements: number;
+  /** Bytes of parameters and quantization tensors (shared storage once). */
+  storedBytes: number;
+  /** storedBytes * 8 / logical parameters, as llama.cpp and mlx-lm compute it. */
+  bitsPerWeight: number;
+  /** Quantized layers, and the logical parameters they hold. */
+  quantizedLayers: number;
+  quantizedParameters: number;
+  /** Present when layers use different schemes (bits, group size, GGUF types). */
+  variants?: QuantVariant[];
+}
+
+export interface QuantVariant {
+  bits: number;
+  groupSize?: number;
+  format?: string;
+  layers: number;
+  parameters: number;
+}
+
+/** An adapter (PEFT folder, or a LoRA file from the diffusion tools). */
+export interface AdapterInfo {
+  /** `LORA`, `DORA`, `LOHA`, `IA3`... as PEFT names it. */
+  type: string;
+  /** Rank (`r`); the most common one when modules differ. */
+  rank?: number;
+  alpha?: number;
+  /** Target module names (`q_proj`, `v_proj`), or the config's pattern. */
+  targets: string[];
+  /** Base model name or path, when the adapter says. */
+  base?: string;
+  /** `peft`, `kohya`, `diffusers`. */
+  format: string;
+  /** Modules adapted. */
+  modules: number;
+}
+
+/** A parameter count a file declares, next to ours. */
+export interface DeclaredCount {
+  count: number;
+  /** Where: `model.safetensors.index.json metadata.total_parameters`, `gguf general.parameter_count`... */
+  source: string;
+}
+
+/** Parameter counts; `declared` when a file states a total of its own. */
+export interface ParameterCounts extends Counts {
+  declared?: DeclaredCount;
 }

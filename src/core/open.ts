@@ -10,6 +10,7 @@ import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
 import { FOLDER_KINDS, FORMATS, FormatModule, isWeightFileName, moduleForName, moduleOf, pickFormat, pickInFolder, SNIFF_BYTES, unknownFormatError } from './formats';
+import { readQuantInputs } from './quant/payloads';
 
 export interface OpenOptions {
   access?: FileAccess;
@@ -37,6 +38,7 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
     raw = await readFile(abs, dir, access, opts);
   }
   if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
 }
 

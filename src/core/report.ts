@@ -2,7 +2,7 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { Checkpoint, Counts, Format, ModuleNode, Role, SafetyReport, SharedGroup, Storage, Warning } from './model';
+import { AdapterInfo, Checkpoint, Counts, Format, ModuleNode, ParameterCounts, QuantizationInfo, Role, SafetyReport, SharedGroup, Storage, StoredFigures, Warning } from './model';
 import { spanOf } from './coverage';
 
 export interface ReportTensor {
@@ -24,6 +24,9 @@ export interface ReportTensor {
   byteRange: [number, number] | null;
   formatDtype?: string;
   extra?: Record<string, string | number | boolean>;
+  /** For a packed quantized weight: the shape and elements of the weight it stands for. */
+  logicalShape?: number[];
+  logicalNumel?: number;
 }
 
 /** A sharing group as the report writes it: the model's own shape. */
@@ -45,12 +48,15 @@ export interface ReportModule {
   sharedWithMore?: number;
   folds: ModuleNode['folds'];
   bytesByDtype: Record<string, number>;
+  /** Subtrees holding quantized layers: stored elements and bytes next to the logical parameters. */
+  stored?: StoredFigures;
 }
 
 export interface Report {
   schema: 1;
   format: Format;
-  parameters: Counts;
+  /** `declared` when a file states a total of its own. */
+  parameters: ParameterCounts;
   buffers: Counts;
   tensors: ReportTensor[];
   shared: ReportShared[];
@@ -69,6 +75,10 @@ export interface Report {
   prefixes?: string[];
   bytesRead: number;
   totalBytes: number;
+  /** When the weights are quantized: the scheme and the stored figures. */
+  quantization?: QuantizationInfo;
+  /** When the checkpoint is an adapter. */
+  adapter?: AdapterInfo;
 }
 
 export function toReport(cp: Checkpoint): Report {
@@ -96,6 +106,8 @@ export function toReport(cp: Checkpoint): Report {
       };
       if (t.formatDtype) r.formatDtype = t.formatDtype;
       if (t.extra) r.extra = t.extra;
+      if (t.logicalShape) r.logicalShape = t.logicalShape;
+      if (t.logicalNumel !== undefined) r.logicalNumel = t.logicalNumel;
       return r;
     }),
     shared: cp.shared.map((g) => {
@@ -123,6 +135,8 @@ export function toReport(cp: Checkpoint): Report {
     ...(cp.prefixes?.length ? { prefixes: cp.prefixes } : {}),
     bytesRead: cp.bytesRead,
     totalBytes: cp.totalBytes,
+    ...(cp.quantization ? { quantization: cp.quantization } : {}),
+    ...(cp.adapter ? { adapter: cp.adapter } : {}),
   };
 }
 
@@ -143,5 +157,6 @@ function moduleReport(m: ModuleNode): ReportModule {
   if (m.repr) r.repr = m.repr;
   if (m.evidence) r.evidence = m.evidence;
   if (m.sharedWithMore) r.sharedWithMore = m.sharedWithMore;
+  if (m.stored) r.stored = m.stored;
   return r;
 }

@@ -1,6 +1,6 @@
 /** Weightscope settings, read from the `weightscope.*` configuration. */
 import * as vscode from 'vscode';
-import type { NumberFormat, ViewSettings } from '../../webview/src/shared/protocol';
+import type { NumberFormat, ViewSettings } from '../shared/protocol';
 
 export const SECTION = 'weightscope';
 

@@ -6,13 +6,13 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { ModelPayload } from '../../webview/src/shared/protocol';
-import { Backend, LoadCancelled, LoadError, loadCheckpoint } from './loader';
+import type { ModelPayload } from '../shared/protocol';
+import { CheckpointClient, LoadCancelled, LoadError, loadCheckpoint } from './loader';
 import { isIndexFile, MAX_INDEX_BYTES, shardNamesFromIndex, watchGlob } from './watchlist';
 
 export type DocState =
   | { kind: 'loading'; reloading: boolean }
-  | { kind: 'ready'; generation: number; payload: ModelPayload; backend: Backend; ms: number }
+  | { kind: 'ready'; generation: number; payload: ModelPayload; backend: CheckpointClient; ms: number }
   | { kind: 'error'; message: string; code?: string };
 
 /** Show a progress notification only for opens slower than this. */
@@ -29,7 +29,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private watchers: vscode.Disposable[] = [];
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
-  private retired: Backend[] = [];
+  private retired: CheckpointClient[] = [];
   /** The files the last successful open read: still watched after a failed reload. */
   private knownFiles: readonly string[] = [];
   /** Bumped on each watch(), so a late index read does not replace a newer watcher. */
@@ -75,7 +75,12 @@ export class CheckpointDocument implements vscode.CustomDocument {
     }
     const file = this.uri.fsPath;
     let done = false;
-    const work = loadCheckpoint(file, { workerPath: this.workerPath, signal: abort.signal, maxOldGenerationSizeMb: 4096 });
+    const work = loadCheckpoint(file, {
+      workerPath: this.workerPath,
+      signal: abort.signal,
+      maxOldGenerationSizeMb: 4096,
+      onProgress: (p) => this.log.debug(`${p.stage} ${p.file ?? ''}`),
+    });
     // A progress notification only when the open is slow enough to notice.
     const timer = setTimeout(() => {
       if (done || abort.signal.aborted) return;

@@ -1,16 +1,16 @@
 /**
- * The editor's exports: SVG, PNG, Markdown, text, Mermaid and the JSON report, saved through
- * the save dialog, and "Copy as Markdown". The core writes every format but PNG here: the host
- * bundle carries no native module, so the webview rasterises the SVG (canvas, 2x) instead.
+ * The editor's exports, every one from the core's export registry (src/core/export/index.ts):
+ * the worker renders the format (PNG too) and the host writes the bytes where the save dialog
+ * says. Also "Copy as Markdown" and "Open Metadata as JSON".
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { ExportFormat } from '../../webview/src/shared/protocol';
+import { EXPORTS, exportDef, ExportFormat } from '../core/export';
 import { exportDepth } from './config';
-import { defaultExportPath, EXPORT_EXTENSION, EXPORT_LABEL, METADATA_SCHEME, metadataDocPath, revealChoice } from './naming';
+import { defaultExportPath, METADATA_SCHEME, metadataDocPath, revealChoice } from './naming';
 import type { PanelSession, SessionActions } from './provider';
 
-/** The opened checkpoint's backend (the worker that keeps it), or why there is none. */
+/** The opened checkpoint's client (the worker that keeps it), or why there is none. */
 function readyBackend(session: PanelSession) {
   const s = session.doc.state;
   if (s.kind !== 'ready') {
@@ -19,32 +19,33 @@ function readyBackend(session: PanelSession) {
   return s.backend;
 }
 
+/** The export, made by the worker. */
 async function render(session: PanelSession, format: ExportFormat): Promise<string | Uint8Array> {
-  const backend = readyBackend(session);
-  const depth = exportDepth(session.doc.uri);
-  if (format === 'png') {
-    // The webview draws the PNG, so it has to exist (hidden webviews are torn down).
-    if (!session.panel.visible) session.panel.reveal(undefined, true);
-    const svg = await backend.exportAs('svg', { depth });
-    const png = await session.request('renderPng', { svg, scale: 2 });
-    return Buffer.from(png.base64, 'base64');
-  }
-  return backend.exportAs(format, { depth });
+  const r = await readyBackend(session).call('export', { format, depth: exportDepth(session.doc.uri) });
+  return r.data;
+}
+
+/** "Weightscope: Export…": the registry's exports in a quick pick. */
+export async function pickExport(session: PanelSession): Promise<void> {
+  const items = EXPORTS.map((e) => ({ label: e.menuLabel.replace(/…$/, ''), description: `.${e.suffix ?? e.extension}`, detail: e.help, format: e.id as ExportFormat }));
+  const pick = await vscode.window.showQuickPick(items, { title: `Export ${session.doc.fileName}`, placeHolder: 'Format' });
+  if (pick) await exportCheckpoint(session, pick.format);
 }
 
 export async function exportCheckpoint(session: PanelSession, format: ExportFormat): Promise<void> {
+  const def = exportDef(format);
   let target: vscode.Uri | undefined;
   try {
     readyBackend(session);
     target = await vscode.window.showSaveDialog({
-      title: `Export ${session.doc.fileName} as ${EXPORT_LABEL[format]}`,
+      title: `Export ${session.doc.fileName} as ${def.label}`,
       defaultUri: vscode.Uri.file(defaultExportPath(session.doc.uri.fsPath, format)),
-      filters: { [EXPORT_LABEL[format]]: [EXPORT_EXTENSION[format]] },
+      filters: { [def.label]: [def.extension] },
       saveLabel: 'Export',
     });
     if (!target) return;
     const data = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `Weightscope: exporting ${EXPORT_LABEL[format]}` },
+      { location: vscode.ProgressLocation.Window, title: `Weightscope: exporting ${def.label}` },
       () => render(session, format),
     );
     await vscode.workspace.fs.writeFile(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
@@ -58,6 +59,7 @@ export async function exportCheckpoint(session: PanelSession, format: ExportForm
 
 /** "Exported x.svg" with Open and, where it exists, Reveal; their own failures reported as such. */
 async function afterExport(target: vscode.Uri, format: ExportFormat): Promise<void> {
+  const def = exportDef(format);
   const name = path.basename(target.fsPath);
   let action = 'show it';
   try {
@@ -69,13 +71,13 @@ async function afterExport(target: vscode.Uri, format: ExportFormat): Promise<vo
       platform: process.platform,
     });
     const open = 'Open';
-    const image = format === 'png' || format === 'svg';
+    const image = def.group === 'image';
     const buttons = image && reveal ? [reveal.label, open] : reveal ? [open, reveal.label] : [open];
     const pick = await vscode.window.showInformationMessage(`Exported ${name}`, ...buttons);
     if (pick === open) {
       action = `open ${name}`;
-      // Images open in VS Code's image preview; text formats in a text editor.
-      if (format === 'png') await vscode.commands.executeCommand('vscode.open', target, { preview: true });
+      // Binary files (images) open in VS Code's own viewer; text formats in a text editor.
+      if (def.binary) await vscode.commands.executeCommand('vscode.open', target, { preview: true });
       else await vscode.window.showTextDocument(target, { preview: true });
     } else if (reveal && pick === reveal.label) {
       action = `reveal ${name}`;
@@ -139,7 +141,7 @@ export class MetadataDocuments implements vscode.TextDocumentContentProvider, vs
     }
     const session = checkpoint && this.lookup?.(checkpoint);
     if (!session) return JSON.stringify({ error: 'Open the checkpoint in Weightscope to see its metadata.' }, null, 2);
-    const text = await readyBackend(session).metadataJson(session.doc.fileName);
+    const text = await readyBackend(session).call('metadata');
     this.content.set(uri.toString(), text);
     return text;
   }
@@ -155,7 +157,7 @@ export const metadataDocuments = new MetadataDocuments();
 /** The full metadata (config.json, `__metadata__`, GGUF keys) as a read-only JSON document. */
 export async function openMetadata(session: PanelSession): Promise<void> {
   try {
-    const text = await readyBackend(session).metadataJson(session.doc.fileName);
+    const text = await readyBackend(session).call('metadata');
     const uri = metadataDocuments.uriFor(session);
     metadataDocuments.set(uri, text);
     let doc = await vscode.workspace.openTextDocument(uri);

@@ -4,22 +4,14 @@
  */
 import { promises as fs } from 'fs';
 import * as vscode from 'vscode';
-import { EXPORT_FORMATS, ExportFormat } from '../../webview/src/shared/protocol';
+import { EXPORT_FORMATS } from '../core/export';
 import { MODEL_READY_CONTEXT, SECTION, suggestForBin } from './config';
-import { copyMarkdown, exportCheckpoint, metadataDocuments, openMetadata, sessionActions } from './exports';
-import { METADATA_SCHEME } from './naming';
+import { copyMarkdown, exportCheckpoint, metadataDocuments, openMetadata, pickExport, sessionActions } from './exports';
+import { exportCommand, METADATA_SCHEME } from './naming';
 import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, viewTypeFor } from './provider';
 import { formatLabel, OPEN_DIALOG_EXTENSIONS, recognise, SNIFF_BYTES } from '../core/formats';
 import { ParameterStatus } from './status';
 
-const EXPORT_COMMAND: Record<ExportFormat, string> = {
-  svg: 'weightscope.exportSvg',
-  png: 'weightscope.exportPng',
-  markdown: 'weightscope.exportMarkdown',
-  text: 'weightscope.exportText',
-  mermaid: 'weightscope.exportMermaid',
-  json: 'weightscope.exportJson',
-};
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Weightscope', { log: true });
@@ -70,7 +62,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }
     if (target) await reopenWithWeightscope(target);
   });
-  for (const format of EXPORT_FORMATS) register(EXPORT_COMMAND[format], withSession((s) => exportCheckpoint(s, format)));
+  register('weightscope.exportAs', withSession((s) => pickExport(s)));
+  for (const format of EXPORT_FORMATS) register(exportCommand(format), withSession((s) => exportCheckpoint(s, format)));
   register('weightscope.copyMarkdown', withSession((s) => copyMarkdown(s)));
   register('weightscope.showMetadata', withSession((s) => openMetadata(s)));
   register('weightscope.reload', withSession((s) => s.doc.load()));

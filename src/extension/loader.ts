@@ -1,31 +1,52 @@
 /**
- * Parsing off the extension host's main thread. A worker_threads Worker (dist/worker.js) opens
- * the checkpoint, builds the webview payload, and then stays alive for that document: it keeps
- * the analysed Checkpoint and answers tensor pages and exports, so the host's main thread never
- * holds (or deserialises) a 100,000-tensor checkpoint; it only relays the compact payload.
+ * The worker launcher: parsing off the extension host's main thread. A worker_threads Worker
+ * (dist/worker.js, src/worker/) opens the checkpoint and stays alive for that document: it keeps
+ * the analysed Checkpoint and answers `WorkerApi` calls (tensor pages, exports, metadata) over
+ * the typed RPC, so the host's main thread never holds (or deserialises) a 100,000-tensor
+ * checkpoint; it only relays the compact payload.
  *
- * When no worker can be started, the same Backend interface runs in-process (headers only, so
- * it stays bounded). Pure Node (no vscode import), so it is tested with mocha.
+ * When no worker can be started, the same service runs in-process behind an in-memory
+ * transport: the host talks to it the same way. Pure Node (no vscode import), so mocha tests it.
  */
 import { existsSync } from 'fs';
 import { Worker } from 'worker_threads';
-import type { Checkpoint } from '../core/model';
-import type { ExportFormat, ModelPayload, TensorPage, TensorQuery } from '../../webview/src/shared/protocol';
+import type { ModelPayload, Progress, WorkerApi, WorkerEvents } from '../shared/protocol';
+import { CallArgs, isRpcError, memoryPair, Method, nodePortTransport, Result, RpcEndpoint } from '../shared/rpc';
+import { serveCheckpoints } from '../worker/service';
 
-/** Everything the host asks of an opened checkpoint. */
-export interface Backend {
-  readonly via: 'worker' | 'host';
-  query(q: TensorQuery): Promise<TensorPage>;
-  /** Any export but PNG (the webview rasterises the SVG). */
-  exportAs(format: Exclude<ExportFormat, 'png'>, opts: { depth?: number }): Promise<string>;
-  /** config.json, `__metadata__`, GGUF keys... in full, as pretty JSON. */
-  metadataJson(fileName: string): Promise<string>;
-  dispose(): void;
+/** How long a call may take before the host gives up on it (open: no limit, it is cancellable). */
+const TIMEOUT_MS: Record<Exclude<Method<WorkerApi>, 'open'>, number> = {
+  tensors: 30_000,
+  export: 180_000,
+  metadata: 30_000,
+};
+
+/** The host's end of an opened checkpoint: calls to its worker (or the in-process service). */
+export class CheckpointClient {
+  constructor(
+    readonly via: 'worker' | 'host',
+    private readonly rpc: RpcEndpoint<WorkerEvents, WorkerApi>,
+    private readonly release: () => void,
+  ) {}
+
+  call<M extends Exclude<Method<WorkerApi>, 'open'>>(method: M, ...[params, opts]: CallArgs<WorkerApi, M>): Promise<Result<WorkerApi, M>> {
+    return this.rpc.call(method, ...([params, { timeoutMs: TIMEOUT_MS[method], ...opts }] as CallArgs<WorkerApi, M>));
+  }
+
+  /** Open the checkpoint in the worker; no timeout (a large one takes a while) but cancellable. */
+  open(path: string, signal?: AbortSignal): Promise<ModelPayload> {
+    return this.rpc.call('open', { path }, { signal });
+  }
+
+  dispose(): void {
+    this.rpc.close('the checkpoint was closed');
+    this.release();
+  }
 }
 
 export interface LoadResult {
   payload: ModelPayload;
-  backend: Backend;
+  backend: CheckpointClient;
   ms: number;
 }
 
@@ -53,235 +74,60 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Heap limit for the worker, MiB. */
   maxOldGenerationSizeMb?: number;
+  onProgress?: (p: Progress) => void;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Host <-> worker messages
-
-export interface WorkerData {
-  path: string;
+function events(opts: LoadOptions): WorkerEvents {
+  return { progress: (p) => opts.onProgress?.(p) };
 }
 
-export type WorkerCall =
-  | { id: number; op: 'query'; query: TensorQuery }
-  | { id: number; op: 'export'; format: Exclude<ExportFormat, 'png'>; depth?: number }
-  | { id: number; op: 'metadata'; fileName: string };
-
-/** A call without its id (assigned when sent). */
-type CallBody = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
-
-export type WorkerMessage =
-  | { type: 'opened'; payload: ModelPayload }
-  | { type: 'failed'; error: SerializedError }
-  | { type: 'result'; id: number; ok: true; result: unknown }
-  | { type: 'result'; id: number; ok: false; error: SerializedError };
-
-export interface SerializedError {
-  message: string;
-  code?: string;
-  name?: string;
-}
-
-export function serializeError(e: unknown): SerializedError {
-  if (e && typeof e === 'object') {
-    const err = e as { message?: unknown; code?: unknown; name?: unknown };
-    return {
-      message: typeof err.message === 'string' ? err.message : String(e),
-      code: typeof err.code === 'string' ? err.code : undefined,
-      name: typeof err.name === 'string' ? err.name : undefined,
-    };
-  }
-  return { message: String(e) };
-}
-
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (ArrayBuffer.isView(value)) return Array.from(value as Uint8Array);
-  return value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The checkpoint side (runs in the worker, or in-process as the fallback)
-
-/** Opens a checkpoint and answers calls about it. Used by the worker and the fallback. */
-export class CheckpointService {
-  private index?: import('./view').TensorIndex;
-
-  private constructor(
-    readonly checkpoint: Checkpoint,
-    readonly payload: ModelPayload,
-  ) {}
-
-  static async open(filePath: string): Promise<CheckpointService> {
-    const core = await import('../core/index');
-    const view = await import('./view');
-    const checkpoint = await core.openCheckpoint(filePath);
-    return new CheckpointService(checkpoint, view.buildPayload(checkpoint));
-  }
-
-  /** Build the tensor index ahead of the first question (called once the payload is out). */
-  async warm(): Promise<void> {
-    if (!this.index) {
-      const view = await import('./view');
-      this.index = new view.TensorIndex(this.checkpoint);
-      this.index.query({ kind: 'names', names: [] });
-    }
-  }
-
-  async call(c: WorkerCall): Promise<unknown> {
-    switch (c.op) {
-      case 'query': {
-        await this.warm();
-        return this.index!.query(c.query);
-      }
-      case 'export': {
-        const { exportAs } = await import('../core/export/index');
-        const out = await exportAs(this.checkpoint, c.format, { depth: c.depth });
-        return typeof out === 'string' ? out : Buffer.from(out).toString('utf8');
-      }
-      case 'metadata': {
-        const cp = this.checkpoint;
-        return JSON.stringify({ file: c.fileName, format: cp.format, config: cp.config ?? null, metadata: cp.metadata }, jsonReplacer, 2);
-      }
-    }
-  }
-}
-
-class InProcessBackend implements Backend {
-  readonly via = 'host' as const;
-  constructor(private readonly service: CheckpointService) {}
-  query(q: TensorQuery): Promise<TensorPage> {
-    return this.service.call({ id: 0, op: 'query', query: q }) as Promise<TensorPage>;
-  }
-  exportAs(format: Exclude<ExportFormat, 'png'>, opts: { depth?: number }): Promise<string> {
-    return this.service.call({ id: 0, op: 'export', format, depth: opts.depth }) as Promise<string>;
-  }
-  metadataJson(fileName: string): Promise<string> {
-    return this.service.call({ id: 0, op: 'metadata', fileName }) as Promise<string>;
-  }
-  dispose(): void {
-    // Nothing to release beyond the references.
-  }
-}
-
-class WorkerBackend implements Backend {
-  readonly via = 'worker' as const;
-  private next = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private dead: Error | null = null;
-
-  constructor(private readonly worker: Worker) {
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type !== 'result') return;
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new LoadError(m.error.message, m.error.code));
+/** A client on a new worker; null when no worker can start here. */
+function startWorker(workerPath: string, opts: LoadOptions): { client: CheckpointClient; crash: () => (Error & { code?: string }) | undefined } | null {
+  let worker: Worker;
+  try {
+    worker = new Worker(workerPath, {
+      resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
     });
-    const fail = (e: Error) => {
-      this.dead = e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', (e) => fail(new Error(`the parser stopped: ${e.message}`)));
-    worker.on('exit', () => fail(new Error('the parser has stopped')));
+  } catch {
+    return null;
   }
-
-  private call<T>(c: CallBody): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead);
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...c, id } as WorkerCall);
-    });
-  }
-
-  query(q: TensorQuery): Promise<TensorPage> {
-    return this.call({ op: 'query', query: q });
-  }
-  exportAs(format: Exclude<ExportFormat, 'png'>, opts: { depth?: number }): Promise<string> {
-    return this.call({ op: 'export', format, depth: opts.depth });
-  }
-  metadataJson(fileName: string): Promise<string> {
-    return this.call({ op: 'metadata', fileName });
-  }
-  dispose(): void {
-    this.dead = this.dead ?? new Error('the checkpoint was closed');
-    for (const p of this.pending.values()) p.reject(this.dead);
-    this.pending.clear();
-    void this.worker.terminate();
-  }
+  let crashed: (Error & { code?: string }) | undefined;
+  worker.once('error', (e) => (crashed = e));
+  const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(nodePortTransport(worker), events(opts), { name: 'parser' });
+  return { client: new CheckpointClient('worker', rpc, () => void worker.terminate()), crash: () => crashed };
 }
 
-// ---------------------------------------------------------------------------------------------
+function startInProcess(opts: LoadOptions): CheckpointClient {
+  const [host, service] = memoryPair();
+  const server = serveCheckpoints(service);
+  const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(host, events(opts), { name: 'parser' });
+  return new CheckpointClient('host', rpc, () => server.close('the checkpoint was closed'));
+}
 
-function startWorker(workerPath: string, filePath: string, opts: LoadOptions): Promise<{ payload: ModelPayload; backend: Backend }> {
-  return new Promise((resolve, reject) => {
-    let worker: Worker;
-    try {
-      worker = new Worker(workerPath, {
-        workerData: { path: filePath } satisfies WorkerData,
-        resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
-      });
-    } catch (e) {
-      reject(Object.assign(new Error(`worker did not start: ${(e as Error).message}`), { workerStart: true }));
-      return;
-    }
-    let settled = false;
-    const settle = (fn: () => void, keep: boolean) => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      if (!keep) void worker.terminate();
-      fn();
-    };
-    const onAbort = () => settle(() => reject(new LoadCancelled()), false);
-    const onMessage = (m: WorkerMessage) => {
-      if (m.type === 'opened') settle(() => resolve({ payload: m.payload, backend: new WorkerBackend(worker) }), true);
-      else if (m.type === 'failed') settle(() => reject(new LoadError(m.error.message, m.error.code)), false);
-    };
-    const onError = (e: Error & { code?: string }) => {
-      const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
-      const err = new LoadError(oom ? `the checkpoint's headers need more memory than the parser may use (${e.message})` : `the parser failed: ${e.message}`, oom ? 'too-large' : undefined);
-      settle(() => reject(err), false);
-    };
-    const onExit = (code: number) => settle(() => reject(new LoadError(`the parser exited unexpectedly (code ${code})`)), false);
-    opts.signal?.addEventListener('abort', onAbort);
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+/** What a failed `open` says to the user. */
+function loadError(e: unknown, crash: (Error & { code?: string }) | undefined): Error {
+  if (crash) {
+    const oom = crash.code === 'ERR_WORKER_OUT_OF_MEMORY';
+    return new LoadError(oom ? `the checkpoint's headers need more memory than the parser may use (${crash.message})` : `the parser failed: ${crash.message}`, oom ? 'too-large' : undefined);
+  }
+  if (isRpcError(e, 'closed')) return new LoadError(`the parser stopped unexpectedly (${e.message})`);
+  if (isRpcError(e)) return new LoadError(e.message, e.code === 'internal' ? undefined : e.code);
+  return new LoadError(e instanceof Error ? e.message : String(e));
 }
 
 export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const t0 = Date.now();
   if (opts.signal?.aborted) throw new LoadCancelled();
-  let opened: { payload: ModelPayload; backend: Backend } | undefined;
-  if (opts.workerPath && existsSync(opts.workerPath)) {
-    try {
-      opened = await startWorker(opts.workerPath, filePath, opts);
-    } catch (e) {
-      if (!(e as { workerStart?: boolean }).workerStart) throw e;
-      opened = undefined; // no worker could start: fall back below
-    }
+  const started = opts.workerPath && existsSync(opts.workerPath) ? startWorker(opts.workerPath, opts) : null;
+  const client = started?.client ?? startInProcess(opts);
+  try {
+    // When cancelled, the worker is terminated, whatever it was doing.
+    const payload = await client.open(filePath, opts.signal);
+    if (opts.signal?.aborted) throw new LoadCancelled();
+    return { payload, backend: client, ms: Date.now() - t0 };
+  } catch (e) {
+    client.dispose();
+    if (opts.signal?.aborted || e instanceof LoadCancelled) throw new LoadCancelled();
+    throw loadError(e, started?.crash());
   }
-  if (!opened) {
-    let service: CheckpointService;
-    try {
-      service = await CheckpointService.open(filePath);
-    } catch (e) {
-      const s = serializeError(e);
-      throw new LoadError(s.message, s.code);
-    }
-    opened = { payload: service.payload, backend: new InProcessBackend(service) };
-  }
-  if (opts.signal?.aborted) {
-    opened.backend.dispose();
-    throw new LoadCancelled();
-  }
-  return { ...opened, ms: Date.now() - t0 };
 }

@@ -1,18 +1,18 @@
 /** Default names for exported files. Pure (no vscode import); the naming rule lives in core. */
 import * as path from 'path';
-import type { ExportFormat } from '../../webview/src/shared/protocol';
-import { EXPORT_EXTENSIONS, exportFileName } from '../core/export';
+import { EXPORTS, ExportFormat, exportFileName } from '../core/export';
+import type { ExportChoice } from '../shared/protocol';
 
-export const EXPORT_EXTENSION: Record<ExportFormat, string> = EXPORT_EXTENSIONS;
+/** The webview's export menu: the registry's exports, in its order. */
+export const EXPORT_CHOICES: readonly ExportChoice[] = EXPORTS.map((e) => ({ id: e.id, menuLabel: e.menuLabel, group: e.group }));
 
-export const EXPORT_LABEL: Record<ExportFormat, string> = {
-  svg: 'SVG image',
-  png: 'PNG image',
-  markdown: 'Markdown',
-  text: 'Text',
-  mermaid: 'Mermaid',
-  json: 'JSON report',
-};
+/**
+ * The command of an export: `weightscope.exportSvg`... One per export in the registry; package.json
+ * declares those that show in menus (a test checks they match), `weightscope.exportAs` offers all.
+ */
+export function exportCommand(format: ExportFormat): string {
+  return `weightscope.export${format[0].toUpperCase()}${format.slice(1)}`;
+}
 
 /** The export's default path: beside the checkpoint, named after it (see exportFileName). */
 export function defaultExportPath(checkpointPath: string, format: ExportFormat): string {

@@ -1,23 +1,18 @@
 /**
  * The read-only custom editor `weightscope.checkpoint`. A CheckpointDocument parses once; every
- * editor on it (several may be open) is a PanelSession that talks to its webview through the
- * shared protocol (webview/src/shared/protocol.ts).
+ * editor on it (several may be open) is a PanelSession that serves `HostApi` to its webview and
+ * calls `WebviewApi` on it, over the typed RPC (src/shared/rpc.ts, src/shared/protocol.ts).
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import {
-  HostMessage,
-  HostRequests,
-  isWebviewMessage,
-  PendingRequests,
-  ResponseMessage,
-  WebviewMessage,
-  WebviewRequests,
-} from '../../webview/src/shared/protocol';
+import { EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { isDefaultEditorFile } from '../core/formats';
+import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, WebviewApi } from '../shared/protocol';
+import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
 import { CheckpointDocument } from './document';
 import { makeNonce, webviewHtml } from './html';
+import { EXPORT_CHOICES } from './naming';
 
 export const VIEW_TYPE = 'weightscope.checkpoint';
 /** The same editor as an option for files whose name says little (`*.bin`...). */
@@ -29,19 +24,17 @@ export function viewTypeFor(fileName: string): string {
 }
 
 export interface SessionActions {
-  export(session: PanelSession, format: import('../../webview/src/shared/protocol').ExportFormat): Promise<void>;
+  export(session: PanelSession, format: ExportFormat): Promise<void>;
   copyMarkdown(session: PanelSession): Promise<void>;
   openMetadata(session: PanelSession): Promise<void>;
 }
 
 /** One editor (webview panel) showing a document. */
 export class PanelSession implements vscode.Disposable {
-  private readonly pending = new PendingRequests<HostRequests>();
+  private readonly rpc: RpcEndpoint<HostApi, WebviewApi>;
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly readyEvent = new vscode.EventEmitter<void>();
+  /** The webview has said `ready` (hidden webviews are torn down and say it again when shown). */
   private ready = false;
-  /** Hidden webviews are torn down; after being shown again they say `ready` anew. */
-  private rebuilding = false;
   /** The module the user selected in this editor. */
   selected: string | null = null;
 
@@ -63,116 +56,70 @@ export class PanelSession implements vscode.Disposable {
       codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicon.css')).toString(),
       title: doc.fileName,
     });
-    this.disposables.push(
-      webview.onDidReceiveMessage((m: unknown) => {
-        if (isWebviewMessage(m)) void this.onMessage(m);
-        else this.log.warn(`ignored a malformed message from the webview: ${JSON.stringify(m)?.slice(0, 200)}`);
-      }),
-      doc.onDidChangeState(() => this.pushState()),
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.rebuilding = true;
-      }),
-      this.readyEvent,
-    );
-  }
-
-  post(m: HostMessage): void {
-    if (!this.ready) return;
-    void this.panel.webview.postMessage(m);
-  }
-
-  /** Ask the webview something (PNG rendering, its view state). */
-  async request<M extends keyof HostRequests & string>(method: M, params: HostRequests[M]['params'], timeoutMs = 60000): Promise<HostRequests[M]['result']> {
-    await this.whenReady(10000);
-    const { message, result } = this.pending.create(method, params as never, timeoutMs);
-    void this.panel.webview.postMessage(message);
-    return result as Promise<HostRequests[M]['result']>;
-  }
-
-  /** Resolves once the (possibly just rebuilt) webview has said `ready` and shows the model. */
-  private whenReady(timeoutMs: number): Promise<void> {
-    if (this.ready && this.panel.visible && !this.rebuilding) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        sub.dispose();
-        reject(new Error('the Weightscope editor did not become ready'));
-      }, timeoutMs);
-      const sub = this.readyEvent.event(() => {
-        clearTimeout(timer);
-        sub.dispose();
-        resolve();
-      });
+    this.rpc = new RpcEndpoint<HostApi, WebviewApi>(vscodeWebviewTransport(webview, () => this.ready), this.handlers(), {
+      name: 'webview',
+      validate: hostApiValidators(EXPORT_FORMATS),
+      onMalformed: (m, why) => this.log.warn(`ignored a message from the webview (${why}): ${JSON.stringify(m)?.slice(0, 200)}`),
+      onNotificationError: (method, e) => this.log.warn(`${method} from the webview failed: ${e.message}`),
     });
+    this.disposables.push(doc.onDidChangeState(() => this.pushState()));
+  }
+
+  private handlers(): Handlers<HostApi> {
+    return {
+      ready: ({ protocol }) => {
+        // Also after each tab switch: the webview was rebuilt and restores its own view state.
+        this.ready = true;
+        if (protocol !== PROTOCOL_VERSION) {
+          this.log.warn(`the webview speaks protocol ${protocol}, the host ${PROTOCOL_VERSION}`);
+          this.rpc.notify('error', {
+            fileName: this.doc.fileName,
+            code: 'protocol',
+            message: `This editor's page (protocol ${protocol}) does not match the extension (protocol ${PROTOCOL_VERSION}). Close the editor and open the file again.`,
+          });
+          return;
+        }
+        this.pushState();
+      },
+      tensors: async ({ generation, query }, ctx) => {
+        const s = this.doc.state;
+        if (s.kind !== 'ready') throw new Error('no model is loaded');
+        if (generation !== s.generation) throw new Error('the model was reloaded');
+        const t0 = Date.now();
+        const page = await s.backend.call('tensors', query, { signal: ctx.signal });
+        const ms = Date.now() - t0;
+        if (ms > 50) this.log.debug(`tensor query ${query.kind} took ${ms} ms`);
+        return page;
+      },
+      export: ({ format }) => this.actions.export(this, format as ExportFormat),
+      copyMarkdown: () => this.actions.copyMarkdown(this),
+      openMetadata: () => this.actions.openMetadata(this),
+      reload: () => this.doc.load(),
+      selected: ({ path }) => {
+        this.selected = path;
+      },
+    };
   }
 
   /** Send whatever the document currently is: loading, model or error. */
   pushState(): void {
     const s = this.doc.state;
-    if (s.kind === 'loading') this.post({ type: 'loading', fileName: this.doc.fileName, reloading: s.reloading });
-    else if (s.kind === 'error') this.post({ type: 'error', fileName: this.doc.fileName, message: s.message, code: s.code });
-    else this.post({ type: 'model', generation: s.generation, settings: viewSettings(this.doc.uri), payload: s.payload });
-  }
-
-  private async onMessage(m: WebviewMessage): Promise<void> {
-    switch (m.type) {
-      case 'ready':
-        // Also after each tab switch: the webview was rebuilt and restores its own view state.
-        this.ready = true;
-        this.rebuilding = false;
-        this.pushState();
-        this.readyEvent.fire();
-        return;
-      case 'request':
-        await this.answer(m);
-        return;
-      case 'response':
-        this.pending.settle(m);
-        return;
-      case 'export':
-        await this.actions.export(this, m.format);
-        return;
-      case 'copyMarkdown':
-        await this.actions.copyMarkdown(this);
-        return;
-      case 'openMetadata':
-        await this.actions.openMetadata(this);
-        return;
-      case 'reload':
-        await this.doc.load();
-        return;
-      case 'selected':
-        this.selected = m.path;
-        return;
-    }
-  }
-
-  private async answer(m: Extract<WebviewMessage, { type: 'request' }>): Promise<void> {
-    const reply = (r: ResponseMessage<WebviewRequests>) => void this.panel.webview.postMessage(r);
-    const s = this.doc.state;
-    try {
-      if (s.kind !== 'ready') throw new Error('no model is loaded');
-      if (m.params.generation !== s.generation) throw new Error('the model was reloaded');
-      const t0 = Date.now();
-      const result = await s.backend.query(m.params.query);
-      const ms = Date.now() - t0;
-      if (ms > 50) this.log.debug(`tensor query ${m.params.query.kind} took ${ms} ms`);
-      reply({ type: 'response', id: m.id, method: 'tensors', ok: true, result });
-    } catch (e) {
-      reply({ type: 'response', id: m.id, method: 'tensors', ok: false, error: e instanceof Error ? e.message : String(e) });
-    }
+    if (s.kind === 'loading') this.rpc.notify('loading', { fileName: this.doc.fileName, reloading: s.reloading });
+    else if (s.kind === 'error') this.rpc.notify('error', { fileName: this.doc.fileName, message: s.message, code: s.code });
+    else this.rpc.notify('model', { generation: s.generation, settings: viewSettings(this.doc.uri), payload: s.payload, exports: EXPORT_CHOICES.slice() });
   }
 
   /** The webview's state changes (settings) are pushed as they happen. */
   pushSettings(): void {
-    this.post({ type: 'settings', settings: viewSettings(this.doc.uri) });
+    this.rpc.notify('settings', viewSettings(this.doc.uri));
   }
 
-  command(command: 'expandAll' | 'collapseAll' | 'focusSearch' | 'showMetadata'): void {
-    this.post({ type: 'command', command });
+  command(command: HostCommand): void {
+    this.rpc.notify('command', { command });
   }
 
   dispose(): void {
-    this.pending.rejectAll('the editor was closed');
+    this.rpc.close('the editor was closed');
     for (const d of this.disposables) d.dispose();
   }
 }

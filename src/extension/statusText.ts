@@ -2,8 +2,8 @@
  * The status bar item's text and hover for an opened checkpoint. Pure (no vscode import): the
  * item itself lives in status.ts.
  */
-import { exactCount, explainSharing, formatCount, formatLabel } from '../../webview/src/data/format';
-import type { NumberFormat, WireGroup, WireSummary } from '../../webview/src/shared/protocol';
+import { exactCount, explainSharing, formatCount, formatLabel } from '../shared/format';
+import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
 
 export interface StatusContent {
   /** With codicons: `$(symbol-numeric) 124.4M params`, `$(warning) 4 params · unsafe pickle`. */

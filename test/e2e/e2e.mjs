@@ -18,7 +18,8 @@
 //   svg .tie-link[data-shared="name1 name2"]     link between modules sharing storage
 //   [data-testid="error"]                        error shown inside the editor
 import { chromium } from 'playwright-core';
-import { readFileSync, writeFileSync, mkdirSync, appendFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 const URL_BASE = must('E2E_URL');
@@ -145,6 +146,36 @@ async function runCommand(label) {
   await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the command palette stayed open after "${label}"`);
 }
 
+/**
+ * Runs an export command and answers its save dialog (code-server's own path box) with the
+ * default path, which must end with `fileName`; waits for the file on disk and returns its path.
+ */
+async function exportThroughCommand(label, fileName) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+  await input.fill(`>${label}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label });
+  await waitFor(row, 'visible', T_UI, `the command palette did not list "${label}"`);
+  await row.first().click();
+  // The save dialog reuses the quick input: its box holds the default path.
+  const deadline = Date.now() + T_UI;
+  let value = '';
+  while (Date.now() < deadline) {
+    value = await input.first().inputValue({ timeout: T_UI }).catch(() => '');
+    if (value.endsWith(fileName)) break;
+    await page.waitForTimeout(100);
+  }
+  if (!value.endsWith(fileName)) throw new Error(`the save dialog for "${label}" did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
+  await page.keyboard.press('Enter');
+  const file = path.join(WORKSPACE, path.dirname(TIED_FILE), fileName);
+  const until = Date.now() + T_WEBVIEW;
+  while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
+  if (!existsSync(file)) throw new Error(`${label} wrote no ${file}`);
+  await waitFor(page.locator('.notifications-toasts', { hasText: `Exported ${fileName}` }), 'visible', T_UI, `no "Exported ${fileName}" notification`);
+  return file;
+}
+
 async function closeAllEditors() {
   if ((await page.locator('.tabs-container .tab').count()) === 0) return;
   await runCommand('View: Close All Editors');
@@ -161,10 +192,11 @@ async function quickOpen(rel) {
   await input.fill(rel);
   // The focused row must be that file in that folder (the other fixture has the same name).
   const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+  // The first search of a workspace indexes it: on a loaded machine that outlasts T_UI.
   await waitFor(
     focused.filter({ hasText: base }).filter({ hasText: dir }),
     'visible',
-    T_UI,
+    T_WEBVIEW,
     `Quick Open did not offer ${rel} first`,
     async () => JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts()),
   );
@@ -305,6 +337,21 @@ try {
       T_UI,
       'the active tensor row shows no tooltip naming transformer.wte.weight',
     );
+  });
+  // The editor's exports are made by the worker with the core's renderers: the same bytes as the CLI.
+  const cliExport = (format) =>
+    execFileSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), path.join(WORKSPACE, TIED_FILE), '--format', format], { maxBuffer: 64 << 20 });
+  await step('tied GPT-2: "Export Hierarchy as PNG…" writes the PNG the CLI makes', { needs: [OPEN_TIED], shotName: 'tied-export-png' }, async () => {
+    const file = await exportThroughCommand('Weightscope: Export Hierarchy as PNG…', 'gpt2-tied.png');
+    const png = readFileSync(file);
+    if (png.subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') throw new Error(`${file} is not a PNG`);
+    if (!png.equals(cliExport('png'))) throw new Error(`${file} (${png.length} bytes) differs from the CLI's --format png`);
+  });
+  await step('tied GPT-2: "Export Hierarchy as SVG…" writes the SVG the CLI makes', { needs: [OPEN_TIED], shotName: 'tied-export-svg' }, async () => {
+    const file = await exportThroughCommand('Weightscope: Export Hierarchy as SVG…', 'gpt2-tied.svg');
+    const svg = readFileSync(file);
+    if (!/^<svg /.test(svg.toString('utf8'))) throw new Error(`${file} is not an SVG`);
+    if (!svg.equals(cliExport('svg'))) throw new Error(`${file} differs from the CLI's --format svg`);
   });
   await step(OPEN_UNTIED, { needs: ['workbench opens the fixture workspace'], shotName: 'untied-open' }, async () => {
     wv = await openCheckpoint(UNTIED_FILE);

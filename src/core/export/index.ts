@@ -6,24 +6,88 @@
 import { ExportError } from './errors';
 import { Checkpoint } from '../model';
 import { toReport } from '../report';
+import { defineExport, ExportDef, ExportOptions } from './define';
+import { pngExport } from './png';
 import { renderText } from './text';
 import { renderSvg } from './svg';
 import { renderMarkdown } from './markdown';
 import { renderMermaid } from './mermaid';
 
-export type ExportFormat = 'svg' | 'png' | 'markdown' | 'text' | 'mermaid' | 'json';
+/**
+ * The export registry: every format the CLI and the editor offer, in menu order. A new export is
+ * its module (exporting a `defineExport({...})`) and one line here.
+ */
+export const EXPORTS = [
+  defineExport({
+    id: 'svg',
+    label: 'SVG image',
+    menuLabel: 'Export as SVG…',
+    extension: 'svg',
+    binary: false,
+    group: 'image',
+    help: 'the module hierarchy as a diagram',
+    render: (cp, o) => renderSvg(cp, { depth: o.depth, unfold: o.unfold }),
+  }),
+  pngExport,
+  defineExport({
+    id: 'markdown',
+    label: 'Markdown',
+    menuLabel: 'Export as Markdown…',
+    extension: 'md',
+    binary: false,
+    group: 'document',
+    help: 'summary and module table',
+    render: (cp, o) => renderMarkdown(cp, { depth: o.depth, unfold: o.unfold }),
+  }),
+  defineExport({
+    id: 'text',
+    label: 'Text',
+    menuLabel: 'Export as text (print(model))…',
+    extension: 'txt',
+    binary: false,
+    group: 'document',
+    help: 'the tree as print(model) shows it (default)',
+    render: (cp, o) => renderText(cp, { depth: o.depth, unfold: o.unfold }),
+  }),
+  defineExport({
+    id: 'mermaid',
+    label: 'Mermaid',
+    menuLabel: 'Export as Mermaid…',
+    extension: 'mmd',
+    binary: false,
+    group: 'document',
+    help: 'a Mermaid flowchart',
+    render: (cp, o) => renderMermaid(cp, { depth: o.depth, unfold: o.unfold }),
+  }),
+  defineExport({
+    id: 'json',
+    label: 'JSON report',
+    menuLabel: 'Export report as JSON…',
+    extension: 'json',
+    suffix: 'weightscope.json',
+    binary: false,
+    group: 'data',
+    help: 'the schema-1 report (same as --json)',
+    render: (cp) => JSON.stringify(toReport(cp), null, 2) + '\n',
+  }),
+] as const satisfies readonly ExportDef[];
 
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['svg', 'png', 'markdown', 'text', 'mermaid', 'json'];
+export type ExportFormat = (typeof EXPORTS)[number]['id'];
 
-/** File extension for each format (without the dot). */
-export const EXPORT_EXTENSIONS: Record<ExportFormat, string> = {
-  svg: 'svg',
-  png: 'png',
-  markdown: 'md',
-  text: 'txt',
-  mermaid: 'mmd',
-  json: 'json',
-};
+export const EXPORT_FORMATS: readonly ExportFormat[] = EXPORTS.map((e) => e.id);
+
+const BY_ID = new Map<string, ExportDef<ExportFormat>>(EXPORTS.map((e) => [e.id, e]));
+
+export function isExportFormat(id: unknown): id is ExportFormat {
+  return typeof id === 'string' && BY_ID.has(id);
+}
+
+/** The registry entry of a format. */
+export function exportDef(format: ExportFormat): ExportDef<ExportFormat> {
+  const def = BY_ID.get(format);
+  if (!def) throw new ExportError(`unknown export format ${String(format)}`);
+  return def;
+}
 
 /**
  * A default file name for an export, from the checkpoint: `model.safetensors` in a folder
@@ -37,38 +101,12 @@ export function exportFileName(cp: { path: string }, format: ExportFormat): stri
   stem = stem.replace(/-\d{5}-of-\d{5}$/, '');
   if (/^(model|pytorch_model|diffusion_pytorch_model|tf_model|flax_model|consolidated(\.\d+)?|weights|checkpoint)$/i.test(stem) && parts.length >= 2) stem = parts[parts.length - 2];
   stem = stem.replace(/[^\w.+-]+/g, '_').replace(/^[._]+/, '') || 'checkpoint';
-  return `${stem}.${format === 'json' ? 'weightscope.json' : EXPORT_EXTENSIONS[format]}`;
-}
-
-export interface ExportOptions {
-  /** Deepest module level to draw or list (root = 0). Default: unlimited for text; for the
-   * diagrams and documents, the deepest level that keeps them legible. */
-  depth?: number;
-  /** Don't fold runs of identical blocks. */
-  unfold?: boolean;
-  /** PNG: pixels per SVG unit (default 2). */
-  scale?: number;
+  const def = exportDef(format);
+  return `${stem}.${def.suffix ?? def.extension}`;
 }
 
 export async function exportAs(cp: Checkpoint, format: ExportFormat, opts: ExportOptions = {}): Promise<string | Uint8Array> {
-  switch (format) {
-    case 'json':
-      return JSON.stringify(toReport(cp), null, 2) + '\n';
-    case 'text':
-      return renderText(cp, { depth: opts.depth, unfold: opts.unfold });
-    case 'svg':
-      return renderSvg(cp, { depth: opts.depth, unfold: opts.unfold });
-    case 'markdown':
-      return renderMarkdown(cp, { depth: opts.depth, unfold: opts.unfold });
-    case 'mermaid':
-      return renderMermaid(cp, { depth: opts.depth, unfold: opts.unfold });
-    case 'png': {
-      const { renderPng } = await import('./png');
-      return renderPng(cp, { depth: opts.depth, unfold: opts.unfold, scale: opts.scale });
-    }
-    default:
-      throw new ExportError(`unknown export format ${String(format)}`);
-  }
+  return exportDef(format).render(cp, opts);
 }
 
 export { renderText, renderSummary } from './text';
@@ -77,4 +115,5 @@ export { renderMarkdown } from './markdown';
 export { renderMermaid } from './mermaid';
 export { layoutTree } from './layout';
 
-export { ExportError };
+export { ExportError, defineExport };
+export type { ExportDef, ExportOptions };

@@ -6,6 +6,7 @@
  */
 import { Checkpoint } from '../model';
 import { bytes, compact, exact, percent } from '../numbers';
+import { adapterLine, bitsText, schemeLabel } from '../quant/describe';
 import { LayoutOptions, VisibleNode, layoutTree, sharedModules } from './layout';
 import { RELATION_LABEL, baseName, describeType, exactAndCompact, hasInferredTypes, oneLine, plural } from './style';
 
@@ -23,7 +24,15 @@ export function renderMarkdown(cp: Checkpoint, opts: MarkdownOptions = {}): stri
   const p = cp.parameters;
   const rows: [string, string][] = [];
   rows.push(['Format', `${text(cp.format)} (${code(baseName(cp.path))}${cp.files.length > 1 ? `, ${plural(cp.files.length, 'file')}` : ''})`]);
-  rows.push(['Parameters', `${exactAndCompact(p.unique)}, shared storage counted once`]);
+  rows.push(['Parameters', `${exactAndCompact(p.unique)}, shared storage counted once${cp.quantization ? ' (the unquantized model\'s count)' : ''}`]);
+  if (p.declared) rows.push(['Declared', `${exact(p.declared.count)} in ${code(p.declared.source)}`]);
+  const q = cp.quantization;
+  if (q) {
+    rows.push(['Quantization', `${text(schemeLabel(q))} · ${bitsText(q.bitsPerWeight)} bits per weight stored (${text(q.declaredBy)})`]);
+    rows.push(['Stored', `${bytes(q.storedBytes)} in parameters and quantization tensors (${exact(q.storedElements)} elements); ${exact(q.quantizedParameters)} parameters in ${plural(q.quantizedLayers, 'quantized layer')}`]);
+  }
+  const a = adapterLine(cp);
+  if (a) rows.push(['Adapter', text(a)]);
   if (p.total !== p.unique) rows.push(['Counting each tied name', `${exactAndCompact(p.total)}, ${compact(p.total - p.unique)} more through shared storage`]);
   if (cp.buffers.total) rows.push(['Buffers', `${exact(cp.buffers.unique)} elements`]);
   if (cp.other.total) rows.push(['Other tensors', `${exact(cp.other.total)} elements (optimizer state and the like)`]);

@@ -11,6 +11,7 @@
  */
 import { Checkpoint } from '../model';
 import { compact, exact, percent } from '../numbers';
+import { adapterLine, quantizationLine } from '../quant/describe';
 import { LayoutOptions, TieLink, VisibleNode, VisibleTree, layoutTree } from './layout';
 import {
   CATEGORY_COLORS,
@@ -152,6 +153,7 @@ function renderHeader(cp: Checkpoint, tree: VisibleTree): { svg: string[]; title
   if (hasInferredTypes(cp.modules)) notes.push('Layer types inferred from tensor names and shapes (state dict).');
   if (tree.depth < tree.modelDepth) notes.push(`Showing ${tree.depth} of ${tree.modelDepth} levels.`);
   const sub3 = notes.join(' ');
+  const scheme = quantizationLine(cp) ?? adapterLine(cp) ?? '';
 
   let y = M;
   const svg: string[] = [];
@@ -161,11 +163,15 @@ function renderHeader(cp: Checkpoint, tree: VisibleTree): { svg: string[]; title
   y += 19;
   svg.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(sub2)}</text>`);
   y += 19;
+  if (scheme) {
+    svg.push(`<text class="scheme" x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(scheme)}</text>`);
+    y += 19;
+  }
   if (sub3) {
     svg.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12" font-style="italic" fill="${FAINT}">${esc(sub3)}</text>`);
     y += 19;
   }
-  const width = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12));
+  const width = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12), sansWidth(scheme, 12.5));
   y += 14;
   return { svg, title, width, height: y - M };
 }

@@ -5,7 +5,8 @@
  */
 import { safeLine } from '../safe-text';
 import { Checkpoint, ModuleNode } from '../model';
-import { compact, exact } from '../numbers';
+import { bytes, compact, exact } from '../numbers';
+import { adapterLine, quantizationLine } from '../quant/describe';
 import { cells } from './style';
 
 export interface TextOptions {
@@ -13,6 +14,8 @@ export interface TextOptions {
   depth?: number;
   /** Don't fold repeated blocks. */
   unfold?: boolean;
+  /** Start with a comment line naming the quantization scheme or adapter (default true; the CLI prints it in its summary). */
+  scheme?: boolean;
 }
 
 interface Line {
@@ -56,6 +59,8 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   for (const l of lines) widest = Math.max(widest, cells(l.text));
   const width = Math.min(88, widest + 2);
   const out: string[] = [];
+  const scheme = opts.scheme === false ? undefined : quantizationLine(cp) ?? adapterLine(cp);
+  if (scheme) out.push(`# ${safe(scheme)}`);
   if (anyInferred) out.push('# layer types inferred from tensor names and shapes (state dict; no classes in the file)');
   for (const l of lines) out.push(l.note ? `${l.text}${' '.repeat(Math.max(2, width - cells(l.text)))}${l.note}` : l.text);
   return out.join('\n') + '\n';
@@ -94,12 +99,24 @@ function hasInferred(m: ModuleNode): boolean {
   return m.children.some(hasInferred);
 }
 
+function plural(n: number, one: string): string {
+  return `${exact(n)} ${n === 1 ? one : `${one}s`}`;
+}
+
 /** The summary block the CLI prints above the tree. */
 export function renderSummary(cp: Checkpoint): string {
   const out: string[] = [];
   const p = cp.parameters;
   out.push(`${safe(cp.architecture ?? 'checkpoint')} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
   out.push(`parameters: ${exact(p.unique)} unique${compact(p.unique) !== exact(p.unique) ? ` (${compact(p.unique)})` : ''}${p.total !== p.unique ? `, ${exact(p.total)} total: ${compact(p.total - p.unique)} counted twice through shared storage` : ''}`);
+  if (p.declared) out.push(`declared:   ${exact(p.declared.count)} in ${safe(p.declared.source)}${p.declared.count === p.unique ? ' (the same)' : ''}`);
+  const q = cp.quantization;
+  if (q) {
+    out.push(`quantized:  ${safe(quantizationLine(cp)!)}`);
+    out.push(`            ${exact(q.quantizedParameters)} parameters in ${plural(q.quantizedLayers, 'quantized layer')}; parameters and quantization tensors take ${bytes(q.storedBytes)} (${exact(q.storedElements)} elements as stored)`);
+  }
+  const a = adapterLine(cp);
+  if (a) out.push(`adapter:    ${safe(a)}`);
   if (cp.buffers.total) out.push(`buffers:    ${exact(cp.buffers.unique)} unique${cp.buffers.total !== cp.buffers.unique ? `, ${exact(cp.buffers.total)} total` : ''}`);
   if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (optimizer state and other non-model tensors)`);
   return out.join('\n') + '\n';

@@ -94,7 +94,7 @@ export const safetensorsReader: FormatModule<Sniffed> = {
     };
   },
   folder: {
-    prefer: ['model.safetensors.index.json', 'model.safetensors', /\.safetensors\.index\.json$/, /\.safetensors$/],
+    prefer: ['model.safetensors.index.json', 'model.safetensors', 'adapter_model.safetensors', /\.safetensors\.index\.json$/, /\.safetensors$/],
     choose(names) {
       // Several weight files and no index: a shard set only when they are named as one
       // (model-00001-of-00003.safetensors...); variants such as diffusers' `*.fp16.safetensors`

@@ -62,7 +62,8 @@ export function parentRow(rows: readonly NavRow[], index: number): number {
 
 /**
  * Type-ahead: printable keys typed within `delay` ms build a prefix; the next row (after the
- * current one, wrapping) whose label starts with it is the match. Typing the same character
+ * current one, wrapping) whose label starts with it is the match (`findByPrefix`, shared with
+ * the worker, which answers the tensor table's type-ahead). Typing the same character
  * repeatedly cycles through rows starting with it.
  */
 export class TypeAhead {
@@ -83,19 +84,5 @@ export class TypeAhead {
   reset(): void {
     this.buffer = '';
     this.last = -Infinity;
-  }
-
-  /** Find the next label starting with prefix; a one-character repeated prefix cycles. */
-  static find(labels: (i: number) => string, count: number, current: number, prefix: string): number {
-    if (!count || !prefix) return -1;
-    const cycling = prefix.length > 1 && [...prefix].every((c) => c === prefix[0]);
-    const p = cycling ? prefix[0] : prefix;
-    // A longer prefix may still match the current row; a fresh or cycling one starts after it.
-    const startOffset = prefix.length > 1 && !cycling ? 0 : 1;
-    for (let k = 0; k < count; k++) {
-      const i = (Math.max(current, 0) + startOffset + k) % count;
-      if (labels(i).toLowerCase().startsWith(p)) return i;
-    }
-    return -1;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * How the Metadata tab and its link count and show a checkpoint's metadata. DOM-free.
  */
-import type { WireSummary } from '../shared/protocol';
+import type { WireSummary } from '../../../src/shared/protocol';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 

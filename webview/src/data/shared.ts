@@ -2,7 +2,7 @@
  * Shared storage in the tree: which rows light up when a row is hovered, and the tie links drawn
  * between the rows of each storage group. DOM-free.
  */
-import type { Relation, WireGroup } from '../shared/protocol';
+import type { Relation, WireGroup } from '../../../src/shared/protocol';
 import { ModelTree, Row, TreeState } from './tree';
 
 export interface SharingIndex {

@@ -2,7 +2,7 @@
  * Tensor descriptions fetched from the host on demand, page by page, and kept for the life of
  * one model generation. Requests for a page already on its way share one promise. DOM-free.
  */
-import type { TensorPage, TensorQuery, WireTensor } from '../shared/protocol';
+import type { TensorPage, TensorQuery, WireTensor } from '../../../src/shared/protocol';
 
 export type Fetcher = (q: TensorQuery) => Promise<TensorPage>;
 

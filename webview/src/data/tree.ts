@@ -3,7 +3,7 @@
  * filtering (text or regular expression), sorting by size. DOM-free: the tree view renders the
  * `rows` this computes, a window at a time.
  */
-import { FoldRun, ModuleInfo, resolveModule, WireModule } from '../shared/protocol';
+import { FoldRun, ModuleInfo, resolveModule, WireModule } from '../../../src/shared/protocol';
 
 export interface TreeNode {
   id: number;

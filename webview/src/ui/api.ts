@@ -1,8 +1,8 @@
-/** The VS Code webview API, typed with our protocol; a stand-in outside VS Code (harnesses). */
-import type { WebviewMessage } from '../shared/protocol';
+/** The VS Code webview API as an RPC transport; a stand-in outside VS Code (harnesses). */
+import type { RpcMessage, Transport } from '../../../src/shared/rpc';
 
 export interface VsCodeApi<S> {
-  postMessage(message: WebviewMessage): void;
+  postMessage(message: RpcMessage): void;
   getState(): S | undefined;
   setState(state: S): void;
 }
@@ -17,6 +17,18 @@ export function getApi<S>(): VsCodeApi<S> {
     getState: () => state,
     setState: (s) => {
       state = s;
+    },
+  };
+}
+
+/** Messages to the host through `acquireVsCodeApi().postMessage`, from it through window `message`. */
+export function hostTransport(api: VsCodeApi<unknown>): Transport {
+  return {
+    send: (m) => api.postMessage(m),
+    listen(receive) {
+      const onMessage = (ev: MessageEvent) => receive(ev.data);
+      window.addEventListener('message', onMessage);
+      return () => window.removeEventListener('message', onMessage);
     },
   };
 }

@@ -1,29 +1,17 @@
 /**
- * The webview application: talks to the host through the shared protocol, keeps the view state
- * across tab switches (setState), and wires the summary, toolbar, tree, tooltip and details.
+ * The webview application: serves `WebviewApi` to the host and calls `HostApi` on it over the
+ * typed RPC, keeps the view state across tab switches (setState), and wires the summary,
+ * toolbar, tree, tooltip and details panels.
  */
-import { exactCount } from '../data/format';
+import { exactCount } from '../../../src/shared/format';
+import { ExportChoice, HostApi, HostCommand, domPath, ModelPayload, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
+import { CallOptions, Handlers, RpcEndpoint } from '../../../src/shared/rpc';
 import { filteredOut, indexSharing, SharingIndex, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { foldContext, foldLabel, ModelTree, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
-import {
-  domPath,
-  ExportFormat,
-  HostMessage,
-  HostRequests,
-  isHostMessage,
-  ModelPayload,
-  PendingRequests,
-  PROTOCOL_VERSION,
-  ResponseMessage,
-  ViewSettings,
-  WebviewMessage,
-  WebviewRequests,
-} from '../shared/protocol';
-import { getApi } from './api';
-import { renderMetadata, renderSafety, renderWarnings } from './details';
+import { getApi, hostTransport } from './api';
 import { clear, h, icon } from './dom';
-import { svgToPng } from './png';
+import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
 import { TensorTable } from './tensorTable';
 import { rowCard, tensorCard, Tooltip, TooltipContext } from './tooltip';
@@ -43,18 +31,22 @@ interface SavedState {
   split?: string;
 }
 
-const TAB_INDEX = { tensors: 0, metadata: 1, warnings: 2, safety: 3 } as const;
+/** How long the webview waits for a tensor page. */
+const TENSORS_TIMEOUT_MS = 30000;
 /** Expanded-set sizes above this are not saved (the default depth is used instead). */
 const MAX_SAVED_EXPANDED = 5000;
 
 export class App {
   private readonly api = getApi<SavedState>();
-  private readonly requests = new PendingRequests<WebviewRequests>();
+  private readonly rpc: RpcEndpoint<WebviewApi, HostApi>;
+  /** Aborted when the model is replaced or unloaded: its tensor requests are moot. */
+  private modelCalls = new AbortController();
   private readonly root: HTMLElement;
   private readonly tooltip = new Tooltip();
   private generation = -1;
   private settings: ViewSettings = { expandDepth: 2, numberFormat: 'compact' };
   private payload?: ModelPayload;
+  private exports: ExportChoice[] = [];
   private tree?: ModelTree;
   private state?: TreeState;
   private sharing?: SharingIndex;
@@ -68,19 +60,16 @@ export class App {
   private saved: SavedState;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
-  private selected: string | null = null;
 
   constructor(root: HTMLElement) {
     this.root = root;
     this.saved = this.api.getState() ?? { v: 1, selected: null, scrollTop: 0, tab: 0 };
-    this.cache = new TensorCache((query) => {
-      const { message, result } = this.requests.create('tensors', { generation: this.generation, query }, 30000);
-      this.post(message);
-      return result;
+    this.rpc = new RpcEndpoint<WebviewApi, HostApi>(hostTransport(this.api), this.handlers(), {
+      name: 'host',
+      onMalformed: (m, why) => console.warn(`[weightscope] ignored a message (${why})`, m),
+      onNotificationError: (method, e) => console.error(`[weightscope] ${method} failed: ${e.message}`),
     });
-    window.addEventListener('message', (ev: MessageEvent) => {
-      if (isHostMessage(ev.data)) this.onMessage(ev.data);
-    });
+    this.cache = new TensorCache((query) => this.tensors(query));
     window.addEventListener('keydown', (ev) => {
       if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 'f' && this.search) {
         ev.preventDefault();
@@ -93,57 +82,38 @@ export class App {
       if (document.visibilityState === 'hidden') this.saveNow();
     });
     this.showStatus('loading', 'Opening…');
-    this.post({ type: 'ready', protocol: PROTOCOL_VERSION });
-  }
-
-  private post(m: WebviewMessage): void {
-    this.api.postMessage(m);
+    this.rpc.notify('ready', { protocol: PROTOCOL_VERSION });
   }
 
   // ------------------------------------------------------------------------------ messages
 
-  private onMessage(m: HostMessage): void {
-    switch (m.type) {
-      case 'loading':
+  private handlers(): Handlers<WebviewApi> {
+    return {
+      loading: (m) => {
         if (!m.reloading || !this.payload) this.showStatus('loading', `Reading the headers of ${m.fileName}…`);
-        break;
-      case 'error':
-        this.showError(m.fileName, m.message, m.code);
-        break;
-      case 'model':
+      },
+      error: (m) => this.showError(m.fileName, m.message, m.code),
+      model: (m) => {
+        this.exports = m.exports;
         this.showModel(m.generation, m.settings, m.payload);
-        break;
-      case 'settings':
-        this.applySettings(m.settings);
-        break;
-      case 'command':
-        this.onCommand(m.command);
-        break;
-      case 'response':
-        this.requests.settle(m);
-        break;
-      case 'request':
-        void this.onRequest(m);
-        break;
-    }
+      },
+      settings: (s) => this.applySettings(s),
+      command: (m) => this.onCommand(m.command),
+    };
   }
 
-  private async onRequest(m: Extract<HostMessage, { type: 'request' }>): Promise<void> {
-    const reply = (r: ResponseMessage<HostRequests>) => this.post(r);
-    try {
-      if (m.method === 'renderPng') {
-        const result = await svgToPng(m.params.svg, m.params.scale);
-        reply({ type: 'response', id: m.id, method: 'renderPng', ok: true, result });
-      } else if (m.method === 'viewState') {
-        const expandedPaths = this.state ? this.state.persist().expanded ?? [] : [];
-        reply({ type: 'response', id: m.id, method: 'viewState', ok: true, result: { expandedPaths, selected: this.selected } });
-      }
-    } catch (e) {
-      reply({ type: 'response', id: m.id, method: m.method, ok: false, error: e instanceof Error ? e.message : String(e) } as ResponseMessage<HostRequests>);
-    }
+  /** A page of tensor descriptions of the model shown now. */
+  private tensors(query: TensorQuery, opts: CallOptions = {}): Promise<TensorPage> {
+    return this.rpc.call('tensors', { generation: this.generation, query }, { timeoutMs: TENSORS_TIMEOUT_MS, signal: this.modelCalls.signal, ...opts });
   }
 
-  private onCommand(c: 'expandAll' | 'collapseAll' | 'focusSearch' | 'showMetadata'): void {
+  /** The model was replaced or unloaded: its pending tensor requests are cancelled. */
+  private cancelModelCalls(): void {
+    this.modelCalls.abort();
+    this.modelCalls = new AbortController();
+  }
+
+  private onCommand(c: HostCommand): void {
     if (!this.state || !this.treeView) return;
     switch (c) {
       case 'expandAll':
@@ -160,7 +130,7 @@ export class App {
         this.search?.focus();
         break;
       case 'showMetadata':
-        this.showTab(TAB_INDEX.metadata);
+        this.showPanel('metadata');
         break;
     }
   }
@@ -180,7 +150,7 @@ export class App {
   private showError(fileName: string, message: string, code?: string): void {
     this.tooltip.hide();
     this.payload = undefined;
-    this.requests.rejectAll('the model was unloaded');
+    this.cancelModelCalls();
     clear(this.root);
     this.root.dataset.state = 'error';
     this.root.append(
@@ -192,7 +162,7 @@ export class App {
         h(
           'div',
           { class: 'status-line' },
-          h('vscode-button', { icon: 'refresh', onclick: () => this.post({ type: 'reload' }) }, 'Try again'),
+          h('vscode-button', { icon: 'refresh', onclick: () => this.rpc.notify('reload') }, 'Try again'),
           code ? h('span', { class: 'muted' }, `error code: ${code}`) : null,
         ),
       ),
@@ -223,7 +193,7 @@ export class App {
     this.settings = settings;
     this.payload = payload;
     this.cache.reset();
-    this.requests.rejectAll('the model was reloaded');
+    this.cancelModelCalls();
     this.tooltip.hide();
 
     const tree = new ModelTree(payload.modules, payload.strings);
@@ -260,19 +230,30 @@ export class App {
   private renderHeader(): HTMLElement {
     const p = this.payload!;
     return renderSummary(p.summary, p.groups, this.settings.numberFormat, {
-      showTab: (t) => this.showTab(TAB_INDEX[t]),
-      reload: () => this.post({ type: 'reload' }),
+      showPanel: (id) => this.showPanel(id),
+      reload: () => this.rpc.notify('reload'),
     });
   }
 
+  /** The whole view for a model: summary, toolbar, and the tree over the details panels. */
   private buildLayout(): void {
-    const p = this.payload!;
     clear(this.root);
     this.root.dataset.state = 'model';
-    const header = this.renderHeader();
+    const toolbar = this.buildToolbar();
+    const treeView = this.buildTree();
+    this.table = this.buildTensorTable();
+    const split = this.buildSplit(treeView.element, this.buildPanels());
+    this.root.append(this.renderHeader(), toolbar.element, split);
+    this.wireFilter(toolbar, treeView);
+    treeView.setModel(this.tree!, this.state!, this.sharing!, this.rootLabel());
+    this.updateFilterStatus();
+  }
 
-    // Toolbar: filter (text or regex), sort, expand/collapse, export.
-    // The filter matches a module's dotted path (`transformer.h.0.attn`) or its type.
+  /**
+   * Filter (text or regex; it matches a module's dotted path, `transformer.h.0.attn`, or its
+   * type), sort, expand/collapse, export.
+   */
+  private buildToolbar(): { element: HTMLElement; search: HTMLElementTagNameMap['vscode-textfield']; regex: HTMLElementTagNameMap['vscode-toolbar-button']; sort: HTMLElementTagNameMap['vscode-single-select'] } {
     const search = h('vscode-textfield', { placeholder: 'Filter modules by path or type', 'aria-label': 'Filter modules by path or type', type: 'search' });
     search.append(h('vscode-icon', { slot: 'content-before', name: 'filter', title: 'Filter' }));
     const regex = h('vscode-toolbar-button', { slot: 'content-after', icon: 'regex', toggleable: true, label: 'Use regular expression', title: 'Use regular expression' });
@@ -284,29 +265,7 @@ export class App {
       h('vscode-option', { value: 'natural' }, 'File order'),
       h('vscode-option', { value: 'size' }, 'Largest first'),
     );
-    const exportMenu = h('vscode-context-menu', { class: 'export-menu' });
-    exportMenu.data = [
-      { label: 'Export as SVG…', value: 'svg' },
-      { label: 'Export as PNG…', value: 'png' },
-      { separator: true },
-      { label: 'Export as Markdown…', value: 'markdown' },
-      { label: 'Copy as Markdown', value: 'copy' },
-      { separator: true },
-      { label: 'Export as text (print(model))…', value: 'text' },
-      { label: 'Export as Mermaid…', value: 'mermaid' },
-      { label: 'Export report as JSON…', value: 'json' },
-    ];
-    exportMenu.addEventListener('vsc-context-menu-select', (ev) => {
-      const value = (ev as CustomEvent<{ value: string }>).detail.value;
-      if (value === 'copy') this.post({ type: 'copyMarkdown' });
-      else if (value) this.post({ type: 'export', format: value as ExportFormat });
-    });
-    const exportButton = h('vscode-toolbar-button', { icon: 'export', label: 'Export', title: 'Export the hierarchy (SVG, PNG, Markdown, text, Mermaid, JSON)' }, 'Export');
-    exportButton.addEventListener('click', (ev) => {
-      ev.stopPropagation();
-      exportMenu.show = !exportMenu.show;
-    });
-    const toolbar = h(
+    const element = h(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Hierarchy' },
       search,
@@ -315,14 +274,45 @@ export class App {
       h('vscode-toolbar-button', { icon: 'expand-all', label: 'Expand all', title: 'Expand all', onclick: () => this.onCommand('expandAll') }),
       h('vscode-toolbar-button', { icon: 'collapse-all', label: 'Collapse all', title: 'Collapse all', onclick: () => this.onCommand('collapseAll') }),
       h('span', { class: 'spacer' }),
-      h('vscode-toolbar-button', { icon: 'file-media', label: 'Export as SVG', title: 'Export as SVG', onclick: () => this.post({ type: 'export', format: 'svg' }) }),
-      h('vscode-toolbar-button', { icon: 'copy', label: 'Copy as Markdown', title: 'Copy as Markdown', onclick: () => this.post({ type: 'copyMarkdown' }) }),
-      h('span', { class: 'menu-anchor' }, exportButton, exportMenu),
+      h('vscode-toolbar-button', { icon: 'file-media', label: 'Export as SVG', title: 'Export as SVG', onclick: () => this.rpc.notify('export', { format: 'svg' }) }),
+      h('vscode-toolbar-button', { icon: 'copy', label: 'Copy as Markdown', title: 'Copy as Markdown', onclick: () => this.rpc.notify('copyMarkdown') }),
+      this.buildExportMenu(),
     );
     this.search = search;
     this.filterStatus = status;
+    return { element, search, regex, sort };
+  }
 
-    // Tree.
+  /**
+   * The Export button's menu: the exports the host offers (the core's registry), a separator
+   * between groups, and "Copy as Markdown" after the Markdown export.
+   */
+  private buildExportMenu(): HTMLElement {
+    const menu = h('vscode-context-menu', { class: 'export-menu' });
+    const items: { label?: string; value?: string; separator?: boolean }[] = [];
+    let group: string | undefined;
+    for (const e of this.exports) {
+      if (group !== undefined && e.group !== group) items.push({ separator: true });
+      group = e.group;
+      items.push({ label: e.menuLabel, value: e.id });
+      if (e.id === 'markdown') items.push({ label: 'Copy as Markdown', value: 'copy' });
+    }
+    menu.data = items;
+    menu.addEventListener('vsc-context-menu-select', (ev) => {
+      const value = (ev as CustomEvent<{ value: string }>).detail.value;
+      if (value === 'copy') this.rpc.notify('copyMarkdown');
+      else if (value) this.rpc.notify('export', { format: value });
+    });
+    const names = this.exports.map((e) => e.menuLabel.replace(/^Export (report )?as /, '').replace(/…$/, '').replace(/ \(.*\)$/, ''));
+    const button = h('vscode-toolbar-button', { icon: 'export', label: 'Export', title: `Export the hierarchy (${names.join(', ')})` }, 'Export');
+    button.addEventListener('click', (ev) => {
+      ev.stopPropagation();
+      menu.show = !menu.show;
+    });
+    return h('span', { class: 'menu-anchor' }, button, menu);
+  }
+
+  private buildTree(): TreeView {
     const treeView = new TreeView({
       select: (row) => this.onSelectRow(row),
       describe: (row, anchor, peers) => {
@@ -332,15 +322,15 @@ export class App {
     });
     treeView.numberFormat = this.settings.numberFormat;
     this.treeView = treeView;
+    return treeView;
+  }
 
-    // Details: tensors, metadata, warnings, safety.
+  /** The Tensors panel's table: pages from the host, type-ahead answered by the worker. */
+  private buildTensorTable(): TensorTable {
     const table = new TensorTable({
       open: (t) => this.revealTensor(t.name),
-      find: (path, prefix, from) => {
-        const { message, result } = this.requests.create('tensors', { generation: this.generation, query: { kind: 'find', path, subtree: true, prefix, from } }, 30000);
-        this.post(message);
-        return result;
-      },
+      // A newer search supersedes the one still on its way.
+      find: (path, prefix, from) => this.tensors({ kind: 'find', path, subtree: true, prefix, from }, { supersede: 'find' }),
       scrolled: () => this.scheduleSave(),
       hover: (t, el) => {
         if (!t || !this.tree || !this.sharing) {
@@ -357,30 +347,37 @@ export class App {
     table.cache = this.cache;
     table.sharing = this.sharing;
     table.numberFormat = this.settings.numberFormat;
-    this.table = table;
-    const warnCount = p.summary.warningCount;
-    const tabs = h(
-      'vscode-tabs',
-      { panel: true },
-      h('vscode-tab-header', { slot: 'header' }, 'Tensors'),
-      h('vscode-tab-panel', null, table.element),
-      h('vscode-tab-header', { slot: 'header' }, 'Metadata'),
-      h('vscode-tab-panel', null, renderMetadata(p.summary, () => this.post({ type: 'openMetadata' }))),
-      h('vscode-tab-header', { slot: 'header' }, warnCount ? `Warnings (${warnCount})` : 'Warnings'),
-      h('vscode-tab-panel', null, renderWarnings(p.summary)),
-      h('vscode-tab-header', { slot: 'header' }, 'Safety'),
-      h('vscode-tab-panel', null, renderSafety(p.summary)),
-    );
+    return table;
+  }
+
+  /** The details area: one tab per registered panel (./panels), the saved one selected. */
+  private buildPanels(): HTMLElement {
+    const p = this.payload!;
+    const ctx = { summary: p.summary, groups: p.groups, table: this.table!, openMetadata: () => this.rpc.notify('openMetadata') };
+    const tabs = h('vscode-tabs', { panel: true });
+    for (const panel of PANELS) {
+      tabs.append(h('vscode-tab-header', { slot: 'header', 'data-panel': panel.id }, panel.title(p.summary)), h('vscode-tab-panel', null, panel.render(ctx)));
+    }
     tabs.addEventListener('vsc-tabs-select', (ev) => {
       this.saved.tab = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
       this.scheduleSave();
     });
     this.tabs = tabs;
+    // Select the saved tab once the tabs element has upgraded.
+    const tab = this.saved.tab;
+    requestAnimationFrame(() => {
+      if (this.tabs && tab) this.tabs.selectedIndex = tab;
+    });
+    return tabs;
+  }
+
+  /** Tree above, details below, the handle where the user left it. */
+  private buildSplit(tree: HTMLElement, details: HTMLElement): HTMLElement {
     const split = h(
       'vscode-split-layout',
       { split: 'horizontal', 'initial-handle-position': '62%', 'handle-position': this.saved.split ?? '62%', 'min-start': '120px', 'min-end': '90px' },
-      h('div', { slot: 'start', class: 'pane' }, treeView.element),
-      h('div', { slot: 'end', class: 'pane' }, tabs),
+      h('div', { slot: 'start', class: 'pane' }, tree),
+      h('div', { slot: 'end', class: 'pane' }, details),
     );
     split.addEventListener('vsc-split-layout-change', (ev) => {
       const d = (ev as CustomEvent<{ positionInPercentage: number }>).detail;
@@ -390,10 +387,12 @@ export class App {
       }
     });
     this.split = split;
+    return split;
+  }
 
-    this.root.append(header, toolbar, split);
-
-    // Restore toolbar state, then wire it.
+  /** Restore the filter and sort from the tree state, then apply them as the user changes them. */
+  private wireFilter(toolbar: ReturnType<App['buildToolbar']>, treeView: TreeView): void {
+    const { search, regex, sort } = toolbar;
     const st = this.state!;
     search.value = st.filter.text;
     regex.checked = st.filter.regex;
@@ -425,14 +424,6 @@ export class App {
       treeView.refresh();
       this.scheduleSave();
     });
-
-    treeView.setModel(this.tree!, st, this.sharing!, this.rootLabel());
-    this.updateFilterStatus();
-    // Select the saved tab once the tabs element has upgraded.
-    const tab = this.saved.tab;
-    requestAnimationFrame(() => {
-      if (this.tabs && tab) this.tabs.selectedIndex = tab;
-    });
   }
 
   private updateFilterStatus(): void {
@@ -450,8 +441,9 @@ export class App {
     this.treeView?.setEmptyMessage(st.filtering && st.matchCount === 0 ? `No module matches “${text}” (the filter looks at module paths and types).` : null);
   }
 
-  private showTab(index: number): void {
+  private showPanel(id: string): void {
     if (!this.tabs) return;
+    const index = panelIndex(id);
     this.tabs.selectedIndex = index;
     this.saved.tab = index;
     this.scheduleSave();
@@ -500,7 +492,6 @@ export class App {
   }
 
   private selectPath(path: string | null, opts: { tableScrollTop?: number; activeName?: string } = {}): void {
-    this.selected = path;
     this.saved.selected = path;
     const tree = this.tree;
     if (!tree || !this.table) return;
@@ -515,7 +506,7 @@ export class App {
     const fold = foldContext(tree, id);
     const note = fold ? `block ${tree.nodes[id].name} of ${foldLabel(fold.run)}` : undefined;
     this.table.show(path, path || this.rootLabel(), tree.nodes[id].m.tensorCount, { note, scrollTop: opts.tableScrollTop, activeName: opts.activeName });
-    this.post({ type: 'selected', path });
+    this.rpc.notify('selected', { path });
     this.scheduleSave();
   }
 

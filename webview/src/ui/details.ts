@@ -1,7 +1,8 @@
 /** Metadata, warnings and safety panes of the details area. */
 import { splitKvTypes } from '../data/metadata';
-import type { WireSummary } from '../shared/protocol';
+import type { WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
+import type { DetailsPanel } from './panels';
 
 function valueText(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -99,3 +100,21 @@ export function renderSafety(s: WireSummary): HTMLElement {
         : 'Every global the pickle references is one torch.load(weights_only=True) accepts.';
   return h('div', { class: 'detail-body meta-scroll' }, h('p', { class: 'empty-note' }, head), list);
 }
+
+export const metadataPanel: DetailsPanel = {
+  id: 'metadata',
+  title: () => 'Metadata',
+  render: (ctx) => renderMetadata(ctx.summary, ctx.openMetadata),
+};
+
+export const warningsPanel: DetailsPanel = {
+  id: 'warnings',
+  title: (s) => (s.warningCount ? `Warnings (${s.warningCount})` : 'Warnings'),
+  render: (ctx) => renderWarnings(ctx.summary),
+};
+
+export const safetyPanel: DetailsPanel = {
+  id: 'safety',
+  title: () => 'Safety',
+  render: (ctx) => renderSafety(ctx.summary),
+};

@@ -2,13 +2,15 @@
  * The summary header: format, unique and total parameters with the difference explained,
  * buffers, bytes by dtype, the safety verdict, and links to metadata and warnings.
  */
-import { exactCount, explainSharing, formatBytes, formatCount, formatLabel, tensorCountParts } from '../data/format';
+import { formatBytes, tensorCountParts } from '../data/format';
+import { exactCount, explainSharing, formatCount, formatLabel } from '../../../src/shared/format';
 import { metadataKeyCount } from '../data/metadata';
-import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
+import type { NumberFormat, WireGroup, WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
 
 export interface SummaryActions {
-  showTab(tab: 'metadata' | 'warnings' | 'safety'): void;
+  /** Show a details panel (by its id in ./panels). */
+  showPanel(id: string): void;
   reload(): void;
 }
 
@@ -87,7 +89,7 @@ export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt:
     facts.push(
       h(
         'button',
-        { class: `badge ${v} link-like`, 'data-testid': 'safety', title: 'Pickle globals this file would import when loaded with torch.load', onclick: () => actions.showTab('safety') },
+        { class: `badge ${v} link-like`, 'data-testid': 'safety', title: 'Pickle globals this file would import when loaded with torch.load', onclick: () => actions.showPanel('safety') },
         icon(iconName),
         v === 'safe' ? 'pickle: safe' : v === 'dangerous' ? 'pickle: DANGEROUS' : 'pickle: unknown globals',
       ),
@@ -99,13 +101,13 @@ export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt:
   facts.push(
     h(
       'button',
-      { class: 'link-button', onclick: () => actions.showTab('metadata'), title: `${exactCount(metaKeys)} metadata key${metaKeys === 1 ? '' : 's'} (config.json, __metadata__, GGUF keys...)` },
+      { class: 'link-button', onclick: () => actions.showPanel('metadata'), title: `${exactCount(metaKeys)} metadata key${metaKeys === 1 ? '' : 's'} (config.json, __metadata__, GGUF keys...)` },
       icon('json'),
       metaKeys ? `Metadata (${exactCount(metaKeys)})` : 'Metadata',
     ),
   );
   if (s.warningCount) {
-    facts.push(h('button', { class: 'link-button', onclick: () => actions.showTab('warnings') }, icon('warning'), `${s.warningCount} warning${s.warningCount === 1 ? '' : 's'}`));
+    facts.push(h('button', { class: 'link-button', onclick: () => actions.showPanel('warnings') }, icon('warning'), `${s.warningCount} warning${s.warningCount === 1 ? '' : 's'}`));
   }
   const factsLine = h('div', { class: 'facts-line' }, ...facts);
 

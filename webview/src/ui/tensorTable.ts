@@ -3,12 +3,13 @@
  * from the host as they scroll into view.
  */
 import { select } from 'd3';
-import { exactCount, formatBytes, formatCount, formatShape, storageCell } from '../data/format';
+import { formatBytes, formatShape, storageCell } from '../data/format';
+import { exactCount, formatCount } from '../../../src/shared/format';
 import { TypeAhead } from '../data/keyboard';
 import { groupColour, SharingIndex } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { visibleWindow } from '../data/virtual';
-import type { NumberFormat, TensorPage, WireTensor } from '../shared/protocol';
+import type { NumberFormat, TensorPage, WireTensor } from '../../../src/shared/protocol';
 import { h, onNextFrame } from './dom';
 import { ROW_HEIGHT } from './treeView';
 

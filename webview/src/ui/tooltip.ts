@@ -2,11 +2,12 @@
  * The hover card (`#tooltip`, role=tooltip): a module's or tensor's tensors and, for each shared
  * one, every other name on that storage with the relation and offsets.
  */
-import { countPhrase, describeRelation, dtypeNote, exactCount, formatBytes, formatCount, formatShape, isDisjoint } from '../data/format';
+import { countPhrase, describeRelation, dtypeNote, formatBytes, formatShape, isDisjoint } from '../data/format';
+import { exactCount, formatCount } from '../../../src/shared/format';
 import { groupColour, SharedPeer, SharingIndex } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { foldLabel, ModelTree, Row } from '../data/tree';
-import type { NumberFormat, WireTensor } from '../shared/protocol';
+import type { NumberFormat, WireTensor } from '../../../src/shared/protocol';
 import { clear, h } from './dom';
 
 const MAX_TENSORS = 8;

@@ -4,12 +4,14 @@
  * semantics and keyboard navigation.
  */
 import { path as d3path, select } from 'd3';
-import { formatCount, formatShare } from '../data/format';
+import { formatShare } from '../data/format';
+import { formatCount } from '../../../src/shared/format';
 import { navigate, NavRow, TypeAhead } from '../data/keyboard';
+import { findByPrefix } from '../../../src/shared/typeahead';
 import { computeLinks, groupColour, linksInWindow, rowPeers, SharingIndex, TieLink, highlightRows, SharedPeer } from '../data/shared';
-import { foldLabel, ModelTree, Row, selectionTarget, TreeState } from '../data/tree';
+import { ModelTree, Row, rowLabel, selectionTarget, TreeState } from '../data/tree';
 import { scrollToReveal, visibleWindow } from '../data/virtual';
-import { domPath, NumberFormat } from '../shared/protocol';
+import { domPath, NumberFormat } from '../../../src/shared/protocol';
 import { h, onNextFrame } from './dom';
 
 export const ROW_HEIGHT = 22;
@@ -264,19 +266,17 @@ export class TreeView {
     const [indent, twistie, kind, label, type, badge, shapes] = Array.from(main.children) as HTMLElement[];
     indent.style.width = `${(row.level - 1) * INDENT}px`;
     twistie.className = `twistie codicon ${expandable ? (row.expanded ? 'codicon-chevron-down' : 'codicon-chevron-right') : 'codicon-blank leaf'}`;
-    let labelText: string;
+    const labelText = rowLabel(tree, row, this.rootLabel);
     let typeText = '';
     let shapesText = '';
     let kindIcon: string;
     let unique: number;
     if (row.kind === 'fold') {
-      labelText = foldLabel(row.run);
       kindIcon = 'symbol-array';
       unique = row.unique;
       const each = tree.unique(row.ids[0]);
       shapesText = `${formatCount(each, this.numberFormat)} each`;
     } else {
-      labelText = node!.id === 0 ? this.rootLabel : node!.name;
       typeText = m!.type;
       shapesText = m!.shapes ?? (m!.repr && !node!.children.length ? m!.repr : '');
       // Subtrees without parameters (optimizer state, buffers only) say what they do hold.
@@ -474,7 +474,7 @@ export class TreeView {
     if (action.kind === 'none') {
       const prefix = this.typeAhead.push(ev.key, performance.now());
       if (prefix === null) return;
-      const found = TypeAhead.find((i) => this.labelOf(i), rows.length, this.active, prefix);
+      const found = findByPrefix((i) => rowLabel(this.tree!, this.rows[i], this.rootLabel), rows.length, this.active, prefix);
       ev.preventDefault();
       if (found >= 0) this.moveActive(found);
       return;
@@ -500,12 +500,6 @@ export class TreeView {
         this.render();
         break;
     }
-  }
-
-  private labelOf(i: number): string {
-    const r = this.rows[i];
-    if (r.kind === 'fold') return foldLabel(r.run);
-    return r.id === 0 ? this.rootLabel : this.tree!.nodes[r.id].name;
   }
 
   /** Move keyboard focus to a row, scrolling it into view. */

@@ -98,7 +98,7 @@ export const pytorchReader: FormatModule<Sniffed> = {
     return readPytorch(src, ctx, {}, match?.state);
   },
   folder: {
-    prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, /\.(pt|pth|ckpt|bin)$/i],
+    prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, 'adapter_model.bin', /\.(pt|pth|ckpt|bin)$/i],
   },
 };
 

@@ -1,0 +1,67 @@
+/**
+ * What the stored tensors stand for, beyond their own shapes: quantized layers (quant/), adapters
+ * (adapters.ts) and the totals files declare (declared.ts). analyze() calls annotate() once the
+ * tensors have roles, and complete() once the tree is built; a checkpoint that is none of these
+ * comes out untouched.
+ */
+import { AdapterAnnotations, annotateAdapter, describeAdapted } from './adapters';
+import { declaredCount } from './declared';
+import { isFloating } from './dtypes';
+import { Checkpoint, DeclaredCount, RawCheckpoint, Tensor, Warning } from './model';
+import { exact } from './numbers';
+import { annotateQuantization, annotateStored, QuantAnnotations, quantizationSummary } from './quant';
+
+export interface Annotations {
+  adapter?: AdapterAnnotations;
+  quant?: QuantAnnotations;
+  declared?: DeclaredCount;
+  /** JSON sidecars read beside the weights (adapter_config.json...), shown with the metadata. */
+  sidecars?: Record<string, Record<string, unknown>>;
+}
+
+/** Before sharing and the tree: adapter names and roles, quantized layers' roles and logical shapes. */
+export function annotate(raw: RawCheckpoint, tensors: Tensor[], warnings: Warning[]): Annotations {
+  const adapter = annotateAdapter(raw, tensors, warnings);
+  const quant = annotateQuantization(raw, tensors, warnings);
+  const declared = declaredCount(raw);
+  return { ...(adapter ? { adapter } : {}), ...(quant ? { quant } : {}), ...(declared ? { declared } : {}), ...(raw.sidecars ? { sidecars: raw.sidecars } : {}) };
+}
+
+/** After the tree: adapted module types, stored figures per module, the scheme, declared totals. */
+export function complete(cp: Checkpoint, ann: Annotations): void {
+  if (ann.sidecars) cp.metadata = { ...cp.metadata, sidecars: ann.sidecars };
+  if (ann.adapter) {
+    describeAdapted(cp.modules, ann.adapter);
+    cp.adapter = ann.adapter.info;
+    if (ann.adapter.prefix) cp.prefixes = [...(cp.prefixes ?? []), ann.adapter.prefix];
+  }
+  if (ann.quant) {
+    annotateStored(cp.modules, cp.tensors, ann.quant.gguf !== undefined);
+    const q = quantizationSummary(ann.quant, cp.tensors, cp.parameters.unique);
+    if (q) cp.quantization = q;
+  }
+  if (ann.declared) {
+    const d = ann.declared;
+    // A copy: the root module's counts are the same object and must not carry `declared`.
+    cp.parameters = { ...cp.parameters, declared: d };
+    const ours = cp.parameters.unique;
+    if (d.count !== ours) {
+      const hints: string[] = [];
+      if (cp.quantization && d.count === ours - cp.quantization.quantizedParameters) {
+        hints.push('it leaves out the quantized layers, whose packed weights the writing tool keeps as buffers');
+      }
+      const storedFloat = floatingAsStored(cp.tensors);
+      if (cp.quantization && d.count === storedFloat) hints.push('it counts the floating-point tensors as stored, packed weights and scales included');
+      cp.warnings.push({
+        code: 'declared-count-mismatch',
+        message: `${d.source} declares ${exact(d.count)} parameters; the checkpoint holds ${exact(ours)}${cp.quantization ? ' (the unquantized model\'s count)' : ''}${hints.length ? `: ${hints.join('; ')}` : ''}`,
+      });
+    }
+  }
+}
+
+function floatingAsStored(tensors: Tensor[]): number {
+  let n = 0;
+  for (const t of tensors) if (t.present && (t.role === 'parameter' || t.role === 'quantization') && isFloating(t.dtype)) n += t.numel;
+  return n;
+}

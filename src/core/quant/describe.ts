@@ -1,0 +1,104 @@
+/**
+ * How quantized layers, schemes and adapters read in the tree, the CLI and the exports:
+ * `QuantLinear(in_features=4096, out_features=4096, bits=4, group_size=128, method=gptq)`,
+ * "8.03B parameters · 4-bit GPTQ (g128) · 4.6 bits per weight stored",
+ * "LoRA r=16 on q_proj, v_proj of meta-llama/Llama-2-7b-hf: 6.8M trainable parameters".
+ */
+import { AdapterInfo, Checkpoint, QuantizationInfo, Tensor } from '../model';
+import { compact } from '../numbers';
+
+export interface QuantInference {
+  type: string;
+  repr: string;
+  evidence: string;
+}
+
+/**
+ * The layer a packed weight stands for. Quantized embeddings (MLX) read as QuantEmbedding; every
+ * other quantized weight as the Linear it replaces.
+ */
+export function quantLayerInference(own: Tensor[], embeddingName: boolean): QuantInference | undefined {
+  const packed = own.filter((t) => t.quant);
+  if (packed.length !== 1) return undefined;
+  const t = packed[0];
+  const q = t.quant!;
+  const shape = t.logicalShape ?? t.shape;
+  const experts = shape.length > 2 ? shape.slice(0, -2).reduce((a, b) => a * b, 1) : undefined;
+  const out = shape.length >= 2 ? shape[shape.length - 2] : q.rows;
+  const inF = shape.length >= 1 ? shape[shape.length - 1] : q.cols;
+  const scheme = [
+    `bits=${q.bits}`,
+    ...(q.groupSize ? [`group_size=${q.groupSize}`] : []),
+    ...(q.blockSize ? [`block_size=(${q.blockSize.join(', ')})`] : []),
+    `method=${q.method}`,
+    ...(q.format && q.format !== q.method ? [`format=${q.format}`] : []),
+  ].join(', ');
+  if (embeddingName && !q.bias && experts === undefined && shape.length === 2) {
+    return { type: 'QuantEmbedding', repr: `QuantEmbedding(${out}, ${inF}, ${scheme})`, evidence: t.roleReason ?? '' };
+  }
+  if (shape.length === 1) {
+    // bitsandbytes without its quant state: the element count is known, the shape is not.
+    return { type: 'QuantLinear', repr: `QuantLinear(numel=${inF}, ${scheme})`, evidence: t.roleReason ?? '' };
+  }
+  return {
+    type: 'QuantLinear',
+    repr: `QuantLinear(${experts !== undefined ? `num_experts=${experts}, ` : ''}in_features=${inF}, out_features=${out}, ${q.bias ? 'bias=True, ' : ''}${scheme})`,
+    evidence: t.roleReason ?? '',
+  };
+}
+
+const METHOD: Record<string, string> = {
+  gptq: 'GPTQ',
+  awq: 'AWQ',
+  'compressed-tensors': 'compressed-tensors',
+  bitsandbytes: 'bitsandbytes',
+  fp8: 'FP8',
+  nvfp4: 'NVFP4',
+  mlx: 'MLX',
+  mxfp4: 'MXFP4',
+  gguf: 'GGUF',
+};
+
+/** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */
+export function methodLabel(m: string): string {
+  return METHOD[m] ?? m;
+}
+
+/** "4-bit GPTQ (g128)", "GGUF Q4_K_M", "4-bit bitsandbytes NF4 (block 64)". */
+export function schemeLabel(q: QuantizationInfo): string {
+  const name = METHOD[q.method] ?? q.method;
+  let s: string;
+  if (q.method === 'gguf') s = `GGUF ${q.format ?? `${q.bits}-bit`}`;
+  else if (q.method === 'bitsandbytes') {
+    s = q.bits === 8 ? '8-bit bitsandbytes LLM.int8()' : `${q.bits}-bit bitsandbytes ${(q.format ?? '').toUpperCase()}${q.groupSize ? ` (block ${q.groupSize})` : ''}`.trimEnd();
+  } else if (q.method === 'fp8') {
+    const [fmt, gran] = (q.format ?? '').split(' ');
+    s = `FP8 ${fmt ?? ''}${q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : gran ? ` (${gran})` : ''}`.replace(/ +/g, ' ').trim();
+  } else {
+    const fmt = q.format && q.format !== q.method ? ` ${q.method === 'awq' ? q.format.toUpperCase() : q.format}` : '';
+    const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' ? ' (per-channel)' : '';
+    s = `${q.bits}-bit ${name}${fmt}${group}`;
+  }
+  if (q.variants && q.variants.length > 1 && q.method !== 'gguf') s += ` + ${q.variants.length - 1} other scheme${q.variants.length === 2 ? '' : 's'}`;
+  return s;
+}
+
+/** 4.6 → "4.6", 4.1563 → "4.16", 16 → "16". */
+export function bitsText(b: number): string {
+  return b >= 10 ? b.toFixed(1).replace(/\.0$/, '') : b.toFixed(2).replace(/\.?0+$/, '');
+}
+
+/** "8.03B parameters · 4-bit GPTQ (g128) · 4.6 bits per weight stored". */
+export function quantizationLine(cp: Pick<Checkpoint, 'parameters' | 'quantization'>): string | undefined {
+  const q = cp.quantization;
+  if (!q) return undefined;
+  return `${compact(cp.parameters.unique)} parameters · ${schemeLabel(q)} · ${bitsText(q.bitsPerWeight)} bits per weight stored`;
+}
+
+/** "LoRA r=16 on q_proj, v_proj of meta-llama/Llama-2-7b-hf: 6.8M trainable parameters". */
+export function adapterLine(cp: Pick<Checkpoint, 'parameters' | 'adapter'>): string | undefined {
+  const a: AdapterInfo | undefined = cp.adapter;
+  if (!a) return undefined;
+  const targets = a.targets.length > 4 ? `${a.targets.slice(0, 4).join(', ')} +${a.targets.length - 4}` : a.targets.join(', ');
+  return `${a.type}${a.rank !== undefined ? ` r=${a.rank}` : ''}${targets ? ` on ${targets}` : ''}${a.base ? ` of ${a.base}` : ''}: ${compact(cp.parameters.unique)} trainable parameters`;
+}

@@ -1,0 +1,84 @@
+/**
+ * FP8 and NVFP4 weights (transformers' finegrained FP8 `quant_method: fp8`, DeepSeek-V3, FBGEMM FP8,
+ * NVIDIA ModelOpt). Rules (docs/quantization.md, FP8):
+ *
+ * - `weight`: float8_e4m3fn (or e5m2) in the layer's own shape [out, in]: one value per element.
+ * - Block-wise (`weight_block_size: [128, 128]`, transformers FP8Linear and DeepSeek-V3):
+ *   `weight_scale_inv` float32 [ceil(out / 128), ceil(in / 128)].
+ * - Per-channel (FBGEMM FP8): `weight_scale` [out, 1] (its `input_scale_ub` is a non-persistent
+ *   buffer, absent from checkpoints).
+ * - Per-tensor (ModelOpt, static): `weight_scale` [] or [1]; `input_scale` [] or [1].
+ * - NVFP4 (ModelOpt `quant_algo: NVFP4`): `weight` uint8 [out, in / 2], two E2M1 values per
+ *   byte; `weight_scale` float8_e4m3fn [out, in / 16] (one per block of 16); `weight_scale_2`
+ *   float32 scalar (global); `input_scale`.
+ */
+import { num, QuantConfig } from './config';
+import { auxFrom, Detector, dims } from './common';
+
+export const fp8: Detector = (view, qc) => {
+  const w = view.tensors.get('weight');
+  if (!w || !/^float8_/.test(w.dtype)) return undefined;
+  const scaleName = view.tensors.has('weight_scale_inv') ? 'weight_scale_inv' : view.tensors.has('weight_scale') ? 'weight_scale' : undefined;
+  const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
+  const out = w.shape[0] ?? 1;
+  const inF = w.shape.length > 1 ? w.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  let granularity = 'per-tensor';
+  let blockSize: number[] | undefined;
+  const notes: string[] = [];
+  if (scale) {
+    const sn = scale.shape.reduce((a, b) => a * b, 1);
+    if (sn === 1) granularity = 'per-tensor';
+    else if (sn === out && (scale.shape.length === 1 || scale.shape[scale.shape.length - 1] === 1)) granularity = 'per-channel';
+    else if (scale.shape.length === 2 && w.shape.length === 2) {
+      granularity = 'block';
+      const declared = declaredBlock(qc);
+      const fits = (b: number[]) => Math.ceil(out / b[0]) === scale.shape[0] && Math.ceil(inF / b[1]) === scale.shape[1];
+      if (declared && fits(declared)) blockSize = declared;
+      else {
+        const guess = [Math.ceil(out / scale.shape[0]), Math.ceil(inF / scale.shape[1])];
+        blockSize = fits(guess) ? guess : undefined;
+        if (declared) notes.push(`weight_block_size ${declared.join('x')} declared but ${scaleName} ${dims(scale.shape)} fits blocks of ${guess.join('x')}`);
+      }
+    }
+  } else {
+    notes.push(`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`);
+  }
+  const fmt = w.dtype.replace(/^float8_/, '').replace(/fn$|fnuz$/, '');
+  return {
+    layer: { method: 'fp8', bits: 8, blockSize, format: `${fmt} ${granularity}`, rows: out, cols: inF, bias: view.tensors.has('bias') },
+    packed: w,
+    logicalShape: w.shape,
+    packedReason: `FP8 (${w.dtype}) weight of a ${dims(w.shape)} layer, one value per element, ${granularity} scales${blockSize ? ` over ${blockSize.join('x')} blocks` : ''}`,
+    aux: auxFrom(view, [
+      ['weight_scale_inv', `FP8 dequantization scale (multiply)${blockSize ? `, one per ${blockSize.join('x')} block` : ''}`],
+      ['weight_scale', `FP8 weight scale (${granularity})`],
+    ]),
+    notes,
+  };
+};
+
+export const nvfp4: Detector = (view, qc) => {
+  const w = view.tensors.get('weight');
+  const scale = view.tensors.get('weight_scale');
+  if (!w || !scale || w.dtype !== 'uint8' || w.shape.length !== 2 || !/^float8_/.test(scale.dtype) || scale.shape.length !== 2) return undefined;
+  const [out, half] = w.shape;
+  const inF = half * 2;
+  if (scale.shape[0] !== out || scale.shape[1] === 0 || inF % scale.shape[1] !== 0) return { unreadable: `NVFP4 weight ${dims(w.shape)} and weight_scale ${dims(scale.shape)} do not fit` };
+  const groupSize = num(qc?.cfg.group_size) ?? inF / scale.shape[1];
+  return {
+    layer: { method: 'nvfp4', bits: 4, groupSize, format: 'nvfp4', rows: out, cols: inF, bias: view.tensors.has('bias') },
+    packed: w,
+    logicalShape: [out, inF],
+    packedReason: `NVFP4 weight of a ${out}x${inF} linear layer: two E2M1 values per byte along in_features`,
+    aux: auxFrom(view, [
+      ['weight_scale', `NVFP4 block scales (FP8), one per ${groupSize} values`],
+      ['weight_scale_2', 'NVFP4 global weight scale'],
+    ]),
+  };
+};
+
+function declaredBlock(qc: QuantConfig | undefined): number[] | undefined {
+  const b = qc?.cfg.weight_block_size;
+  if (Array.isArray(b) && b.length === 2 && b.every((x) => num(x) !== undefined && (x as number) > 0)) return b as number[];
+  return undefined;
+}

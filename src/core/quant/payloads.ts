@@ -1,0 +1,192 @@
+/**
+ * What quantized checkpoints and adapters need beyond the headers, read when the checkpoint is
+ * opened:
+ *
+ * - JSON sidecars beside the weights: `adapter_config.json` (PEFT), `quantize_config.json`
+ *   (AutoGPTQ before transformers' `quantization_config`), `quant_config.json` (AutoAWQ),
+ *   `hf_quant_config.json` (NVIDIA ModelOpt). Read like config.json: problems are warnings.
+ * - The contents of a few tiny tensors that say what a packed layer is: compressed-tensors'
+ *   `weight_shape` (an int64 pair holding the real [out, in], which padding hides) and
+ *   bitsandbytes' `weight.quant_state.bitsandbytes__nf4|fp4` (a uint8 tensor holding a small
+ *   JSON object with the real shape and block size). This is the one deliberate exception to
+ *   "headers only": only tensors with exactly those names, only up to a few dozen bytes each
+ *   (JSON: 4 KiB), only up to MAX_PAYLOAD_BYTES in all, read in coalesced ranges. Tensor data
+ *   of weights is never read.
+ */
+import * as path from 'path';
+import { FileAccess } from '../access';
+import { ByteSource } from '../bytes';
+import { CheckpointError } from '../errors';
+import { isObject, parseJson, toPlain } from '../json';
+import { RawCheckpoint, TensorPayload, TensorRecord } from '../model';
+
+export const SIDECARS = ['adapter_config.json', 'quantize_config.json', 'quant_config.json', 'hf_quant_config.json'] as const;
+
+const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
+/** Bytes of tensor contents read in all, however many layers the checkpoint has. */
+export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+/** Tensors read at most (a 60-layer, 256-expert MoE has ~46,000 quantized projections). */
+export const MAX_PAYLOAD_TENSORS = 100_000;
+/** A shape tensor holds at most this many dimensions. */
+const MAX_SHAPE_DIMS = 8;
+/** A bitsandbytes quant state JSON is ~200 bytes; anything this large is not one. */
+const MAX_STATE_BYTES = 4096;
+/** Ranges closer than this are read in one request. */
+const COALESCE_GAP = 4096;
+const MAX_READ = 1024 * 1024;
+
+/** Which tensors' contents we read, and how to decode them. */
+export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>): 'ints' | 'json' | undefined {
+  if (/(^|\.)weight_shape$/.test(t.name) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS) return 'ints';
+  if (/(^|\.)quant_state\.bitsandbytes__[a-z0-9]+$/.test(t.name) && t.dtype === 'uint8' && t.shape.length === 1 && t.nbytes <= MAX_STATE_BYTES) return 'json';
+  return undefined;
+}
+
+export interface QuantInputsOptions {
+  /** Read the JSON sidecars (false when the caller turned sidecars off). */
+  sidecars: boolean;
+  /** Lower limits than MAX_PAYLOAD_TENSORS / MAX_PAYLOAD_BYTES (tests). */
+  maxTensors?: number;
+  maxBytes?: number;
+}
+
+/** Read the sidecars and the tiny descriptive tensors of `raw` (files relative to `dir`). */
+export async function readQuantInputs(raw: RawCheckpoint, dir: string, access: FileAccess, opts: QuantInputsOptions): Promise<void> {
+  if (opts.sidecars) for (const name of SIDECARS) await readSidecar(raw, dir, access, name);
+  await readPayloads(raw, dir, access, Math.min(opts.maxTensors ?? MAX_PAYLOAD_TENSORS, MAX_PAYLOAD_TENSORS), Math.min(opts.maxBytes ?? MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES));
+}
+
+async function readSidecar(raw: RawCheckpoint, dir: string, access: FileAccess, name: string): Promise<void> {
+  const p = path.join(dir, name);
+  const st = await access.stat(p);
+  if (!st || st.isDirectory) return;
+  if (st.size > MAX_SIDECAR_BYTES) {
+    raw.warnings.push({ code: 'sidecar-too-large', message: `${name} is ${st.size} bytes; not read` });
+    return;
+  }
+  const src = await access.open(p, name);
+  try {
+    const bytes = await src.read(0, src.size);
+    raw.bytesRead += bytes.length;
+    raw.totalBytes += bytes.length;
+    const doc = parseJson(bytes, { file: name });
+    if (!isObject(doc)) {
+      raw.warnings.push({ code: 'sidecar-invalid', message: `${name} is not a JSON object; ignored` });
+      return;
+    }
+    (raw.sidecars ??= {})[name] = toPlain(doc) as Record<string, unknown>;
+    raw.files.push(name);
+  } catch (e) {
+    if (e instanceof CheckpointError) raw.warnings.push({ code: 'sidecar-invalid', message: `${name} ignored: ${e.message}` });
+    else throw e;
+  } finally {
+    await src.close();
+  }
+}
+
+interface Want {
+  t: TensorRecord;
+  kind: 'ints' | 'json';
+  start: number;
+  end: number;
+}
+
+async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess, maxTensors: number, maxBytes: number): Promise<void> {
+  const wanted: Want[] = [];
+  let budget = maxBytes;
+  let skipped = 0;
+  for (const t of raw.tensors) {
+    const kind = payloadKind(t);
+    if (!kind) continue;
+    if (t.dataOffset === null || (t.strides !== null && !contiguous(t.shape, t.strides))) {
+      (raw.payloads ??= {})[t.name] = { error: 'its bytes have no known place in the file' };
+      continue;
+    }
+    if (t.nbytes > budget || wanted.length >= maxTensors) {
+      skipped++;
+      continue;
+    }
+    budget -= t.nbytes;
+    const start = t.dataOffset + (t.storageOffset ?? 0);
+    wanted.push({ t, kind, start, end: start + t.nbytes });
+  }
+  if (skipped) {
+    raw.warnings.push({
+      code: 'quantization-payload-budget',
+      message: `${skipped} quantization shape tensor(s) not read: the budget for reading tensor contents (${maxTensors} tensors, ${maxBytes} bytes) is spent; their layers are sized from their packed shapes`,
+    });
+  }
+  if (wanted.length === 0) return;
+  const byFile = new Map<string, Want[]>();
+  for (const w of wanted) {
+    const list = byFile.get(w.t.file);
+    if (list) list.push(w);
+    else byFile.set(w.t.file, [w]);
+  }
+  const payloads = (raw.payloads ??= {});
+  for (const [file, list] of byFile) {
+    let src: ByteSource;
+    try {
+      src = await access.open(path.join(dir, file), file);
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      for (const w of list) payloads[w.t.name] = { error: e.message };
+      continue;
+    }
+    try {
+      list.sort((a, b) => a.start - b.start);
+      let i = 0;
+      while (i < list.length) {
+        // One read for a run of nearby ranges (the reference writer puts same-dtype tensors together).
+        let j = i;
+        while (j + 1 < list.length && list[j + 1].start - list[j].end <= COALESCE_GAP && list[j + 1].end - list[i].start <= MAX_READ) j++;
+        const from = list[i].start;
+        const to = Math.max(...list.slice(i, j + 1).map((w) => w.end));
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = await src.read(from, to - from);
+          raw.bytesRead += bytes.length;
+        } catch (e) {
+          if (!(e instanceof CheckpointError)) throw e;
+          for (let k = i; k <= j; k++) payloads[list[k].t.name] = { error: e.message };
+        }
+        if (bytes) for (let k = i; k <= j; k++) payloads[list[k].t.name] = decode(list[k], bytes.subarray(list[k].start - from, list[k].end - from));
+        i = j + 1;
+      }
+    } finally {
+      await src.close();
+    }
+  }
+}
+
+function decode(w: Want, b: Uint8Array): TensorPayload {
+  if (w.kind === 'ints') {
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const ints: number[] = [];
+    const size = w.t.dtype === 'int64' ? 8 : 4;
+    for (let o = 0; o + size <= b.length; o += size) {
+      const v = size === 8 ? view.getBigInt64(o, true) : BigInt(view.getInt32(o, true));
+      if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) return { error: `holds ${v}, not a dimension` };
+      ints.push(Number(v));
+    }
+    return { ints };
+  }
+  try {
+    const doc = parseJson(b, { file: w.t.file, base: w.start, maxDepth: 8 });
+    if (!isObject(doc)) return { error: 'is not a JSON object' };
+    return { json: toPlain(doc) as Record<string, unknown> };
+  } catch (e) {
+    if (e instanceof CheckpointError) return { error: `is not valid JSON (${e.message})` };
+    throw e;
+  }
+}
+
+function contiguous(shape: number[], strides: number[]): boolean {
+  if (shape.length !== strides.length) return false;
+  let expect = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== expect) return false;
+    expect *= shape[i];
+  }
+  return true;
+}

@@ -1,0 +1,575 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { analyze, openCheckpoint, readCheckpoint, toReport, Checkpoint, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
+import { exportAs } from '../src/core/export';
+import { declaredCount } from '../src/core/declared';
+import { nodeFileAccess } from '../src/core/access';
+import { readQuantInputs } from '../src/core/quant/payloads';
+import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
+
+interface QuantTruth {
+  torch: { parameters: number };
+  parameters: { unique: number };
+  quantization?: Record<string, unknown> & { storedBytes: number; storedElements: number };
+  adapter?: Record<string, unknown>;
+  warnings: string[];
+  declared?: number;
+  variants?: number;
+  buffers?: number;
+}
+
+const truth = readJson<Record<string, QuantTruth>>(fixture('quant', 'ground-truth.json'));
+const q = (name: string) => fixture('quant', name);
+
+/** A safetensors file with real data: entries in order, each with its bytes (zeros when omitted). */
+const ST_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U32: 4, F8_E4M3: 1 };
+function st(entries: { name: string; dtype: string; shape: number[]; data?: Buffer }[], metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  const blobs: Buffer[] = [];
+  let off = 0;
+  for (const e of entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1) * ST_BYTES[e.dtype];
+    const data = e.data ?? Buffer.alloc(n);
+    assert.strictEqual(data.length, n, `${e.name}: ${data.length} bytes for ${n}`);
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + n] };
+    blobs.push(data);
+    off += n;
+  }
+  let h = JSON.stringify(header);
+  while (Buffer.byteLength(h) % 8) h += ' ';
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(h)));
+  return Buffer.concat([len, Buffer.from(h), ...blobs]);
+}
+
+function i64s(...xs: number[]): Buffer {
+  const b = Buffer.alloc(8 * xs.length);
+  xs.forEach((x, i) => b.writeBigInt64LE(BigInt(x), 8 * i));
+  return b;
+}
+
+/** A folder with a config.json and a model.safetensors. */
+function folder(dir: string, name: string, config: unknown, weights: Buffer): string {
+  const d = path.join(dir, name);
+  fs.mkdirSync(d, { recursive: true });
+  if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
+  fs.writeFileSync(path.join(d, 'model.safetensors'), weights);
+  return d;
+}
+
+const tensor = (cp: Checkpoint, name: string) => {
+  const t = cp.tensors.find((x) => x.name === name);
+  assert.ok(t, `tensor ${name}`);
+  return t;
+};
+
+function moduleAt(cp: Checkpoint, p: string) {
+  let m = cp.modules;
+  for (const part of p.split('.')) {
+    const c = m.children.find((x) => x.name === part);
+    assert.ok(c, `module ${p} (no ${part} under ${m.path || 'root'})`);
+    m = c;
+  }
+  return m;
+}
+
+describe('quantized checkpoints count the unquantized model (fixtures packed by the published rules, truth from torch)', () => {
+  for (const [name, t] of Object.entries(truth)) {
+    it(`${name}: ${t.parameters.unique.toLocaleString('en')} parameters${t.quantization ? `, ${t.quantization.bits}-bit ${t.quantization.method}` : t.adapter ? `, ${t.adapter.type} adapter` : ''}`, async () => {
+      const r = toReport(await openCheckpoint(q(name)));
+      assert.strictEqual(r.parameters.unique, t.parameters.unique);
+      if (t.parameters.unique === t.torch.parameters) assert.strictEqual(r.parameters.unique, t.torch.parameters, "torch's count");
+      if (t.quantization) {
+        assert.ok(r.quantization, 'quantization reported');
+        for (const [k, v] of Object.entries(t.quantization)) assert.deepStrictEqual((r.quantization as unknown as Record<string, unknown>)[k], v, `quantization.${k}`);
+        assert.strictEqual(r.quantization.bitsPerWeight, Math.round((t.quantization.storedBytes * 8 * 1e4) / t.parameters.unique) / 1e4);
+      } else {
+        assert.strictEqual(r.quantization, undefined);
+      }
+      if (t.adapter) assert.deepStrictEqual(r.adapter, t.adapter);
+      else assert.strictEqual(r.adapter, undefined);
+      assert.deepStrictEqual([...new Set(r.warnings.map((w) => w.code))].sort(), [...t.warnings].sort());
+      if (t.declared !== undefined) assert.strictEqual(r.parameters.declared?.count, t.declared);
+      if (t.variants !== undefined) assert.strictEqual(r.quantization?.variants?.length, t.variants);
+      if (t.buffers !== undefined) assert.strictEqual(r.buffers.unique, t.buffers);
+    });
+  }
+
+  it("the issue's three examples: 201,152 parameters where the packed tensors alone gave 46,400, 6,720 and 44,240", async () => {
+    for (const [name, before] of [['gptq-4bit-g32', 46_400], ['mlx-4bit-g64', 6_720], ['bnb-nf4', 44_240]] as const) {
+      const cp = await openCheckpoint(q(name));
+      assert.strictEqual(cp.parameters.unique, 201_152, name);
+      // What counting the floating-point tensors as stored gives (the old figure) is still derivable.
+      const floats = cp.tensors.filter((t) => t.present && /^float/.test(t.dtype) && (t.role === 'parameter' || t.role === 'quantization')).reduce((s, t) => s + t.numel, 0);
+      assert.strictEqual(floats, before, `${name}: floating-point elements as stored`);
+    }
+  });
+});
+
+describe('quantized layers: roles, logical shapes, types', () => {
+  it('GPTQ: qweight is the parameter with the logical shape; qzeros, scales, g_idx are quantization state', async () => {
+    const cp = await openCheckpoint(q('gptq-4bit-g32'));
+    const qw = tensor(cp, 'model.layers.0.mlp.down_proj.qweight');
+    assert.deepStrictEqual(qw.shape, [24, 64]);
+    assert.deepStrictEqual(qw.logicalShape, [64, 192]);
+    assert.strictEqual(qw.logicalNumel, 64 * 192);
+    assert.strictEqual(qw.role, 'parameter');
+    for (const n of ['qzeros', 'scales', 'g_idx']) assert.strictEqual(tensor(cp, `model.layers.0.mlp.down_proj.${n}`).role, 'quantization', n);
+    const m = moduleAt(cp, 'model.layers.0.mlp.down_proj');
+    assert.strictEqual(m.type, 'QuantLinear');
+    assert.strictEqual(m.repr, 'QuantLinear(in_features=192, out_features=64, bits=4, group_size=32, method=gptq)');
+    assert.strictEqual(m.parameters.unique, 64 * 192);
+    assert.strictEqual(m.buffers.total, 0, 'no buffers: packed words are not buffers any more');
+    // Folding treats the quantized blocks like any other: three identical blocks fold.
+    assert.deepStrictEqual(moduleAt(cp, 'model.layers').folds.map((f) => f.count), [3]);
+  });
+
+  it('stored figures per module: bytes of parameters and quantization tensors, bits per logical weight', async () => {
+    const cp = await openCheckpoint(q('gptq-4bit-g32'));
+    const m = moduleAt(cp, 'model.layers.0.self_attn.q_proj');
+    const own = m.tensors.map((n) => tensor(cp, n));
+    const bytes = own.reduce((s, t) => s + t.nbytes, 0);
+    assert.deepStrictEqual(m.stored, { elements: own.reduce((s, t) => s + t.numel, 0), bytes, bitsPerWeight: Math.round((bytes * 8 * 1e4) / 4096) / 1e4 });
+    assert.ok(m.stored!.bitsPerWeight > 4 && m.stored!.bitsPerWeight < 6, `${m.stored!.bitsPerWeight}`);
+    assert.strictEqual(moduleAt(cp, 'model.norm').stored, undefined, 'unquantized modules carry no stored figures');
+    assert.strictEqual(cp.modules.stored!.bytes, cp.quantization!.storedBytes);
+    const r = toReport(cp);
+    assert.ok(r.modules.stored, 'stored in the JSON');
+    assert.ok(!('logicalShape' in r.tensors.find((t) => t.name === 'model.norm.weight')!), 'unchanged tensors have no logical fields');
+  });
+
+  it('GPTQ 3-bit: 32 values in 3 words; desc_act g_idx gives in_features', async () => {
+    const cp = await openCheckpoint(q('gptq-3bit-g32'));
+    const qw = tensor(cp, 'model.layers.1.mlp.down_proj.qweight');
+    assert.deepStrictEqual(qw.shape, [6, 32]);
+    assert.deepStrictEqual(qw.logicalShape, [32, 64]);
+  });
+
+  it('AWQ GEMM and GEMV: out_features packed, or in_features packed with padded scales', async () => {
+    const gemm = await openCheckpoint(q('awq-gemm-g32'));
+    assert.deepStrictEqual(tensor(gemm, 'model.layers.0.mlp.up_proj.qweight').shape, [32, 8]);
+    assert.deepStrictEqual(tensor(gemm, 'model.layers.0.mlp.up_proj.qweight').logicalShape, [64, 32]);
+    const gemv = await openCheckpoint(q('awq-gemv-g32'));
+    assert.deepStrictEqual(tensor(gemv, 'model.layers.0.mlp.up_proj.qweight').shape, [64, 4]);
+    assert.deepStrictEqual(tensor(gemv, 'model.layers.0.mlp.up_proj.scales').shape, [64, 32], 'scales padded to the zeros width');
+    assert.deepStrictEqual(tensor(gemv, 'model.layers.0.mlp.up_proj.qweight').logicalShape, [64, 32]);
+  });
+
+  it('compressed-tensors: weight_shape bytes are read (16 bytes per layer) and undo the padding', async () => {
+    const cp = await openCheckpoint(q('odd-ct'));
+    const fc3 = tensor(cp, 'fc3.weight_packed');
+    assert.deepStrictEqual(fc3.shape, [21, 5], '36 inputs in 5 words of 8');
+    assert.deepStrictEqual(fc3.logicalShape, [21, 36]);
+    assert.deepStrictEqual(tensor(cp, 'fc4.weight_packed').shape, [5, 3]);
+    assert.deepStrictEqual(tensor(cp, 'fc4.weight_packed').logicalShape, [5, 21]);
+    assert.strictEqual(tensor(cp, 'fc4.weight_shape').role, 'quantization');
+    assert.match(fc3.roleReason, /padded with 4 zero values/);
+    // Headers, plus the four 16-byte shapes (read in one range), plus config.json.
+    const size = fs.statSync(q('odd-ct/model.safetensors')).size;
+    assert.ok(cp.bytesRead < size / 2, `read ${cp.bytesRead} of ${size}`);
+  });
+
+  it('compressed-tensors with quantization_config nested in text_config, asymmetric (packed zero points)', async () => {
+    const cp = await openCheckpoint(q('ct-w4a16-nested'));
+    assert.strictEqual(cp.quantization?.declaredBy, 'config.json text_config.quantization_config');
+    const zp = tensor(cp, 'model.layers.0.mlp.down_proj.weight_zero_point');
+    assert.strictEqual(zp.role, 'quantization');
+    assert.deepStrictEqual(zp.shape, [4, 2], 'zero points packed along out_features: ceil(32 / 8) x groups');
+  });
+
+  it('compressed-tensors int-quantized W8A8 and float-quantized FP8: weights in their own shape, scales and input scales are state', async () => {
+    const int8 = await openCheckpoint(q('ct-w8a8-int8'));
+    const w = tensor(int8, 'model.layers.0.self_attn.q_proj.weight');
+    assert.strictEqual(w.role, 'parameter', 'int8 weights are parameters here');
+    assert.strictEqual(w.logicalShape, undefined);
+    assert.strictEqual(tensor(int8, 'model.layers.0.self_attn.q_proj.input_scale').role, 'quantization');
+    const fp8 = await openCheckpoint(q('ct-fp8-channel'));
+    assert.strictEqual(tensor(fp8, 'model.layers.0.self_attn.q_proj.weight').dtype, 'float8_e4m3fn');
+    assert.strictEqual(tensor(fp8, 'model.layers.0.self_attn.q_proj.weight_scale').role, 'quantization');
+  });
+
+  it('MLX: quantized embeddings and tied head, a per-layer 8-bit override and a layer left unquantized', async () => {
+    const cp = await openCheckpoint(q('mlx-tied-mixed'));
+    const emb = moduleAt(cp, 'model.embed_tokens');
+    assert.strictEqual(emb.repr, 'QuantEmbedding(64, 32, bits=4, group_size=32, method=mlx)');
+    const head = tensor(cp, 'lm_head.weight');
+    assert.strictEqual(head.present, false, 'tied: not stored');
+    assert.deepStrictEqual(head.logicalShape, [64, 32]);
+    assert.strictEqual(moduleAt(cp, 'lm_head').repr, 'QuantLinear(in_features=32, out_features=64, bits=4, group_size=32, method=mlx)');
+    assert.strictEqual(cp.parameters.total - cp.parameters.unique, 64 * 32, 'the tie counted once');
+    assert.match(moduleAt(cp, 'model.layers.0.mlp.down_proj').repr!, /bits=8/);
+    assert.strictEqual(moduleAt(cp, 'model.layers.1.mlp.down_proj').type, 'Linear', 'quantization: {path: false} leaves a Linear');
+    assert.deepStrictEqual(cp.quantization?.variants?.map((v) => v.bits), [4, 8]);
+    assert.ok(!cp.warnings.some((w) => w.code === 'declared-count-mismatch'), 'mlx-lm declares the logical count');
+  });
+
+  it('MLX 4-bit, group 64 (the issue): 4.53 bits per weight, as mlx-lm computes it (bytes * 8 / parameters)', async () => {
+    const cp = await openCheckpoint(q('mlx-4bit-g64'));
+    const bytes = cp.tensors.reduce((s, t) => s + t.nbytes, 0);
+    assert.strictEqual(cp.quantization!.storedBytes, bytes);
+    assert.strictEqual(cp.quantization!.bitsPerWeight, Math.round((bytes * 8 * 1e4) / 201_152) / 1e4);
+  });
+
+  it('bitsandbytes 4-bit: the quant_state JSON gives the shape; absmax, quant maps and state belong to the layer', async () => {
+    const cp = await openCheckpoint(q('odd-bnb'));
+    const w = tensor(cp, 'fc4.weight');
+    assert.deepStrictEqual(w.shape, [53, 1], '105 values, two per byte');
+    assert.deepStrictEqual(w.logicalShape, [5, 21]);
+    const fc4 = moduleAt(cp, 'fc4');
+    assert.ok(!fc4.children.some((c) => c.name === 'weight'), 'no module named "weight"');
+    assert.ok(fc4.tensors.includes('fc4.weight.quant_state.bitsandbytes__nf4'));
+    assert.strictEqual(tensor(cp, 'fc4.weight.absmax').role, 'quantization');
+    assert.strictEqual(fc4.repr, 'QuantLinear(in_features=21, out_features=5, bits=4, group_size=64, method=bitsandbytes, format=nf4)');
+    const dbl = await openCheckpoint(q('bnb-nf4-double'));
+    for (const n of ['absmax', 'nested_absmax', 'nested_quant_map', 'quant_map']) {
+      assert.strictEqual(tensor(dbl, `model.layers.0.self_attn.q_proj.weight.${n}`).role, 'quantization', n);
+    }
+  });
+
+  it('bitsandbytes 8-bit: int8 weights are parameters; SCB and weight_format are state', async () => {
+    const cp = await openCheckpoint(q('bnb-int8'));
+    assert.strictEqual(tensor(cp, 'model.layers.0.mlp.up_proj.weight').role, 'parameter');
+    assert.strictEqual(tensor(cp, 'model.layers.0.mlp.up_proj.SCB').role, 'quantization');
+    assert.strictEqual(tensor(cp, 'model.layers.0.mlp.up_proj.weight_format').role, 'quantization');
+  });
+
+  it('FP8 block-wise (weight_scale_inv over 16x16 blocks) and per-channel (FBGEMM)', async () => {
+    const block = await openCheckpoint(q('fp8-block'));
+    assert.deepStrictEqual(tensor(block, 'model.layers.0.mlp.down_proj.weight_scale_inv').shape, [2, 4]);
+    assert.strictEqual(moduleAt(block, 'model.layers.0.mlp.down_proj').repr, 'QuantLinear(in_features=64, out_features=32, bits=8, block_size=(16, 16), method=fp8, format=e4m3 block)');
+    const ch = await openCheckpoint(q('fp8-channel'));
+    assert.deepStrictEqual(tensor(ch, 'model.layers.0.mlp.down_proj.weight_scale').shape, [32, 1]);
+    assert.strictEqual(tensor(ch, 'model.layers.0.mlp.down_proj.weight_scale').role, 'quantization');
+    assert.strictEqual(ch.quantization?.format, 'e4m3 per-channel');
+  });
+
+  it('odd GPTQ: the one layer GPTQ can pack is quantized; the others stay Linear and count as stored', async () => {
+    const cp = await openCheckpoint(q('odd-gptq'));
+    assert.strictEqual(moduleAt(cp, 'fc1').type, 'QuantLinear');
+    assert.strictEqual(moduleAt(cp, 'fc1').repr, 'QuantLinear(in_features=64, out_features=64, bias=True, bits=4, group_size=32, method=gptq)');
+    for (const n of ['fc2', 'fc3', 'fc4']) assert.strictEqual(moduleAt(cp, n).type, 'Linear', n);
+  });
+
+  it('GGUF: logical counts unchanged, the file type is the scheme', async () => {
+    const cp = await openCheckpoint(fixture('gguf', 'tiny-llama.gguf'));
+    assert.strictEqual(cp.parameters.unique, readJson<{ torch: { ground_truth: { parameters: { unique: number } } } }>(fixture('gguf', 'ground-truth.json')).torch.ground_truth.parameters.unique);
+    assert.strictEqual(cp.quantization?.method, 'gguf');
+    assert.strictEqual(cp.quantization?.format, 'Q8_0');
+    assert.strictEqual(cp.quantization?.bits, 8);
+    assert.ok(!cp.tensors.some((t) => t.logicalShape || t.role === 'quantization'));
+  });
+
+  it('a checkpoint that is not quantized gets none of the new fields', async () => {
+    const r = toReport(await openCheckpoint(fixture('safetensors', 'gpt2-tied')));
+    assert.strictEqual(r.quantization, undefined);
+    assert.strictEqual(r.adapter, undefined);
+    assert.strictEqual(r.parameters.declared, undefined);
+    assert.ok(!r.tensors.some((t) => 'logicalShape' in t || 'logicalNumel' in t));
+    assert.ok(!JSON.stringify(r.modules).includes('"stored"'));
+  });
+});
+
+describe('quantized layouts written by hand (headers only)', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir('weightscope-quant-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('GPTQ in Marlin format (B, s) and GPTQModel pack_dtype int16', async () => {
+    const marlin = folder(dir, 'marlin', { quantization_config: { quant_method: 'marlin', group_size: 128 } }, st([
+      { name: 'l.B', dtype: 'I32', shape: [256 / 16, 512 * 2] },
+      { name: 'l.s', dtype: 'F16', shape: [2, 512] },
+    ]));
+    let cp = await openCheckpoint(marlin);
+    assert.deepStrictEqual(tensor(cp, 'l.B').logicalShape, [512, 256]);
+    assert.strictEqual(cp.quantization?.format, 'marlin');
+    assert.strictEqual(cp.quantization?.groupSize, 128);
+    const i16 = folder(dir, 'i16', { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 32, pack_dtype: 'int16' } }, st([
+      { name: 'l.qweight', dtype: 'I16', shape: [(64 * 4) / 16, 32] },
+      { name: 'l.qzeros', dtype: 'I16', shape: [2, (32 * 4) / 16] },
+      { name: 'l.scales', dtype: 'F16', shape: [2, 32] },
+    ]));
+    cp = await openCheckpoint(i16);
+    assert.deepStrictEqual(tensor(cp, 'l.qweight').logicalShape, [32, 64]);
+    assert.strictEqual(cp.parameters.unique, 32 * 64);
+  });
+
+  it('AWQ GEMV_fast (int16, interleaved) and NVFP4 (compressed-tensors, two values per byte)', async () => {
+    const fast = folder(dir, 'gemv-fast', { quantization_config: { quant_method: 'awq', bits: 4, group_size: 128, version: 'gemv_fast' } }, st([
+      { name: 'l.qweight', dtype: 'I16', shape: [256 / 4, 512] },
+      { name: 'l.scales', dtype: 'F16', shape: [32, 256] },
+      { name: 'l.scaled_zeros', dtype: 'F16', shape: [32, 256] },
+    ]));
+    let cp = await openCheckpoint(fast);
+    assert.deepStrictEqual(tensor(cp, 'l.qweight').logicalShape, [256, 512]);
+    assert.strictEqual(tensor(cp, 'l.scaled_zeros').role, 'quantization');
+    const nvfp4 = folder(dir, 'nvfp4', {
+      quantization_config: {
+        quant_method: 'compressed-tensors', format: 'nvfp4-pack-quantized',
+        config_groups: { group_0: { targets: ['Linear'], weights: { num_bits: 4, type: 'float', strategy: 'tensor_group', group_size: 16 } } },
+      },
+    }, st([
+      { name: 'l.weight_packed', dtype: 'U8', shape: [64, 32] },
+      { name: 'l.weight_scale', dtype: 'F8_E4M3', shape: [64, 4] },
+      { name: 'l.weight_global_scale', dtype: 'F32', shape: [1] },
+      { name: 'l.input_global_scale', dtype: 'F32', shape: [1] },
+    ]));
+    cp = await openCheckpoint(nvfp4);
+    assert.deepStrictEqual(tensor(cp, 'l.weight_packed').logicalShape, [64, 64]);
+    assert.strictEqual(cp.quantization?.groupSize, 16);
+    for (const n of ['weight_scale', 'weight_global_scale', 'input_global_scale']) assert.strictEqual(tensor(cp, `l.${n}`).role, 'quantization', n);
+  });
+
+  it('NVFP4 from NVIDIA ModelOpt (quant_algo NVFP4): uint8 weight [out, in / 2], FP8 block scales, global scale', async () => {
+    const d = folder(dir, 'modelopt', { quantization_config: { quant_method: 'modelopt', quant_algo: 'NVFP4', group_size: 16 } }, st([
+      { name: 'l.weight', dtype: 'U8', shape: [64, 48] },
+      { name: 'l.weight_scale', dtype: 'F8_E4M3', shape: [64, 6] },
+      { name: 'l.weight_scale_2', dtype: 'F32', shape: [] },
+      { name: 'l.input_scale', dtype: 'F32', shape: [] },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(cp, 'l.weight').logicalShape, [64, 96]);
+    assert.strictEqual(cp.parameters.unique, 64 * 96);
+    assert.strictEqual(cp.quantization?.method, 'nvfp4');
+    for (const n of ['weight_scale', 'weight_scale_2', 'input_scale']) assert.strictEqual(tensor(cp, `l.${n}`).role, 'quantization', n);
+  });
+
+  it('compressed-tensors saved "frozen" (weights dequantized beside their scales) and AutoRound exporting the GPTQ layout', async () => {
+    const frozen = folder(dir, 'frozen', {
+      quantization_config: {
+        quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'frozen',
+        config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'group', group_size: 32 } } },
+      },
+    }, st([
+      { name: 'l.weight', dtype: 'BF16', shape: [32, 64] },
+      { name: 'l.weight_scale', dtype: 'BF16', shape: [32, 2] },
+      { name: 'l.weight_zero_point', dtype: 'I8', shape: [32, 2] },
+      { name: 'head.weight', dtype: 'BF16', shape: [10, 32] },
+    ]));
+    let cp = await openCheckpoint(frozen);
+    assert.strictEqual(cp.parameters.unique, 32 * 64 + 10 * 32, 'scales and zero points are not parameters');
+    assert.strictEqual(tensor(cp, 'l.weight_scale').role, 'quantization');
+    assert.strictEqual(cp.quantization?.format, 'frozen');
+    const ar = folder(dir, 'autoround', { quantization_config: { quant_method: 'intel/auto-round', bits: 4, group_size: 32, packing_format: 'auto_gptq' } }, st([
+      { name: 'l.qweight', dtype: 'I32', shape: [8, 32] },
+      { name: 'l.qzeros', dtype: 'I32', shape: [2, 4] },
+      { name: 'l.scales', dtype: 'F16', shape: [2, 32] },
+    ]));
+    cp = await openCheckpoint(ar);
+    assert.strictEqual(cp.quantization?.method, 'gptq');
+    assert.strictEqual(cp.parameters.unique, 64 * 32);
+    assert.deepStrictEqual(cp.warnings, []);
+  });
+
+  it("MXFP4 (gpt-oss): _blocks [..., G, 16] and _scales [..., G] stand for [..., G * 32]", async () => {
+    const d = folder(dir, 'mxfp4', { quantization_config: { quant_method: 'mxfp4' } }, st([
+      { name: 'model.layers.0.mlp.experts.gate_up_proj_blocks', dtype: 'U8', shape: [4, 64, 2, 16] },
+      { name: 'model.layers.0.mlp.experts.gate_up_proj_scales', dtype: 'U8', shape: [4, 64, 2] },
+      { name: 'model.layers.0.mlp.experts.gate_up_proj_bias', dtype: 'F32', shape: [4, 64] },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(cp, 'model.layers.0.mlp.experts.gate_up_proj_blocks').logicalShape, [4, 64, 64]);
+    assert.strictEqual(cp.parameters.unique, 4 * 64 * 64 + 4 * 64);
+    assert.strictEqual(cp.quantization?.method, 'mxfp4');
+  });
+
+  it('a weight_shape whose bytes do not hold a shape: sized from the packed width, with a warning', async () => {
+    const cfg = { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'channel' } } } } };
+    const d = folder(dir, 'bad-shape', cfg, st([
+      { name: 'l.weight_packed', dtype: 'I32', shape: [8, 5] },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [8, 1] },
+      { name: 'l.weight_shape', dtype: 'I64', shape: [2], data: i64s(-1, 7) },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(cp, 'l.weight_packed').logicalShape, [8, 40]);
+    const w = cp.warnings.find((x) => x.code === 'quantization-shape-assumed');
+    assert.ok(w, 'warned');
+    assert.match(w.message, /weight_shape holds -1/);
+    const good = folder(dir, 'good-shape', cfg, st([
+      { name: 'l.weight_packed', dtype: 'I32', shape: [8, 5] },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [8, 1] },
+      { name: 'l.weight_shape', dtype: 'I64', shape: [2], data: i64s(8, 37) },
+    ]));
+    assert.deepStrictEqual(tensor(await openCheckpoint(good), 'l.weight_packed').logicalShape, [8, 37]);
+  });
+
+  it('a bitsandbytes quant_state that is not JSON: the packed size gives the count, with a warning', async () => {
+    const d = folder(dir, 'bad-state', { quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } }, st([
+      { name: 'l.weight', dtype: 'U8', shape: [50, 1] },
+      { name: 'l.weight.absmax', dtype: 'F32', shape: [2] },
+      { name: 'l.weight.quant_map', dtype: 'F32', shape: [16] },
+      { name: 'l.weight.quant_state.bitsandbytes__nf4', dtype: 'U8', shape: [5], data: Buffer.from('{"a":') },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.strictEqual(cp.parameters.unique, 100);
+    assert.match(cp.warnings.find((w) => w.code === 'quantization-shape-assumed')!.message, /not valid JSON/);
+  });
+
+  it('tensor contents read are bounded: only exact names, small sizes; weights are never read', async () => {
+    const cfg = { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'channel' } } } } };
+    const big = 8 * 1024 * 1024;
+    const d = folder(dir, 'bounded', cfg, st([
+      { name: 'l.weight_packed', dtype: 'I32', shape: [big / 4 / 64, 64] },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [big / 4 / 64, 1] },
+      { name: 'l.weight_shape', dtype: 'I64', shape: [2], data: i64s(big / 4 / 64, 512) },
+      // A "shape" far too long to be one and a "quant state" far too large: not read.
+      { name: 'x.weight_shape', dtype: 'I64', shape: [4096] },
+      { name: 'y.weight.quant_state.bitsandbytes__nf4', dtype: 'U8', shape: [1 << 20] },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(cp, 'l.weight_packed').logicalShape, [big / 4 / 64, 512]);
+    assert.ok(cp.bytesRead < 4096, `read ${cp.bytesRead} bytes of a ${(big / 1e6).toFixed(0)} MB file`);
+  });
+
+  it('past the read budget, shape tensors are not read: a warning, and the packed widths', async () => {
+    const raw = await readCheckpoint(q('odd-ct'));
+    assert.strictEqual(Object.keys(raw.payloads ?? {}).length, 4, 'four weight_shape tensors read');
+    delete raw.payloads;
+    await readQuantInputs(raw, q('odd-ct'), nodeFileAccess, { sidecars: false, maxTensors: 1 });
+    assert.strictEqual(Object.keys(raw.payloads ?? {}).length, 1);
+    assert.match(raw.warnings.find((w) => w.code === 'quantization-payload-budget')!.message, /^3 quantization shape tensor\(s\) not read/);
+    const cp = analyze(raw);
+    assert.strictEqual(cp.warnings.filter((w) => w.code === 'quantization-shape-assumed').length, 1);
+    assert.deepStrictEqual(tensor(cp, 'fc3.weight_packed').logicalShape, [21, 40], 'the padded width, as the warning says');
+  });
+
+  it('random configs and shapes never escape as anything but a warning or a CheckpointError', async () => {
+    const rand = seededRandom(9);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+    const methods = ['gptq', 'awq', 'compressed-tensors', 'bitsandbytes', 'fp8', 'marlin', 'mxfp4', 'hqq', 'weird'];
+    const values = [0, -1, 1, 3, 7, 64, 1e12, 'x', null, [16], { a: 1 }, true];
+    const names = ['qweight', 'qzeros', 'scales', 'g_idx', 'B', 's', 'weight', 'weight_packed', 'weight_scale', 'weight_shape', 'weight_scale_inv', 'SCB', 'biases', 'weight.absmax', 'x_blocks', 'x_scales'];
+    const dtypes = ['I32', 'I16', 'U8', 'U32', 'F16', 'F32', 'I64', 'F8_E4M3'];
+    for (let i = 0; i < 60; i++) {
+      const qc: Record<string, unknown> = { quant_method: pick(methods) };
+      for (const k of ['bits', 'group_size', 'version', 'format', 'checkpoint_format', 'weight_block_size', 'config_groups']) if (rand() < 0.5) qc[k] = pick(values);
+      const cfg = rand() < 0.5 ? { quantization_config: qc } : { quantization: { bits: pick(values), group_size: pick(values), 'l': pick(values) } };
+      const used = new Set<string>();
+      const entries = [];
+      for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
+        const name = pick(names);
+        if (used.has(name)) continue;
+        used.add(name);
+        const shape = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => Math.floor(rand() * 9));
+        entries.push({ name: `l.${name}`, dtype: pick(dtypes), shape });
+      }
+      const d = folder(dir, `fuzz-${i}`, cfg, st(entries));
+      try {
+        const cp = await openCheckpoint(d);
+        assert.ok(Number.isSafeInteger(cp.parameters.unique) && cp.parameters.unique >= 0, `${i}: ${cp.parameters.unique}`);
+        for (const t of cp.tensors) if (t.logicalNumel !== undefined) assert.ok(Number.isSafeInteger(t.logicalNumel) && t.logicalNumel >= 0, `${i}: ${t.name} ${t.logicalNumel}`);
+        JSON.stringify(toReport(cp));
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw new Error(`case ${i} (${JSON.stringify(cfg)} ${JSON.stringify(entries)}): ${String(e)}`);
+      }
+    }
+  });
+});
+
+describe('declared totals', () => {
+  it('the index of a GPTQ checkpoint declares what transformers counts (quantized layers left out): a warning says so', async () => {
+    const cp = await openCheckpoint(q('gptq-8bit-perchannel'));
+    assert.deepStrictEqual(cp.parameters.declared, { count: truth['gptq-8bit-perchannel'].declared, source: 'model.safetensors.index.json metadata.total_parameters' });
+    const w = cp.warnings.find((x) => x.code === 'declared-count-mismatch')!;
+    assert.match(w.message, /declares 4,256 parameters; the checkpoint holds 24,736/);
+    assert.match(w.message, /leaves out the quantized layers/);
+    assert.ok(!('declared' in cp.modules.parameters), 'the root module keeps its own counts');
+  });
+
+  it('GGUF general.parameter_count and safetensors __metadata__ total_parameters are declarations too', () => {
+    const base = { format: 'gguf', files: ['x.gguf'], metadata: { gguf: { kv: { 'general.parameter_count': 12 } } } } as unknown as RawCheckpoint;
+    assert.deepStrictEqual(declaredCount(base), { count: 12, source: 'gguf general.parameter_count' });
+    const stRaw = { files: ['m.safetensors'], metadata: { __metadata__: { total_parameters: '1200' } } } as unknown as RawCheckpoint;
+    assert.deepStrictEqual(declaredCount(stRaw), { count: 1200, source: '__metadata__ total_parameters' });
+    assert.strictEqual(declaredCount({ files: [], metadata: { __metadata__: { total_parameters: '12e5' } } } as unknown as RawCheckpoint), undefined);
+    const rec = (name: string, shape: number[]): TensorRecord => ({ name, dtype: 'float32', shape, nbytes: 4 * shape.reduce((a, b) => a * b, 1), file: 'm.safetensors', dataOffset: 0, storage: name, storageOffset: 0, strides: null });
+    const cp = analyze({ format: 'safetensors', path: 'm.safetensors', files: ['m.safetensors'], tensors: [rec('a.weight', [3, 4])], declaredTies: [], metadata: { __metadata__: { total_parameters: '13' } }, warnings: [], bytesRead: 0, totalBytes: 0 });
+    assert.strictEqual(cp.parameters.declared?.count, 13);
+    assert.match(cp.warnings.find((w) => w.code === 'declared-count-mismatch')!.message, /declares 13 parameters; the checkpoint holds 12/);
+  });
+});
+
+describe('adapters', () => {
+  it('PEFT LoRA: the base model names, lora.Linear(r=4) modules, the trainable count', async () => {
+    const cp = await openCheckpoint(q('peft-lora'));
+    assert.ok(cp.prefixes?.includes('base_model.model.'));
+    assert.ok(cp.tensors.every((t) => !t.name.startsWith('base_model.')));
+    const m = moduleAt(cp, 'model.layers.0.self_attn.q_proj');
+    assert.strictEqual(m.type, 'lora.Linear');
+    assert.strictEqual(m.repr, 'lora.Linear(r=4)');
+    assert.match(m.evidence!, /32 → 32, rank 4, alpha 8/);
+    assert.strictEqual(moduleAt(cp, 'model.layers.0.self_attn.q_proj.lora_A').repr, 'Linear(in_features=32, out_features=4, bias=False)');
+    assert.ok(cp.files.includes('adapter_config.json'));
+  });
+
+  it('PEFT DoRA in a .bin with modules_to_save: magnitudes and the trained lm_head copy are trainable parameters', async () => {
+    const cp = await openCheckpoint(q('peft-dora-bin'));
+    assert.strictEqual(cp.format, 'pytorch-zip');
+    assert.strictEqual(tensor(cp, 'model.layers.0.self_attn.k_proj.lora_magnitude_vector').role, 'parameter');
+    assert.match(tensor(cp, 'lm_head.weight').roleReason, /modules_to_save/);
+    assert.strictEqual(moduleAt(cp, 'model.layers.1.self_attn.o_proj').repr, 'lora.Linear(r=8, use_dora=True)');
+  });
+
+  it('kohya LoRA: flattened names, alpha is a buffer, conv layers are lora.Conv2d', async () => {
+    const cp = await openCheckpoint(q('kohya-lora.safetensors'));
+    assert.strictEqual(tensor(cp, 'lora_unet_down_blocks_0_resnets_0_conv1.alpha').role, 'buffer');
+    assert.strictEqual(moduleAt(cp, 'lora_unet_down_blocks_0_resnets_0_conv1').type, 'lora.Conv2d');
+    assert.strictEqual(moduleAt(cp, 'lora_te_text_model_encoder_layers_0_mlp_fc1').repr, 'lora.Linear(r=4)');
+  });
+
+  it('adapter_config.json beside a merged model (no adapter tensors) is not an adapter', async () => {
+    const dir = tempDir('weightscope-merged-');
+    try {
+      fs.copyFileSync(q('gptq-no-config/model.safetensors'), path.join(dir, 'model.safetensors'));
+      fs.copyFileSync(q('peft-lora/adapter_config.json'), path.join(dir, 'adapter_config.json'));
+      const cp = await openCheckpoint(dir);
+      assert.strictEqual(cp.adapter, undefined);
+      assert.ok(cp.warnings.some((w) => w.code === 'adapter-config-unused'));
+      assert.strictEqual(cp.parameters.unique, truth['gptq-no-config'].parameters.unique);
+      assert.ok((cp.metadata.sidecars as Record<string, unknown>)['adapter_config.json'], 'shown with the metadata');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a folder with adapter_model.bin and training_args.bin opens the adapter', async () => {
+    const dir = tempDir('weightscope-adapter-');
+    try {
+      for (const f of ['adapter_model.bin', 'adapter_config.json']) fs.copyFileSync(q(`peft-dora-bin/${f}`), path.join(dir, f));
+      fs.copyFileSync(q('peft-dora-bin/adapter_model.bin'), path.join(dir, 'training_args.bin'));
+      const cp = await openCheckpoint(dir);
+      assert.strictEqual(cp.adapter?.type, 'DoRA');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the scheme in the CLI and the exports', () => {
+  it('text, markdown and svg name the scheme: "201.2K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored"', async () => {
+    const cp = await openCheckpoint(q('gptq-4bit-g32'));
+    const line = '201.2K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored';
+    assert.strictEqual((await exportAs(cp, 'text')).toString().split('\n')[0], `# ${line}`);
+    assert.match((await exportAs(cp, 'markdown')).toString(), /\| Quantization \| 4-bit GPTQ \(g32\) · 7\.24 bits per weight stored \(config\.json quantization\\_config\) \|/);
+    assert.ok((await exportAs(cp, 'svg')).toString().includes(`>${line}</text>`));
+  });
+
+  it('adapters read "LoRA r=4 on q_proj, v_proj of <base>: N trainable parameters"', async () => {
+    const cp = await openCheckpoint(q('peft-lora'));
+    assert.strictEqual((await exportAs(cp, 'text')).toString().split('\n')[0], '# LoRA r=4 on q_proj, v_proj of weightscope/tiny-llama: 1.02K trainable parameters');
+  });
+
+  it('the CLI prints the scheme and stored figures, and --json carries quantization', () => {
+    const r = cli(q('bnb-nf4'));
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^quantized: {2}201\.2K parameters · 4-bit bitsandbytes NF4 \(block 64\) · [\d.]+ bits per weight stored$/m);
+    assert.strictEqual((r.stdout.match(/bits per weight stored/g) ?? []).length, 1, 'once, in the summary');
+    const j = JSON.parse(cli(q('bnb-nf4'), '--json').stdout);
+    assert.strictEqual(j.parameters.unique, 201_152);
+    assert.strictEqual(j.quantization.method, 'bitsandbytes');
+    assert.deepStrictEqual(j.tensors.find((t: { name: string }) => t.name === 'model.layers.0.mlp.up_proj.weight').logicalShape, [192, 64]);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Where code lives (docs/architecture.md): src/ never reaches into the webview's sources,
+ * src/shared/ runs in all three places (no Node, DOM or vscode import), the worker and the core
+ * never import vscode.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO } from './helpers';
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...tsFiles(p));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Module specifiers a file imports (static, dynamic, require). */
+function imports(file: string): string[] {
+  const src = fs.readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|require\(\s*'([^']+)'\s*\)|(?:^|\n)\s*import\s+'([^']+)'/g)) out.push(m[1] ?? m[2] ?? m[3] ?? m[4]);
+  return out;
+}
+
+const rel = (f: string) => path.relative(REPO, f);
+
+describe('source layout', () => {
+  it('no file under src/ imports the webview sources', () => {
+    for (const f of tsFiles(path.join(REPO, 'src'))) {
+      for (const spec of imports(f)) assert.ok(!/(^|\/)webview\//.test(spec), `${rel(f)} imports ${spec}`);
+    }
+  });
+
+  it('src/shared/ imports no Node module, vscode or webview code, and only types and pure helpers from the core', () => {
+    const files = tsFiles(path.join(REPO, 'src', 'shared'));
+    assert.ok(files.length >= 4);
+    for (const f of files) {
+      for (const spec of imports(f)) {
+        assert.ok(spec.startsWith('.'), `${rel(f)} imports the package ${spec}`);
+        const target = path.resolve(path.dirname(f), spec);
+        const allowed = target.startsWith(path.join(REPO, 'src', 'shared')) || ['model', 'numbers'].some((m) => target === path.join(REPO, 'src', 'core', m));
+        assert.ok(allowed, `${rel(f)} imports ${spec}`);
+      }
+    }
+  });
+
+  it('the core, the worker and the CLI never import vscode', () => {
+    for (const dir of ['core', 'worker', 'cli', 'shared']) {
+      for (const f of tsFiles(path.join(REPO, 'src', dir))) assert.ok(!imports(f).includes('vscode'), `${rel(f)} imports vscode`);
+    }
+  });
+
+  it('the host side never opens or analyses a checkpoint itself: the worker does (loader.ts starts it)', () => {
+    const forbidden = ['index', 'open', 'analyze', 'report'].map((m) => path.join(REPO, 'src', 'core', m));
+    for (const f of tsFiles(path.join(REPO, 'src', 'extension'))) {
+      for (const spec of imports(f)) {
+        const target = path.resolve(path.dirname(f), spec);
+        assert.ok(!forbidden.includes(target) && target !== path.join(REPO, 'src', 'core'), `${rel(f)} imports ${spec}`);
+      }
+    }
+  });
+});
