@@ -4,6 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { spawnSync } from 'child_process';
 import { CheckpointError } from '../src/core/errors';
 
@@ -117,4 +118,31 @@ export async function readsOrRefuses<T>(read: Promise<T>): Promise<T | false> {
     if (!(e instanceof CheckpointError)) throw e;
     return false;
   }
+}
+
+/**
+ * Rebuild a full-size PyTorch checkpoint from its committed skeleton (scripts/fixtures/
+ * make_pytorch.py): every byte torch wrote except the storage data, at its original offset in a
+ * sparse file of the original length. Returns the size.
+ */
+export function rebuildSkeleton(skel: string, out: string): number {
+  const buf = zlib.gunzipSync(fs.readFileSync(skel));
+  assert.strictEqual(buf.subarray(0, 8).toString('latin1'), 'WSSKEL1\n');
+  const size = Number(buf.readBigUInt64LE(8));
+  const n = buf.readUInt32LE(16);
+  let p = 20;
+  const fd = fs.openSync(out, 'w');
+  try {
+    for (let i = 0; i < n; i++) {
+      const off = Number(buf.readBigUInt64LE(p));
+      const len = buf.readUInt32LE(p + 8);
+      p += 12;
+      fs.writeSync(fd, buf, p, len, off);
+      p += len;
+    }
+    fs.ftruncateSync(fd, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return size;
 }

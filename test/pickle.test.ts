@@ -11,6 +11,7 @@ import {
   PyTuple,
   PickleNeedsMore,
   PyValue,
+  describeValue,
   unpickle,
 } from '../src/core/formats/pytorch/pickle';
 import { classifyGlobal, SafetyTracker } from '../src/core/formats/pytorch/safety';
@@ -283,6 +284,33 @@ describe('unpickler: bounds and bad input', () => {
     rejects(() => unpickle(neg, { file: 't', hooks: h }), 'bad-pickle', /storage size is int -1/);
     const wrongType = bytes([0x80, 2], '(X', [7, 0, 0, 0], 'storagecos\nsystem\nX', [1, 0, 0, 0], '0X', [3, 0, 0, 0], 'cpuK', [1], 'tQ.');
     rejects(() => unpickle(wrongType, { file: 't', hooks: h }), 'bad-pickle', /global os\.system as its storage class/);
+  });
+});
+
+describe('unpickler: hooks see every call and every mutation of a global, and change nothing', () => {
+  it('onCall gets REDUCE, NEWOBJ, INST and OBJ with their inert results', () => {
+    const seen: string[] = [];
+    const h: PickleHooks = { ...hooks(), onCall: (c) => seen.push(`${c.via}:${describeValue(c.callable)}:${c.args.length}:${describeValue(c.result)}`) };
+    // [posix.system('x'), my.C.__new__(my.C), INST my.D(), OBJ my.E(1)]
+    const buf = bytes('(cposix\nsystem\n(S\'x\'\ntR', [0x80, 2], 'cmy\nC\n)\x81(imy\nD\n(cmy\nE\nI1\nol.');
+    unpickle(buf, { file: 't', hooks: h });
+    assert.deepStrictEqual(seen, [
+      'reduce:global posix.system:1:posix.system instance',
+      'newobj:global my.C:0:my.C instance',
+      'inst:global my.D:0:my.D instance',
+      'obj:global my.E:1:my.E instance',
+    ]);
+  });
+
+  it('BUILD, SETITEMS and APPENDS on a global are refused without the hook, recorded with it', () => {
+    const build = bytes('ctorch\n_utils\n}S\'x\'\nI1\nsb.');
+    rejects(() => load(build), 'bad-pickle', /BUILD on global torch\._utils/);
+    const got: string[] = [];
+    const h: PickleHooks = { ...hooks(), onGlobalMutation: (t, op, payload) => got.push(`${op} ${t.full} ${payload.length}`) };
+    unpickle(build, { file: 't', hooks: h });
+    unpickle(bytes('csys\nmodules\n(S\'os\'\nNu.'), { file: 't', hooks: h });
+    unpickle(bytes('csys\npath\n(S\'/tmp\'\ne.'), { file: 't', hooks: h });
+    assert.deepStrictEqual(got, ['build torch._utils 1', 'setitems sys.modules 2', 'append sys.path 1']);
   });
 });
 

@@ -1,10 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import { openCheckpoint, readCheckpoint, toReport, CheckpointError, RawCheckpoint } from '../src/core';
 import { checkCounts, checkTree, TreeTruth } from './pytorch-truth';
-import { cli, fixture, readJson, tempDir } from './helpers';
+import { cli, fixture, readJson, rebuildSkeleton, tempDir } from './helpers';
 import { MemoryByteSource } from '../src/core/bytes';
 import { nodeFileAccess } from '../src/core/access';
 import { readPytorch } from '../src/core/formats/pytorch';
@@ -50,28 +49,6 @@ const pt = (name: string) => fixture('pytorch', name);
  * Rebuild a full-size checkpoint from its committed skeleton: every byte torch wrote except the
  * storage data, placed at its original offset in a sparse file of the original length.
  */
-function rebuildSkeleton(skel: string, out: string): number {
-  const buf = zlib.gunzipSync(fs.readFileSync(skel));
-  assert.strictEqual(buf.subarray(0, 8).toString('latin1'), 'WSSKEL1\n');
-  const size = Number(buf.readBigUInt64LE(8));
-  const n = buf.readUInt32LE(16);
-  let p = 20;
-  const fd = fs.openSync(out, 'w');
-  try {
-    for (let i = 0; i < n; i++) {
-      const off = Number(buf.readBigUInt64LE(p));
-      const len = buf.readUInt32LE(p + 8);
-      p += 12;
-      fs.writeSync(fd, buf, p, len, off);
-      p += len;
-    }
-    fs.ftruncateSync(fd, size);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return size;
-}
-
 function float32At(file: string, offset: number): number {
   const fd = fs.openSync(file, 'r');
   try {

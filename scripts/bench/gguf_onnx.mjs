@@ -55,7 +55,7 @@ function kvArr(k, elemType, items, enc) {
 // ggml type id -> [elements per block, bytes per block]
 const GGML = { 0: [1, 4], 12: [256, 144], 14: [256, 210] };
 
-function makeGguf(file) {
+export function makeGguf(file) {
   if (fs.existsSync(file)) return file;
   const V = 32000, D = 2048, FF = 5632, L = 22, KV = 256;
   const tensors = [['token_embd.weight', [D, V], 12]];

@@ -37,7 +37,7 @@ function makeGpt2(dir) {
 
 
 /** A synthetic checkpoint with `n` tensors in blocks of 50 (header only; sparse data). */
-function makeWide(dir, n) {
+export function makeWide(dir, n) {
   const file = path.join(dir, `wide-${n}.safetensors`);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(dir, { recursive: true });
@@ -63,7 +63,7 @@ function makeWide(dir, n) {
 }
 
 /** A sharded checkpoint: `shards` files of 20 bf16 [4096, 4096] tensors each (sparse data). */
-function makeSharded(dir, shards) {
+export function makeSharded(dir, shards) {
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) return index;
   fs.mkdirSync(dir, { recursive: true });

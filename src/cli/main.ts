@@ -10,6 +10,9 @@ import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
+import { isRemoteAddress } from '../core/remote/address';
+import { remoteCli } from './remote';
+import { safetyLines } from '../core/formats/pytorch/safety';
 
 // The formats come from the export registry (src/core/export/index.ts).
 const FORMATS = EXPORT_FORMATS;
@@ -17,10 +20,13 @@ type Fmt = ExportFormat;
 const FORMAT_HELP = EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
 
 const USAGE = `usage: weightscope <path> [options]
+       weightscope diff <a> <b> [--json] [--format text|markdown] [--data] [-o FILE] [--depth N]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
 <path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
-(*.safetensors.index.json, *.bin.index.json) or a folder holding one.
+(*.safetensors.index.json, *.bin.index.json) or a folder holding one; or, read by ranges without
+downloading, hf://owner/name[@revision][/path] (Hugging Face Hub; HF_TOKEN, HF_ENDPOINT) or an
+https:// URL of such a file.
 
 options:
   --json             print the schema-1 JSON report (same as --format json)
@@ -32,7 +38,8 @@ ${FORMAT_HELP}
   -h, --help         show this help
   --version          print the version
 
-exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error`;
+exit status: 0 ok, 1 unreadable checkpoint or unwritable output (one "error:" line on stderr), 2 usage error
+(weightscope diff: 0 equal, 3 different; weightscope diff --help for more)`;
 
 interface Args {
   path: string;
@@ -115,20 +122,12 @@ async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> 
 
 function renderCli(cp: Checkpoint, args: Args): string {
   const out: string[] = [];
-  if (cp.safety) {
-    const dangerous = cp.safety.globals.filter((g) => g.verdict === 'dangerous');
-    const unknown = cp.safety.globals.filter((g) => g.verdict === 'unknown');
-    if (cp.safety.verdict === 'dangerous') {
-      out.push(`SAFETY: DANGEROUS — this pickle calls ${dangerous.map((g) => g.name).join(', ')}; torch.load without weights_only would run it. Nothing was executed here.`);
-    } else if (cp.safety.verdict === 'unknown') {
-      out.push(`safety: unknown — names ${unknown.length} global(s) torch.load(weights_only=True) refuses: ${unknown.slice(0, 5).map((g) => g.name).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
-    } else {
-      out.push('safety: safe — only globals that torch.load(weights_only=True) accepts');
-    }
-  }
+  // The verdict first, with the decoded call of every flagged global (never executed).
+  if (cp.safety) out.push(...safetyLines(cp.safety));
   out.push(renderSummary(cp).trimEnd());
   out.push('');
-  out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
+  // A plain pickle holds no tensors: its verdict and warnings are the report.
+  if (cp.format !== 'pickle') out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);
@@ -154,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts); `./diff` opens a file named diff.
+  if (argv[0] === 'diff') return (await import('./diff')).diffMain(argv.slice(1));
   let args: Args;
   try {
     const parsed = parseArgs(argv);
@@ -174,8 +175,17 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const cp = await openCheckpoint(args.path);
-    const out = await render(cp, args);
+    const remote = isRemoteAddress(args.path) ? remoteCli(process.stderr) : undefined;
+    let cp: Checkpoint;
+    try {
+      cp = await openCheckpoint(args.path, remote?.options);
+    } finally {
+      remote?.finish();
+    }
+    let out = await render(cp, args);
+    const transfer = remote?.line(cp);
+    if (transfer && args.format === 'text' && typeof out === 'string') out += transfer + '\n';
+    else if (transfer) process.stderr.write(safeLine(transfer) + '\n');
     if (args.output) {
       try {
         fs.writeFileSync(args.output, out);

@@ -11,7 +11,16 @@ export interface FileStat {
   isDirectory: boolean;
 }
 
+/**
+ * The path operations open.ts and the readers apply to an access's paths. Local files use Node's
+ * `path` (so Windows paths work on Windows); a remote access (src/core/remote/) uses `path.posix`
+ * over its own virtual paths, on every platform.
+ */
+export type PathOps = Pick<typeof path, 'resolve' | 'join' | 'dirname' | 'basename' | 'relative' | 'sep'>;
+
 export interface FileAccess {
+  /** Path operations for this access's paths; Node's `path` when absent. */
+  paths?: PathOps;
   /** Open a file for ranged reads. `display` is the name used in messages. */
   open(absPath: string, display?: string): Promise<ByteSource>;
   stat(absPath: string): Promise<FileStat | null>;
@@ -43,7 +52,12 @@ export interface ReaderContext {
   root: string;
 }
 
-export function relativeName(ctx: { root: string }, absPath: string): string {
-  const rel = path.relative(ctx.root, absPath);
-  return rel === '' ? path.basename(absPath) : rel.split(path.sep).join('/');
+export function pathsOf(access: FileAccess | undefined): PathOps {
+  return access?.paths ?? path;
+}
+
+export function relativeName(ctx: { root: string; access?: FileAccess }, absPath: string): string {
+  const p = pathsOf(ctx.access);
+  const rel = p.relative(ctx.root, absPath);
+  return rel === '' ? p.basename(absPath) : rel.split(p.sep).join('/');
 }

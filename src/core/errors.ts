@@ -21,7 +21,15 @@ export type ErrorCode =
   | 'bad-pickle'
   | 'bad-zip'
   | 'unsupported'
-  | 'limit';
+  | 'limit'
+  // Remote sources (src/core/remote/):
+  | 'http' // an HTTP answer that is neither the bytes asked for nor one of the cases below
+  | 'auth' // 401/403: a token is needed, or the one given is refused
+  | 'no-ranges' // the server ignores Range requests; the file would have to be downloaded whole
+  | 'timeout' // no answer in time, after retries
+  | 'network' // connection refused, reset or dropped, after retries
+  | 'changed' // the file changed (ETag or size) between two reads
+  | 'cancelled'; // the caller's AbortSignal fired
 
 export interface ErrorLocation {
   file?: string;

@@ -6,13 +6,17 @@
 import { OpenOptions, readCheckpoint } from './open';
 import { analyze } from './analyze';
 import { Checkpoint } from './model';
+import { RemoteOptions, isRemoteAddress, openRemote } from './remote';
 
-export async function openCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+/** Open a local path, or an hf:// / http(s):// address (remote options apply to those only). */
+export async function openCheckpoint(inputPath: string, opts: OpenOptions & RemoteOptions = {}): Promise<Checkpoint> {
+  if (isRemoteAddress(inputPath)) return openRemote(inputPath, opts);
   return analyze(await readCheckpoint(inputPath, opts));
 }
 
 export { analyze, readCheckpoint };
-export type { OpenOptions };
+export type { OpenOptions, RemoteOptions };
+export { isRemoteAddress };
 export * from './model';
 export { CheckpointError, isCheckpointError } from './errors';
 export { toReport } from './report';

@@ -6,8 +6,9 @@
 
 /**
  * A format value: one of the `variants` of a module in the format registry (formats/index.ts),
- * e.g. `safetensors`, `safetensors-sharded`, `pytorch-zip`, `pytorch-legacy`, `gguf`, `onnx`.
- * A string so that a new format needs no edit here; the registry checks every module's values
+ * e.g. `safetensors`, `safetensors-sharded`, `pytorch-zip`, `pytorch-legacy`, `gguf`, `onnx`, and
+ * `pickle` (a plain pickle, pickle.dump rather than torch.save: no tensors, only its safety
+ * report). A string so that a new format needs no edit here; the registry checks every module's values
  * and gives each its label (`formatLabel`).
  */
 export type Format = string;
@@ -93,11 +94,36 @@ export interface SafetyGlobal {
   /** How many times the pickle references it. */
   count: number;
   reason?: string;
+  /**
+   * What the pickle does with it: `call` (REDUCE, INST/OBJ with arguments: torch.load would call
+   * it), `class` (instantiates it without running its __init__: NEWOBJ, copyreg._reconstructor),
+   * `modify` (BUILD on a module or class: the pickle sets its attributes), `reference` (named
+   * only, or passed on as a value).
+   */
+  action?: 'call' | 'class' | 'modify' | 'reference';
+  /**
+   * True when loading it is flagged (warning `unsafe-global`): every dangerous global, and any
+   * other callable the pickle calls that is not known to be harmless, even if it is on no list.
+   */
+  unsafe?: boolean;
+  /**
+   * The calls the pickle makes with it, decoded: the callable and its arguments as the pickle
+   * holds them (Python syntax, escaped, truncated), never executed. The first few.
+   */
+  calls?: string[];
+  /** How many calls the pickle makes with it (`calls` shows the first few). */
+  callCount?: number;
+  /** For a callable the pickle reaches at load time rather than by a GLOBAL (e.g. `builtins.getattr`). */
+  via?: string;
+  /** Named only by a pickle after the first one's STOP, which torch.load does not read. */
+  trailing?: boolean;
 }
 
 export interface SafetyReport {
   verdict: 'safe' | 'unknown' | 'dangerous';
   globals: SafetyGlobal[];
+  /** Set when part of the pickle could not be scanned (too large, or it stops making sense): why. */
+  incomplete?: string;
 }
 
 export interface RawCheckpoint {
@@ -272,6 +298,11 @@ export interface Checkpoint {
   totalBytes: number;
   /** Architecture name when known (config `architectures[0]`, root class of a pickled module). */
   architecture?: string;
+  /** Where a remote checkpoint came from (absent for local paths). */
+  source?: CheckpointSource;
+  /** Remote only: bytes received over the network, and HTTP requests made, to open it. */
+  bytesTransferred?: number;
+  requests?: number;
   /** How the weights are quantized, when they are. */
   quantization?: QuantizationInfo;
   /** The adapter, when the checkpoint is one. */
@@ -374,4 +405,25 @@ export interface DeclaredCount {
 /** Parameter counts; `declared` when a file states a total of its own. */
 export interface ParameterCounts extends Counts {
   declared?: DeclaredCount;
+}
+
+/** The origin of a checkpoint opened from an address rather than a local path (src/core/remote/). */
+export interface CheckpointSource {
+  /** `hf`: the Hugging Face Hub; `url`: an HTTP(S) URL; `hf-cache`: an hf:// address found complete in the local Hugging Face cache. */
+  kind: 'hf' | 'url' | 'hf-cache';
+  /** The address as given. */
+  address: string;
+  /** Hub repository (`owner/name`) and its type, for hf and hf-cache. */
+  repo?: string;
+  repoType?: 'model' | 'dataset' | 'space';
+  /** The commit read (hf, hf-cache). */
+  revision?: string;
+  /** The branch, tag or commit asked for, when one was. */
+  ref?: string;
+  /** The URL of the file or index opened (no query string). */
+  url?: string;
+  /** hf-cache: the snapshot folder read. */
+  snapshot?: string;
+  /** One line for people (e.g. that the local cache was used, offline). */
+  note?: string;
 }

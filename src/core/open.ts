@@ -4,7 +4,7 @@
  * raw checkpoint. analyze() turns it into the model the CLI and the editor show.
  */
 import * as path from 'path';
-import { FileAccess, ReaderContext, nodeFileAccess, relativeName } from './access';
+import { FileAccess, ReaderContext, nodeFileAccess, pathsOf, relativeName } from './access';
 import { withHead } from './bytes';
 import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
@@ -25,7 +25,7 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<RawCheckpoint> {
   const access = opts.access ?? nodeFileAccess;
-  const abs = path.resolve(inputPath);
+  const abs = pathsOf(access).resolve(inputPath);
   const st = await access.stat(abs);
   if (!st) throw new CheckpointError('not-found', 'no such file or directory', { file: inputPath });
   let raw: RawCheckpoint;
@@ -34,7 +34,7 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
     dir = abs;
     raw = await readDirectory(abs, access, opts);
   } else {
-    dir = path.dirname(abs);
+    dir = pathsOf(access).dirname(abs);
     raw = await readFile(abs, dir, access, opts);
   }
   if (opts.sidecars !== false) await applySidecars(raw, dir, access);
@@ -46,11 +46,11 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
   if (abs.toLowerCase().endsWith('.index.json')) {
     // An index naming an index (itself, or one that names it back) would never end.
     if (asShardOf !== undefined) {
-      throw new CheckpointError('bad-index', `shard "${truncate(path.basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
+      throw new CheckpointError('bad-index', `shard "${truncate(pathsOf(access).basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
     }
     return readShardIndex(abs, root, access, opts);
   }
-  const display = relativeName({ root }, abs);
+  const display = relativeName({ root, access }, abs);
   const src = await access.open(abs, display);
   try {
     // The sniffed bytes go to the reader with what match() parsed: nothing is read or parsed twice.
@@ -67,7 +67,7 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
 async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const names = (await access.list(dir)).sort();
   const pick = pickInFolder(names);
-  if (pick && 'file' in pick) return readFile(path.join(dir, pick.file), dir, access, opts);
+  if (pick && 'file' in pick) return readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
   if (pick && 'shards' in pick) return readShardSet(dir, pick.module, pick.shards, access, opts);
   if (pick) {
     const present = pick.several;
@@ -76,9 +76,9 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
   // A diffusers-style folder keeps its models one level down (unet/, vae/, text_encoder/...).
   const sub: string[] = [];
   for (const n of names) {
-    const st = await access.stat(path.join(dir, n));
+    const st = await access.stat(pathsOf(access).join(dir, n));
     if (!st?.isDirectory) continue;
-    const inner = await access.list(path.join(dir, n)).catch(() => [] as string[]);
+    const inner = await access.list(pathsOf(access).join(dir, n)).catch(() => [] as string[]);
     if (inner.some(isWeightFileName)) sub.push(`${n}/`);
   }
   const hint = sub.length ? `; its subfolders ${sub.slice(0, 6).join(', ')}${sub.length > 6 ? ', …' : ''} do: open one of them` : '';
@@ -97,7 +97,7 @@ export function checkShardPath(p: string, where: { file: string; record?: string
 }
 
 async function readShardIndex(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const file = relativeName({ root }, abs);
+  const file = relativeName({ root, access }, abs);
   const src = await access.open(abs, file);
   let bytes: Uint8Array;
   try {
@@ -138,7 +138,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   for (const [listed, shard] of weightMap) {
     const name = byName.has(listed) ? listed : stripped(listed) ?? listed;
     const t = byName.get(name);
-    const shardName = relativeName({ root }, path.join(root, shard));
+    const shardName = relativeName({ root, access }, pathsOf(access).join(root, shard));
     if (!t) {
       // A tied name may be listed in the map while only its partner is stored.
       const tie = raw.declaredTies.find((d) => d.name === name);
@@ -162,7 +162,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
 }
 
 async function readShardSet(dir: string, module: FormatModule, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const raw = await readShards(dir, shards, access, opts, path.basename(dir), module);
+  const raw = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir), module);
   raw.path = dir;
   raw.warnings.push({ code: 'no-index', message: `${shards.length} ${module.name} files and no index; read them as one sharded checkpoint` });
   return raw;
@@ -179,7 +179,7 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
   const worker = async () => {
     while (next < shards.length) {
       const i = next++;
-      const abs = path.join(root, shards[i]);
+      const abs = pathsOf(access).join(root, shards[i]);
       const st = await access.stat(abs);
       if (!st || st.isDirectory) {
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
@@ -257,7 +257,7 @@ function mergeSafety(a: RawCheckpoint['safety'], b: NonNullable<RawCheckpoint['s
 
 /** Read config.json beside the weights, if any. Problems with it are warnings, not errors. */
 async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
-  const cfgPath = path.join(dir, 'config.json');
+  const cfgPath = pathsOf(access).join(dir, 'config.json');
   const st = await access.stat(cfgPath);
   if (!st || st.isDirectory) return;
   const warn = (w: Warning) => raw.warnings.push(w);

@@ -2,7 +2,7 @@
  * The schema-1 JSON document: the CLI's `--json`, the webview's data and every test read it.
  * Field names are a contract; add fields, never rename.
  */
-import { AdapterInfo, Checkpoint, Counts, Format, ModuleNode, ParameterCounts, QuantizationInfo, Role, SafetyReport, SharedGroup, Storage, StoredFigures, Warning } from './model';
+import { AdapterInfo, Checkpoint, CheckpointSource, Counts, Format, ModuleNode, ParameterCounts, QuantizationInfo, Role, SafetyReport, SharedGroup, Storage, StoredFigures, Warning } from './model';
 import { spanOf } from './coverage';
 
 export interface ReportTensor {
@@ -79,6 +79,10 @@ export interface Report {
   quantization?: QuantizationInfo;
   /** When the checkpoint is an adapter. */
   adapter?: AdapterInfo;
+  /** Remote checkpoints only (hf://, https://): where it came from and what the network carried. */
+  source?: CheckpointSource;
+  bytesTransferred?: number;
+  requests?: number;
 }
 
 export function toReport(cp: Checkpoint): Report {
@@ -137,6 +141,7 @@ export function toReport(cp: Checkpoint): Report {
     totalBytes: cp.totalBytes,
     ...(cp.quantization ? { quantization: cp.quantization } : {}),
     ...(cp.adapter ? { adapter: cp.adapter } : {}),
+    ...(cp.source ? { source: cp.source, bytesTransferred: cp.bytesTransferred ?? 0, requests: cp.requests ?? 0 } : {}),
   };
 }
 

@@ -9,9 +9,8 @@
  * not known up front), skip big arrays (token lists) without keeping them, and never read tensor
  * data. Shapes are given in PyTorch order: ne[0] is the fastest-varying dimension, so it is last.
  */
-import * as path from 'path';
 import { ByteSource } from '../bytes';
-import { ReaderContext, relativeName } from '../access';
+import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError, ErrorCode } from '../errors';
 import { truncate } from '../json';
 import { DeclaredTie, RawCheckpoint, TensorRecord, Warning } from '../model';
@@ -209,7 +208,7 @@ const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
 /** A split model (gguf-split): open every `<prefix>-0000k-of-0000n.gguf` beside this one. */
 async function readSplits(opened: GgufFile, src: ByteSource, ctx: ReaderContext, count: number): Promise<RawCheckpoint> {
   const no = intValue(opened.kv['split.no']) ?? 0;
-  const base = path.basename(ctx.path);
+  const base = pathsOf(ctx.access).basename(ctx.path);
   const m = SPLIT_NAME.exec(base);
   if (!m || Number(m[3]) !== count || Number(m[2]) !== no + 1) {
     return toRaw([opened], [src.size], ctx, [
@@ -219,7 +218,7 @@ async function readSplits(opened: GgufFile, src: ByteSource, ctx: ReaderContext,
       },
     ]);
   }
-  const dir = path.dirname(ctx.path);
+  const dir = pathsOf(ctx.access).dirname(ctx.path);
   const files: GgufFile[] = new Array(count);
   const sizes: number[] = new Array(count);
   for (let k = 0; k < count; k++) {
@@ -229,7 +228,7 @@ async function readSplits(opened: GgufFile, src: ByteSource, ctx: ReaderContext,
       continue;
     }
     const name = `${m[1]}-${String(k + 1).padStart(5, '0')}-of-${m[3]}.gguf`;
-    const abs = path.join(dir, name);
+    const abs = pathsOf(ctx.access).join(dir, name);
     const display = relativeName(ctx, abs);
     const st = await ctx.access.stat(abs);
     if (!st || st.isDirectory) {

@@ -17,7 +17,7 @@
  */
 import * as path from 'path';
 import type { DeclaredTie } from '../model';
-import { ReaderContext, relativeName } from '../access';
+import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { truncate } from '../json';
 import { RawCheckpoint, TensorRecord, Warning } from '../model';
@@ -565,7 +565,7 @@ const DECIMAL = /^[0-9]{1,16}$/;
 async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext): Promise<RawCheckpoint> {
   const file = r.file;
   const warnings: Warning[] = [];
-  const dir = path.dirname(ctx.path);
+  const dir = pathsOf(ctx.access).dirname(ctx.path);
   const extFiles = new Map<string, { rel: string; size: number }>();
   const tensors: TensorRecord[] = [];
   const byName = new Map<string, TensorRecord>();
@@ -708,7 +708,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
       if (type.name !== 'STRING' && length !== expected) {
         throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
       }
-      const abs = path.join(dir, loc);
+      const abs = pathsOf(ctx.access).join(dir, loc);
       let ext = extFiles.get(abs);
       if (!ext) {
         const st = await ctx.access.stat(abs);

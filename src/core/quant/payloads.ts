@@ -20,8 +20,6 @@ import { CheckpointError } from '../errors';
 import { isObject, parseJson, toPlain } from '../json';
 import { RawCheckpoint, TensorPayload, TensorRecord } from '../model';
 
-export const SIDECARS = ['adapter_config.json', 'quantize_config.json', 'quant_config.json', 'hf_quant_config.json'] as const;
-
 const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
 /** Bytes of tensor contents read in all, however many layers the checkpoint has. */
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
@@ -52,8 +50,29 @@ export interface QuantInputsOptions {
 
 /** Read the sidecars and the tiny descriptive tensors of `raw` (files relative to `dir`). */
 export async function readQuantInputs(raw: RawCheckpoint, dir: string, access: FileAccess, opts: QuantInputsOptions): Promise<void> {
-  if (opts.sidecars) for (const name of SIDECARS) await readSidecar(raw, dir, access, name);
+  // Only where the tensors call for them: for a remote file every look beside it is a request.
+  if (opts.sidecars) for (const name of wantedSidecars(raw)) await readSidecar(raw, dir, access, name);
   await readPayloads(raw, dir, access, Math.min(opts.maxTensors ?? MAX_PAYLOAD_TENSORS, MAX_PAYLOAD_TENSORS), Math.min(opts.maxBytes ?? MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES));
+}
+
+/** PEFT's module names (LoRA, DoRA, IA3, LoHa, LoKr, OFT/BOFT, VeRA, prompt tuning). */
+const ADAPTER_NAME = /(^|\.)(lora_(A|B|embedding_A|embedding_B|magnitude_vector)|ia3_l|hada_w[12]_[ab]|lokr_w[12](_[ab])?|oft_r|boft_R|vera_lambda_[bd]|prompt_embeddings)(\.|$)/;
+/** Tensors only a quantized checkpoint holds. */
+const QUANT_NAME = /(^|\.)(qweight|qzeros|g_idx|scales|weight_scale(_inv|_2)?|weight_packed|weight_zero_point|weight_shape|absmax|SCB|input_scale|biases)$/;
+
+/**
+ * The JSON sidecars worth looking for: adapter_config.json beside adapter weights, and the
+ * quantizers' own config files when config.json names no quantization but the tensors are packed.
+ */
+export function wantedSidecars(raw: RawCheckpoint): string[] {
+  const out: string[] = [];
+  const opened = raw.path.split(/[\\/]/).pop() ?? '';
+  if (/^adapter_model\./.test(opened) || raw.tensors.some((t) => ADAPTER_NAME.test(t.name))) out.push('adapter_config.json');
+  const cfg = raw.config;
+  const text = cfg && typeof cfg.text_config === 'object' && cfg.text_config ? (cfg.text_config as Record<string, unknown>) : undefined;
+  const declared = cfg?.quantization_config !== undefined || cfg?.quantization !== undefined || text?.quantization_config !== undefined;
+  if (!declared && raw.tensors.some((t) => QUANT_NAME.test(t.name))) out.push('quantize_config.json', 'quant_config.json', 'hf_quant_config.json');
+  return out;
 }
 
 async function readSidecar(raw: RawCheckpoint, dir: string, access: FileAccess, name: string): Promise<void> {

@@ -11,6 +11,7 @@ import { RawCheckpoint, Warning } from '../../model';
 import { CERTAIN, FormatModule, PLAUSIBLE } from '../format';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
 import { PickleLimits, UnpickleResult, unpickle } from './pickle';
+import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
 import { SafetyTracker } from './safety';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
@@ -64,7 +65,7 @@ function looksLikeOldTar(head: Uint8Array): boolean {
 
 /** What match() recognised: the layout, so read() does not sniff again. */
 interface Sniffed {
-  kind: 'zip' | 'legacy' | 'tar';
+  kind: 'zip' | 'legacy' | 'tar' | 'pickle';
 }
 
 /** The first member of a zip written by torch.save: `<archive>/data.pkl`, `.data/version`, `byteorder`... */
@@ -81,17 +82,19 @@ function torchFirstMember(head: Uint8Array): boolean {
 export const pytorchReader: FormatModule<Sniffed> = {
   id: 'pytorch',
   name: 'PyTorch zip or legacy pickle',
-  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)' },
+  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', pickle: 'plain pickle' },
   extensions: ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.tar'],
   // `*.bin` and pickles may be anything: Weightscope is offered for them, not the default.
   editor: { default: ['*.pt', '*.pth', '*.ckpt', '*.bin.index.json'], option: ['*.bin', '*.pkl', '*.pickle', '*.tar', '*.pth.tar'] },
   // A zip's first local header and member name; the legacy magic number's pickle.
   sniffBytes: 64,
-  match(head) {
+  match(head, size) {
     // Any zip may be a torch.save archive (the reader says what it is); one whose first member is torch's is one.
     if (looksLikeZip(head)) return { confidence: torchFirstMember(head) ? CERTAIN : PLAUSIBLE, variant: 'pytorch-zip', state: { kind: 'zip' } };
     if (looksLikeLegacy(head)) return { confidence: CERTAIN, variant: 'pytorch-legacy', state: { kind: 'legacy' } };
     if (looksLikeOldTar(head)) return { confidence: PLAUSIBLE, state: { kind: 'tar' } };
+    // Any other pickle: torch.load would run it, so it is read for its safety report.
+    if (looksLikePickle(head, size)) return { confidence: PLAUSIBLE, variant: 'pickle', state: { kind: 'pickle' } };
     return null;
   },
   read(src, ctx, match) {
@@ -114,12 +117,9 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
   if (kind === 'tar') {
     throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
   }
-  if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) {
-    throw new CheckpointError('unknown-format', `a pickle without the torch.save magic number: not a PyTorch checkpoint${await scanPlainPickle(src, file)}`, {
-      file,
-      offset: 0,
-    });
-  }
+  // Any other file that starts with a pickle is one torch.load would run: report what it does.
+  const plain = await readPlainPickle(src, ctx, file, { limits: opts.limits });
+  if (plain) return plain;
   // Not recognisable: let the zip reader explain (most .pt/.bin files are zips).
   return readZipCheckpoint(src, ctx, file, opts);
 }
@@ -178,6 +178,8 @@ async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: 
     throw withDangerous(e, safety);
   }
   safety.merge(globals);
+  // Bytes after data.pkl's STOP: a hidden pickle torch.load ignores and other loaders may not.
+  scanTrailing(pkl, result.end, safety, warnings, { file, member: pklEntry.name, base: pklStart, limits: opts.limits, label: 'a second pickle after the first', junk: true });
   try {
     const records = { version, byteorder, formatVersion, alignment };
     return await finishZip({ src, ctx, file, dir, prefix, pklBytes: pkl.length, result, session, safety, warnings, records });
@@ -251,8 +253,10 @@ async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: s
   }
 }
 
-async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
-  const header = await readLegacyPickles(src, file, session, (g) => safety.merge(g), opts.limits);
+async function readLegacyBody(fileSource: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
+  const header = await readLegacyPickles(fileSource, file, session, (g) => safety.merge(g), opts.limits);
+  // The storage counts (and a trailing pickle) are read through the source that keeps the pickles' bytes.
+  const src = header.source;
   const storages = await locateLegacyStorages(src, file, session, header.keys, header.storagesStart);
   for (const s of storages) checkStorageSize(s, file, `the file holds ${s.recordBytes} bytes for it`);
   const warnings: Warning[] = [];
@@ -265,7 +269,13 @@ async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string,
   archive.storages = storages.length;
   if (sys) archive.sys_info = sys;
   const end = storages.length ? storages[storages.length - 1].dataOffset! + storages[storages.length - 1].recordBytes! : header.storagesStart;
-  if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+  if (end < src.size) {
+    // A pickle hidden after the last storage is reported for what it would do; other bytes are just counted.
+    const tail = await src.read(end, Math.min(src.size - end, MAX_TRAILING_SCAN));
+    if (!scanTrailing(tail, 0, safety, warnings, { file, base: end, limits: opts.limits, label: 'a pickle after the last storage', junk: false })) {
+      warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+    }
+  }
   return finish({ src, ctx, file, format: 'pytorch-legacy', interp, safety, warnings, archive });
 }
 
@@ -273,28 +283,6 @@ function checkStorageSize(s: Storage, file: string, holds: string): void {
   if (s.recordBytes === null || s.recordBytes >= s.nbytes) return;
   const what = s.type.dtype ? `${s.numel} ${s.type.dtype} elements (${s.nbytes} bytes)` : `${s.numel} bytes`;
   throw new CheckpointError('bad-offsets', `declares ${what} but ${holds}`, { file, offset: s.dataOffset ?? undefined, record: `storage "${truncate(s.key)}"` });
-}
-
-/**
- * A plain pickle is not a checkpoint, but the user opening it deserves to know whether loading
- * it would run code: the same inert unpickler lists the globals it names (nothing is called).
- */
-const MAX_PLAIN_SCAN = 64 * 1024 * 1024;
-
-async function scanPlainPickle(src: ByteSource, file: string): Promise<string> {
-  if (src.size > MAX_PLAIN_SCAN) return ' (plain pickles are not read)';
-  const buf = await src.read(0, src.size);
-  const { hooks, globals } = new TorchSession(file).hooks('none');
-  try {
-    unpickle(buf, { file, hooks });
-  } catch {
-    // A partial scan still lists the globals met before the failure.
-  }
-  const safety = new SafetyTracker();
-  safety.merge(globals);
-  const dangerous = safety.report().globals.filter((g) => g.verdict === 'dangerous');
-  if (dangerous.length === 0) return ' (plain pickles are not read)';
-  return `; it references ${dangerous.map((g) => g.name).join(', ')}: loading it with pickle would run code (nothing was executed here)`;
 }
 
 /** Everything a read gathered, for the RawCheckpoint. */

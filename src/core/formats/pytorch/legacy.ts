@@ -4,7 +4,7 @@
  * then each storage as an int64 element count followed by its data. We read the pickles, then
  * hop from count to count: 8 bytes read per storage, the data skipped.
  */
-import { ByteSource } from '../../bytes';
+import { ByteSource, withKnownRange } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { PickleHooks, PickleLimits, PickleNeedsMore, PyDict, PyGlobal, PyList, PyTuple, PyValue, UnpickleResult, describeValue, unpickle } from './pickle';
@@ -53,6 +53,11 @@ export class PickleStream {
     return this.buf.length;
   }
 
+  /** The bytes loaded so far, from the start of the file. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
   /** Load at least `atLeast` bytes (at most the file): doubling, so a long pickle costs O(n log n). */
   private async grow(atLeast: number): Promise<void> {
     if (this.buf.length >= this.src.size) return;
@@ -67,7 +72,8 @@ export class PickleStream {
     this.buf = next;
   }
 
-  async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>): Promise<UnpickleResult> {
+  /** `onRetry` runs before the pickle is read again with more bytes (to forget the partial run). */
+  async load(start: number, hooks: PickleHooks, limits?: Partial<PickleLimits>, onRetry?: () => void): Promise<UnpickleResult> {
     if (this.buf.length === 0) await this.grow(0);
     for (;;) {
       try {
@@ -77,6 +83,7 @@ export class PickleStream {
         // end of the file fails at once instead of loading the file to find out.
         if (e instanceof PickleNeedsMore && this.buf.length < this.src.size) {
           await this.grow(e.needEnd);
+          onRetry?.();
           continue;
         }
         throw e;
@@ -94,6 +101,8 @@ export interface LegacyHeader {
   protocol: number;
   /** Bytes of the main pickle (the object), for the structure walk's budget. */
   mainBytes: number;
+  /** The file with the bytes loaded for the pickles kept in memory: read what follows through it. */
+  source: ByteSource;
 }
 
 export async function readLegacyPickles(
@@ -107,7 +116,7 @@ export async function readLegacyPickles(
   const run = async (start: number, kind: 'none' | 'legacy') => {
     const { hooks, globals } = session.hooks(kind);
     try {
-      return await stream.load(start, hooks, limits);
+      return await stream.load(start, hooks, limits, () => globals.reset());
     } finally {
       // Globals named before a failure are reported too (the caller names dangerous ones).
       onGlobals(globals);
@@ -131,7 +140,15 @@ export async function readLegacyPickles(
     if (typeof k === 'number' || typeof k === 'bigint') return String(k);
     throw new CheckpointError('bad-pickle', `storage key ${describeValue(k)} is not a string`, { file, offset: main.end });
   });
-  return { sysInfo: sys.value, main: main.value, keys, storagesStart: keyList.end, protocol: main.protocol, mainBytes: main.end - sys.end };
+  return {
+    sysInfo: sys.value,
+    main: main.value,
+    keys,
+    storagesStart: keyList.end,
+    protocol: main.protocol,
+    mainBytes: main.end - sys.end,
+    source: withKnownRange(src, 0, stream.bytes),
+  };
 }
 
 /** Walk the storage area: count, data, count, data... reading only the counts. */

@@ -194,11 +194,31 @@ export const DEFAULT_LIMITS: PickleLimits = {
   maxIntBytes: 1024,
 };
 
+/** A call the pickle asks for (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ), after its inert result is built. */
+export interface CallEvent {
+  callable: PyValue;
+  args: PyValue[];
+  kwargs?: PyValue;
+  via: PyObject['via'];
+  /** What the machine pushed: a handler's value, or the inert PyObject. */
+  result: PyValue;
+}
+
 export interface PickleHooks {
   /** Resolve GLOBAL / STACK_GLOBAL / INST. Must not have side effects beyond bookkeeping. */
   resolveGlobal(module: string, name: string, site: Site): PyValue;
   /** PERSID / BINPERSID. Without it, a persistent id is an error. */
   persistentLoad?(pid: PyValue, site: Site): PyValue;
+  /** Observes every call the pickle asks for. Bookkeeping only: it changes nothing. */
+  onCall?(call: CallEvent): void;
+  /** Observes BUILD on an inert object (a real unpickler would call its __setstate__, if any). */
+  onBuild?(inst: PyObject, state: PyValue): void;
+  /**
+   * BUILD, SETITEM(S) or APPEND(S) on a global (a module, class or function): a real unpickler
+   * would set its attributes. With this hook the machine records it and goes on (nothing is
+   * changed); without it, that is an error.
+   */
+  onGlobalMutation?(target: PyGlobal, op: 'build' | 'setitems' | 'append', payload: PyValue[], site: Site): void;
 }
 
 export interface UnpickleOptions {
@@ -456,6 +476,13 @@ class Machine {
   }
 
   private call(callable: PyValue, args: PyValue[], via: PyObject['via'], kwargs?: PyValue): PyValue {
+    const r = this.build1(callable, args, via, kwargs);
+    const hook = this.opts.hooks.onCall;
+    if (hook) hook({ callable, args, kwargs, via, result: r });
+    return r;
+  }
+
+  private build1(callable: PyValue, args: PyValue[], via: PyObject['via'], kwargs?: PyValue): PyValue {
     this.count();
     if (callable instanceof PyGlobal && callable.call && kwargs === undefined) {
       const r = callable.call(args, this.site());
@@ -468,6 +495,13 @@ class Machine {
     const o = new PyObject(callable, args, via, kwargs);
     o.depth = this.checkDepth(Math.max(this.maxDepth(args), depthOf(kwargs ?? null)) + 1);
     return o;
+  }
+
+  /** A mutation of a global: recorded by the hook (nothing changes), or an error without one. */
+  private mutateGlobal(target: PyGlobal, op: 'build' | 'setitems' | 'append', payload: PyValue[], what: string): void {
+    const hook = this.opts.hooks.onGlobalMutation;
+    if (!hook) this.fail(what);
+    hook(target, op, payload, this.site());
   }
 
   private argsOf(v: PyValue, what: string): PyValue[] {
@@ -869,6 +903,7 @@ class Machine {
   }
 
   private append(target: PyValue, items: PyValue[]): void {
+    if (target instanceof PyGlobal) return this.mutateGlobal(target, 'append', items, `cannot append to ${describeValue(target)}`);
     if (target instanceof PyList) {
       for (const x of items) {
         target.items.push(x);
@@ -897,6 +932,7 @@ class Machine {
 
   private setItems(target: PyValue, items: PyValue[]): void {
     let d: PyDict;
+    if (target instanceof PyGlobal) return this.mutateGlobal(target, 'setitems', items, `cannot set items on ${describeValue(target)}`);
     if (target instanceof PyDict) d = target;
     else if (target instanceof PyObject) d = target.dictItems ??= new PyDict();
     else return this.fail(`cannot set items on ${describeValue(target)}`);
@@ -909,7 +945,9 @@ class Machine {
   }
 
   private build(inst: PyValue, state: PyValue): void {
+    if (inst instanceof PyGlobal) return this.mutateGlobal(inst, 'build', [state], `BUILD on ${describeValue(inst)}`);
     if (inst instanceof PyObject) {
+      this.opts.hooks.onBuild?.(inst, state);
       if (inst.state instanceof PyDict && state instanceof PyDict) {
         for (const [k, v] of state.entries()) inst.state.set(k, v);
       } else {

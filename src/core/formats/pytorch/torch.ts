@@ -8,6 +8,7 @@ import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { itemSize } from '../../dtypes';
 import { TensorRecord } from '../../model';
+import { SafetyRecorder } from './safety';
 import {
   PickleHooks,
   PyBytes,
@@ -177,28 +178,17 @@ export class TorchTensor extends PyNative {
 // ---------------------------------------------------------------------------------------------
 // The session: storages by key, globals seen
 
-export interface GlobalCount {
-  module: string;
-  name: string;
-  count: number;
-}
-
 export class TorchSession {
   readonly storages = new Map<string, Storage>();
   constructor(readonly file: string) {}
 
-  /** Hooks for one pickle run; `globals` collects what it named (merged once it succeeds). */
-  hooks(persistent: 'zip' | 'legacy' | 'none'): { hooks: PickleHooks; globals: Map<string, GlobalCount> } {
-    const globals = new Map<string, GlobalCount>();
-    const hooks: PickleHooks = {
-      resolveGlobal: (module, name, site) => {
-        const full = `${module}.${name}`;
-        const g = globals.get(full);
-        if (g) g.count++;
-        else globals.set(full, { module, name, count: 1 });
-        return resolveGlobal(module, name, site);
-      },
-    };
+  /**
+   * Hooks for one pickle run; `globals` records what it named and asked for (merged into a
+   * SafetyTracker once the run ends, also when it fails part way).
+   */
+  hooks(persistent: 'zip' | 'legacy' | 'none'): { hooks: PickleHooks; globals: SafetyRecorder } {
+    const globals = new SafetyRecorder();
+    const hooks = globals.hooks(resolveGlobal);
     if (persistent !== 'none') hooks.persistentLoad = (pid, site) => this.persistentLoad(pid, site, persistent);
     return { hooks, globals };
   }
