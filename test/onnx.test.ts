@@ -8,8 +8,13 @@ import { ggufReader } from '../src/core/formats/gguf';
 import { safetensorsReader } from '../src/core/formats/safetensors';
 import { pickFormat, SNIFF_BYTES } from '../src/core/formats';
 import { RawCheckpoint } from '../src/core/model';
-import { openCheckpoint, toReport } from '../src/core';
+import { analyze, openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
+import type { Checkpoint, ModuleNode } from '../src/core/model';
+import { renderText } from '../src/core/export/text';
+import { renderMarkdown } from '../src/core/export/markdown';
+import { renderMermaid } from '../src/core/export/mermaid';
+import { compareCheckpoints } from '../src/core/diff';
 
 interface TruthInit {
   name: string;
@@ -58,10 +63,16 @@ interface OnnxMeta {
   externalDataFiles?: string[];
   subgraphCount?: number;
   constantTensors?: { count: number; bytes: number };
+  constantWeights?: { count: number; elements: number };
 }
 
 function meta(raw: { metadata: Record<string, unknown> }): OnnxMeta {
   return raw.metadata.onnx as OnnxMeta;
+}
+
+/** The name the ONNX file gives a tensor (the reader may show it under another). */
+function onnxName(t: { name: string; extra?: Record<string, unknown> }): string {
+  return typeof t.extra?.onnxName === 'string' ? t.extra.onnxName : t.name;
 }
 
 async function readFile(p: string): Promise<RawCheckpoint> {
@@ -136,6 +147,11 @@ function tensor(t: TensorSpec): Buffer {
   }
   return cat(...parts);
 }
+function f32(...xs: number[]): Buffer {
+  const b = Buffer.alloc(4 * xs.length);
+  xs.forEach((x, i) => b.writeFloatLE(x, i * 4));
+  return b;
+}
 function node(op: string, inputs: string[], name = '', extra: Buffer[] = []): Buffer {
   return cat(...inputs.map((i) => fStr(1, i)), fStr(2, `${name || op}_out`), fStr(3, name), fStr(4, op), ...extra);
 }
@@ -157,9 +173,11 @@ describe('ONNX reader', () => {
         raw = await readFile(p);
       });
 
-      it('lists every initializer with its name, shape, dtype, size and consumer count', () => {
+      it('lists every initializer with its ONNX name, shape, dtype, size and consumer count', () => {
         assert.strictEqual(raw.format, 'onnx');
-        const ours = raw.tensors.map((x) => [x.name, x.shape, x.dtype, x.formatDtype, x.nbytes, x.extra?.consumers]);
+        // Initializers in file order; names the exporter forwards through Identity nodes are listed too (deduplicatedFrom).
+        const inits = raw.tensors.filter((x) => x.extra?.deduplicatedFrom === undefined);
+        const ours = inits.map((x) => [onnxName(x), x.shape, x.dtype, x.formatDtype, x.nbytes, x.extra?.consumers]);
         const expected = t.initializers.map((x) => [x.name, x.shape, x.dtype, x.formatDtype, x.nbytes, x.consumers]);
         assert.deepStrictEqual(ours, expected);
       });
@@ -167,7 +185,7 @@ describe('ONNX reader', () => {
       it('data offsets point at exactly the tensor bytes (raw_data or external file)', () => {
         const dir = path.dirname(p);
         for (const x of t.initializers) {
-          const rec = raw.tensors.find((r) => r.name === x.name)!;
+          const rec = raw.tensors.find((r) => onnxName(r) === x.name)!;
           assert.ok(rec.dataOffset !== null, x.name);
           const f = x.external ? path.join(dir, x.location!) : p;
           assert.strictEqual(rec.file, x.external ? x.location : path.basename(p));
@@ -245,12 +263,27 @@ describe('ONNX reader', () => {
       assert.strictEqual(wte.storage, `tiny-gpt2-ext.onnx.data@${wte.dataOffset}`);
     });
 
-    it('small CNN: BatchNorm folded into exporter-named convolutions; counts are what the file holds', async () => {
+    it('small CNN: BatchNorm folded into exporter-named convolutions, placed under their modules; counts are what the file holds', async () => {
       const t = truth.files['small-cnn.onnx'];
-      const r = toReport(await openCheckpoint(fixture('onnx', 'small-cnn.onnx')));
+      const cp = await openCheckpoint(fixture('onnx', 'small-cnn.onnx'));
+      const r = toReport(cp);
       const sum = t.initializers.reduce((s, x) => s + x.shape.reduce((a, b) => a * b, 1), 0);
       assert.strictEqual(r.parameters.unique, sum);
-      assert.ok(r.tensors.some((x) => x.name.startsWith('onnx::Conv_')));
+      // onnx::Conv_* are named by the Conv nodes that use them: /features/features.0/Conv.
+      const conv = r.tensors.filter((x) => onnxName(x).startsWith('onnx::Conv_'));
+      assert.deepStrictEqual(conv.map((x) => x.name), ['features.0.weight', 'features.0.bias', 'features.3.weight', 'features.3.bias']);
+      assert.match(String(conv[0].extra?.placement), /weight of ONNX Conv node \/features\/features\.0\/Conv/);
+      const features = cp.modules.children.find((c) => c.name === 'features')!;
+      assert.deepStrictEqual(
+        features.children.map((c) => [c.name, c.repr]),
+        [
+          ['0', 'Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))'],
+          ['3', 'Conv2d(8, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))'],
+        ],
+      );
+      const w = cp.warnings.find((x) => x.code === 'onnx-exporter-names')!;
+      assert.match(w.message, /^4 weights were named by the exporter \(onnx::Conv_27 → features\.0\.weight/);
+      assert.match(w.message, /a BatchNorm folded into a convolution/);
     });
   });
 
@@ -278,7 +311,7 @@ describe('ONNX reader', () => {
         inits: [tensor({ name: 'inner_bias', dims: [3], raw: Buffer.alloc(12) })],
       });
       const ifNode = node('If', ['cond'], 'if0', [fLen(5, cat(fStr(1, 'then_branch'), fLen(6, body), fInt(20, 5)))]);
-      const constNode = node('Constant', [], 'c0', [fLen(5, cat(fStr(1, 'value'), fLen(5, tensor({ name: '', dims: [4], raw: Buffer.alloc(16) }))))]);
+      const constNode = node('Constant', [], 'c0', [fLen(5, cat(fStr(1, 'value'), fLen(5, tensor({ name: '', dims: [4], raw: f32(1.5, 2.5, 3.5, 4.5) }))))]);
       const sparse = cat(fLen(1, tensor({ name: 'S', dims: [2], raw: Buffer.alloc(8) })), fLen(2, tensor({ name: '', dims: [2], type: 7, raw: Buffer.alloc(16) })), fInt(3, 10), fInt(3, 10));
       const g = cat(
         graph({
@@ -290,7 +323,12 @@ describe('ONNX reader', () => {
       const bytes = model(g);
       const raw = await readBytes(bytes);
       const byName = new Map(raw.tensors.map((x) => [x.name, x]));
-      assert.deepStrictEqual([...byName.keys()], ['W', 'b', 'inner_bias', 'S']);
+      // The Constant's float [4] counts as a weight (more than one element, not a setting of any node).
+      assert.deepStrictEqual([...byName.keys()], ['W', 'b', 'inner_bias', 'S', 'c0_out']);
+      const c0 = byName.get('c0_out')!;
+      assert.deepStrictEqual([c0.shape, c0.dtype, c0.extra?.constantNode, c0.role], [[4], 'float32', 'c0', 'parameter']);
+      assert.match(c0.roleReason!, /held in Constant node c0 \(no initializer\)/);
+      assert.deepStrictEqual([0, 4, 8, 12].map((k) => Buffer.from(bytes).readFloatLE(c0.dataOffset! + k)), [1.5, 2.5, 3.5, 4.5]);
       const W = byName.get('W')!;
       assert.strictEqual(W.extra?.data, 'float_data');
       assert.strictEqual(Buffer.from(bytes).readFloatLE(W.dataOffset! + 8), 3);
@@ -483,5 +521,497 @@ describe('ONNX exporter scopes', () => {
     const names = new Set(['features.1.block.1.fc2.bias', 'a.weight']);
     assert.deepStrictEqual(scopeTies({ 'features.1.block.1.fc2.bias': ['/features/features.1/block/block.1/fc2/Conv', '/head/Add'] }, names).map((t) => t.name), ['head.bias']);
     assert.deepStrictEqual(scopeTies({ 'a.weight': ['/a/MatMul', '/a_1/MatMul'] }, names), []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Graphs whose weights are not plain initializers (scripts/fixtures/make_onnx_extra.py).
+
+interface ExtraTruth {
+  torch: {
+    ground_truth: { parameters: { unique: number; total: number }; buffers: { unique: number; total: number }; shared: { tensors: string[] }[] };
+    parameters: Record<string, number[]>;
+    modules: Record<string, { className: string; repr: string }>;
+  };
+  /** Name shown → key of torch.parameters. */
+  expectedNames: Record<string, string>;
+  buffers?: string[];
+  config?: { vocab_size: number; n_embd: number };
+  onnx: {
+    size: number;
+    initializers: { name: string; shape: number[]; sha256: string }[];
+    floatConstants: { output: string; tensorName: string; shape: number[]; numel: number; sha256: string; depth: number }[];
+    otherConstants: number;
+    identities: { input: string; output: string }[];
+  };
+}
+
+const extraTruth = readJson<{ files: Record<string, ExtraTruth> }>(fixture('onnx', 'extra', 'ground-truth.json'));
+
+/**
+ * Where a count differs from torch's, and why. Everything else equals
+ * sum(p.numel() for p in model.parameters()).
+ */
+const COUNT_EXCEPTIONS: Record<string, { extra: (t: ExtraTruth) => number; why: string }> = {
+  // The window buffer's Constant has neither a tensor name nor a layer using it: an elementwise
+  // factor of 16 floats could be a parameter or a buffer, and the file does not say.
+  'vad-constants.onnx': { extra: (t) => t.torch.ground_truth.buffers.total, why: 'an anonymous buffer counts as a parameter' },
+  // Constant folding made the tied head a transposed copy of the embedding: stored twice.
+  'gpt2-folded.onnx': { extra: (t) => t.config!.vocab_size * t.config!.n_embd, why: 'the folded copy of the tied head' },
+};
+
+const WARNINGS: Record<string, string[]> = {
+  'vad-constants.onnx': ['onnx-constant-weights'],
+  'vad-constants-if.onnx': ['onnx-constant-weights'],
+  'encoder-ln17.onnx': ['onnx-exporter-names'],
+  'encoder-dedup.onnx': ['onnx-exporter-names'],
+  'gpt2-dedup.onnx': [],
+  'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+};
+
+function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
+  let m: ModuleNode | undefined = root;
+  for (const part of p.split('.')) m = m?.children.find((c) => c.name === part);
+  return m;
+}
+
+describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth from torch)', () => {
+  for (const [file, t] of Object.entries(extraTruth.files)) {
+    describe(file, () => {
+      const p = fixture('onnx', 'extra', file);
+      let cp: Checkpoint;
+      before(async () => {
+        cp = await openCheckpoint(p);
+      });
+
+      it('parameters equal torch model.parameters() (or differ by what the file cannot say)', () => {
+        const exception = COUNT_EXCEPTIONS[file];
+        const expected = t.torch.ground_truth.parameters.unique + (exception ? exception.extra(t) : 0);
+        assert.strictEqual(cp.parameters.unique, expected, exception?.why);
+        assert.deepStrictEqual(cp.warnings.map((w) => w.code), WARNINGS[file]);
+      });
+
+      it('every torch parameter is found under its own name, with its shape', () => {
+        const byName = new Map(cp.tensors.map((x) => [x.name, x]));
+        for (const [ours, key] of Object.entries(t.expectedNames)) {
+          const x = byName.get(ours);
+          assert.ok(x, `${ours} missing; have ${[...byName.keys()].join(', ')}`);
+          assert.strictEqual(x.role, 'parameter', `${ours}: ${x.roleReason}`);
+          const shape = t.torch.parameters[key];
+          // A folded MatMul weight is stored [in, out]: torch's [out, in] transposed, and said so.
+          assert.deepStrictEqual(x.extra?.transposed ? [...x.shape].reverse() : x.shape, shape, ours);
+        }
+        const params = cp.tensors.filter((x) => x.role === 'parameter').map((x) => x.name);
+        const unexpected = params.filter((n) => !(n in t.expectedNames));
+        assert.deepStrictEqual(unexpected, file === 'vad-constants.onnx' ? ['Constant_0_output'] : [], 'no other parameters');
+        for (const b of t.buffers ?? []) assert.strictEqual(byName.get(b)?.role, 'buffer', b);
+      });
+
+      it('layer types and reprs come from the ops and equal torch repr()', () => {
+        for (const [path, mod] of Object.entries(t.torch.modules)) {
+          const m = moduleAt(cp.modules, path);
+          assert.ok(m, `module ${path}`);
+          if (mod.className === 'Conv1D') assert.strictEqual(m.type, 'Conv1D', path);
+          else if (mod.className === 'LSTM') {
+            assert.strictEqual(m.type, 'LSTM', path);
+            // batch_first is a Transpose around the op, not a setting of it.
+            assert.strictEqual(m.repr, mod.repr.replace(', batch_first=True', ''), path);
+          } else assert.strictEqual(m.repr, mod.repr, `${path}: ${m.evidence}`);
+          assert.match(m.evidence ?? '', /^ONNX /, path);
+        }
+      });
+
+      it('byte ranges of initializers and Constant weights hold exactly their bytes', () => {
+        const byOnnx = new Map(cp.tensors.filter((x) => x.present && x.extra?.deduplicatedFrom === undefined).map((x) => [onnxName(x), x]));
+        for (const x of t.onnx.initializers) {
+          const rec = byOnnx.get(x.name)!;
+          assert.strictEqual(sha(p, rec.dataOffset!, rec.nbytes), x.sha256, x.name);
+        }
+        const constants = cp.tensors.filter((x) => x.extra?.constantNode !== undefined);
+        for (const c of t.onnx.floatConstants) {
+          const rec = byOnnx.get(c.output);
+          // More than one element, or a one-element parameter (a bias of size 1): a weight.
+          if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
+            assert.ok(rec, `Constant ${c.output} [${c.shape}] is a weight`);
+            assert.strictEqual(sha(p, rec.dataOffset!, rec.nbytes), c.sha256, c.output);
+            assert.match(rec.roleReason, /held in Constant node/);
+          } else assert.ok(!rec, `one-element literal ${c.output} is not a weight`);
+        }
+        assert.strictEqual(constants.length, [...byOnnx.values()].filter((x) => x.extra?.constantNode !== undefined).length);
+      });
+
+      it('names forwarded through Identity nodes are tensors of their own, deduplicated, never declared', () => {
+        const byName = new Map(cp.tensors.map((x) => [x.name, x]));
+        for (const { input, output } of t.onnx.identities) {
+          const copy = byName.get(output);
+          if (!output.includes('.') || output.startsWith('onnx::')) {
+            assert.ok(!copy, `${output} is the exporter's own value, not a tensor`);
+            continue;
+          }
+          assert.ok(copy && copy.present, output);
+          const source = cp.tensors.find((x) => onnxName(x) === input && x.extra?.deduplicatedFrom === undefined)!;
+          assert.strictEqual(copy.extra?.deduplicatedFrom, source.name);
+          assert.strictEqual(copy.storage, source.storage);
+          assert.match(copy.roleReason, new RegExp(`Identity node .* forwards ${source.name.replace(/\./g, '\\.')} under this name`));
+          const g = cp.shared[copy.group];
+          assert.strictEqual(g.relation, 'deduplicated');
+          assert.ok(g.tensors.includes(source.name));
+          assert.strictEqual(g.uniqueElements, g.totalElements, 'each copy counts');
+          assert.match(g.reason ?? '', /one copy of \d+ equal tensors/);
+        }
+        for (const g of cp.shared) {
+          if (g.relation === 'declared') assert.ok(!g.tensors.some((n) => byName.get(n)!.extra?.deduplicatedFrom), 'a copy is never a declared tie');
+        }
+      });
+    });
+  }
+
+  it('encoder-dedup: norm1 runs LayerNormalization (not an RMSNorm guessed from a lone weight); norm2 exists only through Identity nodes', async () => {
+    const before = await readFile(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    const inits = before.tensors.filter((x) => x.extra?.deduplicatedFrom === undefined && x.name.startsWith('layers.0.norm'));
+    assert.deepStrictEqual(inits.map((x) => x.name), ['layers.0.norm1.weight'], 'the file stores only norm1.weight of layer 0');
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    for (const path of ['layers.0.norm1', 'layers.0.norm2', 'layers.1.norm1', 'layers.1.norm2']) {
+      const m = moduleAt(cp.modules, path)!;
+      assert.strictEqual(m.type, 'LayerNorm', path);
+      assert.strictEqual(m.parameters.unique, 32, path);
+    }
+    assert.strictEqual(cp.modules.children.find((c) => c.name === 'layers')!.folds[0]?.count, 2, 'the two blocks fold');
+  });
+
+  it('gpt2-dedup: the tied head is one initializer used by two modules (declared), the equal biases are deduplicated', async () => {
+    const t = extraTruth.files['gpt2-dedup.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'gpt2-dedup.onnx'));
+    const tie = cp.shared.find((g) => g.relation === 'declared')!;
+    assert.deepStrictEqual([...tie.tensors].sort(), t.torch.ground_truth.shared.map((g) => g.tensors).find((n) => n.includes('lm_head.weight')));
+    assert.strictEqual(cp.tensors.find((x) => x.name === 'lm_head.weight')!.present, false);
+    assert.strictEqual(moduleAt(cp.modules, 'lm_head')!.repr, 'Linear(in_features=16, out_features=64, bias=False)');
+    assert.strictEqual(cp.parameters.total, t.torch.ground_truth.parameters.total);
+    // Decomposed LayerNorm (opset 14): the ops in its scope say it, not the name.
+    assert.match(moduleAt(cp.modules, 'transformer.h.0.ln_2')!.evidence!, /ONNX nodes in transformer\.h\.0\.ln_2 \(.*ReduceMean.*Sub.*\): a norm the exporter decomposed/);
+  });
+
+  it('gpt2-folded: the head is a transposed copy named onnx::MatMul_*, placed as lm_head.weight, with a warning that the file cannot tell a tie', async () => {
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'gpt2-folded.onnx'));
+    const head = cp.tensors.find((x) => x.name === 'lm_head.weight')!;
+    assert.match(onnxName(head), /^onnx::MatMul_\d+$/);
+    assert.strictEqual(head.extra?.transposed, true);
+    assert.deepStrictEqual(head.shape, [16, 64]);
+    assert.match(String(head.extra?.placement), /weight of ONNX MatMul node \/lm_head\/MatMul/);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    assert.match(w.message, /^lm_head\.weight \(onnx::MatMul_\d+\) is a tensor the exporter made with the shape of transformer\.wte\.weight transposed: .* PyTorch counts 1,024 fewer parameters/);
+    assert.ok(!cp.shared.some((g) => g.relation === 'declared'), 'nothing in the file declares the tie');
+    // The folded, deduplicated attention mask and masked_bias are graph constants, not parameters.
+    const mask = cp.tensors.filter((x) => /^onnx::Where_/.test(onnxName(x)));
+    assert.deepStrictEqual(mask.map((x) => [x.name, x.role]), [['transformer.h.Where_421', 'buffer'], ['transformer.h.Where_422', 'buffer']]);
+  });
+
+  it('vad-constants-if: two models in the branches of an If, one tensor name in each: each under its branch', async () => {
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'vad-constants-if.onnx'));
+    assert.deepStrictEqual(cp.modules.children.map((c) => c.name), ['If_0']);
+    assert.deepStrictEqual(moduleAt(cp.modules, 'If_0')!.children.map((c) => c.name).sort(), ['else_branch', 'then_branch']);
+    const w = cp.warnings.find((x) => x.code === 'onnx-constant-weights')!;
+    assert.match(w.message, /^the graph keeps its weights in 26 Constant nodes \(7,434 elements\) and no initializers/);
+    const basis = cp.tensors.find((x) => x.name === 'If_0.then_branch.window_buffer')!;
+    assert.deepStrictEqual([basis.role, basis.extra?.subgraph], ['buffer', 'If_0.then_branch']);
+    assert.deepStrictEqual(meta(cp).constantWeights, { count: 26, elements: 7434 });
+  });
+
+  it('random corruption of these graphs never escapes as anything but a CheckpointError, through analysis and export', async function () {
+    this.timeout(60_000);
+    const rand = seededRandom(4242);
+    const files = Object.keys(extraTruth.files).map((f) => fs.readFileSync(fixture('onnx', 'extra', f)));
+    for (let i = 0; i < 140; i++) {
+      const b = Buffer.from(files[i % files.length]);
+      flipBytes(b, rand);
+      const raw = await readsOrRefuses(readBytes(b, fixture('onnx', 'extra')));
+      if (raw) renderText(analyze(raw));
+    }
+  });
+
+  it('weightscope diff: the same model with and without the exporter\'s deduplication is equal (not a tie lost), counts add up', async () => {
+    const a = await openCheckpoint(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    const b = await openCheckpoint(fixture('onnx', 'extra', 'encoder-ln17.onnx'));
+    const d = await compareCheckpoints(a, b, { data: false });
+    assert.deepStrictEqual([d.shared.lost.length, d.shared.gained.length], [0, 0]);
+    assert.strictEqual(d.equal, true);
+    assert.strictEqual(d.root.countsA!.parameters.owned, a.parameters.unique, 'each deduplicated name owns its elements');
+    assert.strictEqual(d.root.countsA!.bytes.owned, Object.values(a.bytesByDtype).reduce((s, v) => s + v, 0), 'their bytes once');
+  });
+
+  it('exports name the deduplicated relation, never a declared tie', async () => {
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    const text = renderText(cp);
+    assert.match(text, /\(norm1\): LayerNorm\(\(16,\), eps=1e-06, elementwise_affine=True\) +32 +stored once with .* \(deduplicated\)/);
+    assert.ok(!/declared/.test(text));
+    assert.match(text, /^# layer types from the ONNX ops/);
+    const md = renderMarkdown(cp);
+    assert.match(md, /\| deduplicated \(one copy of equal tensors\) \|/);
+    assert.match(renderMermaid(cp), /-\.-\|deduplicated\|/);
+    assert.strictEqual(toReport(cp).shared[0].relation, 'deduplicated');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Layer ops, roles and placement on hand-made graphs (the ONNX operator specs are the truth here).
+
+function aInt(name: string, v: number): Buffer {
+  return fLen(5, cat(fStr(1, name), fInt(3, v), fInt(20, 2)));
+}
+function aFloat(name: string, v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(v, 0);
+  return fLen(5, cat(fStr(1, name), varint(2 * 8 + 5), b, fInt(20, 1)));
+}
+function aInts(name: string, vs: number[]): Buffer {
+  return fLen(5, cat(fStr(1, name), fLen(8, cat(...vs.map((v) => varint(v)))), fInt(20, 7)));
+}
+function aStr(name: string, s: string): Buffer {
+  return fLen(5, cat(fStr(1, name), fStr(4, s), fInt(20, 3)));
+}
+function aFloats(name: string, vs: number[]): Buffer {
+  return fLen(5, cat(fStr(1, name), fLen(7, f32(...vs)), fInt(20, 6)));
+}
+/** A node with explicit outputs and attributes (domain when not the default one). */
+function op(type: string, name: string, inputs: string[], outputs: string[], attrs: Buffer[] = [], domain = ''): Buffer {
+  return cat(...inputs.map((i) => fStr(1, i)), ...outputs.map((o) => fStr(2, o)), fStr(3, name), fStr(4, type), ...attrs, ...(domain ? [fStr(7, domain)] : []));
+}
+function zeros(name: string, dims: number[]): Buffer {
+  return tensor({ name, dims, raw: Buffer.alloc(4 * dims.reduce((a, b) => a * b, 1)) });
+}
+function constant(name: string, out: string, value: Buffer): Buffer {
+  return op('Constant', name, [], [out], [value]);
+}
+function tValue(dims: number[], tensorName = '', type = 1, raw?: Buffer): Buffer {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return fLen(5, cat(fStr(1, 'value'), fLen(5, tensor({ name: tensorName, dims, type, raw: raw ?? Buffer.alloc((type === 7 ? 8 : 4) * n) })), fInt(20, 4)));
+}
+async function openBytes(bytes: Buffer): Promise<Checkpoint> {
+  const dir = tempDir();
+  try {
+    fs.writeFileSync(path.join(dir, 'm.onnx'), bytes);
+    return await openCheckpoint(path.join(dir, 'm.onnx'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('ONNX layer types, roles and names from the ops', () => {
+  it('an unfolded BatchNorm: exporter-named inputs placed as weight, bias, running_mean, running_var (buffers); BatchNorm2d beside a Conv2d', async () => {
+    const g = graph({
+      nodes: [
+        op('Conv', '/features/features.0/Conv', ['x', 'onnx::Conv_1'], ['c'], [aInts('kernel_shape', [3, 3]), aInts('strides', [1, 1]), aInts('pads', [0, 0, 0, 0])]),
+        op('BatchNormalization', '/features/features.1/BatchNormalization', ['c', 'onnx::BN_2', 'onnx::BN_3', 'onnx::BN_4', 'onnx::BN_5'], ['y'], [aFloat('epsilon', 1e-3), aFloat('momentum', 0.99)]),
+      ],
+      inits: [zeros('onnx::Conv_1', [4, 2, 3, 3]), zeros('onnx::BN_2', [4]), zeros('onnx::BN_3', [4]), zeros('onnx::BN_4', [4]), zeros('onnx::BN_5', [4])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(
+      cp.tensors.map((x) => [x.name, x.role]),
+      [
+        ['features.0.weight', 'parameter'],
+        ['features.1.weight', 'parameter'],
+        ['features.1.bias', 'parameter'],
+        ['features.1.running_mean', 'buffer'],
+        ['features.1.running_var', 'buffer'],
+      ],
+    );
+    assert.match(cp.tensors[3].roleReason, /BatchNormalization running_mean \(input 3 of ONNX node \/features\/features\.1\/BatchNormalization\)/);
+    const bn = moduleAt(cp.modules, 'features.1')!;
+    assert.strictEqual(bn.repr, 'BatchNorm2d(4, eps=0.001, momentum=0.01, affine=True, track_running_stats=True)');
+    assert.strictEqual(moduleAt(cp.modules, 'features.0')!.repr, 'Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), bias=False)');
+    assert.deepStrictEqual(cp.parameters, { unique: 4 * 2 * 9 + 8, total: 4 * 2 * 9 + 8 });
+  });
+
+  it('Gemm: transB=1 is nn.Linear [out, in]; transB=0 with a model name is a weight used as stored [in, out]', async () => {
+    const g = graph({
+      nodes: [
+        op('Gemm', '/fc/Gemm', ['x', 'fc.weight', 'fc.bias'], ['y'], [aInt('transB', 1)]),
+        op('Gemm', '/proj/Gemm', ['y', 'proj.weight'], ['z']),
+      ],
+      inits: [zeros('fc.weight', [6, 5]), zeros('fc.bias', [6]), zeros('proj.weight', [6, 3])],
+    });
+    const cp = await openBytes(model(g));
+    assert.strictEqual(moduleAt(cp.modules, 'fc')!.repr, 'Linear(in_features=5, out_features=6, bias=True)');
+    assert.match(moduleAt(cp.modules, 'fc')!.evidence!, /ONNX Gemm node \/fc\/Gemm \(transB=1: weight \[out=6, in=5\]\)/);
+    assert.strictEqual(moduleAt(cp.modules, 'proj')!.repr, 'Linear(in_features=6, out_features=3, bias=False)');
+    assert.match(moduleAt(cp.modules, 'proj')!.evidence!, /used as stored \(x @ W\), not nn\.Linear's \[out, in\]/);
+    assert.ok(!cp.tensors.some((x) => x.extra?.transposed), 'model-named weights are the model\'s own layout');
+  });
+
+  it('norms: LayerNormalization without bias, com.microsoft SimplifiedLayerNormalization, a decomposed RMSNorm and a decomposed LayerNorm', async () => {
+    const g = graph({
+      nodes: [
+        op('LayerNormalization', '/ln/LayerNormalization', ['x', 'ln.weight'], ['a'], [aFloat('epsilon', 1e-6)]),
+        op('SimplifiedLayerNormalization', '/rms/SimplifiedLayerNormalization', ['a', 'rms.weight'], ['b'], [aFloat('epsilon', 1e-6)], 'com.microsoft'),
+        // Llama's RMSNorm at opset 14: Pow, ReduceMean, Add, Sqrt, Div, Mul. No Sub: not centred.
+        op('Pow', '/norm/Pow', ['b', 'two'], ['p']),
+        op('ReduceMean', '/norm/ReduceMean', ['p'], ['m']),
+        op('Sqrt', '/norm/Sqrt', ['m'], ['s']),
+        op('Div', '/norm/Div', ['b', 's'], ['d']),
+        op('Mul', '/norm/Mul', ['d', 'onnx::Mul_9'], ['e']),
+        op('ReduceMean', '/ln2/ReduceMean', ['e'], ['m2']),
+        op('Sub', '/ln2/Sub', ['e', 'm2'], ['c2']),
+        op('Sqrt', '/ln2/Sqrt', ['c2'], ['s2']),
+        op('Div', '/ln2/Div', ['c2', 's2'], ['d2']),
+        op('Mul', '/ln2/Mul', ['d2', 'ln2.weight'], ['e2']),
+        op('Add', '/ln2/Add', ['e2', 'ln2.bias'], ['f2']),
+      ],
+      inits: [zeros('ln.weight', [8]), zeros('rms.weight', [8]), zeros('onnx::Mul_9', [8]), zeros('ln2.weight', [8]), zeros('ln2.bias', [8])],
+    });
+    const cp = await openBytes(model(g));
+    const repr = (p: string) => moduleAt(cp.modules, p)!.repr;
+    assert.strictEqual(repr('ln'), 'LayerNorm((8,), eps=1e-06, elementwise_affine=True, bias=False)');
+    assert.strictEqual(repr('rms'), 'RMSNorm((8,), eps=1e-06)');
+    assert.strictEqual(repr('norm'), 'RMSNorm((8,), eps=1e-06)');
+    assert.ok(cp.tensors.some((x) => x.name === 'norm.weight' && onnxName(x) === 'onnx::Mul_9'), 'placed as the norm\'s weight');
+    assert.strictEqual(repr('ln2'), 'LayerNorm((8,), eps=1e-05, elementwise_affine=True)');
+  });
+
+  it('a two-layer bidirectional LSTM with folded W, R, B: torch\'s names per layer and one LSTM module', async () => {
+    const H = 4;
+    const nodes = [
+      op('LSTM', '/rnn/LSTM', ['x', 'onnx::LSTM_1', 'onnx::LSTM_2', 'onnx::LSTM_3'], ['y'], [aInt('hidden_size', H), aStr('direction', 'bidirectional')]),
+      op('LSTM', '/rnn/LSTM_1', ['y', 'onnx::LSTM_11', 'onnx::LSTM_12', 'onnx::LSTM_13'], ['z'], [aInt('hidden_size', H), aStr('direction', 'bidirectional')]),
+    ];
+    const inits = [
+      zeros('onnx::LSTM_1', [2, 4 * H, 8]), zeros('onnx::LSTM_2', [2, 4 * H, H]), zeros('onnx::LSTM_3', [2, 8 * H]),
+      zeros('onnx::LSTM_11', [2, 4 * H, 2 * H]), zeros('onnx::LSTM_12', [2, 4 * H, H]), zeros('onnx::LSTM_13', [2, 8 * H]),
+    ];
+    const cp = await openBytes(model(graph({ nodes, inits })));
+    assert.deepStrictEqual(cp.tensors.map((x) => x.name), ['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_l0', 'rnn.weight_ih_l1', 'rnn.weight_hh_l1', 'rnn.bias_l1']);
+    assert.strictEqual(moduleAt(cp.modules, 'rnn')!.repr, 'LSTM(8, 4, num_layers=2, bidirectional=True)');
+    // torch: 2 directions x (4H*in + 4H*H + 8H) per layer.
+    assert.strictEqual(cp.parameters.unique, 2 * (16 * 8 + 16 * 4 + 32) + 2 * (16 * 8 + 16 * 4 + 32));
+  });
+
+  it('nodes without scopes (older exporters: Conv_143, numbered values): the layer node is the module', async () => {
+    const g = graph({
+      nodes: [
+        op('Conv', 'Conv_143', ['x', '1110', '1111'], ['y'], [aInts('kernel_shape', [1]), aInts('strides', [2])]),
+        op('LSTM', 'LSTM_951', ['y', '1072', '1074', '1076'], ['z'], [aInt('hidden_size', 4)]),
+        op('Gemm', 'gemm', ['z', 'W'], ['out']),
+      ],
+      inits: [zeros('1110', [6, 3, 1]), zeros('1111', [6]), zeros('1072', [1, 16, 6]), zeros('1074', [1, 16, 4]), zeros('1076', [1, 32]), zeros('W', [4, 2])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => x.name), ['Conv_143.weight', 'Conv_143.bias', 'LSTM_951.weight_ih_l0', 'LSTM_951.weight_hh_l0', 'LSTM_951.bias_l0', 'W']);
+    assert.match(String(cp.tensors[0].extra?.placement), /weight of ONNX Conv node Conv_143 \(no scope: placed under the node\)/);
+    assert.strictEqual(moduleAt(cp.modules, 'Conv_143')!.repr, 'Conv1d(3, 6, kernel_size=(1,), stride=(2,))');
+    assert.strictEqual(moduleAt(cp.modules, 'LSTM_951')!.repr, 'LSTM(6, 4)');
+  });
+
+  it('ConvTranspose with groups and output_padding; PRelu; Embedding from Gather', async () => {
+    const g = graph({
+      nodes: [
+        op('Gather', '/emb/Gather', ['onnx::Gather_1', 'ids'], ['e']),
+        op('ConvTranspose', '/up/ConvTranspose', ['x', 'up.weight', 'up.bias'], ['u'], [aInt('group', 2), aInts('strides', [2]), aInts('pads', [1, 1]), aInts('output_padding', [1])]),
+        op('PRelu', '/act/PRelu', ['u', 'act.weight'], ['v']),
+      ],
+      inits: [zeros('onnx::Gather_1', [10, 4]), zeros('up.weight', [6, 3, 5]), zeros('up.bias', [6]), zeros('act.weight', [6])],
+    });
+    const cp = await openBytes(model(g));
+    assert.strictEqual(moduleAt(cp.modules, 'emb')!.repr, 'Embedding(10, 4)');
+    assert.strictEqual(moduleAt(cp.modules, 'up')!.repr, 'ConvTranspose1d(6, 6, kernel_size=(5,), stride=(2,), padding=(1,), output_padding=(1,), groups=2)');
+    assert.strictEqual(moduleAt(cp.modules, 'act')!.repr, 'PReLU(num_parameters=6)');
+  });
+
+  it('Constant nodes: a weight in a weight slot or of several elements counts; literals, settings and integers do not', async () => {
+    const g = graph({
+      nodes: [
+        constant('w', 'cw', tValue([3, 2])), // MatMul weight
+        constant('b', 'cb', tValue([1])), // a one-element bias: a weight by its slot
+        constant('eps', 'ce', aFloat('value_float', 1e-5)), // a literal
+        constant('two', 'c2', tValue([])), // Pow's exponent
+        constant('scales', 'cs', tValue([4])), // only Resize's scales: a setting
+        constant('shape', 'cshape', tValue([2], '', 7)), // int64: never
+        constant('gamma', 'cg', aFloats('value_floats', [0.5, 1.5, 2.5])), // elementwise factor of 3 floats
+        op('MatMul', '/fc/MatMul', ['x', 'cw'], ['m']),
+        op('Add', '/fc/Add', ['m', 'cb'], ['a']),
+        op('Add', '/Add', ['a', 'ce'], ['a2']),
+        op('Pow', '/Pow', ['a2', 'c2'], ['p']),
+        op('Resize', '/Resize', ['p', '', 'cs'], ['r']),
+        op('Reshape', '/Reshape', ['r', 'cshape'], ['rs']),
+        op('Mul', '/scale/Mul', ['rs', 'cg'], ['out']),
+      ],
+    });
+    const bytes = model(g);
+    const cp = await openBytes(bytes);
+    assert.deepStrictEqual(
+      cp.tensors.map((x) => [x.name, onnxName(x), x.shape, x.role]),
+      [
+        ['fc.weight', 'cw', [3, 2], 'parameter'],
+        ['fc.bias', 'cb', [1], 'parameter'],
+        ['scale.cg', 'cg', [3], 'parameter'],
+      ],
+    );
+    const gamma = cp.tensors[2];
+    assert.strictEqual(gamma.extra?.data, 'value_floats');
+    assert.deepStrictEqual([0, 4, 8].map((k) => bytes.readFloatLE(gamma.dataOffset! + k)), [0.5, 1.5, 2.5]);
+    assert.strictEqual(cp.tensors[0].extra?.transposed, true, 'an anonymous MatMul weight is stored [in, out]');
+    assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
+  });
+
+  it('names forwarded by Identity: a dotted state_dict name is a deduplicated copy; other Identity outputs and cycles are not', async () => {
+    const g = graph({
+      nodes: [
+        op('Identity', 'Identity_0', ['a.weight'], ['b.weight']),
+        op('Identity', 'Identity_1', ['a.weight'], ['tmp']),
+        op('Identity', 'Identity_2', ['loop2'], ['loop1']),
+        op('Identity', 'Identity_3', ['loop1'], ['loop2']),
+        op('Identity', 'Identity_4', ['loop2'], ['c.weight']),
+        op('Gemm', '/a/Gemm', ['x', 'a.weight'], ['y'], [aInt('transB', 1)]),
+        op('Gemm', '/b/Gemm', ['y', 'b.weight'], ['z'], [aInt('transB', 1)]),
+        op('Gemm', '/t/Gemm', ['z', 'tmp'], ['w'], [aInt('transB', 1)]),
+      ],
+      inits: [zeros('a.weight', [4, 4])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, x.extra?.deduplicatedFrom]), [['a.weight', undefined], ['b.weight', 'a.weight']]);
+    assert.deepStrictEqual(cp.parameters, { unique: 32, total: 32 });
+    assert.deepStrictEqual(cp.shared.map((s) => [s.relation, s.tensors]), [['deduplicated', ['a.weight', 'b.weight']]]);
+    assert.deepStrictEqual(cp.bytesByDtype, { float32: 64 }, 'the bytes are stored once');
+  });
+
+  it('one tensor name in two branches of an If is prefixed by its branch; twice in one graph, suffixed', async () => {
+    const branch = (name: string, d: number) =>
+      graph({ name, nodes: [constant('', `${name}_w`, tValue([d, 2], 'enc.weight')), constant('', `${name}_w2`, tValue([d, 3], 'enc.weight')), op('MatMul', `${name}/enc/MatMul`, ['x', `${name}_w`], ['y']), op('MatMul', `${name}/enc/MatMul_1`, ['y', `${name}_w2`], ['z'])] });
+    const ifNode = op('If', 'If_0', ['cond'], ['out'], [fLen(5, cat(fStr(1, 'then_branch'), fLen(6, branch('t', 4)), fInt(20, 5))), fLen(5, cat(fStr(1, 'else_branch'), fLen(6, branch('e', 2)), fInt(20, 5)))]);
+    const cp = await openBytes(model(graph({ nodes: [ifNode] })));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, x.shape]), [
+      ['If_0.then_branch.enc.weight', [4, 2]],
+      ['If_0.then_branch.enc.weight_2', [4, 3]],
+      ['If_0.else_branch.enc.weight', [2, 2]],
+      ['If_0.else_branch.enc.weight_2', [2, 3]],
+    ]);
+  });
+
+  it('a Constant weight whose raw_data does not match its dims is a typed error naming the node', async () => {
+    const g = graph({ nodes: [constant('c', 'cw', tValue([3, 2], '', 1, Buffer.alloc(20))), op('MatMul', '/fc/MatMul', ['x', 'cw'], ['y'])] });
+    await rejects(readBytes(model(g)), 'bad-offsets', /raw_data holds 20 bytes but dims \[3, 2\] of FLOAT need 24/);
+    const e = await rejects(readBytes(model(g)), 'bad-offsets', /./);
+    assert.match(e.record ?? '', /Constant "cw" value/);
+  });
+});
+
+describe('ONNX initializers named after their module', () => {
+  it('an initializer called like the module that uses it (c_attn) is that module\'s weight; top-level parameters keep their names', async () => {
+    const g = graph({
+      nodes: [
+        op('Gemm', '/transformer/h.0/attn/c_attn/Gemm', ['x', 'c_attn', 'c_attn_b'], ['y']),
+        op('Add', '/Add', ['y', 'pos_embed'], ['z']),
+        op('MatMul', '/head/MatMul', ['z', 'head_w'], ['out']),
+      ],
+      inits: [zeros('c_attn', [4, 12]), zeros('c_attn_b', [12]), zeros('pos_embed', [3, 12]), zeros('head_w', [12, 2])],
+    });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, onnxName(x)]), [
+      ['transformer.h.0.attn.c_attn.weight', 'c_attn'],
+      ['c_attn_b', 'c_attn_b'],
+      ['pos_embed', 'pos_embed'],
+      ['head_w', 'head_w'],
+    ]);
+    assert.strictEqual(moduleAt(cp.modules, 'transformer.h.0.attn.c_attn')!.type, 'Conv1D');
   });
 });

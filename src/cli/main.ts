@@ -133,7 +133,11 @@ function renderCli(cp: Checkpoint, args: Args): string {
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);
     for (const g of cp.shared) {
       const saved = g.totalElements - g.uniqueElements;
-      out.push(`  ${g.relation.padEnd(8)} ${g.tensors.join(' = ')}  (${compact(g.uniqueElements)} stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''})`);
+      const what =
+        g.relation === 'deduplicated'
+          ? `one copy stored for ${g.tensors.length} equal tensors, each counted: ${compact(g.uniqueElements)}`
+          : `${compact(g.uniqueElements)} stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''}`;
+      out.push(`  ${g.relation.padEnd(8)} ${g.tensors.join(' = ')}  (${what})`);
       if (g.reason) out.push(`           ${g.reason}`);
     }
   }

@@ -144,6 +144,7 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
     };
     const declared = members.find((m) => !m.present);
     if (declared) g.reason = declared.roleReason;
+    else if (relation === 'deduplicated') g.reason = `the file stores one copy of ${members.length} equal tensors (deduplicated by the exporter): each is its own tensor of the model and counts`;
     const idx = groups.length;
     for (const m of members) m.group = idx;
     groups.push(g);
@@ -168,8 +169,12 @@ function listStorages(tensors: Tensor[]): Storage[] {
 }
 
 
+/** A name whose bytes the file stores once for several equal tensors (an exporter's deduplication). */
+const isDedupCopy = (t: Tensor) => typeof t.extra?.deduplicatedFrom === 'string';
+
 function relationOf(members: Tensor[]): Relation {
   if (members.some((m) => !m.present)) return 'declared';
+  if (members.some(isDedupCopy)) return 'deduplicated';
   const a = members[0];
   const same = members.every(
     (m) => m.storageOffset === a.storageOffset && sameDims(m.shape, a.shape) && sameDims(m.strides, a.strides) && m.dtype === a.dtype,
@@ -221,7 +226,15 @@ function measure(list: Tensor[]): Measure {
     elements += counted(t);
     bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
   }
-  for (const members of multi.values()) {
+  for (const all of multi.values()) {
+    // Deduplicated copies are tensors of their own that the file stores once: each counts, their bytes once.
+    const copies = all.filter(isDedupCopy);
+    for (const c of copies) elements += c.numel;
+    const members = copies.length ? all.filter((m) => !isDedupCopy(m)) : all;
+    if (members.length === 0) {
+      bytesByDtype[copies[0].dtype] = (bytesByDtype[copies[0].dtype] ?? 0) + copies[0].nbytes;
+      continue;
+    }
     // Strided views are enumerated run by run, within one budget per storage: 2,000 column
     // slices of one matrix must not become hundreds of millions of intervals.
     const ivs: Interval[] = [];
@@ -288,6 +301,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
+    layers: raw.layers,
     modelType:
       typeof raw.config?.model_type === 'string'
         ? raw.config.model_type
@@ -474,7 +488,7 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
     node.evidence = `class ${b.hint.pythonModule}.${b.hint.className} recorded in the pickle`;
     return;
   }
-  const inf = b.own.length ? inferLayer(b.name, b.own, ctx) : undefined;
+  const inf = b.own.length ? ctx.layers?.[b.path] ?? inferLayer(b.name, b.own, ctx) : undefined;
   if (inf) {
     node.type = inf.type;
     node.repr = inf.repr;

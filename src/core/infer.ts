@@ -3,7 +3,7 @@
  * of its own tensors, with the evidence. Pickled whole modules don't need this (their classes
  * are in the file).
  */
-import { Tensor } from './model';
+import { LayerHint, Tensor } from './model';
 import { quantLayerInference } from './quant/describe';
 
 export interface Inference {
@@ -17,6 +17,8 @@ export interface InferenceContext {
   modelType?: string;
   /** config.json, for eps and the like. */
   config?: Record<string, unknown>;
+  /** Layers the file states by module path (RawCheckpoint.layers), taken before any inference. */
+  layers?: Record<string, LayerHint>;
 }
 
 /** Families whose checkpoints use transformers' Conv1D (weight stored [in, out]). */

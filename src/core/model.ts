@@ -69,6 +69,13 @@ export interface DeclaredTie {
   reason: string;
 }
 
+/** A module's layer as the file describes it (not a class: e.g. the ONNX op that uses its weights). */
+export interface LayerHint {
+  type: string;
+  repr?: string;
+  evidence: string;
+}
+
 /** Module structure known exactly (from a whole pickled nn.Module). */
 export interface ModuleHint {
   /** Attribute name under the parent ('' for the root). */
@@ -139,6 +146,8 @@ export interface RawCheckpoint {
   warnings: Warning[];
   /** Present for whole pickled modules: the exact module tree. */
   moduleTree?: ModuleHint;
+  /** Layer types the file states by module path (ONNX: the ops using each module's tensors), used before any guess from names. */
+  layers?: Record<string, LayerHint>;
   safety?: SafetyReport;
   /** Hugging Face config.json beside the weights, when found. */
   config?: Record<string, unknown>;
@@ -190,7 +199,12 @@ export interface Tensor extends TensorRecord {
   module?: string;
 }
 
-export type Relation = 'alias' | 'view' | 'declared';
+/**
+ * How tensors on one storage relate: `alias` (the same bytes), `view` (overlapping ranges of
+ * them), `declared` (a name the file does not store, tied by declaration), `deduplicated` (an
+ * exporter stored one copy of equal tensors: separate tensors of the model, each counted).
+ */
+export type Relation = 'alias' | 'view' | 'declared' | 'deduplicated';
 
 /** A storage: one block of bytes on disk that one or more tensors view. */
 export interface Storage {

@@ -18,6 +18,7 @@ export function decideRole(t: TensorRecord): RoleDecision {
     return { role: 'buffer', reason: `${t.dtype} is not a floating-point dtype; PyTorch parameters are floating point` };
   }
   if (last === 'running_mean' || last === 'running_var') return { role: 'buffer', reason: 'BatchNorm running statistic' };
+  if (/(^|_)buffer$/.test(last)) return { role: 'buffer', reason: `named as a buffer (${last})` };
   if (last === 'num_batches_tracked') return { role: 'buffer', reason: 'BatchNorm step counter' };
   if (last === 'masked_bias') return { role: 'buffer', reason: 'attention mask constant (masked_bias)' };
   if (last === 'bias' && /(^|\.)(attn|attention|self_attn)\.bias$/.test(t.name) && isCausalMaskShape(t.shape)) {

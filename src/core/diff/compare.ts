@@ -123,6 +123,8 @@ function compareSharing(A: Checkpoint, B: Checkpoint, byKey: Map<string, TensorP
   const split = (side: 'a' | 'b', groups: Checkpoint['shared'], other: Checkpoint['shared'], out: TieChange[], mark: (p: TensorPair, i: number) => void) => {
     const otherSide = side === 'a' ? 'b' : 'a';
     groups.forEach((g) => {
+      // Equal tensors an exporter stored once are not tied in the model: nothing to keep or lose.
+      if (g.relation === 'deduplicated') return;
       const members: TensorPair[] = [];
       for (const k of g.tensors) {
         const p = byKey.get(k);
@@ -132,7 +134,7 @@ function compareSharing(A: Checkpoint, B: Checkpoint, byKey: Map<string, TensorP
       const parts = new Map<number | string, TensorPair[]>();
       for (const p of members) {
         const og = p[otherSide]!.group;
-        const key = og >= 0 ? og : `own:${p.key}`;
+        const key = og >= 0 && other[og].relation !== 'deduplicated' ? og : `own:${p.key}`;
         const list = parts.get(key);
         if (list) list.push(p);
         else parts.set(key, [p]);
@@ -384,12 +386,17 @@ function ownership(cp: Checkpoint, pairs: TensorPair[], side: 'a' | 'b'): void {
       if (t) members.push(t);
     }
     members.sort((x, y) => orderOf(x) - orderOf(y));
-    const classes: Tensor[][] = [[], [], []];
-    for (const t of members) classes[roleClass(t.role)].push(t);
-    for (const list of classes) {
-      if (list.length === 0) continue;
-      const owned = ownElements(list);
-      list.forEach((t, i) => set(t, owned[i], null));
+    if (g.relation === 'deduplicated') {
+      // Equal tensors an exporter stored once are tensors of their own: each owns its elements.
+      for (const t of members) set(t, t.numel, null);
+    } else {
+      const classes: Tensor[][] = [[], [], []];
+      for (const t of members) classes[roleClass(t.role)].push(t);
+      for (const list of classes) {
+        if (list.length === 0) continue;
+        const owned = ownElements(list);
+        list.forEach((t, i) => set(t, owned[i], null));
+      }
     }
     const stored = members.filter((t) => t.present);
     const bytes = stored.length === 1 ? [stored[0].nbytes] : sweepBytes(stored);

@@ -42,7 +42,7 @@ export function renderMarkdown(cp: Checkpoint, opts: MarkdownOptions = {}): stri
   const dtypes = Object.entries(cp.bytesByDtype).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   if (dtypes.length) rows.push(['Storage', dtypes.map(([d, n]) => `${text(d)} ${bytes(n)}`).join(', ')]);
   rows.push(['Shared storage', cp.shared.length ? plural(cp.shared.length, 'group') : 'none']);
-  if (hasInferredTypes(cp.modules)) rows.push(['Layer types', 'inferred from tensor names and shapes (state dict)']);
+  if (hasInferredTypes(cp.modules)) rows.push(['Layer types', cp.format === 'onnx' ? 'from the ONNX ops that use the tensors, else inferred from names and shapes' : 'inferred from tensor names and shapes (state dict)']);
   out.push('| | |');
   out.push('|---|---|');
   for (const [k, v] of rows) out.push(`| ${k} | ${v} |`);
@@ -104,7 +104,7 @@ function tableRow(v: VisibleNode, total: number): string {
   else params = `${exact(v.unique)}${v.perBlock ? ' each' : ''}`;
   const share = percent(v.unique, total) + (v.perBlock ? ' each' : '');
   const shared = sharedModules(m)
-    .map((s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : ''}`)
+    .map((s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : s.relation === 'deduplicated' ? ' (deduplicated)' : ''}`)
     .join(', ');
   return `| ${code(v.path)} | ${type} | ${params} | ${share} | ${shared} |`;
 }

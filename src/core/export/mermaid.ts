@@ -45,7 +45,7 @@ export function renderMermaid(cp: Checkpoint, opts: MermaidOptions = {}): string
   const styles: string[] = [];
   for (const link of tree.ties) {
     if (link.rows.length < 2) continue;
-    const label = link.relation === 'declared' ? 'declared tie' : link.relation === 'view' ? 'shared view' : 'tied';
+    const label = link.relation === 'declared' ? 'declared tie' : link.relation === 'view' ? 'shared view' : link.relation === 'deduplicated' ? 'deduplicated' : 'tied';
     const indices: number[] = [];
     for (let i = 0; i + 1 < link.rows.length; i++) {
       out.push(`  ${id(link.rows[i])} -.-|${label}| ${id(link.rows[i + 1])}`);

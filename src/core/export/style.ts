@@ -91,10 +91,11 @@ export const RELATION_LABEL: Record<Relation, string> = {
   alias: 'same storage',
   view: 'view of one storage',
   declared: 'declared tie (not stored)',
+  deduplicated: 'deduplicated (one copy of equal tensors)',
 };
 
 export function dashFor(relation: Relation): string | undefined {
-  return relation === 'declared' ? '6 4' : relation === 'view' ? '1.5 3' : undefined;
+  return relation === 'declared' ? '6 4' : relation === 'view' || relation === 'deduplicated' ? '1.5 3' : undefined;
 }
 
 export type Category = 'embedding' | 'linear' | 'conv' | 'norm' | 'other';

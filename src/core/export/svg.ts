@@ -385,11 +385,11 @@ function renderKey(cp: Checkpoint, tree: VisibleTree, categories: Set<Category>,
   const keyParts: string[] = [];
   let kx = M;
   const relations = new Set(cp.shared.map((g) => g.relation));
-  for (const rel of ['alias', 'view', 'declared'] as const) {
+  for (const rel of ['alias', 'view', 'declared', 'deduplicated'] as const) {
     if (!relations.has(rel)) continue;
     const dash = dashFor(rel);
     keyParts.push(`<line x1="${num(kx)}" y1="${num(ky - 4)}" x2="${num(kx + 22)}" y2="${num(ky - 4)}" stroke="${MUTED}" stroke-width="1.8" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    const label = rel === 'alias' ? 'same storage' : rel === 'view' ? 'view of one storage' : 'declared tie';
+    const label = rel === 'alias' ? 'same storage' : rel === 'view' ? 'view of one storage' : rel === 'declared' ? 'declared tie' : 'deduplicated copy';
     keyParts.push(`<text x="${num(kx + 28)}" y="${num(ky)}" font-size="11" fill="${MUTED}">${esc(label)}</text>`);
     kx += 28 + monoWidth(label, 11) + 22;
   }

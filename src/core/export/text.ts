@@ -61,7 +61,13 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   const out: string[] = [];
   const scheme = opts.scheme === false ? undefined : quantizationLine(cp) ?? adapterLine(cp);
   if (scheme) out.push(`# ${safe(scheme)}`);
-  if (anyInferred) out.push('# layer types inferred from tensor names and shapes (state dict; no classes in the file)');
+  if (anyInferred) {
+    out.push(
+      cp.format === 'onnx'
+        ? '# layer types from the ONNX ops that use each module\'s tensors, else inferred from names and shapes (no classes in the file)'
+        : '# layer types inferred from tensor names and shapes (state dict; no classes in the file)',
+    );
+  }
   for (const l of lines) out.push(l.note ? `${l.text}${' '.repeat(Math.max(2, width - cells(l.text)))}${l.note}` : l.text);
   return out.join('\n') + '\n';
 }
@@ -82,14 +88,16 @@ function noteFor(m: ModuleNode, each: number): string {
     const modules = new Set<string>();
     let declared = false;
     let view = false;
+    let dedup = false;
     for (const s of m.sharedWith) {
       for (const o of s.others) modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
       if (s.relation === 'declared') declared = true;
       if (s.relation === 'view') view = true;
+      if (s.relation === 'deduplicated') dedup = true;
     }
     const names = [...modules];
-    const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : '';
-    parts.push(`shares weight with ${names.slice(0, 3).map(safe).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${how}`);
+    const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : dedup ? ' (deduplicated)' : '';
+    parts.push(`${dedup && !declared && !view ? 'stored once with' : 'shares weight with'} ${names.slice(0, 3).map(safe).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${how}`);
   }
   return parts.join('  ');
 }

@@ -16,14 +16,18 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { truncate } from '../json';
-import { RawCheckpoint, TensorRecord, Warning } from '../model';
+import { RawCheckpoint, Role, TensorRecord, Warning } from '../model';
 import { isFloating, registerDtype } from '../dtypes';
 import { asSigned, ChunkedReader, decodeVarint, Field, readVarint, walkMessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './protobuf';
 import { FormatModule, PLAUSIBLE } from './format';
+
+export { scopePath } from './onnx-graph';
 
 export interface OnnxType {
   id: number;
@@ -62,6 +66,12 @@ const MAX_NAME = 1 << 20;
 const MAX_PROP = 64 * 1024;
 /** Longest list of graph inputs/outputs kept in the metadata. */
 const MAX_IO_NAMES = 64;
+/** Layer-op settings kept: string attributes up to this many bytes, ints lists up to this many values. */
+const MAX_ATTR_STRING = 64;
+const MAX_ATTR_INTS = 16;
+const lenientText = new TextDecoder('utf-8');
+/** The outputs of nodes whose outputs nothing follows (most of them). */
+const NO_OUTPUTS: string[] = Object.freeze([]) as unknown as string[];
 
 export const onnxReader: FormatModule = {
   id: 'onnx',
@@ -154,13 +164,18 @@ interface SparseInfo {
   dims: number[];
 }
 
-interface NodeInfo {
-  name: string;
-  opType: string;
-  domain: string;
-  inputs: string[];
-  /** Label of the graph holding it: '' for the main graph. */
-  graph: string;
+interface NodeInfo extends GraphNode {}
+
+/** A Constant node's tensor, as the attribute holds it (never read: only where its bytes are). */
+interface ConstantInfo {
+  /** Index of the Constant node in ModelInfo.nodes. */
+  node: number;
+  /** The attribute: `value`, `value_float`, `value_floats` or `sparse_value`. */
+  attr: string;
+  tensor?: TensorInfo;
+  sparse?: SparseInfo;
+  /** value_float / value_floats: FLOAT values in the attribute itself. */
+  floats?: { pos: number; count: number; packed: boolean; scalar: boolean };
 }
 
 interface ModelInfo {
@@ -179,7 +194,11 @@ interface ModelInfo {
   inputs: string[];
   outputs: string[];
   subgraphs: number;
+  /** Subgraphs by label: the node and attribute holding them and the graph that node is in. */
+  graphs: Map<string, SubgraphInfo>;
   constants: { count: number; bytes: number };
+  /** Constant nodes holding a floating-point or sparse tensor (candidate weights). */
+  constantNodes: ConstantInfo[];
   functions: number;
   trainingInfo: number;
 }
@@ -195,7 +214,9 @@ class OnnxParser {
     inputs: [],
     outputs: [],
     subgraphs: 0,
+    graphs: new Map(),
     constants: { count: 0, bytes: 0 },
+    constantNodes: [],
     functions: 0,
     trainingInfo: 0,
   };
@@ -353,13 +374,18 @@ class OnnxParser {
   }
 
   private async parseNode(f: Field, depth: number, graph: string): Promise<void> {
-    const node: NodeInfo = { name: '', opType: '', domain: '', inputs: [], graph };
+    const node: NodeInfo = { name: '', opType: '', domain: '', inputs: [], outputs: NO_OUTPUTS, graph };
     const msg = 'NodeProto';
     const attrs: Field[] = [];
+    const outputs: Field[] = [];
     await walkMessage(this.r, f.pos, f.pos + f.len, msg, (g) => {
       switch (g.no) {
         case 1:
           return this.take(g, msg, 'input', (s) => node.inputs.push(s));
+        case 2:
+          this.expect(g, WIRE_LEN, msg, 'output');
+          outputs.push(g);
+          return;
         case 3:
           return this.take(g, msg, 'name', (s) => (node.name = s));
         case 4:
@@ -371,22 +397,75 @@ class OnnxParser {
           attrs.push(g);
           return;
         default:
-          return; // output, doc_string...
+          return; // doc_string, overload, metadata_props...
       }
     });
+    // Output names only where the graph analysis follows them (see needsOutputs).
+    if (outputs.length && needsOutputs(node.opType)) {
+      node.outputs = [];
+      for (const g of outputs) await this.take(g, msg, 'output', (s) => node.outputs.push(s));
+    }
     const index = this.model.nodes.length;
     this.model.nodes.push(node);
     // Attributes after the node is known, so subgraphs can be labelled with it.
-    for (const a of attrs) await this.parseAttribute(a, depth, nodeLabel(node, index));
+    for (const a of attrs) await this.parseAttribute(a, depth, node, index);
   }
 
-  private async parseAttribute(f: Field, depth: number, owner: string): Promise<void> {
+  /**
+   * One attribute: subgraphs are walked, tensors located (Constant nodes keep theirs as candidate
+   * weights), and the scalar settings of layer ops (kernel_shape, transB, epsilon...) kept.
+   */
+  private async parseAttribute(f: Field, depth: number, node: NodeInfo, index: number): Promise<void> {
+    const owner = nodeLabel(node, index);
     const msg = `AttributeProto of ${owner}`;
+    const keep = LAYER_ATTR_OPS.has(node.opType);
+    const constant = node.opType === 'Constant' && isDefaultDomain(node.domain);
     let attrName = '';
+    let value: AttrValue | undefined;
+    let ints: number[] | undefined;
+    let tensor: TensorInfo | undefined;
+    let sparse: SparseInfo | undefined;
+    let floats: ConstantInfo['floats'];
+    const addFloats = (g: Field, count: number, packed: boolean, scalar: boolean) => {
+      if (!floats) floats = { pos: g.pos, count, packed, scalar };
+      else {
+        floats.count += count;
+        floats.packed = false; // several runs: not one contiguous block
+      }
+    };
     await walkMessage(this.r, f.pos, f.pos + f.len, msg, async (g) => {
       switch (g.no) {
         case 1:
           await this.take(g, msg, 'name', (s) => (attrName = s));
+          break;
+        case 2: // f
+          if (g.wire !== WIRE_I32) break;
+          if (keep) {
+            const b = await this.r.view(g.pos, 4, `${msg} f`);
+            value = new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
+          }
+          if (constant) addFloats(g, 1, true, true);
+          break;
+        case 3: // i
+          if (keep && g.wire === WIRE_VARINT) {
+            const v = asSigned(g.value);
+            if (typeof v === 'number') value = v;
+          }
+          break;
+        case 4: // s
+          if (keep && g.wire === WIRE_LEN && g.len <= MAX_ATTR_STRING) {
+            value = lenientText.decode(await this.r.view(g.pos, g.len, `${msg} s`));
+          }
+          break;
+        case 7: // floats
+          if (!constant) break;
+          if (g.wire === WIRE_LEN) {
+            if (g.len % 4 !== 0) this.fail('bad-header', `${msg}: packed floats hold ${g.len} bytes, not a multiple of 4`, g.at);
+            addFloats(g, g.len / 4, true, false);
+          } else if (g.wire === WIRE_I32) addFloats(g, 1, false, false);
+          break;
+        case 8: // ints
+          if (keep) ints = await this.ints(g, msg, ints ?? []);
           break;
         case 5:
         case 10: {
@@ -396,18 +475,58 @@ class OnnxParser {
           const type = ONNX_TYPES.get(t.dataType);
           const n = numelOf(t.dims);
           if (type && n !== null) this.model.constants.bytes += type.name === 'STRING' ? t.stringBytes : Math.ceil((n * type.bits) / 8);
+          if (g.no === 5) tensor = t;
           break;
         }
+        case 22: // sparse_tensor
+          if (constant && g.wire === WIRE_LEN) sparse = await this.parseSparse(g);
+          break;
         case 6:
-        case 11:
+        case 11: {
           this.expect(g, WIRE_LEN, msg, g.no === 6 ? 'g' : 'graphs');
           this.model.subgraphs++;
-          await this.parseGraph(g.pos, g.pos + g.len, depth + 1, `${owner}.${attrName || 'attribute'}`);
+          const label = `${owner}.${attrName || 'attribute'}`;
+          if (!this.model.graphs.has(label)) this.model.graphs.set(label, { node: index, attr: attrName || 'attribute', parent: node.graph });
+          await this.parseGraph(g.pos, g.pos + g.len, depth + 1, label);
           break;
+        }
         default:
-          break; // scalars, sparse constants, type protos
+          break; // type protos, strings, sparse tensor lists
       }
     });
+    if (keep && attrName) {
+      const v = ints ?? value;
+      if (v !== undefined) (node.attrs ??= Object.create(null) as Record<string, AttrValue>)[attrName] = v;
+    }
+    if (constant) {
+      const c: ConstantInfo = { node: index, attr: attrName };
+      if (attrName === 'value' && tensor) c.tensor = tensor;
+      else if ((attrName === 'value_float' || attrName === 'value_floats') && floats) c.floats = floats;
+      else if (attrName === 'sparse_value' && sparse) c.sparse = sparse;
+      else return;
+      const type = c.tensor ? ONNX_TYPES.get(c.tensor.dataType) : c.sparse?.values ? ONNX_TYPES.get(c.sparse.values.dataType) : ONNX_TYPES.get(1);
+      // Integer, bool and string constants are shapes, axes, indices and flags: never weights.
+      if (type && isFloating(type.dtype)) this.model.constantNodes.push(c);
+    }
+  }
+
+  /** The first MAX_ATTR_INTS values of an ints attribute (packed or not), appended to `out`. */
+  private async ints(g: Field, msg: string, out: number[]): Promise<number[]> {
+    const push = (v: number | bigint) => {
+      const s = asSigned(v);
+      if (out.length < MAX_ATTR_INTS) out.push(typeof s === 'number' ? s : Number(s));
+    };
+    if (g.wire === WIRE_VARINT) push(g.value);
+    else if (g.wire === WIRE_LEN) {
+      let p = g.pos;
+      const end = g.pos + g.len;
+      while (p < end && out.length < MAX_ATTR_INTS) {
+        const v = await readVarint(this.r, p, end, `${msg} ints`);
+        push(v.value);
+        p += v.len;
+      }
+    }
+    return out;
   }
 
   private async parseSparse(f: Field): Promise<SparseInfo> {
@@ -562,16 +681,349 @@ export function checkExternalPath(p: string, where: { file: string; offset?: num
 
 const DECIMAL = /^[0-9]{1,16}$/;
 
+/**
+ * From the parsed protobuf to what the file holds, in steps: the tensors (initializers, sparse
+ * initializers, weights held in Constant nodes, names the exporter forwards through Identity
+ * nodes), how the graph uses them (names, roles and layer types from the nodes that consume
+ * them), and the graph's facts for the metadata.
+ */
 async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext): Promise<RawCheckpoint> {
   const file = r.file;
+  const records = new TensorRecords(file, ctx);
+  const consumers = initializerConsumers(m);
+  const { tensors: initRecords, segments } = await collectInitializers(m, records);
   const warnings: Warning[] = [];
-  const dir = pathsOf(ctx.access).dirname(ctx.path);
-  const extFiles = new Map<string, { rel: string; size: number }>();
-  const tensors: TensorRecord[] = [];
-  const byName = new Map<string, TensorRecord>();
+  if (segments) warnings.push({ code: 'onnx-segment', message: `${segments} initializer(s) are segments of a larger tensor (TensorProto.segment); shown as stored` });
+  const shared = sharedInitializers(initRecords, consumers.byName);
+  const graph = await heldTensors(m, records, initRecords);
+  const names = nameHeld(graph, m);
+  const tensors = finalRecords(graph, names, m);
+  const final = new Set(tensors.map((t) => t.name));
+  const sharedByName: Record<string, string[]> = Object.create(null);
+  for (const h of graph.held.values()) if (h.kind === 'initializer' && shared[h.value]) sharedByName[names.get(h)!.name] = shared[h.value];
+  warnings.push(...graphWarnings(graph, names));
+  const extFiles = [...records.extFiles.values()];
+  const onnx = graphMetadata(m, consumers.initNames, extFiles, shared);
+  const held = [...graph.held.values()];
+  const constants = held.filter((h) => h.kind === 'constant');
+  if (constants.length) onnx.constantWeights = { count: constants.length, elements: constants.reduce((s, h) => s + (numelOf(h.record.shape) ?? 0), 0) };
+  const copies = held.filter((h) => h.kind === 'copy').length;
+  if (copies) onnx.deduplicatedNames = copies;
+  const placed = held.filter((h) => names.get(h)!.placed).length;
+  if (placed) onnx.placedTensors = placed;
+  return {
+    format: 'onnx',
+    path: ctx.path,
+    files: [file, ...extFiles.map((e) => e.rel)],
+    tensors,
+    declaredTies: scopeTies(sharedByName, final),
+    metadata: { onnx },
+    warnings,
+    bytesRead: r.src.bytesRead,
+    totalBytes: r.size + extFiles.reduce((s, e) => s + e.size, 0),
+    layers: graph.layers(
+      (h) => names.get(h)?.name,
+      (h) => names.get(h)?.made ?? false,
+    ),
+  };
+}
 
-  // Consumers: nodes (in any graph) naming an initializer among their inputs.
-  const consumers = new Map<string, string[]>();
+/**
+ * Everything the graph holds, indexed by the value carrying it, with its uses by layer ops:
+ *
+ * - initializers;
+ * - Constant nodes holding a floating-point tensor, when it is a weight: it fills a weight slot of
+ *   a layer op (Conv's bias, Gemm's C, a norm's scale: any size), or it holds more than one
+ *   element and is not only a setting (Resize's scales, Pow's exponent). A one-element float
+ *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
+ *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
+ * - names the exporter forwards through Identity nodes when it stores one copy of equal tensors
+ *   (torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output).
+ */
+async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: TensorRecord[]): Promise<GraphIndex> {
+  const graph = new GraphIndex(m.nodes);
+  const initGraph = new Map<string, string>();
+  for (const { info, graph: g } of m.initializers) initGraph.set(info.name, g);
+  for (const { info, graph: g } of m.sparse) if (info.values) initGraph.set(info.values.name, g);
+  for (const rec of initRecords) graph.add({ value: rec.name, kind: 'initializer', record: rec, graph: initGraph.get(rec.name) ?? '' });
+
+  const storages = new Set(initRecords.map((t) => t.storage));
+  const constants: HeldTensor[] = [];
+  for (const c of m.constantNodes) {
+    const node = m.nodes[c.node];
+    const value = node.outputs[0];
+    if (!value || graph.held.has(value)) continue;
+    const rec = await constantRecord(c, node, records);
+    // Unique storage ids: a Constant's bytes are its own, wherever its output name repeats.
+    let storage = `${records.file}:${value}`;
+    for (let k = 2; storages.has(storage); k++) storage = `${records.file}:${value}#${k}`;
+    storages.add(storage);
+    rec.storage = storage;
+    const h: HeldTensor = { value, kind: 'constant', record: rec, graph: node.graph, node: c.node, tensorName: c.tensor?.name ?? c.sparse?.values?.name };
+    graph.add(h);
+    constants.push(h);
+  }
+
+  // Identity nodes forwarding a held tensor under a state_dict() name: the exporter's deduplication.
+  graph.index((i, source) => {
+    const n = m.nodes[i];
+    const out = n.outputs[0];
+    if (!isStateDictPath(out)) return undefined;
+    const rec: TensorRecord = { ...source.record, name: out, shape: source.record.shape.slice(), extra: { ...source.record.extra } };
+    return { value: out, kind: 'copy', record: rec, graph: n.graph, node: i, source };
+  });
+  const copiesOf = new Map<HeldTensor, HeldTensor[]>();
+  for (const x of graph.held.values()) {
+    if (!x.source) continue;
+    const list = copiesOf.get(x.source);
+    if (list) list.push(x);
+    else copiesOf.set(x.source, [x]);
+  }
+  for (const h of constants) {
+    const copies = copiesOf.get(h) ?? [];
+    const used = graph.uses.has(h) || copies.some((x) => graph.uses.has(x));
+    const many = (numelOf(h.record.shape) ?? 0) >= 2;
+    if (used || (many && !graph.onlySettings(h.value) && !copies.some((x) => graph.onlySettings(x.value)))) continue;
+    graph.remove(h);
+    for (const x of copies) graph.remove(x);
+  }
+  return graph;
+}
+
+/** A Constant's tensor as a record: the attribute's bytes are located, never read. */
+async function constantRecord(c: ConstantInfo, node: NodeInfo, records: TensorRecords): Promise<TensorRecord> {
+  const value = node.outputs[0];
+  let rec: TensorRecord;
+  if (c.tensor) rec = await records.tensor(c.tensor, `Constant "${truncate(value)}" value`);
+  else if (c.sparse) rec = await records.sparse(c.sparse);
+  else {
+    const f = c.floats!;
+    const nbytes = f.count * 4;
+    rec = {
+      name: value,
+      dtype: 'float32',
+      formatDtype: 'FLOAT',
+      shape: f.scalar ? [] : [f.count],
+      nbytes,
+      file: records.file,
+      dataOffset: f.packed ? f.pos : null,
+      storage: null,
+      storageOffset: 0,
+      strides: null,
+      storageNbytes: nbytes,
+      extra: { data: c.attr },
+    };
+  }
+  rec.name = value;
+  return rec;
+}
+
+interface HeldName {
+  name: string;
+  /** Named by the nodes using it rather than by the file. */
+  placed: boolean;
+  /** Placed because the exporter made its name up or left it empty (not the model's own tensor name): constant folding may have transformed it. */
+  made: boolean;
+  how?: string;
+}
+
+/**
+ * The name each held tensor is shown under. A name the model gave (`encoder.0.weight`, `cls_token`)
+ * is kept: a Constant's own tensor name, the initializer's (unless it is only the name of the
+ * module using it: `c_attn` used by /h.0/attn/c_attn/Gemm); a dotted state_dict() path on an
+ * Identity's or a Constant's output. What an exporter made up (`onnx::MatMul_335`,
+ * `/Constant_output_0`, `Constant_7_output`) or left empty is placed
+ * by the nodes using it (GraphIndex.placement). Two tensors of different subgraphs with one name
+ * (two models in the branches of an If) get their branch as a prefix; other clashes a suffix.
+ */
+function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
+  const names = new Map<HeldTensor, HeldName>();
+  for (const h of graph.held.values()) {
+    // A Constant's own tensor name before its output's (a graph value, often prefixed by an inliner).
+    if (h.kind === 'constant' && isModelName(h.tensorName)) names.set(h, { name: h.tensorName, placed: false, made: false, how: 'the name the Constant gives its tensor' });
+    else if (h.kind === 'copy' || (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value))) names.set(h, { name: h.value, placed: false, made: false });
+    else {
+      const p = graph.placement(h);
+      const made = !(h.kind === 'initializer' && isModelName(h.value));
+      names.set(h, p ? { name: p.name, placed: true, made, how: p.how } : { name: h.value || `constant_${h.node}`, placed: false, made: false });
+    }
+  }
+  const groups = (): Map<string, HeldTensor[]> => {
+    const by = new Map<string, HeldTensor[]>();
+    for (const [h, n] of names) {
+      const list = by.get(n.name);
+      if (list) list.push(h);
+      else by.set(n.name, [h]);
+    }
+    return by;
+  };
+  for (const list of groups().values()) {
+    if (list.length < 2) continue;
+    for (const h of list) {
+      const q = h.graph ? branchOf(m, h.graph) : '';
+      if (q) names.get(h)!.name = `${q}.${names.get(h)!.name}`;
+    }
+  }
+  const taken = new Set<string>();
+  for (const list of groups().values()) {
+    // The file's own names keep theirs; placed ones give way.
+    list.sort((a, b) => Number(names.get(a)!.placed) - Number(names.get(b)!.placed));
+    taken.add(names.get(list[0])!.name);
+  }
+  // Numbered from where the last clash of that name stopped: thousands of one name stay linear.
+  const next = new Map<string, number>();
+  for (const list of groups().values()) {
+    for (const h of list.slice(1)) {
+      const n = names.get(h)!;
+      let k = next.get(n.name) ?? 2;
+      while (taken.has(`${n.name}_${k}`)) k++;
+      next.set(n.name, k + 1);
+      n.name = `${n.name}_${k}`;
+      taken.add(n.name);
+    }
+  }
+  return names;
+}
+
+/** The outermost subgraph holding a graph, as a module path: `If_0.then_branch`. */
+function branchOf(m: ModelInfo, label: string): string {
+  let info = m.graphs.get(label);
+  for (let i = 0; info && info.parent !== '' && i <= MAX_GRAPH_DEPTH; i++) info = m.graphs.get(info.parent);
+  if (!info) return '';
+  const n = m.nodes[info.node];
+  return `${(n.name || `${n.opType}_${info.node}`).replace(/[./]/g, '_')}.${info.attr.replace(/\./g, '_')}`;
+}
+
+/**
+ * The records as the checkpoint lists them: initializers (file order), then Constant weights
+ * (node order), with forwarded names placed before the first tensor used after them. Names,
+ * roles and the facts behind them (original ONNX name, Constant node, transposed layout).
+ */
+function finalRecords(graph: GraphIndex, names: Map<HeldTensor, HeldName>, m: ModelInfo): TensorRecord[] {
+  const firstUse = (h: HeldTensor) => graph.firstConsumer(h.value);
+  const held = [...graph.held.values()];
+  const base = held.filter((h) => h.kind !== 'copy');
+  const copies = held.filter((h) => h.kind === 'copy').map((h) => ({ h, at: firstUse(h) }));
+  copies.sort((a, b) => a.at - b.at);
+  const order: HeldTensor[] = [];
+  const baseAt = base.map(firstUse);
+  let c = 0;
+  base.forEach((h, i) => {
+    while (c < copies.length && copies[c].at < baseAt[i] && baseAt[i] !== Infinity) order.push(copies[c++].h);
+    order.push(h);
+  });
+  while (c < copies.length) order.push(copies[c++].h);
+
+  return order.map((h) => {
+    const n = names.get(h)!;
+    const rec = h.record;
+    const extra: Record<string, string | number | boolean> = { ...rec.extra };
+    if (n.name !== h.value) extra.onnxName = h.value;
+    if (n.how) extra.placement = n.how;
+    if (h.graph && extra.subgraph === undefined) extra.subgraph = h.graph;
+    if (h.kind !== 'initializer') extra.consumers = graph.directConsumers(h.value).length;
+    const uses = graph.uses.get(h) ?? [];
+    const label = h.node !== undefined ? nodeLabel(m.nodes[h.node], h.node) : '';
+    if (h.kind === 'constant') extra.constantNode = label;
+    if (h.source) extra.deduplicatedFrom = names.get(h.source)!.name;
+    // Stored [in, out] for a matrix product by the exporter (constant folding of weight.T).
+    const mm = uses.find((u) => ['MatMul', 'Gemm'].includes(graph.nodes[u.node].opType) && u.role === 'weight' && u.slot === 1);
+    if (mm && n.made && !mm.transposed && !(graph.nodes[mm.node].opType === 'Gemm' && graph.nodes[mm.node].attrs?.transB)) extra.transposed = true;
+    const out: TensorRecord = { ...rec, name: n.name, extra };
+    const role = roleOf(out, h, uses, graph, n, label, names);
+    if (role) {
+      out.role = role.role;
+      out.roleReason = role.reason;
+    }
+    return out;
+  });
+}
+
+/**
+ * Roles the graph decides: running statistics by the BatchNormalization slot that reads them; a
+ * one-element tensor the exporter made and no layer uses as a weight is a folded literal or buffer
+ * (masked_bias, a scale); Constant weights and forwarded names say where they come from. Other
+ * initializers are left to the name and dtype rules (roles.ts).
+ */
+function roleOf(
+  t: TensorRecord,
+  h: HeldTensor,
+  uses: Use[],
+  graph: GraphIndex,
+  n: HeldName,
+  label: string,
+  names: Map<HeldTensor, HeldName>,
+): { role: Role; reason: string } | undefined {
+  const stat = uses.find((u) => u.role === 'running_mean' || u.role === 'running_var');
+  const base = decideRole(t);
+  let decided: { role: Role; reason: string } | undefined;
+  if (stat) decided = { role: 'buffer', reason: `BatchNormalization ${stat.role} (input ${stat.slot} of ONNX node ${graph.nodes[stat.node].name || `#${stat.node}`})` };
+  else if ((n.made || !isModelName(h.value)) && (numelOf(t.shape) ?? 0) <= 1 && uses.length === 0 && base.role === 'parameter') {
+    decided = { role: 'buffer', reason: `a one-element constant the exporter made (${h.value}) that no layer uses as a weight: a literal or buffer of the forward pass, not a parameter` };
+  }
+  if (h.kind === 'constant') {
+    const d = decided ?? base;
+    return { role: d.role, reason: `${d.reason}; held in Constant node ${label} (no initializer)` };
+  }
+  if (h.kind === 'copy') {
+    const d = decided ?? base;
+    return { role: d.role, reason: `${d.reason}; the exporter stored one copy of equal tensors: Identity node ${label} forwards ${names.get(h.source!)!.name} under this name` };
+  }
+  return decided;
+}
+
+/** Possible folded ties worth a warning each (an embedding and its head; encoder and decoder). */
+const MAX_TIE_WARNINGS = 4;
+
+/** What the reader should say about how the graph keeps its weights. */
+function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): Warning[] {
+  const warnings: Warning[] = [];
+  const held = [...graph.held.values()];
+  const weight = (h: HeldTensor) => isFloating(h.record.dtype);
+  const constants = held.filter((h) => h.kind === 'constant');
+  if (constants.length && !held.some((h) => h.kind === 'initializer' && weight(h))) {
+    const elements = constants.reduce((s, h) => s + (numelOf(h.record.shape) ?? 0), 0);
+    warnings.push({
+      code: 'onnx-constant-weights',
+      message: `the graph keeps its weights in ${constants.length} Constant node${constants.length === 1 ? '' : 's'} (${elements.toLocaleString('en-US')} elements) and no initializers: counted as weights and placed by the nodes that use them`,
+    });
+  }
+  const placed = held.filter((h) => h.kind === 'initializer' && names.get(h)!.made && graph.uses.has(h));
+  if (placed.length) {
+    const examples = placed.slice(0, 3).map((h) => `${h.value} → ${names.get(h)!.name}`).join(', ');
+    warnings.push({
+      code: 'onnx-exporter-names',
+      message: `${placed.length} weight${placed.length === 1 ? ' was' : 's were'} named by the exporter (${examples}${placed.length > 3 ? ', …' : ''}): placed under the modules whose nodes use them; constant folding may store a weight transposed or merge tensors (a BatchNorm folded into a convolution), so counts follow the graph`,
+    });
+  }
+  // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.
+  const tables = new Map<string, HeldTensor>();
+  for (const h of held) {
+    if (h.record.shape.length !== 2 || names.get(h)!.made || !(graph.uses.get(h) ?? []).some((u) => graph.nodes[u.node].opType === 'Gather')) continue;
+    const key = h.record.shape.join('x');
+    if (!tables.has(key)) tables.set(key, h);
+  }
+  let ties = 0;
+  for (const h of held) {
+    const n = names.get(h)!;
+    if (ties === MAX_TIE_WARNINGS) break;
+    if (!n.made || h.record.shape.length !== 2 || !(graph.uses.get(h) ?? []).some((u) => u.role === 'weight')) continue;
+    const [a, b] = h.record.shape;
+    const e = tables.get(`${b}x${a}`) ?? tables.get(`${a}x${b}`);
+    if (!e) continue;
+    const count = (a * b).toLocaleString('en-US');
+    ties++;
+    warnings.push({
+      code: 'onnx-possible-tie',
+      message: `${n.name} (${h.value}) is a tensor the exporter made with the shape of ${names.get(e)!.name}${e.record.shape[0] === b ? ' transposed' : ''}: if the model ties them (tie_word_embeddings), PyTorch counts ${count} fewer parameters; the file stores both and cannot say`,
+    });
+  }
+  return warnings;
+}
+
+/** Nodes (in any graph) naming an initializer among their inputs, by initializer name. */
+function initializerConsumers(m: ModelInfo): { byName: Map<string, string[]>; initNames: Set<string> } {
+  const byName = new Map<string, string[]>();
   const initNames = new Set<string>();
   for (const { info } of m.initializers) initNames.add(info.name);
   for (const { info } of m.sparse) if (info.values) initNames.add(info.values.name);
@@ -580,65 +1032,76 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     for (const input of n.inputs) {
       if (input === '' || seen.has(input) || !initNames.has(input)) continue;
       seen.add(input);
-      const list = consumers.get(input);
+      const list = byName.get(input);
       const label = nodeLabel(n, i);
       if (list) list.push(label);
-      else consumers.set(input, [label]);
+      else byName.set(input, [label]);
     }
   });
+  return { byName, initNames };
+}
 
+/**
+ * Initializer and sparse initializer records: main-graph initializers first, then those of
+ * subgraphs (If/Loop bodies), each in file order, then the sparse ones. Names must be unique.
+ */
+async function collectInitializers(m: ModelInfo, records: TensorRecords): Promise<{ tensors: TensorRecord[]; segments: number }> {
+  const file = records.file;
+  const tensors: TensorRecord[] = [];
+  const byName = new Set<string>();
   const add = (t: TensorRecord, at: number) => {
     if (byName.has(t.name)) {
       throw new CheckpointError('duplicate-key', 'two initializers have this name', { file, offset: at, record: `initializer "${truncate(t.name)}"` });
     }
-    byName.set(t.name, t);
+    byName.add(t.name);
     tensors.push(t);
   };
-
   let segments = 0;
-  // Main-graph initializers first, then those of subgraphs (If/Loop bodies), each in file order.
   const ordered = [...m.initializers.filter((x) => !x.graph), ...m.initializers.filter((x) => x.graph)];
   for (const { info, graph } of ordered) {
-    const rec = await tensorRecord(info, 'initializer');
+    const rec = await records.tensor(info, 'initializer');
     if (graph) rec.extra = { ...rec.extra, subgraph: graph };
     if (info.segment) segments++;
     add(rec, info.at);
   }
   for (const { info, graph } of m.sparse) {
-    const where = { file, offset: info.at, record: 'sparse_initializer' };
-    if (!info.values) throw new CheckpointError('bad-header', 'sparse initializer has no values tensor', where);
-    const values = await tensorRecord(info.values, 'sparse values');
-    const indices = info.indices ? await tensorRecord(info.indices, 'sparse indices') : undefined;
-    const dense = numelOf(info.dims);
-    if (dense === null) throw new CheckpointError('bad-shape', `dims [${info.dims.join(', ')}] have too many elements`, { ...where, record: `sparse_initializer "${truncate(values.name)}"` });
-    const nnz = numelOf(values.shape) ?? 0;
-    const rec: TensorRecord = {
-      ...values,
-      shape: info.dims,
-      nbytes: values.nbytes + (indices?.nbytes ?? 0),
-      extra: { ...values.extra, sparse: true, nnz },
-    };
+    const rec = await records.sparse(info);
     if (graph) rec.extra = { ...rec.extra, subgraph: graph };
     add(rec, info.at);
   }
-  if (segments) warnings.push({ code: 'onnx-segment', message: `${segments} initializer(s) are segments of a larger tensor (TensorProto.segment); shown as stored` });
+  return { tensors, segments };
+}
 
-  // Weight sharing in the graph: one floating-point initializer feeding several nodes.
+/** Weight sharing in the graph: one floating-point initializer feeding several nodes. Also notes each tensor's consumer count. */
+function sharedInitializers(tensors: TensorRecord[], consumers: Map<string, string[]>): Record<string, string[]> {
   const shared: Record<string, string[]> = Object.create(null);
   for (const t of tensors) {
     const c = consumers.get(t.name) ?? [];
     t.extra = { ...t.extra, consumers: c.length };
     if (c.length >= 2 && isFloating(t.dtype) && (numelOf(t.shape) ?? 0) >= 2) shared[t.name] = c;
   }
+  return shared;
+}
 
+/** Op types by count (most used first), with their domain when it is not the default one. */
+function sortedOpTypes(nodes: NodeInfo[]): Record<string, number> {
   const opTypes: Record<string, number> = Object.create(null);
-  for (const n of m.nodes) {
+  for (const n of nodes) {
     const k = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
     opTypes[k] = (opTypes[k] ?? 0) + 1;
   }
   const sortedOps: Record<string, number> = Object.create(null);
   for (const [k, v] of Object.entries(opTypes).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) sortedOps[k] = v;
+  return sortedOps;
+}
 
+/** The model's and graph's facts, as `metadata.onnx`. */
+function graphMetadata(
+  m: ModelInfo,
+  initNames: Set<string>,
+  extFiles: { rel: string; size: number }[],
+  shared: Record<string, string[]>,
+): Record<string, unknown> {
   const onnx: Record<string, unknown> = {
     irVersion: m.irVersion ?? null,
     producerName: m.producerName ?? '',
@@ -646,7 +1109,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     opsetImport: m.opsets.map((o) => ({ domain: o.domain || 'ai.onnx', version: o.version })),
     graphName: m.graphName ?? '',
     nodeCount: m.nodes.length,
-    opTypes: sortedOps,
+    opTypes: sortedOpTypes(m.nodes),
     initializerCount: m.initializers.length,
     inputs: m.inputs.filter((n) => !initNames.has(n)).slice(0, MAX_IO_NAMES),
     outputs: m.outputs.slice(0, MAX_IO_NAMES),
@@ -659,22 +1122,44 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
   if (m.constants.count) onnx.constantTensors = { ...m.constants };
   if (m.functions) onnx.functionCount = m.functions;
   if (m.trainingInfo) onnx.trainingInfoCount = m.trainingInfo;
-  if (extFiles.size) onnx.externalDataFiles = [...extFiles.values()].map((e) => e.rel);
+  if (extFiles.length) onnx.externalDataFiles = extFiles.map((e) => e.rel);
   if (Object.keys(shared).length) onnx.sharedInitializers = shared;
+  return onnx;
+}
 
-  return {
-    format: 'onnx',
-    path: ctx.path,
-    files: [file, ...[...extFiles.values()].map((e) => e.rel)],
-    tensors,
-    declaredTies: scopeTies(shared, new Set(tensors.map((t) => t.name))),
-    metadata: { onnx },
-    warnings,
-    bytesRead: r.src.bytesRead,
-    totalBytes: r.size + [...extFiles.values()].reduce((s, e) => s + e.size, 0),
-  };
+/**
+ * TensorProto → TensorRecord: dtype, shape and where the bytes are (raw_data, a typed data field,
+ * or an external file checked by stat() only). External files are remembered for the file list.
+ */
+class TensorRecords {
+  readonly extFiles = new Map<string, { rel: string; size: number }>();
+  private readonly dir: string;
 
-  async function tensorRecord(t: TensorInfo, kind: string): Promise<TensorRecord> {
+  constructor(
+    readonly file: string,
+    private readonly ctx: ReaderContext,
+  ) {
+    this.dir = pathsOf(ctx.access).dirname(ctx.path);
+  }
+
+  async sparse(info: SparseInfo): Promise<TensorRecord> {
+    const where = { file: this.file, offset: info.at, record: 'sparse_initializer' };
+    if (!info.values) throw new CheckpointError('bad-header', 'sparse initializer has no values tensor', where);
+    const values = await this.tensor(info.values, 'sparse values');
+    const indices = info.indices ? await this.tensor(info.indices, 'sparse indices') : undefined;
+    const dense = numelOf(info.dims);
+    if (dense === null) throw new CheckpointError('bad-shape', `dims [${info.dims.join(', ')}] have too many elements`, { ...where, record: `sparse_initializer "${truncate(values.name)}"` });
+    const nnz = numelOf(values.shape) ?? 0;
+    return {
+      ...values,
+      shape: info.dims,
+      nbytes: values.nbytes + (indices?.nbytes ?? 0),
+      extra: { ...values.extra, sparse: true, nnz },
+    };
+  }
+
+  async tensor(t: TensorInfo, kind: string): Promise<TensorRecord> {
+    const file = this.file;
     const record = `${kind} "${truncate(t.name)}"`;
     const where = { file, offset: t.at, record };
     if (t.name === '' && kind === 'initializer') throw new CheckpointError('bad-header', 'initializer has no name', where);
@@ -688,43 +1173,7 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     const shape = t.dims.slice();
     const base = { name: t.name, dtype: type.dtype, formatDtype: type.name, shape, strides: null, storageOffset: 0 };
 
-    if (t.dataLocation === 1 || t.external.length) {
-      const kv = new Map(t.external);
-      const ewhere = { file, offset: t.externalAt, record };
-      if (t.dataLocation !== 1) throw new CheckpointError('bad-header', 'external_data is set but data_location is not EXTERNAL', ewhere);
-      const loc = kv.get('location');
-      if (loc === undefined) throw new CheckpointError('bad-header', 'data_location is EXTERNAL but external_data has no "location"', ewhere);
-      checkExternalPath(loc, ewhere);
-      const num = (k: string, dflt: number): number => {
-        const s = kv.get(k);
-        if (s === undefined) return dflt;
-        if (!DECIMAL.test(s) || !Number.isSafeInteger(Number(s))) {
-          throw new CheckpointError('bad-offsets', `external_data ${k} "${truncate(s, 24)}" is not a non-negative integer`, ewhere);
-        }
-        return Number(s);
-      };
-      const offset = num('offset', 0);
-      const length = num('length', expected);
-      if (type.name !== 'STRING' && length !== expected) {
-        throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
-      }
-      const abs = pathsOf(ctx.access).join(dir, loc);
-      let ext = extFiles.get(abs);
-      if (!ext) {
-        const st = await ctx.access.stat(abs);
-        if (!st || st.isDirectory) {
-          throw new CheckpointError('missing-shard', `external data file "${truncate(loc)}" does not exist beside the model`, ewhere);
-        }
-        ext = { rel: relativeName(ctx, abs), size: st.size };
-        extFiles.set(abs, ext);
-      }
-      if (offset + length > ext.size) {
-        throw new CheckpointError('truncated', `external data [${offset}, ${offset + length}) runs past the end of ${ext.rel} (${ext.size} bytes)`, ewhere);
-      }
-      // Storage is the byte range: two initializers naming the same range share it.
-      const storage = length > 0 ? `${ext.rel}@${offset}` : `${file}:${t.name}`;
-      return { ...base, nbytes: length, file: ext.rel, dataOffset: offset, storage, storageNbytes: length, extra: { data: 'external' } };
-    }
+    if (t.dataLocation === 1 || t.external.length) return this.external(t, type, expected, base, record);
 
     const embedded = { file, storage: `${file}:${t.name}` };
     if (t.raw) {
@@ -752,6 +1201,52 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
     if (numel !== 0) throw new CheckpointError('bad-shape', `holds no data for dims [${shape.join(', ')}] (${numel} elements)`, where);
     return { ...base, ...embedded, nbytes: 0, dataOffset: null, storageNbytes: 0 };
   }
+
+  /** A tensor whose bytes are in a file beside the model: the path is checked, the file stat()ed. */
+  private async external(
+    t: TensorInfo,
+    type: OnnxType,
+    expected: number,
+    base: Pick<TensorRecord, 'name' | 'dtype' | 'formatDtype' | 'shape' | 'strides' | 'storageOffset'>,
+    record: string,
+  ): Promise<TensorRecord> {
+    const file = this.file;
+    const kv = new Map(t.external);
+    const ewhere = { file, offset: t.externalAt, record };
+    if (t.dataLocation !== 1) throw new CheckpointError('bad-header', 'external_data is set but data_location is not EXTERNAL', ewhere);
+    const loc = kv.get('location');
+    if (loc === undefined) throw new CheckpointError('bad-header', 'data_location is EXTERNAL but external_data has no "location"', ewhere);
+    checkExternalPath(loc, ewhere);
+    const num = (k: string, dflt: number): number => {
+      const s = kv.get(k);
+      if (s === undefined) return dflt;
+      if (!DECIMAL.test(s) || !Number.isSafeInteger(Number(s))) {
+        throw new CheckpointError('bad-offsets', `external_data ${k} "${truncate(s, 24)}" is not a non-negative integer`, ewhere);
+      }
+      return Number(s);
+    };
+    const offset = num('offset', 0);
+    const length = num('length', expected);
+    if (type.name !== 'STRING' && length !== expected) {
+      throw new CheckpointError('bad-offsets', `external_data length ${length} does not match dims [${base.shape.join(', ')}] of ${type.name} (${expected} bytes)`, ewhere);
+    }
+    const abs = pathsOf(this.ctx.access).join(this.dir, loc);
+    let ext = this.extFiles.get(abs);
+    if (!ext) {
+      const st = await this.ctx.access.stat(abs);
+      if (!st || st.isDirectory) {
+        throw new CheckpointError('missing-shard', `external data file "${truncate(loc)}" does not exist beside the model`, ewhere);
+      }
+      ext = { rel: relativeName(this.ctx, abs), size: st.size };
+      this.extFiles.set(abs, ext);
+    }
+    if (offset + length > ext.size) {
+      throw new CheckpointError('truncated', `external data [${offset}, ${offset + length}) runs past the end of ${ext.rel} (${ext.size} bytes)`, ewhere);
+    }
+    // Storage is the byte range: two initializers naming the same range share it.
+    const storage = length > 0 ? `${ext.rel}@${offset}` : `${file}:${t.name}`;
+    return { ...base, nbytes: length, file: ext.rel, dataOffset: offset, storage, storageNbytes: length, extra: { data: 'external' } };
+  }
 }
 
 const FIELD_NAMES: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data' };
@@ -763,22 +1258,6 @@ const FIELD_NAMES: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 
  * declared as `lm_head.weight`, by the exporter's naming convention.
  */
 const MAX_SCOPE_TIES = 4;
-
-/**
- * The module path of an exporter scope. torch.onnx.export names each level by its attribute path
- * relative to the parent's parent, so indexed children repeat their container's name:
- * `features/features.1/block/block.1/fc2` is module `features.1.block.1.fc2`.
- */
-export function scopePath(scope: string): string {
-  const parts: string[] = [];
-  let prev = '';
-  for (const seg of scope.split('/')) {
-    if (prev && seg.startsWith(prev + '.')) parts.push(seg.slice(prev.length + 1));
-    else parts.push(seg);
-    prev = seg;
-  }
-  return parts.join('.');
-}
 
 export function scopeTies(shared: Record<string, string[]>, names: Set<string>): DeclaredTie[] {
   const ties: DeclaredTie[] = [];
