@@ -34,13 +34,20 @@ export function checkRange(src: { name: string; size: number }, offset: number, 
   }
 }
 
+/** Bytes of a file already in memory, from `start`. */
+export interface KnownRange {
+  start: number;
+  data: Uint8Array;
+}
+
 /**
- * A source with one range of its bytes already in memory (the bytes sniffing read, a small file
- * read whole, a zip's tail): reads inside the range cost nothing, reads overlapping it read only
- * what is missing. `bytesRead` stays the underlying source's, which counted the range once.
+ * A source with some ranges of its bytes already in memory (the bytes sniffing read, a small file
+ * read whole, a zip's tail, a parser's earlier windows): reads inside one of them cost nothing,
+ * reads overlapping them read only what is missing. `bytesRead` stays the underlying source's,
+ * which counted those bytes once.
  */
-class KnownRangeSource implements ByteSource {
-  constructor(private readonly inner: ByteSource, private readonly start: number, private readonly data: Uint8Array) {}
+class KnownRangesSource implements ByteSource {
+  constructor(private readonly inner: ByteSource, private readonly ranges: readonly KnownRange[]) {}
   get name(): string {
     return this.inner.name;
   }
@@ -53,15 +60,25 @@ class KnownRangeSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     const end = offset + length;
-    const known = this.start + this.data.length;
-    const a = Math.max(offset, this.start);
-    const b = Math.min(end, known);
-    if (a === offset && b === end) return this.data.subarray(offset - this.start, end - this.start);
-    if (a >= b) return this.inner.read(offset, length);
+    for (const r of this.ranges) {
+      if (offset >= r.start && end <= r.start + r.data.length) return r.data.subarray(offset - r.start, end - r.start);
+    }
+    const parts = this.ranges.filter((r) => r.start < end && r.start + r.data.length > offset).sort((x, y) => x.start - y.start);
+    if (parts.length === 0) return this.inner.read(offset, length);
     const out = new Uint8Array(length);
-    if (offset < a) out.set(await this.inner.read(offset, a - offset), 0);
-    out.set(this.data.subarray(a - this.start, b - this.start), a - offset);
-    if (b < end) out.set(await this.inner.read(b, end - b), b - offset);
+    let at = offset;
+    for (const r of parts) {
+      if (r.start > at) {
+        out.set(await this.inner.read(at, r.start - at), at - offset);
+        at = r.start;
+      }
+      const stop = Math.min(end, r.start + r.data.length);
+      if (stop > at) {
+        out.set(r.data.subarray(at - r.start, stop - r.start), at - offset);
+        at = stop;
+      }
+    }
+    if (at < end) out.set(await this.inner.read(at, end - at), at - offset);
     return out;
   }
   close(): Promise<void> {
@@ -69,9 +86,15 @@ class KnownRangeSource implements ByteSource {
   }
 }
 
+/** `src` with the given ranges of its bytes (read from it before) served from memory. */
+export function withKnownRanges(src: ByteSource, ranges: readonly KnownRange[]): ByteSource {
+  const some = ranges.filter((r) => r.data.length > 0);
+  return some.length === 0 ? src : new KnownRangesSource(src, some);
+}
+
 /** `src` with the bytes `data`, read from it at `offset`, served from memory. */
 export function withKnownRange(src: ByteSource, offset: number, data: Uint8Array): ByteSource {
-  return data.length === 0 ? src : new KnownRangeSource(src, offset, data);
+  return withKnownRanges(src, [{ start: offset, data }]);
 }
 
 /** `src` with its first bytes `head` (read from it at offset 0) served from memory. */
