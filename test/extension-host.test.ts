@@ -4,7 +4,6 @@ import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
 import { defaultExportPath } from '../src/extension/naming';
-import { sniff } from '../src/extension/sniff';
 import { openCheckpoint } from '../src/core';
 import { EXPORT_FORMATS, exportAs } from '../src/core/export';
 import { RpcError } from '../src/shared/rpc';
@@ -28,31 +27,6 @@ describe('extension: webview HTML', () => {
     assert.ok(html.includes('<div id="tooltip" role="tooltip" hidden></div>'));
     assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;'));
     assert.doesNotMatch(html, /<script(?![^>]*nonce)/);
-  });
-});
-
-describe('extension: sniffing *.bin', () => {
-  it('recognises safetensors, PyTorch zip and legacy pickles, GGUF; not other files', () => {
-    const st = fs.readFileSync(TIED).subarray(0, 512);
-    assert.strictEqual(sniff(st, fs.statSync(TIED).size), 'safetensors');
-    const zip = Buffer.alloc(64);
-    zip.write('PK\u0003\u0004', 0, 'latin1');
-    const name = 'archive/data.pkl';
-    zip.writeUInt16LE(name.length, 26);
-    zip.write(name, 30, 'latin1');
-    assert.strictEqual(sniff(zip), 'pytorch-zip');
-    const otherZip = Buffer.from(zip);
-    otherZip.write('word/document.xml', 30, 'latin1');
-    otherZip.writeUInt16LE('word/document.xml'.length, 26);
-    assert.strictEqual(sniff(otherZip), null);
-    assert.strictEqual(sniff(Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46])), 'pytorch-legacy');
-    assert.strictEqual(sniff(Buffer.from('GGUF\u0003\u0000\u0000\u0000', 'latin1')), 'gguf');
-    assert.strictEqual(sniff(Buffer.from('hello world, not a checkpoint')), null);
-    assert.strictEqual(sniff(Buffer.alloc(0)), null);
-    const huge = Buffer.alloc(16);
-    huge.writeBigUInt64LE(1000n, 0);
-    huge.write('{', 8);
-    assert.strictEqual(sniff(huge, 100), null, 'a header longer than the file is not safetensors');
   });
 });
 

@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXPORT_FORMATS } from '../src/core/export';
+import { EDITOR_PATTERNS } from '../src/core/formats';
 import { exportCommand } from '../src/extension/naming';
 import { REPO } from './helpers';
 
@@ -19,6 +20,33 @@ describe('extension manifest', () => {
     const option = editors.find((e) => e.priority === 'option')!;
     assert.ok(option.selector.some((s) => s.filenamePattern === '*.bin'));
     for (const e of editors) assert.ok(src('extension.ts').includes('VIEW_TYPE') && src('provider.ts').includes(`'${e.viewType}'`), e.viewType);
+  });
+
+  it('offers the custom editor for exactly the format registry file patterns', () => {
+    const editors = pkg.contributes.customEditors as { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
+    const declared = (priority: string) => editors.filter((e) => e.priority === priority).flatMap((e) => e.selector.map((s) => s.filenamePattern));
+    for (const priority of ['default', 'option'] as const) {
+      const inManifest = declared(priority);
+      const inRegistry = EDITOR_PATTERNS[priority];
+      for (const p of inRegistry) assert.ok(inManifest.includes(p), `a format module registers "${p}" (${priority}) but package.json customEditors does not list it`);
+      for (const p of inManifest) assert.ok(inRegistry.includes(p), `package.json customEditors lists "${p}" (${priority}) but no format module registers it`);
+      assert.strictEqual(new Set(inManifest).size, inManifest.length, `${priority} patterns are listed once`);
+    }
+  });
+
+  it('shows Open with Weightscope in the Explorer and tab menus for every file it opens by default', () => {
+    const menus = pkg.contributes.menus as Record<string, { command?: string; when?: string }[]>;
+    const items = [...menus['explorer/context'], ...menus['editor/title/context']].filter((m) => m.command === 'weightscope.openWith');
+    assert.strictEqual(items.length, 2);
+    for (const item of items) {
+      const m = /resourceFilename =~ \/(.+)\/(\w*)/.exec(item.when ?? '');
+      assert.ok(m, item.when);
+      const re = new RegExp(m[1], m[2]);
+      for (const p of EDITOR_PATTERNS.default) {
+        const name = p.replace(/\*/g, 'model');
+        assert.ok(re.test(name), `the menu's "when" clause does not match ${name} (pattern ${p})`);
+      }
+    }
   });
 
   it('declares every command the extension registers, and nothing else', () => {

@@ -5,7 +5,8 @@ import { nodeFileAccess } from '../src/core/access';
 import { MemoryByteSource } from '../src/core/bytes';
 import { CheckpointError } from '../src/core/errors';
 import { ggufReader, GGML_TYPES } from '../src/core/formats/gguf';
-import { pickReader } from '../src/core/open';
+import { pickFormat, SNIFF_BYTES } from '../src/core/formats';
+import { withHead } from '../src/core/bytes';
 import { RawCheckpoint } from '../src/core/model';
 import { openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
@@ -130,8 +131,10 @@ describe('GGUF reader', () => {
     before(async () => {
       const src = await nodeFileAccess.open(LLAMA, 'tiny-llama.gguf');
       try {
-        assert.strictEqual((await pickReader(src, LLAMA)).id, 'gguf');
-        raw = await ggufReader.read(src, { access: nodeFileAccess, path: LLAMA, root: path.dirname(LLAMA) });
+        const head = await src.read(0, SNIFF_BYTES);
+        const picked = pickFormat(head, src.size, LLAMA);
+        assert.strictEqual(picked?.module, ggufReader);
+        raw = await ggufReader.read(withHead(src, head), { access: nodeFileAccess, path: LLAMA, root: path.dirname(LLAMA) }, picked.match);
       } finally {
         await src.close();
       }

@@ -6,7 +6,7 @@ import { MemoryByteSource } from '../src/core/bytes';
 import { onnxReader, scopePath, scopeTies } from '../src/core/formats/onnx';
 import { ggufReader } from '../src/core/formats/gguf';
 import { safetensorsReader } from '../src/core/formats/safetensors';
-import { pickReader } from '../src/core/open';
+import { pickFormat, SNIFF_BYTES } from '../src/core/formats';
 import { RawCheckpoint } from '../src/core/model';
 import { analyze, openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
@@ -288,19 +288,18 @@ describe('ONNX reader', () => {
   });
 
   describe('sniffing', () => {
-    it('ONNX files are recognised by content; GGUF and safetensors are not taken for ONNX', async () => {
+    it('ONNX files are recognised by content; GGUF and safetensors are not taken for ONNX', () => {
       for (const f of ['tiny-gpt2.onnx', 'small-cnn.onnx', 'external/tiny-gpt2-ext.onnx']) {
         const b = fs.readFileSync(fixture('onnx', f));
-        assert.ok(onnxReader.sniff(b.subarray(0, 64), b.length, 'x'), f);
-        assert.ok(!ggufReader.sniff(b.subarray(0, 64), b.length, 'x'));
-        assert.ok(!safetensorsReader.sniff(b.subarray(0, 64), b.length, 'x'));
-        const src = new MemoryByteSource('model.bin', b);
-        assert.strictEqual((await pickReader(src, 'model.bin')).id, 'onnx');
+        assert.ok(onnxReader.match(b.subarray(0, 64), b.length, 'x'), f);
+        assert.strictEqual(ggufReader.match(b.subarray(0, 64), b.length, 'x'), null);
+        assert.strictEqual(safetensorsReader.match(b.subarray(0, 64), b.length, 'x'), null);
+        assert.strictEqual(pickFormat(b.subarray(0, SNIFF_BYTES), b.length, 'model.bin')?.module.id, 'onnx');
       }
       const g = fs.readFileSync(fixture('gguf', 'tiny-llama.gguf')).subarray(0, 64);
-      assert.ok(!onnxReader.sniff(g, 1e6, 'x'));
-      assert.ok(!onnxReader.sniff(Buffer.from('{"a": 1}'), 8, 'x'));
-      assert.ok(!onnxReader.sniff(Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 100, 'x'));
+      assert.strictEqual(onnxReader.match(g, 1e6, 'x'), null);
+      assert.strictEqual(onnxReader.match(Buffer.from('{"a": 1}'), 8, 'x'), null);
+      assert.strictEqual(onnxReader.match(Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 100, 'x'), null);
     });
   });
 

@@ -84,7 +84,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
     // A dict or list holding several modules is not an architecture.
     (raw.moduleTree && raw.moduleTree.pythonModule !== 'builtins' ? raw.moduleTree.className : undefined) ??
-    ggufArchitecture(raw);
+    raw.architecture;
   if (architecture && root.type === 'Model') root.type = architecture;
 
   const cp: Checkpoint = {
@@ -114,32 +114,6 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
 
 /** GPT-2's own naming (`h.N.attn.c_attn`): its projections are transformers' Conv1D. */
 const GPT2_NAMING = /(^|\.)h\.\d+\.attn\.c_attn\.weight$/;
-
-function ggufKv(raw: RawCheckpoint): Record<string, unknown> | undefined {
-  const g = raw.metadata.gguf as { kv?: Record<string, unknown> } | undefined;
-  return g && typeof g === 'object' && g.kv && typeof g.kv === 'object' ? g.kv : undefined;
-}
-
-/** GGUF names its architecture (`llama`) and model (`general.name`) in its key-value metadata. */
-function ggufArchitecture(raw: RawCheckpoint): string | undefined {
-  const kv = ggufKv(raw);
-  const arch = kv?.['general.architecture'];
-  return typeof arch === 'string' ? arch : undefined;
-}
-
-/** The few GGUF hyper-parameters layer inference uses, in config.json's names. */
-function ggufConfig(raw: RawCheckpoint): Record<string, unknown> | undefined {
-  const kv = ggufKv(raw);
-  const arch = ggufArchitecture(raw);
-  if (!kv || !arch) return undefined;
-  const f32 = (v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : undefined);
-  const cfg: Record<string, unknown> = {};
-  const rms = f32(kv[`${arch}.attention.layer_norm_rms_epsilon`]);
-  const ln = f32(kv[`${arch}.attention.layer_norm_epsilon`]);
-  if (rms !== undefined) cfg.rms_norm_eps = rms;
-  if (ln !== undefined) cfg.layer_norm_eps = ln;
-  return cfg;
-}
 
 /** Storage id for grouping; a tensor without storage shares with nothing. */
 function storageKey(t: Tensor): string | null {
@@ -334,7 +308,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
         : tensors.some((t) => GPT2_NAMING.test(t.name))
           ? 'gpt2'
           : undefined,
-    config: raw.config ?? ggufConfig(raw),
+    config: raw.config ?? raw.hyperParameters,
   };
   return finish(root, ctx, shared);
 }
@@ -417,6 +391,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
   }
   const accs = new Map<Builder, Acc>();
   const nodes = new Map<Builder, ModuleNode>();
+  const signatures = new FoldSignatures();
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     const acc = newAcc();
@@ -474,14 +449,14 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): Mo
     const outside = sharedOutside(b.path, acc.shared, shared);
     node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
     if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
-    ownSignature.set(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
+    signatures.setOwn(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
     describe(node, b, ctx);
     refineBatchNorm(children);
     if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
       node.type = acc.optimizer ? 'OptimizerState' : 'Tensors';
       node.evidence = acc.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
     }
-    node.folds = foldRuns(node);
+    node.folds = foldRuns(node, signatures);
     nodes.set(b, node);
   }
   return nodes.get(root)!;
@@ -579,10 +554,10 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(node: ModuleNode): FoldRun[] {
+function foldRuns(node: ModuleNode, signatures: FoldSignatures): FoldRun[] {
   const kids = node.children;
   if (kids.length < 2) return [];
-  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signature(k) : null));
+  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signatures.of(k) : null));
   const runs: FoldRun[] = [];
   let i = 0;
   while (i < kids.length) {
@@ -598,19 +573,29 @@ function foldRuns(node: ModuleNode): FoldRun[] {
   return runs;
 }
 
-const sigCache = new WeakMap<ModuleNode, string>();
-/** Each module's own tensors as relative name, shape, dtype and role, for fold signatures. */
-const ownSignature = new WeakMap<ModuleNode, string>();
-/** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
-function signature(m: ModuleNode): string {
-  const cached = sigCache.get(m);
-  if (cached !== undefined) return cached;
-  const own = ownSignature.get(m) ?? '';
-  const parts = [m.type, m.repr ?? '', own, String(m.parameters.total), String(m.buffers.total)];
-  for (const c of m.children) parts.push(`${c.name}:${signature(c)}`);
-  const s = hash(parts.join('|'));
-  sigCache.set(m, s);
-  return s;
+/**
+ * Structure signatures for folding, for one analysis. A module's signature is taken when its
+ * parent folds its children, after the parent has settled their types (refineBatchNorm).
+ */
+class FoldSignatures {
+  /** Each module's own tensors as relative name, shape, dtype and role. */
+  private readonly own = new Map<ModuleNode, string>();
+  private readonly memo = new Map<ModuleNode, string>();
+
+  setOwn(m: ModuleNode, own: string): void {
+    this.own.set(m, own);
+  }
+
+  /** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
+  of(m: ModuleNode): string {
+    const cached = this.memo.get(m);
+    if (cached !== undefined) return cached;
+    const parts = [m.type, m.repr ?? '', this.own.get(m) ?? '', String(m.parameters.total), String(m.buffers.total)];
+    for (const c of m.children) parts.push(`${c.name}:${this.of(c)}`);
+    const s = hash(parts.join('|'));
+    this.memo.set(m, s);
+    return s;
+  }
 }
 
 function hash(s: string): string {

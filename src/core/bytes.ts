@@ -1,7 +1,8 @@
 /**
  * Byte sources with ranged reads. Readers only ever ask for the ranges they need (headers,
  * pickles, zip directories); tensor data is never read. Every source counts the bytes it has
- * read so tests and the benchmark can prove it.
+ * read so tests and the benchmark can prove it; a reader reads each range once (the bytes the
+ * format sniff read are handed to it through withHead).
  */
 import * as fs from 'fs';
 import { CheckpointError } from './errors';
@@ -33,51 +34,77 @@ export function checkRange(src: { name: string; size: number }, offset: number, 
   }
 }
 
+/** Bytes of a file already in memory, from `start`. */
+export interface KnownRange {
+  start: number;
+  data: Uint8Array;
+}
+
 /**
- * The last few small reads, so that a range read twice (the format sniff, then the reader's own
- * header read) costs, and counts, once.
+ * A source with some ranges of its bytes already in memory (the bytes sniffing read, a small file
+ * read whole, a zip's tail, a parser's earlier windows): reads inside one of them cost nothing,
+ * reads overlapping them read only what is missing. `bytesRead` stays the underlying source's,
+ * which counted those bytes once.
  */
-export class RecentReads {
-  private entries: { offset: number; data: Uint8Array }[] = [];
-  get(offset: number, length: number): Uint8Array | undefined {
-    for (const e of this.entries) {
-      if (offset >= e.offset && offset + length <= e.offset + e.data.length) {
-        return e.data.slice(offset - e.offset, offset - e.offset + length);
+class KnownRangesSource implements ByteSource {
+  constructor(private readonly inner: ByteSource, private readonly ranges: readonly KnownRange[]) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get bytesRead(): number {
+    return this.inner.bytesRead;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    const end = offset + length;
+    for (const r of this.ranges) {
+      if (offset >= r.start && end <= r.start + r.data.length) return r.data.subarray(offset - r.start, end - r.start);
+    }
+    const parts = this.ranges.filter((r) => r.start < end && r.start + r.data.length > offset).sort((x, y) => x.start - y.start);
+    if (parts.length === 0) return this.inner.read(offset, length);
+    const out = new Uint8Array(length);
+    let at = offset;
+    for (const r of parts) {
+      if (r.start > at) {
+        out.set(await this.inner.read(at, r.start - at), at - offset);
+        at = r.start;
+      }
+      const stop = Math.min(end, r.start + r.data.length);
+      if (stop > at) {
+        out.set(r.data.subarray(at - r.start, stop - r.start), at - offset);
+        at = stop;
       }
     }
-    return undefined;
+    if (at < end) out.set(await this.inner.read(at, end - at), at - offset);
+    return out;
   }
-  /** Bytes of [offset, offset + length) already read recently (counted once already). */
-  overlap(offset: number, length: number): number {
-    const end = offset + length;
-    const parts: [number, number][] = [];
-    for (const e of this.entries) {
-      const a = Math.max(offset, e.offset);
-      const b = Math.min(end, e.offset + e.data.length);
-      if (a < b) parts.push([a, b]);
-    }
-    parts.sort((x, y) => x[0] - y[0]);
-    let n = 0;
-    let at = offset;
-    for (const [a, b] of parts) {
-      const from = Math.max(a, at);
-      if (b > from) n += b - from;
-      at = Math.max(at, b);
-    }
-    return n;
+  close(): Promise<void> {
+    return this.inner.close();
   }
+}
 
-  put(offset: number, data: Uint8Array): void {
-    if (data.length > 64 * 1024) return;
-    this.entries.unshift({ offset, data });
-    if (this.entries.length > 4) this.entries.pop();
-  }
+/** `src` with the given ranges of its bytes (read from it before) served from memory. */
+export function withKnownRanges(src: ByteSource, ranges: readonly KnownRange[]): ByteSource {
+  const some = ranges.filter((r) => r.data.length > 0);
+  return some.length === 0 ? src : new KnownRangesSource(src, some);
+}
+
+/** `src` with the bytes `data`, read from it at `offset`, served from memory. */
+export function withKnownRange(src: ByteSource, offset: number, data: Uint8Array): ByteSource {
+  return withKnownRanges(src, [{ start: offset, data }]);
+}
+
+/** `src` with its first bytes `head` (read from it at offset 0) served from memory. */
+export function withHead(src: ByteSource, head: Uint8Array): ByteSource {
+  return withKnownRange(src, 0, head);
 }
 
 /** A file opened read-only; reads go through positional reads on the handle. */
 export class FileByteSource implements ByteSource {
   private _bytesRead = 0;
-  private readonly recent = new RecentReads();
   private constructor(readonly name: string, readonly size: number, private readonly handle: fs.promises.FileHandle) {}
 
   static async open(path: string, name = path): Promise<FileByteSource> {
@@ -104,8 +131,6 @@ export class FileByteSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
-    const cached = this.recent.get(offset, length);
-    if (cached) return cached;
     const buf = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -115,9 +140,7 @@ export class FileByteSource implements ByteSource {
       }
       done += bytesRead;
     }
-    // Bytes re-read from a recent range (the sniff's first 64, then the whole small file) count once.
-    this._bytesRead += length - this.recent.overlap(offset, length);
-    this.recent.put(offset, buf.slice());
+    this._bytesRead += length;
     return buf;
   }
 

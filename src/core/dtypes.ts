@@ -1,7 +1,9 @@
 /**
  * Canonical dtype names. We name dtypes as PyTorch does (without the `torch.` prefix) so that
  * one checkpoint reads the same whatever its format; the format's own name is kept beside it.
- * Block-quantized formats (GGUF) keep their own names (`Q4_K`...).
+ * Block-quantized formats (GGUF) keep their own names (`Q4_K`...). Each format module maps its
+ * own dtype names to these (safetensors.ts `SAFETENSORS_DTYPES`, gguf.ts `GGML_TYPES`, onnx.ts
+ * `ONNX_TYPES`) and registers the dtypes only it has (registerDtype).
  */
 export interface DtypeInfo {
   /** Bits per element; fractional for block-quantized types (bytes per block * 8 / block). */
@@ -62,35 +64,3 @@ export function itemSize(name: string): number | undefined {
   if (!info || info.bits % 8 !== 0) return undefined;
   return info.bits / 8;
 }
-
-/** safetensors dtype strings → canonical names. */
-export const SAFETENSORS_DTYPES: Record<string, string> = {
-  BOOL: 'bool',
-  U8: 'uint8',
-  I8: 'int8',
-  U16: 'uint16',
-  I16: 'int16',
-  U32: 'uint32',
-  I32: 'int32',
-  U64: 'uint64',
-  I64: 'int64',
-  F16: 'float16',
-  BF16: 'bfloat16',
-  F32: 'float32',
-  F64: 'float64',
-  C64: 'complex64',
-  F8_E4M3: 'float8_e4m3fn',
-  F8_E5M2: 'float8_e5m2',
-  F8_E8M0: 'float8_e8m0fnu',
-  F6_E2M3: 'float6_e2m3',
-  F6_E3M2: 'float6_e3m2',
-  // safetensors counts F4 values one by one (4 bits each), not torch's packed pairs.
-  F4: 'float4_e2m1fn',
-};
-
-/** Bits per element as the safetensors spec counts them (F4 is 4 bits per element there). */
-export const SAFETENSORS_BITS: Record<string, number> = {
-  BOOL: 8, U8: 8, I8: 8, U16: 16, I16: 16, U32: 32, I32: 32, U64: 64, I64: 64,
-  F16: 16, BF16: 16, F32: 32, F64: 64, C64: 64,
-  F8_E4M3: 8, F8_E5M2: 8, F8_E8M0: 8, F6_E2M3: 6, F6_E3M2: 6, F4: 4,
-};

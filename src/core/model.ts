@@ -4,8 +4,14 @@
  * sharing grouped, and the module tree built with storage-aware totals.
  */
 
-/** `pickle`: a plain pickle (pickle.dump, not torch.save): no tensors, only its safety report. */
-export type Format = 'safetensors' | 'safetensors-sharded' | 'pytorch-zip' | 'pytorch-legacy' | 'gguf' | 'onnx' | 'pickle';
+/**
+ * A format value: one of the `variants` of a module in the format registry (formats/index.ts),
+ * e.g. `safetensors`, `safetensors-sharded`, `pytorch-zip`, `pytorch-legacy`, `gguf`, `onnx`, and
+ * `pickle` (a plain pickle, pickle.dump rather than torch.save: no tensors, only its safety
+ * report). A string so that a new format needs no edit here; the registry checks every module's values
+ * and gives each its label (`formatLabel`).
+ */
+export type Format = string;
 
 /**
  * `quantization`: auxiliary tensors of a quantized layer (scales, zero points, group indices,
@@ -147,6 +153,16 @@ export interface RawCheckpoint {
   config?: Record<string, unknown>;
   /** Prefix stripped or recognised (e.g. `module.` from DataParallel), for display. */
   prefixes?: string[];
+  /**
+   * Architecture the file itself names (GGUF `general.architecture`); config.json's
+   * `architectures` and a pickled module's class come first.
+   */
+  architecture?: string;
+  /**
+   * Hyper-parameters the file records, in config.json's names (`rms_norm_eps`...): layer
+   * inference uses them when no config.json is beside the weights.
+   */
+  hyperParameters?: Record<string, unknown>;
   /** Total bytes read from all files while opening (headers only). */
   bytesRead: number;
   /** Total size of all files. */

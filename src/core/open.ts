@@ -5,12 +5,11 @@
  */
 import * as path from 'path';
 import { FileAccess, ReaderContext, nodeFileAccess, pathsOf, relativeName } from './access';
-import { ByteSource } from './bytes';
+import { withHead } from './bytes';
 import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
-import { FormatReader, READERS } from './formats';
-import { metadataTies } from './formats/safetensors';
+import { FOLDER_KINDS, FORMATS, FormatModule, isWeightFileName, moduleForName, moduleOf, pickFormat, pickInFolder, SNIFF_BYTES, unknownFormatError } from './formats';
 import { readQuantInputs } from './quant/payloads';
 
 export interface OpenOptions {
@@ -54,66 +53,24 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
   const display = relativeName({ root, access }, abs);
   const src = await access.open(abs, display);
   try {
-    const reader = await pickReader(src, abs);
-    return await reader.read(src, { access, path: abs, root });
+    // The sniffed bytes go to the reader with what match() parsed: nothing is read or parsed twice.
+    const head = await src.read(0, Math.min(SNIFF_BYTES, src.size));
+    const picked = pickFormat(head, src.size, abs);
+    if (!picked) throw unknownFormatError(src.name, head);
+    return await picked.module.read(withHead(src, head), { access, path: abs, root }, picked.match);
   } finally {
     await src.close();
   }
 }
 
-export async function pickReader(src: ByteSource, fileName: string): Promise<FormatReader> {
-  const head = await src.read(0, Math.min(64, src.size));
-  for (const r of READERS) if (r.sniff(head, src.size, fileName)) return r;
-  const lower = fileName.toLowerCase();
-  const byName = READERS.find((r) => r.extensions.some((e) => lower.endsWith(e)));
-  if (byName) return byName; // let it report what is wrong in its own terms
-  throw new CheckpointError(
-    'unknown-format',
-    `not a checkpoint this tool reads (safetensors, PyTorch zip or legacy pickle, GGUF, ONNX); first bytes ${hex(head.subarray(0, 8))}`,
-    { file: src.name, offset: 0 },
-  );
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
-}
-
-const WEIGHT_FILE = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$|\.index\.json$/i;
-
-/** Pick what to open in a directory, as a user would expect: the index, else the single weights file. */
+/** Pick what to open in a directory, as a user would expect (the registry's folder rules): the index, else the single weights file. */
 async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const names = (await access.list(dir)).sort();
-  const pick = (pred: (n: string) => boolean) => names.filter(pred);
-  const preferred = [
-    ['model.safetensors.index.json'],
-    ['model.safetensors'],
-    ['adapter_model.safetensors'],
-    pick((n) => n.endsWith('.safetensors.index.json')),
-    pick((n) => n.endsWith('.safetensors')),
-    ['pytorch_model.bin.index.json'],
-    ['pytorch_model.bin'],
-    pick((n) => n.endsWith('.bin.index.json')),
-    ['adapter_model.bin'],
-    pick((n) => /\.(pt|pth|ckpt|bin)$/i.test(n)),
-    pick((n) => /\.gguf$/i.test(n)),
-    pick((n) => /\.onnx$/i.test(n)),
-  ];
-  for (const group of preferred) {
-    const present = group.filter((n) => names.includes(n));
-    if (present.length === 0) continue;
-    if (present.length === 1) return readFile(pathsOf(access).join(dir, present[0]), dir, access, opts);
-    // Several weight files and no index: a shard set only when they are named as one
-    // (model-00001-of-00003.safetensors...); variants such as diffusers' `*.fp16.safetensors`
-    // beside the full-precision file are alternatives, and the plain one is what loads by default.
-    if (present.every((n) => n.endsWith('.safetensors'))) {
-      const set = shardSet(present);
-      if (set) return readShardSet(dir, set, access, opts);
-      const plain = present.filter((n) => !/\.(fp16|bf16|fp32|ema|non_ema|int8|fp8)\.safetensors$/i.test(n));
-      if (plain.length === 1) return readFile(pathsOf(access).join(dir, plain[0]), dir, access, opts);
-    }
-    // GGUF splits: the reader opens the whole set from its first file.
-    const firstSplit = present.find((n) => /-0*1-of-\d+\.gguf$/i.test(n));
-    if (firstSplit && present.every((n) => /-\d+-of-\d+\.gguf$/i.test(n))) return readFile(pathsOf(access).join(dir, firstSplit), dir, access, opts);
+  const pick = pickInFolder(names);
+  if (pick && 'file' in pick) return readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
+  if (pick && 'shards' in pick) return readShardSet(dir, pick.module, pick.shards, access, opts);
+  if (pick) {
+    const present = pick.several;
     throw new CheckpointError('unknown-format', `folder holds several checkpoints (${present.slice(0, 4).join(', ')}${present.length > 4 ? ', …' : ''}); open one of them`, { file: dir });
   }
   // A diffusers-style folder keeps its models one level down (unet/, vae/, text_encoder/...).
@@ -122,27 +79,10 @@ async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions)
     const st = await access.stat(pathsOf(access).join(dir, n));
     if (!st?.isDirectory) continue;
     const inner = await access.list(pathsOf(access).join(dir, n)).catch(() => [] as string[]);
-    if (inner.some((x) => WEIGHT_FILE.test(x))) sub.push(`${n}/`);
+    if (inner.some(isWeightFileName)) sub.push(`${n}/`);
   }
   const hint = sub.length ? `; its subfolders ${sub.slice(0, 6).join(', ')}${sub.length > 6 ? ', …' : ''} do: open one of them` : '';
-  throw new CheckpointError('not-found', `folder holds no checkpoint (safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx)${hint}`, { file: dir });
-}
-
-/**
- * Files that form one complete shard set: `<stem>-0000k-of-0000n.<ext>` for every k of one n,
- * and nothing else. Anything else in the folder makes it not a shard set.
- */
-export function shardSet(names: string[]): string[] | undefined {
-  const re = /^(.*)-(\d+)-of-(\d+)(\.[a-z0-9]+)$/i;
-  const parsed = names.map((n) => re.exec(n));
-  if (parsed.some((m) => !m)) return undefined;
-  const first = parsed[0]!;
-  const count = Number(first[3]);
-  if (!parsed.every((m) => m![1] === first[1] && m![3] === first[3] && m![4] === first[4])) return undefined;
-  const seen = new Set(parsed.map((m) => Number(m![2])));
-  if (seen.size !== count || names.length !== count) return undefined;
-  for (let k = 1; k <= count; k++) if (!seen.has(k)) return undefined;
-  return [...names].sort();
+  throw new CheckpointError('not-found', `folder holds no checkpoint (${FOLDER_KINDS})${hint}`, { file: dir });
 }
 
 /** A path from an index file must stay inside the index's folder. */
@@ -178,7 +118,9 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   }
   const shards = [...new Set(weightMap.values())];
   const meta = doc.get('metadata');
-  const raw = await readShards(root, shards, access, opts, file);
+  // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
+  const named = moduleForName(abs.slice(0, -'.index.json'.length));
+  const raw = await readShards(root, shards, access, opts, file, named);
   raw.path = abs;
   raw.files.unshift(file);
   raw.bytesRead += bytes.length;
@@ -212,22 +154,26 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   const total = isObject(meta) ? meta.get('total_size') : undefined;
   if (typeof total === 'number') {
     const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
-    if (sum !== total && raw.format === 'safetensors-sharded') {
+    if (sum !== total && moduleOf(raw.format)?.shards?.indexTotalIsTensorBytes) {
       raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${total} but the shards hold ${sum} bytes of tensors` });
     }
   }
   return raw;
 }
 
-async function readShardSet(dir: string, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const raw = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir));
+async function readShardSet(dir: string, module: FormatModule, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
+  const raw = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir), module);
   raw.path = dir;
-  raw.warnings.push({ code: 'no-index', message: `${shards.length} safetensors files and no index; read them as one sharded checkpoint` });
+  raw.warnings.push({ code: 'no-index', message: `${shards.length} ${module.name} files and no index; read them as one sharded checkpoint` });
   return raw;
 }
 
-/** Open shards with bounded concurrency and merge them into one raw checkpoint. */
-async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string): Promise<RawCheckpoint> {
+/**
+ * Open shards with bounded concurrency and merge them into one raw checkpoint, as the first
+ * shard's format module says (its `shards` rule); `named` is the module the index or the shard
+ * names point at, which decides the format of a set without shards.
+ */
+async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string, named: FormatModule | undefined): Promise<RawCheckpoint> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
   const worker = async () => {
@@ -245,8 +191,9 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
   await Promise.all(Array.from({ length: n }, worker));
 
   const first = results[0];
+  const module = first ? moduleOf(first.format) : named ?? FORMATS[0];
   const merged: RawCheckpoint = {
-    format: first && first.format === 'safetensors' ? 'safetensors-sharded' : first?.format ?? 'safetensors-sharded',
+    format: module?.shards?.format ?? first?.format ?? Object.keys(module!.variants)[0],
     path: root,
     files: [],
     tensors: [],
@@ -282,12 +229,11 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
     }
   }
   if (Object.keys(shardMeta).length) merged.metadata.shards = shardMeta;
-  // Declared ties from any shard's __metadata__ resolve against all names.
+  // A shard may declare a tie to a tensor another shard stores: its module resolves it against all names.
   const names = new Set(merged.tensors.map((t) => t.name));
   for (const r of results) {
-    const md = (r.metadata as { __metadata__?: Record<string, string> }).__metadata__;
-    if (md) merged.declaredTies.push(...metadataTies(md, names));
-    else merged.declaredTies.push(...r.declaredTies);
+    const ties = moduleOf(r.format)?.shards?.ties;
+    merged.declaredTies.push(...(ties ? ties(r, names) : r.declaredTies));
   }
   return merged;
 }

@@ -9,7 +9,7 @@ import { MODEL_READY_CONTEXT, SECTION, suggestForBin } from './config';
 import { copyMarkdown, exportCheckpoint, metadataDocuments, openMetadata, pickExport, sessionActions } from './exports';
 import { exportCommand, METADATA_SCHEME } from './naming';
 import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, viewTypeFor } from './provider';
-import { sniff, SNIFF_BYTES } from './sniff';
+import { formatLabel, OPEN_DIALOG_EXTENSIONS, recognise, SNIFF_BYTES } from '../core/formats';
 import { ParameterStatus } from './status';
 
 
@@ -56,7 +56,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const picked = await vscode.window.showOpenDialog({
         canSelectMany: false,
         openLabel: 'Open with Weightscope',
-        filters: { Checkpoints: ['safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin', 'onnx', 'json'], 'All files': ['*'] },
+        filters: { Checkpoints: [...OPEN_DIALOG_EXTENSIONS], 'All files': ['*'] },
       });
       target = picked?.[0];
     }
@@ -134,14 +134,14 @@ function watchBinFiles(context: vscode.ExtensionContext): void {
   const check = async (uri: vscode.Uri) => {
     if (uri.scheme !== 'file' || !/\.bin$/i.test(uri.fsPath) || offered.has(uri.toString()) || !suggestForBin()) return;
     offered.add(uri.toString());
-    let kind: ReturnType<typeof sniff> = null;
+    let kind: ReturnType<typeof recognise>;
     try {
       const fh = await fs.open(uri.fsPath, 'r');
       try {
         const st = await fh.stat();
         const buf = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
         await fh.read(buf, 0, buf.length, 0);
-        kind = sniff(buf, st.size);
+        kind = recognise(buf, st.size);
       } finally {
         await fh.close();
       }
@@ -149,7 +149,8 @@ function watchBinFiles(context: vscode.ExtensionContext): void {
       return;
     }
     if (!kind) return;
-    const label = kind === 'pytorch-zip' || kind === 'pytorch-legacy' ? 'a PyTorch checkpoint' : kind === 'gguf' ? 'a GGUF model' : 'a safetensors checkpoint';
+    const name = formatLabel(kind.match.variant ?? Object.keys(kind.module.variants)[0]);
+    const label = `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name} checkpoint`;
     const open = 'Open with Weightscope';
     const never = "Don't Ask Again";
     const pick = await vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(uri)} looks like ${label}.`, open, never);

@@ -6,6 +6,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EXPORT_FORMATS, ExportFormat } from '../core/export';
+import { isDefaultEditorFile } from '../core/formats';
 import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, WebviewApi } from '../shared/protocol';
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
@@ -17,11 +18,9 @@ export const VIEW_TYPE = 'weightscope.checkpoint';
 /** The same editor as an option for files whose name says little (`*.bin`...). */
 export const OPTION_VIEW_TYPE = 'weightscope.checkpointOption';
 
-const DEFAULT_NAMES = /\.(safetensors|gguf|pt|pth|ckpt|onnx|safetensors\.index\.json|bin\.index\.json)$/i;
-
-/** The editor id to open a file with: the default one when its name is a checkpoint's. */
+/** The editor id to open a file with: the default one when its name is a checkpoint's (the format registry's patterns). */
 export function viewTypeFor(fileName: string): string {
-  return DEFAULT_NAMES.test(fileName) ? VIEW_TYPE : OPTION_VIEW_TYPE;
+  return isDefaultEditorFile(fileName) ? VIEW_TYPE : OPTION_VIEW_TYPE;
 }
 
 export interface SessionActions {

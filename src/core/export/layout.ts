@@ -73,150 +73,167 @@ function headTail(max: number): [number, number] {
 
 export function layoutTree(cp: Checkpoint, opts: LayoutOptions = {}): VisibleTree {
   const maxChildren = Math.max(4, opts.maxChildren ?? DEFAULT_MAX_CHILDREN);
-  const [HEAD, TAIL] = headTail(maxChildren);
   const modelDepth = depthOf(cp.modules);
-  let depth: number;
-  if (opts.depth !== undefined) depth = Math.max(0, Math.floor(opts.depth));
-  else {
-    const budget = opts.maxRows ?? DEFAULT_MAX_ROWS;
-    depth = 1;
-    for (let d = modelDepth; d >= 1; d--) {
-      if (countRows(cp.modules, d, maxChildren, !!opts.unfold, budget) <= budget) {
-        depth = d;
-        break;
-      }
-    }
+  const depth = chooseDepth(cp.modules, modelDepth, maxChildren, opts);
+  const builder = new RowBuilder(depth, maxChildren, !!opts.unfold);
+  const root = builder.build(cp.modules);
+  const rowOf = (tensor: string) => builder.rowOf(tensor);
+  return { root, rows: builder.rows, depth, modelDepth, ties: tieLinks(cp, rowOf), rowOf };
+}
+
+/** The depth asked for, else the deepest level whose layout keeps within the row budget. */
+function chooseDepth(modules: ModuleNode, modelDepth: number, maxChildren: number, opts: LayoutOptions): number {
+  if (opts.depth !== undefined) return Math.max(0, Math.floor(opts.depth));
+  const budget = opts.maxRows ?? DEFAULT_MAX_ROWS;
+  for (let d = modelDepth; d >= 1; d--) {
+    if (countRows(modules, d, maxChildren, !!opts.unfold, budget) <= budget) return d;
   }
-  const rows: VisibleNode[] = [];
-  const resolveKids = new Map<VisibleNode, Map<string, VisibleNode>>();
+  return 1;
+}
 
-  const make = (v: Omit<VisibleNode, 'id' | 'children'>): VisibleNode => {
-    const n: VisibleNode = { ...v, id: rows.length, children: [] };
-    rows.push(n);
-    if (v.parent) v.parent.children.push(n);
-    return n;
-  };
+/** A row to be made: children are laid out depth-first in the order they are pushed. */
+interface Job {
+  kind: 'module' | 'fold' | 'elided';
+  m: ModuleNode;
+  label: string;
+  path: string;
+  parent: VisibleNode;
+  fold?: FoldRun;
+  unique: number;
+  hidden?: VisibleNode['hidden'];
+  /** Child names under the parent that resolve to this row. */
+  keys: string[];
+}
 
-  /** A row to be made: children are laid out depth-first in the order they are pushed. */
-  interface Job {
-    kind: 'module' | 'fold' | 'elided';
-    m: ModuleNode;
-    label: string;
-    path: string;
-    parent: VisibleNode;
-    fold?: FoldRun;
-    unique: number;
-    hidden?: VisibleNode['hidden'];
-    /** Child names under the parent that resolve to this row. */
-    keys: string[];
+/** Makes the rows in pre-order, and remembers which row each child name resolves to. */
+class RowBuilder {
+  readonly rows: VisibleNode[] = [];
+  private readonly resolveKids = new Map<VisibleNode, Map<string, VisibleNode>>();
+  private readonly head: number;
+  private readonly tail: number;
+  private root?: VisibleNode;
+
+  constructor(
+    private readonly depth: number,
+    private readonly maxChildren: number,
+    private readonly unfold: boolean,
+  ) {
+    [this.head, this.tail] = headTail(maxChildren);
   }
 
-  const root = make({ kind: 'module', node: cp.modules, label: '', path: '', level: 0, perBlock: false, unique: cp.modules.parameters.unique });
-
-  const expand = (v: VisibleNode, m: ModuleNode): Job[] => {
-    resolveKids.set(v, new Map());
-    if (!m.children.length) return [];
-    const perBlock = v.perBlock || v.kind === 'fold';
-    if (v.level >= depth) {
-      make({
-        kind: 'collapsed',
-        node: m,
-        label: '',
-        path: v.path,
-        level: v.level + 1,
-        perBlock,
-        unique: 0,
-        parent: v,
-        hidden: { modules: countModules(m) - 1, tensors: m.tensorCount - m.tensors.length, parameters: m.parameters.unique },
+  build(modules: ModuleNode): VisibleNode {
+    const root = this.make({ kind: 'module', node: modules, label: '', path: '', level: 0, perBlock: false, unique: modules.parameters.unique });
+    this.root = root;
+    // Iterative pre-order so very deep trees cannot exhaust the stack.
+    const stack: Job[] = this.expand(root, modules).reverse();
+    while (stack.length) {
+      const j = stack.pop()!;
+      const v = this.make({
+        kind: j.kind,
+        node: j.m,
+        label: j.label,
+        path: j.path,
+        level: j.parent.level + 1,
+        fold: j.fold,
+        perBlock: j.parent.perBlock || j.parent.kind === 'fold',
+        unique: j.unique,
+        parent: j.parent,
+        hidden: j.hidden,
       });
-      return [];
-    }
-    const items = visibleItems(m, !!opts.unfold);
-    const cut = items.length > maxChildren;
-    const shown: (Item | null)[] = cut ? [...items.slice(0, HEAD), null, ...items.slice(items.length - TAIL)] : items;
-    const jobs: Job[] = [];
-    const childPath = (seg: string) => (v.path ? `${v.path}.${seg}` : seg);
-    for (const it of shown) {
-      if (it === null) {
-        const elided = items.slice(HEAD, items.length - TAIL);
-        const hidden = { modules: 0, tensors: 0, parameters: 0 };
-        const keys: string[] = [];
-        for (const e of elided) {
-          for (let i = e.first; i <= e.last; i++) {
-            const c = m.children[i];
-            hidden.modules += countModules(c);
-            hidden.tensors += c.tensorCount;
-            hidden.parameters += c.parameters.unique;
-            keys.push(c.name);
-          }
-        }
-        hidden.parameters = Math.min(hidden.parameters, m.parameters.unique);
-        jobs.push({ kind: 'elided', m, label: '', path: v.path, parent: v, unique: hidden.parameters, hidden, keys });
+      const kidsMap = this.resolveKids.get(j.parent)!;
+      for (const k of j.keys) kidsMap.set(k, v);
+      if (j.kind === 'elided') {
+        this.resolveKids.set(v, new Map());
         continue;
       }
-      const child = m.children[it.first];
-      if (it.fold) {
-        // Blocks may share storage among themselves: never more than the parent holds.
-        let unique = 0;
-        for (let i = it.first; i <= it.last; i++) unique += m.children[i].parameters.unique;
-        unique = Math.min(unique, m.parameters.unique);
-        const label = `(${it.fold.from}-${it.fold.to})`;
-        jobs.push({ kind: 'fold', m: child, label, path: childPath(label), parent: v, fold: it.fold, unique, keys: names(m, it) });
-      } else {
-        jobs.push({ kind: 'module', m: child, label: child.name, path: childPath(child.name), parent: v, unique: child.parameters.unique, keys: [child.name] });
-      }
+      const inner = this.expand(v, j.m);
+      for (let i = inner.length - 1; i >= 0; i--) stack.push(inner[i]);
     }
-    return jobs;
-  };
-
-  // Iterative pre-order so very deep trees cannot exhaust the stack.
-  const stack: Job[] = expand(root, cp.modules).reverse();
-  while (stack.length) {
-    const j = stack.pop()!;
-    const v = make({
-      kind: j.kind,
-      node: j.m,
-      label: j.label,
-      path: j.path,
-      level: j.parent.level + 1,
-      fold: j.fold,
-      perBlock: j.parent.perBlock || j.parent.kind === 'fold',
-      unique: j.unique,
-      parent: j.parent,
-      hidden: j.hidden,
-    });
-    const kidsMap = resolveKids.get(j.parent)!;
-    for (const k of j.keys) kidsMap.set(k, v);
-    if (j.kind === 'elided') {
-      resolveKids.set(v, new Map());
-      continue;
-    }
-    const inner = expand(v, j.m);
-    for (let i = inner.length - 1; i >= 0; i--) stack.push(inner[i]);
+    return root;
   }
 
-  const rowOf = (tensor: string): VisibleNode => {
+  /** The deepest visible row showing a tensor's module. */
+  rowOf(tensor: string): VisibleNode {
     const parts = tensor.split('.');
-    let v = root;
+    let v = this.root!;
     for (let i = 0; i < parts.length - 1; i++) {
-      const next = resolveKids.get(v)?.get(parts[i]);
+      const next = this.resolveKids.get(v)?.get(parts[i]);
       if (!next) break;
       v = next;
       if (v.kind === 'elided') break;
     }
     // A module cut at the depth has no resolvable children: its own row stands for its subtree.
     return v;
-  };
+  }
 
-  const ties: TieLink[] = [];
-  cp.shared.forEach((g, i) => {
+  private make(v: Omit<VisibleNode, 'id' | 'children'>): VisibleNode {
+    const n: VisibleNode = { ...v, id: this.rows.length, children: [] };
+    this.rows.push(n);
+    if (v.parent) v.parent.children.push(n);
+    return n;
+  }
+
+  /** The jobs for a row's children: a collapsed row past the depth, folds, and an elided middle for long lists. */
+  private expand(v: VisibleNode, m: ModuleNode): Job[] {
+    this.resolveKids.set(v, new Map());
+    if (!m.children.length) return [];
+    if (v.level >= this.depth) {
+      this.make({
+        kind: 'collapsed',
+        node: m,
+        label: '',
+        path: v.path,
+        level: v.level + 1,
+        perBlock: v.perBlock || v.kind === 'fold',
+        unique: 0,
+        parent: v,
+        hidden: { modules: countModules(m) - 1, tensors: m.tensorCount - m.tensors.length, parameters: m.parameters.unique },
+      });
+      return [];
+    }
+    const items = visibleItems(m, this.unfold);
+    const cut = items.length > this.maxChildren;
+    const shown: (Item | null)[] = cut ? [...items.slice(0, this.head), null, ...items.slice(items.length - this.tail)] : items;
+    const childPath = (seg: string) => (v.path ? `${v.path}.${seg}` : seg);
+    return shown.map((it): Job => {
+      if (it === null) return this.elidedJob(v, m, items.slice(this.head, items.length - this.tail));
+      const child = m.children[it.first];
+      if (!it.fold) return { kind: 'module', m: child, label: child.name, path: childPath(child.name), parent: v, unique: child.parameters.unique, keys: [child.name] };
+      // Blocks may share storage among themselves: never more than the parent holds.
+      let unique = 0;
+      for (let i = it.first; i <= it.last; i++) unique += m.children[i].parameters.unique;
+      unique = Math.min(unique, m.parameters.unique);
+      const label = `(${it.fold.from}-${it.fold.to})`;
+      return { kind: 'fold', m: child, label, path: childPath(label), parent: v, fold: it.fold, unique, keys: names(m, it) };
+    });
+  }
+
+  /** One row standing for the middle of a long child list, with what it hides. */
+  private elidedJob(v: VisibleNode, m: ModuleNode, elided: Item[]): Job {
+    const hidden = { modules: 0, tensors: 0, parameters: 0 };
+    const keys: string[] = [];
+    for (const e of elided) {
+      for (let i = e.first; i <= e.last; i++) {
+        const c = m.children[i];
+        hidden.modules += countModules(c);
+        hidden.tensors += c.tensorCount;
+        hidden.parameters += c.parameters.unique;
+        keys.push(c.name);
+      }
+    }
+    hidden.parameters = Math.min(hidden.parameters, m.parameters.unique);
+    return { kind: 'elided', m, label: '', path: v.path, parent: v, unique: hidden.parameters, hidden, keys };
+  }
+}
+
+/** Each shared-storage group mapped onto the distinct rows showing its tensors, in row order. */
+function tieLinks(cp: Checkpoint, rowOf: (tensor: string) => VisibleNode): TieLink[] {
+  return cp.shared.map((g, i) => {
     const seen = new Set<VisibleNode>();
     for (const t of g.tensors) seen.add(rowOf(t));
     const list = [...seen].sort((a, b) => a.id - b.id);
-    ties.push({ group: i, relation: g.relation, tensors: g.tensors, rows: list });
+    return { group: i, relation: g.relation, tensors: g.tensors, rows: list };
   });
-
-  return { root, rows, depth, modelDepth, ties, rowOf };
 }
 
 interface Item {

@@ -12,7 +12,7 @@
 import { Checkpoint } from '../model';
 import { compact, exact, percent } from '../numbers';
 import { adapterLine, quantizationLine } from '../quant/describe';
-import { LayoutOptions, TieLink, VisibleNode, layoutTree } from './layout';
+import { LayoutOptions, TieLink, VisibleNode, VisibleTree, layoutTree } from './layout';
 import {
   CATEGORY_COLORS,
   CATEGORY_LABEL,
@@ -79,9 +79,47 @@ interface RowText {
 
 export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
   const tree = layoutTree(cp, { maxRows: 250, ...opts });
-  const total = cp.parameters.unique;
+  const rows = measureRows(tree, cp.parameters.unique);
+  const header = renderHeader(cp, tree);
+  let y = M + header.height;
+  const cols = columns(rows, y);
+  y += 18;
+  const placed = placeRows(tree, cols, y);
+  y = placed.bottom;
+  const modules = renderRows(tree, rows.texts, placed.rows, cols);
+  const ties = renderTies(tree, placed.rows, cols);
+  const legend = renderLegend(cp, tree, modules.categories, y + 18);
+  y = legend.bottom;
 
-  // ---- row texts and widths
+  const width = Math.ceil(Math.max(ties.right + M - 12, M + header.width + M, M + legend.width + M, M + rows.treeW + M));
+  const height = Math.ceil(y + M);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${MONO}" font-size="${FS}" role="img">`,
+  );
+  out.push(`<title>${esc(`${header.title}: ${exact(cp.parameters.unique)} parameters (${cp.format})`)}</title>`);
+  out.push(`<desc>${esc('Architecture diagram exported by Weightscope: module tree with unique parameter counts, share of the model, folded repeated blocks and shared-storage (tied weight) links.')}</desc>`);
+  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  out.push(`<g class="header">${header.svg.join('')}</g>`);
+  out.push(`<g class="columns">${[...cols.headings, ...ties.headings].join('')}</g>`);
+  out.push(`<g class="modules">\n${modules.svg.join('\n')}\n</g>`);
+  if (ties.svg.length) out.push(`<g class="ties">\n${ties.svg.join('\n')}\n</g>`);
+  out.push(`<g class="legend">${legend.svg.join('')}</g>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** Each row's texts, and the widths of the tree and its columns they need. */
+interface MeasuredRows {
+  texts: Map<VisibleNode, RowText>;
+  /** Width of the outermost box. */
+  treeW: number;
+  paramsW: number;
+  shareW: number;
+  maxLevel: number;
+}
+
+function measureRows(tree: VisibleTree, total: number): MeasuredRows {
   const texts = new Map<VisibleNode, RowText>();
   let treeTextW = 0;
   let paramsW = monoWidth('parameters', FS - 1);
@@ -99,8 +137,11 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
   }
   const colsW = paramsW + COL_GAP + shareW + 8 + BAR_W;
   const treeW = Math.max(360, treeTextW + 28 + colsW + maxLevel * INSET + 14);
+  return { texts, treeW, paramsW, shareW, maxLevel };
+}
 
-  // ---- header
+/** Title, the format and size line, the parameter line and notes, from the top margin. */
+function renderHeader(cp: Checkpoint, tree: VisibleTree): { svg: string[]; title: string; width: number; height: number } {
   const title = cp.architecture ?? cp.modules.type;
   const sub1 = `${cp.format} · ${baseName(cp.path)}${cp.files.length > 1 ? ` · ${plural(cp.files.length, 'file')}` : ''} · ${plural(cp.tensors.filter((t) => t.present).length, 'tensor')}`;
   const p = cp.parameters;
@@ -115,65 +156,83 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
   const scheme = quantizationLine(cp) ?? adapterLine(cp) ?? '';
 
   let y = M;
-  const head: string[] = [];
-  head.push(`<text x="${M}" y="${num(y + 20)}" font-family="${SANS}" font-size="20" font-weight="700" fill="${INK}">${esc(title)}</text>`);
+  const svg: string[] = [];
+  svg.push(`<text x="${M}" y="${num(y + 20)}" font-family="${SANS}" font-size="20" font-weight="700" fill="${INK}">${esc(title)}</text>`);
   y += 30;
-  head.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${MUTED}">${esc(sub1)}</text>`);
+  svg.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${MUTED}">${esc(sub1)}</text>`);
   y += 19;
-  head.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(sub2)}</text>`);
+  svg.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(sub2)}</text>`);
   y += 19;
   if (scheme) {
-    head.push(`<text class="scheme" x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(scheme)}</text>`);
+    svg.push(`<text class="scheme" x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12.5" fill="${INK}">${esc(scheme)}</text>`);
     y += 19;
   }
   if (sub3) {
-    head.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12" font-style="italic" fill="${FAINT}">${esc(sub3)}</text>`);
+    svg.push(`<text x="${M}" y="${num(y + 14)}" font-family="${SANS}" font-size="12" font-style="italic" fill="${FAINT}">${esc(sub3)}</text>`);
     y += 19;
   }
-  const headW = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12), sansWidth(scheme, 12.5));
+  const width = Math.max(sansWidth(title, 20, true), sansWidth(sub1, 12.5), sansWidth(sub2, 12.5), sansWidth(sub3, 12), sansWidth(scheme, 12.5));
   y += 14;
+  return { svg, title, width, height: y - M };
+}
 
-  // ---- column headings
+/** Where the tree and its columns go, and the column headings at `y`. */
+interface Columns {
+  rootX: number;
+  rootRight: number;
+  barX: number;
+  shareRight: number;
+  paramsRight: number;
+  /** Baseline of the headings. */
+  hy: number;
+  headings: string[];
+}
+
+function columns(rows: MeasuredRows, y: number): Columns {
   const rootX = M;
-  const rootRight = M + treeW;
-  const colRight = rootRight - maxLevel * INSET - 12; // right edge of the bar column
+  const rootRight = M + rows.treeW;
+  const colRight = rootRight - rows.maxLevel * INSET - 12; // right edge of the bar column
   const barX = colRight - BAR_W;
   const shareRight = barX - 8;
-  const paramsRight = shareRight - shareW - COL_GAP;
-  const cols: string[] = [];
+  const paramsRight = shareRight - rows.shareW - COL_GAP;
   const hy = y + 10;
-  cols.push(`<text x="${num(paramsRight)}" y="${num(hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}" text-anchor="end">PARAMETERS</text>`);
-  cols.push(`<text x="${num(barX)}" y="${num(hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}">SHARE</text>`);
-  y += 18;
+  const headings = [
+    `<text x="${num(paramsRight)}" y="${num(hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}" text-anchor="end">PARAMETERS</text>`,
+    `<text x="${num(barX)}" y="${num(hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}">SHARE</text>`,
+  ];
+  return { rootX, rootRight, barX, shareRight, paramsRight, hy, headings };
+}
 
-  // ---- vertical placement (pre-order tops, post-order bottoms)
+/** Vertical placement from `top`: pre-order tops, post-order bottoms (containers enclose their children). */
+function placeRows(tree: VisibleTree, cols: Columns, top: number): { rows: Map<VisibleNode, Placed>; bottom: number } {
   const placed = new Map<VisibleNode, Placed>();
-  {
-    let cursor = y;
-    const stack: { v: VisibleNode; exit: boolean }[] = [{ v: tree.root, exit: false }];
-    while (stack.length) {
-      const { v, exit } = stack.pop()!;
-      if (!exit) {
-        const x = rootX + v.level * INDENT;
-        const right = rootRight - v.level * INSET;
-        const pl: Placed = { v, top: cursor, bottom: cursor + ROW, x, right };
-        placed.set(v, pl);
-        cursor += ROW;
-        if (v.children.length) {
-          stack.push({ v, exit: true });
-          for (let i = v.children.length - 1; i >= 0; i--) stack.push({ v: v.children[i], exit: false });
-        }
-      } else {
-        // A folded last child draws a shadow box 3px below itself.
-        const last = v.children[v.children.length - 1];
-        cursor += PAD_BOTTOM + (last.kind === 'fold' ? 3 : 0);
-        placed.get(v)!.bottom = cursor;
+  let cursor = top;
+  const stack: { v: VisibleNode; exit: boolean }[] = [{ v: tree.root, exit: false }];
+  while (stack.length) {
+    const { v, exit } = stack.pop()!;
+    if (!exit) {
+      const x = cols.rootX + v.level * INDENT;
+      const right = cols.rootRight - v.level * INSET;
+      const pl: Placed = { v, top: cursor, bottom: cursor + ROW, x, right };
+      placed.set(v, pl);
+      cursor += ROW;
+      if (v.children.length) {
+        stack.push({ v, exit: true });
+        for (let i = v.children.length - 1; i >= 0; i--) stack.push({ v: v.children[i], exit: false });
       }
+    } else {
+      // A folded last child draws a shadow box 3px below itself.
+      const last = v.children[v.children.length - 1];
+      cursor += PAD_BOTTOM + (last.kind === 'fold' ? 3 : 0);
+      placed.get(v)!.bottom = cursor;
     }
-    y = cursor;
   }
+  return { rows: placed, bottom: cursor };
+}
 
-  // ---- module rows
+/** One group per row: its box, name and type, parameters, share and bar; and the layer categories drawn. */
+function renderRows(tree: VisibleTree, texts: Map<VisibleNode, RowText>, placed: Map<VisibleNode, Placed>, cols: Columns): { svg: string[]; categories: Set<Category> } {
+  const { paramsRight, shareRight, barX } = cols;
   const body: string[] = [];
   const categories = new Set<Category>();
   for (const v of tree.rows) {
@@ -227,10 +286,13 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
     out.push('</g>');
     body.push(out.join(''));
   }
+  return { svg: body, categories };
+}
 
-  // ---- tie links
+/** The tie gutter right of the tree: one curve per shared group joining its rows, and its heading. */
+function renderTies(tree: VisibleTree, placed: Map<VisibleNode, Placed>, cols: Columns): { svg: string[]; headings: string[]; right: number } {
   const ties = tree.ties.filter((l) => l.rows.length > 0);
-  const anchorX = rootRight + 12;
+  const anchorX = cols.rootRight + 12;
   const lanes = assignLanes(ties);
   const laneCount = lanes.size ? Math.max(...lanes.values()) + 1 : 0;
   const tieSvg: string[] = [];
@@ -268,13 +330,17 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
     g.push('</g>');
     tieSvg.push(g.join(''));
   }
+  const headings: string[] = [];
   if (ties.length) {
-    cols.push(`<text x="${num(anchorX - 4)}" y="${num(hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}">TIES</text>`);
+    headings.push(`<text x="${num(anchorX - 4)}" y="${num(cols.hy)}" font-family="${SANS}" font-size="10.5" font-weight="600" letter-spacing="0.4" fill="${FAINT}">TIES</text>`);
   }
-  const gutterRight = ties.length ? anchorX + 18 + Math.max(0, laneCount - 1) * 14 + 30 : rootRight;
+  const right = ties.length ? anchorX + 18 + Math.max(0, laneCount - 1) * 14 + 30 : cols.rootRight;
+  return { svg: tieSvg, headings, right };
+}
 
-  // ---- legend
-  y += 18;
+/** Below the tree from `top`: the shared storage groups, the key to line styles, layer colours and bars, the footer. */
+function renderLegend(cp: Checkpoint, tree: VisibleTree, categories: Set<Category>, top: number): { svg: string[]; width: number; bottom: number } {
+  let y = top;
   const legend: string[] = [];
   let legendW = 0;
   const lineText = (x: number, yy: number, s: string, fill: string, extra = '') => {
@@ -304,10 +370,20 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
     legend.push(lineText(M + 40, y + 10, `… and ${plural(cp.shared.length - LEGEND_MAX, 'more group')}`, MUTED));
     y += 20;
   }
-  // line styles and layer colours
+  const key = renderKey(cp, tree, categories, y + 12);
+  legendW = Math.max(legendW, key.right - M);
+  legend.push(...key.svg);
+  y += 30;
+  const footer = `weightscope · read from file headers`;
+  legend.push(`<text x="${M}" y="${num(y + 4)}" font-family="${SANS}" font-size="10.5" fill="${FAINT}">${esc(footer)}</text>`);
+  y += 4;
+  return { svg: legend, width: legendW, bottom: y };
+}
+
+/** One line of keys at baseline `ky`: the tie line styles present, the layer colours drawn, the bars. */
+function renderKey(cp: Checkpoint, tree: VisibleTree, categories: Set<Category>, ky: number): { svg: string[]; right: number } {
   const keyParts: string[] = [];
   let kx = M;
-  const ky = y + 12;
   const relations = new Set(cp.shared.map((g) => g.relation));
   for (const rel of ['alias', 'view', 'declared', 'deduplicated'] as const) {
     if (!relations.has(rel)) continue;
@@ -332,30 +408,7 @@ export function renderSvg(cp: Checkpoint, opts: SvgOptions = {}): string {
     keyParts.push(`<text x="${num(kx + 28)}" y="${num(ky)}" font-size="11" fill="${MUTED}">one block of a folded run</text>`);
     kx += 28 + monoWidth('one block of a folded run', 11);
   }
-  legendW = Math.max(legendW, kx - M);
-  legend.push(...keyParts);
-  y += 30;
-  const footer = `weightscope · read from file headers`;
-  legend.push(`<text x="${M}" y="${num(y + 4)}" font-family="${SANS}" font-size="10.5" fill="${FAINT}">${esc(footer)}</text>`);
-  y += 4;
-
-  const width = Math.ceil(Math.max(gutterRight + M - 12, M + headW + M, M + legendW + M, M + treeW + M));
-  const height = Math.ceil(y + M);
-
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${MONO}" font-size="${FS}" role="img">`,
-  );
-  out.push(`<title>${esc(`${title}: ${exact(p.unique)} parameters (${cp.format})`)}</title>`);
-  out.push(`<desc>${esc('Architecture diagram exported by Weightscope: module tree with unique parameter counts, share of the model, folded repeated blocks and shared-storage (tied weight) links.')}</desc>`);
-  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<g class="header">${head.join('')}</g>`);
-  out.push(`<g class="columns">${cols.join('')}</g>`);
-  out.push(`<g class="modules">\n${body.join('\n')}\n</g>`);
-  if (tieSvg.length) out.push(`<g class="ties">\n${tieSvg.join('\n')}\n</g>`);
-  out.push(`<g class="legend">${legend.join('')}</g>`);
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+  return { svg: keyParts, right: kx };
 }
 
 function rowText(v: VisibleNode, total: number): RowText {

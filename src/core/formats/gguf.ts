@@ -16,7 +16,7 @@ import { truncate } from '../json';
 import { DeclaredTie, RawCheckpoint, TensorRecord, Warning } from '../model';
 import { registerDtype } from '../dtypes';
 import { ChunkedReader } from './protobuf';
-import type { FormatReader } from './index';
+import { CERTAIN, FormatModule } from './format';
 
 export interface GgmlType {
   id: number;
@@ -107,11 +107,16 @@ export interface GgufFile {
   bytesRead: number;
 }
 
-export const ggufReader: FormatReader = {
+export const ggufReader: FormatModule = {
   id: 'gguf',
+  name: 'GGUF',
+  variants: { gguf: 'GGUF' },
   extensions: ['.gguf'],
-  sniff(head) {
-    return head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46;
+  editor: { default: ['*.gguf'], option: [] },
+  sniffBytes: 4,
+  match(head) {
+    const magic = head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46; // "GGUF"
+    return magic ? { confidence: CERTAIN, variant: 'gguf' } : null;
   },
   async read(src, ctx) {
     const file = relativeName(ctx, ctx.path);
@@ -119,6 +124,14 @@ export const ggufReader: FormatReader = {
     const splitCount = intValue(first.kv['split.count']);
     if (splitCount !== undefined && splitCount > 1) return readSplits(first, src, ctx, splitCount);
     return toRaw([first], [src.size], ctx);
+  },
+  folder: {
+    prefer: [/\.gguf$/i],
+    // A split model (gguf-split) opens from its first file, which reads the others.
+    choose(names) {
+      const first = names.find((n) => /-0*1-of-\d+\.gguf$/i.test(n));
+      return first && names.every((n) => /-\d+-of-\d+\.gguf$/i.test(n)) ? { file: first } : undefined;
+    },
   },
 };
 
@@ -162,7 +175,7 @@ function toRaw(files: GgufFile[], sizes: number[], ctx: ReaderContext, extraWarn
   if (files.length > 1) {
     gguf.splits = files.map((f) => ({ file: f.file, tensorCount: f.tensors.length, dataStart: f.dataStart, alignment: f.alignment }));
   }
-  return {
+  const raw: RawCheckpoint = {
     format: 'gguf',
     path: ctx.path,
     files: files.map((f) => f.file),
@@ -173,6 +186,21 @@ function toRaw(files: GgufFile[], sizes: number[], ctx: ReaderContext, extraWarn
     bytesRead: files.reduce((s, f) => s + f.bytesRead, 0),
     totalBytes: sizes.reduce((s, n) => s + n, 0),
   };
+  const named = main.kv['general.architecture'];
+  if (typeof named === 'string') raw.architecture = named;
+  if (arch) raw.hyperParameters = hyperParameters(main.kv, arch);
+  return raw;
+}
+
+/** The few hyper-parameters layer inference uses, in config.json's names. */
+function hyperParameters(kv: Record<string, unknown>, arch: string): Record<string, unknown> {
+  const f32 = (v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : undefined);
+  const cfg: Record<string, unknown> = {};
+  const rms = f32(kv[`${arch}.attention.layer_norm_rms_epsilon`]);
+  const ln = f32(kv[`${arch}.attention.layer_norm_epsilon`]);
+  if (rms !== undefined) cfg.rms_norm_eps = rms;
+  if (ln !== undefined) cfg.layer_norm_eps = ln;
+  return cfg;
 }
 
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;

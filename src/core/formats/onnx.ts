@@ -25,7 +25,7 @@ import { truncate } from '../json';
 import { RawCheckpoint, Role, TensorRecord, Warning } from '../model';
 import { isFloating, registerDtype } from '../dtypes';
 import { asSigned, ChunkedReader, decodeVarint, Field, readVarint, walkMessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './protobuf';
-import type { FormatReader } from './index';
+import { FormatModule, PLAUSIBLE } from './format';
 
 export { scopePath } from './onnx-graph';
 
@@ -73,11 +73,16 @@ const lenientText = new TextDecoder('utf-8');
 /** The outputs of nodes whose outputs nothing follows (most of them). */
 const NO_OUTPUTS: string[] = Object.freeze([]) as unknown as string[];
 
-export const onnxReader: FormatReader = {
+export const onnxReader: FormatModule = {
   id: 'onnx',
+  name: 'ONNX',
+  variants: { onnx: 'ONNX' },
   extensions: ['.onnx'],
-  sniff(head, size) {
-    return sniffOnnx(head, size);
+  editor: { default: ['*.onnx'], option: [] },
+  sniffBytes: 64,
+  // Protobuf has no magic number: a plausible ModelProto start is all the bytes can say.
+  match(head, size) {
+    return sniffOnnx(head, size) ? { confidence: PLAUSIBLE, variant: 'onnx' } : null;
   },
   async read(src, ctx) {
     const file = relativeName(ctx, ctx.path);
@@ -85,6 +90,7 @@ export const onnxReader: FormatReader = {
     const model = await new OnnxParser(r).parseModel();
     return resolveModel(model, r, ctx);
   },
+  folder: { prefer: [/\.onnx$/i] },
 };
 
 /** Field number → wire type of the ModelProto fields that open a file. */

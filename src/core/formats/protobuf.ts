@@ -9,17 +9,23 @@
  * The walker visits the fields of one message between two absolute offsets. Every length is
  * checked against the enclosing message and the file before anything is read or allocated.
  */
-import { ByteSource } from '../bytes';
+import { ByteSource, KnownRange, withKnownRanges } from '../bytes';
 import { CheckpointError } from '../errors';
 
 const MIN_CHUNK = 4096;
 const MAX_CHUNK = 1 << 20;
+/** Earlier windows kept (bytes, count), so a parser that comes back (ONNX attributes after their node) reads nothing twice. */
+const HISTORY_BYTES = 4 * MAX_CHUNK;
+const HISTORY_WINDOWS = 64;
 
 export class ChunkedReader {
   private buf: Uint8Array = new Uint8Array(0);
   /** Absolute offset of buf[0]. */
   private start = 0;
   private chunk = MIN_CHUNK;
+  /** Windows read before the current one, oldest first, at most HISTORY_BYTES in all. */
+  private history: KnownRange[] = [];
+  private historyBytes = 0;
 
   constructor(
     readonly src: ByteSource,
@@ -88,18 +94,25 @@ export class ChunkedReader {
     const overlaps = pos >= this.start && pos < end;
     // Sequential reading (continuing at or inside the window) grows the window; a seek resets it.
     this.chunk = overlaps || pos === end ? Math.min(this.chunk * 2, this.maxChunk) : this.minChunk;
-    const want = Math.min(Math.max(n, this.chunk), this.size - pos);
-    if (overlaps) {
-      const keep = this.buf.subarray(pos - this.start);
-      const more = await this.src.read(end, want - keep.length);
-      const b = new Uint8Array(want);
-      b.set(keep);
-      b.set(more, keep.length);
-      this.buf = b;
-    } else {
-      this.buf = await this.src.read(pos, want);
-    }
-    this.start = pos;
+    let want = Math.min(Math.max(n, this.chunk), this.size - pos);
+    // Moving on keeps a little of what lies behind (a parser may look back at the field it is
+    // in); a look just before the window keeps the window. No byte in memory is read again.
+    let from = pos;
+    if (overlaps) from = Math.max(this.start, pos - this.minChunk);
+    else if (pos < this.start && pos + want >= this.start) want = Math.max(want, end - pos);
+    const known = withKnownRanges(this.src, [...this.history, { start: this.start, data: this.buf }]);
+    const buf = await known.read(from, pos + want - from);
+    if (from > this.start || from + buf.length < this.start + this.buf.length) this.remember(this.start, this.buf);
+    this.buf = buf;
+    this.start = from;
+  }
+
+  /** Keep a window the reader moves away from, dropping the oldest past the budget. */
+  private remember(start: number, buf: Uint8Array): void {
+    if (buf.length === 0) return;
+    this.history.push({ start, data: buf });
+    this.historyBytes += buf.length;
+    while (this.history.length > 1 && (this.historyBytes > HISTORY_BYTES || this.history.length > HISTORY_WINDOWS)) this.historyBytes -= this.history.shift()!.data.length;
   }
 
   async u8(pos: number, what: string): Promise<number> {

@@ -1,17 +1,52 @@
 /**
  * safetensors: u64 LE header length N, N bytes of JSON, then the data region. We read the 8
  * bytes and the header, validate everything the spec requires, and never touch the data.
+ * Shards (`model-0000k-of-0000n.safetensors`, with or without an index) merge into one
+ * `safetensors-sharded` checkpoint; ties declared in any shard's `__metadata__` resolve against
+ * every shard's names.
  */
 import { ByteSource, checkRange } from '../bytes';
 import { relativeName } from '../access';
 import { CheckpointError } from '../errors';
 import { Json, isObject, parseJson, toPlain, truncate } from '../json';
 import { DeclaredTie, TensorRecord, Warning } from '../model';
-import { SAFETENSORS_BITS, SAFETENSORS_DTYPES } from '../dtypes';
-import type { FormatReader } from './index';
+import { shardSet } from '../shards';
+import { CERTAIN, FormatModule } from './format';
 
 /** The reference implementation's limit on the header size. */
 export const MAX_HEADER = 100_000_000;
+
+/** safetensors dtype strings → canonical names (dtypes.ts). */
+export const SAFETENSORS_DTYPES: Record<string, string> = {
+  BOOL: 'bool',
+  U8: 'uint8',
+  I8: 'int8',
+  U16: 'uint16',
+  I16: 'int16',
+  U32: 'uint32',
+  I32: 'int32',
+  U64: 'uint64',
+  I64: 'int64',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F32: 'float32',
+  F64: 'float64',
+  C64: 'complex64',
+  F8_E4M3: 'float8_e4m3fn',
+  F8_E5M2: 'float8_e5m2',
+  F8_E8M0: 'float8_e8m0fnu',
+  F6_E2M3: 'float6_e2m3',
+  F6_E3M2: 'float6_e3m2',
+  // safetensors counts F4 values one by one (4 bits each), not torch's packed pairs.
+  F4: 'float4_e2m1fn',
+};
+
+/** Bits per element as the safetensors spec counts them (F4 is 4 bits per element there). */
+export const SAFETENSORS_BITS: Record<string, number> = {
+  BOOL: 8, U8: 8, I8: 8, U16: 16, I16: 16, U32: 32, I32: 32, U64: 64, I64: 64,
+  F16: 16, BF16: 16, F32: 32, F64: 64, C64: 64,
+  F8_E4M3: 8, F8_E5M2: 8, F8_E8M0: 8, F6_E2M3: 6, F6_E3M2: 6, F4: 4,
+};
 
 export interface SafetensorsFile {
   file: string;
@@ -22,17 +57,30 @@ export interface SafetensorsFile {
   bytesRead: number;
 }
 
-export const safetensorsReader: FormatReader = {
+/** What match() read: the header length, already checked against the file size and the limit. */
+interface Sniffed {
+  headerLength: number;
+}
+
+/** Variants of one model saved side by side (diffusers' `*.fp16.safetensors`): not shards. */
+const VARIANT_FILE = /\.(fp16|bf16|fp32|ema|non_ema|int8|fp8)\.safetensors$/i;
+
+export const safetensorsReader: FormatModule<Sniffed> = {
   id: 'safetensors',
+  name: 'safetensors',
+  variants: { safetensors: 'safetensors', 'safetensors-sharded': 'safetensors (sharded)' },
   extensions: ['.safetensors'],
-  sniff(head, size) {
-    if (head.length < 9 || size < 10) return false;
+  editor: { default: ['*.safetensors', '*.safetensors.index.json'], option: [] },
+  sniffBytes: 9,
+  match(head, size) {
+    if (head.length < 9 || size < 10) return null;
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const n = view.getBigUint64(0, true);
-    return n > 1n && n <= BigInt(Math.min(MAX_HEADER, size - 8)) && head[8] === 0x7b /* { */;
+    if (n <= 1n || n > BigInt(Math.min(MAX_HEADER, size - 8)) || head[8] !== 0x7b /* { */) return null;
+    return { confidence: CERTAIN, variant: 'safetensors', state: { headerLength: Number(n) } };
   },
-  async read(src, ctx) {
-    const f = await readSafetensorsHeader(src, relativeName(ctx, ctx.path));
+  async read(src, ctx, match) {
+    const f = await readSafetensorsHeader(src, relativeName(ctx, ctx.path), match?.state);
     return {
       format: 'safetensors',
       path: ctx.path,
@@ -45,24 +93,33 @@ export const safetensorsReader: FormatReader = {
       totalBytes: src.size,
     };
   },
+  folder: {
+    prefer: ['model.safetensors.index.json', 'model.safetensors', 'adapter_model.safetensors', /\.safetensors\.index\.json$/, /\.safetensors$/],
+    choose(names) {
+      // Several weight files and no index: a shard set only when they are named as one
+      // (model-00001-of-00003.safetensors...); variants such as diffusers' `*.fp16.safetensors`
+      // beside the full-precision file are alternatives, and the plain one is what loads by default.
+      if (!names.every((n) => n.endsWith('.safetensors'))) return undefined;
+      const set = shardSet(names);
+      if (set) return { shards: set };
+      const plain = names.filter((n) => !VARIANT_FILE.test(n));
+      return plain.length === 1 ? { file: plain[0] } : undefined;
+    },
+  },
+  shards: {
+    format: 'safetensors-sharded',
+    indexTotalIsTensorBytes: true,
+    // save_model() may drop a name in one shard whose partner is stored in another.
+    ties(shard, names) {
+      const md = (shard.metadata as { __metadata__?: Record<string, string> }).__metadata__;
+      return md ? metadataTies(md, names) : shard.declaredTies;
+    },
+  },
 };
 
 /** Read and validate one safetensors file's header. `file` is the name used for records and messages. */
-export async function readSafetensorsHeader(src: ByteSource, file: string): Promise<SafetensorsFile> {
-  const where = { file };
-  if (src.size < 8) {
-    throw new CheckpointError('truncated', `file is ${src.size} bytes, too short for the 8-byte safetensors header length`, where);
-  }
-  const lenBytes = await src.read(0, 8);
-  const n64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
-  if (n64 > BigInt(src.size - 8)) {
-    throw new CheckpointError('bad-header', `header length ${n64} runs past the end of the file (${src.size} bytes)`, { file, offset: 0 });
-  }
-  const n = Number(n64);
-  if (n > MAX_HEADER) {
-    throw new CheckpointError('too-large', `header length ${n} exceeds the ${MAX_HEADER}-byte limit`, { file, offset: 0 });
-  }
-  if (n < 2) throw new CheckpointError('bad-header', `header length ${n} is too small for a JSON object`, { file, offset: 0 });
+export async function readSafetensorsHeader(src: ByteSource, file: string, sniffed?: Sniffed): Promise<SafetensorsFile> {
+  const n = sniffed?.headerLength ?? (await readHeaderLength(src, file));
   checkRange(src, 8, n, 'header');
   const headerBytes = await src.read(8, n);
   if (headerBytes[0] !== 0x7b) {
@@ -156,6 +213,24 @@ export async function readSafetensorsHeader(src: ByteSource, file: string): Prom
   return { file, headerLength: n, dataStart, tensors, metadata, bytesRead: src.bytesRead };
 }
 
+/** The u64 header length, checked against the file size and the limit. */
+async function readHeaderLength(src: ByteSource, file: string): Promise<number> {
+  if (src.size < 8) {
+    throw new CheckpointError('truncated', `file is ${src.size} bytes, too short for the 8-byte safetensors header length`, { file });
+  }
+  const lenBytes = await src.read(0, 8);
+  const n64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(src.size - 8)) {
+    throw new CheckpointError('bad-header', `header length ${n64} runs past the end of the file (${src.size} bytes)`, { file, offset: 0 });
+  }
+  const n = Number(n64);
+  if (n > MAX_HEADER) {
+    throw new CheckpointError('too-large', `header length ${n} exceeds the ${MAX_HEADER}-byte limit`, { file, offset: 0 });
+  }
+  if (n < 2) throw new CheckpointError('bad-header', `header length ${n} is too small for a JSON object`, { file, offset: 0 });
+  return n;
+}
+
 function isDim(x: Json): boolean {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
@@ -173,7 +248,7 @@ function product(shape: number[], where: { file: string; record: string }): numb
  * safetensors' save_model() drops duplicate names and records `removed -> kept` in __metadata__.
  * An entry whose key is not stored and whose value is a stored tensor is such a declaration.
  */
-export function metadataTies(metadata: Record<string, string>, names: Set<string>): DeclaredTie[] {
+export function metadataTies(metadata: Record<string, string>, names: ReadonlySet<string>): DeclaredTie[] {
   const ties: DeclaredTie[] = [];
   for (const [k, v] of Object.entries(metadata)) {
     if (!names.has(k) && names.has(v)) {

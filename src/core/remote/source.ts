@@ -15,7 +15,7 @@
  *   before (a file that changes between reads is a `changed` error, never a mix of versions),
  *   no content coding. A server that ignores ranges is stopped at once (`no-ranges`).
  */
-import { ByteSource, RecentReads, checkRange } from '../bytes';
+import { ByteSource, checkRange } from '../bytes';
 import { CheckpointError } from '../errors';
 import { HttpClient, TransientError, discard, hostOf, statusError } from './http';
 
@@ -449,7 +449,6 @@ export function fmtBytes(n: number): string {
 /** The ByteSource readers get: a view of a RemoteFile that counts what the reader asked for. */
 export class RemoteByteSource implements ByteSource {
   private _bytesRead = 0;
-  private readonly recent = new RecentReads();
   constructor(
     readonly file: RemoteFile,
     readonly name: string,
@@ -467,11 +466,8 @@ export class RemoteByteSource implements ByteSource {
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
-    const cached = this.recent.get(offset, length);
-    if (cached) return cached;
     const buf = await this.file.read(offset, length);
-    this._bytesRead += length - this.recent.overlap(offset, length);
-    this.recent.put(offset, buf.slice());
+    this._bytesRead += length;
     return buf;
   }
   async close(): Promise<void> {}

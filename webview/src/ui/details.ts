@@ -2,7 +2,7 @@
 import { splitKvTypes } from '../data/metadata';
 import type { WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
-import type { DetailsPanel } from './panels';
+import type { DetailsPanel } from './panel';
 
 function valueText(v: unknown): string {
   if (typeof v === 'string') return v;

@@ -1,27 +1,12 @@
 /**
  * The details area's panels (tabs under the tree): a small registry. A panel has an id (view
  * state, links from the summary), a title taken from the summary, and a render function. A new
- * panel is its module, exporting a `DetailsPanel`, and one line in `PANELS`.
+ * panel is its module, exporting a `DetailsPanel` (panel.ts), and one line in `PANELS`.
  */
-import type { WireGroup, WireSummary } from '../../../src/shared/protocol';
 import { metadataPanel, safetyPanel, warningsPanel } from './details';
-import type { TensorTable } from './tensorTable';
+import type { DetailsPanel } from './panel';
 
-/** What a panel is given when a model is shown (again after each reload). */
-export interface PanelContext {
-  summary: WireSummary;
-  groups: readonly WireGroup[];
-  /** The tensor table, which follows the tree's selection (the Tensors panel shows it). */
-  table: TensorTable;
-  /** Ask the host to open the full metadata as a JSON document. */
-  openMetadata(): void;
-}
-
-export interface DetailsPanel {
-  id: string;
-  title(summary: WireSummary): string;
-  render(ctx: PanelContext): HTMLElement;
-}
+export type { DetailsPanel, PanelContext } from './panel';
 
 const tensorsPanel: DetailsPanel = { id: 'tensors', title: () => 'Tensors', render: (ctx) => ctx.table.element };
 

@@ -3,12 +3,12 @@
  * Reads the pickles with a VM that never executes anything, locates every storage's data without
  * reading it, and reports every global the pickles name with a safety verdict.
  */
-import { ByteSource, checkRange } from '../../bytes';
+import { ByteSource, withHead } from '../../bytes';
 import { ReaderContext, relativeName } from '../../access';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { RawCheckpoint, Warning } from '../../model';
-import type { FormatReader } from '../index';
+import { CERTAIN, FormatModule, PLAUSIBLE } from '../format';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
 import { PickleLimits, UnpickleResult, unpickle } from './pickle';
 import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
@@ -55,25 +55,6 @@ function withDangerous(e: unknown, safety: SafetyTracker): unknown {
 /** Files up to this size are read whole in one read. */
 const SMALL_FILE = 64 * 1024;
 
-/** A source whose bytes are all in memory already; bytesRead stays the underlying count. */
-class WholeSource implements ByteSource {
-  constructor(private readonly inner: ByteSource, private readonly data: Uint8Array) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get bytesRead(): number {
-    return this.inner.bytesRead;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
-    return this.data.subarray(offset, offset + length);
-  }
-  async close(): Promise<void> {}
-}
-
 const TAR_MEMBERS = ['sys_info', 'pickle', 'storages', 'tensors'];
 
 function looksLikeOldTar(head: Uint8Array): boolean {
@@ -82,25 +63,58 @@ function looksLikeOldTar(head: Uint8Array): boolean {
   return TAR_MEMBERS.includes(name) && head.subarray(name.length, 64).every((b) => b === 0);
 }
 
-export const pytorchReader: FormatReader = {
+/** What match() recognised: the layout, so read() does not sniff again. */
+interface Sniffed {
+  kind: 'zip' | 'legacy' | 'tar' | 'pickle';
+}
+
+/** The first member of a zip written by torch.save: `<archive>/data.pkl`, `.data/version`, `byteorder`... */
+const TORCH_FIRST_MEMBER = /(^|\/)(data\.pkl|\.data\/version|version|byteorder|\.format_version|\.storage_alignment)$/;
+
+/** Whether a zip's first local header names a record torch.save writes (as far as `head` holds the name). */
+function torchFirstMember(head: Uint8Array): boolean {
+  if (head.length < 30 || head[2] !== 3 || head[3] !== 4) return false;
+  const nameLen = head[26] | (head[27] << 8);
+  const name = String.fromCharCode(...head.subarray(30, Math.min(head.length, 30 + nameLen)));
+  return TORCH_FIRST_MEMBER.test(name) || /\/data\//.test(name);
+}
+
+export const pytorchReader: FormatModule<Sniffed> = {
   id: 'pytorch',
-  extensions: ['.pt', '.pth', '.bin', '.ckpt', '.pkl', '.pickle', '.tar'],
-  sniff(head, size) {
-    return looksLikeZip(head) || looksLikeLegacy(head) || looksLikeOldTar(head) || looksLikePickle(head, size);
+  name: 'PyTorch zip or legacy pickle',
+  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', pickle: 'plain pickle' },
+  extensions: ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.tar'],
+  // `*.bin` and pickles may be anything: Weightscope is offered for them, not the default.
+  editor: { default: ['*.pt', '*.pth', '*.ckpt', '*.bin.index.json'], option: ['*.bin', '*.pkl', '*.pickle', '*.tar', '*.pth.tar'] },
+  // A zip's first local header and member name; the legacy magic number's pickle.
+  sniffBytes: 64,
+  match(head, size) {
+    // Any zip may be a torch.save archive (the reader says what it is); one whose first member is torch's is one.
+    if (looksLikeZip(head)) return { confidence: torchFirstMember(head) ? CERTAIN : PLAUSIBLE, variant: 'pytorch-zip', state: { kind: 'zip' } };
+    if (looksLikeLegacy(head)) return { confidence: CERTAIN, variant: 'pytorch-legacy', state: { kind: 'legacy' } };
+    if (looksLikeOldTar(head)) return { confidence: PLAUSIBLE, state: { kind: 'tar' } };
+    // Any other pickle: torch.load would run it, so it is read for its safety report.
+    if (looksLikePickle(head, size)) return { confidence: PLAUSIBLE, variant: 'pickle', state: { kind: 'pickle' } };
+    return null;
   },
-  read(src, ctx) {
-    return readPytorch(src, ctx);
+  read(src, ctx, match) {
+    return readPytorch(src, ctx, {}, match?.state);
+  },
+  folder: {
+    prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, 'adapter_model.bin', /\.(pt|pth|ckpt|bin)$/i],
   },
 };
 
-export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: PytorchReadOptions = {}): Promise<RawCheckpoint> {
+export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: PytorchReadOptions = {}, sniffed?: Sniffed): Promise<RawCheckpoint> {
   const file = relativeName(ctx, ctx.path);
-  // Small files are read once, whole; large ones by ranges.
-  const src = source.size <= SMALL_FILE ? new WholeSource(source, await source.read(0, source.size)) : source;
-  const head = await src.read(0, Math.min(64, src.size));
-  if (looksLikeZip(head)) return readZipCheckpoint(src, ctx, file, opts);
-  if (looksLikeLegacy(head)) return readLegacyCheckpoint(src, ctx, file, opts);
-  if (looksLikeOldTar(head)) {
+  // Small files are read once, whole; large ones by ranges. Either way the first bytes are read once.
+  const whole = source.size <= SMALL_FILE ? withHead(source, await source.read(0, source.size)) : source;
+  const head = await whole.read(0, Math.min(64, whole.size));
+  const src = withHead(whole, head);
+  const kind = sniffed?.kind ?? (looksLikeZip(head) ? 'zip' : looksLikeLegacy(head) ? 'legacy' : looksLikeOldTar(head) ? 'tar' : undefined);
+  if (kind === 'zip') return readZipCheckpoint(src, ctx, file, opts);
+  if (kind === 'legacy') return readLegacyCheckpoint(src, ctx, file, opts);
+  if (kind === 'tar') {
     throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
   }
   // Any other file that starts with a pickle is one torch.load would run: report what it does.
@@ -110,17 +124,19 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
   return readZipCheckpoint(src, ctx, file, opts);
 }
 
-async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
   let dir: ZipDirectory;
   try {
-    dir = await readZipDirectory(src, file);
+    dir = await readZipDirectory(archive, file);
   } catch (e) {
-    if (e instanceof CheckpointError && e.code === 'bad-zip' && !looksLikeZip(await src.read(0, Math.min(4, src.size)))) {
-      const first = Array.from(await src.read(0, Math.min(8, src.size)), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    if (e instanceof CheckpointError && e.code === 'bad-zip' && !looksLikeZip(await archive.read(0, Math.min(4, archive.size)))) {
+      const first = Array.from(await archive.read(0, Math.min(8, archive.size)), (b) => b.toString(16).padStart(2, '0')).join(' ');
       throw new CheckpointError('unknown-format', `not a checkpoint this tool reads: neither a PyTorch zip archive nor a legacy torch.save pickle, nor safetensors, GGUF or ONNX (first bytes ${first})`, { file, offset: 0 });
     }
     throw e;
   }
+  // Members are read through the directory's source, which holds the archive's tail already.
+  const src = dir.source;
   const names = dir.order.map((e) => e.name);
   if (names.some((n) => n === 'constants.pkl' || /^[^/]+\/constants\.pkl$/.test(n))) {
     throw new CheckpointError('unsupported', 'TorchScript archives are not supported yet (this zip holds constants.pkl and code/: it was written by torch.jit.save)', { file });
@@ -165,26 +181,34 @@ async function readZipCheckpoint(src: ByteSource, ctx: ReaderContext, file: stri
   // Bytes after data.pkl's STOP: a hidden pickle torch.load ignores and other loaders may not.
   scanTrailing(pkl, result.end, safety, warnings, { file, member: pklEntry.name, base: pklStart, limits: opts.limits, label: 'a second pickle after the first', junk: true });
   try {
-    return await finishZip(src, ctx, file, dir, prefix, pkl.length, result, session, safety, warnings, { version, byteorder, formatVersion, alignment });
+    const records = { version, byteorder, formatVersion, alignment };
+    return await finishZip({ src, ctx, file, dir, prefix, pklBytes: pkl.length, result, session, safety, warnings, records });
   } catch (e) {
     throw withDangerous(e, safety);
   }
 }
 
-async function finishZip(
-  src: ByteSource,
-  ctx: ReaderContext,
-  file: string,
-  dir: ZipDirectory,
-  prefix: string,
-  pklBytes: number,
-  result: UnpickleResult,
-  session: TorchSession,
-  safety: SafetyTracker,
-  warnings: Warning[],
-  rec: { version?: string; byteorder: string; formatVersion?: string; alignment?: string },
-): Promise<RawCheckpoint> {
-  const { version, byteorder, formatVersion, alignment } = rec;
+/** A zip checkpoint once its data.pkl is unpickled: what is left to do needs all of it. */
+interface UnpickledZip {
+  src: ByteSource;
+  ctx: ReaderContext;
+  file: string;
+  dir: ZipDirectory;
+  /** Record name prefix, e.g. `archive/`. */
+  prefix: string;
+  /** Size of data.pkl (bounds the structure walk). */
+  pklBytes: number;
+  result: UnpickleResult;
+  session: TorchSession;
+  safety: SafetyTracker;
+  warnings: Warning[];
+  /** The small records beside data.pkl. */
+  records: { version?: string; byteorder: string; formatVersion?: string; alignment?: string };
+}
+
+async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
+  const { src, file, dir, prefix, session, warnings } = z;
+  const { version, byteorder, formatVersion, alignment } = z.records;
 
   // Each storage's record, located from its local header; its data is never read.
   const storages = [...session.storages.values()];
@@ -205,19 +229,18 @@ async function finishZip(
   if (compressed) warnings.push({ code: 'compressed-storage', message: `${compressed} storage record(s) are compressed; their data offsets are not byte offsets into the file` });
   if (byteorder !== 'little') warnings.push({ code: 'big-endian', message: `storages are stored ${byteorder}-endian` });
 
-  const interp = interpret(result.value, file, { maxNodes: walkBudget(pklBytes) });
-  const meta: Record<string, unknown> = Object.create(null);
+  const interp = interpret(z.result.value, file, { maxNodes: walkBudget(z.pklBytes) });
   const archive: Record<string, unknown> = Object.create(null);
   archive.prefix = prefix.replace(/\/$/, '');
   if (version !== undefined) archive.version = version;
   archive.byteorder = byteorder;
   if (formatVersion !== undefined) archive.format_version = formatVersion;
   if (alignment !== undefined) archive.storage_alignment = alignment;
-  archive.pickle_protocol = result.protocol;
+  archive.pickle_protocol = z.result.protocol;
   archive.storages = storages.length;
   if (dir.zip64) archive.zip64 = true;
   if (dir.prefixBytes) archive.prefix_bytes = dir.prefixBytes;
-  return finish(src, ctx, file, 'pytorch-zip', interp, safety, warnings, archive, meta);
+  return finish({ src, ctx: z.ctx, file, format: 'pytorch-zip', interp, safety: z.safety, warnings, archive });
 }
 
 async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
@@ -230,8 +253,10 @@ async function readLegacyCheckpoint(src: ByteSource, ctx: ReaderContext, file: s
   }
 }
 
-async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
-  const header = await readLegacyPickles(src, file, session, (g) => safety.merge(g), opts.limits);
+async function readLegacyBody(fileSource: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
+  const header = await readLegacyPickles(fileSource, file, session, (g) => safety.merge(g), opts.limits);
+  // The storage counts (and a trailing pickle) are read through the source that keeps the pickles' bytes.
+  const src = header.source;
   const storages = await locateLegacyStorages(src, file, session, header.keys, header.storagesStart);
   for (const s of storages) checkStorageSize(s, file, `the file holds ${s.recordBytes} bytes for it`);
   const warnings: Warning[] = [];
@@ -251,7 +276,7 @@ async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string,
       warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
     }
   }
-  return finish(src, ctx, file, 'pytorch-legacy', interp, safety, warnings, archive, Object.create(null));
+  return finish({ src, ctx, file, format: 'pytorch-legacy', interp, safety, warnings, archive });
 }
 
 function checkStorageSize(s: Storage, file: string, holds: string): void {
@@ -260,17 +285,21 @@ function checkStorageSize(s: Storage, file: string, holds: string): void {
   throw new CheckpointError('bad-offsets', `declares ${what} but ${holds}`, { file, offset: s.dataOffset ?? undefined, record: `storage "${truncate(s.key)}"` });
 }
 
-function finish(
-  src: ByteSource,
-  ctx: ReaderContext,
-  file: string,
-  format: 'pytorch-zip' | 'pytorch-legacy',
-  interp: Interpretation,
-  safety: SafetyTracker,
-  warnings: Warning[],
-  archive: Record<string, unknown>,
-  meta: Record<string, unknown>,
-): RawCheckpoint {
+/** Everything a read gathered, for the RawCheckpoint. */
+interface Finished {
+  src: ByteSource;
+  ctx: ReaderContext;
+  file: string;
+  format: 'pytorch-zip' | 'pytorch-legacy';
+  interp: Interpretation;
+  safety: SafetyTracker;
+  warnings: Warning[];
+  /** `metadata.pytorch`: what the archive says about itself. */
+  archive: Record<string, unknown>;
+}
+
+function finish({ src, ctx, file, format, interp, safety, warnings, archive }: Finished): RawCheckpoint {
+  const meta: Record<string, unknown> = Object.create(null);
   const tensors = toRecords(interp.tensors, file);
   archive.layout = interp.layout;
   meta.pytorch = archive;

@@ -4,7 +4,7 @@
  * then each storage as an int64 element count followed by its data. We read the pickles, then
  * hop from count to count: 8 bytes read per storage, the data skipped.
  */
-import { ByteSource } from '../../bytes';
+import { ByteSource, withKnownRange } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { PickleHooks, PickleLimits, PickleNeedsMore, PyDict, PyGlobal, PyList, PyTuple, PyValue, UnpickleResult, describeValue, unpickle } from './pickle';
@@ -53,6 +53,11 @@ export class PickleStream {
     return this.buf.length;
   }
 
+  /** The bytes loaded so far, from the start of the file. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
   /** Load at least `atLeast` bytes (at most the file): doubling, so a long pickle costs O(n log n). */
   private async grow(atLeast: number): Promise<void> {
     if (this.buf.length >= this.src.size) return;
@@ -96,6 +101,8 @@ export interface LegacyHeader {
   protocol: number;
   /** Bytes of the main pickle (the object), for the structure walk's budget. */
   mainBytes: number;
+  /** The file with the bytes loaded for the pickles kept in memory: read what follows through it. */
+  source: ByteSource;
 }
 
 export async function readLegacyPickles(
@@ -133,7 +140,15 @@ export async function readLegacyPickles(
     if (typeof k === 'number' || typeof k === 'bigint') return String(k);
     throw new CheckpointError('bad-pickle', `storage key ${describeValue(k)} is not a string`, { file, offset: main.end });
   });
-  return { sysInfo: sys.value, main: main.value, keys, storagesStart: keyList.end, protocol: main.protocol, mainBytes: main.end - sys.end };
+  return {
+    sysInfo: sys.value,
+    main: main.value,
+    keys,
+    storagesStart: keyList.end,
+    protocol: main.protocol,
+    mainBytes: main.end - sys.end,
+    source: withKnownRange(src, 0, stream.bytes),
+  };
 }
 
 /** Walk the storage area: count, data, count, data... reading only the counts. */

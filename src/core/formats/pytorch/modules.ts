@@ -81,192 +81,151 @@ function fl(v: PyValue | undefined): string {
   return typeof v === 'number' ? pyFloat(v) : pyRepr(v);
 }
 
-/** A PyTorch-style repr for common torch.nn layers, from their attributes. */
+/** What a repr rule reads: one layer's attributes and which of its parameters are set. */
+interface LayerAttrs {
+  className: string;
+  /** Whether every key is an attribute (None counts). */
+  has(...keys: string[]): boolean;
+  get(key: string): PyValue | undefined;
+  /** Whether the parameter is registered and not None (`bias`). */
+  param(name: string): boolean;
+}
+
+/** The text inside `ClassName(…)`, as the layer's extra_repr() prints it; undefined when attributes it needs are missing. */
+type ReprRule = (x: LayerAttrs) => string | undefined;
+
+/** torch.nn layer class → its repr rule. A Map: class names come from the file (`__proto__` is just a name). */
+const REPR_RULES = new Map<string, ReprRule>();
+
+function rule(classNames: string[], r: ReprRule): void {
+  for (const c of classNames) REPR_RULES.set(c, r);
+}
+
+const inplace = (x: LayerAttrs, prefix: string) => (x.get('inplace') === true ? `${prefix}inplace=True` : '');
+const bias = (x: LayerAttrs) => (x.param('bias') ? 'True' : 'False');
+const set = (v: PyValue | undefined) => v !== undefined && v !== null;
+
+rule(['Linear', 'LazyLinear', 'NonDynamicallyQuantizableLinear'], (x) =>
+  x.has('in_features', 'out_features') ? `in_features=${pyStr(x.get('in_features'))}, out_features=${pyStr(x.get('out_features'))}, bias=${bias(x)}` : undefined,
+);
+rule(['Bilinear'], (x) =>
+  x.has('in1_features', 'in2_features', 'out_features')
+    ? `in1_features=${pyStr(x.get('in1_features'))}, in2_features=${pyStr(x.get('in2_features'))}, out_features=${pyStr(x.get('out_features'))}, bias=${bias(x)}`
+    : undefined,
+);
+// No extra_repr: torch prints them bare (Hardswish, Hardsigmoid and Softmax2d even when inplace).
+rule(['Identity', 'Tanh', 'Sigmoid', 'Softsign', 'Tanhshrink', 'LogSigmoid', 'Hardswish', 'Hardsigmoid', 'Softmax2d'], () => '');
+rule(['Embedding', 'EmbeddingBag'], (x) => {
+  if (!x.has('num_embeddings', 'embedding_dim')) return undefined;
+  const bag = x.className === 'EmbeddingBag';
+  let s = `${pyStr(x.get('num_embeddings'))}, ${pyStr(x.get('embedding_dim'))}`;
+  if (!bag && set(x.get('padding_idx'))) s += `, padding_idx=${pyStr(x.get('padding_idx'))}`;
+  if (set(x.get('max_norm'))) s += `, max_norm=${fl(x.get('max_norm'))}`;
+  if (x.get('norm_type') !== undefined && x.get('norm_type') !== 2) s += `, norm_type=${fl(x.get('norm_type'))}`;
+  if (x.get('scale_grad_by_freq') === true) s += ', scale_grad_by_freq=True';
+  if (!bag && x.get('sparse') === true) s += ', sparse=True';
+  if (bag && x.get('mode') !== undefined) s += `, mode=${pyStr(x.get('mode'))}`;
+  if (bag && set(x.get('padding_idx'))) s += `, padding_idx=${pyStr(x.get('padding_idx'))}`;
+  return s;
+});
+rule(['LayerNorm'], (x) =>
+  x.has('normalized_shape', 'eps') ? `${pyStr(x.get('normalized_shape'))}, eps=${fl(x.get('eps'))}, elementwise_affine=${pyRepr(x.get('elementwise_affine') ?? true)}` : undefined,
+);
+rule(['RMSNorm'], (x) =>
+  x.has('normalized_shape')
+    ? `${pyStr(x.get('normalized_shape'))}, eps=${set(x.get('eps')) ? fl(x.get('eps')) : 'None'}, elementwise_affine=${pyRepr(x.get('elementwise_affine') ?? true)}`
+    : undefined,
+);
+rule(['GroupNorm'], (x) =>
+  x.has('num_groups', 'num_channels', 'eps') ? `${pyStr(x.get('num_groups'))}, ${pyStr(x.get('num_channels'))}, eps=${fl(x.get('eps'))}, affine=${pyRepr(x.get('affine') ?? true)}` : undefined,
+);
+rule(['BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d', 'SyncBatchNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d'], (x) =>
+  x.has('num_features', 'eps')
+    ? `${pyStr(x.get('num_features'))}, eps=${fl(x.get('eps'))}, momentum=${x.get('momentum') === null ? 'None' : fl(x.get('momentum'))}, affine=${pyRepr(x.get('affine'))}, track_running_stats=${pyRepr(x.get('track_running_stats'))}`
+    : undefined,
+);
+rule(['Conv1d', 'Conv2d', 'Conv3d', 'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d'], (x) => {
+  if (!x.has('in_channels', 'out_channels', 'kernel_size', 'stride')) return undefined;
+  let s = `${pyStr(x.get('in_channels'))}, ${pyStr(x.get('out_channels'))}, kernel_size=${pyStr(x.get('kernel_size'))}, stride=${pyStr(x.get('stride'))}`;
+  const allAre = (v: PyValue | undefined, n: number) => v instanceof PyTuple && v.items.every((i) => i === n);
+  const padding = x.get('padding');
+  if (padding !== undefined && !allAre(padding, 0)) s += `, padding=${pyStr(padding)}`;
+  const dilation = x.get('dilation');
+  if (dilation !== undefined && !allAre(dilation, 1)) s += `, dilation=${pyStr(dilation)}`;
+  const outPad = x.get('output_padding');
+  if (outPad !== undefined && !allAre(outPad, 0)) s += `, output_padding=${pyStr(outPad)}`;
+  if (x.get('groups') !== undefined && x.get('groups') !== 1) s += `, groups=${pyStr(x.get('groups'))}`;
+  if (!x.param('bias')) s += ', bias=False';
+  if (x.get('padding_mode') !== undefined && x.get('padding_mode') !== 'zeros') s += `, padding_mode=${pyStr(x.get('padding_mode'))}`;
+  return s;
+});
+rule(['Dropout', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'AlphaDropout', 'FeatureAlphaDropout'], (x) =>
+  x.has('p') ? `p=${fl(x.get('p'))}, inplace=${pyRepr(x.get('inplace') ?? false)}` : undefined,
+);
+rule(['ReLU', 'ReLU6', 'SiLU', 'Mish', 'SELU'], (x) => inplace(x, ''));
+rule(['PReLU'], (x) => (x.has('num_parameters') ? `num_parameters=${pyStr(x.get('num_parameters'))}` : undefined));
+rule(['GLU'], (x) => (x.has('dim') ? `dim=${pyStr(x.get('dim'))}` : undefined));
+rule(['PixelShuffle'], (x) => (x.has('upscale_factor') ? `upscale_factor=${pyStr(x.get('upscale_factor'))}` : undefined));
+rule(['PixelUnshuffle'], (x) => (x.has('downscale_factor') ? `downscale_factor=${pyStr(x.get('downscale_factor'))}` : undefined));
+rule(['ChannelShuffle'], (x) => (x.has('groups') ? `groups=${pyStr(x.get('groups'))}` : undefined));
+rule(['Upsample', 'UpsamplingNearest2d', 'UpsamplingBilinear2d'], (x) => {
+  if (!x.has('mode')) return undefined;
+  // str() of the value: scale factors are floats (torch stores float(scale_factor)).
+  const sf = x.get('scale_factor');
+  const floats = (v: PyValue | undefined): string =>
+    v instanceof PyTuple ? (v.items.length === 1 ? `(${fl(v.items[0])},)` : `(${v.items.map((i) => fl(i)).join(', ')})`) : fl(v);
+  const info = set(sf) ? `scale_factor=${floats(sf)}` : `size=${pyStr(x.get('size') ?? null)}`;
+  return `${info}, mode=${pyStr(x.get('mode'))}`;
+});
+// torch's RNNBase.extra_repr, option by option.
+rule(['RNN', 'LSTM', 'GRU'], (x) => {
+  if (!x.has('input_size', 'hidden_size')) return undefined;
+  let s = `${pyStr(x.get('input_size'))}, ${pyStr(x.get('hidden_size'))}`;
+  const proj = x.get('proj_size');
+  if (proj !== undefined && proj !== 0) s += `, proj_size=${pyStr(proj)}`;
+  if (x.get('num_layers') !== undefined && x.get('num_layers') !== 1) s += `, num_layers=${pyStr(x.get('num_layers'))}`;
+  if (x.get('bias') !== undefined && x.get('bias') !== true) s += `, bias=${pyStr(x.get('bias'))}`;
+  if (x.get('batch_first') !== undefined && x.get('batch_first') !== false) s += `, batch_first=${pyStr(x.get('batch_first'))}`;
+  if (typeof x.get('dropout') === 'number' && x.get('dropout') !== 0) s += `, dropout=${fl(x.get('dropout'))}`;
+  if (x.get('bidirectional') !== undefined && x.get('bidirectional') !== false) s += `, bidirectional=${pyStr(x.get('bidirectional'))}`;
+  return s;
+});
+rule(['RNNCell', 'LSTMCell', 'GRUCell'], (x) => {
+  if (!x.has('input_size', 'hidden_size')) return undefined;
+  let s = `${pyStr(x.get('input_size'))}, ${pyStr(x.get('hidden_size'))}`;
+  if (x.has('bias') && x.get('bias') !== true) s += `, bias=${pyStr(x.get('bias'))}`;
+  if (x.has('nonlinearity') && x.get('nonlinearity') !== 'tanh') s += `, nonlinearity=${pyStr(x.get('nonlinearity'))}`;
+  return s;
+});
+rule(['GELU'], (x) => (x.has('approximate') ? `approximate=${pyRepr(x.get('approximate'))}` : ''));
+rule(['LeakyReLU'], (x) => (x.has('negative_slope') ? `negative_slope=${fl(x.get('negative_slope'))}${inplace(x, ', ')}` : undefined));
+rule(['ELU', 'CELU'], (x) => (x.has('alpha') ? `alpha=${fl(x.get('alpha'))}${inplace(x, ', ')}` : undefined));
+rule(['Softmax', 'LogSoftmax', 'Softmin'], (x) => `dim=${pyStr(x.get('dim') ?? null)}`);
+rule(['Flatten'], (x) => (x.has('start_dim', 'end_dim') ? `start_dim=${pyStr(x.get('start_dim'))}, end_dim=${pyStr(x.get('end_dim'))}` : undefined));
+rule(['MaxPool1d', 'MaxPool2d', 'MaxPool3d'], (x) =>
+  x.has('kernel_size', 'stride', 'padding', 'dilation', 'ceil_mode')
+    ? `kernel_size=${pyStr(x.get('kernel_size'))}, stride=${pyStr(x.get('stride'))}, padding=${pyStr(x.get('padding'))}, dilation=${pyStr(x.get('dilation'))}, ceil_mode=${pyRepr(x.get('ceil_mode'))}`
+    : undefined,
+);
+rule(['AvgPool1d', 'AvgPool2d', 'AvgPool3d'], (x) =>
+  x.has('kernel_size', 'stride', 'padding') ? `kernel_size=${pyStr(x.get('kernel_size'))}, stride=${pyStr(x.get('stride'))}, padding=${pyStr(x.get('padding'))}` : undefined,
+);
+rule(['AdaptiveAvgPool1d', 'AdaptiveAvgPool2d', 'AdaptiveAvgPool3d', 'AdaptiveMaxPool1d', 'AdaptiveMaxPool2d', 'AdaptiveMaxPool3d'], (x) =>
+  x.has('output_size') ? `output_size=${pyStr(x.get('output_size'))}` : undefined,
+);
+
+/** A PyTorch-style repr for common torch.nn layers (and transformers' Conv1D), from their attributes. */
 export function layerRepr(className: string, pythonModule: string, a: Map<string, PyValue>, params: Map<string, boolean>): string | undefined {
-  const has = (...keys: string[]) => keys.every((k) => a.has(k));
-  const g = (k: string) => a.get(k);
-  const inplace = (prefix: string) => (g('inplace') === true ? `${prefix}inplace=True` : '');
-  const torchNn = /^torch\.(ao\.)?nn\./.test(pythonModule);
-  if (className === 'Conv1D' && /^transformers\./.test(pythonModule) && has('nf', 'nx')) return `Conv1D(nf=${pyStr(g('nf'))}, nx=${pyStr(g('nx'))})`;
-  if (!torchNn) return undefined;
-  const wrap = (inner: string) => `${className}(${inner})`;
-  switch (className) {
-    case 'Linear':
-    case 'LazyLinear':
-    case 'NonDynamicallyQuantizableLinear':
-      if (!has('in_features', 'out_features')) return undefined;
-      return wrap(`in_features=${pyStr(g('in_features'))}, out_features=${pyStr(g('out_features'))}, bias=${params.get('bias') ? 'True' : 'False'}`);
-    case 'Bilinear':
-      if (!has('in1_features', 'in2_features', 'out_features')) return undefined;
-      return wrap(`in1_features=${pyStr(g('in1_features'))}, in2_features=${pyStr(g('in2_features'))}, out_features=${pyStr(g('out_features'))}, bias=${params.get('bias') ? 'True' : 'False'}`);
-    case 'Identity':
-    case 'Tanh':
-    case 'Sigmoid':
-    case 'Softsign':
-    case 'Tanhshrink':
-    case 'LogSigmoid':
-      return wrap('');
-    case 'Embedding':
-    case 'EmbeddingBag': {
-      if (!has('num_embeddings', 'embedding_dim')) return undefined;
-      let s = `${pyStr(g('num_embeddings'))}, ${pyStr(g('embedding_dim'))}`;
-      if (className === 'Embedding' && g('padding_idx') !== undefined && g('padding_idx') !== null) s += `, padding_idx=${pyStr(g('padding_idx'))}`;
-      if (g('max_norm') !== undefined && g('max_norm') !== null) s += `, max_norm=${fl(g('max_norm'))}`;
-      if (g('norm_type') !== undefined && g('norm_type') !== 2) s += `, norm_type=${fl(g('norm_type'))}`;
-      if (g('scale_grad_by_freq') === true) s += ', scale_grad_by_freq=True';
-      if (className === 'Embedding' && g('sparse') === true) s += ', sparse=True';
-      if (className === 'EmbeddingBag' && g('mode') !== undefined) s += `, mode=${pyStr(g('mode'))}`;
-      if (className === 'EmbeddingBag' && g('padding_idx') !== undefined && g('padding_idx') !== null) s += `, padding_idx=${pyStr(g('padding_idx'))}`;
-      return wrap(s);
-    }
-    case 'LayerNorm':
-      if (!has('normalized_shape', 'eps')) return undefined;
-      return wrap(`${pyStr(g('normalized_shape'))}, eps=${fl(g('eps'))}, elementwise_affine=${pyRepr(g('elementwise_affine') ?? true)}`);
-    case 'RMSNorm':
-      if (!has('normalized_shape')) return undefined;
-      return wrap(`${pyStr(g('normalized_shape'))}, eps=${g('eps') === null || g('eps') === undefined ? 'None' : fl(g('eps'))}, elementwise_affine=${pyRepr(g('elementwise_affine') ?? true)}`);
-    case 'GroupNorm':
-      if (!has('num_groups', 'num_channels', 'eps')) return undefined;
-      return wrap(`${pyStr(g('num_groups'))}, ${pyStr(g('num_channels'))}, eps=${fl(g('eps'))}, affine=${pyRepr(g('affine') ?? true)}`);
-    case 'BatchNorm1d':
-    case 'BatchNorm2d':
-    case 'BatchNorm3d':
-    case 'SyncBatchNorm':
-    case 'InstanceNorm1d':
-    case 'InstanceNorm2d':
-    case 'InstanceNorm3d':
-      if (!has('num_features', 'eps')) return undefined;
-      return wrap(
-        `${pyStr(g('num_features'))}, eps=${fl(g('eps'))}, momentum=${g('momentum') === null ? 'None' : fl(g('momentum'))}, affine=${pyRepr(g('affine'))}, track_running_stats=${pyRepr(g('track_running_stats'))}`,
-      );
-    case 'Conv1d':
-    case 'Conv2d':
-    case 'Conv3d':
-    case 'ConvTranspose1d':
-    case 'ConvTranspose2d':
-    case 'ConvTranspose3d': {
-      if (!has('in_channels', 'out_channels', 'kernel_size', 'stride')) return undefined;
-      let s = `${pyStr(g('in_channels'))}, ${pyStr(g('out_channels'))}, kernel_size=${pyStr(g('kernel_size'))}, stride=${pyStr(g('stride'))}`;
-      const allAre = (v: PyValue | undefined, x: number) => v instanceof PyTuple && v.items.every((i) => i === x);
-      const padding = g('padding');
-      if (padding !== undefined && !allAre(padding, 0)) s += `, padding=${pyStr(padding)}`;
-      const dilation = g('dilation');
-      if (dilation !== undefined && !allAre(dilation, 1)) s += `, dilation=${pyStr(dilation)}`;
-      const outPad = g('output_padding');
-      if (outPad !== undefined && !allAre(outPad, 0)) s += `, output_padding=${pyStr(outPad)}`;
-      if (g('groups') !== undefined && g('groups') !== 1) s += `, groups=${pyStr(g('groups'))}`;
-      if (!params.get('bias')) s += ', bias=False';
-      if (g('padding_mode') !== undefined && g('padding_mode') !== 'zeros') s += `, padding_mode=${pyStr(g('padding_mode'))}`;
-      return wrap(s);
-    }
-    case 'Dropout':
-    case 'Dropout1d':
-    case 'Dropout2d':
-    case 'Dropout3d':
-    case 'AlphaDropout':
-    case 'FeatureAlphaDropout':
-      if (!has('p')) return undefined;
-      return wrap(`p=${fl(g('p'))}, inplace=${pyRepr(g('inplace') ?? false)}`);
-    case 'ReLU':
-    case 'ReLU6':
-    case 'SiLU':
-    case 'Mish':
-    case 'SELU':
-      return wrap(inplace(''));
-    // No extra_repr: torch prints them bare even when inplace.
-    case 'Hardswish':
-    case 'Hardsigmoid':
-    case 'Softmax2d':
-      return wrap('');
-    case 'PReLU':
-      if (!has('num_parameters')) return undefined;
-      return wrap(`num_parameters=${pyStr(g('num_parameters'))}`);
-    case 'GLU':
-      if (!has('dim')) return undefined;
-      return wrap(`dim=${pyStr(g('dim'))}`);
-    case 'PixelShuffle':
-      if (!has('upscale_factor')) return undefined;
-      return wrap(`upscale_factor=${pyStr(g('upscale_factor'))}`);
-    case 'PixelUnshuffle':
-      if (!has('downscale_factor')) return undefined;
-      return wrap(`downscale_factor=${pyStr(g('downscale_factor'))}`);
-    case 'ChannelShuffle':
-      if (!has('groups')) return undefined;
-      return wrap(`groups=${pyStr(g('groups'))}`);
-    case 'Upsample':
-    case 'UpsamplingNearest2d':
-    case 'UpsamplingBilinear2d': {
-      if (!has('mode')) return undefined;
-      // str() of the value: scale factors are floats (torch stores float(scale_factor)).
-      const sf = g('scale_factor');
-      const floats = (v: PyValue | undefined): string =>
-        v instanceof PyTuple ? (v.items.length === 1 ? `(${fl(v.items[0])},)` : `(${v.items.map((x) => fl(x)).join(', ')})`) : fl(v);
-      const info = sf !== undefined && sf !== null ? `scale_factor=${floats(sf)}` : `size=${pyStr(g('size') ?? null)}`;
-      return wrap(`${info}, mode=${pyStr(g('mode'))}`);
-    }
-    case 'RNN':
-    case 'LSTM':
-    case 'GRU': {
-      // torch's RNNBase.extra_repr, option by option.
-      if (!has('input_size', 'hidden_size')) return undefined;
-      let s = `${pyStr(g('input_size'))}, ${pyStr(g('hidden_size'))}`;
-      const proj = g('proj_size');
-      if (proj !== undefined && proj !== 0) s += `, proj_size=${pyStr(proj)}`;
-      if (g('num_layers') !== undefined && g('num_layers') !== 1) s += `, num_layers=${pyStr(g('num_layers'))}`;
-      if (g('bias') !== undefined && g('bias') !== true) s += `, bias=${pyStr(g('bias'))}`;
-      if (g('batch_first') !== undefined && g('batch_first') !== false) s += `, batch_first=${pyStr(g('batch_first'))}`;
-      if (typeof g('dropout') === 'number' && g('dropout') !== 0) s += `, dropout=${fl(g('dropout'))}`;
-      if (g('bidirectional') !== undefined && g('bidirectional') !== false) s += `, bidirectional=${pyStr(g('bidirectional'))}`;
-      return wrap(s);
-    }
-    case 'RNNCell':
-    case 'LSTMCell':
-    case 'GRUCell': {
-      if (!has('input_size', 'hidden_size')) return undefined;
-      let s = `${pyStr(g('input_size'))}, ${pyStr(g('hidden_size'))}`;
-      if (a.has('bias') && g('bias') !== true) s += `, bias=${pyStr(g('bias'))}`;
-      if (a.has('nonlinearity') && g('nonlinearity') !== 'tanh') s += `, nonlinearity=${pyStr(g('nonlinearity'))}`;
-      return wrap(s);
-    }
-    case 'GELU':
-      return wrap(a.has('approximate') ? `approximate=${pyRepr(g('approximate'))}` : '');
-    case 'LeakyReLU':
-      if (!has('negative_slope')) return undefined;
-      return wrap(`negative_slope=${fl(g('negative_slope'))}${inplace(', ')}`);
-    case 'ELU':
-    case 'CELU':
-      if (!has('alpha')) return undefined;
-      return wrap(`alpha=${fl(g('alpha'))}${inplace(', ')}`);
-    case 'Softmax':
-    case 'LogSoftmax':
-    case 'Softmin':
-      return wrap(`dim=${pyStr(g('dim') ?? null)}`);
-    case 'Flatten':
-      if (!has('start_dim', 'end_dim')) return undefined;
-      return wrap(`start_dim=${pyStr(g('start_dim'))}, end_dim=${pyStr(g('end_dim'))}`);
-    case 'MaxPool1d':
-    case 'MaxPool2d':
-    case 'MaxPool3d':
-      if (!has('kernel_size', 'stride', 'padding', 'dilation', 'ceil_mode')) return undefined;
-      return wrap(
-        `kernel_size=${pyStr(g('kernel_size'))}, stride=${pyStr(g('stride'))}, padding=${pyStr(g('padding'))}, dilation=${pyStr(g('dilation'))}, ceil_mode=${pyRepr(g('ceil_mode'))}`,
-      );
-    case 'AvgPool1d':
-    case 'AvgPool2d':
-    case 'AvgPool3d':
-      if (!has('kernel_size', 'stride', 'padding')) return undefined;
-      return wrap(`kernel_size=${pyStr(g('kernel_size'))}, stride=${pyStr(g('stride'))}, padding=${pyStr(g('padding'))}`);
-    case 'AdaptiveAvgPool1d':
-    case 'AdaptiveAvgPool2d':
-    case 'AdaptiveAvgPool3d':
-    case 'AdaptiveMaxPool1d':
-    case 'AdaptiveMaxPool2d':
-    case 'AdaptiveMaxPool3d':
-      if (!has('output_size')) return undefined;
-      return wrap(`output_size=${pyStr(g('output_size'))}`);
-    default:
-      return undefined;
-  }
+  const x: LayerAttrs = {
+    className,
+    has: (...keys) => keys.every((k) => a.has(k)),
+    get: (k) => a.get(k),
+    param: (name) => params.get(name) === true,
+  };
+  if (className === 'Conv1D' && /^transformers\./.test(pythonModule) && x.has('nf', 'nx')) return `Conv1D(nf=${pyStr(x.get('nf'))}, nx=${pyStr(x.get('nx'))})`;
+  if (!/^torch\.(ao\.)?nn\./.test(pythonModule)) return undefined;
+  const inner = REPR_RULES.get(className)?.(x);
+  return inner === undefined ? undefined : `${className}(${inner})`;
 }
 
 /** A scalar attribute as ModuleHint.attributes holds it (tuples of scalars as their Python repr). */

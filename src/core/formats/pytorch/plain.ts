@@ -10,7 +10,7 @@
  * accepts whatever the call returns as its magic number and goes on. Everything runs in the
  * inert machine of pickle.ts; scans are bounded in bytes and in pickles.
  */
-import { ByteSource } from '../../bytes';
+import { ByteSource, withHead } from '../../bytes';
 import { ReaderContext } from '../../access';
 import { CheckpointError } from '../../errors';
 import { RawCheckpoint, SafetyGlobal, Warning } from '../../model';
@@ -225,7 +225,7 @@ export async function readPlainPickle(src: ByteSource, ctx: ReaderContext, file:
   }
   if (buf.length < size) {
     // A pickle: read it (bounded) and scan again with every byte in view.
-    buf = await src.read(0, Math.min(size, MAX_PLAIN_SCAN));
+    buf = await withHead(src, buf).read(0, Math.min(size, MAX_PLAIN_SCAN));
     scan = runPickles(buf, { file, available: size, limits: opts.limits, partial: true });
     if (scan.runs.length === 0) return undefined;
   }

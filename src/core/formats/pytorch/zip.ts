@@ -6,7 +6,7 @@
  * Member data is only read for the small records we need (data.pkl, version, byteorder).
  */
 import * as zlib from 'zlib';
-import { ByteSource, Cursor, checkRange } from '../../bytes';
+import { ByteSource, Cursor, checkRange, withKnownRange } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 
@@ -37,6 +37,8 @@ export interface ZipDirectory {
   zip64: boolean;
   /** Bytes before the archive proper (a self-extractor stub or other prefix). */
   prefixBytes: number;
+  /** The archive's source with the tail read for the directory kept in memory: read members through it. */
+  source: ByteSource;
 }
 
 const latin1 = new TextDecoder('latin1');
@@ -56,11 +58,14 @@ export async function readZipDirectory(src: ByteSource, file: string): Promise<Z
   let tail: Uint8Array = new Uint8Array(0);
   let tv = new DataView(tail.buffer);
   let at = -1;
+  // What follows may lie in the tail already read (the ZIP64 record, the central directory's end).
+  let known = src;
   for (const want of [1024, EOCD_SIZE + MAX_COMMENT + 20]) {
     if (tailLen >= src.size) break;
     tailLen = Math.min(src.size, want);
     tailStart = src.size - tailLen;
-    tail = await src.read(tailStart, tailLen);
+    tail = await known.read(tailStart, tailLen);
+    known = withKnownRange(src, tailStart, tail);
     tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
     for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
       if (tv.getUint32(i, true) === SIG_EOCD && i + EOCD_SIZE + tv.getUint16(i + 20, true) <= tail.length) {
@@ -90,10 +95,10 @@ export async function readZipDirectory(src: ByteSource, file: string): Promise<Z
     // The ZIP64 EOCD record normally sits right before its locator; a prefix shifts it.
     const expected = eocdPos - 20 - 56;
     let z64Pos = declared;
-    let rec = await readMaybe(src, z64Pos, 56);
+    let rec = await readMaybe(known, z64Pos, 56);
     if (!rec || new DataView(rec.buffer, rec.byteOffset).getUint32(0, true) !== SIG_Z64_EOCD) {
       z64Pos = expected;
-      rec = await readMaybe(src, z64Pos, 56);
+      rec = await readMaybe(known, z64Pos, 56);
     }
     if (!rec || new DataView(rec.buffer, rec.byteOffset).getUint32(0, true) !== SIG_Z64_EOCD) {
       throw new CheckpointError('bad-zip', 'ZIP64 locator points at no ZIP64 end-of-central-directory record', { file, offset: eocdPos - 20 });
@@ -125,8 +130,8 @@ export async function readZipDirectory(src: ByteSource, file: string): Promise<Z
     throw new CheckpointError('bad-zip', `${entriesTotal} entries cannot fit in a ${cdSize}-byte central directory`, { file, offset: cdStart });
   }
   checkRange(src, cdStart, cdSize, 'central directory');
-  // The tail we already hold usually contains the whole directory.
-  const cd = cdStart >= tailStart ? tail.subarray(cdStart - tailStart, cdStart - tailStart + cdSize) : await src.read(cdStart, cdSize);
+  // The tail we already hold usually contains the whole directory, else its end.
+  const cd = await known.read(cdStart, cdSize);
   const c = new Cursor(cd, file, cdStart);
   const entries = new Map<string, ZipEntry>();
   const order: ZipEntry[] = [];
@@ -175,7 +180,7 @@ export async function readZipDirectory(src: ByteSource, file: string): Promise<Z
     entries.set(name, e);
     order.push(e);
   }
-  return { entries, order, zip64, prefixBytes };
+  return { entries, order, zip64, prefixBytes, source: known };
 }
 
 async function readMaybe(src: ByteSource, offset: number, length: number): Promise<Uint8Array | null> {
