@@ -357,3 +357,18 @@ describe('sub-byte safetensors dtypes', () => {
     }
   });
 });
+
+describe('safetensors: sizes in warnings', () => {
+  it('writes a wrong total_size readably and exactly: "638 GiB (684,868,123,200 bytes)"', async () => {
+    const dir = tempDir();
+    try {
+      fs.writeFileSync(path.join(dir, 'model-00001-of-00001.safetensors'), safetensorsBytes(goodHeader(), 32));
+      fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 684_868_123_200 }, weight_map: { a: 'model-00001-of-00001.safetensors', b: 'model-00001-of-00001.safetensors' } }));
+      const cp = await openCheckpoint(path.join(dir, 'model.safetensors.index.json'));
+      const w = cp.warnings.find((x) => x.code === 'index-total-size');
+      assert.strictEqual(w?.message, 'index metadata.total_size is 638 GiB (684,868,123,200 bytes) but the shards hold 32 bytes of tensors');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,10 +12,10 @@ const group = (tensors: string[], unique: number, total: number, relation: WireG
 });
 
 describe('webview formatting', () => {
-  it('writes counts compact (124.4M) or exact (124,439,808)', () => {
-    assert.strictEqual(compactCount(124439808), '124.4M');
+  it('writes counts compact (124M) or exact (124,439,808)', () => {
+    assert.strictEqual(compactCount(124439808), '124M');
     assert.strictEqual(compactCount(950), '950');
-    assert.strictEqual(compactCount(1.2e9), '1.2B');
+    assert.strictEqual(compactCount(1.2e9), '1.20B');
     assert.strictEqual(exactCount(124439808), '124,439,808');
     assert.strictEqual(exactCount(0), '0');
     assert.strictEqual(exactCount(-1234), '-1,234');
@@ -24,7 +24,7 @@ describe('webview formatting', () => {
   });
 
   it('writes bytes, shapes and shares', () => {
-    assert.strictEqual(formatBytes(497759232), '474.7 MiB');
+    assert.strictEqual(formatBytes(497759232), '475 MiB');
     assert.strictEqual(formatBytes(12), '12 B');
     assert.strictEqual(formatShape([768, 2304]), '[768, 2304]');
     assert.strictEqual(formatShape([]), '[]');
@@ -50,7 +50,7 @@ describe('webview formatting', () => {
 
   it('adds the exact number only when it differs from what is shown', () => {
     assert.strictEqual(countPhrase(4096, 'exact', 'parameters'), '4,096 parameters');
-    assert.strictEqual(countPhrase(4096, 'compact', 'parameters'), '4.1K parameters (4,096)');
+    assert.strictEqual(countPhrase(4096, 'compact', 'parameters'), '4.10K parameters (4,096)');
     assert.strictEqual(countPhrase(950, 'compact', 'elements'), '950 elements');
   });
 

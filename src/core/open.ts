@@ -9,6 +9,7 @@ import { ByteSource } from './bytes';
 import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
+import { bytesExact } from './numbers';
 import { FormatReader, READERS } from './formats';
 import { metadataTies } from './formats/safetensors';
 import { readQuantInputs } from './quant/payloads';
@@ -161,7 +162,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   const src = await access.open(abs, file);
   let bytes: Uint8Array;
   try {
-    if (src.size > MAX_INDEX_BYTES) throw new CheckpointError('too-large', `index file is ${src.size} bytes; the limit is ${MAX_INDEX_BYTES}`, { file });
+    if (src.size > MAX_INDEX_BYTES) throw new CheckpointError('too-large', `index file is ${bytesExact(src.size)}; the limit is ${bytesExact(MAX_INDEX_BYTES)}`, { file });
     bytes = await src.read(0, src.size);
   } finally {
     await src.close();
@@ -213,7 +214,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   if (typeof total === 'number') {
     const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
     if (sum !== total && raw.format === 'safetensors-sharded') {
-      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${total} but the shards hold ${sum} bytes of tensors` });
+      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${bytesExact(total)} but the shards hold ${bytesExact(sum)} of tensors` });
     }
   }
   return raw;
@@ -316,7 +317,7 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
   if (!st || st.isDirectory) return;
   const warn = (w: Warning) => raw.warnings.push(w);
   if (st.size > MAX_CONFIG_BYTES) {
-    warn({ code: 'config-too-large', message: `config.json is ${st.size} bytes; not read` });
+    warn({ code: 'config-too-large', message: `config.json is ${bytesExact(st.size)}; not read` });
     return;
   }
   const src = await access.open(cfgPath, 'config.json');

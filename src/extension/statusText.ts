@@ -6,7 +6,7 @@ import { exactCount, explainSharing, formatCount, formatLabel } from '../shared/
 import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
 
 export interface StatusContent {
-  /** With codicons: `$(symbol-numeric) 124.4M params`, `$(warning) 4 params · unsafe pickle`. */
+  /** With codicons: `$(symbol-numeric) 124M params`, `$(warning) 4 params · unsafe pickle`. */
   text: string;
   /** Markdown for the hover. */
   tooltip: string;

@@ -5,7 +5,7 @@
 import { compact, exact } from '../core/numbers';
 import type { NumberFormat, WireGroup } from './protocol';
 
-/** `124439808` → `124.4M`; below 1000 the plain integer. */
+/** `124439808` → `124M`, `7168` → `7.17K` (three significant digits); below 1000 the plain integer. */
 export function compactCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   return compact(n);
@@ -14,7 +14,7 @@ export function compactCount(n: number): string {
 /** `124439808` → `124,439,808`. */
 export function exactCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  return n < 0 ? `-${exact(-n)}` : exact(n);
+  return exact(n);
 }
 
 export function formatCount(n: number, mode: NumberFormat): string {

@@ -8,6 +8,7 @@ import { ReaderContext, relativeName } from '../../access';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { RawCheckpoint, Warning } from '../../model';
+import { bytesExact } from '../../numbers';
 import type { FormatReader } from '../index';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
 import { PickleLimits, UnpickleResult, unpickle } from './pickle';
@@ -244,7 +245,7 @@ async function readLegacyBody(src: ByteSource, ctx: ReaderContext, file: string,
   archive.storages = storages.length;
   if (sys) archive.sys_info = sys;
   const end = storages.length ? storages[storages.length - 1].dataOffset! + storages[storages.length - 1].recordBytes! : header.storagesStart;
-  if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+  if (end < src.size) warnings.push({ code: 'trailing-bytes', message: `${bytesExact(src.size - end)} follow the last storage` });
   return finish(src, ctx, file, 'pytorch-legacy', interp, safety, warnings, archive, Object.create(null));
 }
 
