@@ -3,7 +3,7 @@
  * Nothing here imports vscode or touches the DOM; the CLI, the extension host and the tests all
  * go through these functions.
  */
-import { OpenOptions, readCheckpoint } from './open';
+import { OpenOptions, OpenProgress, readCheckpoint } from './open';
 import { analyze } from './analyze';
 import { Checkpoint } from './model';
 
@@ -12,7 +12,7 @@ export async function openCheckpoint(inputPath: string, opts: OpenOptions = {}):
 }
 
 export { analyze, readCheckpoint };
-export type { OpenOptions };
+export type { OpenOptions, OpenProgress };
 export * from './model';
 export { CheckpointError, isCheckpointError } from './errors';
 export { toReport } from './report';

@@ -20,6 +20,17 @@ export interface OpenOptions {
   sidecars?: boolean;
   /** How many shards to open at once. */
   concurrency?: number;
+  /** Called when the shard list is known, then as each shard (or the one file) is read. */
+  onProgress?: (p: OpenProgress) => void;
+}
+
+/** How far opening got: files (shards) read of those to read, and the bytes read so far. */
+export interface OpenProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesRead: number;
+  /** The file just read. */
+  file?: string;
 }
 
 const MAX_INDEX_BYTES = 512 * 1024 * 1024;
@@ -56,7 +67,9 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
   const src = await access.open(abs, display);
   try {
     const reader = await pickReader(src, abs);
-    return await reader.read(src, { access, path: abs, root });
+    const raw = await reader.read(src, { access, path: abs, root });
+    if (asShardOf === undefined) opts.onProgress?.({ filesDone: 1, filesTotal: 1, bytesRead: raw.bytesRead, file: display });
+    return raw;
   } finally {
     await src.close();
   }
@@ -231,6 +244,9 @@ async function readShardSet(dir: string, shards: string[], access: FileAccess, o
 async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string): Promise<RawCheckpoint> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
+  let done = 0;
+  let bytesRead = 0;
+  opts.onProgress?.({ filesDone: 0, filesTotal: shards.length, bytesRead: 0 });
   const worker = async () => {
     while (next < shards.length) {
       const i = next++;
@@ -240,6 +256,8 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
       }
       results[i] = await readFile(abs, root, access, { ...opts, sidecars: false }, indexName);
+      bytesRead += results[i].bytesRead;
+      opts.onProgress?.({ filesDone: ++done, filesTotal: shards.length, bytesRead, file: results[i].files[0] });
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));
