@@ -77,7 +77,9 @@ describe('extension: parsing off the main thread', function () {
     const r = await loadCheckpoint(TIED, { workerPath: WORKER });
     try {
       assert.strictEqual(r.backend.via, 'worker');
-      assert.ok(r.payload.modules.length > 5);
+      assert.ok(r.head.moduleCount > 5);
+      const kids = await r.backend.call('nodes', { kind: 'children', id: 0, from: 0, to: 10, folded: true });
+      assert.ok(kids.nodes.some((n) => n.name === 'lm_head'));
       const page = await r.backend.call('tensors', { kind: 'module', path: 'lm_head', subtree: false, offset: 0, limit: 10 });
       assert.deepStrictEqual(page.items.map((t) => t.name), ['lm_head.weight']);
       const md = await r.backend.call('export', { format: 'markdown' });
@@ -134,7 +136,7 @@ describe('extension: parsing off the main thread', function () {
     assert.strictEqual(page.items.length, 1);
     const r2 = await loadCheckpoint(TIED, {});
     assert.strictEqual(r2.backend.via, 'host');
-    assert.deepStrictEqual(r2.payload.summary.parameters, r.payload.summary.parameters);
+    assert.deepStrictEqual(r2.head.summary.parameters, r.head.summary.parameters);
   });
 
   it('can be cancelled', async () => {

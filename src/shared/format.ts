@@ -31,8 +31,9 @@ export function groupEquation(g: Pick<WireGroup, 'tensors'>, max = 4): string {
 /**
  * Why the plain total exceeds the unique count:
  * `38.6M shared: lm_head.weight = transformer.wte.weight`. Empty when nothing is shared.
+ * `groups` may be the few that save the most; `savingGroups` then says how many save anything.
  */
-export function explainSharing(unique: number, total: number, groups: readonly WireGroup[], mode: NumberFormat = 'compact', maxGroups = 3): string {
+export function explainSharing(unique: number, total: number, groups: readonly WireGroup[], mode: NumberFormat = 'compact', maxGroups = 3, savingGroups?: number): string {
   const diff = total - unique;
   if (diff <= 0) return '';
   const ranked = groups
@@ -40,7 +41,7 @@ export function explainSharing(unique: number, total: number, groups: readonly W
     .filter((x) => x.saved > 0)
     .sort((a, b) => b.saved - a.saved);
   const shown = ranked.slice(0, maxGroups).map((x) => groupEquation(x.g));
-  const more = ranked.length - shown.length;
+  const more = Math.max(ranked.length, savingGroups ?? 0) - shown.length;
   let s = `${formatCount(diff, mode)} shared`;
   if (shown.length) s += `: ${shown.join('; ')}`;
   if (more > 0) s += `; +${more} more group${more === 1 ? '' : 's'}`;

@@ -3,14 +3,15 @@
  * state, links from the summary), a title taken from the summary, and a render function. A new
  * panel is its module, exporting a `DetailsPanel`, and one line in `PANELS`.
  */
-import type { WireGroup, WireSummary } from '../../../src/shared/protocol';
+import type { WireGroupInfo, WireSummary } from '../../../src/shared/protocol';
 import { metadataPanel, safetyPanel, warningsPanel } from './details';
 import type { TensorTable } from './tensorTable';
 
 /** What a panel is given when a model is shown (again after each reload). */
 export interface PanelContext {
   summary: WireSummary;
-  groups: readonly WireGroup[];
+  /** The storage groups that save the most (the model's groups come on demand). */
+  groups: readonly WireGroupInfo[];
   /** The tensor table, which follows the tree's selection (the Tensors panel shows it). */
   table: TensorTable;
   /** Ask the host to open the full metadata as a JSON document. */

@@ -6,7 +6,7 @@ import { select } from 'd3';
 import { formatBytes, formatShape, storageCell } from '../data/format';
 import { exactCount, formatCount } from '../../../src/shared/format';
 import { TypeAhead } from '../data/keyboard';
-import { groupColour, SharingIndex } from '../data/shared';
+import { GroupStore, groupColour } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { visibleWindow } from '../data/virtual';
 import type { NumberFormat, TensorPage, WireTensor } from '../../../src/shared/protocol';
@@ -58,7 +58,7 @@ export class TensorTable {
   /** Bumped per type-ahead search and per list shown: late answers are dropped. */
   private findSeq = 0;
   cache?: TensorCache;
-  sharing?: SharingIndex;
+  groups?: GroupStore;
   numberFormat: NumberFormat = 'compact';
 
   constructor(private readonly cb: TensorTableCallbacks) {
@@ -273,7 +273,7 @@ export class TensorTable {
     for (let i = win.start; i < win.end; i++) data.push({ index: i });
     const strip = path ? path.length + 1 : 0;
     const fmt = this.numberFormat;
-    const sharing = this.sharing;
+    const groups = this.groups;
     select(this.body)
       .selectAll<HTMLDivElement, Cell>('div.trow')
       .data(data, (d) => String(d.index))
@@ -313,7 +313,7 @@ export class TensorTable {
         cells[4].textContent = formatBytes(t.nbytes);
         cells[5].textContent = t.present ? t.role : `${t.role} (tied, not stored)`;
         const storage = cells[6];
-        const g = t.group >= 0 && sharing ? sharing.groups[t.group] : undefined;
+        const g = t.group >= 0 && groups ? groups.group(t.group) : undefined;
         const cell = storageCell(t, g);
         storage.replaceChildren();
         storage.title = cell.title;
