@@ -146,3 +146,45 @@ describe('extension: parsing off the main thread', function () {
     await assert.rejects(p, (e: unknown) => e instanceof LoadCancelled);
   });
 });
+
+describe('extension: closing the editor stops the work', function () {
+  this.timeout(120000);
+  let dir: string;
+  let index: string;
+  before(() => {
+    dir = tempDir();
+    const { makeDeepSeekV3 } = require(path.join(REPO, 'scripts', 'deepseek-v3.cjs')) as { makeDeepSeekV3: (d: string, shards?: number) => string };
+    index = makeDeepSeekV3(path.join(dir, 'dsv3'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('aborting an open of the 163-shard model terminates its worker mid-read', async () => {
+    const ac = new AbortController();
+    const progress: number[] = [];
+    let exited = false;
+    let afterAbort = 0;
+    const gone = new Promise<void>((resolve) => {
+      const p = loadCheckpoint(index, {
+        workerPath: WORKER,
+        signal: ac.signal,
+        onExit: () => {
+          exited = true;
+          resolve();
+        },
+        onProgress: (e) => {
+          if (ac.signal.aborted) afterAbort++;
+          if (e.filesDone !== undefined) progress.push(e.filesDone);
+          // The tab closes while the shards are being read.
+          if (e.stage === 'reading' && e.filesTotal === 163 && !ac.signal.aborted) ac.abort();
+        },
+      });
+      void assert.rejects(p, (e: unknown) => e instanceof LoadCancelled);
+    });
+    await gone;
+    assert.ok(exited, 'the worker thread exited');
+    assert.ok(progress.length >= 1 && Math.max(...progress) < 163, `it stopped before reading every shard (${Math.max(...progress)} of 163)`);
+    // Nothing comes from a terminated worker.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.strictEqual(afterAbort, 0);
+  });
+});

@@ -81,6 +81,8 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** Expansion depth of the first view (`weightscope.expandDepth`). */
   expandDepth?: number;
+  /** Called when the parser is gone: its worker thread exited (or the in-process service closed). */
+  onExit?: () => void;
 }
 
 function events(opts: LoadOptions): WorkerEvents {
@@ -99,6 +101,7 @@ function startWorker(workerPath: string, opts: LoadOptions): { client: Checkpoin
   }
   let crashed: (Error & { code?: string }) | undefined;
   worker.once('error', (e) => (crashed = e));
+  worker.once('exit', () => opts.onExit?.());
   const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(nodePortTransport(worker), events(opts), { name: 'parser' });
   return { client: new CheckpointClient('worker', rpc, () => void worker.terminate()), crash: () => crashed };
 }
@@ -107,7 +110,10 @@ function startInProcess(opts: LoadOptions): CheckpointClient {
   const [host, service] = memoryPair();
   const server = serveCheckpoints(service);
   const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(host, events(opts), { name: 'parser' });
-  return new CheckpointClient('host', rpc, () => server.close('the checkpoint was closed'));
+  return new CheckpointClient('host', rpc, () => {
+    server.close('the checkpoint was closed');
+    opts.onExit?.();
+  });
 }
 
 /** What a failed `open` says to the user. */
