@@ -4,7 +4,7 @@ import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
 import { defaultExportPath } from '../src/extension/naming';
-import { sniff } from '../src/extension/sniff';
+import { binOffers, sniff } from '../src/extension/sniff';
 import { openCheckpoint } from '../src/core';
 import { EXPORT_FORMATS, exportAs } from '../src/core/export';
 import { RpcError } from '../src/shared/rpc';
@@ -186,5 +186,45 @@ describe('extension: closing the editor stops the work', function () {
     // Nothing comes from a terminated worker.
     await new Promise((r) => setTimeout(r, 300));
     assert.strictEqual(afterAbort, 0);
+  });
+});
+
+describe('extension: the .bin offer', () => {
+  it('offers a sniffed checkpoint shown in another editor, and withdraws once Weightscope has it open', () => {
+    const bin = 'file:///w/pytorch_model.bin';
+    const other = 'file:///w/other.bin';
+    const cps = new Set([bin, other]);
+    // The binary-file editor is active: offered there, and the other .bin tab gets its button.
+    let o = binOffers(
+      [
+        { uri: bin, editor: 'other', active: true },
+        { uri: other, editor: 'other', active: false },
+      ],
+      cps,
+      new Set(),
+    );
+    assert.deepStrictEqual(o, { all: [bin, other], active: bin });
+    // Opened in Weightscope (in another group too): no offer for it any more.
+    o = binOffers(
+      [
+        { uri: bin, editor: 'other', active: false },
+        { uri: bin, editor: 'weightscope', active: true },
+        { uri: other, editor: 'other', active: false },
+      ],
+      cps,
+      new Set(),
+    );
+    assert.deepStrictEqual(o, { all: [other] });
+    // Not a checkpoint, or waved off: nothing.
+    assert.deepStrictEqual(binOffers([{ uri: 'file:///w/x.bin', editor: 'other', active: true }], cps, new Set()), { all: [] });
+    assert.deepStrictEqual(binOffers([{ uri: other, editor: 'other', active: true }], cps, new Set([other])), { all: [] });
+  });
+
+  it('activates early enough to catch a .bin opened in the first seconds', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    assert.ok(pkg.activationEvents.includes('workspaceContains:**/*.bin'), 'at start-up when the workspace has .bin files');
+    assert.ok(!pkg.activationEvents.includes('*'), 'not on every start-up');
+    const title = pkg.contributes.menus['editor/title'].find((m: { command: string }) => m.command === 'weightscope.openWith');
+    assert.match(title.when, /resourcePath in weightscope\.binOffers/);
   });
 });
