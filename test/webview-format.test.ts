@@ -109,3 +109,25 @@ describe('webview formatting', () => {
     assert.strictEqual(dtypeNote('float8_e4m3fn', 'F8_E4M3'), 'F8_E4M3 in the file');
   });
 });
+
+describe('webview: tensor table columns', () => {
+  it('resize by pointer or keyboard, within bounds; the exact format gets wide enough numbers', () => {
+    const { TABLE_COLUMNS, columnWidths, resizeColumn, resizeKey, gridTemplate } = require('../webview/src/data/columns') as typeof import('../webview/src/data/columns');
+    const d = columnWidths(undefined, 'compact');
+    assert.deepStrictEqual(d, TABLE_COLUMNS.map((c) => c.width));
+    const elements = TABLE_COLUMNS.findIndex((c) => c.id === 'elements');
+    const exact = columnWidths(undefined, 'exact');
+    assert.ok(exact[elements] >= 13 * 7.5, `${exact[elements]} px holds "926,679,040" and more`);
+    assert.ok(exact[elements] > d[elements]);
+    // A width the user chose stays, in either format.
+    const saved = resizeColumn(d, elements, 40);
+    assert.strictEqual(columnWidths(saved, 'exact')[elements], d[elements] + 40);
+    assert.strictEqual(resizeColumn(d, 1, -1000)[1], TABLE_COLUMNS[1].min, 'never narrower than its minimum');
+    assert.deepStrictEqual(columnWidths([1, 'x' as never], 'compact').slice(0, 2), [TABLE_COLUMNS[0].min, TABLE_COLUMNS[1].width], 'bad saved values fall back');
+    assert.strictEqual(resizeKey('ArrowRight', false), 16);
+    assert.strictEqual(resizeKey('ArrowLeft', true), -64);
+    assert.strictEqual(resizeKey('Home', false), 'reset');
+    assert.strictEqual(resizeKey('a', false), null);
+    assert.match(gridTemplate(d), /^300px 116px .* minmax\(260px, 1fr\)$/);
+  });
+});

@@ -32,6 +32,8 @@ interface SavedState {
   tableScrollTop?: number;
   tab: number;
   split?: string;
+  /** The tensor table's column widths, when the user resized them. */
+  columns?: number[];
 }
 
 /** How long the webview waits for a tensor page, nodes or a search. */
@@ -442,6 +444,10 @@ export class App {
       // A newer search supersedes the one still on its way.
       find: (path, prefix, from) => this.tensors({ kind: 'find', path, subtree: true, prefix, from }, { supersede: 'find' }),
       scrolled: () => this.scheduleSave(),
+      resized: (w) => {
+        this.saved.columns = w;
+        this.scheduleSave();
+      },
       hover: (t, el) => {
         if (!t || !this.tree || !this.groups) {
           this.treeView?.setExternalPeers(null);
@@ -457,6 +463,7 @@ export class App {
     table.cache = this.cache;
     table.groups = this.groups;
     table.numberFormat = this.settings.numberFormat;
+    table.columnWidths = this.saved.columns;
     return table;
   }
 
