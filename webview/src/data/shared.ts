@@ -48,8 +48,11 @@ export class GroupStore {
     return !!g && g.owners.every((o) => this.tree.node(o) !== undefined);
   }
 
-  /** Ask for the groups (and their owners) not ready yet. */
-  ensure(indices: Iterable<number>): Promise<void> {
+  /**
+   * Ask for the groups (and their owners) not ready yet; resolves with whether any was missing
+   * (whether the rows may change).
+   */
+  ensure(indices: Iterable<number>): Promise<boolean> {
     const ask: number[] = [];
     const waits: Promise<void>[] = [];
     for (const i of new Set(indices)) {
@@ -75,7 +78,7 @@ export class GroupStore {
       for (const i of ask) this.inflight.set(i, p);
       waits.push(p);
     }
-    return Promise.all(waits).then(() => undefined);
+    return waits.length ? Promise.all(waits).then(() => true) : Promise.resolve(false);
   }
 
   dispose(): void {

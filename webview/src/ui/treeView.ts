@@ -329,7 +329,7 @@ export class TreeView {
       for (const g of rowGroups(tree, row)) groups.push(g);
     }
     for (const w of want.values()) tree.ensureChildren(w.parent, w.indices, w.folded).catch((e) => this.cb.failed?.(e));
-    if (groups.length && this.groups) this.groups.ensure(groups).then(() => this.scheduleRefresh(), (e) => this.cb.failed?.(e));
+    if (groups.length && this.groups) this.groups.ensure(groups).then((got) => got && this.scheduleRefresh(), (e) => this.cb.failed?.(e));
   }
 
   private updateRow(el: HTMLDivElement, d: RowView): void {
@@ -491,7 +491,7 @@ export class TreeView {
   /** Light up places sharing storage with something outside the tree (a tensor-table row). */
   setExternalPeers(peers: SharedPeer[] | null): void {
     this.externalPeers = peers;
-    if (peers?.length && this.groups) this.groups.ensure(peers.map((p) => p.group)).then(() => this.scheduleRefresh(), (e) => this.cb.failed?.(e));
+    if (peers?.length && this.groups) this.groups.ensure(peers.map((p) => p.group)).then((got) => got && this.scheduleRefresh(), (e) => this.cb.failed?.(e));
     this.updateHighlight();
     this.render();
   }
@@ -517,7 +517,7 @@ export class TreeView {
     const el = this.rowsEl.querySelector<HTMLElement>(`#ws-row-${idx}`);
     const peers = rowPeers(this.tree, row);
     // Partners not loaded yet: ask, and light them up when they come.
-    if (peers.length && this.groups) this.groups.ensure(peers.map((p) => p.group)).then(() => this.scheduleRefresh(), (e) => this.cb.failed?.(e));
+    if (peers.length && this.groups) this.groups.ensure(peers.map((p) => p.group)).then((got) => got && this.scheduleRefresh(), (e) => this.cb.failed?.(e));
     this.cb.describe(row, el, peers);
   }
 
