@@ -23,7 +23,9 @@ describe('extension: webview HTML', () => {
     assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'`));
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:|\*/);
     const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'S"<', styleUri: 'st', codiconUri: 'co', title: '<b>x</b>' });
-    assert.ok(html.includes(`<script nonce="${nonce}" src="S&quot;&lt;"></script>`));
+    assert.ok(html.includes(`<script nonce="${nonce}" src="S&quot;&lt;" defer></script>`));
+    // The pane is never blank: a spinner and what is opening, before the script runs.
+    assert.match(html, /<div id="app" data-state="loading" data-file="&lt;b&gt;x&lt;\/b&gt;"><div class="status-view" data-testid="loading">.*codicon-loading.*Reading the headers of &lt;b&gt;x&lt;\/b&gt;…/);
     assert.ok(html.includes('id="vscode-codicon-stylesheet"'));
     assert.ok(html.includes('<div id="tooltip" role="tooltip" hidden></div>'));
     assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;'));

@@ -53,7 +53,7 @@ export function webviewHtml(p: HtmlParts): string {
 <body>
 <div id="app" data-state="loading" data-file="${escapeAttr(p.title)}"><div class="status-view" data-testid="loading"><div class="status-line"><span class="codicon codicon-loading codicon-modifier-spin" aria-hidden="true"></span><span class="status-text">Reading the headers of ${escapeAttr(p.title)}…</span></div></div></div>
 <div id="tooltip" role="tooltip" hidden></div>
-<script nonce="${n}" src="${escapeAttr(p.scriptUri)}"></script>
+<script nonce="${n}" src="${escapeAttr(p.scriptUri)}" defer></script>
 </body>
 </html>
 `;

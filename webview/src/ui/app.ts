@@ -121,8 +121,10 @@ export class App {
         this.hideTooltips();
       }
     });
-    // A tooltip never outlives the window's focus (another editor, a menu...).
+    // A tooltip never outlives the window's focus (another editor, a menu...), nor the pointer
+    // leaving the page.
     window.addEventListener('blur', () => this.hideTooltips());
+    document.documentElement.addEventListener('mouseleave', () => this.hideTooltips());
     this.showStatus('loading', root.dataset.file ? progressText(root.dataset.file, undefined) : 'Opening…');
     this.rpc.notify('ready', { protocol: PROTOCOL_VERSION });
   }
@@ -140,8 +142,12 @@ export class App {
       },
       error: (m) => this.showError(m.fileName, m.message, m.code),
       model: (m) => {
+        performance.mark('weightscope:model');
         this.exports = m.exports;
         this.showModel(m.generation, m.settings, m.head);
+        // The summary and the first rows are in the page: the next frame paints them.
+        performance.mark('weightscope:rows');
+        requestAnimationFrame(() => performance.mark('weightscope:painted'));
       },
       settings: (s) => this.applySettings(s),
       command: (m) => this.onCommand(m.command),
@@ -472,16 +478,29 @@ export class App {
     const p = this.head!;
     const ctx = { summary: p.summary, groups: p.topGroups, table: this.table!, openMetadata: () => this.rpc.notify('openMetadata') };
     const tabs = h('vscode-tabs', { panel: true });
-    for (const panel of PANELS) {
-      tabs.append(h('vscode-tab-header', { slot: 'header', 'data-panel': panel.id }, panel.title(p.summary)), h('vscode-tab-panel', null, panel.render(ctx)));
-    }
+    // A panel is drawn when first shown (the first paint has the summary, the tree and the table).
+    const bodies: HTMLElement[] = [];
+    const drawn = new Set<number>();
+    const draw = (i: number) => {
+      if (drawn.has(i) || !PANELS[i]) return;
+      drawn.add(i);
+      bodies[i].append(PANELS[i].render(ctx));
+    };
+    PANELS.forEach((panel, i) => {
+      bodies.push(h('vscode-tab-panel', null));
+      tabs.append(h('vscode-tab-header', { slot: 'header', 'data-panel': panel.id }, panel.title(p.summary)), bodies[i]);
+    });
+    draw(0);
     tabs.addEventListener('vsc-tabs-select', (ev) => {
-      this.saved.tab = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+      const i = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+      draw(i);
+      this.saved.tab = i;
       this.scheduleSave();
     });
     this.tabs = tabs;
     // Select the saved tab once the tabs element has upgraded.
     const tab = this.saved.tab;
+    draw(tab);
     requestAnimationFrame(() => {
       if (this.tabs && tab) this.tabs.selectedIndex = tab;
     });
@@ -641,6 +660,7 @@ export class App {
     if (!this.tabs) return;
     const index = panelIndex(id);
     this.tabs.selectedIndex = index;
+    this.tabs.dispatchEvent(new CustomEvent('vsc-tabs-select', { detail: { selectedIndex: index } }));
     this.saved.tab = index;
     this.scheduleSave();
     this.split?.scrollIntoView?.({ block: 'nearest' });
