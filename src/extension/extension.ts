@@ -14,6 +14,8 @@ import { ParameterStatus } from './status';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Weightscope', { log: true });
+  // When it activates matters for the .bin offer (workspaceContains at start-up, or later).
+  log.info('activated');
   const provider = new CheckpointEditorProvider(context, sessionActions, log);
   const status = new ParameterStatus();
   context.subscriptions.push(
