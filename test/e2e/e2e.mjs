@@ -314,6 +314,8 @@ async function webviewMarks(wv) {
   return wv.locator('body').evaluate(() => {
     const out = {};
     for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('weightscope:')) out[m.name.slice(12)] = performance.timeOrigin + m.startTime;
+    // The page's first paint: its own spinner and line (the pane stops being blank).
+    for (const p of performance.getEntriesByType('paint')) if (p.name === 'first-contentful-paint') out.fcp = performance.timeOrigin + p.startTime;
     out.navigation = performance.timeOrigin;
     return out;
   });
@@ -387,8 +389,20 @@ function binOfferItem(name) {
 async function largeModel() {
   let wv;
   const OPEN = `the DeepSeek-V3 layout (163 shards) opens: progress from the start, then the first view shows structure`;
+  if (BENCH) {
+    // Let the window settle (extensions activating, the file index) before timing anything.
+    await page.waitForTimeout(8000);
+    // An open and a close before the timed one: the figures are of a window in use.
+    await closeAllEditors();
+    await quickOpen(DSV3_FILE);
+    await waitFor(webview().locator('[data-testid="summary-unique"][data-value]'), 'attached', 180_000, 'the warm-up open never showed its summary');
+  }
+  let stallAt = -1;
+  const STALL = /host event loop while opening model\.safetensors\.index\.json: longest stall ([\d.]+) ms.*?loop busy ([\d.]+)%; handing the model to the editors took ([\d.]+) ms/g;
+  const IDLE = /host event loop idle afterwards: longest stall ([\d.]+) ms/g;
   await step(OPEN, { needs: ['workbench opens the fixture workspace'], shotName: 'dsv3-first-view' }, async () => {
     await closeAllEditors();
+    const stallsBefore = [...extensionLog().matchAll(STALL)].length;
     const tEnter = await quickOpen(DSV3_FILE);
     const frame = webview();
     // Watch what the pane shows while the worker reads: a spinner and the shards read.
@@ -410,12 +424,19 @@ async function largeModel() {
     wv = frame;
     const marks = await webviewMarks(wv);
     figures.firstPaintMs = Math.round((marks.painted ?? marks.rows) - tEnter);
-    figures.pageShownMs = Math.round(marks.script - tEnter);
+    figures.pageShownMs = Math.round((marks.fcp ?? marks.script) - tEnter);
+    figures.pageScriptMs = Math.round(marks.script - tEnter);
     figures.headToPaintMs = Math.round((marks.painted ?? marks.rows) - marks.model);
-    const log = extensionLog();
+    // The host logs its figures for this open half a second after the model arrived.
+    let log = extensionLog();
+    for (let i = 0; i < 40 && [...log.matchAll(STALL)].length <= stallsBefore; i++) {
+      await page.waitForTimeout(100);
+      log = extensionLog();
+    }
     const opened = [...log.matchAll(/opened \S*model\.safetensors\.index\.json in (\d+) ms/g)].pop();
     if (opened) figures.parseMs = Number(opened[1]);
-    const stall = [...log.matchAll(/host event loop while opening model\.safetensors\.index\.json: longest stall ([\d.]+) ms.*?loop busy ([\d.]+)%; handing the model to the editors took ([\d.]+) ms/g)].pop();
+    const stall = [...log.matchAll(STALL)][stallsBefore];
+    stallAt = stall ? stall.index : -1;
     if (stall) {
       figures.hostStallMs = Number(stall[1]);
       figures.hostBusyPercent = Number(stall[2]);
@@ -465,7 +486,7 @@ async function largeModel() {
     }
     figures.expandAfterHoverMs = warm.map((x) => Math.round(x * 10) / 10);
     // The same probe on the host with nothing opening (logged 3.5 s after the model arrived).
-    const idle = [...extensionLog().matchAll(/host event loop idle afterwards: longest stall ([\d.]+) ms/g)].pop();
+    const idle = stallAt >= 0 ? [...extensionLog().matchAll(IDLE)].find((m) => m.index > stallAt) : undefined;
     if (idle) figures.hostIdleStallMs = Number(idle[1]);
     console.log(`      hover (median) ${median(hovers).toFixed(1)} ms; expand cold (median) ${median(cold).toFixed(1)} ms, after a hover ${median(warm).toFixed(1)} ms`);
     // Expanded rows were asked for: the webview never had the whole tree.
@@ -515,6 +536,9 @@ async function largeModel() {
     if (clash.length) throw new Error(`numbers overflow their column: ${clash.slice(0, 5).join('; ')}`);
     const top = await wv.locator('[data-path="(root)"] .count').first().innerText();
     if (!/^\d{3}(,\d{3}){3}$/.test(top)) throw new Error(`the root's count reads ${JSON.stringify(top)}`);
+    await wv.locator('.tree-viewport').first().evaluate((el) => (el.scrollTop = 0));
+    await settle(wv);
+    await screenshot('dsv3-exact-numbers');
     await setSettings({ 'weightscope.numberFormat': undefined });
     wv = webview();
     await waitFor(wv.locator('[data-path="(root)"] .count', { hasText: 'B' }), 'visible', T_WEBVIEW, 'the compact format did not come back');

@@ -86,6 +86,7 @@ export class TreeView {
   /** A scroll we caused (keyboard, reveal) is not the user scrolling. */
   private ownScrollTop: number | null = null;
   private shownTimer: ReturnType<typeof setTimeout> | undefined;
+  private keyPrefetch: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly cb: TreeViewCallbacks) {
     this.rowsEl = h('div', { class: 'tree-rows', role: 'presentation' });
@@ -663,6 +664,9 @@ export class TreeView {
   /** Move keyboard focus to a row, scrolling it into view. */
   moveActive(index: number): void {
     this.active = Math.max(0, Math.min(index, this.rows.length - 1));
+    // Resting on a row with the keyboard, as with the pointer: what Right would open is asked for.
+    clearTimeout(this.keyPrefetch);
+    this.keyPrefetch = setTimeout(() => this.prefetchFor(this.rows[this.active]), 150);
     this.setScroll(scrollToReveal(this.viewport.scrollTop, this.viewport.clientHeight, ROW_HEIGHT, this.active));
     // The window follows the scroll at once, so the active row is described where it now is.
     this.render();
