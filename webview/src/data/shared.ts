@@ -17,6 +17,8 @@ export type GroupFetcher = (ids: number[]) => Promise<GroupPage>;
 export class GroupStore {
   private readonly map = new Map<number, WireGroupInfo>();
   private readonly inflight = new Map<number, Promise<void>>();
+  /** Groups asked for already: not asked again (a group with thousands of owners may not bring them all). */
+  private readonly fetched = new Set<number>();
   private epoch = 0;
 
   constructor(
@@ -56,7 +58,7 @@ export class GroupStore {
     const ask: number[] = [];
     const waits: Promise<void>[] = [];
     for (const i of new Set(indices)) {
-      if (i < 0 || this.ready(i)) continue;
+      if (i < 0 || this.ready(i) || (this.fetched.has(i) && !this.inflight.has(i))) continue;
       const w = this.inflight.get(i);
       if (w) waits.push(w);
       else ask.push(i);
@@ -65,7 +67,10 @@ export class GroupStore {
       const epoch = this.epoch;
       const p = this.fetch(ask).then(
         (page) => {
-          for (const i of ask) this.inflight.delete(i);
+          for (const i of ask) {
+            this.inflight.delete(i);
+            this.fetched.add(i);
+          }
           if (epoch !== this.epoch) return;
           this.add(page.groups);
           this.tree.add(page.nodes);
