@@ -307,6 +307,26 @@ describe('the lazy tree', () => {
   });
 });
 
+describe('the lazy tree: prefetching what a click would open', () => {
+  it('asks for the items of the collapsed rows on screen in one request, skipping big ones', async () => {
+    const tensors = [];
+    for (let i = 0; i < 5; i++) for (const m of ['a', 'b', 'c']) tensors.push({ name: `small${i}.${m}.w`, shape: [100 + i] });
+    for (let i = 0; i < 150; i++) tensors.push({ name: `big.t${i}.w`, shape: [1] });
+    const l = await synthetic(tensors, 1, false);
+    const { tree, index } = l;
+    const ids = ['small0', 'small1', 'small2', 'big'].map((p) => tree.byPath.get(p)!);
+    assert.ok(ids.every((id) => id !== undefined && tree.children(id) === undefined), 'not loaded yet');
+    await tree.prefetchItems(ids);
+    assert.strictEqual(l.asked.length, 1, 'one request');
+    assert.deepStrictEqual(l.asked[0], { kind: 'items', ids });
+    for (const id of ids.slice(0, 3)) assert.strictEqual(tree.children(id)?.length, 3);
+    assert.strictEqual(tree.children(ids[3]), undefined, 'a node with 150 children loads when opened');
+    await tree.prefetchItems(ids);
+    assert.strictEqual(l.asked.length, 1, 'not asked again');
+    assert.ok(index.size > tree.size);
+  });
+});
+
 describe('tree state without a loaded tree', () => {
   it('a state over the first view alone builds rows', async () => {
     const l = await loadFixture('gpt2-untied', 2, false);

@@ -138,6 +138,12 @@ export type NodeQuery =
   | { kind: 'range'; from: number; count: number }
   /** Nodes by id, by dotted path, or the modules owning tensors (by full name). */
   | { kind: 'locate'; ids?: number[]; paths?: string[]; tensors?: string[] }
+  /**
+   * The items (children, a folded run by its first block) of several nodes at once: the
+   * collapsed rows on screen, so a click opens them at once. Nodes with many items are skipped
+   * (they load when opened).
+   */
+  | { kind: 'items'; ids: number[] }
   /** The first view (see firstView.ts) for an expansion depth. */
   | { kind: 'view'; expandDepth: number };
 
@@ -402,6 +408,8 @@ export function isNodeQuery(q: unknown): q is NodeQuery {
       return (q.ids === undefined || isIdList(q.ids, MAX_REQUEST_ITEMS)) && (q.paths === undefined || isStringList(q.paths, MAX_REQUEST_ITEMS)) && (q.tensors === undefined || isStringList(q.tensors, MAX_REQUEST_ITEMS));
     case 'view':
       return isId(q.expandDepth);
+    case 'items':
+      return isIdList(q.ids, 500);
     default:
       return false;
   }

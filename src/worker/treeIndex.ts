@@ -15,6 +15,8 @@ import { shapeSummary } from './payload';
 export const MAX_NODES_PAGE = 2000;
 /** Rows the first view sends (more than a screen; the rest is asked for when it scrolls in). */
 export const FIRST_VIEW_ROWS = 400;
+/** `items`: nodes with more items than this are left to load when opened. */
+export const MAX_PREFETCH_ITEMS = 100;
 /** Members of a storage group listed per group (a storage 10,000 views share lists the first). */
 export const MAX_GROUP_MEMBERS = 256;
 /** Entries of a folded run's `shared` list. */
@@ -417,7 +419,35 @@ export class TreeIndex implements ShapeOfTree {
       }
       case 'view':
         return this.view(q.expandDepth);
+      case 'items': {
+        const out: number[] = [];
+        for (const id of q.ids.slice(0, 500)) {
+          if (!(id >= 0 && id < this.modules.length)) continue;
+          const items = this.items(id);
+          if (items.length > MAX_PREFETCH_ITEMS || out.length + items.length > MAX_NODES_PAGE) continue;
+          out.push(id, ...items);
+        }
+        return { nodes: this.closed(out) };
+      }
     }
+  }
+
+  /** A node's children as its rows show them: a folded run by its first block. */
+  private items(id: number): number[] {
+    const kids = this.children(id);
+    const runs = this.folds(id);
+    const out: number[] = [];
+    let f = 0;
+    for (let i = 0; i < kids.length; i++) {
+      while (f < runs.length && runs[f].last < i) f++;
+      const run = runs[f];
+      if (run && i > run.first && i <= run.last) {
+        i = run.last;
+        continue;
+      }
+      out.push(kids[i]);
+    }
+    return out;
   }
 
   /**

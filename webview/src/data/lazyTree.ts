@@ -15,6 +15,7 @@
  *   foldMembers(id, run): Item[]        the blocks of a run (loaded or pending)
  *   loadChildren(id, {members}?)        load the items (with `members`: every block of every run)
  *   ensureChildren(id, indices, folded) load some children (what scrolls into view)
+ *   prefetchItems(ids)                  load the items of several nodes in one request
  *   loadRange(from, count)              pre-order pages (expand all)
  *   locate({ids, paths, tensors})       nodes by id, path, or the owners of tensors (+ ancestors)
  *   onLoad(listener)                    called with the new ids after nodes arrive
@@ -255,6 +256,26 @@ export class LazyTree {
       waits.push(this.request(`p:${id}:${p}:${folded}`, { kind: 'children', id, from, to, folded }));
     }
     return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Nodes whose items were asked for in a batch (not asked again). */
+  private readonly prefetched = new Set<number>();
+
+  /**
+   * Load the items of several nodes in one request (the collapsed rows on screen: a click then
+   * opens them at once). Nodes whose items are here, or were asked for, are skipped; the worker
+   * skips nodes with many items.
+   */
+  prefetchItems(ids: Iterable<number>): Promise<void> {
+    const ask: number[] = [];
+    for (const id of ids) {
+      const n = this.map.get(id);
+      if (!n || !n.childCount || this.prefetched.has(id) || this.firstMissing(n, 0, true) < 0) continue;
+      this.prefetched.add(id);
+      ask.push(id);
+    }
+    if (!ask.length) return Promise.resolve();
+    return this.request(`items:${ask.join(',')}`, { kind: 'items', ids: ask.slice(0, 500) });
   }
 
   /** Load nodes [from, from + count) in pre-order; resolves with the page. */

@@ -278,25 +278,33 @@ export class TreeView {
     this.renderLinks(win.start, win.end);
     this.loadVisible(data);
     clearTimeout(this.shownTimer);
-    if (this.cb.shown) this.shownTimer = setTimeout(() => this.reportShown(), SHOWN_DELAY_MS);
+    this.shownTimer = setTimeout(() => this.reportShown(), SHOWN_DELAY_MS);
     // The described row may have scrolled out of the window (its element recycled).
     const described = this.describeState.described(this.active, win.start, win.end);
     const key = described >= 0 ? rows[described]?.key ?? null : null;
     if (key !== this.describedKey) this.updateDescription();
   }
 
-  /** Tell which modules with tensors of their own are on screen (their hover cards list them). */
+  /**
+   * The rows on screen stayed put: ask for what a hover or a click on them would need — the
+   * first tensors of the modules with tensors of their own (their cards list them), and the
+   * items of the collapsed rows (a click opens them at once).
+   */
   private reportShown(): void {
     const tree = this.tree;
-    if (!tree || !this.cb.shown) return;
+    if (!tree) return;
     const paths: string[] = [];
+    const closed: number[] = [];
     for (let i = this.win.start; i < this.win.end; i++) {
       const row = this.rows[i];
       if (row?.kind !== 'module') continue;
       const n = tree.node(row.id);
-      if (n && n.m.own > 0) paths.push(n.path);
+      if (!n) continue;
+      if (n.m.own > 0) paths.push(n.path);
+      if (row.hasChildren && !row.expanded) closed.push(n.id);
     }
-    if (paths.length) this.cb.shown(paths);
+    if (paths.length) this.cb.shown?.(paths);
+    if (closed.length) tree.prefetchItems(closed).catch((e) => this.cb.failed?.(e));
   }
 
   /**
