@@ -287,8 +287,8 @@ export class TreeView {
 
   /**
    * The rows on screen stayed put: ask for what a hover or a click on them would need — the
-   * first tensors of the modules with tensors of their own (their cards list them), and the
-   * items of the collapsed rows (a click opens them at once).
+   * first tensors of the modules with tensors of their own (their cards list them), the items of
+   * the collapsed rows and the first blocks of the folded runs (a click opens them at once).
    */
   private reportShown(): void {
     const tree = this.tree;
@@ -297,6 +297,11 @@ export class TreeView {
     const closed: number[] = [];
     for (let i = this.win.start; i < this.win.end; i++) {
       const row = this.rows[i];
+      if (row?.kind === 'fold' && !row.expanded && row.ids.length < row.run.count) {
+        // A folded run: the blocks an unfold shows first.
+        tree.ensureChildren(row.parent, rangeOf(row.run.first, Math.min(row.run.last, row.run.first + 59)), false).catch((e) => this.cb.failed?.(e));
+        continue;
+      }
       if (row?.kind !== 'module') continue;
       const n = tree.node(row.id);
       if (!n) continue;
