@@ -109,6 +109,9 @@ compgen -G "$STATE/extensions/weightscope.weightscope-*" >/dev/null \
   || { log "extension not found in $STATE/extensions after install"; exit 1; }
 log "install-extension: $(since "$T") s"
 
+# remote.autoForwardPorts off: code-server's extension host otherwise scans for ports every few
+# seconds (child_process.exec, /proc reads: a CPU profile of the host while the 163-shard model
+# opens shows those, not Weightscope), which would blur the host's event-loop figures.
 cat > "$STATE/user-data/User/settings.json" <<'JSON'
 {
   "workbench.startupEditor": "none",
@@ -126,7 +129,8 @@ cat > "$STATE/user-data/User/settings.json" <<'JSON'
   "chat.commandCenter.enabled": false,
   "workbench.editor.enablePreview": false,
   "window.restoreWindows": "none",
-  "files.hotExit": "off"
+  "files.hotExit": "off",
+  "remote.autoForwardPorts": false
 }
 JSON
 
