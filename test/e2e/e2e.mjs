@@ -156,7 +156,11 @@ async function runCommand(label) {
   await input.fill(`>${label}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label });
   await waitFor(row, 'visible', T_UI, `the command palette did not list "${label}"`);
-  await row.first().click();
+  // The focused row is the command typed: Enter runs it (a click can wait on a list that is
+  // still re-rendering, or on a notification sliding over it).
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label });
+  if (await focused.count()) await page.keyboard.press('Enter');
+  else await row.first().click();
   await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the command palette stayed open after "${label}"`);
 }
 
@@ -288,7 +292,10 @@ async function measureIn(wv, spec) {
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       const t0 = performance.now();
       if (spec.action === 'click') target.click();
-      else target.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+      else {
+        const r = target.getBoundingClientRect();
+        target.dispatchEvent(new PointerEvent('pointermove', { bubbles: true, clientX: r.left + 20, clientY: r.top + r.height / 2 }));
+      }
       return await new Promise((resolve) => {
         const finish = () => requestAnimationFrame(() => resolve(performance.now() - t0));
         if (done()) return finish();
@@ -547,6 +554,7 @@ async function largeModel() {
     // The editor was hidden behind settings.json: it comes back as it was (its view state).
     wv = webview();
     await waitFor(wv.locator('[data-testid="summary-unique"]', { hasText: ',' }), 'visible', T_WEBVIEW, 'the summary did not switch to the exact format');
+    await wv.locator('.tree-viewport').first().evaluate((el) => (el.scrollTop = 0));
     await waitFor(wv.locator('[data-path="model.layers.3.mlp.experts"]'), 'visible', T_UI, 'the expanded rows did not come back after the tab switch');
     await settle(wv);
     const clash = await wv.locator('.row').evaluateAll((rows) =>

@@ -105,7 +105,8 @@ export class TensorTable {
       if (this.pendingScroll === null) this.cb.scrolled();
     });
     this.viewport.addEventListener('wheel', () => this.dropCard(), { passive: true });
-    this.viewport.addEventListener('mouseover', (ev) => {
+    // pointermove, not mouseover: rows scrolling under a still pointer do not take the card.
+    this.viewport.addEventListener('pointermove', (ev) => {
       const el = (ev.target as Element).closest?.('.trow:not(.head)') as HTMLElement | null;
       const idx = el ? Number(el.dataset.index) : -1;
       if (idx === this.hoverIndex) return;

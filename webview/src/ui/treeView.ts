@@ -124,7 +124,9 @@ export class TreeView {
       this.describeState.scrolled();
       this.updateDescription();
     }, { passive: true });
-    this.viewport.addEventListener('mouseover', (ev) => this.onMouseOver(ev));
+    // pointermove, not mouseover: the browser sends mouseover when rows scroll under a pointer
+    // that did not move (after End, say), and the card must then stay with the keyboard.
+    this.viewport.addEventListener('pointermove', (ev) => this.onPointerMove(ev));
     this.viewport.addEventListener('pointerleave', () => {
       this.describeState.pointerLeave();
       this.updateDescription();
@@ -568,7 +570,7 @@ export class TreeView {
     return Number(el.dataset.index);
   }
 
-  private onMouseOver(ev: MouseEvent): void {
+  private onPointerMove(ev: PointerEvent): void {
     const idx = this.rowIndexOf(ev.target);
     if (idx === this.describeState.hover) return;
     this.describeState.pointerOver(idx);
