@@ -273,7 +273,8 @@ async function streamRange(file: string, start: number, end: number, res: http.S
       const ok = res.write(Buffer.from(buf.subarray(0, bytesRead)));
       at += bytesRead;
       sent += bytesRead;
-      if (!ok) {
+      // A response the client has already dropped never drains (and has already said 'close').
+      if (!ok && !res.destroyed) {
         await new Promise<void>((resolve) => {
           const done = () => {
             res.off('drain', done);
