@@ -1,5 +1,5 @@
 // diff: comparing two checkpoints. A DeepSeek-V3-like layout (163 shards, 91,991 tensors, FP8
-// weights with their block scales, 671B parameters; sparse files, never read) compared with
+// weights with their block scales, 684.5B parameters; sparse files, never read) compared with
 // itself: both opened and compared, the way `weightscope diff A A` runs. Then the full-size
 // GPT-2 tied vs replaced head, the seed question (+38,597,376 parameters, tie lost).
 import * as fs from 'fs';
