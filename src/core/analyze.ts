@@ -108,7 +108,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     totalBytes: raw.totalBytes,
     architecture,
   };
-  complete(cp, annotations);
+  complete(cp, annotations, byName);
   return cp;
 }
 
@@ -121,17 +121,19 @@ function storageKey(t: Tensor): string | null {
 }
 
 function groupSharing(tensors: Tensor[]): SharedGroup[] {
-  const byStorage = new Map<string, Tensor[]>();
+  // Most storages hold one tensor: it is kept as itself, and a list made only for a second one.
+  const byStorage = new Map<string, Tensor | Tensor[]>();
   for (const t of tensors) {
     const k = storageKey(t);
     if (k === null) continue;
-    const list = byStorage.get(k);
-    if (list) list.push(t);
-    else byStorage.set(k, [t]);
+    const have = byStorage.get(k);
+    if (have === undefined) byStorage.set(k, t);
+    else if (Array.isArray(have)) have.push(t);
+    else byStorage.set(k, [have, t]);
   }
   const groups: SharedGroup[] = [];
-  for (const [storage, members] of byStorage) {
-    if (members.length < 2) continue;
+  byStorage.forEach((members, storage) => {
+    if (!Array.isArray(members)) return;
     const relation = relationOf(members);
     const params = members.filter((m) => m.role === 'parameter');
     const measured = params.length ? params : members;
@@ -148,7 +150,7 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
     const idx = groups.length;
     for (const m of members) m.group = idx;
     groups.push(g);
-  }
+  });
   return groups;
 }
 
@@ -730,6 +732,12 @@ function foldRuns(b: Builder, signatures: FoldSignatures): FoldRun[] {
  * signature is taken when its parent folds its children, after the parent has settled their
  * types (refineBatchNorm).
  */
+/** A tensor's part of its module's structure: relative name, shape, dtype, role. */
+function ownKey(t: Tensor, rel: number): string {
+  const shape = t.shape.length === 1 ? String(t.shape[0]) : t.shape.join('x');
+  return `${t.name.slice(rel)}:${shape}:${t.dtype}:${t.role}`;
+}
+
 class FoldSignatures {
   private readonly ids = new Map<string, number>();
 
@@ -738,7 +746,15 @@ class FoldSignatures {
     if (b.signature >= 0) return b.signature;
     const m = b.node!;
     const rel = b.path ? b.path.length + 1 : 0;
-    const own = b.own.length ? b.own.map((t) => `${t.name.slice(rel)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(',') : '';
+    let own = '';
+    if (b.own.length === 1) own = ownKey(b.own[0], rel);
+    else if (b.own.length) {
+      const keys = b.own.map((t) => ownKey(t, rel));
+      // Tensors mostly come in name order already: sort only when they do not.
+      let sorted = true;
+      for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1] <= keys[i];
+      own = (sorted ? keys : keys.sort()).join(',');
+    }
     let key = `${m.type}|${m.repr ?? ''}|${own}|${m.parameters.total}|${m.buffers.total}`;
     for (const c of b.children) key += `|${c.name}:${this.of(c)}`;
     let id = this.ids.get(key);

@@ -127,14 +127,14 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   const weightMap = new Map<string, string>();
   // 90,000 names point at a few hundred shards: each shard path is checked once, at its first entry.
   const shardNames = new Map<string, string>();
-  for (const [name, shard] of wm) {
+  wm.forEach((shard, name) => {
     if (typeof shard !== 'string') throw new CheckpointError('bad-index', `weight_map entry for "${truncate(name)}" is not a file name`, { file, record: 'weight_map' });
     if (!shardNames.has(shard)) {
       checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
       shardNames.set(shard, relativeName({ root, access }, pathsOf(access).join(root, shard)));
     }
     weightMap.set(name, shard);
-  }
+  });
   const shards = [...shardNames.keys()];
   const meta = doc.get('metadata');
   // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
@@ -152,7 +152,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
     for (const p of raw.prefixes ?? []) if (n.startsWith(p) && byName.has(n.slice(p.length))) return n.slice(p.length);
     return undefined;
   };
-  for (const [listed, shard] of weightMap) {
+  weightMap.forEach((shard, listed) => {
     const name = byName.has(listed) ? listed : stripped(listed) ?? listed;
     const t = byName.get(name);
     const shardName = shardNames.get(shard)!;
@@ -163,7 +163,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
     } else if (t.file !== shardName) {
       throw new CheckpointError('bad-index', `weight_map puts "${truncate(name)}" in ${shard} but it is stored in ${t.file}`, { file, record: `weight_map["${truncate(name)}"]` });
     }
-  }
+  });
   const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name) && !(raw.prefixes ?? []).some((p) => weightMap.has(p + t.name)));
   if (unlisted.length) {
     raw.warnings.push({ code: 'index-unlisted', message: `${unlisted.length} tensor(s) stored in shards are not in the index's weight_map (e.g. ${unlisted[0].name})` });
