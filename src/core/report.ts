@@ -172,7 +172,7 @@ export function* reportJsonChunks(cp: Checkpoint, chunkChars = 1 << 16): Generat
     first = false;
     if (v === MODULES) yield* moduleChunks(cp.modules, '  ', out);
     else if (v instanceof Mapped || (Array.isArray(v) && v.length > BATCH)) yield* arrayChunks(key, v instanceof Mapped ? v : new Mapped(v as unknown[], same), out);
-    else out.push(indented(JSON.stringify(v, null, 2), '  '));
+    else out.push(atDepth(v, 1));
     if (out.full) yield out.take();
   }
   out.push('\n}\n');
@@ -213,9 +213,22 @@ class ChunkBuffer {
   }
 }
 
-/** JSON text made at depth 0, moved to start after `pad` (JSON.stringify escapes newlines inside strings, so every newline is layout). */
-function indented(json: string, pad: string): string {
-  return json.includes('\n') ? json.replace(/\n/g, '\n' + pad) : json;
+/**
+ * `v` as JSON.stringify(…, null, 2) writes it `depth` levels down in a document: stringified
+ * inside `depth` one-element arrays, whose brackets and indentation are then cut off (no pass
+ * over the text to indent it).
+ */
+function atDepth(v: unknown, depth: number): string {
+  if (depth === 0) return JSON.stringify(v, null, 2);
+  let w: unknown = v;
+  for (let i = 0; i < depth; i++) w = [w];
+  const s = JSON.stringify(w, null, 2);
+  // Level i (1..depth) opens with "[\n" and 2i spaces; level i (0..depth-1) closes with "\n", 2i spaces and "]".
+  let head = 0;
+  let tail = 0;
+  for (let i = 1; i <= depth; i++) head += 2 + 2 * i;
+  for (let i = 0; i < depth; i++) tail += 2 + 2 * i;
+  return s.slice(head, s.length - tail);
 }
 
 /**
@@ -244,7 +257,7 @@ function* arrayChunks<T, R>(key: string, arr: Mapped<T, R>, out: ChunkBuffer): G
 /** A module and its subtree at indentation `pad`: small subtrees in one piece, large ones key by key. */
 function* moduleChunks(m: ModuleNode, pad: string, out: ChunkBuffer): Generator<string, void, undefined> {
   if (m.tensorCount <= SMALL_SUBTREE || m.children.length === 0) {
-    out.push(indented(JSON.stringify(moduleReport(m), null, 2), pad));
+    out.push(atDepth(moduleReport(m), pad.length / 2));
     if (out.full) yield out.take();
     return;
   }
@@ -258,7 +271,7 @@ function* moduleChunks(m: ModuleNode, pad: string, out: ChunkBuffer): Generator<
     out.push(`${first ? '' : ','}\n${inner}${JSON.stringify(key)}: `);
     first = false;
     if (key !== 'children') {
-      out.push(indented(JSON.stringify(v, null, 2), inner));
+      out.push(atDepth(v, inner.length / 2));
       continue;
     }
     // A child array: m.children is not empty here.
