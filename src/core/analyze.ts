@@ -732,34 +732,50 @@ function foldRuns(b: Builder, signatures: FoldSignatures): FoldRun[] {
  * signature is taken when its parent folds its children, after the parent has settled their
  * types (refineBatchNorm).
  */
-/** A tensor's part of its module's structure: relative name, shape, dtype, role. */
-function ownKey(t: Tensor, rel: number): string {
-  const shape = t.shape.length === 1 ? String(t.shape[0]) : t.shape.join('x');
-  return `${t.name.slice(rel)}:${shape}:${t.dtype}:${t.role}`;
+/** A node of the signature trie: one step per part of a structure (strings and numbers, never joined into one string). */
+class SigNode {
+  private next: Map<unknown, SigNode> | undefined;
+  id = -1;
+  step(part: unknown): SigNode {
+    this.next ??= new Map();
+    let n = this.next.get(part);
+    if (!n) this.next.set(part, (n = new SigNode()));
+    return n;
+  }
 }
 
-class FoldSignatures {
-  private readonly ids = new Map<string, number>();
+const byName = (x: Tensor, y: Tensor): number => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
 
-  /** Structure of a module: type, repr, own tensors as relative name, shape, dtype and role, totals, children, recursively. */
+class FoldSignatures {
+  private readonly root = new SigNode();
+  private count = 0;
+
+  /**
+   * Structure of a module: type, repr, totals, own tensors (relative name, shape, dtype, role) in
+   * name order, children (name and structure), recursively. Walked as a path of parts through a
+   * trie, so equal structures reach the same node without a key string being built per module.
+   */
   of(b: Builder): number {
     if (b.signature >= 0) return b.signature;
     const m = b.node!;
-    const rel = b.path ? b.path.length + 1 : 0;
-    let own = '';
-    if (b.own.length === 1) own = ownKey(b.own[0], rel);
-    else if (b.own.length) {
-      const keys = b.own.map((t) => ownKey(t, rel));
-      // Tensors mostly come in name order already: sort only when they do not.
+    let n = this.root.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total);
+    let own = b.own;
+    if (own.length > 1) {
       let sorted = true;
-      for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1] <= keys[i];
-      own = (sorted ? keys : keys.sort()).join(',');
+      for (let i = 1; i < own.length && sorted; i++) sorted = own[i - 1].name < own[i].name;
+      if (!sorted) own = own.slice().sort(byName);
     }
-    let key = `${m.type}|${m.repr ?? ''}|${own}|${m.parameters.total}|${m.buffers.total}`;
-    for (const c of b.children) key += `|${c.name}:${this.of(c)}`;
-    let id = this.ids.get(key);
-    if (id === undefined) this.ids.set(key, (id = this.ids.size));
-    b.signature = id;
-    return id;
+    const rel = b.path ? b.path.length + 1 : 0;
+    n = n.step(own.length);
+    for (const t of own) {
+      n = n.step(t.name.slice(rel)).step(t.shape.length);
+      for (const d of t.shape) n = n.step(d);
+      n = n.step(t.dtype).step(t.role);
+    }
+    n = n.step(b.children.length);
+    for (const c of b.children) n = n.step(c.name).step(this.of(c));
+    if (n.id < 0) n.id = this.count++;
+    b.signature = n.id;
+    return n.id;
   }
 }
