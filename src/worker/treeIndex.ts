@@ -361,6 +361,7 @@ export class TreeIndex implements ShapeOfTree {
     if (node.sharedWith.length) w.shared = this.wireShared(node.sharedWith);
     if (node.sharedWithMore) w.sharedMore = node.sharedWithMore;
     if (this.sharedParams[id] > 0) w.sharedParams = this.sharedParams[id];
+    if (node.stored) w.stored = { ...node.stored };
     return w;
   }
 
