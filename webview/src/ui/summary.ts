@@ -190,7 +190,7 @@ export function safetyBanner(s: Pick<WireSummary, 'safety' | 'format' | 'tensorC
         null,
         more > 0 ? `… and ${more} more. ` : '',
         'Weightscope only read the file; nothing was executed. ',
-        h('button', { class: 'link-button inline', onclick: () => actions.showPanel('safety') }, 'Every global in the Safety tab'),
+        h('button', { class: 'link-button inline', title: 'The Safety report: every global the pickle names, its verdict and its calls', onclick: () => actions.showPanel('safety') }, 'Every global, with its calls'),
       ),
     ),
   );
