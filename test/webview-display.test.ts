@@ -262,6 +262,18 @@ describe('editor: ONNX names an exporter deduplicated', () => {
     assert.doesNotMatch(cell.text + cell.title, /declared|view of/);
   });
 
+  it('no row counts a deduplicated name as shared parameters (no hatch, no "counted here and there")', async () => {
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'encoder-dedup.onnx'));
+    const l = await fromCheckpoint(cp);
+    const hatched = [...l.tree.byPath.keys()].filter((p) => l.tree.node(l.tree.byPath.get(p)!)!.m.sharedParams);
+    assert.deepStrictEqual(hatched, []);
+    // The links still show where the exporter stored one copy.
+    assert.ok(l.tree.node(l.tree.byPath.get('proj')!)!.m.shared?.some((x) => x.relation === 'deduplicated'));
+    // A declared tie is still hatched (gpt2-dedup's head).
+    const g = await fromCheckpoint(await openCheckpoint(fixture('onnx', 'extra', 'gpt2-dedup.onnx')));
+    assert.strictEqual(g.tree.node(g.tree.byPath.get('lm_head')!)!.m.sharedParams, 1024);
+  });
+
   it("gpt2-dedup: the tied head stays a declared tie, the equal LayerNorm weights are deduplicated", async () => {
     const cp = await openCheckpoint(fixture('onnx', 'extra', 'gpt2-dedup.onnx'));
     const l = await fromCheckpoint(cp, 6);

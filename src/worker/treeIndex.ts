@@ -240,6 +240,9 @@ export class TreeIndex implements ShapeOfTree {
     const elems = new Map<number, number>();
     const count = new Map<number, number>();
     for (const g of this.cp.shared) {
+      // Names an exporter stored once each count in full (relation `deduplicated`): no row counts
+      // another's parameters.
+      if (g.relation === 'deduplicated') continue;
       elems.clear();
       count.clear();
       let members = 0;
