@@ -708,23 +708,14 @@ async function displayCases() {
     const before = existsSync(marker);
     await closeAllEditors();
     await quickOpen('pickles/plain-evil.pkl');
-    // *.pkl is offered, not the default: open it as a user does, from the palette (the command
-    // takes the active tab). In 1 of 2 runs here the first try left the binary tab as it was
-    // (not diagnosed: the palette closed, nothing was logged); it is tried once more, and said.
-    const shown = page.locator('iframe.webview.ready').filter({ visible: true });
-    for (let attempt = 1; ; attempt++) {
-      await runCommand('Weightscope: Open with Weightscope');
-      try {
-        await shown.first().waitFor({ state: 'attached', timeout: attempt === 1 ? 15_000 : T_WEBVIEW });
-        break;
-      } catch (e) {
-        const seen = JSON.stringify({ tabs: await page.locator('.tabs-container .tab').allInnerTexts(), quickInput: await page.locator('.quick-input-widget').isVisible() });
-        if (attempt >= 2) throw new Error(`plain-evil.pkl did not open in a webview after two tries; seen: ${seen}`);
-        console.log(`      (the first "Open with Weightscope" opened nothing in 15 s; seen: ${seen}; trying again)`);
-        figures.pickleOpenRetried = true;
-        await page.keyboard.press('Escape');
-      }
-    }
+    // *.pkl is offered, not the default: the workspace's settings associate it with Weightscope,
+    // as "Open With… → Configure default editor for '*.pkl'" does (run.sh). The palette's
+    // "Weightscope: Open with Weightscope" was not reliable here after a Weightscope editor had
+    // been closed: its `when` clause reads activeCustomEditorId, which still named Weightscope
+    // over the binary .pkl tab once, and hid the command.
+    await waitFor(page.locator('iframe.webview.ready').filter({ visible: true }), 'attached', T_WEBVIEW, 'plain-evil.pkl did not open in a webview', async () =>
+      JSON.stringify({ tabs: await page.locator('.tabs-container .tab').allInnerTexts() }),
+    );
     const w = webview();
     await waitFor(w.locator('[data-testid="pickle-view"]'), 'visible', T_WEBVIEW, 'no pickle view (an empty model instead?)', async () => JSON.stringify((await w.locator('body').innerText({ timeout: 2000 })).slice(0, 300)));
     const lead = (await w.locator('[data-testid="summary-pickle"]').first().innerText()).trim();

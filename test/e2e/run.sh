@@ -131,7 +131,8 @@ cat > "$STATE/user-data/User/settings.json" <<'JSON'
   "workbench.editor.enablePreview": false,
   "window.restoreWindows": "none",
   "files.hotExit": "off",
-  "remote.autoForwardPorts": false
+  "remote.autoForwardPorts": false,
+  "workbench.editorAssociations": { "*.pkl": "weightscope.checkpointOption" }
 }
 JSON
 
