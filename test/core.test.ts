@@ -6,7 +6,7 @@ import { toReport } from '../src/core/report';
 import { decideRole } from '../src/core/roles';
 import { CheckpointError } from '../src/core/errors';
 import { RawCheckpoint, TensorRecord } from '../src/core/model';
-import { compact, exact } from '../src/core/numbers';
+import { bytes, bytesExact, compact, exact, percent } from '../src/core/numbers';
 import { renderText } from '../src/core/export/text';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -201,17 +201,38 @@ describe('roles without class information', () => {
 
 describe('number formatting', () => {
   it('compact and exact', () => {
-    assert.strictEqual(compact(124_439_808), '124.4M');
+    // Three significant digits everywhere (issue 12): no jump from 7.17K to 11M to 926.7M.
+    assert.strictEqual(compact(124_439_808), '124M');
     assert.strictEqual(compact(38_597_376), '38.6M');
+    assert.strictEqual(compact(7_168), '7.17K');
+    assert.strictEqual(compact(11_010_048), '11.0M');
+    assert.strictEqual(compact(926_679_040), '927M');
     assert.strictEqual(compact(950), '950');
-    assert.strictEqual(compact(1_500_000_000), '1.5B');
+    assert.strictEqual(compact(1_500_000_000), '1.50B');
+    assert.strictEqual(compact(-7_168), '-7.17K');
     assert.strictEqual(exact(163_037_184), '163,037,184');
-    // Rounding carries into the next unit instead of printing 1000K.
-    assert.strictEqual(compact(999_960), '1M');
-    assert.strictEqual(compact(999_960_000), '1B');
+    assert.strictEqual(exact(-1_234), '-1,234');
+    // Rounding carries into the next unit instead of printing 1000K, or 100.0K.
+    assert.strictEqual(compact(999_960), '1.00M');
+    assert.strictEqual(compact(999_960_000), '1.00B');
     assert.strictEqual(compact(99_999), '100K');
+    assert.strictEqual(compact(9_996), '10.0K');
     assert.strictEqual(compact(1_024), '1.02K');
-    assert.strictEqual(compact(4_096), '4.1K');
+    assert.strictEqual(compact(4_096), '4.10K');
+  });
+
+  it('bytes, sizes in messages and shares, by the same rule', () => {
+    assert.strictEqual(bytes(497_759_232), '475 MiB');
+    assert.strictEqual(bytes(1_610_612_736), '1.50 GiB');
+    assert.strictEqual(bytes(1_048_000), '1.00 MiB', '1023.4 KiB reads as 1.00 MiB, not four digits');
+    assert.strictEqual(bytes(512), '512 B');
+    assert.strictEqual(bytesExact(684_868_123_200), '638 GiB (684,868,123,200 bytes)');
+    assert.strictEqual(bytesExact(512), '512 bytes');
+    assert.strictEqual(percent(1, 1), '100%');
+    assert.strictEqual(percent(309, 1000), '30.9%');
+    assert.strictEqual(percent(125, 10_000), '1.25%');
+    assert.strictEqual(percent(1, 10_000), '<0.1%');
+    assert.strictEqual(percent(0, 3), '0%');
   });
 });
 

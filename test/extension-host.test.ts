@@ -4,6 +4,7 @@ import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
 import { defaultExportPath } from '../src/extension/naming';
+import { binOffers } from '../src/extension/offers';
 import { openCheckpoint } from '../src/core';
 import { EXPORT_FORMATS, exportAs } from '../src/core/export';
 import { RpcError } from '../src/shared/rpc';
@@ -22,7 +23,9 @@ describe('extension: webview HTML', () => {
     assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'`));
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:|\*/);
     const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'S"<', styleUri: 'st', codiconUri: 'co', title: '<b>x</b>' });
-    assert.ok(html.includes(`<script nonce="${nonce}" src="S&quot;&lt;"></script>`));
+    assert.ok(html.includes(`<script nonce="${nonce}" src="S&quot;&lt;" defer></script>`));
+    // The pane is never blank: a spinner and what is opening, before the script runs.
+    assert.match(html, /<div id="app" data-state="loading" data-file="&lt;b&gt;x&lt;\/b&gt;"><div class="status-view" data-testid="loading">.*codicon-loading.*Reading the headers of &lt;b&gt;x&lt;\/b&gt;…/);
     assert.ok(html.includes('id="vscode-codicon-stylesheet"'));
     assert.ok(html.includes('<div id="tooltip" role="tooltip" hidden></div>'));
     assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;'));
@@ -51,7 +54,9 @@ describe('extension: parsing off the main thread', function () {
     const r = await loadCheckpoint(TIED, { workerPath: WORKER });
     try {
       assert.strictEqual(r.backend.via, 'worker');
-      assert.ok(r.payload.modules.length > 5);
+      assert.ok(r.head.moduleCount > 5);
+      const kids = await r.backend.call('nodes', { kind: 'children', id: 0, from: 0, to: 10, folded: true });
+      assert.ok(kids.nodes.some((n) => n.name === 'lm_head'));
       const page = await r.backend.call('tensors', { kind: 'module', path: 'lm_head', subtree: false, offset: 0, limit: 10 });
       assert.deepStrictEqual(page.items.map((t) => t.name), ['lm_head.weight']);
       const md = await r.backend.call('export', { format: 'markdown' });
@@ -108,7 +113,7 @@ describe('extension: parsing off the main thread', function () {
     assert.strictEqual(page.items.length, 1);
     const r2 = await loadCheckpoint(TIED, {});
     assert.strictEqual(r2.backend.via, 'host');
-    assert.deepStrictEqual(r2.payload.summary.parameters, r.payload.summary.parameters);
+    assert.deepStrictEqual(r2.head.summary.parameters, r.head.summary.parameters);
   });
 
   it('can be cancelled', async () => {
@@ -116,5 +121,87 @@ describe('extension: parsing off the main thread', function () {
     const p = loadCheckpoint(TIED, { workerPath: WORKER, signal: ac.signal });
     ac.abort();
     await assert.rejects(p, (e: unknown) => e instanceof LoadCancelled);
+  });
+});
+
+describe('extension: closing the editor stops the work', function () {
+  this.timeout(120000);
+  let dir: string;
+  let index: string;
+  before(() => {
+    dir = tempDir();
+    const { makeDeepSeekV3 } = require(path.join(REPO, 'scripts', 'deepseek-v3.cjs')) as { makeDeepSeekV3: (d: string, shards?: number) => string };
+    index = makeDeepSeekV3(path.join(dir, 'dsv3'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('aborting an open of the 163-shard model terminates its worker mid-read', async () => {
+    const ac = new AbortController();
+    const progress: number[] = [];
+    let exited = false;
+    let afterAbort = 0;
+    const gone = new Promise<void>((resolve) => {
+      const p = loadCheckpoint(index, {
+        workerPath: WORKER,
+        signal: ac.signal,
+        onExit: () => {
+          exited = true;
+          resolve();
+        },
+        onProgress: (e) => {
+          if (ac.signal.aborted) afterAbort++;
+          if (e.filesDone !== undefined) progress.push(e.filesDone);
+          // The tab closes while the shards are being read.
+          if (e.stage === 'reading' && e.filesTotal === 163 && !ac.signal.aborted) ac.abort();
+        },
+      });
+      void assert.rejects(p, (e: unknown) => e instanceof LoadCancelled);
+    });
+    await gone;
+    assert.ok(exited, 'the worker thread exited');
+    assert.ok(progress.length >= 1 && Math.max(...progress) < 163, `it stopped before reading every shard (${Math.max(...progress)} of 163)`);
+    // Nothing comes from a terminated worker.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.strictEqual(afterAbort, 0);
+  });
+});
+
+describe('extension: the .bin offer', () => {
+  it('offers a sniffed checkpoint shown in another editor, and withdraws once Weightscope has it open', () => {
+    const bin = 'file:///w/pytorch_model.bin';
+    const other = 'file:///w/other.bin';
+    const cps = new Set([bin, other]);
+    // The binary-file editor is active: offered there, and the other .bin tab gets its button.
+    let o = binOffers(
+      [
+        { uri: bin, editor: 'other', active: true },
+        { uri: other, editor: 'other', active: false },
+      ],
+      cps,
+      new Set(),
+    );
+    assert.deepStrictEqual(o, { all: [bin, other], active: bin });
+    // Opened in Weightscope (in another group too): no offer for it any more.
+    o = binOffers(
+      [
+        { uri: bin, editor: 'other', active: false },
+        { uri: bin, editor: 'weightscope', active: true },
+        { uri: other, editor: 'other', active: false },
+      ],
+      cps,
+      new Set(),
+    );
+    assert.deepStrictEqual(o, { all: [other] });
+    // Not a checkpoint, or waved off: nothing.
+    assert.deepStrictEqual(binOffers([{ uri: 'file:///w/x.bin', editor: 'other', active: true }], cps, new Set()), { all: [] });
+    assert.deepStrictEqual(binOffers([{ uri: other, editor: 'other', active: true }], cps, new Set([other])), { all: [] });
+  });
+
+  it('activates early enough to catch a .bin opened in the first seconds', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    assert.ok(pkg.activationEvents.includes('workspaceContains:**/*.bin'), 'at start-up when the workspace has .bin files');
+    assert.ok(!pkg.activationEvents.includes('*'), 'not on every start-up');
+    const title = pkg.contributes.menus['editor/title'].find((m: { command: string }) => m.command === 'weightscope.openWith');
+    assert.match(title.when, /resourcePath in weightscope\.binOffers/);
   });
 });

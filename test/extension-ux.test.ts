@@ -5,7 +5,8 @@ import * as path from 'path';
 import { openCheckpoint } from '../src/core/index';
 import { METADATA_SCHEME, metadataDocPath, revealChoice } from '../src/extension/naming';
 import { statusContent } from '../src/extension/statusText';
-import { buildPayload } from '../src/worker/payload';
+import { buildSummary } from '../src/worker/payload';
+import { TreeIndex } from '../src/worker/treeIndex';
 import { TensorIndex } from '../src/worker/tensorIndex';
 import { isIndexFile, shardNamesFromIndex, siblingExtension, watchGlob } from '../src/extension/watchlist';
 import { fixture } from './helpers';
@@ -72,8 +73,7 @@ describe('extension: after an export', () => {
 describe('extension: status bar', () => {
   it('warns about a pickle that would run code, and names the folder', async () => {
     const cp = await openCheckpoint(fixture('pytorch', 'malicious.pt'));
-    const p = buildPayload(cp);
-    const c = statusContent(p.summary, p.groups, 'pytorch/malicious.pt', 'compact');
+    const c = statusContent(new TreeIndex(cp).head(buildSummary(cp), 2), 'pytorch/malicious.pt', 'compact');
     assert.ok(c.warning);
     assert.match(c.text, /^\$\(warning\) 4 params · unsafe pickle$/);
     assert.match(c.tooltip, /pytorch\/malicious\\.pt/);
@@ -82,8 +82,7 @@ describe('extension: status bar', () => {
 
   it('shows the count plainly otherwise', async () => {
     const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
-    const p = buildPayload(cp);
-    const c = statusContent(p.summary, p.groups, 'gpt2-tied/model.safetensors', 'exact');
+    const c = statusContent(new TreeIndex(cp).head(buildSummary(cp), 2), 'gpt2-tied/model.safetensors', 'exact');
     assert.ok(!c.warning);
     assert.strictEqual(c.text, `$(symbol-numeric) ${cp.parameters.unique.toLocaleString('en-US')} params`);
     assert.match(c.tooltip, /^\*\*gpt2\\-tied\/model\\.safetensors\*\*/);
@@ -93,7 +92,7 @@ describe('extension: status bar', () => {
 describe('extension: tensor counts and type-ahead', () => {
   it('counts the stored tensors apart from declared ties', async () => {
     const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
-    const s = buildPayload(cp).summary;
+    const s = buildSummary(cp);
     assert.strictEqual(s.tensorCount, cp.tensors.length);
     assert.strictEqual(s.storedTensorCount, cp.tensors.filter((t) => t.present).length);
     assert.strictEqual(s.tensorCount - s.storedTensorCount, 1, 'lm_head.weight is a declared tie, not stored');
@@ -101,7 +100,7 @@ describe('extension: tensor counts and type-ahead', () => {
 
   it('finds the next tensor whose name, relative to the module, starts with a prefix', async () => {
     const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
-    const idx = new TensorIndex(cp);
+    const idx = new TensorIndex(new TreeIndex(cp));
     const all = idx.query({ kind: 'module', path: 'transformer.h', subtree: true, offset: 0, limit: 2000 }).items.map((t) => t.name);
     const hit = idx.query({ kind: 'find', path: 'transformer.h', subtree: true, prefix: '1.', from: 0 });
     assert.strictEqual(hit.items.length, 1);

@@ -7,15 +7,13 @@
 import * as assert from 'assert';
 import { analyze } from '../src/core/analyze';
 import { openCheckpoint } from '../src/core/index';
-import { buildPayload } from '../src/worker/payload';
 import { MapCell, MapLayout, MapNode, MapSource, MapValues, MapZoom, mapKind, ownKind } from '../src/shared/icicle';
-import { ModelTree } from '../webview/src/data/tree';
 import {
   cellRow,
   cellZoom,
   layoutMap,
   mapNavigate,
-  modelTreeSource,
+  lazyTreeSource,
   normalizeZoom,
   zoomFromKey,
   zoomKey,
@@ -24,12 +22,12 @@ import {
   zoomTrail,
 } from '../webview/src/data/mapLayout';
 import { fixture } from './helpers';
-import { loadFixture, Loaded, rawFrom } from './webview-helpers';
+import { fromCheckpoint, loadFixture, Loaded, rawFrom } from './webview-helpers';
 
 const OPTS = { width: 1000, bandHeight: 40, maxLevels: 8 };
 
 function sourceOf(l: Loaded): MapSource {
-  return modelTreeSource(l.tree, l.payload.groups);
+  return lazyTreeSource(l.tree, l.groups);
 }
 
 function lay(src: MapSource, zoom: MapZoom = { kind: 'module', id: src.root }, opts: Partial<typeof OPTS & { minCellPx: number; tiedPx: number }> = {}): MapLayout {
@@ -79,7 +77,7 @@ describe('model map: layout', () => {
       if (c.kind === 'more') continue;
       const expected = ((c.kind === 'fold' ? c.value : c.value * c.mult) / total) * OPTS.width;
       assert.ok(Math.abs(width(c) - expected) <= 1e-6, `${c.key}: ${width(c)} px, ${expected} expected`);
-      if (c.kind === 'module') assert.strictEqual(c.value, untied.tree.nodes[c.id].m.params[0]);
+      if (c.kind === 'module') assert.strictEqual(c.value, untied.tree.node(c.id)!.m.params[0]);
     }
     const lm = byPath(src, layout, 'lm_head');
     assert.strictEqual(lm.value, 4096);
@@ -109,9 +107,7 @@ describe('model map: layout', () => {
 
   it('a fused weight cut into q, k, v slices counts each slice; a transposed alias is drawn once', async () => {
     const cp = await openCheckpoint(fixture('pytorch', 'fused-qkv-module.pt'));
-    const payload = buildPayload(cp);
-    const tree = new ModelTree(payload.modules, payload.strings);
-    const src = modelTreeSource(tree, payload.groups);
+    const src = sourceOf(await fromCheckpoint(cp));
     const values = new MapValues(src);
     const layout = lay(src);
     checkNesting(layout);
@@ -139,7 +135,7 @@ describe('model map: layout', () => {
     assert.strictEqual(f.label, '(0-2): 3 x Block');
     assert.strictEqual(f.id, src.find('transformer.h.0'));
     // The run's area: all three blocks.
-    const block = tied.tree.nodes[src.find('transformer.h.0')!].m.params[0];
+    const block = tied.tree.node(src.find('transformer.h.0')!)!.m.params[0];
     assert.strictEqual(f.value, 3 * block);
     assert.ok(Math.abs(width(f) - width(byPath(src, layout, 'transformer.h'))) <= 1, 'the run fills h');
     // Its inside is block 0's, each cell standing for 3 modules; blocks 1 and 2 are not drawn.
@@ -357,10 +353,37 @@ describe('model map: a lazy source', () => {
   });
 });
 
+describe('model map on the editor\'s lazy tree', () => {
+  it('starts from the first view, loads what it wants from the worker, and ends as the fully loaded tree draws', async () => {
+    const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
+    const l = await fromCheckpoint(cp, 1, false);
+    const src = lazyTreeSource(l.tree, l.groups);
+    let layout = lay(src);
+    const start = layout.wanted.length;
+    assert.ok(start > 0, 'modules of the first view without their children are wanted');
+    for (let round = 0; round < 20 && layout.wanted.length; round++) {
+      for (const id of layout.wanted) await src.loadChildren(id);
+      layout = lay(src);
+    }
+    assert.deepStrictEqual(layout.wanted, []);
+    assert.ok(l.asked.length > 0 && l.asked.every((q) => q.kind !== 'children' || q.folded === false), 'runs are asked for with every block');
+    const eager = lay(sourceOf(await fromCheckpoint(cp)));
+    assert.deepStrictEqual(
+      layout.cells.map((c) => [c.key, Math.round(c.x0), Math.round(c.x1)]),
+      eager.cells.map((c) => [c.key, Math.round(c.x0), Math.round(c.x1)]),
+    );
+    // The hover card's row for a run: the tree's fold row with the blocks loaded.
+    const fold = layout.cells.find((c) => c.kind === 'fold')!;
+    const row = cellRow(l.tree, fold)!;
+    assert.strictEqual(row.kind, 'fold');
+    assert.strictEqual(row.kind === 'fold' && row.ids.length, fold.run!.count);
+  });
+});
+
 describe('model map at 100,000 tensors', function () {
   this.timeout(120000);
 
-  function model(foldable: boolean): MapSource {
+  async function model(foldable: boolean): Promise<MapSource> {
     const tensors: { name: string; shape: number[]; storage?: string }[] = [{ name: 'model.embed.weight', shape: [64, 8], storage: 'emb' }];
     for (let i = 0; tensors.length < 100000 - 1; i++) {
       const p = `model.layers.${i}.`;
@@ -371,18 +394,17 @@ describe('model map at 100,000 tensors', function () {
     }
     tensors.length = 99999;
     tensors.push({ name: 'lm_head.weight', shape: [64, 8], storage: 'emb' });
-    const payload = buildPayload(analyze(rawFrom(tensors)));
-    const tree = new ModelTree(payload.modules, payload.strings);
-    assert.ok(tree.size > 50000);
-    return modelTreeSource(tree, payload.groups);
+    const l = await fromCheckpoint(analyze(rawFrom(tensors)));
+    assert.ok(l.tree.size > 50000);
+    return sourceOf(l);
   }
 
   const W = 1400;
   const LEVELS = 10;
   const MIN = 4;
 
-  it('folded blocks: one run cell for 8,333 blocks, the tie arc, a handful of cells', () => {
-    const src = model(true);
+  it('folded blocks: one run cell for 8,333 blocks, the tie arc, a handful of cells', async () => {
+    const src = await model(true);
     const layout = lay(src, undefined, { width: W, maxLevels: LEVELS, minCellPx: MIN });
     checkNesting(layout);
     const fold = layout.cells.find((c) => c.kind === 'fold')!;
@@ -394,8 +416,8 @@ describe('model map at 100,000 tensors', function () {
     assert.strictEqual(q.mult, fold.run!.count);
   });
 
-  it('8,000 distinct blocks: small neighbours merged, cells bounded by width / minimum size per band', () => {
-    const src = model(false);
+  it('8,000 distinct blocks: small neighbours merged, cells bounded by width / minimum size per band', async () => {
+    const src = await model(false);
     const values = new MapValues(src);
     const layers = src.find('model.layers')!;
     assert.ok(src.node(layers).childIds!.length > 8000 && src.node(layers).folds.length === 0, 'nothing folds');

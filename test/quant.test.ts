@@ -549,9 +549,9 @@ describe('adapters', () => {
 });
 
 describe('the scheme in the CLI and the exports', () => {
-  it('text, markdown and svg name the scheme: "201.2K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored"', async () => {
+  it('text, markdown and svg name the scheme: "201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored"', async () => {
     const cp = await openCheckpoint(q('gptq-4bit-g32'));
-    const line = '201.2K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored';
+    const line = '201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored';
     assert.strictEqual((await exportAs(cp, 'text')).toString().split('\n')[0], `# ${line}`);
     assert.match((await exportAs(cp, 'markdown')).toString(), /\| Quantization \| 4-bit GPTQ \(g32\) · 7\.24 bits per weight stored \(config\.json quantization\\_config\) \|/);
     assert.ok((await exportAs(cp, 'svg')).toString().includes(`>${line}</text>`));
@@ -565,7 +565,7 @@ describe('the scheme in the CLI and the exports', () => {
   it('the CLI prints the scheme and stored figures, and --json carries quantization', () => {
     const r = cli(q('bnb-nf4'));
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^quantized: {2}201\.2K parameters · 4-bit bitsandbytes NF4 \(block 64\) · [\d.]+ bits per weight stored$/m);
+    assert.match(r.stdout, /^quantized: {2}201K parameters · 4-bit bitsandbytes NF4 \(block 64\) · [\d.]+ bits per weight stored$/m);
     assert.strictEqual((r.stdout.match(/bits per weight stored/g) ?? []).length, 1, 'once, in the summary');
     const j = JSON.parse(cli(q('bnb-nf4'), '--json').stdout);
     assert.strictEqual(j.parameters.unique, 201_152);

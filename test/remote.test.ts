@@ -230,7 +230,7 @@ describe('remote checkpoints', function () {
       let seen = 0;
       try {
         const e = await rejectsWith(
-          openCheckpoint(`${s.url}/files/model.safetensors`, opts(hub.url, { onProgress: (p) => (seen = p.bytesTransferred) })),
+          openCheckpoint(`${s.url}/files/model.safetensors`, opts(hub.url, { onTransfer: (p) => (seen = p.bytesTransferred) })),
           'no-ranges',
           /ignores Range requests .*548\.\d MiB|ignores Range requests .*5\d\d MiB/,
         );
@@ -625,7 +625,7 @@ describe('remote checkpoints', function () {
         return { out, stream: { isTTY, write: (s: string) => out.push(s) } as unknown as NodeJS.WriteStream };
       };
       const pipe = fake(false);
-      assert.strictEqual(remoteCli(pipe.stream).options.onProgress, undefined);
+      assert.strictEqual(remoteCli(pipe.stream).options.onTransfer, undefined);
       const tty = fake(true);
       const r = remoteCli(tty.stream);
       const cp = await openCheckpoint(`${files.url}/files/safetensors/gpt2-tied/model.safetensors`, opts(hub.url, r.options));

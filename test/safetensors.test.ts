@@ -357,3 +357,44 @@ describe('sub-byte safetensors dtypes', () => {
     }
   });
 });
+
+describe('safetensors: sizes in warnings', () => {
+  it('writes a wrong total_size readably and exactly: "638 GiB (684,868,123,200 bytes)"', async () => {
+    const dir = tempDir();
+    try {
+      fs.writeFileSync(path.join(dir, 'model-00001-of-00001.safetensors'), safetensorsBytes(goodHeader(), 32));
+      fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 684_868_123_200 }, weight_map: { a: 'model-00001-of-00001.safetensors', b: 'model-00001-of-00001.safetensors' } }));
+      const cp = await openCheckpoint(path.join(dir, 'model.safetensors.index.json'));
+      const w = cp.warnings.find((x) => x.code === 'index-total-size');
+      assert.strictEqual(w?.message, 'index metadata.total_size is 638 GiB (684,868,123,200 bytes) but the shards hold 32 bytes of tensors');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('opening reports its progress', () => {
+  it('a sharded checkpoint: the shard count first, then each shard read, with the bytes read so far', async () => {
+    const events: { filesDone: number; filesTotal: number; bytesRead: number; file?: string }[] = [];
+    const cp = await openCheckpoint(fixture('safetensors', 'gpt2-sharded', 'model.safetensors.index.json'), { onProgress: (p) => events.push({ ...p }) });
+    const shards = cp.files.filter((f) => f.endsWith('.safetensors'));
+    assert.ok(shards.length >= 2, `${shards.length} shards`);
+    assert.deepStrictEqual(events[0], { filesDone: 0, filesTotal: shards.length, bytesRead: 0 });
+    assert.strictEqual(events.length, shards.length + 1);
+    events.slice(1).forEach((e, i) => {
+      assert.strictEqual(e.filesDone, i + 1);
+      assert.strictEqual(e.filesTotal, shards.length);
+      assert.ok(e.bytesRead > events[i].bytesRead, 'bytes read grow');
+      assert.ok(e.file && shards.includes(e.file), `${e.file} is a shard`);
+    });
+    // The index and config.json are read besides the shards' headers.
+    assert.ok(events[events.length - 1].bytesRead < cp.bytesRead);
+  });
+
+  it('a single file: one event when it is read', async () => {
+    const events: { filesDone: number; filesTotal: number }[] = [];
+    const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'), { onProgress: (p) => events.push(p) });
+    assert.deepStrictEqual(events.map((e) => [e.filesDone, e.filesTotal]), [[1, 1]]);
+    assert.ok(cp.tensors.length > 0);
+  });
+});

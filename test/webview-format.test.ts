@@ -12,10 +12,10 @@ const group = (tensors: string[], unique: number, total: number, relation: WireG
 });
 
 describe('webview formatting', () => {
-  it('writes counts compact (124.4M) or exact (124,439,808)', () => {
-    assert.strictEqual(compactCount(124439808), '124.4M');
+  it('writes counts compact (124M) or exact (124,439,808)', () => {
+    assert.strictEqual(compactCount(124439808), '124M');
     assert.strictEqual(compactCount(950), '950');
-    assert.strictEqual(compactCount(1.2e9), '1.2B');
+    assert.strictEqual(compactCount(1.2e9), '1.20B');
     assert.strictEqual(exactCount(124439808), '124,439,808');
     assert.strictEqual(exactCount(0), '0');
     assert.strictEqual(exactCount(-1234), '-1,234');
@@ -24,7 +24,7 @@ describe('webview formatting', () => {
   });
 
   it('writes bytes, shapes and shares', () => {
-    assert.strictEqual(formatBytes(497759232), '474.7 MiB');
+    assert.strictEqual(formatBytes(497759232), '475 MiB');
     assert.strictEqual(formatBytes(12), '12 B');
     assert.strictEqual(formatShape([768, 2304]), '[768, 2304]');
     assert.strictEqual(formatShape([]), '[]');
@@ -50,7 +50,7 @@ describe('webview formatting', () => {
 
   it('adds the exact number only when it differs from what is shown', () => {
     assert.strictEqual(countPhrase(4096, 'exact', 'parameters'), '4,096 parameters');
-    assert.strictEqual(countPhrase(4096, 'compact', 'parameters'), '4.1K parameters (4,096)');
+    assert.strictEqual(countPhrase(4096, 'compact', 'parameters'), '4.10K parameters (4,096)');
     assert.strictEqual(countPhrase(950, 'compact', 'elements'), '950 elements');
   });
 
@@ -107,5 +107,27 @@ describe('webview formatting', () => {
     assert.strictEqual(dtypeNote('int8', 'Q8_0'), 'Q8_0 in the file');
     assert.strictEqual(dtypeNote('float32', 'sparse'), 'sparse in the file');
     assert.strictEqual(dtypeNote('float8_e4m3fn', 'F8_E4M3'), 'F8_E4M3 in the file');
+  });
+});
+
+describe('webview: tensor table columns', () => {
+  it('resize by pointer or keyboard, within bounds; the exact format gets wide enough numbers', () => {
+    const { TABLE_COLUMNS, columnWidths, resizeColumn, resizeKey, gridTemplate } = require('../webview/src/data/columns') as typeof import('../webview/src/data/columns');
+    const d = columnWidths(undefined, 'compact');
+    assert.deepStrictEqual(d, TABLE_COLUMNS.map((c) => c.width));
+    const elements = TABLE_COLUMNS.findIndex((c) => c.id === 'elements');
+    const exact = columnWidths(undefined, 'exact');
+    assert.ok(exact[elements] >= 13 * 7.5, `${exact[elements]} px holds "926,679,040" and more`);
+    assert.ok(exact[elements] > d[elements]);
+    // A width the user chose stays, in either format.
+    const saved = resizeColumn(d, elements, 40);
+    assert.strictEqual(columnWidths(saved, 'exact')[elements], d[elements] + 40);
+    assert.strictEqual(resizeColumn(d, 1, -1000)[1], TABLE_COLUMNS[1].min, 'never narrower than its minimum');
+    assert.deepStrictEqual(columnWidths([1, 'x' as never], 'compact').slice(0, 2), [TABLE_COLUMNS[0].min, TABLE_COLUMNS[1].width], 'bad saved values fall back');
+    assert.strictEqual(resizeKey('ArrowRight', false), 16);
+    assert.strictEqual(resizeKey('ArrowLeft', true), -64);
+    assert.strictEqual(resizeKey('Home', false), 'reset');
+    assert.strictEqual(resizeKey('a', false), null);
+    assert.match(gridTemplate(d), /^300px 116px .* minmax\(260px, 1fr\)$/);
   });
 });

@@ -1,13 +1,13 @@
 import * as assert from 'assert';
 import { openCheckpoint } from '../src/core/index';
-import { buildPayload } from '../src/worker/payload';
+import { buildSummary } from '../src/worker/payload';
 import { metadataKeyCount, splitKvTypes } from '../webview/src/data/metadata';
 import { fixture } from './helpers';
 
 describe('webview metadata', () => {
   it('counts GGUF keys as the header does (Metadata (30))', async () => {
     const cp = await openCheckpoint(fixture('gguf', 'tiny-llama.gguf'));
-    const s = buildPayload(cp).summary;
+    const s = buildSummary(cp);
     const gguf = s.metadata.gguf as { kvCount: number; kv: Record<string, unknown> };
     assert.strictEqual(metadataKeyCount(s), gguf.kvCount);
     assert.strictEqual(metadataKeyCount(s), 30);
@@ -15,7 +15,7 @@ describe('webview metadata', () => {
 
   it("counts config.json keys and each block's keys elsewhere", async () => {
     const cp = await openCheckpoint(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
-    const s = buildPayload(cp).summary;
+    const s = buildSummary(cp);
     assert.strictEqual(metadataKeyCount(s), Object.keys(s.config ?? {}).length + 1, 'config.json keys + __metadata__.format');
     assert.strictEqual(metadataKeyCount({ metadata: {} }), 0);
     assert.strictEqual(metadataKeyCount({ metadata: { a: 1, b: { c: 1, d: 2 } } }), 3);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { TensorCache } from '../webview/src/data/tensorCache';
 import { EXPORT_FORMATS, EXPORTS } from '../src/core/export';
-import { domPath, hostApiValidators, resolveModule, TensorPage, TensorQuery, WireTensor } from '../src/shared/protocol';
+import { domPath, hostApiValidators, TensorPage, TensorQuery, WireTensor } from '../src/shared/protocol';
 import { isRpcMessage } from '../src/shared/rpc';
 import { EXPORT_CHOICES } from '../src/extension/naming';
 
@@ -38,11 +38,21 @@ describe('webview protocol', () => {
     for (const c of EXPORT_CHOICES) assert.match(c.menuLabel, /…$/, `${c.id}: a menu item that opens a dialog ends with …`);
   });
 
-  it('resolves string-table references', () => {
-    const m = resolveModule({ parent: -1, name: '', type: 1, params: [1, 1], bytes: 4, tensorCount: 1, own: 1, shapes: 0 }, ['weight [1]', 'Linear']);
-    assert.strictEqual(m.type, 'Linear');
-    assert.strictEqual(m.shapes, 'weight [1]');
-    assert.ok(!('repr' in m));
+  it('checks node, search and group requests: bounded, well-formed', () => {
+    const v = hostApiValidators(EXPORT_FORMATS);
+    assert.ok(v.nodes!({ generation: 1, query: { kind: 'children', id: 3, from: 0, to: 100, folded: true } }));
+    assert.ok(!v.nodes!({ generation: 1, query: { kind: 'children', id: -1, from: 0, to: 100, folded: true } }), 'ids are not negative');
+    assert.ok(!v.nodes!({ generation: 1, query: { kind: 'children', id: 1.5, from: 0, to: 1, folded: true } }), 'ids are integers');
+    assert.ok(v.nodes!({ generation: 1, query: { kind: 'range', from: 0, count: 2000 } }));
+    assert.ok(v.nodes!({ generation: 1, query: { kind: 'locate', paths: ['a.b'], tensors: ['a.b.weight'] } }));
+    assert.ok(!v.nodes!({ generation: 1, query: { kind: 'locate', paths: Array(20000).fill('a') } }), 'too many at once');
+    assert.ok(!v.nodes!({ generation: 1, query: { kind: 'locate', ids: ['1'] } }));
+    assert.ok(v.nodes!({ generation: 1, query: { kind: 'view', expandDepth: 2 } }));
+    assert.ok(!v.nodes!({ generation: 1, query: { kind: 'everything' } }));
+    assert.ok(v.search!({ generation: 1, query: { text: 'mlp', regex: false, limit: 100 } }));
+    assert.ok(!v.search!({ generation: 1, query: { text: 'x'.repeat(20000), regex: true, limit: 100 } }));
+    assert.ok(v.groups!({ generation: 1, ids: [0, 4] }));
+    assert.ok(!v.groups!({ generation: 1, ids: [-2] }));
   });
 });
 
@@ -53,7 +63,7 @@ describe('webview tensor cache', () => {
     const cache = new TensorCache(async (q): Promise<TensorPage> => {
       asked.push(q);
       if (q.kind === 'names') return { total: q.names.length, offset: 0, items: q.names.map(tensor) };
-      if (q.kind === 'find') throw new Error('the cache does not search');
+      if (q.kind === 'find' || q.kind === 'heads') throw new Error('not asked here');
       return { total: names.length, offset: q.offset, items: names.slice(q.offset, q.offset + q.limit).map(tensor) };
     }, 10);
     assert.strictEqual(cache.at('m', true, 0), undefined);

@@ -27,7 +27,7 @@ export function remoteCli(stderr: NodeJS.WriteStream): RemoteCli {
     stderr.write(`\r\x1b[Kreading headers: ${p.requests} request${p.requests === 1 ? '' : 's'}, ${exact(p.bytesTransferred)} bytes${p.inFlight ? `, ${p.inFlight} under way` : ''}`);
   };
   return {
-    options: tty ? { onProgress } : {},
+    options: tty ? { onTransfer: onProgress } : {},
     finish() {
       if (shown) stderr.write('\r\x1b[K');
       shown = false;

@@ -3,7 +3,7 @@
  * Nothing here imports vscode or touches the DOM; the CLI, the extension host and the tests all
  * go through these functions.
  */
-import { OpenOptions, readCheckpoint } from './open';
+import { OpenOptions, OpenProgress, readCheckpoint } from './open';
 import { analyze } from './analyze';
 import { Checkpoint } from './model';
 import { RemoteOptions, isRemoteAddress, openRemote } from './remote';
@@ -15,7 +15,7 @@ export async function openCheckpoint(inputPath: string, opts: OpenOptions & Remo
 }
 
 export { analyze, readCheckpoint };
-export type { OpenOptions, RemoteOptions };
+export type { OpenOptions, OpenProgress, RemoteOptions };
 export { isRemoteAddress };
 export * from './model';
 export { CheckpointError, isCheckpointError } from './errors';

@@ -10,6 +10,7 @@ import { CheckpointError } from './errors';
 import { isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
 import { FOLDER_KINDS, FORMATS, FormatModule, isWeightFileName, moduleForName, moduleOf, pickFormat, pickInFolder, SNIFF_BYTES, unknownFormatError } from './formats';
+import { bytesExact } from './numbers';
 import { readQuantInputs } from './quant/payloads';
 
 export interface OpenOptions {
@@ -18,6 +19,17 @@ export interface OpenOptions {
   sidecars?: boolean;
   /** How many shards to open at once. */
   concurrency?: number;
+  /** Called when the shard list is known, then as each shard (or the one file) is read. */
+  onProgress?: (p: OpenProgress) => void;
+}
+
+/** How far opening got: files (shards) read of those to read, and the bytes read so far. */
+export interface OpenProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesRead: number;
+  /** The file just read. */
+  file?: string;
 }
 
 const MAX_INDEX_BYTES = 512 * 1024 * 1024;
@@ -57,7 +69,9 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
     const head = await src.read(0, Math.min(SNIFF_BYTES, src.size));
     const picked = pickFormat(head, src.size, abs);
     if (!picked) throw unknownFormatError(src.name, head);
-    return await picked.module.read(withHead(src, head), { access, path: abs, root }, picked.match);
+    const raw = await picked.module.read(withHead(src, head), { access, path: abs, root }, picked.match);
+    if (asShardOf === undefined) opts.onProgress?.({ filesDone: 1, filesTotal: 1, bytesRead: raw.bytesRead, file: display });
+    return raw;
   } finally {
     await src.close();
   }
@@ -101,7 +115,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   const src = await access.open(abs, file);
   let bytes: Uint8Array;
   try {
-    if (src.size > MAX_INDEX_BYTES) throw new CheckpointError('too-large', `index file is ${src.size} bytes; the limit is ${MAX_INDEX_BYTES}`, { file });
+    if (src.size > MAX_INDEX_BYTES) throw new CheckpointError('too-large', `index file is ${bytesExact(src.size)}; the limit is ${bytesExact(MAX_INDEX_BYTES)}`, { file });
     bytes = await src.read(0, src.size);
   } finally {
     await src.close();
@@ -155,7 +169,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   if (typeof total === 'number') {
     const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
     if (sum !== total && moduleOf(raw.format)?.shards?.indexTotalIsTensorBytes) {
-      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${total} but the shards hold ${sum} bytes of tensors` });
+      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${bytesExact(total)} but the shards hold ${bytesExact(sum)} of tensors` });
     }
   }
   return raw;
@@ -176,6 +190,9 @@ async function readShardSet(dir: string, module: FormatModule, shards: string[],
 async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string, named: FormatModule | undefined): Promise<RawCheckpoint> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
+  let done = 0;
+  let bytesRead = 0;
+  opts.onProgress?.({ filesDone: 0, filesTotal: shards.length, bytesRead: 0 });
   const worker = async () => {
     while (next < shards.length) {
       const i = next++;
@@ -185,6 +202,8 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
       }
       results[i] = await readFile(abs, root, access, { ...opts, sidecars: false }, indexName);
+      bytesRead += results[i].bytesRead;
+      opts.onProgress?.({ filesDone: ++done, filesTotal: shards.length, bytesRead, file: results[i].files[0] });
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));
@@ -262,7 +281,7 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
   if (!st || st.isDirectory) return;
   const warn = (w: Warning) => raw.warnings.push(w);
   if (st.size > MAX_CONFIG_BYTES) {
-    warn({ code: 'config-too-large', message: `config.json is ${st.size} bytes; not read` });
+    warn({ code: 'config-too-large', message: `config.json is ${bytesExact(st.size)}; not read` });
     return;
   }
   const src = await access.open(cfgPath, 'config.json');

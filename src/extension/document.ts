@@ -5,14 +5,15 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import * as vscode from 'vscode';
-import type { ModelPayload } from '../shared/protocol';
+import type { ModelHead, Progress } from '../shared/protocol';
 import { CheckpointClient, LoadCancelled, LoadError, loadCheckpoint } from './loader';
 import { isIndexFile, MAX_INDEX_BYTES, shardNamesFromIndex, watchGlob } from './watchlist';
 
 export type DocState =
-  | { kind: 'loading'; reloading: boolean }
-  | { kind: 'ready'; generation: number; payload: ModelPayload; backend: CheckpointClient; ms: number }
+  | { kind: 'loading'; reloading: boolean; progress?: Progress }
+  | { kind: 'ready'; generation: number; head: ModelHead; backend: CheckpointClient; ms: number }
   | { kind: 'error'; message: string; code?: string };
 
 /** Show a progress notification only for opens slower than this. */
@@ -25,7 +26,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private abort?: AbortController;
   private readonly changed = new vscode.EventEmitter<DocState>();
   readonly onDidChangeState = this.changed.event;
-  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private readonly progressed = new vscode.EventEmitter<Progress>();
+  /** How far the open got (the webviews show it). */
+  readonly onDidProgress = this.progressed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.progressed];
   private watchers: vscode.Disposable[] = [];
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
@@ -39,6 +43,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
     readonly uri: vscode.Uri,
     private readonly workerPath: string,
     private readonly log: vscode.LogOutputChannel,
+    /** Expansion depth of the first view, read when an open starts. */
+    private readonly expandDepth: () => number = () => 2,
   ) {}
 
   get state(): DocState {
@@ -75,11 +81,17 @@ export class CheckpointDocument implements vscode.CustomDocument {
     }
     const file = this.uri.fsPath;
     let done = false;
+    const stall = new StallProbe();
     const work = loadCheckpoint(file, {
       workerPath: this.workerPath,
       signal: abort.signal,
       maxOldGenerationSizeMb: 4096,
-      onProgress: (p) => this.log.debug(`${p.stage} ${p.file ?? ''}`),
+      expandDepth: this.expandDepth(),
+      onProgress: (p) => {
+        if (this.abort !== abort || this.disposed) return;
+        if (this._state.kind === 'loading') this._state.progress = p;
+        this.progressed.fire(p);
+      },
     });
     // A progress notification only when the open is slow enough to notice.
     const timer = setTimeout(() => {
@@ -98,10 +110,21 @@ export class CheckpointDocument implements vscode.CustomDocument {
         r.backend.dispose();
         return;
       }
-      this.log.info(`opened ${file} in ${r.ms} ms (${r.backend.via}); ${r.payload.summary.tensorCount} tensors, ${r.payload.modules.length} modules`);
-      this.setState({ kind: 'ready', generation: ++this.generation, payload: r.payload, backend: r.backend, ms: r.ms });
-      this.knownFiles = r.payload.summary.files.slice();
+      this.log.info(`opened ${file} in ${r.ms} ms (${r.backend.via}); ${r.head.summary.tensorCount} tensors, ${r.head.moduleCount} modules; ${r.head.view.nodes.length} sent for the first view`);
+      const t0 = performance.now();
+      // The editors, the status bar and the context keys hear of it now (synchronously).
+      this.setState({ kind: 'ready', generation: ++this.generation, head: r.head, backend: r.backend, ms: r.ms });
+      stall.ownWork = performance.now() - t0;
+      this.knownFiles = r.head.summary.files.slice();
       void this.watch(false);
+      // The webviews get the model next: keep measuring through that, then say how it went.
+      stall.stopAfter(500, (m) => {
+        this.log.info(
+          `host event loop while opening ${path.basename(file)}: longest stall ${m.max.toFixed(1)} ms (p99 ${m.p99.toFixed(1)} ms over ${(m.ms / 1000).toFixed(1)} s; loop busy ${(100 * m.busy).toFixed(1)}%; handing the model to the editors took ${m.ownWork.toFixed(1)} ms)`,
+        );
+        // The same probe with nothing opening: what the machine alone does to the loop.
+        new StallProbe().stopAfter(3000, (b) => this.log.info(`host event loop idle afterwards: longest stall ${b.max.toFixed(1)} ms (p99 ${b.p99.toFixed(1)} ms over ${(b.ms / 1000).toFixed(1)} s; loop busy ${(100 * b.busy).toFixed(1)}%)`));
+      });
     } catch (e) {
       if (this.disposed) return;
       if (e instanceof LoadCancelled) {
@@ -117,6 +140,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     } finally {
       done = true;
       clearTimeout(timer);
+      stall.stopAfter(0);
     }
   }
 
@@ -173,5 +197,49 @@ async function readIndexShards(file: string): Promise<string[]> {
     return shardNamesFromIndex(await fs.readFile(file, 'utf8'));
   } catch {
     return [];
+  }
+}
+
+export interface StallFigures {
+  max: number;
+  p99: number;
+  ms: number;
+  busy: number;
+  ownWork: number;
+}
+
+/**
+ * The extension host's event loop while a model opens (issue 11: it must never stall more than
+ * 50 ms): Node's event-loop delay histogram, sampled every 10 ms.
+ */
+export class StallProbe {
+  private readonly h = monitorEventLoopDelay({ resolution: 10 });
+  private readonly t0 = Date.now();
+  private readonly elu = performance.eventLoopUtilization();
+  private stopped = false;
+  /** Time our own code took handing the model over (ms). */
+  ownWork = 0;
+
+  constructor() {
+    this.h.enable();
+  }
+
+  /** Longest stall and 99th percentile so far (ms), and the share of the time the loop was busy. */
+  measure(): StallFigures {
+    const elu = performance.eventLoopUtilization(this.elu);
+    return { max: this.h.max / 1e6, p99: this.h.percentile(99) / 1e6, ms: Date.now() - this.t0, busy: elu.utilization, ownWork: this.ownWork };
+  }
+
+  /** Stop after `ms` (once; later calls do nothing) and report. */
+  stopAfter(ms: number, report?: (m: StallFigures) => void): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const stop = () => {
+      const m = this.measure();
+      this.h.disable();
+      report?.(m);
+    };
+    if (ms > 0) setTimeout(stop, ms);
+    else stop();
   }
 }

@@ -1,20 +1,22 @@
 /**
  * Weightscope for VS Code: a read-only custom editor for ML checkpoints, its commands, the
- * status bar item, and the suggestion to open `*.bin` checkpoints with it.
+ * status bar item, and the offer to open `*.bin` checkpoints with it (binOffer.ts).
  */
-import { promises as fs } from 'fs';
 import * as vscode from 'vscode';
 import { EXPORT_FORMATS } from '../core/export';
-import { MODEL_READY_CONTEXT, SECTION, suggestForBin } from './config';
+import { MODEL_READY_CONTEXT, SECTION } from './config';
 import { copyMarkdown, exportCheckpoint, metadataDocuments, openMetadata, pickExport, sessionActions } from './exports';
 import { exportCommand, METADATA_SCHEME } from './naming';
 import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, viewTypeFor } from './provider';
-import { formatLabel, OPEN_DIALOG_EXTENSIONS, recognise, SNIFF_BYTES } from '../core/formats';
+import { OPEN_DIALOG_EXTENSIONS } from '../core/formats';
+import { BinOffer } from './binOffer';
 import { ParameterStatus } from './status';
 
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Weightscope', { log: true });
+  // When it activates matters for the .bin offer (workspaceContains at start-up, or later).
+  log.info('activated');
   const provider = new CheckpointEditorProvider(context, sessionActions, log);
   const status = new ParameterStatus();
   context.subscriptions.push(
@@ -50,8 +52,9 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
 
-  register('weightscope.openWith', async (uri?: vscode.Uri) => {
-    let target = uri instanceof vscode.Uri ? uri : activeResource();
+  register('weightscope.openWith', async (uri?: vscode.Uri | string) => {
+    // A command link (the .bin offer's hover) passes the URI as a string.
+    let target = uri instanceof vscode.Uri ? uri : typeof uri === 'string' ? vscode.Uri.parse(uri) : activeResource();
     if (!target) {
       const picked = await vscode.window.showOpenDialog({
         canSelectMany: false,
@@ -85,7 +88,12 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
 
-  watchBinFiles(context);
+  const offer = new BinOffer(log);
+  context.subscriptions.push(offer);
+  register('weightscope.dismissBinOffer', (uri?: vscode.Uri | string) => {
+    const target = uri ?? activeResource();
+    if (target) offer.decline(target);
+  });
 }
 
 export function deactivate(): void {
@@ -123,46 +131,4 @@ async function reopenWithWeightscope(uri: vscode.Uri): Promise<void> {
   const group = groups.all.find((g) => g.viewColumn === column);
   const stale = group?.tabs.find((t) => isOtherEditorOf(t, key) && t.label === old.label);
   if (stale && !stale.isDirty) await groups.close(stale, true);
-}
-
-/**
- * `*.bin` may be anything, so Weightscope is only an optional editor for it. When one opens in
- * another editor and its first bytes say it is a checkpoint, offer to reopen it.
- */
-function watchBinFiles(context: vscode.ExtensionContext): void {
-  const offered = new Set<string>();
-  const check = async (uri: vscode.Uri) => {
-    if (uri.scheme !== 'file' || !/\.bin$/i.test(uri.fsPath) || offered.has(uri.toString()) || !suggestForBin()) return;
-    offered.add(uri.toString());
-    let kind: ReturnType<typeof recognise>;
-    try {
-      const fh = await fs.open(uri.fsPath, 'r');
-      try {
-        const st = await fh.stat();
-        const buf = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
-        await fh.read(buf, 0, buf.length, 0);
-        kind = recognise(buf, st.size);
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      return;
-    }
-    if (!kind) return;
-    const name = formatLabel(kind.match.variant ?? Object.keys(kind.module.variants)[0]);
-    const label = `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name} checkpoint`;
-    const open = 'Open with Weightscope';
-    const never = "Don't Ask Again";
-    const pick = await vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(uri)} looks like ${label}.`, open, never);
-    if (pick === open) await reopenWithWeightscope(uri);
-    else if (pick === never) await vscode.workspace.getConfiguration(SECTION).update('suggestForBinFiles', false, vscode.ConfigurationTarget.Global);
-  };
-  context.subscriptions.push(
-    vscode.window.tabGroups.onDidChangeTabs((e) => {
-      for (const tab of e.opened) {
-        const input = tab.input;
-        if (input instanceof vscode.TabInputText) void check(input.uri);
-      }
-    }),
-  );
 }

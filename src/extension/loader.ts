@@ -1,21 +1,25 @@
 /**
  * The worker launcher: parsing off the extension host's main thread. A worker_threads Worker
  * (dist/worker.js, src/worker/) opens the checkpoint and stays alive for that document: it keeps
- * the analysed Checkpoint and answers `WorkerApi` calls (tensor pages, exports, metadata) over
- * the typed RPC, so the host's main thread never holds (or deserialises) a 100,000-tensor
- * checkpoint; it only relays the compact payload.
+ * the analysed Checkpoint and answers `WorkerApi` calls (modules, searches, groups, tensor
+ * pages, exports, metadata) over the typed RPC, so the host's main thread never holds (or
+ * deserialises) a 100,000-tensor checkpoint: it keeps the head (summary and first view, a few
+ * kilobytes) and relays what the webview asks for, a page at a time.
  *
  * When no worker can be started, the same service runs in-process behind an in-memory
  * transport: the host talks to it the same way. Pure Node (no vscode import), so mocha tests it.
  */
 import { existsSync } from 'fs';
 import { Worker } from 'worker_threads';
-import type { ModelPayload, Progress, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { ModelHead, Progress, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { CallArgs, isRpcError, memoryPair, Method, nodePortTransport, Result, RpcEndpoint } from '../shared/rpc';
 import { serveCheckpoints } from '../worker/service';
 
 /** How long a call may take before the host gives up on it (open: no limit, it is cancellable). */
 const TIMEOUT_MS: Record<Exclude<Method<WorkerApi>, 'open'>, number> = {
+  nodes: 30_000,
+  search: 30_000,
+  groups: 30_000,
   tensors: 30_000,
   export: 180_000,
   metadata: 30_000,
@@ -34,8 +38,8 @@ export class CheckpointClient {
   }
 
   /** Open the checkpoint in the worker; no timeout (a large one takes a while) but cancellable. */
-  open(path: string, signal?: AbortSignal): Promise<ModelPayload> {
-    return this.rpc.call('open', { path }, { signal });
+  open(path: string, signal?: AbortSignal, expandDepth?: number): Promise<ModelHead> {
+    return this.rpc.call('open', expandDepth === undefined ? { path } : { path, expandDepth }, { signal });
   }
 
   dispose(): void {
@@ -45,7 +49,7 @@ export class CheckpointClient {
 }
 
 export interface LoadResult {
-  payload: ModelPayload;
+  head: ModelHead;
   backend: CheckpointClient;
   ms: number;
 }
@@ -75,6 +79,10 @@ export interface LoadOptions {
   /** Heap limit for the worker, MiB. */
   maxOldGenerationSizeMb?: number;
   onProgress?: (p: Progress) => void;
+  /** Expansion depth of the first view (`weightscope.expandDepth`). */
+  expandDepth?: number;
+  /** Called when the parser is gone: its worker thread exited (or the in-process service closed). */
+  onExit?: () => void;
 }
 
 function events(opts: LoadOptions): WorkerEvents {
@@ -93,6 +101,7 @@ function startWorker(workerPath: string, opts: LoadOptions): { client: Checkpoin
   }
   let crashed: (Error & { code?: string }) | undefined;
   worker.once('error', (e) => (crashed = e));
+  worker.once('exit', () => opts.onExit?.());
   const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(nodePortTransport(worker), events(opts), { name: 'parser' });
   return { client: new CheckpointClient('worker', rpc, () => void worker.terminate()), crash: () => crashed };
 }
@@ -101,7 +110,10 @@ function startInProcess(opts: LoadOptions): CheckpointClient {
   const [host, service] = memoryPair();
   const server = serveCheckpoints(service);
   const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(host, events(opts), { name: 'parser' });
-  return new CheckpointClient('host', rpc, () => server.close('the checkpoint was closed'));
+  return new CheckpointClient('host', rpc, () => {
+    server.close('the checkpoint was closed');
+    opts.onExit?.();
+  });
 }
 
 /** What a failed `open` says to the user. */
@@ -122,9 +134,9 @@ export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): 
   const client = started?.client ?? startInProcess(opts);
   try {
     // When cancelled, the worker is terminated, whatever it was doing.
-    const payload = await client.open(filePath, opts.signal);
+    const head = await client.open(filePath, opts.signal, opts.expandDepth);
     if (opts.signal?.aborted) throw new LoadCancelled();
-    return { payload, backend: client, ms: Date.now() - t0 };
+    return { head, backend: client, ms: Date.now() - t0 };
   } catch (e) {
     client.dispose();
     if (opts.signal?.aborted || e instanceof LoadCancelled) throw new LoadCancelled();

@@ -10,7 +10,7 @@ import { isDefaultEditorFile } from '../core/formats';
 import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, WebviewApi } from '../shared/protocol';
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
-import { CheckpointDocument } from './document';
+import { CheckpointDocument, DocState } from './document';
 import { makeNonce, webviewHtml } from './html';
 import { EXPORT_CHOICES } from './naming';
 
@@ -62,7 +62,29 @@ export class PanelSession implements vscode.Disposable {
       onMalformed: (m, why) => this.log.warn(`ignored a message from the webview (${why}): ${JSON.stringify(m)?.slice(0, 200)}`),
       onNotificationError: (method, e) => this.log.warn(`${method} from the webview failed: ${e.message}`),
     });
-    this.disposables.push(doc.onDidChangeState(() => this.pushState()));
+    this.disposables.push(
+      doc.onDidChangeState(() => this.pushState()),
+      doc.onDidProgress((p) => this.rpc.notify('progress', p)),
+    );
+  }
+
+  /**
+   * Pass a webview's question on to the worker of the model it shows (same signal: cancelling in
+   * the webview cancels in the worker). Nothing is kept or parsed here: pages go through.
+   */
+  private async relay<M extends 'nodes' | 'search' | 'groups' | 'tensors'>(
+    generation: number,
+    ask: (backend: Extract<DocState, { kind: 'ready' }>['backend']) => Promise<Awaited<ReturnType<HostApi[M]>>>,
+    what: string,
+  ): Promise<Awaited<ReturnType<HostApi[M]>>> {
+    const s = this.doc.state;
+    if (s.kind !== 'ready') throw new Error('no model is loaded');
+    if (generation !== s.generation) throw new Error('the model was reloaded');
+    const t0 = Date.now();
+    const r = await ask(s.backend);
+    const ms = Date.now() - t0;
+    if (ms > 50) this.log.debug(`${what} took ${ms} ms`);
+    return r;
   }
 
   private handlers(): Handlers<HostApi> {
@@ -81,16 +103,10 @@ export class PanelSession implements vscode.Disposable {
         }
         this.pushState();
       },
-      tensors: async ({ generation, query }, ctx) => {
-        const s = this.doc.state;
-        if (s.kind !== 'ready') throw new Error('no model is loaded');
-        if (generation !== s.generation) throw new Error('the model was reloaded');
-        const t0 = Date.now();
-        const page = await s.backend.call('tensors', query, { signal: ctx.signal });
-        const ms = Date.now() - t0;
-        if (ms > 50) this.log.debug(`tensor query ${query.kind} took ${ms} ms`);
-        return page;
-      },
+      nodes: ({ generation, query }, ctx) => this.relay<'nodes'>(generation, (b) => b.call('nodes', query, { signal: ctx.signal }), `node query ${query.kind}`),
+      search: ({ generation, query }, ctx) => this.relay<'search'>(generation, (b) => b.call('search', query, { signal: ctx.signal }), 'search'),
+      groups: ({ generation, ids }, ctx) => this.relay<'groups'>(generation, (b) => b.call('groups', { ids }, { signal: ctx.signal }), 'group query'),
+      tensors: ({ generation, query }, ctx) => this.relay<'tensors'>(generation, (b) => b.call('tensors', query, { signal: ctx.signal }), `tensor query ${query.kind}`),
       export: ({ format }) => this.actions.export(this, format as ExportFormat),
       copyMarkdown: () => this.actions.copyMarkdown(this),
       openMetadata: () => this.actions.openMetadata(this),
@@ -104,9 +120,9 @@ export class PanelSession implements vscode.Disposable {
   /** Send whatever the document currently is: loading, model or error. */
   pushState(): void {
     const s = this.doc.state;
-    if (s.kind === 'loading') this.rpc.notify('loading', { fileName: this.doc.fileName, reloading: s.reloading });
+    if (s.kind === 'loading') this.rpc.notify('loading', { fileName: this.doc.fileName, reloading: s.reloading, progress: s.progress });
     else if (s.kind === 'error') this.rpc.notify('error', { fileName: this.doc.fileName, message: s.message, code: s.code });
-    else this.rpc.notify('model', { generation: s.generation, settings: viewSettings(this.doc.uri), payload: s.payload, exports: EXPORT_CHOICES.slice() });
+    else this.rpc.notify('model', { generation: s.generation, settings: viewSettings(this.doc.uri), head: s.head, exports: EXPORT_CHOICES.slice() });
   }
 
   /** The webview's state changes (settings) are pushed as they happen. */
@@ -160,7 +176,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   async openCustomDocument(uri: vscode.Uri, _openContext: vscode.CustomDocumentOpenContext, _token: vscode.CancellationToken): Promise<CheckpointDocument> {
     const workerPath = path.join(this.context.extensionUri.fsPath, 'dist', 'worker.js');
-    const doc = new CheckpointDocument(uri, workerPath, this.log);
+    const doc = new CheckpointDocument(uri, workerPath, this.log, () => viewSettings(uri).expandDepth);
     void doc.load();
     return doc;
   }

@@ -41,7 +41,7 @@ export class ParameterStatus implements vscode.Disposable {
       return;
     }
     const fmt = viewSettings(this.session.doc.uri).numberFormat;
-    const c = statusContent(s.payload.summary, s.payload.groups, location, fmt);
+    const c = statusContent(s.head, location, fmt);
     this.item.text = c.text;
     this.item.tooltip = new vscode.MarkdownString(c.tooltip, true);
     if (c.warning) this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
@@ -50,7 +50,7 @@ export class ParameterStatus implements vscode.Disposable {
 
   get exactUnique(): number | undefined {
     const s = this.session?.doc.state;
-    return s?.kind === 'ready' ? s.payload.summary.parameters.unique : undefined;
+    return s?.kind === 'ready' ? s.head.summary.parameters.unique : undefined;
   }
 
   dispose(): void {

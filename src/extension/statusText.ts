@@ -3,10 +3,10 @@
  * item itself lives in status.ts.
  */
 import { exactCount, explainSharing, formatCount, formatLabel } from '../shared/format';
-import type { NumberFormat, WireGroup, WireSummary } from '../shared/protocol';
+import type { ModelHead, NumberFormat } from '../shared/protocol';
 
 export interface StatusContent {
-  /** With codicons: `$(symbol-numeric) 124.4M params`, `$(warning) 4 params · unsafe pickle`. */
+  /** With codicons: `$(symbol-numeric) 124M params`, `$(warning) 4 params · unsafe pickle`. */
   text: string;
   /** Markdown for the hover. */
   tooltip: string;
@@ -20,7 +20,8 @@ const escapeMd = (s: string) => s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\
  * `location` names the file with its folder (`gpt2/model.safetensors`, as the workspace shows
  * it), since many checkpoints are all called `model.safetensors`.
  */
-export function statusContent(summary: WireSummary, groups: readonly WireGroup[], location: string, fmt: NumberFormat): StatusContent {
+export function statusContent(head: Pick<ModelHead, 'summary' | 'topGroups' | 'savingGroups'>, location: string, fmt: NumberFormat): StatusContent {
+  const summary = head.summary;
   const p = summary.parameters;
   const dangerous = summary.safety?.verdict === 'dangerous';
   const lines: string[] = [];
@@ -31,7 +32,7 @@ export function statusContent(summary: WireSummary, groups: readonly WireGroup[]
   }
   lines.push(`- ${exactCount(p.unique)} parameters, shared storage counted once`);
   lines.push(`- ${exactCount(p.total)} counting every name`);
-  const why = explainSharing(p.unique, p.total, groups, fmt);
+  const why = explainSharing(p.unique, p.total, head.topGroups.map((g) => g.group), fmt, 3, head.savingGroups);
   if (why) lines.push('', escapeMd(why));
   lines.push('', '_Click to copy the exact count._');
   const count = `${formatCount(p.unique, fmt)} params`;

@@ -5,7 +5,7 @@
 import { compact, exact } from '../core/numbers';
 import type { NumberFormat, WireGroup } from './protocol';
 
-/** `124439808` → `124.4M`; below 1000 the plain integer. */
+/** `124439808` → `124M`, `7168` → `7.17K` (three significant digits); below 1000 the plain integer. */
 export function compactCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   return compact(n);
@@ -14,7 +14,7 @@ export function compactCount(n: number): string {
 /** `124439808` → `124,439,808`. */
 export function exactCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  return n < 0 ? `-${exact(-n)}` : exact(n);
+  return exact(n);
 }
 
 export function formatCount(n: number, mode: NumberFormat): string {
@@ -31,8 +31,9 @@ export function groupEquation(g: Pick<WireGroup, 'tensors'>, max = 4): string {
 /**
  * Why the plain total exceeds the unique count:
  * `38.6M shared: lm_head.weight = transformer.wte.weight`. Empty when nothing is shared.
+ * `groups` may be the few that save the most; `savingGroups` then says how many save anything.
  */
-export function explainSharing(unique: number, total: number, groups: readonly WireGroup[], mode: NumberFormat = 'compact', maxGroups = 3): string {
+export function explainSharing(unique: number, total: number, groups: readonly WireGroup[], mode: NumberFormat = 'compact', maxGroups = 3, savingGroups?: number): string {
   const diff = total - unique;
   if (diff <= 0) return '';
   const ranked = groups
@@ -40,7 +41,7 @@ export function explainSharing(unique: number, total: number, groups: readonly W
     .filter((x) => x.saved > 0)
     .sort((a, b) => b.saved - a.saved);
   const shown = ranked.slice(0, maxGroups).map((x) => groupEquation(x.g));
-  const more = ranked.length - shown.length;
+  const more = Math.max(ranked.length, savingGroups ?? 0) - shown.length;
   let s = `${formatCount(diff, mode)} shared`;
   if (shown.length) s += `: ${shown.join('; ')}`;
   if (more > 0) s += `; +${more} more group${more === 1 ? '' : 's'}`;

@@ -6,17 +6,22 @@
  *   webview ◀─WebviewApi── host ◀─WorkerEvents── parser worker
  *
  *  - `WorkerApi`: the host asks the worker to open a checkpoint (the worker keeps it), then for
- *    tensor pages, exports (every format, PNG too) and the full metadata;
+ *    modules (children, pages, located nodes), searches, storage groups, tensor pages, exports
+ *    (every format, PNG too) and the full metadata;
  *  - `WorkerEvents`: what the worker tells the host unasked (progress);
  *  - `HostApi`: the webview says `ready` when its script runs (again after every tab switch,
- *    since the webview is rebuilt without retainContextWhenHidden), asks for tensor pages, and
- *    asks for exports, reloads...;
- *  - `WebviewApi`: the host answers `ready` with `loading`, then `model` (or `error`), and sends
- *    `model` again with a new `generation` whenever the file changes on disk.
+ *    since the webview is rebuilt without retainContextWhenHidden), asks for modules, searches,
+ *    groups and tensor pages (relayed to the worker), and for exports, reloads...;
+ *  - `WebviewApi`: the host answers `ready` with `loading` (and `progress` while the worker
+ *    reads), then `model` (or `error`), and sends `model` again with a new `generation` whenever
+ *    the file changes on disk.
  *
- * The host never sends tensor data: the model is a compact module tree, and tensor *descriptions*
- * (name, dtype, shape...) are paged on request. Every part imports this file: types and pure
- * helpers only, so it compiles under Node (no DOM) and in the browser bundle alike.
+ * The lazy editor (issue 11): `model` carries the summary and the first view only — a few
+ * kilobytes whatever the model's size — and everything else (children, a folded run's blocks,
+ * search results, tie partners, tensor descriptions) is asked for when it is shown. The host
+ * never sends tensor data and holds nothing proportional to the model. Every part imports this
+ * file: types and pure helpers only, so it compiles under Node (no DOM) and in the browser
+ * bundle alike.
  */
 import type { Counts, FoldRun, Format, Relation, Role, SafetyReport, SharedGroup, Warning } from '../core/model';
 import type { Validators } from './rpc';
@@ -24,7 +29,7 @@ import type { Validators } from './rpc';
 export type { Counts, FoldRun, Format, Relation, Role, SafetyReport, Warning };
 
 /** Bump when a message shape changes incompatibly; checked when the webview says `ready`. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type NumberFormat = 'compact' | 'exact';
 
@@ -35,23 +40,28 @@ export interface ViewSettings {
 }
 
 /**
- * The module tree, flattened in pre-order: a node's parent always comes before it. Strings that
- * repeat across modules (types, reprs, evidence, shape summaries) are indices into
- * `ModelPayload.strings`, which keeps a 100,000-tensor model's tree a few megabytes.
+ * A module as the webview gets it: on demand, a few at a time (issue 11). The worker keeps the
+ * whole tree; the webview asks for the first view, children, pages of a long child list,
+ * search results and the owners of tie partners. Every answer that carries nodes carries their
+ * ancestors too (ancestors first), so the webview can always place what it gets.
  */
-export interface WireModule {
-  /** Index of the parent in the flat list; -1 for the root (always index 0). */
+export interface WireNode {
+  /** Pre-order index in the worker's module list (root 0), stable for one model generation. */
+  id: number;
+  /** The parent's id; -1 for the root. */
   parent: number;
+  /** Position among the parent's children (file order). */
+  index: number;
   /** Attribute name under the parent ('' for the root). */
   name: string;
-  /** Class name (string table index). */
-  type: number;
+  /** Class name. */
+  type: string;
   /** Omitted when false. */
   inferred?: boolean;
-  /** PyTorch-style repr (string table index). */
-  repr?: number;
-  /** Why the type is what it is (string table index). */
-  evidence?: number;
+  /** PyTorch-style repr. */
+  repr?: string;
+  /** Why the type is what it is. */
+  evidence?: string;
   /** Parameters [unique, total] over the subtree. */
   params: [number, number];
   /** Buffers [unique, total]; omitted when both are zero. */
@@ -64,32 +74,129 @@ export interface WireModule {
   tensorCount: number;
   /** Tensors owned directly (paged with a `tensors` request). */
   own: number;
-  /** Summary of the own tensors' shapes, `weight [768, 2304] · bias [2304]` (string table index). */
-  shapes?: number;
-  /** Runs of identical consecutive children (indices into this node's children, in order). */
-  folds?: FoldRun[];
-  /** Tensors in the subtree that share storage with tensors outside it. */
-  shared?: { tensor: string; others: string[]; relation: Relation }[];
-}
-
-/** A module with its strings resolved (what the webview works with). */
-export interface ModuleInfo extends Omit<WireModule, 'type' | 'repr' | 'evidence' | 'shapes'> {
-  type: string;
-  repr?: string;
-  evidence?: string;
+  /** Summary of the own tensors' shapes, `weight [768, 2304] · bias [2304]`. */
   shapes?: string;
+  /** Direct children. */
+  childCount: number;
+  /** Rows the subtree shows under this node with everything expanded and unfolded. */
+  descendantRows: number;
+  /** Runs of identical consecutive children (indices into this node's children, in order). */
+  folds?: WireFold[];
+  /** Tensors in the subtree that share storage with tensors outside it (at most 64 listed). */
+  shared?: WireShared[];
+  /** Shared tensors of the subtree beyond those in `shared`. */
+  sharedMore?: number;
+  /**
+   * The part of `params[0]` on storage that modules outside the subtree use too (a tied
+   * `lm_head` is all shared): the rows' shares of a tied model add up to more than 100%.
+   */
+  sharedParams?: number;
 }
 
-/** Resolve a wire module's string-table references. */
-export function resolveModule(m: WireModule, strings: readonly string[]): ModuleInfo {
-  const info: ModuleInfo = { ...m, type: strings[m.type] ?? '?', repr: undefined, evidence: undefined, shapes: undefined };
-  if (m.repr !== undefined) info.repr = strings[m.repr];
-  else delete info.repr;
-  if (m.evidence !== undefined) info.evidence = strings[m.evidence];
-  else delete info.evidence;
-  if (m.shapes !== undefined) info.shapes = strings[m.shapes];
-  else delete info.shapes;
-  return info;
+/** A folded run as the webview gets it: the run, and what its blocks hold together. */
+export interface WireFold extends FoldRun {
+  /** Unique parameters of the run's blocks together. */
+  unique: number;
+  /** The blocks' tensors that share storage with tensors outside the run. */
+  shared?: WireShared[];
+}
+
+/** A tensor of a subtree sharing storage with tensors outside it. */
+export interface WireShared {
+  tensor: string;
+  /** Names outside the subtree on the same storage (the first few; `more` beyond). */
+  others: string[];
+  /** The module owning each of `others` (node ids). */
+  owners: number[];
+  more?: number;
+  relation: Relation;
+  /** The storage group (`groups` request). */
+  group: number;
+}
+
+/** A node with the fields the webview works with (the wire node is used as it is). */
+export type ModuleInfo = WireNode;
+
+/** A page of nodes: ancestor-closed, ancestors first. */
+export interface NodePage {
+  nodes: WireNode[];
+  /** `children`: the first child index not sent when the page was cut (more to ask for). */
+  next?: number;
+  /** `locate`: the node id per asked path or tensor (-1 when there is none). */
+  found?: number[];
+  /** `view`: the nodes expanded in the first view. */
+  expanded?: number[];
+}
+
+export type NodeQuery =
+  /**
+   * Children of a node with child index in [from, to); with `folded`, a folded run inside the
+   * range sends only its first block (the representative) — unfolding asks for the others.
+   */
+  | { kind: 'children'; id: number; from: number; to: number; folded: boolean }
+  /** Nodes by pre-order id, [from, from + count) (expand all loads the tree in such pages). */
+  | { kind: 'range'; from: number; count: number }
+  /** Nodes by id, by dotted path, or the modules owning tensors (by full name). */
+  | { kind: 'locate'; ids?: number[]; paths?: string[]; tensors?: string[] }
+  /**
+   * The items (children, a folded run by its first block) of several nodes at once: the
+   * collapsed rows on screen, so a click opens them at once. Nodes with many items are skipped
+   * (they load when opened).
+   */
+  | { kind: 'items'; ids: number[] }
+  /** The first view (see firstView.ts) for an expansion depth. */
+  | { kind: 'view'; expandDepth: number };
+
+export interface SearchQuery {
+  /** As the filter box has it: a substring (case-insensitive) or a regular expression (`i`). */
+  text: string;
+  regex: boolean;
+  /** Matches to send at most. */
+  limit: number;
+}
+
+export interface SearchResult {
+  /** Modules whose path or type matches (all of them, also those not sent). */
+  count: number;
+  /** The first `limit` matches, in tree order. */
+  matched: number[];
+  /** The matches and their ancestors. */
+  nodes: WireNode[];
+  /** The search stopped at its time budget: `count` counts what it saw. */
+  partial?: boolean;
+  /** A regular expression that does not compile. */
+  error?: string;
+}
+
+/** A storage group with the modules owning its members. */
+export interface WireGroupInfo {
+  index: number;
+  group: WireGroup;
+  /** Owner node id per listed member (`group.tensors`). */
+  owners: number[];
+  /** Members not listed (a storage thousands of views share lists the first ones). */
+  more?: number;
+}
+
+export interface GroupPage {
+  groups: WireGroupInfo[];
+  /** The owners and their ancestors. */
+  nodes: WireNode[];
+}
+
+/** What the webview gets first: the summary, and the tree as far as the first view shows it. */
+export interface ModelHead {
+  summary: WireSummary;
+  /** Modules in the whole tree. */
+  moduleCount: number;
+  /** Storage groups in the model. */
+  groupCount: number;
+  /** Groups whose sharing saves elements (what "+N more groups" counts). */
+  savingGroups: number;
+  /** The few groups that save the most, for the summary (with owners, no nodes). */
+  topGroups: WireGroupInfo[];
+  /** The first view: its nodes (ancestor-closed) and which are expanded. */
+  view: { nodes: WireNode[]; expanded: number[] };
 }
 
 /** A storage group as the core defines it (tensors, relation, storage, element counts, reason). */
@@ -147,14 +254,6 @@ export interface WireSummary {
   truncated: boolean;
 }
 
-export interface ModelPayload {
-  summary: WireSummary;
-  /** String table for WireModule's `type`, `repr`, `evidence` and `shapes`. */
-  strings: string[];
-  modules: WireModule[];
-  groups: WireGroup[];
-}
-
 export type TensorQuery =
   /** The tensors of a module (its own, or its whole subtree), a page at a time. */
   | { kind: 'module'; path: string; subtree: boolean; offset: number; limit: number }
@@ -165,7 +264,12 @@ export type TensorQuery =
    * to the module), starts with `prefix`, searching from `from` and wrapping (as findByPrefix).
    * Answered with a one-item page at the found index, or no items when nothing matches.
    */
-  | { kind: 'find'; path: string; subtree: boolean; prefix: string; from: number };
+  | { kind: 'find'; path: string; subtree: boolean; prefix: string; from: number }
+  /**
+   * The first `limit` own tensors of each of several modules (the rows on screen), so a hover
+   * card has them at once. Answered with the items in order and `heads` saying whose they are.
+   */
+  | { kind: 'heads'; paths: string[]; limit: number };
 
 export interface TensorPage {
   /** Total matching the query (for `module` and `find`: the module's own or subtree tensors). */
@@ -173,6 +277,10 @@ export interface TensorPage {
   /** Index of the first item in the list (for `find`: where the match is). */
   offset: number;
   items: WireTensor[];
+  /** The storage groups the items are in (the table's Storage column names the others). */
+  groups?: WireGroupInfo[];
+  /** `heads`: per asked path, its own tensors in all and how many of the items are its. */
+  heads?: { path: string; total: number; count: number }[];
 }
 
 /**
@@ -207,12 +315,18 @@ export interface ExportResult {
   data: string | Uint8Array;
 }
 
-/** What the worker tells the host while it works (issue 11 shows it). */
+/** What the worker tells the host while it works; the webview shows it from the first 100 ms. */
 export interface Progress {
-  /** Reading the headers (and analysing them); building the webview's payload. */
-  stage: 'reading' | 'building';
+  /** Reading the headers; analysing them (tensors, sharing, the module tree); the first view. */
+  stage: 'reading' | 'analysing' | 'building';
   /** The file the stage is about, when there is one. */
   file?: string;
+  /** Files (shards) read, of `filesTotal`, and the header bytes read so far. */
+  filesDone?: number;
+  filesTotal?: number;
+  bytesRead?: number;
+  /** Tensors found (analysing). */
+  tensors?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,8 +334,14 @@ export interface Progress {
 
 /** host → parser worker. */
 export interface WorkerApi {
-  /** Open and analyse the checkpoint (headers only); the worker keeps it for the calls below. */
-  open(p: { path: string }): ModelPayload;
+  /**
+   * Open and analyse the checkpoint (headers only); the worker keeps it for the calls below.
+   * Answers the head: the summary and the first view for `expandDepth`.
+   */
+  open(p: { path: string; expandDepth?: number }): ModelHead;
+  nodes(q: NodeQuery): NodePage;
+  search(q: SearchQuery): SearchResult;
+  groups(p: { ids: number[] }): GroupPage;
   tensors(q: TensorQuery): TensorPage;
   export(p: ExportRequest): ExportResult;
   /** config.json, `__metadata__`, GGUF keys... in full, as pretty JSON. */
@@ -237,6 +357,12 @@ export interface WorkerEvents {
 export interface HostApi {
   /** The webview's script runs (again after a tab switch); the host answers with the state. */
   ready(p: { protocol: number }): void;
+  /** Modules of the model `generation` shows: children, pages, located nodes, the first view. */
+  nodes(p: { generation: number; query: NodeQuery }): NodePage;
+  /** The filter, run over the whole tree. */
+  search(p: { generation: number; query: SearchQuery }): SearchResult;
+  /** Storage groups by index, with their owners. */
+  groups(p: { generation: number; ids: number[] }): GroupPage;
   /** A page of tensor descriptions of the model `generation` shows. */
   tensors(p: { generation: number; query: TensorQuery }): TensorPage;
   export(p: { format: ExportId }): void;
@@ -249,8 +375,10 @@ export interface HostApi {
 
 /** host → webview (notifications). */
 export interface WebviewApi {
-  loading(p: { fileName: string; reloading: boolean }): void;
-  model(p: { generation: number; settings: ViewSettings; payload: ModelPayload; exports: ExportChoice[] }): void;
+  loading(p: { fileName: string; reloading: boolean; progress?: Progress }): void;
+  /** How far opening got (sent as it goes, at most every 50 ms or so). */
+  progress(p: Progress): void;
+  model(p: { generation: number; settings: ViewSettings; head: ModelHead; exports: ExportChoice[] }): void;
   error(p: { fileName: string; message: string; code?: string }): void;
   settings(p: ViewSettings): void;
   command(p: { command: HostCommand }): void;
@@ -262,6 +390,35 @@ export interface WebviewApi {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
+const isId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+const isIdList = (v: unknown, max: number): boolean => Array.isArray(v) && v.length <= max && v.every(isId);
+const isStringList = (v: unknown, max: number): boolean => Array.isArray(v) && v.length <= max && v.every((x) => typeof x === 'string');
+
+/** At most this many ids, paths or names in one request. */
+export const MAX_REQUEST_ITEMS = 10_000;
+
+export function isNodeQuery(q: unknown): q is NodeQuery {
+  if (!isObject(q)) return false;
+  switch (q.kind) {
+    case 'children':
+      return isId(q.id) && isId(q.from) && isId(q.to) && typeof q.folded === 'boolean';
+    case 'range':
+      return isId(q.from) && isId(q.count);
+    case 'locate':
+      return (q.ids === undefined || isIdList(q.ids, MAX_REQUEST_ITEMS)) && (q.paths === undefined || isStringList(q.paths, MAX_REQUEST_ITEMS)) && (q.tensors === undefined || isStringList(q.tensors, MAX_REQUEST_ITEMS));
+    case 'view':
+      return isId(q.expandDepth);
+    case 'items':
+      return isIdList(q.ids, 500);
+    default:
+      return false;
+  }
+}
+
+export function isSearchQuery(q: unknown): q is SearchQuery {
+  return isObject(q) && typeof q.text === 'string' && q.text.length <= 10_000 && typeof q.regex === 'boolean' && isId(q.limit);
+}
+
 export function isTensorQuery(q: unknown): q is TensorQuery {
   if (!isObject(q)) return false;
   switch (q.kind) {
@@ -271,6 +428,8 @@ export function isTensorQuery(q: unknown): q is TensorQuery {
       return typeof q.path === 'string' && typeof q.subtree === 'boolean' && typeof q.prefix === 'string' && isCount(q.from);
     case 'names':
       return Array.isArray(q.names) && q.names.every((n) => typeof n === 'string');
+    case 'heads':
+      return isStringList(q.paths, 1000) && isCount(q.limit);
     default:
       return false;
   }
@@ -280,6 +439,9 @@ export function isTensorQuery(q: unknown): q is TensorQuery {
 export function hostApiValidators(formats: readonly string[]): Validators<HostApi> {
   return {
     ready: (p) => isObject(p) && typeof p.protocol === 'number',
+    nodes: (p) => isObject(p) && typeof p.generation === 'number' && isNodeQuery(p.query),
+    search: (p) => isObject(p) && typeof p.generation === 'number' && isSearchQuery(p.query),
+    groups: (p) => isObject(p) && typeof p.generation === 'number' && isIdList(p.ids, MAX_REQUEST_ITEMS),
     tensors: (p) => isObject(p) && typeof p.generation === 'number' && isTensorQuery(p.query),
     export: (p) => isObject(p) && typeof p.format === 'string' && formats.includes(p.format),
     selected: (p) => isObject(p) && (p.path === null || typeof p.path === 'string'),
@@ -289,7 +451,10 @@ export function hostApiValidators(formats: readonly string[]): Validators<HostAp
 /** What the worker accepts from the host (the host is trusted; this catches our own mistakes). */
 export function workerApiValidators(formats: readonly string[]): Validators<WorkerApi> {
   return {
-    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0,
+    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0 && (p.expandDepth === undefined || isId(p.expandDepth)),
+    nodes: (q) => isNodeQuery(q),
+    search: (q) => isSearchQuery(q),
+    groups: (p) => isObject(p) && isIdList(p.ids, MAX_REQUEST_ITEMS),
     tensors: (q) => isTensorQuery(q),
     export: (p) => isObject(p) && typeof p.format === 'string' && formats.includes(p.format) && (p.depth === undefined || isCount(p.depth)),
   };

@@ -1,11 +1,12 @@
 /**
- * The webview's model payload, built in the worker from an analysed Checkpoint: a compact
- * pre-order module list, the sharing groups and a summary with shortened metadata (tensor
- * descriptions are paged on request: tensorIndex.ts). Pure (no vscode import), so mocha tests it.
+ * What the webview is sent about an analysed Checkpoint, built in the worker: the summary with
+ * shortened metadata, tensor descriptions (paged: tensorIndex.ts) and the helpers the module
+ * nodes use (treeIndex.ts serves the tree itself, on demand). Pure (no vscode import), so mocha
+ * tests it.
  */
 import * as path from 'path';
-import type { Checkpoint, ModuleNode, Tensor } from '../core/model';
-import type { ModelPayload, WireGroup, WireModule, WireSummary, WireTensor } from '../shared/protocol';
+import type { Checkpoint, Tensor } from '../core/model';
+import type { WireSummary, WireTensor } from '../shared/protocol';
 
 /** Limits for metadata shown inline in the webview (the full JSON opens in an editor). */
 export interface TruncateLimits {
@@ -74,71 +75,16 @@ function formatShape(shape: number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** `weight [768, 2304] · bias [2304]` for a module's own tensors (first few). */
-export function shapeSummary(modulePath: string, own: Tensor[]): string | undefined {
-  if (!own.length) return undefined;
+/**
+ * `weight [768, 2304] · bias [2304]` for a module's own tensors: the first few, and `+n` for
+ * the others (`count` of them in all; the caller may pass only the first few tensors).
+ */
+export function shapeSummary(modulePath: string, own: readonly Tensor[], count = own.length): string | undefined {
+  if (!count || !own.length) return undefined;
   const strip = modulePath ? modulePath.length + 1 : 0;
   const parts = own.slice(0, SHAPES_SHOWN).map((t) => `${t.name.slice(strip)} ${formatShape(t.shape)}`);
-  if (own.length > SHAPES_SHOWN) parts.push(`+${own.length - SHAPES_SHOWN}`);
+  if (count > SHAPES_SHOWN) parts.push(`+${count - SHAPES_SHOWN}`);
   return parts.join(' · ');
-}
-
-function sumBytes(b: Record<string, number>): number {
-  let s = 0;
-  for (const k in b) s += b[k];
-  return s;
-}
-
-/** Interns strings for the payload's string table. */
-export class StringTable {
-  readonly strings: string[] = [];
-  private readonly index = new Map<string, number>();
-  id(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.strings.length;
-      this.strings.push(s);
-      this.index.set(s, i);
-    }
-    return i;
-  }
-}
-
-/** The compact pre-order module list. */
-export function flattenModules(cp: Checkpoint, byName: Map<string, Tensor>, table: StringTable = new StringTable()): WireModule[] {
-  const out: WireModule[] = [];
-  const stack: { node: ModuleNode; parent: number }[] = [{ node: cp.modules, parent: -1 }];
-  while (stack.length) {
-    const { node, parent } = stack.pop()!;
-    const own: Tensor[] = [];
-    for (const n of node.tensors) {
-      const t = byName.get(n);
-      if (t) own.push(t);
-    }
-    const m: WireModule = {
-      parent,
-      name: node.name,
-      type: table.id(node.type),
-      params: [node.parameters.unique, node.parameters.total],
-      bytes: sumBytes(node.bytesByDtype),
-      tensorCount: node.tensorCount,
-      own: node.tensors.length,
-    };
-    if (node.inferred) m.inferred = true;
-    if (node.repr) m.repr = table.id(node.repr);
-    if (node.evidence) m.evidence = table.id(node.evidence);
-    if (node.buffers.unique || node.buffers.total) m.buffers = [node.buffers.unique, node.buffers.total];
-    if (node.other.unique || node.other.total) m.other = [node.other.unique, node.other.total];
-    const shapes = shapeSummary(node.path, own);
-    if (shapes) m.shapes = table.id(shapes);
-    if (node.folds.length) m.folds = node.folds.map((f) => ({ ...f }));
-    if (node.sharedWith.length) m.shared = node.sharedWith.map((s) => ({ tensor: s.tensor, others: s.others.slice(), relation: s.relation }));
-    const index = out.length;
-    out.push(m);
-    // Push children reversed so they pop in order: pre-order with children in file order.
-    for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i], parent: index });
-  }
-  return out;
 }
 
 export function buildSummary(cp: Checkpoint): WireSummary {
@@ -176,20 +122,6 @@ function countPresent(tensors: readonly Tensor[]): number {
   return n;
 }
 
-export function wireGroups(cp: Checkpoint): WireGroup[] {
-  return cp.shared.map((g) => {
-    const w: WireGroup = {
-      tensors: g.tensors.slice(),
-      relation: g.relation,
-      storage: g.storage,
-      uniqueElements: g.uniqueElements,
-      totalElements: g.totalElements,
-    };
-    if (g.reason) w.reason = g.reason;
-    return w;
-  });
-}
-
 export function wireTensor(t: Tensor): WireTensor {
   const w: WireTensor = {
     name: t.name,
@@ -210,13 +142,6 @@ export function wireTensor(t: Tensor): WireTensor {
   if (t.formatDtype) w.formatDtype = t.formatDtype;
   if (t.extra && Object.keys(t.extra).length) w.extra = { ...t.extra };
   return w;
-}
-
-export function buildPayload(cp: Checkpoint): ModelPayload {
-  const byName = tensorsByName(cp);
-  const table = new StringTable();
-  const modules = flattenModules(cp, byName, table);
-  return { summary: buildSummary(cp), strings: table.strings, modules, groups: wireGroups(cp) };
 }
 
 export function tensorsByName(cp: Checkpoint): Map<string, Tensor> {

@@ -1,16 +1,18 @@
 /**
  * The checkpoint side of the host ↔ worker RPC: opens a checkpoint, keeps the analysed
- * Checkpoint, and answers `WorkerApi` calls about it (tensor pages, exports, metadata). Runs in
- * the parser worker (main.ts), or in-process over an in-memory transport when no worker can
- * start. Pure Node, no vscode import.
+ * Checkpoint and its module index, and answers `WorkerApi` calls about it (the head, modules on
+ * demand, searches, groups, tensor pages, exports, metadata). Runs in the parser worker
+ * (main.ts), or in-process over an in-memory transport when no worker can start. Pure Node, no
+ * vscode import.
  */
 import { EXPORT_FORMATS, exportAs, isExportFormat } from '../core/export';
 import type { Checkpoint } from '../core/model';
-import type { ExportRequest, ExportResult, ModelPayload, TensorPage, TensorQuery, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { ExportRequest, ExportResult, GroupPage, ModelHead, NodePage, NodeQuery, Progress, SearchQuery, SearchResult, TensorPage, TensorQuery, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { workerApiValidators } from '../shared/protocol';
 import { Handlers, RpcEndpoint, Transport } from '../shared/rpc';
-import { buildPayload, displayName } from './payload';
+import { buildSummary, displayName } from './payload';
 import { TensorIndex } from './tensorIndex';
+import { TreeIndex } from './treeIndex';
 
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -18,29 +20,48 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Default expansion depth when the host does not say (`weightscope.expandDepth`'s default). */
+const DEFAULT_EXPAND_DEPTH = 2;
+
 /** One opened checkpoint and what is asked of it. */
 export class CheckpointService {
   private index?: TensorIndex;
 
   private constructor(
     readonly checkpoint: Checkpoint,
-    readonly payload: ModelPayload,
+    readonly tree: TreeIndex,
+    readonly head: ModelHead,
   ) {}
 
-  static async open(filePath: string, progress?: WorkerEvents['progress']): Promise<CheckpointService> {
+  static async open(filePath: string, progress?: (p: Progress) => void, expandDepth = DEFAULT_EXPAND_DEPTH): Promise<CheckpointService> {
     const core = await import('../core/index');
     progress?.({ stage: 'reading', file: filePath });
-    const checkpoint = await core.openCheckpoint(filePath);
-    progress?.({ stage: 'building', file: filePath });
-    return new CheckpointService(checkpoint, buildPayload(checkpoint));
+    const raw = await core.readCheckpoint(filePath, { onProgress: (p) => progress?.({ stage: 'reading', ...p }) });
+    progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead });
+    const checkpoint = core.analyze(raw);
+    progress?.({ stage: 'building', file: filePath, tensors: checkpoint.tensors.length });
+    const tree = new TreeIndex(checkpoint);
+    return new CheckpointService(checkpoint, tree, tree.head(buildSummary(checkpoint), expandDepth));
   }
 
-  /** Build the tensor index ahead of the first question (called once the payload is out). */
+  /** Build the lookups ahead of the first question (called once the head is out). */
   warm(): void {
     if (!this.index) {
-      this.index = new TensorIndex(this.checkpoint);
-      this.index.query({ kind: 'names', names: [] });
+      this.tree.warm();
+      this.index = new TensorIndex(this.tree);
     }
+  }
+
+  nodes(q: NodeQuery): NodePage {
+    return this.tree.nodes(q);
+  }
+
+  search(q: SearchQuery): SearchResult {
+    return this.tree.search(q);
+  }
+
+  groups(ids: readonly number[]): GroupPage {
+    return this.tree.groups(ids);
   }
 
   tensors(q: TensorQuery): TensorPage {
@@ -59,6 +80,9 @@ export class CheckpointService {
   }
 }
 
+/** Progress at most this often (the last shard, and a new stage, always go). */
+const PROGRESS_EVERY_MS = 50;
+
 /**
  * Serve `WorkerApi` on a transport: the worker's whole job. `open` may be called once; the other
  * calls need it first.
@@ -70,16 +94,29 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
     if (!service) throw Object.assign(new Error('no checkpoint is open'), { code: 'not-open' });
     return service;
   };
+  let lastSent = 0;
+  let lastStage = '';
+  const progress = (p: Progress) => {
+    const now = Date.now();
+    const final = p.filesTotal !== undefined && p.filesDone === p.filesTotal;
+    if (p.stage === lastStage && !final && now - lastSent < PROGRESS_EVERY_MS) return;
+    lastSent = now;
+    lastStage = p.stage;
+    endpoint.notify('progress', p);
+  };
   const handlers: Handlers<WorkerApi> = {
-    open: async ({ path }) => {
+    open: async ({ path, expandDepth }) => {
       if (opening || service) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
       opening = true;
-      service = await CheckpointService.open(path, (p) => endpoint.notify('progress', p));
+      service = await CheckpointService.open(path, progress, expandDepth);
       // Index the tensors while the webview draws, so the first hover or table page is quick.
       const s = service;
       setTimeout(() => s.warm(), 0);
-      return s.payload;
+      return s.head;
     },
+    nodes: (q) => need().nodes(q),
+    search: (q) => need().search(q),
+    groups: ({ ids }) => need().groups(ids),
     tensors: (q) => need().tensors(q),
     export: (p) => need().export(p),
     metadata: () => need().metadata(),

@@ -8,6 +8,7 @@
 #   WEIGHTSCOPE_E2E_FIXTURES fixture folder (default: test/fixtures/safetensors; for debugging)
 #   WEIGHTSCOPE_E2E_OUT     output folder, wiped at start (default: test-output/e2e)
 #   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
+#   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -euo pipefail
@@ -108,6 +109,9 @@ compgen -G "$STATE/extensions/weightscope.weightscope-*" >/dev/null \
   || { log "extension not found in $STATE/extensions after install"; exit 1; }
 log "install-extension: $(since "$T") s"
 
+# remote.autoForwardPorts off: code-server's extension host otherwise scans for ports every few
+# seconds (child_process.exec, /proc reads: a CPU profile of the host while the 163-shard model
+# opens shows those, not Weightscope), which would blur the host's event-loop figures.
 cat > "$STATE/user-data/User/settings.json" <<'JSON'
 {
   "workbench.startupEditor": "none",
@@ -125,7 +129,8 @@ cat > "$STATE/user-data/User/settings.json" <<'JSON'
   "chat.commandCenter.enabled": false,
   "workbench.editor.enablePreview": false,
   "window.restoreWindows": "none",
-  "files.hotExit": "off"
+  "files.hotExit": "off",
+  "remote.autoForwardPorts": false
 }
 JSON
 
@@ -141,6 +146,18 @@ done
 mkdir -p "$WORKSPACE/broken"
 # A safetensors header length (8 bytes, little-endian) far larger than the file, then junk.
 printf '\xff\xff\xff\xff\x00\x00\x00\x00{"not": "a safetensors header' > "$WORKSPACE/broken/broken.safetensors"
+# A PyTorch checkpoint under the name transformers gives it (the .bin offer; its presence also
+# activates the extension at start-up through workspaceContains:**/*.bin).
+# Three of them: VS Code reopens a file with the editor last chosen for it, so the offer is timed
+# on files never opened in Weightscope (at start-up, after a reload, later in the session).
+for d in bin bin-reload bin-later; do
+  mkdir -p "$WORKSPACE/$d"
+  cp "$ROOT/test/fixtures/pytorch/gpt2-tied.pt" "$WORKSPACE/$d/pytorch_model.bin"
+done
+# The large model: the DeepSeek-V3 layout, 163 sparse shards (~20 MB on disk, 684 GB apparent).
+T=$(now)
+node "$ROOT/scripts/deepseek-v3.cjs" "$WORKSPACE/deepseek-v3" >/dev/null
+log "DeepSeek-V3 layout written: $(since "$T") s"
 
 # ------------------------------------------------------------------ 4. start code-server
 PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -165,7 +182,8 @@ log "code-server healthy: $(since "$T") s"
 T=$(now)
 set +e
 E2E_URL="http://127.0.0.1:$PORT/" E2E_WORKSPACE="$WORKSPACE" E2E_OUT="$OUT" E2E_RESULTS="$RESULTS" \
-E2E_FIXTURES="$FIXTURES" \
+E2E_FIXTURES="$FIXTURES" E2E_STATE="$STATE" E2E_SETTINGS="$STATE/user-data/User/settings.json" \
+E2E_ONLY="${WEIGHTSCOPE_E2E_ONLY:-}" \
   timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-600}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
 TEST_PID=$!
 # "wait" (unlike a foreground command) lets the INT/TERM traps run at once.

@@ -17,6 +17,9 @@ import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
 import './style.css';
 import { App } from './ui/app';
 
+// Timings the end-to-end bench reads (performance marks: the script ran, the model came, rows painted).
+performance.mark('weightscope:script');
+
 function start(): void {
   const root = document.getElementById('app');
   if (!root) return;

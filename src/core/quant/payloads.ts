@@ -19,6 +19,7 @@ import { ByteSource } from '../bytes';
 import { CheckpointError } from '../errors';
 import { isObject, parseJson, toPlain } from '../json';
 import { RawCheckpoint, TensorPayload, TensorRecord } from '../model';
+import { bytesExact, exact } from '../numbers';
 
 const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
 /** Bytes of tensor contents read in all, however many layers the checkpoint has. */
@@ -132,7 +133,7 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
   if (skipped) {
     raw.warnings.push({
       code: 'quantization-payload-budget',
-      message: `${skipped} quantization shape tensor(s) not read: the budget for reading tensor contents (${maxTensors} tensors, ${maxBytes} bytes) is spent; their layers are sized from their packed shapes`,
+      message: `${skipped} quantization shape tensor(s) not read: the budget for reading tensor contents (${exact(maxTensors)} tensors, ${bytesExact(maxBytes)}) is spent; their layers are sized from their packed shapes`,
     });
   }
   if (wanted.length === 0) return;

@@ -40,7 +40,8 @@ export interface RemoteOptions {
   endpoint?: string;
   fetch?: FetchLike;
   signal?: AbortSignal;
-  onProgress?: (p: TransferProgress) => void;
+  /** Requests and bytes transferred, as they happen. */
+  onTransfer?: (p: TransferProgress) => void;
   /** Environment to read HF_* variables from (default process.env). */
   env?: Env;
   /**
@@ -84,7 +85,7 @@ export async function resolveAddress(address: string, opts: RemoteOptions = {}):
     ...opts.http,
     fetch: opts.fetch,
     signal: opts.signal,
-    onProgress: opts.onProgress,
+    onProgress: opts.onTransfer,
     token,
     // The token goes to the Hub only: never to another host named by a URL.
     tokenOrigins: [originOf(endpoint)],
@@ -173,7 +174,7 @@ export interface RemoteRead {
  * Read an address: for hf://, the local cache's snapshot when it holds everything needed (no
  * network), else the Hub; for a URL, the URL. `raw.path` is the address of what was opened.
  */
-export async function readRemote(address: string, opts: RemoteOptions = {}): Promise<RemoteRead> {
+export async function readRemote(address: string, opts: RemoteOptions & Pick<OpenOptions, 'onProgress'> = {}): Promise<RemoteRead> {
   const env = envOf(opts);
   const endpoint = (opts.endpoint ?? hubEndpoint(env)).replace(/\/+$/, '');
   const a: RemoteAddress = parseAddress(address, endpoint);
@@ -188,7 +189,7 @@ export async function readRemote(address: string, opts: RemoteOptions = {}): Pro
   const r = await resolveAddress(address, opts);
   let raw: RawCheckpoint;
   try {
-    raw = await readCheckpoint(r.path, r.options);
+    raw = await readCheckpoint(r.path, { ...r.options, onProgress: opts.onProgress });
   } catch (e) {
     throw r.explain(e);
   }
@@ -239,7 +240,7 @@ async function readFromCache(a: HubAddress, cacheDir: string, only: boolean): Pr
 }
 
 /** Open and analyse an address: what openCheckpoint does for hf:// and http(s):// inputs. */
-export async function openRemote(address: string, opts: RemoteOptions = {}): Promise<Checkpoint> {
+export async function openRemote(address: string, opts: RemoteOptions & Pick<OpenOptions, 'onProgress'> = {}): Promise<Checkpoint> {
   const r = await readRemote(address, opts);
   const cp = analyze(r.raw);
   cp.source = r.source;

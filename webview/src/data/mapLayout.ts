@@ -1,7 +1,7 @@
 /**
- * The Map view's data side, DOM-free (mocha tests it): the source the map reads, an adapter for
- * today's eager `ModelTree`, zooming (the breadcrumb, zoom out, what a cell zooms into, keys
- * saved across tab switches) and the keyboard model. The layout itself, shared with the core's
+ * The Map view's data side, DOM-free (mocha tests it): the source the map reads (the editor's
+ * lazy tree), zooming (the breadcrumb, zoom out, what a cell zooms into, keys saved across tab
+ * switches) and the keyboard model. The layout itself, shared with the core's
  * map export, is in src/shared/icicle.ts (why an icicle: see there).
  *
  * The seam for a lazy tree: the map reads the model only through `MapSource`
@@ -10,26 +10,34 @@
  * the view loads it when zoomed into, moved into with the keyboard, or when it is wide enough
  * to be worth showing (`MapLayout.wanted`), and draws again when the load settles.
  */
-import type { WireGroup } from '../../../src/shared/protocol';
 import { foldLabel, MapCell, MapId, MapLayout, MapNode, MapSource, MapZoom, normalizeZoom, runAt, sameZoom } from '../../../src/shared/icicle';
-import { foldKey as treeFoldKey, FoldRow, ModelTree, ModuleRow } from './tree';
+import { foldKey, LazyTree } from './lazyTree';
+import type { GroupStore } from './shared';
+import type { FoldRow, ModuleRow } from './tree';
 
 export type { MapCell, MapGroup, MapId, MapKind, MapLayout, MapNode, MapSource, MapZoom } from '../../../src/shared/icicle';
 export { layoutMap, MapValues, MAP_KINDS, normalizeZoom, sameZoom } from '../../../src/shared/icicle';
 
 // ---------------------------------------------------------------------------------------------
-// The eager tree as a source
+// The lazy tree as a source
 
-/** Today's ModelTree (every module in the payload) as a map source: map ids are tree node ids. */
-export function modelTreeSource(tree: ModelTree, groups: readonly WireGroup[]): MapSource {
-  const cache: (MapNode | undefined)[] = new Array(tree.size);
+/**
+ * The editor's LazyTree as a map source (map ids are tree node ids). A module's children count
+ * as known once every one of them is loaded, the blocks of folded runs included (the map sums a
+ * run's blocks); `loadChildren` asks the worker for them all, a page at a time. The storage
+ * groups are those the webview knows when the map is set up: the largest ones come with the
+ * summary, which are the ones the map draws as arcs and subtracts where they are shared.
+ */
+export function lazyTreeSource(tree: LazyTree, groups: GroupStore): MapSource {
+  const cache = new Map<MapId, { version: number; node: MapNode }>();
   return {
     root: 0,
-    groups,
+    groups: [...groups.known()].sort((a, b) => a.index - b.index).map((g) => g.group),
     node(id) {
-      const hit = cache[id];
-      if (hit) return hit;
-      const n = tree.nodes[id];
+      const n = tree.node(id);
+      if (!n) throw new Error(`map: module ${id} is not loaded`);
+      const hit = cache.get(id);
+      if (hit && hit.version === n.version) return hit.node;
       const node: MapNode = {
         name: n.name,
         path: n.path,
@@ -37,15 +45,15 @@ export function modelTreeSource(tree: ModelTree, groups: readonly WireGroup[]): 
         parent: n.parent,
         unique: n.m.params[0],
         bytes: n.m.bytes,
-        childIds: n.children,
-        hasChildren: n.children.length > 0,
+        childIds: tree.children(id),
+        hasChildren: n.childCount > 0,
         folds: n.m.folds ?? [],
       };
-      cache[id] = node;
+      cache.set(id, { version: n.version, node });
       return node;
     },
     find: (path) => tree.byPath.get(path),
-    loadChildren: () => Promise.resolve(),
+    loadChildren: (id) => tree.loadChildren(id, { members: true }),
   };
 }
 
@@ -53,16 +61,20 @@ export function modelTreeSource(tree: ModelTree, groups: readonly WireGroup[]): 
  * A tree row for a map cell, so the hover card is the tree's (`rowCard`): a module's row, or a
  * folded run's. Merged siblings have no row (the view describes them itself).
  */
-export function cellRow(tree: ModelTree, cell: MapCell): ModuleRow | FoldRow | null {
-  const level = tree.nodes[cell.id]?.depth + 1;
+export function cellRow(tree: LazyTree, cell: MapCell): ModuleRow | FoldRow | null {
   if (cell.kind === 'module') {
-    const n = tree.nodes[cell.id];
-    return { kind: 'module', id: cell.id, key: n.path === '' ? '(root)' : n.path, level, hasChildren: n.children.length > 0, expanded: false, posinset: cell.posinset, setsize: cell.setsize, match: false };
+    const n = tree.node(cell.id);
+    if (!n) return null;
+    return { kind: 'module', id: cell.id, key: n.path === '' ? '(root)' : n.path, level: n.depth + 1, hasChildren: n.childCount > 0, expanded: false, posinset: cell.posinset, setsize: cell.setsize, match: false };
   }
   if (cell.kind === 'fold' && cell.run && cell.runParent !== undefined) {
-    const p = tree.nodes[cell.runParent];
-    const ids = p.children.slice(cell.run.first, cell.run.last + 1);
-    return { kind: 'fold', parent: p.id, run: cell.run, ids, key: treeFoldKey(p.path, cell.run), level, expanded: false, posinset: cell.posinset, setsize: cell.setsize, unique: cell.value, match: false };
+    const p = tree.node(cell.runParent);
+    const first = cell.run.first;
+    const run = p?.m.folds?.find((f) => f.first === first);
+    if (!p || !run) return null;
+    const ids: number[] = [];
+    for (let i = run.first; i <= run.last; i++) if (p.kids[i] >= 0) ids.push(p.kids[i]);
+    return { kind: 'fold', parent: p.id, run, ids, key: foldKey(p.path, run), level: p.depth + 2, expanded: false, posinset: cell.posinset, setsize: cell.setsize, unique: run.unique, match: false };
   }
   return null;
 }

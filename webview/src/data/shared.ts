@@ -1,30 +1,94 @@
 /**
  * Shared storage in the tree: which rows light up when a row is hovered, and the tie links drawn
  * between the rows of each storage group. DOM-free.
+ *
+ * The groups come on demand (GroupStore): with a tensor page, with the summary (the largest
+ * few), or asked for when a row sharing storage shows or is hovered — the answer brings the
+ * modules owning the members (and their ancestors) into the tree, so each end of a link has a
+ * row to point at: its own, or the folded run or collapsed ancestor hiding it.
  */
-import type { Relation, WireGroup } from '../../../src/shared/protocol';
-import { ModelTree, Row, TreeState } from './tree';
+import type { GroupPage, Relation, WireGroup, WireGroupInfo, WireShared } from '../../../src/shared/protocol';
+import type { LazyTree } from './lazyTree';
+import { Row, TreeState } from './tree';
 
-export interface SharingIndex {
-  groups: readonly WireGroup[];
-  /** Group index per member tensor name. */
-  groupOf: Map<string, number>;
-  /** Owning module id per group member, in the group's order. */
-  owners: number[][];
-}
+export type GroupFetcher = (ids: number[]) => Promise<GroupPage>;
 
-export function indexSharing(tree: ModelTree, groups: readonly WireGroup[]): SharingIndex {
-  const groupOf = new Map<string, number>();
-  const owners: number[][] = [];
-  groups.forEach((g, i) => {
-    const o: number[] = [];
-    for (const name of g.tensors) {
-      groupOf.set(name, i);
-      o.push(tree.ownerOf(name));
+/** Storage groups known to the webview, and the way to ask for more. */
+export class GroupStore {
+  private readonly map = new Map<number, WireGroupInfo>();
+  private readonly inflight = new Map<number, Promise<void>>();
+  /** Groups asked for already: not asked again (a group with thousands of owners may not bring them all). */
+  private readonly fetched = new Set<number>();
+  private epoch = 0;
+
+  constructor(
+    private readonly tree: LazyTree,
+    private readonly fetch: GroupFetcher,
+    /** Groups in the model. */
+    readonly count = 0,
+  ) {}
+
+  get(index: number): WireGroupInfo | undefined {
+    return this.map.get(index);
+  }
+
+  group(index: number): WireGroup | undefined {
+    return this.map.get(index)?.group;
+  }
+
+  known(): IterableIterator<WireGroupInfo> {
+    return this.map.values();
+  }
+
+  add(infos: readonly WireGroupInfo[] | undefined): void {
+    for (const g of infos ?? []) this.map.set(g.index, g);
+  }
+
+  /** A group is ready when known and every owner it lists is in the tree. */
+  ready(index: number): boolean {
+    const g = this.map.get(index);
+    return !!g && g.owners.every((o) => this.tree.node(o) !== undefined);
+  }
+
+  /**
+   * Ask for the groups (and their owners) not ready yet; resolves with whether any was missing
+   * (whether the rows may change).
+   */
+  ensure(indices: Iterable<number>): Promise<boolean> {
+    const ask: number[] = [];
+    const waits: Promise<void>[] = [];
+    for (const i of new Set(indices)) {
+      if (i < 0 || this.ready(i) || (this.fetched.has(i) && !this.inflight.has(i))) continue;
+      const w = this.inflight.get(i);
+      if (w) waits.push(w);
+      else ask.push(i);
     }
-    owners.push(o);
-  });
-  return { groups, groupOf, owners };
+    if (ask.length) {
+      const epoch = this.epoch;
+      const p = this.fetch(ask).then(
+        (page) => {
+          for (const i of ask) {
+            this.inflight.delete(i);
+            this.fetched.add(i);
+          }
+          if (epoch !== this.epoch) return;
+          this.add(page.groups);
+          this.tree.add(page.nodes);
+        },
+        (e) => {
+          for (const i of ask) this.inflight.delete(i);
+          throw e;
+        },
+      );
+      for (const i of ask) this.inflight.set(i, p);
+      waits.push(p);
+    }
+    return waits.length ? Promise.all(waits).then(() => true) : Promise.resolve(false);
+  }
+
+  dispose(): void {
+    this.epoch++;
+  }
 }
 
 /** One other place a hovered item shares storage with. */
@@ -35,56 +99,51 @@ export interface SharedPeer {
   other: string;
   relation: Relation;
   group: number;
-  /** Module owning `other`. */
+  /** Module owning `other` (it may not be loaded yet: GroupStore.ensure brings it). */
   owner: number;
 }
 
-/** Peers of a module: tensors of its subtree that share storage with tensors outside it. */
-export function modulePeers(tree: ModelTree, sharing: SharingIndex, id: number): SharedPeer[] {
+function peersOf(list: readonly WireShared[] | undefined): SharedPeer[] {
   const out: SharedPeer[] = [];
-  for (const s of tree.nodes[id].m.shared ?? []) {
-    const group = sharing.groupOf.get(s.tensor) ?? -1;
-    for (const other of s.others) out.push({ tensor: s.tensor, other, relation: s.relation, group, owner: tree.ownerOf(other) });
-  }
+  for (const s of list ?? []) s.others.forEach((other, i) => out.push({ tensor: s.tensor, other, relation: s.relation, group: s.group, owner: s.owners[i] ?? -1 }));
   return out;
 }
 
-/** Peers of one tensor: every other name on its storage. */
-export function tensorPeers(tree: ModelTree, sharing: SharingIndex, tensor: string): SharedPeer[] {
-  const group = sharing.groupOf.get(tensor);
-  if (group === undefined) return [];
-  const g = sharing.groups[group];
+/** Peers of a module: tensors of its subtree that share storage with tensors outside it. */
+export function modulePeers(tree: LazyTree, id: number): SharedPeer[] {
+  return peersOf(tree.node(id)?.m.shared);
+}
+
+/** Peers of one tensor: every other name on its storage (the group must be known). */
+export function tensorPeers(groups: GroupStore, tensor: string, group: number): SharedPeer[] {
+  const info = groups.get(group);
+  if (!info) return [];
   const out: SharedPeer[] = [];
-  g.tensors.forEach((other, i) => {
-    if (other !== tensor) out.push({ tensor, other, relation: g.relation, group, owner: sharing.owners[group][i] });
+  info.group.tensors.forEach((other, i) => {
+    if (other !== tensor) out.push({ tensor, other, relation: info.group.relation, group, owner: info.owners[i] });
   });
   return out;
 }
 
-/** Peers of whatever a row shows (a fold row: the union of its members'). */
-export function rowPeers(tree: ModelTree, sharing: SharingIndex, row: Row): SharedPeer[] {
-  if (row.kind === 'module') return modulePeers(tree, sharing, row.id);
-  const seen = new Set<string>();
-  const out: SharedPeer[] = [];
-  for (const id of row.ids) {
-    for (const p of modulePeers(tree, sharing, id)) {
-      // Peers inside the same fold are not "elsewhere".
-      if (row.ids.some((m) => m === p.owner || tree.isAncestor(m, p.owner))) continue;
-      const k = `${p.tensor}\u0000${p.other}`;
-      if (!seen.has(k)) {
-        seen.add(k);
-        out.push(p);
-      }
-    }
-  }
-  return out;
+/** Peers of whatever a row shows (a fold row: its blocks' peers outside the run). */
+export function rowPeers(tree: LazyTree, row: Row): SharedPeer[] {
+  if (row.kind === 'module') return modulePeers(tree, row.id);
+  if (row.kind === 'fold') return peersOf(row.run.shared);
+  return [];
+}
+
+/** Groups a row takes part in. */
+export function rowGroups(tree: LazyTree, row: Row): number[] {
+  const list = row.kind === 'module' ? tree.node(row.id)?.m.shared : row.kind === 'fold' ? row.run.shared : undefined;
+  if (!list?.length) return [];
+  return [...new Set(list.map((s) => s.group))];
 }
 
 /**
  * The row that stands for a module at one end of a link or highlight: its own row, the folded
- * run or collapsed ancestor that hides it, or -1 when the filter hides it. A module hidden under
- * an *expanded* ancestor is filtered out: pointing at that ancestor (often the root) would say
- * the ancestor shares storage, and would link a row to its own ancestor.
+ * run or collapsed ancestor that hides it, or -1 when the filter hides it (or it is not loaded).
+ * A module hidden under an *expanded* ancestor is filtered out: pointing at that ancestor (often
+ * the root) would say the ancestor shares storage, and would link a row to its own ancestor.
  */
 export function endRow(state: TreeState, owner: number): number {
   const r = state.nearestRow(owner);
@@ -121,22 +180,23 @@ export interface TieLink {
 }
 
 /**
- * The links to draw: one per storage group whose members show on two or more different rows
- * (members the filter hides are left out, see endRow).
- * Lanes are assigned so links whose row spans overlap sit side by side.
+ * The links to draw: one per known storage group whose members show on two or more different
+ * rows (members the filter hides are left out, see endRow). Lanes are assigned so links whose
+ * row spans overlap sit side by side.
  */
-export function computeLinks(state: TreeState, sharing: SharingIndex, maxLanes = 8): { links: TieLink[]; lanes: number } {
+export function computeLinks(state: TreeState, groups: Iterable<WireGroupInfo>, maxLanes = 8): { links: TieLink[]; lanes: number } {
   const links: TieLink[] = [];
-  sharing.groups.forEach((g, i) => {
+  for (const g of groups) {
     const set = new Set<number>();
-    for (const owner of sharing.owners[i]) {
+    for (const owner of g.owners) {
       const r = endRow(state, owner);
       if (r >= 0) set.add(r);
     }
-    if (set.size < 2) return;
+    if (set.size < 2) continue;
     const rows = [...set].sort((a, b) => a - b);
-    links.push({ group: i, relation: g.relation, names: g.tensors.slice(), rows, lane: 0 });
-  });
+    links.push({ group: g.index, relation: g.group.relation, names: g.group.tensors.slice(), rows, lane: 0 });
+  }
+  links.sort((a, b) => a.group - b.group);
   // Greedy interval colouring by start row.
   const order = links.slice().sort((a, b) => a.rows[0] - b.rows[0] || b.rows[b.rows.length - 1] - a.rows[a.rows.length - 1]);
   const laneEnd: number[] = [];

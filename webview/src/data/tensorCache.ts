@@ -16,6 +16,9 @@ export class TensorCache {
   private lists = new Map<string, ListEntry>();
   private byName = new Map<string, WireTensor>();
   private namesInflight = new Map<string, Promise<void>>();
+  /** The first own tensors of modules on screen (`prefetchHeads`), by path. */
+  private heads = new Map<string, { total: number; items: WireTensor[] }>();
+  private headsInflight = new Set<string>();
   private epoch = 0;
 
   constructor(private readonly fetch: Fetcher, readonly pageSize = 200) {}
@@ -25,6 +28,8 @@ export class TensorCache {
     this.lists.clear();
     this.byName.clear();
     this.namesInflight.clear();
+    this.heads.clear();
+    this.headsInflight.clear();
     this.epoch++;
   }
 
@@ -55,6 +60,8 @@ export class TensorCache {
 
   /** The first `limit` tensors, if all of them are here. */
   head(path: string, subtree: boolean, limit: number): WireTensor[] | undefined {
+    const pre = subtree ? undefined : this.heads.get(path);
+    if (pre && (pre.items.length >= limit || pre.items.length >= pre.total)) return pre.items.slice(0, limit);
     const e = this.lists.get(this.key(path, subtree));
     if (!e || e.total === null) return undefined;
     const n = Math.min(limit, e.total);
@@ -95,6 +102,34 @@ export class TensorCache {
       waits.push(inflight);
     }
     return Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Fetch the first `limit` own tensors of these modules in one request (the rows on screen),
+   * so hovering one shows its card at once. Modules already here or on their way are skipped.
+   */
+  prefetchHeads(paths: readonly string[], limit: number): Promise<void> {
+    const ask = paths.filter((p) => !this.heads.has(p) && !this.headsInflight.has(p) && this.head(p, false, limit) === undefined);
+    if (!ask.length) return Promise.resolve();
+    for (const p of ask) this.headsInflight.add(p);
+    const epoch = this.epoch;
+    return this.fetch({ kind: 'heads', paths: ask, limit }).then(
+      (page) => {
+        for (const p of ask) this.headsInflight.delete(p);
+        if (epoch !== this.epoch) return;
+        let at = 0;
+        for (const h of page.heads ?? []) {
+          const items = page.items.slice(at, at + h.count);
+          at += h.count;
+          this.heads.set(h.path, { total: h.total, items });
+          for (const t of items) this.byName.set(t.name, t);
+        }
+      },
+      (err) => {
+        for (const p of ask) this.headsInflight.delete(p);
+        throw err;
+      },
+    );
   }
 
   get(name: string): WireTensor | undefined {

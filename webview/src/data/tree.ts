@@ -1,134 +1,17 @@
 /**
- * The webview's module tree and the rows it shows: expansion, folded runs of repeated blocks,
- * filtering (text or regular expression), sorting by size. DOM-free: the tree view renders the
- * `rows` this computes, a window at a time.
+ * The rows the module tree shows: expansion, folded runs of repeated blocks, the filter (the
+ * worker searches; see `setFilterResult`), sorting by size, expand all. DOM-free: the tree view
+ * renders the `rows` this computes, a window at a time. Works over a partially loaded tree
+ * (./lazyTree.ts): a child not loaded yet is a `pending` row, which the view asks for when it
+ * scrolls into sight and which becomes the child's own row when it arrives.
  */
-import { FoldRun, ModuleInfo, resolveModule, WireModule } from '../../../src/shared/protocol';
+import type { SearchResult, WireFold } from '../../../src/shared/protocol';
+import { foldKey, Item, LazyTree } from './lazyTree';
 
-export interface TreeNode {
-  id: number;
-  parent: number;
-  name: string;
-  /** Dotted path ('' for the root). */
-  path: string;
-  /** 0 for the root. */
-  depth: number;
-  children: number[];
-  m: ModuleInfo;
-}
-
-/** One item under a node: a child, or a run of identical children shown folded. */
-export type Item = { kind: 'child'; id: number; size: number } | { kind: 'fold'; run: FoldRun; ids: number[]; key: string; size: number };
-
-export class ModelTree {
-  readonly nodes: TreeNode[];
-  readonly byPath = new Map<string, number>();
-  private readonly itemCache = new Map<number, Item[]>();
-  private readonly sortedCache = new Map<number, Item[]>();
-
-  constructor(modules: readonly WireModule[], strings: readonly string[]) {
-    this.nodes = new Array(modules.length);
-    for (let i = 0; i < modules.length; i++) {
-      const m = resolveModule(modules[i], strings);
-      const p = m.parent;
-      let path = '';
-      let depth = 0;
-      if (p >= 0) {
-        const parent = this.nodes[p];
-        if (!parent) throw new Error(`module ${i} (${m.name}) comes before its parent ${p}`);
-        path = parent.path ? `${parent.path}.${m.name}` : m.name;
-        depth = parent.depth + 1;
-        parent.children.push(i);
-      } else if (i !== 0) {
-        throw new Error(`module ${i} (${m.name}) has no parent`);
-      }
-      this.nodes[i] = { id: i, parent: p, name: m.name, path, depth, children: [], m };
-      this.byPath.set(path, i);
-    }
-    if (!this.nodes.length) throw new Error('empty module tree');
-  }
-
-  get root(): TreeNode {
-    return this.nodes[0];
-  }
-
-  get size(): number {
-    return this.nodes.length;
-  }
-
-  unique(id: number): number {
-    return this.nodes[id].m.params[0];
-  }
-
-  /** The module owning a tensor: the deepest existing module whose path prefixes the name. */
-  ownerOf(tensorName: string): number {
-    let name = tensorName;
-    for (;;) {
-      const dot = name.lastIndexOf('.');
-      if (dot < 0) return 0;
-      name = name.slice(0, dot);
-      const id = this.byPath.get(name);
-      if (id !== undefined) return id;
-    }
-  }
-
-  isAncestor(a: number, b: number): boolean {
-    for (let x = this.nodes[b].parent; x >= 0; x = this.nodes[x].parent) if (x === a) return true;
-    return false;
-  }
-
-  /** Children in file order, with folded runs as single items. */
-  items(id: number): Item[] {
-    const cached = this.itemCache.get(id);
-    if (cached) return cached;
-    const n = this.nodes[id];
-    const out: Item[] = [];
-    const folds = n.m.folds ?? [];
-    let f = 0;
-    for (let i = 0; i < n.children.length; i++) {
-      while (f < folds.length && folds[f].last < i) f++;
-      const run = folds[f];
-      if (run && run.first === i && run.last < n.children.length && run.last > run.first) {
-        const ids = n.children.slice(run.first, run.last + 1);
-        let size = 0;
-        for (const c of ids) size += this.unique(c);
-        out.push({ kind: 'fold', run, ids, key: foldKey(n.path, run), size });
-        i = run.last;
-        continue;
-      }
-      const c = n.children[i];
-      out.push({ kind: 'child', id: c, size: this.unique(c) });
-    }
-    this.itemCache.set(id, out);
-    return out;
-  }
-
-  /** Items largest first (stable for equal sizes). */
-  sortedItems(id: number): Item[] {
-    const cached = this.sortedCache.get(id);
-    if (cached) return cached;
-    const items = this.items(id)
-      .map((it, i) => ({ it, i }))
-      .sort((a, b) => b.it.size - a.it.size || a.i - b.i)
-      .map((x) => x.it);
-    this.sortedCache.set(id, items);
-    return items;
-  }
-
-  /** Every fold key in the tree (for expand all). */
-  allFoldKeys(): string[] {
-    const keys: string[] = [];
-    for (const n of this.nodes) for (const run of n.m.folds ?? []) keys.push(foldKey(n.path, run));
-    return keys;
-  }
-}
-
-export function foldKey(parentPath: string, run: FoldRun): string {
-  return `${parentPath}#${run.first}-${run.last}`;
-}
+export { foldKey };
 
 /** `(0-11): 12 x GPT2Block`, as PyTorch prints a folded ModuleList. */
-export function foldLabel(run: FoldRun): string {
+export function foldLabel(run: Pick<WireFold, 'from' | 'to' | 'count' | 'type'>): string {
   return `(${run.from}-${run.to}): ${run.count} x ${run.type}`;
 }
 
@@ -151,19 +34,36 @@ export interface ModuleRow {
 export interface FoldRow {
   kind: 'fold';
   parent: number;
-  run: FoldRun;
+  run: WireFold;
+  /** The run's blocks that are loaded (the first always is). */
   ids: number[];
   key: string;
   level: number;
   expanded: boolean;
   posinset: number;
   setsize: number;
-  /** Sum of the members' unique parameters. */
+  /** Sum of the blocks' unique parameters. */
   unique: number;
   match: boolean;
 }
 
-export type Row = ModuleRow | FoldRow;
+/** A child not loaded yet (a placeholder the view asks for when it shows). */
+export interface PendingRow {
+  kind: 'pending';
+  parent: number;
+  /** Child index under the parent. */
+  index: number;
+  /** Inside an unfolded run (asked for block by block, not by its first block). */
+  inRun: boolean;
+  key: string;
+  level: number;
+  expanded: false;
+  posinset: number;
+  setsize: number;
+  match: false;
+}
+
+export type Row = ModuleRow | FoldRow | PendingRow;
 
 export interface Filter {
   text: string;
@@ -188,127 +88,168 @@ export function compileFilter(f: Filter): { test: (s: string) => boolean } | { e
 
 /** What the view remembers across tab switches (through the webview's setState). */
 export interface PersistedTree {
-  /** Expanded paths; null when too many to keep (the default depth applies). */
+  /** Expanded paths; null when too many to keep (the default view applies). */
   expanded: string[] | null;
   openFolds: string[];
   sort: SortMode;
   filter: Filter;
+  /** Expand all was on. */
+  all?: boolean;
 }
 
 const MATCH_SELF = 1;
 const MATCH_BELOW = 2;
 
-/** Expansion, folds, filter and sort over a ModelTree, and the rows they produce. */
+/** Expansion, folds, filter and sort over a LazyTree, and the rows they produce. */
 export class TreeState {
   readonly expanded = new Set<number>();
   readonly openFolds = new Set<string>();
+  /** Expand all: every module expanded and every run unfolded, but those closed since. */
+  allOpen = false;
+  private readonly closedInAll = new Set<number>();
+  private readonly closedFoldsInAll = new Set<string>();
   /** Nodes the user collapsed while a filter forces them open. */
   private readonly filterCollapsed = new Set<number>();
   private readonly filterClosedFolds = new Set<string>();
   sort: SortMode = 'natural';
   filter: Filter = { text: '', regex: false };
   filterError: string | null = null;
-  private match: Uint8Array | null = null;
+  private match: Map<number, number> | null = null;
+  /** Modules matching the filter (all of them: the worker counts). */
   matchCount = 0;
+  /** Matches shown (the worker sends the first ones). */
+  matchShown = 0;
+  /** The search stopped at its time budget. */
+  matchPartial = false;
 
   rows: Row[] = [];
-  /** Row index per node: its own row, the row of the collapsed fold holding it, or -1. */
-  rowOf: Int32Array;
+  /** Row index per loaded node: its own row, the row of the collapsed fold holding it. */
+  readonly rowOf = new Map<number, number>();
   readonly rowByKey = new Map<string, number>();
 
-  constructor(readonly tree: ModelTree) {
-    this.rowOf = new Int32Array(tree.size).fill(-1);
+  constructor(readonly tree: LazyTree) {
     this.expanded.add(0);
   }
 
-  /** Expand every node above `depth` (root is depth 0). */
-  expandToDepth(depth: number): void {
+  /** Expand these modules (the first view the worker computed), and only these. */
+  expandIds(ids: Iterable<number>): void {
     this.expanded.clear();
     this.expanded.add(0);
-    for (const n of this.tree.nodes) if (n.depth < depth && n.children.length) this.expanded.add(n.id);
+    for (const id of ids) this.expanded.add(id);
+  }
+
+  /** Rows expand all would show: every module and fold row under the root, and the root. */
+  get allRows(): number {
+    return 1 + this.tree.root.m.descendantRows;
   }
 
   expandAll(): void {
-    for (const n of this.tree.nodes) if (n.children.length) this.expanded.add(n.id);
-    for (const k of this.tree.allFoldKeys()) this.openFolds.add(k);
+    this.allOpen = true;
+    this.closedInAll.clear();
+    this.closedFoldsInAll.clear();
     this.filterCollapsed.clear();
     this.filterClosedFolds.clear();
   }
 
   collapseAll(): void {
+    this.allOpen = false;
+    this.closedInAll.clear();
+    this.closedFoldsInAll.clear();
     this.expanded.clear();
     this.openFolds.clear();
     this.expanded.add(0);
     if (this.match) {
-      for (const n of this.tree.nodes) if (n.id !== 0 && this.match[n.id] & MATCH_BELOW) this.filterCollapsed.add(n.id);
+      for (const [id, m] of this.match) if (id !== 0 && m & MATCH_BELOW) this.filterCollapsed.add(id);
     }
   }
 
+  /** Clear the filter, or mark it invalid. */
   setFilter(f: Filter): void {
     this.filter = { text: f.text, regex: f.regex };
     this.filterCollapsed.clear();
     this.filterClosedFolds.clear();
-    const c = compileFilter(f);
-    this.filterError = null;
     this.match = null;
     this.matchCount = 0;
-    if (c === null) return;
-    if ('error' in c) {
-      this.filterError = c.error;
+    this.matchShown = 0;
+    this.matchPartial = false;
+    const c = compileFilter(f);
+    this.filterError = c && 'error' in c ? c.error : null;
+  }
+
+  /**
+   * Apply what the worker found for a filter: its matches (their nodes and ancestors are in the
+   * tree by now) light up, and their ancestors open.
+   */
+  setFilterResult(f: Filter, r: Pick<SearchResult, 'count' | 'matched' | 'partial' | 'error'>): void {
+    this.setFilter(f);
+    if (r.error) {
+      this.filterError = r.error;
       return;
     }
-    const nodes = this.tree.nodes;
-    const match = new Uint8Array(nodes.length);
-    let count = 0;
-    // Pre-order puts parents first: walk backwards so children propagate upwards.
-    for (let i = nodes.length - 1; i >= 0; i--) {
-      const n = nodes[i];
-      if (i > 0 && (c.test(n.path) || c.test(n.m.type))) {
-        match[i] |= MATCH_SELF;
-        count++;
+    if (!f.text.trim()) return;
+    const match = new Map<number, number>();
+    for (const id of r.matched) {
+      if (!this.tree.node(id)) continue;
+      match.set(id, (match.get(id) ?? 0) | MATCH_SELF);
+      for (let a = this.tree.node(id)!.parent; a >= 0; a = this.tree.node(a)?.parent ?? -1) {
+        const m = match.get(a) ?? 0;
+        if (m & MATCH_BELOW) break;
+        match.set(a, m | MATCH_BELOW);
       }
-      if (match[i] && n.parent >= 0) match[n.parent] |= MATCH_BELOW;
     }
     this.match = match;
-    this.matchCount = count;
+    this.matchCount = r.count;
+    this.matchShown = r.matched.length;
+    this.matchPartial = !!r.partial;
   }
 
   get filtering(): boolean {
     return this.match !== null;
   }
 
+  private matchOf(id: number): number {
+    return this.match?.get(id) ?? 0;
+  }
+
   isExpanded(id: number): boolean {
-    if (this.match && this.match[id] & MATCH_BELOW && !this.filterCollapsed.has(id)) return true;
+    if (this.match && this.matchOf(id) & MATCH_BELOW && !this.filterCollapsed.has(id)) return true;
+    if (this.allOpen) return !this.closedInAll.has(id);
     return this.expanded.has(id);
   }
 
-  isFoldOpen(key: string, ids: number[]): boolean {
-    if (this.match && !this.filterClosedFolds.has(key) && ids.some((i) => this.match![i])) return true;
+  isFoldOpen(key: string, ids: readonly number[]): boolean {
+    if (this.match && !this.filterClosedFolds.has(key) && ids.some((i) => this.matchOf(i))) return true;
+    if (this.allOpen) return !this.closedFoldsInAll.has(key);
     return this.openFolds.has(key);
   }
 
   setExpanded(id: number, open: boolean): void {
     if (open) {
       this.expanded.add(id);
+      this.closedInAll.delete(id);
       this.filterCollapsed.delete(id);
     } else {
       this.expanded.delete(id);
-      if (this.match && this.match[id] & MATCH_BELOW) this.filterCollapsed.add(id);
+      if (this.allOpen) this.closedInAll.add(id);
+      if (this.match && this.matchOf(id) & MATCH_BELOW) this.filterCollapsed.add(id);
     }
   }
 
   setFoldOpen(key: string, open: boolean): void {
     if (open) {
       this.openFolds.add(key);
+      this.closedFoldsInAll.delete(key);
       this.filterClosedFolds.delete(key);
     } else {
       this.openFolds.delete(key);
+      if (this.allOpen) this.closedFoldsInAll.add(key);
       if (this.match) this.filterClosedFolds.add(key);
     }
   }
 
   /** Toggle a row; returns false when it has nothing to expand. */
   toggle(row: Row): boolean {
+    if (row.kind === 'pending') return false;
     if (row.kind === 'fold') {
       this.setFoldOpen(row.key, !row.expanded);
       return true;
@@ -318,14 +259,15 @@ export class TreeState {
     return true;
   }
 
-  /** Make a node visible: expand its ancestors and open the folds holding it. */
+  /** Make a (loaded) node visible: expand its ancestors and open the folds holding it. */
   reveal(id: number): void {
-    const nodes = this.tree.nodes;
-    let child = id;
-    for (let p = nodes[id].parent; p >= 0; p = nodes[p].parent) {
+    let child = this.tree.node(id);
+    while (child && child.parent >= 0) {
+      const p = child.parent;
       this.setExpanded(p, true);
-      for (const it of this.tree.items(p)) if (it.kind === 'fold' && it.ids.includes(child)) this.setFoldOpen(it.key, true);
-      child = p;
+      const fold = this.tree.foldOf(child.id);
+      if (fold) this.setFoldOpen(fold.key, true);
+      child = this.tree.node(p);
     }
   }
 
@@ -333,7 +275,7 @@ export class TreeState {
   rebuild(): Row[] {
     const rows: Row[] = [];
     const rowOf = this.rowOf;
-    rowOf.fill(-1);
+    rowOf.clear();
     this.rowByKey.clear();
     const match = this.match;
     const tree = this.tree;
@@ -342,27 +284,21 @@ export class TreeState {
       this.rowByKey.set(r.key, rows.length);
       rows.push(r);
     };
-    const markHidden = (ids: number[], row: number) => {
-      for (const i of ids) rowOf[i] = row;
-    };
 
     // Iterative walk; each frame is a list of items still to visit at a level.
-    type Frame = { items: Item[]; i: number; level: number; inside: boolean };
-    const emitNode = (id: number, level: number, posinset: number, setsize: number, inside: boolean, stack: Frame[]) => {
-      const n = tree.nodes[id];
-      const hasChildren = n.children.length > 0;
+    type Frame = { items: Item[]; i: number; level: number; inside: boolean; inRun: boolean };
+    const stack: Frame[] = [];
+    const emitNode = (id: number, level: number, posinset: number, setsize: number, inside: boolean) => {
+      const n = tree.node(id)!;
+      const hasChildren = n.childCount > 0;
       const expanded = hasChildren && this.isExpanded(id);
-      rowOf[id] = rows.length;
-      push({ kind: 'module', id, key: n.path === '' ? '(root)' : n.path, level, hasChildren, expanded, posinset, setsize, match: !!(match && match[id] & MATCH_SELF) });
-      if (expanded) {
-        const selfMatch = !!(match && match[id] & MATCH_SELF);
-        const items = this.visibleItems(id, inside || selfMatch);
-        stack.push({ items, i: 0, level: level + 1, inside: inside || selfMatch });
-      }
+      const selfMatch = !!(match && (match.get(id) ?? 0) & MATCH_SELF);
+      rowOf.set(id, rows.length);
+      push({ kind: 'module', id, key: n.path === '' ? '(root)' : n.path, level, hasChildren, expanded, posinset, setsize, match: selfMatch });
+      if (expanded) stack.push({ items: this.visibleItems(id, inside || selfMatch), i: 0, level: level + 1, inside: inside || selfMatch, inRun: false });
     };
 
-    const stack: Frame[] = [];
-    emitNode(0, 1, 1, 1, false, stack);
+    emitNode(0, 1, 1, 1, false);
     while (stack.length) {
       const f = stack[stack.length - 1];
       if (f.i >= f.items.length) {
@@ -373,15 +309,18 @@ export class TreeState {
       const posinset = f.i;
       const setsize = f.items.length;
       if (it.kind === 'child') {
-        emitNode(it.id, f.level, posinset, setsize, f.inside, stack);
+        emitNode(it.id, f.level, posinset, setsize, f.inside);
         continue;
       }
-      const members = f.inside || !match ? it.ids : it.ids.filter((i) => match[i]);
+      if (it.kind === 'pending') {
+        push({ kind: 'pending', parent: it.parent, index: it.index, inRun: f.inRun, key: it.key, level: f.level, expanded: false, posinset, setsize, match: false });
+        continue;
+      }
       const open = this.isFoldOpen(it.key, it.ids);
       const row = rows.length;
       push({
         kind: 'fold',
-        parent: tree.nodes[it.ids[0]].parent,
+        parent: it.parent,
         run: it.run,
         ids: it.ids,
         key: it.key,
@@ -390,12 +329,13 @@ export class TreeState {
         posinset,
         setsize,
         unique: it.size,
-        match: !!match && it.ids.some((i) => match[i] & MATCH_SELF),
+        match: !!match && it.ids.some((i) => (match.get(i) ?? 0) & MATCH_SELF),
       });
       if (open) {
-        stack.push({ items: members.map((id) => ({ kind: 'child' as const, id, size: tree.unique(id) })), i: 0, level: f.level + 1, inside: f.inside });
+        const members = f.inside || !match ? tree.foldMembers(it.parent, it.run) : it.ids.filter((i) => match.has(i)).map((id) => ({ kind: 'child' as const, id, size: tree.unique(id) }));
+        stack.push({ items: members, i: 0, level: f.level + 1, inside: f.inside, inRun: true });
       } else {
-        markHidden(it.ids, row);
+        for (const i of it.ids) rowOf.set(i, row);
       }
     }
     this.rows = rows;
@@ -407,62 +347,70 @@ export class TreeState {
     const items = this.sort === 'size' ? this.tree.sortedItems(id) : this.tree.items(id);
     const match = this.match;
     if (!match || inside) return items;
-    return items.filter((it) => (it.kind === 'child' ? match[it.id] !== 0 : it.ids.some((i) => match[i] !== 0)));
+    return items.filter((it) => (it.kind === 'child' ? match.has(it.id) : it.kind === 'fold' ? it.ids.some((i) => match.has(i)) : false));
   }
 
   /** The row showing a node: its own, its collapsed fold's, or its nearest shown ancestor's. */
   nearestRow(id: number): number {
-    const nodes = this.tree.nodes;
-    for (let x = id; x >= 0; x = nodes[x].parent) if (this.rowOf[x] >= 0) return this.rowOf[x];
+    for (let x = id; x >= 0; ) {
+      const r = this.rowOf.get(x);
+      if (r !== undefined) return r;
+      const n = this.tree.node(x);
+      if (!n) return -1;
+      x = n.parent;
+    }
     return -1;
   }
 
   persist(): PersistedTree {
     const expanded: string[] = [];
-    for (const id of this.expanded) expanded.push(this.tree.nodes[id].path);
-    return { expanded, openFolds: [...this.openFolds], sort: this.sort, filter: { ...this.filter } };
+    for (const id of this.expanded) {
+      const n = this.tree.node(id);
+      if (n) expanded.push(n.path);
+    }
+    return { expanded, openFolds: [...this.openFolds], sort: this.sort, filter: { ...this.filter }, all: this.allOpen || undefined };
   }
 
-  /** Restore saved state; with `expanded: null` the current expansion is kept. */
-  restore(p: PersistedTree): void {
+  /**
+   * Restore saved state; `ids` maps the saved paths to nodes (located beforehand). With
+   * `expanded: null` the current expansion is kept. The filter is set but not applied: the
+   * caller runs the search.
+   */
+  restore(p: PersistedTree, ids: ReadonlyMap<string, number>): void {
     if (p.expanded) {
       this.expanded.clear();
       this.expanded.add(0);
       for (const path of p.expanded) {
-        const id = this.tree.byPath.get(path);
-        if (id !== undefined) this.expanded.add(id);
+        const id = ids.get(path);
+        if (id !== undefined && id >= 0) this.expanded.add(id);
       }
     }
     this.openFolds.clear();
     for (const k of p.openFolds) this.openFolds.add(k);
     this.sort = p.sort === 'size' ? 'size' : 'natural';
+    if (p.all) this.expandAll();
     this.setFilter(p.filter ?? { text: '', regex: false });
   }
 }
 
 /** Label shown for a row (also what type-ahead searches). */
-export function rowLabel(tree: ModelTree, row: Row, rootLabel: string): string {
+export function rowLabel(tree: LazyTree, row: Row, rootLabel: string): string {
   if (row.kind === 'fold') return foldLabel(row.run);
-  const n = tree.nodes[row.id];
+  if (row.kind === 'pending') return '…';
+  const n = tree.node(row.id)!;
   return n.id === 0 ? rootLabel : n.name;
 }
 
 /**
  * The module a row selects: itself, or for a folded run its first block (the table lists that
- * block's tensors; the run's blocks are identical).
+ * block's tensors; the run's blocks are identical). -1 for a row not loaded yet.
  */
 export function selectionTarget(row: Row): number {
-  return row.kind === 'fold' ? row.ids[0] : row.id;
+  return row.kind === 'fold' ? row.ids[0] ?? -1 : row.kind === 'pending' ? -1 : row.id;
 }
 
 /** Where a module sits in a run of identical blocks: `block 1 of (0-2): 3 x Block`. */
-export function foldContext(tree: ModelTree, id: number): { run: FoldRun; position: number; key: string } | undefined {
-  const parent = tree.nodes[id]?.parent ?? -1;
-  if (parent < 0) return undefined;
-  for (const it of tree.items(parent)) {
-    if (it.kind !== 'fold') continue;
-    const i = it.ids.indexOf(id);
-    if (i >= 0) return { run: it.run, position: i, key: it.key };
-  }
-  return undefined;
+export function foldContext(tree: LazyTree, id: number): { run: WireFold; position: number; key: string } | undefined {
+  const f = tree.foldOf(id);
+  return f ? { run: f.run, position: f.position, key: f.key } : undefined;
 }

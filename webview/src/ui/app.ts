@@ -1,22 +1,25 @@
 /**
  * The webview application: serves `WebviewApi` to the host and calls `HostApi` on it over the
  * typed RPC, keeps the view state across tab switches (setState), and wires the summary,
- * toolbar, tree, tooltip and details panels.
+ * toolbar, tree, tooltip and details panels. The module tree comes lazily (issue 11): the head
+ * (summary and first view) with `model`, the rest through `nodes`, `search` and `groups` calls.
  */
+import { bytes } from '../../../src/core/numbers';
 import { exactCount } from '../../../src/shared/format';
-import { ExportChoice, HostApi, HostCommand, domPath, ModelPayload, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
-import { CallOptions, Handlers, RpcEndpoint } from '../../../src/shared/rpc';
-import { filteredOut, indexSharing, rowPeers, SharingIndex, tensorPeers } from '../data/shared';
+import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, Progress, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
+import { CallOptions, Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
+import { LazyTree } from '../data/lazyTree';
+import { filteredOut, GroupStore, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
-import { foldContext, foldLabel, ModelTree, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
-import { cellRow, MapCell, MapSource, modelTreeSource } from '../data/mapLayout';
+import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
+import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
 import { getApi, hostTransport } from './api';
 import { clear, h, icon } from './dom';
 import { mapCard, MapView, moreCard } from './map';
 import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
 import { TensorTable } from './tensorTable';
-import { rowCard, tensorCard, Tooltip, TooltipContext } from './tooltip';
+import { CARD_TENSORS, rowCard, tensorCard, Tooltip, TooltipContext } from './tooltip';
 import { TreeView } from './treeView';
 
 /** What survives a tab switch (the webview is rebuilt; VS Code keeps this for us). */
@@ -34,12 +37,31 @@ interface SavedState {
   /** Tree or Map, and the map's zoom (mapLayout.ts `zoomKey`). */
   view?: 'tree' | 'map';
   mapZoom?: string;
+  /** The tensor table's column widths, when the user resized them. */
+  columns?: number[];
 }
 
-/** How long the webview waits for a tensor page. */
+/** How long the webview waits for a tensor page, nodes or a search. */
 const TENSORS_TIMEOUT_MS = 30000;
 /** Expanded-set sizes above this are not saved (the default depth is used instead). */
 const MAX_SAVED_EXPANDED = 5000;
+/** Matches a search sends at most (with their ancestors); the status says when there are more. */
+const SEARCH_LIMIT = 2000;
+/** Nodes per page while expanding all. */
+const EXPAND_ALL_PAGE = 2000;
+/** Expand all refuses beyond this many rows (and says so): expand a module instead. */
+const MAX_EXPAND_ALL_ROWS = 500_000;
+
+/** The loading line: what is being read, how far. */
+export function progressText(fileName: string, p: Progress | undefined): string {
+  if (!p) return `Reading the headers of ${fileName}…`;
+  if (p.stage === 'analysing') return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}…`;
+  if (p.stage === 'building') return `Building the view of ${fileName}…`;
+  if (p.filesTotal !== undefined && p.filesTotal > 1) {
+    return `Reading the headers of ${fileName}: ${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ${bytes(p.bytesRead ?? 0)} read…`;
+  }
+  return `Reading the headers of ${fileName}…`;
+}
 
 export class App {
   private readonly api = getApi<SavedState>();
@@ -50,11 +72,18 @@ export class App {
   private readonly tooltip = new Tooltip();
   private generation = -1;
   private settings: ViewSettings = { expandDepth: 2, numberFormat: 'compact' };
-  private payload?: ModelPayload;
+  private head?: ModelHead;
   private exports: ExportChoice[] = [];
-  private tree?: ModelTree;
+  private tree?: LazyTree;
   private state?: TreeState;
-  private sharing?: SharingIndex;
+  private groups?: GroupStore;
+  /** The loading view's text line, while it shows. */
+  private statusText?: HTMLElement;
+  private loadingFile = '';
+  /** Bumped per search: a late answer for an older filter is dropped. */
+  private filterSeq = 0;
+  /** What the tree status says while expand all loads. */
+  private loadStatus?: HTMLElement;
   private readonly cache: TensorCache;
   private treeView?: TreeView;
   private mapView?: MapView;
@@ -66,6 +95,8 @@ export class App {
   private split?: HTMLElementTagNameMap['vscode-split-layout'];
   private filterStatus?: HTMLElement;
   private search?: HTMLElementTagNameMap['vscode-textfield'];
+  private regex?: HTMLElementTagNameMap['vscode-toolbar-button'];
+  private sort?: HTMLElementTagNameMap['vscode-single-select'];
   private saved: SavedState;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
@@ -78,7 +109,13 @@ export class App {
       onMalformed: (m, why) => console.warn(`[weightscope] ignored a message (${why})`, m),
       onNotificationError: (method, e) => console.error(`[weightscope] ${method} failed: ${e.message}`),
     });
-    this.cache = new TensorCache((query) => this.tensors(query));
+    this.cache = new TensorCache((query) =>
+      this.tensors(query).then((page) => {
+        // The page names the storage groups its tensors are in.
+        this.groups?.add(page.groups);
+        return page;
+      }),
+    );
     window.addEventListener('keydown', (ev) => {
       if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 'f' && this.search) {
         ev.preventDefault();
@@ -89,9 +126,16 @@ export class App {
     // The webview is torn down on a tab switch: save what is pending before it goes.
     window.addEventListener('pagehide', () => this.saveNow());
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'hidden') this.saveNow();
+      if (document.visibilityState === 'hidden') {
+        this.saveNow();
+        this.hideTooltips();
+      }
     });
-    this.showStatus('loading', 'Opening…');
+    // A tooltip never outlives the window's focus (another editor, a menu...), nor the pointer
+    // leaving the page.
+    window.addEventListener('blur', () => this.hideTooltips());
+    document.documentElement.addEventListener('mouseleave', () => this.hideTooltips());
+    this.showStatus('loading', root.dataset.file ? progressText(root.dataset.file, undefined) : 'Opening…');
     this.rpc.notify('ready', { protocol: PROTOCOL_VERSION });
   }
 
@@ -100,12 +144,20 @@ export class App {
   private handlers(): Handlers<WebviewApi> {
     return {
       loading: (m) => {
-        if (!m.reloading || !this.payload) this.showStatus('loading', `Reading the headers of ${m.fileName}…`);
+        this.loadingFile = m.fileName;
+        if (!m.reloading || !this.head) this.showStatus('loading', progressText(m.fileName, m.progress));
+      },
+      progress: (p) => {
+        if (this.statusText && !this.head) this.statusText.textContent = progressText(this.loadingFile || this.root.dataset.file || 'the checkpoint', p);
       },
       error: (m) => this.showError(m.fileName, m.message, m.code),
       model: (m) => {
+        performance.mark('weightscope:model');
         this.exports = m.exports;
-        this.showModel(m.generation, m.settings, m.payload);
+        this.showModel(m.generation, m.settings, m.head);
+        // The summary and the first rows are in the page: the next frame paints them.
+        performance.mark('weightscope:rows');
+        requestAnimationFrame(() => performance.mark('weightscope:painted'));
       },
       settings: (s) => this.applySettings(s),
       command: (m) => this.onCommand(m.command),
@@ -115,6 +167,21 @@ export class App {
   /** A page of tensor descriptions of the model shown now. */
   private tensors(query: TensorQuery, opts: CallOptions = {}): Promise<TensorPage> {
     return this.rpc.call('tensors', { generation: this.generation, query }, { timeoutMs: TENSORS_TIMEOUT_MS, signal: this.modelCalls.signal, ...opts });
+  }
+
+  private callOptions(opts: CallOptions = {}): CallOptions {
+    return { timeoutMs: TENSORS_TIMEOUT_MS, signal: this.modelCalls.signal, ...opts };
+  }
+
+  /** A request of the model's failed: a reload or a closing editor cancels them; others are logged. */
+  private requestFailed(e: unknown): void {
+    if (isRpcError(e, 'cancelled') || isRpcError(e, 'superseded') || isRpcError(e, 'closed')) return;
+    console.warn('[weightscope] a request failed', e);
+  }
+
+  private hideTooltips(): void {
+    this.treeView?.pageHidden();
+    this.tooltip.hide();
   }
 
   /** The model was replaced or unloaded: its pending tensor requests are cancelled. */
@@ -127,12 +194,11 @@ export class App {
     if (!this.state || !this.treeView) return;
     switch (c) {
       case 'expandAll':
-        this.state.expandAll();
-        this.treeView.refresh();
-        this.scheduleSave();
+        this.expandAll();
         break;
       case 'collapseAll':
         this.state.collapseAll();
+        this.setLoadStatus('');
         this.treeView.refresh();
         this.scheduleSave();
         break;
@@ -148,19 +214,36 @@ export class App {
 
   // ------------------------------------------------------------------------------ states
 
+  /**
+   * The loading view: the same spinner and line as the page's own HTML (html.ts), so the pane
+   * is never blank and nothing jumps when the script takes over.
+   */
   private showStatus(kind: 'loading', text: string): void {
     this.tooltip.hide();
-    this.payload = undefined;
+    this.dropModel();
     clear(this.root);
     this.root.dataset.state = kind;
+    this.statusText = h('span', { class: 'status-text', 'aria-live': 'polite' }, text);
     this.root.append(
-      h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, h('vscode-progress-ring', { 'aria-label': 'Loading' }), h('span', null, text))),
+      h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, h('span', { class: 'codicon codicon-loading codicon-modifier-spin', 'aria-hidden': 'true' }), this.statusText)),
     );
+  }
+
+  /** Forget the model shown (a new one, an error, a reload from scratch). */
+  private dropModel(): void {
+    this.head = undefined;
+    this.tree?.dispose();
+    this.groups?.dispose();
+    this.tree = undefined;
+    this.groups = undefined;
+    this.state = undefined;
+    this.treeView = undefined;
   }
 
   private showError(fileName: string, message: string, code?: string): void {
     this.tooltip.hide();
-    this.payload = undefined;
+    this.dropModel();
+    this.statusText = undefined;
     this.cancelModelCalls();
     clear(this.root);
     this.root.dataset.state = 'error';
@@ -183,7 +266,7 @@ export class App {
   private applySettings(s: ViewSettings): void {
     const formatChanged = s.numberFormat !== this.settings.numberFormat;
     this.settings = s;
-    if (!this.payload || !formatChanged) return;
+    if (!this.head || !formatChanged) return;
     if (this.treeView) {
       this.treeView.numberFormat = s.numberFormat;
       this.treeView.redraw();
@@ -200,51 +283,80 @@ export class App {
     if (header) header.replaceWith(this.renderHeader());
   }
 
-  private showModel(generation: number, settings: ViewSettings, payload: ModelPayload): void {
-    const reload = this.payload !== undefined && this.tree !== undefined && this.saved.path === payload.summary.path;
+  private showModel(generation: number, settings: ViewSettings, head: ModelHead): void {
+    const reload = this.head !== undefined && this.tree !== undefined && this.saved.path === head.summary.path;
     // Keep what the user was looking at across reloads and tab switches.
     if (reload) this.saveNow();
+    this.statusText = undefined;
+    this.dropModel();
     this.generation = generation;
     this.settings = settings;
-    this.payload = payload;
+    this.head = head;
     this.cache.reset();
     this.cancelModelCalls();
     this.tooltip.hide();
 
-    const tree = new ModelTree(payload.modules, payload.strings);
+    const tree = new LazyTree((query: NodeQuery) => this.rpc.call('nodes', { generation, query }, this.callOptions()), head);
+    const groups = new GroupStore(tree, (ids) => this.rpc.call('groups', { generation, ids }, this.callOptions()), head.groupCount);
+    groups.add(head.topGroups);
     const state = new TreeState(tree);
-    const saved = this.saved.path === payload.summary.path ? this.saved : undefined;
-    state.expandToDepth(settings.expandDepth);
-    if (saved?.tree) state.restore(saved.tree);
+    state.expandIds(head.view.expanded);
+    const saved = this.saved.path === head.summary.path ? this.saved : undefined;
     this.tree = tree;
     this.state = state;
-    this.sharing = indexSharing(tree, payload.groups);
-    this.saved = saved ?? { v: 1, path: payload.summary.path, selected: null, scrollTop: 0, tab: 0 };
-    this.saved.path = payload.summary.path;
+    this.groups = groups;
+    this.saved = saved ?? { v: 1, path: head.summary.path, selected: null, scrollTop: 0, tab: 0 };
+    this.saved.path = head.summary.path;
+    // The summary and the first view paint now; saved state (a tab switch, a reload) follows.
     this.buildLayout();
-    const sel = saved?.selected ?? null;
-    if (sel !== null && tree.byPath.has(sel)) {
+    if (saved && (saved.tree || saved.selected !== null)) void this.restoreSaved(saved, generation);
+    else this.selectPath(null, { tableScrollTop: saved?.tableScrollTop });
+  }
+
+  /** Put back what the view showed: expansion, filter, sort, selection, scroll positions. */
+  private async restoreSaved(saved: SavedState, generation: number): Promise<void> {
+    const tree = this.tree!;
+    const state = this.state!;
+    const paths = [...(saved.tree?.expanded ?? [])];
+    const sel = saved.selected;
+    if (sel !== null) paths.push(sel);
+    let found: number[] = [];
+    try {
+      found = paths.length ? await tree.locate({ paths }) : [];
+    } catch (e) {
+      this.requestFailed(e);
+      return;
+    }
+    if (generation !== this.generation || tree !== this.tree) return;
+    const ids = new Map<string, number>();
+    paths.forEach((p, i) => ids.set(p, found[i] ?? -1));
+    if (saved.tree) {
+      state.restore(saved.tree, ids);
+      this.syncToolbar();
+      if (state.filter.text.trim()) await this.runFilter(state.filter);
+      if (generation !== this.generation) return;
+      if (state.allOpen) void this.loadEverything(generation);
+    }
+    this.treeView?.refresh();
+    if (sel !== null && (ids.get(sel) ?? -1) >= 0) {
       // The expansion was restored with the rest: mark the selection without unfolding anything.
       this.treeView?.markSelected(sel);
-      this.selectPath(sel, { tableScrollTop: saved?.tableScrollTop });
+      this.selectPath(sel, { tableScrollTop: saved.tableScrollTop });
     } else {
-      this.selectPath(null, { tableScrollTop: saved?.tableScrollTop });
+      this.selectPath(null, { tableScrollTop: saved.tableScrollTop });
     }
-    if (saved) {
-      const top = saved.scrollTop;
-      requestAnimationFrame(() => {
-        if (this.treeView) this.treeView.scrollTop = top;
-      });
-    }
+    const top = saved.scrollTop;
+    requestAnimationFrame(() => {
+      if (this.treeView) this.treeView.scrollTop = top;
+    });
   }
 
   private rootLabel(): string {
-    return this.payload?.summary.fileName ?? 'model';
+    return this.head?.summary.fileName ?? 'model';
   }
 
   private renderHeader(): HTMLElement {
-    const p = this.payload!;
-    return renderSummary(p.summary, p.groups, this.settings.numberFormat, {
+    return renderSummary(this.head!, this.settings.numberFormat, {
       showPanel: (id) => this.showPanel(id),
       reload: () => this.rpc.notify('reload'),
     });
@@ -261,8 +373,8 @@ export class App {
     const split = this.buildSplit(h('div', { class: 'pane view-host' }, treeView.element, mapView.element), this.buildPanels());
     this.root.append(this.renderHeader(), toolbar.element, split);
     this.wireFilter(toolbar, treeView);
-    treeView.setModel(this.tree!, this.state!, this.sharing!, this.rootLabel());
-    this.mapSource = modelTreeSource(this.tree!, this.payload!.groups);
+    treeView.setModel(this.tree!, this.state!, this.groups!, this.rootLabel());
+    this.mapSource = lazyTreeSource(this.tree!, this.groups!);
     mapView.setModel(this.mapSource, this.rootLabel(), this.saved.mapZoom);
     this.updateFilterStatus();
     this.setView(this.saved.view === 'map' ? 'map' : 'tree');
@@ -278,6 +390,7 @@ export class App {
     const regex = h('vscode-toolbar-button', { slot: 'content-after', icon: 'regex', toggleable: true, label: 'Use regular expression', title: 'Use regular expression' });
     search.append(regex);
     const status = h('span', { class: 'filter-status', 'aria-live': 'polite' });
+    this.loadStatus = h('span', { class: 'filter-status load-status', 'aria-live': 'polite' });
     const sort = h(
       'vscode-single-select',
       { 'aria-label': 'Sort', title: 'Order of modules' },
@@ -291,6 +404,7 @@ export class App {
       search,
       status,
       sort,
+      this.loadStatus,
       h('vscode-toolbar-button', { class: 'tree-only', icon: 'expand-all', label: 'Expand all', title: 'Expand all', onclick: () => this.onCommand('expandAll') }),
       h('vscode-toolbar-button', { class: 'tree-only', icon: 'collapse-all', label: 'Collapse all', title: 'Collapse all', onclick: () => this.onCommand('collapseAll') }),
       h('span', { class: 'spacer' }),
@@ -307,6 +421,8 @@ export class App {
     status.classList.add('tree-only');
     sort.classList.add('tree-only');
     this.search = search;
+    this.regex = regex;
+    this.sort = sort;
     this.filterStatus = status;
     if (this.viewSwitch) this.viewSwitch.toolbar = element;
     return { element, search, regex, sort };
@@ -385,6 +501,8 @@ export class App {
         this.describeRow(row, anchor, peers);
       },
       changed: () => this.scheduleSave(),
+      failed: (e) => this.requestFailed(e),
+      shown: (paths) => this.cache.prefetchHeads(paths, CARD_TENSORS).catch((e) => this.requestFailed(e)),
     });
     treeView.numberFormat = this.settings.numberFormat;
     this.treeView = treeView;
@@ -432,43 +550,61 @@ export class App {
   /** The Tensors panel's table: pages from the host, type-ahead answered by the worker. */
   private buildTensorTable(): TensorTable {
     const table = new TensorTable({
-      open: (t) => this.revealTensor(t.name),
+      open: (t) => void this.revealTensor(t.name),
       // A newer search supersedes the one still on its way.
       find: (path, prefix, from) => this.tensors({ kind: 'find', path, subtree: true, prefix, from }, { supersede: 'find' }),
       scrolled: () => this.scheduleSave(),
+      resized: (w) => {
+        this.saved.columns = w;
+        this.scheduleSave();
+      },
       hover: (t, el) => {
-        if (!t || !this.tree || !this.sharing) {
+        if (!t || !this.tree || !this.groups) {
           this.treeView?.setExternalPeers(null);
           this.tooltip.hide();
           return;
         }
-        const peers = tensorPeers(this.tree, this.sharing, t.name);
+        const peers = tensorPeers(this.groups, t.name, t.group);
         this.treeView?.setExternalPeers(peers.length ? peers : null);
         const ctx = this.tooltipContext();
         if (ctx) this.tooltip.show(el, () => tensorCard(ctx, t, peers));
       },
     });
     table.cache = this.cache;
-    table.sharing = this.sharing;
+    table.groups = this.groups;
     table.numberFormat = this.settings.numberFormat;
+    table.columnWidths = this.saved.columns;
     return table;
   }
 
   /** The details area: one tab per registered panel (./panels), the saved one selected. */
   private buildPanels(): HTMLElement {
-    const p = this.payload!;
-    const ctx = { summary: p.summary, groups: p.groups, table: this.table!, openMetadata: () => this.rpc.notify('openMetadata') };
+    const p = this.head!;
+    const ctx = { summary: p.summary, groups: p.topGroups, table: this.table!, openMetadata: () => this.rpc.notify('openMetadata') };
     const tabs = h('vscode-tabs', { panel: true });
-    for (const panel of PANELS) {
-      tabs.append(h('vscode-tab-header', { slot: 'header', 'data-panel': panel.id }, panel.title(p.summary)), h('vscode-tab-panel', null, panel.render(ctx)));
-    }
+    // A panel is drawn when first shown (the first paint has the summary, the tree and the table).
+    const bodies: HTMLElement[] = [];
+    const drawn = new Set<number>();
+    const draw = (i: number) => {
+      if (drawn.has(i) || !PANELS[i]) return;
+      drawn.add(i);
+      bodies[i].append(PANELS[i].render(ctx));
+    };
+    PANELS.forEach((panel, i) => {
+      bodies.push(h('vscode-tab-panel', null));
+      tabs.append(h('vscode-tab-header', { slot: 'header', 'data-panel': panel.id }, panel.title(p.summary)), bodies[i]);
+    });
+    draw(0);
     tabs.addEventListener('vsc-tabs-select', (ev) => {
-      this.saved.tab = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+      const i = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+      draw(i);
+      this.saved.tab = i;
       this.scheduleSave();
     });
     this.tabs = tabs;
     // Select the saved tab once the tabs element has upgraded.
     const tab = this.saved.tab;
+    draw(tab);
     requestAnimationFrame(() => {
       if (this.tabs && tab) this.tabs.selectedIndex = tab;
     });
@@ -494,18 +630,48 @@ export class App {
     return split;
   }
 
-  /** Restore the filter and sort from the tree state, then apply them as the user changes them. */
+  /** The toolbar shows the tree state's filter and sort (after a restore). */
+  private syncToolbar(): void {
+    const st = this.state;
+    if (!st) return;
+    if (this.search) this.search.value = st.filter.text;
+    if (this.regex) this.regex.checked = st.filter.regex;
+    if (this.sort) this.sort.value = st.sort;
+  }
+
+  /** Run a filter in the worker (over the whole tree) and show its matches. */
+  private async runFilter(f: Filter): Promise<void> {
+    const st = this.state;
+    const tree = this.tree;
+    if (!st || !tree) return;
+    const seq = ++this.filterSeq;
+    const c = compileFilter(f);
+    if (!c || 'error' in c) {
+      st.setFilter(f);
+      this.updateFilterStatus();
+      this.treeView?.refresh();
+      return;
+    }
+    if (this.filterStatus) this.filterStatus.textContent = 'searching…';
+    try {
+      const r = await this.rpc.call('search', { generation: this.generation, query: { text: f.text, regex: f.regex, limit: SEARCH_LIMIT } }, this.callOptions({ supersede: 'search' }));
+      if (seq !== this.filterSeq || tree !== this.tree) return;
+      tree.add(r.nodes);
+      st.setFilterResult(f, r);
+    } catch (e) {
+      if (seq === this.filterSeq) this.requestFailed(e);
+      return;
+    }
+    this.updateFilterStatus();
+    this.treeView?.refresh();
+  }
+
+  /** Apply the filter and sort as the user changes them. */
   private wireFilter(toolbar: ReturnType<App['buildToolbar']>, treeView: TreeView): void {
     const { search, regex, sort } = toolbar;
-    const st = this.state!;
-    search.value = st.filter.text;
-    regex.checked = st.filter.regex;
-    sort.value = st.sort;
+    this.syncToolbar();
     const applyFilter = () => {
-      st.setFilter({ text: search.value, regex: !!regex.checked });
-      this.updateFilterStatus();
-      treeView.refresh();
-      this.scheduleSave();
+      void this.runFilter({ text: search.value, regex: !!regex.checked }).then(() => this.scheduleSave());
     };
     search.addEventListener('input', () => {
       clearTimeout(this.filterTimer);
@@ -524,6 +690,8 @@ export class App {
     });
     regex.addEventListener('change', applyFilter);
     sort.addEventListener('change', () => {
+      const st = this.state;
+      if (!st) return;
       st.sort = sort.value === 'size' ? 'size' : 'natural';
       treeView.refresh();
       this.scheduleSave();
@@ -536,30 +704,78 @@ export class App {
     if (!st || !el) return;
     el.classList.toggle('error', !!st.filterError);
     if (st.filterError) el.textContent = 'invalid regex';
-    else if (st.filtering) el.textContent = st.matchCount === 1 ? '1 match' : `${exactCount(st.matchCount)} matches`;
-    else el.textContent = '';
-    el.title = st.filterError ?? '';
+    else if (st.filtering) {
+      const n = st.matchCount;
+      const more = n > st.matchShown ? `first ${exactCount(st.matchShown)} of ` : '';
+      el.textContent = `${more}${n === 1 ? '1 match' : `${exactCount(n)} matches`}${st.matchPartial ? ' (search stopped early)' : ''}`;
+    } else el.textContent = '';
+    el.title = st.filterError ?? (st.matchPartial ? 'The search took too long and stopped; the count is of the modules it looked at.' : '');
     if (this.search) this.search.invalid = !!st.filterError;
     // Nothing matches: say so under the (root) row rather than leaving the tree looking empty.
     const text = st.filter.text.trim();
     this.treeView?.setEmptyMessage(st.filtering && st.matchCount === 0 ? `No module matches “${text}” (the filter looks at module paths and types).` : null);
   }
 
+  private setLoadStatus(text: string, title = ''): void {
+    if (!this.loadStatus) return;
+    this.loadStatus.textContent = text;
+    this.loadStatus.title = title;
+  }
+
+  /**
+   * Expand all, bounded: say how many rows it makes, open everything at once (rows not loaded
+   * are placeholders) and load the tree in pages, in order, while the rows fill in.
+   */
+  private expandAll(): void {
+    const st = this.state;
+    if (!st || !this.treeView) return;
+    const rows = st.allRows;
+    if (rows > MAX_EXPAND_ALL_ROWS) {
+      this.setLoadStatus(`expand all would show ${exactCount(rows)} rows: expand modules one at a time`);
+      return;
+    }
+    st.expandAll();
+    this.treeView.refresh();
+    this.scheduleSave();
+    void this.loadEverything(this.generation);
+  }
+
+  private async loadEverything(generation: number): Promise<void> {
+    const tree = this.tree;
+    const st = this.state;
+    if (!tree || !st) return;
+    const rows = exactCount(st.allRows);
+    for (let from = 0; from < tree.moduleCount; from += EXPAND_ALL_PAGE) {
+      if (generation !== this.generation || tree !== this.tree || !st.allOpen) return;
+      if (tree.size >= tree.moduleCount) break;
+      this.setLoadStatus(`${rows} rows · loading ${exactCount(Math.min(tree.moduleCount, from + EXPAND_ALL_PAGE))} of ${exactCount(tree.moduleCount)} modules…`);
+      try {
+        await tree.loadRange(from, EXPAND_ALL_PAGE);
+      } catch (e) {
+        this.requestFailed(e);
+        this.setLoadStatus('');
+        return;
+      }
+    }
+    if (generation === this.generation && st.allOpen) this.setLoadStatus(`${rows} rows`, 'Every module expanded and every run of blocks unfolded');
+  }
+
   private showPanel(id: string): void {
     if (!this.tabs) return;
     const index = panelIndex(id);
     this.tabs.selectedIndex = index;
+    this.tabs.dispatchEvent(new CustomEvent('vsc-tabs-select', { detail: { selectedIndex: index } }));
     this.saved.tab = index;
     this.scheduleSave();
     this.split?.scrollIntoView?.({ block: 'nearest' });
   }
 
   private tooltipContext(): TooltipContext | undefined {
-    if (!this.tree || !this.sharing) return undefined;
+    if (!this.tree || !this.groups) return undefined;
     const state = this.state;
     return {
       tree: this.tree,
-      sharing: this.sharing,
+      groups: this.groups,
       cache: this.cache,
       numberFormat: this.settings.numberFormat,
       rootLabel: this.rootLabel(),
@@ -580,19 +796,28 @@ export class App {
 
   /** A tree row was selected: its module, or a folded run's first block. */
   private onSelectRow(row: Row): void {
-    if (this.tree) this.selectPath(this.tree.nodes[selectionTarget(row)].path);
+    const n = this.tree?.node(selectionTarget(row));
+    if (n) this.selectPath(n.path);
   }
 
   /** Enter on a tensor-table row: reveal and select the module that owns the tensor. */
-  private revealTensor(name: string): void {
+  private async revealTensor(name: string): Promise<void> {
     const tree = this.tree;
     if (!tree) return;
-    const path = tree.nodes[tree.ownerOf(name)].path;
-    if (this.treeView) {
-      this.treeView.selectedKey = domPath(path);
-      this.treeView.reveal(path, false);
+    let id: number;
+    try {
+      [id] = await tree.locate({ tensors: [name] });
+    } catch (e) {
+      this.requestFailed(e);
+      return;
     }
-    this.selectPath(path, { activeName: name });
+    const n = tree === this.tree && id >= 0 ? tree.node(id) : undefined;
+    if (!n) return;
+    if (this.treeView) {
+      this.treeView.selectedKey = domPath(n.path);
+      this.treeView.reveal(id, false);
+    }
+    this.selectPath(n.path, { activeName: name });
   }
 
   private selectPath(path: string | null, opts: { tableScrollTop?: number; activeName?: string } = {}): void {
@@ -606,12 +831,13 @@ export class App {
       return;
     }
     const id = tree.byPath.get(path);
-    if (id === undefined) return;
-    this.mapView?.setSelected(id);
+    const n = id !== undefined ? tree.node(id) : undefined;
+    if (!n) return;
+    this.mapView?.setSelected(n.id);
     // A block of a folded run says so: clicking `(0-11): 12 x Block` lists block 0.
-    const fold = foldContext(tree, id);
-    const note = fold ? `block ${tree.nodes[id].name} of ${foldLabel(fold.run)}` : undefined;
-    this.table.show(path, path || this.rootLabel(), tree.nodes[id].m.tensorCount, { note, scrollTop: opts.tableScrollTop, activeName: opts.activeName });
+    const fold = foldContext(tree, n.id);
+    const note = fold ? `block ${n.name} of ${foldLabel(fold.run)}` : undefined;
+    this.table.show(path, path || this.rootLabel(), n.m.tensorCount, { note, scrollTop: opts.tableScrollTop, activeName: opts.activeName });
     this.rpc.notify('selected', { path });
     this.scheduleSave();
   }

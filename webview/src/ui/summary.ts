@@ -5,7 +5,7 @@
 import { formatBytes, tensorCountParts } from '../data/format';
 import { exactCount, explainSharing, formatCount, formatLabel } from '../../../src/shared/format';
 import { metadataKeyCount } from '../data/metadata';
-import type { NumberFormat, WireGroup, WireSummary } from '../../../src/shared/protocol';
+import type { ModelHead, NumberFormat } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
 
 export interface SummaryActions {
@@ -14,7 +14,9 @@ export interface SummaryActions {
   reload(): void;
 }
 
-export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt: NumberFormat, actions: SummaryActions): HTMLElement {
+export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 'savingGroups' | 'groupCount'>, fmt: NumberFormat, actions: SummaryActions): HTMLElement {
+  const s = head.summary;
+  const groups = head.topGroups.map((g) => g.group);
   const p = s.parameters;
   const title = h(
     'div',
@@ -45,15 +47,26 @@ export function renderSummary(s: WireSummary, groups: readonly WireGroup[], fmt:
     },
     `${formatCount(p.total, fmt)} total`,
   );
-  const explanation = explainSharing(p.unique, p.total, groups, fmt);
+  const explanation = explainSharing(p.unique, p.total, groups, fmt, 3, head.savingGroups);
   const counts = h(
     'div',
     { class: 'counts-line' },
     h('span', null, unique, h('span', { class: 'count-label' }, 'parameters')),
     total,
     explanation
-      ? h('span', { class: 'shared-explain', 'data-testid': 'summary-shared', title: groups.map((g) => `${g.tensors.join(' = ')} (${g.relation})${g.reason ? `: ${g.reason}` : ''}`).join('\n') }, icon('link'), explanation)
-      : p.unique === p.total && groups.length === 0
+      ? h(
+          'span',
+          {
+            class: 'shared-explain',
+            'data-testid': 'summary-shared',
+            title:
+              groups.map((g) => `${g.tensors.join(' = ')} (${g.relation})${g.reason ? `: ${g.reason}` : ''}`).join('\n') +
+              (head.groupCount > groups.length ? `\n… ${exactCount(head.groupCount - groups.length)} more storage group${head.groupCount - groups.length === 1 ? '' : 's'}` : ''),
+          },
+          icon('link'),
+          explanation,
+        )
+      : p.unique === p.total && head.groupCount === 0
         ? h('span', { class: 'shared-explain' }, 'no shared storage')
         : null,
   );

@@ -3,10 +3,11 @@
  * from the host as they scroll into view.
  */
 import { select } from 'd3';
+import { columnWidths, gridTemplate, resizeColumn, resizeKey, TABLE_COLUMNS } from '../data/columns';
 import { formatBytes, formatShape, storageCell } from '../data/format';
 import { exactCount, formatCount } from '../../../src/shared/format';
 import { TypeAhead } from '../data/keyboard';
-import { groupColour, SharingIndex } from '../data/shared';
+import { GroupStore, groupColour } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { visibleWindow } from '../data/virtual';
 import type { NumberFormat, TensorPage, WireTensor } from '../../../src/shared/protocol';
@@ -21,6 +22,8 @@ export interface TensorTableCallbacks {
   find(path: string, prefix: string, from: number): Promise<TensorPage>;
   /** The list scrolled (its position is kept across tab switches). */
   scrolled(): void;
+  /** The columns were resized (their widths are kept across tab switches). */
+  resized?(widths: number[]): void;
 }
 
 /** What to show along with a module's tensors. */
@@ -58,25 +61,52 @@ export class TensorTable {
   /** Bumped per type-ahead search and per list shown: late answers are dropped. */
   private findSeq = 0;
   cache?: TensorCache;
-  sharing?: SharingIndex;
-  numberFormat: NumberFormat = 'compact';
+  groups?: GroupStore;
+  private fmt: NumberFormat = 'compact';
+  private readonly table: HTMLElement;
+  private readonly handles: HTMLElement[] = [];
+  /** Column widths the user set (px); undefined: the defaults for the number format. */
+  private saved?: number[];
+  private widths: number[] = columnWidths(undefined, 'compact');
+  /** A scroll we caused (keyboard) is not the user scrolling. */
+  private ownScrollTop: number | null = null;
 
   constructor(private readonly cb: TensorTableCallbacks) {
     this.title = h('div', { class: 'detail-title' });
+    // Each header cell has a handle on its right edge: drag it, or focus it and use the arrows.
     const head = h(
       'div',
       { class: 'trow head', role: 'row' },
-      ...['Name', 'Dtype', 'Shape', 'Elements', 'Bytes', 'Role', 'Storage'].map((c, i) => h('span', { role: 'columnheader', class: i === 3 || i === 4 ? 'num' : '' }, c)),
+      ...TABLE_COLUMNS.map((c, i) => {
+        const handle = h('span', {
+          class: 'col-resize',
+          role: 'separator',
+          tabindex: 0,
+          'aria-orientation': 'vertical',
+          'aria-label': `Resize the ${c.label} column (arrow keys; Home resets)`,
+          'aria-valuemin': c.min,
+        });
+        this.wireHandle(handle, i);
+        this.handles.push(handle);
+        return h('span', { role: 'columnheader', class: c.num ? 'num' : '' }, h('span', { class: 'col-label' }, c.label), handle);
+      }),
     );
     this.body = h('div', { class: 'tbody', role: 'rowgroup' });
-    const table = h('div', { class: 'ttable', role: 'table', 'aria-label': 'Tensors of the selected module' }, head, this.body);
-    this.viewport = h('div', { class: 'table-viewport' }, table);
+    this.table = h('div', { class: 'ttable', role: 'table', 'aria-label': 'Tensors of the selected module' }, head, this.body);
+    this.viewport = h('div', { class: 'table-viewport' }, this.table);
     this.element = h('div', { class: 'detail-body' }, this.title, this.viewport);
+    this.applyWidths();
     this.viewport.addEventListener('scroll', () => {
+      const own = this.ownScrollTop !== null && Math.abs(this.viewport.scrollTop - this.ownScrollTop) < 1;
+      this.ownScrollTop = null;
+      // The row under the pointer, or the active one, moved away: its card goes with it.
+      if (!own && this.pendingScroll === null) this.dropCard();
       this.schedule();
       if (this.pendingScroll === null) this.cb.scrolled();
     });
-    this.viewport.addEventListener('mouseover', (ev) => {
+    this.viewport.addEventListener('wheel', () => this.dropCard(), { passive: true });
+    // pointermove, not mouseover: rows scrolling under a still pointer do not take the card.
+    this.viewport.addEventListener('pointermove', (ev) => {
       const el = (ev.target as Element).closest?.('.trow:not(.head)') as HTMLElement | null;
       const idx = el ? Number(el.dataset.index) : -1;
       if (idx === this.hoverIndex) return;
@@ -85,7 +115,7 @@ export class TensorTable {
       this.cb.hover(t ?? null, t ? el : null);
       this.render();
     });
-    this.viewport.addEventListener('mouseleave', () => {
+    this.viewport.addEventListener('pointerleave', () => {
       this.hoverIndex = -1;
       this.cb.hover(null, null);
       this.render();
@@ -101,6 +131,90 @@ export class TensorTable {
     this.viewport.addEventListener('blur', () => this.cb.hover(null, null));
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
     this.showEmpty('Select a module to list its tensors.');
+  }
+
+  get numberFormat(): NumberFormat {
+    return this.fmt;
+  }
+
+  set numberFormat(f: NumberFormat) {
+    this.fmt = f;
+    this.widths = columnWidths(this.saved, f);
+    this.applyWidths();
+  }
+
+  /** Widths the user chose (kept across tab switches), or undefined for the defaults. */
+  get columnWidths(): number[] | undefined {
+    return this.saved?.slice();
+  }
+
+  set columnWidths(w: number[] | undefined) {
+    this.saved = w?.slice();
+    this.widths = columnWidths(this.saved, this.fmt);
+    this.applyWidths();
+  }
+
+  private applyWidths(): void {
+    this.table.style.setProperty('--tcols', gridTemplate(this.widths));
+    // Columns, gaps and padding: the table scrolls sideways when it is wider than the pane.
+    this.table.style.minWidth = `${this.widths.reduce((a, b) => a + b, 0) + 10 * (this.widths.length - 1) + 26}px`;
+    this.handles.forEach((hd, i) => {
+      hd.setAttribute('aria-valuenow', String(this.widths[i]));
+      hd.setAttribute('aria-valuetext', `${this.widths[i]} pixels`);
+    });
+  }
+
+  private setWidths(w: number[]): void {
+    this.saved = w;
+    this.widths = columnWidths(w, this.fmt);
+    this.applyWidths();
+    this.cb.resized?.(w.slice());
+  }
+
+  private wireHandle(handle: HTMLElement, i: number): void {
+    handle.addEventListener('pointerdown', (ev) => {
+      ev.preventDefault();
+      ev.stopPropagation();
+      handle.setPointerCapture(ev.pointerId);
+      const x0 = ev.clientX;
+      const start = this.widths.slice();
+      handle.classList.add('dragging');
+      const move = (e: PointerEvent) => this.setWidths(resizeColumn(start, i, e.clientX - x0));
+      const up = () => {
+        handle.classList.remove('dragging');
+        handle.removeEventListener('pointermove', move);
+        handle.removeEventListener('pointerup', up);
+        handle.removeEventListener('pointercancel', up);
+      };
+      handle.addEventListener('pointermove', move);
+      handle.addEventListener('pointerup', up);
+      handle.addEventListener('pointercancel', up);
+    });
+    handle.addEventListener('keydown', (ev) => {
+      const k = resizeKey(ev.key, ev.shiftKey);
+      if (k === null) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      if (k === 'reset') {
+        const w = this.widths.slice();
+        w[i] = columnWidths(undefined, this.fmt)[i];
+        this.setWidths(w);
+      } else this.setWidths(resizeColumn(this.widths, i, k));
+    });
+    // A double click puts the column back to its default width.
+    handle.addEventListener('dblclick', (ev) => {
+      ev.stopPropagation();
+      const w = this.widths.slice();
+      w[i] = columnWidths(undefined, this.fmt)[i];
+      this.setWidths(w);
+    });
+  }
+
+  /** The card follows the pointer or the keyboard: a scroll ends both. */
+  private dropCard(): void {
+    if (this.hoverIndex < 0 && !this.viewport.matches(':focus')) return;
+    this.hoverIndex = -1;
+    this.cb.hover(null, null);
   }
 
   private rowCount(): number {
@@ -165,8 +279,13 @@ export class TensorTable {
     // Keep the active row in view (the sticky header takes one row at the top).
     const top = (index + 1) * ROW_HEIGHT;
     const vh = this.viewport.clientHeight || 300;
-    if (top - ROW_HEIGHT < this.viewport.scrollTop + ROW_HEIGHT) this.viewport.scrollTop = Math.max(0, top - 2 * ROW_HEIGHT);
-    else if (top + ROW_HEIGHT > this.viewport.scrollTop + vh) this.viewport.scrollTop = top + ROW_HEIGHT - vh;
+    let to = this.viewport.scrollTop;
+    if (top - ROW_HEIGHT < this.viewport.scrollTop + ROW_HEIGHT) to = Math.max(0, top - 2 * ROW_HEIGHT);
+    else if (top + ROW_HEIGHT > this.viewport.scrollTop + vh) to = top + ROW_HEIGHT - vh;
+    if (Math.abs(to - this.viewport.scrollTop) >= 1) {
+      this.ownScrollTop = to;
+      this.viewport.scrollTop = to;
+    }
     this.render();
     const el = this.body.querySelector<HTMLElement>(`.trow[data-index="${index}"]`);
     const t = this.path !== null ? this.cache?.at(this.path, true, index) : undefined;
@@ -272,8 +391,8 @@ export class TensorTable {
     const data: Cell[] = [];
     for (let i = win.start; i < win.end; i++) data.push({ index: i });
     const strip = path ? path.length + 1 : 0;
-    const fmt = this.numberFormat;
-    const sharing = this.sharing;
+    const fmt = this.fmt;
+    const groups = this.groups;
     select(this.body)
       .selectAll<HTMLDivElement, Cell>('div.trow')
       .data(data, (d) => String(d.index))
@@ -313,7 +432,7 @@ export class TensorTable {
         cells[4].textContent = formatBytes(t.nbytes);
         cells[5].textContent = t.present ? t.role : `${t.role} (tied, not stored)`;
         const storage = cells[6];
-        const g = t.group >= 0 && sharing ? sharing.groups[t.group] : undefined;
+        const g = t.group >= 0 && groups ? groups.group(t.group) : undefined;
         const cell = storageCell(t, g);
         storage.replaceChildren();
         storage.title = cell.title;

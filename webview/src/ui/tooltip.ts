@@ -2,20 +2,23 @@
  * The hover card (`#tooltip`, role=tooltip): a module's or tensor's tensors and, for each shared
  * one, every other name on that storage with the relation and offsets.
  */
-import { countPhrase, describeRelation, dtypeNote, formatBytes, formatShape, isDisjoint } from '../data/format';
+import { countPhrase, describeRelation, dtypeNote, formatBytes, formatShape, isDisjoint, storageCell } from '../data/format';
 import { exactCount, formatCount } from '../../../src/shared/format';
-import { groupColour, SharedPeer, SharingIndex } from '../data/shared';
+import type { LazyTree } from '../data/lazyTree';
+import { GroupStore, groupColour, SharedPeer } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
-import { foldLabel, ModelTree, Row } from '../data/tree';
+import { foldLabel, Row } from '../data/tree';
 import type { NumberFormat, WireTensor } from '../../../src/shared/protocol';
 import { clear, h } from './dom';
 
-const MAX_TENSORS = 8;
+/** Tensors a module's card lists (the rows on screen prefetch that many). */
+export const CARD_TENSORS = 8;
+const MAX_TENSORS = CARD_TENSORS;
 const MAX_PEERS = 12;
 
 export interface TooltipContext {
-  tree: ModelTree;
-  sharing: SharingIndex;
+  tree: LazyTree;
+  groups: GroupStore;
   cache: TensorCache;
   numberFormat: NumberFormat;
   rootLabel: string;
@@ -39,13 +42,32 @@ export class Tooltip {
 
   hide(): void {
     this.token++;
+    this.anchor = null;
     this.el.hidden = true;
+  }
+
+  /** The element the card describes (a row); the card goes when it goes. */
+  private anchor: HTMLElement | null = null;
+
+  get visible(): boolean {
+    return !this.el.hidden;
+  }
+
+  /** Hide the card if the element it describes left the page (a recycled row). */
+  hideIfDetached(): void {
+    if (this.anchor && !this.anchor.isConnected) this.hide();
   }
 
   /** Show content built by `build`; `build` is called again with fresh data when `pending` settles. */
   show(anchor: HTMLElement | null, build: () => { content: Node[]; pending?: Promise<unknown> }): void {
     const token = ++this.token;
+    this.anchor = anchor;
     const draw = () => {
+      // The row scrolled away (its element was recycled) while data was on its way.
+      if (anchor && !anchor.isConnected) {
+        this.hide();
+        return;
+      }
       const { content, pending } = build();
       clear(this.el);
       this.el.append(...content);
@@ -120,7 +142,7 @@ function peerLines(ctx: TooltipContext, peers: SharedPeer[], showTensor: boolean
     const mine = ctx.cache.get(p.tensor);
     const other = ctx.cache.get(p.other);
     const colour = p.group >= 0 ? `tie-c${groupColour(p.group)}` : '';
-    const g = p.group >= 0 ? ctx.sharing.groups[p.group] : undefined;
+    const g = p.group >= 0 ? ctx.groups.group(p.group) : undefined;
     const disjoint = !!g && isDisjoint(g);
     if (showTensor && p.tensor !== lastTensor) {
       const at = p.relation === 'view' && mine?.storageOffset != null ? ` @ +${mine.storageOffset} B` : '';
@@ -150,7 +172,7 @@ function peerLines(ctx: TooltipContext, peers: SharedPeer[], showTensor: boolean
   // Declared ties say why.
   const reasons = new Set<string>();
   for (const p of peers) {
-    const r = p.group >= 0 ? ctx.sharing.groups[p.group]?.reason : undefined;
+    const r = p.group >= 0 ? ctx.groups.group(p.group)?.reason : undefined;
     if (r && !reasons.has(r) && reasons.size < 2) {
       reasons.add(r);
       nodes.push(h('div', { class: 'tt-reason' }, r));
@@ -164,15 +186,16 @@ export function rowCard(ctx: TooltipContext, row: Row, peers: SharedPeer[]): { c
   const fmt = ctx.numberFormat;
   const content: Node[] = [];
   const waits: Promise<unknown>[] = [];
+  if (row.kind === 'pending') return { content: [h('div', { class: 'tt-line' }, 'Loading…')] };
   if (row.kind === 'fold') {
-    const each = ctx.tree.unique(row.ids[0]);
+    const each = row.run.count ? Math.round(row.unique / row.run.count) : 0;
     content.push(
       h('div', { class: 'tt-title' }, foldLabel(row.run)),
       h('div', { class: 'tt-line' }, `${formatCount(row.unique, fmt)} parameters in ${row.run.count} identical blocks (${formatCount(each, fmt)} each${formatCount(each, fmt) === exactCount(each) ? '' : `, ${exactCount(each)} exact`})`),
       h('div', { class: 'tt-line muted' }, row.expanded ? 'Click to fold the run; the table lists its first block.' : 'Click to unfold the run; the table lists its first block.'),
     );
   } else {
-    const n = ctx.tree.nodes[row.id];
+    const n = ctx.tree.node(row.id)!;
     const m = n.m;
     content.push(
       h('div', { class: 'tt-title' }, h('span', null, n.path || ctx.rootLabel), h('span', { class: 'tt-repr' }, m.repr ?? m.type + (m.inferred ? ' (inferred)' : ''))),
@@ -184,6 +207,11 @@ export function rowCard(ctx: TooltipContext, row: Row, peers: SharedPeer[]): { c
     parts.push(`${exactCount(m.tensorCount)} tensor${m.tensorCount === 1 ? '' : 's'}`);
     content.push(h('div', { class: 'tt-line' }, parts.join(' · ')));
     if (m.evidence && m.inferred) content.push(h('div', { class: 'tt-line' }, `Type inferred: ${m.evidence}`));
+    if (n.id === 0 && m.params[1] > m.params[0]) {
+      content.push(h('div', { class: 'tt-line tt-shared-note' }, `Shared storage counted once: ${formatCount(m.params[1] - m.params[0], fmt)} parameters are reachable under two names or more. Each row counts what its subtree holds, so the shares of rows that share storage add up to more than 100%.`));
+    } else if (m.sharedParams) {
+      content.push(h('div', { class: 'tt-line tt-shared-note' }, `${countPhrase(Math.min(m.sharedParams, m.params[0]), fmt, 'parameters')} of these (hatched in the bar) are on storage that modules outside it use too: counted here and there, once in the model's total.`));
+    }
     if (m.own > 0) {
       const list = ctx.cache.head(n.path, false, MAX_TENSORS);
       content.push(h('h4', null, `Tensors${m.own > MAX_TENSORS ? ` (first ${MAX_TENSORS} of ${exactCount(m.own)})` : ''}`));
@@ -217,6 +245,10 @@ export function tensorCard(ctx: TooltipContext, t: WireTensor, peers: SharedPeer
   if (t.present || peers.length === 0) content.push(h('div', { class: 'tt-line' }, t.roleReason));
   if (!t.present) content.push(h('div', { class: 'tt-line' }, 'Not stored in the file: a declared tie.'));
   else if (t.dataOffset !== null) content.push(h('div', { class: 'tt-line' }, `${t.file} @ byte ${exactCount(t.dataOffset)}${t.storageOffset ? ` (+${t.storageOffset} B into its storage)` : ''}`));
+  // Every column of the table in full (the table may cut a long dtype or storage text).
+  const g = t.group >= 0 ? ctx.groups.group(t.group) : undefined;
+  const storage = storageCell(t, g);
+  content.push(h('div', { class: 'tt-line' }, `Storage: ${storage.title.split('\n')[0]}`));
   const waits: Promise<unknown>[] = [];
   if (peers.length) {
     content.push(h('h4', null, 'Shared storage'));

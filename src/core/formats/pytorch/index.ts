@@ -9,6 +9,7 @@ import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { RawCheckpoint, Warning } from '../../model';
 import { CERTAIN, FormatModule, PLAUSIBLE } from '../format';
+import { bytesExact } from '../../numbers';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
 import { PickleLimits, UnpickleResult, unpickle } from './pickle';
 import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
@@ -273,7 +274,7 @@ async function readLegacyBody(fileSource: ByteSource, ctx: ReaderContext, file: 
     // A pickle hidden after the last storage is reported for what it would do; other bytes are just counted.
     const tail = await src.read(end, Math.min(src.size - end, MAX_TRAILING_SCAN));
     if (!scanTrailing(tail, 0, safety, warnings, { file, base: end, limits: opts.limits, label: 'a pickle after the last storage', junk: false })) {
-      warnings.push({ code: 'trailing-bytes', message: `${src.size - end} bytes follow the last storage` });
+      warnings.push({ code: 'trailing-bytes', message: `${bytesExact(src.size - end)} follow the last storage` });
     }
   }
   return finish({ src, ctx, file, format: 'pytorch-legacy', interp, safety, warnings, archive });
