@@ -9,7 +9,7 @@ import { exactCount } from '../../../src/shared/format';
 import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, Progress, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
 import { CallOptions, Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
 import { LazyTree } from '../data/lazyTree';
-import { filteredOut, GroupStore, tensorPeers } from '../data/shared';
+import { filteredOut, GroupStore, rowPeers, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
@@ -458,7 +458,8 @@ export class App {
       this.treeView.element.hidden = false;
       // A module chosen in the map was revealed while the tree was hidden: scroll to it now.
       const sel = this.saved.selected;
-      if (changed && sel !== null) this.treeView.reveal(sel, false);
+      const selId = sel !== null ? this.tree?.byPath.get(sel) : undefined;
+      if (changed && selId !== undefined) this.treeView.reveal(selId, false);
       else this.treeView.refresh();
       if (focus) this.treeView.focus();
     }
@@ -514,9 +515,10 @@ export class App {
       select: (id) => {
         const path = this.mapSource?.node(id).path;
         if (path === undefined) return;
-        if (this.treeView) {
+        const treeId = this.tree?.byPath.get(path);
+        if (this.treeView && treeId !== undefined) {
           this.treeView.selectedKey = domPath(path);
-          this.treeView.reveal(path, false);
+          this.treeView.reveal(treeId, false);
         }
         this.selectPath(path);
       },
@@ -542,7 +544,7 @@ export class App {
       this.table?.setHighlight([]);
       return;
     }
-    const peers = rowPeers(ctx.tree, ctx.sharing, row);
+    const peers = rowPeers(ctx.tree, row);
     this.tooltip.show(anchor, () => mapCard(rowCard(ctx, row, peers)));
     this.table?.setHighlight(peers.map((p) => p.other));
   }
