@@ -98,7 +98,7 @@ interface TieLink {
 }
 
 /** A label as the diagram shows it: the last segment, with its folder for a generic file name. */
-function shortLabel(s: string): string {
+export function shortLabel(s: string): string {
   const parts = s.split(/[\\/]/).filter(Boolean);
   if (!parts.length) return s;
   const last = parts[parts.length - 1];
@@ -107,7 +107,7 @@ function shortLabel(s: string): string {
 }
 
 /** The note without its leading size (the delta columns show it). */
-function noteOf(r: ModuleRow, d: CheckpointDiff, level: number): string {
+export function noteOf(r: ModuleRow, d: CheckpointDiff, level: number): string {
   if (r.status === 'equal' && level > 0) return r.renamed && r.aPath !== undefined ? `was ${r.aPath || '(root)'}` : '';
   return rowNote(r, d).replace(/^[+−±]\S+( B| [KMGT]iB)?(\s+\(\d+ tensors\))?\s*/, '');
 }
@@ -632,7 +632,7 @@ function renderLegend(d: CheckpointDiff, links: TieLink[], top: number, limit: n
   return { svg, width, bottom: y };
 }
 
-function keyLine(c: KeyChange, value: (v: unknown) => string): string {
+export function keyLine(c: KeyChange, value: (v: unknown) => string): string {
   const mark = c.status === 'added' ? '+' : c.status === 'removed' ? '−' : '~';
   const v = c.status === 'added' ? value(c.b) : c.status === 'removed' ? value(c.a) : `${value(c.a)} → ${value(c.b)}`;
   return `${mark} ${c.key}: ${v}${c.informational ? '  (bookkeeping; not a difference)' : ''}`;
