@@ -28,9 +28,17 @@
 //                                                .selected, .shared-highlight); runs: [data-fold]
 //   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
 //   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
+// The comparison view (issue 14):
+//   [data-testid="verdict"][data-equal]          the one-line answer
+//   [data-testid="delta-unique"][data-value]     b − a unique parameters (also delta-total, delta-bytes)
+//   [data-testid="tie-changes"]                  the ties lost, gained or changed, in words
+//   [data-testid="compare-tree"]                 the aligned tree (role=tree); rows [role="treeitem"]
+//                                                [data-path][data-status][data-delta]
+//   svg .tie-link[data-side="a|b"][data-status="lost|gained|changed|same"][data-shared]
+//   [data-testid="changes-only"][data-checked]   the "Changes only" toggle
 import { chromium } from 'playwright-core';
 import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const URL_BASE = must('E2E_URL');
@@ -55,6 +63,10 @@ const STATE = process.env.E2E_STATE || '';
 const SETTINGS = process.env.E2E_SETTINGS || '';
 const ONLY = process.env.E2E_ONLY || '';
 const BENCH = ONLY === 'bench';
+/** WEIGHTSCOPE_E2E_ONLY=compare: only the comparison view (issue 14). */
+const COMPARE_ONLY = ONLY === 'compare';
+const CMP_A = 'gpt2-124m/model.safetensors';
+const CMP_B = 'gpt2-124m-untied/model.safetensors';
 /** Figures measured on the way (written to editor-bench.json). */
 const figures = {};
 
@@ -626,6 +638,164 @@ async function largeModel() {
   }
 }
 
+// ------------------------------------------------------------------ the comparison view (issue 14)
+/** Answers an open or save dialog (code-server's own path box) with `value`; returns when it closed. */
+async function answerPathDialog(value, what) {
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, `no path box for ${what}`);
+  await input.first().fill(value);
+  // The box lists what matches; Enter takes the typed path.
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+  await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the path box for ${what} stayed open`);
+}
+
+/** Waits for a save dialog offering `fileName`, accepts it, waits for the file; returns its path. */
+async function acceptSaveDialog(fileName, dir, what) {
+  const input = page.locator('.quick-input-widget input');
+  const deadline = Date.now() + T_UI;
+  let value = '';
+  while (Date.now() < deadline) {
+    value = await input.first().inputValue({ timeout: T_UI }).catch(() => '');
+    if (value.endsWith(fileName)) break;
+    await page.waitForTimeout(100);
+  }
+  if (!value.endsWith(fileName)) throw new Error(`the save dialog for ${what} did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
+  await page.keyboard.press('Enter');
+  const file = path.join(WORKSPACE, dir, fileName);
+  const until = Date.now() + T_WEBVIEW;
+  while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
+  if (!existsSync(file)) throw new Error(`${what} wrote no ${file}`);
+  await waitFor(page.locator('.notifications-toasts', { hasText: `Exported ${fileName}` }), 'visible', T_UI, `no "Exported ${fileName}" notification`);
+  return file;
+}
+
+/** `weightscope diff A B --format F` run in the workspace (the view names the sides as workspace-relative paths). */
+function cliDiff(format) {
+  const r = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), 'diff', CMP_A, CMP_B, '--format', format], { cwd: WORKSPACE, maxBuffer: 64 << 20 });
+  if (r.status !== 3) throw new Error(`weightscope diff exited ${r.status} (3 expected: different): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function compareView() {
+  let wv;
+  const OPEN = `compare: "Compare with…" in the editor title of the full-size tied GPT-2 opens the comparison with the replaced head`;
+  await step(OPEN, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-open' }, async () => {
+    await openCheckpoint(CMP_A);
+    const button = page.locator('.editor-actions .action-label[aria-label*="Compare with"]');
+    await waitFor(button, 'visible', T_UI, 'no "Compare with…" button in the Weightscope editor title');
+    await button.first().click({ timeout: T_UI });
+    await answerPathDialog(path.join(WORKSPACE, CMP_B), '"Compare with…"');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: '↔' }), 'visible', T_WEBVIEW, 'no comparison tab opened');
+    wv = webview();
+    await waitFor(wv.locator('[data-testid="verdict"]'), 'attached', T_WEBVIEW, 'the comparison view showed no verdict', async () =>
+      JSON.stringify((await wv.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
+    );
+  });
+
+  await step('compare: +38,597,376 parameters, the tie lost, lm_head marked changed with the whole delta', { needs: [OPEN], shotName: 'compare-seed' }, async () => {
+    if ((await attr(wv.locator('[data-testid="verdict"]'), 'data-equal')) !== 'false') throw new Error('the verdict does not say different');
+    const du = wv.locator('[data-testid="delta-unique"]');
+    if ((await attr(du, 'data-value')) !== '38597376') throw new Error(`delta-unique data-value is ${await attr(du, 'data-value')}`);
+    const text = await du.first().innerText();
+    if (!text.includes('+38,597,376')) throw new Error(`the unique delta reads ${JSON.stringify(text)}`);
+    const ties = await wv.locator('[data-testid="tie-changes"]').first().innerText({ timeout: T_UI });
+    if (!/lost: transformer\.wte\.weight = lm_head\.weight/.test(ties)) throw new Error(`the tie changes read ${JSON.stringify(ties)}`);
+    const head = wv.locator('[role="treeitem"][data-path="lm_head"]');
+    await waitFor(head, 'visible', T_UI, 'no lm_head row');
+    if ((await attr(head, 'data-status')) !== 'changed') throw new Error(`lm_head is ${await attr(head, 'data-status')}`);
+    if ((await attr(head, 'data-delta')) !== '38597376') throw new Error(`lm_head's delta is ${await attr(head, 'data-delta')}`);
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'data-status')) !== 'equal') throw new Error('transformer.h is not unchanged');
+    await settle(wv);
+    const links = await wv.locator('.tie-link').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-side')} ${e.getAttribute('data-status')} ${e.getAttribute('data-shared')}`));
+    if (JSON.stringify(links) !== JSON.stringify(['a lost transformer.wte.weight lm_head.weight'])) throw new Error(`tie links: ${JSON.stringify(links)}`);
+  });
+
+  await step('compare: hovering lm_head shows both sides\' tensors and lights the row it was tied to', { needs: [OPEN], shotName: 'compare-hover' }, async () => {
+    await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+    await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+    const tip = wv.locator('#tooltip[role="tooltip"]');
+    await waitFor(tip.filter({ hasText: 'shares storage with transformer.wte.weight' }), 'visible', T_UI, 'no hover card naming the storage lm_head.weight shared in a', async () => JSON.stringify(await tip.first().innerText()));
+    const card = await tip.first().innerText();
+    for (const want of ['lm_head', 'tie lost: transformer.wte.weight', 'not stored: tied', 'float32 [50257, 768]']) if (!card.includes(want)) throw new Error(`the card lacks ${JSON.stringify(want)}: ${JSON.stringify(card)}`);
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.wte"].tie-partner'), 'attached', T_UI, 'transformer.wte is not lit while lm_head is hovered');
+    if ((await wv.locator('.tie-link.lit').count()) !== 1) throw new Error('the lost link is not lit');
+  });
+
+  await step('compare: "Changes only" keeps wte, lm_head and their ancestors; off again, all rows are back', { needs: [OPEN], shotName: 'compare-changes-only' }, async () => {
+    const rows = () => wv.locator('[role="treeitem"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
+    const before = await rows();
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[data-testid="changes-only"][data-checked="true"]'), 'attached', T_UI, '"Changes only" did not turn on');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'detached', T_UI, 'transformer.h still shows with "Changes only"');
+    const only = await rows();
+    if (JSON.stringify(only) !== JSON.stringify(['(root)', 'transformer', 'transformer.wte', 'lm_head'])) throw new Error(`changes only shows ${JSON.stringify(only)}`);
+    await screenshot('compare-changes-only-on');
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'visible', T_UI, 'transformer.h did not come back');
+    const after = await rows();
+    if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`rows before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+  });
+
+  await step('compare: keyboard: Home, End, arrows move through the rows, the card follows, Right opens transformer.h', { needs: [OPEN], shotName: 'compare-keyboard' }, async () => {
+    const tree = wv.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    await page.keyboard.press('End');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'lm_head' }), 'visible', T_UI, 'no card for the focused row');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.ln_f"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.ln_f');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.h"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.h');
+    await page.keyboard.press('ArrowRight');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'visible', T_UI, 'ArrowRight did not open transformer.h');
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'aria-expanded')) !== 'true') throw new Error('transformer.h is not aria-expanded');
+    await page.keyboard.press('ArrowLeft');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'detached', T_UI, 'ArrowLeft did not close transformer.h');
+    await page.keyboard.press('Home');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="(root)"]'), 'visible', T_UI, 'Home did not reach the root');
+  });
+
+  await step('compare: light and dark themes (screenshots, hovering lm_head)', { needs: [OPEN], shotName: 'compare-themes' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    for (const [theme, dark] of [['Light Modern', false], ['Dark Modern', true]]) {
+      await setTheme(theme, dark);
+      await waitFor(wv.locator(`body.${dark ? 'vscode-dark' : 'vscode-light'}`), 'attached', T_UI, `the comparison view did not take ${theme}`);
+      await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+      await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+      await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }), 'visible', T_UI, `no card in ${theme}`);
+      await editorShot(`compare-${dark ? 'dark' : 'light'}`);
+      await screenshot(`compare-${dark ? 'dark' : 'light'}-window`);
+    }
+    await wv.locator('[data-testid="compare-tree"]').hover({ position: { x: 5, y: 5 }, timeout: T_UI }).catch(() => {});
+  });
+
+  await step('compare: Export as Markdown… (the view\'s menu) writes what `weightscope diff --format markdown` prints', { needs: [OPEN], shotName: 'compare-export-md' }, async () => {
+    await wv.locator('[data-testid="export"]').click({ timeout: T_UI });
+    await wv.locator('.export-menu').getByText('Export as Markdown…').click({ timeout: T_UI });
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.md', path.dirname(CMP_B), 'Export as Markdown…');
+    const md = readFileSync(file);
+    if (!md.equals(cliDiff('markdown'))) throw new Error(`${file} differs from weightscope diff --format markdown`);
+    if (!md.toString('utf8').includes('+38,597,376')) throw new Error('the Markdown does not give +38,597,376');
+  });
+
+  await step('compare: "Weightscope: Export Comparison as SVG…" writes the SVG `weightscope diff --format svg` makes', { needs: [OPEN], shotName: 'compare-export-svg' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    await wv.locator('[data-testid="compare-tree"]').focus({ timeout: T_UI });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+    await input.fill('>Weightscope: Export Comparison as SVG');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Export Comparison as SVG' });
+    await waitFor(row, 'visible', T_UI, 'the palette does not list "Weightscope: Export Comparison as SVG…" while the comparison is active');
+    await row.first().click();
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.svg', path.dirname(CMP_B), 'Export Comparison as SVG…');
+    const svg = readFileSync(file);
+    if (!svg.equals(cliDiff('svg'))) throw new Error(`${file} differs from weightscope diff --format svg`);
+    if (!svg.toString('utf8').includes('class="tie-link lost" data-side="a" data-shared="transformer.wte.weight lm_head.weight"')) throw new Error('the exported SVG has no lost tie link');
+  });
+}
+
 // ------------------------------------------------------------------ the test
 const browser = await chromium.launch({
   executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
@@ -647,7 +817,7 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, `the VS Code workbench did not load from ${url}`);
     workbenchAt = Date.now();
-    if (!BENCH) {
+    if (!BENCH && !COMPARE_ONLY) {
       // The first seconds: open the .bin at once, before anything else settles.
       await quickOpen(BIN_FILE);
       figures.binOpenedAfterWorkbench = Date.now() - workbenchAt;
@@ -660,7 +830,7 @@ try {
     );
   });
 
-  if (!BENCH) {
+  if (!BENCH && !COMPARE_ONLY) {
     const OFFER = `the .bin offer appears in the first seconds after the window loads (${BIN_FILE})`;
     await step(OFFER, { needs: ['workbench opens the fixture workspace'], shotName: 'bin-offer-first-seconds' }, async () => {
       // The tab became active when quickOpen returned: time from there to the offer.
@@ -708,7 +878,7 @@ try {
 
   let wv;
   const OPEN_TIED = `tied GPT-2 opens in the Weightscope editor (Ctrl+P ${TIED_FILE})`;
-  if (!BENCH) {
+  if (!BENCH && !COMPARE_ONLY) {
   await step(OPEN_TIED, { needs: ['workbench opens the fixture workspace'], shotName: 'tied-open' }, async () => {
     wv = await openCheckpoint(TIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -944,7 +1114,8 @@ try {
   });
   }
 
-  await largeModel();
+  if (!BENCH) await compareView();
+  if (!COMPARE_ONLY) await largeModel();
 } catch (e) {
   // A failure outside any step (browser launch, page crash): count it.
   results.push({ name: 'harness', ok: false, error: e?.stack ?? String(e), ms: 0 });
