@@ -643,11 +643,20 @@ async function largeModel() {
 async function answerPathDialog(value, what) {
   const input = page.locator('.quick-input-widget input');
   await waitFor(input, 'visible', T_UI, `no path box for ${what}`);
-  await input.first().fill(value);
-  // The box lists what matches; Enter takes the typed path.
-  await page.waitForTimeout(300);
+  // The dialog writes its starting folder into the box once it has listed it: wait for that,
+  // or it replaces what was typed.
+  const deadline = Date.now() + T_UI;
+  while (Date.now() < deadline && !(await input.first().inputValue().catch(() => '')).endsWith('/')) await page.waitForTimeout(100);
+  // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the file.
+  await input.first().fill(`${path.dirname(value)}/`);
+  await waitFor(page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(value) }), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.basename(value)}`);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await input.first().fill(value);
+    await page.waitForTimeout(400);
+    if ((await input.first().inputValue().catch(() => '')) === value) break;
+  }
   await page.keyboard.press('Enter');
-  await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the path box for ${what} stayed open`);
+  await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the path box for ${what} stayed open`, async () => JSON.stringify(await input.first().inputValue()));
 }
 
 /** Waits for a save dialog offering `fileName`, accepts it, waits for the file; returns its path. */
@@ -793,6 +802,87 @@ async function compareView() {
     const svg = readFileSync(file);
     if (!svg.equals(cliDiff('svg'))) throw new Error(`${file} differs from weightscope diff --format svg`);
     if (!svg.toString('utf8').includes('class="tie-link lost" data-side="a" data-shared="transformer.wte.weight lm_head.weight"')) throw new Error('the exported SVG has no lost tie link');
+  });
+
+  await step('compare: two checkpoints selected in the Explorer, "Compare Checkpoints" in its context menu', { needs: ['workbench opens the fixture workspace'], shotName: 'compare-explorer' }, async () => {
+    await closeAllEditors();
+    await runCommand('Notifications: Clear All Notifications');
+    const rows = page.locator('.explorer-folders-view .monaco-list-row');
+    const labels = async () => rows.evaluateAll((els) => els.map((e) => (e.textContent || '').trim()));
+    for (const folder of [TIED, UNTIED]) {
+      const r = rows.filter({ hasText: new RegExp(`^${folder}$`) });
+      await waitFor(r, 'visible', T_UI, `the Explorer does not list ${folder}`);
+      if ((await r.first().getAttribute('aria-expanded')) !== 'true') await r.first().click({ timeout: T_UI });
+    }
+    // The model.safetensors row right under each folder (the folders hold config.json and model.safetensors).
+    const fileRow = async (folder) => {
+      const ls = await labels();
+      const at = ls.indexOf(folder);
+      const k = ls.findIndex((t, i) => i > at && t === 'model.safetensors');
+      if (at < 0 || k < 0) throw new Error(`no model.safetensors under ${folder}: ${JSON.stringify(ls)}`);
+      return rows.nth(k);
+    };
+    await (await fileRow(TIED)).click({ timeout: T_UI });
+    await closeAllEditors();
+    await (await fileRow(UNTIED)).click({ modifiers: ['Control'], timeout: T_UI });
+    const selected = await page.locator('.explorer-folders-view .monaco-list-row.selected').count();
+    if (selected !== 2) throw new Error(`${selected} rows selected in the Explorer, not 2`);
+    await (await fileRow(UNTIED)).click({ button: 'right', timeout: T_UI });
+    const item = page.locator('.monaco-menu .action-item', { hasText: 'Compare Checkpoints' });
+    await waitFor(item, 'visible', T_UI, 'the Explorer context menu of two checkpoints has no "Compare Checkpoints"');
+    if (await page.locator('.monaco-menu .action-item', { hasText: 'Compare with…' }).count()) throw new Error('"Compare with…" shows for two selected files');
+    // A monaco menu acts on the item under the pointer: hover it, then Enter.
+    await item.first().hover({ timeout: T_UI });
+    await page.keyboard.press('Enter');
+    await waitFor(page.locator('.monaco-menu'), 'hidden', T_UI, 'the context menu stayed open');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: `${TIED} ↔ ${UNTIED}` }), 'visible', T_WEBVIEW, `no "${TIED} ↔ ${UNTIED}" tab`);
+    const v = webview();
+    await waitFor(v.locator('[data-testid="delta-unique"]'), 'attached', T_WEBVIEW, 'the comparison of the small fixtures showed no delta');
+    const want = String(Number(expectedParams(UNTIED).unique) - Number(expectedParams(TIED).unique));
+    if ((await attr(v.locator('[data-testid="delta-unique"]'), 'data-value')) !== want) throw new Error(`delta-unique is not ${want}`);
+  });
+
+  const BIG = 'compare: the DeepSeek-V3 layout (163 shards, 92k tensors) compared with itself stays paged and fluid';
+  await step(BIG, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-dsv3' }, async () => {
+    await page.keyboard.press('Escape');
+    await closeAllEditors();
+    // No Weightscope editor is open: the palette's command asks for both files.
+    await runCommand('Weightscope: Compare with…');
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the first checkpoint');
+    const t0 = Date.now();
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the second checkpoint');
+    const v = webview();
+    await waitFor(v.locator('[data-testid="verdict"]'), 'attached', 180_000, 'the DeepSeek-V3 comparison never showed its verdict');
+    figures.compareDsv3Ms = Date.now() - t0;
+    if ((await attr(v.locator('[data-testid="verdict"]'), 'data-equal')) !== 'true') throw new Error('a model compared with itself is not equal');
+    const count = () => v.locator('[role="treeitem"]').count();
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'visible', T_UI, 'no model row');
+    const first = await count();
+    if (first > 10) throw new Error(`the first view of an equal comparison draws ${first} rows`);
+    // Open model, then model.layers (61 blocks), time the round trip of each.
+    const times = [];
+    for (const p of ['model', 'model.layers', 'model.layers.3', 'model.layers.3.mlp', 'model.layers.3.mlp.experts']) {
+      const t = Date.now();
+      await v.locator(`[role="treeitem"][data-path="${p}"]`).click({ timeout: T_UI });
+      await waitFor(v.locator(`[role="treeitem"][data-path="${p}"][aria-expanded="true"]`), 'attached', T_UI, `${p} did not open`);
+      times.push(Date.now() - t);
+    }
+    figures.compareDsv3ExpandMs = times;
+    // 256 experts open: the DOM holds the rows on screen, not the view's.
+    const status = await v.locator('.toolbar .status').innerText();
+    const shown = Number(/^([\d,]+) of/.exec(status)?.[1].replace(/,/g, ''));
+    const drawn = await count();
+    if (!(shown > 300) || drawn > 120) throw new Error(`${shown} rows in the view, ${drawn} in the DOM (status ${JSON.stringify(status)})`);
+    const tree = v.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    const tEnd = Date.now();
+    await page.keyboard.press('End');
+    await waitFor(v.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    figures.compareDsv3EndMs = Date.now() - tEnd;
+    await v.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'detached', T_UI, 'changes only still shows model');
+    if ((await count()) !== 1) throw new Error(`changes only shows ${await count()} rows of an equal comparison`);
+    console.log(`      compared in ${figures.compareDsv3Ms} ms; expand ${times.join(' / ')} ms; End ${figures.compareDsv3EndMs} ms; ${shown} rows in the view, ${drawn} drawn`);
   });
 }
 
