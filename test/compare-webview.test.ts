@@ -19,7 +19,7 @@ describe('comparison view (webview): pages, links, numbers', () => {
     const pages = new RowPages(viewKey(view.expanded, false));
     assert.deepStrictEqual(pages.claim(0, 50), [0], 'before the first answer: the first page');
     assert.deepStrictEqual(pages.claim(0, 50), [], 'asked for already');
-    pages.add(ix.page({ view, offset: 0, limit: PAGE_ROWS }));
+    pages.add(0, ix.page({ view, offset: 0, limit: PAGE_ROWS }));
     assert.strictEqual(pages.total, ix.rows.length);
     assert.deepStrictEqual(pages.claim(0, pages.total), [], 'one page holds the small model');
     const lm = ix.rows.findIndex((r) => r.path === 'lm_head');
@@ -29,6 +29,13 @@ describe('comparison view (webview): pages, links, numbers', () => {
     assert.strictEqual(links.length, 1);
     assert.strictEqual(pages.linksIn(lm + 1, lm + 5).length, 0, 'rows past both ends: no link');
     pages.release(7);
+    // A page asked for past the end (the view shrank while scrolled down) holds nothing: page 0 is still asked for.
+    const shrunk = new RowPages('small');
+    assert.deepStrictEqual(shrunk.claim(PAGE_ROWS * 3, PAGE_ROWS * 3 + 40), [3]);
+    shrunk.add(3, ix.page({ view: { expanded: [0], changesOnly: true }, offset: PAGE_ROWS * 3, limit: PAGE_ROWS }));
+    assert.strictEqual(shrunk.total, 3);
+    assert.deepStrictEqual(shrunk.claim(0, 40), [0], 'the rows that do show are asked for');
+    assert.strictEqual(shrunk.row(0), undefined);
     assert.deepStrictEqual(pages.claim(PAGE_ROWS * 7, PAGE_ROWS * 7 + 1), [], 'nothing past the end is asked for');
   });
 

@@ -649,7 +649,8 @@ async function answerPathDialog(value, what) {
   while (Date.now() < deadline && !(await input.first().inputValue().catch(() => '')).endsWith('/')) await page.waitForTimeout(100);
   // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the file.
   await input.first().fill(`${path.dirname(value)}/`);
-  await waitFor(page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(value) }), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.basename(value)}`);
+  // (The list is virtual: the file itself may be far down; any entry but ".." says it is listed.)
+  await waitFor(page.locator('.quick-input-list .monaco-list-row').nth(1), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.dirname(value)}`);
   for (let attempt = 0; attempt < 5; attempt++) {
     await input.first().fill(value);
     await page.waitForTimeout(400);
@@ -881,6 +882,7 @@ async function compareView() {
     figures.compareDsv3EndMs = Date.now() - tEnd;
     await v.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
     await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'detached', T_UI, 'changes only still shows model');
+    await waitFor(v.locator('[role="treeitem"][data-path="(root)"]'), 'visible', T_UI, 'changes only shows no root');
     if ((await count()) !== 1) throw new Error(`changes only shows ${await count()} rows of an equal comparison`);
     console.log(`      compared in ${figures.compareDsv3Ms} ms; expand ${times.join(' / ')} ms; End ${figures.compareDsv3EndMs} ms; ${shown} rows in the view, ${drawn} drawn`);
   });

@@ -49,6 +49,8 @@ export class CompareApp {
   private expanded = new Set<number>([0]);
   private changesOnly = false;
   private pages = new RowPages('');
+  /** The last view's pages, drawn until the new view's first page arrives (no flash of empty rows). */
+  private stale?: RowPages;
   private active = 0;
   private hovered = -1;
   private saved?: Saved;
@@ -300,6 +302,7 @@ export class CompareApp {
   /** A new view: new pages; the row that was active stays active where it is now. */
   private newView(keepId?: number): void {
     const oldActive = this.active;
+    if (this.pages.total >= 0) this.stale = this.pages;
     this.pages = new RowPages(viewKey(this.expanded, this.changesOnly));
     this.saved!.expanded = [...this.expanded];
     this.saved!.changesOnly = this.changesOnly;
@@ -334,7 +337,7 @@ export class CompareApp {
       want.map(async (p) => {
         try {
           const page = await this.rpc.call('rows', { generation, query: { view, offset: p * PAGE_ROWS, limit: PAGE_ROWS } });
-          if (pages === this.pages && generation === this.generation) pages.add(page);
+          if (pages === this.pages && generation === this.generation) pages.add(p, page);
         } catch (e) {
           pages.release(p);
           if (!isRpcError(e, 'cancelled')) this.setStatus(`rows could not be loaded: ${(e as Error).message}`);
@@ -353,9 +356,10 @@ export class CompareApp {
 
   private draw(): void {
     const vp = this.viewport;
-    const pages = this.pages;
     if (!vp || !this.rowsEl || !this.spacer || !this.head) return;
-    if (pages.total < 0) {
+    if (this.pages.total >= 0) this.stale = undefined;
+    const pages = this.pages.total >= 0 ? this.pages : this.stale;
+    if (!pages) {
       void this.ensure(0, this.visibleCount() + OVERSCAN);
       return;
     }
@@ -363,7 +367,7 @@ export class CompareApp {
     this.spacer.style.height = `${total * ROW}px`;
     const start = Math.max(0, Math.floor(vp.scrollTop / ROW) - OVERSCAN);
     const end = Math.min(total, Math.ceil((vp.scrollTop + vp.clientHeight) / ROW) + OVERSCAN);
-    void this.ensure(start, end);
+    if (pages === this.pages) void this.ensure(start, end);
     const fmt = this.settings.numberFormat;
     clear(this.rowsEl);
     this.rowsEl.style.top = `${start * ROW}px`;
@@ -430,7 +434,7 @@ export class CompareApp {
   /** Each side's links in its gutter, for the rows drawn; the hovered row's links stand out. */
   private drawLinks(start: number, end: number): void {
     if (!this.gutterA || !this.gutterB) return;
-    const links = this.pages.linksIn(start, end);
+    const links = (this.pages.total >= 0 ? this.pages : this.stale ?? this.pages).linksIn(start, end);
     const lanes = assignLanes(links);
     const y = (i: number) => (i - start) * ROW + ROW / 2;
     const hot = this.hovered >= 0 ? this.hovered : document.activeElement === this.viewport ? this.active : -1;

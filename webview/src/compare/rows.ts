@@ -38,12 +38,12 @@ export class RowPages {
 
   constructor(readonly viewKey: string) {}
 
-  add(page: CompareRowsPage): void {
+  /** The answer for page `p` (rows [p * PAGE_ROWS, …)); a page past the end holds nothing and is not kept. */
+  add(p: number, page: CompareRowsPage): void {
     this.total = page.total;
     this.linkCount = page.linkCount;
-    const p = Math.floor(page.offset / PAGE_ROWS);
-    this.pages.set(p, page.rows);
     this.pending.delete(p);
+    if (p * PAGE_ROWS < page.total) this.pages.set(p, page.rows);
     for (const l of page.links) this.links.set(linkKey(l), l);
   }
 
