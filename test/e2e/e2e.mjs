@@ -716,6 +716,10 @@ async function compareView() {
     if ((await attr(head, 'data-status')) !== 'changed') throw new Error(`lm_head is ${await attr(head, 'data-status')}`);
     if ((await attr(head, 'data-delta')) !== '38597376') throw new Error(`lm_head's delta is ${await attr(head, 'data-delta')}`);
     if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'data-status')) !== 'equal') throw new Error('transformer.h is not unchanged');
+    // Rows indent by depth (set through the CSSOM: the page's CSP refuses style attributes).
+    const indent = (p) => wv.locator(`[role="treeitem"][data-path="${p}"] .module`).first().evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
+    const [i0, i1, i2] = [await indent('(root)'), await indent('transformer'), await indent('transformer.wte')];
+    if (!(i0 < i1 && i1 < i2)) throw new Error(`rows are not indented by depth: ${i0}, ${i1}, ${i2} px`);
     await settle(wv);
     const links = await wv.locator('.tie-link').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-side')} ${e.getAttribute('data-status')} ${e.getAttribute('data-shared')}`));
     if (JSON.stringify(links) !== JSON.stringify(['a lost transformer.wte.weight lm_head.weight'])) throw new Error(`tie links: ${JSON.stringify(links)}`);

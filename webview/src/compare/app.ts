@@ -397,6 +397,17 @@ export class CompareApp {
     const mark = MARK[r.status] || (r.renamed ? '→' : '');
     const twisty = r.childCount ? icon(r.expanded ? 'chevron-down' : 'chevron-right', 'twisty') : h('span', { class: 'twisty none' });
     const name = r.depth === 0 ? '' : r.name;
+    const module = h(
+      'span',
+      { class: 'module' },
+      twisty,
+      h('span', { class: 'mark' }, mark),
+      name ? h('span', { class: 'name' }, name) : null,
+      h('span', { class: `head${r.childCount ? '' : ' leaf'}` }, r.head),
+      r.note ? h('span', { class: 'note' }, r.note) : r.aPath !== undefined && r.depth > 0 ? h('span', { class: 'note renamed' }, `was ${r.aPath || '(root)'}`) : null,
+    );
+    // Through the CSSOM: the page's CSP refuses style attributes.
+    module.style.paddingLeft = `${r.depth * INDENT + 4}px`;
     const el = h(
       'div',
       {
@@ -413,15 +424,7 @@ export class CompareApp {
         'data-status': r.status,
         'data-delta': String(dp),
       },
-      h(
-        'span',
-        { class: 'module', style: `padding-left:${r.depth * INDENT + 4}px` },
-        twisty,
-        h('span', { class: 'mark' }, mark),
-        name ? h('span', { class: 'name' }, name) : null,
-        h('span', { class: `head${r.childCount ? '' : ' leaf'}` }, r.head),
-        r.note ? h('span', { class: 'note' }, r.note) : r.aPath !== undefined && r.depth > 0 ? h('span', { class: 'note renamed' }, `was ${r.aPath || '(root)'}`) : null,
-      ),
+      module,
       h('span', { class: 'num side-a', title: r.a ? exactCount(r.a.owned) : 'not in a' }, owned(r.a)),
       h('span', { class: 'num side-b', title: r.b ? exactCount(r.b.owned) : 'not in b' }, owned(r.b)),
       h('span', { class: `num delta ${sign(dp)}`, title: signedCount(dp, 'exact') }, signedCount(dp, fmt)),
