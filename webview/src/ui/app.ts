@@ -458,8 +458,8 @@ export class App {
       this.treeView.element.hidden = false;
       // A module chosen in the map was revealed while the tree was hidden: scroll to it now.
       const sel = this.saved.selected;
-      const selId = sel !== null ? this.tree?.byPath.get(sel) : undefined;
-      if (changed && selId !== undefined) this.treeView.reveal(selId, false);
+      const id = sel !== null ? this.tree?.byPath.get(sel) : undefined;
+      if (changed && id !== undefined) this.treeView.reveal(id, false);
       else this.treeView.refresh();
       if (focus) this.treeView.focus();
     }
@@ -515,10 +515,9 @@ export class App {
       select: (id) => {
         const path = this.mapSource?.node(id).path;
         if (path === undefined) return;
-        const treeId = this.tree?.byPath.get(path);
-        if (this.treeView && treeId !== undefined) {
+        if (this.treeView) {
           this.treeView.selectedKey = domPath(path);
-          this.treeView.reveal(treeId, false);
+          this.treeView.reveal(id, false);
         }
         this.selectPath(path);
       },
