@@ -647,20 +647,29 @@ async function answerPathDialog(value, what) {
   // or it replaces what was typed.
   const deadline = Date.now() + T_UI;
   while (Date.now() < deadline && !(await input.first().inputValue().catch(() => '')).endsWith('/')) await page.waitForTimeout(100);
-  // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the file.
+  // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the
+  // file; a box rewritten under us (the listing of a large folder arriving late) is typed again.
   await input.first().fill(`${path.dirname(value)}/`);
   // (The list is virtual: the file itself may be far down; any entry but ".." says it is listed.)
   await waitFor(page.locator('.quick-input-list .monaco-list-row').nth(1), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.dirname(value)}`);
+  const widget = page.locator('.quick-input-widget');
+  const titleOf = () => page.locator('.quick-input-widget .quick-input-title').first().innerText({ timeout: 1000 }).catch(() => '');
+  const title = await titleOf();
+  // Answered: the box closed, or the next dialog (another title) took its place.
+  const answered = async () => !(await widget.first().isVisible()) || (await titleOf()) !== title;
   for (let attempt = 0; attempt < 5; attempt++) {
     await input.first().fill(value);
-    await page.waitForTimeout(400);
-    if ((await input.first().inputValue().catch(() => '')) === value) break;
+    await page.waitForTimeout(500);
+    if ((await input.first().inputValue().catch(() => '')) !== value) continue;
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 30; i++) {
+      if (await answered()) return;
+      await page.waitForTimeout(100);
+    }
   }
-  await page.keyboard.press('Enter');
-  await waitFor(page.locator('.quick-input-widget'), 'hidden', T_UI, `the path box for ${what} stayed open`, async () => JSON.stringify(await input.first().inputValue()));
+  await waitFor(widget, 'hidden', T_UI, `the path box for ${what} stayed open`, async () => JSON.stringify(await input.first().inputValue()));
 }
 
-/** Waits for a save dialog offering `fileName`, accepts it, waits for the file; returns its path. */
 async function acceptSaveDialog(fileName, dir, what) {
   const input = page.locator('.quick-input-widget input');
   const deadline = Date.now() + T_UI;
