@@ -11,6 +11,7 @@ import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, vi
 import { OPEN_DIALOG_EXTENSIONS } from '../core/formats';
 import { BinOffer } from './binOffer';
 import { ParameterStatus } from './status';
+import { registerCompare } from './compare';
 
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -94,6 +95,9 @@ export function activate(context: vscode.ExtensionContext): void {
     const target = uri ?? activeResource();
     if (target) offer.decline(target);
   });
+
+  // Comparing two checkpoints (issue 14): side a is the clicked file or the active editor's.
+  registerCompare(context, log, () => provider.target()?.doc.uri);
 }
 
 export function deactivate(): void {

@@ -372,6 +372,11 @@ export interface WorkerApi {
   export(p: ExportRequest): ExportResult;
   /** config.json, `__metadata__`, GGUF keys... in full, as pretty JSON. */
   metadata(): string;
+  /** Open two checkpoints (headers only) and compare them (issue 14); the worker keeps the comparison. */
+  compare(p: { a: string; b: string }): CompareHead;
+  compareRows(q: CompareRowsQuery): CompareRowsPage;
+  compareTensors(p: { id: number; offset: number; limit: number }): CompareTensorPage;
+  compareExport(p: CompareExportRequest): string;
 }
 
 /** parser worker → host (notifications). */
@@ -483,6 +488,7 @@ export function workerApiValidators(formats: readonly string[]): Validators<Work
     groups: (p) => isObject(p) && isIdList(p.ids, MAX_REQUEST_ITEMS),
     tensors: (q) => isTensorQuery(q),
     export: (p) => isObject(p) && typeof p.format === 'string' && formats.includes(p.format) && (p.depth === undefined || isCount(p.depth)),
+    ...compareWorkerValidators,
   };
 }
 
@@ -492,3 +498,189 @@ export const ROOT_PATH_LABEL = '(root)';
 export function domPath(path: string): string {
   return path === '' ? ROOT_PATH_LABEL : path;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comparing two checkpoints (issue 14, the editor's comparison view)
+//
+//   compare webview ──CompareHostApi──▶ host ──WorkerApi.compare*──▶ parser worker
+//   compare webview ◀─CompareViewApi─── host
+//
+// The worker opens both checkpoints (headers only) and keeps the comparison (src/core/diff) and
+// its aligned tree (src/worker/compareIndex.ts). The webview asks for the rows it shows, a page
+// at a time, for a view: the rows it expanded and whether only changes show. Nothing
+// proportional to the models crosses at once.
+
+/** What a row of the aligned tree is (a module only in a: `removed`; only in b: `added`). */
+export type CompareStatus = 'equal' | 'changed' | 'added' | 'removed';
+
+/** Numbers of one side; `null` when the side lacks the module. */
+export interface CompareSide {
+  /** Type and repr (`Linear(in_features=…)`). */
+  type: string;
+  repr?: string;
+  /** Parameters over the subtree: unique (shared storage once), total, and owned (shared storage at its first holder in tree order: these add up, so deltas do). */
+  unique: number;
+  total: number;
+  owned: number;
+  buffers: number;
+  /** Bytes: unique over the subtree, owned (adds up). */
+  bytes: number;
+  ownedBytes: number;
+}
+
+/** A row of the aligned tree, as the comparison view draws it. */
+export interface CompareRow {
+  /** Pre-order index in the aligned tree (root 0), stable for one comparison. */
+  id: number;
+  parent: number;
+  depth: number;
+  name: string;
+  /** Comparison path ('' for the root). */
+  path: string;
+  /** a's path when a names the module otherwise (renamed). */
+  aPath?: string;
+  status: CompareStatus;
+  a: CompareSide | null;
+  b: CompareSide | null;
+  /** What the tree shows after the name: one side's head, or `a → b` when the type changed. */
+  head: string;
+  typeChanged: boolean;
+  /** Tensors in the subtree that differ / were renamed. */
+  changed: number;
+  renamed: number;
+  /** The row's own tensors, and children. */
+  own: number;
+  childCount: number;
+  /** Expanded in the view asked for. */
+  expanded: boolean;
+  /** Ties lost / gained by its own tensors, in words (`tie lost: lm_head.weight`). */
+  note?: string;
+}
+
+/** A storage group of one side drawn as a link between the visible rows holding its tensors. */
+export interface CompareLink {
+  side: 'a' | 'b';
+  /** `lost`: a's tie that b does not have; `gained`: b's that a does not have; `changed`: the relation differs. */
+  status: 'lost' | 'gained' | 'changed' | 'same';
+  relation: Relation;
+  /** The group's tensors (comparison names; the first few). */
+  tensors: string[];
+  /** Visible row positions (in the view) it joins, ascending: a row whose module is hidden stands for it (its nearest visible ancestor). */
+  rows: number[];
+}
+
+export interface CompareView {
+  /** Row ids expanded (the root is always open). */
+  expanded: number[];
+  /** Only rows that differ (and their ancestors). */
+  changesOnly: boolean;
+}
+
+export interface CompareRowsQuery {
+  view: CompareView;
+  /** Visible rows [offset, offset + limit). */
+  offset: number;
+  limit: number;
+}
+
+export interface CompareRowsPage {
+  /** Rows visible in the view. */
+  total: number;
+  offset: number;
+  rows: CompareRow[];
+  /** The links that reach the asked rows (at most 500). */
+  links: CompareLink[];
+  /** Links in the whole view. */
+  linkCount: number;
+}
+
+/** One tensor of a row, both sides. */
+export interface CompareTensor {
+  key: string;
+  status: CompareStatus;
+  /** a's own name when it differs (renamed). */
+  aName?: string;
+  a: { dtype: string; shape: number[]; role: Role; numel: number; nbytes: number; present: boolean } | null;
+  b: { dtype: string; shape: number[]; role: Role; numel: number; nbytes: number; present: boolean } | null;
+  /** What changed, in words (dtype, shape, role; the tie lost or gained). */
+  change?: string;
+  /** Names on the same storage, per side. */
+  sharesA?: string[];
+  sharesB?: string[];
+}
+
+export interface CompareTensorPage {
+  total: number;
+  offset: number;
+  items: CompareTensor[];
+}
+
+/** The comparison's summary, with its default view. */
+export interface CompareHead {
+  a: { path: string; label: string; format: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  b: { path: string; label: string; format: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  equal: boolean;
+  /** `different: 2 tensors changed, 1 tie lost…` (as `weightscope diff` prints it). */
+  verdict: string;
+  reasons: string[];
+  summary: { added: number; removed: number; changed: number; renamed: number; tiesLost: number; tiesGained: number; tiesChanged: number; config: number };
+  /** Modules in the aligned tree. */
+  rowCount: number;
+  /** The rows expanded at first: the changed ones, as far as a few hundred rows show. */
+  expanded: number[];
+  /** The ties that changed, in words. */
+  ties: string[];
+  /** config.json keys that differ (`+ tie_word_embeddings: false`). */
+  config: string[];
+}
+
+export type CompareExportFormat = 'markdown' | 'svg';
+export const COMPARE_EXPORT_FORMATS: readonly CompareExportFormat[] = ['markdown', 'svg'];
+
+export interface CompareExportRequest {
+  format: CompareExportFormat;
+  /** How the two sides are named in the export (as `weightscope diff A B` names them). */
+  labels: { a: string; b: string };
+  depth?: number;
+}
+
+/** compare webview → host. */
+export interface CompareHostApi {
+  ready(p: { protocol: number }): void;
+  rows(p: { generation: number; query: CompareRowsQuery }): CompareRowsPage;
+  tensors(p: { generation: number; id: number; offset: number; limit: number }): CompareTensorPage;
+  export(p: { format: CompareExportFormat }): void;
+  copyMarkdown(): void;
+  /** Open one side in the Weightscope editor. */
+  open(p: { side: 'a' | 'b' }): void;
+}
+
+/** host → compare webview (notifications). */
+export interface CompareViewApi {
+  loading(p: { a: string; b: string; progress?: Progress }): void;
+  head(p: { generation: number; head: CompareHead; settings: ViewSettings }): void;
+  error(p: { message: string; code?: string }): void;
+  settings(p: ViewSettings): void;
+}
+
+const isCompareView = (v: unknown): v is CompareView => isObject(v) && isIdList(v.expanded, MAX_REQUEST_ITEMS) && typeof v.changesOnly === 'boolean';
+export const isCompareRowsQuery = (q: unknown): q is CompareRowsQuery => isObject(q) && isCompareView(q.view) && isCount(q.offset) && isId(q.limit) && (q.limit as number) <= 5000;
+const isCompareFormat = (f: unknown): f is CompareExportFormat => typeof f === 'string' && (COMPARE_EXPORT_FORMATS as readonly string[]).includes(f);
+
+export function compareHostApiValidators(): Validators<CompareHostApi> {
+  return {
+    ready: (p) => isObject(p) && typeof p.protocol === 'number',
+    rows: (p) => isObject(p) && typeof p.generation === 'number' && isCompareRowsQuery(p.query),
+    tensors: (p) => isObject(p) && typeof p.generation === 'number' && isId(p.id) && isCount(p.offset) && isId(p.limit) && (p.limit as number) <= 1000,
+    export: (p) => isObject(p) && isCompareFormat(p.format),
+    open: (p) => isObject(p) && (p.side === 'a' || p.side === 'b'),
+  };
+}
+
+/** The worker's compare methods' checks (workerApiValidators adds them). */
+export const compareWorkerValidators: Validators<WorkerApi> = {
+  compare: (p) => isObject(p) && typeof p.a === 'string' && p.a.length > 0 && typeof p.b === 'string' && p.b.length > 0,
+  compareRows: (q) => isCompareRowsQuery(q),
+  compareTensors: (p) => isObject(p) && isId(p.id) && isCount(p.offset) && isId(p.limit) && (p.limit as number) <= 1000,
+  compareExport: (p) => isObject(p) && isCompareFormat(p.format) && isObject(p.labels) && typeof p.labels.a === 'string' && typeof p.labels.b === 'string' && (p.depth === undefined || isCount(p.depth)),
+};

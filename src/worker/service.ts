@@ -13,6 +13,7 @@ import { Handlers, RpcEndpoint, Transport } from '../shared/rpc';
 import { buildSummary, displayName } from './payload';
 import { TensorIndex } from './tensorIndex';
 import { TreeIndex } from './treeIndex';
+import { CompareService } from './compareService';
 
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -90,6 +91,11 @@ const PROGRESS_EVERY_MS = 50;
 export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, WorkerEvents> {
   let service: CheckpointService | undefined;
   let opening = false;
+  let comparison: CompareService | undefined;
+  const needComparison = (): CompareService => {
+    if (!comparison) throw Object.assign(new Error('no comparison is open'), { code: 'not-open' });
+    return comparison;
+  };
   const need = (): CheckpointService => {
     if (!service) throw Object.assign(new Error('no checkpoint is open'), { code: 'not-open' });
     return service;
@@ -106,7 +112,7 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
   };
   const handlers: Handlers<WorkerApi> = {
     open: async ({ path, expandDepth }) => {
-      if (opening || service) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
+      if (opening || service || comparison) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
       opening = true;
       service = await CheckpointService.open(path, progress, expandDepth);
       // Index the tensors while the webview draws, so the first hover or table page is quick.
@@ -120,6 +126,16 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
     tensors: (q) => need().tensors(q),
     export: (p) => need().export(p),
     metadata: () => need().metadata(),
+    // A comparison worker (issue 14): opens two checkpoints instead of one.
+    compare: async ({ a, b }) => {
+      if (opening || service || comparison) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
+      opening = true;
+      comparison = await CompareService.open(a, b, progress);
+      return comparison.head();
+    },
+    compareRows: (q) => needComparison().rows(q),
+    compareTensors: ({ id, offset, limit }) => needComparison().tensors(id, offset, limit),
+    compareExport: (p) => needComparison().export(p),
   };
   const endpoint = new RpcEndpoint<WorkerApi, WorkerEvents>(transport, handlers, { name: 'worker', validate: workerApiValidators(EXPORT_FORMATS) });
   return endpoint;

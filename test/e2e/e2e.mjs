@@ -34,9 +34,17 @@
 //   [data-testid="safety-call"]                  a decoded call in the Safety tab
 //   [data-testid="pickle-view"], [data-testid="summary-pickle"]  a plain pickle's report
 //   [data-testid="summary-dedup"], [data-testid="tie-legend"]  ONNX deduplicated names, links legend
+// The comparison view (issue 14):
+//   [data-testid="verdict"][data-equal]          the one-line answer
+//   [data-testid="delta-unique"][data-value]     b − a unique parameters (also delta-total, delta-bytes)
+//   [data-testid="tie-changes"]                  the ties lost, gained or changed, in words
+//   [data-testid="compare-tree"]                 the aligned tree (role=tree); rows [role="treeitem"]
+//                                                [data-path][data-status][data-delta]
+//   svg .tie-link[data-side="a|b"][data-status="lost|gained|changed|same"][data-shared]
+//   [data-testid="changes-only"][data-checked]   the "Changes only" toggle
 import { chromium } from 'playwright-core';
 import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const URL_BASE = must('E2E_URL');
@@ -63,6 +71,10 @@ const ONLY = process.env.E2E_ONLY || '';
 const BENCH = ONLY === 'bench';
 /** "display": only the quantized, pickle and ONNX cases (displayCases). */
 const DISPLAY = ONLY === 'display';
+/** WEIGHTSCOPE_E2E_ONLY=compare: only the comparison view (issue 14). */
+const COMPARE_ONLY = ONLY === 'compare';
+const CMP_A = 'gpt2-124m/model.safetensors';
+const CMP_B = 'gpt2-124m-untied/model.safetensors';
 /** Figures measured on the way (written to editor-bench.json). */
 const figures = {};
 
@@ -749,6 +761,269 @@ async function displayCases() {
   });
 }
 
+// ------------------------------------------------------------------ the comparison view (issue 14)
+/** Answers an open or save dialog (code-server's own path box) with `value`; returns when it closed. */
+async function answerPathDialog(value, what) {
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, `no path box for ${what}`);
+  // The dialog writes its starting folder into the box once it has listed it: wait for that,
+  // or it replaces what was typed.
+  const deadline = Date.now() + T_UI;
+  while (Date.now() < deadline && !(await input.first().inputValue().catch(() => '')).endsWith('/')) await page.waitForTimeout(100);
+  // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the
+  // file; a box rewritten under us (the listing of a large folder arriving late) is typed again.
+  await input.first().fill(`${path.dirname(value)}/`);
+  // (The list is virtual: the file itself may be far down; any entry but ".." says it is listed.)
+  await waitFor(page.locator('.quick-input-list .monaco-list-row').nth(1), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.dirname(value)}`);
+  const widget = page.locator('.quick-input-widget');
+  const titleOf = () => page.locator('.quick-input-widget .quick-input-title').first().innerText({ timeout: 1000 }).catch(() => '');
+  const title = await titleOf();
+  // Answered: the box closed, or the next dialog (another title) took its place.
+  const answered = async () => !(await widget.first().isVisible()) || (await titleOf()) !== title;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await input.first().fill(value);
+    await page.waitForTimeout(500);
+    if ((await input.first().inputValue().catch(() => '')) !== value) continue;
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 30; i++) {
+      if (await answered()) return;
+      await page.waitForTimeout(100);
+    }
+  }
+  await waitFor(widget, 'hidden', T_UI, `the path box for ${what} stayed open`, async () => JSON.stringify(await input.first().inputValue()));
+}
+
+async function acceptSaveDialog(fileName, dir, what) {
+  const input = page.locator('.quick-input-widget input');
+  const deadline = Date.now() + T_UI;
+  let value = '';
+  while (Date.now() < deadline) {
+    value = await input.first().inputValue({ timeout: T_UI }).catch(() => '');
+    if (value.endsWith(fileName)) break;
+    await page.waitForTimeout(100);
+  }
+  if (!value.endsWith(fileName)) throw new Error(`the save dialog for ${what} did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
+  await page.keyboard.press('Enter');
+  const file = path.join(WORKSPACE, dir, fileName);
+  const until = Date.now() + T_WEBVIEW;
+  while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
+  if (!existsSync(file)) throw new Error(`${what} wrote no ${file}`);
+  await waitFor(page.locator('.notifications-toasts', { hasText: `Exported ${fileName}` }), 'visible', T_UI, `no "Exported ${fileName}" notification`);
+  return file;
+}
+
+/** `weightscope diff A B --format F` run in the workspace (the view names the sides as workspace-relative paths). */
+function cliDiff(format) {
+  const r = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), 'diff', CMP_A, CMP_B, '--format', format], { cwd: WORKSPACE, maxBuffer: 64 << 20 });
+  if (r.status !== 3) throw new Error(`weightscope diff exited ${r.status} (3 expected: different): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function compareView() {
+  let wv;
+  const OPEN = `compare: "Compare with…" in the editor title of the full-size tied GPT-2 opens the comparison with the replaced head`;
+  await step(OPEN, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-open' }, async () => {
+    await openCheckpoint(CMP_A);
+    const button = page.locator('.editor-actions .action-label[aria-label*="Compare with"]');
+    await waitFor(button, 'visible', T_UI, 'no "Compare with…" button in the Weightscope editor title');
+    await button.first().click({ timeout: T_UI });
+    await answerPathDialog(path.join(WORKSPACE, CMP_B), '"Compare with…"');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: '↔' }), 'visible', T_WEBVIEW, 'no comparison tab opened');
+    wv = webview();
+    await waitFor(wv.locator('[data-testid="verdict"]'), 'attached', T_WEBVIEW, 'the comparison view showed no verdict', async () =>
+      JSON.stringify((await wv.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
+    );
+  });
+
+  await step('compare: +38,597,376 parameters, the tie lost, lm_head marked changed with the whole delta', { needs: [OPEN], shotName: 'compare-seed' }, async () => {
+    if ((await attr(wv.locator('[data-testid="verdict"]'), 'data-equal')) !== 'false') throw new Error('the verdict does not say different');
+    const du = wv.locator('[data-testid="delta-unique"]');
+    if ((await attr(du, 'data-value')) !== '38597376') throw new Error(`delta-unique data-value is ${await attr(du, 'data-value')}`);
+    const text = await du.first().innerText();
+    if (!text.includes('+38,597,376')) throw new Error(`the unique delta reads ${JSON.stringify(text)}`);
+    const ties = await wv.locator('[data-testid="tie-changes"]').first().innerText({ timeout: T_UI });
+    if (!/lost: transformer\.wte\.weight = lm_head\.weight/.test(ties)) throw new Error(`the tie changes read ${JSON.stringify(ties)}`);
+    const head = wv.locator('[role="treeitem"][data-path="lm_head"]');
+    await waitFor(head, 'visible', T_UI, 'no lm_head row');
+    if ((await attr(head, 'data-status')) !== 'changed') throw new Error(`lm_head is ${await attr(head, 'data-status')}`);
+    if ((await attr(head, 'data-delta')) !== '38597376') throw new Error(`lm_head's delta is ${await attr(head, 'data-delta')}`);
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'data-status')) !== 'equal') throw new Error('transformer.h is not unchanged');
+    // Rows indent by depth (set through the CSSOM: the page's CSP refuses style attributes).
+    const indent = (p) => wv.locator(`[role="treeitem"][data-path="${p}"] .module`).first().evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
+    const [i0, i1, i2] = [await indent('(root)'), await indent('transformer'), await indent('transformer.wte')];
+    if (!(i0 < i1 && i1 < i2)) throw new Error(`rows are not indented by depth: ${i0}, ${i1}, ${i2} px`);
+    await settle(wv);
+    const links = await wv.locator('.tie-link').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-side')} ${e.getAttribute('data-status')} ${e.getAttribute('data-shared')}`));
+    if (JSON.stringify(links) !== JSON.stringify(['a lost transformer.wte.weight lm_head.weight'])) throw new Error(`tie links: ${JSON.stringify(links)}`);
+  });
+
+  await step('compare: hovering lm_head shows both sides\' tensors and lights the row it was tied to', { needs: [OPEN], shotName: 'compare-hover' }, async () => {
+    await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+    await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+    const tip = wv.locator('#tooltip[role="tooltip"]');
+    await waitFor(tip.filter({ hasText: 'shares storage with transformer.wte.weight' }), 'visible', T_UI, 'no hover card naming the storage lm_head.weight shared in a', async () => JSON.stringify(await tip.first().innerText()));
+    const card = await tip.first().innerText();
+    for (const want of ['lm_head', 'tie lost: transformer.wte.weight', 'not stored: tied', 'float32 [50257, 768]']) if (!card.includes(want)) throw new Error(`the card lacks ${JSON.stringify(want)}: ${JSON.stringify(card)}`);
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.wte"].tie-partner'), 'attached', T_UI, 'transformer.wte is not lit while lm_head is hovered');
+    if ((await wv.locator('.tie-link.lit').count()) !== 1) throw new Error('the lost link is not lit');
+  });
+
+  await step('compare: "Changes only" keeps wte, lm_head and their ancestors; off again, all rows are back', { needs: [OPEN], shotName: 'compare-changes-only' }, async () => {
+    const rows = () => wv.locator('[role="treeitem"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
+    const before = await rows();
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[data-testid="changes-only"][data-checked="true"]'), 'attached', T_UI, '"Changes only" did not turn on');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'detached', T_UI, 'transformer.h still shows with "Changes only"');
+    const only = await rows();
+    if (JSON.stringify(only) !== JSON.stringify(['(root)', 'transformer', 'transformer.wte', 'lm_head'])) throw new Error(`changes only shows ${JSON.stringify(only)}`);
+    await screenshot('compare-changes-only-on');
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'visible', T_UI, 'transformer.h did not come back');
+    const after = await rows();
+    if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`rows before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+  });
+
+  await step('compare: keyboard: Home, End, arrows move through the rows, the card follows, Right opens transformer.h', { needs: [OPEN], shotName: 'compare-keyboard' }, async () => {
+    const tree = wv.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    await page.keyboard.press('End');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'lm_head' }), 'visible', T_UI, 'no card for the focused row');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.ln_f"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.ln_f');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.h"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.h');
+    await page.keyboard.press('ArrowRight');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'visible', T_UI, 'ArrowRight did not open transformer.h');
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'aria-expanded')) !== 'true') throw new Error('transformer.h is not aria-expanded');
+    await page.keyboard.press('ArrowLeft');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'detached', T_UI, 'ArrowLeft did not close transformer.h');
+    await page.keyboard.press('Home');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="(root)"]'), 'visible', T_UI, 'Home did not reach the root');
+  });
+
+  await step('compare: light and dark themes (screenshots, hovering lm_head)', { needs: [OPEN], shotName: 'compare-themes' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    for (const [theme, dark] of [['Light Modern', false], ['Dark Modern', true]]) {
+      await setTheme(theme, dark);
+      await waitFor(wv.locator(`body.${dark ? 'vscode-dark' : 'vscode-light'}`), 'attached', T_UI, `the comparison view did not take ${theme}`);
+      await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+      await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+      await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }), 'visible', T_UI, `no card in ${theme}`);
+      await editorShot(`compare-${dark ? 'dark' : 'light'}`);
+      await screenshot(`compare-${dark ? 'dark' : 'light'}-window`);
+    }
+    await wv.locator('[data-testid="compare-tree"]').hover({ position: { x: 5, y: 5 }, timeout: T_UI }).catch(() => {});
+  });
+
+  await step('compare: Export as Markdown… (the view\'s menu) writes what `weightscope diff --format markdown` prints', { needs: [OPEN], shotName: 'compare-export-md' }, async () => {
+    await wv.locator('[data-testid="export"]').click({ timeout: T_UI });
+    await wv.locator('.export-menu').getByText('Export as Markdown…').click({ timeout: T_UI });
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.md', path.dirname(CMP_B), 'Export as Markdown…');
+    const md = readFileSync(file);
+    if (!md.equals(cliDiff('markdown'))) throw new Error(`${file} differs from weightscope diff --format markdown`);
+    if (!md.toString('utf8').includes('+38,597,376')) throw new Error('the Markdown does not give +38,597,376');
+  });
+
+  await step('compare: "Weightscope: Export Comparison as SVG…" writes the SVG `weightscope diff --format svg` makes', { needs: [OPEN], shotName: 'compare-export-svg' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    await wv.locator('[data-testid="compare-tree"]').focus({ timeout: T_UI });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+    await input.fill('>Weightscope: Export Comparison as SVG');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Export Comparison as SVG' });
+    await waitFor(row, 'visible', T_UI, 'the palette does not list "Weightscope: Export Comparison as SVG…" while the comparison is active');
+    await row.first().click();
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.svg', path.dirname(CMP_B), 'Export Comparison as SVG…');
+    const svg = readFileSync(file);
+    if (!svg.equals(cliDiff('svg'))) throw new Error(`${file} differs from weightscope diff --format svg`);
+    if (!svg.toString('utf8').includes('class="tie-link lost" data-side="a" data-shared="transformer.wte.weight lm_head.weight"')) throw new Error('the exported SVG has no lost tie link');
+  });
+
+  await step('compare: two checkpoints selected in the Explorer, "Compare Checkpoints" in its context menu', { needs: ['workbench opens the fixture workspace'], shotName: 'compare-explorer' }, async () => {
+    await closeAllEditors();
+    await runCommand('Notifications: Clear All Notifications');
+    const rows = page.locator('.explorer-folders-view .monaco-list-row');
+    const labels = async () => rows.evaluateAll((els) => els.map((e) => (e.textContent || '').trim()));
+    for (const folder of [TIED, UNTIED]) {
+      const r = rows.filter({ hasText: new RegExp(`^${folder}$`) });
+      await waitFor(r, 'visible', T_UI, `the Explorer does not list ${folder}`);
+      if ((await r.first().getAttribute('aria-expanded')) !== 'true') await r.first().click({ timeout: T_UI });
+    }
+    // The model.safetensors row right under each folder (the folders hold config.json and model.safetensors).
+    const fileRow = async (folder) => {
+      const ls = await labels();
+      const at = ls.indexOf(folder);
+      const k = ls.findIndex((t, i) => i > at && t === 'model.safetensors');
+      if (at < 0 || k < 0) throw new Error(`no model.safetensors under ${folder}: ${JSON.stringify(ls)}`);
+      return rows.nth(k);
+    };
+    await (await fileRow(TIED)).click({ timeout: T_UI });
+    await closeAllEditors();
+    await (await fileRow(UNTIED)).click({ modifiers: ['Control'], timeout: T_UI });
+    const selected = await page.locator('.explorer-folders-view .monaco-list-row.selected').count();
+    if (selected !== 2) throw new Error(`${selected} rows selected in the Explorer, not 2`);
+    await (await fileRow(UNTIED)).click({ button: 'right', timeout: T_UI });
+    const item = page.locator('.monaco-menu .action-item', { hasText: 'Compare Checkpoints' });
+    await waitFor(item, 'visible', T_UI, 'the Explorer context menu of two checkpoints has no "Compare Checkpoints"');
+    if (await page.locator('.monaco-menu .action-item', { hasText: 'Compare with…' }).count()) throw new Error('"Compare with…" shows for two selected files');
+    // A monaco menu acts on the item under the pointer: hover it, then Enter.
+    await item.first().hover({ timeout: T_UI });
+    await page.keyboard.press('Enter');
+    await waitFor(page.locator('.monaco-menu'), 'hidden', T_UI, 'the context menu stayed open');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: `${TIED} ↔ ${UNTIED}` }), 'visible', T_WEBVIEW, `no "${TIED} ↔ ${UNTIED}" tab`);
+    const v = webview();
+    await waitFor(v.locator('[data-testid="delta-unique"]'), 'attached', T_WEBVIEW, 'the comparison of the small fixtures showed no delta');
+    const want = String(Number(expectedParams(UNTIED).unique) - Number(expectedParams(TIED).unique));
+    if ((await attr(v.locator('[data-testid="delta-unique"]'), 'data-value')) !== want) throw new Error(`delta-unique is not ${want}`);
+  });
+
+  const BIG = 'compare: the DeepSeek-V3 layout (163 shards, 92k tensors) compared with itself stays paged and fluid';
+  await step(BIG, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-dsv3' }, async () => {
+    await page.keyboard.press('Escape');
+    await closeAllEditors();
+    // No Weightscope editor is open: the palette's command asks for both files.
+    await runCommand('Weightscope: Compare with…');
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the first checkpoint');
+    const t0 = Date.now();
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the second checkpoint');
+    const v = webview();
+    await waitFor(v.locator('[data-testid="verdict"]'), 'attached', 180_000, 'the DeepSeek-V3 comparison never showed its verdict');
+    figures.compareDsv3Ms = Date.now() - t0;
+    if ((await attr(v.locator('[data-testid="verdict"]'), 'data-equal')) !== 'true') throw new Error('a model compared with itself is not equal');
+    const count = () => v.locator('[role="treeitem"]').count();
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'visible', T_UI, 'no model row');
+    const first = await count();
+    if (first > 10) throw new Error(`the first view of an equal comparison draws ${first} rows`);
+    // Open model, then model.layers (61 blocks), time the round trip of each.
+    const times = [];
+    for (const p of ['model', 'model.layers', 'model.layers.3', 'model.layers.3.mlp', 'model.layers.3.mlp.experts']) {
+      const t = Date.now();
+      await v.locator(`[role="treeitem"][data-path="${p}"]`).click({ timeout: T_UI });
+      await waitFor(v.locator(`[role="treeitem"][data-path="${p}"][aria-expanded="true"]`), 'attached', T_UI, `${p} did not open`);
+      times.push(Date.now() - t);
+    }
+    figures.compareDsv3ExpandMs = times;
+    // 256 experts open: the DOM holds the rows on screen, not the view's.
+    const status = await v.locator('.toolbar .status').innerText();
+    const shown = Number(/^([\d,]+) of/.exec(status)?.[1].replace(/,/g, ''));
+    const drawn = await count();
+    if (!(shown > 300) || drawn > 120) throw new Error(`${shown} rows in the view, ${drawn} in the DOM (status ${JSON.stringify(status)})`);
+    const tree = v.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    const tEnd = Date.now();
+    await page.keyboard.press('End');
+    await waitFor(v.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    figures.compareDsv3EndMs = Date.now() - tEnd;
+    await v.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'detached', T_UI, 'changes only still shows model');
+    await waitFor(v.locator('[role="treeitem"][data-path="(root)"]'), 'visible', T_UI, 'changes only shows no root');
+    if ((await count()) !== 1) throw new Error(`changes only shows ${await count()} rows of an equal comparison`);
+    console.log(`      compared in ${figures.compareDsv3Ms} ms; expand ${times.join(' / ')} ms; End ${figures.compareDsv3EndMs} ms; ${shown} rows in the view, ${drawn} drawn`);
+  });
+}
+
 // ------------------------------------------------------------------ the test
 const browser = await chromium.launch({
   executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
@@ -770,7 +1045,7 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, `the VS Code workbench did not load from ${url}`);
     workbenchAt = Date.now();
-    if (!BENCH && !DISPLAY) {
+    if (!BENCH && !DISPLAY && !COMPARE_ONLY) {
       // The first seconds: open the .bin at once, before anything else settles.
       await quickOpen(BIN_FILE);
       figures.binOpenedAfterWorkbench = Date.now() - workbenchAt;
@@ -783,7 +1058,7 @@ try {
     );
   });
 
-  if (!BENCH && !DISPLAY) {
+  if (!BENCH && !DISPLAY && !COMPARE_ONLY) {
     const OFFER = `the .bin offer appears in the first seconds after the window loads (${BIN_FILE})`;
     await step(OFFER, { needs: ['workbench opens the fixture workspace'], shotName: 'bin-offer-first-seconds' }, async () => {
       // The tab became active when quickOpen returned: time from there to the offer.
@@ -831,7 +1106,7 @@ try {
 
   let wv;
   const OPEN_TIED = `tied GPT-2 opens in the Weightscope editor (Ctrl+P ${TIED_FILE})`;
-  if (!BENCH && !DISPLAY) {
+  if (!BENCH && !DISPLAY && !COMPARE_ONLY) {
   await step(OPEN_TIED, { needs: ['workbench opens the fixture workspace'], shotName: 'tied-open' }, async () => {
     wv = await openCheckpoint(TIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -1067,8 +1342,9 @@ try {
   });
   }
 
-  if (!BENCH) await displayCases();
-  if (!DISPLAY) await largeModel();
+  if (!BENCH && !COMPARE_ONLY) await displayCases();
+  if (!BENCH && !DISPLAY) await compareView();
+  if (!DISPLAY && !COMPARE_ONLY) await largeModel();
 } catch (e) {
   // A failure outside any step (browser launch, page crash): count it.
   results.push({ name: 'harness', ok: false, error: e?.stack ?? String(e), ms: 0 });

@@ -10,6 +10,7 @@
 #   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
 #   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench);
 #                           "display": only the quantized, pickle and ONNX cases
+#                           "compare": only the comparison view (issue 14)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -euo pipefail
@@ -163,6 +164,24 @@ cp "$ROOT/test/fixtures/onnx/extra/encoder-dedup.onnx" "$WORKSPACE/onnx/encoder-
 for d in bin bin-reload bin-later; do
   mkdir -p "$WORKSPACE/$d"
   cp "$ROOT/test/fixtures/pytorch/gpt2-tied.pt" "$WORKSPACE/$d/pytorch_model.bin"
+done
+# The full-size GPT-2 headers, tied and with its own lm_head (the comparison view, issue 14): the
+# real 124M headers followed by a sparse, never-read data region of the real size.
+for f in gpt2-124m gpt2-124m-untied; do
+  mkdir -p "$WORKSPACE/$f"
+  cp "$ROOT/test/fixtures/safetensors/$f/config.json" "$WORKSPACE/$f/config.json"
+  node -e '
+    const fs = require("fs");
+    const [src, out] = process.argv.slice(1);
+    const h = fs.readFileSync(src);
+    const n = Number(h.readBigUInt64LE(0));
+    const meta = JSON.parse(h.subarray(8, 8 + n).toString("utf8"));
+    let end = 0;
+    for (const [k, v] of Object.entries(meta)) if (k !== "__metadata__") end = Math.max(end, v.data_offsets[1]);
+    const fd = fs.openSync(out, "w");
+    fs.writeSync(fd, h, 0, h.length, 0);
+    fs.ftruncateSync(fd, 8 + n + end);
+    fs.closeSync(fd);' "$ROOT/test/fixtures/safetensors/$f/model.safetensors.header" "$WORKSPACE/$f/model.safetensors"
 done
 # The large model: the DeepSeek-V3 layout, 163 sparse shards (~20 MB on disk, 684 GB apparent).
 T=$(now)
