@@ -617,8 +617,8 @@ export interface CompareTensorPage {
 
 /** The comparison's summary, with its default view. */
 export interface CompareHead {
-  a: { path: string; label: string; format: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
-  b: { path: string; label: string; format: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  a: { path: string; label: string; format: string; formatLabel: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  b: { path: string; label: string; format: string; formatLabel: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
   equal: boolean;
   /** `different: 2 tensors changed, 1 tie lost…` (as `weightscope diff` prints it). */
   verdict: string;

@@ -5,6 +5,7 @@
  * aligned tree: comparing a 92,000-module model with itself sends the few rows on screen.
  * Pure (no Node, no vscode): mocha tests it on fixtures.
  */
+import { formatLabel } from '../core/formats';
 import { exact } from '../core/numbers';
 import type { Relation } from '../core/model';
 import { CheckpointDiff, ModuleRow, SideCounts, TensorPair } from '../core/diff/model';
@@ -256,6 +257,7 @@ export class CompareIndex {
       path: cp.path,
       label: shortLabel(cp.path),
       format: cp.format,
+      formatLabel: formatLabel(cp.format),
       architecture: cp.architecture,
       files: cp.files.length,
       tensors: cp.tensors.filter((t) => t.present).length,

@@ -10,7 +10,7 @@
  * virtualised; the tree is keyboard reachable (arrows, Home/End, Page Up/Down, Enter).
  */
 import { select } from 'd3';
-import { exactCount, formatCount, formatLabel } from '../../../src/shared/format';
+import { exactCount, formatCount } from '../../../src/shared/format';
 import { bytes } from '../../../src/core/numbers';
 import type { CompareHead, CompareHostApi, CompareLink, CompareRow, CompareTensor, CompareTensorPage, CompareViewApi, NumberFormat, Progress, ViewSettings } from '../../../src/shared/protocol';
 import { PROTOCOL_VERSION } from '../../../src/shared/protocol';
@@ -139,7 +139,7 @@ export class CompareApp {
         { class: `side-line side-${side}` },
         h('span', { class: 'side-tag' }, tag),
         h('span', { class: 'side-label mono', title: s.path }, s.label),
-        h('span', { class: 'muted' }, [formatLabel(s.format), s.architecture, `${exactCount(s.files)} file${s.files === 1 ? '' : 's'}`, `${exactCount(s.tensors)} tensors`].filter(Boolean).join(' · ')),
+        h('span', { class: 'muted' }, [s.formatLabel, s.architecture, `${exactCount(s.files)} file${s.files === 1 ? '' : 's'}`, `${exactCount(s.tensors)} tensors`].filter(Boolean).join(' · ')),
         h('vscode-toolbar-button', { icon: 'go-to-file', label: `Open ${side} in the Weightscope editor`, title: `Open ${s.label} in the Weightscope editor`, onclick: () => this.rpc.notify('open', { side }) }),
       );
     const du = hd.b.parameters.unique - hd.a.parameters.unique;
