@@ -11,6 +11,7 @@ import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, vi
 import { OPEN_DIALOG_EXTENSIONS } from '../core/formats';
 import { BinOffer } from './binOffer';
 import { ParameterStatus } from './status';
+import { registerRemote } from './remote';
 
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -87,6 +88,9 @@ export function activate(context: vscode.ExtensionContext): void {
       status.update();
     }),
   );
+
+  // Remote checkpoints: hf:// and URLs, the token, the Hugging Face cache view (remote.ts).
+  registerRemote(context, provider, log);
 
   const offer = new BinOffer(log);
   context.subscriptions.push(offer);

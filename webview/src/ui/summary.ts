@@ -7,11 +7,14 @@ import { exactCount, explainSharing, formatCount, formatLabel } from '../../../s
 import { metadataKeyCount } from '../data/metadata';
 import type { ModelHead, NumberFormat } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
+import { renderSource } from './source';
 
 export interface SummaryActions {
   /** Show a details panel (by its id in ./panels). */
   showPanel(id: string): void;
   reload(): void;
+  /** Open a remote checkpoint's repository page (the host opens it in the browser). */
+  openSource?(): void;
 }
 
 export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 'savingGroups' | 'groupCount'>, fmt: NumberFormat, actions: SummaryActions): HTMLElement {
@@ -125,6 +128,7 @@ export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 's
   const factsLine = h('div', { class: 'facts-line' }, ...facts);
 
   const parts: HTMLElement[] = [title, counts, factsLine];
+  if (s.source) parts.push(renderSource(s.source, actions.openSource));
   const dangerous = s.safety?.globals.filter((g) => g.verdict === 'dangerous') ?? [];
   if (dangerous.length) {
     parts.push(
