@@ -184,6 +184,7 @@ export function registerRemote(context: vscode.ExtensionContext, provider: Check
       void vscode.window.showInformationMessage('Weightscope: this checkpoint has no repository page (it is not from the Hugging Face Hub).');
       return;
     }
+    log.info(`opening the repository page ${url}`);
     await vscode.env.openExternal(vscode.Uri.parse(url, true));
   });
 

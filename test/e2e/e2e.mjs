@@ -10,7 +10,10 @@
 //   E2E_RESULTS    JSON file for the results ({passed, failed, tests})
 //   E2E_STATE      code-server's state folder (the extension's log is read from it)
 //   E2E_SETTINGS   the user settings.json (the test switches the number format and the theme)
-//   E2E_ONLY       "bench": only the editor figures on the large model (scripts/bench/editor.mjs)
+//   E2E_ONLY       "bench": only the editor figures on the large model (scripts/bench/editor.mjs);
+//                  "remote": only the remote models
+//   E2E_HUB_URL    the loopback Hugging Face Hub (test/e2e/hub.cjs; code-server's HF_ENDPOINT)
+//   E2E_HUB_LOG    the requests it answered (JSON, rewritten as they come)
 //
 // Figures (first paint, hover, expand, the host's longest stall, the .bin offer) go to
 // E2E_OUT/editor-bench.json; `npm run bench` reports them.
@@ -55,6 +58,9 @@ const STATE = process.env.E2E_STATE || '';
 const SETTINGS = process.env.E2E_SETTINGS || '';
 const ONLY = process.env.E2E_ONLY || '';
 const BENCH = ONLY === 'bench';
+const REMOTE_ONLY = ONLY === 'remote';
+const HUB_URL = process.env.E2E_HUB_URL || '';
+const HUB_LOG = process.env.E2E_HUB_LOG || '';
 /** Figures measured on the way (written to editor-bench.json). */
 const figures = {};
 
@@ -418,6 +424,221 @@ function binOfferItem(name) {
   return page.locator('.statusbar-item', { hasText: `Open ${name} with Weightscope` });
 }
 
+// ------------------------------------------------------------------ remote models
+/** The requests the loopback Hub answered so far. */
+function hubLog() {
+  try {
+    return JSON.parse(readFileSync(HUB_LOG, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** Runs a palette command that asks something next (the quick input stays open for it). */
+async function startCommand(label) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label });
+  // Right after the window loads the palette may not list an extension's commands yet, and an
+  // open palette does not refresh its list: type again until it does.
+  const deadline = Date.now() + T_WEBVIEW;
+  for (;;) {
+    await input.fill(`>${label}`);
+    if (await focused.first().waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) break;
+    if (Date.now() > deadline) throw new Error(`the command palette did not offer "${label}" first; it lists ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
+    await input.fill('>');
+  }
+  await page.keyboard.press('Enter');
+}
+
+/** Answers the quick input whose title has `title` with `text` (Enter). */
+async function answerInput(title, text) {
+  await waitFor(page.locator('.quick-input-widget .quick-input-title', { hasText: title }), 'visible', T_UI, `no input box titled "${title}"`, async () =>
+    JSON.stringify(await page.locator('.quick-input-widget').allInnerTexts()),
+  );
+  const input = page.locator('.quick-input-widget input');
+  await input.first().fill(text);
+  await page.keyboard.press('Enter');
+}
+
+/** "Weightscope: Open from Hugging Face or URL…" with a repository id and a revision (empty: the default). */
+async function openRemote(repo, revision = '') {
+  await closeAllEditors();
+  await startCommand('Weightscope: Open from Hugging Face or URL');
+  await answerInput('Open from Hugging Face or URL (1/2)', repo);
+  await answerInput('Open from Hugging Face or URL (2/2)', revision);
+}
+
+/**
+ * Waits for the Weightscope webview of a tab and for its summary or error, noting what the pane
+ * said on the way (the loading line).
+ */
+async function remoteEditor(tabTitle, seen = new Set()) {
+  await waitFor(page.locator('.tabs-container .tab.active', { hasText: tabTitle }), 'visible', T_WEBVIEW, `no active tab "${tabTitle}"`, async () =>
+    JSON.stringify(await page.locator('.tabs-container .tab').allInnerTexts()),
+  );
+  await waitFor(page.locator('iframe.webview.ready').filter({ visible: true }), 'attached', T_WEBVIEW, `the tab "${tabTitle}" shows no webview`);
+  const frame = webview();
+  const deadline = Date.now() + T_WEBVIEW;
+  while (Date.now() < deadline) {
+    const text = await frame
+      .locator('#app')
+      .first()
+      .evaluate((el) => (el.querySelector('[data-testid="summary-unique"], [data-testid="error"]') ? '<done>' : el.textContent || ''), null, { timeout: 2000 })
+      .catch(() => null);
+    if (text === '<done>') break;
+    if (text) seen.add(text);
+    await page.waitForTimeout(40);
+  }
+  await waitFor(frame.locator('[data-testid="summary-unique"][data-value], [data-testid="error"]'), 'attached', T_UI, `the tab "${tabTitle}" showed neither a summary nor an error`, async () => JSON.stringify([...seen]));
+  return frame;
+}
+
+async function sourceText(wv) {
+  return (await wv.locator('[data-testid="summary-source"]').first().innerText({ timeout: T_UI })).replace(/\s+/g, ' ');
+}
+
+/**
+ * Remote checkpoints (issue 13): hf:// from the loopback Hub (HF_ENDPOINT), a repository with
+ * several GGUF files (the quick pick), a private one (the token, through the editor's button),
+ * the repository page, and a model from the local Hugging Face cache (the view), offline.
+ */
+async function remoteModels() {
+  const WB = 'workbench opens the fixture workspace';
+  const OPEN_HF = 'remote: "Open from Hugging Face or URL…" opens test/gpt2-tied from the loopback Hub in the same editor, with progress and its source';
+  let wv;
+  await step(OPEN_HF, { needs: [WB], shotName: 'remote-hf' }, async () => {
+    if (!HUB_URL) throw new Error('E2E_HUB_URL is not set (run.sh starts the loopback Hub)');
+    const before = hubLog().length;
+    await openRemote('test/gpt2-tied');
+    const seen = new Set();
+    wv = await remoteEditor('gpt2-tied', seen);
+    const err = wv.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the remote model showed an error: ${await err.first().innerText()}`);
+    const want = expectedParams(TIED);
+    const unique = await attr(wv.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== want.unique) throw new Error(`summary-unique is ${unique} for hf://test/gpt2-tied, ground truth says ${want.unique}`);
+    const src = await sourceText(wv);
+    console.log(`      source line: ${JSON.stringify(src)}`);
+    console.log(`      the pane showed: ${[...seen].slice(0, 4).map((t) => JSON.stringify(t.slice(0, 110))).join(', ')}`);
+    for (const part of ['Hugging Face Hub', 'test/gpt2-tied', 'model.safetensors', 'requests', 'Repository page']) {
+      if (!src.includes(part)) throw new Error(`the source line does not say "${part}": ${JSON.stringify(src)}`);
+    }
+    if (![...seen].some((t) => /over the network: \d+ requests?, .* transferred/.test(t))) throw new Error(`the pane never showed the transfer while the headers travelled: ${JSON.stringify([...seen])}`);
+    // Only headers travelled, all of it to the loopback Hub, and the tree is the usual one.
+    const reqs = hubLog().slice(before);
+    const paths = reqs.map((r) => r.path);
+    if (!paths.some((p) => p.startsWith('/api/models/test/gpt2-tied'))) throw new Error(`the Hub was not asked for the file list: ${JSON.stringify(paths)}`);
+    const data = reqs.filter((r) => r.path.includes('/resolve/') && r.path.endsWith('model.safetensors'));
+    if (!data.length || data.some((r) => !r.range)) throw new Error(`model.safetensors was not read by ranges: ${JSON.stringify(data)}`);
+    await waitFor(wv.locator('[role="treeitem"][data-path="lm_head"]'), 'visible', T_UI, 'the remote model shows no lm_head row');
+    await editorShot('remote-hf');
+  });
+
+  await step('remote: the summary\'s "Repository page" link opens the repository on the Hub (through the host)', { needs: [OPEN_HF], shotName: 'remote-repo-page' }, async () => {
+    const popup = page.context().waitForEvent('page', { timeout: T_WEBVIEW });
+    await wv.locator('[data-testid="source-link"]').first().click({ timeout: T_UI });
+    // VS Code asks before opening a site it does not trust yet.
+    const dialog = page.locator('.monaco-dialog-box');
+    const opened = await Promise.race([popup.then((p) => ({ p })), dialog.first().waitFor({ state: 'visible', timeout: T_WEBVIEW }).then(() => ({ dialog: true }))]);
+    let newPage = opened.p;
+    if (!newPage) {
+      const text = await dialog.first().innerText();
+      if (!text.includes(`${HUB_URL}/test/gpt2-tied`)) throw new Error(`the dialog does not name the repository page: ${JSON.stringify(text)}`);
+      await dialog.locator('.monaco-button', { hasText: /^Open$/ }).first().click({ timeout: T_UI });
+      newPage = await popup;
+    }
+    await newPage.waitForLoadState('domcontentloaded', { timeout: T_WEBVIEW }).catch(() => {});
+    const url = newPage.url();
+    await newPage.close().catch(() => {});
+    // What the extension asked VS Code to open; code-server then forwards a loopback address
+    // through its own port proxy (/proxy/PORT/), where a desktop VS Code opens it as it is.
+    const want = `${HUB_URL}/test/gpt2-tied`;
+    if (!extensionLog().includes(`opening the repository page ${want}`)) throw new Error(`the extension log does not say it opened ${want}`);
+    const port = new URL(HUB_URL).port;
+    if (url !== want && !url.includes(`/proxy/${port}/`)) throw new Error(`the link opened ${url}, not ${want}`);
+    console.log(`      opened ${want} (the browser shows ${url})`);
+  });
+
+  await step('remote: a repository with two GGUF files offers them in a quick pick; the one picked opens', { needs: [WB], shotName: 'remote-quants' }, async () => {
+    await openRemote('test/quants');
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    await waitFor(rows.filter({ hasText: 'tiny-llama-Q8_0.gguf' }), 'visible', T_WEBVIEW, 'no quick pick listing tiny-llama-Q8_0.gguf');
+    const listed = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+    if (listed.length !== 2 || !listed.some((t) => t.includes('tiny-llama-Q4_K_M.gguf') && /KiB/.test(t))) throw new Error(`the quick pick lists ${JSON.stringify(listed)}`);
+    await screenshot('remote-quants-pick');
+    await page.locator('.quick-input-widget input').first().fill('Q8_0');
+    await waitFor(page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Q8_0' }), 'visible', T_UI, 'typing Q8_0 did not focus it');
+    await page.keyboard.press('Enter');
+    const q = await remoteEditor('tiny-llama-Q8_0.gguf');
+    const err = q.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the GGUF showed an error: ${await err.first().innerText()}`);
+    const truth = JSON.parse(readFileSync(path.join(FIXTURES, '..', 'gguf', 'ground-truth.json'), 'utf8')).torch.ground_truth.parameters;
+    const unique = await attr(q.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== String(truth.unique)) throw new Error(`summary-unique is ${unique}, torch says ${truth.unique}`);
+    const src = await sourceText(q);
+    if (!src.includes('tiny-llama-Q8_0.gguf')) throw new Error(`the source line does not name the file picked: ${JSON.stringify(src)}`);
+  });
+
+  const PRIVATE = 'remote: a private repository says a token is needed; "Set Hugging Face Token…" in the editor stores one and opens it';
+  await step(PRIVATE, { needs: [WB], shotName: 'remote-private' }, async () => {
+    await openRemote('test/private');
+    const p = await remoteEditor('private');
+    const err = p.locator('[data-testid="error"]');
+    await waitFor(err, 'visible', T_UI, 'the private repository opened without a token');
+    const code = await attr(err, 'data-code');
+    const text = await err.first().innerText();
+    if (code !== 'auth' || !/Set Hugging Face Token/.test(text)) throw new Error(`expected an auth error naming the command, got ${code}: ${JSON.stringify(text)}`);
+    await editorShot('remote-auth-error');
+    await p.locator('[data-testid="set-token"]').first().click({ timeout: T_UI });
+    await answerInput('Hugging Face token for Weightscope', 'hf_e2e_loopback_token');
+    const before = hubLog().length;
+    await waitFor(p.locator('[data-testid="summary-unique"][data-value]'), 'attached', T_WEBVIEW, 'the private repository did not open once the token was set', async () =>
+      JSON.stringify((await p.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
+    );
+    // The token went with every request of that open (to the Hub: the only host here).
+    const after = hubLog().slice(before).filter((r) => r.path.includes('private'));
+    if (!after.length || after.some((r) => !r.auth)) throw new Error(`requests without the token: ${JSON.stringify(after)}`);
+  });
+
+  await step('remote: "Clear Hugging Face Token" removes it: the private repository needs one again', { needs: [PRIVATE], shotName: 'remote-token-cleared' }, async () => {
+    await runCommand('Weightscope: Clear Hugging Face Token');
+    await waitFor(page.locator('.notifications-toasts', { hasText: 'token was removed' }), 'visible', T_UI, 'no notification that the token was removed');
+    await runCommand('Weightscope: Reload Checkpoint');
+    const p = webview();
+    await waitFor(p.locator('[data-testid="error"][data-code="auth"]'), 'visible', T_WEBVIEW, 'the private repository still opened after the token was cleared');
+  });
+
+  await step('remote: the "Hugging Face Cache" view lists the cached model with size and revision and opens it offline', { needs: [WB], shotName: 'remote-cache-view' }, async () => {
+    await closeAllEditors();
+    await page.keyboard.press('Control+Shift+E');
+    const header = page.locator('.pane-header', { hasText: 'Hugging Face Cache' });
+    await waitFor(header, 'visible', T_UI, 'the Explorer shows no "Hugging Face Cache" view');
+    if ((await header.first().getAttribute('aria-expanded')) !== 'true') await header.first().click({ timeout: T_UI });
+    const row = page.locator('.monaco-list-row', { hasText: 'test/cached-gpt2' });
+    await waitFor(row, 'visible', T_WEBVIEW, 'the cache view does not list test/cached-gpt2');
+    const text = (await row.first().innerText()).replace(/\s+/g, ' ');
+    if (!/KiB/.test(text) || !/main \(0123456\)/.test(text)) throw new Error(`the row does not say size and revision: ${JSON.stringify(text)}`);
+    await screenshot('remote-cache-view-listed');
+    const before = hubLog().length;
+    await row.first().click({ timeout: T_UI });
+    const c = await remoteEditor('cached-gpt2');
+    const err = c.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the cached model showed an error: ${await err.first().innerText()}`);
+    const want = expectedParams(UNTIED);
+    const unique = await attr(c.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== want.unique) throw new Error(`summary-unique is ${unique}, ground truth (untied) says ${want.unique}`);
+    const kind = await attr(c.locator('[data-testid="summary-source"]'), 'data-kind');
+    const src = await sourceText(c);
+    if (kind !== 'hf-cache' || !/local Hugging Face cache/.test(src) || !src.includes('nothing transferred')) throw new Error(`the source line does not say it came from the cache: ${kind} ${JSON.stringify(src)}`);
+    const reqs = hubLog().slice(before);
+    if (reqs.length) throw new Error(`opening from the cache made requests: ${JSON.stringify(reqs)}`);
+    await editorShot('remote-cache');
+  });
+  await closeAllEditors();
+}
+
 // ------------------------------------------------------------------ the large model
 /**
  * The DeepSeek-V3 layout (163 shards, 91,991 tensors): the pane is never blank and shows the
@@ -647,7 +868,7 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, `the VS Code workbench did not load from ${url}`);
     workbenchAt = Date.now();
-    if (!BENCH) {
+    if (!BENCH && !REMOTE_ONLY) {
       // The first seconds: open the .bin at once, before anything else settles.
       await quickOpen(BIN_FILE);
       figures.binOpenedAfterWorkbench = Date.now() - workbenchAt;
@@ -660,7 +881,7 @@ try {
     );
   });
 
-  if (!BENCH) {
+  if (!BENCH && !REMOTE_ONLY) {
     const OFFER = `the .bin offer appears in the first seconds after the window loads (${BIN_FILE})`;
     await step(OFFER, { needs: ['workbench opens the fixture workspace'], shotName: 'bin-offer-first-seconds' }, async () => {
       // The tab became active when quickOpen returned: time from there to the offer.
@@ -708,7 +929,7 @@ try {
 
   let wv;
   const OPEN_TIED = `tied GPT-2 opens in the Weightscope editor (Ctrl+P ${TIED_FILE})`;
-  if (!BENCH) {
+  if (!BENCH && !REMOTE_ONLY) {
   await step(OPEN_TIED, { needs: ['workbench opens the fixture workspace'], shotName: 'tied-open' }, async () => {
     wv = await openCheckpoint(TIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -944,7 +1165,8 @@ try {
   });
   }
 
-  await largeModel();
+  if (!BENCH) await remoteModels();
+  if (!REMOTE_ONLY) await largeModel();
 } catch (e) {
   // A failure outside any step (browser launch, page crash): count it.
   results.push({ name: 'harness', ok: false, error: e?.stack ?? String(e), ms: 0 });
