@@ -9,7 +9,7 @@ import { exactCount } from '../../../src/shared/format';
 import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, Progress, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
 import { CallOptions, Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
 import { LazyTree } from '../data/lazyTree';
-import { filteredOut, GroupStore, tensorPeers } from '../data/shared';
+import { filteredOut, GroupStore, rowPeers, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
@@ -468,7 +468,8 @@ export class App {
       this.treeView.element.hidden = false;
       // A module chosen in the map was revealed while the tree was hidden: scroll to it now.
       const sel = this.saved.selected;
-      if (changed && sel !== null) this.treeView.reveal(sel, false);
+      const id = sel !== null ? this.tree?.byPath.get(sel) : undefined;
+      if (changed && id !== undefined) this.treeView.reveal(id, false);
       else this.treeView.refresh();
       if (focus) this.treeView.focus();
     }
@@ -526,7 +527,7 @@ export class App {
         if (path === undefined) return;
         if (this.treeView) {
           this.treeView.selectedKey = domPath(path);
-          this.treeView.reveal(path, false);
+          this.treeView.reveal(id, false);
         }
         this.selectPath(path);
       },
@@ -552,7 +553,7 @@ export class App {
       this.table?.setHighlight([]);
       return;
     }
-    const peers = rowPeers(ctx.tree, ctx.sharing, row);
+    const peers = rowPeers(ctx.tree, row);
     this.tooltip.show(anchor, () => mapCard(rowCard(ctx, row, peers)));
     this.table?.setHighlight(peers.map((p) => p.other));
   }
