@@ -38,6 +38,8 @@ export const REPO_PAGE_COMMAND = 'weightscope.openRepositoryPage';
 export const REFRESH_CACHE_COMMAND = 'weightscope.refreshHfCache';
 export const OPEN_CACHED_COMMAND = 'weightscope.openCachedModel';
 export const CACHE_VIEW = 'weightscope.hfCache';
+/** Show the listing's progress only when it takes longer than this. */
+const LISTING_PROGRESS_AFTER_MS = 400;
 
 /** The Hub endpoint the worker will use too (it inherits this environment). */
 function endpoint(): string {
@@ -65,20 +67,27 @@ export function registerRemote(context: vscode.ExtensionContext, provider: Check
     const ref = { address, offline };
     const opts = remoteOpenOptions(ref, await storedToken(), ep);
     let choices: WeightChoice[] = [];
-    try {
-      choices = await vscode.window.withProgress(
+    const abort = new AbortController();
+    const listing = listWeightChoices(address, { ...opts, signal: abort.signal, http: { retries: 1 } });
+    // A notification (with Cancel) only when the Hub is slow to answer.
+    const timer = setTimeout(() => {
+      void vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Weightscope: listing the files of ${redactAddress(address)}`, cancellable: true },
-        async (_p, cancel) => {
-          const abort = new AbortController();
+        (_p, cancel) => {
           cancel.onCancellationRequested(() => abort.abort());
-          return (await listWeightChoices(address, { ...opts, signal: abort.signal, http: { retries: 1 } })).choices;
+          return listing.catch(() => undefined);
         },
       );
+    }, LISTING_PROGRESS_AFTER_MS);
+    try {
+      choices = (await listing).choices;
     } catch (e) {
       if (e instanceof CheckpointError && e.code === 'cancelled') return undefined;
       // The editor says what went wrong (with a button for a missing token): open it there.
       log.info(`listing ${redactAddress(address)} failed (${e instanceof Error ? e.message : String(e)}); the editor will say why`);
       return address;
+    } finally {
+      clearTimeout(timer);
     }
     if (choices.length === 0) return address;
     if (choices.length === 1) return choices[0].address;

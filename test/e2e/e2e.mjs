@@ -610,6 +610,21 @@ async function remoteModels() {
     await waitFor(p.locator('[data-testid="error"][data-code="auth"]'), 'visible', T_WEBVIEW, 'the private repository still opened after the token was cleared');
   });
 
+  await step('remote: an unknown repository or revision says so in the editor (not-found)', { needs: [WB], shotName: 'remote-not-found' }, async () => {
+    await openRemote('test/no-such-model');
+    const e1 = (await remoteEditor('no-such-model')).locator('[data-testid="error"]');
+    await waitFor(e1, 'visible', T_UI, 'an unknown repository opened');
+    const t1 = await e1.first().innerText();
+    if ((await attr(e1, 'data-code')) !== 'not-found' || !/repository not found/.test(t1)) throw new Error(`unknown repository: ${JSON.stringify(t1)}`);
+    // The Hub hides private repositories from requests without a token: the button is offered.
+    await waitFor(webview().locator('[data-testid="set-token"]'), 'visible', T_UI, 'no "Set Hugging Face Token…" button beside "repository not found"');
+    await openRemote('test/gpt2-tied', 'v9');
+    const e2 = (await remoteEditor('gpt2-tied@v9')).locator('[data-testid="error"]');
+    await waitFor(e2, 'visible', T_UI, 'an unknown revision opened');
+    const t2 = await e2.first().innerText();
+    if ((await attr(e2, 'data-code')) !== 'not-found' || !/revision not found/.test(t2)) throw new Error(`unknown revision: ${JSON.stringify(t2)}`);
+  });
+
   await step('remote: the "Hugging Face Cache" view lists the cached model with size and revision and opens it offline', { needs: [WB], shotName: 'remote-cache-view' }, async () => {
     await closeAllEditors();
     await page.keyboard.press('Control+Shift+E');

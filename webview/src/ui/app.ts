@@ -264,8 +264,9 @@ export class App {
           'div',
           { class: 'status-line' },
           h('vscode-button', { icon: 'refresh', onclick: () => this.rpc.notify('reload') }, 'Try again'),
-          // A gated or private repository: ask for a token here (VS Code's secret storage), then open again.
-          code === 'auth' ? h('vscode-button', { icon: 'key', secondary: true, 'data-testid': 'set-token', onclick: () => this.rpc.notify('setToken') }, 'Set Hugging Face Token…') : null,
+          // A gated or private repository (or one the Hub hides without a token): the error names the
+          // command; here it is a button (the token goes to VS Code's secret storage), then it opens again.
+          code === 'auth' || message.includes('Weightscope: Set Hugging Face Token') ? h('vscode-button', { icon: 'key', secondary: true, 'data-testid': 'set-token', onclick: () => this.rpc.notify('setToken') }, 'Set Hugging Face Token…') : null,
           code ? h('span', { class: 'muted' }, `error code: ${code}`) : null,
         ),
       ),
