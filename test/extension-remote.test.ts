@@ -7,9 +7,12 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { choicesIn, listWeightChoices } from '../src/core/remote';
+import { choicesIn, listCachedRepos, listWeightChoices } from '../src/core/remote';
 import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
 import {
+  cachedChoices,
+  cachedRevisionAddress,
+  cachedRevisionLabel,
   parseOpenInput,
   redactAddress,
   REMOTE_SCHEME,
@@ -381,5 +384,64 @@ describe('extension: remote checkpoints, the summary source line', () => {
     assert.deepStrictEqual(w, { kind: 'url', address: 'https://h/x.gguf', url: 'https://h/x.gguf', bytesTransferred: 10, requests: 1 });
     const h = wireSource({ path: 'hf://o/n@v1/unet/m.safetensors', source: { kind: 'hf', address: 'hf://o/n@v1/unet', repo: 'o/n', repoType: 'model', revision: 'a'.repeat(40), ref: 'v1' } })!;
     assert.strictEqual(h.file, 'unet/m.safetensors');
+  });
+});
+
+describe('extension: the Hugging Face Cache view', () => {
+  it('each cached revision opens by its ref (main: no @) or its commit, and offers its checkpoints when it holds several', async () => {
+    const cache = tempDir();
+    try {
+      const A = 'a'.repeat(40);
+      const B = 'b'.repeat(40);
+      const C = 'c'.repeat(40);
+      const repo = path.join(cache, 'models--test--quants');
+      const snap = (sha: string, files: Record<string, string>) => {
+        for (const [name, from] of Object.entries(files)) {
+          fs.mkdirSync(path.dirname(path.join(repo, 'snapshots', sha, name)), { recursive: true });
+          fs.copyFileSync(from, path.join(repo, 'snapshots', sha, name));
+        }
+      };
+      const gguf = fixture('gguf/tiny-llama.gguf');
+      snap(A, { 'm-Q4_K_M.gguf': gguf, 'm-Q8_0.gguf': gguf });
+      snap(B, { 'model.safetensors': path.join(TIED, 'model.safetensors'), 'config.json': path.join(TIED, 'config.json') });
+      snap(C, { 'model.safetensors': path.join(TIED, 'model.safetensors') });
+      // huggingface_hub names a ref file after the revision asked for (refs/v1, refs/refs/pr/3).
+      fs.mkdirSync(path.join(repo, 'refs', 'refs', 'pr'), { recursive: true });
+      fs.writeFileSync(path.join(repo, 'refs', 'main'), A);
+      fs.writeFileSync(path.join(repo, 'refs', 'v1'), B);
+      fs.writeFileSync(path.join(repo, 'refs', 'refs', 'pr', '3'), B);
+      // A dataset of parquet files holds no checkpoint: the view leaves it out (remote.ts filters on weights).
+      fs.mkdirSync(path.join(cache, 'datasets--org--set', 'snapshots', C), { recursive: true });
+      fs.writeFileSync(path.join(cache, 'datasets--org--set', 'snapshots', C, 'train.parquet'), 'PAR1');
+      const repos = await listCachedRepos({ cacheDir: cache });
+      assert.deepStrictEqual(repos.map((r) => [r.repo, r.revisions.some((v) => v.weights.length)]), [['org/set', false], ['test/quants', true]]);
+      const q = repos[1];
+      const byCommit = new Map(q.revisions.map((r) => [r.commit, r]));
+      const a = byCommit.get(A)!;
+      const b = byCommit.get(B)!;
+      const c = byCommit.get(C)!;
+      assert.strictEqual(cachedRevisionAddress(q, a), 'hf://test/quants');
+      assert.deepStrictEqual(b.refs, ['refs/pr/3', 'v1']);
+      assert.strictEqual(cachedRevisionAddress(q, b), 'hf://test/quants@refs/pr/3');
+      assert.strictEqual(cachedRevisionAddress(q, c), `hf://test/quants@${C}`);
+      assert.strictEqual(cachedRevisionLabel(a), 'main (aaaaaaa)');
+      assert.strictEqual(cachedRevisionLabel(c), 'ccccccc');
+      const size = fs.statSync(gguf).size;
+      assert.deepStrictEqual(cachedChoices(q, a).map((x) => [x.address, x.size]), [
+        ['hf://test/quants/m-Q4_K_M.gguf', size],
+        ['hf://test/quants/m-Q8_0.gguf', size],
+      ]);
+      assert.deepStrictEqual(cachedChoices(q, b), []);
+      // What the view opens is what the worker finds in the cache: the address resolves to the snapshot.
+      const { findSnapshot } = await import('../src/core/remote');
+      const { parseAddress } = await import('../src/core/remote/address');
+      for (const [rev, sha] of [[a, A], [b, B], [c, C]] as const) {
+        const addr = parseAddress(cachedRevisionAddress(q, rev), EP);
+        assert.ok(addr.kind === 'hf');
+        assert.strictEqual(findSnapshot(cache, addr)!.commit, sha);
+      }
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
   });
 });

@@ -10,15 +10,18 @@
  * several checkpoints; it never opens a checkpoint itself.
  */
 import * as vscode from 'vscode';
-import { formatHubAddress, hubCacheDir, hubEndpoint } from '../core/remote/address';
+import { hubCacheDir, hubEndpoint } from '../core/remote/address';
 import { CachedRepo, CachedRevision, listCachedRepos } from '../core/remote/cache';
-import { choicesIn, listWeightChoices, WeightChoice } from '../core/remote/choices';
+import { listWeightChoices, WeightChoice } from '../core/remote/choices';
 import { hubToken } from '../core/remote/hub';
 import { CheckpointError } from '../core/errors';
 import { bytes as fmtBytes } from '../core/numbers';
 import type { CheckpointEditorProvider } from './provider';
 import { VIEW_TYPE } from './provider';
 import {
+  cachedChoices as choicesOf,
+  cachedRevisionAddress as revisionAddress,
+  cachedRevisionLabel as revisionLabel,
   parseOpenInput,
   redactAddress,
   remoteFromUri,
@@ -49,7 +52,15 @@ function endpoint(): string {
 
 export function registerRemote(context: vscode.ExtensionContext, provider: CheckpointEditorProvider, log: vscode.LogOutputChannel): void {
   const secrets = context.secrets;
-  const storedToken = async (): Promise<string | undefined> => (await secrets.get(TOKEN_SECRET)) || undefined;
+  const storedToken = async (): Promise<string | undefined> => {
+    try {
+      return (await secrets.get(TOKEN_SECRET)) || undefined;
+    } catch (e) {
+      // No keyring (a Linux session without one): the environment's token still applies.
+      log.warn(`could not read the Hugging Face token from the secret storage: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
   provider.remoteOptions = async (ref) => remoteOpenOptions(ref, await storedToken(), endpoint());
 
   const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -219,25 +230,6 @@ type CacheNode =
   | { kind: 'repo'; repo: CachedRepo; main: CachedRevision }
   | { kind: 'revision'; repo: CachedRepo; rev: CachedRevision }
   | { kind: 'choice'; repo: CachedRepo; rev: CachedRevision; choice: WeightChoice };
-
-/** The revision in a cached revision's address: none for `main` (the default), else a ref, else the commit. */
-function revisionOf(rev: CachedRevision): string | undefined {
-  return rev.refs.includes('main') ? undefined : (rev.refs[0] ?? rev.commit);
-}
-
-/** The address that opens a cached revision. */
-function revisionAddress(repo: CachedRepo, rev: CachedRevision): string {
-  return formatHubAddress({ repoType: repo.repoType, repo: repo.repo, revision: revisionOf(rev) });
-}
-
-function revisionLabel(rev: CachedRevision): string {
-  return rev.refs.length ? `${rev.refs.join(', ')} (${rev.commit.slice(0, 7)})` : rev.commit.slice(0, 7);
-}
-
-function choicesOf(repo: CachedRepo, rev: CachedRevision): WeightChoice[] {
-  const files = new Map(rev.files.map((f) => [f.path, f.size] as [string, number]));
-  return choicesIn(files, { kind: 'hf', repoType: repo.repoType, repo: repo.repo, revision: revisionOf(rev), path: '', address: revisionAddress(repo, rev) });
-}
 
 /** "Hugging Face Cache": models in the local cache with size and revision; each opens offline. */
 export class HfCacheTree implements vscode.TreeDataProvider<CacheNode>, vscode.Disposable {

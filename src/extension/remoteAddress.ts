@@ -6,6 +6,8 @@
  */
 import { CheckpointError } from '../core/errors';
 import { formatHubAddress, parseAddress, redactUrl } from '../core/remote/address';
+import type { CachedRepo, CachedRevision } from '../core/remote/cache';
+import { choicesIn, WeightChoice } from '../core/remote/choices';
 import type { RemoteOpen, WireSource } from '../shared/protocol';
 
 /** The scheme of a remote checkpoint's document: `weightscope-remote:/owner/name/file?address=…`. */
@@ -153,4 +155,28 @@ export function repoPageUrl(source: Pick<WireSource, 'kind' | 'repo' | 'repoType
   const repo = source.repo.split('/').map(encodeURIComponent).join('/');
   const tree = source.ref ? `/tree/${encodeURIComponent(source.ref)}` : '';
   return `${endpoint.replace(/\/+$/, '')}/${prefix}${repo}${tree}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Hugging Face Cache view (remote.ts draws it from these).
+
+/** The revision in a cached revision's address: none for `main` (the default), else a ref, else the commit. */
+function cachedRevision(rev: CachedRevision): string | undefined {
+  return rev.refs.includes('main') ? undefined : (rev.refs[0] ?? rev.commit);
+}
+
+/** The hf:// address that opens a cached revision (offline, by the view). */
+export function cachedRevisionAddress(repo: Pick<CachedRepo, 'repoType' | 'repo'>, rev: CachedRevision): string {
+  return formatHubAddress({ repoType: repo.repoType, repo: repo.repo, revision: cachedRevision(rev) });
+}
+
+/** `main (607a30d)`, or the short commit of a revision no ref points to. */
+export function cachedRevisionLabel(rev: Pick<CachedRevision, 'refs' | 'commit'>): string {
+  return rev.refs.length ? `${rev.refs.join(', ')} (${rev.commit.slice(0, 7)})` : rev.commit.slice(0, 7);
+}
+
+/** The checkpoints a cached revision offers when it holds several (as the open box's quick pick). */
+export function cachedChoices(repo: Pick<CachedRepo, 'repoType' | 'repo'>, rev: CachedRevision): WeightChoice[] {
+  const files = new Map(rev.files.map((f) => [f.path, f.size] as [string, number]));
+  return choicesIn(files, { kind: 'hf', repoType: repo.repoType, repo: repo.repo, revision: cachedRevision(rev), path: '', address: cachedRevisionAddress(repo, rev) });
 }
