@@ -32,7 +32,7 @@
 //   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
 //   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
 import { chromium } from 'playwright-core';
-import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -179,7 +179,7 @@ async function runCommand(label) {
  * Runs an export command and answers its save dialog (code-server's own path box) with the
  * default path, which must end with `fileName`; waits for the file on disk and returns its path.
  */
-async function exportThroughCommand(label, fileName) {
+async function exportThroughCommand(label, fileName, dir = path.dirname(TIED_FILE)) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
@@ -197,7 +197,7 @@ async function exportThroughCommand(label, fileName) {
   }
   if (!value.endsWith(fileName)) throw new Error(`the save dialog for "${label}" did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
   await page.keyboard.press('Enter');
-  const file = path.join(WORKSPACE, path.dirname(TIED_FILE), fileName);
+  const file = path.join(WORKSPACE, dir, fileName);
   const until = Date.now() + T_WEBVIEW;
   while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
   if (!existsSync(file)) throw new Error(`${label} wrote no ${file}`);
@@ -559,6 +559,22 @@ async function remoteModels() {
     const port = new URL(HUB_URL).port;
     if (url !== want && !url.includes(`/proxy/${port}/`)) throw new Error(`the link opened ${url}, not ${want}`);
     console.log(`      opened ${want} (the browser shows ${url})`);
+  });
+
+  await step('remote: "Export Hierarchy as SVG…" of the remote model writes into the workspace the SVG the CLI makes of hf://test/gpt2-tied', { needs: [OPEN_HF], shotName: 'remote-export-svg' }, async () => {
+    const file = await exportThroughCommand('Weightscope: Export Hierarchy as SVG…', 'gpt2-tied.svg', '.');
+    try {
+      const svg = readFileSync(file);
+      // The CLI on the same address, through the same loopback Hub (and no cache or token of this machine).
+      const state = path.dirname(HUB_LOG);
+      const env = { ...process.env, HF_ENDPOINT: HUB_URL, HF_HUB_CACHE: path.join(state, 'hf-cache'), HF_HOME: path.join(state, 'hf-home') };
+      for (const k of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE']) delete env[k];
+      const cli = execFileSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), 'hf://test/gpt2-tied', '--format', 'svg'], { env, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+      if (!/^<svg /.test(svg.toString('utf8'))) throw new Error(`${file} is not an SVG`);
+      if (!svg.equals(cli)) throw new Error(`${file} (${svg.length} bytes) differs from the CLI's hf://test/gpt2-tied --format svg (${cli.length} bytes)`);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   await step('remote: a repository with two GGUF files offers them in a quick pick; the one picked opens', { needs: [WB], shotName: 'remote-quants' }, async () => {
