@@ -326,6 +326,26 @@ describe('extension: remote checkpoints through the worker', function () {
     }
   });
 
+  it('the editor gets the typed errors: a server that ignores ranges (stopped, not downloaded), a missing file', async () => {
+    const big = tempDir();
+    const noRanges = await FixtureServer.start({ files: big, faults: { ignoreRanges: true } });
+    try {
+      // Larger than what the first read asks for: answering it whole would download the file.
+      fs.writeFileSync(path.join(big, 'model.safetensors'), Buffer.concat([fs.readFileSync(path.join(TIED, 'model.safetensors')), Buffer.alloc(4 << 20)]));
+      await assert.rejects(
+        loadCheckpoint(`${noRanges.url}/files/model.safetensors`, { workerPath: WORKER, remote: {} }),
+        (e: unknown) => e instanceof LoadError && e.code === 'no-ranges' && /range/i.test(e.message),
+      );
+      await assert.rejects(
+        loadCheckpoint(`${files.url}/files/gpt2-tied/nothing.safetensors`, { workerPath: WORKER, remote: {} }),
+        (e: unknown) => e instanceof LoadError && e.code === 'not-found' && /404/.test(e.message),
+      );
+    } finally {
+      await noRanges.close();
+      fs.rmSync(big, { recursive: true, force: true });
+    }
+  });
+
   it('opens a cached model offline (no request) and says so', async () => {
     hub.resetLog();
     const ref = { address: 'hf://test/cached', offline: true };
