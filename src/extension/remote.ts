@@ -49,7 +49,6 @@ function endpoint(): string {
   return hubEndpoint(process.env);
 }
 
-
 export function registerRemote(context: vscode.ExtensionContext, provider: CheckpointEditorProvider, log: vscode.LogOutputChannel): void {
   const secrets = context.secrets;
   const storedToken = async (): Promise<string | undefined> => {
@@ -162,11 +161,14 @@ export function registerRemote(context: vscode.ExtensionContext, provider: Check
     if (typeof address === 'string') await openAddress(address, true);
   });
 
+  /** Open again the remote editors a token may fix: the one asking, and those whose error asked for one. */
   const reloadAuthFailures = (uri?: vscode.Uri) => {
-    for (const s of provider.allSessions()) {
-      const st = s.doc.state;
-      const mine = uri && s.doc.uri.toString() === uri.toString();
-      if (remoteFromUri(s.doc.uri) && (mine || (st.kind === 'error' && st.code === 'auth'))) void s.doc.load();
+    const docs = new Set(provider.allSessions().map((s) => s.doc));
+    for (const doc of docs) {
+      const st = doc.state;
+      const mine = uri && doc.uri.toString() === uri.toString();
+      const wantsToken = st.kind === 'error' && (st.code === 'auth' || st.message.includes('Set Hugging Face Token'));
+      if (remoteFromUri(doc.uri) && (mine || wantsToken)) void doc.load();
     }
   };
 
