@@ -667,6 +667,19 @@ async function remoteModels() {
     if (reqs.length) throw new Error(`opening from the cache made requests: ${JSON.stringify(reqs)}`);
     await editorShot('remote-cache');
   });
+
+  await step('remote: a remote editor comes back after a reload of the window (its address survives in the tab)', { needs: [WB], shotName: 'remote-restored' }, async () => {
+    if (!(await page.locator('.tabs-container .tab.active', { hasText: 'cached-gpt2' }).count())) throw new Error('the cached model is not the active tab (the previous step failed?)');
+    // The workbench in a browser saves which editors are open on a timer, not on reload: give it time.
+    await page.waitForTimeout(3000);
+    await page.reload({ waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
+    await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, 'the workbench did not come back after a reload');
+    const c = await remoteEditor('cached-gpt2');
+    const err = c.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the restored editor shows an error: ${await err.first().innerText()}`);
+    const kind = await attr(c.locator('[data-testid="summary-source"]'), 'data-kind');
+    if (kind !== 'hf-cache') throw new Error(`the restored editor's source is ${kind}, not the cache (offline)`);
+  });
   await closeAllEditors();
 }
 
