@@ -23,10 +23,10 @@
  * file: types and pure helpers only, so it compiles under Node (no DOM) and in the browser
  * bundle alike.
  */
-import type { Counts, FoldRun, Format, Relation, Role, SafetyReport, SharedGroup, Warning } from '../core/model';
+import type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, SharedGroup, StoredFigures, Warning } from '../core/model';
 import type { Validators } from './rpc';
 
-export type { Counts, FoldRun, Format, Relation, Role, SafetyReport, Warning };
+export type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, StoredFigures, Warning };
 
 /** Bump when a message shape changes incompatibly; checked when the webview says `ready`. */
 export const PROTOCOL_VERSION = 3;
@@ -91,6 +91,11 @@ export interface WireNode {
    * `lm_head` is all shared): the rows' shares of a tied model add up to more than 100%.
    */
   sharedParams?: number;
+  /**
+   * A subtree holding quantized layers: its parameters and quantization tensors as stored
+   * (elements, bytes, bits per weight), beside `params`, which count the unquantized weights.
+   */
+  stored?: StoredFigures;
 }
 
 /** A folded run as the webview gets it: the run, and what its blocks hold together. */
@@ -221,17 +226,31 @@ export interface WireTensor {
   /** Index into the model's groups, or -1. */
   group: number;
   extra?: Record<string, string | number | boolean>;
+  /** A packed quantized weight: the shape and elements of the weight it stands for. */
+  logicalShape?: number[];
+  logicalNumel?: number;
+  /** The module owning it when that is not the name's parent (bitsandbytes' `q_proj.weight.absmax`). */
+  module?: string;
+}
+
+/** How the weights are quantized, with the scheme as people read it (`4-bit GPTQ (g32)`). */
+export interface WireQuantization extends QuantizationInfo {
+  /** The core's label for the scheme (`schemeLabel`): `4-bit GPTQ (g32)`, `GGUF Q4_K_M`. */
+  scheme: string;
 }
 
 export interface WireSummary {
   fileName: string;
   path: string;
   format: Format;
+  /** The format registry's label for `format` (`PyTorch (zip)`, `plain pickle`): the webview has no registry. */
+  formatLabel: string;
   architecture?: string;
   /** Files read (capped; `fileCount` is the real count). */
   files: string[];
   fileCount: number;
-  parameters: Counts;
+  /** For a quantized checkpoint, the unquantized model's; for an adapter, its trainable parameters. */
+  parameters: ParameterCounts;
   buffers: Counts;
   other: Counts;
   bytesByDtype: Record<string, number>;
@@ -242,6 +261,13 @@ export interface WireSummary {
   totalBytes: number;
   bytesRead: number;
   safety?: SafetyReport;
+  quantization?: WireQuantization;
+  adapter?: AdapterInfo;
+  /**
+   * Names an exporter stored once because their values were equal (ONNX, relation
+   * `deduplicated`): each is its own tensor and counts; nobody tied them.
+   */
+  deduplicated?: { groups: number; tensors: number };
   warnings: Warning[];
   warningCount: number;
   prefixes?: string[];

@@ -11,6 +11,7 @@
 //   E2E_STATE      code-server's state folder (the extension's log is read from it)
 //   E2E_SETTINGS   the user settings.json (the test switches the number format and the theme)
 //   E2E_ONLY       "bench": only the editor figures on the large model (scripts/bench/editor.mjs);
+//                  "display": only the quantized, pickle and ONNX cases (displayCases);
 //                  "remote": only the remote models
 //   E2E_HUB_URL    the loopback Hugging Face Hub (test/e2e/hub.cjs; code-server's HF_ENDPOINT)
 //   E2E_HUB_LOG    the requests it answered (JSON, rewritten as they come)
@@ -31,6 +32,11 @@
 //                                                .selected, .shared-highlight); runs: [data-fold]
 //   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
 //   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
+//   [data-testid="summary-quant"], [data-testid="summary-adapter"]  the scheme / adapter line
+//   [data-testid="danger"] [data-testid="danger-call"]  the safety banner's decoded calls
+//   [data-testid="safety-call"]                  a decoded call in the Safety tab
+//   [data-testid="pickle-view"], [data-testid="summary-pickle"]  a plain pickle's report
+//   [data-testid="summary-dedup"], [data-testid="tie-legend"]  ONNX deduplicated names, links legend
 import { chromium } from 'playwright-core';
 import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -58,6 +64,8 @@ const STATE = process.env.E2E_STATE || '';
 const SETTINGS = process.env.E2E_SETTINGS || '';
 const ONLY = process.env.E2E_ONLY || '';
 const BENCH = ONLY === 'bench';
+/** "display": only the quantized, pickle and ONNX cases (displayCases). */
+const DISPLAY = ONLY === 'display';
 const REMOTE_ONLY = ONLY === 'remote';
 const HUB_URL = process.env.E2E_HUB_URL || '';
 const HUB_LOG = process.env.E2E_HUB_LOG || '';
@@ -891,6 +899,121 @@ async function largeModel() {
   }
 }
 
+/**
+ * What the editor shows of quantized checkpoints, adapters, pickles and ONNX (issues 9, 10, 12):
+ * the GPTQ scheme line and stored figures (and the README's screenshot), a LoRA adapter's line,
+ * the decoded call a malicious pickle would make (banner and Safety tab), a plain .pkl opened as
+ * its safety report, and an ONNX model whose deduplicated names never read as a declared tie.
+ */
+async function displayCases() {
+  let wv;
+  const GPTQ_FILE = 'quant/gptq-4bit-g32/model.safetensors';
+  const OPEN_GPTQ = `GPTQ 4-bit opens in the Weightscope editor (Ctrl+P ${GPTQ_FILE})`;
+  await step(OPEN_GPTQ, { needs: ['workbench opens the fixture workspace'], shotName: 'gptq-open' }, async () => {
+    wv = await openCheckpoint(GPTQ_FILE);
+    const err = wv.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`${GPTQ_FILE} showed an error: ${await err.first().innerText()}`);
+  });
+
+  await step('GPTQ: the summary line reads "201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored" (the torch count)', { needs: [OPEN_GPTQ], shotName: 'gptq-summary' }, async () => {
+    const truth = JSON.parse(readFileSync(path.join(WORKSPACE, 'quant', 'ground-truth.json'), 'utf8'))['gptq-4bit-g32'];
+    const unique = await attr(wv.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== String(truth.torch.parameters)) throw new Error(`summary-unique is ${unique}; torch counts ${truth.torch.parameters} for the unquantized model`);
+    const line = wv.locator('[data-testid="summary-quant"]');
+    await waitFor(line, 'visible', T_UI, 'no [data-testid="summary-quant"] line');
+    const text = (await line.first().innerText()).trim();
+    const want = '201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored';
+    if (text !== want) throw new Error(`the scheme line reads ${JSON.stringify(text)}, not ${JSON.stringify(want)}`);
+  });
+
+  await step('GPTQ: a module card gives stored vs unquantized figures; the table shows both shapes and the role quantization', { needs: [OPEN_GPTQ], shotName: 'gptq-card' }, async () => {
+    // The whole model's tensors are listed while nothing is selected.
+    const qweight = wv.locator('.trow[data-name="model.layers.0.mlp.down_proj.qweight"]');
+    await waitFor(qweight, 'visible', T_UI, 'the tensor table shows no model.layers.0.mlp.down_proj.qweight row');
+    const shape = (await qweight.first().locator('[role="cell"]').nth(2).innerText()).trim();
+    if (shape !== '[24, 64] → [64, 192]') throw new Error(`qweight's shape cell reads ${JSON.stringify(shape)}`);
+    const role = (await wv.locator('.trow[data-name="model.layers.0.mlp.down_proj.scales"] [role="cell"]').nth(5).innerText()).trim();
+    if (role !== 'quantization') throw new Error(`the scales' role reads ${JSON.stringify(role)}`);
+    const row = wv.locator('[role="treeitem"][data-path="model"]');
+    await waitFor(row, 'visible', T_UI, 'no visible row for model');
+    await row.first().hover({ timeout: T_UI });
+    const card = wv.locator('#tooltip[role="tooltip"] [data-testid="tt-stored"]');
+    await waitFor(card, 'visible', T_UI, 'hovering model shows no stored figures in its card');
+    const stored = (await card.first().innerText()).trim();
+    if (!/^Stored quantized: 48\.2K elements · 138 KiB · 6\.25 bits per weight \(for 181K parameters unquantized\)$/.test(stored)) throw new Error(`the card says ${JSON.stringify(stored)}`);
+    // The README's screenshot: the editor alone, the card up.
+    await editorShot('quantized');
+  });
+
+  await step('LoRA adapter: the summary reads "LoRA r=4 on q_proj, v_proj of weightscope/tiny-llama: 1.02K trainable parameters"', { needs: ['workbench opens the fixture workspace'], shotName: 'adapter-summary' }, async () => {
+    const w = await openCheckpoint('quant/peft-lora/adapter_model.safetensors');
+    const line = w.locator('[data-testid="summary-adapter"]');
+    await waitFor(line, 'visible', T_UI, 'no [data-testid="summary-adapter"] line');
+    const text = (await line.first().innerText()).trim();
+    if (text !== 'LoRA r=4 on q_proj, v_proj of weightscope/tiny-llama: 1.02K trainable parameters') throw new Error(`the adapter line reads ${JSON.stringify(text)}`);
+  });
+
+  await step('a malicious torch.save file: the banner and the Safety tab show the decoded call, nothing runs', { needs: ['workbench opens the fixture workspace'], shotName: 'malicious-banner' }, async () => {
+    const marker = '/tmp/weightscope-pwned-marker';
+    const before = existsSync(marker);
+    const w = await openCheckpoint('pickles/malicious.pt');
+    const call = w.locator('[data-testid="danger"] [data-testid="danger-call"]');
+    await waitFor(call, 'visible', T_UI, 'the safety banner shows no decoded call');
+    const text = (await call.first().innerText()).trim();
+    if (!/^(posix|nt|os)\.system\('touch \/tmp\/weightscope-pwned-marker'\)$/.test(text)) throw new Error(`the banner's call reads ${JSON.stringify(text)}`);
+    await w.locator('[data-testid="danger"] button', { hasText: 'Every global' }).click({ timeout: T_UI });
+    const tab = w.locator('[data-testid="safety-call"]');
+    await waitFor(tab, 'visible', T_UI, 'the Safety tab shows no decoded call');
+    if ((await tab.first().innerText()).trim() !== text) throw new Error('the Safety tab shows another call than the banner');
+    if (!before && existsSync(marker)) throw new Error(`${marker} exists: something ran the pickle`);
+  });
+
+  await step('a plain .pkl opens with Weightscope as its safety report: what it is and the call it would make', { needs: ['workbench opens the fixture workspace'], shotName: 'plain-pickle' }, async () => {
+    const marker = '/tmp/weightscope-plain-pickle-marker';
+    const before = existsSync(marker);
+    await closeAllEditors();
+    await quickOpen('pickles/plain-evil.pkl');
+    // *.pkl is offered, not the default: the workspace's settings associate it with Weightscope,
+    // as "Open With… → Configure default editor for '*.pkl'" does (run.sh). The palette's
+    // "Weightscope: Open with Weightscope" was not reliable here after a Weightscope editor had
+    // been closed: its `when` clause reads activeCustomEditorId, which still named Weightscope
+    // over the binary .pkl tab once, and hid the command.
+    await waitFor(page.locator('iframe.webview.ready').filter({ visible: true }), 'attached', T_WEBVIEW, 'plain-evil.pkl did not open in a webview', async () =>
+      JSON.stringify({ tabs: await page.locator('.tabs-container .tab').allInnerTexts() }),
+    );
+    const w = webview();
+    await waitFor(w.locator('[data-testid="pickle-view"]'), 'visible', T_WEBVIEW, 'no pickle view (an empty model instead?)', async () => JSON.stringify((await w.locator('body').innerText({ timeout: 2000 })).slice(0, 300)));
+    const lead = (await w.locator('[data-testid="summary-pickle"]').first().innerText()).trim();
+    if (!/^a pickle, not a checkpoint: it would call (posix|nt|os)\.system\('touch \/tmp\/weightscope-plain-pickle-marker'\)$/.test(lead)) throw new Error(`the lead reads ${JSON.stringify(lead)}`);
+    const call = (await w.locator('[data-testid="danger-call"]').first().innerText()).trim();
+    if (!/^(posix|nt|os)\.system\('touch \/tmp\/weightscope-plain-pickle-marker'\)$/.test(call)) throw new Error(`the banner's call reads ${JSON.stringify(call)}`);
+    const badge = (await w.locator('[data-testid="format"]').first().innerText()).trim();
+    if (badge !== 'plain pickle') throw new Error(`the format badge reads ${JSON.stringify(badge)}`);
+    if (await w.locator('[role="treeitem"]').count()) throw new Error('a plain pickle shows a module tree');
+    if (!before && existsSync(marker)) throw new Error(`${marker} exists: something ran the pickle`);
+    await editorShot('plain-pickle');
+  });
+
+  await step('ONNX with exporter-deduplicated names: no "declared tie"; the summary, the table and the links legend say deduplicated', { needs: ['workbench opens the fixture workspace'], shotName: 'onnx-dedup' }, async () => {
+    const w = await openCheckpoint('onnx/encoder-dedup.onnx');
+    await waitFor(w.locator('[role="treeitem"][data-path="proj"]'), 'visible', T_UI, 'no visible proj row');
+    const note = (await w.locator('[data-testid="summary-dedup"]').first().innerText()).trim();
+    if (note !== '13 tensors stored as 3 copies: equal values the exporter kept once (each counted)') throw new Error(`the summary's note reads ${JSON.stringify(note)}`);
+    await w.locator('[role="treeitem"][data-path="proj"]').first().click({ timeout: T_UI });
+    const cell = w.locator('.trow[data-name="proj.bias"] .storage-text');
+    await waitFor(cell, 'visible', T_UI, 'no storage cell for proj.bias');
+    const storage = (await cell.first().innerText()).trim();
+    if (!/^stored once with .* \(deduplicated\)$/.test(storage)) throw new Error(`proj.bias's storage cell reads ${JSON.stringify(storage)}`);
+    await settle(w);
+    const relations = await w.locator('.tie-link').evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-relation')))]);
+    if (!relations.includes('deduplicated') || relations.includes('declared')) throw new Error(`the tree's links have relations ${JSON.stringify(relations)}`);
+    const legend = (await w.locator('[data-testid="tie-legend"]').first().innerText()).trim();
+    if (!legend.includes('equal values stored once by the exporter')) throw new Error(`the links legend reads ${JSON.stringify(legend)}`);
+    const body = await w.locator('body').innerText({ timeout: T_UI });
+    if (/declared tie/i.test(body)) throw new Error('the editor says "declared tie" for an ONNX model that declares none');
+  });
+}
+
 // ------------------------------------------------------------------ the test
 const browser = await chromium.launch({
   executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
@@ -912,7 +1035,7 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, `the VS Code workbench did not load from ${url}`);
     workbenchAt = Date.now();
-    if (!BENCH && !REMOTE_ONLY) {
+    if (!BENCH && !DISPLAY && !REMOTE_ONLY) {
       // The first seconds: open the .bin at once, before anything else settles.
       await quickOpen(BIN_FILE);
       figures.binOpenedAfterWorkbench = Date.now() - workbenchAt;
@@ -925,7 +1048,7 @@ try {
     );
   });
 
-  if (!BENCH && !REMOTE_ONLY) {
+  if (!BENCH && !DISPLAY && !REMOTE_ONLY) {
     const OFFER = `the .bin offer appears in the first seconds after the window loads (${BIN_FILE})`;
     await step(OFFER, { needs: ['workbench opens the fixture workspace'], shotName: 'bin-offer-first-seconds' }, async () => {
       // The tab became active when quickOpen returned: time from there to the offer.
@@ -973,7 +1096,7 @@ try {
 
   let wv;
   const OPEN_TIED = `tied GPT-2 opens in the Weightscope editor (Ctrl+P ${TIED_FILE})`;
-  if (!BENCH && !REMOTE_ONLY) {
+  if (!BENCH && !DISPLAY && !REMOTE_ONLY) {
   await step(OPEN_TIED, { needs: ['workbench opens the fixture workspace'], shotName: 'tied-open' }, async () => {
     wv = await openCheckpoint(TIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -1209,8 +1332,9 @@ try {
   });
   }
 
-  if (!BENCH) await remoteModels();
-  if (!REMOTE_ONLY) await largeModel();
+  if (!BENCH && !REMOTE_ONLY) await displayCases();
+  if (!BENCH && !DISPLAY) await remoteModels();
+  if (!DISPLAY && !REMOTE_ONLY) await largeModel();
 } catch (e) {
   // A failure outside any step (browser launch, page crash): count it.
   results.push({ name: 'harness', ok: false, error: e?.stack ?? String(e), ms: 0 });

@@ -9,6 +9,7 @@
 #   WEIGHTSCOPE_E2E_OUT     output folder, wiped at start (default: test-output/e2e)
 #   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
 #   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench);
+#                           "display": only the quantized, pickle and ONNX cases;
 #                           "remote": only the remote models (hf:// from the loopback Hub, the cache)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
@@ -140,7 +141,8 @@ cat > "$STATE/user-data/User/settings.json" <<'JSON'
   "workbench.editor.enablePreview": false,
   "window.restoreWindows": "none",
   "files.hotExit": "off",
-  "remote.autoForwardPorts": false
+  "remote.autoForwardPorts": false,
+  "workbench.editorAssociations": { "*.pkl": "weightscope.checkpointOption" }
 }
 JSON
 
@@ -160,6 +162,14 @@ printf '\xff\xff\xff\xff\x00\x00\x00\x00{"not": "a safetensors header' > "$WORKS
 # activates the extension at start-up through workspaceContains:**/*.bin).
 # Three of them: VS Code reopens a file with the editor last chosen for it, so the offer is timed
 # on files never opened in Weightscope (at start-up, after a reload, later in the session).
+# Quantized, pickle and ONNX fixtures (committed): the editor's scheme line, decoded calls, wording.
+mkdir -p "$WORKSPACE/quant" "$WORKSPACE/pickles" "$WORKSPACE/onnx"
+cp -r "$ROOT/test/fixtures/quant/gptq-4bit-g32" "$WORKSPACE/quant/gptq-4bit-g32"
+cp -r "$ROOT/test/fixtures/quant/peft-lora" "$WORKSPACE/quant/peft-lora"
+cp "$ROOT/test/fixtures/quant/ground-truth.json" "$WORKSPACE/quant/ground-truth.json"
+cp "$ROOT/test/fixtures/layouts/plain-evil.pkl" "$WORKSPACE/pickles/plain-evil.pkl"
+cp "$ROOT/test/fixtures/pytorch/malicious.pt" "$WORKSPACE/pickles/malicious.pt"
+cp "$ROOT/test/fixtures/onnx/extra/encoder-dedup.onnx" "$WORKSPACE/onnx/encoder-dedup.onnx"
 for d in bin bin-reload bin-later; do
   mkdir -p "$WORKSPACE/$d"
   cp "$ROOT/test/fixtures/pytorch/gpt2-tied.pt" "$WORKSPACE/$d/pytorch_model.bin"

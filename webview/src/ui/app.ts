@@ -19,6 +19,8 @@ import { clear, h, icon } from './dom';
 import { mapCard, MapView, moreCard } from './map';
 import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
+import { renderMetadata, renderSafety, renderWarnings } from './details';
+import { isPlainPickle } from '../data/safety';
 import { TensorTable } from './tensorTable';
 import { CARD_TENSORS, rowCard, tensorCard, Tooltip, TooltipContext } from './tooltip';
 import { TreeView } from './treeView';
@@ -317,6 +319,11 @@ export class App {
     this.groups = groups;
     this.saved = saved ?? { v: 1, path: head.summary.path, selected: null, scrollTop: 0, tab: 0 };
     this.saved.path = head.summary.path;
+    // A pickle without tensors (a plain .pkl): its safety report is the view, not an empty model.
+    if (isPlainPickle(head.summary)) {
+      this.buildPickleLayout();
+      return;
+    }
     // The summary and the first view paint now; saved state (a tab switch, a reload) follows.
     this.buildLayout();
     if (saved && (saved.tree || saved.selected !== null)) void this.restoreSaved(saved, generation);
@@ -371,6 +378,32 @@ export class App {
       reload: () => this.rpc.notify('reload'),
       openSource: () => this.rpc.notify('openSource'),
     });
+  }
+
+  /**
+   * A plain pickle's view: the summary with the decoded calls, then the whole safety report, the
+   * warnings and the metadata (what pickle.load would return) — no tree, no tensor table.
+   */
+  private buildPickleLayout(): void {
+    clear(this.root);
+    this.root.dataset.state = 'pickle';
+    this.table = undefined;
+    this.tabs = undefined;
+    this.split = undefined;
+    this.mapView = undefined;
+    this.mapSource = undefined;
+    const s = this.head!.summary;
+    const section = (id: string, title: string, body: HTMLElement) => h('section', { class: 'pickle-section', 'data-panel-section': id }, h('h2', null, title), body);
+    this.root.append(
+      this.renderHeader(),
+      h(
+        'div',
+        { class: 'pickle-view', 'data-testid': 'pickle-view' },
+        section('safety', 'Safety', renderSafety(s)),
+        section('warnings', s.warningCount ? `Warnings (${s.warningCount})` : 'Warnings', renderWarnings(s)),
+        section('metadata', 'Metadata', renderMetadata(s, () => this.rpc.notify('openMetadata'))),
+      ),
+    );
   }
 
   /** The whole view for a model: summary, toolbar, and the tree over the details panels. */
@@ -773,7 +806,11 @@ export class App {
   }
 
   private showPanel(id: string): void {
-    if (!this.tabs) return;
+    if (!this.tabs) {
+      // The pickle view has sections, not tabs.
+      this.root.querySelector(`[data-panel-section="${CSS.escape(id)}"]`)?.scrollIntoView({ block: 'start' });
+      return;
+    }
     const index = panelIndex(id);
     this.tabs.selectedIndex = index;
     this.tabs.dispatchEvent(new CustomEvent('vsc-tabs-select', { detail: { selectedIndex: index } }));
