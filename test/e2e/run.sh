@@ -7,7 +7,7 @@
 #   WEIGHTSCOPE_E2E_VSIX    use this .vsix instead of running `npm run package`
 #   WEIGHTSCOPE_E2E_FIXTURES fixture folder (default: test/fixtures/safetensors; for debugging)
 #   WEIGHTSCOPE_E2E_OUT     output folder, wiped at start (default: test-output/e2e)
-#   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
+#   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 900)
 #   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench);
 #                           "display": only the quantized, pickle and ONNX cases;
 #                           "remote": only the remote models (hf:// from the loopback Hub, the cache)
@@ -224,7 +224,7 @@ set +e
 E2E_URL="http://127.0.0.1:$PORT/" E2E_WORKSPACE="$WORKSPACE" E2E_OUT="$OUT" E2E_RESULTS="$RESULTS" \
 E2E_FIXTURES="$FIXTURES" E2E_STATE="$STATE" E2E_SETTINGS="$STATE/user-data/User/settings.json" \
 E2E_ONLY="${WEIGHTSCOPE_E2E_ONLY:-}" E2E_HUB_URL="$HUB_URL" E2E_HUB_LOG="$STATE/hub-log.json" \
-  timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-600}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
+  timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-900}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
 TEST_PID=$!
 # "wait" (unlike a foreground command) lets the INT/TERM traps run at once.
 wait "$TEST_PID"
