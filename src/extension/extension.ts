@@ -12,6 +12,7 @@ import { OPEN_DIALOG_EXTENSIONS } from '../core/formats';
 import { BinOffer } from './binOffer';
 import { ParameterStatus } from './status';
 import { registerCompare } from './compare';
+import { registerRemote } from './remote';
 
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -88,6 +89,9 @@ export function activate(context: vscode.ExtensionContext): void {
       status.update();
     }),
   );
+
+  // Remote checkpoints: hf:// and URLs, the token, the Hugging Face cache view (remote.ts).
+  registerRemote(context, provider, log);
 
   const offer = new BinOffer(log);
   context.subscriptions.push(offer);

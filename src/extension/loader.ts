@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'fs';
 import { Worker } from 'worker_threads';
-import type { CompareHead, ModelHead, Progress, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { CompareHead, ModelHead, Progress, RemoteOpen, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { CallArgs, isRpcError, memoryPair, Method, nodePortTransport, Result, RpcEndpoint } from '../shared/rpc';
 import { serveCheckpoints } from '../worker/service';
 
@@ -42,8 +42,8 @@ export class CheckpointClient {
   }
 
   /** Open the checkpoint in the worker; no timeout (a large one takes a while) but cancellable. */
-  open(path: string, signal?: AbortSignal, expandDepth?: number): Promise<ModelHead> {
-    return this.rpc.call('open', expandDepth === undefined ? { path } : { path, expandDepth }, { signal });
+  open(path: string, signal?: AbortSignal, expandDepth?: number, remote?: RemoteOpen): Promise<ModelHead> {
+    return this.rpc.call('open', { path, ...(expandDepth === undefined ? {} : { expandDepth }), ...(remote ? { remote } : {}) }, { signal });
   }
 
   dispose(): void {
@@ -87,6 +87,8 @@ export interface LoadOptions {
   expandDepth?: number;
   /** Called when the parser is gone: its worker thread exited (or the in-process service closed). */
   onExit?: () => void;
+  /** For an hf:// or http(s):// address: the token and cache mode (remoteAddress.ts). */
+  remote?: RemoteOpen;
 }
 
 function events(opts: LoadOptions): WorkerEvents {
@@ -138,7 +140,7 @@ export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): 
   const client = started?.client ?? startInProcess(opts);
   try {
     // When cancelled, the worker is terminated, whatever it was doing.
-    const head = await client.open(filePath, opts.signal, opts.expandDepth);
+    const head = await client.open(filePath, opts.signal, opts.expandDepth, opts.remote);
     if (opts.signal?.aborted) throw new LoadCancelled();
     return { head, backend: client, ms: Date.now() - t0 };
   } catch (e) {

@@ -278,6 +278,39 @@ export interface WireSummary {
   metadata: Record<string, unknown>;
   config?: Record<string, unknown>;
   truncated: boolean;
+  /** A remote checkpoint's source (hf://, a URL, the local Hugging Face cache). */
+  source?: WireSource;
+}
+
+/** Where a remote checkpoint came from, as the summary shows it (URLs without their query). */
+export interface WireSource {
+  kind: 'hf' | 'url' | 'hf-cache';
+  /** The address opened (a URL redacted). */
+  address: string;
+  repo?: string;
+  repoType?: 'model' | 'dataset' | 'space';
+  /** The commit read. */
+  revision?: string;
+  /** The branch, tag or commit asked for. */
+  ref?: string;
+  /** The file (or folder) opened, inside the repository; '' for its root. */
+  file?: string;
+  /** The file's URL (no query). */
+  url?: string;
+  note?: string;
+  bytesTransferred?: number;
+  requests?: number;
+}
+
+/** How the worker opens a remote address (hf://, http(s)://). */
+export interface RemoteOpen {
+  /** The Hub token from VS Code's secret storage (hf:// only); absent: HF_TOKEN or the token file. */
+  token?: string;
+  /** `only`: the local Hugging Face cache, never the network (the cache view). */
+  cache?: 'prefer' | 'never' | 'only';
+  /** Tests: the Hub endpoint and the cache folder (default HF_ENDPOINT, HF_HUB_CACHE...). */
+  endpoint?: string;
+  cacheDir?: string;
 }
 
 export type TensorQuery =
@@ -353,6 +386,10 @@ export interface Progress {
   bytesRead?: number;
   /** Tensors found (analysing). */
   tensors?: number;
+  /** Remote: HTTP requests made, bytes received, requests under way. */
+  requests?: number;
+  bytesTransferred?: number;
+  inFlight?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,7 +401,7 @@ export interface WorkerApi {
    * Open and analyse the checkpoint (headers only); the worker keeps it for the calls below.
    * Answers the head: the summary and the first view for `expandDepth`.
    */
-  open(p: { path: string; expandDepth?: number }): ModelHead;
+  open(p: { path: string; expandDepth?: number; remote?: RemoteOpen }): ModelHead;
   nodes(q: NodeQuery): NodePage;
   search(q: SearchQuery): SearchResult;
   groups(p: { ids: number[] }): GroupPage;
@@ -402,6 +439,10 @@ export interface HostApi {
   reload(): void;
   /** The module the user selected, so host commands (status, exports) can follow it. */
   selected(p: { path: string | null }): void;
+  /** Open the remote source's repository page (the host knows which). */
+  openSource(): void;
+  /** Ask for a Hugging Face token (an `auth` error's button), then open again. */
+  setToken(): void;
 }
 
 /** host → webview (notifications). */
@@ -482,7 +523,7 @@ export function hostApiValidators(formats: readonly string[]): Validators<HostAp
 /** What the worker accepts from the host (the host is trusted; this catches our own mistakes). */
 export function workerApiValidators(formats: readonly string[]): Validators<WorkerApi> {
   return {
-    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0 && (p.expandDepth === undefined || isId(p.expandDepth)),
+    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0 && (p.expandDepth === undefined || isId(p.expandDepth)) && (p.remote === undefined || isRemoteOpen(p.remote)),
     nodes: (q) => isNodeQuery(q),
     search: (q) => isSearchQuery(q),
     groups: (p) => isObject(p) && isIdList(p.ids, MAX_REQUEST_ITEMS),
@@ -490,6 +531,12 @@ export function workerApiValidators(formats: readonly string[]): Validators<Work
     export: (p) => isObject(p) && typeof p.format === 'string' && formats.includes(p.format) && (p.depth === undefined || isCount(p.depth)),
     ...compareWorkerValidators,
   };
+}
+
+function isRemoteOpen(r: unknown): boolean {
+  if (!isObject(r)) return false;
+  const str = (v: unknown) => v === undefined || typeof v === 'string';
+  return str(r.token) && str(r.endpoint) && str(r.cacheDir) && (r.cache === undefined || r.cache === 'prefer' || r.cache === 'never' || r.cache === 'only');
 }
 
 /** The display path of a module: the root is shown (and addressed in the DOM) as `(root)`. */

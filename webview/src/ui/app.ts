@@ -13,6 +13,7 @@ import { filteredOut, GroupStore, rowPeers, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
+import { transferText } from '../data/source';
 import { getApi, hostTransport } from './api';
 import { clear, h, icon } from './dom';
 import { mapCard, MapView, moreCard } from './map';
@@ -57,6 +58,12 @@ const MAX_EXPAND_ALL_ROWS = 500_000;
 /** The loading line: what is being read, how far. */
 export function progressText(fileName: string, p: Progress | undefined): string {
   if (!p) return `Reading the headers of ${fileName}…`;
+  // A remote checkpoint: what the network carried so far (and the shards, for a sharded one).
+  const transfer = p.stage === 'reading' ? transferText(p) : undefined;
+  if (transfer) {
+    const shards = p.filesTotal !== undefined && p.filesTotal > 1 ? `${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ` : '';
+    return `Reading the headers of ${fileName} over the network: ${shards}${transfer}…`;
+  }
   if (p.stage === 'analysing') return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}…`;
   if (p.stage === 'building') return `Building the view of ${fileName}…`;
   if (p.filesTotal !== undefined && p.filesTotal > 1) {
@@ -259,6 +266,9 @@ export class App {
           'div',
           { class: 'status-line' },
           h('vscode-button', { icon: 'refresh', onclick: () => this.rpc.notify('reload') }, 'Try again'),
+          // A gated or private repository (or one the Hub hides without a token): the error names the
+          // command; here it is a button (the token goes to VS Code's secret storage), then it opens again.
+          code === 'auth' || message.includes('Weightscope: Set Hugging Face Token') ? h('vscode-button', { icon: 'key', secondary: true, 'data-testid': 'set-token', onclick: () => this.rpc.notify('setToken') }, 'Set Hugging Face Token…') : null,
           code ? h('span', { class: 'muted' }, `error code: ${code}`) : null,
         ),
       ),
@@ -366,6 +376,7 @@ export class App {
     return renderSummary(this.head!, this.settings.numberFormat, {
       showPanel: (id) => this.showPanel(id),
       reload: () => this.rpc.notify('reload'),
+      openSource: () => this.rpc.notify('openSource'),
     });
   }
 

@@ -9,11 +9,14 @@ import { adapterDetail, adapterLine, quantizationDetail, quantizationLine } from
 import { bannerHead, flaggedCalls, isPlainPickle, pickleLead } from '../data/safety';
 import type { ModelHead, NumberFormat, WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
+import { renderSource } from './source';
 
 export interface SummaryActions {
   /** Show a details panel (by its id in ./panels). */
   showPanel(id: string): void;
   reload(): void;
+  /** Open a remote checkpoint's repository page (the host opens it in the browser). */
+  openSource?(): void;
 }
 
 export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 'savingGroups' | 'groupCount'>, fmt: NumberFormat, actions: SummaryActions): HTMLElement {
@@ -142,6 +145,7 @@ export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 's
   const factsLine = h('div', { class: 'facts-line' }, ...facts);
 
   const parts: HTMLElement[] = [title, counts, ...schemeLines, factsLine];
+  if (s.source) parts.push(renderSource(s.source, actions.openSource));
   const banner = safetyBanner(s, actions);
   if (banner) parts.push(banner);
   return h('header', { class: 'summary' }, ...parts);
