@@ -41,6 +41,10 @@ if (existsSync('webview/src/main.ts')) {
     outfile: 'dist/webview.js',
   });
 }
+// The comparison view (issue 14): a page of its own, the same stack.
+if (existsSync('webview/src/compare/main.ts')) {
+  builds.push({ ...builds[builds.length - 1], entryPoints: ['webview/src/compare/main.ts'], outfile: 'dist/compare.js' });
+}
 
 mkdirSync('dist/fonts', { recursive: true });
 // Codicons ship with the extension (no remote content in the webview).

@@ -497,7 +497,7 @@ describe('diff: JSON (schema 1) and the CLI', function () {
     assert.match(bad.stderr, /^error: .*broken-random\.bin/);
     assert.strictEqual(bad.stdout, '');
     assert.strictEqual(cli('diff', bin, path.join(fixture('diff'), 'missing.safetensors')).status, 1);
-    for (const args of [['diff', bin], ['diff'], ['diff', bin, st, st], ['diff', bin, st, '--format', 'svg'], ['diff', bin, st, '--frobnicate'], ['diff', bin, st, '--depth', 'x'], ['diff', bin, st, '--json', '--format', 'markdown']]) {
+    for (const args of [['diff', bin], ['diff'], ['diff', bin, st, st], ['diff', bin, st, '--format', 'png'], ['diff', bin, st, '--frobnicate'], ['diff', bin, st, '--depth', 'x'], ['diff', bin, st, '--json', '--format', 'markdown']]) {
       const r = cli(...args);
       assert.strictEqual(r.status, 2, args.join(' '));
       assert.match(r.stderr, /^weightscope diff: /);

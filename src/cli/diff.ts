@@ -5,11 +5,11 @@
  */
 import * as fs from 'fs';
 import { openCheckpoint, isCheckpointError } from '../core';
-import { compareCheckpoints, renderDiffMarkdown, renderDiffText, toDiffReport, DataProgress } from '../core/diff';
+import { compareCheckpoints, renderDiffMarkdown, renderDiffSvg, renderDiffText, toDiffReport, DataProgress } from '../core/diff';
 import { bytes as fmtBytes } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
 
-const FORMATS = ['text', 'json', 'markdown'] as const;
+const FORMATS = ['text', 'json', 'markdown', 'svg'] as const;
 type Fmt = (typeof FORMATS)[number];
 
 export const DIFF_USAGE = `usage: weightscope diff <a> <b> [options]
@@ -21,10 +21,10 @@ Headers only: equal structure is not equal data unless --data hashes the bytes.
 
 options:
   --json             print the schema-1 JSON comparison (same as --format json)
-  --format FMT       text (default), json, markdown
+  --format FMT       text (default), json, markdown, svg (a diagram of the aligned trees)
   --data             also compare tensor bytes (SHA-256, streamed; local files)
   -o, --output FILE  write the output to FILE instead of stdout
-  --depth N          deepest module level to show in text and markdown
+  --depth N          deepest module level to show in text, markdown and svg
   -h, --help         show this help
 
 exit status: 0 equal, 3 different, 1 unreadable checkpoint or unwritable output (one "error:"
@@ -136,7 +136,9 @@ export async function diffMain(argv: string[]): Promise<number> {
         ? JSON.stringify(toDiffReport(d), null, 2) + '\n'
         : args.format === 'markdown'
           ? renderDiffMarkdown(d, { depth: args.depth, labels: { a: args.a, b: args.b } })
-          : renderDiffText(d, { depth: args.depth, labels: { a: args.a, b: args.b } });
+          : args.format === 'svg'
+            ? renderDiffSvg(d, { depth: args.depth, labels: { a: args.a, b: args.b } })
+            : renderDiffText(d, { depth: args.depth, labels: { a: args.a, b: args.b } });
     if (args.output) {
       try {
         fs.writeFileSync(args.output, out);
@@ -144,7 +146,7 @@ export async function diffMain(argv: string[]): Promise<number> {
         process.stderr.write(`error: cannot write ${oneLine(args.output)}: ${oneLine((e as NodeJS.ErrnoException).code ?? String(e))}\n`);
         return 1;
       }
-    } else process.stdout.write(args.format === 'json' ? out : safeText(out));
+    } else process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     return d.equal ? 0 : 3;
   } catch (e) {
     if (isCheckpointError(e)) {

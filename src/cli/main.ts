@@ -127,9 +127,8 @@ function renderCli(cp: Checkpoint, args: Args): string {
   // The verdict first, with the decoded call of every flagged global (never executed).
   if (cp.safety) out.push(...safetyLines(cp.safety));
   out.push(renderSummary(cp).trimEnd());
-  out.push('');
   // A plain pickle holds no tensors: its verdict and warnings are the report.
-  if (cp.format !== 'pickle') out.push(renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
+  if (cp.format !== 'pickle') out.push('', renderText(cp, { depth: args.depth, unfold: args.unfold, scheme: false }).trimEnd());
   if (cp.shared.length) {
     out.push('');
     out.push(`shared storage (${cp.shared.length} group${cp.shared.length === 1 ? '' : 's'}):`);

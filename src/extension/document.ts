@@ -7,8 +7,9 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import * as vscode from 'vscode';
-import type { ModelHead, Progress } from '../shared/protocol';
+import type { ModelHead, Progress, RemoteOpen } from '../shared/protocol';
 import { CheckpointClient, LoadCancelled, LoadError, loadCheckpoint } from './loader';
+import { redactAddress, RemoteRef, remoteFromUri } from './remoteAddress';
 import { isIndexFile, MAX_INDEX_BYTES, shardNamesFromIndex, watchGlob } from './watchlist';
 
 export type DocState =
@@ -45,6 +46,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly log: vscode.LogOutputChannel,
     /** Expansion depth of the first view, read when an open starts. */
     private readonly expandDepth: () => number = () => 2,
+    /** For a `weightscope-remote:` document: the token and cache mode to open its address with. */
+    private readonly remoteOptions: (ref: RemoteRef) => Promise<RemoteOpen> = async () => ({}),
   ) {}
 
   get state(): DocState {
@@ -71,7 +74,9 @@ export class CheckpointDocument implements vscode.CustomDocument {
     this.abort = abort;
     const reloading = this._state.kind === 'ready';
     this.setState({ kind: 'loading', reloading });
-    if (this.uri.scheme !== 'file') {
+    // A remote checkpoint (hf://, a URL): the worker reads its headers over HTTP, nothing is downloaded.
+    const remote = remoteFromUri(this.uri);
+    if (this.uri.scheme !== 'file' && !remote) {
       this.setState({
         kind: 'error',
         code: 'unsupported',
@@ -79,7 +84,13 @@ export class CheckpointDocument implements vscode.CustomDocument {
       });
       return;
     }
-    const file = this.uri.fsPath;
+    const file = remote ? remote.address : this.uri.fsPath;
+    const shown = remote ? redactAddress(remote.address) : file;
+    let remoteOpts: RemoteOpen | undefined;
+    if (remote) {
+      remoteOpts = await this.remoteOptions(remote);
+      if (this.abort !== abort || this.disposed) return;
+    }
     let done = false;
     const stall = new StallProbe();
     const work = loadCheckpoint(file, {
@@ -87,6 +98,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       signal: abort.signal,
       maxOldGenerationSizeMb: 4096,
       expandDepth: this.expandDepth(),
+      remote: remoteOpts,
       onProgress: (p) => {
         if (this.abort !== abort || this.disposed) return;
         if (this._state.kind === 'loading') this._state.progress = p;
@@ -110,7 +122,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
         r.backend.dispose();
         return;
       }
-      this.log.info(`opened ${file} in ${r.ms} ms (${r.backend.via}); ${r.head.summary.tensorCount} tensors, ${r.head.moduleCount} modules; ${r.head.view.nodes.length} sent for the first view`);
+      this.log.info(`opened ${shown} in ${r.ms} ms (${r.backend.via}); ${r.head.summary.tensorCount} tensors, ${r.head.moduleCount} modules; ${r.head.view.nodes.length} sent for the first view`);
       const t0 = performance.now();
       // The editors, the status bar and the context keys hear of it now (synchronously).
       this.setState({ kind: 'ready', generation: ++this.generation, head: r.head, backend: r.backend, ms: r.ms });
@@ -120,7 +132,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       // The webviews get the model next: keep measuring through that, then say how it went.
       stall.stopAfter(500, (m) => {
         this.log.info(
-          `host event loop while opening ${path.basename(file)}: longest stall ${m.max.toFixed(1)} ms (p99 ${m.p99.toFixed(1)} ms over ${(m.ms / 1000).toFixed(1)} s; loop busy ${(100 * m.busy).toFixed(1)}%; handing the model to the editors took ${m.ownWork.toFixed(1)} ms)`,
+          `host event loop while opening ${path.basename(shown)}: longest stall ${m.max.toFixed(1)} ms (p99 ${m.p99.toFixed(1)} ms over ${(m.ms / 1000).toFixed(1)} s; loop busy ${(100 * m.busy).toFixed(1)}%; handing the model to the editors took ${m.ownWork.toFixed(1)} ms)`,
         );
         // The same probe with nothing opening: what the machine alone does to the loop.
         new StallProbe().stopAfter(3000, (b) => this.log.info(`host event loop idle afterwards: longest stall ${b.max.toFixed(1)} ms (p99 ${b.p99.toFixed(1)} ms over ${(b.ms / 1000).toFixed(1)} s; loop busy ${(100 * b.busy).toFixed(1)}%)`));
@@ -133,7 +145,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       }
       const message = e instanceof Error ? e.message : String(e);
       const code = e instanceof LoadError ? e.code : undefined;
-      this.log.warn(`could not open ${file}: ${message}`);
+      this.log.warn(`could not open ${shown}: ${message}`);
       this.setState({ kind: 'error', message, code });
       // Keep watching every file the checkpoint is made of, so fixing a broken shard reloads.
       void this.watch(true);
@@ -154,6 +166,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
    * failed open also the shards its index names and siblings with its extension.
    */
   private async watch(failed: boolean): Promise<void> {
+    // A remote checkpoint has nothing on disk to watch: "Reload Checkpoint" reads it again.
+    if (this.uri.scheme !== 'file') return;
     const seq = ++this.watchSeq;
     const file = this.uri.fsPath;
     let indexShards: string[] = [];

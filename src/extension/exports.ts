@@ -39,7 +39,7 @@ export async function exportCheckpoint(session: PanelSession, format: ExportForm
     readyBackend(session);
     target = await vscode.window.showSaveDialog({
       title: `Export ${session.doc.fileName} as ${def.label}`,
-      defaultUri: vscode.Uri.file(defaultExportPath(session.doc.uri.fsPath, format)),
+      defaultUri: exportDefaultUri(session, format),
       filters: { [def.label]: [def.extension] },
       saveLabel: 'Export',
     });
@@ -173,3 +173,15 @@ export const sessionActions: SessionActions = {
   copyMarkdown,
   openMetadata,
 };
+
+/**
+ * Where the save dialog starts: beside a local checkpoint; for a remote one (nothing on disk),
+ * in the first workspace folder, named after it.
+ */
+function exportDefaultUri(session: PanelSession, format: ExportFormat): vscode.Uri {
+  const uri = session.doc.uri;
+  if (uri.scheme === 'file') return vscode.Uri.file(defaultExportPath(uri.fsPath, format));
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const name = path.basename(defaultExportPath(uri.path, format));
+  return folder ? vscode.Uri.joinPath(folder, name) : vscode.Uri.file(defaultExportPath(uri.path, format));
+}

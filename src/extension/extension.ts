@@ -11,6 +11,8 @@ import { CheckpointEditorProvider, OPTION_VIEW_TYPE, PanelSession, VIEW_TYPE, vi
 import { OPEN_DIALOG_EXTENSIONS } from '../core/formats';
 import { BinOffer } from './binOffer';
 import { ParameterStatus } from './status';
+import { registerCompare } from './compare';
+import { registerRemote } from './remote';
 
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -88,12 +90,18 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
 
+  // Remote checkpoints: hf:// and URLs, the token, the Hugging Face cache view (remote.ts).
+  registerRemote(context, provider, log);
+
   const offer = new BinOffer(log);
   context.subscriptions.push(offer);
   register('weightscope.dismissBinOffer', (uri?: vscode.Uri | string) => {
     const target = uri ?? activeResource();
     if (target) offer.decline(target);
   });
+
+  // Comparing two checkpoints (issue 14): side a is the clicked file or the active editor's.
+  registerCompare(context, log, () => provider.target()?.doc.uri);
 }
 
 export function deactivate(): void {

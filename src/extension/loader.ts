@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'fs';
 import { Worker } from 'worker_threads';
-import type { ModelHead, Progress, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { CompareHead, ModelHead, Progress, RemoteOpen, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { CallArgs, isRpcError, memoryPair, Method, nodePortTransport, Result, RpcEndpoint } from '../shared/rpc';
 import { serveCheckpoints } from '../worker/service';
 
@@ -23,6 +23,10 @@ const TIMEOUT_MS: Record<Exclude<Method<WorkerApi>, 'open'>, number> = {
   tensors: 30_000,
   export: 180_000,
   metadata: 30_000,
+  compare: 0,
+  compareRows: 30_000,
+  compareTensors: 30_000,
+  compareExport: 180_000,
 };
 
 /** The host's end of an opened checkpoint: calls to its worker (or the in-process service). */
@@ -38,8 +42,8 @@ export class CheckpointClient {
   }
 
   /** Open the checkpoint in the worker; no timeout (a large one takes a while) but cancellable. */
-  open(path: string, signal?: AbortSignal, expandDepth?: number): Promise<ModelHead> {
-    return this.rpc.call('open', expandDepth === undefined ? { path } : { path, expandDepth }, { signal });
+  open(path: string, signal?: AbortSignal, expandDepth?: number, remote?: RemoteOpen): Promise<ModelHead> {
+    return this.rpc.call('open', { path, ...(expandDepth === undefined ? {} : { expandDepth }), ...(remote ? { remote } : {}) }, { signal });
   }
 
   dispose(): void {
@@ -83,6 +87,8 @@ export interface LoadOptions {
   expandDepth?: number;
   /** Called when the parser is gone: its worker thread exited (or the in-process service closed). */
   onExit?: () => void;
+  /** For an hf:// or http(s):// address: the token and cache mode (remoteAddress.ts). */
+  remote?: RemoteOpen;
 }
 
 function events(opts: LoadOptions): WorkerEvents {
@@ -134,7 +140,25 @@ export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): 
   const client = started?.client ?? startInProcess(opts);
   try {
     // When cancelled, the worker is terminated, whatever it was doing.
-    const head = await client.open(filePath, opts.signal, opts.expandDepth);
+    const head = await client.open(filePath, opts.signal, opts.expandDepth, opts.remote);
+    if (opts.signal?.aborted) throw new LoadCancelled();
+    return { head, backend: client, ms: Date.now() - t0 };
+  } catch (e) {
+    client.dispose();
+    if (opts.signal?.aborted || e instanceof LoadCancelled) throw new LoadCancelled();
+    throw loadError(e, started?.crash());
+  }
+}
+
+/** A comparison (issue 14): a parser worker of its own opens both checkpoints and keeps the comparison. */
+export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<{ head: CompareHead; backend: CheckpointClient; ms: number }> {
+  const t0 = Date.now();
+  if (opts.signal?.aborted) throw new LoadCancelled();
+  const started = opts.workerPath && existsSync(opts.workerPath) ? startWorker(opts.workerPath, opts) : null;
+  const client = started?.client ?? startInProcess(opts);
+  try {
+    // No timeout (two large models take a while) but cancellable: the worker is terminated.
+    const head = await client.call('compare', { a, b }, { signal: opts.signal });
     if (opts.signal?.aborted) throw new LoadCancelled();
     return { head, backend: client, ms: Date.now() - t0 };
   } catch (e) {

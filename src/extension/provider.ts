@@ -7,12 +7,13 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { isDefaultEditorFile } from '../core/formats';
-import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, WebviewApi } from '../shared/protocol';
+import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, RemoteOpen, WebviewApi } from '../shared/protocol';
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
 import { CheckpointDocument, DocState } from './document';
 import { makeNonce, webviewHtml } from './html';
 import { EXPORT_CHOICES } from './naming';
+import type { RemoteRef } from './remoteAddress';
 
 export const VIEW_TYPE = 'weightscope.checkpoint';
 /** The same editor as an option for files whose name says little (`*.bin`...). */
@@ -114,6 +115,9 @@ export class PanelSession implements vscode.Disposable {
       selected: ({ path }) => {
         this.selected = path;
       },
+      // Remote checkpoints (remote.ts): the source's page, and a token for an `auth` error.
+      openSource: () => void vscode.commands.executeCommand('weightscope.openRepositoryPage', this.doc.uri),
+      setToken: () => void vscode.commands.executeCommand('weightscope.setHuggingFaceToken', this.doc.uri),
     };
   }
 
@@ -145,6 +149,8 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   private _active: PanelSession | undefined;
   private lastActive: PanelSession | undefined;
   private readonly activeChanged = new vscode.EventEmitter<PanelSession | undefined>();
+  /** The token and cache mode for a remote document (set by remote.ts). */
+  remoteOptions?: (ref: RemoteRef) => Promise<RemoteOpen>;
   /** The focused Weightscope editor changed (or its document did). */
   readonly onDidChangeActive = this.activeChanged.event;
 
@@ -176,7 +182,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   async openCustomDocument(uri: vscode.Uri, _openContext: vscode.CustomDocumentOpenContext, _token: vscode.CancellationToken): Promise<CheckpointDocument> {
     const workerPath = path.join(this.context.extensionUri.fsPath, 'dist', 'worker.js');
-    const doc = new CheckpointDocument(uri, workerPath, this.log, () => viewSettings(uri).expandDepth);
+    const doc = new CheckpointDocument(uri, workerPath, this.log, () => viewSettings(uri).expandDepth, (ref) => this.remoteOptions?.(ref) ?? Promise.resolve({}));
     void doc.load();
     return doc;
   }

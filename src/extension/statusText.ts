@@ -2,7 +2,7 @@
  * The status bar item's text and hover for an opened checkpoint. Pure (no vscode import): the
  * item itself lives in status.ts.
  */
-import { exactCount, explainSharing, formatCount, formatLabel } from '../shared/format';
+import { exactCount, explainSharing, formatCount } from '../shared/format';
 import type { ModelHead, NumberFormat } from '../shared/protocol';
 
 export interface StatusContent {
@@ -25,7 +25,7 @@ export function statusContent(head: Pick<ModelHead, 'summary' | 'topGroups' | 's
   const p = summary.parameters;
   const dangerous = summary.safety?.verdict === 'dangerous';
   const lines: string[] = [];
-  lines.push(`**${escapeMd(location)}** (${escapeMd(formatLabel(summary.format))})`, '');
+  lines.push(`**${escapeMd(location)}** (${escapeMd(summary.formatLabel)})`, '');
   if (dangerous) {
     const names = (summary.safety?.globals ?? []).filter((g) => g.verdict === 'dangerous').map((g) => `\`${g.name.replace(/`/g, '')}\``);
     lines.push(`$(warning) **Loading this file with torch.load would run code** (${names.slice(0, 4).join(', ')}${names.length > 4 ? `, +${names.length - 4}` : ''}). Weightscope only read its headers.`, '');

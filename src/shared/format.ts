@@ -47,16 +47,3 @@ export function explainSharing(unique: number, total: number, groups: readonly W
   if (more > 0) s += `; +${more} more group${more === 1 ? '' : 's'}`;
   return s;
 }
-
-export const FORMAT_LABELS: Record<string, string> = {
-  safetensors: 'safetensors',
-  'safetensors-sharded': 'safetensors (sharded)',
-  'pytorch-zip': 'PyTorch (zip)',
-  'pytorch-legacy': 'PyTorch (legacy pickle)',
-  gguf: 'GGUF',
-  onnx: 'ONNX',
-};
-
-export function formatLabel(format: string): string {
-  return FORMAT_LABELS[format] ?? format;
-}

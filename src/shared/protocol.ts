@@ -23,10 +23,10 @@
  * file: types and pure helpers only, so it compiles under Node (no DOM) and in the browser
  * bundle alike.
  */
-import type { Counts, FoldRun, Format, Relation, Role, SafetyReport, SharedGroup, Warning } from '../core/model';
+import type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, SharedGroup, StoredFigures, Warning } from '../core/model';
 import type { Validators } from './rpc';
 
-export type { Counts, FoldRun, Format, Relation, Role, SafetyReport, Warning };
+export type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, StoredFigures, Warning };
 
 /** Bump when a message shape changes incompatibly; checked when the webview says `ready`. */
 export const PROTOCOL_VERSION = 3;
@@ -91,6 +91,11 @@ export interface WireNode {
    * `lm_head` is all shared): the rows' shares of a tied model add up to more than 100%.
    */
   sharedParams?: number;
+  /**
+   * A subtree holding quantized layers: its parameters and quantization tensors as stored
+   * (elements, bytes, bits per weight), beside `params`, which count the unquantized weights.
+   */
+  stored?: StoredFigures;
 }
 
 /** A folded run as the webview gets it: the run, and what its blocks hold together. */
@@ -221,17 +226,31 @@ export interface WireTensor {
   /** Index into the model's groups, or -1. */
   group: number;
   extra?: Record<string, string | number | boolean>;
+  /** A packed quantized weight: the shape and elements of the weight it stands for. */
+  logicalShape?: number[];
+  logicalNumel?: number;
+  /** The module owning it when that is not the name's parent (bitsandbytes' `q_proj.weight.absmax`). */
+  module?: string;
+}
+
+/** How the weights are quantized, with the scheme as people read it (`4-bit GPTQ (g32)`). */
+export interface WireQuantization extends QuantizationInfo {
+  /** The core's label for the scheme (`schemeLabel`): `4-bit GPTQ (g32)`, `GGUF Q4_K_M`. */
+  scheme: string;
 }
 
 export interface WireSummary {
   fileName: string;
   path: string;
   format: Format;
+  /** The format registry's label for `format` (`PyTorch (zip)`, `plain pickle`): the webview has no registry. */
+  formatLabel: string;
   architecture?: string;
   /** Files read (capped; `fileCount` is the real count). */
   files: string[];
   fileCount: number;
-  parameters: Counts;
+  /** For a quantized checkpoint, the unquantized model's; for an adapter, its trainable parameters. */
+  parameters: ParameterCounts;
   buffers: Counts;
   other: Counts;
   bytesByDtype: Record<string, number>;
@@ -242,6 +261,13 @@ export interface WireSummary {
   totalBytes: number;
   bytesRead: number;
   safety?: SafetyReport;
+  quantization?: WireQuantization;
+  adapter?: AdapterInfo;
+  /**
+   * Names an exporter stored once because their values were equal (ONNX, relation
+   * `deduplicated`): each is its own tensor and counts; nobody tied them.
+   */
+  deduplicated?: { groups: number; tensors: number };
   warnings: Warning[];
   warningCount: number;
   prefixes?: string[];
@@ -252,6 +278,39 @@ export interface WireSummary {
   metadata: Record<string, unknown>;
   config?: Record<string, unknown>;
   truncated: boolean;
+  /** A remote checkpoint's source (hf://, a URL, the local Hugging Face cache). */
+  source?: WireSource;
+}
+
+/** Where a remote checkpoint came from, as the summary shows it (URLs without their query). */
+export interface WireSource {
+  kind: 'hf' | 'url' | 'hf-cache';
+  /** The address opened (a URL redacted). */
+  address: string;
+  repo?: string;
+  repoType?: 'model' | 'dataset' | 'space';
+  /** The commit read. */
+  revision?: string;
+  /** The branch, tag or commit asked for. */
+  ref?: string;
+  /** The file (or folder) opened, inside the repository; '' for its root. */
+  file?: string;
+  /** The file's URL (no query). */
+  url?: string;
+  note?: string;
+  bytesTransferred?: number;
+  requests?: number;
+}
+
+/** How the worker opens a remote address (hf://, http(s)://). */
+export interface RemoteOpen {
+  /** The Hub token from VS Code's secret storage (hf:// only); absent: HF_TOKEN or the token file. */
+  token?: string;
+  /** `only`: the local Hugging Face cache, never the network (the cache view). */
+  cache?: 'prefer' | 'never' | 'only';
+  /** Tests: the Hub endpoint and the cache folder (default HF_ENDPOINT, HF_HUB_CACHE...). */
+  endpoint?: string;
+  cacheDir?: string;
 }
 
 export type TensorQuery =
@@ -327,6 +386,10 @@ export interface Progress {
   bytesRead?: number;
   /** Tensors found (analysing). */
   tensors?: number;
+  /** Remote: HTTP requests made, bytes received, requests under way. */
+  requests?: number;
+  bytesTransferred?: number;
+  inFlight?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,7 +401,7 @@ export interface WorkerApi {
    * Open and analyse the checkpoint (headers only); the worker keeps it for the calls below.
    * Answers the head: the summary and the first view for `expandDepth`.
    */
-  open(p: { path: string; expandDepth?: number }): ModelHead;
+  open(p: { path: string; expandDepth?: number; remote?: RemoteOpen }): ModelHead;
   nodes(q: NodeQuery): NodePage;
   search(q: SearchQuery): SearchResult;
   groups(p: { ids: number[] }): GroupPage;
@@ -346,6 +409,11 @@ export interface WorkerApi {
   export(p: ExportRequest): ExportResult;
   /** config.json, `__metadata__`, GGUF keys... in full, as pretty JSON. */
   metadata(): string;
+  /** Open two checkpoints (headers only) and compare them (issue 14); the worker keeps the comparison. */
+  compare(p: { a: string; b: string }): CompareHead;
+  compareRows(q: CompareRowsQuery): CompareRowsPage;
+  compareTensors(p: { id: number; offset: number; limit: number }): CompareTensorPage;
+  compareExport(p: CompareExportRequest): string;
 }
 
 /** parser worker → host (notifications). */
@@ -371,6 +439,10 @@ export interface HostApi {
   reload(): void;
   /** The module the user selected, so host commands (status, exports) can follow it. */
   selected(p: { path: string | null }): void;
+  /** Open the remote source's repository page (the host knows which). */
+  openSource(): void;
+  /** Ask for a Hugging Face token (an `auth` error's button), then open again. */
+  setToken(): void;
 }
 
 /** host → webview (notifications). */
@@ -451,13 +523,20 @@ export function hostApiValidators(formats: readonly string[]): Validators<HostAp
 /** What the worker accepts from the host (the host is trusted; this catches our own mistakes). */
 export function workerApiValidators(formats: readonly string[]): Validators<WorkerApi> {
   return {
-    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0 && (p.expandDepth === undefined || isId(p.expandDepth)),
+    open: (p) => isObject(p) && typeof p.path === 'string' && p.path.length > 0 && (p.expandDepth === undefined || isId(p.expandDepth)) && (p.remote === undefined || isRemoteOpen(p.remote)),
     nodes: (q) => isNodeQuery(q),
     search: (q) => isSearchQuery(q),
     groups: (p) => isObject(p) && isIdList(p.ids, MAX_REQUEST_ITEMS),
     tensors: (q) => isTensorQuery(q),
     export: (p) => isObject(p) && typeof p.format === 'string' && formats.includes(p.format) && (p.depth === undefined || isCount(p.depth)),
+    ...compareWorkerValidators,
   };
+}
+
+function isRemoteOpen(r: unknown): boolean {
+  if (!isObject(r)) return false;
+  const str = (v: unknown) => v === undefined || typeof v === 'string';
+  return str(r.token) && str(r.endpoint) && str(r.cacheDir) && (r.cache === undefined || r.cache === 'prefer' || r.cache === 'never' || r.cache === 'only');
 }
 
 /** The display path of a module: the root is shown (and addressed in the DOM) as `(root)`. */
@@ -466,3 +545,189 @@ export const ROOT_PATH_LABEL = '(root)';
 export function domPath(path: string): string {
   return path === '' ? ROOT_PATH_LABEL : path;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comparing two checkpoints (issue 14, the editor's comparison view)
+//
+//   compare webview ──CompareHostApi──▶ host ──WorkerApi.compare*──▶ parser worker
+//   compare webview ◀─CompareViewApi─── host
+//
+// The worker opens both checkpoints (headers only) and keeps the comparison (src/core/diff) and
+// its aligned tree (src/worker/compareIndex.ts). The webview asks for the rows it shows, a page
+// at a time, for a view: the rows it expanded and whether only changes show. Nothing
+// proportional to the models crosses at once.
+
+/** What a row of the aligned tree is (a module only in a: `removed`; only in b: `added`). */
+export type CompareStatus = 'equal' | 'changed' | 'added' | 'removed';
+
+/** Numbers of one side; `null` when the side lacks the module. */
+export interface CompareSide {
+  /** Type and repr (`Linear(in_features=…)`). */
+  type: string;
+  repr?: string;
+  /** Parameters over the subtree: unique (shared storage once), total, and owned (shared storage at its first holder in tree order: these add up, so deltas do). */
+  unique: number;
+  total: number;
+  owned: number;
+  buffers: number;
+  /** Bytes: unique over the subtree, owned (adds up). */
+  bytes: number;
+  ownedBytes: number;
+}
+
+/** A row of the aligned tree, as the comparison view draws it. */
+export interface CompareRow {
+  /** Pre-order index in the aligned tree (root 0), stable for one comparison. */
+  id: number;
+  parent: number;
+  depth: number;
+  name: string;
+  /** Comparison path ('' for the root). */
+  path: string;
+  /** a's path when a names the module otherwise (renamed). */
+  aPath?: string;
+  status: CompareStatus;
+  a: CompareSide | null;
+  b: CompareSide | null;
+  /** What the tree shows after the name: one side's head, or `a → b` when the type changed. */
+  head: string;
+  typeChanged: boolean;
+  /** Tensors in the subtree that differ / were renamed. */
+  changed: number;
+  renamed: number;
+  /** The row's own tensors, and children. */
+  own: number;
+  childCount: number;
+  /** Expanded in the view asked for. */
+  expanded: boolean;
+  /** Ties lost / gained by its own tensors, in words (`tie lost: lm_head.weight`). */
+  note?: string;
+}
+
+/** A storage group of one side drawn as a link between the visible rows holding its tensors. */
+export interface CompareLink {
+  side: 'a' | 'b';
+  /** `lost`: a's tie that b does not have; `gained`: b's that a does not have; `changed`: the relation differs. */
+  status: 'lost' | 'gained' | 'changed' | 'same';
+  relation: Relation;
+  /** The group's tensors (comparison names; the first few). */
+  tensors: string[];
+  /** Visible row positions (in the view) it joins, ascending: a row whose module is hidden stands for it (its nearest visible ancestor). */
+  rows: number[];
+}
+
+export interface CompareView {
+  /** Row ids expanded (the root is always open). */
+  expanded: number[];
+  /** Only rows that differ (and their ancestors). */
+  changesOnly: boolean;
+}
+
+export interface CompareRowsQuery {
+  view: CompareView;
+  /** Visible rows [offset, offset + limit). */
+  offset: number;
+  limit: number;
+}
+
+export interface CompareRowsPage {
+  /** Rows visible in the view. */
+  total: number;
+  offset: number;
+  rows: CompareRow[];
+  /** The links that reach the asked rows (at most 500). */
+  links: CompareLink[];
+  /** Links in the whole view. */
+  linkCount: number;
+}
+
+/** One tensor of a row, both sides. */
+export interface CompareTensor {
+  key: string;
+  status: CompareStatus;
+  /** a's own name when it differs (renamed). */
+  aName?: string;
+  a: { dtype: string; shape: number[]; role: Role; numel: number; nbytes: number; present: boolean } | null;
+  b: { dtype: string; shape: number[]; role: Role; numel: number; nbytes: number; present: boolean } | null;
+  /** What changed, in words (dtype, shape, role; the tie lost or gained). */
+  change?: string;
+  /** Names on the same storage, per side. */
+  sharesA?: string[];
+  sharesB?: string[];
+}
+
+export interface CompareTensorPage {
+  total: number;
+  offset: number;
+  items: CompareTensor[];
+}
+
+/** The comparison's summary, with its default view. */
+export interface CompareHead {
+  a: { path: string; label: string; format: string; formatLabel: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  b: { path: string; label: string; format: string; formatLabel: string; architecture?: string; files: number; tensors: number; parameters: Counts; buffers: Counts; bytes: number };
+  equal: boolean;
+  /** `different: 2 tensors changed, 1 tie lost…` (as `weightscope diff` prints it). */
+  verdict: string;
+  reasons: string[];
+  summary: { added: number; removed: number; changed: number; renamed: number; tiesLost: number; tiesGained: number; tiesChanged: number; config: number };
+  /** Modules in the aligned tree. */
+  rowCount: number;
+  /** The rows expanded at first: the changed ones, as far as a few hundred rows show. */
+  expanded: number[];
+  /** The ties that changed, in words. */
+  ties: string[];
+  /** config.json keys that differ (`+ tie_word_embeddings: false`). */
+  config: string[];
+}
+
+export type CompareExportFormat = 'markdown' | 'svg';
+export const COMPARE_EXPORT_FORMATS: readonly CompareExportFormat[] = ['markdown', 'svg'];
+
+export interface CompareExportRequest {
+  format: CompareExportFormat;
+  /** How the two sides are named in the export (as `weightscope diff A B` names them). */
+  labels: { a: string; b: string };
+  depth?: number;
+}
+
+/** compare webview → host. */
+export interface CompareHostApi {
+  ready(p: { protocol: number }): void;
+  rows(p: { generation: number; query: CompareRowsQuery }): CompareRowsPage;
+  tensors(p: { generation: number; id: number; offset: number; limit: number }): CompareTensorPage;
+  export(p: { format: CompareExportFormat }): void;
+  copyMarkdown(): void;
+  /** Open one side in the Weightscope editor. */
+  open(p: { side: 'a' | 'b' }): void;
+}
+
+/** host → compare webview (notifications). */
+export interface CompareViewApi {
+  loading(p: { a: string; b: string; progress?: Progress }): void;
+  head(p: { generation: number; head: CompareHead; settings: ViewSettings }): void;
+  error(p: { message: string; code?: string }): void;
+  settings(p: ViewSettings): void;
+}
+
+const isCompareView = (v: unknown): v is CompareView => isObject(v) && isIdList(v.expanded, MAX_REQUEST_ITEMS) && typeof v.changesOnly === 'boolean';
+export const isCompareRowsQuery = (q: unknown): q is CompareRowsQuery => isObject(q) && isCompareView(q.view) && isCount(q.offset) && isId(q.limit) && (q.limit as number) <= 5000;
+const isCompareFormat = (f: unknown): f is CompareExportFormat => typeof f === 'string' && (COMPARE_EXPORT_FORMATS as readonly string[]).includes(f);
+
+export function compareHostApiValidators(): Validators<CompareHostApi> {
+  return {
+    ready: (p) => isObject(p) && typeof p.protocol === 'number',
+    rows: (p) => isObject(p) && typeof p.generation === 'number' && isCompareRowsQuery(p.query),
+    tensors: (p) => isObject(p) && typeof p.generation === 'number' && isId(p.id) && isCount(p.offset) && isId(p.limit) && (p.limit as number) <= 1000,
+    export: (p) => isObject(p) && isCompareFormat(p.format),
+    open: (p) => isObject(p) && (p.side === 'a' || p.side === 'b'),
+  };
+}
+
+/** The worker's compare methods' checks (workerApiValidators adds them). */
+export const compareWorkerValidators: Validators<WorkerApi> = {
+  compare: (p) => isObject(p) && typeof p.a === 'string' && p.a.length > 0 && typeof p.b === 'string' && p.b.length > 0,
+  compareRows: (q) => isCompareRowsQuery(q),
+  compareTensors: (p) => isObject(p) && isId(p.id) && isCount(p.offset) && isId(p.limit) && (p.limit as number) <= 1000,
+  compareExport: (p) => isObject(p) && isCompareFormat(p.format) && isObject(p.labels) && typeof p.labels.a === 'string' && typeof p.labels.b === 'string' && (p.depth === undefined || isCount(p.depth)),
+};

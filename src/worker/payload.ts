@@ -5,7 +5,9 @@
  * tests it.
  */
 import * as path from 'path';
+import { formatLabel } from '../core/formats';
 import type { Checkpoint, Tensor } from '../core/model';
+import { schemeLabel } from '../core/quant/describe';
 import type { WireSummary, WireTensor } from '../shared/protocol';
 
 /** Limits for metadata shown inline in the webview (the full JSON opens in an editor). */
@@ -94,9 +96,10 @@ export function buildSummary(cp: Checkpoint): WireSummary {
     fileName: displayName(cp),
     path: cp.path,
     format: cp.format,
+    formatLabel: formatLabel(cp.format),
     files: cp.files.slice(0, MAX_FILES),
     fileCount: cp.files.length,
-    parameters: { ...cp.parameters },
+    parameters: cp.parameters.declared ? { ...cp.parameters, declared: { ...cp.parameters.declared } } : { ...cp.parameters },
     buffers: { ...cp.buffers },
     other: { ...cp.other },
     bytesByDtype: { ...cp.bytesByDtype },
@@ -112,6 +115,10 @@ export function buildSummary(cp: Checkpoint): WireSummary {
   if (cp.architecture) s.architecture = cp.architecture;
   if (cp.safety) s.safety = { verdict: cp.safety.verdict, globals: cp.safety.globals.map((g) => ({ ...g })) };
   if (cp.prefixes?.length) s.prefixes = cp.prefixes.slice();
+  if (cp.quantization) s.quantization = { ...cp.quantization, scheme: schemeLabel(cp.quantization) };
+  if (cp.adapter) s.adapter = { ...cp.adapter, targets: cp.adapter.targets.slice() };
+  const dedup = cp.shared.filter((g) => g.relation === 'deduplicated');
+  if (dedup.length) s.deduplicated = { groups: dedup.length, tensors: dedup.reduce((n, g) => n + g.tensors.length, 0) };
   if (config) s.config = config.value as Record<string, unknown>;
   return s;
 }
@@ -141,6 +148,9 @@ export function wireTensor(t: Tensor): WireTensor {
   };
   if (t.formatDtype) w.formatDtype = t.formatDtype;
   if (t.extra && Object.keys(t.extra).length) w.extra = { ...t.extra };
+  if (t.logicalShape) w.logicalShape = t.logicalShape.slice();
+  if (t.logicalNumel !== undefined) w.logicalNumel = t.logicalNumel;
+  if (t.module !== undefined) w.module = t.module;
   return w;
 }
 

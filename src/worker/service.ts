@@ -7,12 +7,14 @@
  */
 import { EXPORT_FORMATS, exportAs, isExportFormat } from '../core/export';
 import type { Checkpoint } from '../core/model';
-import type { ExportRequest, ExportResult, GroupPage, ModelHead, NodePage, NodeQuery, Progress, SearchQuery, SearchResult, TensorPage, TensorQuery, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { ExportRequest, ExportResult, GroupPage, ModelHead, NodePage, NodeQuery, Progress, RemoteOpen, SearchQuery, SearchResult, TensorPage, TensorQuery, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { workerApiValidators } from '../shared/protocol';
 import { Handlers, RpcEndpoint, Transport } from '../shared/rpc';
 import { buildSummary, displayName } from './payload';
+import { wireSource } from './source';
 import { TensorIndex } from './tensorIndex';
 import { TreeIndex } from './treeIndex';
+import { CompareService } from './compareService';
 
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -33,15 +35,43 @@ export class CheckpointService {
     readonly head: ModelHead,
   ) {}
 
-  static async open(filePath: string, progress?: (p: Progress) => void, expandDepth = DEFAULT_EXPAND_DEPTH): Promise<CheckpointService> {
+  static async open(filePath: string, progress?: (p: Progress) => void, expandDepth = DEFAULT_EXPAND_DEPTH, remote?: RemoteOpen): Promise<CheckpointService> {
     const core = await import('../core/index');
     progress?.({ stage: 'reading', file: filePath });
-    const raw = await core.readCheckpoint(filePath, { onProgress: (p) => progress?.({ stage: 'reading', ...p }) });
+    let raw: Awaited<ReturnType<typeof core.readCheckpoint>>;
+    let source: Pick<Checkpoint, 'source' | 'bytesTransferred' | 'requests'> | undefined;
+    if (core.isRemoteAddress(filePath)) {
+      // hf:// or a URL: ranged reads over HTTP (or the local Hugging Face cache); the shards'
+      // progress and the transfer's go out as one line.
+      const { readRemote } = await import('../core/remote');
+      let files: Partial<Progress> = {};
+      let transfer: Partial<Progress> = {};
+      const send = () => progress?.({ stage: 'reading', ...files, ...transfer });
+      const r = await readRemote(filePath, {
+        ...remote,
+        onProgress: (p) => {
+          files = p;
+          send();
+        },
+        onTransfer: (t) => {
+          transfer = { requests: t.requests, bytesTransferred: t.bytesTransferred, inFlight: t.inFlight };
+          send();
+        },
+      });
+      raw = r.raw;
+      source = { source: r.source, bytesTransferred: r.transfer.bytesTransferred, requests: r.transfer.requests };
+    } else {
+      raw = await core.readCheckpoint(filePath, { onProgress: (p) => progress?.({ stage: 'reading', ...p }) });
+    }
     progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead });
     const checkpoint = core.analyze(raw);
+    if (source) Object.assign(checkpoint, source);
     progress?.({ stage: 'building', file: filePath, tensors: checkpoint.tensors.length });
     const tree = new TreeIndex(checkpoint);
-    return new CheckpointService(checkpoint, tree, tree.head(buildSummary(checkpoint), expandDepth));
+    const summary = buildSummary(checkpoint);
+    const src = wireSource(checkpoint);
+    if (src) summary.source = src;
+    return new CheckpointService(checkpoint, tree, tree.head(summary, expandDepth));
   }
 
   /** Build the lookups ahead of the first question (called once the head is out). */
@@ -90,6 +120,11 @@ const PROGRESS_EVERY_MS = 50;
 export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, WorkerEvents> {
   let service: CheckpointService | undefined;
   let opening = false;
+  let comparison: CompareService | undefined;
+  const needComparison = (): CompareService => {
+    if (!comparison) throw Object.assign(new Error('no comparison is open'), { code: 'not-open' });
+    return comparison;
+  };
   const need = (): CheckpointService => {
     if (!service) throw Object.assign(new Error('no checkpoint is open'), { code: 'not-open' });
     return service;
@@ -105,10 +140,10 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
     endpoint.notify('progress', p);
   };
   const handlers: Handlers<WorkerApi> = {
-    open: async ({ path, expandDepth }) => {
-      if (opening || service) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
+    open: async ({ path, expandDepth, remote }) => {
+      if (opening || service || comparison) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
       opening = true;
-      service = await CheckpointService.open(path, progress, expandDepth);
+      service = await CheckpointService.open(path, progress, expandDepth, remote);
       // Index the tensors while the webview draws, so the first hover or table page is quick.
       const s = service;
       setTimeout(() => s.warm(), 0);
@@ -120,6 +155,16 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
     tensors: (q) => need().tensors(q),
     export: (p) => need().export(p),
     metadata: () => need().metadata(),
+    // A comparison worker (issue 14): opens two checkpoints instead of one.
+    compare: async ({ a, b }) => {
+      if (opening || service || comparison) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
+      opening = true;
+      comparison = await CompareService.open(a, b, progress);
+      return comparison.head();
+    },
+    compareRows: (q) => needComparison().rows(q),
+    compareTensors: ({ id, offset, limit }) => needComparison().tensors(id, offset, limit),
+    compareExport: (p) => needComparison().export(p),
   };
   const endpoint = new RpcEndpoint<WorkerApi, WorkerEvents>(transport, handlers, { name: 'worker', validate: workerApiValidators(EXPORT_FORMATS) });
   return endpoint;

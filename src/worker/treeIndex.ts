@@ -240,6 +240,9 @@ export class TreeIndex implements ShapeOfTree {
     const elems = new Map<number, number>();
     const count = new Map<number, number>();
     for (const g of this.cp.shared) {
+      // Names an exporter stored once each count in full (relation `deduplicated`): no row counts
+      // another's parameters.
+      if (g.relation === 'deduplicated') continue;
       elems.clear();
       count.clear();
       let members = 0;
@@ -361,6 +364,7 @@ export class TreeIndex implements ShapeOfTree {
     if (node.sharedWith.length) w.shared = this.wireShared(node.sharedWith);
     if (node.sharedWithMore) w.sharedMore = node.sharedWithMore;
     if (this.sharedParams[id] > 0) w.sharedParams = this.sharedParams[id];
+    if (node.stored) w.stored = { ...node.stored };
     return w;
   }
 

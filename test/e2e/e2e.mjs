@@ -10,7 +10,11 @@
 //   E2E_RESULTS    JSON file for the results ({passed, failed, tests})
 //   E2E_STATE      code-server's state folder (the extension's log is read from it)
 //   E2E_SETTINGS   the user settings.json (the test switches the number format and the theme)
-//   E2E_ONLY       "bench": only the editor figures on the large model (scripts/bench/editor.mjs)
+//   E2E_ONLY       "bench": only the editor figures on the large model (scripts/bench/editor.mjs);
+//                  "display": only the quantized, pickle and ONNX cases (displayCases);
+//                  "remote": only the remote models
+//   E2E_HUB_URL    the loopback Hugging Face Hub (test/e2e/hub.cjs; code-server's HF_ENDPOINT)
+//   E2E_HUB_LOG    the requests it answered (JSON, rewritten as they come)
 //
 // Figures (first paint, hover, expand, the host's longest stall, the .bin offer) go to
 // E2E_OUT/editor-bench.json; `npm run bench` reports them.
@@ -28,9 +32,22 @@
 //                                                .selected, .shared-highlight); runs: [data-fold]
 //   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
 //   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
+//   [data-testid="summary-quant"], [data-testid="summary-adapter"]  the scheme / adapter line
+//   [data-testid="danger"] [data-testid="danger-call"]  the safety banner's decoded calls
+//   [data-testid="safety-call"]                  a decoded call in the Safety tab
+//   [data-testid="pickle-view"], [data-testid="summary-pickle"]  a plain pickle's report
+//   [data-testid="summary-dedup"], [data-testid="tie-legend"]  ONNX deduplicated names, links legend
+// The comparison view (issue 14):
+//   [data-testid="verdict"][data-equal]          the one-line answer
+//   [data-testid="delta-unique"][data-value]     b − a unique parameters (also delta-total, delta-bytes)
+//   [data-testid="tie-changes"]                  the ties lost, gained or changed, in words
+//   [data-testid="compare-tree"]                 the aligned tree (role=tree); rows [role="treeitem"]
+//                                                [data-path][data-status][data-delta]
+//   svg .tie-link[data-side="a|b"][data-status="lost|gained|changed|same"][data-shared]
+//   [data-testid="changes-only"][data-checked]   the "Changes only" toggle
 import { chromium } from 'playwright-core';
-import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync, appendFileSync, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const URL_BASE = must('E2E_URL');
@@ -55,6 +72,15 @@ const STATE = process.env.E2E_STATE || '';
 const SETTINGS = process.env.E2E_SETTINGS || '';
 const ONLY = process.env.E2E_ONLY || '';
 const BENCH = ONLY === 'bench';
+/** "display": only the quantized, pickle and ONNX cases (displayCases). */
+const DISPLAY = ONLY === 'display';
+/** WEIGHTSCOPE_E2E_ONLY=compare: only the comparison view (issue 14). */
+const COMPARE_ONLY = ONLY === 'compare';
+const CMP_A = 'gpt2-124m/model.safetensors';
+const CMP_B = 'gpt2-124m-untied/model.safetensors';
+const REMOTE_ONLY = ONLY === 'remote';
+const HUB_URL = process.env.E2E_HUB_URL || '';
+const HUB_LOG = process.env.E2E_HUB_LOG || '';
 /** Figures measured on the way (written to editor-bench.json). */
 const figures = {};
 
@@ -173,7 +199,7 @@ async function runCommand(label) {
  * Runs an export command and answers its save dialog (code-server's own path box) with the
  * default path, which must end with `fileName`; waits for the file on disk and returns its path.
  */
-async function exportThroughCommand(label, fileName) {
+async function exportThroughCommand(label, fileName, dir = path.dirname(TIED_FILE)) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
@@ -191,7 +217,7 @@ async function exportThroughCommand(label, fileName) {
   }
   if (!value.endsWith(fileName)) throw new Error(`the save dialog for "${label}" did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
   await page.keyboard.press('Enter');
-  const file = path.join(WORKSPACE, path.dirname(TIED_FILE), fileName);
+  const file = path.join(WORKSPACE, dir, fileName);
   const until = Date.now() + T_WEBVIEW;
   while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
   if (!existsSync(file)) throw new Error(`${label} wrote no ${file}`);
@@ -418,6 +444,265 @@ function binOfferItem(name) {
   return page.locator('.statusbar-item', { hasText: `Open ${name} with Weightscope` });
 }
 
+// ------------------------------------------------------------------ remote models
+/** The requests the loopback Hub answered so far. */
+function hubLog() {
+  try {
+    return JSON.parse(readFileSync(HUB_LOG, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** Runs a palette command that asks something next (the quick input stays open for it). */
+async function startCommand(label) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label });
+  // Right after the window loads the palette may not list an extension's commands yet, and an
+  // open palette does not refresh its list: type again until it does.
+  const deadline = Date.now() + T_WEBVIEW;
+  for (;;) {
+    await input.fill(`>${label}`);
+    if (await focused.first().waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) break;
+    if (Date.now() > deadline) throw new Error(`the command palette did not offer "${label}" first; it lists ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
+    await input.fill('>');
+  }
+  await page.keyboard.press('Enter');
+}
+
+/** Answers the quick input whose title has `title` with `text` (Enter). */
+async function answerInput(title, text) {
+  await waitFor(page.locator('.quick-input-widget .quick-input-title', { hasText: title }), 'visible', T_UI, `no input box titled "${title}"`, async () =>
+    JSON.stringify(await page.locator('.quick-input-widget').allInnerTexts()),
+  );
+  const input = page.locator('.quick-input-widget input');
+  await input.first().fill(text);
+  await page.keyboard.press('Enter');
+}
+
+/** "Weightscope: Open from Hugging Face or URL…" with a repository id and a revision (empty: the default). */
+async function openRemote(repo, revision = '') {
+  await closeAllEditors();
+  await startCommand('Weightscope: Open from Hugging Face or URL');
+  await answerInput('Open from Hugging Face or URL (1/2)', repo);
+  await answerInput('Open from Hugging Face or URL (2/2)', revision);
+}
+
+/**
+ * Waits for the Weightscope webview of a tab and for its summary or error, noting what the pane
+ * said on the way (the loading line).
+ */
+async function remoteEditor(tabTitle, seen = new Set()) {
+  await waitFor(page.locator('.tabs-container .tab.active', { hasText: tabTitle }), 'visible', T_WEBVIEW, `no active tab "${tabTitle}"`, async () =>
+    JSON.stringify(await page.locator('.tabs-container .tab').allInnerTexts()),
+  );
+  await waitFor(page.locator('iframe.webview.ready').filter({ visible: true }), 'attached', T_WEBVIEW, `the tab "${tabTitle}" shows no webview`);
+  const frame = webview();
+  const deadline = Date.now() + T_WEBVIEW;
+  while (Date.now() < deadline) {
+    const text = await frame
+      .locator('#app')
+      .first()
+      .evaluate((el) => (el.querySelector('[data-testid="summary-unique"], [data-testid="error"]') ? '<done>' : el.textContent || ''), null, { timeout: 2000 })
+      .catch(() => null);
+    if (text === '<done>') break;
+    if (text) seen.add(text);
+    await page.waitForTimeout(40);
+  }
+  await waitFor(frame.locator('[data-testid="summary-unique"][data-value], [data-testid="error"]'), 'attached', T_UI, `the tab "${tabTitle}" showed neither a summary nor an error`, async () => JSON.stringify([...seen]));
+  return frame;
+}
+
+async function sourceText(wv) {
+  return (await wv.locator('[data-testid="summary-source"]').first().innerText({ timeout: T_UI })).replace(/\s+/g, ' ');
+}
+
+/**
+ * Remote checkpoints (issue 13): hf:// from the loopback Hub (HF_ENDPOINT), a repository with
+ * several GGUF files (the quick pick), a private one (the token, through the editor's button),
+ * the repository page, and a model from the local Hugging Face cache (the view), offline.
+ */
+async function remoteModels() {
+  const WB = 'workbench opens the fixture workspace';
+  const OPEN_HF = 'remote: "Open from Hugging Face or URL…" opens test/gpt2-tied from the loopback Hub in the same editor, with progress and its source';
+  let wv;
+  await step(OPEN_HF, { needs: [WB], shotName: 'remote-hf' }, async () => {
+    if (!HUB_URL) throw new Error('E2E_HUB_URL is not set (run.sh starts the loopback Hub)');
+    const before = hubLog().length;
+    await openRemote('test/gpt2-tied');
+    const seen = new Set();
+    wv = await remoteEditor('gpt2-tied', seen);
+    const err = wv.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the remote model showed an error: ${await err.first().innerText()}`);
+    const want = expectedParams(TIED);
+    const unique = await attr(wv.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== want.unique) throw new Error(`summary-unique is ${unique} for hf://test/gpt2-tied, ground truth says ${want.unique}`);
+    const src = await sourceText(wv);
+    console.log(`      source line: ${JSON.stringify(src)}`);
+    console.log(`      the pane showed: ${[...seen].slice(0, 4).map((t) => JSON.stringify(t.slice(0, 110))).join(', ')}`);
+    for (const part of ['Hugging Face Hub', 'test/gpt2-tied', 'model.safetensors', 'requests', 'Repository page']) {
+      if (!src.includes(part)) throw new Error(`the source line does not say "${part}": ${JSON.stringify(src)}`);
+    }
+    if (![...seen].some((t) => /over the network: \d+ requests?, .* transferred/.test(t))) throw new Error(`the pane never showed the transfer while the headers travelled: ${JSON.stringify([...seen])}`);
+    // Only headers travelled, all of it to the loopback Hub, and the tree is the usual one.
+    const reqs = hubLog().slice(before);
+    const paths = reqs.map((r) => r.path);
+    if (!paths.some((p) => p.startsWith('/api/models/test/gpt2-tied'))) throw new Error(`the Hub was not asked for the file list: ${JSON.stringify(paths)}`);
+    const data = reqs.filter((r) => r.path.includes('/resolve/') && r.path.endsWith('model.safetensors'));
+    if (!data.length || data.some((r) => !r.range)) throw new Error(`model.safetensors was not read by ranges: ${JSON.stringify(data)}`);
+    await waitFor(wv.locator('[role="treeitem"][data-path="lm_head"]'), 'visible', T_UI, 'the remote model shows no lm_head row');
+    await editorShot('remote-hf');
+  });
+
+  await step('remote: the summary\'s "Repository page" link opens the repository on the Hub (through the host)', { needs: [OPEN_HF], shotName: 'remote-repo-page' }, async () => {
+    const popup = page.context().waitForEvent('page', { timeout: T_WEBVIEW });
+    await wv.locator('[data-testid="source-link"]').first().click({ timeout: T_UI });
+    // VS Code asks before opening a site it does not trust yet.
+    const dialog = page.locator('.monaco-dialog-box');
+    const opened = await Promise.race([popup.then((p) => ({ p })), dialog.first().waitFor({ state: 'visible', timeout: T_WEBVIEW }).then(() => ({ dialog: true }))]);
+    let newPage = opened.p;
+    if (!newPage) {
+      const text = await dialog.first().innerText();
+      if (!text.includes(`${HUB_URL}/test/gpt2-tied`)) throw new Error(`the dialog does not name the repository page: ${JSON.stringify(text)}`);
+      await dialog.locator('.monaco-button', { hasText: /^Open$/ }).first().click({ timeout: T_UI });
+      newPage = await popup;
+    }
+    await newPage.waitForLoadState('domcontentloaded', { timeout: T_WEBVIEW }).catch(() => {});
+    const url = newPage.url();
+    await newPage.close().catch(() => {});
+    // What the extension asked VS Code to open; code-server then forwards a loopback address
+    // through its own port proxy (/proxy/PORT/), where a desktop VS Code opens it as it is.
+    const want = `${HUB_URL}/test/gpt2-tied`;
+    if (!extensionLog().includes(`opening the repository page ${want}`)) throw new Error(`the extension log does not say it opened ${want}`);
+    const port = new URL(HUB_URL).port;
+    if (url !== want && !url.includes(`/proxy/${port}/`)) throw new Error(`the link opened ${url}, not ${want}`);
+    console.log(`      opened ${want} (the browser shows ${url})`);
+  });
+
+  await step('remote: "Export Hierarchy as SVG…" of the remote model writes into the workspace the SVG the CLI makes of hf://test/gpt2-tied', { needs: [OPEN_HF], shotName: 'remote-export-svg' }, async () => {
+    const file = await exportThroughCommand('Weightscope: Export Hierarchy as SVG…', 'gpt2-tied.svg', '.');
+    try {
+      const svg = readFileSync(file);
+      // The CLI on the same address, through the same loopback Hub (and no cache or token of this machine).
+      const state = path.dirname(HUB_LOG);
+      const env = { ...process.env, HF_ENDPOINT: HUB_URL, HF_HUB_CACHE: path.join(state, 'hf-cache'), HF_HOME: path.join(state, 'hf-home') };
+      for (const k of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE']) delete env[k];
+      const cli = execFileSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), 'hf://test/gpt2-tied', '--format', 'svg'], { env, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+      if (!/^<svg /.test(svg.toString('utf8'))) throw new Error(`${file} is not an SVG`);
+      if (!svg.equals(cli)) throw new Error(`${file} (${svg.length} bytes) differs from the CLI's hf://test/gpt2-tied --format svg (${cli.length} bytes)`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  await step('remote: a repository with two GGUF files offers them in a quick pick; the one picked opens', { needs: [WB], shotName: 'remote-quants' }, async () => {
+    await openRemote('test/quants');
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    await waitFor(rows.filter({ hasText: 'tiny-llama-Q8_0.gguf' }), 'visible', T_WEBVIEW, 'no quick pick listing tiny-llama-Q8_0.gguf');
+    const listed = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+    if (listed.length !== 2 || !listed.some((t) => t.includes('tiny-llama-Q4_K_M.gguf') && /KiB/.test(t))) throw new Error(`the quick pick lists ${JSON.stringify(listed)}`);
+    await screenshot('remote-quants-pick');
+    await page.locator('.quick-input-widget input').first().fill('Q8_0');
+    await waitFor(page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Q8_0' }), 'visible', T_UI, 'typing Q8_0 did not focus it');
+    await page.keyboard.press('Enter');
+    const q = await remoteEditor('tiny-llama-Q8_0.gguf');
+    const err = q.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the GGUF showed an error: ${await err.first().innerText()}`);
+    const truth = JSON.parse(readFileSync(path.join(FIXTURES, '..', 'gguf', 'ground-truth.json'), 'utf8')).torch.ground_truth.parameters;
+    const unique = await attr(q.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== String(truth.unique)) throw new Error(`summary-unique is ${unique}, torch says ${truth.unique}`);
+    const src = await sourceText(q);
+    if (!src.includes('tiny-llama-Q8_0.gguf')) throw new Error(`the source line does not name the file picked: ${JSON.stringify(src)}`);
+  });
+
+  const PRIVATE = 'remote: a private repository says a token is needed; "Set Hugging Face Token…" in the editor stores one and opens it';
+  await step(PRIVATE, { needs: [WB], shotName: 'remote-private' }, async () => {
+    await openRemote('test/private');
+    const p = await remoteEditor('private');
+    const err = p.locator('[data-testid="error"]');
+    await waitFor(err, 'visible', T_UI, 'the private repository opened without a token');
+    const code = await attr(err, 'data-code');
+    const text = await err.first().innerText();
+    if (code !== 'auth' || !/Set Hugging Face Token/.test(text)) throw new Error(`expected an auth error naming the command, got ${code}: ${JSON.stringify(text)}`);
+    await editorShot('remote-auth-error');
+    await p.locator('[data-testid="set-token"]').first().click({ timeout: T_UI });
+    await answerInput('Hugging Face token for Weightscope', 'hf_e2e_loopback_token');
+    const before = hubLog().length;
+    await waitFor(p.locator('[data-testid="summary-unique"][data-value]'), 'attached', T_WEBVIEW, 'the private repository did not open once the token was set', async () =>
+      JSON.stringify((await p.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
+    );
+    // The token went with every request of that open (to the Hub: the only host here).
+    const after = hubLog().slice(before).filter((r) => r.path.includes('private'));
+    if (!after.length || after.some((r) => !r.auth)) throw new Error(`requests without the token: ${JSON.stringify(after)}`);
+  });
+
+  await step('remote: "Clear Hugging Face Token" removes it: the private repository needs one again', { needs: [PRIVATE], shotName: 'remote-token-cleared' }, async () => {
+    await runCommand('Weightscope: Clear Hugging Face Token');
+    await waitFor(page.locator('.notifications-toasts', { hasText: 'token was removed' }), 'visible', T_UI, 'no notification that the token was removed');
+    await runCommand('Weightscope: Reload Checkpoint');
+    const p = webview();
+    await waitFor(p.locator('[data-testid="error"][data-code="auth"]'), 'visible', T_WEBVIEW, 'the private repository still opened after the token was cleared');
+  });
+
+  await step('remote: an unknown repository or revision says so in the editor (not-found)', { needs: [WB], shotName: 'remote-not-found' }, async () => {
+    await openRemote('test/no-such-model');
+    const e1 = (await remoteEditor('no-such-model')).locator('[data-testid="error"]');
+    await waitFor(e1, 'visible', T_UI, 'an unknown repository opened');
+    const t1 = await e1.first().innerText();
+    if ((await attr(e1, 'data-code')) !== 'not-found' || !/repository not found/.test(t1)) throw new Error(`unknown repository: ${JSON.stringify(t1)}`);
+    // The Hub hides private repositories from requests without a token: the button is offered.
+    await waitFor(webview().locator('[data-testid="set-token"]'), 'visible', T_UI, 'no "Set Hugging Face Token…" button beside "repository not found"');
+    await openRemote('test/gpt2-tied', 'v9');
+    const e2 = (await remoteEditor('gpt2-tied@v9')).locator('[data-testid="error"]');
+    await waitFor(e2, 'visible', T_UI, 'an unknown revision opened');
+    const t2 = await e2.first().innerText();
+    if ((await attr(e2, 'data-code')) !== 'not-found' || !/revision not found/.test(t2)) throw new Error(`unknown revision: ${JSON.stringify(t2)}`);
+  });
+
+  await step('remote: the "Hugging Face Cache" view lists the cached model with size and revision and opens it offline', { needs: [WB], shotName: 'remote-cache-view' }, async () => {
+    await closeAllEditors();
+    await page.keyboard.press('Control+Shift+E');
+    const header = page.locator('.pane-header', { hasText: 'Hugging Face Cache' });
+    await waitFor(header, 'visible', T_UI, 'the Explorer shows no "Hugging Face Cache" view');
+    if ((await header.first().getAttribute('aria-expanded')) !== 'true') await header.first().click({ timeout: T_UI });
+    const row = page.locator('.monaco-list-row', { hasText: 'test/cached-gpt2' });
+    await waitFor(row, 'visible', T_WEBVIEW, 'the cache view does not list test/cached-gpt2');
+    const text = (await row.first().innerText()).replace(/\s+/g, ' ');
+    if (!/KiB/.test(text) || !/main \(0123456\)/.test(text)) throw new Error(`the row does not say size and revision: ${JSON.stringify(text)}`);
+    await screenshot('remote-cache-view-listed');
+    const before = hubLog().length;
+    await row.first().click({ timeout: T_UI });
+    const c = await remoteEditor('cached-gpt2');
+    const err = c.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the cached model showed an error: ${await err.first().innerText()}`);
+    const want = expectedParams(UNTIED);
+    const unique = await attr(c.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== want.unique) throw new Error(`summary-unique is ${unique}, ground truth (untied) says ${want.unique}`);
+    const kind = await attr(c.locator('[data-testid="summary-source"]'), 'data-kind');
+    const src = await sourceText(c);
+    if (kind !== 'hf-cache' || !/local Hugging Face cache/.test(src) || !src.includes('nothing transferred')) throw new Error(`the source line does not say it came from the cache: ${kind} ${JSON.stringify(src)}`);
+    const reqs = hubLog().slice(before);
+    if (reqs.length) throw new Error(`opening from the cache made requests: ${JSON.stringify(reqs)}`);
+    await editorShot('remote-cache');
+  });
+
+  await step('remote: a remote editor comes back after a reload of the window (its address survives in the tab)', { needs: [WB], shotName: 'remote-restored' }, async () => {
+    if (!(await page.locator('.tabs-container .tab.active', { hasText: 'cached-gpt2' }).count())) throw new Error('the cached model is not the active tab (the previous step failed?)');
+    // The workbench in a browser saves which editors are open on a timer, not on reload: give it time.
+    await page.waitForTimeout(3000);
+    await page.reload({ waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
+    await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, 'the workbench did not come back after a reload');
+    const c = await remoteEditor('cached-gpt2');
+    const err = c.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`the restored editor shows an error: ${await err.first().innerText()}`);
+    const kind = await attr(c.locator('[data-testid="summary-source"]'), 'data-kind');
+    if (kind !== 'hf-cache') throw new Error(`the restored editor's source is ${kind}, not the cache (offline)`);
+  });
+  await closeAllEditors();
+}
+
 // ------------------------------------------------------------------ the large model
 /**
  * The DeepSeek-V3 layout (163 shards, 91,991 tensors): the pane is never blank and shows the
@@ -626,6 +911,384 @@ async function largeModel() {
   }
 }
 
+/**
+ * What the editor shows of quantized checkpoints, adapters, pickles and ONNX (issues 9, 10, 12):
+ * the GPTQ scheme line and stored figures (and the README's screenshot), a LoRA adapter's line,
+ * the decoded call a malicious pickle would make (banner and Safety tab), a plain .pkl opened as
+ * its safety report, and an ONNX model whose deduplicated names never read as a declared tie.
+ */
+async function displayCases() {
+  let wv;
+  const GPTQ_FILE = 'quant/gptq-4bit-g32/model.safetensors';
+  const OPEN_GPTQ = `GPTQ 4-bit opens in the Weightscope editor (Ctrl+P ${GPTQ_FILE})`;
+  await step(OPEN_GPTQ, { needs: ['workbench opens the fixture workspace'], shotName: 'gptq-open' }, async () => {
+    wv = await openCheckpoint(GPTQ_FILE);
+    const err = wv.locator('[data-testid="error"]');
+    if (await err.count()) throw new Error(`${GPTQ_FILE} showed an error: ${await err.first().innerText()}`);
+  });
+
+  await step('GPTQ: the summary line reads "201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored" (the torch count)', { needs: [OPEN_GPTQ], shotName: 'gptq-summary' }, async () => {
+    const truth = JSON.parse(readFileSync(path.join(WORKSPACE, 'quant', 'ground-truth.json'), 'utf8'))['gptq-4bit-g32'];
+    const unique = await attr(wv.locator('[data-testid="summary-unique"]'), 'data-value');
+    if (unique !== String(truth.torch.parameters)) throw new Error(`summary-unique is ${unique}; torch counts ${truth.torch.parameters} for the unquantized model`);
+    const line = wv.locator('[data-testid="summary-quant"]');
+    await waitFor(line, 'visible', T_UI, 'no [data-testid="summary-quant"] line');
+    const text = (await line.first().innerText()).trim();
+    const want = '201K parameters · 4-bit GPTQ (g32) · 7.24 bits per weight stored';
+    if (text !== want) throw new Error(`the scheme line reads ${JSON.stringify(text)}, not ${JSON.stringify(want)}`);
+  });
+
+  await step('GPTQ: a module card gives stored vs unquantized figures; the table shows both shapes and the role quantization', { needs: [OPEN_GPTQ], shotName: 'gptq-card' }, async () => {
+    // The whole model's tensors are listed while nothing is selected.
+    const qweight = wv.locator('.trow[data-name="model.layers.0.mlp.down_proj.qweight"]');
+    await waitFor(qweight, 'visible', T_UI, 'the tensor table shows no model.layers.0.mlp.down_proj.qweight row');
+    const shape = (await qweight.first().locator('[role="cell"]').nth(2).innerText()).trim();
+    if (shape !== '[24, 64] → [64, 192]') throw new Error(`qweight's shape cell reads ${JSON.stringify(shape)}`);
+    const role = (await wv.locator('.trow[data-name="model.layers.0.mlp.down_proj.scales"] [role="cell"]').nth(5).innerText()).trim();
+    if (role !== 'quantization') throw new Error(`the scales' role reads ${JSON.stringify(role)}`);
+    const row = wv.locator('[role="treeitem"][data-path="model"]');
+    await waitFor(row, 'visible', T_UI, 'no visible row for model');
+    await row.first().hover({ timeout: T_UI });
+    const card = wv.locator('#tooltip[role="tooltip"] [data-testid="tt-stored"]');
+    await waitFor(card, 'visible', T_UI, 'hovering model shows no stored figures in its card');
+    const stored = (await card.first().innerText()).trim();
+    if (!/^Stored quantized: 48\.2K elements · 138 KiB · 6\.25 bits per weight \(for 181K parameters unquantized\)$/.test(stored)) throw new Error(`the card says ${JSON.stringify(stored)}`);
+    // The README's screenshot: the editor alone, the card up.
+    await editorShot('quantized');
+  });
+
+  await step('LoRA adapter: the summary reads "LoRA r=4 on q_proj, v_proj of weightscope/tiny-llama: 1.02K trainable parameters"', { needs: ['workbench opens the fixture workspace'], shotName: 'adapter-summary' }, async () => {
+    const w = await openCheckpoint('quant/peft-lora/adapter_model.safetensors');
+    const line = w.locator('[data-testid="summary-adapter"]');
+    await waitFor(line, 'visible', T_UI, 'no [data-testid="summary-adapter"] line');
+    const text = (await line.first().innerText()).trim();
+    if (text !== 'LoRA r=4 on q_proj, v_proj of weightscope/tiny-llama: 1.02K trainable parameters') throw new Error(`the adapter line reads ${JSON.stringify(text)}`);
+  });
+
+  await step('a malicious torch.save file: the banner and the Safety tab show the decoded call, nothing runs', { needs: ['workbench opens the fixture workspace'], shotName: 'malicious-banner' }, async () => {
+    const marker = '/tmp/weightscope-pwned-marker';
+    const before = existsSync(marker);
+    const w = await openCheckpoint('pickles/malicious.pt');
+    const call = w.locator('[data-testid="danger"] [data-testid="danger-call"]');
+    await waitFor(call, 'visible', T_UI, 'the safety banner shows no decoded call');
+    const text = (await call.first().innerText()).trim();
+    if (!/^(posix|nt|os)\.system\('touch \/tmp\/weightscope-pwned-marker'\)$/.test(text)) throw new Error(`the banner's call reads ${JSON.stringify(text)}`);
+    await w.locator('[data-testid="danger"] button', { hasText: 'Every global' }).click({ timeout: T_UI });
+    const tab = w.locator('[data-testid="safety-call"]');
+    await waitFor(tab, 'visible', T_UI, 'the Safety tab shows no decoded call');
+    if ((await tab.first().innerText()).trim() !== text) throw new Error('the Safety tab shows another call than the banner');
+    if (!before && existsSync(marker)) throw new Error(`${marker} exists: something ran the pickle`);
+  });
+
+  await step('a plain .pkl opens with Weightscope as its safety report: what it is and the call it would make', { needs: ['workbench opens the fixture workspace'], shotName: 'plain-pickle' }, async () => {
+    const marker = '/tmp/weightscope-plain-pickle-marker';
+    const before = existsSync(marker);
+    await closeAllEditors();
+    await quickOpen('pickles/plain-evil.pkl');
+    // *.pkl is offered, not the default: the workspace's settings associate it with Weightscope,
+    // as "Open With… → Configure default editor for '*.pkl'" does (run.sh). The palette's
+    // "Weightscope: Open with Weightscope" was not reliable here after a Weightscope editor had
+    // been closed: its `when` clause reads activeCustomEditorId, which still named Weightscope
+    // over the binary .pkl tab once, and hid the command.
+    await waitFor(page.locator('iframe.webview.ready').filter({ visible: true }), 'attached', T_WEBVIEW, 'plain-evil.pkl did not open in a webview', async () =>
+      JSON.stringify({ tabs: await page.locator('.tabs-container .tab').allInnerTexts() }),
+    );
+    const w = webview();
+    await waitFor(w.locator('[data-testid="pickle-view"]'), 'visible', T_WEBVIEW, 'no pickle view (an empty model instead?)', async () => JSON.stringify((await w.locator('body').innerText({ timeout: 2000 })).slice(0, 300)));
+    const lead = (await w.locator('[data-testid="summary-pickle"]').first().innerText()).trim();
+    if (!/^a pickle, not a checkpoint: it would call (posix|nt|os)\.system\('touch \/tmp\/weightscope-plain-pickle-marker'\)$/.test(lead)) throw new Error(`the lead reads ${JSON.stringify(lead)}`);
+    const call = (await w.locator('[data-testid="danger-call"]').first().innerText()).trim();
+    if (!/^(posix|nt|os)\.system\('touch \/tmp\/weightscope-plain-pickle-marker'\)$/.test(call)) throw new Error(`the banner's call reads ${JSON.stringify(call)}`);
+    const badge = (await w.locator('[data-testid="format"]').first().innerText()).trim();
+    if (badge !== 'plain pickle') throw new Error(`the format badge reads ${JSON.stringify(badge)}`);
+    if (await w.locator('[role="treeitem"]').count()) throw new Error('a plain pickle shows a module tree');
+    if (!before && existsSync(marker)) throw new Error(`${marker} exists: something ran the pickle`);
+    await editorShot('plain-pickle');
+  });
+
+  await step('ONNX with exporter-deduplicated names: no "declared tie"; the summary, the table and the links legend say deduplicated', { needs: ['workbench opens the fixture workspace'], shotName: 'onnx-dedup' }, async () => {
+    const w = await openCheckpoint('onnx/encoder-dedup.onnx');
+    await waitFor(w.locator('[role="treeitem"][data-path="proj"]'), 'visible', T_UI, 'no visible proj row');
+    const note = (await w.locator('[data-testid="summary-dedup"]').first().innerText()).trim();
+    if (note !== '13 tensors stored as 3 copies: equal values the exporter kept once (each counted)') throw new Error(`the summary's note reads ${JSON.stringify(note)}`);
+    await w.locator('[role="treeitem"][data-path="proj"]').first().click({ timeout: T_UI });
+    const cell = w.locator('.trow[data-name="proj.bias"] .storage-text');
+    await waitFor(cell, 'visible', T_UI, 'no storage cell for proj.bias');
+    const storage = (await cell.first().innerText()).trim();
+    if (!/^stored once with .* \(deduplicated\)$/.test(storage)) throw new Error(`proj.bias's storage cell reads ${JSON.stringify(storage)}`);
+    await settle(w);
+    const relations = await w.locator('.tie-link').evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-relation')))]);
+    if (!relations.includes('deduplicated') || relations.includes('declared')) throw new Error(`the tree's links have relations ${JSON.stringify(relations)}`);
+    const legend = (await w.locator('[data-testid="tie-legend"]').first().innerText()).trim();
+    if (!legend.includes('equal values stored once by the exporter')) throw new Error(`the links legend reads ${JSON.stringify(legend)}`);
+    const body = await w.locator('body').innerText({ timeout: T_UI });
+    if (/declared tie/i.test(body)) throw new Error('the editor says "declared tie" for an ONNX model that declares none');
+  });
+}
+
+// ------------------------------------------------------------------ the comparison view (issue 14)
+/** Answers an open or save dialog (code-server's own path box) with `value`; returns when it closed. */
+async function answerPathDialog(value, what) {
+  const input = page.locator('.quick-input-widget input');
+  await waitFor(input, 'visible', T_UI, `no path box for ${what}`);
+  // The dialog writes its starting folder into the box once it has listed it: wait for that,
+  // or it replaces what was typed.
+  const deadline = Date.now() + T_UI;
+  while (Date.now() < deadline && !(await input.first().inputValue().catch(() => '')).endsWith('/')) await page.waitForTimeout(100);
+  // Into the file's folder first (the dialog lists it, and rewrites the box as it goes), then the
+  // file; a box rewritten under us (the listing of a large folder arriving late) is typed again.
+  await input.first().fill(`${path.dirname(value)}/`);
+  // (The list is virtual: the file itself may be far down; any entry but ".." says it is listed.)
+  await waitFor(page.locator('.quick-input-list .monaco-list-row').nth(1), 'visible', T_WEBVIEW, `the dialog for ${what} does not list ${path.dirname(value)}`);
+  const widget = page.locator('.quick-input-widget');
+  const titleOf = () => page.locator('.quick-input-widget .quick-input-title').first().innerText({ timeout: 1000 }).catch(() => '');
+  const title = await titleOf();
+  // Answered: the box closed, or the next dialog (another title) took its place.
+  const answered = async () => !(await widget.first().isVisible()) || (await titleOf()) !== title;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await input.first().fill(value);
+    await page.waitForTimeout(500);
+    if ((await input.first().inputValue().catch(() => '')) !== value) continue;
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 30; i++) {
+      if (await answered()) return;
+      await page.waitForTimeout(100);
+    }
+  }
+  await waitFor(widget, 'hidden', T_UI, `the path box for ${what} stayed open`, async () => JSON.stringify(await input.first().inputValue()));
+}
+
+async function acceptSaveDialog(fileName, dir, what) {
+  const input = page.locator('.quick-input-widget input');
+  const deadline = Date.now() + T_UI;
+  let value = '';
+  while (Date.now() < deadline) {
+    value = await input.first().inputValue({ timeout: T_UI }).catch(() => '');
+    if (value.endsWith(fileName)) break;
+    await page.waitForTimeout(100);
+  }
+  if (!value.endsWith(fileName)) throw new Error(`the save dialog for ${what} did not offer ${fileName} (its box says ${JSON.stringify(value)})`);
+  await page.keyboard.press('Enter');
+  const file = path.join(WORKSPACE, dir, fileName);
+  const until = Date.now() + T_WEBVIEW;
+  while (Date.now() < until && !(existsSync(file) && statSync(file).size > 0)) await page.waitForTimeout(200);
+  if (!existsSync(file)) throw new Error(`${what} wrote no ${file}`);
+  await waitFor(page.locator('.notifications-toasts', { hasText: `Exported ${fileName}` }), 'visible', T_UI, `no "Exported ${fileName}" notification`);
+  return file;
+}
+
+/** `weightscope diff A B --format F` run in the workspace (the view names the sides as workspace-relative paths). */
+function cliDiff(format) {
+  const r = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'weightscope.js'), 'diff', CMP_A, CMP_B, '--format', format], { cwd: WORKSPACE, maxBuffer: 64 << 20 });
+  if (r.status !== 3) throw new Error(`weightscope diff exited ${r.status} (3 expected: different): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function compareView() {
+  let wv;
+  const OPEN = `compare: "Compare with…" in the editor title of the full-size tied GPT-2 opens the comparison with the replaced head`;
+  await step(OPEN, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-open' }, async () => {
+    await openCheckpoint(CMP_A);
+    const button = page.locator('.editor-actions .action-label[aria-label*="Compare with"]');
+    await waitFor(button, 'visible', T_UI, 'no "Compare with…" button in the Weightscope editor title');
+    await button.first().click({ timeout: T_UI });
+    await answerPathDialog(path.join(WORKSPACE, CMP_B), '"Compare with…"');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: '↔' }), 'visible', T_WEBVIEW, 'no comparison tab opened');
+    wv = webview();
+    await waitFor(wv.locator('[data-testid="verdict"]'), 'attached', T_WEBVIEW, 'the comparison view showed no verdict', async () =>
+      JSON.stringify((await wv.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
+    );
+  });
+
+  await step('compare: +38,597,376 parameters, the tie lost, lm_head marked changed with the whole delta', { needs: [OPEN], shotName: 'compare-seed' }, async () => {
+    if ((await attr(wv.locator('[data-testid="verdict"]'), 'data-equal')) !== 'false') throw new Error('the verdict does not say different');
+    const du = wv.locator('[data-testid="delta-unique"]');
+    if ((await attr(du, 'data-value')) !== '38597376') throw new Error(`delta-unique data-value is ${await attr(du, 'data-value')}`);
+    const text = await du.first().innerText();
+    if (!text.includes('+38,597,376')) throw new Error(`the unique delta reads ${JSON.stringify(text)}`);
+    const ties = await wv.locator('[data-testid="tie-changes"]').first().innerText({ timeout: T_UI });
+    if (!/lost: transformer\.wte\.weight = lm_head\.weight/.test(ties)) throw new Error(`the tie changes read ${JSON.stringify(ties)}`);
+    const head = wv.locator('[role="treeitem"][data-path="lm_head"]');
+    await waitFor(head, 'visible', T_UI, 'no lm_head row');
+    if ((await attr(head, 'data-status')) !== 'changed') throw new Error(`lm_head is ${await attr(head, 'data-status')}`);
+    if ((await attr(head, 'data-delta')) !== '38597376') throw new Error(`lm_head's delta is ${await attr(head, 'data-delta')}`);
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'data-status')) !== 'equal') throw new Error('transformer.h is not unchanged');
+    // Rows indent by depth (set through the CSSOM: the page's CSP refuses style attributes).
+    const indent = (p) => wv.locator(`[role="treeitem"][data-path="${p}"] .module`).first().evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
+    const [i0, i1, i2] = [await indent('(root)'), await indent('transformer'), await indent('transformer.wte')];
+    if (!(i0 < i1 && i1 < i2)) throw new Error(`rows are not indented by depth: ${i0}, ${i1}, ${i2} px`);
+    await settle(wv);
+    const links = await wv.locator('.tie-link').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-side')} ${e.getAttribute('data-status')} ${e.getAttribute('data-shared')}`));
+    if (JSON.stringify(links) !== JSON.stringify(['a lost transformer.wte.weight lm_head.weight'])) throw new Error(`tie links: ${JSON.stringify(links)}`);
+  });
+
+  await step('compare: hovering lm_head shows both sides\' tensors and lights the row it was tied to', { needs: [OPEN], shotName: 'compare-hover' }, async () => {
+    await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+    await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+    const tip = wv.locator('#tooltip[role="tooltip"]');
+    await waitFor(tip.filter({ hasText: 'shares storage with transformer.wte.weight' }), 'visible', T_UI, 'no hover card naming the storage lm_head.weight shared in a', async () => JSON.stringify(await tip.first().innerText()));
+    const card = await tip.first().innerText();
+    for (const want of ['lm_head', 'tie lost: transformer.wte.weight', 'not stored: tied', 'float32 [50257, 768]']) if (!card.includes(want)) throw new Error(`the card lacks ${JSON.stringify(want)}: ${JSON.stringify(card)}`);
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.wte"].tie-partner'), 'attached', T_UI, 'transformer.wte is not lit while lm_head is hovered');
+    if ((await wv.locator('.tie-link.lit').count()) !== 1) throw new Error('the lost link is not lit');
+  });
+
+  await step('compare: "Changes only" keeps wte, lm_head and their ancestors; off again, all rows are back', { needs: [OPEN], shotName: 'compare-changes-only' }, async () => {
+    const rows = () => wv.locator('[role="treeitem"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
+    const before = await rows();
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[data-testid="changes-only"][data-checked="true"]'), 'attached', T_UI, '"Changes only" did not turn on');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'detached', T_UI, 'transformer.h still shows with "Changes only"');
+    const only = await rows();
+    if (JSON.stringify(only) !== JSON.stringify(['(root)', 'transformer', 'transformer.wte', 'lm_head'])) throw new Error(`changes only shows ${JSON.stringify(only)}`);
+    await screenshot('compare-changes-only-on');
+    await wv.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'visible', T_UI, 'transformer.h did not come back');
+    const after = await rows();
+    if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`rows before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+  });
+
+  await step('compare: keyboard: Home, End, arrows move through the rows, the card follows, Right opens transformer.h', { needs: [OPEN], shotName: 'compare-keyboard' }, async () => {
+    const tree = wv.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    await page.keyboard.press('End');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'lm_head' }), 'visible', T_UI, 'no card for the focused row');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.ln_f"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.ln_f');
+    await page.keyboard.press('ArrowUp');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="transformer.h"]'), 'visible', T_UI, 'ArrowUp did not reach transformer.h');
+    await page.keyboard.press('ArrowRight');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'visible', T_UI, 'ArrowRight did not open transformer.h');
+    if ((await attr(wv.locator('[role="treeitem"][data-path="transformer.h"]'), 'aria-expanded')) !== 'true') throw new Error('transformer.h is not aria-expanded');
+    await page.keyboard.press('ArrowLeft');
+    await waitFor(wv.locator('[role="treeitem"][data-path="transformer.h.0"]'), 'detached', T_UI, 'ArrowLeft did not close transformer.h');
+    await page.keyboard.press('Home');
+    await waitFor(wv.locator('[role="treeitem"].focused[data-path="(root)"]'), 'visible', T_UI, 'Home did not reach the root');
+  });
+
+  await step('compare: light and dark themes (screenshots, hovering lm_head)', { needs: [OPEN], shotName: 'compare-themes' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    for (const [theme, dark] of [['Light Modern', false], ['Dark Modern', true]]) {
+      await setTheme(theme, dark);
+      await waitFor(wv.locator(`body.${dark ? 'vscode-dark' : 'vscode-light'}`), 'attached', T_UI, `the comparison view did not take ${theme}`);
+      await wv.locator('[role="treeitem"][data-path="transformer.h"]').hover({ timeout: T_UI });
+      await wv.locator('[role="treeitem"][data-path="lm_head"]').hover({ timeout: T_UI });
+      await waitFor(wv.locator('#tooltip[role="tooltip"]', { hasText: 'transformer.wte.weight' }), 'visible', T_UI, `no card in ${theme}`);
+      await editorShot(`compare-${dark ? 'dark' : 'light'}`);
+      await screenshot(`compare-${dark ? 'dark' : 'light'}-window`);
+    }
+    await wv.locator('[data-testid="compare-tree"]').hover({ position: { x: 5, y: 5 }, timeout: T_UI }).catch(() => {});
+  });
+
+  await step('compare: Export as Markdown… (the view\'s menu) writes what `weightscope diff --format markdown` prints', { needs: [OPEN], shotName: 'compare-export-md' }, async () => {
+    await wv.locator('[data-testid="export"]').click({ timeout: T_UI });
+    await wv.locator('.export-menu').getByText('Export as Markdown…').click({ timeout: T_UI });
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.md', path.dirname(CMP_B), 'Export as Markdown…');
+    const md = readFileSync(file);
+    if (!md.equals(cliDiff('markdown'))) throw new Error(`${file} differs from weightscope diff --format markdown`);
+    if (!md.toString('utf8').includes('+38,597,376')) throw new Error('the Markdown does not give +38,597,376');
+  });
+
+  await step('compare: "Weightscope: Export Comparison as SVG…" writes the SVG `weightscope diff --format svg` makes', { needs: [OPEN], shotName: 'compare-export-svg' }, async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    await wv.locator('[data-testid="compare-tree"]').focus({ timeout: T_UI });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
+    await input.fill('>Weightscope: Export Comparison as SVG');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Export Comparison as SVG' });
+    await waitFor(row, 'visible', T_UI, 'the palette does not list "Weightscope: Export Comparison as SVG…" while the comparison is active');
+    await row.first().click();
+    const file = await acceptSaveDialog('gpt2-124m-vs-gpt2-124m-untied.diff.svg', path.dirname(CMP_B), 'Export Comparison as SVG…');
+    const svg = readFileSync(file);
+    if (!svg.equals(cliDiff('svg'))) throw new Error(`${file} differs from weightscope diff --format svg`);
+    if (!svg.toString('utf8').includes('class="tie-link lost" data-side="a" data-shared="transformer.wte.weight lm_head.weight"')) throw new Error('the exported SVG has no lost tie link');
+  });
+
+  await step('compare: two checkpoints selected in the Explorer, "Compare Checkpoints" in its context menu', { needs: ['workbench opens the fixture workspace'], shotName: 'compare-explorer' }, async () => {
+    await closeAllEditors();
+    await runCommand('Notifications: Clear All Notifications');
+    const rows = page.locator('.explorer-folders-view .monaco-list-row');
+    const labels = async () => rows.evaluateAll((els) => els.map((e) => (e.textContent || '').trim()));
+    for (const folder of [TIED, UNTIED]) {
+      const r = rows.filter({ hasText: new RegExp(`^${folder}$`) });
+      await waitFor(r, 'visible', T_UI, `the Explorer does not list ${folder}`);
+      if ((await r.first().getAttribute('aria-expanded')) !== 'true') await r.first().click({ timeout: T_UI });
+    }
+    // The model.safetensors row right under each folder (the folders hold config.json and model.safetensors).
+    const fileRow = async (folder) => {
+      const ls = await labels();
+      const at = ls.indexOf(folder);
+      const k = ls.findIndex((t, i) => i > at && t === 'model.safetensors');
+      if (at < 0 || k < 0) throw new Error(`no model.safetensors under ${folder}: ${JSON.stringify(ls)}`);
+      return rows.nth(k);
+    };
+    await (await fileRow(TIED)).click({ timeout: T_UI });
+    await closeAllEditors();
+    await (await fileRow(UNTIED)).click({ modifiers: ['Control'], timeout: T_UI });
+    const selected = await page.locator('.explorer-folders-view .monaco-list-row.selected').count();
+    if (selected !== 2) throw new Error(`${selected} rows selected in the Explorer, not 2`);
+    await (await fileRow(UNTIED)).click({ button: 'right', timeout: T_UI });
+    const item = page.locator('.monaco-menu .action-item', { hasText: 'Compare Checkpoints' });
+    await waitFor(item, 'visible', T_UI, 'the Explorer context menu of two checkpoints has no "Compare Checkpoints"');
+    if (await page.locator('.monaco-menu .action-item', { hasText: 'Compare with…' }).count()) throw new Error('"Compare with…" shows for two selected files');
+    // A monaco menu acts on the item under the pointer: hover it, then Enter.
+    await item.first().hover({ timeout: T_UI });
+    await page.keyboard.press('Enter');
+    await waitFor(page.locator('.monaco-menu'), 'hidden', T_UI, 'the context menu stayed open');
+    await waitFor(page.locator('.tabs-container .tab.active', { hasText: `${TIED} ↔ ${UNTIED}` }), 'visible', T_WEBVIEW, `no "${TIED} ↔ ${UNTIED}" tab`);
+    const v = webview();
+    await waitFor(v.locator('[data-testid="delta-unique"]'), 'attached', T_WEBVIEW, 'the comparison of the small fixtures showed no delta');
+    const want = String(Number(expectedParams(UNTIED).unique) - Number(expectedParams(TIED).unique));
+    if ((await attr(v.locator('[data-testid="delta-unique"]'), 'data-value')) !== want) throw new Error(`delta-unique is not ${want}`);
+  });
+
+  const BIG = 'compare: the DeepSeek-V3 layout (163 shards, 92k tensors) compared with itself stays paged and fluid';
+  await step(BIG, { needs: ['workbench opens the fixture workspace'], shotName: 'compare-dsv3' }, async () => {
+    await page.keyboard.press('Escape');
+    await closeAllEditors();
+    // No Weightscope editor is open: the palette's command asks for both files.
+    await runCommand('Weightscope: Compare with…');
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the first checkpoint');
+    const t0 = Date.now();
+    await answerPathDialog(path.join(WORKSPACE, DSV3_FILE), 'the second checkpoint');
+    const v = webview();
+    await waitFor(v.locator('[data-testid="verdict"]'), 'attached', 180_000, 'the DeepSeek-V3 comparison never showed its verdict');
+    figures.compareDsv3Ms = Date.now() - t0;
+    if ((await attr(v.locator('[data-testid="verdict"]'), 'data-equal')) !== 'true') throw new Error('a model compared with itself is not equal');
+    const count = () => v.locator('[role="treeitem"]').count();
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'visible', T_UI, 'no model row');
+    const first = await count();
+    if (first > 10) throw new Error(`the first view of an equal comparison draws ${first} rows`);
+    // Open model, then model.layers (61 blocks), time the round trip of each.
+    const times = [];
+    for (const p of ['model', 'model.layers', 'model.layers.3', 'model.layers.3.mlp', 'model.layers.3.mlp.experts']) {
+      const t = Date.now();
+      await v.locator(`[role="treeitem"][data-path="${p}"]`).click({ timeout: T_UI });
+      await waitFor(v.locator(`[role="treeitem"][data-path="${p}"][aria-expanded="true"]`), 'attached', T_UI, `${p} did not open`);
+      times.push(Date.now() - t);
+    }
+    figures.compareDsv3ExpandMs = times;
+    // 256 experts open: the DOM holds the rows on screen, not the view's.
+    const status = await v.locator('.toolbar .status').innerText();
+    const shown = Number(/^([\d,]+) of/.exec(status)?.[1].replace(/,/g, ''));
+    const drawn = await count();
+    if (!(shown > 300) || drawn > 120) throw new Error(`${shown} rows in the view, ${drawn} in the DOM (status ${JSON.stringify(status)})`);
+    const tree = v.locator('[data-testid="compare-tree"]');
+    await tree.focus({ timeout: T_UI });
+    const tEnd = Date.now();
+    await page.keyboard.press('End');
+    await waitFor(v.locator('[role="treeitem"].focused[data-path="lm_head"]'), 'visible', T_UI, 'End did not reach lm_head');
+    figures.compareDsv3EndMs = Date.now() - tEnd;
+    await v.locator('[data-testid="changes-only"]').click({ timeout: T_UI });
+    await waitFor(v.locator('[role="treeitem"][data-path="model"]'), 'detached', T_UI, 'changes only still shows model');
+    await waitFor(v.locator('[role="treeitem"][data-path="(root)"]'), 'visible', T_UI, 'changes only shows no root');
+    if ((await count()) !== 1) throw new Error(`changes only shows ${await count()} rows of an equal comparison`);
+    console.log(`      compared in ${figures.compareDsv3Ms} ms; expand ${times.join(' / ')} ms; End ${figures.compareDsv3EndMs} ms; ${shown} rows in the view, ${drawn} drawn`);
+  });
+}
+
 // ------------------------------------------------------------------ the test
 const browser = await chromium.launch({
   executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
@@ -647,7 +1310,7 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, `the VS Code workbench did not load from ${url}`);
     workbenchAt = Date.now();
-    if (!BENCH) {
+    if (!BENCH && !DISPLAY && !COMPARE_ONLY && !REMOTE_ONLY) {
       // The first seconds: open the .bin at once, before anything else settles.
       await quickOpen(BIN_FILE);
       figures.binOpenedAfterWorkbench = Date.now() - workbenchAt;
@@ -660,7 +1323,7 @@ try {
     );
   });
 
-  if (!BENCH) {
+  if (!BENCH && !DISPLAY && !COMPARE_ONLY && !REMOTE_ONLY) {
     const OFFER = `the .bin offer appears in the first seconds after the window loads (${BIN_FILE})`;
     await step(OFFER, { needs: ['workbench opens the fixture workspace'], shotName: 'bin-offer-first-seconds' }, async () => {
       // The tab became active when quickOpen returned: time from there to the offer.
@@ -708,7 +1371,7 @@ try {
 
   let wv;
   const OPEN_TIED = `tied GPT-2 opens in the Weightscope editor (Ctrl+P ${TIED_FILE})`;
-  if (!BENCH) {
+  if (!BENCH && !DISPLAY && !COMPARE_ONLY && !REMOTE_ONLY) {
   await step(OPEN_TIED, { needs: ['workbench opens the fixture workspace'], shotName: 'tied-open' }, async () => {
     wv = await openCheckpoint(TIED_FILE);
     const err = wv.locator('[data-testid="error"]');
@@ -944,7 +1607,10 @@ try {
   });
   }
 
-  await largeModel();
+  if (!BENCH && !COMPARE_ONLY && !REMOTE_ONLY) await displayCases();
+  if (!BENCH && !DISPLAY && !REMOTE_ONLY) await compareView();
+  if (!BENCH && !DISPLAY && !COMPARE_ONLY) await remoteModels();
+  if (!DISPLAY && !COMPARE_ONLY && !REMOTE_ONLY) await largeModel();
 } catch (e) {
   // A failure outside any step (browser launch, page crash): count it.
   results.push({ name: 'harness', ok: false, error: e?.stack ?? String(e), ms: 0 });

@@ -7,8 +7,11 @@
 #   WEIGHTSCOPE_E2E_VSIX    use this .vsix instead of running `npm run package`
 #   WEIGHTSCOPE_E2E_FIXTURES fixture folder (default: test/fixtures/safetensors; for debugging)
 #   WEIGHTSCOPE_E2E_OUT     output folder, wiped at start (default: test-output/e2e)
-#   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 600)
-#   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench)
+#   WEIGHTSCOPE_E2E_TIMEOUT seconds the browser test may take in all (default 900)
+#   WEIGHTSCOPE_E2E_ONLY    "bench": only the editor figures on the large model (npm run bench);
+#                           "display": only the quantized, pickle and ONNX cases;
+#                           "compare": only the comparison view (issue 14);
+#                           "remote": only the remote models (hf:// from the loopback Hub, the cache)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -euo pipefail
@@ -33,6 +36,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 SERVER_PID=""
 TEST_PID=""
+HUB_PID=""
 SUMMARY_PRINTED=0
 stop_server() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -50,6 +54,13 @@ stop_server() {
   fi
   SERVER_PID=""
 }
+stop_hub() {
+  if [ -n "$HUB_PID" ] && kill -0 "$HUB_PID" 2>/dev/null; then
+    kill -TERM "$HUB_PID" 2>/dev/null || true
+    wait "$HUB_PID" 2>/dev/null || true
+  fi
+  HUB_PID=""
+}
 on_exit() {
   local rc=$?
   if [ -n "$TEST_PID" ] && kill -0 "$TEST_PID" 2>/dev/null; then
@@ -57,6 +68,7 @@ on_exit() {
     wait "$TEST_PID" 2>/dev/null || true
   fi
   stop_server
+  stop_hub
   if [ "$SUMMARY_PRINTED" -eq 0 ]; then
     # Failed before the browser test reported: count the harness itself as one failure.
     log "harness failed before the test finished (exit $rc); see $OUT"
@@ -130,7 +142,8 @@ cat > "$STATE/user-data/User/settings.json" <<'JSON'
   "workbench.editor.enablePreview": false,
   "window.restoreWindows": "none",
   "files.hotExit": "off",
-  "remote.autoForwardPorts": false
+  "remote.autoForwardPorts": false,
+  "workbench.editorAssociations": { "*.pkl": "weightscope.checkpointOption" }
 }
 JSON
 
@@ -150,19 +163,65 @@ printf '\xff\xff\xff\xff\x00\x00\x00\x00{"not": "a safetensors header' > "$WORKS
 # activates the extension at start-up through workspaceContains:**/*.bin).
 # Three of them: VS Code reopens a file with the editor last chosen for it, so the offer is timed
 # on files never opened in Weightscope (at start-up, after a reload, later in the session).
+# Quantized, pickle and ONNX fixtures (committed): the editor's scheme line, decoded calls, wording.
+mkdir -p "$WORKSPACE/quant" "$WORKSPACE/pickles" "$WORKSPACE/onnx"
+cp -r "$ROOT/test/fixtures/quant/gptq-4bit-g32" "$WORKSPACE/quant/gptq-4bit-g32"
+cp -r "$ROOT/test/fixtures/quant/peft-lora" "$WORKSPACE/quant/peft-lora"
+cp "$ROOT/test/fixtures/quant/ground-truth.json" "$WORKSPACE/quant/ground-truth.json"
+cp "$ROOT/test/fixtures/layouts/plain-evil.pkl" "$WORKSPACE/pickles/plain-evil.pkl"
+cp "$ROOT/test/fixtures/pytorch/malicious.pt" "$WORKSPACE/pickles/malicious.pt"
+cp "$ROOT/test/fixtures/onnx/extra/encoder-dedup.onnx" "$WORKSPACE/onnx/encoder-dedup.onnx"
 for d in bin bin-reload bin-later; do
   mkdir -p "$WORKSPACE/$d"
   cp "$ROOT/test/fixtures/pytorch/gpt2-tied.pt" "$WORKSPACE/$d/pytorch_model.bin"
+done
+# The full-size GPT-2 headers, tied and with its own lm_head (the comparison view, issue 14): the
+# real 124M headers followed by a sparse, never-read data region of the real size.
+for f in gpt2-124m gpt2-124m-untied; do
+  mkdir -p "$WORKSPACE/$f"
+  cp "$ROOT/test/fixtures/safetensors/$f/config.json" "$WORKSPACE/$f/config.json"
+  node -e '
+    const fs = require("fs");
+    const [src, out] = process.argv.slice(1);
+    const h = fs.readFileSync(src);
+    const n = Number(h.readBigUInt64LE(0));
+    const meta = JSON.parse(h.subarray(8, 8 + n).toString("utf8"));
+    let end = 0;
+    for (const [k, v] of Object.entries(meta)) if (k !== "__metadata__") end = Math.max(end, v.data_offsets[1]);
+    const fd = fs.openSync(out, "w");
+    fs.writeSync(fd, h, 0, h.length, 0);
+    fs.ftruncateSync(fd, 8 + n + end);
+    fs.closeSync(fd);' "$ROOT/test/fixtures/safetensors/$f/model.safetensors.header" "$WORKSPACE/$f/model.safetensors"
 done
 # The large model: the DeepSeek-V3 layout, 163 sparse shards (~20 MB on disk, 684 GB apparent).
 T=$(now)
 node "$ROOT/scripts/deepseek-v3.cjs" "$WORKSPACE/deepseek-v3" >/dev/null
 log "DeepSeek-V3 layout written: $(since "$T") s"
 
+# The loopback Hugging Face Hub (test/helpers/http-server.ts, bundled here) and a local Hugging
+# Face cache: code-server's HF_ENDPOINT and HF_HUB_CACHE point at them, HF_HOME at an empty folder
+# (no token file) and no HF_TOKEN is passed on, so no request leaves 127.0.0.1.
+T=$(now)
+"$ROOT/node_modules/.bin/esbuild" "$ROOT/test/helpers/http-server.ts" --bundle --platform=node --format=cjs \
+  --log-level=warning --outfile="$STATE/http-server.cjs"
+node "$ROOT/test/e2e/hub.cjs" "$STATE/http-server.cjs" "$ROOT" "$STATE" </dev/null > "$OUT/hub.log" 2>&1 &
+HUB_PID=$!
+for _ in $(seq 1 100); do
+  [ -s "$STATE/hub-url" ] && break
+  kill -0 "$HUB_PID" 2>/dev/null || { cat "$OUT/hub.log" >&2; log "the loopback Hub exited"; exit 1; }
+  sleep 0.1
+done
+[ -s "$STATE/hub-url" ] || { cat "$OUT/hub.log" >&2; log "the loopback Hub did not start"; exit 1; }
+HUB_URL="$(cat "$STATE/hub-url")"
+mkdir -p "$STATE/hf-home"
+log "loopback Hub on $HUB_URL (pid $HUB_PID): $(since "$T") s"
+
 # ------------------------------------------------------------------ 4. start code-server
 PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 T=$(now)
-setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
+setsid env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN -u HF_TOKEN_PATH -u HF_HUB_OFFLINE -u HF_HUB_DISABLE_IMPLICIT_TOKEN \
+  HF_ENDPOINT="$HUB_URL" HF_HUB_CACHE="$STATE/hf-cache" HF_HOME="$STATE/hf-home" \
+  "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
   --disable-update-check --disable-workspace-trust --disable-getting-started-override \
   "$WORKSPACE" </dev/null > "$OUT/code-server.log" 2>&1 &
 SERVER_PID=$!
@@ -183,8 +242,8 @@ T=$(now)
 set +e
 E2E_URL="http://127.0.0.1:$PORT/" E2E_WORKSPACE="$WORKSPACE" E2E_OUT="$OUT" E2E_RESULTS="$RESULTS" \
 E2E_FIXTURES="$FIXTURES" E2E_STATE="$STATE" E2E_SETTINGS="$STATE/user-data/User/settings.json" \
-E2E_ONLY="${WEIGHTSCOPE_E2E_ONLY:-}" \
-  timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-600}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
+E2E_ONLY="${WEIGHTSCOPE_E2E_ONLY:-}" E2E_HUB_URL="$HUB_URL" E2E_HUB_LOG="$STATE/hub-log.json" \
+  timeout --kill-after=10 "${WEIGHTSCOPE_E2E_TIMEOUT:-900}" node "$ROOT/test/e2e/e2e.mjs" </dev/null &
 TEST_PID=$!
 # "wait" (unlike a foreground command) lets the INT/TERM traps run at once.
 wait "$TEST_PID"
@@ -194,6 +253,7 @@ set -e
 log "browser test: $(since "$T") s (exit $TEST_RC)"
 
 stop_server
+stop_hub
 log "total: $(since "$T_START") s; screenshots and logs in ${OUT#"$ROOT"/}"
 
 read -r PASSED FAILED < <(node -e '

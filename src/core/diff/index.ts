@@ -5,4 +5,6 @@ export type { DataProgress } from './data';
 export { toDiffReport } from './report';
 export type { DiffReport } from './report';
 export { renderDiffText, renderDiffMarkdown } from './render';
+export { renderDiffSvg } from './svg';
+export type { DiffSvgOptions } from './svg';
 export * from './model';

@@ -22,12 +22,12 @@ export interface DiffRenderOptions {
 
 const safe = safeLine;
 
-function signed(n: number, fmt: (x: number) => string = compact): string {
+export function signed(n: number, fmt: (x: number) => string = compact): string {
   if (n === 0) return '±0';
   return n > 0 ? `+${fmt(n)}` : `−${fmt(-n)}`;
 }
 
-function signedBytes(n: number): string {
+export function signedBytes(n: number): string {
   return n === 0 ? '±0 B' : `${n > 0 ? '+' : '−'}${fmtBytes(Math.abs(n))}`;
 }
 
@@ -37,7 +37,7 @@ function head(m: ModuleNode): string {
   return m.repr && m.children.length === 0 ? m.repr : m.type;
 }
 
-function rowHead(r: ModuleRow): string {
+export function rowHead(r: ModuleRow): string {
   const a = r.a ? head(r.a) : '';
   const b = r.b ? head(r.b) : '';
   if (r.typeChanged) return `${safe(a)} → ${safe(b)}`;
@@ -48,7 +48,7 @@ const owned = (r: ModuleRow, side: 'a' | 'b') => (side === 'a' ? r.countsA : r.c
 const bytesOf = (r: ModuleRow, side: 'a' | 'b') => (side === 'a' ? r.countsA : r.countsB)?.bytes.owned ?? 0;
 
 /** Partners a tensor lost or gained: the group's names outside the part it is in on the other side. */
-function partners(t: TensorPair, tie: TieChange): string[] {
+export function partners(t: TensorPair, tie: TieChange): string[] {
   const part = tie.other.find((ps) => ps.includes(t.key)) ?? [t.key];
   const inPart = new Set(part);
   return tie.tensors.filter((n) => n !== t.key && !inPart.has(n));
@@ -59,7 +59,7 @@ function nameList(names: string[], max = 2): string {
 }
 
 /** What changed about one tensor, in a few words. */
-function tensorChange(p: TensorPair): string {
+export function tensorChange(p: TensorPair): string {
   const parts: string[] = [];
   if (p.a && p.b) {
     if (p.changes.includes('dtype')) parts.push(`dtype ${p.a.dtype} → ${p.b.dtype}`);
@@ -71,7 +71,7 @@ function tensorChange(p: TensorPair): string {
 }
 
 /** Notes for one row: its parameter delta (bytes when parameters did not move), ties, own tensor changes. */
-function rowNote(r: ModuleRow, d: CheckpointDiff): string {
+export function rowNote(r: ModuleRow, d: CheckpointDiff): string {
   const parts: string[] = [];
   const dp = owned(r, 'b') - owned(r, 'a');
   const db = bytesOf(r, 'b') - bytesOf(r, 'a');
@@ -109,7 +109,7 @@ const MARK: Record<ModuleRow['status'], string> = { equal: ' ', changed: '~', ad
  * and counts decide; a changed block is expanded, so its whole subtree (statuses, heads, notes)
  * must match. Computed on demand: a 60,000-module tree that is equal costs nothing here.
  */
-function foldKeys(d: CheckpointDiff): (r: ModuleRow) => string {
+export function foldKeys(d: CheckpointDiff): (r: ModuleRow) => string {
   const memo = new Map<ModuleRow, string>();
   const key = (r: ModuleRow): string => {
     let k = memo.get(r);
@@ -226,7 +226,7 @@ function tensorLine(p: TensorPair, d: CheckpointDiff): string {
 }
 
 /** How a tensor's storage partners changed, in words. */
-function sharingChange(p: TensorPair, d: CheckpointDiff): string {
+export function sharingChange(p: TensorPair, d: CheckpointDiff): string {
   const parts: string[] = [];
   if (p.tieLost !== undefined) parts.push(`tie lost: ${nameList(partners(p, d.shared.lost[p.tieLost]))}`);
   if (p.tieGained !== undefined) parts.push(`tie gained: ${nameList(partners(p, d.shared.gained[p.tieGained]))}`);

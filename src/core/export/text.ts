@@ -113,6 +113,7 @@ function plural(n: number, one: string): string {
 
 /** The summary block the CLI prints above the tree. */
 export function renderSummary(cp: Checkpoint): string {
+  if (cp.format === 'pickle') return renderPickleSummary(cp);
   const out: string[] = [];
   const p = cp.parameters;
   out.push(`${safe(cp.architecture ?? 'checkpoint')} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
@@ -128,4 +129,20 @@ export function renderSummary(cp: Checkpoint): string {
   if (cp.buffers.total) out.push(`buffers:    ${exact(cp.buffers.unique)} unique${cp.buffers.total !== cp.buffers.unique ? `, ${exact(cp.buffers.total)} total` : ''}`);
   if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (optimizer state and other non-model tensors)`);
   return out.join('\n') + '\n';
+}
+
+/** Warnings that say what a pickle without tensors is and would do, most telling first. */
+const PICKLE_LEADS = ['not-a-checkpoint', 'magic-bypass', 'broken-pickle'];
+
+/**
+ * A plain pickle (pickle.dump, not torch.save) holds no tensors: what it would call first ("a
+ * pickle, not a checkpoint: it would call posix.system('touch /tmp/x')"), then what the file is.
+ */
+function renderPickleSummary(cp: Checkpoint): string {
+  const lead = PICKLE_LEADS.map((code) => cp.warnings.find((w) => w.code === code)).find((w) => w !== undefined);
+  const info = (cp.metadata.pickle ?? {}) as { protocol?: unknown; pickles?: unknown };
+  const facts = [`${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`, plural(cp.totalBytes, 'byte')];
+  if (typeof info.protocol === 'number') facts.push(`protocol ${info.protocol}`);
+  if (typeof info.pickles === 'number' && info.pickles > 1) facts.push(`${info.pickles} pickles back to back`);
+  return [safe(lead?.message ?? 'a pickle, not a checkpoint'), `plain pickle · ${facts.join(' · ')} · no tensors, nothing to count`].join('\n') + '\n';
 }

@@ -5,7 +5,9 @@
  * "LoRA r=16 on q_proj, v_proj of meta-llama/Llama-2-7b-hf: 6.8M trainable parameters".
  */
 import { AdapterInfo, Checkpoint, QuantizationInfo, Tensor } from '../model';
-import { compact } from '../numbers';
+import { adapterText, bitsText, quantizationText } from '../../shared/quantText';
+
+export { bitsText };
 
 export interface QuantInference {
   type: string;
@@ -83,22 +85,16 @@ export function schemeLabel(q: QuantizationInfo): string {
   return s;
 }
 
-/** 4.6 → "4.6", 4.1563 → "4.16", 16 → "16". */
-export function bitsText(b: number): string {
-  return b >= 10 ? b.toFixed(1).replace(/\.0$/, '') : b.toFixed(2).replace(/\.?0+$/, '');
-}
-
 /** "8.03B parameters · 4-bit GPTQ (g128) · 4.6 bits per weight stored". */
 export function quantizationLine(cp: Pick<Checkpoint, 'parameters' | 'quantization'>): string | undefined {
   const q = cp.quantization;
   if (!q) return undefined;
-  return `${compact(cp.parameters.unique)} parameters · ${schemeLabel(q)} · ${bitsText(q.bitsPerWeight)} bits per weight stored`;
+  return quantizationText(cp.parameters.unique, schemeLabel(q), q.bitsPerWeight);
 }
 
 /** "LoRA r=16 on q_proj, v_proj of meta-llama/Llama-2-7b-hf: 6.8M trainable parameters". */
 export function adapterLine(cp: Pick<Checkpoint, 'parameters' | 'adapter'>): string | undefined {
   const a: AdapterInfo | undefined = cp.adapter;
   if (!a) return undefined;
-  const targets = a.targets.length > 4 ? `${a.targets.slice(0, 4).join(', ')} +${a.targets.length - 4}` : a.targets.join(', ');
-  return `${a.type}${a.rank !== undefined ? ` r=${a.rank}` : ''}${targets ? ` on ${targets}` : ''}${a.base ? ` of ${a.base}` : ''}: ${compact(cp.parameters.unique)} trainable parameters`;
+  return adapterText(a, cp.parameters.unique);
 }

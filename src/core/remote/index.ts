@@ -32,6 +32,8 @@ export { hubToken } from './hub';
 export type { TransferStats, TransferProgress, FetchLike } from './http';
 export { TOKEN_HELP } from './http';
 export { fmtBytes } from './source';
+export { listWeightChoices, choicesIn } from './choices';
+export type { WeightChoice, WeightChoices, ChoiceOptions } from './choices';
 
 export interface RemoteOptions {
   /** Bearer token for the Hub. undefined: HF_TOKEN or the huggingface_hub token file; null: none. */

@@ -2,7 +2,7 @@
  * Byte, shape, storage and tooltip formatting for the webview. DOM-free (compiled and tested
  * under Node). The number and label helpers the host also uses are in src/shared/format.ts.
  */
-import type { NumberFormat, WireGroup, WireTensor } from '../../../src/shared/protocol';
+import type { NumberFormat, Relation, WireGroup, WireTensor } from '../../../src/shared/protocol';
 import { exactCount, formatCount } from '../../../src/shared/format';
 
 // One number style everywhere: the CLI, the exports and the editor share src/core/numbers.ts.
@@ -47,6 +47,7 @@ export function isDisjoint(g: Pick<WireGroup, 'relation' | 'uniqueElements' | 't
  * (a view that overlaps no other member).
  */
 export function describeRelation(relation: string, storageOffset: number | null | undefined, disjoint = false): string {
+  if (relation === 'deduplicated') return 'equal values, stored once by the exporter';
   const word = relation === 'view' && disjoint ? 'slice' : relation;
   if (relation === 'view' && storageOffset !== null && storageOffset !== undefined) return `${word} @ +${storageOffset} B`;
   return word;
@@ -91,7 +92,8 @@ function shortList(names: readonly string[]): string {
  * The tensor table's Storage cell. A tensor alone on its storage is `own` (whatever the format
  * calls the storage: `model.safetensors:wte.weight`, `model.pt:1`; the key goes in the title).
  * Shared storage: `= b` (alias: the same bytes), `view of b` (overlapping), `slice of
- * storage: b` (a byte range of the storage b is also on, not overlapping it), or a declared tie.
+ * storage: b` (a byte range of the storage b is also on, not overlapping it), a declared tie, or
+ * `stored once with b (deduplicated)` (an exporter kept one copy of equal tensors).
  */
 export function storageCell(
   t: Pick<WireTensor, 'name' | 'present' | 'storage' | 'storageOffset'>,
@@ -109,7 +111,11 @@ export function storageCell(
   const why = g.reason ? `\n${g.reason}` : '';
   let text: string;
   let head: string;
-  if (g.relation === 'declared') {
+  if (g.relation === 'deduplicated') {
+    // An exporter (torch.onnx.export) kept one copy of equal tensors: nobody tied them.
+    text = `stored once with ${list} (deduplicated)`;
+    head = `Deduplicated by the exporter: the file stores one copy of the equal values of this tensor and ${others.join(', ')}; each is its own tensor of the model and counts`;
+  } else if (g.relation === 'declared') {
     text = t.present ? `= ${list} (declared tie)` : `= ${list} (tie, not stored)`;
     head = t.present ? `Declared tie: ${others.join(', ')} ${others.length === 1 ? 'is' : 'are'} re-tied to this tensor at load time` : `Not stored: re-tied to ${others.join(', ')} at load time`;
   } else if (g.relation === 'alias') {
@@ -138,5 +144,43 @@ export function tensorCountParts(stored: number, total: number): { value: string
     value,
     extra: `+ ${exactCount(ties)} ${tieWord}`,
     title: `${value} tensor${stored === 1 ? '' : 's'} stored in the file, and ${exactCount(ties)} ${tieWord} that ${ties === 1 ? 'is' : 'are'} not stored (re-tied at load time)`,
+  };
+}
+
+/** How the tree's links and the map's arcs draw each relation, and what the legend says of it. */
+export const RELATION_LEGEND: Readonly<Record<Relation, { label: string; title: string }>> = {
+  alias: { label: 'same bytes', title: 'Alias: the names are one tensor (the same bytes), counted once' },
+  view: { label: 'views of one storage', title: 'Views: byte ranges of one storage, counted once where they overlap' },
+  declared: { label: 'declared tie', title: 'Declared tie: the file or config.json says the weights are tied (re-tied at load time), counted once' },
+  deduplicated: {
+    label: 'equal values stored once by the exporter',
+    title: 'Deduplicated: the exporter (torch.onnx.export) stored one copy of tensors whose values were equal; each is its own tensor of the model and counts',
+  },
+};
+
+const RELATION_ORDER: readonly Relation[] = ['alias', 'view', 'declared', 'deduplicated'];
+
+/** The legend's entries for the relations drawn, in a fixed order. */
+export function relationLegend(relations: Iterable<Relation>): { relation: Relation; label: string; title: string }[] {
+  const set = new Set(relations);
+  return RELATION_ORDER.filter((r) => set.has(r)).map((r) => ({ relation: r, ...RELATION_LEGEND[r] }));
+}
+
+/** A link's label (an SVG title): `declared tie: lm_head.weight = transformer.wte.weight`. */
+export function linkLabel(relation: Relation, names: readonly string[]): string {
+  const shown = names.slice(0, 4).join(' = ') + (names.length > 4 ? ` = … (${names.length - 4} more)` : '');
+  return `${RELATION_LEGEND[relation]?.label ?? relation}: ${shown}`;
+}
+
+/**
+ * The summary's note on exporter-deduplicated names (ONNX): they are separate tensors that
+ * count, not shared weights: "13 tensors stored as 3 copies: equal values the exporter kept once
+ * (each counted)".
+ */
+export function deduplicatedNote(d: { groups: number; tensors: number } | undefined): { text: string; title: string } | undefined {
+  if (!d || d.groups <= 0) return undefined;
+  return {
+    text: `${exactCount(d.tensors)} tensors stored as ${exactCount(d.groups)} cop${d.groups === 1 ? 'y' : 'ies'}: equal values the exporter kept once (each counted)`,
+    title: `The exporter (torch.onnx.export) kept one copy of tensors whose values were equal (fresh LayerNorm weights, zero biases) and forwards the other names to it. Each name is its own tensor of the model and counts in the parameters; nothing is tied. Relation: deduplicated.`,
   };
 }

@@ -13,11 +13,14 @@ import { filteredOut, GroupStore, rowPeers, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
+import { transferText } from '../data/source';
 import { getApi, hostTransport } from './api';
 import { clear, h, icon } from './dom';
 import { mapCard, MapView, moreCard } from './map';
 import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
+import { renderMetadata, renderSafety, renderWarnings } from './details';
+import { isPlainPickle } from '../data/safety';
 import { TensorTable } from './tensorTable';
 import { CARD_TENSORS, rowCard, tensorCard, Tooltip, TooltipContext } from './tooltip';
 import { TreeView } from './treeView';
@@ -55,6 +58,12 @@ const MAX_EXPAND_ALL_ROWS = 500_000;
 /** The loading line: what is being read, how far. */
 export function progressText(fileName: string, p: Progress | undefined): string {
   if (!p) return `Reading the headers of ${fileName}…`;
+  // A remote checkpoint: what the network carried so far (and the shards, for a sharded one).
+  const transfer = p.stage === 'reading' ? transferText(p) : undefined;
+  if (transfer) {
+    const shards = p.filesTotal !== undefined && p.filesTotal > 1 ? `${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ` : '';
+    return `Reading the headers of ${fileName} over the network: ${shards}${transfer}…`;
+  }
   if (p.stage === 'analysing') return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}…`;
   if (p.stage === 'building') return `Building the view of ${fileName}…`;
   if (p.filesTotal !== undefined && p.filesTotal > 1) {
@@ -257,6 +266,9 @@ export class App {
           'div',
           { class: 'status-line' },
           h('vscode-button', { icon: 'refresh', onclick: () => this.rpc.notify('reload') }, 'Try again'),
+          // A gated or private repository (or one the Hub hides without a token): the error names the
+          // command; here it is a button (the token goes to VS Code's secret storage), then it opens again.
+          code === 'auth' || message.includes('Weightscope: Set Hugging Face Token') ? h('vscode-button', { icon: 'key', secondary: true, 'data-testid': 'set-token', onclick: () => this.rpc.notify('setToken') }, 'Set Hugging Face Token…') : null,
           code ? h('span', { class: 'muted' }, `error code: ${code}`) : null,
         ),
       ),
@@ -307,6 +319,11 @@ export class App {
     this.groups = groups;
     this.saved = saved ?? { v: 1, path: head.summary.path, selected: null, scrollTop: 0, tab: 0 };
     this.saved.path = head.summary.path;
+    // A pickle without tensors (a plain .pkl): its safety report is the view, not an empty model.
+    if (isPlainPickle(head.summary)) {
+      this.buildPickleLayout();
+      return;
+    }
     // The summary and the first view paint now; saved state (a tab switch, a reload) follows.
     this.buildLayout();
     if (saved && (saved.tree || saved.selected !== null)) void this.restoreSaved(saved, generation);
@@ -359,7 +376,34 @@ export class App {
     return renderSummary(this.head!, this.settings.numberFormat, {
       showPanel: (id) => this.showPanel(id),
       reload: () => this.rpc.notify('reload'),
+      openSource: () => this.rpc.notify('openSource'),
     });
+  }
+
+  /**
+   * A plain pickle's view: the summary with the decoded calls, then the whole safety report, the
+   * warnings and the metadata (what pickle.load would return) — no tree, no tensor table.
+   */
+  private buildPickleLayout(): void {
+    clear(this.root);
+    this.root.dataset.state = 'pickle';
+    this.table = undefined;
+    this.tabs = undefined;
+    this.split = undefined;
+    this.mapView = undefined;
+    this.mapSource = undefined;
+    const s = this.head!.summary;
+    const section = (id: string, title: string, body: HTMLElement) => h('section', { class: 'pickle-section', 'data-panel-section': id }, h('h2', null, title), body);
+    this.root.append(
+      this.renderHeader(),
+      h(
+        'div',
+        { class: 'pickle-view', 'data-testid': 'pickle-view' },
+        section('safety', 'Safety', renderSafety(s)),
+        section('warnings', s.warningCount ? `Warnings (${s.warningCount})` : 'Warnings', renderWarnings(s)),
+        section('metadata', 'Metadata', renderMetadata(s, () => this.rpc.notify('openMetadata'))),
+      ),
+    );
   }
 
   /** The whole view for a model: summary, toolbar, and the tree over the details panels. */
@@ -762,7 +806,11 @@ export class App {
   }
 
   private showPanel(id: string): void {
-    if (!this.tabs) return;
+    if (!this.tabs) {
+      // The pickle view has sections, not tabs.
+      this.root.querySelector(`[data-panel-section="${CSS.escape(id)}"]`)?.scrollIntoView({ block: 'start' });
+      return;
+    }
     const index = panelIndex(id);
     this.tabs.selectedIndex = index;
     this.tabs.dispatchEvent(new CustomEvent('vsc-tabs-select', { detail: { selectedIndex: index } }));

@@ -1,5 +1,7 @@
 /** Metadata, warnings and safety panes of the details area. */
 import { splitKvTypes } from '../data/metadata';
+import { globalSummary, isPlainPickle, sortedGlobals } from '../data/safety';
+import { exactCount } from '../../../src/shared/format';
 import type { WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
 import type { DetailsPanel } from './panel';
@@ -75,30 +77,46 @@ export function renderWarnings(s: WireSummary): HTMLElement {
 
 export function renderSafety(s: WireSummary): HTMLElement {
   if (!s.safety) {
-    return h('div', { class: 'empty-note' }, `${s.format} files hold tensors and metadata only; there is no code to run.`);
+    return h('div', { class: 'empty-note' }, `${s.formatLabel} files hold tensors and metadata only; there is no code to run.`);
   }
-  const order = { dangerous: 0, unknown: 1, allowed: 2 } as const;
-  const globals = s.safety.globals.slice().sort((a, b) => order[a.verdict] - order[b.verdict] || a.name.localeCompare(b.name));
-  const list = h('ul', { class: 'list' });
-  for (const g of globals) {
-    const ic = g.verdict === 'dangerous' ? 'error' : g.verdict === 'unknown' ? 'question' : 'pass';
+  const list = h('ul', { class: 'list safety-list' });
+  for (const g of sortedGlobals(s.safety)) {
+    const ic = g.verdict === 'dangerous' ? 'error' : g.verdict === 'unknown' ? (g.unsafe ? 'warning' : 'question') : 'pass';
+    const calls = g.calls ?? [];
+    const more = g.callCount && g.callCount > calls.length && calls.length ? g.callCount - calls.length : 0;
     list.append(
       h(
         'li',
-        { 'data-verdict': g.verdict },
+        { 'data-verdict': g.verdict, 'data-name': g.name },
         icon(ic),
-        h('span', null, h('code', null, g.name), ` ${g.verdict}`, g.count > 1 ? ` · ${g.count} references` : '', g.reason ? h('span', { class: 'muted' }, ` — ${g.reason}`) : null),
+        h(
+          'div',
+          { class: 'safety-entry' },
+          h('span', null, h('code', null, g.name), ` ${globalSummary(g)}`, g.reason ? h('span', { class: 'muted' }, ` — ${g.reason}`) : null),
+          calls.length
+            ? h(
+                'ul',
+                { class: 'safety-calls' },
+                ...calls.map((c) => h('li', null, h('code', { class: 'call', 'data-testid': 'safety-call' }, c))),
+                more ? h('li', { class: 'muted' }, `… ${exactCount(more)} more call${more === 1 ? '' : 's'}`) : null,
+              )
+            : null,
+        ),
       ),
     );
   }
   const verdict = s.safety.verdict;
+  const loader = isPlainPickle(s) ? 'pickle.load (or torch.load)' : 'torch.load (weights_only=False)';
   const head =
     verdict === 'dangerous'
-      ? 'Loading this file with torch.load (weights_only=False) would import and call the globals marked below.'
+      ? `Loading this file with ${loader} would import and call the globals marked below, with the arguments shown (decoded from the pickle; nothing was executed).`
       : verdict === 'unknown'
         ? 'The pickle references globals outside the set torch.load(weights_only=True) accepts.'
         : 'Every global the pickle references is one torch.load(weights_only=True) accepts.';
-  return h('div', { class: 'detail-body meta-scroll' }, h('p', { class: 'empty-note' }, head), list);
+  const notes: HTMLElement[] = [];
+  if (!s.safety.globals.length) notes.push(h('p', { class: 'muted' }, 'The pickle names no global: it builds plain data only.'));
+  if (s.safety.incomplete) notes.push(h('p', { class: 'muted' }, `Not fully scanned: ${s.safety.incomplete}`));
+  return h('div', { class: 'detail-body meta-scroll' }, h('p', { class: 'empty-note' }, head), list, ...notes);
 }
 
 export const metadataPanel: DetailsPanel = {

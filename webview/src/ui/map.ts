@@ -13,7 +13,7 @@ import { select } from 'd3';
 import { formatCount, exactCount } from '../../../src/shared/format';
 import { arcPath, foldLabel, isAncestor } from '../../../src/shared/icicle';
 import type { NumberFormat } from '../../../src/shared/protocol';
-import { formatShare } from '../data/format';
+import { formatShare, relationLegend } from '../data/format';
 import { cellTarget, cellZoom, layoutMap, MapAction, MapCell, MapId, MapLayout, MAP_KINDS, mapNavigate, MapSource, MapValues, MapZoom, normalizeZoom, sameZoom, zoomFromKey, zoomKey, zoomOut, zoomsToShow, zoomTrail } from '../data/mapLayout';
 import { groupColour } from '../data/shared';
 import { clear, h, onNextFrame } from './dom';
@@ -323,7 +323,7 @@ export class MapView {
       .selectAll<SVGPathElement, (typeof data)[number]>('path.map-tie')
       .data(data, (x) => String(x.a.group))
       .join('path')
-      .attr('class', (x) => `map-tie tie-c${groupColour(x.a.group)}${x.a.relation === 'declared' ? ' declared' : ''}${lit.has(x.a.group) ? ' lit' : ''}`)
+      .attr('class', (x) => `map-tie tie-c${groupColour(x.a.group)}${x.a.relation === 'declared' || x.a.relation === 'deduplicated' ? ` ${x.a.relation}` : ''}${lit.has(x.a.group) ? ' lit' : ''}`)
       .attr('data-shared', (x) => x.a.tensors.join(' '))
       .attr('data-relation', (x) => x.a.relation)
       .attr('d', (x) => x.d);
@@ -346,7 +346,15 @@ export class MapView {
       this.legend.append(h('span', { class: `map-key k-${k.kind}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), k.label));
     }
     if (layout.cells.some((c) => c.tiedOnly)) this.legend.append(h('span', { class: 'map-key tied-key' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'stored elsewhere (tied)'));
-    if (layout.arcs.length) this.legend.append(h('span', { class: 'map-key arc-key' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'shared storage'));
+    // One key per relation among the arcs: shared storage (solid), a declared tie (dashed), equal
+    // values an exporter stored once (dotted: separate tensors, each counted).
+    const relations = new Set(layout.arcs.map((a) => a.relation));
+    const shared = relations.has('alias') || relations.has('view');
+    if (shared) this.legend.append(h('span', { class: 'map-key arc-key', 'data-relation': 'alias' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'shared storage'));
+    for (const e of relationLegend(relations)) {
+      if (e.relation === 'alias' || e.relation === 'view') continue;
+      this.legend.append(h('span', { class: `map-key arc-key ${e.relation}`, 'data-relation': e.relation, title: e.title }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), e.label));
+    }
     const unit = this.values?.metric === 'bytes' ? 'bytes' : 'unique parameters (shared storage drawn once, where first stored)';
     let note = `Width: ${unit}.`;
     if (layout.arcsDropped) note += ` ${layout.arcsDropped} more shared-storage arcs not drawn.`;

@@ -4,7 +4,8 @@
  */
 import { select } from 'd3';
 import { columnWidths, gridTemplate, resizeColumn, resizeKey, TABLE_COLUMNS } from '../data/columns';
-import { formatBytes, formatShape, storageCell } from '../data/format';
+import { formatBytes, storageCell } from '../data/format';
+import { shapeCell } from '../data/quant';
 import { exactCount, formatCount } from '../../../src/shared/format';
 import { TypeAhead } from '../data/keyboard';
 import { GroupStore, groupColour } from '../data/shared';
@@ -427,7 +428,8 @@ export class TensorTable {
         cells[0].textContent = t.name.slice(strip) || t.name;
         cells[0].className = `tname${t.present ? '' : ' absent'}`;
         cells[1].textContent = t.dtype;
-        cells[2].textContent = formatShape(t.shape);
+        // A packed quantized weight shows the shape stored and the shape it stands for.
+        cells[2].textContent = shapeCell(t).text;
         cells[3].textContent = formatCount(t.numel, fmt);
         cells[4].textContent = formatBytes(t.nbytes);
         cells[5].textContent = t.present ? t.role : `${t.role} (tied, not stored)`;
@@ -438,7 +440,7 @@ export class TensorTable {
         storage.title = cell.title;
         if (cell.shared && g) {
           storage.className = 'storage';
-          storage.append(h('span', { class: 'storage-shared' }, h('span', { class: `dot${g.relation === 'declared' ? ' declared' : ''}` }), h('span', { class: 'storage-text' }, cell.text)));
+          storage.append(h('span', { class: 'storage-shared' }, h('span', { class: `dot${g.relation === 'declared' || g.relation === 'deduplicated' ? ` ${g.relation}` : ''}` }), h('span', { class: 'storage-text' }, cell.text)));
         } else {
           storage.className = 'storage muted';
           storage.textContent = cell.text;

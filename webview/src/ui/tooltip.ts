@@ -9,6 +9,7 @@ import { GroupStore, groupColour, SharedPeer } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { foldLabel, Row } from '../data/tree';
 import type { NumberFormat, WireTensor } from '../../../src/shared/protocol';
+import { shapeCell, storedLine } from '../data/quant';
 import { clear, h } from './dom';
 
 /** Tensors a module's card lists (the rows on screen prefetch that many). */
@@ -120,7 +121,7 @@ function tensorTable(list: WireTensor[], strip: number, fmt: NumberFormat): HTML
         null,
         h('td', null, t.name.slice(strip) || t.name),
         h('td', null, t.dtype),
-        h('td', null, formatShape(t.shape)),
+        h('td', null, shapeCell(t).text),
         h('td', { class: 'num', title: `${exactCount(t.numel)} elements` }, formatCount(t.numel, fmt)),
         h('td', { class: 'num' }, formatBytes(t.nbytes)),
         h('td', null, t.present ? t.role : `${t.role}, not stored`),
@@ -150,9 +151,9 @@ function peerLines(ctx: TooltipContext, peers: SharedPeer[], showTensor: boolean
         h(
           'div',
           { class: `tt-peer ${colour}` },
-          h('span', { class: `dot${p.relation === 'declared' ? ' declared' : ''}` }),
+          h('span', { class: `dot${p.relation === 'declared' || p.relation === 'deduplicated' ? ` ${p.relation}` : ''}` }),
           h('span', null, p.tensor + at),
-          h('span', { class: 'muted' }, 'shares storage with'),
+          h('span', { class: 'muted' }, p.relation === 'deduplicated' ? 'stored once with (equal values; each counts)' : 'shares storage with'),
         ),
       );
       lastTensor = p.tensor;
@@ -206,6 +207,9 @@ export function rowCard(ctx: TooltipContext, row: Row, peers: SharedPeer[]): { c
     parts.push(m.bytes > 0 || m.tensorCount === 0 ? formatBytes(m.bytes) : 'no bytes of its own (tied)');
     parts.push(`${exactCount(m.tensorCount)} tensor${m.tensorCount === 1 ? '' : 's'}`);
     content.push(h('div', { class: 'tt-line' }, parts.join(' · ')));
+    // Quantized layers: what the subtree takes on disk beside the unquantized parameters.
+    const stored = storedLine(m, fmt);
+    if (stored) content.push(h('div', { class: 'tt-line tt-stored', 'data-testid': 'tt-stored' }, stored));
     if (m.evidence && m.inferred) content.push(h('div', { class: 'tt-line' }, `Type inferred: ${m.evidence}`));
     if (n.id === 0 && m.params[1] > m.params[0]) {
       content.push(h('div', { class: 'tt-line tt-shared-note' }, `Shared storage counted once: ${formatCount(m.params[1] - m.params[0], fmt)} parameters are reachable under two names or more. Each row counts what its subtree holds, so the shares of rows that share storage add up to more than 100%.`));
@@ -239,6 +243,9 @@ export function tensorCard(ctx: TooltipContext, t: WireTensor, peers: SharedPeer
     h('div', { class: 'tt-title' }, h('span', null, t.name), h('span', { class: 'tt-repr' }, `${t.dtype} ${formatShape(t.shape)}`)),
     h('div', { class: 'tt-line' }, `${countPhrase(t.numel, fmt, 'elements')} · ${formatBytes(t.nbytes)} · ${t.role}`),
   ];
+  // A packed quantized weight: the weight it stands for, which the parameters count.
+  if (t.logicalShape) content.push(h('div', { class: 'tt-line tt-stored' }, `Packed: stands for a ${formatShape(t.logicalShape)} weight, ${countPhrase(t.logicalNumel ?? t.numel, fmt, 'parameters')}`));
+  if (t.module) content.push(h('div', { class: 'tt-line' }, `Belongs to ${t.module}`));
   const note = t.present ? dtypeNote(t.dtype, t.formatDtype) : '';
   if (note) content.push(h('div', { class: 'tt-line' }, note));
   // A declared tie's reason is shown once, under the shared storage below.

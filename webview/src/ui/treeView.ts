@@ -6,7 +6,7 @@
  * groups of rows that show are asked for too, so their links and highlights appear.
  */
 import { path as d3path, select } from 'd3';
-import { formatShare } from '../data/format';
+import { formatShare, linkLabel, relationLegend } from '../data/format';
 import { exactCount, formatCount } from '../../../src/shared/format';
 import { DescribeState } from '../data/describe';
 import { navigate, NavRow, TypeAhead } from '../data/keyboard';
@@ -57,6 +57,8 @@ export class TreeView {
   private state?: TreeState;
   private groups?: GroupStore;
   private links: TieLink[] = [];
+  private readonly legendEl: HTMLElement;
+  private legendKey = '';
   private gutter = 0;
   private rootLabel = '';
   private metric: 'params' | 'bytes' = 'params';
@@ -107,7 +109,8 @@ export class TreeView {
       h('span', { class: 'col-share' }, ''),
       this.countHead,
     );
-    this.element = h('div', { class: 'pane tree-pane' }, head, this.viewport);
+    this.legendEl = h('div', { class: 'tie-legend', 'data-testid': 'tie-legend', 'aria-label': 'Links between modules', hidden: true });
+    this.element = h('div', { class: 'pane tree-pane' }, head, this.viewport, this.legendEl);
 
     this.viewport.addEventListener('scroll', () => {
       const own = this.ownScrollTop !== null && Math.abs(this.viewport.scrollTop - this.ownScrollTop) < 1;
@@ -212,10 +215,21 @@ export class TreeView {
     }
     const { links, lanes } = computeLinks(this.state, this.groups.known());
     this.links = links;
+    this.renderLegend();
     this.gutter = lanes ? lanes * LANE + 10 : 0;
     this.spacer.style.height = `${rows.length * ROW_HEIGHT + (this.emptyEl.hidden ? 0 : 2 * ROW_HEIGHT)}px`;
     this.emptyEl.style.top = `${rows.length * ROW_HEIGHT + 6}px`;
     this.render();
+  }
+
+  /** What the links drawn mean, one entry per relation among them (dashed: declared, dotted: deduplicated). */
+  private renderLegend(): void {
+    const entries = relationLegend(this.links.map((l) => l.relation));
+    const key = entries.map((e) => e.relation).join(' ');
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    this.legendEl.replaceChildren(...entries.map((e) => h('span', { class: `tie-key ${e.relation}`, 'data-relation': e.relation, title: e.title }, legendSwatch(e.relation), e.label)));
+    this.legendEl.hidden = entries.length === 0;
   }
 
   /** A note under the rows (e.g. `No module matches "x"`), or none. */
@@ -486,9 +500,10 @@ export class TreeView {
       .selectAll<SVGPathElement, TieLink>('path.tie-link')
       .data(visible, (l) => String(l.group))
       .join('path')
-      .attr('class', (l) => `tie-link tie-c${groupColour(l.group)}${l.relation === 'declared' ? ' declared' : ''}${this.litGroups.has(l.group) ? ' lit' : ''}`)
+      .attr('class', (l) => `tie-link tie-c${groupColour(l.group)}${l.relation === 'declared' || l.relation === 'deduplicated' ? ` ${l.relation}` : ''}${this.litGroups.has(l.group) ? ' lit' : ''}`)
       .attr('data-shared', (l) => l.names.join(' '))
       .attr('data-relation', (l) => l.relation)
+      .attr('aria-label', (l) => linkLabel(l.relation, l.names))
       .attr('d', pathOf);
     const dots: { key: string; group: number; y: number }[] = [];
     for (const l of visible) for (const r of l.rows) if (r >= start && r < end) dots.push({ key: `${l.group}:${r}`, group: l.group, y: y(r) });
@@ -715,6 +730,21 @@ export class TreeView {
     this.sizeColumns();
     this.render();
   }
+}
+
+/** A short line drawn as the tree's links of a relation are (solid, dashed, dotted). */
+function legendSwatch(relation: string): SVGSVGElement {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('class', 'tie-swatch');
+  svg.setAttribute('width', '22');
+  svg.setAttribute('height', '8');
+  svg.setAttribute('aria-hidden', 'true');
+  const line = document.createElementNS(NS, 'line');
+  for (const [k, v] of [['x1', '1'], ['x2', '21'], ['y1', '4'], ['y2', '4']]) line.setAttribute(k, v);
+  line.setAttribute('class', `tie-link ${relation}`);
+  svg.append(line);
+  return svg;
 }
 
 function rangeOf(from: number, to: number): number[] {
