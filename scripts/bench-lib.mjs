@@ -49,3 +49,11 @@ export function dropCaches() {
     return false;
   }
 }
+
+// The DeepSeek-V3 layout (163 sparse shards, 91,991 tensors, FP8 weights with their block scales,
+// 684.5B parameters as stored): one generator, scripts/deepseek-v3.cjs, which the benches, the
+// mocha tests and the end-to-end harness all use.
+export const { tensorsOf: deepseekTensors, configOf: deepseekConfig, makeDeepSeekV3 } = require(path.join(repo, 'scripts', 'deepseek-v3.cjs'));
+
+/** The DeepSeek-V3 layout in .bench/deepseek-v3 (written once): its index.json. */
+export const deepseekIndex = () => makeDeepSeekV3(path.join(benchDir, 'deepseek-v3'), 163);

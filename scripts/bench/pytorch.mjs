@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import { repo, benchDir, core } from '../bench-lib.mjs';
 
 const dir = path.join(benchDir, 'pytorch');
-const PY = '/usr/bin/python3';
+export const PY = '/usr/bin/python3';
 
 const MAKE = `
 import os, sys
@@ -39,12 +39,12 @@ ts.sort()
 print(json.dumps({'median_ms': ts[len(ts) // 2] * 1000}))
 `;
 
-function hasTorch() {
+export function hasTorch() {
   if (!fs.existsSync(PY)) return false;
   return spawnSync(PY, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
-function build(report) {
+export function build(report) {
   const marker = path.join(dir, '.complete-v1');
   if (fs.existsSync(marker)) return;
   fs.mkdirSync(dir, { recursive: true });

@@ -4,10 +4,7 @@
 // (best of a few runs). The editor in a real VS Code: scripts/bench/editor.mjs.
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
-import { benchDir, repo, requireOut } from '../bench-lib.mjs';
-import { createRequire } from 'module';
-
-const { makeDeepSeekV3 } = createRequire(import.meta.url)(path.join(repo, 'scripts', 'deepseek-v3.cjs'));
+import { repo, requireOut, deepseekIndex } from '../bench-lib.mjs';
 const { loadCheckpoint } = requireOut('src/extension/loader.js');
 const { analyze } = requireOut('src/core/analyze.js');
 const { buildSummary } = requireOut('src/worker/payload.js');
@@ -31,7 +28,7 @@ async function best(n, fn) {
 export default async function (report) {
   // The host's side of opening the 163-shard DeepSeek-V3 layout in a worker, as the extension
   // does it (no VS Code): the event loop of this thread while the worker reads and analyses.
-  const index = makeDeepSeekV3(path.join(benchDir, 'deepseek-v3'));
+  const index = deepseekIndex();
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   const t0 = process.hrtime.bigint();

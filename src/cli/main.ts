@@ -5,7 +5,8 @@
  * stderr saying what and where); 2 usage error.
  */
 import * as fs from 'fs';
-import { openCheckpoint, toReport, isCheckpointError, Checkpoint } from '../core';
+import { openCheckpoint, isCheckpointError, Checkpoint } from '../core';
+import { reportJsonChunks } from '../core/report';
 import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
@@ -112,8 +113,9 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   return { path, format: format ?? 'text', output, depth, unfold };
 }
 
-async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array> {
-  if (args.format === 'json') return JSON.stringify(toReport(cp), null, 2) + '\n';
+async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array | Iterable<string>> {
+  // Written piece by piece as it is made: never the whole document in one string (issue 11).
+  if (args.format === 'json') return reportJsonChunks(cp);
   if (args.format === 'text') return renderCli(cp, args);
   // Diagram and document exports live in core/export (issue 5).
   const { exportAs } = await import('../core/export');
@@ -191,11 +193,13 @@ export async function main(argv: string[]): Promise<number> {
     else if (transfer) process.stderr.write(safeLine(transfer) + '\n');
     if (args.output) {
       try {
-        fs.writeFileSync(args.output, out);
+        writeFile(args.output, out);
       } catch (e) {
         process.stderr.write(`error: cannot write ${oneLine(args.output)}: ${oneLine((e as NodeJS.ErrnoException).code ?? String(e))}\n`);
         return 1;
       }
+    } else if (typeof out !== 'string' && !(out instanceof Uint8Array)) {
+      for (const piece of out) if (!process.stdout.write(piece)) await new Promise((resolve) => process.stdout.once('drain', resolve));
     } else if (typeof out === 'string') process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     else {
       if (process.stdout.isTTY) {
@@ -217,6 +221,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`error: internal error: ${oneLine(String(err?.message ?? e))} (please report this)\n`);
     return 1;
+  }
+}
+
+/** Write the output to a file: a string or bytes at once, pieces as they come. */
+function writeFile(file: string, out: string | Uint8Array | Iterable<string>): void {
+  if (typeof out === 'string' || out instanceof Uint8Array) return fs.writeFileSync(file, out);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const piece of out) fs.writeSync(fd, piece);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

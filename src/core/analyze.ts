@@ -108,7 +108,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     totalBytes: raw.totalBytes,
     architecture,
   };
-  complete(cp, annotations);
+  complete(cp, annotations, byName);
   return cp;
 }
 
@@ -121,17 +121,19 @@ function storageKey(t: Tensor): string | null {
 }
 
 function groupSharing(tensors: Tensor[]): SharedGroup[] {
-  const byStorage = new Map<string, Tensor[]>();
+  // Most storages hold one tensor: it is kept as itself, and a list made only for a second one.
+  const byStorage = new Map<string, Tensor | Tensor[]>();
   for (const t of tensors) {
     const k = storageKey(t);
     if (k === null) continue;
-    const list = byStorage.get(k);
-    if (list) list.push(t);
-    else byStorage.set(k, [t]);
+    const have = byStorage.get(k);
+    if (have === undefined) byStorage.set(k, t);
+    else if (Array.isArray(have)) have.push(t);
+    else byStorage.set(k, [have, t]);
   }
   const groups: SharedGroup[] = [];
-  for (const [storage, members] of byStorage) {
-    if (members.length < 2) continue;
+  byStorage.forEach((members, storage) => {
+    if (!Array.isArray(members)) return;
     const relation = relationOf(members);
     const params = members.filter((m) => m.role === 'parameter');
     const measured = params.length ? params : members;
@@ -148,7 +150,7 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
     const idx = groups.length;
     for (const m of members) m.group = idx;
     groups.push(g);
-  }
+  });
   return groups;
 }
 
@@ -264,40 +266,160 @@ function measure(list: Tensor[]): Measure {
 // ---------------------------------------------------------------------------------------------
 // Module tree
 
-interface Builder {
-  name: string;
-  path: string;
-  children: Map<string, Builder>;
-  own: Tensor[];
-  hint?: ModuleHint;
+/** A module being built: its children in order, its own tensors, and what finish() sums for its parent. */
+class Builder {
+  readonly children: Builder[] = [];
+  /** Children by name, once there are enough of them for a scan to cost more than a map. */
+  private byName: Map<string, Builder> | undefined;
+  readonly own: Tensor[] = [];
+  hint: ModuleHint | undefined = undefined;
+  /** Set by finish(): the node, and the sums its parent adds up. */
+  node: ModuleNode | undefined = undefined;
+  sums: Sums | undefined = undefined;
+  /** Fold signature (an id per distinct structure), when a parent folds it. */
+  signature = -1;
+  constructor(readonly name: string, readonly path: string) {}
+
+  child(name: string): Builder | undefined {
+    if (this.byName) return this.byName.get(name);
+    for (const c of this.children) if (c.name === name) return c;
+    return undefined;
+  }
+
+  add(c: Builder): void {
+    this.children.push(c);
+    if (this.byName) this.byName.set(c.name, c);
+    else if (this.children.length > 8) this.byName = new Map(this.children.map((x) => [x.name, x]));
+  }
+
+  reorder(children: Builder[]): void {
+    for (let i = 0; i < children.length; i++) this.children[i] = children[i];
+  }
+}
+
+/** What a subtree adds to its parent's totals (shared storage is measured at each level). */
+interface Sums {
+  paramUnique: number;
+  paramTotal: number;
+  bufferUnique: number;
+  bufferTotal: number;
+  otherUnique: number;
+  otherTotal: number;
+  /** Bytes by dtype of the tensors alone on their storage (interned: never mutated). */
+  bytes: Record<string, number>;
+  /** Tensors on storages that other tensors also use (measured together at each level), or null. */
+  shared: Tensor[] | null;
+  count: number;
+  /** Whether the subtree holds optimizer state. */
+  optimizer: boolean;
 }
 
 /** Module levels at most; deeper dotted names are folded into their last level's tensor name. */
 const MAX_TREE_DEPTH = 256;
 
-function newBuilder(name: string, path: string): Builder {
-  return { name, path, children: new Map(), own: [] };
+/**
+ * Values many modules hold alike (names, counts, bytes by dtype, reprs), kept once per analysis:
+ * a 92,000-tensor model has 61,000 modules but a few hundred distinct values. The shared objects
+ * are never mutated after analysis (a consumer that adds a declared total copies them first).
+ */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  private readonly counts = new Map<number, Map<number, Counts>>();
+  private readonly dicts = new Map<string, Record<string, number>>();
+
+  string<T extends string | undefined>(s: T): T {
+    if (s === undefined) return s;
+    const have = this.strings.get(s);
+    if (have !== undefined) return have as T;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  countsOf(unique: number, total: number): Counts {
+    let byTotal = this.counts.get(unique);
+    if (!byTotal) this.counts.set(unique, (byTotal = new Map()));
+    let c = byTotal.get(total);
+    if (!c) byTotal.set(total, (c = { unique, total }));
+    return c;
+  }
+
+  /** A bytes-by-dtype record equal to `d`, keys in the same order. */
+  dict(d: Record<string, number>): Record<string, number> {
+    let key = '';
+    for (const k in d) key += `${k}\0${d[k]}\0`;
+    const have = this.dicts.get(key);
+    if (have) return have;
+    this.dicts.set(key, d);
+    return d;
+  }
 }
 
+/** Empty lists shared by every module that has none (frozen: nothing may add to them). */
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
+const NO_SHARED: SharedWith[] = Object.freeze([]) as unknown as SharedWith[];
+const NO_FOLDS: FoldRun[] = Object.freeze([]) as unknown as FoldRun[];
+const NO_CHILDREN: ModuleNode[] = Object.freeze([]) as unknown as ModuleNode[];
+
 function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[]): ModuleNode {
-  const root = newBuilder('', '');
+  const root = new Builder('', '');
+  const intern = new Interner();
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
-  if (raw.moduleTree) attachHint(root, raw.moduleTree);
+  if (raw.moduleTree) attachHint(root, raw.moduleTree, intern);
+
+  /** The child `name` of `parent`, made if missing; `prefix` is its dotted path when the caller has it. */
+  const childOf = (parent: Builder, name: string, prefix?: string): Builder => {
+    let c = parent.child(name);
+    if (c) return c;
+    let path: string;
+    if (parent === root || parent.path === '') path = name;
+    // The path is the tensor name's own prefix (one string shared with the name), not a copy.
+    else if (prefix !== undefined && parent.path.length + 1 + name.length === prefix.length && prefix.startsWith(parent.path)) path = prefix;
+    else path = `${parent.path}.${name}`;
+    c = new Builder(intern.string(name), path);
+    parent.add(c);
+    return c;
+  };
+  // The module of a dotted prefix is the walk of its parts from the root: the same prefix is the
+  // same module, so each distinct prefix is walked once (a module's tensors mostly come together).
+  const byPrefix = new Map<string, Builder>();
+  const nodeFor = (prefix: string): Builder => {
+    let b = byPrefix.get(prefix);
+    if (b) return b;
+    const dot = prefix.lastIndexOf('.');
+    b = dot < 0 ? childOf(root, prefix, prefix) : childOf(nodeFor(prefix.slice(0, dot)), prefix.slice(dot + 1), prefix);
+    byPrefix.set(prefix, b);
+    return b;
+  };
+  const dots = (s: string): number => {
+    let n = 0;
+    for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) n++;
+    return n;
+  };
+  let last: Builder | undefined;
+  let lastPrefix = '';
   for (const t of tensors) {
-    let parts = t.module !== undefined && t.name.startsWith(`${t.module}.`) ? [...t.module.split('.'), t.name.slice(t.module.length + 1)] : t.name.split('.');
-    // Names nested absurdly deep (a crafted file) keep their tail as one leaf name, so no walk
-    // over the tree can exhaust the stack.
-    if (parts.length > MAX_TREE_DEPTH + 1) parts = [...parts.slice(0, MAX_TREE_DEPTH), parts.slice(MAX_TREE_DEPTH).join('.')];
-    let node = root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      let child = node.children.get(parts[i]);
-      if (!child) {
-        child = newBuilder(parts[i], node.path ? `${node.path}.${parts[i]}` : parts[i]);
-        node.children.set(parts[i], child);
+    const name = t.name;
+    const byModule = t.module !== undefined && name.startsWith(`${t.module}.`);
+    let parent: Builder;
+    if (byModule) {
+      // bitsandbytes: `q_proj.weight.absmax` belongs to q_proj.
+      parent = dots(t.module!) < MAX_TREE_DEPTH ? nodeFor(t.module!) : deepParent(root, [...t.module!.split('.'), name.slice(t.module!.length + 1)], childOf);
+    } else {
+      const dot = name.lastIndexOf('.');
+      if (dot < 0) parent = root;
+      else if (last !== undefined && dot === lastPrefix.length && name.startsWith(lastPrefix)) parent = last;
+      else {
+        const prefix = name.slice(0, dot);
+        if (byPrefix.has(prefix) || dots(prefix) < MAX_TREE_DEPTH) {
+          parent = nodeFor(prefix);
+          last = parent;
+          lastPrefix = prefix;
+        } else {
+          parent = deepParent(root, name.split('.'), childOf);
+        }
       }
-      node = child;
     }
-    node.own.push(t);
+    parent.own.push(t);
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
@@ -310,8 +432,21 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
           : undefined,
     config: raw.config ?? raw.hyperParameters,
   };
-  return finish(root, ctx, shared);
+  return finish(root, ctx, shared, intern);
 }
+
+/**
+ * The parent of a name nested absurdly deep (a crafted file): its tail past MAX_TREE_DEPTH levels
+ * stays one leaf name, so no walk over the tree can exhaust the stack.
+ */
+function deepParent(root: Builder, parts: string[], childOf: (p: Builder, name: string) => Builder): Builder {
+  if (parts.length > MAX_TREE_DEPTH + 1) parts = [...parts.slice(0, MAX_TREE_DEPTH), parts.slice(MAX_TREE_DEPTH).join('.')];
+  let node = root;
+  for (let i = 0; i < parts.length - 1; i++) node = childOf(node, parts[i]);
+  return node;
+}
+
+const NUMBERED = /^\d+$/;
 
 /**
  * Files without module classes often list names sorted as strings (`h.10` before `h.2`):
@@ -319,36 +454,46 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
  * print(model) would usually show them. Everything else keeps the file's order.
  */
 function orderChildren(root: Builder): void {
+  const ranks = new Map<string, number>();
+  const rankOf = (name: string): number => {
+    let r = ranks.get(name);
+    if (r === undefined) {
+      r = NUMBERED.test(name)
+        ? 1
+        : /^(wte|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd|shared)$/i.test(name)
+          ? 0
+          : /(^|_)(wpe|embed|embeddings?|pos_embed|position_embeddings)$/i.test(name)
+            ? 0.5
+            : 1;
+      ranks.set(name, r);
+    }
+    return r;
+  };
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
-    if (b.children.size > 1) {
-      const kids = [...b.children.values()];
-      const rank = (c: Builder): number => {
-        if (/^\d+$/.test(c.name)) return 1;
-        if (/^(wte|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd|shared)$/i.test(c.name)) return 0;
-        if (/(^|_)(wpe|embed|embeddings?|pos_embed|position_embeddings)$/i.test(c.name)) return 0.5;
-        if (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name)) return 3;
-        return 1;
-      };
-      const indexed = kids.map((c, i) => ({ c, i, r: rank(c), n: /^\d+$/.test(c.name) ? Number(c.name) : NaN }));
-      indexed.sort((x, y) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i));
-      b.children = new Map(indexed.map(({ c }) => [c.name, c]));
+    const kids = b.children;
+    if (kids.length > 1) {
+      const rank = (c: Builder): number => (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name) ? 3 : rankOf(c.name));
+      const indexed = kids.map((c, i) => ({ c, i, r: rank(c), n: NUMBERED.test(c.name) ? Number(c.name) : NaN }));
+      const cmp = (x: (typeof indexed)[number], y: (typeof indexed)[number]) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
+      let sorted = true;
+      for (let i = 1; i < indexed.length && sorted; i++) if (cmp(indexed[i - 1], indexed[i]) > 0) sorted = false;
+      if (!sorted) b.reorder(indexed.sort(cmp).map(({ c }) => c));
     }
-    for (const c of b.children.values()) stack.push(c);
+    for (const c of kids) stack.push(c);
   }
 }
 
-function attachHint(b: Builder, hint: ModuleHint): void {
+function attachHint(b: Builder, hint: ModuleHint, intern: Interner): void {
   b.hint = hint;
   for (const h of hint.children) {
-    const path = b.path ? `${b.path}.${h.name}` : h.name;
-    let child = b.children.get(h.name);
+    let child = b.child(h.name);
     if (!child) {
-      child = newBuilder(h.name, path);
-      b.children.set(h.name, child);
+      child = new Builder(intern.string(h.name), b.path ? `${b.path}.${h.name}` : h.name);
+      b.add(child);
     }
-    attachHint(child, h);
+    attachHint(child, h, intern);
   }
 }
 
@@ -358,109 +503,116 @@ const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
 
-/** Running sums for a subtree: tensors alone on their storage add up; shared ones are measured. */
-interface Acc {
-  param: Counts;
-  buffer: Counts;
-  other: Counts;
-  bytes: Record<string, number>;
-  /** Tensors on storages that other tensors also use (measured together at each level). */
-  shared: Tensor[];
-  count: number;
-  /** Whether the subtree holds optimizer state. */
-  optimizer: boolean;
-}
-
-function newAcc(): Acc {
-  return { param: { unique: 0, total: 0 }, buffer: { unique: 0, total: 0 }, other: { unique: 0, total: 0 }, bytes: {}, shared: [], count: 0, optimizer: false };
-}
-
-function addCounts(a: Counts, b: Counts): void {
-  a.unique += b.unique;
-  a.total += b.total;
-}
-
-function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[]): ModuleNode {
+function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], intern: Interner): ModuleNode {
   // Iterative post-order so very deep trees cannot exhaust the stack.
   const order: Builder[] = [];
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
     order.push(b);
-    for (const c of b.children.values()) stack.push(c);
+    for (const c of b.children) stack.push(c);
   }
-  const accs = new Map<Builder, Acc>();
-  const nodes = new Map<Builder, ModuleNode>();
   const signatures = new FoldSignatures();
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
-    const acc = newAcc();
+    const s: Sums = { paramUnique: 0, paramTotal: 0, bufferUnique: 0, bufferTotal: 0, otherUnique: 0, otherTotal: 0, bytes: {}, shared: null, count: 0, optimizer: false };
+    let bytes: Record<string, number> | undefined;
     for (const t of b.own) {
-      acc.count++;
-      if (t.role === 'optimizer-state') acc.optimizer = true;
+      s.count++;
+      if (t.role === 'optimizer-state') s.optimizer = true;
       // Quantization state (scales, zero points...) takes bytes but counts as no kind of element.
-      const c = isParam(t) ? acc.param : isBuffer(t) ? acc.buffer : isOther(t) ? acc.other : undefined;
-      if (c) c.total += counted(t);
-      if (t.group >= 0) {
-        acc.shared.push(t);
-      } else {
-        if (c) c.unique += counted(t);
-        if (t.present) acc.bytes[t.dtype] = (acc.bytes[t.dtype] ?? 0) + t.nbytes;
+      const n = counted(t);
+      const alone = t.group < 0;
+      if (isParam(t)) {
+        s.paramTotal += n;
+        if (alone) s.paramUnique += n;
+      } else if (isBuffer(t)) {
+        s.bufferTotal += n;
+        if (alone) s.bufferUnique += n;
+      } else if (isOther(t)) {
+        s.otherTotal += n;
+        if (alone) s.otherUnique += n;
+      }
+      if (!alone) (s.shared ??= []).push(t);
+      else if (t.present) {
+        bytes ??= {};
+        bytes[t.dtype] = (bytes[t.dtype] ?? 0) + t.nbytes;
       }
     }
-    const children: ModuleNode[] = [];
-    for (const c of b.children.values()) {
-      const ca = accs.get(c)!;
-      addCounts(acc.param, ca.param);
-      addCounts(acc.buffer, ca.buffer);
-      addCounts(acc.other, ca.other);
-      for (const [k, v] of Object.entries(ca.bytes)) acc.bytes[k] = (acc.bytes[k] ?? 0) + v;
-      for (const t of ca.shared) acc.shared.push(t);
-      acc.count += ca.count;
-      acc.optimizer ||= ca.optimizer;
-      children.push(nodes.get(c)!);
-      accs.delete(c);
+    const kids = b.children;
+    const children: ModuleNode[] = kids.length ? new Array(kids.length) : NO_CHILDREN;
+    for (let k = 0; k < kids.length; k++) {
+      const c = kids[k];
+      const cs = c.sums!;
+      s.paramUnique += cs.paramUnique;
+      s.paramTotal += cs.paramTotal;
+      s.bufferUnique += cs.bufferUnique;
+      s.bufferTotal += cs.bufferTotal;
+      s.otherUnique += cs.otherUnique;
+      s.otherTotal += cs.otherTotal;
+      for (const key in cs.bytes) {
+        bytes ??= {};
+        bytes[key] = (bytes[key] ?? 0) + cs.bytes[key];
+      }
+      if (cs.shared) for (const t of cs.shared) (s.shared ??= []).push(t);
+      s.count += cs.count;
+      s.optimizer ||= cs.optimizer;
+      children[k] = c.node!;
+      c.sums = undefined;
     }
-    accs.set(b, acc);
+    s.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    b.sums = s;
     // Shared storages are counted once within this subtree.
-    const withShared = (base: Counts, pred: (t: Tensor) => boolean): Counts => {
-      const sel = acc.shared.filter(pred);
-      return sel.length ? { unique: base.unique + measure(sel).elements, total: base.total } : { ...base };
-    };
-    const bytesByDtype: Record<string, number> = { ...acc.bytes };
-    if (acc.shared.length) {
-      for (const [k, v] of Object.entries(measure(acc.shared.filter((t) => t.present)).bytesByDtype)) bytesByDtype[k] = (bytesByDtype[k] ?? 0) + v;
+    let bytesByDtype = s.bytes;
+    let paramUnique = s.paramUnique;
+    let bufferUnique = s.bufferUnique;
+    let otherUnique = s.otherUnique;
+    if (s.shared) {
+      const sel = (pred: (t: Tensor) => boolean) => s.shared!.filter(pred);
+      const params = sel(isParam);
+      if (params.length) paramUnique += measure(params).elements;
+      const buffers = sel(isBuffer);
+      if (buffers.length) bufferUnique += measure(buffers).elements;
+      const others = sel(isOther);
+      if (others.length) otherUnique += measure(others).elements;
+      const withShared: Record<string, number> = { ...s.bytes };
+      for (const [k, v] of Object.entries(measure(s.shared.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
+      bytesByDtype = intern.dict(withShared);
     }
     const node: ModuleNode = {
       name: b.name,
       path: b.path,
       type: 'Module',
       inferred: true,
-      parameters: withShared(acc.param, isParam),
-      buffers: withShared(acc.buffer, isBuffer),
-      other: withShared(acc.other, isOther),
+      parameters: intern.countsOf(paramUnique, s.paramTotal),
+      buffers: intern.countsOf(bufferUnique, s.bufferTotal),
+      other: intern.countsOf(otherUnique, s.otherTotal),
       bytesByDtype,
-      tensors: b.own.map((t) => t.name),
-      sharedWith: [],
+      tensors: b.own.length ? b.own.map((t) => t.name) : NO_NAMES,
+      sharedWith: NO_SHARED,
       children,
-      folds: [],
-      tensorCount: acc.count,
+      folds: NO_FOLDS,
+      tensorCount: s.count,
     };
-    const outside = sharedOutside(b.path, acc.shared, shared);
-    node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
-    if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
-    signatures.setOwn(node, b.own.map((t) => `${t.name.slice(b.path ? b.path.length + 1 : 0)}:${t.shape.join('x')}:${t.dtype}:${t.role}`).sort().join(','));
-    describe(node, b, ctx);
-    refineBatchNorm(children);
-    if (!b.hint && acc.param.total === 0 && acc.buffer.total === 0 && acc.other.total > 0 && b.path !== '') {
-      node.type = acc.optimizer ? 'OptimizerState' : 'Tensors';
-      node.evidence = acc.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+    if (s.shared) {
+      const outside = sharedOutside(b.path, s.shared, shared);
+      if (outside.length) node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
+      if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
     }
-    node.folds = foldRuns(node, signatures);
-    nodes.set(b, node);
+    describe(node, b, ctx, intern);
+    refineBatchNorm(children);
+    if (!b.hint && s.paramTotal === 0 && s.bufferTotal === 0 && s.otherTotal > 0 && b.path !== '') {
+      node.type = s.optimizer ? 'OptimizerState' : 'Tensors';
+      node.evidence = s.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+    }
+    b.node = node;
+    const folds = foldRuns(b, signatures);
+    if (folds.length) node.folds = folds;
   }
-  return nodes.get(root)!;
+  return root.node!;
 }
+
+const EMPTY_BYTES: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /**
  * An inferred BatchNorm takes its dimensionality from its siblings, as in torchvision's blocks:
@@ -480,7 +632,7 @@ function refineBatchNorm(siblings: ModuleNode[]): void {
 }
 
 
-function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
+function describe(node: ModuleNode, b: Builder, ctx: InferenceContext, intern: Interner): void {
   if (b.hint) {
     node.type = b.hint.className;
     node.inferred = false;
@@ -490,19 +642,20 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext): void {
   }
   const inf = b.own.length ? ctx.layers?.[b.path] ?? inferLayer(b.name, b.own, ctx) : undefined;
   if (inf) {
-    node.type = inf.type;
-    node.repr = inf.repr;
-    node.evidence = inf.evidence;
+    // Thousands of experts read alike: their texts are kept once.
+    node.type = intern.string(inf.type);
+    node.repr = intern.string(inf.repr);
+    node.evidence = intern.string(inf.evidence);
     return;
   }
-  const kids = [...b.children.keys()];
+  const kids = b.children;
   if (b.path === '') {
     node.type = 'Model';
     node.evidence = 'the checkpoint root';
-  } else if (kids.length && kids.every((k) => /^\d+$/.test(k))) {
+  } else if (kids.length && kids.every((k) => NUMBERED.test(k.name))) {
     node.type = 'ModuleList';
     node.evidence = 'children named 0, 1, 2…';
-  } else if (/^\d+$/.test(b.name)) {
+  } else if (NUMBERED.test(b.name)) {
     node.type = 'Block';
     node.evidence = 'an item of a numbered list of modules';
   } else {
@@ -554,58 +707,75 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(node: ModuleNode, signatures: FoldSignatures): FoldRun[] {
-  const kids = node.children;
-  if (kids.length < 2) return [];
-  const sigs = kids.map((k) => (/^\d+$/.test(k.name) ? signatures.of(k) : null));
+function foldRuns(b: Builder, signatures: FoldSignatures): FoldRun[] {
+  const kids = b.children;
+  if (kids.length < 2) return NO_FOLDS;
+  const sigs = kids.map((k) => (NUMBERED.test(k.name) ? signatures.of(k) : -1));
   const runs: FoldRun[] = [];
   let i = 0;
   while (i < kids.length) {
     let j = i;
-    if (sigs[i] !== null) {
+    if (sigs[i] !== -1) {
       while (j + 1 < kids.length && sigs[j + 1] === sigs[i] && Number(kids[j + 1].name) === Number(kids[j].name) + 1) j++;
     }
     if (j > i) {
-      runs.push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: kids[i].type });
+      runs.push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: kids[i].node!.type });
     }
     i = j + 1;
   }
-  return runs;
+  return runs.length ? runs : NO_FOLDS;
 }
 
 /**
- * Structure signatures for folding, for one analysis. A module's signature is taken when its
- * parent folds its children, after the parent has settled their types (refineBatchNorm).
+ * Structure signatures for folding, for one analysis: one small number per distinct structure
+ * (modules of equal structure get the same number, so 15,000 experts cost one entry). A module's
+ * signature is taken when its parent folds its children, after the parent has settled their
+ * types (refineBatchNorm).
  */
-class FoldSignatures {
-  /** Each module's own tensors as relative name, shape, dtype and role. */
-  private readonly own = new Map<ModuleNode, string>();
-  private readonly memo = new Map<ModuleNode, string>();
-
-  setOwn(m: ModuleNode, own: string): void {
-    this.own.set(m, own);
-  }
-
-  /** Structure of a module: types, reprs, relative tensor names with shapes, dtypes and roles, recursively. */
-  of(m: ModuleNode): string {
-    const cached = this.memo.get(m);
-    if (cached !== undefined) return cached;
-    const parts = [m.type, m.repr ?? '', this.own.get(m) ?? '', String(m.parameters.total), String(m.buffers.total)];
-    for (const c of m.children) parts.push(`${c.name}:${this.of(c)}`);
-    const s = hash(parts.join('|'));
-    this.memo.set(m, s);
-    return s;
+/** A node of the signature trie: one step per part of a structure (strings and numbers, never joined into one string). */
+class SigNode {
+  private next: Map<unknown, SigNode> | undefined;
+  id = -1;
+  step(part: unknown): SigNode {
+    this.next ??= new Map();
+    let n = this.next.get(part);
+    if (!n) this.next.set(part, (n = new SigNode()));
+    return n;
   }
 }
 
-function hash(s: string): string {
-  // FNV-1a, two lanes: collisions would need identical sizes too, which we also compare.
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+const byName = (x: Tensor, y: Tensor): number => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+
+class FoldSignatures {
+  private readonly root = new SigNode();
+  private count = 0;
+
+  /**
+   * Structure of a module: type, repr, totals, own tensors (relative name, shape, dtype, role) in
+   * name order, children (name and structure), recursively. Walked as a path of parts through a
+   * trie, so equal structures reach the same node without a key string being built per module.
+   */
+  of(b: Builder): number {
+    if (b.signature >= 0) return b.signature;
+    const m = b.node!;
+    let n = this.root.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total);
+    let own = b.own;
+    if (own.length > 1) {
+      let sorted = true;
+      for (let i = 1; i < own.length && sorted; i++) sorted = own[i - 1].name < own[i].name;
+      if (!sorted) own = own.slice().sort(byName);
+    }
+    const rel = b.path ? b.path.length + 1 : 0;
+    n = n.step(own.length);
+    for (const t of own) {
+      n = n.step(t.name.slice(rel)).step(t.shape.length);
+      for (const d of t.shape) n = n.step(d);
+      n = n.step(t.dtype).step(t.role);
+    }
+    n = n.step(b.children.length);
+    for (const c of b.children) n = n.step(c.name).step(this.of(c));
+    if (n.id < 0) n.id = this.count++;
+    b.signature = n.id;
+    return n.id;
   }
-  return `${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}:${s.length}`;
 }

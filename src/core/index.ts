@@ -19,5 +19,5 @@ export type { OpenOptions, OpenProgress, RemoteOptions };
 export { isRemoteAddress };
 export * from './model';
 export { CheckpointError, isCheckpointError } from './errors';
-export { toReport } from './report';
+export { toReport, reportJsonChunks } from './report';
 export type { Report } from './report';

@@ -19,6 +19,14 @@ export function parseJson(bytes: Uint8Array, opts: JsonParseOptions): Json {
   return new Parser(bytes, opts).parseDocument();
 }
 
+/**
+ * One JSON value starting at byte `start` of `bytes` (whitespace before it allowed), and the
+ * offset just past it: for a caller that reads the document around it itself.
+ */
+export function parseJsonValueAt(bytes: Uint8Array, opts: JsonParseOptions, start: number): { value: Json; end: number } {
+  return new Parser(bytes, opts).valueAt(start);
+}
+
 export function isObject(v: Json | undefined): v is JsonObject {
   return v instanceof Map;
 }
@@ -57,6 +65,13 @@ class Parser {
     this.ws();
     if (this.pos !== this.b.length) this.fail('unexpected data after the JSON value');
     return v;
+  }
+
+  valueAt(start: number): { value: Json; end: number } {
+    this.pos = start;
+    this.ws();
+    const value = this.value(0);
+    return { value, end: this.pos };
   }
 
   private ws(): void {
@@ -130,11 +145,16 @@ class Parser {
     const b = this.b;
     const start = this.pos;
     this.pos++; // opening quote
-    // Fast path: no escapes.
+    // Fast path: no escapes (and for ASCII, no UTF-8 decoder: a string per byte range).
     let i = this.pos;
-    while (i < b.length && b[i] !== 0x22 && b[i] !== 0x5c && b[i] >= 0x20) i++;
+    let ascii = true;
+    for (; i < b.length; i++) {
+      const c = b[i];
+      if (c === 0x22 || c === 0x5c || c < 0x20) break;
+      if (c >= 0x80) ascii = false;
+    }
     if (i < b.length && b[i] === 0x22) {
-      const s = this.decode(this.pos, i, start);
+      const s = ascii ? this.latin1(this.pos, i) : this.decode(this.pos, i, start);
       this.pos = i + 1;
       return s;
     }
@@ -181,6 +201,12 @@ class Parser {
       }
       this.pos++;
     }
+  }
+
+  private text: Buffer | undefined;
+  private latin1(from: number, to: number): string {
+    const t = (this.text ??= Buffer.from(this.b.buffer, this.b.byteOffset, this.b.byteLength));
+    return t.toString('latin1', from, to);
   }
 
   private decode(from: number, to: number, start: number): string {

@@ -28,7 +28,7 @@ export function annotate(raw: RawCheckpoint, tensors: Tensor[], warnings: Warnin
 }
 
 /** After the tree: adapted module types, stored figures per module, the scheme, declared totals. */
-export function complete(cp: Checkpoint, ann: Annotations): void {
+export function complete(cp: Checkpoint, ann: Annotations, byName?: ReadonlyMap<string, Tensor>): void {
   if (ann.sidecars) cp.metadata = { ...cp.metadata, sidecars: ann.sidecars };
   if (ann.adapter) {
     describeAdapted(cp.modules, ann.adapter);
@@ -36,7 +36,7 @@ export function complete(cp: Checkpoint, ann: Annotations): void {
     if (ann.adapter.prefix) cp.prefixes = [...(cp.prefixes ?? []), ann.adapter.prefix];
   }
   if (ann.quant) {
-    annotateStored(cp.modules, cp.tensors, ann.quant.gguf !== undefined);
+    annotateStored(cp.modules, cp.tensors, ann.quant.gguf !== undefined, byName);
     const q = quantizationSummary(ann.quant, cp.tensors, cp.parameters.unique);
     if (q) cp.quantization = q;
   }

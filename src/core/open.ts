@@ -125,16 +125,21 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   const wm = doc.get('weight_map');
   if (!isObject(wm)) throw new CheckpointError('bad-index', 'index has no "weight_map" object', { file, record: 'weight_map' });
   const weightMap = new Map<string, string>();
-  for (const [name, shard] of wm) {
+  // 90,000 names point at a few hundred shards: each shard path is checked once, at its first entry.
+  const shardNames = new Map<string, string>();
+  wm.forEach((shard, name) => {
     if (typeof shard !== 'string') throw new CheckpointError('bad-index', `weight_map entry for "${truncate(name)}" is not a file name`, { file, record: 'weight_map' });
-    checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
+    if (!shardNames.has(shard)) {
+      checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
+      shardNames.set(shard, relativeName({ root, access }, pathsOf(access).join(root, shard)));
+    }
     weightMap.set(name, shard);
-  }
-  const shards = [...new Set(weightMap.values())];
+  });
+  const shards = [...shardNames.keys()];
   const meta = doc.get('metadata');
   // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
   const named = moduleForName(abs.slice(0, -'.index.json'.length));
-  const raw = await readShards(root, shards, access, opts, file, named);
+  const [raw, byName] = await readShards(root, shards, access, opts, file, named);
   raw.path = abs;
   raw.files.unshift(file);
   raw.bytesRead += bytes.length;
@@ -142,17 +147,15 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   if (meta !== undefined) raw.metadata.index = toPlain(meta);
 
   // Every name in the weight map must be in the shard it names; tensors the map leaves out are reported.
-  const byName = new Map<string, TensorRecord>();
-  for (const t of raw.tensors) byName.set(t.name, t);
   // Shards saved from DataParallel have their `module.` prefix stripped by the reader.
   const stripped = (n: string): string | undefined => {
     for (const p of raw.prefixes ?? []) if (n.startsWith(p) && byName.has(n.slice(p.length))) return n.slice(p.length);
     return undefined;
   };
-  for (const [listed, shard] of weightMap) {
+  weightMap.forEach((shard, listed) => {
     const name = byName.has(listed) ? listed : stripped(listed) ?? listed;
     const t = byName.get(name);
-    const shardName = relativeName({ root, access }, pathsOf(access).join(root, shard));
+    const shardName = shardNames.get(shard)!;
     if (!t) {
       // A tied name may be listed in the map while only its partner is stored.
       const tie = raw.declaredTies.find((d) => d.name === name);
@@ -160,7 +163,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
     } else if (t.file !== shardName) {
       throw new CheckpointError('bad-index', `weight_map puts "${truncate(name)}" in ${shard} but it is stored in ${t.file}`, { file, record: `weight_map["${truncate(name)}"]` });
     }
-  }
+  });
   const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name) && !(raw.prefixes ?? []).some((p) => weightMap.has(p + t.name)));
   if (unlisted.length) {
     raw.warnings.push({ code: 'index-unlisted', message: `${unlisted.length} tensor(s) stored in shards are not in the index's weight_map (e.g. ${unlisted[0].name})` });
@@ -176,7 +179,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
 }
 
 async function readShardSet(dir: string, module: FormatModule, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const raw = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir), module);
+  const [raw] = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir), module);
   raw.path = dir;
   raw.warnings.push({ code: 'no-index', message: `${shards.length} ${module.name} files and no index; read them as one sharded checkpoint` });
   return raw;
@@ -187,7 +190,14 @@ async function readShardSet(dir: string, module: FormatModule, shards: string[],
  * shard's format module says (its `shards` rule); `named` is the module the index or the shard
  * names point at, which decides the format of a set without shards.
  */
-async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string, named: FormatModule | undefined): Promise<RawCheckpoint> {
+async function readShards(
+  root: string,
+  shards: string[],
+  access: FileAccess,
+  opts: OpenOptions,
+  indexName: string,
+  named: FormatModule | undefined,
+): Promise<[RawCheckpoint, Map<string, TensorRecord>]> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
   let done = 0;
@@ -222,16 +232,16 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
     bytesRead: 0,
     totalBytes: 0,
   };
-  const seen = new Map<string, string>();
+  const seen = new Map<string, TensorRecord>();
   const shardMeta: Record<string, unknown> = {};
   for (const r of results) {
     merged.files.push(...r.files);
     for (const t of r.tensors) {
       const prev = seen.get(t.name);
       if (prev !== undefined) {
-        throw new CheckpointError('bad-index', `tensor "${truncate(t.name)}" is stored in two shards (${prev} and ${t.file})`, { file: t.file, record: `tensor "${truncate(t.name)}"` });
+        throw new CheckpointError('bad-index', `tensor "${truncate(t.name)}" is stored in two shards (${prev.file} and ${t.file})`, { file: t.file, record: `tensor "${truncate(t.name)}"` });
       }
-      seen.set(t.name, t.file);
+      seen.set(t.name, t);
       merged.tensors.push(t);
     }
     merged.warnings.push(...r.warnings);
@@ -249,12 +259,38 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
   }
   if (Object.keys(shardMeta).length) merged.metadata.shards = shardMeta;
   // A shard may declare a tie to a tensor another shard stores: its module resolves it against all names.
-  const names = new Set(merged.tensors.map((t) => t.name));
+  const names = new KeySet(seen);
   for (const r of results) {
     const ties = moduleOf(r.format)?.shards?.ties;
     merged.declaredTies.push(...(ties ? ties(r, names) : r.declaredTies));
   }
-  return merged;
+  return [merged, seen];
+}
+
+/** The keys of a map as a read-only set (no copy of 90,000 names). */
+class KeySet<K> implements ReadonlySet<K> {
+  constructor(private readonly map: ReadonlyMap<K, unknown>) {}
+  get size(): number {
+    return this.map.size;
+  }
+  has(k: K): boolean {
+    return this.map.has(k);
+  }
+  forEach(fn: (value: K, key: K, set: ReadonlySet<K>) => void, thisArg?: unknown): void {
+    for (const k of this.map.keys()) fn.call(thisArg, k, k, this);
+  }
+  keys(): SetIterator<K> {
+    return this.map.keys() as SetIterator<K>;
+  }
+  values(): SetIterator<K> {
+    return this.map.keys() as SetIterator<K>;
+  }
+  *entries(): SetIterator<[K, K]> {
+    for (const k of this.map.keys()) yield [k, k];
+  }
+  [Symbol.iterator](): SetIterator<K> {
+    return this.map.keys() as SetIterator<K>;
+  }
 }
 
 function mergeSafety(a: RawCheckpoint['safety'], b: NonNullable<RawCheckpoint['safety']>): NonNullable<RawCheckpoint['safety']> {

@@ -11,6 +11,7 @@ import { CheckpointError } from '../errors';
 import { Json, isObject, parseJson, toPlain, truncate } from '../json';
 import { DeclaredTie, TensorRecord, Warning } from '../model';
 import { shardSet } from '../shards';
+import { HeaderEntry, ParsedHeader, parseHeaderFast } from './safetensors-header';
 import { CERTAIN, FormatModule } from './format';
 
 /** The reference implementation's limit on the header size. */
@@ -125,56 +126,19 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
   if (headerBytes[0] !== 0x7b) {
     throw new CheckpointError('bad-header', 'header does not start with "{"', { file, offset: 8 });
   }
-  const header = parseJson(headerBytes, { file, base: 8 });
-  if (!isObject(header)) throw new CheckpointError('bad-header', 'header is not a JSON object', { file, offset: 8 });
-
   const dataStart = 8 + n;
   const dataSize = src.size - dataStart;
-  const metadata: Record<string, string> = Object.create(null);
-  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
-
-  for (const [name, v] of header) {
-    if (name === '__metadata__') {
-      if (!isObject(v)) throw new CheckpointError('bad-header', '__metadata__ is not an object of strings', { file, offset: 8 });
-      for (const [k, s] of v) {
-        if (typeof s !== 'string') {
-          throw new CheckpointError('bad-header', `__metadata__ value for "${truncate(k)}" is not a string`, { file, offset: 8 });
-        }
-        metadata[k] = s;
-      }
-      continue;
-    }
-    const rec = { file, offset: 8, record: `tensor "${truncate(name)}"` };
-    if (!isObject(v)) throw new CheckpointError('bad-header', 'entry is not an object', rec);
-    const dtype = v.get('dtype');
-    if (typeof dtype !== 'string') throw new CheckpointError('bad-dtype', 'missing or non-string "dtype"', rec);
-    if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec);
-    const shape = v.get('shape');
-    if (!Array.isArray(shape) || !shape.every(isDim)) {
-      throw new CheckpointError('bad-shape', '"shape" is not a list of non-negative integers', rec);
-    }
-    const offs = v.get('data_offsets');
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isDim)) {
-      throw new CheckpointError('bad-offsets', '"data_offsets" is not a pair of non-negative integers', rec);
-    }
-    const [begin, end] = offs as number[];
-    if (end < begin) throw new CheckpointError('bad-offsets', `data_offsets [${begin}, ${end}] end before they begin`, rec);
-    if (end > dataSize) {
-      throw new CheckpointError('bad-offsets', `data_offsets end ${end} is past the end of the data (${dataSize} bytes)`, { ...rec, offset: dataStart + begin });
-    }
-    const numel = product(shape as number[], rec);
-    const bits = SAFETENSORS_BITS[dtype];
-    const expectBits = numel * bits;
-    if (expectBits % 8 !== 0) throw new CheckpointError('bad-shape', `${numel} elements of ${dtype} are not a whole number of bytes`, rec);
-    if (end - begin !== expectBits / 8) {
-      throw new CheckpointError(
-        'bad-offsets',
-        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expectBits / 8}`,
-        { ...rec, offset: dataStart + begin },
-      );
-    }
-    entries.push({ name, dtype, shape: shape as number[], begin, end });
+  // Machine-written headers take the fast path; anything it does not take (and every error) is
+  // read again by the strict parser, which says what is wrong and where.
+  let parsed: ParsedHeader | undefined;
+  try {
+    parsed = parseHeaderFast(headerBytes, DTYPE_KEYS);
+    if (parsed) for (const e of parsed.entries) checkEntry(e, file, dataStart, dataSize);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    parsed = undefined;
   }
+  const { entries, metadata } = parsed ?? parseHeaderStrict(headerBytes, file, dataStart, dataSize);
 
   // The data region must be covered exactly: sorted by offsets, no gap, no overlap, nothing left.
   const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -213,6 +177,73 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
   return { file, headerLength: n, dataStart, tensors, metadata, bytesRead: src.bytesRead };
 }
 
+/** The header read by the strict JSON parser, every entry checked in order. */
+function parseHeaderStrict(headerBytes: Uint8Array, file: string, dataStart: number, dataSize: number): ParsedHeader {
+  const header = parseJson(headerBytes, { file, base: 8 });
+  if (!isObject(header)) throw new CheckpointError('bad-header', 'header is not a JSON object', { file, offset: 8 });
+  const metadata: Record<string, string> = Object.create(null);
+  const entries: HeaderEntry[] = [];
+  for (const [name, v] of header) {
+    if (name === '__metadata__') {
+      if (!isObject(v)) throw new CheckpointError('bad-header', '__metadata__ is not an object of strings', { file, offset: 8 });
+      for (const [k, s] of v) {
+        if (typeof s !== 'string') {
+          throw new CheckpointError('bad-header', `__metadata__ value for "${truncate(k)}" is not a string`, { file, offset: 8 });
+        }
+        metadata[k] = s;
+      }
+      continue;
+    }
+    const rec = { file, offset: 8, record: `tensor "${truncate(name)}"` };
+    if (!isObject(v)) throw new CheckpointError('bad-header', 'entry is not an object', rec);
+    const dtype = v.get('dtype');
+    if (typeof dtype !== 'string') throw new CheckpointError('bad-dtype', 'missing or non-string "dtype"', rec);
+    if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec);
+    const shape = v.get('shape');
+    if (!Array.isArray(shape) || !shape.every(isDim)) {
+      throw new CheckpointError('bad-shape', '"shape" is not a list of non-negative integers', rec);
+    }
+    const offs = v.get('data_offsets');
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isDim)) {
+      throw new CheckpointError('bad-offsets', '"data_offsets" is not a pair of non-negative integers', rec);
+    }
+    const [begin, end] = offs as number[];
+    const e: HeaderEntry = { name, dtype, shape: shape as number[], begin, end };
+    checkEntry(e, file, dataStart, dataSize);
+    entries.push(e);
+  }
+  return { entries, metadata };
+}
+
+/** The dtype strings the fast path keeps (one string per dtype, whatever the number of tensors). */
+const DTYPE_KEYS: ReadonlyMap<string, string> = new Map(Object.keys(SAFETENSORS_DTYPES).map((k) => [k, k]));
+
+/** An entry's values checked against each other and the data region (both paths). */
+function checkEntry(e: HeaderEntry, file: string, dataStart: number, dataSize: number): void {
+  const { dtype, shape, begin, end } = e;
+  const rec = () => ({ file, offset: 8, record: `tensor "${truncate(e.name)}"` });
+  if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec());
+  if (end < begin) throw new CheckpointError('bad-offsets', `data_offsets [${begin}, ${end}] end before they begin`, rec());
+  if (end > dataSize) {
+    throw new CheckpointError('bad-offsets', `data_offsets end ${end} is past the end of the data (${dataSize} bytes)`, { ...rec(), offset: dataStart + begin });
+  }
+  let numel = 1;
+  for (const d of shape) {
+    numel *= d;
+    if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${shape.join(', ')}] has too many elements`, rec());
+  }
+  const bits = SAFETENSORS_BITS[dtype];
+  const expectBits = numel * bits;
+  if (expectBits % 8 !== 0) throw new CheckpointError('bad-shape', `${numel} elements of ${dtype} are not a whole number of bytes`, rec());
+  if (end - begin !== expectBits / 8) {
+    throw new CheckpointError(
+      'bad-offsets',
+      `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expectBits / 8}`,
+      { ...rec(), offset: dataStart + begin },
+    );
+  }
+}
+
 /** The u64 header length, checked against the file size and the limit. */
 async function readHeaderLength(src: ByteSource, file: string): Promise<number> {
   if (src.size < 8) {
@@ -233,15 +264,6 @@ async function readHeaderLength(src: ByteSource, file: string): Promise<number> 
 
 function isDim(x: Json): boolean {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function product(shape: number[], where: { file: string; record: string }): number {
-  let p = 1;
-  for (const d of shape) {
-    p *= d;
-    if (!Number.isSafeInteger(p)) throw new CheckpointError('bad-shape', `shape [${shape.join(', ')}] has too many elements`, where);
-  }
-  return p;
 }
 
 /**

@@ -22,40 +22,78 @@ export const fp8: Detector = (view, qc) => {
   const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
   const out = w.shape[0] ?? 1;
   const inF = w.shape.length > 1 ? w.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const declared = declaredBlock(qc);
+  let t: Fp8Texts;
+  if (scale) {
+    // 45,000 layers of a few shapes: what is said about a shape is worked out once.
+    const key = `${w.dtype}|${w.shape.join('x')}|${scaleName}|${scale.shape.join('x')}|${declared ? declared.join('x') : ''}`;
+    const have = TEXTS.get(key);
+    if (have) t = have;
+    else {
+      t = fp8Texts(w.dtype, w.shape, out, inF, scaleName!, scale.shape, declared);
+      if (TEXTS.size >= MAX_TEXTS) TEXTS.clear();
+      TEXTS.set(key, t);
+    }
+  } else {
+    t = fp8Texts(w.dtype, w.shape, out, inF, undefined, undefined, declared);
+    t.notes = [`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`];
+  }
+  return {
+    layer: { method: 'fp8', bits: 8, blockSize: t.blockSize, format: t.format, rows: out, cols: inF, bias: view.tensors.has('bias') },
+    packed: w,
+    logicalShape: w.shape,
+    packedReason: t.packedReason,
+    aux: auxFrom(view, [
+      ['weight_scale_inv', t.scaleInvReason],
+      ['weight_scale', t.scaleReason],
+    ]),
+    notes: t.notes,
+  };
+};
+
+/** What the FP8 rules say about a weight of one dtype and shape with its scale. */
+interface Fp8Texts {
+  blockSize: number[] | undefined;
+  format: string;
+  packedReason: string;
+  scaleInvReason: string;
+  scaleReason: string;
+  notes: string[];
+}
+
+const TEXTS = new Map<string, Fp8Texts>();
+/** Distinct shapes remembered at most (a crafted file may have a shape per layer). */
+const MAX_TEXTS = 1024;
+
+function fp8Texts(dtype: string, shape: number[], out: number, inF: number, scaleName: string | undefined, scaleShape: number[] | undefined, declared: number[] | undefined): Fp8Texts {
   let granularity = 'per-tensor';
   let blockSize: number[] | undefined;
   const notes: string[] = [];
-  if (scale) {
-    const sn = scale.shape.reduce((a, b) => a * b, 1);
+  if (scaleShape) {
+    const sn = scaleShape.reduce((a, b) => a * b, 1);
     if (sn === 1) granularity = 'per-tensor';
-    else if (sn === out && (scale.shape.length === 1 || scale.shape[scale.shape.length - 1] === 1)) granularity = 'per-channel';
-    else if (scale.shape.length === 2 && w.shape.length === 2) {
+    else if (sn === out && (scaleShape.length === 1 || scaleShape[scaleShape.length - 1] === 1)) granularity = 'per-channel';
+    else if (scaleShape.length === 2 && shape.length === 2) {
       granularity = 'block';
-      const declared = declaredBlock(qc);
-      const fits = (b: number[]) => Math.ceil(out / b[0]) === scale.shape[0] && Math.ceil(inF / b[1]) === scale.shape[1];
+      const fits = (b: number[]) => Math.ceil(out / b[0]) === scaleShape[0] && Math.ceil(inF / b[1]) === scaleShape[1];
       if (declared && fits(declared)) blockSize = declared;
       else {
-        const guess = [Math.ceil(out / scale.shape[0]), Math.ceil(inF / scale.shape[1])];
+        const guess = [Math.ceil(out / scaleShape[0]), Math.ceil(inF / scaleShape[1])];
         blockSize = fits(guess) ? guess : undefined;
-        if (declared) notes.push(`weight_block_size ${declared.join('x')} declared but ${scaleName} ${dims(scale.shape)} fits blocks of ${guess.join('x')}`);
+        if (declared) notes.push(`weight_block_size ${declared.join('x')} declared but ${scaleName} ${dims(scaleShape)} fits blocks of ${guess.join('x')}`);
       }
     }
-  } else {
-    notes.push(`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`);
   }
-  const fmt = w.dtype.replace(/^float8_/, '').replace(/fn$|fnuz$/, '');
+  const fmt = dtype.replace(/^float8_/, '').replace(/fn$|fnuz$/, '');
   return {
-    layer: { method: 'fp8', bits: 8, blockSize, format: `${fmt} ${granularity}`, rows: out, cols: inF, bias: view.tensors.has('bias') },
-    packed: w,
-    logicalShape: w.shape,
-    packedReason: `FP8 (${w.dtype}) weight of a ${dims(w.shape)} layer, one value per element, ${granularity} scales${blockSize ? ` over ${blockSize.join('x')} blocks` : ''}`,
-    aux: auxFrom(view, [
-      ['weight_scale_inv', `FP8 dequantization scale (multiply)${blockSize ? `, one per ${blockSize.join('x')} block` : ''}`],
-      ['weight_scale', `FP8 weight scale (${granularity})`],
-    ]),
+    blockSize,
+    format: `${fmt} ${granularity}`,
+    packedReason: `FP8 (${dtype}) weight of a ${dims(shape)} layer, one value per element, ${granularity} scales${blockSize ? ` over ${blockSize.join('x')} blocks` : ''}`,
+    scaleInvReason: `FP8 dequantization scale (multiply)${blockSize ? `, one per ${blockSize.join('x')} block` : ''}`,
+    scaleReason: `FP8 weight scale (${granularity})`,
     notes,
   };
-};
+}
 
 export const nvfp4: Detector = (view, qc) => {
   const w = view.tensors.get('weight');

@@ -66,16 +66,24 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
   const noted = new Set<string>();
   const assumed: string[] = [];
   const unreadable: string[] = [];
+  // 45,000 FP8 layers of a few shapes say a few distinct things: each text is kept once.
+  const texts = new Map<string, string>();
+  const once = (s: string): string => {
+    const have = texts.get(s);
+    if (have !== undefined) return have;
+    texts.set(s, s);
+    return s;
+  };
   const apply = (view: LayerView, r: Recognised) => {
     const p = r.packed;
     p.role = 'parameter';
-    p.roleReason = r.packedReason;
+    p.roleReason = once(r.packedReason);
     p.quant = r.layer;
     if (!sameShape(r.logicalShape, p.shape)) {
       p.logicalShape = r.logicalShape;
       p.logicalNumel = prod(r.logicalShape);
     }
-    for (const [t, reason] of r.aux) markAux(t, reason, view.path);
+    for (const [t, reason] of r.aux) markAux(t, once(reason), view.path);
     for (const [local, t] of view.tensors) if (ACTIVATION_STATE[local]) markAux(t, ACTIVATION_STATE[local], view.path);
     if (r.notes?.length) {
       noted.add(view.path);
@@ -264,38 +272,49 @@ function storedOf(tensors: Tensor[]): { elements: number; bytes: number } {
  * Stored figures per module, for subtrees holding quantized layers: the elements and bytes of
  * their parameters and quantization tensors, and bits per logical weight.
  */
-export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolean): void {
-  const byName = new Map<string, Tensor>();
-  for (const t of tensors) byName.set(t.name, t);
+export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolean, byName?: ReadonlyMap<string, Tensor>): void {
+  if (!byName) {
+    const m = new Map<string, Tensor>();
+    for (const t of tensors) m.set(t.name, t);
+    byName = m;
+  }
   const quantized = (t: Tensor) => (gguf ? isGgmlQuant(t.dtype) : t.quant !== undefined || t.role === 'quantization');
-  // Iterative post-order, like the tree builder: deep trees must not exhaust the stack.
+  // Iterative post-order, like the tree builder: deep trees must not exhaust the stack. The sums
+  // live in arrays by position in `order`, each added to its parent's (no object per module).
   const order: ModuleNode[] = [];
+  const parentOf: number[] = [];
   const stack: ModuleNode[] = [root];
+  const stackParent: number[] = [-1];
   while (stack.length) {
     const m = stack.pop()!;
+    parentOf.push(stackParent.pop()!);
+    const at = order.length;
     order.push(m);
-    for (const c of m.children) stack.push(c);
+    for (const c of m.children) {
+      stack.push(c);
+      stackParent.push(at);
+    }
   }
-  const sums = new Map<ModuleNode, { elements: number; bytes: number; has: boolean }>();
+  const elements = new Float64Array(order.length);
+  const bytes = new Float64Array(order.length);
+  const has = new Uint8Array(order.length);
   for (let i = order.length - 1; i >= 0; i--) {
     const m = order[i];
-    const s = { elements: 0, bytes: 0, has: false };
     for (const n of m.tensors) {
       const t = byName.get(n);
       if (!t || !t.present) continue;
       if (t.role !== 'parameter' && t.role !== 'quantization') continue;
-      s.elements += t.numel;
-      s.bytes += t.nbytes;
-      if (quantized(t)) s.has = true;
+      elements[i] += t.numel;
+      bytes[i] += t.nbytes;
+      if (quantized(t)) has[i] = 1;
     }
-    for (const c of m.children) {
-      const cs = sums.get(c)!;
-      s.elements += cs.elements;
-      s.bytes += cs.bytes;
-      s.has ||= cs.has;
+    if (has[i]) m.stored = { elements: elements[i], bytes: bytes[i], bitsPerWeight: m.parameters.unique > 0 ? round((bytes[i] * 8) / m.parameters.unique) : 0 };
+    const p = parentOf[i];
+    if (p >= 0) {
+      elements[p] += elements[i];
+      bytes[p] += bytes[i];
+      has[p] |= has[i];
     }
-    sums.set(m, s);
-    if (s.has) m.stored = { elements: s.elements, bytes: s.bytes, bitsPerWeight: m.parameters.unique > 0 ? round((s.bytes * 8) / m.parameters.unique) : 0 };
   }
 }
 

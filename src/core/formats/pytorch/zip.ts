@@ -5,7 +5,6 @@
  * length; torch pads the LOCAL extra field to align storages, so it differs from the central one).
  * Member data is only read for the small records we need (data.pkl, version, byteorder).
  */
-import * as zlib from 'zlib';
 import { ByteSource, Cursor, checkRange, withKnownRange } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
@@ -252,7 +251,9 @@ export async function readMemberAt(
     try {
       // The output is bounded by what the member declares (itself within the cap): zlib
       // stops there instead of trusting the stream to end.
-      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+      // zlib is loaded only here: most archives store their members, and start-up pays for every module loaded.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      out = (require('zlib') as typeof import('zlib')).inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new CheckpointError('limit', `member inflates to more than the ${e.size} bytes it declares; inflating stopped there`, where);
