@@ -52,6 +52,17 @@ describe('source layout', () => {
     }
   });
 
+  it('the webview imports from src/ only through src/shared/ (types excepted)', () => {
+    for (const f of tsFiles(path.join(REPO, 'webview', 'src'))) {
+      const text = fs.readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(import|export)(\s+type)?\b[^'"]*?from\s*'([^']+)'/g)) {
+        const target = path.resolve(path.dirname(f), m[3]);
+        if (m[2] || !target.startsWith(path.join(REPO, 'src') + path.sep)) continue;
+        assert.ok(target.startsWith(path.join(REPO, 'src', 'shared') + path.sep), `${rel(f)} imports ${m[3]}`);
+      }
+    }
+  });
+
   it('the core, the worker and the CLI never import vscode', () => {
     for (const dir of ['core', 'worker', 'cli', 'shared']) {
       for (const f of tsFiles(path.join(REPO, 'src', dir))) assert.ok(!imports(f).includes('vscode'), `${rel(f)} imports vscode`);

@@ -3,6 +3,9 @@
  * One number style everywhere: the CLI, the exports and the editor share src/core/numbers.ts.
  */
 import { compact, exact } from '../core/numbers';
+
+/** The core's number rule, for the webview (which imports nothing from the core but types). */
+export { bytes, exact, percent } from '../core/numbers';
 import type { NumberFormat, WireGroup } from './protocol';
 
 /** `124439808` → `124M`, `7168` → `7.17K` (three significant digits); below 1000 the plain integer. */

@@ -11,7 +11,7 @@
  */
 import { select } from 'd3';
 import { exactCount, formatCount } from '../../../src/shared/format';
-import { bytes } from '../../../src/core/numbers';
+import { bytes } from '../../../src/shared/format';
 import type { CompareHead, CompareHostApi, CompareLink, CompareRow, CompareTensor, CompareTensorPage, CompareViewApi, NumberFormat, Progress, ViewSettings } from '../../../src/shared/protocol';
 import { PROTOCOL_VERSION } from '../../../src/shared/protocol';
 import { Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';

@@ -3,7 +3,7 @@
  * rows the worker sent for the current view, the tie links that reach them, lanes for those
  * links in each side's gutter, and the signed numbers the view writes.
  */
-import { bytes } from '../../../src/core/numbers';
+import { bytes } from '../../../src/shared/format';
 import { formatCount } from '../../../src/shared/format';
 import type { CompareLink, CompareRow, CompareRowsPage, NumberFormat } from '../../../src/shared/protocol';
 

@@ -6,7 +6,7 @@ import type { NumberFormat, Relation, WireGroup, WireTensor } from '../../../src
 import { exactCount, formatCount } from '../../../src/shared/format';
 
 // One number style everywhere: the CLI, the exports and the editor share src/core/numbers.ts.
-import { bytes as coreBytes, percent } from '../../../src/core/numbers';
+import { bytes as coreBytes, percent } from '../../../src/shared/format';
 
 /**
  * A count with its unit, and the exact number after it only when it says something more:

@@ -2,7 +2,7 @@
  * A remote checkpoint in the editor, the words (pure; the DOM is ui/source.ts): where it came
  * from, for the summary's source line, and what the network carried, for the loading line.
  */
-import { bytes, exact } from '../../../src/core/numbers';
+import { bytes, exact } from '../../../src/shared/format';
 import type { Progress, WireSource } from '../../../src/shared/protocol';
 
 /** `3 requests, 66.0 KiB transferred` (and what is under way) while a remote checkpoint opens. */

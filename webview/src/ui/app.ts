@@ -4,7 +4,7 @@
  * toolbar, tree, tooltip and details panels. The module tree comes lazily (issue 11): the head
  * (summary and first view) with `model`, the rest through `nodes`, `search` and `groups` calls.
  */
-import { bytes } from '../../../src/core/numbers';
+import { bytes } from '../../../src/shared/format';
 import { exactCount } from '../../../src/shared/format';
 import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, Progress, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
 import { CallOptions, Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
