@@ -5,6 +5,7 @@
 import '@vscode-elements/elements/dist/vscode-context-menu/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
 import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
+import '../common.css';
 import './compare.css';
 import { CompareApp } from './app';
 
