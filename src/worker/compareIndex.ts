@@ -8,6 +8,7 @@
 import { formatLabel } from '../core/formats';
 import { exact } from '../core/numbers';
 import type { Relation } from '../core/model';
+import { sideTies } from '../core/diff/compare';
 import { CheckpointDiff, ModuleRow, SideCounts, TensorPair } from '../core/diff/model';
 import { rowHead, sharingChange, tensorChange, verdict } from '../core/diff/render';
 import { keyLine, noteOf, shortLabel } from '../core/diff/svg';
@@ -72,31 +73,22 @@ export class CompareIndex {
   /** Each side's storage groups (exporter deduplication left out), what happened to them, and the rows holding them. */
   private buildGroups(): void {
     const d = this.diff;
-    const byKey = new Map<string, TensorPair>();
-    for (const p of d.pairs) byKey.set(p.key, p);
-    const key = (names: string[]) => names.join('\0');
-    const lost = new Set(d.shared.lost.map((t) => key(t.tensors)));
-    const gained = new Set(d.shared.gained.map((t) => key(t.tensors)));
-    const changed = new Set<string>();
-    for (const t of d.shared.changed) for (const n of t.tensors) changed.add(n);
     for (const side of ['a', 'b'] as const) {
-      const cp = side === 'a' ? d.a : d.b;
-      for (const g of cp.shared) {
+      for (const g of (side === 'a' ? d.a : d.b).shared) {
         for (const n of g.tensors) {
           const others = g.tensors.filter((x) => x !== n);
           this.sharesOf[side].set(n, others.slice(0, MAX_NAMES).concat(others.length > MAX_NAMES ? [`… ${exact(others.length - MAX_NAMES)} more`] : []));
         }
-        if (g.relation === 'deduplicated') continue;
-        const status: Group['status'] = (side === 'a' ? lost : gained).has(key(g.tensors)) ? (side === 'a' ? 'lost' : 'gained') : g.tensors.some((n) => changed.has(n)) ? 'changed' : 'same';
-        const rows = new Set<number>();
-        for (const n of g.tensors) {
-          const p = byKey.get(n);
-          const id = p && this.holder.get(p);
-          if (id !== undefined) rows.add(id);
-        }
-        if (!rows.size) continue;
-        this.groups.push({ side, status, relation: g.relation, tensors: g.tensors.slice(0, MAX_NAMES), rows: [...rows].sort((x, y) => x - y) });
       }
+    }
+    for (const t of sideTies(d)) {
+      const rows = new Set<number>();
+      for (const p of t.pairs) {
+        const id = this.holder.get(p);
+        if (id !== undefined) rows.add(id);
+      }
+      if (!rows.size) continue;
+      this.groups.push({ side: t.side, status: t.status, relation: t.relation, tensors: t.tensors.slice(0, MAX_NAMES), rows: [...rows].sort((x, y) => x - y) });
     }
   }
 

@@ -512,3 +512,46 @@ class MinHeap {
     }
   }
 }
+
+/** What happened to one side's storage group in the comparison. */
+export type TieStatus = 'lost' | 'gained' | 'changed' | 'same';
+
+/** One side's storage group (exporter deduplication left out) with its status and the pairs holding its tensors. */
+export interface SideTie {
+  side: 'a' | 'b';
+  status: TieStatus;
+  relation: Relation;
+  tensors: string[];
+  /** The pair of each tensor of the group that has one, in the group's order. */
+  pairs: TensorPair[];
+}
+
+/**
+ * Each side's storage groups and what happened to them: a's groups that b does not have are
+ * lost, b's that a does not have gained, a group whose members changed relation is changed. The
+ * diff SVG and the comparison view draw their tie links from this.
+ */
+export function sideTies(d: CheckpointDiff): SideTie[] {
+  const byKey = new Map<string, TensorPair>();
+  for (const p of d.pairs) byKey.set(p.key, p);
+  const key = (names: string[]) => names.join('\0');
+  const lost = new Set(d.shared.lost.map((t) => key(t.tensors)));
+  const gained = new Set(d.shared.gained.map((t) => key(t.tensors)));
+  const changed = new Set<string>();
+  for (const t of d.shared.changed) for (const n of t.tensors) changed.add(n);
+  const out: SideTie[] = [];
+  for (const side of ['a', 'b'] as const) {
+    const cp = side === 'a' ? d.a : d.b;
+    for (const g of cp.shared) {
+      if (g.relation === 'deduplicated') continue;
+      const status: TieStatus = (side === 'a' ? lost : gained).has(key(g.tensors)) ? (side === 'a' ? 'lost' : 'gained') : g.tensors.some((n) => changed.has(n)) ? 'changed' : 'same';
+      const pairs: TensorPair[] = [];
+      for (const n of g.tensors) {
+        const p = byKey.get(n);
+        if (p) pairs.push(p);
+      }
+      out.push({ side, status, relation: g.relation, tensors: g.tensors, pairs });
+    }
+  }
+  return out;
+}

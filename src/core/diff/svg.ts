@@ -16,6 +16,7 @@ import { Relation } from '../model';
 import { bytes as fmtBytes, compact, exact } from '../numbers';
 import { MONO, SANS, dashFor, monoWidth, oneLine, plural, sansWidth, truncate } from '../export/style';
 import { esc, escAttr, num } from '../export/xml';
+import { sideTies, TieStatus } from './compare';
 import { CheckpointDiff, KeyChange, ModuleRow, PairStatus, TensorPair } from './model';
 import { foldKeys, rowHead, rowNote, sharingChange, signed, signedBytes, tensorChange, verdict } from './render';
 
@@ -61,7 +62,6 @@ const STATUS: Record<PairStatus, { mark: string; ink: string; fill: string; stro
 const RENAMED_INK = '#0969da';
 
 /** Tie links by what happened to them. */
-type TieStatus = 'lost' | 'gained' | 'changed' | 'same';
 const TIE_INK: Record<TieStatus, string> = { lost: '#cf222e', gained: '#1a7f37', changed: '#bf8700', same: '#8c959f' };
 const TIE_LABEL: Record<TieStatus, string> = { lost: 'tie lost', gained: 'tie gained', changed: 'relation changed', same: 'tie on both sides' };
 
@@ -248,30 +248,17 @@ function rowFinder(d: CheckpointDiff, rows: DRow[]): (p: TensorPair) => DRow | u
 /** Each side's storage groups with what happened to them, and the rows they join. */
 function tieLinks(d: CheckpointDiff, rows: DRow[]): TieLink[] {
   const find = rowFinder(d, rows);
-  const byKey = new Map<string, TensorPair>();
-  for (const p of d.pairs) byKey.set(p.key, p);
-  const key = (names: string[]) => names.join('\0');
-  const lost = new Set(d.shared.lost.map((t) => key(t.tensors)));
-  const gained = new Set(d.shared.gained.map((t) => key(t.tensors)));
-  const changed = new Set<string>();
-  for (const t of d.shared.changed) for (const n of t.tensors) changed.add(n);
   const order = new Map<DRow, number>(rows.map((v, i) => [v, i]));
   const links: TieLink[] = [];
-  for (const side of ['a', 'b'] as const) {
-    const cp = side === 'a' ? d.a : d.b;
-    for (const g of cp.shared) {
-      if (g.relation === 'deduplicated') continue;
-      const status: TieStatus = (side === 'a' ? lost : gained).has(key(g.tensors)) ? (side === 'a' ? 'lost' : 'gained') : g.tensors.some((n) => changed.has(n)) ? 'changed' : 'same';
-      const at = new Set<DRow>();
-      for (const n of g.tensors) {
-        const p = byKey.get(n);
-        const v = p && find(p);
-        if (v) at.add(v);
-      }
-      // A tie inside one drawn row is drawn (as a loop) only when something happened to it.
-      if (at.size === 0 || (at.size === 1 && status === 'same')) continue;
-      links.push({ side, status, relation: g.relation, tensors: g.tensors, rows: [...at].sort((x, y) => order.get(x)! - order.get(y)!) });
+  for (const t of sideTies(d)) {
+    const at = new Set<DRow>();
+    for (const p of t.pairs) {
+      const v = find(p);
+      if (v) at.add(v);
     }
+    // A tie inside one drawn row is drawn (as a loop) only when something happened to it.
+    if (at.size === 0 || (at.size === 1 && t.status === 'same')) continue;
+    links.push({ side: t.side, status: t.status, relation: t.relation, tensors: t.tensors, rows: [...at].sort((x, y) => order.get(x)! - order.get(y)!) });
   }
   return links;
 }
