@@ -122,7 +122,7 @@ export async function listCachedRepos(opts: { cacheDir?: string; env?: Env } = {
       const files: CachedFile[] = [];
       const blobs = new Map<string, number>();
       let lastModified = 0;
-      await walk(snapshot, '', async (rel, abs) => {
+      await walkFiles(snapshot, '', async (rel, abs) => {
         try {
           const st = await fs.promises.stat(abs);
           if (!st.isFile()) return;
@@ -169,7 +169,7 @@ export async function listCachedRepos(opts: { cacheDir?: string; env?: Env } = {
 
 async function readRefs(dir: string): Promise<Map<string, string>> {
   const refs = new Map<string, string>();
-  await walk(dir, '', async (rel, abs) => {
+  await walkFiles(dir, '', async (rel, abs) => {
     try {
       const c = (await fs.promises.readFile(abs, 'utf8')).trim();
       if (/^[0-9a-f]{40}$/.test(c)) refs.set(rel, c);
@@ -181,7 +181,7 @@ async function readRefs(dir: string): Promise<Map<string, string>> {
 }
 
 /** Depth-first walk over files (following symlinked files, not symlinked folders), bounded. */
-async function walk(root: string, rel: string, onFile: (rel: string, abs: string) => Promise<void>, budget = { n: MAX_ENTRIES }): Promise<void> {
+export async function walkFiles(root: string, rel: string, onFile: (rel: string, abs: string) => Promise<void>, budget = { n: MAX_ENTRIES }): Promise<void> {
   let entries: fs.Dirent[];
   try {
     entries = await fs.promises.readdir(path.join(root, rel), { withFileTypes: true });
@@ -191,7 +191,7 @@ async function walk(root: string, rel: string, onFile: (rel: string, abs: string
   for (const e of entries) {
     if (--budget.n < 0) return;
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) await walk(root, r, onFile, budget);
+    if (e.isDirectory()) await walkFiles(root, r, onFile, budget);
     else await onFile(r, path.join(root, r));
   }
 }

@@ -6,23 +6,33 @@
  * snapshot folder; never a checkpoint. Hosts (the VS Code command) ask this to show a quick pick.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { isWeightFileName, pickInFolder } from '../formats';
 import { Env, formatHubAddress, HubAddress, hubCacheDir, hubEndpoint, hubOffline, parseAddress } from './address';
-import { findSnapshot } from './cache';
+import { findSnapshot, walkFiles } from './cache';
 import { FetchLike, HttpClient, HttpOptions, TransferProgress, originOf } from './http';
 import { hubToken, listRepo } from './hub';
 
-/** The RemoteOptions (index.ts) a listing uses. */
+/** The Hub, HTTP and cache options of RemoteOptions (index.ts), which is these plus block tuning: what a listing uses. */
 export interface ChoiceOptions {
+  /** Bearer token for the Hub. undefined: HF_TOKEN or the huggingface_hub token file; null: none. */
   token?: string | null;
+  /** Hub endpoint; default HF_ENDPOINT or https://huggingface.co. */
   endpoint?: string;
   fetch?: FetchLike;
   signal?: AbortSignal;
+  /** Requests and bytes transferred, as they happen. */
   onTransfer?: (p: TransferProgress) => void;
+  /** Environment to read HF_* variables from (default process.env). */
   env?: Env;
+  /**
+   * The local Hugging Face cache for hf:// addresses: `prefer` (default) opens a snapshot that
+   * holds everything needed, offline, else goes to the Hub; `never` always goes to the Hub;
+   * `only` never uses the network. HF_HUB_OFFLINE=1 makes the default `only`.
+   */
   cache?: 'prefer' | 'never' | 'only';
+  /** The cache folder (default HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
   cacheDir?: string;
+  /** HTTP tuning: parallel requests, timeouts, retries (tests and benchmarks). */
   http?: Omit<HttpOptions, 'fetch' | 'signal' | 'token' | 'tokenOrigins' | 'onProgress'>;
 }
 
@@ -127,31 +137,16 @@ function holdsCheckpoint(files: ReadonlyMap<string, number | undefined>, dir: st
   return [...files.keys()].some((n) => n.startsWith(prefix) && isWeightFileName(n.slice(prefix.length).split('/').pop() ?? ''));
 }
 
-/** Files under a snapshot folder (relative paths with `/`) and their sizes, bounded. */
-async function listFolder(root: string, max = 100_000): Promise<Map<string, number | undefined>> {
+/** Files under a snapshot folder (relative paths with `/`) and their sizes, bounded as the cache's walks are. */
+async function listFolder(root: string): Promise<Map<string, number | undefined>> {
   const out = new Map<string, number | undefined>();
-  const walk = async (rel: string, depth: number): Promise<void> => {
-    if (depth > 8) return;
-    let entries: fs.Dirent[];
+  await walkFiles(root, '', async (rel, abs) => {
     try {
-      entries = await fs.promises.readdir(path.join(root, rel), { withFileTypes: true });
+      const st = await fs.promises.stat(abs);
+      if (st.isFile()) out.set(rel, st.size);
     } catch {
-      return;
+      /* a dangling link: the blob is gone */
     }
-    for (const e of entries) {
-      if (out.size >= max) return;
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r, depth + 1);
-      else {
-        try {
-          const st = await fs.promises.stat(path.join(root, r));
-          if (st.isFile()) out.set(r, st.size);
-        } catch {
-          /* a dangling link: the blob is gone */
-        }
-      }
-    }
-  };
-  await walk('', 0);
+  });
   return out;
 }

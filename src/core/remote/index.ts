@@ -19,7 +19,8 @@ import { Checkpoint, CheckpointSource, RawCheckpoint } from '../model';
 import { OpenOptions, readCheckpoint } from '../open';
 import { Env, HubAddress, RemoteAddress, formatHubAddress, hubCacheDir, hubEndpoint, hubOffline, parseAddress, redactUrl } from './address';
 import { HubAccess, UrlAccess } from './access';
-import { FetchLike, HttpClient, HttpOptions, TransferProgress, TransferStats, originOf } from './http';
+import { HttpClient, TransferStats, originOf } from './http';
+import type { ChoiceOptions } from './choices';
 import { hubToken, listRepo } from './hub';
 import { findSnapshot } from './cache';
 import { BlockOptions, fmtBytes } from './source';
@@ -35,27 +36,8 @@ export { fmtBytes } from './source';
 export { listWeightChoices, choicesIn } from './choices';
 export type { WeightChoice, WeightChoices, ChoiceOptions } from './choices';
 
-export interface RemoteOptions {
-  /** Bearer token for the Hub. undefined: HF_TOKEN or the huggingface_hub token file; null: none. */
-  token?: string | null;
-  /** Hub endpoint; default HF_ENDPOINT or https://huggingface.co. */
-  endpoint?: string;
-  fetch?: FetchLike;
-  signal?: AbortSignal;
-  /** Requests and bytes transferred, as they happen. */
-  onTransfer?: (p: TransferProgress) => void;
-  /** Environment to read HF_* variables from (default process.env). */
-  env?: Env;
-  /**
-   * The local Hugging Face cache for hf:// addresses: `prefer` (default) opens a snapshot that
-   * holds everything needed, offline, else goes to the Hub; `never` always goes to the Hub;
-   * `only` never uses the network. HF_HUB_OFFLINE=1 makes the default `only`.
-   */
-  cache?: 'prefer' | 'never' | 'only';
-  /** The cache folder (default HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
-  cacheDir?: string;
-  /** HTTP tuning: parallel requests, timeouts, retries (tests and benchmarks). */
-  http?: Omit<HttpOptions, 'fetch' | 'signal' | 'token' | 'tokenOrigins' | 'onProgress'>;
+/** How to reach remote checkpoints (choices.ts holds the part a listing needs too). */
+export interface RemoteOptions extends ChoiceOptions {
   /** Block cache and readahead tuning. */
   blocks?: BlockOptions;
 }
