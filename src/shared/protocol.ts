@@ -23,7 +23,7 @@
  * file: types and pure helpers only, so it compiles under Node (no DOM) and in the browser
  * bundle alike.
  */
-import type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, SharedGroup, StoredFigures, Warning } from '../core/model';
+import type { AdapterInfo, CheckpointSource, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, SharedGroup, StoredFigures, Warning } from '../core/model';
 import type { Validators } from './rpc';
 
 export type { AdapterInfo, Counts, FoldRun, Format, ParameterCounts, QuantizationInfo, Relation, Role, SafetyReport, StoredFigures, Warning };
@@ -282,25 +282,16 @@ export interface WireSummary {
   source?: WireSource;
 }
 
-/** Where a remote checkpoint came from, as the summary shows it (URLs without their query). */
-export interface WireSource {
-  kind: 'hf' | 'url' | 'hf-cache';
-  /** The address opened (a URL redacted). */
-  address: string;
-  repo?: string;
-  repoType?: 'model' | 'dataset' | 'space';
-  /** The commit read. */
-  revision?: string;
-  /** The branch, tag or commit asked for. */
-  ref?: string;
+/**
+ * Where a remote checkpoint came from, as the summary shows it: the core's source without the
+ * snapshot folder, URLs without their query, and what the transfer took.
+ */
+export type WireSource = Omit<CheckpointSource, 'snapshot'> & {
   /** The file (or folder) opened, inside the repository; '' for its root. */
   file?: string;
-  /** The file's URL (no query). */
-  url?: string;
-  note?: string;
   bytesTransferred?: number;
   requests?: number;
-}
+};
 
 /** How the worker opens a remote address (hf://, http(s)://). */
 export interface RemoteOpen {
