@@ -386,24 +386,9 @@ export class TreeIndex implements ShapeOfTree {
     switch (q.kind) {
       case 'children': {
         this.check(q.id);
-        const kids = this.children(q.id);
-        const runs = q.folded ? this.folds(q.id) : [];
-        const out: number[] = [];
-        let i = Math.max(0, q.from);
-        const to = Math.min(kids.length, q.to);
-        let f = 0;
-        for (; i < to && out.length < MAX_NODES_PAGE; i++) {
-          while (f < runs.length && runs[f].last < i) f++;
-          const run = runs[f];
-          // Inside a folded run only its first block is sent.
-          if (run && i > run.first && i <= run.last) {
-            i = run.last;
-            continue;
-          }
-          out.push(kids[i]);
-        }
-        const page: NodePage = { nodes: this.closed([q.id, ...out]) };
-        if (i < to) page.next = i;
+        const { ids, next } = this.shown(q.id, q.folded, q.from, q.to, MAX_NODES_PAGE);
+        const page: NodePage = { nodes: this.closed([q.id, ...ids]) };
+        if (next !== undefined) page.next = next;
         return page;
       }
       case 'range': {
@@ -438,20 +423,30 @@ export class TreeIndex implements ShapeOfTree {
 
   /** A node's children as its rows show them: a folded run by its first block. */
   private items(id: number): number[] {
+    return this.shown(id, true, 0, Infinity, Infinity).ids;
+  }
+
+  /**
+   * The children of `id` from index `from` up to `to`, at most `limit` of them; `folded`: a
+   * folded run by its first block only. `next`: the index to go on from, when `limit` cut it.
+   */
+  private shown(id: number, folded: boolean, from: number, to: number, limit: number): { ids: number[]; next?: number } {
     const kids = this.children(id);
-    const runs = this.folds(id);
-    const out: number[] = [];
+    const runs = folded ? this.folds(id) : [];
+    const ids: number[] = [];
+    const end = Math.min(kids.length, to);
+    let i = Math.max(0, from);
     let f = 0;
-    for (let i = 0; i < kids.length; i++) {
+    for (; i < end && ids.length < limit; i++) {
       while (f < runs.length && runs[f].last < i) f++;
       const run = runs[f];
       if (run && i > run.first && i <= run.last) {
         i = run.last;
         continue;
       }
-      out.push(kids[i]);
+      ids.push(kids[i]);
     }
-    return out;
+    return i < end ? { ids, next: i } : { ids };
   }
 
   /**
