@@ -16,7 +16,7 @@ import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } fro
 import { SafetyTracker } from './safety';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
-import { looksLikeZip, memberDataOffsets, readMember, readMemberAt, readZipDirectory, ZipDirectory } from './zip';
+import { looksLikeZip, memberDataOffsets, predictedDataOffsets, readMember, readMemberAt, readZipDirectory, ZipDirectory } from './zip';
 
 /** data.pkl larger than this is refused (a pickle holds structure, not tensor data). */
 export const MAX_PICKLE_BYTES = 1024 * 1024 * 1024;
@@ -218,7 +218,10 @@ async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
     if (!e) throw new CheckpointError('bad-zip', `storage "${truncate(s.key)}" has no record ${prefix}data/${truncate(s.key)}`, { file });
     return e;
   });
-  const offsets = await memberDataOffsets(src, entries, file);
+  // torch aligns storage data (64 bytes, or what .storage_alignment says): where the central
+  // directory and that rule agree, no local header is read (a request each, over the network).
+  const align = alignment !== undefined && /^\s*\d+\s*$/.test(alignment) ? Number(alignment) : 64;
+  const offsets = await memberDataOffsets(src, entries, file, predictedDataOffsets(dir, entries, align));
   let compressed = 0;
   storages.forEach((s, i) => {
     const e = entries[i];
