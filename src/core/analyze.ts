@@ -123,7 +123,8 @@ function storageKey(t: Tensor): string | null {
 function groupSharing(tensors: Tensor[]): SharedGroup[] {
   // Most storages hold one tensor: it is kept as itself, and a list made only for a second one.
   const byStorage = new Map<string, Tensor | Tensor[]>();
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     const k = storageKey(t);
     if (k === null) continue;
     const have = byStorage.get(k);
@@ -156,7 +157,8 @@ function groupSharing(tensors: Tensor[]): SharedGroup[] {
 
 function listStorages(tensors: Tensor[]): Storage[] {
   const byId = new Map<string, Storage>();
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     if (t.storage === null) continue;
     const end = (t.storageOffset ?? 0) + spanOf(t);
     const s = byId.get(t.storage);
@@ -322,10 +324,15 @@ const MAX_TREE_DEPTH = 256;
  * a 92,000-tensor model has 61,000 modules but a few hundred distinct values. The shared objects
  * are never mutated after analysis (a consumer that adds a declared total copies them first).
  */
+interface DictNode {
+  next?: Map<string, Map<number, DictNode>>;
+  value?: Record<string, number>;
+}
+
 class Interner {
   private readonly strings = new Map<string, string>();
   private readonly counts = new Map<number, Map<number, Counts>>();
-  private readonly dicts = new Map<string, Record<string, number>>();
+  private readonly dicts: DictNode = {};
 
   string<T extends string | undefined>(s: T): T {
     if (s === undefined) return s;
@@ -343,14 +350,22 @@ class Interner {
     return c;
   }
 
-  /** A bytes-by-dtype record equal to `d`, keys in the same order. */
+  /**
+   * A bytes-by-dtype record equal to `d`, keys in the same order: found through a trie of
+   * (dtype, bytes) steps, so no key string is made per module.
+   */
   dict(d: Record<string, number>): Record<string, number> {
-    let key = '';
-    for (const k in d) key += `${k}\0${d[k]}\0`;
-    const have = this.dicts.get(key);
-    if (have) return have;
-    this.dicts.set(key, d);
-    return d;
+    let node = this.dicts;
+    for (const k in d) {
+      node.next ??= new Map();
+      let byBytes = node.next.get(k);
+      if (!byBytes) node.next.set(k, (byBytes = new Map()));
+      const v = d[k];
+      let to = byBytes.get(v);
+      if (!to) byBytes.set(v, (to = {}));
+      node = to;
+    }
+    return (node.value ??= d);
   }
 }
 
@@ -510,14 +525,17 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
   while (stack.length) {
     const b = stack.pop()!;
     order.push(b);
-    for (const c of b.children) stack.push(c);
+    const kids = b.children;
+    for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
   const signatures = new FoldSignatures();
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     const s: Sums = { paramUnique: 0, paramTotal: 0, bufferUnique: 0, bufferTotal: 0, otherUnique: 0, otherTotal: 0, bytes: {}, shared: null, count: 0, optimizer: false };
     let bytes: Record<string, number> | undefined;
-    for (const t of b.own) {
+    const own = b.own;
+    for (let o = 0; o < own.length; o++) {
+      const t = own[o];
       s.count++;
       if (t.role === 'optimizer-state') s.optimizer = true;
       // Quantization state (scales, zero points...) takes bytes but counts as no kind of element.

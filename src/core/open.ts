@@ -124,7 +124,6 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   if (!isObject(doc)) throw new CheckpointError('bad-index', 'index is not a JSON object', { file, offset: 0 });
   const wm = doc.get('weight_map');
   if (!isObject(wm)) throw new CheckpointError('bad-index', 'index has no "weight_map" object', { file, record: 'weight_map' });
-  const weightMap = new Map<string, string>();
   // 90,000 names point at a few hundred shards: each shard path is checked once, at its first entry.
   const shardNames = new Map<string, string>();
   wm.forEach((shard, name) => {
@@ -133,8 +132,9 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
       checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
       shardNames.set(shard, relativeName({ root, access }, pathsOf(access).join(root, shard)));
     }
-    weightMap.set(name, shard);
   });
+  // Every value is a file name now: the parsed map is the weight map (no second 90,000-entry copy).
+  const weightMap = wm as ReadonlyMap<string, string>;
   const shards = [...shardNames.keys()];
   const meta = doc.get('metadata');
   // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
@@ -203,6 +203,7 @@ async function readShards(
   let done = 0;
   let bytesRead = 0;
   opts.onProgress?.({ filesDone: 0, filesTotal: shards.length, bytesRead: 0 });
+  const shardOpts: OpenOptions = { ...opts, sidecars: false };
   const worker = async () => {
     while (next < shards.length) {
       const i = next++;
@@ -211,7 +212,7 @@ async function readShards(
       if (!st || st.isDirectory) {
         throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
       }
-      results[i] = await readFile(abs, root, access, { ...opts, sidecars: false }, indexName);
+      results[i] = await readFile(abs, root, access, shardOpts, indexName);
       bytesRead += results[i].bytesRead;
       opts.onProgress?.({ filesDone: ++done, filesTotal: shards.length, bytesRead, file: results[i].files[0] });
     }

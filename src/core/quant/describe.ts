@@ -20,21 +20,24 @@ export interface QuantInference {
  * other quantized weight as the Linear it replaces.
  */
 export function quantLayerInference(own: Tensor[], embeddingName: boolean): QuantInference | undefined {
-  const packed = own.filter((t) => t.quant);
-  if (packed.length !== 1) return undefined;
-  const t = packed[0];
+  // Exactly one packed weight (no list made: this runs for every module).
+  let t: Tensor | undefined;
+  for (let i = 0; i < own.length; i++) {
+    if (!own[i].quant) continue;
+    if (t) return undefined;
+    t = own[i];
+  }
+  if (!t) return undefined;
   const q = t.quant!;
   const shape = t.logicalShape ?? t.shape;
   const experts = shape.length > 2 ? shape.slice(0, -2).reduce((a, b) => a * b, 1) : undefined;
   const out = shape.length >= 2 ? shape[shape.length - 2] : q.rows;
   const inF = shape.length >= 1 ? shape[shape.length - 1] : q.cols;
-  const scheme = [
-    `bits=${q.bits}`,
-    ...(q.groupSize ? [`group_size=${q.groupSize}`] : []),
-    ...(q.blockSize ? [`block_size=(${q.blockSize.join(', ')})`] : []),
-    `method=${q.method}`,
-    ...(q.format && q.format !== q.method ? [`format=${q.format}`] : []),
-  ].join(', ');
+  let scheme = `bits=${q.bits}`;
+  if (q.groupSize) scheme += `, group_size=${q.groupSize}`;
+  if (q.blockSize) scheme += `, block_size=(${q.blockSize.join(', ')})`;
+  scheme += `, method=${q.method}`;
+  if (q.format && q.format !== q.method) scheme += `, format=${q.format}`;
   if (embeddingName && !q.bias && experts === undefined && shape.length === 2) {
     return { type: 'QuantEmbedding', repr: `QuantEmbedding(${out}, ${inF}, ${scheme})`, evidence: t.roleReason ?? '' };
   }

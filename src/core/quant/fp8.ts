@@ -21,7 +21,8 @@ export const fp8: Detector = (view, qc) => {
   const scaleName = view.tensors.has('weight_scale_inv') ? 'weight_scale_inv' : view.tensors.has('weight_scale') ? 'weight_scale' : undefined;
   const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
   const out = w.shape[0] ?? 1;
-  const inF = w.shape.length > 1 ? w.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  let inF = 1;
+  for (let i = 1; i < w.shape.length; i++) inF *= w.shape[i];
   const declared = declaredBlock(qc);
   let t: Fp8Texts;
   if (scale) {

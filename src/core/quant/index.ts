@@ -84,7 +84,9 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       p.logicalNumel = prod(r.logicalShape);
     }
     for (const [t, reason] of r.aux) markAux(t, once(reason), view.path);
-    for (const [local, t] of view.tensors) if (ACTIVATION_STATE[local]) markAux(t, ACTIVATION_STATE[local], view.path);
+    view.tensors.forEach((t, local) => {
+      if (ACTIVATION_STATE[local]) markAux(t, ACTIVATION_STATE[local], view.path);
+    });
     if (r.notes?.length) {
       noted.add(view.path);
       for (const n of r.notes) notes.push(`${view.path}: ${n}`);
@@ -92,16 +94,17 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     if (r.assumed?.length) assumed.push(`${view.path}: ${r.assumed[0]}`);
     ann.layers.push({ path: view.path, layer: r.layer, packed: p, ...(r.flexibleGroup ? { flexibleGroup: true } : {}) });
   };
-  for (const view of views) {
-    if (qc?.method === 'mxfp4' || [...view.tensors.keys()].some((k) => k.endsWith('_blocks'))) {
+  for (let v = 0; v < views.length; v++) {
+    const view = views[v];
+    if (qc?.method === 'mxfp4' || hasBlocks(view)) {
       const pairs = mxfp4Pairs(view);
       if (pairs.length) {
         for (const r of pairs) apply(view, r);
         continue;
       }
     }
-    for (const [, det] of order) {
-      const r = det(view, qc, ctx);
+    for (let d = 0; d < order.length; d++) {
+      const r = order[d][1](view, qc, ctx);
       if (!r) continue;
       if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
       else apply(view, r);
@@ -110,7 +113,11 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
   }
   if (qc) {
     // Activation and KV-cache scales outside quantized layers (self_attn.k_scale...).
-    for (const view of views) for (const [local, t] of view.tensors) if (ACTIVATION_STATE[local] && t.role !== 'quantization') markAux(t, ACTIVATION_STATE[local], view.path);
+    for (const view of views) {
+      view.tensors.forEach((t, local) => {
+        if (ACTIVATION_STATE[local] && t.role !== 'quantization') markAux(t, ACTIVATION_STATE[local], view.path);
+      });
+    }
   }
 
   unifyGroups(ann);
@@ -169,6 +176,12 @@ function markAux(t: Tensor, reason: string, owner: string): void {
   if (parent !== owner && t.name.startsWith(`${owner}.`)) t.module = owner;
 }
 
+/** Whether a layer holds a `*_blocks` tensor (MXFP4), without a list of its names. */
+function hasBlocks(view: LayerView): boolean {
+  for (const k of view.tensors.keys()) if (k.endsWith('_blocks')) return true;
+  return false;
+}
+
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -178,7 +191,8 @@ const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_ma
 
 function layerViews(tensors: Tensor[]): LayerView[] {
   const byPath = new Map<string, LayerView>();
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     if (!t.present) continue;
     const nested = NESTED_LOCAL.exec(t.name);
     const cut = nested ? t.name.length - nested[1].length - 1 : t.name.lastIndexOf('.');
@@ -257,7 +271,8 @@ function storedOf(tensors: Tensor[]): { elements: number; bytes: number } {
   const seen = new Set<string>();
   let elements = 0;
   let bytes = 0;
-  for (const t of tensors) {
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     if (!t.present || (t.role !== 'parameter' && t.role !== 'quantization')) continue;
     const key = t.storage ?? `\0${t.name}`;
     if (seen.has(key)) continue;
@@ -290,8 +305,9 @@ export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolea
     parentOf.push(stackParent.pop()!);
     const at = order.length;
     order.push(m);
-    for (const c of m.children) {
-      stack.push(c);
+    const kids = m.children;
+    for (let k = 0; k < kids.length; k++) {
+      stack.push(kids[k]);
       stackParent.push(at);
     }
   }
@@ -300,8 +316,9 @@ export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolea
   const has = new Uint8Array(order.length);
   for (let i = order.length - 1; i >= 0; i--) {
     const m = order[i];
-    for (const n of m.tensors) {
-      const t = byName.get(n);
+    const names = m.tensors;
+    for (let k = 0; k < names.length; k++) {
+      const t = byName.get(names[k]);
       if (!t || !t.present) continue;
       if (t.role !== 'parameter' && t.role !== 'quantization') continue;
       elements[i] += t.numel;
