@@ -40,6 +40,7 @@ export class CheckpointService {
     progress?.({ stage: 'reading', file: filePath });
     let raw: Awaited<ReturnType<typeof core.readCheckpoint>>;
     let source: Pick<Checkpoint, 'source' | 'bytesTransferred' | 'requests'> | undefined;
+    let shards: Pick<Progress, 'filesDone' | 'filesTotal'> = {};
     if (core.isRemoteAddress(filePath)) {
       // hf:// or a URL: ranged reads over HTTP (or the local Hugging Face cache); the shards'
       // progress and the transfer's go out as one line.
@@ -61,9 +62,15 @@ export class CheckpointService {
       raw = r.raw;
       source = { source: r.source, bytesTransferred: r.transfer.bytesTransferred, requests: r.transfer.requests };
     } else {
-      raw = await core.readCheckpoint(filePath, { onProgress: (p) => progress?.({ stage: 'reading', ...p }) });
+      raw = await core.readCheckpoint(filePath, {
+        onProgress: (p) => {
+          shards = { filesDone: p.filesDone, filesTotal: p.filesTotal };
+          progress?.({ stage: 'reading', ...p });
+        },
+      });
     }
-    progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead });
+    // The shards read stay on the line: a fast read may be over before the webview can show it.
+    progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead, ...shards });
     const checkpoint = core.analyze(raw);
     if (source) Object.assign(checkpoint, source);
     progress?.({ stage: 'building', file: filePath, tensors: checkpoint.tensors.length });

@@ -64,7 +64,10 @@ export function progressText(fileName: string, p: Progress | undefined): string 
     const shards = p.filesTotal !== undefined && p.filesTotal > 1 ? `${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ` : '';
     return `Reading the headers of ${fileName} over the network: ${shards}${transfer}…`;
   }
-  if (p.stage === 'analysing') return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}…`;
+  if (p.stage === 'analysing') {
+    const read = p.filesTotal !== undefined && p.filesTotal > 1 ? ` (${exactCount(p.filesDone ?? p.filesTotal)} of ${exactCount(p.filesTotal)} shards read)` : '';
+    return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}${read}…`;
+  }
   if (p.stage === 'building') return `Building the view of ${fileName}…`;
   if (p.filesTotal !== undefined && p.filesTotal > 1) {
     return `Reading the headers of ${fileName}: ${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ${bytes(p.bytesRead ?? 0)} read…`;
