@@ -4,6 +4,7 @@
  * on stderr) or the output cannot be written; 2 usage error.
  */
 import * as fs from 'fs';
+import { argTokens, chooseFormat, depthValue, UsageError } from './args';
 import { openCheckpoint, isCheckpointError } from '../core';
 import { compareCheckpoints, renderDiffMarkdown, renderDiffSvg, renderDiffText, toDiffReport, DataProgress } from '../core/diff';
 import { bytes as fmtBytes } from '../core/numbers';
@@ -39,41 +40,24 @@ interface DiffArgs {
   depth?: number;
 }
 
-class UsageError extends Error {}
-
 export function parseDiffArgs(argv: string[]): DiffArgs | 'help' {
   const paths: string[] = [];
   let format: Fmt | undefined;
   let output: string | undefined;
   let depth: number | undefined;
   let data = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    const value = (): string => {
-      const v = name !== a ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    const flag = (): void => {
-      if (name !== a) throw new UsageError(`${name} takes no value`);
-    };
+  for (const { arg: a, name, value, flag } of argTokens(argv)) {
     switch (name) {
       case '-h':
       case '--help':
         return 'help';
       case '--json':
         flag();
-        if (format && format !== 'json') throw new UsageError('--json conflicts with --format');
-        format = 'json';
+        format = chooseFormat(format, 'json', FORMATS);
         break;
-      case '--format': {
-        const v = value();
-        if (!(FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format "${v}" (choose ${FORMATS.join(', ')})`);
-        if (format && format !== v) throw new UsageError('--json conflicts with --format');
-        format = v as Fmt;
+      case '--format':
+        format = chooseFormat(format, value(), FORMATS);
         break;
-      }
       case '--data':
         flag();
         data = true;
@@ -82,12 +66,9 @@ export function parseDiffArgs(argv: string[]): DiffArgs | 'help' {
       case '--output':
         output = value();
         break;
-      case '--depth': {
-        const v = value();
-        if (!/^\d+$/.test(v)) throw new UsageError(`--depth takes a whole number, not "${v}"`);
-        depth = Number(v);
+      case '--depth':
+        depth = depthValue(value());
         break;
-      }
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
         if (a === '') throw new UsageError('a checkpoint path is empty');

@@ -5,6 +5,7 @@
  * stderr saying what and where); 2 usage error.
  */
 import * as fs from 'fs';
+import { argTokens, chooseFormat, depthValue, UsageError } from './args';
 import { openCheckpoint, isCheckpointError, Checkpoint } from '../core';
 import { reportJsonChunks } from '../core/report';
 import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
@@ -50,26 +51,13 @@ interface Args {
   unfold: boolean;
 }
 
-class UsageError extends Error {}
-
 export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   let path: string | undefined;
   let format: Fmt | undefined;
   let output: string | undefined;
   let depth: number | undefined;
   let unfold = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const eq = a.indexOf('=');
-      const v = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    const flag = (): void => {
-      if (name !== a) throw new UsageError(`${name} takes no value`);
-    };
+  for (const { arg: a, name, value, flag } of argTokens(argv)) {
     switch (name) {
       case '-h':
       case '--help':
@@ -78,26 +66,18 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
         return 'version';
       case '--json':
         flag();
-        if (format && format !== 'json') throw new UsageError('--json conflicts with --format');
-        format = 'json';
+        format = chooseFormat(format, 'json', FORMATS);
         break;
-      case '--format': {
-        const v = value();
-        if (!(FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format "${v}" (choose ${FORMATS.join(', ')})`);
-        if (format && format !== v) throw new UsageError('--json conflicts with --format');
-        format = v as Fmt;
+      case '--format':
+        format = chooseFormat(format, value(), FORMATS);
         break;
-      }
       case '-o':
       case '--output':
         output = value();
         break;
-      case '--depth': {
-        const v = value();
-        if (!/^\d+$/.test(v)) throw new UsageError(`--depth takes a whole number, not "${v}"`);
-        depth = Number(v);
+      case '--depth':
+        depth = depthValue(value());
         break;
-      }
       case '--unfold':
         flag();
         unfold = true;
