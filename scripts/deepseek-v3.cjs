@@ -8,6 +8,7 @@
 // harness and the mocha tests (compiled TypeScript) all load it.
 'use strict';
 const fs = require('fs');
+const { writeSparseSafetensors } = require('./sparse-safetensors.cjs');
 const path = require('path');
 
 const H = 7168, I = 18432, MI = 2048, V = 129280, QL = 1536, KVL = 512, NH = 128, QK_NOPE = 128, QK_ROPE = 64, VD = 128;
@@ -101,18 +102,7 @@ function makeDeepSeekV3(dir, shards = 163, opts = {}) {
       weightMap[name] = file;
     }
     total += off;
-    let h = JSON.stringify(header);
-    while (h.length % 8) h += ' ';
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(h.length));
-    const fd = fs.openSync(path.join(dir, file), 'w');
-    try {
-      fs.writeSync(fd, len);
-      fs.writeSync(fd, h);
-      fs.ftruncateSync(fd, 8 + h.length + off);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeSparseSafetensors(path.join(dir, file), header, off);
   }
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configOf(opts), null, 2));
   // The index last: its presence says the set is complete.

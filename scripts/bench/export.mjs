@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { benchDir, core, requireOut, timeIt } from '../bench-lib.mjs';
+import { writeSparseSafetensors } from '../sparse-safetensors.cjs';
 
 const { exportAs } = requireOut('src/core/export/index.js');
 const dir = path.join(benchDir, 'export-100k');
@@ -52,16 +53,7 @@ function build() {
   add('model.norm.weight', [64]);
   const want = 100_000;
   for (let i = 0; count < want; i++) add(`model.misc.t${i}`, [4]);
-  let h = JSON.stringify(header);
-  while (Buffer.byteLength(h) % 8) h += ' ';
-  const hb = Buffer.from(h);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(hb.length));
-  const fd = fs.openSync(file, 'w');
-  fs.writeSync(fd, len, 0, 8, 0);
-  fs.writeSync(fd, hb, 0, hb.length, 8);
-  fs.ftruncateSync(fd, 8 + hb.length + off);
-  fs.closeSync(fd);
+  writeSparseSafetensors(file, header, off);
   fs.writeFileSync(
     path.join(dir, 'config.json'),
     JSON.stringify({ architectures: ['SyntheticForCausalLM'], model_type: 'synthetic', vocab_size: VOCAB, tie_word_embeddings: true }),

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { repo, benchDir, core, timeIt, readWhole, dropCaches } from '../bench-lib.mjs';
+import { writeSparseSafetensors } from '../sparse-safetensors.cjs';
 
 
 
@@ -50,15 +51,7 @@ export function makeWide(dir, n) {
     header[`model.layers.${block}.sub${(i % 50) % 7}.t${i % 50}.weight`] = { dtype: 'F32', shape, data_offsets: [off, off + bytes] };
     off += bytes;
   }
-  let h = JSON.stringify(header);
-  while (h.length % 8) h += ' ';
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(h)));
-  const fd = fs.openSync(file, 'w');
-  fs.writeSync(fd, len);
-  fs.writeSync(fd, h);
-  fs.ftruncateSync(fd, 8 + Buffer.byteLength(h) + off);
-  fs.closeSync(fd);
+  writeSparseSafetensors(file, header, off);
   return file;
 }
 
@@ -80,15 +73,7 @@ export function makeSharded(dir, shards) {
       weightMap[name] = file;
     }
     total += off;
-    let h = JSON.stringify(header);
-    while (h.length % 8) h += ' ';
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(h.length));
-    const fd = fs.openSync(path.join(dir, file), 'w');
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, h);
-    fs.ftruncateSync(fd, 8 + h.length + off);
-    fs.closeSync(fd);
+    writeSparseSafetensors(path.join(dir, file), header, off);
   }
   fs.writeFileSync(index, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
   return index;
