@@ -72,7 +72,8 @@ export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
   return mergeIntervals(out);
 }
 
-function isContiguous(shape: number[], strides: number[]): boolean {
+/** Row-major strides (size-1 dimensions ignored): the elements lie in one block. */
+export function isContiguous(shape: number[], strides: number[]): boolean {
   if (shape.length !== strides.length) return false;
   let expect = 1;
   for (let i = shape.length - 1; i >= 0; i--) {

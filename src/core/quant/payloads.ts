@@ -16,6 +16,7 @@
 import * as path from 'path';
 import { FileAccess } from '../access';
 import { ByteSource } from '../bytes';
+import { isContiguous } from '../coverage';
 import { CheckpointError } from '../errors';
 import { isObject, parseJson, toPlain } from '../json';
 import { RawCheckpoint, TensorPayload, TensorRecord } from '../model';
@@ -118,7 +119,7 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
   for (const t of raw.tensors) {
     const kind = payloadKind(t);
     if (!kind) continue;
-    if (t.dataOffset === null || (t.strides !== null && !contiguous(t.shape, t.strides))) {
+    if (t.dataOffset === null || (t.strides !== null && !isContiguous(t.shape, t.strides))) {
       (raw.payloads ??= {})[t.name] = { error: 'its bytes have no known place in the file' };
       continue;
     }
@@ -199,14 +200,4 @@ function decode(w: Want, b: Uint8Array): TensorPayload {
     if (e instanceof CheckpointError) return { error: `is not valid JSON (${e.message})` };
     throw e;
   }
-}
-
-function contiguous(shape: number[], strides: number[]): boolean {
-  if (shape.length !== strides.length) return false;
-  let expect = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    if (shape[i] !== 1 && strides[i] !== expect) return false;
-    expect *= shape[i];
-  }
-  return true;
 }
