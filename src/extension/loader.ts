@@ -134,31 +134,27 @@ function loadError(e: unknown, crash: (Error & { code?: string }) | undefined): 
 }
 
 export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  const t0 = Date.now();
-  if (opts.signal?.aborted) throw new LoadCancelled();
-  const started = opts.workerPath && existsSync(opts.workerPath) ? startWorker(opts.workerPath, opts) : null;
-  const client = started?.client ?? startInProcess(opts);
-  try {
-    // When cancelled, the worker is terminated, whatever it was doing.
-    const head = await client.open(filePath, opts.signal, opts.expandDepth, opts.remote);
-    if (opts.signal?.aborted) throw new LoadCancelled();
-    return { head, backend: client, ms: Date.now() - t0 };
-  } catch (e) {
-    client.dispose();
-    if (opts.signal?.aborted || e instanceof LoadCancelled) throw new LoadCancelled();
-    throw loadError(e, started?.crash());
-  }
+  // When cancelled, the worker is terminated, whatever it was doing.
+  return withParser(opts, (client) => client.open(filePath, opts.signal, opts.expandDepth, opts.remote));
 }
 
 /** A comparison (issue 14): a parser worker of its own opens both checkpoints and keeps the comparison. */
 export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<{ head: CompareHead; backend: CheckpointClient; ms: number }> {
+  // No timeout (two large models take a while) but cancellable: the worker is terminated.
+  return withParser(opts, (client) => client.call('compare', { a, b }, { signal: opts.signal }));
+}
+
+/**
+ * Start a parser (a worker, else in-process) and make its first call; the parser is kept as the
+ * backend when it answers, disposed when it fails or the load is cancelled.
+ */
+async function withParser<H>(opts: LoadOptions, first: (client: CheckpointClient) => Promise<H>): Promise<{ head: H; backend: CheckpointClient; ms: number }> {
   const t0 = Date.now();
   if (opts.signal?.aborted) throw new LoadCancelled();
   const started = opts.workerPath && existsSync(opts.workerPath) ? startWorker(opts.workerPath, opts) : null;
   const client = started?.client ?? startInProcess(opts);
   try {
-    // No timeout (two large models take a while) but cancellable: the worker is terminated.
-    const head = await client.call('compare', { a, b }, { signal: opts.signal });
+    const head = await first(client);
     if (opts.signal?.aborted) throw new LoadCancelled();
     return { head, backend: client, ms: Date.now() - t0 };
   } catch (e) {
