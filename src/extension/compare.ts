@@ -13,7 +13,7 @@ import { CompareExportFormat, CompareHead, CompareHostApi, compareHostApiValidat
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { comparePair, compareExportPath, sideName } from './compareNaming';
 import { exportDepth, viewSettings } from './config';
-import { makeNonce, webviewHtml } from './html';
+import { loadPage } from './page';
 import { CheckpointClient, LoadCancelled, loadComparison } from './loader';
 import { viewTypeFor } from './provider';
 
@@ -41,17 +41,8 @@ export class ComparePanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    const dist = vscode.Uri.joinPath(extensionUri, 'dist');
     const webview = panel.webview;
-    webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [dist] };
-    webview.html = webviewHtml({
-      cspSource: webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'compare.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'compare.css')).toString(),
-      codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicon.css')).toString(),
-      title: `${this.label('a')} and ${this.label('b')}`,
-    });
+    loadPage(webview, extensionUri, 'compare', `${this.label('a')} and ${this.label('b')}`);
     this.rpc = new RpcEndpoint<CompareHostApi, CompareViewApi>(vscodeWebviewTransport(webview, () => this.ready), this.handlers(), {
       name: 'compare webview',
       validate: compareHostApiValidators(),

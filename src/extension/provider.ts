@@ -11,7 +11,7 @@ import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, RemoteOpen, 
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
 import { CheckpointDocument, DocState } from './document';
-import { makeNonce, webviewHtml } from './html';
+import { loadPage } from './page';
 import { EXPORT_CHOICES } from './naming';
 import type { RemoteRef } from './remoteAddress';
 
@@ -46,17 +46,8 @@ export class PanelSession implements vscode.Disposable {
     private readonly actions: SessionActions,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    const dist = vscode.Uri.joinPath(extensionUri, 'dist');
     const webview = panel.webview;
-    webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [dist, vscode.Uri.joinPath(extensionUri, 'media')] };
-    webview.html = webviewHtml({
-      cspSource: webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css')).toString(),
-      codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicon.css')).toString(),
-      title: doc.fileName,
-    });
+    loadPage(webview, extensionUri, 'webview', doc.fileName, [vscode.Uri.joinPath(extensionUri, 'media')]);
     this.rpc = new RpcEndpoint<HostApi, WebviewApi>(vscodeWebviewTransport(webview, () => this.ready), this.handlers(), {
       name: 'webview',
       validate: hostApiValidators(EXPORT_FORMATS),
