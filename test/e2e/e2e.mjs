@@ -180,11 +180,31 @@ function webview() {
     .contentFrame();
 }
 
-async function runCommand(label) {
-  await page.keyboard.press('F1');
+/**
+ * F1, then types `>label` into the command palette. The palette can close again under the
+ * keyboard when the workbench moves focus (an editor or a notification arriving just then):
+ * that is retried a few times rather than waited out for the whole timeout.
+ */
+async function typeInPalette(label) {
   const input = page.locator('.quick-input-widget input');
-  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
-  await input.fill(`>${label}`);
+  let last;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.first().waitFor({ state: 'visible', timeout: T_UI / 2 });
+      await input.first().fill(`>${label}`, { timeout: T_UI / 4 });
+      return input;
+    } catch (e) {
+      last = e;
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(300);
+    }
+  }
+  throw new Error(`the command palette did not take "${label}" after 4 tries on F1: ${last?.message?.split('\n')[0]}`);
+}
+
+async function runCommand(label) {
+  await typeInPalette(label);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label });
   await waitFor(row, 'visible', T_UI, `the command palette did not list "${label}"`);
   // The focused row is the command typed: Enter runs it (a click can wait on a list that is
@@ -200,10 +220,7 @@ async function runCommand(label) {
  * default path, which must end with `fileName`; waits for the file on disk and returns its path.
  */
 async function exportThroughCommand(label, fileName, dir = path.dirname(TIED_FILE)) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
-  await input.fill(`>${label}`);
+  const input = await typeInPalette(label);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label });
   await waitFor(row, 'visible', T_UI, `the command palette did not list "${label}"`);
   await row.first().click();
@@ -293,10 +310,7 @@ async function tieLinks(wv) {
  * for the workbench to take it: `dark` true for a dark theme.
  */
 async function setTheme(label, dark) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
-  await input.fill('>Preferences: Color Theme');
+  const input = await typeInPalette('Preferences: Color Theme');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preferences: Color Theme' });
   await waitFor(row, 'visible', T_UI, 'the command palette did not list "Preferences: Color Theme"');
   await row.first().click();
@@ -1193,10 +1207,7 @@ async function compareView() {
   await step('compare: "Weightscope: Export Comparison as SVG…" writes the SVG `weightscope diff --format svg` makes', { needs: [OPEN], shotName: 'compare-export-svg' }, async () => {
     await runCommand('Notifications: Clear All Notifications');
     await wv.locator('[data-testid="compare-tree"]').focus({ timeout: T_UI });
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await waitFor(input, 'visible', T_UI, 'the command palette did not open on F1');
-    await input.fill('>Weightscope: Export Comparison as SVG');
+    await typeInPalette('Weightscope: Export Comparison as SVG');
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Export Comparison as SVG' });
     await waitFor(row, 'visible', T_UI, 'the palette does not list "Weightscope: Export Comparison as SVG…" while the comparison is active');
     await row.first().click();
