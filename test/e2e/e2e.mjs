@@ -704,9 +704,13 @@ async function remoteModels() {
 
   await step('remote: a remote editor comes back after a reload of the window (its address survives in the tab)', { needs: [WB], shotName: 'remote-restored' }, async () => {
     if (!(await page.locator('.tabs-container .tab.active', { hasText: 'cached-gpt2' }).count())) throw new Error('the cached model is not the active tab (the previous step failed?)');
-    // The workbench in a browser saves which editors are open on a timer, not on reload: give it time.
-    await page.waitForTimeout(3000);
-    await page.reload({ waitUntil: 'domcontentloaded', timeout: T_WORKBENCH });
+    // Reloaded as a user does ("Developer: Reload Window"): the workbench shuts down in order and
+    // saves which editors are open. A bare page reload leaves that to a timer, and a run where
+    // the timer had not fired came back with no tabs at all.
+    await page.waitForTimeout(1000);
+    const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: T_WORKBENCH });
+    await runCommand('Developer: Reload Window').catch(() => {}); // the palette goes with the page
+    await navigated;
     await waitFor(page.locator('.monaco-workbench'), 'visible', T_WORKBENCH, 'the workbench did not come back after a reload');
     const c = await remoteEditor('cached-gpt2');
     const err = c.locator('[data-testid="error"]');
