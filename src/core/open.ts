@@ -7,11 +7,12 @@ import * as path from 'path';
 import { FileAccess, ReaderContext, nodeFileAccess, pathsOf, relativeName } from './access';
 import { withHead } from './bytes';
 import { CheckpointError } from './errors';
-import { isObject, parseJson, toPlain, truncate } from './json';
+import { Json, isObject, parseJson, toPlain, truncate } from './json';
 import { RawCheckpoint, TensorRecord, Warning } from './model';
 import { FOLDER_KINDS, FORMATS, FormatModule, isWeightFileName, moduleForName, moduleOf, pickFormat, pickInFolder, SNIFF_BYTES, unknownFormatError } from './formats';
 import { bytesExact } from './numbers';
 import { readQuantInputs } from './quant/payloads';
+import { ScannedWeightMap, scanWeightMap } from './weight-map';
 
 export interface OpenOptions {
   access?: FileAccess;
@@ -110,6 +111,33 @@ export function checkShardPath(p: string, where: { file: string; record?: string
   if (p.includes('\0')) throw new CheckpointError('unsafe-path', 'shard path contains a NUL byte', where);
 }
 
+/** A weight map as the strict parser reads it, its values checked to be safe shard paths. */
+interface ParsedIndex {
+  weightMap: ReadonlyMap<string, string>;
+  /** Distinct shard paths, in the order of their first entry. */
+  shards: string[];
+  meta: Json | undefined;
+}
+
+/** The index through the strict parser: anything unusual is an error saying what and where. */
+function parseIndex(bytes: Uint8Array, file: string): ParsedIndex {
+  const doc = parseJson(bytes, { file });
+  if (!isObject(doc)) throw new CheckpointError('bad-index', 'index is not a JSON object', { file, offset: 0 });
+  const wm = doc.get('weight_map');
+  if (!isObject(wm)) throw new CheckpointError('bad-index', 'index has no "weight_map" object', { file, record: 'weight_map' });
+  // 90,000 names point at a few hundred shards: each shard path is checked once, at its first entry.
+  const shards = new Set<string>();
+  wm.forEach((shard, name) => {
+    if (typeof shard !== 'string') throw new CheckpointError('bad-index', `weight_map entry for "${truncate(name)}" is not a file name`, { file, record: 'weight_map' });
+    if (!shards.has(shard)) {
+      checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
+      shards.add(shard);
+    }
+  });
+  // Every value is a file name now: the parsed map is the weight map (no second 90,000-entry copy).
+  return { weightMap: wm as ReadonlyMap<string, string>, shards: [...shards], meta: doc.get('metadata') };
+}
+
 async function readShardIndex(abs: string, root: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const file = relativeName({ root, access }, abs);
   const src = await access.open(abs, file);
@@ -120,34 +148,94 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   } finally {
     await src.close();
   }
-  const doc = parseJson(bytes, { file });
-  if (!isObject(doc)) throw new CheckpointError('bad-index', 'index is not a JSON object', { file, offset: 0 });
-  const wm = doc.get('weight_map');
-  if (!isObject(wm)) throw new CheckpointError('bad-index', 'index has no "weight_map" object', { file, record: 'weight_map' });
-  // 90,000 names point at a few hundred shards: each shard path is checked once, at its first entry.
-  const shardNames = new Map<string, string>();
-  wm.forEach((shard, name) => {
-    if (typeof shard !== 'string') throw new CheckpointError('bad-index', `weight_map entry for "${truncate(name)}" is not a file name`, { file, record: 'weight_map' });
-    if (!shardNames.has(shard)) {
-      checkShardPath(shard, { file, record: `weight_map["${truncate(name)}"]` });
-      shardNames.set(shard, relativeName({ root, access }, pathsOf(access).join(root, shard)));
-    }
-  });
-  // Every value is a file name now: the parsed map is the weight map (no second 90,000-entry copy).
-  const weightMap = wm as ReadonlyMap<string, string>;
-  const shards = [...shardNames.keys()];
-  const meta = doc.get('metadata');
+  // A machine-written index takes the fast path (weight-map.ts); anything else, and every error,
+  // goes through the strict parser.
+  const scanned = scanWeightMap(bytes);
+  let parsed: ParsedIndex | undefined;
+  let shards: string[];
+  let meta: Json | undefined;
+  if (scanned) {
+    scanned.shards.forEach((shard, i) => checkShardPath(shard, { file, record: `weight_map["${truncate(scanned.firstKeys[i])}"]` }));
+    ({ shards, metadata: meta } = scanned);
+  } else {
+    parsed = parseIndex(bytes, file);
+    ({ shards, meta } = parsed);
+  }
+  const shardFiles = shards.map((shard) => relativeName({ root, access }, pathsOf(access).join(root, shard)));
   // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
   const named = moduleForName(abs.slice(0, -'.index.json'.length));
-  const [raw, byName] = await readShards(root, shards, access, opts, file, named);
+  const results = await readShards(root, shards, access, opts, file);
+
+  let raw: RawCheckpoint;
+  let unlisted = 0;
+  let firstUnlisted = '';
+  if (scanned && listsExactly(scanned, results, shardFiles)) {
+    // Each stored tensor is listed once, in its own shard, and nothing else is: no name is stored
+    // twice (its key would be listed twice), nothing is missing, nothing is unlisted.
+    [raw] = mergeShards(results, root, named, scanned);
+  } else {
+    parsed ??= parseIndex(bytes, file);
+    const [merged, byName] = mergeShards(results, root, named);
+    raw = merged;
+    const shardNames = new Map(shards.map((shard, i) => [shard, shardFiles[i]]));
+    const unlistedTensors = checkWeightMap(raw, parsed.weightMap, byName, shardNames, file);
+    unlisted = unlistedTensors.length;
+    if (unlisted) firstUnlisted = unlistedTensors[0].name;
+  }
   raw.path = abs;
   raw.files.unshift(file);
   raw.bytesRead += bytes.length;
   raw.totalBytes += bytes.length;
   if (meta !== undefined) raw.metadata.index = toPlain(meta);
+  if (unlisted) {
+    raw.warnings.push({ code: 'index-unlisted', message: `${unlisted} tensor(s) stored in shards are not in the index's weight_map (e.g. ${firstUnlisted})` });
+  }
+  const total = isObject(meta) ? meta.get('total_size') : undefined;
+  if (typeof total === 'number') {
+    const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
+    if (sum !== total && moduleOf(raw.format)?.shards?.indexTotalIsTensorBytes) {
+      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${bytesExact(total)} but the shards hold ${bytesExact(sum)} of tensors` });
+    }
+  }
+  return raw;
+}
 
-  // Every name in the weight map must be in the shard it names; tensors the map leaves out are reported.
-  // Shards saved from DataParallel have their `module.` prefix stripped by the reader.
+/**
+ * Whether the scanned weight map lists exactly the stored tensors, each under its own name in the
+ * shard that holds it. Keys are unique (the scan gave up on a duplicate), so each key finds one
+ * tensor; with as many keys as tensors and no tensor found twice, each tensor is listed once.
+ * Anything else (a prefix stripped, a tie listed but not stored, a mismatch) is for checkWeightMap.
+ */
+function listsExactly(index: ScannedWeightMap, results: RawCheckpoint[], shardFiles: string[]): boolean {
+  let stored = 0;
+  for (const r of results) stored += r.tensors.length;
+  if (stored !== index.size) return false;
+  const found = new Uint8Array(index.size);
+  for (let s = 0; s < results.length; s++) {
+    const r = results[s];
+    if (r.prefixes?.length) return false;
+    const tensors = r.tensors;
+    for (let k = 0; k < tensors.length; k++) {
+      const t = tensors[k];
+      const i = index.find(t.name);
+      if (i < 0 || found[i] !== 0 || index.shardOf[i] !== s || t.file !== shardFiles[s]) return false;
+      found[i] = 1;
+    }
+  }
+  return true;
+}
+
+/**
+ * Every name in the weight map must be in the shard it names; returns the stored tensors the map
+ * leaves out. Shards saved from DataParallel have their `module.` prefix stripped by the reader.
+ */
+function checkWeightMap(
+  raw: RawCheckpoint,
+  weightMap: ReadonlyMap<string, string>,
+  byName: ReadonlyMap<string, TensorRecord>,
+  shardNames: ReadonlyMap<string, string>,
+  file: string,
+): TensorRecord[] {
   const stripped = (n: string): string | undefined => {
     for (const p of raw.prefixes ?? []) if (n.startsWith(p) && byName.has(n.slice(p.length))) return n.slice(p.length);
     return undefined;
@@ -164,40 +252,19 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
       throw new CheckpointError('bad-index', `weight_map puts "${truncate(name)}" in ${shard} but it is stored in ${t.file}`, { file, record: `weight_map["${truncate(name)}"]` });
     }
   });
-  const unlisted = raw.tensors.filter((t) => !weightMap.has(t.name) && !(raw.prefixes ?? []).some((p) => weightMap.has(p + t.name)));
-  if (unlisted.length) {
-    raw.warnings.push({ code: 'index-unlisted', message: `${unlisted.length} tensor(s) stored in shards are not in the index's weight_map (e.g. ${unlisted[0].name})` });
-  }
-  const total = isObject(meta) ? meta.get('total_size') : undefined;
-  if (typeof total === 'number') {
-    const sum = raw.tensors.reduce((s, t) => s + t.nbytes, 0);
-    if (sum !== total && moduleOf(raw.format)?.shards?.indexTotalIsTensorBytes) {
-      raw.warnings.push({ code: 'index-total-size', message: `index metadata.total_size is ${bytesExact(total)} but the shards hold ${bytesExact(sum)} of tensors` });
-    }
-  }
-  return raw;
+  return raw.tensors.filter((t) => !weightMap.has(t.name) && !(raw.prefixes ?? []).some((p) => weightMap.has(p + t.name)));
 }
 
 async function readShardSet(dir: string, module: FormatModule, shards: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const [raw] = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir), module);
+  const results = await readShards(dir, shards, access, opts, pathsOf(access).basename(dir));
+  const [raw] = mergeShards(results, dir, module);
   raw.path = dir;
   raw.warnings.push({ code: 'no-index', message: `${shards.length} ${module.name} files and no index; read them as one sharded checkpoint` });
   return raw;
 }
 
-/**
- * Open shards with bounded concurrency and merge them into one raw checkpoint, as the first
- * shard's format module says (its `shards` rule); `named` is the module the index or the shard
- * names point at, which decides the format of a set without shards.
- */
-async function readShards(
-  root: string,
-  shards: string[],
-  access: FileAccess,
-  opts: OpenOptions,
-  indexName: string,
-  named: FormatModule | undefined,
-): Promise<[RawCheckpoint, Map<string, TensorRecord>]> {
+/** Open shards with bounded concurrency; the results in the order of `shards`. */
+async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string): Promise<RawCheckpoint[]> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
   let done = 0;
@@ -219,7 +286,21 @@ async function readShards(
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));
   await Promise.all(Array.from({ length: n }, worker));
+  return results;
+}
 
+/**
+ * Merge shards into one raw checkpoint, as the first shard's format module says (its `shards`
+ * rule); `named` is the module the index or the shard names point at, which decides the format of
+ * a set without shards. Without `names` (every stored name, known unique), a name stored in two
+ * shards is an error, and the map of names it builds to find out is returned.
+ */
+function mergeShards(
+  results: RawCheckpoint[],
+  root: string,
+  named: FormatModule | undefined,
+  names?: KeySource<string>,
+): [RawCheckpoint, Map<string, TensorRecord>] {
   const first = results[0];
   const module = first ? moduleOf(first.format) : named ?? FORMATS[0];
   const merged: RawCheckpoint = {
@@ -237,13 +318,17 @@ async function readShards(
   const shardMeta: Record<string, unknown> = {};
   for (const r of results) {
     merged.files.push(...r.files);
-    for (const t of r.tensors) {
-      const prev = seen.get(t.name);
-      if (prev !== undefined) {
-        throw new CheckpointError('bad-index', `tensor "${truncate(t.name)}" is stored in two shards (${prev.file} and ${t.file})`, { file: t.file, record: `tensor "${truncate(t.name)}"` });
+    if (names) {
+      for (const t of r.tensors) merged.tensors.push(t);
+    } else {
+      for (const t of r.tensors) {
+        const prev = seen.get(t.name);
+        if (prev !== undefined) {
+          throw new CheckpointError('bad-index', `tensor "${truncate(t.name)}" is stored in two shards (${prev.file} and ${t.file})`, { file: t.file, record: `tensor "${truncate(t.name)}"` });
+        }
+        seen.set(t.name, t);
+        merged.tensors.push(t);
       }
-      seen.set(t.name, t);
-      merged.tensors.push(t);
     }
     merged.warnings.push(...r.warnings);
     merged.bytesRead += r.bytesRead;
@@ -260,17 +345,24 @@ async function readShards(
   }
   if (Object.keys(shardMeta).length) merged.metadata.shards = shardMeta;
   // A shard may declare a tie to a tensor another shard stores: its module resolves it against all names.
-  const names = new KeySet(seen);
+  const all = new KeySet(names ?? seen);
   for (const r of results) {
     const ties = moduleOf(r.format)?.shards?.ties;
-    merged.declaredTies.push(...(ties ? ties(r, names) : r.declaredTies));
+    merged.declaredTies.push(...(ties ? ties(r, all) : r.declaredTies));
   }
   return [merged, seen];
 }
 
-/** The keys of a map as a read-only set (no copy of 90,000 names). */
+/** What KeySet needs of a collection of keys: a Map, or a scanned weight map. */
+interface KeySource<K> {
+  readonly size: number;
+  has(k: K): boolean;
+  keys(): IterableIterator<K>;
+}
+
+/** The keys of a map (or a scanned weight map) as a read-only set (no copy of 90,000 names). */
 class KeySet<K> implements ReadonlySet<K> {
-  constructor(private readonly map: ReadonlyMap<K, unknown>) {}
+  constructor(private readonly map: KeySource<K>) {}
   get size(): number {
     return this.map.size;
   }
