@@ -265,3 +265,27 @@ export function decodeUtf8(b: Uint8Array, file: string, offset: number, what: st
     throw new CheckpointError('bad-header', `${what} is not valid UTF-8`, { file, offset });
   }
 }
+
+/**
+ * A 32-bit hash of names scanned as bytes (FNV-1a, then a final mix so the low bits a table
+ * uses depend on every byte): `h = FNV_OFFSET`, then `h = Math.imul(h ^ byte, FNV_PRIME)` per
+ * byte inside the scanning loop, then `hashFinish(h)`. For ASCII text, hashing the char codes
+ * gives the same value (`hashAscii`).
+ */
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
+export function hashFinish(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+/** The hash of an ASCII string, equal to that of its bytes; undefined when it is not ASCII. */
+export function hashAscii(s: string): number | undefined {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return undefined;
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  return hashFinish(h);
+}

@@ -11,6 +11,7 @@
  * map or at the top level), a document that is not an object. The caller then reads the index with
  * the strict parser, which says what is wrong and where.
  */
+import { FNV_OFFSET, FNV_PRIME, hashAscii, hashFinish } from './bytes';
 import { Json, parseJsonValueAt } from './json';
 
 const QUOTE = 0x22;
@@ -20,14 +21,6 @@ const COLON = 0x3a;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
-/** FNV-1a over bytes (or, for ASCII text, the same over char codes), then a final mix for the low bits. */
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 /** The weight map of an index, read by scanWeightMap. */
 export class ScannedWeightMap {
@@ -59,13 +52,8 @@ export class ScannedWeightMap {
 
   /** The entry whose key is `name`, or -1. */
   find(name: string): number {
-    let h = FNV_OFFSET;
-    for (let i = 0; i < name.length; i++) {
-      const c = name.charCodeAt(i);
-      if (c >= 0x80) return -1; // every key is ASCII (the scan took no other)
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    h = mix(h);
+    const h = hashAscii(name);
+    if (h === undefined) return -1; // every key is ASCII (the scan took no other)
     const { table, mask, hashes, keyStart, keyEnd, bytes } = this;
     for (let pos = h & mask; ; pos = (pos + 1) & mask) {
       const i = table[pos];
@@ -90,11 +78,121 @@ export class ScannedWeightMap {
   }
 }
 
-/** A column of numbers that doubles as it fills. */
-function grown<T extends Uint32Array | Int32Array>(a: T, make: (n: number) => T): T {
-  const b = make(a.length * 2);
-  b.set(a);
-  return b;
+/** The entries of a weight map as it is scanned: columns that double as they fill. */
+class Entries {
+  count = 0;
+  keyStart = new Uint32Array(1024);
+  keyEnd = new Uint32Array(1024);
+  hashes = new Int32Array(1024);
+  shardOf = new Uint32Array(1024);
+  /** Distinct shard names, in the order of their first entry, and the key of that entry. */
+  readonly shards: string[] = [];
+  readonly firstKeys: string[] = [];
+  private readonly shardIds = new Map<string, number>();
+
+  add(keyStart: number, keyEnd: number, hash: number, shard: number): void {
+    if (this.count === this.keyStart.length) this.grow();
+    const i = this.count++;
+    this.keyStart[i] = keyStart;
+    this.keyEnd[i] = keyEnd;
+    this.hashes[i] = hash;
+    this.shardOf[i] = shard;
+  }
+
+  /** The number of the shard named `name` (first listed for `key`). */
+  shard(name: string, key: () => string): number {
+    let id = this.shardIds.get(name);
+    if (id === undefined) {
+      id = this.shards.length;
+      this.shardIds.set(name, id);
+      this.shards.push(name);
+      this.firstKeys.push(key());
+    }
+    return id;
+  }
+
+  private grow(): void {
+    const twice = <T extends Uint32Array | Int32Array>(a: T, make: (m: number) => T): T => {
+      const b = make(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.keyStart = twice(this.keyStart, (m) => new Uint32Array(m));
+    this.keyEnd = twice(this.keyEnd, (m) => new Uint32Array(m));
+    this.hashes = twice(this.hashes, (m) => new Int32Array(m));
+    this.shardOf = twice(this.shardOf, (m) => new Uint32Array(m));
+  }
+}
+
+/** Past the whitespace at p. */
+function skipWs(b: Uint8Array, p: number): number {
+  while (p < b.length) {
+    const c = b[p];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
+    else break;
+  }
+  return p;
+}
+
+/** At a quote: the closing quote of a plain ASCII string (no escape or control character), or -1. */
+function plainStringEnd(b: Uint8Array, p: number): number {
+  if (b[p] !== QUOTE) return -1;
+  for (p++; p < b.length; p++) {
+    const c = b[p];
+    if (c === QUOTE) return p;
+    if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+  }
+  return -1;
+}
+
+/**
+ * The weight map's entries into `out`, from its opening brace at p: the position past its closing
+ * brace, or -1 when it is not plainly written. (Every position is a local: this runs per byte.)
+ */
+function scanEntries(b: Uint8Array, p: number, out: Entries): number {
+  const n = b.length;
+  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (b[p] !== OPEN_BRACE) return -1;
+  p++;
+  let prevStart = 0;
+  let prevEnd = 0;
+  let prevShard = -1;
+  for (;;) {
+    p = skipWs(b, p);
+    // The key, hashed as it is scanned.
+    if (b[p] !== QUOTE) return -1;
+    const ks = ++p;
+    let h = FNV_OFFSET;
+    for (;;) {
+      if (p >= n) return -1;
+      const c = b[p];
+      if (c === QUOTE) break;
+      if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+      h = Math.imul(h ^ c, FNV_PRIME);
+      p++;
+    }
+    const ke = p++;
+    p = skipWs(b, p);
+    if (b[p++] !== COLON) return -1;
+    p = skipWs(b, p);
+    // The shard: most entries name the same shard as the one before, compared as bytes.
+    const vs = p + 1;
+    const ve = plainStringEnd(b, p);
+    if (ve < 0) return -1;
+    p = ve + 1;
+    let same = prevShard >= 0 && ve - vs === prevEnd - prevStart;
+    for (let k = 0; same && k < ve - vs; k++) same = b[vs + k] === b[prevStart + k];
+    if (!same) {
+      prevShard = out.shard(text.toString('latin1', vs, ve), () => text.toString('latin1', ks, ke));
+      prevStart = vs;
+      prevEnd = ve;
+    }
+    out.add(ks, ke, hashFinish(h), prevShard);
+    p = skipWs(b, p);
+    const c = b[p++];
+    if (c === CLOSE_BRACE) return p;
+    if (c !== COMMA) return -1;
+  }
 }
 
 /**
@@ -102,123 +200,30 @@ function grown<T extends Uint32Array | Int32Array>(a: T, make: (n: number) => T)
  * machine-written (see the file comment). Keys are unique when it returns.
  */
 export function scanWeightMap(b: Uint8Array): ScannedWeightMap | undefined {
-  const n = b.length;
   const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  let p = 0;
-  const ws = () => {
-    while (p < n) {
-      const c = b[p];
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
-      else break;
-    }
-  };
-  /** At a quote: past a plain ASCII string (no escape or control character), or -1. Returns its end (the closing quote). */
-  const plainString = (): number => {
-    if (b[p] !== QUOTE) return -1;
-    p++;
-    while (p < n) {
-      const c = b[p];
-      if (c === QUOTE) return p++;
-      if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
-      p++;
-    }
-    return -1;
-  };
-
-  let keyStart = new Uint32Array(1024);
-  let keyEnd = new Uint32Array(1024);
-  let hashes = new Int32Array(1024);
-  let shardOf = new Uint32Array(1024);
-  let count = 0;
-  const shards: string[] = [];
-  const firstKeys: string[] = [];
-  const shardIds = new Map<string, number>();
-
-  /** The weight map's entries, p at its opening brace; false when it is not plainly written. */
-  const weightMap = (): boolean => {
-    if (b[p] !== OPEN_BRACE) return false;
-    p++;
-    let prevStart = 0;
-    let prevEnd = 0;
-    let prevShard = -1;
-    for (;;) {
-      ws();
-      // The key, hashed as it is scanned.
-      if (b[p] !== QUOTE) return false;
-      const ks = ++p;
-      let h = FNV_OFFSET;
-      for (;;) {
-        if (p >= n) return false;
-        const c = b[p];
-        if (c === QUOTE) break;
-        if (c === BACKSLASH || c < 0x20 || c >= 0x80) return false;
-        h = Math.imul(h ^ c, FNV_PRIME);
-        p++;
-      }
-      const ke = p++;
-      ws();
-      if (b[p++] !== COLON) return false;
-      ws();
-      // The shard: most entries name the same shard as the one before, compared as bytes.
-      const vs = p + 1;
-      const ve = plainString();
-      if (ve < 0) return false;
-      let shard = prevShard;
-      let same = prevShard >= 0 && ve - vs === prevEnd - prevStart;
-      for (let k = 0; same && k < ve - vs; k++) same = b[vs + k] === b[prevStart + k];
-      if (!same) {
-        const s = text.toString('latin1', vs, ve);
-        shard = shardIds.get(s) ?? -1;
-        if (shard < 0) {
-          shard = shards.length;
-          shardIds.set(s, shard);
-          shards.push(s);
-          firstKeys.push(text.toString('latin1', ks, ke));
-        }
-        prevStart = vs;
-        prevEnd = ve;
-        prevShard = shard;
-      }
-      if (count === keyStart.length) {
-        keyStart = grown(keyStart, (m) => new Uint32Array(m));
-        keyEnd = grown(keyEnd, (m) => new Uint32Array(m));
-        hashes = grown(hashes, (m) => new Int32Array(m));
-        shardOf = grown(shardOf, (m) => new Uint32Array(m));
-      }
-      keyStart[count] = ks;
-      keyEnd[count] = ke;
-      hashes[count] = mix(h);
-      shardOf[count] = shard;
-      count++;
-      ws();
-      const c = b[p++];
-      if (c === CLOSE_BRACE) return true;
-      if (c !== COMMA) return false;
-    }
-  };
-
+  const entries = new Entries();
   // The document: an object whose `weight_map` is scanned and whose other values (`metadata`...)
   // are read by the strict parser (small); nested to the same depth limit as the whole document.
   let metadata: Json | undefined;
   let scanned = false;
   const topKeys = new Set<string>();
-  ws();
+  let p = skipWs(b, 0);
   if (b[p++] !== OPEN_BRACE) return undefined;
-  ws();
+  p = skipWs(b, p);
   if (b[p] === CLOSE_BRACE) return undefined;
   for (;;) {
-    ws();
-    const ks = p + 1;
-    const ke = plainString();
+    p = skipWs(b, p);
+    const ke = plainStringEnd(b, p);
     if (ke < 0) return undefined;
-    const key = text.toString('latin1', ks, ke);
+    const key = text.toString('latin1', p + 1, ke);
     if (topKeys.has(key)) return undefined;
     topKeys.add(key);
-    ws();
+    p = skipWs(b, ke + 1);
     if (b[p++] !== COLON) return undefined;
-    ws();
+    p = skipWs(b, p);
     if (key === 'weight_map') {
-      if (!weightMap()) return undefined;
+      p = scanEntries(b, p, entries);
+      if (p < 0) return undefined;
       scanned = true;
     } else {
       try {
@@ -229,13 +234,14 @@ export function scanWeightMap(b: Uint8Array): ScannedWeightMap | undefined {
         return undefined;
       }
     }
-    ws();
+    p = skipWs(b, p);
     const c = b[p++];
     if (c === CLOSE_BRACE) break;
     if (c !== COMMA) return undefined;
   }
-  ws();
-  if (p !== n || !scanned || count === 0) return undefined;
+  p = skipWs(b, p);
+  const { count, keyStart, keyEnd, hashes } = entries;
+  if (p !== b.length || !scanned || count === 0) return undefined;
 
   // The keys in an open-addressing table (entry numbers, -1 for empty); a duplicate gives up.
   let cap = 1;
@@ -251,7 +257,7 @@ export function scanWeightMap(b: Uint8Array): ScannedWeightMap | undefined {
     }
     table[pos] = i;
   }
-  return new ScannedWeightMap(b, shards, firstKeys, shardOf, keyStart, keyEnd, hashes, count, metadata, table);
+  return new ScannedWeightMap(b, entries.shards, entries.firstKeys, entries.shardOf, keyStart, keyEnd, hashes, count, metadata, table);
 }
 
 function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {

@@ -1,28 +1,32 @@
 /**
  * The fast path for safetensors headers. A header is machine-written JSON of one shape,
  * `{"__metadata__": {...}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...}`:
- * this reads that shape straight into entries, without a Map per tensor, a string per key or a
- * decoder call per string. It accepts only what the strict parser (json.ts) would accept and
+ * this reads that shape straight into columns (names, dtypes, shapes, offsets), without an object
+ * or a Map per tensor, a string per key or a decoder call per string. It accepts only what the strict parser (json.ts) would accept and
  * read the same way, and gives up (undefined) on anything else — an escape in a string, a
  * number that is not a plain integer, an unknown key, a duplicate key — so the caller falls back
  * to the strict parser, which reports the problem with its offset. The checks of the values
  * (known dtype, offsets, sizes) stay in safetensors.ts, shared by both paths.
  */
+import { FNV_OFFSET, FNV_PRIME, hashFinish } from '../bytes';
 import { Json, isObject, parseJsonValueAt } from '../json';
 
-export interface HeaderEntry {
-  name: string;
-  /** The dtype as the file writes it (`F32`). */
-  dtype: string;
-  shape: number[];
-  begin: number;
-  end: number;
-}
-
+/** A header's tensors as columns, in the header's order (no object per tensor). */
 export interface ParsedHeader {
-  entries: HeaderEntry[];
+  names: string[];
+  /** The dtype as the file writes it (`F32`). */
+  dtypes: string[];
+  /** Shapes; equal shapes of one file share one array on the fast path. */
+  shapes: number[][];
+  /** data_offsets, relative to the data region. */
+  begins: number[];
+  ends: number[];
   /** `__metadata__`, when it is an object of strings (anything else is left to the strict path). */
   metadata: Record<string, string>;
+}
+
+export function emptyHeader(): ParsedHeader {
+  return { names: [], dtypes: [], shapes: [], begins: [], ends: [], metadata: Object.create(null) };
 }
 
 const QUOTE = 0x22;
@@ -35,12 +39,162 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const KEY_DTYPE = bytesOf('dtype');
-const KEY_SHAPE = bytesOf('shape');
-const KEY_OFFSETS = bytesOf('data_offsets');
+/** Entry keys with their quotes, matched in place. */
+const KEY_DTYPE = bytesOf('"dtype"');
+const KEY_SHAPE = bytesOf('"shape"');
+const KEY_OFFSETS = bytesOf('"data_offsets"');
 const KEY_METADATA = bytesOf('__metadata__');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/*
+ * The scanner below keeps its position in locals and passes it between small functions that
+ * return the next position (-1: not plainly written, give up). Closures sharing a mutable
+ * position would keep it in a context object, a memory access per byte of a 100 KB header.
+ */
+
+/** Past the whitespace at p. */
+function skipWs(b: Uint8Array, p: number): number {
+  while (p < b.length) {
+    const c = b[p];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
+    else break;
+  }
+  return p;
+}
+
+/** Whether `key` (bytes) is at p. */
+function at(b: Uint8Array, p: number, key: Uint8Array): boolean {
+  if (p + key.length > b.length) return false;
+  for (let i = 0; i < key.length; i++) if (b[p + i] !== key[i]) return false;
+  return true;
+}
+
+/** Past `:` and the whitespace around it, from p; -1 when there is none. */
+function colon(b: Uint8Array, p: number): number {
+  p = skipWs(b, p);
+  return b[p] === COLON ? skipWs(b, p + 1) : -1;
+}
+
+/** At a quote: the closing quote of a plain ASCII string (no escape or control character), or -1. */
+function asciiStringEnd(b: Uint8Array, p: number): number {
+  if (b[p] !== QUOTE) return -1;
+  for (p++; p < b.length; p++) {
+    const c = b[p];
+    if (c === QUOTE) return p;
+    if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+  }
+  return -1;
+}
+
+/** The value of the last integer read by `int` (positions are returned, values kept here). */
+let intValue = 0;
+
+/** A non-negative integer written plainly (no sign, fraction, exponent or leading zero), at most 15 digits: the position past it, or -1. */
+function int(b: Uint8Array, p: number): number {
+  const start = p;
+  let v = 0;
+  for (; p < b.length; p++) {
+    const c = b[p];
+    if (c < 0x30 || c > 0x39) break;
+    v = v * 10 + (c - 0x30);
+  }
+  const digits = p - start;
+  if (digits === 0 || digits > 15 || (digits > 1 && b[start] === 0x30)) return -1;
+  const c = b[p];
+  if (c === 0x2e || c === 0x65 || c === 0x45) return -1;
+  intValue = v;
+  return p;
+}
+
+/** Shapes repeat (every expert has the same few): equal shapes of one file share one array. */
+class Shapes {
+  private readonly byHash = new Map<number, number[][]>();
+  /** The dims of the list being read. */
+  readonly dims: number[] = [];
+
+  /** The shared array equal to `dims`. */
+  take(): number[] {
+    const dims = this.dims;
+    let h = dims.length;
+    for (let i = 0; i < dims.length; i++) h = (Math.imul(h, 31) + (dims[i] | 0) + Math.floor(dims[i] / 4294967296)) | 0;
+    const bucket = this.byHash.get(h);
+    if (bucket) {
+      for (const s of bucket) if (sameDims(s, dims)) return s;
+    }
+    const s = dims.slice();
+    if (bucket) bucket.push(s);
+    else this.byHash.set(h, [s]);
+    return s;
+  }
+}
+
+function sameDims(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `[d, d, ...]` at p into shapes.dims: the position past it, or -1. */
+function dimList(b: Uint8Array, p: number, shapes: Shapes): number {
+  if (b[p] !== OPEN_BRACKET) return -1;
+  const dims = shapes.dims;
+  dims.length = 0;
+  p = skipWs(b, p + 1);
+  if (b[p] === CLOSE_BRACKET) return p + 1;
+  for (;;) {
+    p = int(b, skipWs(b, p));
+    if (p < 0) return -1;
+    dims.push(intValue);
+    p = skipWs(b, p);
+    const c = b[p++];
+    if (c === CLOSE_BRACKET) return p;
+    if (c !== COMMA) return -1;
+  }
+}
+
+/** The known dtypes as bytes, with the string kept for each (one string per dtype, whatever the number of tensors). */
+function dtypeTable(dtypes: ReadonlyMap<string, string>): { bytes: Uint8Array; name: string }[] {
+  return [...dtypes].map(([k, name]) => ({ bytes: bytesOf(k), name }));
+}
+
+/** The dtype string for the bytes [s, e): the kept one when known, else as read. */
+function dtypeOf(b: Uint8Array, s: number, e: number, known: { bytes: Uint8Array; name: string }[], text: Buffer): string {
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i].bytes;
+    if (k.length === e - s && at(b, s, k)) return known[i].name;
+  }
+  return text.toString('latin1', s, e);
+}
+
+/** Names seen in one header, by hash (computed as each name is scanned): a duplicate gives up. */
+class NameTable {
+  private readonly slots: Int32Array;
+  private readonly hashes: Int32Array;
+  private count = 0;
+  constructor(headerBytes: number) {
+    // An entry takes at least 40 bytes of JSON: a table of twice as many slots never fills.
+    let cap = 16;
+    while (cap < headerBytes / 20) cap *= 2;
+    this.slots = new Int32Array(cap).fill(-1);
+    this.hashes = new Int32Array(cap >> 1);
+  }
+  /** Adds names[i] (its hash `h`); false when an equal name is there already. */
+  add(h: number, names: string[], i: number): boolean {
+    const { slots, hashes } = this;
+    if (this.count >= hashes.length) return false; // more entries than the JSON can hold: not plain
+    const mask = slots.length - 1;
+    let pos = h & mask;
+    for (; slots[pos] >= 0; pos = (pos + 1) & mask) {
+      const j = slots[pos];
+      if (hashes[j] === h && names[j] === names[i]) return false;
+    }
+    slots[pos] = i;
+    hashes[i] = h;
+    this.count++;
+    return true;
+  }
+}
 
 /**
  * Parse a header (the JSON bytes after the 8-byte length) the fast way, or undefined when it is
@@ -50,189 +204,128 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function parseHeaderFast(b: Uint8Array, dtypes: ReadonlyMap<string, string>): ParsedHeader | undefined {
   const n = b.length;
   const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  let p = 0;
-  let ok = true;
-  const fail = (): undefined => {
-    ok = false;
-    return undefined;
-  };
-  const ws = () => {
-    while (p < n) {
-      const c = b[p];
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
-      else break;
-    }
-  };
-  /** At a quote: the string's byte range [start, end) without escapes, p past the closing quote. */
-  let strStart = 0;
-  let strAscii = true;
-  const scanString = (): boolean => {
-    if (b[p] !== QUOTE) return false;
-    strStart = ++p;
-    strAscii = true;
-    while (p < n) {
-      const c = b[p];
-      if (c === QUOTE) {
-        p++;
-        return true;
-      }
-      if (c === BACKSLASH || c < 0x20) return false;
-      if (c >= 0x80) strAscii = false;
-      p++;
-    }
-    return false;
-  };
-  const decode = (start: number, end: number, ascii: boolean): string | undefined => {
-    if (ascii) return text.toString('latin1', start, end);
-    try {
-      return utf8.decode(b.subarray(start, end));
-    } catch {
-      return undefined;
-    }
-  };
-  const is = (start: number, end: number, key: Uint8Array): boolean => {
-    if (end - start !== key.length) return false;
-    for (let i = 0; i < key.length; i++) if (b[start + i] !== key[i]) return false;
-    return true;
-  };
-  /** A non-negative integer written plainly (no sign, fraction, exponent or leading zero), at most 15 digits. */
-  const int = (): number => {
-    const start = p;
-    let v = 0;
-    while (p < n) {
-      const c = b[p];
-      if (c < 0x30 || c > 0x39) break;
-      v = v * 10 + (c - 0x30);
-      p++;
-    }
-    const digits = p - start;
-    if (digits === 0 || digits > 15 || (digits > 1 && b[start] === 0x30)) return fail() ?? -1;
-    const c = b[p];
-    if (c === 0x2e || c === 0x65 || c === 0x45) return fail() ?? -1;
-    return v;
-  };
-  /** Shapes repeat (every expert has the same few): equal shapes of one file share one array. */
-  const shapes = new Map<number, number[][]>();
-  const dims: number[] = [];
-  const list = (): number[] | undefined => {
-    if (b[p] !== OPEN_BRACKET) return fail();
-    p++;
-    ws();
-    dims.length = 0;
-    if (b[p] === CLOSE_BRACKET) p++;
-    else {
-      for (;;) {
-        ws();
-        const v = int();
-        if (!ok) return undefined;
-        dims.push(v);
-        ws();
-        const c = b[p++];
-        if (c === CLOSE_BRACKET) break;
-        if (c !== COMMA) return fail();
-      }
-    }
-    let h = dims.length;
-    for (const d of dims) h = (Math.imul(h, 31) + (d | 0) + Math.floor(d / 4294967296)) | 0;
-    const bucket = shapes.get(h);
-    if (bucket) {
-      for (const s of bucket) if (s.length === dims.length && s.every((x, i) => x === dims[i])) return s;
-    }
-    const s = dims.slice();
-    if (bucket) bucket.push(s);
-    else shapes.set(h, [s]);
-    return s;
-  };
-
-  const entries: HeaderEntry[] = [];
-  let metadata: Record<string, string> = Object.create(null);
-  const names = new Set<string>();
-  ws();
+  const out = emptyHeader();
+  const known = dtypeTable(dtypes);
+  const shapes = new Shapes();
+  const seen = new NameTable(n);
+  let sawMetadata = false;
+  let p = skipWs(b, 0);
   if (b[p] !== OPEN_BRACE) return undefined;
-  p++;
-  ws();
-  if (b[p] === CLOSE_BRACE) p++;
-  else {
-    for (;;) {
-      ws();
-      if (!scanString()) return undefined;
-      const keyStart = strStart;
-      const keyEnd = p - 1;
-      const keyAscii = strAscii;
-      ws();
-      if (b[p++] !== COLON) return undefined;
-      ws();
-      if (is(keyStart, keyEnd, KEY_METADATA)) {
-        if (names.has('__metadata__')) return undefined;
-        names.add('__metadata__');
-        // Rare and small: read with the strict parser (escapes and all), then kept only if it is an object of strings.
-        let value: Json;
-        try {
-          const r = parseJsonValueAt(b, { file: '' }, p);
-          value = r.value;
-          p = r.end;
-        } catch {
-          return undefined;
-        }
-        if (!isObject(value)) return undefined;
-        metadata = Object.create(null);
-        for (const [k, v] of value) {
-          if (typeof v !== 'string') return undefined;
-          metadata[k] = v;
-        }
-      } else {
-        const name = decode(keyStart, keyEnd, keyAscii);
-        if (name === undefined || names.has(name)) return undefined;
-        names.add(name);
-        if (b[p] !== OPEN_BRACE) return undefined;
-        p++;
-        let dtype: string | undefined;
-        let shape: number[] | undefined;
-        let begin = -1;
-        let end = -1;
-        for (;;) {
-          ws();
-          if (!scanString()) return undefined;
-          const ks = strStart;
-          const ke = p - 1;
-          ws();
-          if (b[p++] !== COLON) return undefined;
-          ws();
-          if (is(ks, ke, KEY_DTYPE) && dtype === undefined) {
-            if (!scanString() || !strAscii) return undefined;
-            const d = text.toString('latin1', strStart, p - 1);
-            dtype = dtypes.get(d) ?? d;
-          } else if (is(ks, ke, KEY_SHAPE) && shape === undefined) {
-            shape = list();
-            if (!shape) return undefined;
-          } else if (is(ks, ke, KEY_OFFSETS) && begin < 0) {
-            if (b[p] !== OPEN_BRACKET) return undefined;
-            p++;
-            ws();
-            begin = int();
-            ws();
-            if (!ok || b[p++] !== COMMA) return undefined;
-            ws();
-            end = int();
-            ws();
-            if (!ok || b[p++] !== CLOSE_BRACKET) return undefined;
-          } else {
-            return undefined;
-          }
-          ws();
-          const c = b[p++];
-          if (c === CLOSE_BRACE) break;
-          if (c !== COMMA) return undefined;
-        }
-        if (dtype === undefined || shape === undefined || begin < 0) return undefined;
-        entries.push({ name, dtype, shape, begin, end });
-      }
-      ws();
-      const c = b[p++];
-      if (c === CLOSE_BRACE) break;
-      if (c !== COMMA) return undefined;
+  p = skipWs(b, p + 1);
+  if (b[p] === CLOSE_BRACE) return skipWs(b, p + 1) === n ? out : undefined;
+  for (;;) {
+    // The key: a tensor's name (hashed as it is scanned), or __metadata__.
+    p = skipWs(b, p);
+    if (b[p] !== QUOTE) return undefined;
+    const ks = p + 1;
+    let h = FNV_OFFSET;
+    let high = 0;
+    for (p = ks; ; p++) {
+      if (p >= n) return undefined;
+      const c = b[p];
+      if (c === QUOTE) break;
+      if (c === BACKSLASH || c < 0x20) return undefined;
+      high |= c;
+      h = Math.imul(h ^ c, FNV_PRIME);
     }
+    const ke = p;
+    p = colon(b, p + 1);
+    if (p < 0) return undefined;
+    if (ke - ks === KEY_METADATA.length && at(b, ks, KEY_METADATA)) {
+      if (sawMetadata) return undefined;
+      sawMetadata = true;
+      p = metadata(b, p, out);
+    } else {
+      const i = out.names.length;
+      out.names.push(high < 0x80 ? text.toString('latin1', ks, ke) : decodeUtf8(b, ks, ke));
+      if (out.names[i] === '' && high >= 0x80) return undefined; // not UTF-8 (a real empty name is ASCII)
+      if (!seen.add(hashFinish(h), out.names, i)) return undefined;
+      p = entry(b, p, out, shapes, known, text);
+    }
+    if (p < 0) return undefined;
+    p = skipWs(b, p);
+    const c = b[p++];
+    if (c === CLOSE_BRACE) break;
+    if (c !== COMMA) return undefined;
   }
-  ws();
-  return p === n ? { entries, metadata } : undefined;
+  return skipWs(b, p) === n ? out : undefined;
+}
+
+/** The bytes [s, e) as UTF-8, or '' when they are not UTF-8. */
+function decodeUtf8(b: Uint8Array, s: number, e: number): string {
+  try {
+    return utf8.decode(b.subarray(s, e));
+  } catch {
+    return '';
+  }
+}
+
+/** __metadata__ at p, rare and small: read with the strict parser (escapes and all), kept only if it is an object of strings. */
+function metadata(b: Uint8Array, p: number, out: ParsedHeader): number {
+  let value: Json;
+  try {
+    const r = parseJsonValueAt(b, { file: '' }, p);
+    value = r.value;
+    p = r.end;
+  } catch {
+    return -1;
+  }
+  if (!isObject(value)) return -1;
+  const md: Record<string, string> = Object.create(null);
+  for (const [k, v] of value) {
+    if (typeof v !== 'string') return -1;
+    md[k] = v;
+  }
+  out.metadata = md;
+  return p;
+}
+
+/** One tensor's `{"dtype": .., "shape": [..], "data_offsets": [b, e]}` (keys in any order, each once) at p into `out`. */
+function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, known: { bytes: Uint8Array; name: string }[], text: Buffer): number {
+  if (b[p] !== OPEN_BRACE) return -1;
+  p++;
+  let dtype: string | undefined;
+  let shape: number[] | undefined;
+  let begin = -1;
+  let end = -1;
+  for (;;) {
+    p = skipWs(b, p);
+    if (dtype === undefined && at(b, p, KEY_DTYPE)) {
+      p = colon(b, p + KEY_DTYPE.length);
+      const e = p < 0 ? -1 : asciiStringEnd(b, p);
+      if (e < 0) return -1;
+      dtype = dtypeOf(b, p + 1, e, known, text);
+      p = e + 1;
+    } else if (shape === undefined && at(b, p, KEY_SHAPE)) {
+      p = colon(b, p + KEY_SHAPE.length);
+      p = p < 0 ? -1 : dimList(b, p, shapes);
+      if (p < 0) return -1;
+      shape = shapes.take();
+    } else if (begin < 0 && at(b, p, KEY_OFFSETS)) {
+      p = colon(b, p + KEY_OFFSETS.length);
+      if (p < 0 || b[p] !== OPEN_BRACKET) return -1;
+      p = int(b, skipWs(b, p + 1));
+      if (p < 0) return -1;
+      begin = intValue;
+      p = skipWs(b, p);
+      if (b[p] !== COMMA) return -1;
+      p = int(b, skipWs(b, p + 1));
+      if (p < 0) return -1;
+      end = intValue;
+      p = skipWs(b, p);
+      if (b[p++] !== CLOSE_BRACKET) return -1;
+    } else {
+      return -1;
+    }
+    p = skipWs(b, p);
+    const c = b[p++];
+    if (c === CLOSE_BRACE) break;
+    if (c !== COMMA) return -1;
+  }
+  if (dtype === undefined || shape === undefined || begin < 0) return -1;
+  out.dtypes.push(dtype);
+  out.shapes.push(shape);
+  out.begins.push(begin);
+  out.ends.push(end);
+  return p;
 }

@@ -11,7 +11,7 @@ import { CheckpointError } from '../errors';
 import { Json, isObject, parseJson, toPlain, truncate } from '../json';
 import { DeclaredTie, TensorRecord, Warning } from '../model';
 import { shardSet } from '../shards';
-import { HeaderEntry, ParsedHeader, parseHeaderFast } from './safetensors-header';
+import { ParsedHeader, emptyHeader, parseHeaderFast } from './safetensors-header';
 import { CERTAIN, FormatModule } from './format';
 
 /** The reference implementation's limit on the header size. */
@@ -133,26 +133,60 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
   let parsed: ParsedHeader | undefined;
   try {
     parsed = parseHeaderFast(headerBytes, DTYPE_KEYS);
-    if (parsed) for (const e of parsed.entries) checkEntry(e, file, dataStart, dataSize);
+    if (parsed) for (let i = 0; i < parsed.names.length; i++) checkEntry(parsed, i, file, dataStart, dataSize);
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
     parsed = undefined;
   }
-  const { entries, metadata } = parsed ?? parseHeaderStrict(headerBytes, file, dataStart, dataSize);
+  const header = parsed ?? parseHeaderStrict(headerBytes, file, dataStart, dataSize);
+  checkCoverage(header, file, dataStart, dataSize);
 
-  // The data region must be covered exactly: sorted by offsets, no gap, no overlap, nothing left.
-  const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const { names, dtypes, shapes, begins, ends } = header;
+  const tensors: TensorRecord[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    tensors[i] = {
+      name,
+      dtype: SAFETENSORS_DTYPES[dtypes[i]],
+      formatDtype: dtypes[i],
+      shape: shapes[i],
+      nbytes: ends[i] - begins[i],
+      file,
+      dataOffset: dataStart + begins[i],
+      storage: `${file}:${name}`,
+      storageOffset: 0,
+      strides: null,
+      storageNbytes: ends[i] - begins[i],
+    };
+  }
+  return { file, headerLength: n, dataStart, tensors, metadata: header.metadata, bytesRead: src.bytesRead };
+}
+
+/**
+ * The data region must be covered exactly: in the order of the offsets, no gap, no overlap,
+ * nothing left. Headers are usually written in that order already, and then not sorted.
+ */
+function checkCoverage(h: ParsedHeader, file: string, dataStart: number, dataSize: number): void {
+  const { begins, ends } = h;
+  let order: number[] | undefined;
+  for (let i = 1; i < begins.length && !order; i++) {
+    if (begins[i] < begins[i - 1] || (begins[i] === begins[i - 1] && ends[i] < ends[i - 1])) {
+      // (a stable sort: equal offsets keep the header's order)
+      order = Array.from(begins, (_, k) => k).sort((x, y) => begins[x] - begins[y] || ends[x] - ends[y]);
+    }
+  }
   let expected = 0;
-  for (const e of sorted) {
-    if (e.begin !== expected) {
-      const what = e.begin < expected ? `overlaps the previous tensor (which ends at ${expected})` : `leaves a gap of ${e.begin - expected} bytes after offset ${expected}`;
-      throw new CheckpointError('bad-offsets', `data_offsets [${e.begin}, ${e.end}] ${what}`, {
+  for (let k = 0; k < begins.length; k++) {
+    const i = order ? order[k] : k;
+    if (begins[i] !== expected) {
+      const what = begins[i] < expected ? `overlaps the previous tensor (which ends at ${expected})` : `leaves a gap of ${begins[i] - expected} bytes after offset ${expected}`;
+      throw new CheckpointError('bad-offsets', `data_offsets [${begins[i]}, ${ends[i]}] ${what}`, {
         file,
-        offset: dataStart + e.begin,
-        record: `tensor "${truncate(e.name)}"`,
+        offset: dataStart + begins[i],
+        record: `tensor "${truncate(h.names[i])}"`,
       });
     }
-    expected = e.end;
+    expected = ends[i];
   }
   if (expected !== dataSize) {
     throw new CheckpointError('bad-offsets', `tensors cover ${expected} bytes of data but the file holds ${dataSize} after the header`, {
@@ -160,29 +194,13 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
       offset: dataStart + expected,
     });
   }
-
-  const tensors: TensorRecord[] = entries.map((e) => ({
-    name: e.name,
-    dtype: SAFETENSORS_DTYPES[e.dtype],
-    formatDtype: e.dtype,
-    shape: e.shape,
-    nbytes: e.end - e.begin,
-    file,
-    dataOffset: dataStart + e.begin,
-    storage: `${file}:${e.name}`,
-    storageOffset: 0,
-    strides: null,
-    storageNbytes: e.end - e.begin,
-  }));
-  return { file, headerLength: n, dataStart, tensors, metadata, bytesRead: src.bytesRead };
 }
 
 /** The header read by the strict JSON parser, every entry checked in order. */
 function parseHeaderStrict(headerBytes: Uint8Array, file: string, dataStart: number, dataSize: number): ParsedHeader {
   const header = parseJson(headerBytes, { file, base: 8 });
   if (!isObject(header)) throw new CheckpointError('bad-header', 'header is not a JSON object', { file, offset: 8 });
-  const metadata: Record<string, string> = Object.create(null);
-  const entries: HeaderEntry[] = [];
+  const out = emptyHeader();
   for (const [name, v] of header) {
     if (name === '__metadata__') {
       if (!isObject(v)) throw new CheckpointError('bad-header', '__metadata__ is not an object of strings', { file, offset: 8 });
@@ -190,7 +208,7 @@ function parseHeaderStrict(headerBytes: Uint8Array, file: string, dataStart: num
         if (typeof s !== 'string') {
           throw new CheckpointError('bad-header', `__metadata__ value for "${truncate(k)}" is not a string`, { file, offset: 8 });
         }
-        metadata[k] = s;
+        out.metadata[k] = s;
       }
       continue;
     }
@@ -208,20 +226,26 @@ function parseHeaderStrict(headerBytes: Uint8Array, file: string, dataStart: num
       throw new CheckpointError('bad-offsets', '"data_offsets" is not a pair of non-negative integers', rec);
     }
     const [begin, end] = offs as number[];
-    const e: HeaderEntry = { name, dtype, shape: shape as number[], begin, end };
-    checkEntry(e, file, dataStart, dataSize);
-    entries.push(e);
+    out.names.push(name);
+    out.dtypes.push(dtype);
+    out.shapes.push(shape as number[]);
+    out.begins.push(begin);
+    out.ends.push(end);
+    checkEntry(out, out.names.length - 1, file, dataStart, dataSize);
   }
-  return { entries, metadata };
+  return out;
 }
 
 /** The dtype strings the fast path keeps (one string per dtype, whatever the number of tensors). */
 const DTYPE_KEYS: ReadonlyMap<string, string> = new Map(Object.keys(SAFETENSORS_DTYPES).map((k) => [k, k]));
 
-/** An entry's values checked against each other and the data region (both paths). */
-function checkEntry(e: HeaderEntry, file: string, dataStart: number, dataSize: number): void {
-  const { dtype, shape, begin, end } = e;
-  const rec = () => ({ file, offset: 8, record: `tensor "${truncate(e.name)}"` });
+/** Entry i's values checked against each other and the data region (both paths). */
+function checkEntry(h: ParsedHeader, i: number, file: string, dataStart: number, dataSize: number): void {
+  const dtype = h.dtypes[i];
+  const shape = h.shapes[i];
+  const begin = h.begins[i];
+  const end = h.ends[i];
+  const rec = () => ({ file, offset: 8, record: `tensor "${truncate(h.names[i])}"` });
   if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec());
   if (end < begin) throw new CheckpointError('bad-offsets', `data_offsets [${begin}, ${end}] end before they begin`, rec());
   if (end > dataSize) {
