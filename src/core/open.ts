@@ -275,11 +275,17 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
     while (next < shards.length) {
       const i = next++;
       const abs = pathsOf(access).join(root, shards[i]);
-      const st = await access.stat(abs);
-      if (!st || st.isDirectory) {
-        throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
+      try {
+        results[i] = await readFile(abs, root, access, shardOpts, indexName);
+      } catch (e) {
+        // Whatever went wrong, a shard that is not there (or is a folder) says so: the stat is
+        // made only then, not before every open.
+        const st = await access.stat(abs);
+        if (!st || st.isDirectory) {
+          throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
+        }
+        throw e;
       }
-      results[i] = await readFile(abs, root, access, shardOpts, indexName);
       bytesRead += results[i].bytesRead;
       opts.onProgress?.({ filesDone: ++done, filesTotal: shards.length, bytesRead, file: results[i].files[0] });
     }
