@@ -53,7 +53,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
   const byName = new Map<string, Tensor>();
-  for (const t of tensors) byName.set(t.name, t);
+  for (let i = 0; i < tensors.length; i++) byName.set(tensors[i].name, tensors[i]);
 
   const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, raw.declaredTies, warnings)];
   for (const tie of ties) {
@@ -527,6 +527,13 @@ const NUMBERED = /^\d+$/;
  * numbered children are put in numeric order, embeddings first and the output head last, as
  * print(model) would usually show them. Everything else keeps the file's order.
  */
+interface Ranked {
+  c: Builder;
+  i: number;
+  r: number;
+  n: number;
+}
+
 function orderChildren(root: Builder): void {
   const ranks = new Map<string, number>();
   const rankOf = (name: string): number => {
@@ -549,11 +556,24 @@ function orderChildren(root: Builder): void {
     const kids = b.children;
     if (kids.length > 1) {
       const rank = (c: Builder): number => (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name) ? 3 : rankOf(c.name));
-      const indexed = kids.map((c, i) => ({ c, i, r: rank(c), n: NUMBERED.test(c.name) ? Number(c.name) : NaN }));
-      const cmp = (x: (typeof indexed)[number], y: (typeof indexed)[number]) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
+      const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
+      const cmp = (x: Ranked, y: Ranked) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
+      // Most modules are in order already: neighbours are compared without a list of ranked children.
       let sorted = true;
-      for (let i = 1; i < indexed.length && sorted; i++) if (cmp(indexed[i - 1], indexed[i]) > 0) sorted = false;
-      if (!sorted) b.reorder(indexed.sort(cmp).map(({ c }) => c));
+      let r = rank(kids[0]);
+      let n = numberOf(kids[0]);
+      for (let i = 1; i < kids.length && sorted; i++) {
+        const ri = rank(kids[i]);
+        const ni = numberOf(kids[i]);
+        // cmp(previous, this) > 0; the index tie-break of neighbours is never positive.
+        if (r - ri > 0 || (r === ri && !isNaN(n) && !isNaN(ni) && n - ni > 0)) sorted = false;
+        r = ri;
+        n = ni;
+      }
+      if (!sorted) {
+        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(c), n: numberOf(c) }));
+        b.reorder(indexed.sort(cmp).map(({ c }) => c));
+      }
     }
     for (const c of kids) stack.push(c);
   }
