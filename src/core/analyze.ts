@@ -4,7 +4,7 @@
  */
 import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
-import { inferLayer, InferenceContext } from './infer';
+import { Inference, inferLayer, InferenceContext } from './infer';
 import { annotate, complete } from './logical';
 import {
   Checkpoint,
@@ -53,7 +53,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
   const byName = new Map<string, Tensor>();
-  for (const t of tensors) byName.set(t.name, t);
+  for (let i = 0; i < tensors.length; i++) byName.set(tensors[i].name, tensors[i]);
 
   const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, raw.declaredTies, warnings)];
   for (const tie of ties) {
@@ -76,8 +76,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     byName.set(t.name, t);
   }
 
-  const shared = groupSharing(tensors);
-  const storages = listStorages(tensors);
+  const { shared, storages } = groupStorages(tensors);
   const root = buildTree(raw, tensors, shared);
   const rootCounts = root;
   const architecture =
@@ -120,58 +119,63 @@ function storageKey(t: Tensor): string | null {
   return t.storage;
 }
 
-function groupSharing(tensors: Tensor[]): SharedGroup[] {
-  // Most storages hold one tensor: it is kept as itself, and a list made only for a second one.
-  const byStorage = new Map<string, Tensor | Tensor[]>();
+/**
+ * Storages in the order their first tensor comes, and the sharing groups (storages that several
+ * tensors view), from one pass with one map: each storage id is hashed once. Most storages hold
+ * one tensor; the member list of a group is made only when a second tensor arrives.
+ */
+function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: Storage[] } {
+  const index = new Map<string, number>();
+  const storages: Storage[] = [];
+  const first: Tensor[] = [];
+  let members: Map<number, Tensor[]> | undefined;
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i];
     const k = storageKey(t);
     if (k === null) continue;
-    const have = byStorage.get(k);
-    if (have === undefined) byStorage.set(k, t);
-    else if (Array.isArray(have)) have.push(t);
-    else byStorage.set(k, [have, t]);
-  }
-  const groups: SharedGroup[] = [];
-  byStorage.forEach((members, storage) => {
-    if (!Array.isArray(members)) return;
-    const relation = relationOf(members);
-    const params = members.filter((m) => m.role === 'parameter');
-    const measured = params.length ? params : members;
-    const g: SharedGroup = {
-      tensors: members.map((m) => m.name),
-      relation,
-      storage,
-      uniqueElements: measure(measured).elements,
-      totalElements: measured.reduce((s, m) => s + counted(m), 0),
-    };
-    const declared = members.find((m) => !m.present);
-    if (declared) g.reason = declared.roleReason;
-    else if (relation === 'deduplicated') g.reason = `the file stores one copy of ${members.length} equal tensors (deduplicated by the exporter): each is its own tensor of the model and counts`;
-    const idx = groups.length;
-    for (const m of members) m.group = idx;
-    groups.push(g);
-  });
-  return groups;
-}
-
-function listStorages(tensors: Tensor[]): Storage[] {
-  const byId = new Map<string, Storage>();
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i];
-    if (t.storage === null) continue;
-    const end = (t.storageOffset ?? 0) + spanOf(t);
-    const s = byId.get(t.storage);
-    if (!s) {
-      byId.set(t.storage, { id: t.storage, file: t.file, dataOffset: t.dataOffset, nbytes: t.storageNbytes ?? end, tensors: [t.name] });
-    } else {
-      s.tensors.push(t.name);
-      if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, end);
+    const at = index.get(k);
+    if (at === undefined) {
+      index.set(k, storages.length);
+      first.push(t);
+      const nbytes = t.storageNbytes ?? (t.storageOffset ?? 0) + spanOf(t);
+      storages.push({ id: k, file: t.file, dataOffset: t.dataOffset, nbytes, tensors: [t.name] });
+      continue;
     }
+    const s = storages[at];
+    s.tensors.push(t.name);
+    if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, (t.storageOffset ?? 0) + spanOf(t));
+    members ??= new Map();
+    const list = members.get(at);
+    if (list) list.push(t);
+    else members.set(at, [first[at], t]);
   }
-  return [...byId.values()];
+  const shared: SharedGroup[] = [];
+  if (members) {
+    // Groups come in the order of their storages (a map's order is that of the second tensors).
+    const order = [...members.keys()].sort((a, b) => a - b);
+    for (const at of order) shared.push(sharingGroup(members.get(at)!, storages[at].id, shared.length));
+  }
+  return { shared, storages };
 }
 
+/** The group of tensors `members` on one storage, which becomes Checkpoint.shared[idx]. */
+function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGroup {
+  const relation = relationOf(members);
+  const params = members.filter((m) => m.role === 'parameter');
+  const measured = params.length ? params : members;
+  const g: SharedGroup = {
+    tensors: members.map((m) => m.name),
+    relation,
+    storage,
+    uniqueElements: measure(measured).elements,
+    totalElements: measured.reduce((s, m) => s + counted(m), 0),
+  };
+  const declared = members.find((m) => !m.present);
+  if (declared) g.reason = declared.roleReason;
+  else if (relation === 'deduplicated') g.reason = `the file stores one copy of ${members.length} equal tensors (deduplicated by the exporter): each is its own tensor of the model and counts`;
+  for (const m of members) m.group = idx;
+  return g;
+}
 
 /** A name whose bytes the file stores once for several equal tensors (an exporter's deduplication). */
 const isDedupCopy = (t: Tensor) => typeof t.extra?.deduplicatedFrom === 'string';
@@ -269,15 +273,28 @@ function measure(list: Tensor[]): Measure {
 // Module tree
 
 /** A module being built: its children in order, its own tensors, and what finish() sums for its parent. */
-class Builder {
+class Builder implements Sums {
   readonly children: Builder[] = [];
   /** Children by name, once there are enough of them for a scan to cost more than a map. */
   private byName: Map<string, Builder> | undefined;
   readonly own: Tensor[] = [];
   hint: ModuleHint | undefined = undefined;
-  /** Set by finish(): the node, and the sums its parent adds up. */
+  /** Set by finish(): the node. */
   node: ModuleNode | undefined = undefined;
-  sums: Sums | undefined = undefined;
+  // Set by finish(): what the subtree adds to its parent's totals (Sums; fields here, not an object per module).
+  paramUnique = 0;
+  paramTotal = 0;
+  bufferUnique = 0;
+  bufferTotal = 0;
+  otherUnique = 0;
+  otherTotal = 0;
+  bytes: Record<string, number> = EMPTY_BYTES;
+  shared: Tensor[] | null = null;
+  count = 0;
+  optimizer = false;
+  /** Id of the structure of its own tensors (Structures.own), once taken, and whether a layer inferred from it can be shared. */
+  ownStructure = -1;
+  ownShareable = false;
   /** Fold signature (an id per distinct structure), when a parent folds it. */
   signature = -1;
   constructor(readonly name: string, readonly path: string) {}
@@ -285,6 +302,14 @@ class Builder {
   child(name: string): Builder | undefined {
     if (this.byName) return this.byName.get(name);
     for (const c of this.children) if (c.name === name) return c;
+    return undefined;
+  }
+
+  /** The child named `source.slice(start, end)`, without making that string when the children are few. */
+  childNamed(source: string, start: number, end: number): Builder | undefined {
+    if (this.byName) return this.byName.get(source.slice(start, end));
+    const len = end - start;
+    for (const c of this.children) if (c.name.length === len && source.startsWith(c.name, start)) return c;
     return undefined;
   }
 
@@ -410,9 +435,9 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
     for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) n++;
     return n;
   };
-  let last: Builder | undefined;
-  let lastPrefix = '';
-  for (const t of tensors) {
+  const cursor = new ModuleCursor(root, childOf);
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
     const name = t.name;
     const byModule = t.module !== undefined && name.startsWith(`${t.module}.`);
     let parent: Builder;
@@ -422,17 +447,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
     } else {
       const dot = name.lastIndexOf('.');
       if (dot < 0) parent = root;
-      else if (last !== undefined && dot === lastPrefix.length && name.startsWith(lastPrefix)) parent = last;
-      else {
-        const prefix = name.slice(0, dot);
-        if (byPrefix.has(prefix) || dots(prefix) < MAX_TREE_DEPTH) {
-          parent = nodeFor(prefix);
-          last = parent;
-          lastPrefix = prefix;
-        } else {
-          parent = deepParent(root, name.split('.'), childOf);
-        }
-      }
+      else parent = cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
     }
     parent.own.push(t);
   }
@@ -448,6 +463,50 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
     config: raw.config ?? raw.hyperParameters,
   };
   return finish(root, ctx, shared, intern);
+}
+
+/**
+ * The module of each tensor name, found by walking its dotted parts from the root, where the walk
+ * starts from the modules of the previous name's parts that this name shares: names of one module,
+ * and of neighbouring modules, mostly come together, so most names walk no part at all. The same
+ * parts always lead to the same module (children are found by name), so this is the walk from
+ * the root; no string is made for a part that is found.
+ */
+class ModuleCursor {
+  /** The module of the previous name's first k+1 parts, and the index of the dot ending part k. */
+  private readonly levels: Builder[] = [];
+  private readonly ends: number[] = [];
+  private previous = '';
+  constructor(
+    private readonly root: Builder,
+    private readonly childOf: (parent: Builder, name: string, prefix?: string) => Builder,
+  ) {}
+
+  /** The module of `name`'s prefix up to its last dot `lastDot`; undefined past MAX_TREE_DEPTH levels. */
+  moduleOf(name: string, lastDot: number): Builder | undefined {
+    const prev = this.previous;
+    const n = Math.min(name.length, prev.length);
+    let same = 0;
+    while (same < n && name.charCodeAt(same) === prev.charCodeAt(same)) same++;
+    // A level is shared when the dot ending it lies within the common start (both names have it).
+    const { levels, ends } = this;
+    let k = 0;
+    while (k < ends.length && ends[k] < same) k++;
+    levels.length = k;
+    ends.length = k;
+    this.previous = name;
+    let parent = k ? levels[k - 1] : this.root;
+    let start = k ? ends[k - 1] + 1 : 0;
+    while (start <= lastDot) {
+      if (levels.length === MAX_TREE_DEPTH) return undefined;
+      const dot = name.indexOf('.', start);
+      parent = parent.childNamed(name, start, dot) ?? this.childOf(parent, name.slice(start, dot), name.slice(0, dot));
+      levels.push(parent);
+      ends.push(dot);
+      start = dot + 1;
+    }
+    return parent;
+  }
 }
 
 /**
@@ -468,6 +527,13 @@ const NUMBERED = /^\d+$/;
  * numbered children are put in numeric order, embeddings first and the output head last, as
  * print(model) would usually show them. Everything else keeps the file's order.
  */
+interface Ranked {
+  c: Builder;
+  i: number;
+  r: number;
+  n: number;
+}
+
 function orderChildren(root: Builder): void {
   const ranks = new Map<string, number>();
   const rankOf = (name: string): number => {
@@ -490,11 +556,24 @@ function orderChildren(root: Builder): void {
     const kids = b.children;
     if (kids.length > 1) {
       const rank = (c: Builder): number => (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name) ? 3 : rankOf(c.name));
-      const indexed = kids.map((c, i) => ({ c, i, r: rank(c), n: NUMBERED.test(c.name) ? Number(c.name) : NaN }));
-      const cmp = (x: (typeof indexed)[number], y: (typeof indexed)[number]) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
+      const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
+      const cmp = (x: Ranked, y: Ranked) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
+      // Most modules are in order already: neighbours are compared without a list of ranked children.
       let sorted = true;
-      for (let i = 1; i < indexed.length && sorted; i++) if (cmp(indexed[i - 1], indexed[i]) > 0) sorted = false;
-      if (!sorted) b.reorder(indexed.sort(cmp).map(({ c }) => c));
+      let r = rank(kids[0]);
+      let n = numberOf(kids[0]);
+      for (let i = 1; i < kids.length && sorted; i++) {
+        const ri = rank(kids[i]);
+        const ni = numberOf(kids[i]);
+        // cmp(previous, this) > 0; the index tie-break of neighbours is never positive.
+        if (r - ri > 0 || (r === ri && !isNaN(n) && !isNaN(ni) && n - ni > 0)) sorted = false;
+        r = ri;
+        n = ni;
+      }
+      if (!sorted) {
+        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(c), n: numberOf(c) }));
+        b.reorder(indexed.sort(cmp).map(({ c }) => c));
+      }
     }
     for (const c of kids) stack.push(c);
   }
@@ -528,10 +607,10 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     const kids = b.children;
     for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
-  const signatures = new FoldSignatures();
+  const structures = new Structures(ctx, intern);
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
-    const s: Sums = { paramUnique: 0, paramTotal: 0, bufferUnique: 0, bufferTotal: 0, otherUnique: 0, otherTotal: 0, bytes: {}, shared: null, count: 0, optimizer: false };
+    const s: Sums = b;
     let bytes: Record<string, number> | undefined;
     const own = b.own;
     for (let o = 0; o < own.length; o++) {
@@ -560,8 +639,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     const kids = b.children;
     const children: ModuleNode[] = kids.length ? new Array(kids.length) : NO_CHILDREN;
     for (let k = 0; k < kids.length; k++) {
-      const c = kids[k];
-      const cs = c.sums!;
+      const cs: Sums = kids[k];
       s.paramUnique += cs.paramUnique;
       s.paramTotal += cs.paramTotal;
       s.bufferUnique += cs.bufferUnique;
@@ -575,11 +653,11 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       if (cs.shared) for (const t of cs.shared) (s.shared ??= []).push(t);
       s.count += cs.count;
       s.optimizer ||= cs.optimizer;
-      children[k] = c.node!;
-      c.sums = undefined;
+      children[k] = kids[k].node!;
+      // The parent has taken the child's shared list: it is not kept for the life of the tree.
+      cs.shared = null;
     }
     s.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
-    b.sums = s;
     // Shared storages are counted once within this subtree.
     let bytesByDtype = s.bytes;
     let paramUnique = s.paramUnique;
@@ -617,14 +695,14 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       if (outside.length) node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
       if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
     }
-    describe(node, b, ctx, intern);
+    describe(node, b, structures);
     refineBatchNorm(children);
     if (!b.hint && s.paramTotal === 0 && s.bufferTotal === 0 && s.otherTotal > 0 && b.path !== '') {
       node.type = s.optimizer ? 'OptimizerState' : 'Tensors';
       node.evidence = s.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
     }
     b.node = node;
-    const folds = foldRuns(b, signatures);
+    const folds = foldRuns(b, structures);
     if (folds.length) node.folds = folds;
   }
   return root.node!;
@@ -637,8 +715,8 @@ const EMPTY_BYTES: Record<string, number> = Object.freeze({}) as Record<string, 
  * beside a Conv2d it is a BatchNorm2d; beside a Conv1d or a Linear, a BatchNorm1d.
  */
 function refineBatchNorm(siblings: ModuleNode[]): void {
-  const bns = siblings.filter((c) => c.inferred && c.type === 'BatchNorm');
-  if (bns.length === 0) return;
+  if (!siblings.some(isInferredBatchNorm)) return;
+  const bns = siblings.filter(isInferredBatchNorm);
   const conv = siblings.find((c) => /^Conv[123]d$/.test(c.type));
   const d = conv ? conv.type.slice(4, 6) : siblings.some((c) => c.type === 'Linear') ? '1d' : '';
   if (!d) return;
@@ -650,7 +728,9 @@ function refineBatchNorm(siblings: ModuleNode[]): void {
 }
 
 
-function describe(node: ModuleNode, b: Builder, ctx: InferenceContext, intern: Interner): void {
+const isInferredBatchNorm = (c: ModuleNode) => c.inferred && c.type === 'BatchNorm';
+
+function describe(node: ModuleNode, b: Builder, structures: Structures): void {
   if (b.hint) {
     node.type = b.hint.className;
     node.inferred = false;
@@ -658,12 +738,11 @@ function describe(node: ModuleNode, b: Builder, ctx: InferenceContext, intern: I
     node.evidence = `class ${b.hint.pythonModule}.${b.hint.className} recorded in the pickle`;
     return;
   }
-  const inf = b.own.length ? ctx.layers?.[b.path] ?? inferLayer(b.name, b.own, ctx) : undefined;
+  const inf = b.own.length ? structures.layerOf(b) : undefined;
   if (inf) {
-    // Thousands of experts read alike: their texts are kept once.
-    node.type = intern.string(inf.type);
-    node.repr = intern.string(inf.repr);
-    node.evidence = intern.string(inf.evidence);
+    node.type = inf.type;
+    node.repr = inf.repr;
+    node.evidence = inf.evidence;
     return;
   }
   const kids = b.children;
@@ -725,10 +804,10 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(b: Builder, signatures: FoldSignatures): FoldRun[] {
+function foldRuns(b: Builder, structures: Structures): FoldRun[] {
   const kids = b.children;
   if (kids.length < 2) return NO_FOLDS;
-  const sigs = kids.map((k) => (NUMBERED.test(k.name) ? signatures.of(k) : -1));
+  const sigs = kids.map((k) => (NUMBERED.test(k.name) ? structures.signature(k) : -1));
   const runs: FoldRun[] = [];
   let i = 0;
   while (i < kids.length) {
@@ -744,16 +823,13 @@ function foldRuns(b: Builder, signatures: FoldSignatures): FoldRun[] {
   return runs.length ? runs : NO_FOLDS;
 }
 
-/**
- * Structure signatures for folding, for one analysis: one small number per distinct structure
- * (modules of equal structure get the same number, so 15,000 experts cost one entry). A module's
- * signature is taken when its parent folds its children, after the parent has settled their
- * types (refineBatchNorm).
- */
-/** A node of the signature trie: one step per part of a structure (strings and numbers, never joined into one string). */
+/** A node of a structure trie: one step per part of a structure (strings and numbers, never joined into one string). */
 class SigNode {
   private next: Map<unknown, SigNode> | undefined;
+  /** The structure's id, once one is given. */
   id = -1;
+  /** The layer inferred for the structure (null: none), once inferred. */
+  layer: Inference | null | undefined = undefined;
   step(part: unknown): SigNode {
     this.next ??= new Map();
     let n = this.next.get(part);
@@ -764,36 +840,111 @@ class SigNode {
 
 const byName = (x: Tensor, y: Tensor): number => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
 
-class FoldSignatures {
-  private readonly root = new SigNode();
-  private count = 0;
+/**
+ * What is worked out once per distinct structure rather than once per module, for one analysis:
+ * the structure of a module's own tensors, the layer inferred from it, and fold signatures. A
+ * structure is a path of parts through a trie, so equal structures reach the same node without a
+ * key string being built: the 14,848 experts of a mixture-of-experts model of one shape cost one
+ * inference and one signature entry.
+ */
+class Structures {
+  private readonly owns = new SigNode();
+  private readonly layers = new SigNode();
+  private readonly signatures = new SigNode();
+  private ownCount = 0;
+  private signatureCount = 0;
+  constructor(
+    private readonly ctx: InferenceContext,
+    private readonly intern: Interner,
+  ) {}
 
   /**
-   * Structure of a module: type, repr, totals, own tensors (relative name, shape, dtype, role) in
-   * name order, children (name and structure), recursively. Walked as a path of parts through a
-   * trie, so equal structures reach the same node without a key string being built per module.
+   * Structure of a module's own tensors: each one's name relative to the module, dims, dtype and
+   * role, in name order. Also notes whether a layer inferred from them can be shared (memoisable).
    */
-  of(b: Builder): number {
-    if (b.signature >= 0) return b.signature;
-    const m = b.node!;
-    let n = this.root.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total);
+  own(b: Builder): number {
+    if (b.ownStructure >= 0) return b.ownStructure;
     let own = b.own;
+    let inOrder = true;
     if (own.length > 1) {
-      let sorted = true;
-      for (let i = 1; i < own.length && sorted; i++) sorted = own[i - 1].name < own[i].name;
-      if (!sorted) own = own.slice().sort(byName);
+      for (let i = 1; i < own.length && inOrder; i++) inOrder = own[i - 1].name < own[i].name;
+      if (!inOrder) own = own.slice().sort(byName);
     }
     const rel = b.path ? b.path.length + 1 : 0;
-    n = n.step(own.length);
-    for (const t of own) {
+    let n = this.owns.step(own.length);
+    for (let o = 0; o < own.length; o++) {
+      const t = own[o];
+      // The local name inferLayer reads is a function of the relative name only after a dot.
+      if (rel > 0 && t.name.charCodeAt(rel - 1) !== 0x2e) inOrder = false;
       n = n.step(t.name.slice(rel)).step(t.shape.length);
-      for (const d of t.shape) n = n.step(d);
+      for (let d = 0; d < t.shape.length; d++) n = n.step(t.shape[d]);
       n = n.step(t.dtype).step(t.role);
     }
+    if (n.id < 0) n.id = this.ownCount++;
+    b.ownStructure = n.id;
+    b.ownShareable = inOrder;
+    return n.id;
+  }
+
+  /**
+   * The layer of a module with tensors of its own: as the file states it, else inferred, once per
+   * (module name, own structure, the packed weight's quantization). The key holds everything
+   * inferLayer reads of the module (infer.ts says so); a module whose tensors are out of name
+   * order, or not named below its path, is inferred on its own.
+   */
+  layerOf(b: Builder): Inference | undefined {
+    const stated = this.ctx.layers?.[b.path];
+    if (stated) return this.texts(stated);
+    const structure = this.own(b);
+    if (!b.ownShareable) return this.infer(b);
+    let n = this.layers.step(structure).step(b.name);
+    const own = b.own;
+    for (let o = 0; o < own.length; o++) {
+      const t = own[o];
+      if (t.quant) n = quantSteps(n.step(o), t);
+    }
+    if (n.layer === undefined) n.layer = this.infer(b) ?? null;
+    return n.layer ?? undefined;
+  }
+
+  private infer(b: Builder): Inference | undefined {
+    const inf = inferLayer(b.name, b.own, this.ctx);
+    return inf && this.texts(inf);
+  }
+
+  /** Thousands of experts read alike: their texts are kept once. */
+  private texts(inf: Inference): Inference {
+    return { type: this.intern.string(inf.type), repr: this.intern.string(inf.repr), evidence: this.intern.string(inf.evidence) };
+  }
+
+  /**
+   * Fold signature: type, repr, totals, own structure, children (name and signature),
+   * recursively. Taken when the parent folds its children, after it has settled their types
+   * (refineBatchNorm).
+   */
+  signature(b: Builder): number {
+    if (b.signature >= 0) return b.signature;
+    const m = b.node!;
+    let n = this.signatures.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
     n = n.step(b.children.length);
-    for (const c of b.children) n = n.step(c.name).step(this.of(c));
-    if (n.id < 0) n.id = this.count++;
+    for (const c of b.children) n = n.step(c.name).step(this.signature(c));
+    if (n.id < 0) n.id = this.signatureCount++;
     b.signature = n.id;
     return n.id;
   }
+}
+
+/** The parts of a packed weight that quantLayerInference reads: its layer, logical shape and reason. */
+function quantSteps(n: SigNode, t: Tensor): SigNode {
+  const q = t.quant!;
+  n = n.step(q.method).step(q.bits).step(q.groupSize).step(q.format).step(q.rows).step(q.cols).step(q.bias);
+  n = dimSteps(dimSteps(n, q.blockSize), t.logicalShape);
+  return n.step(t.roleReason);
+}
+
+function dimSteps(n: SigNode, dims: number[] | undefined): SigNode {
+  if (dims === undefined) return n.step(undefined);
+  n = n.step(dims.length);
+  for (let i = 0; i < dims.length; i++) n = n.step(dims[i]);
+  return n;
 }

@@ -27,6 +27,12 @@ const CONV1D_NAMES = new Set(['c_attn', 'c_proj', 'c_fc', 'q_attn']);
 const EMBEDDING_NAME = /(^|_)(wte|wpe|embed|embeds|embedding|embeddings|emb|embd|embed_tokens|embed_in|tok_embeddings|word_embeddings|position_embeddings|token_type_embeddings|shared)$/i;
 const NORM_NAME = /(norm|ln)/i;
 
+/**
+ * The layer a module probably is. analyze.ts computes this once per distinct (module name, own
+ * tensors) and shares the answer: it must read nothing of a tensor but its local name (after the
+ * last dot), shape, and for a packed weight its `quant`, `logicalShape` and `roleReason`; nothing
+ * of the module but its name and its tensors in order (Structures.layerOf keys on exactly these).
+ */
 export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceContext): Inference | undefined {
   // A quantized layer reads as the Linear (or Embedding) its packed weight stands for.
   if (own.some((t) => t.quant)) {

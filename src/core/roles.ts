@@ -11,26 +11,51 @@ export interface RoleDecision {
   reason: string;
 }
 
-export function decideRole(t: TensorRecord): RoleDecision {
+/**
+ * The decision for a tensor. Decisions that do not depend on the tensor's own name or shape are
+ * shared objects (a 100,000-tensor model makes a handful of them): callers read, never mutate.
+ */
+export function decideRole(t: TensorRecord): Readonly<RoleDecision> {
   if (t.role) return { role: t.role, reason: t.roleReason ?? 'recorded in the file' };
   const last = t.name.slice(t.name.lastIndexOf('.') + 1);
-  if (!isFloating(t.dtype)) {
-    return { role: 'buffer', reason: `${t.dtype} is not a floating-point dtype; PyTorch parameters are floating point` };
-  }
-  if (last === 'running_mean' || last === 'running_var') return { role: 'buffer', reason: 'BatchNorm running statistic' };
+  if (!isFloating(t.dtype)) return notFloating(t.dtype);
+  if (last === 'running_mean' || last === 'running_var') return RUNNING_STAT;
   if (/(^|_)buffer$/.test(last)) return { role: 'buffer', reason: `named as a buffer (${last})` };
-  if (last === 'num_batches_tracked') return { role: 'buffer', reason: 'BatchNorm step counter' };
-  if (last === 'masked_bias') return { role: 'buffer', reason: 'attention mask constant (masked_bias)' };
+  if (last === 'num_batches_tracked') return STEP_COUNTER;
+  if (last === 'masked_bias') return MASKED_BIAS;
   if (last === 'bias' && /(^|\.)(attn|attention|self_attn)\.bias$/.test(t.name) && isCausalMaskShape(t.shape)) {
     return { role: 'buffer', reason: `causal attention mask [${t.shape.join(', ')}]` };
   }
-  if (last === 'inv_freq') return { role: 'buffer', reason: 'rotary embedding inverse frequencies' };
-  if (last === 'position_ids') return { role: 'buffer', reason: 'position id buffer' };
-  if (last === 'token_type_ids') return { role: 'buffer', reason: 'token type id buffer' };
+  if (last === 'inv_freq') return INV_FREQ;
+  if (last === 'position_ids') return POSITION_IDS;
+  if (last === 'token_type_ids') return TOKEN_TYPE_IDS;
   if (ROPE_CACHES.has(last)) return { role: 'buffer', reason: `rotary embedding cache (${last})` };
-  if (last === 'pe' && t.shape.length >= 2) return { role: 'buffer', reason: 'sinusoidal positional encoding table (pe)' };
-  if (last === '_float_tensor') return { role: 'buffer', reason: 'fairseq placeholder buffer' };
-  return { role: 'parameter', reason: 'floating-point tensor with no buffer pattern (default)' };
+  if (last === 'pe' && t.shape.length >= 2) return POSITIONAL_TABLE;
+  if (last === '_float_tensor') return FAIRSEQ_PLACEHOLDER;
+  return PARAMETER;
+}
+
+const decision = (role: Role, reason: string): Readonly<RoleDecision> => Object.freeze({ role, reason });
+const RUNNING_STAT = decision('buffer', 'BatchNorm running statistic');
+const STEP_COUNTER = decision('buffer', 'BatchNorm step counter');
+const MASKED_BIAS = decision('buffer', 'attention mask constant (masked_bias)');
+const INV_FREQ = decision('buffer', 'rotary embedding inverse frequencies');
+const POSITION_IDS = decision('buffer', 'position id buffer');
+const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
+const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
+const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
+const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
+
+/** One decision per integer dtype (a model has a few). */
+const NOT_FLOATING = new Map<string, Readonly<RoleDecision>>();
+function notFloating(dtype: string): Readonly<RoleDecision> {
+  let d = NOT_FLOATING.get(dtype);
+  if (d === undefined) {
+    d = decision('buffer', `${dtype} is not a floating-point dtype; PyTorch parameters are floating point`);
+    // Dtypes come from readers' tables; the bound guards against a reader that passes file text through.
+    if (NOT_FLOATING.size < 256) NOT_FLOATING.set(dtype, d);
+  }
+  return d;
 }
 
 const ROPE_CACHES = new Set(['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached']);

@@ -47,8 +47,11 @@ export function configTies(
   if (!arch || !HEAD_ARCH.test(arch)) return [];
   const tie = config.tie_word_embeddings;
   if (tie === false) return [];
-  const names = new Map(tensors.map((t) => [t.name, t]));
   const heads = headNames(arch, modelType);
+  // Only the head and embedding names are looked up: a map of those, not of every tensor.
+  const wanted = new Set([...heads, ...EMBEDDING_NAMES]);
+  const names = new Map<string, TensorRecord>();
+  for (let i = 0; i < tensors.length; i++) if (wanted.has(tensors[i].name)) names.set(tensors[i].name, tensors[i]);
   const storedHead = heads.map((h) => names.get(h)).find((t) => t !== undefined);
   if (storedHead) {
     const emb = EMBEDDING_NAMES.map((n) => names.get(n)).find((t) => t && t.shape.length === 2 && t.shape.join() === storedHead.shape.join());
