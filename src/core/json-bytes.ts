@@ -206,7 +206,9 @@ export class JsonBytes {
 
   /**
    * What is not plain data (a toJSON method, a boxed primitive, a class instance, a bigint) or is
-   * nested deeper than MAX_NESTING: JSON.stringify itself writes it.
+   * nested deeper than MAX_NESTING: JSON.stringify itself writes it. (One difference: a toJSON
+   * method is given '0' or '' as its key rather than the member's name. The model's objects are
+   * plain data and have none.)
    */
   private opaque(v: unknown, level: number): boolean {
     if (JSON.stringify(v) === undefined) return false; // a toJSON that gave undefined (a bigint throws here, as in JSON.stringify)
