@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import { argTokens, chooseFormat, depthValue, UsageError } from './args';
 import { openCheckpoint, isCheckpointError, Checkpoint } from '../core';
-import { reportJsonChunks } from '../core/report';
+import { reportJsonBytes } from '../core/report';
 import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
@@ -93,9 +93,9 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   return { path, format: format ?? 'text', output, depth, unfold };
 }
 
-async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array | Iterable<string>> {
-  // Written piece by piece as it is made: never the whole document in one string (issue 11).
-  if (args.format === 'json') return reportJsonChunks(cp);
+async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array | Iterable<Uint8Array>> {
+  // Written chunk by chunk as it is made: never the whole document at once (issue 11).
+  if (args.format === 'json') return reportJsonBytes(cp);
   if (args.format === 'text') return renderCli(cp, args);
   // Diagram and document exports live in core/export (issue 5).
   const { exportAs } = await import('../core/export');
@@ -179,7 +179,8 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
       }
     } else if (typeof out !== 'string' && !(out instanceof Uint8Array)) {
-      for (const piece of out) if (!process.stdout.write(piece)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      // Each chunk is written before the next is asked for: the writer reuses its buffer.
+      for (const chunk of out) await new Promise((resolve) => process.stdout.write(chunk, resolve));
     } else if (typeof out === 'string') process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     else {
       if (process.stdout.isTTY) {
@@ -204,12 +205,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Write the output to a file: a string or bytes at once, pieces as they come. */
-function writeFile(file: string, out: string | Uint8Array | Iterable<string>): void {
+/** Write the output to a file: a string or bytes at once, chunks as they come. */
+function writeFile(file: string, out: string | Uint8Array | Iterable<Uint8Array>): void {
   if (typeof out === 'string' || out instanceof Uint8Array) return fs.writeFileSync(file, out);
   const fd = fs.openSync(file, 'w');
   try {
-    for (const piece of out) fs.writeSync(fd, piece);
+    // writeSync may write part of a chunk (a pipe named by -o): the rest follows.
+    for (const chunk of out) for (let at = 0; at < chunk.length; ) at += fs.writeSync(fd, chunk, at);
   } finally {
     fs.closeSync(fd);
   }

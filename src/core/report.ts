@@ -4,6 +4,7 @@
  */
 import { AdapterInfo, Checkpoint, CheckpointSource, Counts, Format, ModuleNode, ParameterCounts, QuantizationInfo, Role, SafetyReport, SharedGroup, Storage, StoredFigures, Tensor, Warning } from './model';
 import { spanOf } from './coverage';
+import { atDepth, JsonBytes, keyBytes } from './json-bytes';
 
 export interface ReportTensor {
   name: string;
@@ -86,28 +87,18 @@ export interface Report {
 }
 
 export function toReport(cp: Checkpoint): Report {
-  return reportOf(cp, cp.tensors.map(reportTensor), moduleReport(cp.modules));
+  return reportOf(cp, cp.tensors.map(reportTensor), moduleReport(cp.modules), cp.shared.map(reportShared));
 }
 
-/** The report's fields in their order, with the two large parts given by the caller. */
-function reportOf<T, M>(cp: Checkpoint, tensors: T, modules: M): Omit<Report, 'tensors' | 'modules'> & { tensors: T; modules: M } {
+/** The report's fields in their order, with the three large parts given by the caller. */
+function reportOf<T, M, S>(cp: Checkpoint, tensors: T, modules: M, shared: S): Omit<Report, 'tensors' | 'modules' | 'shared'> & { tensors: T; modules: M; shared: S } {
   return {
     schema: 1,
     format: cp.format,
     parameters: cp.parameters,
     buffers: cp.buffers,
     tensors,
-    shared: cp.shared.map((g) => {
-      const s: ReportShared = {
-        tensors: g.tensors,
-        relation: g.relation,
-        storage: g.storage,
-        uniqueElements: g.uniqueElements,
-        totalElements: g.totalElements,
-      };
-      if (g.reason) s.reason = g.reason;
-      return s;
-    }),
+    shared,
     warnings: cp.warnings,
     modules,
     storages: cp.storages,
@@ -128,181 +119,220 @@ function reportOf<T, M>(cp: Checkpoint, tensors: T, modules: M): Omit<Report, 't
   };
 }
 
-function reportTensor(t: Tensor): ReportTensor {
-  const r: ReportTensor = {
-    name: t.name,
-    dtype: t.dtype,
-    shape: t.shape,
-    role: t.role,
-    storage: t.storage,
-    storageOffset: t.storageOffset,
-    nbytes: t.nbytes,
-    numel: t.numel,
-    present: t.present,
-    roleReason: t.roleReason,
-    file: t.file,
-    dataOffset: t.dataOffset,
-    strides: t.strides,
-    byteRange: t.dataOffset === null ? null : [t.dataOffset + (t.storageOffset ?? 0), t.dataOffset + (t.storageOffset ?? 0) + spanOf(t)],
-  };
-  if (t.formatDtype) r.formatDtype = t.formatDtype;
-  if (t.extra) r.extra = t.extra;
-  if (t.logicalShape) r.logicalShape = t.logicalShape;
-  if (t.logicalNumel !== undefined) r.logicalNumel = t.logicalNumel;
+/*
+ * The report objects made from the model's objects, each described once as a list of fields:
+ * toReport builds objects from the list, and the streamed writer writes the same fields straight
+ * from the model's objects without building them.
+ */
+
+/** A field the report leaves out of this object (an optional field that does not apply). */
+const OMIT = Symbol('omit');
+
+/** A field of a report object: its name and its value read from the model's object (OMIT: none). */
+interface Field<T> {
+  readonly key: string;
+  readonly get: (x: T) => unknown;
+  /** `"key": ` in UTF-8, as the writer writes it. */
+  readonly bytes: Uint8Array;
+}
+
+function fields<T>(list: readonly (readonly [string, (x: T) => unknown])[]): readonly Field<T>[] {
+  return list.map(([key, get]) => ({ key, get, bytes: keyBytes(key) }));
+}
+
+function objectOf<T>(list: readonly Field<T>[], x: T): Record<string, unknown> {
+  const r: Record<string, unknown> = {};
+  for (const f of list) {
+    const v = f.get(x);
+    if (v !== OMIT) r[f.key] = v;
+  }
   return r;
 }
+
+const TENSOR_FIELDS = fields<Tensor>([
+  ['name', (t) => t.name],
+  ['dtype', (t) => t.dtype],
+  ['shape', (t) => t.shape],
+  ['role', (t) => t.role],
+  ['storage', (t) => t.storage],
+  ['storageOffset', (t) => t.storageOffset],
+  ['nbytes', (t) => t.nbytes],
+  ['numel', (t) => t.numel],
+  ['present', (t) => t.present],
+  ['roleReason', (t) => t.roleReason],
+  ['file', (t) => t.file],
+  ['dataOffset', (t) => t.dataOffset],
+  ['strides', (t) => t.strides],
+  ['byteRange', (t) => (t.dataOffset === null ? null : [t.dataOffset + (t.storageOffset ?? 0), t.dataOffset + (t.storageOffset ?? 0) + spanOf(t)])],
+  ['formatDtype', (t) => t.formatDtype || OMIT],
+  ['extra', (t) => t.extra || OMIT],
+  ['logicalShape', (t) => t.logicalShape || OMIT],
+  ['logicalNumel', (t) => (t.logicalNumel !== undefined ? t.logicalNumel : OMIT)],
+]);
+
+const SHARED_FIELDS = fields<SharedGroup>([
+  ['tensors', (g) => g.tensors],
+  ['relation', (g) => g.relation],
+  ['storage', (g) => g.storage],
+  ['uniqueElements', (g) => g.uniqueElements],
+  ['totalElements', (g) => g.totalElements],
+  ['reason', (g) => g.reason || OMIT],
+]);
+
+const MODULE_FIELDS = fields<ModuleNode>([
+  ['name', (m) => m.name],
+  ['path', (m) => m.path],
+  ['type', (m) => m.type],
+  ['parameters', (m) => m.parameters],
+  // The writer writes the children itself, module by module.
+  ['children', (m) => m.children.map(moduleReport)],
+  ['buffers', (m) => m.buffers],
+  ['inferred', (m) => m.inferred],
+  ['tensors', (m) => m.tensors],
+  ['sharedWith', (m) => m.sharedWith],
+  ['folds', (m) => m.folds],
+  ['bytesByDtype', (m) => m.bytesByDtype],
+  ['repr', (m) => m.repr || OMIT],
+  ['evidence', (m) => m.evidence || OMIT],
+  ['sharedWithMore', (m) => m.sharedWithMore || OMIT],
+  ['stored', (m) => m.stored || OMIT],
+]);
+const CHILDREN = MODULE_FIELDS.find((f) => f.key === 'children')!;
+
+const reportTensor = (t: Tensor): ReportTensor => objectOf(TENSOR_FIELDS, t) as unknown as ReportTensor;
+const reportShared = (g: SharedGroup): ReportShared => objectOf(SHARED_FIELDS, g) as unknown as ReportShared;
+const moduleReport = (m: ModuleNode): ReportModule => objectOf(MODULE_FIELDS, m) as unknown as ReportModule;
 
 /**
  * The schema-1 report as `JSON.stringify(toReport(cp), null, 2) + '\n'` writes it, byte for
- * byte, in pieces of about `chunkChars` characters: the CLI's `--json` writes each piece as it
- * comes, so the whole document never exists as one string. Tensors, storages and sharing groups
- * go out a batch at a time, each batch's report objects made just before it is written; the
- * module tree a subtree at a time. What this holds at once is bounded by the batch and the
- * largest small subtree, not by the size of the output.
+ * byte, in UTF-8 chunks of about `chunkBytes`: the CLI's `--json` writes each chunk as it comes,
+ * so the whole document never exists at once. Tensors, storages, sharing groups and modules are
+ * written straight from the model's objects (no report objects, no intermediate strings); a chunk
+ * ends between two whole values. What this holds at once is a chunk and the largest small
+ * subtree, not the output.
+ *
+ * A chunk is valid until the generator is resumed (one buffer is written over for every chunk):
+ * write it, or copy it, before asking for the next.
  */
-export function* reportJsonChunks(cp: Checkpoint, chunkChars = 1 << 16): Generator<string, void, undefined> {
-  const out = new ChunkBuffer(chunkChars);
-  const doc = reportOf(cp, new Mapped(cp.tensors, reportTensor), MODULES) as unknown as Record<string, unknown>;
-  out.push('{');
-  let first = true;
+export function* reportJsonBytes(cp: Checkpoint, chunkBytes = 1 << 18): Generator<Uint8Array, void, undefined> {
+  const out = new JsonBytes(chunkBytes);
+  const doc = reportOf(cp, new Rows(cp.tensors, TENSOR_FIELDS), MODULES, new Rows(cp.shared, SHARED_FIELDS)) as unknown as Record<string, unknown>;
+  out.raw('{');
+  let n = 0;
   for (const key of Object.keys(doc)) {
     const v = doc[key];
     if (v === undefined) continue;
-    out.push(`${first ? '' : ','}\n  ${JSON.stringify(key)}: `);
-    first = false;
-    if (v === MODULES) yield* moduleChunks(cp.modules, '  ', out);
-    else if (v instanceof Mapped || (Array.isArray(v) && v.length > BATCH)) yield* arrayChunks(key, v instanceof Mapped ? v : new Mapped(v as unknown[], same), out);
-    else out.push(atDepth(v, 1));
+    out.key(n++, keyBytes(key), 1);
+    if (v === MODULES) yield* moduleChunks(cp.modules, 1, out);
+    else if (v instanceof Rows) yield* rowChunks(v, 1, out);
+    else if (Array.isArray(v) && v.length > BATCH) yield* arrayChunks(v, 1, out);
+    else out.text(atDepth(v, 1));
     if (out.full) yield out.take();
   }
-  out.push('\n}\n');
+  out.raw('\n}\n');
   yield out.take();
 }
 
-/** Elements per batch of a large top-level array. */
+/** The same document as strings (each chunk of reportJsonBytes decoded: chunks end between values). */
+export function* reportJsonChunks(cp: Checkpoint, chunkBytes = 1 << 16): Generator<string, void, undefined> {
+  for (const b of reportJsonBytes(cp, chunkBytes)) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+}
+
+/** A top-level array larger than this is written element by element, with chunks taken between them. */
 const BATCH = 256;
-/** A module subtree with at most this many tensors is written with one stringify. */
+/** A module subtree with at most this many tensors is written in one go, without taking a chunk inside it. */
 const SMALL_SUBTREE = 512;
 const MODULES = Symbol('modules');
-const same = <T>(x: T): T => x;
 
-/** An array whose report objects are made a batch at a time. */
-class Mapped<T, R> {
+/** Model objects the report lists as report objects described by `fields`. */
+class Rows<T> {
   constructor(
     readonly items: readonly T[],
-    readonly map: (x: T) => R,
+    readonly fields: readonly Field<T>[],
   ) {}
 }
 
-class ChunkBuffer {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly limit: number) {}
-  push(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
+/** A report object made from `x`, written at `level`. */
+function writeRow<T>(out: JsonBytes, list: readonly Field<T>[], x: T, level: number): void {
+  out.raw('{');
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i];
+    const v = f.get(x);
+    if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
   }
-  get full(): boolean {
-    return this.size >= this.limit;
-  }
-  take(): string {
-    const s = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    return s;
-  }
+  out.close('}', n, level);
 }
 
-/**
- * `v` as JSON.stringify(…, null, 2) writes it `depth` levels down in a document: stringified
- * inside `depth` one-element arrays, whose brackets and indentation are then cut off (no pass
- * over the text to indent it).
- */
-function atDepth(v: unknown, depth: number): string {
-  if (depth === 0) return JSON.stringify(v, null, 2);
-  let w: unknown = v;
-  for (let i = 0; i < depth; i++) w = [w];
-  const s = JSON.stringify(w, null, 2);
-  // Level i (1..depth) opens with "[\n" and 2i spaces; level i (0..depth-1) closes with "\n", 2i spaces and "]".
-  let head = 0;
-  let tail = 0;
-  for (let i = 1; i <= depth; i++) head += 2 + 2 * i;
-  for (let i = 0; i < depth; i++) tail += 2 + 2 * i;
-  return s.slice(head, s.length - tail);
-}
-
-/**
- * A top-level array in batches. Each batch is stringified inside an object under the same key,
- * which puts its elements at the depth they have in the report; the wrapper is cut off.
- */
-function* arrayChunks<T, R>(key: string, arr: Mapped<T, R>, out: ChunkBuffer): Generator<string, void, undefined> {
-  const n = arr.items.length;
-  if (n === 0) {
-    out.push('[]');
-    return;
-  }
-  const head = `{\n  ${JSON.stringify(key)}: [\n`;
-  const tail = '\n  ]\n}';
-  out.push('[\n');
-  for (let i = 0; i < n; i += BATCH) {
-    const batch = arr.items.slice(i, i + BATCH).map(arr.map);
-    const s = JSON.stringify({ [key]: batch }, null, 2);
-    out.push(i === 0 ? '' : ',\n');
-    out.push(s.slice(head.length, s.length - tail.length));
+function* rowChunks<T>(rows: Rows<T>, level: number, out: JsonBytes): Generator<Uint8Array, void, undefined> {
+  const { items, fields } = rows;
+  out.raw('[');
+  for (let i = 0; i < items.length; i++) {
+    out.line(i, level + 1);
+    writeRow(out, fields, items[i], level + 1);
     if (out.full) yield out.take();
   }
-  out.push('\n  ]');
+  out.close(']', items.length, level);
 }
 
-/** A module and its subtree at indentation `pad`: small subtrees in one piece, large ones key by key. */
-function* moduleChunks(m: ModuleNode, pad: string, out: ChunkBuffer): Generator<string, void, undefined> {
+/** A large top-level array of plain data (storages, warnings), element by element. */
+function* arrayChunks(items: readonly unknown[], level: number, out: JsonBytes): Generator<Uint8Array, void, undefined> {
+  out.raw('[');
+  for (let i = 0; i < items.length; i++) {
+    out.line(i, level + 1);
+    out.element(items[i], level + 1);
+    if (out.full) yield out.take();
+  }
+  out.close(']', items.length, level);
+}
+
+/** A module and its subtree at `level`: small subtrees in one go, large ones child by child with chunks taken between. */
+function* moduleChunks(m: ModuleNode, level: number, out: JsonBytes): Generator<Uint8Array, void, undefined> {
   if (m.tensorCount <= SMALL_SUBTREE || m.children.length === 0) {
-    out.push(atDepth(moduleReport(m), pad.length / 2));
+    writeModule(out, m, level);
     if (out.full) yield out.take();
     return;
   }
-  const r = moduleReport(m, false) as unknown as Record<string, unknown>;
-  const inner = pad + '  ';
-  out.push('{');
-  let first = true;
-  for (const key of Object.keys(r)) {
-    const v = r[key];
-    if (v === undefined) continue;
-    out.push(`${first ? '' : ','}\n${inner}${JSON.stringify(key)}: `);
-    first = false;
-    if (key !== 'children') {
-      out.push(atDepth(v, inner.length / 2));
+  out.raw('{');
+  let n = 0;
+  for (const f of MODULE_FIELDS) {
+    if (f !== CHILDREN) {
+      const v = f.get(m);
+      if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
       continue;
     }
-    // A child array: m.children is not empty here.
-    out.push('[');
+    out.key(n++, f.bytes, level + 1);
+    out.raw('['); // m.children is not empty here
     for (let i = 0; i < m.children.length; i++) {
-      out.push(`${i === 0 ? '' : ','}\n${inner}  `);
-      yield* moduleChunks(m.children[i], inner + '  ', out);
+      out.line(i, level + 2);
+      yield* moduleChunks(m.children[i], level + 2, out);
     }
-    out.push(`\n${inner}]`);
+    out.close(']', m.children.length, level + 1);
   }
-  out.push(`\n${pad}}`);
+  out.close('}', n, level);
 }
 
-/** A module's report; with `children` false, its children are left for the caller to write (an empty list holds their place). */
-function moduleReport(m: ModuleNode, children = true): ReportModule {
-  const r: ReportModule = {
-    name: m.name,
-    path: m.path,
-    type: m.type,
-    parameters: m.parameters,
-    children: children ? m.children.map((c) => moduleReport(c)) : [],
-    buffers: m.buffers,
-    inferred: m.inferred,
-    tensors: m.tensors,
-    sharedWith: m.sharedWith,
-    folds: m.folds,
-    bytesByDtype: m.bytesByDtype,
-  };
-  if (m.repr) r.repr = m.repr;
-  if (m.evidence) r.evidence = m.evidence;
-  if (m.sharedWithMore) r.sharedWithMore = m.sharedWithMore;
-  if (m.stored) r.stored = m.stored;
-  return r;
+/** A module and its whole subtree at `level`. */
+function writeModule(out: JsonBytes, m: ModuleNode, level: number): void {
+  out.raw('{');
+  let n = 0;
+  for (const f of MODULE_FIELDS) {
+    if (f !== CHILDREN) {
+      const v = f.get(m);
+      if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
+      continue;
+    }
+    out.key(n++, f.bytes, level + 1);
+    const c = m.children;
+    if (c.length === 0) out.raw('[]');
+    else {
+      out.raw('[');
+      for (let i = 0; i < c.length; i++) {
+        out.line(i, level + 2);
+        writeModule(out, c[i], level + 2);
+      }
+      out.close(']', c.length, level + 1);
+    }
+  }
+  out.close('}', n, level);
 }
