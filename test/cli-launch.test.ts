@@ -48,7 +48,7 @@ describe('CLI start-up', () => {
     });
 
     it('runs everything else through the command: text, JSON, help, usage errors', () => {
-      const target = fixture('safetensors', 'gpt2-124m');
+      const target = fixture('safetensors', 'gpt2-tied');
       for (const args of [[target], [target, '--json'], [target, '--format', 'mermaid'], ['--help'], ['--bogus'], [], ['/nonexistent/x.safetensors']]) {
         assert.deepStrictEqual(bin(...args), cli(...args), args.join(' '));
       }
