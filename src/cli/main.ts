@@ -8,20 +8,24 @@ import * as fs from 'fs';
 import { argTokens, chooseFormat, depthValue, UsageError } from './args';
 import { openCheckpoint, isCheckpointError, Checkpoint } from '../core';
 import { reportJsonBytes } from '../core/report';
-import { EXPORTS, EXPORT_FORMATS, ExportFormat } from '../core/export';
+import type { ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
 import { isRemoteAddress } from '../core/remote/address';
 import { remoteCli } from './remote';
+import { exitOnClosedPipe } from './pipe';
+import { VERSION } from './version';
 import { safetyLines } from '../core/formats/pytorch/safety';
 
-// The formats come from the export registry (src/core/export/index.ts).
-const FORMATS = EXPORT_FORMATS;
+// The formats come from the export registry (src/core/export/index.ts), loaded only when a
+// command names a format or asks for help: text output needs none of the exporters (issue 11).
+const exportRegistry = () => require('../core/export') as typeof import('../core/export');
 type Fmt = ExportFormat;
-const FORMAT_HELP = EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
+const formatHelp = () => exportRegistry().EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
 
-const USAGE = `usage: weightscope <path> [options]
+const USAGE_LINE = 'usage: weightscope <path> [options]';
+const usage = () => `${USAGE_LINE}
        weightscope diff <a> <b> [--json] [--format text|markdown] [--data] [-o FILE] [--depth N]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
@@ -33,7 +37,7 @@ https:// URL of such a file.
 options:
   --json             print the schema-1 JSON report (same as --format json)
   --format FMT       one of:
-${FORMAT_HELP}
+${formatHelp()}
   -o, --output FILE  write the output to FILE instead of stdout
   --depth N          deepest module level to show in tree, svg, markdown, mermaid
   --unfold           do not fold repeated blocks
@@ -66,10 +70,10 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
         return 'version';
       case '--json':
         flag();
-        format = chooseFormat(format, 'json', FORMATS);
+        format = chooseFormat(format, 'json', exportRegistry().EXPORT_FORMATS);
         break;
       case '--format':
-        format = chooseFormat(format, value(), FORMATS);
+        format = chooseFormat(format, value(), exportRegistry().EXPORT_FORMATS);
         break;
       case '-o':
       case '--output':
@@ -133,18 +137,14 @@ function renderCli(cp: Checkpoint, args: Args): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // `weightscope x --json | head` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  exitOnClosedPipe();
   // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts); `./diff` opens a file named diff.
   if (argv[0] === 'diff') return (await import('./diff')).diffMain(argv.slice(1));
   let args: Args;
   try {
     const parsed = parseArgs(argv);
     if (parsed === 'help') {
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(usage() + '\n');
       return 0;
     }
     if (parsed === 'version') {
@@ -154,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parsed;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`weightscope: ${e.message}\n${USAGE.split('\n')[0]}\n`);
+      process.stderr.write(`weightscope: ${e.message}\n${USAGE_LINE}\n`);
       return 2;
     }
     throw e;
@@ -221,9 +221,6 @@ function writeFile(file: string, out: string | Uint8Array | Iterable<Uint8Array>
 function oneLine(s: string): string {
   return safeLine(s.replace(/\s*\n\s*/g, ' '));
 }
-
-declare const __VERSION__: string | undefined;
-const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

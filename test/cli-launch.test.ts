@@ -1,0 +1,57 @@
+/**
+ * The CLI as bin/weightscope.js runs it: dist/cli.js (src/cli/launch.ts), which answers
+ * `--version` by itself and loads dist/cli-main.js (src/cli/main.ts) for everything else, and
+ * main.ts's export registry, loaded only when a format or the help is asked for (issue 11).
+ * The bundled tests need `npm run build`; they are skipped without dist/.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { cli, fixture, REPO } from './helpers';
+import { EXPORT_FORMATS } from '../src/core/export';
+
+const BIN = path.join(REPO, 'bin', 'weightscope.js');
+
+function bin(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('CLI start-up', () => {
+  it('--help lists every format of the export registry', () => {
+    const help = cli('--help');
+    assert.strictEqual(help.status, 0, help.stderr);
+    for (const f of EXPORT_FORMATS) assert.match(help.stdout, new RegExp(`^ {21}${f} +\\S`, 'm'), f);
+  });
+
+  it('--format and --json are checked against the registry', () => {
+    const bad = cli(fixture('safetensors', 'gpt2-124m'), '--format', 'pdf');
+    assert.strictEqual(bad.status, 2);
+    assert.match(bad.stderr, new RegExp(`unknown format "pdf" \\(choose ${EXPORT_FORMATS.join(', ')}\\)`));
+    assert.match(bad.stderr, /^usage: weightscope <path> \[options\]$/m);
+    assert.strictEqual(cli('--json', '--format', 'svg', 'x').status, 2);
+  });
+
+  describe('bundled (bin/weightscope.js)', () => {
+    before(function () {
+      if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js')) || !fs.existsSync(path.join(REPO, 'dist', 'cli-main.js'))) this.skip();
+    });
+
+    it('answers --version alone as the command does', () => {
+      const fast = bin('--version');
+      assert.strictEqual(fast.status, 0, fast.stderr);
+      assert.match(fast.stdout, /^\d+\.\d+\.\d+\S*\n$/);
+      // The command's own answer (through main.ts): `--version` after another option.
+      assert.deepStrictEqual(bin('--unfold', '--version'), fast);
+      assert.deepStrictEqual(cli('--version'), fast);
+    });
+
+    it('runs everything else through the command: text, JSON, help, usage errors', () => {
+      const target = fixture('safetensors', 'gpt2-tied');
+      for (const args of [[target], [target, '--json'], [target, '--format', 'mermaid'], ['--help'], ['--bogus'], [], ['/nonexistent/x.safetensors']]) {
+        assert.deepStrictEqual(bin(...args), cli(...args), args.join(' '));
+      }
+    });
+  });
+});
