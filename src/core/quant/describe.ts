@@ -6,6 +6,7 @@
  */
 import { AdapterInfo, Checkpoint, QuantizationInfo, QuantLayer, Tensor } from '../model';
 import { adapterText, bitsText, quantizationText } from '../../shared/quantText';
+import { sameDims } from './common';
 
 export { bitsText };
 
@@ -47,12 +48,6 @@ export function quantLayerInference(own: Tensor[], embeddingName: boolean): Quan
 const RECENT: { q: QuantLayer; shape: number[]; embeddingName: boolean; evidence: string; inference: QuantInference }[] = [];
 const MAX_RECENT = 4;
 let recentAt = 0;
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function describeLayer(q: QuantLayer, shape: number[], embeddingName: boolean, evidence: string): QuantInference {
   const experts = shape.length > 2 ? shape.slice(0, -2).reduce((a, b) => a * b, 1) : undefined;

@@ -13,7 +13,7 @@
  *   float32 scalar (global); `input_scale`.
  */
 import { num, QuantConfig } from './config';
-import { DetectContext, Detector, dims } from './common';
+import { DetectContext, Detector, dims, sameDims } from './common';
 import { QuantLayer } from '../model';
 
 export const fp8: Detector = (view, qc, ctx) => {
@@ -77,7 +77,7 @@ let recentAt = 0;
 function fp8Entry(dtype: string, shape: number[], scaleName: string, scaleShape: number[], declared: number[] | undefined): Fp8Entry {
   for (let i = 0; i < RECENT.length; i++) {
     const e = RECENT[i];
-    if (e.dtype === dtype && e.scaleName === scaleName && sameList(e.shape, shape) && sameList(e.scaleShape, scaleShape) && sameList(e.declared, declared)) return e;
+    if (e.dtype === dtype && e.scaleName === scaleName && sameDims(e.shape, shape) && sameDims(e.scaleShape, scaleShape) && sameDims(e.declared, declared)) return e;
   }
   const key = `${dtype}|${shape.join('x')}|${scaleName}|${scaleShape.join('x')}|${declared ? declared.join('x') : ''}`;
   let e = ENTRIES.get(key);
@@ -90,13 +90,6 @@ function fp8Entry(dtype: string, shape: number[], scaleName: string, scaleShape:
   RECENT[recentAt] = e;
   recentAt = (recentAt + 1) % MAX_RECENT;
   return e;
-}
-
-function sameList(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function auxOf(t: Fp8Texts): readonly (readonly [string, string])[] {

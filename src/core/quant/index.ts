@@ -14,7 +14,7 @@
 import { ModuleNode, QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, Tensor, Warning } from '../model';
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
-import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
+import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised, sameDims } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
 import { fp8, nvfp4 } from './fp8';
@@ -82,7 +82,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     p.role = 'parameter';
     p.roleReason = once(r.packedReason);
     p.quant = r.layer;
-    if (!sameShape(r.logicalShape, p.shape)) {
+    if (!sameDims(r.logicalShape, p.shape)) {
       p.logicalShape = r.logicalShape;
       p.logicalNumel = prod(r.logicalShape);
     }
@@ -197,13 +197,6 @@ function markActivationState(view: LayerView, unmarked: boolean): void {
     const reason = ACTIVATION.get(local);
     if (reason !== undefined && !(unmarked && t.role === 'quantization')) markAux(t, reason, view.path);
   });
-}
-
-function sameShape(a: number[], b: number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Multi-level local names that belong to the module above them (bitsandbytes). */
