@@ -50,14 +50,25 @@ function obj(v: unknown): Record<string, unknown> | undefined {
 
 export function annotateAdapter(raw: RawCheckpoint, tensors: Tensor[], warnings: Warning[]): AdapterAnnotations | undefined {
   const cfg = obj(raw.sidecars?.['adapter_config.json']);
-  const present = tensors.filter((t) => t.present);
-  if (present.length === 0) return undefined;
-  const kohya = present.filter((t) => KOHYA_PART.test(t.name));
-  if (!cfg && kohya.length > 0 && kohya.length * 2 >= present.length) return annotateKohya(raw, tensors);
-  const lora = present.filter((t) => PEFT_PART.test(t.name) || DIFFUSERS_PART.test(t.name));
-  if (!cfg && lora.length === 0) return undefined;
+  // Counted, not listed: this runs on every checkpoint, 100,000 names for the largest.
+  let presentCount = 0;
+  let kohya = 0;
+  let lora = 0;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    if (!t.present) continue;
+    presentCount++;
+    // Every name the three patterns match holds `lora`: the regexes run on those alone.
+    if (!t.name.includes('lora')) continue;
+    if (KOHYA_PART.test(t.name)) kohya++;
+    if (PEFT_PART.test(t.name) || DIFFUSERS_PART.test(t.name)) lora++;
+  }
+  if (presentCount === 0) return undefined;
+  if (!cfg && kohya > 0 && kohya * 2 >= presentCount) return annotateKohya(raw, tensors);
+  if (!cfg && lora === 0) return undefined;
   // Without adapter_config.json, LoRA-named tensors make an adapter only when they are most of the file.
-  if (!cfg && lora.length * 2 < present.length) return undefined;
+  if (!cfg && lora * 2 < presentCount) return undefined;
+  const present = tensors.filter((t) => t.present);
 
   let prefix: string | undefined;
   if (present.every((t) => t.name.startsWith(PEFT_PREFIX))) {

@@ -13,7 +13,7 @@
  * AutoAWQ packs 4 bits only; the rules are written for any bits.
  */
 import { num, str, QuantConfig } from './config';
-import { auxFrom, bitsOf, Detector, isIntDtype, LayerView, Recognised, Unreadable } from './common';
+import { bitsOf, Detector, isIntDtype, LayerView, Recognised, Unreadable } from './common';
 
 type Version = 'gemm' | 'gemv' | 'gemv_fast' | 'marlin';
 
@@ -118,11 +118,11 @@ function finish(view: LayerView, qc: QuantConfig | undefined, version: Version, 
     packed: qw,
     logicalShape: [out, inF],
     packedReason: `${bits}-bit AWQ (${version.toUpperCase()}) weight of a ${out}x${inF} linear layer, ${how}`,
-    aux: auxFrom(view, [
+    aux: [
       ['qzeros', `AWQ zero points (${bits}-bit, packed)`],
       ['scales', `AWQ scales: one per group${groupSize ? ` of ${groupSize} inputs` : ''} and output`],
       ['scaled_zeros', 'AWQ zero points times scales (GEMV_fast)'],
-    ]),
+    ],
     notes,
   };
 }

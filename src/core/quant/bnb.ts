@@ -16,7 +16,7 @@
  * scalar 0 says so), `SCB` float32 [out] (row scales).
  */
 import { num, str } from './config';
-import { auxFrom, bitsOf, Detector, dims, isDim, prod } from './common';
+import { bitsOf, Detector, dims, isDim, prod } from './common';
 import { itemSize } from '../dtypes';
 
 export const STATE_KEY = /^weight\.quant_state\.bitsandbytes__([a-z0-9]+)$/;
@@ -64,13 +64,13 @@ export const bnb: Detector = (view, qc, ctx) => {
       packed: w,
       logicalShape: shape,
       packedReason: `bitsandbytes 4-bit ${quantType ?? ''} weight of a ${dims(shape)} layer, flattened and packed ${per} values per ${w.dtype}`.replace('  ', ' '),
-      aux: auxFrom(view, [
+      aux: [
         ['weight.absmax', `bitsandbytes absmax: one per block${blocksize ? ` of ${blocksize}` : ''} values${nested ? ' (itself quantized to 8 bits)' : ''}`],
         ['weight.quant_map', 'bitsandbytes 4-bit code (16 values)'],
         ['weight.nested_absmax', 'bitsandbytes double quantization: absmax of the absmax blocks'],
         ['weight.nested_quant_map', 'bitsandbytes double quantization: 8-bit code (256 values)'],
         ...(stateName ? [[stateName, 'bitsandbytes quant state: JSON with the real shape, block size and dtype'] as [string, string]] : []),
-      ]),
+      ],
       notes,
       assumed,
     };
@@ -84,10 +84,10 @@ export const bnb: Detector = (view, qc, ctx) => {
       packed: w,
       logicalShape: w.shape,
       packedReason: `bitsandbytes LLM.int8() weight of a ${out}x${inF} linear layer: one int8 per value, row-wise scales in SCB`,
-      aux: auxFrom(view, [
+      aux: [
         ['SCB', 'bitsandbytes int8 row scales (SCB)'],
         ['weight_format', 'bitsandbytes int8 weight layout tag (0 = row-major)'],
-      ]),
+      ],
       notes,
     };
   }

@@ -21,8 +21,12 @@ export interface Recognised {
   /** Shape of the weight it stands for. */
   logicalShape: number[];
   packedReason: string;
-  /** Tensors that hold scales, zero points, indices... (role `quantization`). */
-  aux: [Tensor, string][];
+  /**
+   * Tensors that hold scales, zero points, indices... (role `quantization`): [local name, reason],
+   * names absent from the layer skipped. By name, so that a method can give the same list to
+   * every layer of a shape (FP8: 45,000 layers of a few shapes).
+   */
+  aux: readonly (readonly [string, string])[];
   /** Contradictions between the config and the shapes, worded for a warning. */
   notes?: string[];
   /** What had to be assumed because a shape tensor could not be read, worded for a warning. */
@@ -59,6 +63,14 @@ export function prod(shape: number[]): number {
   return n;
 }
 
+/** Whether two shapes (or lists of dimensions, either possibly absent) are equal. */
+export function sameDims(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** `shape` as text: [4096, 4096] → "4096x4096". */
 export function dims(shape: number[]): string {
   return shape.length ? shape.join('x') : 'scalar';
@@ -67,16 +79,6 @@ export function dims(shape: number[]): string {
 /** Whole number, positive, safe: a dimension we can trust. */
 export function isDim(n: number | undefined): n is number {
   return n !== undefined && Number.isSafeInteger(n) && n > 0;
-}
-
-/** Add the auxiliary tensors of a layer present under these local names. */
-export function auxFrom(view: LayerView, entries: [string, string][]): [Tensor, string][] {
-  const out: [Tensor, string][] = [];
-  for (const [local, reason] of entries) {
-    const t = view.tensors.get(local);
-    if (t) out.push([t, reason]);
-  }
-  return out;
 }
 
 /** Local names that are quantization state wherever they appear in a quantized checkpoint. */

@@ -20,7 +20,7 @@
  */
 import { Tensor } from '../model';
 import { Obj, isObj, num, str, QuantConfig } from './config';
-import { auxFrom, bitsOf, DetectContext, Detector, dims, isDim, LayerView, Recognised, Unreadable } from './common';
+import { bitsOf, DetectContext, Detector, dims, isDim, LayerView, Recognised, Unreadable } from './common';
 
 interface WeightScheme {
   bits: number;
@@ -148,13 +148,13 @@ function result(view: LayerView, sch: WeightScheme, packed: Tensor, out: number,
     packed,
     logicalShape: logicalShape ?? [out, inF],
     packedReason: `compressed-tensors ${sch.format} weight (${scheme}) of a ${out}x${inF} linear layer: ${how}`,
-    aux: auxFrom(view, [
+    aux: [
       ['weight_shape', 'compressed-tensors: the real [out, in] of the packed weight'],
       ['weight_scale', `compressed-tensors weight scale${strategy ? ` (${strategy})` : ''}`],
       ['weight_zero_point', 'compressed-tensors weight zero point'],
       ['weight_g_idx', 'compressed-tensors group index of each input column'],
       ['weight_global_scale', 'compressed-tensors global weight scale'],
-    ]),
+    ],
     notes,
     assumed,
   };

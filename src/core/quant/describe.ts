@@ -4,8 +4,9 @@
  * "8.03B parameters · 4-bit GPTQ (g128) · 4.6 bits per weight stored",
  * "LoRA r=16 on q_proj, v_proj of meta-llama/Llama-2-7b-hf: 6.8M trainable parameters".
  */
-import { AdapterInfo, Checkpoint, QuantizationInfo, Tensor } from '../model';
+import { AdapterInfo, Checkpoint, QuantizationInfo, QuantLayer, Tensor } from '../model';
 import { adapterText, bitsText, quantizationText } from '../../shared/quantText';
+import { sameDims } from './common';
 
 export { bitsText };
 
@@ -30,6 +31,25 @@ export function quantLayerInference(own: Tensor[], embeddingName: boolean): Quan
   if (!t) return undefined;
   const q = t.quant!;
   const shape = t.logicalShape ?? t.shape;
+  const evidence = t.roleReason ?? '';
+  // What is said depends on the scheme, the shape, the name's kind and the reason only: layers
+  // that share them (an MoE's experts share one QuantLayer per shape) share one answer.
+  for (let i = 0; i < RECENT.length; i++) {
+    const r = RECENT[i];
+    if (r.q === q && r.embeddingName === embeddingName && r.evidence === evidence && sameDims(r.shape, shape)) return r.inference;
+  }
+  const inference = describeLayer(q, shape, embeddingName, evidence);
+  RECENT[recentAt] = { q, shape: shape.slice(), embeddingName, evidence, inference };
+  recentAt = (recentAt + 1) % MAX_RECENT;
+  return inference;
+}
+
+/** The last few answers (the scheme object compared by identity, nothing else kept of a checkpoint). */
+const RECENT: { q: QuantLayer; shape: number[]; embeddingName: boolean; evidence: string; inference: QuantInference }[] = [];
+const MAX_RECENT = 4;
+let recentAt = 0;
+
+function describeLayer(q: QuantLayer, shape: number[], embeddingName: boolean, evidence: string): QuantInference {
   const experts = shape.length > 2 ? shape.slice(0, -2).reduce((a, b) => a * b, 1) : undefined;
   const out = shape.length >= 2 ? shape[shape.length - 2] : q.rows;
   const inF = shape.length >= 1 ? shape[shape.length - 1] : q.cols;
@@ -39,16 +59,16 @@ export function quantLayerInference(own: Tensor[], embeddingName: boolean): Quan
   scheme += `, method=${q.method}`;
   if (q.format && q.format !== q.method) scheme += `, format=${q.format}`;
   if (embeddingName && !q.bias && experts === undefined && shape.length === 2) {
-    return { type: 'QuantEmbedding', repr: `QuantEmbedding(${out}, ${inF}, ${scheme})`, evidence: t.roleReason ?? '' };
+    return { type: 'QuantEmbedding', repr: `QuantEmbedding(${out}, ${inF}, ${scheme})`, evidence };
   }
   if (shape.length === 1) {
     // bitsandbytes without its quant state: the element count is known, the shape is not.
-    return { type: 'QuantLinear', repr: `QuantLinear(numel=${inF}, ${scheme})`, evidence: t.roleReason ?? '' };
+    return { type: 'QuantLinear', repr: `QuantLinear(numel=${inF}, ${scheme})`, evidence };
   }
   return {
     type: 'QuantLinear',
     repr: `QuantLinear(${experts !== undefined ? `num_experts=${experts}, ` : ''}in_features=${inF}, out_features=${out}, ${q.bias ? 'bias=True, ' : ''}${scheme})`,
-    evidence: t.roleReason ?? '',
+    evidence,
   };
 }
 

@@ -13,43 +13,31 @@
  *   float32 scalar (global); `input_scale`.
  */
 import { num, QuantConfig } from './config';
-import { auxFrom, Detector, dims } from './common';
+import { DetectContext, Detector, dims, sameDims } from './common';
+import { QuantLayer } from '../model';
 
-export const fp8: Detector = (view, qc) => {
+export const fp8: Detector = (view, qc, ctx) => {
   const w = view.tensors.get('weight');
-  if (!w || !/^float8_/.test(w.dtype)) return undefined;
+  if (!w || !w.dtype.startsWith('float8_')) return undefined;
   const scaleName = view.tensors.has('weight_scale_inv') ? 'weight_scale_inv' : view.tensors.has('weight_scale') ? 'weight_scale' : undefined;
   const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
-  const out = w.shape[0] ?? 1;
-  let inF = 1;
-  for (let i = 1; i < w.shape.length; i++) inF *= w.shape[i];
   const declared = declaredBlock(qc);
-  let t: Fp8Texts;
+  const bias = view.tensors.has('bias');
   if (scale) {
-    // 45,000 layers of a few shapes: what is said about a shape is worked out once.
-    const key = `${w.dtype}|${w.shape.join('x')}|${scaleName}|${scale.shape.join('x')}|${declared ? declared.join('x') : ''}`;
-    const have = TEXTS.get(key);
-    if (have) t = have;
-    else {
-      t = fp8Texts(w.dtype, w.shape, out, inF, scaleName!, scale.shape, declared);
-      if (TEXTS.size >= MAX_TEXTS) TEXTS.clear();
-      TEXTS.set(key, t);
+    // 45,000 layers of a few shapes: what is said about a shape, and the layer it describes, is
+    // worked out once and shared (nothing in the result depends on the layer's name). The
+    // layers are shared within one checkpoint only (`ctx` is one run's).
+    const e = fp8Entry(w.dtype, w.shape, scaleName!, scale.shape, declared);
+    if (e.run !== ctx) {
+      e.run = ctx;
+      e.withBias = e.noBias = undefined;
     }
-  } else {
-    t = fp8Texts(w.dtype, w.shape, out, inF, undefined, undefined, declared);
-    t.notes = [`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`];
+    const layer = bias ? (e.withBias ??= fp8Layer(e.texts, w.shape, true)) : (e.noBias ??= fp8Layer(e.texts, w.shape, false));
+    return { layer, packed: w, logicalShape: w.shape, packedReason: e.texts.packedReason, aux: e.aux, notes: e.texts.notes };
   }
-  return {
-    layer: { method: 'fp8', bits: 8, blockSize: t.blockSize, format: t.format, rows: out, cols: inF, bias: view.tensors.has('bias') },
-    packed: w,
-    logicalShape: w.shape,
-    packedReason: t.packedReason,
-    aux: auxFrom(view, [
-      ['weight_scale_inv', t.scaleInvReason],
-      ['weight_scale', t.scaleReason],
-    ]),
-    notes: t.notes,
-  };
+  const t = fp8Texts(w.dtype, w.shape, undefined, undefined, declared);
+  t.notes = [`${view.path}.weight is ${w.dtype} but no weight_scale or weight_scale_inv is beside it`];
+  return { layer: fp8Layer(t, w.shape, bias), packed: w, logicalShape: w.shape, packedReason: t.packedReason, aux: auxOf(t), notes: t.notes };
 };
 
 /** What the FP8 rules say about a weight of one dtype and shape with its scale. */
@@ -62,11 +50,69 @@ interface Fp8Texts {
   notes: string[];
 }
 
-const TEXTS = new Map<string, Fp8Texts>();
-/** Distinct shapes remembered at most (a crafted file may have a shape per layer). */
-const MAX_TEXTS = 1024;
+/** One (dtype, shape, scale name, scale shape, declared block) and what it gives. */
+interface Fp8Entry {
+  dtype: string;
+  shape: number[];
+  scaleName: string;
+  scaleShape: number[];
+  declared: number[] | undefined;
+  texts: Fp8Texts;
+  aux: readonly (readonly [string, string])[];
+  /** The run (one checkpoint's analysis) the layers below belong to. */
+  run?: DetectContext;
+  /** The layer, made on first use in a run, with and without a bias (nothing changes an FP8 layer once made). */
+  withBias?: QuantLayer;
+  noBias?: QuantLayer;
+}
 
-function fp8Texts(dtype: string, shape: number[], out: number, inF: number, scaleName: string | undefined, scaleShape: number[] | undefined, declared: number[] | undefined): Fp8Texts {
+/** Distinct shapes remembered at most (a crafted file may have a shape per layer). */
+const MAX_ENTRIES = 1024;
+const ENTRIES = new Map<string, Fp8Entry>();
+/** The last few entries found, compared field by field before any key text is made. */
+const RECENT: Fp8Entry[] = [];
+const MAX_RECENT = 8;
+let recentAt = 0;
+
+function fp8Entry(dtype: string, shape: number[], scaleName: string, scaleShape: number[], declared: number[] | undefined): Fp8Entry {
+  for (let i = 0; i < RECENT.length; i++) {
+    const e = RECENT[i];
+    if (e.dtype === dtype && e.scaleName === scaleName && sameDims(e.shape, shape) && sameDims(e.scaleShape, scaleShape) && sameDims(e.declared, declared)) return e;
+  }
+  const key = `${dtype}|${shape.join('x')}|${scaleName}|${scaleShape.join('x')}|${declared ? declared.join('x') : ''}`;
+  let e = ENTRIES.get(key);
+  if (!e) {
+    const texts = fp8Texts(dtype, shape, scaleName, scaleShape, declared);
+    e = { dtype, shape: shape.slice(), scaleName, scaleShape: scaleShape.slice(), declared: declared?.slice(), texts, aux: auxOf(texts) };
+    if (ENTRIES.size >= MAX_ENTRIES) ENTRIES.clear();
+    ENTRIES.set(key, e);
+  }
+  RECENT[recentAt] = e;
+  recentAt = (recentAt + 1) % MAX_RECENT;
+  return e;
+}
+
+function auxOf(t: Fp8Texts): readonly (readonly [string, string])[] {
+  return [
+    ['weight_scale_inv', t.scaleInvReason],
+    ['weight_scale', t.scaleReason],
+  ];
+}
+
+function fp8Layer(t: Fp8Texts, shape: number[], bias: boolean): QuantLayer {
+  const [out, inF] = rowsCols(shape);
+  return { method: 'fp8', bits: 8, blockSize: t.blockSize, format: t.format, rows: out, cols: inF, bias };
+}
+
+/** [out, in] of a weight: its first dimension, and the product of the others. */
+function rowsCols(shape: number[]): [number, number] {
+  let inF = 1;
+  for (let i = 1; i < shape.length; i++) inF *= shape[i];
+  return [shape[0] ?? 1, inF];
+}
+
+function fp8Texts(dtype: string, shape: number[], scaleName: string | undefined, scaleShape: number[] | undefined, declared: number[] | undefined): Fp8Texts {
+  const [out, inF] = rowsCols(shape);
   let granularity = 'per-tensor';
   let blockSize: number[] | undefined;
   const notes: string[] = [];
@@ -109,10 +155,10 @@ export const nvfp4: Detector = (view, qc) => {
     packed: w,
     logicalShape: [out, inF],
     packedReason: `NVFP4 weight of a ${out}x${inF} linear layer: two E2M1 values per byte along in_features`,
-    aux: auxFrom(view, [
+    aux: [
       ['weight_scale', `NVFP4 block scales (FP8), one per ${groupSize} values`],
       ['weight_scale_2', 'NVFP4 global weight scale'],
-    ]),
+    ],
   };
 };
 

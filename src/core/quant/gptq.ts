@@ -15,7 +15,7 @@
  */
 import { QuantLayer } from '../model';
 import { num, str, QuantConfig } from './config';
-import { auxFrom, bitsOf, Detector, isDim, isIntDtype, LayerView, Recognised, Unreadable } from './common';
+import { bitsOf, Detector, isDim, isIntDtype, LayerView, Recognised, Unreadable } from './common';
 
 const GPTQ_BITS = new Set([2, 3, 4, 8]);
 
@@ -99,11 +99,11 @@ function classicLayout(view: LayerView, qc: QuantConfig | undefined): Recognised
     packed: qweight,
     logicalShape: [out, inF],
     packedReason: `${bits}-bit GPTQ weight of a ${out}x${inF} linear layer, packed along in_features (${per})`,
-    aux: auxFrom(view, [
+    aux: [
       ['qzeros', `GPTQ zero points: one ${bits}-bit value per group and output, packed along out_features`],
       ['scales', `GPTQ scales: one per group${groupSize ? ` of ${groupSize} inputs` : ''} and output`],
       ['g_idx', 'GPTQ group index of each input column (act-order)'],
-    ]),
+    ],
     notes,
     flexibleGroup,
   };
@@ -126,11 +126,11 @@ function marlinLayout(view: LayerView, qc: QuantConfig | undefined, wName: strin
     packed: w,
     logicalShape: [out, inF],
     packedReason: `${bits}-bit GPTQ weight of a ${out}x${inF} linear layer in Marlin's tiled layout (16x16 tiles, ${32 / bits} values per int32)`,
-    aux: auxFrom(view, [
+    aux: [
       [sName, `Marlin scales: one per group${groupSize ? ` of ${groupSize} inputs` : ''} and output, permuted`],
       ['workspace', 'Marlin kernel workspace'],
       ['qzeros', 'zero points'],
       ['g_idx', 'group index of each input column'],
-    ]),
+    ],
   };
 }

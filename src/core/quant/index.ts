@@ -14,7 +14,7 @@
 import { ModuleNode, QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, Tensor, Warning } from '../model';
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
-import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
+import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised, sameDims } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
 import { fp8, nvfp4 } from './fp8';
@@ -27,7 +27,11 @@ import { dtypeInfo } from '../dtypes';
 
 export interface QuantAnnotations {
   config?: QuantConfig;
-  layers: { path: string; layer: QuantLayer; packed: Tensor; flexibleGroup?: boolean }[];
+  /** The quantized layers in the order found, and beside each its packed weight (same positions). */
+  layers: QuantLayer[];
+  packed: Tensor[];
+  /** Positions of the layers with a single scale group, whose group size follows the others'. */
+  flexible: number[];
   gguf?: GgufScheme;
 }
 
@@ -51,17 +55,16 @@ const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_i
 export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warnings: Warning[]): QuantAnnotations | undefined {
   if (raw.format === 'gguf') {
     const gguf = ggufScheme(raw, tensors);
-    return gguf ? { layers: [], gguf } : undefined;
+    return gguf ? { layers: [], packed: [], flexible: [], gguf } : undefined;
   }
   const qc = findQuantConfig(raw);
-  const triggered = tensors.some((t) => TRIGGER.test(t.name) || /^float8_/.test(t.dtype));
-  if (!qc && !triggered) return undefined;
+  if (!qc && !tensors.some((t) => TRIGGER.test(t.name) || t.dtype.startsWith('float8_'))) return undefined;
 
-  const views = layerViews(tensors);
+  const layers = new LayerGroups(tensors);
   const ctx: DetectContext = { payloads: raw.payloads ?? {} };
   const preferred = DETECTORS.find(([m]) => m === qc?.method);
   const order = preferred ? [preferred, ...DETECTORS.filter((d) => d !== preferred)] : DETECTORS;
-  const ann: QuantAnnotations = { config: qc, layers: [] };
+  const ann: QuantAnnotations = { config: qc, layers: [], packed: [], flexible: [] };
   const notes: string[] = [];
   const noted = new Set<string>();
   const assumed: string[] = [];
@@ -79,49 +82,55 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     p.role = 'parameter';
     p.roleReason = once(r.packedReason);
     p.quant = r.layer;
-    if (!sameShape(r.logicalShape, p.shape)) {
+    if (!sameDims(r.logicalShape, p.shape)) {
       p.logicalShape = r.logicalShape;
       p.logicalNumel = prod(r.logicalShape);
     }
-    for (const [t, reason] of r.aux) markAux(t, once(reason), view.path);
-    view.tensors.forEach((t, local) => {
-      if (ACTIVATION_STATE[local]) markAux(t, ACTIVATION_STATE[local], view.path);
-    });
+    for (let a = 0; a < r.aux.length; a++) {
+      const t = view.tensors.get(r.aux[a][0]);
+      if (t) markAux(t, once(r.aux[a][1]), view.path);
+    }
+    markActivationState(view, false);
     if (r.notes?.length) {
       noted.add(view.path);
       for (const n of r.notes) notes.push(`${view.path}: ${n}`);
     }
     if (r.assumed?.length) assumed.push(`${view.path}: ${r.assumed[0]}`);
-    ann.layers.push({ path: view.path, layer: r.layer, packed: p, ...(r.flexibleGroup ? { flexibleGroup: true } : {}) });
+    if (r.flexibleGroup) ann.flexible.push(ann.layers.length);
+    ann.layers.push(r.layer);
+    ann.packed.push(p);
   };
-  for (let v = 0; v < views.length; v++) {
-    const view = views[v];
-    if (qc?.method === 'mxfp4' || hasBlocks(view)) {
-      const pairs = mxfp4Pairs(view);
-      if (pairs.length) {
-        for (const r of pairs) apply(view, r);
-        continue;
+  // One module at a time, in the order modules first appear; each view is made when its turn
+  // comes and dropped after (a detector reads one module's tensors and changes only those, so
+  // the activation scales outside quantized layers are marked as each module is done).
+  for (let v = 0; v < layers.paths.length; v++) {
+    const view = layers.view(v);
+    const before = ann.layers.length;
+    found: {
+      if (qc?.method === 'mxfp4' || layers.hasBlocks(v)) {
+        const pairs = mxfp4Pairs(view);
+        if (pairs.length) {
+          for (const r of pairs) apply(view, r);
+          break found;
+        }
+      }
+      for (let d = 0; d < order.length; d++) {
+        const r = order[d][1](view, qc, ctx);
+        if (!r) continue;
+        if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
+        else apply(view, r);
+        break;
       }
     }
-    for (let d = 0; d < order.length; d++) {
-      const r = order[d][1](view, qc, ctx);
-      if (!r) continue;
-      if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
-      else apply(view, r);
-      break;
-    }
-  }
-  if (qc) {
-    // Activation and KV-cache scales outside quantized layers (self_attn.k_scale...).
-    for (const view of views) {
-      view.tensors.forEach((t, local) => {
-        if (ACTIVATION_STATE[local] && t.role !== 'quantization') markAux(t, ACTIVATION_STATE[local], view.path);
-      });
-    }
+    // Activation and KV-cache scales outside quantized layers (self_attn.k_scale...); a layer
+    // recognised above has them marked already.
+    if (qc && ann.layers.length === before) markActivationState(view, true);
   }
 
   unifyGroups(ann);
-  const methods = [...new Set(ann.layers.map((l) => l.layer.method))];
+  const methodSet = new Set<string>();
+  for (let i = 0; i < ann.layers.length; i++) methodSet.add(ann.layers[i].method);
+  const methods = [...methodSet];
   if (!qc && ann.layers.length) {
     warnings.push({
       code: 'quantization-config-missing',
@@ -151,91 +160,182 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
  * the other layers of its method show (GPTQ g32 with some 32-input layers reads as g32 throughout).
  */
 function unifyGroups(ann: QuantAnnotations): void {
-  const flexible = ann.layers.filter((l) => l.flexibleGroup);
-  if (flexible.length === 0) return;
+  if (ann.flexible.length === 0) return;
+  const flexible = new Set(ann.flexible);
   const counts = new Map<string, Map<number, number>>();
-  for (const l of ann.layers) {
-    if (l.flexibleGroup || l.layer.groupSize === undefined) continue;
-    const m = counts.get(l.layer.method) ?? new Map<number, number>();
-    m.set(l.layer.groupSize, (m.get(l.layer.groupSize) ?? 0) + 1);
-    counts.set(l.layer.method, m);
-  }
-  for (const l of flexible) {
-    const m = counts.get(l.layer.method);
+  ann.layers.forEach((l, i) => {
+    if (flexible.has(i) || l.groupSize === undefined) return;
+    const m = counts.get(l.method) ?? new Map<number, number>();
+    m.set(l.groupSize, (m.get(l.groupSize) ?? 0) + 1);
+    counts.set(l.method, m);
+  });
+  for (const i of ann.flexible) {
+    const l = ann.layers[i];
+    const m = counts.get(l.method);
     if (!m) continue;
     const g = [...m.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0][0];
-    if (g >= l.layer.cols) l.layer.groupSize = g;
+    if (g >= l.cols) l.groupSize = g;
   }
 }
 
 function markAux(t: Tensor, reason: string, owner: string): void {
   t.role = 'quantization';
   t.roleReason = reason;
-  // bitsandbytes names (`q_proj.weight.absmax`) sit below the weight, not below a module `weight`.
-  const parent = t.name.slice(0, t.name.lastIndexOf('.'));
-  if (parent !== owner && t.name.startsWith(`${owner}.`)) t.module = owner;
+  // bitsandbytes names (`q_proj.weight.absmax`) sit below the weight, not below a module `weight`:
+  // such a name starts with `owner.` and has a further dot (said without cutting the name).
+  const name = t.name;
+  const n = owner.length;
+  if (name.length > n && name.charCodeAt(n) === 46 /* . */ && name.indexOf('.', n + 1) >= 0 && name.startsWith(owner)) t.module = owner;
 }
 
-/** Whether a layer holds a `*_blocks` tensor (MXFP4), without a list of its names. */
-function hasBlocks(view: LayerView): boolean {
-  for (const k of view.tensors.keys()) if (k.endsWith('_blocks')) return true;
-  return false;
-}
+/** Local names of activation and KV-cache state, as a Map (names are looked up, never properties). */
+const ACTIVATION = new Map(Object.entries(ACTIVATION_STATE));
 
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** Mark a layer's activation and KV-cache scales (`input_scale`, `k_scale`...); `unmarked`: only those not yet quantization tensors. */
+function markActivationState(view: LayerView, unmarked: boolean): void {
+  view.tensors.forEach((t, local) => {
+    const reason = ACTIVATION.get(local);
+    if (reason !== undefined && !(unmarked && t.role === 'quantization')) markAux(t, reason, view.path);
+  });
 }
 
 /** Multi-level local names that belong to the module above them (bitsandbytes). */
 const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+))$/;
 
-function layerViews(tensors: Tensor[]): LayerView[] {
-  const byPath = new Map<string, LayerView>();
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i];
-    if (!t.present) continue;
-    const nested = NESTED_LOCAL.exec(t.name);
-    const cut = nested ? t.name.length - nested[1].length - 1 : t.name.lastIndexOf('.');
-    const path = cut > 0 ? t.name.slice(0, cut) : '';
-    const local = cut > 0 ? t.name.slice(cut + 1) : t.name;
-    let v = byPath.get(path);
-    if (!v) {
-      v = { path, name: path.slice(path.lastIndexOf('.') + 1), tensors: new Map() };
-      byPath.set(path, v);
+/**
+ * Present tensors grouped by module path, in the order paths first appear, as lists threaded
+ * through tensor positions: nothing per module is kept but its path, and a module's view (a
+ * Map by local name) is made when the methods read it.
+ */
+class LayerGroups {
+  /** Module paths, in first-appearance order. */
+  readonly paths: string[] = [];
+  /** Per module (at most one per tensor): its first and last tensor, whether it holds a `*_blocks` tensor (MXFP4). */
+  private readonly first: Int32Array;
+  private readonly last: Int32Array;
+  private readonly blocks: Uint8Array;
+  /** Per tensor: the next tensor of its module (-1: none), and where its local name starts. */
+  private readonly next: Int32Array;
+  private readonly cuts: Int32Array;
+
+  constructor(private readonly tensors: Tensor[]) {
+    const n = tensors.length;
+    this.first = new Int32Array(n);
+    this.last = new Int32Array(n);
+    this.blocks = new Uint8Array(n);
+    this.next = new Int32Array(n).fill(-1);
+    this.cuts = new Int32Array(n);
+    const byPath = new Map<string, number>();
+    let prev = -1;
+    for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i];
+      if (!t.present) continue;
+      const name = t.name;
+      const cut = localCut(name);
+      this.cuts[i] = cut;
+      // Tensors of a module usually come together: the previous module is tried before the map.
+      let v = prev >= 0 && samePath(name, cut, this.paths[prev]) ? prev : -1;
+      if (v < 0) {
+        const path = cut > 0 ? name.slice(0, cut) : '';
+        v = byPath.get(path) ?? -1;
+        if (v < 0) {
+          v = this.paths.length;
+          byPath.set(path, v);
+          this.paths.push(path);
+          this.first[v] = i;
+          this.last[v] = i;
+        } else {
+          this.next[this.last[v]] = i;
+          this.last[v] = i;
+        }
+      } else {
+        this.next[this.last[v]] = i;
+        this.last[v] = i;
+      }
+      // A local name ends with `_blocks` exactly when the whole name does (`_blocks` has no dot).
+      if (name.endsWith('_blocks')) this.blocks[v] = 1;
+      prev = v;
     }
-    v.tensors.set(local, t);
   }
-  return [...byPath.values()];
+
+  hasBlocks(v: number): boolean {
+    return this.blocks[v] === 1;
+  }
+
+  /** The tensors of module `v` by local name, in their order in the checkpoint. */
+  view(v: number): LayerView {
+    const path = this.paths[v];
+    const byLocal = new Map<string, Tensor>();
+    for (let i = this.first[v]; i >= 0; i = this.next[i]) {
+      const name = this.tensors[i].name;
+      const cut = this.cuts[i];
+      byLocal.set(cut > 0 ? name.slice(cut + 1) : name, this.tensors[i]);
+    }
+    return { path, name: path.slice(path.lastIndexOf('.') + 1), tensors: byLocal };
+  }
+}
+
+/** Where a name's local part begins, less one: its last dot, or the dot before a nested bitsandbytes name. */
+function localCut(name: string): number {
+  const last = name.lastIndexOf('.');
+  // NESTED_LOCAL's names end `.weight.<x>` or `.weight.quant_state.<x>` (<x> without a dot):
+  // the regex runs on those alone.
+  if (last > 0 && (name.startsWith('.weight', last - 7) || name.startsWith('.weight.quant_state', last - 19))) {
+    const nested = NESTED_LOCAL.exec(name);
+    if (nested) return name.length - nested[1].length - 1;
+  }
+  return last;
+}
+
+/** Whether `name`, cut at `cut`, lies in module `path`. */
+function samePath(name: string, cut: number, path: string): boolean {
+  return cut > 0 ? cut === path.length && name.startsWith(path) : path === '';
 }
 
 /** The scheme summary, once the tree gives the logical parameter count. */
 export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], uniqueParameters: number): QuantizationInfo | undefined {
   const isQuantParam = ann.gguf ? (t: Tensor) => isGgmlQuant(t.dtype) && t.role === 'parameter' : (t: Tensor) => t.quant !== undefined;
   const stored = storedOf(tensors);
-  const layers: { layer: QuantLayer; params: number }[] = [];
+  // Each layer's scheme and parameters, in order: the annotations' own lists, or for GGUF the
+  // quantized tensors'.
+  let schemes = ann.layers;
+  let params = (i: number) => ann.packed[i].logicalNumel ?? ann.packed[i].numel;
   if (ann.gguf) {
+    const gguf: QuantLayer[] = [];
+    const numels: number[] = [];
     for (const t of tensors) {
       if (!t.present || !isQuantParam(t)) continue;
-      layers.push({ layer: { method: 'gguf', bits: nominalBits(t.dtype) ?? 0, format: t.dtype, rows: 0, cols: 0, bias: false }, params: t.numel });
+      gguf.push({ method: 'gguf', bits: nominalBits(t.dtype) ?? 0, format: t.dtype, rows: 0, cols: 0, bias: false });
+      numels.push(t.numel);
     }
-  } else {
-    for (const l of ann.layers) layers.push({ layer: l.layer, params: l.packed.logicalNumel ?? l.packed.numel });
+    schemes = gguf;
+    params = (i) => numels[i];
   }
-  if (layers.length === 0) return undefined;
+  if (schemes.length === 0) return undefined;
   const variants = new Map<string, QuantVariant>();
-  for (const { layer, params } of layers) {
-    const key = `${layer.method}|${layer.bits}|${layer.groupSize ?? ''}|${layer.format ?? ''}|${layer.blockSize?.join('x') ?? ''}`;
-    const v = variants.get(key);
-    if (v) {
-      v.layers++;
-      v.parameters += params;
-    } else {
-      variants.set(key, { bits: layer.bits, ...(layer.groupSize ? { groupSize: layer.groupSize } : {}), ...(layer.format ? { format: layer.format } : {}), layers: 1, parameters: params });
+  // Layers often share one QuantLayer object (FP8: one per shape): its variant is found once.
+  const variantOf = new Map<QuantLayer, QuantVariant>();
+  let quantizedParameters = 0;
+  for (let i = 0; i < schemes.length; i++) {
+    const layer = schemes[i];
+    let v = variantOf.get(layer);
+    if (!v) {
+      const key = `${layer.method}|${layer.bits}|${layer.groupSize ?? ''}|${layer.format ?? ''}|${layer.blockSize?.join('x') ?? ''}`;
+      v = variants.get(key);
+      if (!v) {
+        v = { bits: layer.bits, ...(layer.groupSize ? { groupSize: layer.groupSize } : {}), ...(layer.format ? { format: layer.format } : {}), layers: 0, parameters: 0 };
+        variants.set(key, v);
+      }
+      variantOf.set(layer, v);
     }
+    const n = params(i);
+    v.layers++;
+    v.parameters += n;
+    quantizedParameters += n;
   }
   const list = [...variants.values()].sort((a, b) => b.parameters - a.parameters || b.layers - a.layers);
   const main = list[0];
-  const mainLayer = layers.find(({ layer }) => layer.bits === main.bits && (layer.format ?? undefined) === main.format && (layer.groupSize ?? undefined) === main.groupSize)!.layer;
+  const mainLayer = schemes.find((layer) => layer.bits === main.bits && (layer.format ?? undefined) === main.format && (layer.groupSize ?? undefined) === main.groupSize)!;
   const method = ann.gguf ? 'gguf' : mainLayer.method;
   const info: QuantizationInfo = {
     method,
@@ -247,8 +347,8 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
     storedElements: stored.elements,
     storedBytes: stored.bytes,
     bitsPerWeight: uniqueParameters > 0 ? round(stored.bytes * 8 / uniqueParameters) : 0,
-    quantizedLayers: layers.length,
-    quantizedParameters: layers.reduce((s, l) => s + l.params, 0),
+    quantizedLayers: schemes.length,
+    quantizedParameters,
   };
   if (list.length > 1) {
     if (ann.gguf) for (const v of list) v.bits = round(ggufBits(v.format ?? ''));
@@ -268,6 +368,28 @@ export function round(x: number): number {
 
 /** Parameters and quantization tensors as stored: elements and bytes, each storage once. */
 function storedOf(tensors: Tensor[]): { elements: number; bytes: number } {
+  let elements = 0;
+  let bytes = 0;
+  // A tensor without a sharing group has a storage no other tensor has (analyze groups every
+  // storage held twice): it counts without being remembered, and only grouped storages are.
+  // Storage-less tensors (keyed by name) take the general path below.
+  const seen = new Set<string>();
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    if (!t.present || (t.role !== 'parameter' && t.role !== 'quantization')) continue;
+    if (t.storage === null) return storedOfByKey(tensors);
+    if (t.group >= 0) {
+      if (seen.has(t.storage)) continue;
+      seen.add(t.storage);
+    }
+    elements += t.numel;
+    bytes += t.nbytes;
+  }
+  return { elements, bytes };
+}
+
+/** storedOf for any tensors: each storage (or, without one, each name) once. */
+function storedOfByKey(tensors: Tensor[]): { elements: number; bytes: number } {
   const seen = new Set<string>();
   let elements = 0;
   let bytes = 0;
@@ -294,44 +416,74 @@ export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolea
     byName = m;
   }
   const quantized = (t: Tensor) => (gguf ? isGgmlQuant(t.dtype) : t.quant !== undefined || t.role === 'quantization');
-  // Iterative post-order, like the tree builder: deep trees must not exhaust the stack. The sums
-  // live in arrays by position in `order`, each added to its parent's (no object per module).
-  const order: ModuleNode[] = [];
-  const parentOf: number[] = [];
-  const stack: ModuleNode[] = [root];
-  const stackParent: number[] = [-1];
-  while (stack.length) {
-    const m = stack.pop()!;
-    parentOf.push(stackParent.pop()!);
-    const at = order.length;
-    order.push(m);
-    const kids = m.children;
-    for (let k = 0; k < kids.length; k++) {
-      stack.push(kids[k]);
-      stackParent.push(at);
+  // Iterative post-order, like the tree builder: deep trees must not exhaust the stack. The path
+  // from the root is the only thing held (a module, its next child, its sums so far); a module's
+  // sums are its children's, in order, then its own tensors', and go to its parent when done.
+  const nodes: ModuleNode[] = [root];
+  const nextChild: number[] = [0];
+  const elements: number[] = [0];
+  const bytes: number[] = [0];
+  const has: boolean[] = [false];
+  const records = new StoredRecords();
+  while (nodes.length) {
+    const d = nodes.length - 1;
+    const m = nodes[d];
+    const k = nextChild[d];
+    if (k < m.children.length) {
+      nextChild[d] = k + 1;
+      nodes.push(m.children[k]);
+      nextChild.push(0);
+      elements.push(0);
+      bytes.push(0);
+      has.push(false);
+      continue;
     }
-  }
-  const elements = new Float64Array(order.length);
-  const bytes = new Float64Array(order.length);
-  const has = new Uint8Array(order.length);
-  for (let i = order.length - 1; i >= 0; i--) {
-    const m = order[i];
+    let e = elements[d];
+    let b = bytes[d];
+    let h = has[d];
     const names = m.tensors;
-    for (let k = 0; k < names.length; k++) {
-      const t = byName.get(names[k]);
+    for (let i = 0; i < names.length; i++) {
+      const t = byName.get(names[i]);
       if (!t || !t.present) continue;
       if (t.role !== 'parameter' && t.role !== 'quantization') continue;
-      elements[i] += t.numel;
-      bytes[i] += t.nbytes;
-      if (quantized(t)) has[i] = 1;
+      e += t.numel;
+      b += t.nbytes;
+      if (quantized(t)) h = true;
     }
-    if (has[i]) m.stored = { elements: elements[i], bytes: bytes[i], bitsPerWeight: m.parameters.unique > 0 ? round((bytes[i] * 8) / m.parameters.unique) : 0 };
-    const p = parentOf[i];
-    if (p >= 0) {
-      elements[p] += elements[i];
-      bytes[p] += bytes[i];
-      has[p] |= has[i];
+    if (h) m.stored = records.get(e, b, m.parameters.unique);
+    nodes.pop();
+    nextChild.pop();
+    elements.pop();
+    bytes.pop();
+    has.pop();
+    if (d > 0) {
+      elements[d - 1] += e;
+      bytes[d - 1] += b;
+      if (h) has[d - 1] = true;
     }
+  }
+}
+
+type StoredRecord = NonNullable<ModuleNode['stored']>;
+
+/**
+ * A module's stored figures, shared by modules with equal figures: an MoE's experts and their
+ * projections come one after another in the walk, so the last few records made are looked at.
+ * (Nothing changes a record once a module has it.)
+ */
+class StoredRecords {
+  private readonly recent: { record: StoredRecord; unique: number }[] = [];
+  private at = 0;
+
+  get(elements: number, bytes: number, unique: number): StoredRecord {
+    for (let i = 0; i < this.recent.length; i++) {
+      const r = this.recent[i];
+      if (r.record.elements === elements && r.record.bytes === bytes && r.unique === unique) return r.record;
+    }
+    const record = { elements, bytes, bitsPerWeight: unique > 0 ? round((bytes * 8) / unique) : 0 };
+    this.recent[this.at] = { record, unique };
+    this.at = (this.at + 1) % 4;
+    return record;
   }
 }
 

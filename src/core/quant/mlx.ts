@@ -13,7 +13,7 @@
  * - Embeddings and output heads are quantized too (QuantizedEmbedding.as_linear serves a tied head).
  */
 import { isObj, num, str } from './config';
-import { auxFrom, bitsOf, Detector, dims, isDim, Unreadable } from './common';
+import { bitsOf, Detector, dims, isDim, Unreadable } from './common';
 
 const MODE_DEFAULTS: Record<string, [number, number]> = { affine: [64, 4], mxfp4: [32, 4], nvfp4: [16, 4], mxfp8: [32, 8] };
 
@@ -55,10 +55,10 @@ export const mlx: Detector = (view, qc) => {
     packed: w,
     logicalShape,
     packedReason: `${bits}-bit MLX weight of a ${dims(logicalShape)} layer, packed along its last axis (${inF} values in ${words} uint32 words per row)`,
-    aux: auxFrom(view, [
+    aux: [
       ['scales', `MLX scales: one per group of ${groupSize} values (${bitsOf(scales.dtype)}-bit)`],
       ['biases', `MLX biases: one per group of ${groupSize} values (affine)`],
-    ]),
+    ],
     notes,
   };
 };

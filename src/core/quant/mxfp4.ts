@@ -5,7 +5,6 @@
  * `<name>_scales` uint8 [..., rows, G] (one E8M0 exponent per block of 32), so the weight is
  * [..., rows, G * 32].
  */
-import { Tensor } from '../model';
 import { dims, LayerView, Recognised } from './common';
 
 /** Every `<name>_blocks` / `<name>_scales` pair of a module. */
@@ -21,7 +20,7 @@ export function mxfp4Pairs(view: LayerView): Recognised[] {
     if (scales.shape.length !== lead.length + 1 || scales.shape[scales.shape.length - 1] !== G) continue;
     const logicalShape = [...lead, G * 32];
     const rows = lead.reduce((a, b) => a * b, 1);
-    const aux: [Tensor, string][] = [[scales, `MXFP4 scales of ${m[1]}: one E8M0 exponent per block of 32 values`]];
+    const aux: [string, string][] = [[`${m[1]}_scales`, `MXFP4 scales of ${m[1]}: one E8M0 exponent per block of 32 values`]];
     out.push({
       layer: { method: 'mxfp4', bits: 4, groupSize: 32, format: 'mxfp4', rows, cols: G * 32, bias: view.tensors.has(`${m[1]}_bias`) },
       packed: blocks,
