@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../src/extension/html';
-import { LoadCancelled, LoadError, loadCheckpoint } from '../src/extension/loader';
+import { LoadCancelled, LoadError, loadCheckpoint, openTimingText, ParserPool } from '../src/extension/loader';
 import { defaultExportPath } from '../src/extension/naming';
 import { binOffers } from '../src/extension/offers';
 import { openCheckpoint } from '../src/core';
@@ -114,6 +114,61 @@ describe('extension: parsing off the main thread', function () {
     const r2 = await loadCheckpoint(TIED, {});
     assert.strictEqual(r2.backend.via, 'host');
     assert.deepStrictEqual(r2.head.summary.parameters, r.head.summary.parameters);
+  });
+
+  it('says where the time of an open went, on one clock for host and worker', async () => {
+    const r = await loadCheckpoint(TIED, { workerPath: WORKER });
+    try {
+      const t = r.head.timing!;
+      assert.ok(t, 'the head carries the timing');
+      // In order: the worker ready after the host started it, then the call, reading, analysis, head.
+      const order = [r.started, t.ready, t.called, t.read, t.analysed, t.head, r.arrived];
+      for (let i = 1; i < order.length; i++) assert.ok(order[i] >= order[i - 1], `step ${i} of ${JSON.stringify(order)}`);
+      assert.match(openTimingText(r.started, r.arrived, t), /^worker start \d+ ms, call \d+ ms, reading \d+ ms, analysis \d+ ms, first view \d+ ms, head to host \d+ ms$/);
+      assert.match(openTimingText(t.ready + 1, r.arrived, t), /^a spare worker, ready beforehand, call/);
+    } finally {
+      r.backend.dispose();
+    }
+  });
+
+  it('a spare worker started after an open serves the next one; one with another heap limit is not used', async () => {
+    const pool = new ParserPool(0);
+    const spare = async () => {
+      for (let i = 0; i < 500 && !pool.ready; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pool.ready, 'a spare was started after the open');
+    };
+    try {
+      const a = await loadCheckpoint(TIED, { workerPath: WORKER, pool, maxOldGenerationSizeMb: 512 });
+      a.backend.dispose();
+      await spare();
+      // The open takes the spare (synchronously, before it awaits anything).
+      const opening = loadCheckpoint(TIED, { workerPath: WORKER, pool, maxOldGenerationSizeMb: 512 });
+      assert.strictEqual(pool.ready, false);
+      const b = await opening;
+      try {
+        assert.strictEqual(b.backend.via, 'worker');
+        assert.deepStrictEqual(b.head.summary, a.head.summary);
+        const page = await b.backend.call('tensors', { kind: 'names', names: ['transformer.wte.weight'] });
+        assert.strictEqual(page.items.length, 1);
+      } finally {
+        b.backend.dispose();
+      }
+      // Another heap limit, or another worker file: the spare is stopped, not used.
+      await spare();
+      assert.strictEqual(pool.take(WORKER, 1024), undefined);
+      assert.strictEqual(pool.ready, false);
+      pool.refill(WORKER, 512);
+      await spare();
+      assert.strictEqual(pool.take(path.join(tempDir(), 'other.js'), 512), undefined);
+      pool.refill(WORKER, 512);
+      await spare();
+      const taken = pool.take(WORKER, 512);
+      assert.ok(taken);
+      await taken.worker.terminate();
+    } finally {
+      pool.dispose();
+    }
+    assert.strictEqual(pool.ready, false);
   });
 
   it('can be cancelled', async () => {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import * as vscode from 'vscode';
 import type { ModelHead, Progress, RemoteOpen } from '../shared/protocol';
-import { CheckpointClient, LoadCancelled, LoadError, loadCheckpoint } from './loader';
+import { CheckpointClient, LoadCancelled, LoadError, loadCheckpoint, openTimingText, ParserPool } from './loader';
 import { redactAddress, RemoteRef, remoteFromUri } from './remoteAddress';
 import { isIndexFile, MAX_INDEX_BYTES, shardNamesFromIndex, watchGlob } from './watchlist';
 
@@ -48,6 +48,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly expandDepth: () => number = () => 2,
     /** For a `weightscope-remote:` document: the token and cache mode to open its address with. */
     private readonly remoteOptions: (ref: RemoteRef) => Promise<RemoteOpen> = async () => ({}),
+    /** Parser workers started ahead (shared by the documents of the window). */
+    private readonly pool?: ParserPool,
   ) {}
 
   get state(): DocState {
@@ -97,6 +99,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
       workerPath: this.workerPath,
       signal: abort.signal,
       maxOldGenerationSizeMb: 4096,
+      pool: this.pool,
       expandDepth: this.expandDepth(),
       remote: remoteOpts,
       onProgress: (p) => {
@@ -122,7 +125,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
         r.backend.dispose();
         return;
       }
-      this.log.info(`opened ${shown} in ${r.ms} ms (${r.backend.via}); ${r.head.summary.tensorCount} tensors, ${r.head.moduleCount} modules; ${r.head.view.nodes.length} sent for the first view`);
+      const split = r.head.timing ? ` (${openTimingText(r.started, r.arrived, r.head.timing)})` : '';
+      this.log.info(`opened ${shown} in ${r.ms} ms (${r.backend.via}); ${r.head.summary.tensorCount} tensors, ${r.head.moduleCount} modules; ${r.head.view.nodes.length} sent for the first view${split}`);
       const t0 = performance.now();
       // The editors, the status bar and the context keys hear of it now (synchronously).
       this.setState({ kind: 'ready', generation: ++this.generation, head: r.head, backend: r.backend, ms: r.ms });

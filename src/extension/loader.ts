@@ -11,9 +11,9 @@
  */
 import { existsSync } from 'fs';
 import { Worker } from 'worker_threads';
-import type { CompareHead, ModelHead, Progress, RemoteOpen, WorkerApi, WorkerEvents } from '../shared/protocol';
+import type { CompareHead, ModelHead, OpenTiming, Progress, RemoteOpen, WorkerApi, WorkerEvents } from '../shared/protocol';
 import { CallArgs, isRpcError, memoryPair, Method, nodePortTransport, Result, RpcEndpoint } from '../shared/rpc';
-import { serveCheckpoints } from '../worker/service';
+import { epochNow, serveCheckpoints } from '../worker/service';
 
 /** How long a call may take before the host gives up on it (open: no limit, it is cancellable). */
 const TIMEOUT_MS: Record<Exclude<Method<WorkerApi>, 'open'>, number> = {
@@ -56,6 +56,19 @@ export interface LoadResult {
   head: ModelHead;
   backend: CheckpointClient;
   ms: number;
+  /** When the load started and when the head arrived (epoch ms, the clock `OpenTiming` uses). */
+  started: number;
+  arrived: number;
+}
+
+/**
+ * Where an open's time went, for the log: the worker starting (or a spare ready beforehand), the
+ * call reaching it, reading, analysis, the first view, the head's way back.
+ */
+export function openTimingText(started: number, arrived: number, t: OpenTiming): string {
+  const ms = (a: number, b: number) => `${Math.max(0, Math.round(b - a))} ms`;
+  const worker = t.ready <= started ? 'a spare worker, ready beforehand' : `worker start ${ms(started, t.ready)}`;
+  return `${worker}, call ${ms(Math.max(started, t.ready), t.called)}, reading ${ms(t.called, t.read)}, analysis ${ms(t.read, t.analysed)}, first view ${ms(t.analysed, t.head)}, head to host ${ms(t.head, arrived)}`;
 }
 
 /** A failure to open, with the reader's reason (CheckpointError code when there is one). */
@@ -82,6 +95,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Heap limit for the worker, MiB. */
   maxOldGenerationSizeMb?: number;
+  /** Where a worker started ahead may be waiting (and where the next one is started). */
+  pool?: ParserPool;
   onProgress?: (p: Progress) => void;
   /** Expansion depth of the first view (`weightscope.expandDepth`). */
   expandDepth?: number;
@@ -95,21 +110,114 @@ function events(opts: LoadOptions): WorkerEvents {
   return { progress: (p) => opts.onProgress?.(p) };
 }
 
-/** A client on a new worker; null when no worker can start here. */
-function startWorker(workerPath: string, opts: LoadOptions): { client: CheckpointClient; crash: () => (Error & { code?: string }) | undefined } | null {
+/** A worker thread, listened to from its start (an idle spare may fail too), not yet served. */
+interface Started {
+  worker: Worker;
+  workerPath: string;
+  maxOldGenerationSizeMb?: number;
+  crashed?: Error & { code?: string };
+  exited: boolean;
+  onExit?: () => void;
+}
+
+/** A new worker thread; null when no worker can start here. */
+function spawn(workerPath: string, maxOldGenerationSizeMb: number | undefined): Started | null {
   let worker: Worker;
   try {
     worker = new Worker(workerPath, {
-      resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
+      resourceLimits: maxOldGenerationSizeMb ? { maxOldGenerationSizeMb } : undefined,
     });
   } catch {
     return null;
   }
-  let crashed: (Error & { code?: string }) | undefined;
-  worker.once('error', (e) => (crashed = e));
-  worker.once('exit', () => opts.onExit?.());
-  const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(nodePortTransport(worker), events(opts), { name: 'parser' });
-  return { client: new CheckpointClient('worker', rpc, () => void worker.terminate()), crash: () => crashed };
+  const s: Started = { worker, workerPath, maxOldGenerationSizeMb, exited: false };
+  worker.once('error', (e) => (s.crashed = e));
+  worker.once('exit', () => {
+    s.exited = true;
+    s.onExit?.();
+  });
+  return s;
+}
+
+/** The host's client on a started worker. */
+function attach(s: Started, opts: LoadOptions): { client: CheckpointClient; crash: () => (Error & { code?: string }) | undefined } {
+  s.onExit = opts.onExit;
+  const rpc = new RpcEndpoint<WorkerEvents, WorkerApi>(nodePortTransport(s.worker), events(opts), { name: 'parser' });
+  return { client: new CheckpointClient('worker', rpc, () => void s.worker.terminate()), crash: () => s.crashed };
+}
+
+/** A spare is started this long after an open answered (not while its first view paints). */
+const SPARE_AFTER_MS = 2000;
+/** An unused spare is stopped after this long (its thread and heap are freed). */
+const SPARE_IDLE_MS = 10 * 60_000;
+
+/**
+ * One parser worker started ahead of the next open (issue 11). A worker takes a few hundred
+ * milliseconds to start (a Node environment, then the bundle loaded and compiled) before it can
+ * read a byte; a spare has done that already. The first open in a window starts its own; each
+ * open then leaves a spare behind for the next (another model, a reload), started a moment after
+ * the open answered so it does not compete with the first paint. A spare is unreferenced (it
+ * never keeps the process alive), stopped after SPARE_IDLE_MS unused, and used only when it was
+ * started with the same file and heap limit as asked for.
+ */
+export class ParserPool {
+  private spare?: Started;
+  private timer?: ReturnType<typeof setTimeout>;
+  private expiry?: ReturnType<typeof setTimeout>;
+  private disposed = false;
+
+  constructor(
+    private readonly afterMs = SPARE_AFTER_MS,
+    private readonly idleMs = SPARE_IDLE_MS,
+  ) {}
+
+  /** The spare, if there is a usable one for these settings (it is then the caller's). */
+  take(workerPath: string, maxOldGenerationSizeMb: number | undefined): Started | undefined {
+    const s = this.spare;
+    this.spare = undefined;
+    clearTimeout(this.expiry);
+    if (!s) return undefined;
+    if (s.exited || s.crashed || s.workerPath !== workerPath || s.maxOldGenerationSizeMb !== maxOldGenerationSizeMb) {
+      void s.worker.terminate();
+      return undefined;
+    }
+    s.worker.ref();
+    return s;
+  }
+
+  /** Start a spare for the next open, `afterMs` from now, unless one is waiting or coming. */
+  refill(workerPath: string, maxOldGenerationSizeMb: number | undefined): void {
+    if (this.disposed || this.spare || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.disposed || this.spare) return;
+      const s = spawn(workerPath, maxOldGenerationSizeMb);
+      if (!s) return;
+      s.worker.unref();
+      this.spare = s;
+      this.expiry = setTimeout(() => this.drop(), this.idleMs);
+      this.expiry.unref?.();
+    }, this.afterMs);
+    this.timer.unref?.();
+  }
+
+  /** A spare is waiting. */
+  get ready(): boolean {
+    return !!this.spare && !this.spare.exited;
+  }
+
+  private drop(): void {
+    const s = this.spare;
+    this.spare = undefined;
+    if (s) void s.worker.terminate();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.expiry);
+    this.drop();
+  }
 }
 
 function startInProcess(opts: LoadOptions): CheckpointClient {
@@ -139,7 +247,7 @@ export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): 
 }
 
 /** A comparison (issue 14): a parser worker of its own opens both checkpoints and keeps the comparison. */
-export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<{ head: CompareHead; backend: CheckpointClient; ms: number }> {
+export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<{ head: CompareHead; backend: CheckpointClient; ms: number; started: number; arrived: number }> {
   // No timeout (two large models take a while) but cancellable: the worker is terminated.
   return withParser(opts, (client) => client.call('compare', { a, b }, { signal: opts.signal }));
 }
@@ -148,18 +256,23 @@ export async function loadComparison(a: string, b: string, opts: LoadOptions = {
  * Start a parser (a worker, else in-process) and make its first call; the parser is kept as the
  * backend when it answers, disposed when it fails or the load is cancelled.
  */
-async function withParser<H>(opts: LoadOptions, first: (client: CheckpointClient) => Promise<H>): Promise<{ head: H; backend: CheckpointClient; ms: number }> {
-  const t0 = Date.now();
+async function withParser<H>(opts: LoadOptions, first: (client: CheckpointClient) => Promise<H>): Promise<{ head: H; backend: CheckpointClient; ms: number; started: number; arrived: number }> {
+  const t0 = epochNow();
   if (opts.signal?.aborted) throw new LoadCancelled();
-  const started = opts.workerPath && existsSync(opts.workerPath) ? startWorker(opts.workerPath, opts) : null;
+  const workerPath = opts.workerPath && existsSync(opts.workerPath) ? opts.workerPath : undefined;
+  const thread = workerPath ? (opts.pool?.take(workerPath, opts.maxOldGenerationSizeMb) ?? spawn(workerPath, opts.maxOldGenerationSizeMb)) : null;
+  const started = thread ? attach(thread, opts) : null;
   const client = started?.client ?? startInProcess(opts);
   try {
     const head = await first(client);
     if (opts.signal?.aborted) throw new LoadCancelled();
-    return { head, backend: client, ms: Date.now() - t0 };
+    const arrived = epochNow();
+    return { head, backend: client, ms: Math.round(arrived - t0), started: t0, arrived };
   } catch (e) {
     client.dispose();
     if (opts.signal?.aborted || e instanceof LoadCancelled) throw new LoadCancelled();
     throw loadError(e, started?.crash());
+  } finally {
+    if (workerPath) opts.pool?.refill(workerPath, opts.maxOldGenerationSizeMb);
   }
 }

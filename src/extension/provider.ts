@@ -11,6 +11,7 @@ import { HostApi, HostCommand, hostApiValidators, PROTOCOL_VERSION, RemoteOpen, 
 import { Handlers, RpcEndpoint, vscodeWebviewTransport } from '../shared/rpc';
 import { viewSettings } from './config';
 import { CheckpointDocument, DocState } from './document';
+import { ParserPool } from './loader';
 import { loadPage } from './page';
 import { EXPORT_CHOICES } from './naming';
 import type { RemoteRef } from './remoteAddress';
@@ -142,6 +143,8 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   private readonly activeChanged = new vscode.EventEmitter<PanelSession | undefined>();
   /** The token and cache mode for a remote document (set by remote.ts). */
   remoteOptions?: (ref: RemoteRef) => Promise<RemoteOpen>;
+  /** A parser worker started ahead of the next open (after the first). */
+  private readonly pool = new ParserPool();
   /** The focused Weightscope editor changed (or its document did). */
   readonly onDidChangeActive = this.activeChanged.event;
 
@@ -150,7 +153,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
     private readonly actions: SessionActions,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    context.subscriptions.push(this.activeChanged);
+    context.subscriptions.push(this.activeChanged, { dispose: () => this.pool.dispose() });
   }
 
   get active(): PanelSession | undefined {
@@ -173,7 +176,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   async openCustomDocument(uri: vscode.Uri, _openContext: vscode.CustomDocumentOpenContext, _token: vscode.CancellationToken): Promise<CheckpointDocument> {
     const workerPath = path.join(this.context.extensionUri.fsPath, 'dist', 'worker.js');
-    const doc = new CheckpointDocument(uri, workerPath, this.log, () => viewSettings(uri).expandDepth, (ref) => this.remoteOptions?.(ref) ?? Promise.resolve({}));
+    const doc = new CheckpointDocument(uri, workerPath, this.log, () => viewSettings(uri).expandDepth, (ref) => this.remoteOptions?.(ref) ?? Promise.resolve({}), this.pool);
     void doc.load();
     return doc;
   }

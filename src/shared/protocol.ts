@@ -202,6 +202,25 @@ export interface ModelHead {
   topGroups: WireGroupInfo[];
   /** The first view: its nodes (ancestor-closed) and which are expanded. */
   view: { nodes: WireNode[]; expanded: number[] };
+  /** When the worker did what (the host's log splits the opening time by it). */
+  timing?: OpenTiming;
+}
+
+/**
+ * Moments of an open in the worker, in epoch milliseconds (`performance.timeOrigin +
+ * performance.now()`: one clock for every thread of the process).
+ */
+export interface OpenTiming {
+  /** The worker's code was loaded and it started serving. */
+  ready: number;
+  /** `open` began. */
+  called: number;
+  /** The headers were read. */
+  read: number;
+  /** The analysis was done. */
+  analysed: number;
+  /** The head (summary and first view) was built. */
+  head: number;
 }
 
 /** A storage group as the core defines it (tensors, relation, storage, element counts, reason). */

@@ -25,6 +25,11 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 /** Default expansion depth when the host does not say (`weightscope.expandDepth`'s default). */
 const DEFAULT_EXPAND_DEPTH = 2;
 
+/** Now on the clock every thread of the process shares (epoch ms). */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** One opened checkpoint and what is asked of it. */
 export class CheckpointService {
   private index?: TensorIndex;
@@ -36,6 +41,7 @@ export class CheckpointService {
   ) {}
 
   static async open(filePath: string, progress?: (p: Progress) => void, expandDepth = DEFAULT_EXPAND_DEPTH, remote?: RemoteOpen): Promise<CheckpointService> {
+    const called = epochNow();
     const core = await import('../core/index');
     progress?.({ stage: 'reading', file: filePath });
     let raw: Awaited<ReturnType<typeof core.readCheckpoint>>;
@@ -70,15 +76,19 @@ export class CheckpointService {
       });
     }
     // The shards read stay on the line: a fast read may be over before the webview can show it.
+    const read = epochNow();
     progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead, ...shards });
     const checkpoint = core.analyze(raw);
+    const analysed = epochNow();
     if (source) Object.assign(checkpoint, source);
     progress?.({ stage: 'building', file: filePath, tensors: checkpoint.tensors.length });
     const tree = new TreeIndex(checkpoint);
     const summary = buildSummary(checkpoint);
     const src = wireSource(checkpoint);
     if (src) summary.source = src;
-    return new CheckpointService(checkpoint, tree, tree.head(summary, expandDepth));
+    const head = tree.head(summary, expandDepth);
+    head.timing = { ready: called, called, read, analysed, head: epochNow() };
+    return new CheckpointService(checkpoint, tree, head);
   }
 
   /** Build the lookups ahead of the first question (called once the head is out). */
@@ -125,6 +135,7 @@ const PROGRESS_EVERY_MS = 50;
  * calls need it first.
  */
 export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, WorkerEvents> {
+  const ready = epochNow();
   let service: CheckpointService | undefined;
   let opening = false;
   let comparison: CompareService | undefined;
@@ -151,6 +162,8 @@ export function serveCheckpoints(transport: Transport): RpcEndpoint<WorkerApi, W
       if (opening || service || comparison) throw Object.assign(new Error('this worker has a checkpoint open already'), { code: 'already-open' });
       opening = true;
       service = await CheckpointService.open(path, progress, expandDepth, remote);
+      // Started ahead of the open (a spare worker), the thread was ready before it was asked.
+      if (service.head.timing) service.head.timing.ready = ready;
       // Index the tensors while the webview draws, so the first hover or table page is quick.
       const s = service;
       setTimeout(() => s.warm(), 0);

@@ -27,8 +27,33 @@ const SEARCH_BUDGET_MS = 3000;
 const TOP_GROUPS = 3;
 
 /** A folded run is one when it spans two children or more, all present. */
+function isValidFold(node: ModuleNode, f: FoldRun): boolean {
+  return f.last > f.first && f.first >= 0 && f.last < node.children.length;
+}
+
+const NO_FOLDS: FoldRun[] = [];
+
 function validFolds(node: ModuleNode): FoldRun[] {
-  return node.folds.filter((f) => f.last > f.first && f.first >= 0 && f.last < node.children.length);
+  // Most modules fold nothing: no array made for them.
+  return node.folds.length ? node.folds.filter((f) => isValidFold(node, f)) : NO_FOLDS;
+}
+
+function countValidFolds(node: ModuleNode): number {
+  let n = 0;
+  for (let i = 0; i < node.folds.length; i++) if (isValidFold(node, node.folds[i])) n++;
+  return n;
+}
+
+/** Modules in the tree under (and with) `root`. */
+function countModules(root: ModuleNode): number {
+  let n = 0;
+  const stack: ModuleNode[] = [root];
+  while (stack.length) {
+    const node = stack.pop()!;
+    n++;
+    for (let i = 0; i < node.children.length; i++) stack.push(node.children[i]);
+  }
+  return n;
 }
 
 function sumBytes(b: Record<string, number>): number {
@@ -40,7 +65,7 @@ function sumBytes(b: Record<string, number>): number {
 export class TreeIndex implements ShapeOfTree {
   readonly root = 0;
   /** Modules in pre-order (children in file order). */
-  readonly modules: ModuleNode[] = [];
+  readonly modules: ModuleNode[];
   readonly parentOf: Int32Array;
   /** Position among the parent's children. */
   readonly indexOf: Int32Array;
@@ -66,34 +91,35 @@ export class TreeIndex implements ShapeOfTree {
    * every path and tensor name wait until the head is on its way (`warm`).
    */
   constructor(readonly cp: Checkpoint) {
-    const parents: number[] = [];
-    const indices: number[] = [];
-    const depths: number[] = [];
+    // Counted first, so the walk writes straight into typed arrays (this is on the way to the
+    // first paint: no per-module arrays or objects).
+    const n = countModules(cp.modules);
+    this.modules = new Array<ModuleNode>(n);
+    this.parentOf = new Int32Array(n);
+    this.indexOf = new Int32Array(n);
+    this.depthOf = new Int32Array(n);
     const stackNodes: ModuleNode[] = [cp.modules];
     const stackInfo: number[] = [-1, 0, 0];
+    let id = 0;
     while (stackNodes.length) {
       const node = stackNodes.pop()!;
       const depth = stackInfo.pop()!;
       const index = stackInfo.pop()!;
       const parent = stackInfo.pop()!;
-      const id = this.modules.length;
-      this.modules.push(node);
-      parents.push(parent);
-      indices.push(index);
-      depths.push(depth);
+      this.modules[id] = node;
+      this.parentOf[id] = parent;
+      this.indexOf[id] = index;
+      this.depthOf[id] = depth;
       for (let i = node.children.length - 1; i >= 0; i--) {
         stackNodes.push(node.children[i]);
         stackInfo.push(id, i, depth + 1);
       }
+      id++;
     }
-    const n = this.modules.length;
-    this.parentOf = Int32Array.from(parents);
-    this.indexOf = Int32Array.from(indices);
-    this.depthOf = Int32Array.from(depths);
     const size = new Int32Array(n).fill(1);
     this.rowsUnder = new Float64Array(n);
     for (let id = n - 1; id >= 0; id--) {
-      this.rowsUnder[id] += validFolds(this.modules[id]).length;
+      this.rowsUnder[id] += countValidFolds(this.modules[id]);
       const p = this.parentOf[id];
       if (p >= 0) {
         size[p] += size[id];
