@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { openCheckpoint, toReport, reportJsonChunks, Checkpoint } from '../src/core';
-import { reportJsonBytes } from '../src/core/report';
+import { reportJson, reportJsonBytes } from '../src/core/report';
+import { exportAs } from '../src/core/export';
 import { FIXTURES, REPO, fixture, safetensorsBytes, tempDir } from './helpers';
 
 /** Every file and shard index under test/fixtures a checkpoint might be (those that open). */
@@ -52,6 +53,8 @@ describe('streamed --json (issue 11)', function () {
       // A tiny chunk size, so chunks break everywhere.
       assert.strictEqual([...reportJsonChunks(cp, 64)].join(''), whole(cp), f);
       assert.deepStrictEqual(bytes(cp), Buffer.from(whole(cp), 'utf8'), f);
+      // The editor's "Export report as JSON…" gives the same document as one string.
+      assert.strictEqual(reportJson(cp), whole(cp), f);
     }
     assert.ok(opened >= 40, `only ${opened} fixtures opened`);
   });
@@ -67,6 +70,7 @@ describe('streamed --json (issue 11)', function () {
     const cp = await openCheckpoint(file);
     assert.ok(cp.tensors.some((t) => t.name.includes('\ud800')) && cp.tensors.some((t) => t.name.includes('\u2028')), 'the names reached the model');
     for (const chunk of [1, 64, undefined]) assert.deepStrictEqual(bytes(cp, chunk), Buffer.from(whole(cp), 'utf8'), `chunks of ${chunk}`);
+    assert.strictEqual(await exportAs(cp, 'json', {}), whole(cp), 'Export report as JSON…');
   });
 
   it('writes every field of every shape with hostile strings and numbers as JSON.stringify does', async () => {

@@ -233,6 +233,17 @@ export function* reportJsonBytes(cp: Checkpoint, chunkBytes = 1 << 18): Generato
   yield out.take();
 }
 
+/**
+ * The whole document as one string, what `JSON.stringify(toReport(cp), null, 2) + '\n'` gives,
+ * made by the byte writer (the editor's "Export report as JSON…"; the CLI streams the chunks).
+ */
+export function reportJson(cp: Checkpoint): string {
+  const parts: Buffer[] = [];
+  // Each chunk is valid until the next is asked for: copied.
+  for (const b of reportJsonBytes(cp)) parts.push(Buffer.from(b));
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** The same document as strings (each chunk of reportJsonBytes decoded: chunks end between values). */
 export function* reportJsonChunks(cp: Checkpoint, chunkBytes = 1 << 16): Generator<string, void, undefined> {
   for (const b of reportJsonBytes(cp, chunkBytes)) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');

@@ -5,7 +5,7 @@
  */
 import { ExportError } from './errors';
 import { Checkpoint } from '../model';
-import { toReport } from '../report';
+import { reportJson } from '../report';
 import { defineExport, ExportDef, ExportOptions } from './define';
 import { pngExport } from './png';
 import { mapExports } from './map';
@@ -70,7 +70,7 @@ export const EXPORTS = [
     binary: false,
     group: 'data',
     help: 'the schema-1 report (same as --json)',
-    render: (cp) => JSON.stringify(toReport(cp), null, 2) + '\n',
+    render: (cp) => reportJson(cp),
   }),
 ] as const satisfies readonly ExportDef[];
 
