@@ -47,7 +47,8 @@ async function main() {
   const hub = await FixtureServer.start({
     latencyMs: 500,
     repos: {
-      'test/gpt2-tied': { dir: path.join(fixtures, 'safetensors', 'gpt2-tied') },
+      // Slower still, so that its transfer shows even when a parser worker is waiting (no start-up delay).
+      'test/gpt2-tied': { dir: path.join(fixtures, 'safetensors', 'gpt2-tied'), latencyMs: 1500 },
       'test/quants': { dir: quants },
       'test/private': { dir: path.join(fixtures, 'safetensors', 'gpt2-tied'), token: TOKEN },
     },

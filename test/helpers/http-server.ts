@@ -25,6 +25,8 @@ export interface RepoSpec {
   sha?: string;
   /** Token required for the API and the files (401 without it). */
   token?: string;
+  /** Delay added to every answer about this repository (API, resolve, CDN), after `latencyMs`. */
+  latencyMs?: number;
   /** The Hub's error code on a 401 without token (e.g. GatedRepo, RepoNotFound). */
   authErrorCode?: string;
   /** Leave sizes out of the file list (as the API does without blobs=true). */
@@ -145,6 +147,9 @@ export class FixtureServer {
     try {
       if (this.opts.latencyMs) await delay(this.opts.latencyMs);
       const segs = u.pathname.split('/').slice(1).map(decodeURIComponent);
+      const about = segs[0] === 'cdn' || segs[0] === 'api' ? `${segs[segs[0] === 'api' ? 2 : 1]}/${segs[segs[0] === 'api' ? 3 : 2]}` : `${segs[0]}/${segs[1]}`;
+      const slow = this.opts.repos?.[about]?.latencyMs;
+      if (slow) await delay(slow);
       if (segs[0] === 'files' && this.opts.files) {
         const t = this.opts.faults?.filesToken;
         if (t && req.headers.authorization !== `Bearer ${t}`) return send(401, 'token needed');
