@@ -13,13 +13,8 @@
  */
 import { FNV_OFFSET, FNV_PRIME, hashAscii, hashFinish } from './bytes';
 import { Json, parseJsonValueAt } from './json';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, skipWs, plainStringEnd } from './json-scan';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 
 /** The weight map of an index, read by scanWeightMap. */
@@ -122,27 +117,6 @@ class Entries {
     this.hashes = twice(this.hashes, (m) => new Int32Array(m));
     this.shardOf = twice(this.shardOf, (m) => new Uint32Array(m));
   }
-}
-
-/** Past the whitespace at p. */
-function skipWs(b: Uint8Array, p: number): number {
-  while (p < b.length) {
-    const c = b[p];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
-    else break;
-  }
-  return p;
-}
-
-/** At a quote: the closing quote of a plain ASCII string (no escape or control character), or -1. */
-function plainStringEnd(b: Uint8Array, p: number): number {
-  if (b[p] !== QUOTE) return -1;
-  for (p++; p < b.length; p++) {
-    const c = b[p];
-    if (c === QUOTE) return p;
-    if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
-  }
-  return -1;
 }
 
 /**

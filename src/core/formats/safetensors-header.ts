@@ -10,6 +10,7 @@
  */
 import { FNV_OFFSET, FNV_PRIME, hashFinish } from '../bytes';
 import { Json, isObject, parseJsonValueAt } from '../json';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd } from '../json-scan';
 
 /** A header's tensors as columns, in the header's order (no object per tensor). */
 export interface ParsedHeader {
@@ -29,14 +30,6 @@ export function emptyHeader(): ParsedHeader {
   return { names: [], dtypes: [], shapes: [], begins: [], ends: [], metadata: Object.create(null) };
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 /** Entry keys with their quotes, matched in place. */
@@ -53,16 +46,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * position would keep it in a context object, a memory access per byte of a 100 KB header.
  */
 
-/** Past the whitespace at p. */
-function skipWs(b: Uint8Array, p: number): number {
-  while (p < b.length) {
-    const c = b[p];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
-    else break;
-  }
-  return p;
-}
-
 /** Whether `key` (bytes) is at p. */
 function at(b: Uint8Array, p: number, key: Uint8Array): boolean {
   if (p + key.length > b.length) return false;
@@ -74,17 +57,6 @@ function at(b: Uint8Array, p: number, key: Uint8Array): boolean {
 function colon(b: Uint8Array, p: number): number {
   p = skipWs(b, p);
   return b[p] === COLON ? skipWs(b, p + 1) : -1;
-}
-
-/** At a quote: the closing quote of a plain ASCII string (no escape or control character), or -1. */
-function asciiStringEnd(b: Uint8Array, p: number): number {
-  if (b[p] !== QUOTE) return -1;
-  for (p++; p < b.length; p++) {
-    const c = b[p];
-    if (c === QUOTE) return p;
-    if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
-  }
-  return -1;
 }
 
 /** The value of the last integer read by `int` (positions are returned, values kept here). */
@@ -292,7 +264,7 @@ function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, know
     p = skipWs(b, p);
     if (dtype === undefined && at(b, p, KEY_DTYPE)) {
       p = colon(b, p + KEY_DTYPE.length);
-      const e = p < 0 ? -1 : asciiStringEnd(b, p);
+      const e = p < 0 ? -1 : plainStringEnd(b, p);
       if (e < 0) return -1;
       dtype = dtypeOf(b, p + 1, e, known, text);
       p = e + 1;
