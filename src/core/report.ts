@@ -304,46 +304,53 @@ function* moduleChunks(m: ModuleNode, level: number, out: JsonBytes): Generator<
     if (out.full) yield out.take();
     return;
   }
-  out.raw('{');
-  let n = 0;
-  for (const f of MODULE_FIELDS) {
-    if (f !== CHILDREN) {
-      const v = f.get(m);
-      if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
-      continue;
-    }
-    out.key(n++, f.bytes, level + 1);
-    out.raw('['); // m.children is not empty here
-    for (let i = 0; i < m.children.length; i++) {
-      out.line(i, level + 2);
-      yield* moduleChunks(m.children[i], level + 2, out);
-    }
-    out.close(']', m.children.length, level + 1);
+  const n = moduleHead(out, m, level);
+  out.raw('['); // m.children is not empty here
+  for (let i = 0; i < m.children.length; i++) {
+    out.line(i, level + 2);
+    yield* moduleChunks(m.children[i], level + 2, out);
   }
-  out.close('}', n, level);
+  out.close(']', m.children.length, level + 1);
+  moduleTail(out, m, level, n);
 }
 
 /** A module and its whole subtree at `level`. */
 function writeModule(out: JsonBytes, m: ModuleNode, level: number): void {
-  out.raw('{');
-  let n = 0;
-  for (const f of MODULE_FIELDS) {
-    if (f !== CHILDREN) {
-      const v = f.get(m);
-      if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
-      continue;
+  const n = moduleHead(out, m, level);
+  const c = m.children;
+  if (c.length === 0) out.raw('[]');
+  else {
+    out.raw('[');
+    for (let i = 0; i < c.length; i++) {
+      out.line(i, level + 2);
+      writeModule(out, c[i], level + 2);
     }
-    out.key(n++, f.bytes, level + 1);
-    const c = m.children;
-    if (c.length === 0) out.raw('[]');
-    else {
-      out.raw('[');
-      for (let i = 0; i < c.length; i++) {
-        out.line(i, level + 2);
-        writeModule(out, c[i], level + 2);
-      }
-      out.close(']', c.length, level + 1);
-    }
+    out.close(']', c.length, level + 1);
   }
-  out.close('}', n, level);
+  moduleTail(out, m, level, n);
+}
+
+const CHILDREN_AT = MODULE_FIELDS.indexOf(CHILDREN);
+
+/** A module's `{`, its fields before `children` and that key; the count of members so far. */
+function moduleHead(out: JsonBytes, m: ModuleNode, level: number): number {
+  out.raw('{');
+  const n = moduleFields(out, m, level, 0, CHILDREN_AT, 0);
+  out.key(n, CHILDREN.bytes, level + 1);
+  return n + 1;
+}
+
+/** A module's fields after `children` and its `}`. */
+function moduleTail(out: JsonBytes, m: ModuleNode, level: number, n: number): void {
+  out.close('}', moduleFields(out, m, level, CHILDREN_AT + 1, MODULE_FIELDS.length, n), level);
+}
+
+/** The module's members MODULE_FIELDS[from, to), after `n` members; the count after them. */
+function moduleFields(out: JsonBytes, m: ModuleNode, level: number, from: number, to: number, n: number): number {
+  for (let i = from; i < to; i++) {
+    const f = MODULE_FIELDS[i];
+    const v = f.get(m);
+    if (v !== OMIT) n += out.member(n, f.bytes, v, level + 1);
+  }
+  return n;
 }
