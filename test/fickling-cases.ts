@@ -232,7 +232,7 @@ function cvePatterns(): FicklingCase[] {
     c('test_submodule_bypass_ctypes_util', 'flagged', ['ctypes.util.find_library'], reducePayload('ctypes.util', 'find_library', ['c'], 4)),
     c('test_submodule_bypass_importlib_util', 'flagged', ['importlib.util.find_spec'], reducePayload('importlib.util', 'find_spec', ['os'], 4)),
     c('test_hierarchical_module_detection', 'flagged', ['multiprocessing.util.spawnv_passfds'], stackGlobalOnly('multiprocessing.util', 'spawnv_passfds')),
-    c('test_corrupted_zip_still_scanned', 'dangerous', ['posix.system'], storedZip([['data.pkl', system]], true), 'case.zip'),
+    c('test_corrupted_zip_still_scanned', 'dangerous', ['posix.system'], storedZip([['data.pkl', system]], { corruptCentralCrc: true }), 'case.zip'),
     c('test_valid_zip_with_malicious_pickle', 'dangerous', ['posix.system'], storedZip([['model/data.pkl', system]]), 'case.zip'),
     c('test_extension_agnostic_detection_bin', 'dangerous', ['posix.system'], system, 'case.bin'),
     c('test_extension_agnostic_detection_pt', 'flagged', ['subprocess.call'], reducePayload('subprocess', 'call', [['id']], 4), 'case.pt'),

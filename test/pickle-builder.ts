@@ -337,17 +337,31 @@ export function reducePayload(module: string, func: string, args: V[], protocol:
 // ---------------------------------------------------------------------------------------------
 // Zip archives (stored, no compression), for torch-zip-shaped inputs
 
-/** A stored zip of `members` in order; `corruptCentralCrc` flips the central directory's CRCs. */
-export function storedZip(members: [string, Uint8Array][], corruptCentralCrc = false): Uint8Array {
+export interface StoredZipOptions {
+  /** Flip the central directory's CRCs. */
+  corruptCentralCrc?: boolean;
+  /** 64 bytes of nothing after the member at this index (data that no header accounts for). */
+  gapAfter?: number;
+  /** Set the general-purpose flag that announces a data descriptor after each member's data. */
+  descriptor?: boolean;
+}
+
+/**
+ * A stored zip of `members` in order, back to back: no alignment padding, as writers other than
+ * torch.save lay them out.
+ */
+export function storedZip(members: [string, Uint8Array][], opts: StoredZipOptions = {}): Uint8Array {
   const local: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
-  for (const [name, data] of members) {
+  const flags = opts.descriptor ? 8 : 0;
+  members.forEach(([name, data], i) => {
     const nb = Buffer.from(name, 'utf8');
     const crc = zlib.crc32(data) >>> 0;
     const h = Buffer.alloc(30);
     h.writeUInt32LE(0x04034b50, 0);
     h.writeUInt16LE(20, 4);
+    h.writeUInt16LE(flags, 6);
     h.writeUInt32LE(crc, 14);
     h.writeUInt32LE(data.length, 18);
     h.writeUInt32LE(data.length, 22);
@@ -357,14 +371,19 @@ export function storedZip(members: [string, Uint8Array][], corruptCentralCrc = f
     c.writeUInt32LE(0x02014b50, 0);
     c.writeUInt16LE(20, 4);
     c.writeUInt16LE(20, 6);
-    c.writeUInt32LE(corruptCentralCrc ? ~crc >>> 0 : crc, 16);
+    c.writeUInt16LE(flags, 8);
+    c.writeUInt32LE(opts.corruptCentralCrc ? ~crc >>> 0 : crc, 16);
     c.writeUInt32LE(data.length, 20);
     c.writeUInt32LE(data.length, 24);
     c.writeUInt16LE(nb.length, 28);
     c.writeUInt32LE(offset, 42);
     central.push(c, nb);
     offset += 30 + nb.length + data.length;
-  }
+    if (opts.gapAfter === i) {
+      local.push(Buffer.alloc(64));
+      offset += 64;
+    }
+  });
   const cd = Buffer.concat(central);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);

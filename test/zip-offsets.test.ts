@@ -13,6 +13,7 @@ import { MemoryByteSource } from '../src/core/bytes';
 import { nodeFileAccess } from '../src/core/access';
 import { looksLikeZip, memberDataOffset, predictedDataOffsets, readZipDirectory, ZipEntry } from '../src/core/formats/pytorch/zip';
 import { fixture, rebuildSkeleton } from './helpers';
+import { storedZip } from './pickle-builder';
 
 const storages = (order: ZipEntry[]) => order.filter((e) => /(^|\/)data\/[^/]+$/.test(e.name));
 
@@ -35,46 +36,6 @@ async function check(file: string): Promise<{ predicted: number; read: number }>
   } finally {
     await src.close();
   }
-}
-
-/** A stored zip with members back to back (no alignment), optionally a gap or a data descriptor flag. */
-function plainZip(members: { name: string; data: Uint8Array }[], opts: { gapAfter?: number; descriptor?: boolean } = {}): Uint8Array {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let at = 0;
-  members.forEach((m, i) => {
-    const name = Buffer.from(m.name, 'latin1');
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(opts.descriptor ? 8 : 0, 6);
-    local.writeUInt32LE(m.data.length, 18);
-    local.writeUInt32LE(m.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(opts.descriptor ? 8 : 0, 8);
-    c.writeUInt32LE(m.data.length, 20);
-    c.writeUInt32LE(m.data.length, 24);
-    c.writeUInt16LE(name.length, 28);
-    c.writeUInt32LE(at, 42);
-    central.push(c, name);
-    parts.push(local, name, Buffer.from(m.data));
-    at += 30 + name.length + m.data.length;
-    if (opts.gapAfter === i) {
-      // Enough bytes to bring the next member onto a 64-byte boundary of the previous one's data.
-      const gap = Buffer.alloc(64);
-      parts.push(gap);
-      at += gap.length;
-    }
-  });
-  const cd = Buffer.concat(central);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(members.length, 8);
-  eocd.writeUInt16LE(members.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(at, 16);
-  return new Uint8Array(Buffer.concat([...parts, cd, eocd]));
 }
 
 describe('zip: storage offsets from the central directory', function () {
@@ -110,14 +71,14 @@ describe('zip: storage offsets from the central directory', function () {
 
   it('predicts nothing wrong in an archive another writer made: unaligned, with a gap, with data descriptors', async () => {
     const data = (n: number, fill: number) => new Uint8Array(n).fill(fill);
-    const members = [
-      { name: 'archive/data.pkl', data: data(37, 1) },
-      { name: 'archive/data/0', data: data(100, 2) },
-      { name: 'archive/data/1', data: data(128, 3) },
-      { name: 'archive/data/2', data: data(64, 4) },
+    const members: [string, Uint8Array][] = [
+      ['archive/data.pkl', data(37, 1)],
+      ['archive/data/0', data(100, 2)],
+      ['archive/data/1', data(128, 3)],
+      ['archive/data/2', data(64, 4)],
     ];
     for (const opts of [{}, { gapAfter: 1 }, { gapAfter: 2 }, { descriptor: true }]) {
-      const bytes = plainZip(members, opts);
+      const bytes = storedZip(members, opts);
       const src = new MemoryByteSource('x.pt', bytes);
       const dir = await readZipDirectory(src, 'x.pt');
       const list = storages(dir.order);
