@@ -82,13 +82,15 @@ export const safetensorsReader: FormatModule<Sniffed> = {
   },
   async read(src, ctx, match) {
     const f = await readSafetensorsHeader(src, relativeName(ctx, ctx.path), match?.state);
+    const hasMetadata = Object.keys(f.metadata).length > 0;
     return {
       format: 'safetensors',
       path: ctx.path,
       files: [f.file],
       tensors: f.tensors,
-      declaredTies: metadataTies(f.metadata, new Set(f.tensors.map((t) => t.name))),
-      metadata: Object.keys(f.metadata).length ? { __metadata__: f.metadata } : {},
+      // Most files have no __metadata__ to declare ties: no set of their names is built for them.
+      declaredTies: hasMetadata ? metadataTies(f.metadata, new Set(f.tensors.map((t) => t.name))) : [],
+      metadata: hasMetadata ? { __metadata__: f.metadata } : {},
       warnings: [],
       bytesRead: f.bytesRead,
       totalBytes: src.size,
