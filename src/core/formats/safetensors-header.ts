@@ -8,9 +8,8 @@
  * to the strict parser, which reports the problem with its offset. The checks of the values
  * (known dtype, offsets, sizes) stay in safetensors.ts, shared by both paths.
  */
-import { FNV_OFFSET, FNV_PRIME, hashFinish } from '../bytes';
 import { Json, isObject, parseJsonValueAt } from '../json';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd } from '../json-scan';
+import { COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd, hashedStringEnd, lastString } from '../json-scan';
 
 /** A header's tensors as columns, in the header's order (no object per tensor). */
 export interface ParsedHeader {
@@ -188,20 +187,11 @@ export function parseHeaderFast(b: Uint8Array, dtypes: ReadonlyMap<string, strin
   for (;;) {
     // The key: a tensor's name (hashed as it is scanned), or __metadata__.
     p = skipWs(b, p);
-    if (b[p] !== QUOTE) return undefined;
     const ks = p + 1;
-    let h = FNV_OFFSET;
-    let high = 0;
-    for (p = ks; ; p++) {
-      if (p >= n) return undefined;
-      const c = b[p];
-      if (c === QUOTE) break;
-      if (c === BACKSLASH || c < 0x20) return undefined;
-      high |= c;
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    const ke = p;
-    p = colon(b, p + 1);
+    const ke = hashedStringEnd(b, p);
+    if (ke < 0) return undefined;
+    const { hash, bits } = lastString;
+    p = colon(b, ke + 1);
     if (p < 0) return undefined;
     if (ke - ks === KEY_METADATA.length && at(b, ks, KEY_METADATA)) {
       if (sawMetadata) return undefined;
@@ -209,9 +199,9 @@ export function parseHeaderFast(b: Uint8Array, dtypes: ReadonlyMap<string, strin
       p = metadata(b, p, out);
     } else {
       const i = out.names.length;
-      out.names.push(high < 0x80 ? text.toString('latin1', ks, ke) : decodeUtf8(b, ks, ke));
-      if (out.names[i] === '' && high >= 0x80) return undefined; // not UTF-8 (a real empty name is ASCII)
-      if (!seen.add(hashFinish(h), out.names, i)) return undefined;
+      out.names.push(bits < 0x80 ? text.toString('latin1', ks, ke) : decodeUtf8(b, ks, ke));
+      if (out.names[i] === '' && bits >= 0x80) return undefined; // not UTF-8 (a real empty name is ASCII)
+      if (!seen.add(hash, out.names, i)) return undefined;
       p = entry(b, p, out, shapes, known, text);
     }
     if (p < 0) return undefined;
