@@ -145,6 +145,9 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
 
   const { names, dtypes, shapes, begins, ends } = header;
   const tensors: TensorRecord[] = new Array(names.length);
+  // Each storage id is one concatenation (`file:` + name) rather than two: one string object less
+  // per tensor, and all of them live as long as the checkpoint.
+  const storagePrefix = `${file}:`;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     tensors[i] = {
@@ -155,7 +158,7 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
       nbytes: ends[i] - begins[i],
       file,
       dataOffset: dataStart + begins[i],
-      storage: `${file}:${name}`,
+      storage: storagePrefix + name,
       storageOffset: 0,
       strides: null,
       storageNbytes: ends[i] - begins[i],
