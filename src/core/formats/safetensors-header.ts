@@ -124,13 +124,27 @@ function dimList(b: Uint8Array, p: number, shapes: Shapes): number {
   }
 }
 
+/** A known dtype as bytes, with the string kept for it. */
+interface KnownDtype {
+  bytes: Uint8Array;
+  name: string;
+}
+
+/** The table of each dtype map passed in (in practice one: built once, not once per header). */
+const dtypeTables = new WeakMap<ReadonlyMap<string, string>, KnownDtype[]>();
+
 /** The known dtypes as bytes, with the string kept for each (one string per dtype, whatever the number of tensors). */
-function dtypeTable(dtypes: ReadonlyMap<string, string>): { bytes: Uint8Array; name: string }[] {
-  return [...dtypes].map(([k, name]) => ({ bytes: bytesOf(k), name }));
+function dtypeTable(dtypes: ReadonlyMap<string, string>): KnownDtype[] {
+  let table = dtypeTables.get(dtypes);
+  if (!table) {
+    table = [...dtypes].map(([k, name]) => ({ bytes: bytesOf(k), name }));
+    dtypeTables.set(dtypes, table);
+  }
+  return table;
 }
 
 /** The dtype string for the bytes [s, e): the kept one when known, else as read. */
-function dtypeOf(b: Uint8Array, s: number, e: number, known: { bytes: Uint8Array; name: string }[], text: Buffer): string {
+function dtypeOf(b: Uint8Array, s: number, e: number, known: KnownDtype[], text: Buffer): string {
   for (let i = 0; i < known.length; i++) {
     const k = known[i].bytes;
     if (k.length === e - s && at(b, s, k)) return known[i].name;
@@ -243,7 +257,7 @@ function metadata(b: Uint8Array, p: number, out: ParsedHeader): number {
 }
 
 /** One tensor's `{"dtype": .., "shape": [..], "data_offsets": [b, e]}` (keys in any order, each once) at p into `out`. */
-function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, known: { bytes: Uint8Array; name: string }[], text: Buffer): number {
+function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, known: KnownDtype[], text: Buffer): number {
   if (b[p] !== OPEN_BRACE) return -1;
   p++;
   let dtype: string | undefined;
