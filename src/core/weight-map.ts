@@ -57,7 +57,7 @@ export class ScannedWeightMap {
     }
   }
 
-  /** Whether entry i (any number) has the key `name`. */
+  /** Whether entry i has the key `name` (false when there is no entry i). */
   keyIs(i: number, name: string): boolean {
     if (i >= this.size) return false;
     const start = this.keyStart[i];
