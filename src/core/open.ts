@@ -211,15 +211,19 @@ function listsExactly(index: ScannedWeightMap, results: RawCheckpoint[], shardFi
   for (const r of results) stored += r.tensors.length;
   if (stored !== index.size) return false;
   const found = new Uint8Array(index.size);
+  // An index usually lists the tensors in the order the shards store them: the entry after the
+  // last one found is tried first, a compare instead of a hash and a probe per tensor.
+  let next = 0;
   for (let s = 0; s < results.length; s++) {
     const r = results[s];
     if (r.prefixes?.length) return false;
     const tensors = r.tensors;
     for (let k = 0; k < tensors.length; k++) {
       const t = tensors[k];
-      const i = index.find(t.name);
+      const i = index.keyIs(next, t.name) ? next : index.find(t.name);
       if (i < 0 || found[i] !== 0 || index.shardOf[i] !== s || t.file !== shardFiles[s]) return false;
       found[i] = 1;
+      next = i + 1;
     }
   }
   return true;

@@ -11,9 +11,9 @@
  * map or at the top level), a document that is not an object. The caller then reads the index with
  * the strict parser, which says what is wrong and where.
  */
-import { FNV_OFFSET, FNV_PRIME, hashAscii, hashFinish } from './bytes';
+import { hashAscii } from './bytes';
 import { Json, parseJsonValueAt } from './json';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, skipWs, plainStringEnd } from './json-scan';
+import { QUOTE, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, skipWs, plainStringEnd, hashedStringEnd, lastString } from './json-scan';
 
 
 
@@ -49,17 +49,22 @@ export class ScannedWeightMap {
   find(name: string): number {
     const h = hashAscii(name);
     if (h === undefined) return -1; // every key is ASCII (the scan took no other)
-    const { table, mask, hashes, keyStart, keyEnd, bytes } = this;
+    const { table, mask, hashes } = this;
     for (let pos = h & mask; ; pos = (pos + 1) & mask) {
       const i = table[pos];
       if (i < 0) return -1;
-      if (hashes[i] !== h) continue;
-      const start = keyStart[i];
-      if (keyEnd[i] - start !== name.length) continue;
-      let k = 0;
-      while (k < name.length && bytes[start + k] === name.charCodeAt(k)) k++;
-      if (k === name.length) return i;
+      if (hashes[i] === h && this.keyIs(i, name)) return i;
     }
+  }
+
+  /** Whether entry i has the key `name` (false when there is no entry i). */
+  keyIs(i: number, name: string): boolean {
+    if (i >= this.size) return false;
+    const start = this.keyStart[i];
+    if (this.keyEnd[i] - start !== name.length) return false;
+    const bytes = this.bytes;
+    for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name.charCodeAt(k)) return false;
+    return true;
   }
 
   has(name: string): boolean {
@@ -119,49 +124,48 @@ class Entries {
   }
 }
 
+/** Whether the string at p (a quote) holds exactly the bytes [start, end) of b. */
+function sameString(b: Uint8Array, p: number, start: number, end: number): boolean {
+  if (b[p] !== QUOTE || p + 1 + end - start >= b.length) return false;
+  for (let k = start, q = p + 1; k < end; k++, q++) if (b[q] !== b[k]) return false;
+  return b[p + 1 + end - start] === QUOTE;
+}
+
 /**
  * The weight map's entries into `out`, from its opening brace at p: the position past its closing
  * brace, or -1 when it is not plainly written. (Every position is a local: this runs per byte.)
  */
 function scanEntries(b: Uint8Array, p: number, out: Entries): number {
-  const n = b.length;
   const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   if (b[p] !== OPEN_BRACE) return -1;
   p++;
-  let prevStart = 0;
-  let prevEnd = 0;
+  // The shard of the entry before, as a byte range of b (prevStart < 0: none yet).
+  let prevStart = -1;
+  let prevEnd = -1;
   let prevShard = -1;
   for (;;) {
     p = skipWs(b, p);
-    // The key, hashed as it is scanned.
-    if (b[p] !== QUOTE) return -1;
-    const ks = ++p;
-    let h = FNV_OFFSET;
-    for (;;) {
-      if (p >= n) return -1;
-      const c = b[p];
-      if (c === QUOTE) break;
-      if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
-      h = Math.imul(h ^ c, FNV_PRIME);
-      p++;
-    }
-    const ke = p++;
-    p = skipWs(b, p);
+    const ks = p + 1;
+    const ke = hashedStringEnd(b, p);
+    if (ke < 0 || lastString.bits >= 0x80) return -1;
+    const hash = lastString.hash;
+    p = skipWs(b, ke + 1);
     if (b[p++] !== COLON) return -1;
     p = skipWs(b, p);
-    // The shard: most entries name the same shard as the one before, compared as bytes.
-    const vs = p + 1;
-    const ve = plainStringEnd(b, p);
-    if (ve < 0) return -1;
-    p = ve + 1;
-    let same = prevShard >= 0 && ve - vs === prevEnd - prevStart;
-    for (let k = 0; same && k < ve - vs; k++) same = b[vs + k] === b[prevStart + k];
-    if (!same) {
+    // The shard: most entries name the same shard as the one before (a plain string already),
+    // compared as bytes.
+    if (prevStart >= 0 && sameString(b, p, prevStart, prevEnd)) {
+      p += 2 + prevEnd - prevStart;
+    } else {
+      const vs = p + 1;
+      const ve = plainStringEnd(b, p);
+      if (ve < 0) return -1;
       prevShard = out.shard(text.toString('latin1', vs, ve), () => text.toString('latin1', ks, ke));
       prevStart = vs;
       prevEnd = ve;
+      p = ve + 1;
     }
-    out.add(ks, ke, hashFinish(h), prevShard);
+    out.add(ks, ke, hash, prevShard);
     p = skipWs(b, p);
     const c = b[p++];
     if (c === CLOSE_BRACE) return p;

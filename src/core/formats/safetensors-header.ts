@@ -8,9 +8,8 @@
  * to the strict parser, which reports the problem with its offset. The checks of the values
  * (known dtype, offsets, sizes) stay in safetensors.ts, shared by both paths.
  */
-import { FNV_OFFSET, FNV_PRIME, hashFinish } from '../bytes';
 import { Json, isObject, parseJsonValueAt } from '../json';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd } from '../json-scan';
+import { COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd, hashedStringEnd, lastString } from '../json-scan';
 
 /** A header's tensors as columns, in the header's order (no object per tensor). */
 export interface ParsedHeader {
@@ -125,13 +124,27 @@ function dimList(b: Uint8Array, p: number, shapes: Shapes): number {
   }
 }
 
+/** A known dtype as bytes, with the string kept for it. */
+interface KnownDtype {
+  bytes: Uint8Array;
+  name: string;
+}
+
+/** The table of each dtype map passed in (in practice one: built once, not once per header). */
+const dtypeTables = new WeakMap<ReadonlyMap<string, string>, KnownDtype[]>();
+
 /** The known dtypes as bytes, with the string kept for each (one string per dtype, whatever the number of tensors). */
-function dtypeTable(dtypes: ReadonlyMap<string, string>): { bytes: Uint8Array; name: string }[] {
-  return [...dtypes].map(([k, name]) => ({ bytes: bytesOf(k), name }));
+function dtypeTable(dtypes: ReadonlyMap<string, string>): KnownDtype[] {
+  let table = dtypeTables.get(dtypes);
+  if (!table) {
+    table = [...dtypes].map(([k, name]) => ({ bytes: bytesOf(k), name }));
+    dtypeTables.set(dtypes, table);
+  }
+  return table;
 }
 
 /** The dtype string for the bytes [s, e): the kept one when known, else as read. */
-function dtypeOf(b: Uint8Array, s: number, e: number, known: { bytes: Uint8Array; name: string }[], text: Buffer): string {
+function dtypeOf(b: Uint8Array, s: number, e: number, known: KnownDtype[], text: Buffer): string {
   for (let i = 0; i < known.length; i++) {
     const k = known[i].bytes;
     if (k.length === e - s && at(b, s, k)) return known[i].name;
@@ -188,20 +201,11 @@ export function parseHeaderFast(b: Uint8Array, dtypes: ReadonlyMap<string, strin
   for (;;) {
     // The key: a tensor's name (hashed as it is scanned), or __metadata__.
     p = skipWs(b, p);
-    if (b[p] !== QUOTE) return undefined;
     const ks = p + 1;
-    let h = FNV_OFFSET;
-    let high = 0;
-    for (p = ks; ; p++) {
-      if (p >= n) return undefined;
-      const c = b[p];
-      if (c === QUOTE) break;
-      if (c === BACKSLASH || c < 0x20) return undefined;
-      high |= c;
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    const ke = p;
-    p = colon(b, p + 1);
+    const ke = hashedStringEnd(b, p);
+    if (ke < 0) return undefined;
+    const { hash, bits } = lastString;
+    p = colon(b, ke + 1);
     if (p < 0) return undefined;
     if (ke - ks === KEY_METADATA.length && at(b, ks, KEY_METADATA)) {
       if (sawMetadata) return undefined;
@@ -209,9 +213,9 @@ export function parseHeaderFast(b: Uint8Array, dtypes: ReadonlyMap<string, strin
       p = metadata(b, p, out);
     } else {
       const i = out.names.length;
-      out.names.push(high < 0x80 ? text.toString('latin1', ks, ke) : decodeUtf8(b, ks, ke));
-      if (out.names[i] === '' && high >= 0x80) return undefined; // not UTF-8 (a real empty name is ASCII)
-      if (!seen.add(hashFinish(h), out.names, i)) return undefined;
+      out.names.push(bits < 0x80 ? text.toString('latin1', ks, ke) : decodeUtf8(b, ks, ke));
+      if (out.names[i] === '' && bits >= 0x80) return undefined; // not UTF-8 (a real empty name is ASCII)
+      if (!seen.add(hash, out.names, i)) return undefined;
       p = entry(b, p, out, shapes, known, text);
     }
     if (p < 0) return undefined;
@@ -253,7 +257,7 @@ function metadata(b: Uint8Array, p: number, out: ParsedHeader): number {
 }
 
 /** One tensor's `{"dtype": .., "shape": [..], "data_offsets": [b, e]}` (keys in any order, each once) at p into `out`. */
-function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, known: { bytes: Uint8Array; name: string }[], text: Buffer): number {
+function entry(b: Uint8Array, p: number, out: ParsedHeader, shapes: Shapes, known: KnownDtype[], text: Buffer): number {
   if (b[p] !== OPEN_BRACE) return -1;
   p++;
   let dtype: string | undefined;
