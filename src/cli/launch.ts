@@ -3,13 +3,12 @@
  * --version` by itself, without reading the command's bundle (dist/cli-main.js, main.ts and the
  * whole core), and loads that bundle for everything else.
  */
-import { exitOnClosedPipe } from './pipe';
+import { writeOut } from './pipe';
 import { VERSION } from './version';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') {
-    exitOnClosedPipe();
-    process.stdout.write(`${VERSION}\n`);
+    await writeOut(`${VERSION}\n`);
     return 0;
   }
   // Built beside this file by scripts/build.mjs; a plain require, so that esbuild leaves it out of this bundle.
