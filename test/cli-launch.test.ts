@@ -1,7 +1,8 @@
 /**
  * The CLI as bin/weightscope.js runs it: dist/cli.js (src/cli/launch.ts), which answers
- * `--version` by itself and loads dist/cli-main.js (src/cli/main.ts) for everything else, and
- * main.ts's export registry, loaded only when a format or the help is asked for (issue 11).
+ * `--version` by itself, loads dist/cli-diff.js for `diff` and dist/cli-main.js (src/cli/main.ts)
+ * for everything else, and main.ts's export registry (dist/cli-export.js), loaded only when a
+ * format or the help is asked for (issue 11).
  * The bundled tests need `npm run build`; they are skipped without dist/.
  */
 import * as assert from 'assert';
@@ -47,9 +48,10 @@ describe('CLI start-up', () => {
       assert.deepStrictEqual(cli('--version'), fast);
     });
 
-    it('runs everything else through the command: text, JSON, help, usage errors', () => {
+    it('runs everything else through the command: text, JSON, exports, diff, help, usage errors', () => {
       const target = fixture('safetensors', 'gpt2-tied');
-      for (const args of [[target], [target, '--json'], [target, '--format', 'mermaid'], ['--help'], ['--bogus'], [], ['/nonexistent/x.safetensors']]) {
+      const other = fixture('safetensors', 'gpt2-untied');
+      for (const args of [[target], [target, '--json'], [target, '--format', 'mermaid'], [target, '--format', 'svg'], ['diff', target, other], ['diff', target, other, '--json'], ['diff', '--help'], ['--help'], ['--bogus'], [], ['/nonexistent/x.safetensors']]) {
         assert.deepStrictEqual(bin(...args), cli(...args), args.join(' '));
       }
     });

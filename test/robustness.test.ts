@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { openCheckpoint, toReport, CheckpointError } from '../src/core';
 import { analyze } from '../src/core/analyze';
 import { RawCheckpoint, TensorRecord } from '../src/core/model';
@@ -137,5 +137,25 @@ describe('robustness', () => {
     const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
     assert.match(r.stdout, /rc=0/);
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+|EPIPE/);
+  });
+
+  it('standard output arrives whole and in order through a full non-blocking pipe (EAGAIN)', async () => {
+    // Touching process.stdout makes the pipe non-blocking (libuv): the direct write meets EAGAIN
+    // once the pipe is full, and the stream takes the rest and what follows.
+    const pipe = path.join(REPO, 'out', 'src', 'cli', 'pipe.js');
+    const size = 1 << 20;
+    const script = `process.stdout; const { writeOut } = require(${JSON.stringify(pipe)}); writeOut(Buffer.alloc(${size}, 97)).then(() => writeOut('end\\n'));`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stdout.resume();
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    const out = Buffer.concat(chunks);
+    assert.strictEqual(code, 0);
+    assert.strictEqual(out.length, size + 4);
+    assert.ok(out.subarray(0, size).every((b) => b === 97));
+    assert.strictEqual(out.subarray(size).toString(), 'end\n');
   });
 });

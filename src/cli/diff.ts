@@ -9,6 +9,7 @@ import { openCheckpoint, isCheckpointError } from '../core';
 import { compareCheckpoints, renderDiffMarkdown, renderDiffSvg, renderDiffText, toDiffReport, DataProgress } from '../core/diff';
 import { bytes as fmtBytes } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
+import { writeOut } from './pipe';
 
 const FORMATS = ['text', 'json', 'markdown', 'svg'] as const;
 type Fmt = (typeof FORMATS)[number];
@@ -98,7 +99,7 @@ export async function diffMain(argv: string[]): Promise<number> {
   try {
     const parsed = parseDiffArgs(argv);
     if (parsed === 'help') {
-      process.stdout.write(DIFF_USAGE + '\n');
+      await writeOut(DIFF_USAGE + '\n');
       return 0;
     }
     args = parsed;
@@ -127,7 +128,7 @@ export async function diffMain(argv: string[]): Promise<number> {
         process.stderr.write(`error: cannot write ${oneLine(args.output)}: ${oneLine((e as NodeJS.ErrnoException).code ?? String(e))}\n`);
         return 1;
       }
-    } else process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
+    } else await writeOut(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     return d.equal ? 0 : 3;
   } catch (e) {
     if (isCheckpointError(e)) {

@@ -1,18 +1,23 @@
 /**
  * dist/cli.js, what bin/weightscope.js runs (issue 11, start-up): it answers `weightscope
  * --version` by itself, without reading the command's bundle (dist/cli-main.js, main.ts and the
- * whole core), and loads that bundle for everything else.
+ * whole core), loads dist/cli-diff.js for `weightscope diff` and the command's bundle for
+ * everything else.
  */
-import { exitOnClosedPipe } from './pipe';
+import { writeOut } from './pipe';
 import { VERSION } from './version';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') {
-    exitOnClosedPipe();
-    process.stdout.write(`${VERSION}\n`);
+    await writeOut(`${VERSION}\n`);
     return 0;
   }
-  // Built beside this file by scripts/build.mjs; a plain require, so that esbuild leaves it out of this bundle.
+  // Built beside this file by scripts/build.mjs; plain requires, so that esbuild leaves them out of
+  // this bundle. `diff` goes straight to its own bundle, as main.ts would send it there.
+  if (argv[0] === 'diff') {
+    const diff: { diffMain(argv: string[]): Promise<number> } = require('./cli-diff.js');
+    return diff.diffMain(argv.slice(1));
+  }
   const command: { main(argv: string[]): Promise<number> } = require('./cli-main.js');
   return command.main(argv);
 }

@@ -14,12 +14,13 @@ import { exact, compact } from '../core/numbers';
 import { safeLine, safeText } from '../core/safe-text';
 import { isRemoteAddress } from '../core/remote/address';
 import { remoteCli } from './remote';
-import { exitOnClosedPipe } from './pipe';
+import { writeOut } from './pipe';
 import { VERSION } from './version';
 import { safetyLines } from '../core/formats/pytorch/safety';
 
-// The formats come from the export registry (src/core/export/index.ts), loaded only when a
-// command names a format or asks for help: text output needs none of the exporters (issue 11).
+// The formats come from the export registry (src/core/export/index.ts, a bundle of its own in
+// the built CLI), loaded only when a command names a format or asks for help: text output needs
+// none of the exporters (issue 11).
 const exportRegistry = () => require('../core/export') as typeof import('../core/export');
 type Fmt = ExportFormat;
 const formatHelp = () => exportRegistry().EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
@@ -102,8 +103,7 @@ async function render(cp: Checkpoint, args: Args): Promise<string | Uint8Array |
   if (args.format === 'json') return reportJsonBytes(cp);
   if (args.format === 'text') return renderCli(cp, args);
   // Diagram and document exports live in core/export (issue 5).
-  const { exportAs } = await import('../core/export');
-  return exportAs(cp, args.format, { depth: args.depth, unfold: args.unfold });
+  return exportRegistry().exportAs(cp, args.format, { depth: args.depth, unfold: args.unfold });
 }
 
 function renderCli(cp: Checkpoint, args: Args): string {
@@ -137,18 +137,18 @@ function renderCli(cp: Checkpoint, args: Args): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  exitOnClosedPipe();
-  // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts); `./diff` opens a file named diff.
-  if (argv[0] === 'diff') return (await import('./diff')).diffMain(argv.slice(1));
+  // `weightscope diff A B` compares two checkpoints (src/cli/diff.ts, a bundle of its own in the
+  // built CLI, which the launcher loads directly); `./diff` opens a file named diff.
+  if (argv[0] === 'diff') return (require('./diff') as typeof import('./diff')).diffMain(argv.slice(1));
   let args: Args;
   try {
     const parsed = parseArgs(argv);
     if (parsed === 'help') {
-      process.stdout.write(usage() + '\n');
+      await writeOut(usage() + '\n');
       return 0;
     }
     if (parsed === 'version') {
-      process.stdout.write(`${VERSION}\n`);
+      await writeOut(`${VERSION}\n`);
       return 0;
     }
     args = parsed;
@@ -180,14 +180,14 @@ export async function main(argv: string[]): Promise<number> {
       }
     } else if (typeof out !== 'string' && !(out instanceof Uint8Array)) {
       // Each chunk is written before the next is asked for: the writer reuses its buffer.
-      for (const chunk of out) await new Promise((resolve) => process.stdout.write(chunk, resolve));
-    } else if (typeof out === 'string') process.stdout.write(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
+      for (const chunk of out) await writeOut(chunk);
+    } else if (typeof out === 'string') await writeOut(args.format === 'json' || args.format === 'svg' ? out : safeText(out));
     else {
       if (process.stdout.isTTY) {
         process.stderr.write('weightscope: refusing to write binary PNG to a terminal; use -o FILE\n');
         return 2;
       }
-      process.stdout.write(out);
+      await writeOut(out);
     }
     return 0;
   } catch (e) {

@@ -6,11 +6,14 @@
 import { OpenOptions, OpenProgress, readCheckpoint } from './open';
 import { analyze } from './analyze';
 import { Checkpoint } from './model';
-import { RemoteOptions, isRemoteAddress, openRemote } from './remote';
+import type { RemoteOptions } from './remote';
+import { isRemoteAddress } from './remote/address';
 
 /** Open a local path, or an hf:// / http(s):// address (remote options apply to those only). */
 export async function openCheckpoint(inputPath: string, opts: OpenOptions & RemoteOptions = {}): Promise<Checkpoint> {
-  if (isRemoteAddress(inputPath)) return openRemote(inputPath, opts);
+  // The remote client (HTTP, the Hub, block cache) is loaded for addresses only (issue 11): its
+  // modules' initialisation is part of every local run otherwise.
+  if (isRemoteAddress(inputPath)) return (require('./remote') as typeof import('./remote')).openRemote(inputPath, opts);
   return analyze(await readCheckpoint(inputPath, opts));
 }
 
