@@ -285,7 +285,7 @@ class Builder {
   readonly children: Builder[] = [];
   /** Children by name, once there are enough of them for a scan to cost more than a map. */
   private byName: Map<string, Builder> | undefined;
-  readonly own: Tensor[] = [];
+  own: Tensor[] = [];
   hint: ModuleHint | undefined = undefined;
   /** Set by finish(): the node. */
   node: ModuleNode | undefined = undefined;
@@ -458,6 +458,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
     return n;
   };
   const cursor = new ModuleCursor(root, childOf);
+  const parents: Builder[] = new Array(tensors.length);
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i];
     const name = t.name;
@@ -471,7 +472,17 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
       if (dot < 0) parent = root;
       else parent = cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
     }
-    parent.own.push(t);
+    parents[i] = parent;
+  }
+  // A module's tensors mostly come together: each run becomes its list in one exact-size slice
+  // (pushing one by one would leave most lists with room for 17 tensors, for the life of the build).
+  for (let i = 0; i < tensors.length; ) {
+    const parent = parents[i];
+    let end = i + 1;
+    while (end < tensors.length && parents[end] === parent) end++;
+    if (parent.own.length === 0) parent.own = tensors.slice(i, end);
+    else for (let k = i; k < end; k++) parent.own.push(tensors[k]);
+    i = end;
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
