@@ -84,7 +84,8 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     byName.set(t.name, t);
   }
 
-  const { shared, storages } = groupStorages(tensors);
+  const { shared, storageOf } = groupStorages(tensors);
+  let storages: Storage[] | undefined;
   const root = buildTree(raw, tensors, shared, storedCount(annotations));
   const rootCounts = root;
   const architecture =
@@ -100,7 +101,9 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     files: raw.files,
     tensors,
     shared,
-    storages,
+    get storages(): Storage[] {
+      return (storages ??= listStorages(tensors, storageOf));
+    },
     parameters: rootCounts.parameters,
     buffers: rootCounts.buffers,
     other: rootCounts.other,
@@ -128,13 +131,15 @@ function storageKey(t: Tensor): string | null {
 }
 
 /**
- * Storages in the order their first tensor comes, and the sharing groups (storages that several
- * tensors view), from one pass with one map: each storage id is hashed once. Most storages hold
- * one tensor; the member list of a group is made only when a second tensor arrives.
+ * The sharing groups (storages that several tensors view), from one pass with one map: each
+ * storage id is hashed once. Most storages hold one tensor; the member list of a group is made
+ * only when a second tensor arrives. Each tensor's storage is noted by its position among the
+ * storages (-1: none), from which listStorages lists them when they are read.
  */
-function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: Storage[] } {
+function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storageOf: Int32Array } {
   const index = new Map<string, number>();
-  const storages: Storage[] = [];
+  const storageOf = new Int32Array(tensors.length).fill(-1);
+  /** The first tensor of each storage. */
   const first: Tensor[] = [];
   let members: Map<number, Tensor[]> | undefined;
   for (let i = 0; i < tensors.length; i++) {
@@ -143,15 +148,12 @@ function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: St
     if (k === null) continue;
     const at = index.get(k);
     if (at === undefined) {
-      index.set(k, storages.length);
+      index.set(k, first.length);
+      storageOf[i] = first.length;
       first.push(t);
-      const nbytes = t.storageNbytes ?? (t.storageOffset ?? 0) + spanOf(t);
-      storages.push({ id: k, file: t.file, dataOffset: t.dataOffset, nbytes, tensors: [t.name] });
       continue;
     }
-    const s = storages[at];
-    s.tensors.push(t.name);
-    if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, (t.storageOffset ?? 0) + spanOf(t));
+    storageOf[i] = at;
     members ??= new Map();
     const list = members.get(at);
     if (list) list.push(t);
@@ -161,9 +163,32 @@ function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: St
   if (members) {
     // Groups come in the order of their storages (a map's order is that of the second tensors).
     const order = [...members.keys()].sort((a, b) => a - b);
-    for (const at of order) shared.push(sharingGroup(members.get(at)!, storages[at].id, shared.length));
+    for (const at of order) shared.push(sharingGroup(members.get(at)!, first[at].storage!, shared.length));
   }
-  return { shared, storages };
+  return { shared, storageOf };
+}
+
+/**
+ * Checkpoint.storages: each storage with the names of its tensors, in the order its first tensor
+ * comes, from the positions groupStorages noted. Made when first read: only the JSON report reads
+ * the list, and the text, the tree and the diff do not make 92,000 records for nothing.
+ */
+function listStorages(tensors: Tensor[], storageOf: Int32Array): Storage[] {
+  const storages: Storage[] = [];
+  for (let i = 0; i < storageOf.length; i++) {
+    const at = storageOf[i];
+    if (at < 0) continue;
+    const t = tensors[i];
+    if (at === storages.length) {
+      const nbytes = t.storageNbytes ?? (t.storageOffset ?? 0) + spanOf(t);
+      storages.push({ id: t.storage!, file: t.file, dataOffset: t.dataOffset, nbytes, tensors: [t.name] });
+      continue;
+    }
+    const s = storages[at];
+    s.tensors.push(t.name);
+    if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, (t.storageOffset ?? 0) + spanOf(t));
+  }
+  return storages;
 }
 
 /** The group of tensors `members` on one storage, which becomes Checkpoint.shared[idx]. */
