@@ -188,16 +188,15 @@ function markAux(t: Tensor, reason: string, owner: string): void {
   if (name.length > n && name.charCodeAt(n) === 46 /* . */ && name.indexOf('.', n + 1) >= 0 && name.startsWith(owner)) t.module = owner;
 }
 
-/** Local names of activation and KV-cache state, with the reason of each (names are looked up, never properties). */
-const ACTIVATION = Object.entries(ACTIVATION_STATE);
+/** Local names of activation and KV-cache state, as a Map (names are looked up, never properties). */
+const ACTIVATION = new Map(Object.entries(ACTIVATION_STATE));
 
 /** Mark a layer's activation and KV-cache scales (`input_scale`, `k_scale`...); `unmarked`: only those not yet quantization tensors. */
 function markActivationState(view: LayerView, unmarked: boolean): void {
-  // Each name looked up in the layer (a few tensors), rather than each tensor's local name made.
-  for (let i = 0; i < ACTIVATION.length; i++) {
-    const t = view.tensors.get(ACTIVATION[i][0]);
-    if (t && !(unmarked && t.role === 'quantization')) markAux(t, ACTIVATION[i][1], view.path);
-  }
+  view.tensors.forEach((t, local) => {
+    const reason = ACTIVATION.get(local);
+    if (reason !== undefined && !(unmarked && t.role === 'quantization')) markAux(t, reason, view.path);
+  });
 }
 
 /** Multi-level local names that belong to the module above them (bitsandbytes). */
@@ -316,7 +315,7 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
   }
 
   forEach(fn: (t: Tensor, local: string, map: ReadonlyMap<string, Tensor>) => void): void {
-    for (const [local, t] of this.entries()) fn(t, local, this);
+    for (let i = this.first; i >= 0; i = this.next[i]) fn(this.tensors[i], this.tensors[i].name.slice(this.start(i)), this);
   }
 
   *entries(): IterableIterator<[string, Tensor]> {
