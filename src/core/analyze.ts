@@ -5,7 +5,8 @@
 import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
 import { Inference, inferLayer, InferenceContext } from './infer';
-import { annotate, complete } from './logical';
+import { annotate, complete, storedCount } from './logical';
+import { StoredCount } from './quant';
 import {
   Checkpoint,
   Counts,
@@ -28,7 +29,9 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
   const warnings: Warning[] = raw.warnings.slice();
   const tensors: Tensor[] = raw.tensors.map((t) => {
     const r = decideRole(t);
-    // Fields spelled out (not spread) so that 100,000 tensors share one object shape.
+    // Fields spelled out (not spread), those set later included, so that 100,000 tensors share
+    // one object shape with every field in the object (a field added afterwards goes to a
+    // separate property array, one more object per tensor).
     const out: Tensor = {
       name: t.name,
       dtype: t.dtype,
@@ -47,15 +50,20 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
       present: true,
       numel: numelOf(t.shape),
       group: -1,
+      logicalShape: undefined,
+      logicalNumel: undefined,
+      quant: undefined,
+      module: undefined,
     };
     return out;
   });
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
-  const byName = new Map<string, Tensor>();
-  for (let i = 0; i < tensors.length; i++) byName.set(tensors[i].name, tensors[i]);
 
   const ties: DeclaredTie[] = [...raw.declaredTies, ...configTies(raw.config, raw.tensors, raw.declaredTies, warnings)];
+  // Names are looked up only to resolve ties: most checkpoints have none and make no map of 100,000 names.
+  const byName = new Map<string, Tensor>();
+  if (ties.length) for (let i = 0; i < tensors.length; i++) byName.set(tensors[i].name, tensors[i]);
   for (const tie of ties) {
     const target = byName.get(tie.target);
     if (!target) {
@@ -76,8 +84,9 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     byName.set(t.name, t);
   }
 
-  const { shared, storages } = groupStorages(tensors);
-  const root = buildTree(raw, tensors, shared);
+  const { shared, storageOf } = groupStorages(tensors);
+  let storages: Storage[] | undefined;
+  const root = buildTree(raw, tensors, shared, storedCount(annotations));
   const rootCounts = root;
   const architecture =
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
@@ -92,7 +101,9 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     files: raw.files,
     tensors,
     shared,
-    storages,
+    get storages(): Storage[] {
+      return (storages ??= listStorages(tensors, storageOf));
+    },
     parameters: rootCounts.parameters,
     buffers: rootCounts.buffers,
     other: rootCounts.other,
@@ -107,7 +118,7 @@ export function analyze(raw: RawCheckpoint): Checkpoint {
     totalBytes: raw.totalBytes,
     architecture,
   };
-  complete(cp, annotations, byName);
+  complete(cp, annotations);
   return cp;
 }
 
@@ -120,13 +131,15 @@ function storageKey(t: Tensor): string | null {
 }
 
 /**
- * Storages in the order their first tensor comes, and the sharing groups (storages that several
- * tensors view), from one pass with one map: each storage id is hashed once. Most storages hold
- * one tensor; the member list of a group is made only when a second tensor arrives.
+ * The sharing groups (storages that several tensors view), from one pass with one map: each
+ * storage id is hashed once. Most storages hold one tensor; the member list of a group is made
+ * only when a second tensor arrives. Each tensor's storage is noted by its position among the
+ * storages (-1: none), from which listStorages lists them when they are read.
  */
-function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: Storage[] } {
+function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storageOf: Int32Array } {
   const index = new Map<string, number>();
-  const storages: Storage[] = [];
+  const storageOf = new Int32Array(tensors.length).fill(-1);
+  /** The first tensor of each storage. */
   const first: Tensor[] = [];
   let members: Map<number, Tensor[]> | undefined;
   for (let i = 0; i < tensors.length; i++) {
@@ -135,15 +148,12 @@ function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: St
     if (k === null) continue;
     const at = index.get(k);
     if (at === undefined) {
-      index.set(k, storages.length);
+      index.set(k, first.length);
+      storageOf[i] = first.length;
       first.push(t);
-      const nbytes = t.storageNbytes ?? (t.storageOffset ?? 0) + spanOf(t);
-      storages.push({ id: k, file: t.file, dataOffset: t.dataOffset, nbytes, tensors: [t.name] });
       continue;
     }
-    const s = storages[at];
-    s.tensors.push(t.name);
-    if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, (t.storageOffset ?? 0) + spanOf(t));
+    storageOf[i] = at;
     members ??= new Map();
     const list = members.get(at);
     if (list) list.push(t);
@@ -153,9 +163,32 @@ function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storages: St
   if (members) {
     // Groups come in the order of their storages (a map's order is that of the second tensors).
     const order = [...members.keys()].sort((a, b) => a - b);
-    for (const at of order) shared.push(sharingGroup(members.get(at)!, storages[at].id, shared.length));
+    for (const at of order) shared.push(sharingGroup(members.get(at)!, first[at].storage!, shared.length));
   }
-  return { shared, storages };
+  return { shared, storageOf };
+}
+
+/**
+ * Checkpoint.storages: each storage with the names of its tensors, in the order its first tensor
+ * comes, from the positions groupStorages noted. Made when first read: only the JSON report reads
+ * the list, and the text, the tree and the diff do not make 92,000 records for nothing.
+ */
+function listStorages(tensors: Tensor[], storageOf: Int32Array): Storage[] {
+  const storages: Storage[] = [];
+  for (let i = 0; i < storageOf.length; i++) {
+    const at = storageOf[i];
+    if (at < 0) continue;
+    const t = tensors[i];
+    if (at === storages.length) {
+      const nbytes = t.storageNbytes ?? (t.storageOffset ?? 0) + spanOf(t);
+      storages.push({ id: t.storage!, file: t.file, dataOffset: t.dataOffset, nbytes, tensors: [t.name] });
+      continue;
+    }
+    const s = storages[at];
+    s.tensors.push(t.name);
+    if (t.storageNbytes === undefined) s.nbytes = Math.max(s.nbytes, (t.storageOffset ?? 0) + spanOf(t));
+  }
+  return storages;
 }
 
 /** The group of tensors `members` on one storage, which becomes Checkpoint.shared[idx]. */
@@ -272,26 +305,21 @@ function measure(list: Tensor[]): Measure {
 // ---------------------------------------------------------------------------------------------
 // Module tree
 
-/** A module being built: its children in order, its own tensors, and what finish() sums for its parent. */
-class Builder implements Sums {
+/** A module being built: its children in order, its own tensors, and what finish() keeps of its subtree for its parent. */
+class Builder {
   readonly children: Builder[] = [];
   /** Children by name, once there are enough of them for a scan to cost more than a map. */
   private byName: Map<string, Builder> | undefined;
-  readonly own: Tensor[] = [];
+  own: Tensor[] = [];
   hint: ModuleHint | undefined = undefined;
   /** Set by finish(): the node. */
   node: ModuleNode | undefined = undefined;
-  // Set by finish(): what the subtree adds to its parent's totals (Sums; fields here, not an object per module).
-  paramUnique = 0;
-  paramTotal = 0;
-  bufferUnique = 0;
-  bufferTotal = 0;
-  otherUnique = 0;
-  otherTotal = 0;
+  /** Set by finish(): the module's position in its walk, where its subtree's totals are (Sums). */
+  at = -1;
+  /** Set by finish(): bytes by dtype of the subtree's tensors alone on their storage (interned: never mutated). */
   bytes: Record<string, number> = EMPTY_BYTES;
+  /** Set by finish(): the subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
   shared: Tensor[] | null = null;
-  count = 0;
-  optimizer = false;
   /** Id of the structure of its own tensors (Structures.own), once taken, and whether a layer inferred from it can be shared. */
   ownStructure = -1;
   ownShareable = false;
@@ -324,22 +352,41 @@ class Builder implements Sums {
   }
 }
 
-/** What a subtree adds to its parent's totals (shared storage is measured at each level). */
-interface Sums {
-  paramUnique: number;
-  paramTotal: number;
-  bufferUnique: number;
-  bufferTotal: number;
-  otherUnique: number;
-  otherTotal: number;
-  /** Bytes by dtype of the tensors alone on their storage (interned: never mutated). */
-  bytes: Record<string, number>;
-  /** Tensors on storages that other tensors also use (measured together at each level), or null. */
-  shared: Tensor[] | null;
-  count: number;
-  /** Whether the subtree holds optimizer state. */
-  optimizer: boolean;
+/**
+ * What each subtree adds to its parent's totals (shared storage is measured at each level), by
+ * the module's position in finish()'s walk. Columns rather than fields of the modules: totals
+ * pass 2^31 (671 billion parameters), and an object field that has held such a number keeps
+ * every module's value in a heap number of its own.
+ */
+class Sums {
+  readonly paramUnique: Float64Array;
+  readonly paramTotal: Float64Array;
+  readonly bufferUnique: Float64Array;
+  readonly bufferTotal: Float64Array;
+  readonly otherUnique: Float64Array;
+  readonly otherTotal: Float64Array;
+  /** Stored figures (StoredCount): elements and bytes of the counted tensors. */
+  readonly storedElements: Float64Array;
+  readonly storedBytes: Float64Array;
+  readonly count: Uint32Array;
+  /** OPTIMIZER: the subtree holds optimizer state; QUANTIZED: it holds a quantized tensor (StoredCount). */
+  readonly flags: Uint8Array;
+  constructor(n: number) {
+    this.paramUnique = new Float64Array(n);
+    this.paramTotal = new Float64Array(n);
+    this.bufferUnique = new Float64Array(n);
+    this.bufferTotal = new Float64Array(n);
+    this.otherUnique = new Float64Array(n);
+    this.otherTotal = new Float64Array(n);
+    this.storedElements = new Float64Array(n);
+    this.storedBytes = new Float64Array(n);
+    this.count = new Uint32Array(n);
+    this.flags = new Uint8Array(n);
+  }
 }
+
+const OPTIMIZER = 1;
+const QUANTIZED = 2;
 
 /** Module levels at most; deeper dotted names are folded into their last level's tensor name. */
 const MAX_TREE_DEPTH = 256;
@@ -400,7 +447,7 @@ const NO_SHARED: SharedWith[] = Object.freeze([]) as unknown as SharedWith[];
 const NO_FOLDS: FoldRun[] = Object.freeze([]) as unknown as FoldRun[];
 const NO_CHILDREN: ModuleNode[] = Object.freeze([]) as unknown as ModuleNode[];
 
-function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[]): ModuleNode {
+function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[], stored: StoredCount | undefined): ModuleNode {
   const root = new Builder('', '');
   const intern = new Interner();
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
@@ -436,6 +483,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
     return n;
   };
   const cursor = new ModuleCursor(root, childOf);
+  const parents: Builder[] = new Array(tensors.length);
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i];
     const name = t.name;
@@ -449,7 +497,17 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
       if (dot < 0) parent = root;
       else parent = cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
     }
-    parent.own.push(t);
+    parents[i] = parent;
+  }
+  // A module's tensors mostly come together: each run becomes its list in one exact-size slice
+  // (pushing one by one would leave most lists with room for 17 tensors, for the life of the build).
+  for (let i = 0; i < tensors.length; ) {
+    const parent = parents[i];
+    let end = i + 1;
+    while (end < tensors.length && parents[end] === parent) end++;
+    if (parent.own.length === 0) parent.own = tensors.slice(i, end);
+    else for (let k = i; k < end; k++) parent.own.push(tensors[k]);
+    i = end;
   }
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
@@ -462,7 +520,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[])
           : undefined,
     config: raw.config ?? raw.hyperParameters,
   };
-  return finish(root, ctx, shared, intern);
+  return finish(root, ctx, shared, intern, stored);
 }
 
 /**
@@ -597,113 +655,148 @@ const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
 
-function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], intern: Interner): ModuleNode {
-  // Iterative post-order so very deep trees cannot exhaust the stack.
+function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
+  // Iterative pre-order so very deep trees cannot exhaust the stack; walked backwards, each
+  // module comes after its subtree.
   const order: Builder[] = [];
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
+    b.at = order.length;
     order.push(b);
     const kids = b.children;
     for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
+  const sums = new Sums(order.length);
   const structures = new Structures(ctx, intern);
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
-    const s: Sums = b;
+    let paramUnique = 0;
+    let paramTotal = 0;
+    let bufferUnique = 0;
+    let bufferTotal = 0;
+    let otherUnique = 0;
+    let otherTotal = 0;
+    let storedElements = 0;
+    let storedBytes = 0;
+    let count = 0;
+    let flags = 0;
     let bytes: Record<string, number> | undefined;
+    let sharedList: Tensor[] | null = null;
     const own = b.own;
     for (let o = 0; o < own.length; o++) {
       const t = own[o];
-      s.count++;
-      if (t.role === 'optimizer-state') s.optimizer = true;
+      count++;
+      if (t.role === 'optimizer-state') flags |= OPTIMIZER;
       // Quantization state (scales, zero points...) takes bytes but counts as no kind of element.
       const n = counted(t);
       const alone = t.group < 0;
       if (isParam(t)) {
-        s.paramTotal += n;
-        if (alone) s.paramUnique += n;
+        paramTotal += n;
+        if (alone) paramUnique += n;
       } else if (isBuffer(t)) {
-        s.bufferTotal += n;
-        if (alone) s.bufferUnique += n;
+        bufferTotal += n;
+        if (alone) bufferUnique += n;
       } else if (isOther(t)) {
-        s.otherTotal += n;
-        if (alone) s.otherUnique += n;
+        otherTotal += n;
+        if (alone) otherUnique += n;
       }
-      if (!alone) (s.shared ??= []).push(t);
+      if (!alone) (sharedList ??= []).push(t);
       else if (t.present) {
         bytes ??= {};
         bytes[t.dtype] = (bytes[t.dtype] ?? 0) + t.nbytes;
+      }
+      if (stored && stored.counts(t)) {
+        storedElements += t.numel;
+        storedBytes += t.nbytes;
+        if (stored.quantized(t)) flags |= QUANTIZED;
       }
     }
     const kids = b.children;
     const children: ModuleNode[] = kids.length ? new Array(kids.length) : NO_CHILDREN;
     for (let k = 0; k < kids.length; k++) {
-      const cs: Sums = kids[k];
-      s.paramUnique += cs.paramUnique;
-      s.paramTotal += cs.paramTotal;
-      s.bufferUnique += cs.bufferUnique;
-      s.bufferTotal += cs.bufferTotal;
-      s.otherUnique += cs.otherUnique;
-      s.otherTotal += cs.otherTotal;
-      for (const key in cs.bytes) {
+      const c = kids[k];
+      const at = c.at;
+      paramUnique += sums.paramUnique[at];
+      paramTotal += sums.paramTotal[at];
+      bufferUnique += sums.bufferUnique[at];
+      bufferTotal += sums.bufferTotal[at];
+      otherUnique += sums.otherUnique[at];
+      otherTotal += sums.otherTotal[at];
+      storedElements += sums.storedElements[at];
+      storedBytes += sums.storedBytes[at];
+      count += sums.count[at];
+      flags |= sums.flags[at];
+      for (const key in c.bytes) {
         bytes ??= {};
-        bytes[key] = (bytes[key] ?? 0) + cs.bytes[key];
+        bytes[key] = (bytes[key] ?? 0) + c.bytes[key];
       }
-      if (cs.shared) for (const t of cs.shared) (s.shared ??= []).push(t);
-      s.count += cs.count;
-      s.optimizer ||= cs.optimizer;
-      children[k] = kids[k].node!;
+      if (c.shared) for (const t of c.shared) (sharedList ??= []).push(t);
+      children[k] = c.node!;
       // The parent has taken the child's shared list: it is not kept for the life of the tree.
-      cs.shared = null;
+      c.shared = null;
     }
-    s.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    sums.paramUnique[i] = paramUnique;
+    sums.paramTotal[i] = paramTotal;
+    sums.bufferUnique[i] = bufferUnique;
+    sums.bufferTotal[i] = bufferTotal;
+    sums.otherUnique[i] = otherUnique;
+    sums.otherTotal[i] = otherTotal;
+    sums.storedElements[i] = storedElements;
+    sums.storedBytes[i] = storedBytes;
+    sums.count[i] = count;
+    sums.flags[i] = flags;
+    b.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    b.shared = sharedList;
     // Shared storages are counted once within this subtree.
-    let bytesByDtype = s.bytes;
-    let paramUnique = s.paramUnique;
-    let bufferUnique = s.bufferUnique;
-    let otherUnique = s.otherUnique;
-    if (s.shared) {
-      const sel = (pred: (t: Tensor) => boolean) => s.shared!.filter(pred);
+    let bytesByDtype = b.bytes;
+    let sharedWith = NO_SHARED;
+    let sharedWithMore: number | undefined;
+    if (sharedList) {
+      const sel = (pred: (t: Tensor) => boolean) => sharedList!.filter(pred);
       const params = sel(isParam);
       if (params.length) paramUnique += measure(params).elements;
       const buffers = sel(isBuffer);
       if (buffers.length) bufferUnique += measure(buffers).elements;
       const others = sel(isOther);
       if (others.length) otherUnique += measure(others).elements;
-      const withShared: Record<string, number> = { ...s.bytes };
-      for (const [k, v] of Object.entries(measure(s.shared.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
+      const withShared: Record<string, number> = { ...b.bytes };
+      for (const [k, v] of Object.entries(measure(sharedList.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
       bytesByDtype = intern.dict(withShared);
+      const outside = sharedOutside(b.path, sharedList, shared);
+      if (outside.length) sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
+      if (outside.length > MAX_SHARED_ENTRIES) sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
     }
-    const node: ModuleNode = {
+    const d = describe(b, structures);
+    let type = d.type;
+    let evidence = d.evidence;
+    if (!b.hint && paramTotal === 0 && bufferTotal === 0 && otherTotal > 0 && b.path !== '') {
+      const optimizer = (flags & OPTIMIZER) !== 0;
+      type = optimizer ? 'OptimizerState' : 'Tensors';
+      evidence = optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+    }
+    // The children's types are settled before their runs are folded (signatures read them).
+    refineBatchNorm(children);
+    // Every field is set here, those that do not apply as undefined: one object shape, no field added later.
+    b.node = {
       name: b.name,
       path: b.path,
-      type: 'Module',
-      inferred: true,
-      parameters: intern.countsOf(paramUnique, s.paramTotal),
-      buffers: intern.countsOf(bufferUnique, s.bufferTotal),
-      other: intern.countsOf(otherUnique, s.otherTotal),
+      type,
+      inferred: !b.hint,
+      parameters: intern.countsOf(paramUnique, paramTotal),
+      buffers: intern.countsOf(bufferUnique, bufferTotal),
+      other: intern.countsOf(otherUnique, otherTotal),
       bytesByDtype,
-      tensors: b.own.length ? b.own.map((t) => t.name) : NO_NAMES,
-      sharedWith: NO_SHARED,
+      tensors: own.length ? own.map((t) => t.name) : NO_NAMES,
+      sharedWith,
       children,
-      folds: NO_FOLDS,
-      tensorCount: s.count,
+      folds: foldRuns(b, structures),
+      tensorCount: count,
+      sharedWithMore,
+      repr: d.repr,
+      evidence,
+      stored: stored && flags & QUANTIZED ? stored.figures(storedElements, storedBytes, paramUnique) : undefined,
     };
-    if (s.shared) {
-      const outside = sharedOutside(b.path, s.shared, shared);
-      if (outside.length) node.sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;
-      if (outside.length > MAX_SHARED_ENTRIES) node.sharedWithMore = outside.length - MAX_SHARED_ENTRIES;
-    }
-    describe(node, b, structures);
-    refineBatchNorm(children);
-    if (!b.hint && s.paramTotal === 0 && s.bufferTotal === 0 && s.otherTotal > 0 && b.path !== '') {
-      node.type = s.optimizer ? 'OptimizerState' : 'Tensors';
-      node.evidence = s.optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
-    }
-    b.node = node;
-    const folds = foldRuns(b, structures);
-    if (folds.length) node.folds = folds;
   }
   return root.node!;
 }
@@ -730,36 +823,24 @@ function refineBatchNorm(siblings: ModuleNode[]): void {
 
 const isInferredBatchNorm = (c: ModuleNode) => c.inferred && c.type === 'BatchNorm';
 
-function describe(node: ModuleNode, b: Builder, structures: Structures): void {
-  if (b.hint) {
-    node.type = b.hint.className;
-    node.inferred = false;
-    if (b.hint.repr) node.repr = b.hint.repr;
-    node.evidence = `class ${b.hint.pythonModule}.${b.hint.className} recorded in the pickle`;
-    return;
-  }
+/** A module's type, repr and evidence: as its pickled class says, else as inferred from its tensors or its place. */
+function describe(b: Builder, structures: Structures): Inference {
+  const hint = b.hint;
+  if (hint) return { type: hint.className, repr: hint.repr || undefined, evidence: `class ${hint.pythonModule}.${hint.className} recorded in the pickle` };
   const inf = b.own.length ? structures.layerOf(b) : undefined;
-  if (inf) {
-    node.type = inf.type;
-    node.repr = inf.repr;
-    node.evidence = inf.evidence;
-    return;
-  }
+  if (inf) return inf;
   const kids = b.children;
-  if (b.path === '') {
-    node.type = 'Model';
-    node.evidence = 'the checkpoint root';
-  } else if (kids.length && kids.every((k) => NUMBERED.test(k.name))) {
-    node.type = 'ModuleList';
-    node.evidence = 'children named 0, 1, 2…';
-  } else if (NUMBERED.test(b.name)) {
-    node.type = 'Block';
-    node.evidence = 'an item of a numbered list of modules';
-  } else {
-    node.type = 'Module';
-    node.evidence = b.own.length ? 'tensors that match no known layer' : 'a container of other modules';
-  }
+  if (b.path === '') return ROOT;
+  if (kids.length && kids.every((k) => NUMBERED.test(k.name))) return MODULE_LIST;
+  if (NUMBERED.test(b.name)) return BLOCK;
+  return b.own.length ? UNKNOWN_LAYER : CONTAINER;
 }
+
+const ROOT: Inference = Object.freeze({ type: 'Model', evidence: 'the checkpoint root' });
+const MODULE_LIST: Inference = Object.freeze({ type: 'ModuleList', evidence: 'children named 0, 1, 2…' });
+const BLOCK: Inference = Object.freeze({ type: 'Block', evidence: 'an item of a numbered list of modules' });
+const UNKNOWN_LAYER: Inference = Object.freeze({ type: 'Module', evidence: 'tensors that match no known layer' });
+const CONTAINER: Inference = Object.freeze({ type: 'Module', evidence: 'a container of other modules' });
 
 /** Entries per module: a subtree of 80,000 views of one flat storage lists the first ones and a count. */
 const MAX_SHARED_ENTRIES = 64;

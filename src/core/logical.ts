@@ -1,15 +1,15 @@
 /**
  * What the stored tensors stand for, beyond their own shapes: quantized layers (quant/), adapters
  * (adapters.ts) and the totals files declare (declared.ts). analyze() calls annotate() once the
- * tensors have roles, and complete() once the tree is built; a checkpoint that is none of these
- * comes out untouched.
+ * tensors have roles, storedCount() as it builds the tree, and complete() once the tree is built;
+ * a checkpoint that is none of these comes out untouched.
  */
 import { AdapterAnnotations, annotateAdapter, describeAdapted } from './adapters';
 import { declaredCount } from './declared';
 import { isFloating } from './dtypes';
 import { Checkpoint, DeclaredCount, RawCheckpoint, Tensor, Warning } from './model';
 import { exact } from './numbers';
-import { annotateQuantization, annotateStored, QuantAnnotations, quantizationSummary } from './quant';
+import { annotateQuantization, QuantAnnotations, quantizationSummary, StoredCount } from './quant';
 
 export interface Annotations {
   adapter?: AdapterAnnotations;
@@ -27,8 +27,13 @@ export function annotate(raw: RawCheckpoint, tensors: Tensor[], warnings: Warnin
   return { ...(adapter ? { adapter } : {}), ...(quant ? { quant } : {}), ...(declared ? { declared } : {}), ...(raw.sidecars ? { sidecars: raw.sidecars } : {}) };
 }
 
-/** After the tree: adapted module types, stored figures per module, the scheme, declared totals. */
-export function complete(cp: Checkpoint, ann: Annotations, byName?: ReadonlyMap<string, Tensor>): void {
+/** For the tree, when the checkpoint is quantized: which tensors its stored figures count. */
+export function storedCount(ann: Annotations): StoredCount | undefined {
+  return ann.quant ? new StoredCount(ann.quant.gguf !== undefined) : undefined;
+}
+
+/** After the tree: adapted module types, the scheme, declared totals. */
+export function complete(cp: Checkpoint, ann: Annotations): void {
   if (ann.sidecars) cp.metadata = { ...cp.metadata, sidecars: ann.sidecars };
   if (ann.adapter) {
     describeAdapted(cp.modules, ann.adapter);
@@ -36,7 +41,6 @@ export function complete(cp: Checkpoint, ann: Annotations, byName?: ReadonlyMap<
     if (ann.adapter.prefix) cp.prefixes = [...(cp.prefixes ?? []), ann.adapter.prefix];
   }
   if (ann.quant) {
-    annotateStored(cp.modules, cp.tensors, ann.quant.gguf !== undefined, byName);
     const q = quantizationSummary(ann.quant, cp.tensors, cp.parameters.unique);
     if (q) cp.quantization = q;
   }

@@ -297,7 +297,8 @@ export interface Checkpoint {
   files: string[];
   tensors: Tensor[];
   shared: SharedGroup[];
-  storages: Storage[];
+  /** Listed when first read (analyze.ts: only the JSON report reads it), then the same list. */
+  readonly storages: Storage[];
   parameters: ParameterCounts;
   buffers: Counts;
   other: Counts;

@@ -11,7 +11,7 @@ export interface LayerView {
   path: string;
   /** Last component of the path (`q_proj`). */
   name: string;
-  tensors: Map<string, Tensor>;
+  tensors: ReadonlyMap<string, Tensor>;
 }
 
 export interface Recognised {

@@ -11,7 +11,7 @@
  * - a missing, contradicting or unsupported config is a warning; a layer that cannot be read is
  *   counted as it is stored.
  */
-import { ModuleNode, QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, Tensor, Warning } from '../model';
+import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigures, Tensor, Warning } from '../model';
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
 import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised, sameDims } from './common';
@@ -265,13 +265,73 @@ class LayerGroups {
   /** The tensors of module `v` by local name, in their order in the checkpoint. */
   view(v: number): LayerView {
     const path = this.paths[v];
-    const byLocal = new Map<string, Tensor>();
-    for (let i = this.first[v]; i >= 0; i = this.next[i]) {
+    return { path, name: path.slice(path.lastIndexOf('.') + 1), tensors: new LocalTensors(this.tensors, this.cuts, this.next, this.first[v]) };
+  }
+}
+
+/**
+ * One module's tensors by local name, found by comparing the names in place: a module has a few
+ * tensors, and the methods look a few names up, so a scan costs less than a Map per module and a
+ * local-name string per tensor (45,000 FP8 layers). Local names are distinct: the module's path
+ * and the local name make the tensor's name.
+ */
+class LocalTensors implements ReadonlyMap<string, Tensor> {
+  constructor(
+    private readonly tensors: Tensor[],
+    /** Per tensor: where its local name starts, less one (LayerGroups). */
+    private readonly cuts: Int32Array,
+    private readonly next: Int32Array,
+    private readonly first: number,
+  ) {}
+
+  /** Where tensor `i`'s local name starts. */
+  private start(i: number): number {
+    const cut = this.cuts[i];
+    return cut > 0 ? cut + 1 : 0;
+  }
+
+  private find(local: string): number {
+    for (let i = this.first; i >= 0; i = this.next[i]) {
       const name = this.tensors[i].name;
-      const cut = this.cuts[i];
-      byLocal.set(cut > 0 ? name.slice(cut + 1) : name, this.tensors[i]);
+      const start = this.start(i);
+      if (name.length - start === local.length && name.startsWith(local, start)) return i;
     }
-    return { path, name: path.slice(path.lastIndexOf('.') + 1), tensors: byLocal };
+    return -1;
+  }
+
+  get(local: string): Tensor | undefined {
+    const i = this.find(local);
+    return i < 0 ? undefined : this.tensors[i];
+  }
+
+  has(local: string): boolean {
+    return this.find(local) >= 0;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (let i = this.first; i >= 0; i = this.next[i]) n++;
+    return n;
+  }
+
+  forEach(fn: (t: Tensor, local: string, map: ReadonlyMap<string, Tensor>) => void): void {
+    for (let i = this.first; i >= 0; i = this.next[i]) fn(this.tensors[i], this.tensors[i].name.slice(this.start(i)), this);
+  }
+
+  *entries(): IterableIterator<[string, Tensor]> {
+    for (let i = this.first; i >= 0; i = this.next[i]) yield [this.tensors[i].name.slice(this.start(i)), this.tensors[i]];
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [local] of this.entries()) yield local;
+  }
+
+  *values(): IterableIterator<Tensor> {
+    for (let i = this.first; i >= 0; i = this.next[i]) yield this.tensors[i];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, Tensor]> {
+    return this.entries();
   }
 }
 
@@ -407,75 +467,39 @@ function storedOfByKey(tensors: Tensor[]): { elements: number; bytes: number } {
 
 /**
  * Stored figures per module, for subtrees holding quantized layers: the elements and bytes of
- * their parameters and quantization tensors, and bits per logical weight.
+ * their parameters and quantization tensors, and bits per logical weight. The tree builder sums
+ * them over each subtree in the walk that sums its other totals; this says what counts.
  */
-export function annotateStored(root: ModuleNode, tensors: Tensor[], gguf: boolean, byName?: ReadonlyMap<string, Tensor>): void {
-  if (!byName) {
-    const m = new Map<string, Tensor>();
-    for (const t of tensors) m.set(t.name, t);
-    byName = m;
+export class StoredCount {
+  private readonly records = new StoredRecords();
+  constructor(private readonly gguf: boolean) {}
+
+  /** Whether `t` counts in the figures: a present parameter or quantization tensor. */
+  counts(t: Tensor): boolean {
+    return t.present && (t.role === 'parameter' || t.role === 'quantization');
   }
-  const quantized = (t: Tensor) => (gguf ? isGgmlQuant(t.dtype) : t.quant !== undefined || t.role === 'quantization');
-  // Iterative post-order, like the tree builder: deep trees must not exhaust the stack. The path
-  // from the root is the only thing held (a module, its next child, its sums so far); a module's
-  // sums are its children's, in order, then its own tensors', and go to its parent when done.
-  const nodes: ModuleNode[] = [root];
-  const nextChild: number[] = [0];
-  const elements: number[] = [0];
-  const bytes: number[] = [0];
-  const has: boolean[] = [false];
-  const records = new StoredRecords();
-  while (nodes.length) {
-    const d = nodes.length - 1;
-    const m = nodes[d];
-    const k = nextChild[d];
-    if (k < m.children.length) {
-      nextChild[d] = k + 1;
-      nodes.push(m.children[k]);
-      nextChild.push(0);
-      elements.push(0);
-      bytes.push(0);
-      has.push(false);
-      continue;
-    }
-    let e = elements[d];
-    let b = bytes[d];
-    let h = has[d];
-    const names = m.tensors;
-    for (let i = 0; i < names.length; i++) {
-      const t = byName.get(names[i]);
-      if (!t || !t.present) continue;
-      if (t.role !== 'parameter' && t.role !== 'quantization') continue;
-      e += t.numel;
-      b += t.nbytes;
-      if (quantized(t)) h = true;
-    }
-    if (h) m.stored = records.get(e, b, m.parameters.unique);
-    nodes.pop();
-    nextChild.pop();
-    elements.pop();
-    bytes.pop();
-    has.pop();
-    if (d > 0) {
-      elements[d - 1] += e;
-      bytes[d - 1] += b;
-      if (h) has[d - 1] = true;
-    }
+
+  /** Whether a counted tensor is quantized: a subtree holding one has stored figures. */
+  quantized(t: Tensor): boolean {
+    return this.gguf ? isGgmlQuant(t.dtype) : t.quant !== undefined || t.role === 'quantization';
+  }
+
+  /** The figures of a subtree whose counted tensors hold `elements` and `bytes`, with `unique` logical parameters. */
+  figures(elements: number, bytes: number, unique: number): StoredFigures {
+    return this.records.get(elements, bytes, unique);
   }
 }
 
-type StoredRecord = NonNullable<ModuleNode['stored']>;
-
 /**
  * A module's stored figures, shared by modules with equal figures: an MoE's experts and their
- * projections come one after another in the walk, so the last few records made are looked at.
+ * projections come one after another in the tree builder's walk, so the last few records made are looked at.
  * (Nothing changes a record once a module has it.)
  */
 class StoredRecords {
-  private readonly recent: { record: StoredRecord; unique: number }[] = [];
+  private readonly recent: { record: StoredFigures; unique: number }[] = [];
   private at = 0;
 
-  get(elements: number, bytes: number, unique: number): StoredRecord {
+  get(elements: number, bytes: number, unique: number): StoredFigures {
     for (let i = 0; i < this.recent.length; i++) {
       const r = this.recent[i];
       if (r.record.elements === elements && r.record.bytes === bytes && r.unique === unique) return r.record;
