@@ -647,9 +647,11 @@ async function remoteModels() {
     const text = await err.first().innerText();
     if (code !== 'auth' || !/Set Hugging Face Token/.test(text)) throw new Error(`expected an auth error naming the command, got ${code}: ${JSON.stringify(text)}`);
     await editorShot('remote-auth-error');
+    // Counted from before the click: the open that saving the token starts may be over before
+    // the input box has closed.
+    const before = hubLog().length;
     await p.locator('[data-testid="set-token"]').first().click({ timeout: T_UI });
     await answerInput('Hugging Face token for Weightscope', 'hf_e2e_loopback_token');
-    const before = hubLog().length;
     await waitFor(p.locator('[data-testid="summary-unique"][data-value]'), 'attached', T_WEBVIEW, 'the private repository did not open once the token was set', async () =>
       JSON.stringify((await p.locator('body').innerText({ timeout: 2000 })).slice(0, 300)),
     );
