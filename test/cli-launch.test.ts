@@ -34,6 +34,26 @@ describe('CLI start-up', () => {
     assert.strictEqual(cli('--json', '--format', 'svg', 'x').status, 2);
   });
 
+  it('text and JSON output load none of the exporters; other formats load the registry', () => {
+    // main.ts writes text and JSON itself: both are registry formats all the same.
+    assert.ok(EXPORT_FORMATS.includes('text') && EXPORT_FORMATS.includes('json'));
+    const main = path.join(REPO, 'out', 'src', 'cli', 'main.js');
+    const registry = path.join(REPO, 'out', 'src', 'core', 'export', 'index.js');
+    const loaded = (...args: string[]): boolean => {
+      const code = `require(${JSON.stringify(main)}).main(${JSON.stringify(args)}).then((c) => process.stderr.write('@@' + c + ' ' + (${JSON.stringify(registry)} in require.cache)))`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+      const m = /@@(\d+) (true|false)$/.exec(r.stderr);
+      assert.ok(m && m[1] === '0', `${args.join(' ')}: ${r.stderr}`);
+      return m[2] === 'true';
+    };
+    const model = fixture('safetensors', 'gpt2-tied');
+    assert.strictEqual(loaded(model), false);
+    assert.strictEqual(loaded(model, '--json'), false);
+    assert.strictEqual(loaded(model, '--format', 'json'), false);
+    assert.strictEqual(loaded(model, '--format', 'text'), false);
+    assert.strictEqual(loaded(model, '--format', 'markdown'), true);
+  });
+
   describe('bundled (bin/weightscope.js)', () => {
     before(function () {
       if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js')) || !fs.existsSync(path.join(REPO, 'dist', 'cli-main.js'))) this.skip();

@@ -19,10 +19,14 @@ import { VERSION } from './version';
 import { safetyLines } from '../core/formats/pytorch/safety';
 
 // The formats come from the export registry (src/core/export/index.ts, a bundle of its own in
-// the built CLI), loaded only when a command names a format or asks for help: text output needs
-// none of the exporters (issue 11).
+// the built CLI), loaded only when a command names a format this file does not write itself or
+// asks for help: text and JSON output need none of the exporters (issue 11).
 const exportRegistry = () => require('../core/export') as typeof import('../core/export');
 type Fmt = ExportFormat;
+/** The formats render() writes without the registry (both are in it too). */
+const OWN_FORMATS: readonly Fmt[] = ['text', 'json'];
+/** The list `v` is checked against: the registry is loaded only for a format render() does not write itself. */
+const formatsFor = (v: string): readonly Fmt[] => ((OWN_FORMATS as readonly string[]).includes(v) ? OWN_FORMATS : exportRegistry().EXPORT_FORMATS);
 const formatHelp = () => exportRegistry().EXPORTS.map((e) => `                     ${e.id.padEnd(9)} ${e.help}`).join('\n');
 
 const USAGE_LINE = 'usage: weightscope <path> [options]';
@@ -71,11 +75,13 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
         return 'version';
       case '--json':
         flag();
-        format = chooseFormat(format, 'json', exportRegistry().EXPORT_FORMATS);
+        format = chooseFormat(format, 'json', formatsFor('json'));
         break;
-      case '--format':
-        format = chooseFormat(format, value(), exportRegistry().EXPORT_FORMATS);
+      case '--format': {
+        const v = value();
+        format = chooseFormat(format, v, formatsFor(v));
         break;
+      }
       case '-o':
       case '--output':
         output = value();
