@@ -2,7 +2,7 @@
  * From what the files hold to what the user sees: decide roles, resolve declared ties, group
  * tensors by storage, and build the module tree with totals that count shared storage once.
  */
-import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, spanOf } from './coverage';
+import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, sameDims, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
 import { Inference, inferLayer, InferenceContext } from './infer';
 import { annotate, complete, storedCount } from './logical';
@@ -221,11 +221,6 @@ function relationOf(members: Tensor[]): Relation {
     (m) => m.storageOffset === a.storageOffset && sameDims(m.shape, a.shape) && sameDims(m.strides, a.strides) && m.dtype === a.dtype,
   );
   return same ? 'alias' : 'view';
-}
-
-function sameDims(a: number[] | null, b: number[] | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Intervals enumerated per shared storage at most, before falling back to spans. */

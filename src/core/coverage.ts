@@ -24,6 +24,14 @@ export function numelOf(shape: number[]): number {
   return n;
 }
 
+/** Whether two shapes (or lists of dimensions or strides, either possibly absent) are equal. */
+export function sameDims(a: readonly number[] | null | undefined, b: readonly number[] | null | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Byte intervals (sorted, disjoint) that the tensor's elements occupy in its storage. */
 export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
   const off = t.storageOffset ?? 0;

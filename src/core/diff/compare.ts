@@ -3,7 +3,7 @@
  * ties were gained or lost, how every module's counts moved, and which metadata and config keys
  * differ. Headers only, unless `data: true` asks for the bytes to be hashed.
  */
-import { coverage, Interval } from '../coverage';
+import { coverage, Interval, sameDims } from '../coverage';
 import { exact } from '../numbers';
 import { dtypeInfo } from '../dtypes';
 import { Checkpoint, ModuleNode, Relation, Role, Tensor } from '../model';
@@ -30,8 +30,6 @@ export async function compareCheckpoints(a: Checkpoint, b: Checkpoint, opts: Com
   const data = opts.data ? await compareData(m.pairs, m.a, b, opts) : undefined;
   return finish(a, m.a, b, m.pairs, data);
 }
-
-const sameDims = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
 
 function pairChanges(pairs: TensorPair[]): void {
   for (const p of pairs) {
@@ -408,7 +406,7 @@ function ownership(cp: Checkpoint, pairs: TensorPair[], side: 'a' | 'b'): void {
 function isAlias(members: Tensor[]): boolean {
   const first = members[0];
   return members.every(
-    (m) => m.dtype === first.dtype && m.storageOffset === first.storageOffset && sameDims(m.shape, first.shape) && sameStrides(m.strides, first.strides),
+    (m) => m.dtype === first.dtype && m.storageOffset === first.storageOffset && sameDims(m.shape, first.shape) && sameDims(m.strides, first.strides),
   );
 }
 
@@ -466,10 +464,6 @@ function sweepBytes(members: Tensor[]): number[] {
   return bytes;
 }
 
-function sameStrides(x: number[] | null, y: number[] | null): boolean {
-  if (x === null || y === null) return x === y;
-  return sameDims(x, y);
-}
 
 /** A binary heap of intervals by rank (then end), for the ownership sweep. */
 class MinHeap {

@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spanOf } from '../coverage';
+import { sameDims, spanOf } from '../coverage';
 import { CheckpointError } from '../errors';
 import { Checkpoint, Tensor } from '../model';
 import { DataSummary, TensorPair } from './model';
@@ -47,8 +47,6 @@ function rangeOf(t: Tensor, root: string): Range | null {
   return { file: path.join(root, t.file), start, end: start + spanOf(t) };
 }
 
-const sameShape = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
-
 export async function compareData(pairs: TensorPair[], a: Checkpoint, b: Checkpoint, opts: DataOptions = {}): Promise<DataSummary> {
   const rootA = rootOf(a);
   const rootB = rootOf(b);
@@ -71,7 +69,7 @@ export async function compareData(pairs: TensorPair[], a: Checkpoint, b: Checkpo
   const todo: { pair: TensorPair; ra: string; rb: string }[] = [];
   for (const p of pairs) {
     if (!p.a || !p.b) continue;
-    if (p.a.dtype !== p.b.dtype || !sameShape(p.a.shape, p.b.shape)) {
+    if (p.a.dtype !== p.b.dtype || !sameDims(p.a.shape, p.b.shape)) {
       summary.skipped++;
       continue;
     }

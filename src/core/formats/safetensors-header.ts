@@ -8,6 +8,7 @@
  * to the strict parser, which reports the problem with its offset. The checks of the values
  * (known dtype, offsets, sizes) stay in safetensors.ts, shared by both paths.
  */
+import { sameDims } from '../coverage';
 import { Json, isObject, parseJsonValueAt } from '../json';
 import { COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd, hashedStringEnd, lastString } from '../json-scan';
 
@@ -98,12 +99,6 @@ class Shapes {
     else this.byHash.set(h, [s]);
     return s;
   }
-}
-
-function sameDims(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** `[d, d, ...]` at p into shapes.dims: the position past it, or -1. */

@@ -63,14 +63,6 @@ export function prod(shape: number[]): number {
   return n;
 }
 
-/** Whether two shapes (or lists of dimensions, either possibly absent) are equal. */
-export function sameDims(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** `shape` as text: [4096, 4096] → "4096x4096". */
 export function dims(shape: number[]): string {
   return shape.length ? shape.join('x') : 'scalar';

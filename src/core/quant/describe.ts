@@ -6,7 +6,7 @@
  */
 import { AdapterInfo, Checkpoint, QuantizationInfo, QuantLayer, Tensor } from '../model';
 import { adapterText, bitsText, quantizationText } from '../../shared/quantText';
-import { sameDims } from './common';
+import { sameDims } from '../coverage';
 
 export { bitsText };
 

@@ -13,7 +13,8 @@
  *   float32 scalar (global); `input_scale`.
  */
 import { num, QuantConfig } from './config';
-import { DetectContext, Detector, dims, sameDims } from './common';
+import { sameDims } from '../coverage';
+import { DetectContext, Detector, dims } from './common';
 import { QuantLayer } from '../model';
 
 export const fp8: Detector = (view, qc, ctx) => {

@@ -14,7 +14,8 @@
 import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigures, Tensor, Warning } from '../model';
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
-import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised, sameDims } from './common';
+import { sameDims } from '../coverage';
+import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
 import { fp8, nvfp4 } from './fp8';
