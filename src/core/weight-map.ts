@@ -15,8 +15,6 @@ import { hashAscii } from './bytes';
 import { Json, parseJsonValueAt } from './json';
 import { QUOTE, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, skipWs, plainStringEnd, hashedStringEnd, lastString } from './json-scan';
 
-
-
 /** The weight map of an index, read by scanWeightMap. */
 export class ScannedWeightMap {
   /** Number of entries (distinct keys). */
@@ -126,9 +124,8 @@ class Entries {
 
 /** Whether the string at p (a quote) holds exactly the bytes [start, end) of b. */
 function sameString(b: Uint8Array, p: number, start: number, end: number): boolean {
-  if (b[p] !== QUOTE || p + 1 + end - start >= b.length) return false;
-  for (let k = start, q = p + 1; k < end; k++, q++) if (b[q] !== b[k]) return false;
-  return b[p + 1 + end - start] === QUOTE;
+  const close = p + 1 + end - start;
+  return b[p] === QUOTE && close < b.length && b[close] === QUOTE && sameBytes(b, p + 1, close, start, end);
 }
 
 /**

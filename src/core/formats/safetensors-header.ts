@@ -2,11 +2,12 @@
  * The fast path for safetensors headers. A header is machine-written JSON of one shape,
  * `{"__metadata__": {...}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...}`:
  * this reads that shape straight into columns (names, dtypes, shapes, offsets), without an object
- * or a Map per tensor, a string per key or a decoder call per string. It accepts only what the strict parser (json.ts) would accept and
- * read the same way, and gives up (undefined) on anything else — an escape in a string, a
- * number that is not a plain integer, an unknown key, a duplicate key — so the caller falls back
- * to the strict parser, which reports the problem with its offset. The checks of the values
- * (known dtype, offsets, sizes) stay in safetensors.ts, shared by both paths.
+ * or a Map per tensor, a string per key or a decoder call per string. It accepts only what the
+ * strict parser (json.ts) would accept and read the same way, and gives up (undefined) on
+ * anything else — an escape in a string, a number that is not a plain integer, an unknown key, a
+ * duplicate key — so the caller falls back to the strict parser, which reports the problem with
+ * its offset. The checks of the values (known dtype, offsets, sizes) stay in safetensors.ts,
+ * shared by both paths.
  */
 import { sameDims } from '../coverage';
 import { Json, isObject, parseJsonValueAt } from '../json';
@@ -29,7 +30,6 @@ export interface ParsedHeader {
 export function emptyHeader(): ParsedHeader {
   return { names: [], dtypes: [], shapes: [], begins: [], ends: [], metadata: Object.create(null) };
 }
-
 
 const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 /** Entry keys with their quotes, matched in place. */
