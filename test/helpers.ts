@@ -19,6 +19,17 @@ export function readJson<T = any>(p: string): T {
   return JSON.parse(fs.readFileSync(p, 'utf8')) as T;
 }
 
+/** Every file below `dir` whose name `keep` accepts: full paths, each folder walked where it is listed. */
+export function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p, keep));
+    else if (keep(e.name)) out.push(p);
+  }
+  return out;
+}
+
 export function tempDir(prefix = 'weightscope-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

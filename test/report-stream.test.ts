@@ -11,17 +11,10 @@ import { spawnSync } from 'child_process';
 import { openCheckpoint, toReport, reportJsonChunks, Checkpoint } from '../src/core';
 import { reportJson, reportJsonBytes } from '../src/core/report';
 import { exportAs } from '../src/core/export';
-import { FIXTURES, REPO, fixture, safetensorsBytes, tempDir } from './helpers';
+import { FIXTURES, REPO, filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
 
 /** Every file and shard index under test/fixtures a checkpoint might be (those that open). */
-function candidates(dir: string, out: string[] = []): string[] {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) candidates(p, out);
-    else if (/\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|pkl)$|\.index\.json$/.test(e.name)) out.push(p);
-  }
-  return out;
-}
+const candidates = (dir: string): string[] => filesUnder(dir, (n) => /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|pkl)$|\.index\.json$/.test(n));
 
 function whole(cp: Checkpoint): string {
   return JSON.stringify(toReport(cp), null, 2) + '\n';

@@ -5,7 +5,7 @@ import { openCheckpoint, toReport, CheckpointError } from '../src/core';
 import { parseHeaderFast } from '../src/core/formats/safetensors-header';
 import { SAFETENSORS_DTYPES } from '../src/core/formats/safetensors';
 import { isObject, parseJson } from '../src/core/json';
-import { fixture, safetensorsBytes, tempDir } from './helpers';
+import { filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
 
 const DTYPES = new Map(Object.keys(SAFETENSORS_DTYPES).map((k) => [k, k]));
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -38,18 +38,8 @@ function headerOf(file: string): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset + 8, n);
 }
 
-function safetensorsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...safetensorsFiles(p));
-    else if (e.name.endsWith('.safetensors') || e.name.endsWith('.safetensors.header')) out.push(p);
-  }
-  return out;
-}
-
 describe('safetensors headers: the fast path reads what the strict parser reads', () => {
-  const files = safetensorsFiles(fixture());
+  const files = filesUnder(fixture(), (n) => n.endsWith('.safetensors') || n.endsWith('.safetensors.header'));
 
   it('every committed safetensors header, fast and strict, gives the same entries and metadata', () => {
     assert.ok(files.length >= 20, `${files.length} files`);

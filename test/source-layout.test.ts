@@ -6,17 +6,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO } from './helpers';
+import { REPO, filesUnder } from './helpers';
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...tsFiles(p));
-    else if (e.name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
+const tsFiles = (dir: string): string[] => filesUnder(dir, (n) => n.endsWith('.ts'));
 
 /** Module specifiers a file imports (static, dynamic, require). */
 function imports(file: string): string[] {

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { openCheckpoint, toReport, CheckpointError } from '../src/core';
 import { isObject, parseJson, toPlain } from '../src/core/json';
 import { scanWeightMap } from '../src/core/weight-map';
-import { fixture, safetensorsBytes, tempDir } from './helpers';
+import { filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -26,19 +26,9 @@ function scanned(bytes: Uint8Array) {
   return { keys, values: keys.map((_, i) => s.shards[s.shardOf[i]]), metadata: s.metadata === undefined ? undefined : toPlain(s.metadata) };
 }
 
-function indexFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...indexFiles(p));
-    else if (e.name.endsWith('.index.json')) out.push(p);
-  }
-  return out;
-}
-
 describe('shard index: the fast scan reads what the strict parser reads', () => {
   it('every committed index, scanned and parsed, gives the same keys, shards and metadata', () => {
-    const files = indexFiles(fixture());
+    const files = filesUnder(fixture(), (n) => n.endsWith('.index.json'));
     assert.ok(files.length >= 3, `${files.length} files`);
     for (const f of files) {
       const b = fs.readFileSync(f);
