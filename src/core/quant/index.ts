@@ -244,15 +244,11 @@ class LayerGroups {
           byPath.set(path, v);
           this.paths.push(path);
           this.first[v] = i;
-          this.last[v] = i;
-        } else {
-          this.next[this.last[v]] = i;
-          this.last[v] = i;
         }
-      } else {
-        this.next[this.last[v]] = i;
-        this.last[v] = i;
       }
+      // Appended to its module's list (a module's first tensor starts it).
+      if (this.first[v] !== i) this.next[this.last[v]] = i;
+      this.last[v] = i;
       // A local name ends with `_blocks` exactly when the whole name does (`_blocks` has no dot).
       if (name.endsWith('_blocks')) this.blocks[v] = 1;
       prev = v;
