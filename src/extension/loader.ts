@@ -52,8 +52,9 @@ export class CheckpointClient {
   }
 }
 
-export interface LoadResult {
-  head: ModelHead;
+/** A parser that answered its first call: the answer (a model's or a comparison's head) and the parser kept as the backend. */
+export interface Loaded<H> {
+  head: H;
   backend: CheckpointClient;
   ms: number;
   /** When the load started and when the head arrived (epoch ms, the clock `OpenTiming` uses). */
@@ -241,13 +242,13 @@ function loadError(e: unknown, crash: (Error & { code?: string }) | undefined): 
   return new LoadError(e instanceof Error ? e.message : String(e));
 }
 
-export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): Promise<LoadResult> {
+export async function loadCheckpoint(filePath: string, opts: LoadOptions = {}): Promise<Loaded<ModelHead>> {
   // When cancelled, the worker is terminated, whatever it was doing.
   return withParser(opts, (client) => client.open(filePath, opts.signal, opts.expandDepth, opts.remote));
 }
 
 /** A comparison (issue 14): a parser worker of its own opens both checkpoints and keeps the comparison. */
-export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<{ head: CompareHead; backend: CheckpointClient; ms: number; started: number; arrived: number }> {
+export async function loadComparison(a: string, b: string, opts: LoadOptions = {}): Promise<Loaded<CompareHead>> {
   // No timeout (two large models take a while) but cancellable: the worker is terminated.
   return withParser(opts, (client) => client.call('compare', { a, b }, { signal: opts.signal }));
 }
@@ -256,7 +257,7 @@ export async function loadComparison(a: string, b: string, opts: LoadOptions = {
  * Start a parser (a worker, else in-process) and make its first call; the parser is kept as the
  * backend when it answers, disposed when it fails or the load is cancelled.
  */
-async function withParser<H>(opts: LoadOptions, first: (client: CheckpointClient) => Promise<H>): Promise<{ head: H; backend: CheckpointClient; ms: number; started: number; arrived: number }> {
+async function withParser<H>(opts: LoadOptions, first: (client: CheckpointClient) => Promise<H>): Promise<Loaded<H>> {
   const t0 = epochNow();
   if (opts.signal?.aborted) throw new LoadCancelled();
   const workerPath = opts.workerPath && existsSync(opts.workerPath) ? opts.workerPath : undefined;
