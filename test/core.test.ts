@@ -5,7 +5,7 @@ import { analyze } from '../src/core/analyze';
 import { toReport } from '../src/core/report';
 import { decideRole } from '../src/core/roles';
 import { CheckpointError } from '../src/core/errors';
-import { RawCheckpoint, TensorRecord } from '../src/core/model';
+import { Checkpoint, RawCheckpoint, TensorRecord } from '../src/core/model';
 import { bytes, bytesExact, compact, exact, percent } from '../src/core/numbers';
 import { renderText } from '../src/core/export/text';
 
@@ -251,6 +251,28 @@ describe('folding needs the same shapes, not just the same counts', () => {
 });
 
 describe('storages and byte ranges', () => {
+  it('groups by storage id wherever the places of tensors do not tell storages apart', () => {
+    const ids = (cp: Checkpoint) => cp.storages.map((s) => [s.id, s.tensors]);
+    // Each file in one run at increasing offsets: every tensor is on its own storage.
+    const own = analyze(raw([rec('a', [2], { file: 'x', dataOffset: 8 }), rec('b', [2], { file: 'x', dataOffset: 16 }), rec('c', [2], { file: 'y', dataOffset: 8 })]));
+    assert.deepStrictEqual(ids(own), [['a', ['a']], ['b', ['b']], ['c', ['c']]]);
+    assert.deepStrictEqual(own.shared, []);
+    // A file that comes back after another, and an offset that does not increase, may hold a storage seen before.
+    const back = analyze(
+      raw([
+        rec('a', [2], { file: 'x', dataOffset: 8, storage: 'x:0' }),
+        rec('b', [2], { file: 'y', dataOffset: 8, storage: 'y:0' }),
+        rec('c', [2], { file: 'x', dataOffset: 8, storage: 'x:0' }),
+      ]),
+    );
+    assert.deepStrictEqual(ids(back), [['x:0', ['a', 'c']], ['y:0', ['b']]]);
+    const again = analyze(raw([rec('a', [2], { file: 'x', dataOffset: 8, storage: 's' }), rec('b', [2], { file: 'x', dataOffset: 8, storage: 's' })]));
+    assert.deepStrictEqual(ids(again), [['s', ['a', 'b']]]);
+    // Empty tensors at one offset are on storages of their own.
+    const empty = analyze(raw([rec('a', [0], { file: 'x', dataOffset: 8 }), rec('b', [0], { file: 'x', dataOffset: 8 })]));
+    assert.deepStrictEqual(ids(empty), [['a', ['a']], ['b', ['b']]]);
+  });
+
   it('lists each storage once with its tensors; a view byte range starts at its offset', () => {
     const cp = analyze(
       raw([

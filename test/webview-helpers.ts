@@ -63,16 +63,20 @@ export function applyFilter(l: Pick<Loaded, 'index' | 'tree' | 'state'>, f: Filt
 /** A raw checkpoint from tensor names and shapes (float32, one storage each unless given). */
 export function rawFrom(tensors: { name: string; shape: number[]; storage?: string; offset?: number }[]): RawCheckpoint {
   let off = 0;
+  // Tensors on one storage have its data offset (model.ts): that of the first one.
+  const storageAt = new Map<string, number>();
   const records: TensorRecord[] = tensors.map((t) => {
     const numel = t.shape.reduce((a, b) => a * b, 1);
+    const storage = t.storage ?? `model.safetensors:${t.name}`;
+    if (!storageAt.has(storage)) storageAt.set(storage, off);
     const r: TensorRecord = {
       name: t.name,
       dtype: 'float32',
       shape: t.shape,
       nbytes: numel * 4,
       file: 'model.safetensors',
-      dataOffset: off,
-      storage: t.storage ?? `model.safetensors:${t.name}`,
+      dataOffset: storageAt.get(storage)!,
+      storage,
       storageOffset: t.offset ?? 0,
       strides: null,
     };
