@@ -9,7 +9,6 @@
  * its offset. The checks of the values (known dtype, offsets, sizes) stay in safetensors.ts,
  * shared by both paths.
  */
-import { sameDims } from '../coverage';
 import { Json, isObject, parseJsonValueAt } from '../json';
 import { COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, skipWs, plainStringEnd, hashedStringEnd, lastString } from '../json-scan';
 
@@ -82,22 +81,34 @@ function int(b: Uint8Array, p: number): number {
 /** Shapes repeat (every expert has the same few): equal shapes of one file share one array. */
 class Shapes {
   private readonly byHash = new Map<number, number[][]>();
-  /** The dims of the list being read. */
+  /**
+   * The dims of the list being read: the first `count`. The array is kept at its longest, not
+   * emptied per shape: emptying it (length = 0) lets V8 drop its backing store, and each shape
+   * would allocate a new one.
+   */
   readonly dims: number[] = [];
+  count = 0;
 
-  /** The shared array equal to `dims`. */
+  /** The shared array equal to the dims read. */
   take(): number[] {
-    const dims = this.dims;
-    let h = dims.length;
-    for (let i = 0; i < dims.length; i++) h = (Math.imul(h, 31) + (dims[i] | 0) + Math.floor(dims[i] / 4294967296)) | 0;
+    const { dims, count } = this;
+    let h = count;
+    for (let i = 0; i < count; i++) h = (Math.imul(h, 31) + (dims[i] | 0) + Math.floor(dims[i] / 4294967296)) | 0;
     const bucket = this.byHash.get(h);
     if (bucket) {
-      for (const s of bucket) if (sameDims(s, dims)) return s;
+      for (const s of bucket) if (this.holds(s)) return s;
     }
-    const s = dims.slice();
+    const s = dims.slice(0, count);
     if (bucket) bucket.push(s);
     else this.byHash.set(h, [s]);
     return s;
+  }
+
+  /** Whether `s` is the dims read. */
+  private holds(s: number[]): boolean {
+    if (s.length !== this.count) return false;
+    for (let i = 0; i < s.length; i++) if (s[i] !== this.dims[i]) return false;
+    return true;
   }
 }
 
@@ -105,13 +116,13 @@ class Shapes {
 function dimList(b: Uint8Array, p: number, shapes: Shapes): number {
   if (b[p] !== OPEN_BRACKET) return -1;
   const dims = shapes.dims;
-  dims.length = 0;
+  shapes.count = 0;
   p = skipWs(b, p + 1);
   if (b[p] === CLOSE_BRACKET) return p + 1;
   for (;;) {
     p = int(b, skipWs(b, p));
     if (p < 0) return -1;
-    dims.push(intValue);
+    dims[shapes.count++] = intValue;
     p = skipWs(b, p);
     const c = b[p++];
     if (c === CLOSE_BRACKET) return p;

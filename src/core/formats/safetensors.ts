@@ -255,31 +255,35 @@ function parseHeaderStrict(headerBytes: Uint8Array, file: string, dataStart: num
 /** The dtype strings the fast path keeps (one string per dtype, whatever the number of tensors). */
 const DTYPE_KEYS: ReadonlyMap<string, string> = new Map(Object.keys(SAFETENSORS_DTYPES).map((k) => [k, k]));
 
+/** Where entry i is, for its errors (made only for an error: not a closure per entry). */
+function entryAt(h: ParsedHeader, i: number, file: string): { file: string; offset: number; record: string } {
+  return { file, offset: 8, record: `tensor "${truncate(h.names[i])}"` };
+}
+
 /** Entry i's values checked against each other and the data region (both paths). */
 function checkEntry(h: ParsedHeader, i: number, file: string, dataStart: number, dataSize: number): void {
   const dtype = h.dtypes[i];
   const shape = h.shapes[i];
   const begin = h.begins[i];
   const end = h.ends[i];
-  const rec = () => ({ file, offset: 8, record: `tensor "${truncate(h.names[i])}"` });
-  if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, rec());
-  if (end < begin) throw new CheckpointError('bad-offsets', `data_offsets [${begin}, ${end}] end before they begin`, rec());
+  if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) throw new CheckpointError('bad-dtype', `unknown dtype "${truncate(dtype, 20)}"`, entryAt(h, i, file));
+  if (end < begin) throw new CheckpointError('bad-offsets', `data_offsets [${begin}, ${end}] end before they begin`, entryAt(h, i, file));
   if (end > dataSize) {
-    throw new CheckpointError('bad-offsets', `data_offsets end ${end} is past the end of the data (${dataSize} bytes)`, { ...rec(), offset: dataStart + begin });
+    throw new CheckpointError('bad-offsets', `data_offsets end ${end} is past the end of the data (${dataSize} bytes)`, { ...entryAt(h, i, file), offset: dataStart + begin });
   }
   let numel = 1;
   for (const d of shape) {
     numel *= d;
-    if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${shape.join(', ')}] has too many elements`, rec());
+    if (!Number.isSafeInteger(numel)) throw new CheckpointError('bad-shape', `shape [${shape.join(', ')}] has too many elements`, entryAt(h, i, file));
   }
   const bits = SAFETENSORS_BITS[dtype];
   const expectBits = numel * bits;
-  if (expectBits % 8 !== 0) throw new CheckpointError('bad-shape', `${numel} elements of ${dtype} are not a whole number of bytes`, rec());
+  if (expectBits % 8 !== 0) throw new CheckpointError('bad-shape', `${numel} elements of ${dtype} are not a whole number of bytes`, entryAt(h, i, file));
   if (end - begin !== expectBits / 8) {
     throw new CheckpointError(
       'bad-offsets',
       `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expectBits / 8}`,
-      { ...rec(), offset: dataStart + begin },
+      { ...entryAt(h, i, file), offset: dataStart + begin },
     );
   }
 }
