@@ -26,6 +26,12 @@ export interface ByteSource {
    * so no caller ever allocates more than the file holds.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Read exactly `length` bytes at `offset` into `into` at `at`, where a source can: a read that
+   * fills part of a larger buffer (the rest of a header past the sniffed bytes) then needs no
+   * buffer of its own and no copy.
+   */
+  readInto?(into: Uint8Array, at: number, offset: number, length: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,7 +83,7 @@ class KnownRangesSource implements ByteSource {
     let at = offset;
     for (const r of parts) {
       if (r.start > at) {
-        out.set(await this.inner.read(at, r.start - at), at - offset);
+        await this.readMissing(out, at - offset, at, r.start - at);
         at = r.start;
       }
       const stop = Math.min(end, r.start + r.data.length);
@@ -86,8 +92,13 @@ class KnownRangesSource implements ByteSource {
         at = stop;
       }
     }
-    if (at < end) out.set(await this.inner.read(at, end - at), at - offset);
+    if (at < end) await this.readMissing(out, at - offset, at, end - at);
     return out;
+  }
+  /** The bytes at [offset, offset + length), not in memory, into `out` at `at`. */
+  private async readMissing(out: Uint8Array, at: number, offset: number, length: number): Promise<void> {
+    if (this.inner.readInto) await this.inner.readInto(out, at, offset, length);
+    else out.set(await this.inner.read(offset, length), at);
   }
   close(): Promise<void> {
     return this.inner.close();
@@ -144,16 +155,21 @@ export class FileByteSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     const buf = new Uint8Array(length);
+    await this.readInto(buf, 0, offset, length);
+    return buf;
+  }
+
+  async readInto(into: Uint8Array, at: number, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await fsRead(this.fd, buf, done, length - done, offset + done);
+      const { bytesRead } = await fsRead(this.fd, into, at + done, length - done, offset + done);
       if (bytesRead === 0) {
         throw new CheckpointError('truncated', `file shrank while reading (got ${done} of ${length} bytes)`, { file: this.name, offset: offset + done });
       }
       done += bytesRead;
     }
     this._bytesRead += length;
-    return buf;
   }
 
   async close(): Promise<void> {
