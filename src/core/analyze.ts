@@ -929,6 +929,7 @@ class Structures {
   private readonly signatures = new SigNode();
   private ownCount = 0;
   private signatureCount = 0;
+  private readonly recent = new RecentLayers();
   constructor(
     private readonly ctx: InferenceContext,
     private readonly intern: Interner,
@@ -971,6 +972,12 @@ class Structures {
   layerOf(b: Builder): Inference | undefined {
     const stated = this.ctx.layers?.[b.path];
     if (stated) return this.texts(stated);
+    const like = this.recent.find(b);
+    if (like) {
+      b.ownStructure = like.module.ownStructure;
+      b.ownShareable = true;
+      return like.layer ?? undefined;
+    }
     const structure = this.own(b);
     if (!b.ownShareable) return this.infer(b);
     let n = this.layers.step(structure).step(b.name);
@@ -980,6 +987,7 @@ class Structures {
       if (t.quant) n = quantSteps(n.step(o), t);
     }
     if (n.layer === undefined) n.layer = this.infer(b) ?? null;
+    this.recent.add(b, n.layer);
     return n.layer ?? undefined;
   }
 
@@ -1008,6 +1016,63 @@ class Structures {
     b.signature = n.id;
     return n.id;
   }
+}
+
+/** A module whose layer Structures.layerOf found in its tries, with its tensors' local names. */
+interface RecentLayer {
+  module: Builder;
+  locals: string[];
+  layer: Inference | null;
+}
+
+/**
+ * The last few modules whose layers came from the tries: a module that reads like one of them
+ * (same name, and tensors alike in everything the tries' keys hold) has its structure and layer.
+ * Compared in place, this costs a few comparisons where the tries cost a local-name string and
+ * some thirty map look-ups per module; an MoE's 44,544 expert projections come in turns of three
+ * (gate, up, down), so a handful of entries finds nearly all of them.
+ */
+class RecentLayers {
+  private readonly entries: RecentLayer[] = [];
+  private at = 0;
+
+  /** `b` (its own tensors in name order, each named below its path) and the layer found for it. */
+  add(b: Builder, layer: Inference | null): void {
+    const rel = b.path ? b.path.length + 1 : 0;
+    this.entries[this.at] = { module: b, locals: b.own.map((t) => t.name.slice(rel)), layer };
+    this.at = (this.at + 1) % RECENT_LAYERS;
+  }
+
+  find(b: Builder): RecentLayer | undefined {
+    for (let e = 0; e < this.entries.length; e++) if (readsLike(this.entries[e], b)) return this.entries[e];
+    return undefined;
+  }
+}
+
+const RECENT_LAYERS = 4;
+
+/**
+ * Whether `b` has the own structure (Structures.own) and the layer key (Structures.layerOf) of
+ * the module `r` describes: its name, and per tensor in order the local name, dims, dtype, role
+ * and, for a packed weight, the same scheme (FP8 layers of a shape share one QuantLayer), logical
+ * shape and reason; its names in order, each with a dot before its local part, as own() asks.
+ */
+function readsLike(r: RecentLayer, b: Builder): boolean {
+  const m = r.module;
+  const own = b.own;
+  if (m.name !== b.name || m.own.length !== own.length) return false;
+  const rel = b.path ? b.path.length + 1 : 0;
+  for (let o = 0; o < own.length; o++) {
+    const s = m.own[o];
+    const t = own[o];
+    const local = r.locals[o];
+    const name = t.name;
+    if (name.length - rel !== local.length || !name.startsWith(local, rel) || (rel > 0 && name.charCodeAt(rel - 1) !== 0x2e)) return false;
+    if (o > 0 && !(own[o - 1].name < name)) return false;
+    if (t.dtype !== s.dtype || t.role !== s.role || !sameDims(t.shape, s.shape) || t.quant !== s.quant) return false;
+    if (t.quant && (t.roleReason !== s.roleReason || !sameDims(t.logicalShape, s.logicalShape))) return false;
+  }
+  return true;
 }
 
 /** The parts of a packed weight that quantLayerInference reads: its layer, logical shape and reason. */
