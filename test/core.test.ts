@@ -250,6 +250,31 @@ describe('folding needs the same shapes, not just the same counts', () => {
   });
 });
 
+describe('layers inferred once per structure', () => {
+  it('a module that follows one of its name reads as its own tensors say, as it would alone', () => {
+    // Each `fc` follows another `fc`: a layer taken from the previous one must still fit.
+    const modules: TensorRecord[][] = [
+      [rec('l.0.fc.weight', [4, 8])],
+      [rec('l.1.fc.weight', [4, 16])],
+      [rec('l.2.fc.weight', [4, 16]), rec('l.2.fc.bias', [4])],
+      [rec('l.3.fc.weight', [4, 16], { dtype: 'int32' })],
+      [rec('l.4.fc.weight', [4, 16], { dtype: 'float16', nbytes: 128 })],
+      [rec('l.5.fc.kernel', [4, 16])],
+      [rec('l.6.fc.weight', [4, 4, 3, 3])],
+      [rec('l.7.fc.weight', [4, 16])],
+    ];
+    const fcOf = (cp: ReturnType<typeof analyze>, i: number) => {
+      const fc = cp.modules.children[0].children[i].children[0];
+      return { type: fc.type, repr: fc.repr, evidence: fc.evidence };
+    };
+    const together = analyze(raw(modules.flat()));
+    modules.forEach((m, i) => {
+      const alone = analyze(raw(m.map((t) => ({ ...t, name: t.name.replace(/^l\.\d+\./, 'l.0.') }))));
+      assert.deepStrictEqual(fcOf(together, i), fcOf(alone, 0), m[0].name);
+    });
+  });
+});
+
 describe('storages and byte ranges', () => {
   it('groups by storage id wherever the places of tensors do not tell storages apart', () => {
     const ids = (cp: Checkpoint) => cp.storages.map((s) => [s.id, s.tensors]);
