@@ -27,6 +27,8 @@ describe('extension: webview HTML', () => {
     // The pane is never blank: a spinner and what is opening, before the script runs.
     assert.match(html, /<div id="app" data-state="loading" data-file="&lt;b&gt;x&lt;\/b&gt;"><div class="status-view" data-testid="loading">.*codicon-loading.*Reading the headers of &lt;b&gt;x&lt;\/b&gt;…/);
     assert.ok(html.includes('id="vscode-codicon-stylesheet"'));
+    // No CSS animation while a model opens: Chromium would draw every frame (dom.ts `spinner`).
+    assert.doesNotMatch(html, /modifier-spin|animation/);
     assert.ok(html.includes('<div id="tooltip" role="tooltip" hidden></div>'));
     assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;'));
     assert.doesNotMatch(html, /<script(?![^>]*nonce)/);

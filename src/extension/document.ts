@@ -17,8 +17,13 @@ export type DocState =
   | { kind: 'ready'; generation: number; head: ModelHead; backend: CheckpointClient; ms: number }
   | { kind: 'error'; message: string; code?: string };
 
-/** Show a progress notification only for opens slower than this. */
-const PROGRESS_AFTER_MS = 400;
+/**
+ * Show a progress notification (with Cancel) only for opens slower than this. The editor shows
+ * its own progress from its first frame; the notification's progress bar repaints the workbench
+ * every frame, which on a 2-core machine took ~10% of a core from the worker while it opened
+ * the DeepSeek-V3 layout (issue 11), so it waits until an open is long enough to want Cancel.
+ */
+const PROGRESS_AFTER_MS = 3000;
 const RELOAD_DEBOUNCE_MS = 300;
 
 export class CheckpointDocument implements vscode.CustomDocument {

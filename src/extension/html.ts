@@ -1,8 +1,8 @@
 /**
  * The webview's HTML: one script and two stylesheets from the extension's dist/ folder, a strict
- * Content-Security-Policy with a fresh nonce, and no remote content. The page shows a spinner
- * and what it is opening before its script runs, so the pane is never blank. Pure (no vscode
- * import).
+ * Content-Security-Policy with a fresh nonce, and no remote content. The page shows a loading
+ * icon and what it is opening before its script runs, so the pane is never blank; the script
+ * turns the icon (webview/src/ui/dom.ts `spinner`: no CSS animation). Pure (no vscode import).
  */
 import { randomBytes } from 'crypto';
 
@@ -51,7 +51,7 @@ export function webviewHtml(p: HtmlParts): string {
 <title>${escapeAttr(p.title)}</title>
 </head>
 <body>
-<div id="app" data-state="loading" data-file="${escapeAttr(p.title)}"><div class="status-view" data-testid="loading"><div class="status-line"><span class="codicon codicon-loading codicon-modifier-spin" aria-hidden="true"></span><span class="status-text">Reading the headers of ${escapeAttr(p.title)}…</span></div></div></div>
+<div id="app" data-state="loading" data-file="${escapeAttr(p.title)}"><div class="status-view" data-testid="loading"><div class="status-line"><span class="codicon codicon-loading" aria-hidden="true"></span><span class="status-text">Reading the headers of ${escapeAttr(p.title)}…</span></div></div></div>
 <div id="tooltip" role="tooltip" hidden></div>
 <script nonce="${n}" src="${escapeAttr(p.scriptUri)}" defer></script>
 </body>

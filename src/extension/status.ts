@@ -29,7 +29,9 @@ export class ParameterStatus implements vscode.Disposable {
     const location = vscode.workspace.asRelativePath(this.session.doc.uri, true);
     this.item.backgroundColor = undefined;
     if (s.kind === 'loading') {
-      this.item.text = '$(loading~spin) Weightscope';
+      // A still icon: the editor shows the progress (a spinning one here repaints the workbench
+      // every frame while the worker needs the CPU: issue 11).
+      this.item.text = '$(watch) Weightscope';
       this.item.tooltip = `Reading the headers of ${location}`;
       this.item.show();
       return;

@@ -16,7 +16,7 @@ import type { CompareHead, CompareHostApi, CompareLink, CompareRow, CompareTenso
 import { PROTOCOL_VERSION } from '../../../src/shared/protocol';
 import { Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
 import { getApi, hostTransport } from '../ui/api';
-import { clear, h, icon } from '../ui/dom';
+import { clear, h, icon, spinner } from '../ui/dom';
 import { assignLanes, linkKey, linkPath, PAGE_ROWS, RowPages, signedBytes, signedCount, viewKey } from './rows';
 
 const ROW = 22;
@@ -95,7 +95,7 @@ export class CompareApp {
     }
     this.root.dataset.state = 'loading';
     clear(this.root);
-    this.root.append(h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, icon('loading', 'codicon-modifier-spin'), h('span', { class: 'status-text' }, text))));
+    this.root.append(h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, spinner(), h('span', { class: 'status-text' }, text))));
   }
 
   private showError(message: string): void {

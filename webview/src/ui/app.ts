@@ -15,7 +15,7 @@ import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, sele
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
 import { transferText } from '../data/source';
 import { getApi, hostTransport } from './api';
-import { clear, h, icon } from './dom';
+import { clear, h, icon, spinner } from './dom';
 import { mapCard, MapView, moreCard } from './map';
 import { panelIndex, PANELS } from './panels';
 import { renderSummary } from './summary';
@@ -237,7 +237,7 @@ export class App {
     this.root.dataset.state = kind;
     this.statusText = h('span', { class: 'status-text', 'aria-live': 'polite' }, text);
     this.root.append(
-      h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, h('span', { class: 'codicon codicon-loading codicon-modifier-spin', 'aria-hidden': 'true' }), this.statusText)),
+      h('div', { class: 'status-view', 'data-testid': 'loading' }, h('div', { class: 'status-line' }, spinner(), this.statusText)),
     );
   }
 
