@@ -68,7 +68,9 @@ describe('CLI start-up', () => {
       assert.deepStrictEqual(cli('--version'), fast);
     });
 
-    it('runs everything else through the command: text, JSON, exports, diff, help, usage errors', () => {
+    it('runs everything else through the command: text, JSON, exports, diff, help, usage errors', function () {
+      // 22 whole processes: past mocha's 20 s on a loaded 2-core machine.
+      this.timeout(60_000);
       const target = fixture('safetensors', 'gpt2-tied');
       const other = fixture('safetensors', 'gpt2-untied');
       for (const args of [[target], [target, '--json'], [target, '--format', 'mermaid'], [target, '--format', 'svg'], ['diff', target, other], ['diff', target, other, '--json'], ['diff', '--help'], ['--help'], ['--bogus'], [], ['/nonexistent/x.safetensors']]) {
