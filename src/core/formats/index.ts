@@ -89,6 +89,10 @@ export function pickFormat(head: Uint8Array, size: number, fileName: string): Pi
   for (const module of FORMATS) {
     const match = module.match(head, size, fileName);
     if (match && (!best || match.confidence > best.match!.confidence)) best = { module, match };
+    // Nothing is more confident than CERTAIN, and ties go to the module registered first: the
+    // modules after it need not look (a pickle's sniffer runs its machine on the bytes, ~0.1 ms,
+    // for each of a sharded model's 163 safetensors files).
+    if (best && best.match!.confidence >= CERTAIN) break;
   }
   if (best) return best;
   const module = moduleForName(fileName);
