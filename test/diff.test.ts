@@ -497,6 +497,12 @@ describe('diff: JSON (schema 1) and the CLI', function () {
     assert.match(bad.stderr, /^error: .*broken-random\.bin/);
     assert.strictEqual(bad.stdout, '');
     assert.strictEqual(cli('diff', bin, path.join(fixture('diff'), 'missing.safetensors')).status, 1);
+    // Both fail: the error is a's, though b (a missing file) fails before a is read.
+    for (let i = 0; i < 3; i++) {
+      const both = cli('diff', fixture('pytorch', 'broken-random.bin'), path.join(fixture('diff'), 'missing.safetensors'));
+      assert.strictEqual(both.status, 1);
+      assert.match(both.stderr, /^error: .*broken-random\.bin/);
+    }
     for (const args of [['diff', bin], ['diff'], ['diff', bin, st, st], ['diff', bin, st, '--format', 'png'], ['diff', bin, st, '--frobnicate'], ['diff', bin, st, '--depth', 'x'], ['diff', bin, st, '--json', '--format', 'markdown']]) {
       const r = cli(...args);
       assert.strictEqual(r.status, 2, args.join(' '));

@@ -111,7 +111,12 @@ export async function diffMain(argv: string[]): Promise<number> {
     throw e;
   }
   try {
-    const [a, b] = await Promise.all([openCheckpoint(args.a), openCheckpoint(args.b)]);
+    // Both sides are opened together; when both fail, the error is a's, whichever failed first.
+    const [ra, rb] = await Promise.allSettled([openCheckpoint(args.a), openCheckpoint(args.b)]);
+    if (ra.status === 'rejected') throw ra.reason;
+    if (rb.status === 'rejected') throw rb.reason;
+    const a = ra.value;
+    const b = rb.value;
     const d = await compareCheckpoints(a, b, { data: args.data, onProgress: args.data ? progressReporter() : undefined });
     const out =
       args.format === 'json'
