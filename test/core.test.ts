@@ -2,12 +2,15 @@ import * as assert from 'assert';
 import { parseJson, isObject } from '../src/core/json';
 import { coverage, mergeIntervals } from '../src/core/coverage';
 import { analyze } from '../src/core/analyze';
+import { readCheckpoint } from '../src/core/open';
+import { tensorRecord } from '../src/core/tensor-record';
 import { toReport } from '../src/core/report';
 import { decideRole } from '../src/core/roles';
 import { CheckpointError } from '../src/core/errors';
 import { Checkpoint, RawCheckpoint, TensorRecord } from '../src/core/model';
 import { bytes, bytesExact, compact, exact, percent } from '../src/core/numbers';
 import { renderText } from '../src/core/export/text';
+import { fixture } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -337,5 +340,78 @@ describe('a flat storage viewed by thousands of parameters (FSDP-style)', () => 
     assert.strictEqual(layer.sharedWith[0].more, n - 1 - 3);
     assert.strictEqual(cp.shared[layer.sharedWith[0].group].tensors.length, n);
     assert.ok(!layer.sharedWith[0].others.includes('layers.7.w'));
+  });
+});
+
+describe("the reader's records: analysed in place when handed over, copied otherwise", () => {
+  const report = (cp: Checkpoint) => JSON.stringify(toReport(cp));
+  // A LoRA adapter saved with its `base_model.model.` prefix, beside a config that ties the head:
+  // analyze() strips the prefix from the tensors' names (adapters.ts), while the config's tie is
+  // looked up under the names as stored, and so finds no target.
+  const adapter = (): RawCheckpoint => {
+    const r = (name: string, shape: number[], at: number) => tensorRecord(name, 'float32', 'F32', shape, shape[0] * shape[1] * 4, 'a', at, `a:${name}`, 0, null, shape[0] * shape[1] * 4, undefined);
+    return raw(
+      [
+        r('base_model.model.model.embed_tokens.weight', [50, 8], 0),
+        r('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', [4, 8], 1600),
+        r('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', [8, 4], 1728),
+      ],
+      {
+        format: 'safetensors',
+        config: { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 50 },
+        sidecars: { 'adapter_config.json': { peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj'] } },
+      },
+    );
+  };
+
+  it('leaves a raw checkpoint as it was unless told to consume it: analysed again, it gives the same checkpoint', () => {
+    const r = adapter();
+    const first = analyze(r);
+    assert.deepStrictEqual(r, adapter(), 'the records are as the reader made them');
+    assert.ok(first.tensors.every((t) => !r.tensors.includes(t)), 'the tensors are copies');
+    assert.strictEqual(first.tensors[0].name, 'model.embed_tokens.weight', 'the adapter prefix is stripped (from the copy)');
+    assert.ok(first.warnings.some((w) => w.code === 'tie-target-missing' && w.message.includes('base_model.model.model.embed_tokens.weight')), 'the config tie names the stored name');
+    assert.strictEqual(report(analyze(r)), report(first));
+  });
+
+  it('completes the records in place when it consumes them, to the same checkpoint, and refuses them a second time', () => {
+    const r = adapter();
+    const records = r.tensors.slice();
+    const cp = analyze(r, { consume: true });
+    assert.strictEqual(report(cp), report(analyze(adapter())));
+    assert.deepStrictEqual(cp.tensors, analyze(adapter()).tensors);
+    records.forEach((t, i) => assert.strictEqual(cp.tensors[i], t, 'the records are the tensors'));
+    assert.strictEqual(r.consumed, true);
+    assert.throws(() => analyze(r), /analysed in place already/);
+    assert.throws(() => analyze(r, { consume: true }), /analysed in place already/);
+  });
+
+  it("every reader's records have a Tensor's fields in a Tensor's order, and give the same checkpoint consumed or copied", async () => {
+    const paths = [
+      fixture('safetensors', 'gpt2-sharded'),
+      fixture('gguf', 'split', 'tiny-llama-split-00001-of-00002.gguf'),
+      fixture('pytorch', 'gpt2-module.pt'),
+      fixture('pytorch', 'gpt2-dataparallel.pt'),
+      fixture('pytorch', 'quantized-int8.pt'),
+      fixture('onnx', 'tiny-gpt2.onnx'),
+      fixture('quant', 'peft-lora'),
+      fixture('quant', 'gptq-4bit-g32'),
+      fixture('quant', 'mlx-tied-mixed'),
+    ];
+    for (const p of paths) {
+      const kept = await readCheckpoint(p);
+      const copied = analyze(kept);
+      const again = analyze(kept);
+      const handed = await readCheckpoint(p);
+      const consumed = analyze(handed, { consume: true });
+      assert.strictEqual(report(again), report(copied), p);
+      assert.strictEqual(report(consumed), report(copied), p);
+      assert.deepStrictEqual(consumed.tensors, copied.tensors, p);
+      assert.ok(consumed.tensors.length > 0, p);
+      handed.tensors.forEach((t, i) => {
+        assert.strictEqual(consumed.tensors[i], t, `${p}: ${t.name} is the record`);
+        assert.deepStrictEqual(Object.keys(t), Object.keys(copied.tensors[i]), `${p}: ${t.name} has the fields of a Tensor in its order`);
+      });
+    }
   });
 });

@@ -14,10 +14,11 @@ export async function openCheckpoint(inputPath: string, opts: OpenOptions & Remo
   // The remote client (HTTP, the Hub, block cache) is loaded for addresses only (issue 11): its
   // modules' initialisation is part of every local run otherwise.
   if (isRemoteAddress(inputPath)) return (require('./remote') as typeof import('./remote')).openRemote(inputPath, opts);
-  return analyze(await readCheckpoint(inputPath, opts));
+  return analyze(await readCheckpoint(inputPath, opts), { consume: true });
 }
 
 export { analyze, readCheckpoint };
+export type { AnalyzeOptions } from './analyze';
 export type { OpenOptions, OpenProgress, RemoteOptions };
 export { isRemoteAddress };
 export * from './model';

@@ -139,6 +139,7 @@ export interface RawCheckpoint {
   path: string;
   /** Files read, relative to the root folder. */
   files: string[];
+  /** The readers make them with tensorRecord() (tensor-record.ts), in the shape of a Tensor. */
   tensors: TensorRecord[];
   declaredTies: DeclaredTie[];
   /** Metadata as plain JSON-able values (safetensors `__metadata__`, GGUF keys, config.json...). */
@@ -174,6 +175,11 @@ export interface RawCheckpoint {
    * (quant/payloads.ts): compressed-tensors' `weight_shape`, bitsandbytes' `quant_state` JSON.
    */
   payloads?: Record<string, TensorPayload>;
+  /**
+   * Set by analyze() when it took the records as the Checkpoint's tensors (AnalyzeOptions.consume):
+   * they are analysed tensors now, and analysing this raw checkpoint again is an error.
+   */
+  consumed?: boolean;
 }
 
 /** A tensor after analysis. */

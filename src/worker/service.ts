@@ -78,7 +78,7 @@ export class CheckpointService {
     // The shards read stay on the line: a fast read may be over before the webview can show it.
     const read = epochNow();
     progress?.({ stage: 'analysing', file: filePath, tensors: raw.tensors.length, bytesRead: raw.bytesRead, ...shards });
-    const checkpoint = core.analyze(raw);
+    const checkpoint = core.analyze(raw, { consume: true });
     const analysed = epochNow();
     if (source) Object.assign(checkpoint, source);
     progress?.({ stage: 'building', file: filePath, tensors: checkpoint.tensors.length });

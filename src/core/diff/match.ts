@@ -5,6 +5,7 @@
  */
 import { Checkpoint, DeclaredTie, RawCheckpoint, Tensor, TensorRecord } from '../model';
 import { analyze } from '../analyze';
+import { copyRecord } from '../tensor-record';
 import { ggufToHf, prefixChange, stripChain } from './names';
 import { Rename, TensorPair } from './model';
 
@@ -206,22 +207,9 @@ function reanalyse(A: Checkpoint, keyOf: Map<Tensor, string>): Checkpoint {
       }
       continue;
     }
-    records.push({
-      name: key(t),
-      dtype: t.dtype,
-      formatDtype: t.formatDtype,
-      shape: t.shape,
-      nbytes: t.nbytes,
-      file: t.file,
-      dataOffset: t.dataOffset,
-      storage: t.storage,
-      storageOffset: t.storageOffset,
-      strides: t.strides,
-      storageNbytes: t.storageNbytes,
-      role: t.role,
-      roleReason: t.roleReason,
-      extra: t.extra,
-    });
+    const r = copyRecord(t);
+    r.name = key(t);
+    records.push(r);
   }
   const raw: RawCheckpoint = {
     format: A.format,
@@ -237,7 +225,8 @@ function reanalyse(A: Checkpoint, keyOf: Map<Tensor, string>): Checkpoint {
     bytesRead: A.bytesRead,
     totalBytes: A.totalBytes,
   };
-  const out = analyze(raw);
+  // The records are this function's own copies: analysed in place.
+  const out = analyze(raw, { consume: true });
   out.config = A.config;
   out.warnings = A.warnings;
   out.safety = A.safety;

@@ -15,6 +15,7 @@ import { CheckpointError, ErrorCode } from '../errors';
 import { truncate } from '../json';
 import { DeclaredTie, RawCheckpoint, TensorRecord, Warning } from '../model';
 import { registerDtype } from '../dtypes';
+import { tensorRecord } from '../tensor-record';
 import { ChunkedReader } from './protobuf';
 import { CERTAIN, FormatModule } from './format';
 
@@ -463,23 +464,22 @@ class GgufParser {
       expect += alignUp(t.nbytes, alignment);
     }
 
-    const tensors: TensorRecord[] = infos.map((t) => {
-      const rec: TensorRecord = {
-        name: t.name,
-        dtype: t.type.dtype,
-        formatDtype: t.type.name,
-        shape: t.ne.slice().reverse(),
-        nbytes: t.nbytes,
+    const tensors: TensorRecord[] = infos.map((t) =>
+      tensorRecord(
+        t.name,
+        t.type.dtype,
+        t.type.name,
+        t.ne.slice().reverse(),
+        t.nbytes,
         file,
-        dataOffset: dataStart + t.offset,
-        storage: `${file}:${t.name}`,
-        storageOffset: 0,
-        strides: null,
-        storageNbytes: t.nbytes,
-      };
-      if (t.type.block > 1) rec.extra = { bitsPerWeight: (t.type.bytes * 8) / t.type.block };
-      return rec;
-    });
+        dataStart + t.offset,
+        `${file}:${t.name}`,
+        0,
+        null,
+        t.nbytes,
+        t.type.block > 1 ? { bitsPerWeight: (t.type.bytes * 8) / t.type.block } : undefined,
+      ),
+    );
     return { file, version, alignment, dataStart, kv, kvTypes, tensors, warnings: this.warnings, bytesRead: src.bytesRead };
   }
 

@@ -24,6 +24,7 @@ import { CheckpointError } from '../errors';
 import { truncate } from '../json';
 import { RawCheckpoint, Role, TensorRecord, Warning } from '../model';
 import { isFloating, registerDtype } from '../dtypes';
+import { copyRecord } from '../tensor-record';
 import { asSigned, ChunkedReader, decodeVarint, Field, readVarint, walkMessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './protobuf';
 import { FormatModule, PLAUSIBLE } from './format';
 
@@ -929,7 +930,9 @@ function finalRecords(graph: GraphIndex, names: Map<HeldTensor, HeldName>, m: Mo
     // Stored [in, out] for a matrix product by the exporter (constant folding of weight.T).
     const mm = uses.find((u) => ['MatMul', 'Gemm'].includes(graph.nodes[u.node].opType) && u.role === 'weight' && u.slot === 1);
     if (mm && n.made && !mm.transposed && !(graph.nodes[mm.node].opType === 'Gemm' && graph.nodes[mm.node].attrs?.transB)) extra.transposed = true;
-    const out: TensorRecord = { ...rec, name: n.name, extra };
+    const out = copyRecord(rec);
+    out.name = n.name;
+    out.extra = extra;
     const role = roleOf(out, h, uses, graph, n, label, names);
     if (role) {
       out.role = role.role;

@@ -11,6 +11,7 @@ import { CheckpointError } from '../errors';
 import { Json, isObject, parseJson, toPlain, truncate } from '../json';
 import { DeclaredTie, TensorRecord, Warning } from '../model';
 import { shardSet } from '../shards';
+import { tensorRecord } from '../tensor-record';
 import { ParsedHeader, emptyHeader, parseHeaderFast } from './safetensors-header';
 import { CERTAIN, FormatModule } from './format';
 
@@ -151,19 +152,8 @@ export async function readSafetensorsHeader(src: ByteSource, file: string, sniff
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     const nbytes = smallInt(ends[i] - begins[i]);
-    tensors[i] = {
-      name,
-      dtype: SAFETENSORS_DTYPES[dtypes[i]],
-      formatDtype: dtypes[i],
-      shape: shapes[i],
-      nbytes,
-      file,
-      dataOffset: dataStart + begins[i],
-      storage: storagePrefix + name,
-      storageOffset: 0,
-      strides: null,
-      storageNbytes: nbytes,
-    };
+    // Each tensor is a storage of its own: at offset 0 in it, no strides, all of its bytes.
+    tensors[i] = tensorRecord(name, SAFETENSORS_DTYPES[dtypes[i]], dtypes[i], shapes[i], nbytes, file, dataStart + begins[i], storagePrefix + name, 0, null, nbytes, undefined);
   }
   return { file, headerLength: n, dataStart, tensors, metadata: header.metadata, bytesRead: src.bytesRead };
 }

@@ -226,7 +226,7 @@ async function readFromCache(a: HubAddress, cacheDir: string, only: boolean): Pr
 /** Open and analyse an address: what openCheckpoint does for hf:// and http(s):// inputs. */
 export async function openRemote(address: string, opts: RemoteOptions & Pick<OpenOptions, 'onProgress'> = {}): Promise<Checkpoint> {
   const r = await readRemote(address, opts);
-  const cp = analyze(r.raw);
+  const cp = analyze(r.raw, { consume: true });
   cp.source = r.source;
   cp.bytesTransferred = r.transfer.bytesTransferred;
   cp.requests = r.transfer.requests;

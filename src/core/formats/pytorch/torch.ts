@@ -8,6 +8,7 @@ import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { itemSize } from '../../dtypes';
 import { TensorRecord } from '../../model';
+import { tensorRecord } from '../../tensor-record';
 import { SafetyRecorder } from './safety';
 import {
   PickleHooks,
@@ -564,22 +565,22 @@ export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
       if (t.quant.axis !== undefined) extra.axis = t.quant.axis;
     }
     if (s && s.location !== 'cpu') extra.device = s.location;
-    const r: TensorRecord = {
-      name: n.name,
-      dtype: t.dtype,
-      formatDtype: t.formatDtype,
-      shape: t.shape.slice(),
+    const r = tensorRecord(
+      n.name,
+      t.dtype,
+      t.formatDtype,
+      t.shape.slice(),
       nbytes,
       file,
-      dataOffset: s ? s.dataOffset : null,
-      storage: s ? s.id : null,
-      storageOffset: s ? t.offset * es : null,
-      strides: t.stride ? t.stride.slice() : null,
-    };
-    if (s) r.storageNbytes = s.nbytes;
+      s ? s.dataOffset : null,
+      s ? s.id : null,
+      s ? t.offset * es : null,
+      t.stride ? t.stride.slice() : null,
+      s ? s.nbytes : undefined,
+      Object.keys(extra).length ? extra : undefined,
+    );
     if (n.role) r.role = n.role;
     if (n.roleReason) r.roleReason = n.roleReason;
-    if (Object.keys(extra).length) r.extra = extra;
     out.push(r);
   }
   return out;
