@@ -166,6 +166,11 @@ export const nvfp4: Detector = (view, qc) => {
 
 function declaredBlock(qc: QuantConfig | undefined): number[] | undefined {
   const b = qc?.cfg.weight_block_size;
-  if (Array.isArray(b) && b.length === 2 && b.every((x) => num(x) !== undefined && (x as number) > 0)) return b as number[];
+  // Both sizes tested without a callback: this runs for every FP8 layer.
+  if (Array.isArray(b) && b.length === 2 && isSize(b[0]) && isSize(b[1])) return b as number[];
   return undefined;
+}
+
+function isSize(x: unknown): boolean {
+  return num(x) !== undefined && (x as number) > 0;
 }
