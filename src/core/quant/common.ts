@@ -9,8 +9,6 @@ import { dtypeInfo } from '../dtypes';
 /** The tensors of one module, by their name below it (`qweight`, `weight.absmax`...). */
 export interface LayerView {
   path: string;
-  /** Last component of the path (`q_proj`). */
-  name: string;
   tensors: ReadonlyMap<string, Tensor>;
 }
 

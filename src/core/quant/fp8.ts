@@ -20,15 +20,16 @@ import { QuantLayer } from '../model';
 export const fp8: Detector = (view, qc, ctx) => {
   const w = view.tensors.get('weight');
   if (!w || !w.dtype.startsWith('float8_')) return undefined;
-  const scaleName = view.tensors.has('weight_scale_inv') ? 'weight_scale_inv' : view.tensors.has('weight_scale') ? 'weight_scale' : undefined;
-  const scale = scaleName ? view.tensors.get(scaleName)! : undefined;
+  const scaleInv = view.tensors.get('weight_scale_inv');
+  const scale = scaleInv ?? view.tensors.get('weight_scale');
+  const scaleName = scaleInv ? 'weight_scale_inv' : 'weight_scale';
   const declared = declaredBlock(qc);
   const bias = view.tensors.has('bias');
   if (scale) {
     // 45,000 layers of a few shapes: what is said about a shape, and the layer it describes, is
     // worked out once and shared (nothing in the result depends on the layer's name). The
     // layers are shared within one checkpoint only (`ctx` is one run's).
-    const e = fp8Entry(w.dtype, w.shape, scaleName!, scale.shape, declared);
+    const e = fp8Entry(w.dtype, w.shape, scaleName, scale.shape, declared);
     if (e.run !== ctx) {
       e.run = ctx;
       e.withBias = e.noBias = undefined;
@@ -165,6 +166,11 @@ export const nvfp4: Detector = (view, qc) => {
 
 function declaredBlock(qc: QuantConfig | undefined): number[] | undefined {
   const b = qc?.cfg.weight_block_size;
-  if (Array.isArray(b) && b.length === 2 && b.every((x) => num(x) !== undefined && (x as number) > 0)) return b as number[];
+  // Both sizes tested without a callback: this runs for every FP8 layer.
+  if (Array.isArray(b) && b.length === 2 && isSize(b[0]) && isSize(b[1])) return b as number[];
   return undefined;
+}
+
+function isSize(x: unknown): boolean {
+  return num(x) !== undefined && (x as number) > 0;
 }

@@ -89,7 +89,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     }
     for (let a = 0; a < r.aux.length; a++) {
       const t = view.tensors.get(r.aux[a][0]);
-      if (t) markAux(t, once(r.aux[a][1]), view.path);
+      if (t) markAux(t, once(r.aux[a][1]), view);
     }
     markActivationState(view, false);
     if (r.notes?.length) {
@@ -101,10 +101,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     ann.layers.push(r.layer);
     ann.packed.push(p);
   };
-  // One module at a time, in the order modules first appear; each view is made when its turn
-  // comes and dropped after (a detector reads one module's tensors and changes only those, so
-  // the activation scales outside quantized layers are marked as each module is done).
-  for (let v = 0; v < layers.paths.length; v++) {
+  // One module at a time, in the order modules first appear, through one view pointed at each in
+  // turn (a detector reads one module's tensors and changes only those, so the activation scales
+  // outside quantized layers are marked as each module is done).
+  for (let v = 0; v < layers.count; v++) {
     const view = layers.view(v);
     const before = ann.layers.length;
     found: {
@@ -179,14 +179,16 @@ function unifyGroups(ann: QuantAnnotations): void {
   }
 }
 
-function markAux(t: Tensor, reason: string, owner: string): void {
+/** Make `t`, one of the view's tensors, a quantization tensor of the view's module. */
+function markAux(t: Tensor, reason: string, view: ModuleView): void {
   t.role = 'quantization';
   t.roleReason = reason;
   // bitsandbytes names (`q_proj.weight.absmax`) sit below the weight, not below a module `weight`:
-  // such a name starts with `owner.` and has a further dot (said without cutting the name).
+  // such a name (which starts with the module's path) has a dot after `path.` (said without
+  // cutting the name, or making the path unless it is one).
   const name = t.name;
-  const n = owner.length;
-  if (name.length > n && name.charCodeAt(n) === 46 /* . */ && name.indexOf('.', n + 1) >= 0 && name.startsWith(owner)) t.module = owner;
+  const n = view.pathLength;
+  if (name.length > n && name.charCodeAt(n) === 46 /* . */ && name.indexOf('.', n + 1) >= 0) t.module = view.path;
 }
 
 /**
@@ -210,30 +212,38 @@ function activationReason(name: string, start: number): string | undefined {
 
 /** Mark a layer's activation and KV-cache scales (`input_scale`, `k_scale`...); `unmarked`: only those not yet quantization tensors. */
 function markActivationState(view: ModuleView, unmarked: boolean): void {
-  view.tensors.forEachNamed((t, name, start) => {
-    const reason = activationReason(name, start);
-    if (reason !== undefined && !(unmarked && t.role === 'quantization')) markAux(t, reason, view.path);
-  });
+  // A loop over positions rather than a callback: a closure made per module is 100 bytes
+  // (4.6 MB for DeepSeek-V3's layers).
+  const tensors = view.tensors;
+  for (let i = tensors.first; i >= 0; i = tensors.after(i)) {
+    const t = tensors.at(i);
+    const reason = activationReason(t.name, tensors.start(i));
+    if (reason !== undefined && !(unmarked && t.role === 'quantization')) markAux(t, reason, view);
+  }
 }
 
 /** Multi-level local names that belong to the module above them (bitsandbytes). */
 const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+))$/;
 
 /**
- * Present tensors grouped by module path, in the order paths first appear, as lists threaded
- * through tensor positions: nothing per module is kept but its path, and a module's view (a
- * Map by local name) is made when the methods read it.
+ * Present tensors grouped by module, in the order modules first appear, as lists threaded
+ * through tensor positions. Nothing per module is kept but numbers: a module's path is cut from
+ * its first tensor's name when something asks for it (a warning, a bitsandbytes owner, an MLX
+ * override), and a module is found by a hash of its path in a table of module numbers rather
+ * than in a Map keyed by path strings (46,000 paths made, hashed and kept for DeepSeek-V3).
  */
 class LayerGroups {
-  /** Module paths, in first-appearance order. */
-  readonly paths: string[] = [];
+  /** How many modules there are. */
+  readonly count: number;
   /** Per module (at most one per tensor): its first and last tensor, whether it holds a `*_blocks` tensor (MXFP4). */
   private readonly first: Int32Array;
   private readonly last: Int32Array;
   private readonly blocks: Uint8Array;
-  /** Per tensor: the next tensor of its module (-1: none), and where its local name starts. */
+  /** Per tensor: the next tensor of its module (-1: none), and where its local name starts, less one (localCut). */
   private readonly next: Int32Array;
   private readonly cuts: Int32Array;
+  /** The one view, pointed at each module in turn. */
+  private readonly current: ModuleView;
 
   constructor(private readonly tensors: Tensor[]) {
     const n = tensors.length;
@@ -242,23 +252,34 @@ class LayerGroups {
     this.blocks = new Uint8Array(n);
     this.next = new Int32Array(n).fill(-1);
     this.cuts = new Int32Array(n);
-    const byPath = new Map<string, number>();
-    let prev = -1;
-    for (let i = 0; i < tensors.length; i++) {
+    // Module numbers by path hash, open addressing with linear probing over at least twice as many
+    // slots as there can be modules; beside each module the hash of its path.
+    const hashes = new Int32Array(n);
+    let size = 2;
+    while (size < 2 * n) size *= 2;
+    const slots = new Int32Array(size).fill(-1);
+    let count = 0;
+    let v = -1;
+    // The path of the run of tensors being read: tensors of a module usually come together, so a
+    // tensor's path is compared with it first (a cut string and ===, which costs less than
+    // startsWith in place) and only a tensor starting a run looks its module up.
+    let runPath = '';
+    for (let i = 0; i < n; i++) {
       const t = tensors[i];
       if (!t.present) continue;
       const name = t.name;
       const cut = localCut(name);
       this.cuts[i] = cut;
-      // Tensors of a module usually come together: the previous module is tried before the map.
-      let v = prev >= 0 && samePath(name, cut, this.paths[prev]) ? prev : -1;
-      if (v < 0) {
-        const path = cut > 0 ? name.slice(0, cut) : '';
-        v = byPath.get(path) ?? -1;
+      const path = cut > 0 ? name.slice(0, cut) : '';
+      if (v < 0 || path !== runPath) {
+        runPath = path;
+        const h = hashOf(path);
+        let s = h & (size - 1);
+        for (v = slots[s]; v >= 0 && !(hashes[v] === h && this.path(v) === path); v = slots[s]) s = (s + 1) & (size - 1);
         if (v < 0) {
-          v = this.paths.length;
-          byPath.set(path, v);
-          this.paths.push(path);
+          v = count++;
+          slots[s] = v;
+          hashes[v] = h;
           this.first[v] = i;
         }
       }
@@ -267,24 +288,69 @@ class LayerGroups {
       this.last[v] = i;
       // A local name ends with `_blocks` exactly when the whole name does (`_blocks` has no dot).
       if (name.endsWith('_blocks')) this.blocks[v] = 1;
-      prev = v;
     }
+    this.count = count;
+    this.current = new ModuleView(this, new LocalTensors(tensors, this.cuts, this.next));
   }
 
   hasBlocks(v: number): boolean {
     return this.blocks[v] === 1;
   }
 
-  /** The tensors of module `v` by local name, in their order in the checkpoint. */
+  /** Module `v`'s path: its first tensor's name up to the local name. */
+  path(v: number): string {
+    const i = this.first[v];
+    const cut = this.cuts[i];
+    return cut > 0 ? this.tensors[i].name.slice(0, cut) : '';
+  }
+
+  /** The length of module `v`'s path. */
+  pathLength(v: number): number {
+    return Math.max(this.cuts[this.first[v]], 0);
+  }
+
+  /**
+   * The tensors of module `v` by local name, in their order in the checkpoint. The view is
+   * valid until the next call: one object serves every module, since the methods read a view
+   * only while they are called and keep the tensors they find, never the view.
+   */
   view(v: number): ModuleView {
-    const path = this.paths[v];
-    return { path, name: path.slice(path.lastIndexOf('.') + 1), tensors: new LocalTensors(this.tensors, this.cuts, this.next, this.first[v]) };
+    this.current.moveTo(v, this.first[v]);
+    return this.current;
   }
 }
 
-/** A module's view as LayerGroups makes it, whose tensors also list their names in place. */
-interface ModuleView extends LayerView {
-  tensors: LocalTensors;
+/** FNV-1a of a string's UTF-16 code units. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  return h;
+}
+
+/** A module's view as LayerGroups makes it: its path is cut from a tensor name when first read. */
+class ModuleView implements LayerView {
+  private v = -1;
+  private pathText: string | undefined;
+
+  constructor(
+    private readonly groups: LayerGroups,
+    readonly tensors: LocalTensors,
+  ) {}
+
+  moveTo(v: number, first: number): void {
+    this.v = v;
+    this.pathText = undefined;
+    this.tensors.first = first;
+  }
+
+  get path(): string {
+    return (this.pathText ??= this.groups.path(this.v));
+  }
+
+  /** The length of the path, known without making it. */
+  get pathLength(): number {
+    return this.groups.pathLength(this.v);
+  }
 }
 
 /**
@@ -294,25 +360,37 @@ interface ModuleView extends LayerView {
  * and the local name make the tensor's name.
  */
 class LocalTensors implements ReadonlyMap<string, Tensor> {
+  /** The module's first tensor (ModuleView.moveTo). */
+  first = -1;
+
   constructor(
     private readonly tensors: Tensor[],
     /** Per tensor: where its local name starts, less one (LayerGroups). */
     private readonly cuts: Int32Array,
     private readonly next: Int32Array,
-    private readonly first: number,
   ) {}
 
-  /** Where tensor `i`'s local name starts. */
-  private start(i: number): number {
+  /** The module's tensor after the one at position `i` (-1: none). */
+  after(i: number): number {
+    return this.next[i];
+  }
+
+  /** The tensor at position `i`. */
+  at(i: number): Tensor {
+    return this.tensors[i];
+  }
+
+  /** Where the name of the tensor at position `i` has its local name. */
+  start(i: number): number {
     const cut = this.cuts[i];
     return cut > 0 ? cut + 1 : 0;
   }
 
   private find(local: string): number {
     for (let i = this.first; i >= 0; i = this.next[i]) {
+      // The local name is the name's end: endsWith compares it in place at half startsWith's cost.
       const name = this.tensors[i].name;
-      const start = this.start(i);
-      if (name.length - start === local.length && name.startsWith(local, start)) return i;
+      if (name.length - this.start(i) === local.length && name.endsWith(local)) return i;
     }
     return -1;
   }
@@ -330,11 +408,6 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
     let n = 0;
     for (let i = this.first; i >= 0; i = this.next[i]) n++;
     return n;
-  }
-
-  /** Each tensor with its name and where its local name starts in it (no local-name string is made). */
-  forEachNamed(fn: (t: Tensor, name: string, start: number) => void): void {
-    for (let i = this.first; i >= 0; i = this.next[i]) fn(this.tensors[i], this.tensors[i].name, this.start(i));
   }
 
   forEach(fn: (t: Tensor, local: string, map: ReadonlyMap<string, Tensor>) => void): void {
@@ -368,11 +441,6 @@ function localCut(name: string): number {
     if (nested) return name.length - nested[1].length - 1;
   }
   return last;
-}
-
-/** Whether `name`, cut at `cut`, lies in module `path`. */
-function samePath(name: string, cut: number, path: string): boolean {
-  return cut > 0 ? cut === path.length && name.startsWith(path) : path === '';
 }
 
 /** The scheme summary, once the tree gives the logical parameter count. */
