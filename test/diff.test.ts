@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, Checkpoint } from '../src/core';
+import { openCheckpoint } from '../src/core';
 import { compareCheckpoints, compareStructure, renderDiffMarkdown, renderDiffText, toDiffReport, walkRows, CheckpointDiff, ModuleRow } from '../src/core/diff';
 import { ggufToHf, prefixChange, stripChain } from '../src/core/diff/names';
 import { cli, fixture, readJson, rebuildSkeleton, safetensorsBytes, sparseFromHeader, tempDir } from './helpers';
@@ -25,7 +25,7 @@ const names = (list: { key: string }[]) => list.map((p) => p.key).sort();
 
 /** Counts that must add up in every comparison: owned counts per row, and at the root the analysis' unique counts. */
 function checkInvariants(d: CheckpointDiff): void {
-  const bytes = (cp: Checkpoint) => Object.values(cp.bytesByDtype).reduce((s, v) => s + v, 0);
+  const bytes = (x: { bytesByDtype: Record<string, number> }) => Object.values(x.bytesByDtype).reduce((s, v) => s + v, 0);
   assert.strictEqual(d.root.countsA!.parameters.owned, d.a.parameters.unique, 'a: owned parameters add up to the unique count');
   assert.strictEqual(d.root.countsB!.parameters.owned, d.b.parameters.unique, 'b: owned parameters add up to the unique count');
   assert.strictEqual(d.root.countsA!.buffers.owned, d.a.buffers.unique, 'a: owned buffers');
@@ -38,22 +38,29 @@ function checkInvariants(d: CheckpointDiff): void {
       const c = side === 'A' ? r.countsA : r.countsB;
       if (!c) continue;
       let p = 0;
+      let b = 0;
       let by = 0;
       for (const t of r.tensors) {
         const x = side === 'A' ? t.a : t.b;
         if (!x) continue;
         if (x.role === 'parameter') p += side === 'A' ? t.ownedA : t.ownedB;
+        else if (x.role === 'buffer') b += side === 'A' ? t.ownedA : t.ownedB;
         by += side === 'A' ? t.ownedBytesA : t.ownedBytesB;
       }
       for (const k of r.children) {
         const kc = side === 'A' ? k.countsA : k.countsB;
         if (kc) {
           p += kc.parameters.owned;
+          b += kc.buffers.owned;
           by += kc.bytes.owned;
         }
       }
       assert.strictEqual(c.parameters.owned, p, `${side} ${r.path}: owned parameters are the sum of its tensors and children`);
+      assert.strictEqual(c.buffers.owned, b, `${side} ${r.path}: owned buffers add up`);
       assert.strictEqual(c.bytes.owned, by, `${side} ${r.path}: owned bytes add up`);
+      const m = (side === 'A' ? r.a : r.b)!;
+      assert.deepStrictEqual([c.parameters.unique, c.parameters.total, c.buffers.unique, c.buffers.total], [m.parameters.unique, m.parameters.total, m.buffers.unique, m.buffers.total], `${side} ${r.path}: the module's counts`);
+      assert.strictEqual(c.bytes.unique, bytes(m), `${side} ${r.path}: the module's bytes`);
     }
   });
   // Every tensor of either side is in exactly one pair, and every pair in exactly one row.
@@ -387,6 +394,31 @@ describe('diff: every fixture against itself is equal', () => {
     const owned = Object.fromEntries(d.pairs.map((x) => [x.key, x.ownedA]));
     assert.deepStrictEqual([owned['q_proj.weight'], owned['k_proj.weight'], owned['v_proj.weight']], [64, 64, 64]);
     assert.strictEqual(owned['out_proj.weight'] + owned['out_proj_t.weight'], 64);
+  });
+
+  it('modules with equal parameter counts keep their own bytes and buffers (rows share counts only when all are equal)', async () => {
+    // a, b and c hold 16 parameters each: b in half the bytes, c with a buffer beside them.
+    const dir = tempDir();
+    try {
+      const header = {
+        'a.weight': { dtype: 'F32', shape: [4, 4], data_offsets: [0, 64] },
+        'b.weight': { dtype: 'F16', shape: [4, 4], data_offsets: [64, 96] },
+        'c.weight': { dtype: 'F32', shape: [4, 4], data_offsets: [96, 160] },
+        'c.running_mean': { dtype: 'F32', shape: [4], data_offsets: [160, 176] },
+      };
+      const file = path.join(dir, 'model.safetensors');
+      fs.writeFileSync(file, safetensorsBytes(header, 176));
+      const d = compareStructure(await open(file), await open(file));
+      const counts = d.root.children.map((r) => [r.path, r.countsB!.parameters.unique, r.countsB!.buffers.unique, r.countsB!.bytes.unique, r.countsB!.bytes.owned]);
+      assert.deepStrictEqual(counts, [
+        ['a', 16, 0, 64, 64],
+        ['b', 16, 0, 32, 32],
+        ['c', 16, 4, 80, 80],
+      ]);
+      checkInvariants(d);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('matches a 5,000-tensor checkpoint with a renamed copy, every tensor through the prefix rule', async () => {

@@ -86,6 +86,7 @@ export interface ModuleRow {
   b: ModuleNode | null;
   /** A's path for this module in A's own names, when it differs from `path`. */
   aPath?: string;
+  /** Rows that count alike share one object: read them, never write. */
   countsA: SideCounts | null;
   countsB: SideCounts | null;
   /** Type or repr differs (shown); `typeCounts` when both sides know the class exactly (counted). */
