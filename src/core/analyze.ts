@@ -357,7 +357,8 @@ class Builder {
 
   child(name: string): Builder | undefined {
     if (this.byName) return this.byName.get(name);
-    for (const c of this.children) if (c.name === name) return c;
+    const kids = this.children;
+    for (let k = 0; k < kids.length; k++) if (kids[k].name === name) return kids[k];
     return undefined;
   }
 
@@ -365,7 +366,8 @@ class Builder {
   childNamed(source: string, start: number, end: number): Builder | undefined {
     if (this.byName) return this.byName.get(source.slice(start, end));
     const len = end - start;
-    for (const c of this.children) if (c.name.length === len && source.startsWith(c.name, start)) return c;
+    const kids = this.children;
+    for (let k = 0; k < kids.length; k++) if (kids[k].name.length === len && source.startsWith(kids[k].name, start)) return kids[k];
     return undefined;
   }
 
@@ -484,19 +486,19 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
   if (raw.moduleTree) attachHint(root, raw.moduleTree, intern);
 
-  /** The child `name` of `parent`, made if missing; `prefix` is its dotted path when the caller has it. */
-  const childOf = (parent: Builder, name: string, prefix?: string): Builder => {
-    let c = parent.child(name);
-    if (c) return c;
+  /** A new child `name` of `parent`; `prefix` is its dotted path when the caller has it. */
+  const newChild = (parent: Builder, name: string, prefix?: string): Builder => {
     let path: string;
     if (parent === root || parent.path === '') path = name;
     // The path is the tensor name's own prefix (one string shared with the name), not a copy.
     else if (prefix !== undefined && parent.path.length + 1 + name.length === prefix.length && prefix.startsWith(parent.path)) path = prefix;
     else path = `${parent.path}.${name}`;
-    c = new Builder(intern.string(name), path);
+    const c = new Builder(intern.string(name), path);
     parent.add(c);
     return c;
   };
+  /** The child `name` of `parent`, made if missing. */
+  const childOf = (parent: Builder, name: string, prefix?: string): Builder => parent.child(name) ?? newChild(parent, name, prefix);
   // The module of a dotted prefix is the walk of its parts from the root: the same prefix is the
   // same module, so each distinct prefix is walked once (a module's tensors mostly come together).
   const byPrefix = new Map<string, Builder>();
@@ -513,33 +515,35 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
     for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) n++;
     return n;
   };
-  const cursor = new ModuleCursor(root, childOf);
-  const parents: Builder[] = new Array(tensors.length);
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i];
+  const cursor = new ModuleCursor(root, newChild);
+  const moduleOf = (t: Tensor): Builder => {
     const name = t.name;
-    const byModule = t.module !== undefined && name.startsWith(`${t.module}.`);
-    let parent: Builder;
-    if (byModule) {
+    if (t.module !== undefined && name.startsWith(`${t.module}.`)) {
       // bitsandbytes: `q_proj.weight.absmax` belongs to q_proj.
-      parent = dots(t.module!) < MAX_TREE_DEPTH ? nodeFor(t.module!) : deepParent(root, [...t.module!.split('.'), name.slice(t.module!.length + 1)], childOf);
-    } else {
-      const dot = name.lastIndexOf('.');
-      if (dot < 0) parent = root;
-      else parent = cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
+      return dots(t.module) < MAX_TREE_DEPTH ? nodeFor(t.module) : deepParent(root, [...t.module.split('.'), name.slice(t.module.length + 1)], childOf);
     }
-    parents[i] = parent;
-  }
+    const dot = name.lastIndexOf('.');
+    if (dot < 0) return root;
+    return cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
+  };
   // A module's tensors mostly come together: each run becomes its list in one exact-size slice
-  // (pushing one by one would leave most lists with room for 17 tensors, for the life of the build).
-  for (let i = 0; i < tensors.length; ) {
-    const parent = parents[i];
-    let end = i + 1;
-    while (end < tensors.length && parents[end] === parent) end++;
-    if (parent.own.length === 0) parent.own = tensors.slice(i, end);
-    else for (let k = i; k < end; k++) parent.own.push(tensors[k]);
-    i = end;
+  // when it ends (pushing one by one would leave most lists with room for 17 tensors, for the life
+  // of the build). Runs are taken as the modules are found, without a list of 92,000 modules.
+  const take = (b: Builder, start: number, end: number): void => {
+    if (start === end) return;
+    if (b.own.length === 0) b.own = tensors.slice(start, end);
+    else for (let k = start; k < end; k++) b.own.push(tensors[k]);
+  };
+  let run = root;
+  let start = 0;
+  for (let i = 0; i < tensors.length; i++) {
+    const parent = moduleOf(tensors[i]);
+    if (parent === run) continue;
+    take(run, start, i);
+    run = parent;
+    start = i;
   }
+  take(run, start, tensors.length);
   if (!raw.moduleTree) orderChildren(root);
   const ctx: InferenceContext = {
     layers: raw.layers,
@@ -573,7 +577,8 @@ class ModuleCursor {
   private previous = '';
   constructor(
     private readonly root: Builder,
-    private readonly childOf: (parent: Builder, name: string, prefix?: string) => Builder,
+    /** Makes a child the walk did not find. */
+    private readonly newChild: (parent: Builder, name: string, prefix: string) => Builder,
   ) {}
 
   /** The module of `name`'s prefix up to its last dot `lastDot`; undefined past MAX_TREE_DEPTH levels. */
@@ -595,7 +600,7 @@ class ModuleCursor {
         return undefined;
       }
       const dot = name.indexOf('.', start);
-      parent = parent.childNamed(name, start, dot) ?? this.childOf(parent, name.slice(start, dot), name.slice(0, dot));
+      parent = parent.childNamed(name, start, dot) ?? this.newChild(parent, name.slice(start, dot), name.slice(0, dot));
       levels[k] = parent;
       ends[k] = dot;
       k++;
@@ -647,34 +652,37 @@ function orderChildren(root: Builder): void {
     }
     return r;
   };
+  /** The rank of a child of `b`: at the root, the output head goes last. */
+  const rank = (b: Builder, c: Builder): number => (b.path === '' && OUTPUT_HEAD.test(c.name) ? 3 : rankOf(c.name));
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
     const kids = b.children;
     if (kids.length > 1) {
-      const rank = (c: Builder): number => (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name) ? 3 : rankOf(c.name));
-      const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
-      const cmp = (x: Ranked, y: Ranked) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
       // Most modules are in order already: neighbours are compared without a list of ranked children.
       let sorted = true;
-      let r = rank(kids[0]);
+      let r = rank(b, kids[0]);
       let n = numberOf(kids[0]);
       for (let i = 1; i < kids.length && sorted; i++) {
-        const ri = rank(kids[i]);
+        const ri = rank(b, kids[i]);
         const ni = numberOf(kids[i]);
-        // cmp(previous, this) > 0; the index tie-break of neighbours is never positive.
+        // byRank(previous, this) > 0; the index tie-break of neighbours is never positive.
         if (r - ri > 0 || (r === ri && !isNaN(n) && !isNaN(ni) && n - ni > 0)) sorted = false;
         r = ri;
         n = ni;
       }
       if (!sorted) {
-        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(c), n: numberOf(c) }));
-        b.reorder(indexed.sort(cmp).map(({ c }) => c));
+        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(b, c), n: numberOf(c) }));
+        b.reorder(indexed.sort(byRank).map(({ c }) => c));
       }
     }
-    for (const c of kids) stack.push(c);
+    for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
 }
+
+const OUTPUT_HEAD = /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/;
+const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
+const byRank = (x: Ranked, y: Ranked): number => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
 
 function attachHint(b: Builder, hint: ModuleHint, intern: Interner): void {
   b.hint = hint;
@@ -1060,8 +1068,9 @@ class Structures {
     if (b.signature >= 0) return b.signature;
     const m = b.node!;
     let n = this.signatures.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
-    n = n.step(b.children.length);
-    for (const c of b.children) n = n.step(c.name).step(this.signature(c));
+    const kids = b.children;
+    n = n.step(kids.length);
+    for (let k = 0; k < kids.length; k++) n = n.step(kids[k].name).step(this.signature(kids[k]));
     if (n.id < 0) n.id = this.signatureCount++;
     b.signature = n.id;
     return n.id;
