@@ -332,7 +332,12 @@ function measure(list: Tensor[]): Measure {
 // ---------------------------------------------------------------------------------------------
 // Module tree
 
-/** A module being built: its children in order, its own tensors, and what finish() keeps of its subtree for its parent. */
+/**
+ * A module being built: its children in order and its own tensors. What finish() works out per
+ * module is kept by the module's position in its walk (Sums, Structures), not here: the 61,000
+ * builders of DeepSeek-V3 are made, and copied by the young generation's collections, before
+ * finish() starts, and six fields fewer make each of them 48 bytes smaller.
+ */
 class Builder {
   /** Shared empty lists until a child or a tensor comes: 44,544 expert projections of DeepSeek-V3 have no child. */
   children: Builder[] = NO_BUILDERS;
@@ -340,19 +345,8 @@ class Builder {
   private byName: Map<string, Builder> | undefined;
   own: Tensor[] = NO_TENSORS;
   hint: ModuleHint | undefined = undefined;
-  /** Set by finish(): the node. */
-  node: ModuleNode | undefined = undefined;
-  /** Set by finish(): the module's position in its walk, where its subtree's totals are (Sums). */
+  /** Set by finish(): the module's position in its walk, where what finish() works out of it is kept (Sums, Structures). */
   at = -1;
-  /** Set by finish(): bytes by dtype of the subtree's tensors alone on their storage (interned: never mutated). */
-  bytes: Record<string, number> = EMPTY_BYTES;
-  /** Set by finish(): the subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
-  shared: Tensor[] | null = null;
-  /** Id of the structure of its own tensors (Structures.own), once taken, and whether a layer inferred from it can be shared. */
-  ownStructure = -1;
-  ownShareable = false;
-  /** Fold signature (an id per distinct structure), when a parent folds it. */
-  signature = -1;
   constructor(readonly name: string, readonly path: string) {}
 
   child(name: string): Builder | undefined {
@@ -372,8 +366,10 @@ class Builder {
   }
 
   add(c: Builder): void {
-    if (this.children === NO_BUILDERS) this.children = [];
-    this.children.push(c);
+    // A list that push() grows has room for 17 from its first child, for the life of the build;
+    // most modules have a few children (an expert three), so a short list is remade at its size.
+    if (this.children.length < 8) this.children = this.children.concat(c);
+    else this.children.push(c);
     if (this.byName) this.byName.set(c.name, c);
     else if (this.children.length > 8) this.byName = new Map(this.children.map((x) => [x.name, x]));
   }
@@ -384,10 +380,10 @@ class Builder {
 }
 
 /**
- * What each subtree adds to its parent's totals (shared storage is measured at each level), by
- * the module's position in finish()'s walk. Columns rather than fields of the modules: totals
- * pass 2^31 (671 billion parameters), and an object field that has held such a number keeps
- * every module's value in a heap number of its own.
+ * What each subtree adds to its parent's totals (shared storage is measured at each level), and
+ * its node, by the module's position in finish()'s walk. Columns rather than fields of the
+ * modules: totals pass 2^31 (671 billion parameters), and an object field that has held such a
+ * number keeps every module's value in a heap number of its own.
  */
 class Sums {
   readonly paramUnique: Float64Array;
@@ -402,6 +398,11 @@ class Sums {
   readonly count: Uint32Array;
   /** OPTIMIZER: the subtree holds optimizer state; QUANTIZED: it holds a quantized tensor (StoredCount). */
   readonly flags: Uint8Array;
+  /** Bytes by dtype of the subtree's tensors alone on their storage (interned: never mutated). */
+  readonly bytes: Record<string, number>[];
+  /** The subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
+  readonly shared: (Tensor[] | null)[];
+  readonly nodes: ModuleNode[];
   constructor(n: number) {
     this.paramUnique = new Float64Array(n);
     this.paramTotal = new Float64Array(n);
@@ -413,6 +414,9 @@ class Sums {
     this.storedBytes = new Float64Array(n);
     this.count = new Uint32Array(n);
     this.flags = new Uint8Array(n);
+    this.bytes = new Array(n);
+    this.shared = new Array(n);
+    this.nodes = new Array(n);
   }
 }
 
@@ -544,7 +548,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
     start = i;
   }
   take(run, start, tensors.length);
-  if (!raw.moduleTree) orderChildren(root);
+  const order = preorder(root, raw.moduleTree ? undefined : childOrder());
   const ctx: InferenceContext = {
     layers: raw.layers,
     modelType:
@@ -555,7 +559,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
           : undefined,
     config: raw.config ?? raw.hyperParameters,
   };
-  return finish(root, ctx, shared, intern, stored);
+  return finish(order, ctx, shared, intern, stored);
 }
 
 /**
@@ -636,7 +640,8 @@ interface Ranked {
   n: number;
 }
 
-function orderChildren(root: Builder): void {
+/** What puts a module's children in order (Ranked), with the ranks of names kept for one tree. */
+function childOrder(): (b: Builder) => void {
   const ranks = new Map<string, number>();
   const rankOf = (name: string): number => {
     let r = ranks.get(name);
@@ -654,9 +659,7 @@ function orderChildren(root: Builder): void {
   };
   /** The rank of a child of `b`: at the root, the output head goes last. */
   const rank = (b: Builder, c: Builder): number => (b.path === '' && OUTPUT_HEAD.test(c.name) ? 3 : rankOf(c.name));
-  const stack: Builder[] = [root];
-  while (stack.length) {
-    const b = stack.pop()!;
+  return (b: Builder): void => {
     const kids = b.children;
     if (kids.length > 1) {
       // Most modules are in order already: neighbours are compared without a list of ranked children.
@@ -676,8 +679,7 @@ function orderChildren(root: Builder): void {
         b.reorder(indexed.sort(byRank).map(({ c }) => c));
       }
     }
-    for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
-  }
+  };
 }
 
 const OUTPUT_HEAD = /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/;
@@ -702,20 +704,30 @@ const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
 
-function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
-  // Iterative pre-order so very deep trees cannot exhaust the stack; walked backwards, each
-  // module comes after its subtree.
+/**
+ * The modules in pre-order from the root, each noting its position (Builder.at): walked
+ * backwards, each comes after its subtree. Iterative, so very deep trees cannot exhaust the
+ * stack. `arrange`, when given, puts each module's children in order before they are walked:
+ * one walk orders the tree and lists it.
+ */
+function preorder(root: Builder, arrange: ((b: Builder) => void) | undefined): Builder[] {
   const order: Builder[] = [];
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
     b.at = order.length;
     order.push(b);
+    arrange?.(b);
     const kids = b.children;
     for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
+  return order;
+}
+
+/** The nodes of the modules `order` lists (preorder()), from the last to the root, which it returns. */
+function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
   const sums = new Sums(order.length);
-  const structures = new Structures(ctx, intern);
+  const structures = new Structures(ctx, intern, sums.nodes);
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     let paramUnique = 0;
@@ -774,14 +786,16 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       storedBytes += sums.storedBytes[at];
       count += sums.count[at];
       flags |= sums.flags[at];
-      for (const key in c.bytes) {
+      const childBytes = sums.bytes[at];
+      for (const key in childBytes) {
         bytes ??= {};
-        bytes[key] = (bytes[key] ?? 0) + c.bytes[key];
+        bytes[key] = (bytes[key] ?? 0) + childBytes[key];
       }
-      if (c.shared) for (const t of c.shared) (sharedList ??= []).push(t);
-      children[k] = c.node!;
-      // The parent has taken the child's shared list: it is not kept for the life of the tree.
-      c.shared = null;
+      const childShared = sums.shared[at];
+      if (childShared) for (const t of childShared) (sharedList ??= []).push(t);
+      children[k] = sums.nodes[at];
+      // The parent has taken the child's shared list: it is not kept for the rest of the walk.
+      sums.shared[at] = null;
     }
     sums.paramUnique[i] = paramUnique;
     sums.paramTotal[i] = paramTotal;
@@ -793,10 +807,11 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     sums.storedBytes[i] = storedBytes;
     sums.count[i] = count;
     sums.flags[i] = flags;
-    b.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
-    b.shared = sharedList;
+    const ownBytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    sums.bytes[i] = ownBytes;
+    sums.shared[i] = sharedList;
     // Shared storages are counted once within this subtree.
-    let bytesByDtype = b.bytes;
+    let bytesByDtype = ownBytes;
     let sharedWith = NO_SHARED;
     let sharedWithMore: number | undefined;
     if (sharedList) {
@@ -807,7 +822,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       if (buffers.length) bufferUnique += measure(buffers).elements;
       const others = sel(isOther);
       if (others.length) otherUnique += measure(others).elements;
-      const withShared: Record<string, number> = { ...b.bytes };
+      const withShared: Record<string, number> = { ...ownBytes };
       for (const [k, v] of Object.entries(measure(sharedList.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
       bytesByDtype = intern.dict(withShared);
       const outside = sharedOutside(b.path, sharedList, shared);
@@ -825,7 +840,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     // The children's types are settled before their runs are folded (signatures read them).
     refineBatchNorm(children);
     // Every field is set here, those that do not apply as undefined: one object shape, no field added later.
-    b.node = {
+    sums.nodes[i] = {
       name: b.name,
       path: b.path,
       type,
@@ -837,7 +852,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       tensors: own.length ? own.map((t) => t.name) : NO_NAMES,
       sharedWith,
       children,
-      folds: foldRuns(b, structures),
+      folds: foldRuns(b, sums.nodes, structures),
       tensorCount: count,
       sharedWithMore,
       repr: d.repr,
@@ -845,7 +860,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       stored: stored && flags & QUANTIZED ? stored.figures(storedElements, storedBytes, paramUnique) : undefined,
     };
   }
-  return root.node!;
+  return sums.nodes[0];
 }
 
 const EMPTY_BYTES: Record<string, number> = Object.freeze({}) as Record<string, number>;
@@ -932,7 +947,7 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(b: Builder, structures: Structures): FoldRun[] {
+function foldRuns(b: Builder, nodes: ModuleNode[], structures: Structures): FoldRun[] {
   const kids = b.children;
   if (kids.length < 2) return NO_FOLDS;
   // Lists made only for a run found: 14,848 experts of three named projections fold nothing.
@@ -945,14 +960,14 @@ function foldRuns(b: Builder, structures: Structures): FoldRun[] {
       while (j + 1 < kids.length && foldSignature(kids[j + 1], structures) === sig && Number(kids[j + 1].name) === Number(kids[j].name) + 1) j++;
     }
     if (j > i) {
-      (runs ??= []).push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: kids[i].node!.type });
+      (runs ??= []).push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: nodes[kids[i].at].type });
     }
     i = j + 1;
   }
   return runs ?? NO_FOLDS;
 }
 
-/** A numbered module's fold signature (Structures keeps it on the module), -1 for a named one. */
+/** A numbered module's fold signature (Structures keeps it by module), -1 for a named one. */
 function foldSignature(b: Builder, structures: Structures): number {
   return NUMBERED.test(b.name) ? structures.signature(b) : -1;
 }
@@ -984,21 +999,35 @@ const byName = (x: Tensor, y: Tensor): number => (x.name < y.name ? -1 : x.name 
 class Structures {
   private readonly owns = new SigNode();
   private readonly layers = new SigNode();
-  private readonly signatures = new SigNode();
+  private readonly signatureTrie = new SigNode();
   private ownCount = 0;
   private signatureCount = 0;
   private readonly recent = new RecentLayers();
+  /**
+   * By module (its position in the walk, Builder.at): the id of the structure of its own tensors
+   * (own()) and whether a layer inferred from it can be shared, once taken; its fold signature
+   * (signature()), once taken. -1: not yet.
+   */
+  private readonly ownIds: Int32Array;
+  private readonly shareable: Uint8Array;
+  private readonly signatures: Int32Array;
   constructor(
     private readonly ctx: InferenceContext,
     private readonly intern: Interner,
-  ) {}
+    /** The nodes finish() has made, by module. */
+    private readonly nodes: ModuleNode[],
+  ) {
+    this.ownIds = new Int32Array(nodes.length).fill(-1);
+    this.shareable = new Uint8Array(nodes.length);
+    this.signatures = new Int32Array(nodes.length).fill(-1);
+  }
 
   /**
    * Structure of a module's own tensors: each one's name relative to the module, dims, dtype and
    * role, in name order. Also notes whether a layer inferred from them can be shared (memoisable).
    */
   own(b: Builder): number {
-    if (b.ownStructure >= 0) return b.ownStructure;
+    if (this.ownIds[b.at] >= 0) return this.ownIds[b.at];
     let own = b.own;
     let inOrder = true;
     if (own.length > 1) {
@@ -1016,8 +1045,8 @@ class Structures {
       n = n.step(t.dtype).step(t.role);
     }
     if (n.id < 0) n.id = this.ownCount++;
-    b.ownStructure = n.id;
-    b.ownShareable = inOrder;
+    this.ownIds[b.at] = n.id;
+    this.shareable[b.at] = inOrder ? 1 : 0;
     return n.id;
   }
 
@@ -1032,12 +1061,12 @@ class Structures {
     if (stated) return this.texts(stated);
     const like = this.recent.find(b);
     if (like) {
-      b.ownStructure = like.module.ownStructure;
-      b.ownShareable = true;
+      this.ownIds[b.at] = this.ownIds[like.module.at];
+      this.shareable[b.at] = 1;
       return like.layer ?? undefined;
     }
     const structure = this.own(b);
-    if (!b.ownShareable) return this.infer(b);
+    if (!this.shareable[b.at]) return this.infer(b);
     let n = this.layers.step(structure).step(b.name);
     const own = b.own;
     for (let o = 0; o < own.length; o++) {
@@ -1065,14 +1094,14 @@ class Structures {
    * (refineBatchNorm).
    */
   signature(b: Builder): number {
-    if (b.signature >= 0) return b.signature;
-    const m = b.node!;
-    let n = this.signatures.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
+    if (this.signatures[b.at] >= 0) return this.signatures[b.at];
+    const m = this.nodes[b.at];
+    let n = this.signatureTrie.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
     const kids = b.children;
     n = n.step(kids.length);
     for (let k = 0; k < kids.length; k++) n = n.step(kids[k].name).step(this.signature(kids[k]));
     if (n.id < 0) n.id = this.signatureCount++;
-    b.signature = n.id;
+    this.signatures[b.at] = n.id;
     return n.id;
   }
 }
