@@ -440,6 +440,7 @@ class Interner {
   private readonly strings = new Map<string, string>();
   private readonly counts = new Map<number, Map<number, Counts>>();
   private readonly dicts: DictNode = {};
+  private zero: Counts | undefined;
 
   string<T extends string | undefined>(s: T): T {
     if (s === undefined) return s;
@@ -450,6 +451,8 @@ class Interner {
   }
 
   countsOf(unique: number, total: number): Counts {
+    // Most modules have no buffers and no other tensors: two of their three counts are zero.
+    if (unique === 0 && total === 0) return (this.zero ??= { unique: 0, total: 0 });
     let byTotal = this.counts.get(unique);
     if (!byTotal) this.counts.set(unique, (byTotal = new Map()));
     let c = byTotal.get(total);
@@ -626,7 +629,19 @@ function deepParent(root: Builder, parts: string[], childOf: (p: Builder, name: 
   return node;
 }
 
-const NUMBERED = /^\d+$/;
+/**
+ * Whether a module name is a number (`/^\d+$/`), as items of a ModuleList are named. Asked a few
+ * times per module (ordering, describing, folding): a loop over the digits costs a few
+ * nanoseconds where the regular expression costs some fifty.
+ */
+function isNumbered(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 /**
  * Files without module classes often list names sorted as strings (`h.10` before `h.2`):
@@ -646,7 +661,7 @@ function childOrder(): (b: Builder) => void {
   const rankOf = (name: string): number => {
     let r = ranks.get(name);
     if (r === undefined) {
-      r = NUMBERED.test(name)
+      r = isNumbered(name)
         ? 1
         : /^(wte|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd|shared)$/i.test(name)
           ? 0
@@ -683,7 +698,7 @@ function childOrder(): (b: Builder) => void {
 }
 
 const OUTPUT_HEAD = /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/;
-const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
+const numberOf = (c: Builder): number => (isNumbered(c.name) ? Number(c.name) : NaN);
 const byRank = (x: Ranked, y: Ranked): number => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
 
 function attachHint(b: Builder, hint: ModuleHint, intern: Interner): void {
@@ -893,8 +908,8 @@ function describe(b: Builder, structures: Structures): Inference {
   if (inf) return inf;
   const kids = b.children;
   if (b.path === '') return ROOT;
-  if (kids.length && kids.every((k) => NUMBERED.test(k.name))) return MODULE_LIST;
-  if (NUMBERED.test(b.name)) return BLOCK;
+  if (kids.length && kids.every((k) => isNumbered(k.name))) return MODULE_LIST;
+  if (isNumbered(b.name)) return BLOCK;
   return b.own.length ? UNKNOWN_LAYER : CONTAINER;
 }
 
@@ -969,7 +984,7 @@ function foldRuns(b: Builder, nodes: ModuleNode[], structures: Structures): Fold
 
 /** A numbered module's fold signature (Structures keeps it by module), -1 for a named one. */
 function foldSignature(b: Builder, structures: Structures): number {
-  return NUMBERED.test(b.name) ? structures.signature(b) : -1;
+  return isNumbered(b.name) ? structures.signature(b) : -1;
 }
 
 /** A node of a structure trie: one step per part of a structure (strings and numbers, never joined into one string). */
