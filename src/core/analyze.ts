@@ -990,14 +990,25 @@ function foldSignature(b: Builder, structures: Structures): number {
 /** A node of a structure trie: one step per part of a structure (strings and numbers, never joined into one string). */
 class SigNode {
   private next: Map<unknown, SigNode> | undefined;
+  /**
+   * The step last taken from here, and where it led. Modules of one structure come one after
+   * another (an MoE's experts and their projections), each taking the steps the one before took:
+   * a comparison finds them, where a map look-up per step cost some 30 per expert. (`===` finds
+   * what the map's SameValueZero would, NaN aside, which the map then finds.)
+   */
+  private lastPart: unknown = undefined;
+  private lastNode: SigNode | undefined = undefined;
   /** The structure's id, once one is given. */
   id = -1;
   /** The layer inferred for the structure (null: none), once inferred. */
   layer: Inference | null | undefined = undefined;
   step(part: unknown): SigNode {
+    if (this.lastNode !== undefined && part === this.lastPart) return this.lastNode;
     this.next ??= new Map();
     let n = this.next.get(part);
     if (!n) this.next.set(part, (n = new SigNode()));
+    this.lastPart = part;
+    this.lastNode = n;
     return n;
   }
 }
