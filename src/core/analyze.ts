@@ -345,7 +345,7 @@ class Builder {
   private byName: Map<string, Builder> | undefined;
   own: Tensor[] = NO_TENSORS;
   hint: ModuleHint | undefined = undefined;
-  /** Set by finish(): the module's position in its walk, where what finish() works out of it is kept (Sums, Structures). */
+  /** Set by preorder(): the module's position in its walk, where what finish() works out of it is kept (Sums, Structures). */
   at = -1;
   constructor(readonly name: string, readonly path: string) {}
 
@@ -822,11 +822,11 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
     sums.storedBytes[i] = storedBytes;
     sums.count[i] = count;
     sums.flags[i] = flags;
-    const ownBytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
-    sums.bytes[i] = ownBytes;
+    const aloneBytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    sums.bytes[i] = aloneBytes;
     sums.shared[i] = sharedList;
     // Shared storages are counted once within this subtree.
-    let bytesByDtype = ownBytes;
+    let bytesByDtype = aloneBytes;
     let sharedWith = NO_SHARED;
     let sharedWithMore: number | undefined;
     if (sharedList) {
@@ -837,7 +837,7 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
       if (buffers.length) bufferUnique += measure(buffers).elements;
       const others = sel(isOther);
       if (others.length) otherUnique += measure(others).elements;
-      const withShared: Record<string, number> = { ...ownBytes };
+      const withShared: Record<string, number> = { ...aloneBytes };
       for (const [k, v] of Object.entries(measure(sharedList.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
       bytesByDtype = intern.dict(withShared);
       const outside = sharedOutside(b.path, sharedList, shared);
