@@ -367,9 +367,16 @@ class Builder {
 
   add(c: Builder): void {
     // A list that push() grows has room for 17 from its first child, for the life of the build;
-    // most modules have a few children (an expert three), so a short list is remade at its size.
-    if (this.children.length < 8) this.children = this.children.concat(c);
-    else this.children.push(c);
+    // most modules have a few children (an expert three), so a short list is remade at its size
+    // (copied by hand: concat() costs several times more, looking up Symbol.isConcatSpreadable).
+    const kids = this.children;
+    const n = kids.length;
+    if (n < 8) {
+      const grown: Builder[] = new Array(n + 1);
+      for (let k = 0; k < n; k++) grown[k] = kids[k];
+      grown[n] = c;
+      this.children = grown;
+    } else kids.push(c);
     if (this.byName) this.byName.set(c.name, c);
     else if (this.children.length > 8) this.byName = new Map(this.children.map((x) => [x.name, x]));
   }
