@@ -128,6 +128,26 @@ describe('analysis', () => {
     assert.match(text, /\(12\): Block\(/);
   });
 
+  it('folds runs of blocks whose structures alternate, each with the blocks alike', () => {
+    // The structure tries take each module's steps after the previous module's: a step that
+    // differs must lead elsewhere, and the next block like an earlier one back to its structure.
+    const shapes = [[8, 4], [8, 4], [4, 8], [8, 4], [8, 4], [4, 8], [4, 8]];
+    const cp = analyze(raw(shapes.map((shape, i) => rec(`h.${i}.fc.weight`, shape))));
+    const h = cp.modules.children[0];
+    assert.deepStrictEqual(h.folds.map((f) => [f.from, f.to]), [['0', '1'], ['3', '4'], ['5', '6']]);
+  });
+
+  it('numbers a module only by ASCII digits: names that read as numbers elsewhere keep their order and type, and do not fold', () => {
+    // Number() reads 1e1, 0x1 and +1, and Unicode's digits include the Arabic-Indic ٣: none is an item of a ModuleList.
+    const names = ['1e1', '1e0', '0x1', '+1', '٣', '٢'];
+    const cp = analyze(raw(names.map((n) => rec(`h.${n}.fc.weight`, [8, 4]))));
+    const h = cp.modules.children[0];
+    assert.deepStrictEqual(h.children.map((c) => c.name), names);
+    assert.deepStrictEqual(h.children.map((c) => c.type), names.map(() => 'Module'));
+    assert.strictEqual(h.type, 'Module');
+    assert.deepStrictEqual(h.folds, []);
+  });
+
   it('infers layers with evidence', () => {
     const cp = analyze(
       raw(

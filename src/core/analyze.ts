@@ -345,7 +345,12 @@ function measure(list: Tensor[]): Measure {
 // ---------------------------------------------------------------------------------------------
 // Module tree
 
-/** A module being built: its children in order, its own tensors, and what finish() keeps of its subtree for its parent. */
+/**
+ * A module being built: its children in order and its own tensors. What finish() works out per
+ * module is kept by the module's position in its walk (Sums, Structures), not here: the 61,000
+ * builders of DeepSeek-V3 are made, and copied by the young generation's collections, before
+ * finish() starts, and six fields fewer make each of them 48 bytes smaller.
+ */
 class Builder {
   /** Shared empty lists until a child or a tensor comes: 44,544 expert projections of DeepSeek-V3 have no child. */
   children: Builder[] = NO_BUILDERS;
@@ -353,24 +358,14 @@ class Builder {
   private byName: Map<string, Builder> | undefined;
   own: Tensor[] = NO_TENSORS;
   hint: ModuleHint | undefined = undefined;
-  /** Set by finish(): the node. */
-  node: ModuleNode | undefined = undefined;
-  /** Set by finish(): the module's position in its walk, where its subtree's totals are (Sums). */
+  /** Set by preorder(): the module's position in its walk, where what finish() works out of it is kept (Sums, Structures). */
   at = -1;
-  /** Set by finish(): bytes by dtype of the subtree's tensors alone on their storage (interned: never mutated). */
-  bytes: Record<string, number> = EMPTY_BYTES;
-  /** Set by finish(): the subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
-  shared: Tensor[] | null = null;
-  /** Id of the structure of its own tensors (Structures.own), once taken, and whether a layer inferred from it can be shared. */
-  ownStructure = -1;
-  ownShareable = false;
-  /** Fold signature (an id per distinct structure), when a parent folds it. */
-  signature = -1;
   constructor(readonly name: string, readonly path: string) {}
 
   child(name: string): Builder | undefined {
     if (this.byName) return this.byName.get(name);
-    for (const c of this.children) if (c.name === name) return c;
+    const kids = this.children;
+    for (let k = 0; k < kids.length; k++) if (kids[k].name === name) return kids[k];
     return undefined;
   }
 
@@ -378,13 +373,23 @@ class Builder {
   childNamed(source: string, start: number, end: number): Builder | undefined {
     if (this.byName) return this.byName.get(source.slice(start, end));
     const len = end - start;
-    for (const c of this.children) if (c.name.length === len && source.startsWith(c.name, start)) return c;
+    const kids = this.children;
+    for (let k = 0; k < kids.length; k++) if (kids[k].name.length === len && source.startsWith(kids[k].name, start)) return kids[k];
     return undefined;
   }
 
   add(c: Builder): void {
-    if (this.children === NO_BUILDERS) this.children = [];
-    this.children.push(c);
+    // A list that push() grows has room for 17 from its first child, for the life of the build;
+    // most modules have a few children (an expert three), so a short list is remade at its size
+    // (copied by hand: concat() costs several times more, looking up Symbol.isConcatSpreadable).
+    const kids = this.children;
+    const n = kids.length;
+    if (n < 8) {
+      const grown: Builder[] = new Array(n + 1);
+      for (let k = 0; k < n; k++) grown[k] = kids[k];
+      grown[n] = c;
+      this.children = grown;
+    } else kids.push(c);
     if (this.byName) this.byName.set(c.name, c);
     else if (this.children.length > 8) this.byName = new Map(this.children.map((x) => [x.name, x]));
   }
@@ -395,10 +400,10 @@ class Builder {
 }
 
 /**
- * What each subtree adds to its parent's totals (shared storage is measured at each level), by
- * the module's position in finish()'s walk. Columns rather than fields of the modules: totals
- * pass 2^31 (671 billion parameters), and an object field that has held such a number keeps
- * every module's value in a heap number of its own.
+ * What each subtree adds to its parent's totals (shared storage is measured at each level), and
+ * its node, by the module's position in finish()'s walk. Columns rather than fields of the
+ * modules: totals pass 2^31 (671 billion parameters), and an object field that has held such a
+ * number keeps every module's value in a heap number of its own.
  */
 class Sums {
   readonly paramUnique: Float64Array;
@@ -413,6 +418,11 @@ class Sums {
   readonly count: Uint32Array;
   /** OPTIMIZER: the subtree holds optimizer state; QUANTIZED: it holds a quantized tensor (StoredCount). */
   readonly flags: Uint8Array;
+  /** Bytes by dtype of the subtree's tensors alone on their storage (interned: never mutated). */
+  readonly bytes: Record<string, number>[];
+  /** The subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
+  readonly shared: (Tensor[] | null)[];
+  readonly nodes: ModuleNode[];
   constructor(n: number) {
     this.paramUnique = new Float64Array(n);
     this.paramTotal = new Float64Array(n);
@@ -424,6 +434,9 @@ class Sums {
     this.storedBytes = new Float64Array(n);
     this.count = new Uint32Array(n);
     this.flags = new Uint8Array(n);
+    this.bytes = new Array(n);
+    this.shared = new Array(n);
+    this.nodes = new Array(n);
   }
 }
 
@@ -447,6 +460,7 @@ class Interner {
   private readonly strings = new Map<string, string>();
   private readonly counts = new Map<number, Map<number, Counts>>();
   private readonly dicts: DictNode = {};
+  private zero: Counts | undefined;
 
   string<T extends string | undefined>(s: T): T {
     if (s === undefined) return s;
@@ -457,6 +471,8 @@ class Interner {
   }
 
   countsOf(unique: number, total: number): Counts {
+    // Most modules have no buffers and no other tensors: two of their three counts are zero.
+    if (unique === 0 && total === 0) return (this.zero ??= { unique: 0, total: 0 });
     let byTotal = this.counts.get(unique);
     if (!byTotal) this.counts.set(unique, (byTotal = new Map()));
     let c = byTotal.get(total);
@@ -497,19 +513,19 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
   if (raw.moduleTree) attachHint(root, raw.moduleTree, intern);
 
-  /** The child `name` of `parent`, made if missing; `prefix` is its dotted path when the caller has it. */
-  const childOf = (parent: Builder, name: string, prefix?: string): Builder => {
-    let c = parent.child(name);
-    if (c) return c;
+  /** A new child `name` of `parent`; `prefix` is its dotted path when the caller has it. */
+  const newChild = (parent: Builder, name: string, prefix?: string): Builder => {
     let path: string;
     if (parent === root || parent.path === '') path = name;
     // The path is the tensor name's own prefix (one string shared with the name), not a copy.
     else if (prefix !== undefined && parent.path.length + 1 + name.length === prefix.length && prefix.startsWith(parent.path)) path = prefix;
     else path = `${parent.path}.${name}`;
-    c = new Builder(intern.string(name), path);
+    const c = new Builder(intern.string(name), path);
     parent.add(c);
     return c;
   };
+  /** The child `name` of `parent`, made if missing. */
+  const childOf = (parent: Builder, name: string, prefix?: string): Builder => parent.child(name) ?? newChild(parent, name, prefix);
   // The module of a dotted prefix is the walk of its parts from the root: the same prefix is the
   // same module, so each distinct prefix is walked once (a module's tensors mostly come together).
   const byPrefix = new Map<string, Builder>();
@@ -526,34 +542,36 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
     for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) n++;
     return n;
   };
-  const cursor = new ModuleCursor(root, childOf);
-  const parents: Builder[] = new Array(tensors.length);
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i];
+  const cursor = new ModuleCursor(root, newChild);
+  const moduleOf = (t: Tensor): Builder => {
     const name = t.name;
-    const byModule = t.module !== undefined && name.startsWith(`${t.module}.`);
-    let parent: Builder;
-    if (byModule) {
+    if (t.module !== undefined && name.startsWith(`${t.module}.`)) {
       // bitsandbytes: `q_proj.weight.absmax` belongs to q_proj.
-      parent = dots(t.module!) < MAX_TREE_DEPTH ? nodeFor(t.module!) : deepParent(root, [...t.module!.split('.'), name.slice(t.module!.length + 1)], childOf);
-    } else {
-      const dot = name.lastIndexOf('.');
-      if (dot < 0) parent = root;
-      else parent = cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
+      return dots(t.module) < MAX_TREE_DEPTH ? nodeFor(t.module) : deepParent(root, [...t.module.split('.'), name.slice(t.module.length + 1)], childOf);
     }
-    parents[i] = parent;
-  }
+    const dot = name.lastIndexOf('.');
+    if (dot < 0) return root;
+    return cursor.moduleOf(name, dot) ?? deepParent(root, name.split('.'), childOf);
+  };
   // A module's tensors mostly come together: each run becomes its list in one exact-size slice
-  // (pushing one by one would leave most lists with room for 17 tensors, for the life of the build).
-  for (let i = 0; i < tensors.length; ) {
-    const parent = parents[i];
-    let end = i + 1;
-    while (end < tensors.length && parents[end] === parent) end++;
-    if (parent.own.length === 0) parent.own = tensors.slice(i, end);
-    else for (let k = i; k < end; k++) parent.own.push(tensors[k]);
-    i = end;
+  // when it ends (pushing one by one would leave most lists with room for 17 tensors, for the life
+  // of the build). Runs are taken as the modules are found, without a list of 92,000 modules.
+  const take = (b: Builder, start: number, end: number): void => {
+    if (start === end) return;
+    if (b.own.length === 0) b.own = tensors.slice(start, end);
+    else for (let k = start; k < end; k++) b.own.push(tensors[k]);
+  };
+  let run = root;
+  let start = 0;
+  for (let i = 0; i < tensors.length; i++) {
+    const parent = moduleOf(tensors[i]);
+    if (parent === run) continue;
+    take(run, start, i);
+    run = parent;
+    start = i;
   }
-  if (!raw.moduleTree) orderChildren(root);
+  take(run, start, tensors.length);
+  const order = preorder(root, raw.moduleTree ? undefined : childOrder());
   const ctx: InferenceContext = {
     layers: raw.layers,
     modelType:
@@ -564,7 +582,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
           : undefined,
     config: raw.config ?? raw.hyperParameters,
   };
-  return finish(root, ctx, shared, intern, stored);
+  return finish(order, ctx, shared, intern, stored);
 }
 
 /**
@@ -586,7 +604,8 @@ class ModuleCursor {
   private previous = '';
   constructor(
     private readonly root: Builder,
-    private readonly childOf: (parent: Builder, name: string, prefix?: string) => Builder,
+    /** Makes a child the walk did not find. */
+    private readonly newChild: (parent: Builder, name: string, prefix: string) => Builder,
   ) {}
 
   /** The module of `name`'s prefix up to its last dot `lastDot`; undefined past MAX_TREE_DEPTH levels. */
@@ -608,7 +627,7 @@ class ModuleCursor {
         return undefined;
       }
       const dot = name.indexOf('.', start);
-      parent = parent.childNamed(name, start, dot) ?? this.childOf(parent, name.slice(start, dot), name.slice(0, dot));
+      parent = parent.childNamed(name, start, dot) ?? this.newChild(parent, name.slice(start, dot), name.slice(0, dot));
       levels[k] = parent;
       ends[k] = dot;
       k++;
@@ -630,7 +649,19 @@ function deepParent(root: Builder, parts: string[], childOf: (p: Builder, name: 
   return node;
 }
 
-const NUMBERED = /^\d+$/;
+/**
+ * Whether a module name is a number (`/^\d+$/`), as items of a ModuleList are named. Asked a few
+ * times per module (ordering, describing, folding): a loop over the digits costs a few
+ * nanoseconds where the regular expression costs some fifty.
+ */
+function isNumbered(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 /**
  * Files without module classes often list names sorted as strings (`h.10` before `h.2`):
@@ -644,12 +675,13 @@ interface Ranked {
   n: number;
 }
 
-function orderChildren(root: Builder): void {
+/** What puts a module's children in order (Ranked), with the ranks of names kept for one tree. */
+function childOrder(): (b: Builder) => void {
   const ranks = new Map<string, number>();
   const rankOf = (name: string): number => {
     let r = ranks.get(name);
     if (r === undefined) {
-      r = NUMBERED.test(name)
+      r = isNumbered(name)
         ? 1
         : /^(wte|embed_tokens|embed_in|tok_embeddings|word_embeddings|token_embd|shared)$/i.test(name)
           ? 0
@@ -660,34 +692,34 @@ function orderChildren(root: Builder): void {
     }
     return r;
   };
-  const stack: Builder[] = [root];
-  while (stack.length) {
-    const b = stack.pop()!;
+  /** The rank of a child of `b`: at the root, the output head goes last. */
+  const rank = (b: Builder, c: Builder): number => (b.path === '' && OUTPUT_HEAD.test(c.name) ? 3 : rankOf(c.name));
+  return (b: Builder): void => {
     const kids = b.children;
     if (kids.length > 1) {
-      const rank = (c: Builder): number => (b.path === '' && /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/.test(c.name) ? 3 : rankOf(c.name));
-      const numberOf = (c: Builder): number => (NUMBERED.test(c.name) ? Number(c.name) : NaN);
-      const cmp = (x: Ranked, y: Ranked) => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
       // Most modules are in order already: neighbours are compared without a list of ranked children.
       let sorted = true;
-      let r = rank(kids[0]);
+      let r = rank(b, kids[0]);
       let n = numberOf(kids[0]);
       for (let i = 1; i < kids.length && sorted; i++) {
-        const ri = rank(kids[i]);
+        const ri = rank(b, kids[i]);
         const ni = numberOf(kids[i]);
-        // cmp(previous, this) > 0; the index tie-break of neighbours is never positive.
+        // byRank(previous, this) > 0; the index tie-break of neighbours is never positive.
         if (r - ri > 0 || (r === ri && !isNaN(n) && !isNaN(ni) && n - ni > 0)) sorted = false;
         r = ri;
         n = ni;
       }
       if (!sorted) {
-        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(c), n: numberOf(c) }));
-        b.reorder(indexed.sort(cmp).map(({ c }) => c));
+        const indexed = kids.map((c, i): Ranked => ({ c, i, r: rank(b, c), n: numberOf(c) }));
+        b.reorder(indexed.sort(byRank).map(({ c }) => c));
       }
     }
-    for (const c of kids) stack.push(c);
-  }
+  };
 }
+
+const OUTPUT_HEAD = /^(lm_head|output|embed_out|head|classifier|cls|score|output_norm)$/;
+const numberOf = (c: Builder): number => (isNumbered(c.name) ? Number(c.name) : NaN);
+const byRank = (x: Ranked, y: Ranked): number => x.r - y.r || (!isNaN(x.n) && !isNaN(y.n) ? x.n - y.n : x.i - y.i);
 
 function attachHint(b: Builder, hint: ModuleHint, intern: Interner): void {
   b.hint = hint;
@@ -707,20 +739,30 @@ const isParam = (t: Tensor) => t.role === 'parameter';
 const isBuffer = (t: Tensor) => t.role === 'buffer';
 const isOther = (t: Tensor) => t.role === 'optimizer-state' || t.role === 'other';
 
-function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
-  // Iterative pre-order so very deep trees cannot exhaust the stack; walked backwards, each
-  // module comes after its subtree.
+/**
+ * The modules in pre-order from the root, each noting its position (Builder.at): walked
+ * backwards, each comes after its subtree. Iterative, so very deep trees cannot exhaust the
+ * stack. `arrange`, when given, puts each module's children in order before they are walked:
+ * one walk orders the tree and lists it.
+ */
+function preorder(root: Builder, arrange: ((b: Builder) => void) | undefined): Builder[] {
   const order: Builder[] = [];
   const stack: Builder[] = [root];
   while (stack.length) {
     const b = stack.pop()!;
     b.at = order.length;
     order.push(b);
+    arrange?.(b);
     const kids = b.children;
     for (let k = 0; k < kids.length; k++) stack.push(kids[k]);
   }
+  return order;
+}
+
+/** The nodes of the modules `order` lists (preorder()), from the last to the root, which it returns. */
+function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
   const sums = new Sums(order.length);
-  const structures = new Structures(ctx, intern);
+  const structures = new Structures(ctx, intern, sums.nodes);
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     let paramUnique = 0;
@@ -779,14 +821,16 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       storedBytes += sums.storedBytes[at];
       count += sums.count[at];
       flags |= sums.flags[at];
-      for (const key in c.bytes) {
+      const childBytes = sums.bytes[at];
+      for (const key in childBytes) {
         bytes ??= {};
-        bytes[key] = (bytes[key] ?? 0) + c.bytes[key];
+        bytes[key] = (bytes[key] ?? 0) + childBytes[key];
       }
-      if (c.shared) for (const t of c.shared) (sharedList ??= []).push(t);
-      children[k] = c.node!;
-      // The parent has taken the child's shared list: it is not kept for the life of the tree.
-      c.shared = null;
+      const childShared = sums.shared[at];
+      if (childShared) for (const t of childShared) (sharedList ??= []).push(t);
+      children[k] = sums.nodes[at];
+      // The parent has taken the child's shared list: it is not kept for the rest of the walk.
+      sums.shared[at] = null;
     }
     sums.paramUnique[i] = paramUnique;
     sums.paramTotal[i] = paramTotal;
@@ -798,10 +842,11 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     sums.storedBytes[i] = storedBytes;
     sums.count[i] = count;
     sums.flags[i] = flags;
-    b.bytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
-    b.shared = sharedList;
+    const aloneBytes = bytes ? intern.dict(bytes) : EMPTY_BYTES;
+    sums.bytes[i] = aloneBytes;
+    sums.shared[i] = sharedList;
     // Shared storages are counted once within this subtree.
-    let bytesByDtype = b.bytes;
+    let bytesByDtype = aloneBytes;
     let sharedWith = NO_SHARED;
     let sharedWithMore: number | undefined;
     if (sharedList) {
@@ -812,7 +857,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       if (buffers.length) bufferUnique += measure(buffers).elements;
       const others = sel(isOther);
       if (others.length) otherUnique += measure(others).elements;
-      const withShared: Record<string, number> = { ...b.bytes };
+      const withShared: Record<string, number> = { ...aloneBytes };
       for (const [k, v] of Object.entries(measure(sharedList.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
       bytesByDtype = intern.dict(withShared);
       const outside = sharedOutside(b.path, sharedList, shared);
@@ -830,7 +875,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
     // The children's types are settled before their runs are folded (signatures read them).
     refineBatchNorm(children);
     // Every field is set here, those that do not apply as undefined: one object shape, no field added later.
-    b.node = {
+    sums.nodes[i] = {
       name: b.name,
       path: b.path,
       type,
@@ -842,7 +887,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       tensors: own.length ? own.map((t) => t.name) : NO_NAMES,
       sharedWith,
       children,
-      folds: foldRuns(b, structures),
+      folds: foldRuns(b, sums.nodes, structures),
       tensorCount: count,
       sharedWithMore,
       repr: d.repr,
@@ -850,7 +895,7 @@ function finish(root: Builder, ctx: InferenceContext, shared: SharedGroup[], int
       stored: stored && flags & QUANTIZED ? stored.figures(storedElements, storedBytes, paramUnique) : undefined,
     };
   }
-  return root.node!;
+  return sums.nodes[0];
 }
 
 const EMPTY_BYTES: Record<string, number> = Object.freeze({}) as Record<string, number>;
@@ -883,8 +928,8 @@ function describe(b: Builder, structures: Structures): Inference {
   if (inf) return inf;
   const kids = b.children;
   if (b.path === '') return ROOT;
-  if (kids.length && kids.every((k) => NUMBERED.test(k.name))) return MODULE_LIST;
-  if (NUMBERED.test(b.name)) return BLOCK;
+  if (kids.length && kids.every((k) => isNumbered(k.name))) return MODULE_LIST;
+  if (isNumbered(b.name)) return BLOCK;
   return b.own.length ? UNKNOWN_LAYER : CONTAINER;
 }
 
@@ -937,7 +982,7 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */
-function foldRuns(b: Builder, structures: Structures): FoldRun[] {
+function foldRuns(b: Builder, nodes: ModuleNode[], structures: Structures): FoldRun[] {
   const kids = b.children;
   if (kids.length < 2) return NO_FOLDS;
   // Lists made only for a run found: 14,848 experts of three named projections fold nothing.
@@ -950,29 +995,40 @@ function foldRuns(b: Builder, structures: Structures): FoldRun[] {
       while (j + 1 < kids.length && foldSignature(kids[j + 1], structures) === sig && Number(kids[j + 1].name) === Number(kids[j].name) + 1) j++;
     }
     if (j > i) {
-      (runs ??= []).push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: kids[i].node!.type });
+      (runs ??= []).push({ first: i, last: j, from: kids[i].name, to: kids[j].name, count: j - i + 1, type: nodes[kids[i].at].type });
     }
     i = j + 1;
   }
   return runs ?? NO_FOLDS;
 }
 
-/** A numbered module's fold signature (Structures keeps it on the module), -1 for a named one. */
+/** A numbered module's fold signature (Structures keeps it by module), -1 for a named one. */
 function foldSignature(b: Builder, structures: Structures): number {
-  return NUMBERED.test(b.name) ? structures.signature(b) : -1;
+  return isNumbered(b.name) ? structures.signature(b) : -1;
 }
 
 /** A node of a structure trie: one step per part of a structure (strings and numbers, never joined into one string). */
 class SigNode {
   private next: Map<unknown, SigNode> | undefined;
+  /**
+   * The step last taken from here, and where it led. Modules of one structure come one after
+   * another (an MoE's experts and their projections), each taking the steps the one before took:
+   * a comparison finds them, where a map look-up per step cost some 30 per expert. (`===` finds
+   * what the map's SameValueZero would, NaN aside, which the map then finds.)
+   */
+  private lastPart: unknown = undefined;
+  private lastNode: SigNode | undefined = undefined;
   /** The structure's id, once one is given. */
   id = -1;
   /** The layer inferred for the structure (null: none), once inferred. */
   layer: Inference | null | undefined = undefined;
   step(part: unknown): SigNode {
+    if (this.lastNode !== undefined && part === this.lastPart) return this.lastNode;
     this.next ??= new Map();
     let n = this.next.get(part);
     if (!n) this.next.set(part, (n = new SigNode()));
+    this.lastPart = part;
+    this.lastNode = n;
     return n;
   }
 }
@@ -989,21 +1045,35 @@ const byName = (x: Tensor, y: Tensor): number => (x.name < y.name ? -1 : x.name 
 class Structures {
   private readonly owns = new SigNode();
   private readonly layers = new SigNode();
-  private readonly signatures = new SigNode();
+  private readonly signatureTrie = new SigNode();
   private ownCount = 0;
   private signatureCount = 0;
   private readonly recent = new RecentLayers();
+  /**
+   * By module (its position in the walk, Builder.at): the id of the structure of its own tensors
+   * (own()) and whether a layer inferred from it can be shared, once taken; its fold signature
+   * (signature()), once taken. -1: not yet.
+   */
+  private readonly ownIds: Int32Array;
+  private readonly shareable: Uint8Array;
+  private readonly signatures: Int32Array;
   constructor(
     private readonly ctx: InferenceContext,
     private readonly intern: Interner,
-  ) {}
+    /** The nodes finish() has made, by module. */
+    private readonly nodes: ModuleNode[],
+  ) {
+    this.ownIds = new Int32Array(nodes.length).fill(-1);
+    this.shareable = new Uint8Array(nodes.length);
+    this.signatures = new Int32Array(nodes.length).fill(-1);
+  }
 
   /**
    * Structure of a module's own tensors: each one's name relative to the module, dims, dtype and
    * role, in name order. Also notes whether a layer inferred from them can be shared (memoisable).
    */
   own(b: Builder): number {
-    if (b.ownStructure >= 0) return b.ownStructure;
+    if (this.ownIds[b.at] >= 0) return this.ownIds[b.at];
     let own = b.own;
     let inOrder = true;
     if (own.length > 1) {
@@ -1021,8 +1091,8 @@ class Structures {
       n = n.step(t.dtype).step(t.role);
     }
     if (n.id < 0) n.id = this.ownCount++;
-    b.ownStructure = n.id;
-    b.ownShareable = inOrder;
+    this.ownIds[b.at] = n.id;
+    this.shareable[b.at] = inOrder ? 1 : 0;
     return n.id;
   }
 
@@ -1037,12 +1107,12 @@ class Structures {
     if (stated) return this.texts(stated);
     const like = this.recent.find(b);
     if (like) {
-      b.ownStructure = like.module.ownStructure;
-      b.ownShareable = true;
+      this.ownIds[b.at] = this.ownIds[like.module.at];
+      this.shareable[b.at] = 1;
       return like.layer ?? undefined;
     }
     const structure = this.own(b);
-    if (!b.ownShareable) return this.infer(b);
+    if (!this.shareable[b.at]) return this.infer(b);
     let n = this.layers.step(structure).step(b.name);
     const own = b.own;
     for (let o = 0; o < own.length; o++) {
@@ -1070,13 +1140,14 @@ class Structures {
    * (refineBatchNorm).
    */
   signature(b: Builder): number {
-    if (b.signature >= 0) return b.signature;
-    const m = b.node!;
-    let n = this.signatures.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
-    n = n.step(b.children.length);
-    for (const c of b.children) n = n.step(c.name).step(this.signature(c));
+    if (this.signatures[b.at] >= 0) return this.signatures[b.at];
+    const m = this.nodes[b.at];
+    let n = this.signatureTrie.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
+    const kids = b.children;
+    n = n.step(kids.length);
+    for (let k = 0; k < kids.length; k++) n = n.step(kids[k].name).step(this.signature(kids[k]));
     if (n.id < 0) n.id = this.signatureCount++;
-    b.signature = n.id;
+    this.signatures[b.at] = n.id;
     return n.id;
   }
 }
