@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { openCheckpoint, toReport, CheckpointError } from '../src/core';
+import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { canonicalShared, cli, fixture, readJson, safetensorsBytes, sparseFromHeader, tempDir, Truth, flipBytes, readsOrRefuses, seededRandom } from './helpers';
 
 const truth = readJson<Record<string, Truth>>(fixture('safetensors', 'ground-truth.json'));
@@ -247,6 +248,37 @@ describe('safetensors bad input: typed errors, no hang, no oversized allocation'
         assert.match(r.stderr, /^error: .*model\.safetensors\.index\.json/);
       });
     }
+
+    it('when several shards fail, the error is the first failing shard\'s, whichever fails first', async () => {
+      const sub = fs.mkdtempSync(path.join(dir, 'idx-'));
+      fs.writeFileSync(path.join(sub, 'a.safetensors'), Buffer.from('not a safetensors header at all'));
+      fs.writeFileSync(path.join(sub, 'c.safetensors'), shard());
+      const p = path.join(sub, 'model.safetensors.index.json');
+      fs.writeFileSync(p, JSON.stringify({ weight_map: { x: 'a.safetensors', y: 'nope.safetensors', a: 'c.safetensors' } }));
+      // The first shard's open is held until the missing one has failed.
+      let missingFailed!: () => void;
+      const missing = new Promise<void>((resolve) => (missingFailed = resolve));
+      const slowFirst: FileAccess = {
+        ...nodeFileAccess,
+        async open(abs, display) {
+          if (abs.endsWith('a.safetensors')) await missing;
+          return nodeFileAccess.open(abs, display);
+        },
+        async stat(abs) {
+          const st = await nodeFileAccess.stat(abs);
+          if (abs.endsWith('nope.safetensors')) setTimeout(missingFailed, 10);
+          return st;
+        },
+      };
+      for (const access of [slowFirst, nodeFileAccess]) {
+        await assert.rejects(openCheckpoint(p, { access }), (e: unknown) => {
+          assert.ok(e instanceof CheckpointError);
+          assert.notStrictEqual(e.code, 'missing-shard', e.message);
+          assert.match(e.message, /a\.safetensors/);
+          return true;
+        });
+      }
+    });
 
     it('an index whose weight_map is missing', async () => {
       const sub = fs.mkdtempSync(path.join(dir, 'idx-'));

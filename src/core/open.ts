@@ -267,16 +267,25 @@ async function readShardSet(dir: string, module: FormatModule, shards: string[],
   return raw;
 }
 
-/** Open shards with bounded concurrency; the results in the order of `shards`. */
+/**
+ * Open shards with bounded concurrency; the results in the order of `shards`. When shards fail,
+ * the error is the first failing shard's in that order, whichever failed first: shards are taken
+ * in order and none is started after a failure, so every shard before a failing one was read, and
+ * the same files give the same error every time.
+ */
 async function readShards(root: string, shards: string[], access: FileAccess, opts: OpenOptions, indexName: string): Promise<RawCheckpoint[]> {
   const results: RawCheckpoint[] = new Array(shards.length);
   let next = 0;
   let done = 0;
   let bytesRead = 0;
+  let failed: { at: number; error: unknown } | undefined;
   opts.onProgress?.({ filesDone: 0, filesTotal: shards.length, bytesRead: 0 });
   const shardOpts: OpenOptions = { ...opts, sidecars: false };
+  const fail = (at: number, error: unknown) => {
+    if (!failed || at < failed.at) failed = { at, error };
+  };
   const worker = async () => {
-    while (next < shards.length) {
+    while (next < shards.length && !failed) {
       const i = next++;
       const abs = pathsOf(access).join(root, shards[i]);
       try {
@@ -284,11 +293,13 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
       } catch (e) {
         // Whatever went wrong, a shard that is not there (or is a folder) says so: the stat is
         // made only then, not before every open.
-        const st = await access.stat(abs);
-        if (!st || st.isDirectory) {
-          throw new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName });
+        try {
+          const st = await access.stat(abs);
+          fail(i, !st || st.isDirectory ? new CheckpointError('missing-shard', `shard "${truncate(shards[i])}" named by the index does not exist`, { file: indexName }) : e);
+        } catch (statError) {
+          fail(i, statError);
         }
-        throw e;
+        return;
       }
       bytesRead += results[i].bytesRead;
       opts.onProgress?.({ filesDone: ++done, filesTotal: shards.length, bytesRead, file: results[i].files[0] });
@@ -296,6 +307,7 @@ async function readShards(root: string, shards: string[], access: FileAccess, op
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, shards.length));
   await Promise.all(Array.from({ length: n }, worker));
+  if (failed) throw failed.error;
   return results;
 }
 
