@@ -54,7 +54,12 @@ async function main() {
     },
   });
   const logFile = path.join(state, 'hub-log.json');
-  const flush = () => fs.writeFileSync(logFile, JSON.stringify(hub.log.map((r) => ({ method: r.method, path: r.path, range: r.range, auth: r.auth, status: r.status }))));
+  // Written beside and renamed over: the tests read the log while it grows, and a reader must
+  // never see the file truncated (it read an empty log once in a full run).
+  const flush = () => {
+    fs.writeFileSync(`${logFile}.tmp`, JSON.stringify(hub.log.map((r) => ({ method: r.method, path: r.path, range: r.range, auth: r.auth, status: r.status }))));
+    fs.renameSync(`${logFile}.tmp`, logFile);
+  };
   const timer = setInterval(flush, 200);
   fs.writeFileSync(path.join(state, 'hub-url'), hub.url);
   console.error(`[hub] listening on ${hub.url}; cache ${cache}`);
