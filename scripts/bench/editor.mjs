@@ -46,7 +46,7 @@ export default async function (report) {
   report('editor:   of which the worker opening the checkpoint', ms(f.parseMs));
   report('editor:   head received -> rows painted (webview)', ms(f.headToPaintMs));
   report('editor: the pane stops being blank (spinner) after Enter', ms(f.pageShownMs));
-  report('editor:   the same for the tied GPT-2 fixture (46 tensors); its first paint', `${ms(f.smallPageShownMs)}; ${ms(f.smallFirstPaintMs)}`);
+  report('editor:   the same for the tied GPT-2 fixture (46 tensors); then its first paint', `${ms(f.smallPageShownMs)}; ${ms(f.smallFirstPaintMs)}`);
   report('editor: hover -> card with its tensors (median, n)', `${median(f.hoverMs ?? []).toFixed(1)} ms (${(f.hoverMs ?? []).length}; max ${Math.max(...(f.hoverMs ?? [NaN])).toFixed(1)})`);
   report('editor: expand a row or run that was on screen (median, n)', `${median(f.expandShownMs ?? []).toFixed(1)} ms (${(f.expandShownMs ?? []).length}; max ${Math.max(...(f.expandShownMs ?? [NaN])).toFixed(1)})`);
   report('editor: unfold a run the moment it shows (round trip; median, n)', `${median(f.expandColdMs ?? []).toFixed(1)} ms (${(f.expandColdMs ?? []).length}; max ${Math.max(...(f.expandColdMs ?? [NaN])).toFixed(1)})`);
