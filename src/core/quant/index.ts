@@ -270,7 +270,7 @@ class LayerGroups {
       const name = t.name;
       const cut = localCut(name);
       this.cuts[i] = cut;
-      const path = cut > 0 ? name.slice(0, cut) : '';
+      const path = pathAt(name, cut);
       if (v < 0 || path !== runPath) {
         runPath = path;
         const h = hashOf(path);
@@ -300,8 +300,7 @@ class LayerGroups {
   /** Module `v`'s path: its first tensor's name up to the local name. */
   path(v: number): string {
     const i = this.first[v];
-    const cut = this.cuts[i];
-    return cut > 0 ? this.tensors[i].name.slice(0, cut) : '';
+    return pathAt(this.tensors[i].name, this.cuts[i]);
   }
 
   /** The length of module `v`'s path. */
@@ -441,6 +440,11 @@ function localCut(name: string): number {
     if (nested) return name.length - nested[1].length - 1;
   }
   return last;
+}
+
+/** The module path of a name whose local part begins after `cut` (localCut). */
+function pathAt(name: string, cut: number): string {
+  return cut > 0 ? name.slice(0, cut) : '';
 }
 
 /** The scheme summary, once the tree gives the logical parameter count. */
