@@ -121,12 +121,23 @@ interface Started {
   onExit?: () => void;
 }
 
+/**
+ * The parser's young generation, MiB: V8 gives it semi-spaces of a third of it, 2 MiB here.
+ * Nearly everything an open allocates is kept (records, names, module nodes), and a scavenge
+ * copies what survives: left to itself V8 grows each semi-space to 16 MiB, and survivors are
+ * copied again at every scavenge while it grows. Kept small, they are promoted after one short
+ * copy. On the DeepSeek-V3 layout (`node scripts/worker-open.mjs`, 6 rounds each way) the open
+ * took 0.89-0.93x as long, the reading of the 163 headers 0.85x (docs/performance.md, "Seventh
+ * pass").
+ */
+const PARSER_YOUNG_GENERATION_MB = 6;
+
 /** A new worker thread; null when no worker can start here. */
 function spawn(workerPath: string, maxOldGenerationSizeMb: number | undefined): Started | null {
   let worker: Worker;
   try {
     worker = new Worker(workerPath, {
-      resourceLimits: maxOldGenerationSizeMb ? { maxOldGenerationSizeMb } : undefined,
+      resourceLimits: { maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB, ...(maxOldGenerationSizeMb ? { maxOldGenerationSizeMb } : {}) },
     });
   } catch {
     return null;
