@@ -8,6 +8,7 @@ import { binOffers } from '../src/extension/offers';
 import { openCheckpoint } from '../src/core';
 import { EXPORT_FORMATS, exportAs } from '../src/core/export';
 import { RpcError } from '../src/shared/rpc';
+import { progressText } from '../webview/src/data/progress';
 import { fixture, REPO, tempDir } from './helpers';
 
 const TIED = fixture('safetensors', 'gpt2-tied', 'model.safetensors');
@@ -220,6 +221,25 @@ describe('extension: closing the editor stops the work', function () {
     // Nothing comes from a terminated worker.
     await new Promise((r) => setTimeout(r, 300));
     assert.strictEqual(afterAbort, 0);
+  });
+
+  it('the loading line says how many of the 163 shards are read, then how many tensors are analysed', async () => {
+    // The pane's line for every progress event the worker sends during a real open, in order.
+    const lines: string[] = [];
+    const r = await loadCheckpoint(index, { workerPath: WORKER, onProgress: (e) => lines.push(progressText('model.safetensors.index.json', e)) });
+    r.backend.dispose();
+    const seen = JSON.stringify(lines);
+    // First the index itself, then the shards as they are read (the last one always sent).
+    assert.strictEqual(lines[0], 'Reading the headers of model.safetensors.index.json…', seen);
+    const shards = lines.slice(1).filter((l) => l.startsWith('Reading'));
+    for (const l of shards) assert.match(l, /^Reading the headers of model\.safetensors\.index\.json: \d{1,3} of 163 shards, [\d.]+ (B|KiB|MiB) read…$/);
+    const done = shards.map((l) => Number(/: (\d+) of/.exec(l)![1]));
+    assert.deepStrictEqual(done, [...done].sort((a, b) => a - b), seen);
+    assert.strictEqual(done[done.length - 1], 163, seen);
+    assert.deepStrictEqual(lines.slice(1 + shards.length), [
+      'Analysing 91,991 tensors of model.safetensors.index.json (163 of 163 shards read)…',
+      'Building the view of model.safetensors.index.json…',
+    ]);
   });
 });
 

@@ -774,6 +774,7 @@ async function largeModel() {
     const frame = webview();
     // Watch what the pane shows while the worker reads: a spinner and the shards read.
     const seen = new Set();
+    let loadingPolls = 0;
     let firstSeen = -1;
     const deadline = Date.now() + 180_000;
     while (Date.now() < deadline) {
@@ -784,7 +785,10 @@ async function largeModel() {
         .catch(() => null);
       if (text !== null && firstSeen < 0) firstSeen = Date.now() - tEnter;
       if (text === '<model>') break;
-      if (text) seen.add(text.replace(/\d[\d,.]*( [KMG]iB)?/g, '#'));
+      if (text) {
+        seen.add(text.replace(/\d[\d,.]*( [KMG]iB)?/g, '#'));
+        loadingPolls++;
+      }
       await page.waitForTimeout(50);
     }
     await waitFor(frame.locator('[data-testid="summary-unique"][data-value]'), 'attached', T_UI, `${DSV3_FILE} never showed its summary`, async () => JSON.stringify([...seen]));
@@ -813,7 +817,12 @@ async function largeModel() {
     figures.loadAverage = (await import('node:os')).loadavg()[0];
     console.log(`      page (spinner) ${figures.pageShownMs} ms after Enter; first paint ${figures.firstPaintMs} ms (opening ${figures.parseMs ?? '?'} ms in the worker, head to painted rows ${figures.headToPaintMs} ms)`);
     console.log(`      the pane showed: ${[...seen].slice(0, 4).map((t) => JSON.stringify(t.slice(0, 90))).join(', ')}`);
-    if (!BENCH && ![...seen].some((t) => / of # shards/.test(t))) throw new Error(`the pane never said how many of the 163 shards were read: ${JSON.stringify([...seen])}`);
+    // Where the pane showed its loading line for a while (3 polls), it said how far the reading
+    // was. The open may also end before VS Code has the page up (about 1.5 s after Enter for every
+    // webview after a window's first, in code-server): then there is no loading phase to see, and
+    // the line's wording is the unit tests' (extension-host.test.ts).
+    if (!BENCH && loadingPolls >= 3 && ![...seen].some((t) => / of # shards/.test(t))) throw new Error(`the pane never said how many of the 163 shards were read: ${JSON.stringify([...seen])}`);
+    if (loadingPolls < 3) console.log(`      the open ended before the pane could show its progress (${loadingPolls} polls showed the loading line)`);
     // The first view: model → layers → the run of 58 blocks.
     for (const sel of ['[data-path="model"]', '[data-path="model.layers"]', '[data-fold="model.layers#3-60"]', '[data-path="lm_head"]']) {
       await waitFor(wv.locator(sel), 'visible', T_UI, `the first view shows no ${sel}`, async () =>

@@ -4,16 +4,15 @@
  * toolbar, tree, tooltip and details panels. The module tree comes lazily (issue 11): the head
  * (summary and first view) with `model`, the rest through `nodes`, `search` and `groups` calls.
  */
-import { bytes } from '../../../src/shared/format';
 import { exactCount } from '../../../src/shared/format';
-import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, Progress, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
+import { ExportChoice, HostApi, HostCommand, domPath, ModelHead, NodeQuery, PROTOCOL_VERSION, TensorPage, TensorQuery, ViewSettings, WebviewApi } from '../../../src/shared/protocol';
 import { CallOptions, Handlers, isRpcError, RpcEndpoint } from '../../../src/shared/rpc';
 import { LazyTree } from '../data/lazyTree';
 import { filteredOut, GroupStore, rowPeers, tensorPeers } from '../data/shared';
 import { TensorCache } from '../data/tensorCache';
 import { compileFilter, Filter, foldContext, foldLabel, PersistedTree, Row, selectionTarget, TreeState } from '../data/tree';
 import { cellRow, lazyTreeSource, MapCell, MapSource } from '../data/mapLayout';
-import { transferText } from '../data/source';
+import { progressText } from '../data/progress';
 import { getApi, hostTransport } from './api';
 import { clear, h, icon, spinner } from './dom';
 import { mapCard, MapView, moreCard } from './map';
@@ -54,26 +53,6 @@ const SEARCH_LIMIT = 2000;
 const EXPAND_ALL_PAGE = 2000;
 /** Expand all refuses beyond this many rows (and says so): expand a module instead. */
 const MAX_EXPAND_ALL_ROWS = 500_000;
-
-/** The loading line: what is being read, how far. */
-export function progressText(fileName: string, p: Progress | undefined): string {
-  if (!p) return `Reading the headers of ${fileName}…`;
-  // A remote checkpoint: what the network carried so far (and the shards, for a sharded one).
-  const transfer = p.stage === 'reading' ? transferText(p) : undefined;
-  if (transfer) {
-    const shards = p.filesTotal !== undefined && p.filesTotal > 1 ? `${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ` : '';
-    return `Reading the headers of ${fileName} over the network: ${shards}${transfer}…`;
-  }
-  if (p.stage === 'analysing') {
-    const read = p.filesTotal !== undefined && p.filesTotal > 1 ? ` (${exactCount(p.filesDone ?? p.filesTotal)} of ${exactCount(p.filesTotal)} shards read)` : '';
-    return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}${read}…`;
-  }
-  if (p.stage === 'building') return `Building the view of ${fileName}…`;
-  if (p.filesTotal !== undefined && p.filesTotal > 1) {
-    return `Reading the headers of ${fileName}: ${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ${bytes(p.bytesRead ?? 0)} read…`;
-  }
-  return `Reading the headers of ${fileName}…`;
-}
 
 export class App {
   private readonly api = getApi<SavedState>();

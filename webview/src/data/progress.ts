@@ -1,0 +1,27 @@
+/**
+ * The loading line of the editor (pure; the DOM is ui/app.ts): what is being read and how far,
+ * from the worker's progress events, while a model opens.
+ */
+import { bytes, exactCount } from '../../../src/shared/format';
+import type { Progress } from '../../../src/shared/protocol';
+import { transferText } from './source';
+
+/** The loading line: what is being read, how far. */
+export function progressText(fileName: string, p: Progress | undefined): string {
+  if (!p) return `Reading the headers of ${fileName}…`;
+  // A remote checkpoint: what the network carried so far (and the shards, for a sharded one).
+  const transfer = p.stage === 'reading' ? transferText(p) : undefined;
+  if (transfer) {
+    const shards = p.filesTotal !== undefined && p.filesTotal > 1 ? `${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ` : '';
+    return `Reading the headers of ${fileName} over the network: ${shards}${transfer}…`;
+  }
+  if (p.stage === 'analysing') {
+    const read = p.filesTotal !== undefined && p.filesTotal > 1 ? ` (${exactCount(p.filesDone ?? p.filesTotal)} of ${exactCount(p.filesTotal)} shards read)` : '';
+    return `Analysing ${p.tensors !== undefined ? `${exactCount(p.tensors)} tensors` : 'the tensors'} of ${fileName}${read}…`;
+  }
+  if (p.stage === 'building') return `Building the view of ${fileName}…`;
+  if (p.filesTotal !== undefined && p.filesTotal > 1) {
+    return `Reading the headers of ${fileName}: ${exactCount(p.filesDone ?? 0)} of ${exactCount(p.filesTotal)} shards, ${bytes(p.bytesRead ?? 0)} read…`;
+  }
+  return `Reading the headers of ${fileName}…`;
+}
