@@ -5,7 +5,8 @@
 // being blank and how long of that its frame waited for VS Code's webview host, the same for a
 // 46-tensor model opened the same way (the floor VS Code sets), hover and expand times (timed
 // inside the webview), and the extension host's longest event-loop stall while the model opened
-// (with an idle baseline: this machine is shared). Skips with a line saying why when code-server is not installed (test/e2e/setup.sh).
+// (with an idle baseline: this machine is shared). Skips with a line saying why when
+// code-server is not installed (test/e2e/setup.sh).
 import { existsSync, readFileSync } from 'fs';
 import { spawnSync } from 'child_process';
 import * as os from 'os';
