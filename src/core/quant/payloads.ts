@@ -37,9 +37,9 @@ const MAX_READ = 1024 * 1024;
 
 /** Which tensors' contents we read, and how to decode them. */
 export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>): 'ints' | 'json' | undefined {
-  // Asked of every tensor: a plain string test first, the regular expression only for the few
-  // names it lets through (each expression scans the whole name: 92,000 of them on DeepSeek-V3).
-  if (t.name.endsWith('weight_shape') && /(^|\.)weight_shape$/.test(t.name) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS) return 'ints';
+  // Asked of every tensor (92,000 on DeepSeek-V3): plain string tests, and the regular expression
+  // (which scans the whole name) only for the few names they let through.
+  if ((t.name === 'weight_shape' || t.name.endsWith('.weight_shape')) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS) return 'ints';
   if (t.name.includes('quant_state.bitsandbytes__') && /(^|\.)quant_state\.bitsandbytes__[a-z0-9]+$/.test(t.name) && t.dtype === 'uint8' && t.shape.length === 1 && t.nbytes <= MAX_STATE_BYTES) return 'json';
   return undefined;
 }
