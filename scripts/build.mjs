@@ -3,6 +3,7 @@
 // fonts (PNG export, in the worker and the CLI; see src/core/export/png.ts).
 // Output goes to dist/ (ignored by git; .vscodeignore ships only dist/ and media/).
 import * as esbuild from 'esbuild';
+import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, copyFileSync } from 'fs';
 import * as path from 'path';
 
@@ -26,7 +27,8 @@ const node = {
 // Mermaid), which the command requires only when a format is named, is dist/cli-export.js. The
 // command's bundle is read and parsed on every run: what it does not need stays out of it (each
 // ~100 KB costs ~5 ms), and it is built without whitespace and comments (names are kept; the
-// source map still maps it in development builds). The diff and export bundles each hold their
+// source map still maps it in development builds). dist/cli.js loads the command's and diff's
+// bundles with the V8 code caches written after bundling (src/cli/bundles.ts). The diff and export bundles each hold their
 // own copy of the core modules they use: nothing crosses between bundles but plain data (a
 // Checkpoint, argv) and ExportError, which the command recognises by its name.
 const CLI_BUNDLES = { 'src/cli/diff.ts': './cli-diff.js', 'src/core/export/index.ts': './cli-export.js' };
@@ -43,7 +45,7 @@ const cliBundles = {
 };
 const cli = { ...node, minifyWhitespace: true };
 const builds = [
-  { ...node, entryPoints: ['src/cli/launch.ts'], outfile: 'dist/cli.js', external: ['./cli-main.js', './cli-diff.js'] },
+  { ...node, entryPoints: ['src/cli/launch.ts'], outfile: 'dist/cli.js' },
   { ...cli, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli-main.js', plugins: [cliBundles] },
   { ...cli, entryPoints: ['src/cli/diff.ts'], outfile: 'dist/cli-diff.js' },
   { ...cli, entryPoints: ['src/core/export/index.ts'], outfile: 'dist/cli-export.js' },
@@ -87,4 +89,8 @@ if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
+  // The command's code caches (src/cli/bundles.ts), made by running it with this Node. Without
+  // them the command is the same, only slower to start: a failure here is a warning.
+  const cache = spawnSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (cache.status !== 0) console.warn(`warning: the CLI's code caches were not written (scripts/code-cache.cjs exited with ${cache.status ?? cache.signal})`);
 }

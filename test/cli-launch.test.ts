@@ -2,14 +2,15 @@
  * The CLI as bin/weightscope.js runs it: dist/cli.js (src/cli/launch.ts), which answers
  * `--version` by itself, loads dist/cli-diff.js for `diff` and dist/cli-main.js (src/cli/main.ts)
  * for everything else, and main.ts's export registry (dist/cli-export.js), loaded only when a
- * format or the help is asked for (issue 11).
+ * format or the help is asked for (issue 11). The command's and diff's bundles are loaded with the
+ * V8 code caches the build writes beside them (src/cli/bundles.ts).
  * The bundled tests need `npm run build`; they are skipped without dist/.
  */
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { cli, fixture, REPO } from './helpers';
+import { cli, fixture, REPO, tempDir } from './helpers';
 import { EXPORT_FORMATS } from '../src/core/export';
 
 const BIN = path.join(REPO, 'bin', 'weightscope.js');
@@ -52,6 +53,51 @@ describe('CLI start-up', () => {
     assert.strictEqual(loaded(model, '--format', 'json'), false);
     assert.strictEqual(loaded(model, '--format', 'text'), false);
     assert.strictEqual(loaded(model, '--format', 'markdown'), true);
+  });
+
+  describe('code caches (src/cli/bundles.ts)', () => {
+    const BUNDLES = path.join(REPO, 'out', 'src', 'cli', 'bundles.js');
+    /** Loads `file` with loadBundle in a new process (V8 would take a second compile in one process from its own cache), saving the caches when asked. */
+    const load = (file: string, save = false): { cache: string; value: number; line: number } => {
+      const code = `const b = require(${JSON.stringify(BUNDLES)}); const r = b.loadBundle(${JSON.stringify(file)}); ${save ? 'b.saveCodeCaches();' : ''} process.stdout.write(JSON.stringify({ cache: r.cache, value: r.exports.value(), line: r.exports.line() }))`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+      assert.strictEqual(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    // A bundle as esbuild writes one: CommonJS, strict; line() says on which line its stack frame is.
+    const bundle = (n: number) => `"use strict";\nexports.value = () => ${n};\nexports.line = () => Number(/:(\\d+):\\d+\\)?$/.exec(new Error().stack.split('\\n')[1])[1]);\n`;
+
+    it('a cache is used for the bundle it was made from, and for nothing else', () => {
+      const file = path.join(tempDir('ws-cache-'), 'cli-main.js');
+      fs.writeFileSync(file, bundle(41));
+      assert.deepStrictEqual(load(file, true), { cache: 'none', value: 41, line: 3 });
+      const cacheFile = `${file}.cache`;
+      assert.ok(fs.statSync(cacheFile).size > fs.statSync(file).size, 'the cache holds the bundle and the code');
+      assert.deepStrictEqual(load(file), { cache: 'used', value: 41, line: 3 });
+      // Rebuilt to bytes of the same length (all V8 itself compares): the cache is not used.
+      fs.writeFileSync(file, bundle(42));
+      assert.deepStrictEqual(load(file), { cache: 'stale', value: 42, line: 3 });
+      // Refused by V8 (as one made by another Node would be): compiled from the source.
+      fs.writeFileSync(file, bundle(41));
+      const c = fs.readFileSync(cacheFile);
+      const v8Data = 4 + c.readUInt32LE(0);
+      c.fill(0, v8Data, v8Data + 16);
+      fs.writeFileSync(cacheFile, c);
+      assert.deepStrictEqual(load(file), { cache: 'rejected', value: 41, line: 3 });
+      // A truncated cache file.
+      fs.writeFileSync(cacheFile, c.subarray(0, 10));
+      assert.deepStrictEqual(load(file), { cache: 'stale', value: 41, line: 3 });
+    });
+
+    it("the build's caches are used by this Node", function () {
+      for (const name of ['cli-main.js', 'cli-diff.js']) {
+        const file = path.join(REPO, 'dist', name);
+        if (!fs.existsSync(file)) this.skip();
+        const code = `process.stdout.write(require(${JSON.stringify(BUNDLES)}).loadBundle(${JSON.stringify(file)}).cache)`;
+        const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+        assert.strictEqual(r.stdout, 'used', `dist/${name}: its cache is ${r.stdout || r.stderr} (npm run build writes it; a watch build leaves it stale)`);
+      }
+    });
   });
 
   describe('bundled (bin/weightscope.js)', () => {

@@ -1,0 +1,81 @@
+/**
+ * The command's bundles (dist/cli-main.js, dist/cli-diff.js) loaded through a V8 code cache
+ * (issue 11, start-up). Compiling the 420 KB bundle, and then each function the first time it
+ * runs, is work every run of the command repeats; a code cache holds the bytecode of the
+ * functions a run compiled, and V8 takes them from it instead. The build writes the caches
+ * beside the bundles (scripts/code-cache.cjs, after a few runs of the command on the fixtures,
+ * so that the functions those runs use are in them); nothing is written at run time.
+ *
+ * A cache is only ever an optimisation: missing, made for another bundle, or refused by V8 (made
+ * by another Node, or with other V8 flags), the bundle is compiled as `require` would compile it.
+ * V8 checks a cache's version and flags but, of the source, only its length: each cache holds a
+ * copy of the bundle it was made from, and is used only when the bundle is that, byte for byte
+ * (one memcmp; a hash would load node:crypto, ~7 ms of start-up).
+ */
+import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as path from 'path';
+import * as vm from 'vm';
+
+/** What became of a bundle's cache: none beside it, made from other bytes, refused by V8, or used. */
+export type CacheUse = 'none' | 'stale' | 'rejected' | 'used';
+
+export interface LoadedBundle<T> {
+  exports: T;
+  cache: CacheUse;
+}
+
+/**
+ * CommonJS's function wrapper, on a line of its own: with lineOffset -1, the bundle's lines keep
+ * their numbers in stack traces (and its first line its columns).
+ */
+const HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
+const TAIL = '\n})';
+/** A cache file: the bundle's length (4 bytes, little-endian), the bundle, V8's cached data. */
+const LENGTH_BYTES = 4;
+
+/** The scripts loaded in this process, whose caches saveCodeCaches() writes. */
+const loaded: { file: string; bytes: Buffer; script: vm.Script }[] = [];
+
+/** Where the cache of the bundle `file` is. */
+export function cacheFileOf(file: string): string {
+  return `${file}.cache`;
+}
+
+/** The bundle `file` (a CommonJS module), compiled with its cache when one fits. */
+export function loadBundle<T>(file: string): LoadedBundle<T> {
+  const bytes = fs.readFileSync(file);
+  let cachedData: Buffer | undefined;
+  let cache: CacheUse = 'none';
+  try {
+    const c = fs.readFileSync(cacheFileOf(file));
+    const sourceEnd = LENGTH_BYTES + bytes.length;
+    if (c.length > sourceEnd && c.readUInt32LE(0) === bytes.length && c.subarray(LENGTH_BYTES, sourceEnd).equals(bytes)) cachedData = c.subarray(sourceEnd);
+    else cache = 'stale';
+  } catch {
+    // No cache (a development build, or one made without running the command): compile it all.
+  }
+  const script = new vm.Script(HEAD + bytes.toString('utf8') + TAIL, { filename: file, lineOffset: -1, cachedData });
+  if (cachedData) cache = script.cachedDataRejected ? 'rejected' : 'used';
+  loaded.push({ file, bytes, script });
+  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeRequire, module: { exports: unknown }, filename: string, dirname: string) => void;
+  const mod = { exports: {} as T };
+  wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+  return { exports: mod.exports, cache };
+}
+
+/**
+ * Writes the cache of each bundle loaded in this process, with the bytecode of every function
+ * its runs have compiled so far (the build calls it after running the command); returns the files.
+ */
+export function saveCodeCaches(): string[] {
+  const written: string[] = [];
+  for (const { file, bytes, script } of loaded) {
+    const out = cacheFileOf(file);
+    const length = Buffer.alloc(LENGTH_BYTES);
+    length.writeUInt32LE(bytes.length);
+    fs.writeFileSync(out, Buffer.concat([length, bytes, script.createCachedData()]));
+    written.push(out);
+  }
+  return written;
+}
