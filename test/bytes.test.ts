@@ -2,7 +2,10 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { openCheckpoint } from '../src/core';
 import { FileByteSource, MemoryByteSource, withHead } from '../src/core/bytes';
+import { CallPace, filePace } from '../src/core/file-calls';
+import { FIXTURES } from './helpers';
 
 describe('byte sources', () => {
   const data = Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 7) & 0xff));
@@ -34,5 +37,74 @@ describe('byte sources', () => {
     const head = await src.read(0, 64);
     assert.deepStrictEqual(Buffer.from(await withHead(src, head).read(60, 100)), data.subarray(60, 160));
     assert.strictEqual(src.bytesRead, 64 + 96);
+  });
+});
+
+describe('file calls: synchronous while storage answers fast (src/core/file-calls.ts)', () => {
+  afterEach(() => filePace.async(false));
+
+  /** A pace on a clock that only the calls move: a call `ms` long (a disk seeking, a network round trip) advances it by `ms`. */
+  const paced = () => {
+    let clock = 0;
+    const pace = new CallPace(() => clock);
+    const call = (ms: number, bytes?: number) =>
+      pace.call(
+        () => {
+          clock += ms;
+          return 'sync';
+        },
+        () => Promise.resolve('pool'),
+        bytes,
+      );
+    return { pace, call };
+  };
+
+  it('calls are synchronous while fast; an error is the promise rejected', async () => {
+    const { pace, call } = paced();
+    for (let i = 0; i < 100; i++) assert.strictEqual(await call(0.2), 'sync');
+    await assert.rejects(
+      pace.call(() => fs.openSync(path.join(os.tmpdir(), 'ws-no-such-dir', 'x'), 'r'), () => Promise.resolve(-1)),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
+    assert.strictEqual(pace.async(), false);
+  });
+
+  it('after three slow calls, calls go through the thread pool; a read is allowed time for its size', async () => {
+    const { pace, call } = paced();
+    // A read of 1 MB is allowed 10 ms more than a call without bytes: 8 ms is not slow for it.
+    for (let i = 0; i < 5; i++) assert.strictEqual(await call(8, 1_000_000), 'sync');
+    // One slow call (a thread descheduled mid-call) is not enough, nor two ...
+    assert.strictEqual(await call(8), 'sync');
+    assert.strictEqual(await call(0.1), 'sync');
+    assert.strictEqual(await call(8), 'sync');
+    assert.strictEqual(pace.async(), false);
+    // ... a third is, and the slow call itself has its answer.
+    assert.strictEqual(await call(8), 'sync');
+    assert.strictEqual(pace.async(), true);
+    assert.strictEqual(await call(0), 'pool');
+    // Set back, the count starts again.
+    pace.async(false);
+    assert.strictEqual(await call(8), 'sync');
+    assert.strictEqual(await call(8), 'sync');
+    assert.strictEqual(pace.async(), false);
+  });
+
+  it('a checkpoint read either way is the same', async () => {
+    const targets = [
+      path.join(FIXTURES, 'safetensors', 'gpt2-sharded', 'model.safetensors.index.json'),
+      path.join(FIXTURES, 'pytorch', 'gpt2-tied.pt'),
+      path.join(FIXTURES, 'gguf', 'split', 'tiny-llama-split-00001-of-00002.gguf'),
+      path.join(FIXTURES, 'onnx', 'external', 'tiny-gpt2-ext.onnx'),
+      path.join(FIXTURES, 'quant', 'fp8-block'),
+    ];
+    for (const target of targets) {
+      filePace.async(true);
+      const pooled = await openCheckpoint(target);
+      assert.strictEqual(filePace.async(), true);
+      filePace.async(false);
+      const sync = await openCheckpoint(target);
+      assert.deepStrictEqual(sync, pooled, target);
+      assert.ok(sync.tensors.length > 0, target);
+    }
   });
 });

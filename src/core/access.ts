@@ -2,15 +2,9 @@
  * File access for readers that need more than one file (shards, sidecars, directories).
  * The CLI and the extension host both use the Node implementation; tests may supply their own.
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import { promisify } from 'util';
 import { ByteSource, FileByteSource } from './bytes';
-
-// Callback functions as promises, not fs.promises, as in bytes.ts (Node loads fs.promises'
-// FileHandle machinery on first use: ~3 ms of a CLI run).
-const fsStat = promisify(fs.stat);
-const fsReaddir = promisify(fs.readdir);
+import * as files from './file-calls';
 
 export interface FileStat {
   size: number;
@@ -38,14 +32,14 @@ export const nodeFileAccess: FileAccess = {
   open: (p, display) => FileByteSource.open(p, display ?? p),
   async stat(p) {
     try {
-      const st = await fsStat(p);
+      const st = await files.stat(p);
       return { size: st.size, isDirectory: st.isDirectory() };
     } catch {
       return null;
     }
   },
   async list(dir) {
-    return fsReaddir(dir);
+    return files.readdir(dir);
   },
 };
 

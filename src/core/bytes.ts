@@ -4,16 +4,8 @@
  * read so tests and the benchmark can prove it; a reader reads each range once (the bytes the
  * format sniff read are handed to it through withHead).
  */
-import * as fs from 'fs';
-import { promisify } from 'util';
 import { CheckpointError } from './errors';
-
-// Node's callback file functions as promises. Not fs.promises: its FileHandle machinery is a
-// tree of internal modules that Node loads on first use, ~3 ms of a CLI run (issue 11).
-const fsOpen = promisify(fs.open);
-const fsFstat = promisify(fs.fstat);
-const fsRead = promisify(fs.read);
-const fsClose = promisify(fs.close);
+import * as files from './file-calls';
 
 export interface ByteSource {
   /** Display name / path of the underlying file. */
@@ -133,17 +125,17 @@ export class FileByteSource implements ByteSource {
   static async open(path: string, name = path): Promise<FileByteSource> {
     let fd: number;
     try {
-      fd = await fsOpen(path, 'r');
+      fd = await files.openRead(path);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new CheckpointError(err.code === 'ENOENT' ? 'not-found' : 'io', `cannot open: ${err.code ?? err.message}`, { file: name });
     }
     try {
-      const st = await fsFstat(fd);
+      const st = await files.fstat(fd);
       if (st.isDirectory()) throw new CheckpointError('io', 'is a directory', { file: name });
       return new FileByteSource(name, st.size, fd);
     } catch (e) {
-      await fsClose(fd);
+      await files.close(fd);
       throw e;
     }
   }
@@ -163,7 +155,7 @@ export class FileByteSource implements ByteSource {
     checkRange(this, offset, length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await fsRead(this.fd, into, at + done, length - done, offset + done);
+      const bytesRead = await files.readAt(this.fd, into, at + done, length - done, offset + done);
       if (bytesRead === 0) {
         throw new CheckpointError('truncated', `file shrank while reading (got ${done} of ${length} bytes)`, { file: this.name, offset: offset + done });
       }
@@ -176,7 +168,7 @@ export class FileByteSource implements ByteSource {
     const fd = this.fd;
     if (fd < 0) return;
     this.fd = -1;
-    await fsClose(fd);
+    await files.close(fd);
   }
 }
 
