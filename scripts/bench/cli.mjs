@@ -15,13 +15,13 @@ import { build as buildGpt2Bin, hasTorch, PY } from './pytorch.mjs';
 const BIN = path.join(repo, 'bin', 'weightscope.js');
 const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
-/** One whole process: wall ms, CPU ms and peak RSS (MB) when GNU time is there; stdout to `out` (a path) or discarded. */
-function run(cmd, args, out) {
+/** One whole process: wall ms, CPU ms and peak RSS (MB) when GNU time is there; stdout to `out` (a path) or discarded; `env` when not this one. */
+function run(cmd, args, out, env) {
   const fd = fs.openSync(out ?? '/dev/null', 'w');
   try {
     const argv = TIME ? ['-f', '@@ %U %S %M', cmd, ...args] : args;
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(TIME ?? cmd, argv, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(TIME ?? cmd, argv, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', maxBuffer: 1 << 24, env });
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     const m = TIME ? /@@ ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr) : null;
     return {
@@ -37,9 +37,9 @@ function run(cmd, args, out) {
 }
 
 /** The run with the median wall time of `n`. */
-function median(n, cmd, args, out) {
+function median(n, cmd, args, out, env) {
   const all = [];
-  for (let i = 0; i < n; i++) all.push(run(cmd, args, out));
+  for (let i = 0; i < n; i++) all.push(run(cmd, args, out, env));
   all.sort((a, b) => a.wall - b.wall);
   const m = all[Math.floor(n / 2)];
   return { ...m, maxRssMB: Math.max(...all.map((r) => r.rssMB)) };
@@ -57,6 +57,15 @@ export default async function (report) {
   report('machine load (1-minute average) on cores', `${os.loadavg()[0].toFixed(1)} on ${os.cpus().length}`);
   const node0 = median(5, process.execPath, ['-e', '0']);
   report('node -e 0, median of 5', line(node0));
+  // Node reads the certificates NODE_EXTRA_CA_CERTS names as it starts, whatever the program: an
+  // environment that sets it (this sandbox does, for its proxy) adds that to every figure below.
+  let bareEnv;
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    bareEnv = { ...process.env };
+    delete bareEnv.NODE_EXTRA_CA_CERTS;
+    const bare = median(5, process.execPath, ['-e', '0'], undefined, bareEnv);
+    report('… without NODE_EXTRA_CA_CERTS (set here), median of 5', `${line(bare)}: the variable costs ${ms(node0.wall - bare.wall)} of every start`);
+  }
   const version = median(5, process.execPath, [BIN, '--version']);
   report('weightscope --version (start-up), median of 5', `${line(version)}; ${x(version.wall, node0.wall)} node -e 0`);
 
@@ -65,6 +74,7 @@ export default async function (report) {
   report('DeepSeek-V3 layout', `${rel} (163 shards, 91,991 tensors)`);
   const text = median(3, process.execPath, [BIN, index]);
   report('weightscope INDEX (text), median of 3 (target <= 1.0 s)', `${line(text)}; ${x(text.wall, node0.wall)} node -e 0`);
+  if (bareEnv) report('… without NODE_EXTRA_CA_CERTS, median of 3', line(median(3, process.execPath, [BIN, index], undefined, bareEnv)));
   const jsonOut = path.join(benchDir, 'cli-deepseek.json');
   const json = median(3, process.execPath, [BIN, index, '--json'], jsonOut);
   const size = fs.statSync(jsonOut).size;

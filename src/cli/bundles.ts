@@ -74,7 +74,11 @@ export function saveCodeCaches(): string[] {
     const out = cacheFileOf(file);
     const length = Buffer.alloc(LENGTH_BYTES);
     length.writeUInt32LE(bytes.length);
-    fs.writeFileSync(out, Buffer.concat([length, bytes, script.createCachedData()]));
+    // Written whole, then renamed: a build stopped half way leaves no torn cache behind (V8 checks a
+    // cache's length, not its contents, in release builds).
+    const tmp = `${out}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.concat([length, bytes, script.createCachedData()]));
+    fs.renameSync(tmp, out);
     written.push(out);
   }
   return written;
