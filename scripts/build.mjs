@@ -28,9 +28,10 @@ const node = {
 // command's bundle is read and parsed on every run: what it does not need stays out of it (each
 // ~100 KB costs ~5 ms), and it is built without whitespace and comments (names are kept; the
 // source map still maps it in development builds). dist/cli.js loads the command's and diff's
-// bundles with the V8 code caches written after bundling (src/cli/bundles.ts). The diff and export bundles each hold their
-// own copy of the core modules they use: nothing crosses between bundles but plain data (a
-// Checkpoint, argv) and ExportError, which the command recognises by its name.
+// bundles with the V8 code caches written after bundling (src/cli/bundles.ts). The diff and
+// export bundles each hold their own copy of the core modules they use: nothing crosses between
+// bundles but plain data (a Checkpoint, argv) and ExportError, which the command recognises by
+// its name.
 const CLI_BUNDLES = { 'src/cli/diff.ts': './cli-diff.js', 'src/core/export/index.ts': './cli-export.js' };
 const cliBundles = {
   name: 'cli-bundles',

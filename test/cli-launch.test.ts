@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { cli, fixture, REPO, tempDir } from './helpers';
+import { cacheFileOf } from '../src/cli/bundles';
 import { EXPORT_FORMATS } from '../src/core/export';
 
 const BIN = path.join(REPO, 'bin', 'weightscope.js');
@@ -65,13 +66,14 @@ describe('CLI start-up', () => {
       return JSON.parse(r.stdout);
     };
     // A bundle as esbuild writes one: CommonJS, strict; line() says on which line its stack frame is.
-    const bundle = (n: number) => `"use strict";\nexports.value = () => ${n};\nexports.line = () => Number(/:(\\d+):\\d+\\)?$/.exec(new Error().stack.split('\\n')[1])[1]);\n`;
+    const bundle = (n: number) =>
+      ['"use strict";', `exports.value = () => ${n};`, String.raw`exports.line = () => Number(/:(\d+):\d+\)?$/.exec(new Error().stack.split('\n')[1])[1]);`, ''].join('\n');
 
     it('a cache is used for the bundle it was made from, and for nothing else', () => {
       const file = path.join(tempDir('ws-cache-'), 'cli-main.js');
       fs.writeFileSync(file, bundle(41));
       assert.deepStrictEqual(load(file, true), { cache: 'none', value: 41, line: 3 });
-      const cacheFile = `${file}.cache`;
+      const cacheFile = cacheFileOf(file);
       assert.ok(fs.statSync(cacheFile).size > fs.statSync(file).size, 'the cache holds the bundle and the code');
       assert.deepStrictEqual(load(file), { cache: 'used', value: 41, line: 3 });
       // Rebuilt to bytes of the same length (all V8 itself compares): the cache is not used.

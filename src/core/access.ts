@@ -1,6 +1,7 @@
 /**
  * File access for readers that need more than one file (shards, sidecars, directories).
- * The CLI and the extension host both use the Node implementation; tests may supply their own.
+ * The CLI and the extension's parser workers (or the host, when no worker can start) use the Node
+ * implementation; tests may supply their own.
  */
 import * as path from 'path';
 import { ByteSource, FileByteSource } from './bytes';

@@ -12,8 +12,10 @@
  * a busy machine a thread is sometimes descheduled in the middle of a call, and a cached fstat
  * then takes 8 ms.)
  *
- * Only the CLI and the extension's parser workers read files; a synchronous call blocks their own
- * thread, which has nothing else to do meanwhile (a parser worker is cancelled by terminating it).
+ * The readers run in the CLI and in the extension's parser workers: a synchronous call blocks a
+ * thread that has nothing else to do meanwhile (a parser worker is cancelled by terminating it).
+ * Only when no worker can start do they run on the extension host's thread, where the parse
+ * itself holds it far longer than the calls.
  */
 import * as fs from 'fs';
 import { promisify } from 'util';
