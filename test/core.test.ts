@@ -220,6 +220,31 @@ describe('roles without class information', () => {
     assert.strictEqual(p.role, 'parameter');
     assert.match(p.reason, /default/);
   });
+
+  it('matches the last part of the name, whole: with or without dots before it', () => {
+    const decided = (name: string, shape: number[] = [4, 4]) => {
+      const d = role(name, shape);
+      return `${d.role}: ${d.reason}`;
+    };
+    assert.strictEqual(decided('running_mean', [4]), 'buffer: BatchNorm running statistic');
+    assert.strictEqual(decided('a.b.num_batches_tracked', []), 'buffer: BatchNorm step counter');
+    assert.match(decided('not_running_mean'), /^parameter/);
+    assert.match(decided('bn.running_mean_x'), /^parameter/);
+    // `(^|_)buffer$`: the local name `buffer`, or one ending `_buffer`.
+    assert.strictEqual(decided('m.buffer'), 'buffer: named as a buffer (buffer)');
+    assert.strictEqual(decided('buffer'), 'buffer: named as a buffer (buffer)');
+    assert.strictEqual(decided('m.x.scale_buffer'), 'buffer: named as a buffer (scale_buffer)');
+    assert.match(decided('m.xbuffer'), /^parameter/);
+    assert.match(decided('m.buffer.weight'), /^parameter/);
+    assert.strictEqual(decided('model.rotary.cos_cached'), 'buffer: rotary embedding cache (cos_cached)');
+    assert.strictEqual(decided('freqs_cis'), 'buffer: rotary embedding cache (freqs_cis)');
+    assert.match(decided('m.my_cos_cached'), /^parameter/);
+    assert.strictEqual(decided('encoder.pe', [64, 16]), 'buffer: sinusoidal positional encoding table (pe)');
+    assert.match(decided('encoder.pe', [64]), /^parameter/, 'a one-dimensional pe');
+    assert.match(decided('encoder.ape', [64, 16]), /^parameter/);
+    assert.strictEqual(decided('x._float_tensor', [1]), 'buffer: fairseq placeholder buffer');
+    assert.strictEqual(decided('rope.token_type_ids', [1, 8]), 'buffer: token type id buffer');
+  });
 });
 
 describe('number formatting', () => {
