@@ -1,11 +1,12 @@
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { openCheckpoint } from '../src/core';
 import { FileByteSource, MemoryByteSource, withHead } from '../src/core/bytes';
 import { CallPace, filePace } from '../src/core/file-calls';
-import { FIXTURES } from './helpers';
+import { FIXTURES, REPO } from './helpers';
 
 describe('byte sources', () => {
   const data = Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 7) & 0xff));
@@ -104,6 +105,30 @@ describe('file calls: synchronous while storage answers fast (src/core/file-call
       const sync = await openCheckpoint(target);
       assert.deepStrictEqual(sync, pooled, target);
       assert.ok(sync.tensors.length > 0, target);
+    }
+  });
+});
+
+describe('files that are not regular files', () => {
+  it('a FIFO is a typed error at once, not an open waiting for a writer (both ways of calling)', async function () {
+    if (process.platform === 'win32') this.skip();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-fifo-'));
+    const fifo = path.join(dir, 'model.safetensors');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) this.skip();
+    try {
+      // In a process of its own: an open that waits for a writer would hold this one too (a
+      // synchronous call), where a timeout can end the child.
+      const core = JSON.stringify(path.join(REPO, 'out', 'src', 'core', 'index.js'));
+      const calls = JSON.stringify(path.join(REPO, 'out', 'src', 'core', 'file-calls.js'));
+      const code = `const { openCheckpoint } = require(${core}); const { filePace } = require(${calls});
+        (async () => { for (const pooled of [false, true]) { filePace.async(pooled);
+          try { await openCheckpoint(${JSON.stringify(fifo)}); console.log('opened'); } catch (e) { console.log(e.code, e.file, e.detail); } } })();`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 20_000 });
+      assert.strictEqual(r.signal, null, 'the open waited for a writer');
+      const line = 'io model.safetensors is not a regular file (a pipe, socket or device)';
+      assert.strictEqual(r.stdout, `${line}\n${line}\n`, r.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
     }
   });
 });

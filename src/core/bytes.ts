@@ -133,6 +133,7 @@ export class FileByteSource implements ByteSource {
     try {
       const st = await files.fstat(fd);
       if (st.isDirectory()) throw new CheckpointError('io', 'is a directory', { file: name });
+      if (!st.isFile()) throw new CheckpointError('io', 'is not a regular file (a pipe, socket or device)', { file: name });
       return new FileByteSource(name, st.size, fd);
     } catch (e) {
       await files.close(fd);

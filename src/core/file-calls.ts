@@ -75,7 +75,14 @@ export const filePace = new CallPace();
 
 const fileCall = <T>(sync: () => T, async: () => Promise<T>, bytes?: number): Promise<T> => filePace.call(sync, async, bytes);
 
-export const openRead = (path: string): Promise<number> => fileCall(() => fs.openSync(path, 'r'), () => fsOpen(path, 'r'));
+/**
+ * Read-only, and without waiting for a writer: opening a FIFO otherwise blocks until something
+ * writes to it (the caller then finds it is not a regular file). O_NONBLOCK does nothing to
+ * regular files; Windows has no such flag, nor FIFOs that block an open.
+ */
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+export const openRead = (path: string): Promise<number> => fileCall(() => fs.openSync(path, READ_FLAGS), () => fsOpen(path, READ_FLAGS));
 export const fstat = (fd: number): Promise<fs.Stats> => fileCall(() => fs.fstatSync(fd), () => fsFstat(fd));
 export const stat = (path: string): Promise<fs.Stats> => fileCall(() => fs.statSync(path), () => fsStat(path));
 export const readdir = (path: string): Promise<string[]> => fileCall(() => fs.readdirSync(path), () => fsReaddir(path));
