@@ -98,4 +98,8 @@ export default async function (report) {
   report('GPT-2 124M pytorch_model.bin (510 MB): weightscope FILE, median of 5', `${line(ours)}; ${x(ours.wall, node0.wall)} node -e 0`);
   report('… python3 -c "torch.load(FILE, weights_only=True)", median of 3', `${line(torchRun)} (import torch alone: ${ms(importTorch.wall)})`);
   report('… weightscope faster than torch.load, whole processes (target >= 20x)', `${x(torchRun.wall, ours.wall)} wall, ${x(torchRun.cpu, ours.cpu)} CPU`);
+  if (bareEnv) {
+    const bare = median(5, process.execPath, [BIN, bin], undefined, bareEnv);
+    report('… weightscope without NODE_EXTRA_CA_CERTS, median of 5', `${line(bare)}; ${x(torchRun.wall, bare.wall)} faster than torch.load (wall)`);
+  }
 }
