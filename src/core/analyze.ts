@@ -24,6 +24,7 @@ import {
   Warning,
 } from './model';
 import { copyRecord } from './tensor-record';
+import { isLocalName } from './local-name';
 import { decideRole } from './roles';
 import { configTies } from './ties';
 
@@ -1201,7 +1202,7 @@ function readsLike(r: RecentLayer, b: Builder): boolean {
     const t = own[o];
     const local = r.locals[o];
     const name = t.name;
-    if (name.length - rel !== local.length || !name.startsWith(local, rel) || (rel > 0 && name.charCodeAt(rel - 1) !== 0x2e)) return false;
+    if (!isLocalName(name, rel, local) || (rel > 0 && name.charCodeAt(rel - 1) !== 0x2e)) return false;
     if (o > 0 && !(own[o - 1].name < name)) return false;
     if (t.dtype !== s.dtype || t.role !== s.role || !sameDims(t.shape, s.shape) || t.quant !== s.quant) return false;
     if (t.quant && (t.roleReason !== s.roleReason || !sameDims(t.logicalShape, s.logicalShape))) return false;

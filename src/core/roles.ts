@@ -4,6 +4,7 @@
  * not trained. Each decision carries the rule that made it.
  */
 import { isFloating } from './dtypes';
+import { isLocalName } from './local-name';
 import { Role, TensorRecord } from './model';
 
 export interface RoleDecision {
@@ -22,24 +23,24 @@ export function decideRole(t: TensorRecord): Readonly<RoleDecision> {
   // (92,000 in DeepSeek-V3), and only a name a rule matches is cut, for its reason.
   const name = t.name;
   const at = name.lastIndexOf('.') + 1;
-  if (isLocal(name, at, 'running_mean') || isLocal(name, at, 'running_var')) return RUNNING_STAT;
+  if (isLocalName(name, at, 'running_mean') || isLocalName(name, at, 'running_var')) return RUNNING_STAT;
   // `(^|_)buffer$` of the local name ('buffer' has no dot, so a name ending with it has it in its local name).
   if (name.endsWith('buffer') && (name.length - at === 6 || name.charCodeAt(name.length - 7) === 0x5f /* _ */)) {
     return { role: 'buffer', reason: `named as a buffer (${name.slice(at)})` };
   }
-  if (isLocal(name, at, 'num_batches_tracked')) return STEP_COUNTER;
-  if (isLocal(name, at, 'masked_bias')) return MASKED_BIAS;
-  if (isLocal(name, at, 'bias') && /(^|\.)(attn|attention|self_attn)\.bias$/.test(name) && isCausalMaskShape(t.shape)) {
+  if (isLocalName(name, at, 'num_batches_tracked')) return STEP_COUNTER;
+  if (isLocalName(name, at, 'masked_bias')) return MASKED_BIAS;
+  if (isLocalName(name, at, 'bias') && /(^|\.)(attn|attention|self_attn)\.bias$/.test(name) && isCausalMaskShape(t.shape)) {
     return { role: 'buffer', reason: `causal attention mask [${t.shape.join(', ')}]` };
   }
-  if (isLocal(name, at, 'inv_freq')) return INV_FREQ;
-  if (isLocal(name, at, 'position_ids')) return POSITION_IDS;
-  if (isLocal(name, at, 'token_type_ids')) return TOKEN_TYPE_IDS;
+  if (isLocalName(name, at, 'inv_freq')) return INV_FREQ;
+  if (isLocalName(name, at, 'position_ids')) return POSITION_IDS;
+  if (isLocalName(name, at, 'token_type_ids')) return TOKEN_TYPE_IDS;
   for (let i = 0; i < ROPE_CACHES.length; i++) {
-    if (isLocal(name, at, ROPE_CACHES[i])) return { role: 'buffer', reason: `rotary embedding cache (${ROPE_CACHES[i]})` };
+    if (isLocalName(name, at, ROPE_CACHES[i])) return { role: 'buffer', reason: `rotary embedding cache (${ROPE_CACHES[i]})` };
   }
-  if (isLocal(name, at, 'pe') && t.shape.length >= 2) return POSITIONAL_TABLE;
-  if (isLocal(name, at, '_float_tensor')) return FAIRSEQ_PLACEHOLDER;
+  if (isLocalName(name, at, 'pe') && t.shape.length >= 2) return POSITIONAL_TABLE;
+  if (isLocalName(name, at, '_float_tensor')) return FAIRSEQ_PLACEHOLDER;
   return PARAMETER;
 }
 
@@ -67,11 +68,6 @@ function notFloating(dtype: string): Readonly<RoleDecision> {
 }
 
 const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached'];
-
-/** Whether `name` from `at` (its local name) is `local`. */
-function isLocal(name: string, at: number, local: string): boolean {
-  return name.length - at === local.length && name.startsWith(local, at);
-}
 
 function isCausalMaskShape(shape: number[]): boolean {
   return shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3];

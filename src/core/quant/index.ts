@@ -15,6 +15,7 @@ import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigure
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
 import { sameDims } from '../coverage';
+import { isLocalName } from '../local-name';
 import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
@@ -387,9 +388,7 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
 
   private find(local: string): number {
     for (let i = this.first; i >= 0; i = this.next[i]) {
-      // The local name is the name's end: endsWith compares it in place at half startsWith's cost.
-      const name = this.tensors[i].name;
-      if (name.length - this.start(i) === local.length && name.endsWith(local)) return i;
+      if (isLocalName(this.tensors[i].name, this.start(i), local)) return i;
     }
     return -1;
   }
