@@ -52,7 +52,10 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   // them. Their warnings come after annotate()'s.
   const configWarnings: Warning[] = [];
   const fromConfig = configTies(raw.config, raw.tensors, raw.declaredTies, configWarnings);
-  const tensors: Tensor[] = opts.consume ? raw.tensors.map(toTensor) : raw.tensors.map((t) => toTensor(copyRecord(t)));
+  // The names, for the role rules that read a sibling: made only if one of them asks.
+  let names: Set<string> | undefined;
+  const has = (name: string): boolean => (names ??= new Set(raw.tensors.map((t) => t.name))).has(name);
+  const tensors: Tensor[] = raw.tensors.map((t) => toTensor(opts.consume ? t : copyRecord(t), has));
   if (opts.consume) raw.consumed = true;
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
@@ -125,8 +128,8 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
  * The fields it sets (and those annotate() sets later) are in the record already when
  * tensorRecord() made it, so that the record keeps its hidden class.
  */
-function toTensor(record: TensorRecord): Tensor {
-  const r = decideRole(record);
+function toTensor(record: TensorRecord, has: (name: string) => boolean): Tensor {
+  const r = decideRole(record, has);
   const t = record as Tensor;
   t.role = r.role;
   t.roleReason = r.reason;

@@ -9,3 +9,10 @@ export function isLocalName(name: string, at: number, local: string): boolean {
   // The local name is the name's end: endsWith compares it in place at half startsWith's cost.
   return name.length - at === local.length && name.endsWith(local);
 }
+
+/** Whether the local name of `name` (from `at`) is `word` or ends with `_word`: `(^|_)word$` without a regular expression. */
+export function endsLocalWord(name: string, at: number, word: string): boolean {
+  if (!name.endsWith(word)) return false;
+  const before = name.length - word.length;
+  return before === at || (before > at && name.charCodeAt(before - 1) === 0x5f /* _ */);
+}

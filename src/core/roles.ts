@@ -4,7 +4,7 @@
  * not trained. Each decision carries the rule that made it.
  */
 import { isFloating } from './dtypes';
-import { isLocalName } from './local-name';
+import { endsLocalWord, isLocalName } from './local-name';
 import { Role, TensorRecord } from './model';
 
 export interface RoleDecision {
@@ -15,8 +15,10 @@ export interface RoleDecision {
 /**
  * The decision for a tensor. Decisions that do not depend on the tensor's own name or shape are
  * shared objects (a 100,000-tensor model makes a handful of them): callers read, never mutate.
+ * `has` says whether the checkpoint holds a tensor of that name, for the rules that read a
+ * sibling (without it they do not apply); it is asked only of names those rules match.
  */
-export function decideRole(t: TensorRecord): Readonly<RoleDecision> {
+export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Readonly<RoleDecision> {
   if (t.role) return { role: t.role, reason: t.roleReason ?? 'recorded in the file' };
   if (!isFloating(t.dtype)) return notFloating(t.dtype);
   // The local name (after the last dot) is compared in place: no string is cut per tensor
@@ -24,9 +26,17 @@ export function decideRole(t: TensorRecord): Readonly<RoleDecision> {
   const name = t.name;
   const at = name.lastIndexOf('.') + 1;
   if (isLocalName(name, at, 'running_mean') || isLocalName(name, at, 'running_var')) return RUNNING_STAT;
-  // `(^|_)buffer$` of the local name ('buffer' has no dot, so a name ending with it has it in its local name).
-  if (name.endsWith('buffer') && (name.length - at === 6 || name.charCodeAt(name.length - 7) === 0x5f /* _ */)) {
-    return { role: 'buffer', reason: `named as a buffer (${name.slice(at)})` };
+  if (endsLocalWord(name, at, 'buffer')) return { role: 'buffer', reason: `named as a buffer (${name.slice(at)})` };
+  // Attention masks registered as buffers (`attn_mask`, `causal_mask`, timm's Swin `attn_mask`),
+  // and torch.nn.utils.prune's `<name>_mask` beside the `<name>_orig` it masks; float ones too.
+  if (endsLocalWord(name, at, 'mask')) return { role: 'buffer', reason: `named as a mask (${name.slice(at)})` };
+  if (isLocalName(name, at, 'tril')) return TRIL;
+  const parametrization = parametrizationBuffer(name, at);
+  if (parametrization) return parametrization;
+  // torch.nn.utils.spectral_norm keeps `<name>_orig` (the parameter) and its power-iteration
+  // vectors `<name>_u`, `<name>_v` as buffers; weight_norm's `<name>_v` (no `_orig`) is a parameter.
+  if (has && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && has(`${name.slice(0, -2)}_orig`)) {
+    return { role: 'buffer', reason: `spectral_norm power-iteration vector (${name.slice(at)} beside ${name.slice(at, -2)}_orig)` };
   }
   if (isLocalName(name, at, 'num_batches_tracked')) return STEP_COUNTER;
   if (isLocalName(name, at, 'masked_bias')) return MASKED_BIAS;
@@ -53,6 +63,7 @@ const POSITION_IDS = decision('buffer', 'position id buffer');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
 const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
 const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
+const TRIL = decision('buffer', 'causal attention mask (tril)');
 const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
 
 /** One decision per integer dtype (a model has a few). */
@@ -66,6 +77,20 @@ function notFloating(dtype: string): Readonly<RoleDecision> {
   }
   return d;
 }
+
+/**
+ * Buffers of torch.nn.utils.parametrizations, which a state dict holds at
+ * `<module>.parametrizations.<tensor>.<i>.<buffer>`: spectral_norm's power-iteration vectors `_u`
+ * and `_v`, orthogonal's `base`. (The parametrized tensor itself, `...parametrizations.<tensor>.original`,
+ * is the parameter.)
+ */
+function parametrizationBuffer(name: string, at: number): Readonly<RoleDecision> | undefined {
+  const local = isLocalName(name, at, '_u') || isLocalName(name, at, '_v') ? 'spectral_norm power-iteration vector' : isLocalName(name, at, 'base') ? 'orthogonal base' : undefined;
+  if (!local || !PARAMETRIZATION.test(name)) return undefined;
+  return { role: 'buffer', reason: `${local} of a parametrization (${name.slice(at)})` };
+}
+
+const PARAMETRIZATION = /(^|\.)parametrizations\.[^.]+\.\d+\.[^.]+$/;
 
 const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached'];
 

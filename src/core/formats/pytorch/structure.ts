@@ -374,6 +374,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
       if (res.layout === 'state_dict') res.layout = 'module';
     } else {
       stripDataParallel(model, res);
+      rolesFromParameters(model);
     }
     res.tensors.unshift(...model);
   }
@@ -400,8 +401,27 @@ function readModel(w: Walker, v: PyValue, res: Interpretation, onPath: Set<objec
   const model: NamedTensor[] = [];
   walk(w, v, '', model, {}, 1, onPath);
   stripDataParallel(model, res);
+  rolesFromParameters(model);
   res.tensors.push(...model);
 }
+
+/**
+ * A state dict saved with `state_dict(keep_vars=True)` keeps each parameter an nn.Parameter
+ * (pickled through torch._utils._rebuild_parameter) and each buffer a plain tensor. When the
+ * model's tensors include Parameters, the file says which entries are parameters: the rest are
+ * buffers, whatever their names (a float buffer named `stats` is not guessed a parameter).
+ */
+function rolesFromParameters(model: NamedTensor[]): void {
+  if (!model.some((t) => !t.role && t.tensor.parameter)) return;
+  for (const t of model) {
+    if (t.role) continue;
+    t.role = t.tensor.parameter ? 'parameter' : 'buffer';
+    t.roleReason = t.tensor.parameter ? KEPT_PARAMETER : KEPT_BUFFER;
+  }
+}
+
+const KEPT_PARAMETER = 'saved as an nn.Parameter (a state dict kept with keep_vars=True)';
+const KEPT_BUFFER = 'saved as a plain tensor beside nn.Parameters (a state dict kept with keep_vars=True): a buffer';
 
 function stripDataParallel(model: NamedTensor[], res: Interpretation): void {
   if (model.length === 0 || !model.every((t) => t.name.startsWith('module.'))) return;
