@@ -953,6 +953,13 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
   });
 
+  it('an op type named like an Object property (toString) is an op like any other, not an internal error', async () => {
+    const g = graph({ nodes: [constant('', 'c', tValue([4])), op('toString', '/t/toString', ['x', 'c'], ['y'])] });
+    const cp = await openBytes(model(g));
+    // Four floats that no setting input reads: a weight, as for any op the reader does not know.
+    assert.deepStrictEqual(cp.tensors.map((x) => [onnxName(x), x.shape, x.role]), [['c', [4], 'parameter']]);
+  });
+
   it('names forwarded by Identity: a dotted state_dict name is a deduplicated copy; other Identity outputs and cycles are not', async () => {
     const g = graph({
       nodes: [

@@ -119,14 +119,15 @@ const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 /**
  * Inputs that carry shapes, axes, indices, sizes or bounds, not data. A floating-point constant
  * used only there (Resize's scales, Clip's bounds, Pow's exponent) is a setting, not a weight.
+ * A Map: op types come from the file, and `toString` must not find Object.prototype's.
  */
-const SETTING_SLOTS: Record<string, number[]> = {
+const SETTING_SLOTS = new Map<string, number[]>(Object.entries({
   Reshape: [1], Expand: [1], Tile: [1], Unsqueeze: [1], Squeeze: [1], Slice: [1, 2, 3, 4], Resize: [1, 2, 3], Upsample: [1],
   Pad: [1, 2, 3], ConstantOfShape: [0], Range: [0, 1, 2], TopK: [1], Split: [1], ReduceSum: [1], ReduceMean: [1],
   ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1],
   OneHot: [1, 2], Gather: [1], GatherElements: [1], GatherND: [1], ScatterND: [1], ScatterElements: [1], Clip: [1, 2],
   CumSum: [1], Trilu: [1], NonMaxSuppression: [2, 3, 4], Pow: [1], Where: [0], Dropout: [1, 2],
-};
+}));
 
 /** Ops a weight passes through unchanged in substance, and which inputs carry it. */
 const PASS_THROUGH = new Map<string, number[] | 'all'>([
@@ -438,7 +439,7 @@ export class GraphIndex {
     const cs = this.consumersOf(value);
     return cs.length > 0 && cs.every((c) => {
       const n = this.nodes[c.node];
-      return isDefaultDomain(n.domain) && (SETTING_SLOTS[n.opType]?.includes(c.slot) ?? false);
+      return isDefaultDomain(n.domain) && (SETTING_SLOTS.get(n.opType)?.includes(c.slot) ?? false);
     });
   }
 
