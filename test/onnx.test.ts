@@ -886,6 +886,50 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.strictEqual(cp.parameters.unique, 2 * (16 * 8 + 16 * 4 + 32) + 2 * (16 * 8 + 16 * 4 + 32));
   });
 
+  it('a zero initial state in a Constant (torch.onnx.export\'s, through Expand, Slice, Identity, Cast, Reshape) is not a weight; W, R, B and a folded initializer stay parameters', async () => {
+    const H = 4;
+    const nodes = [
+      // Folded (per layer): one [1, 1, H] zero for initial_h and initial_c, expanded to the batch.
+      constant('/rnn/Constant', '/rnn/Constant_output_0', tValue([1, 1, H])),
+      op('Expand', '/rnn/Expand', ['/rnn/Constant_output_0', 'batch_shape'], ['h0']),
+      op('Identity', '/rnn/Identity', ['/rnn/Constant_output_0'], ['c0a']),
+      op('Cast', '/rnn/Cast', ['c0a'], ['c0b']),
+      op('Reshape', '/rnn/Reshape', ['c0b', 'state_shape'], ['c0']),
+      op('LSTM', '/rnn/LSTM', ['x', 'onnx::LSTM_1', 'onnx::LSTM_2', 'onnx::LSTM_3', '', 'h0', 'c0'], ['y'], [aInt('hidden_size', H)]),
+      // Unfolded: one zero for all layers, sliced per layer (the bounds are integer Constants).
+      constant('/gru/Constant', '/gru/Constant_output_0', tValue([2, 1, H])),
+      op('Slice', '/gru/Slice', ['/gru/Constant_output_0', 'starts', 'ends', 'axes'], ['s0']),
+      op('Expand', '/gru/Expand', ['s0', 'batch_shape'], ['g0']),
+      op('GRU', '/gru/GRU', ['y', 'onnx::GRU_4', 'onnx::GRU_5', 'onnx::GRU_6', '', 'g0'], ['z'], [aInt('hidden_size', H)]),
+      // A learned initial state that constant folding sliced per layer: an initializer the exporter named.
+      op('RNN', '/cell/RNN', ['z', 'onnx::RNN_7', 'onnx::RNN_8', '', '', 'onnx::RNN_9'], ['u'], [aInt('hidden_size', H)]),
+      // A Constant expanded into data (Add) is a weight as before.
+      constant('/shift/Constant', '/shift/Constant_output_0', tValue([1, 1, H])),
+      op('Expand', '/shift/Expand', ['/shift/Constant_output_0', 'batch_shape'], ['e']),
+      op('Add', '/shift/Add', ['u', 'e'], ['out']),
+    ];
+    const inits = [
+      zeros('onnx::LSTM_1', [1, 4 * H, 2]), zeros('onnx::LSTM_2', [1, 4 * H, H]), zeros('onnx::LSTM_3', [1, 8 * H]),
+      zeros('onnx::GRU_4', [1, 3 * H, H]), zeros('onnx::GRU_5', [1, 3 * H, H]), zeros('onnx::GRU_6', [1, 6 * H]),
+      zeros('onnx::RNN_7', [1, H, H]), zeros('onnx::RNN_8', [1, H, H]), zeros('onnx::RNN_9', [1, 1, H]),
+    ];
+    const cp = await openBytes(model(graph({ nodes, inits })));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, x.role]), [
+      ['rnn.weight_ih_l0', 'parameter'], ['rnn.weight_hh_l0', 'parameter'], ['rnn.bias_l0', 'parameter'],
+      ['gru.weight_ih_l0', 'parameter'], ['gru.weight_hh_l0', 'parameter'], ['gru.bias_l0', 'parameter'],
+      ['cell.weight_ih_l0', 'parameter'], ['cell.weight_hh_l0', 'parameter'],
+      // The file cannot tell a learned h0 from a zero one an optimizer stored: counted, as torch counts h0.
+      ['cell.RNN_9', 'parameter'],
+      ['shift.Constant_output_0', 'parameter'],
+    ]);
+    assert.strictEqual(moduleAt(cp.modules, 'rnn')!.repr, 'LSTM(2, 4)');
+    assert.strictEqual(moduleAt(cp.modules, 'gru')!.repr, 'GRU(4, 4)');
+    assert.strictEqual(moduleAt(cp.modules, 'cell')!.repr, 'RNN(4, 4, bias=False)');
+    // torch: LSTM 4H*in + 4H*H + 8H, GRU 3H*in + 3H*H + 6H, RNN H*in + H*H; the h0 and the shift.
+    assert.strictEqual(cp.parameters.unique, (4 * H * 2 + 4 * H * H + 8 * H) + (3 * H * H + 3 * H * H + 6 * H) + (H * H + H * H) + H + H);
+    assert.deepStrictEqual(meta(cp).constantWeights, { count: 1, elements: H });
+  });
+
   it('nodes without scopes (older exporters: Conv_143, numbered values): the layer node is the module', async () => {
     const g = graph({
       nodes: [
