@@ -536,6 +536,8 @@ interface ExtraTruth {
   /** Name shown → key of torch.parameters. */
   expectedNames: Record<string, string>;
   buffers?: string[];
+  /** Float Constants the exporter wrote for a recurrent op's initial state (output → what they hold), found from the recurrent nodes. */
+  stateConstants?: Record<string, { shape: number[]; zeros: boolean }>;
   config?: { vocab_size: number; n_embd: number };
   onnx: {
     size: number;
@@ -568,6 +570,7 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-dedup.onnx': [],
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'rnn-zero-state.onnx': [],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -631,8 +634,10 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
         const constants = cp.tensors.filter((x) => x.extra?.constantNode !== undefined);
         for (const c of t.onnx.floatConstants) {
           const rec = byOnnx.get(c.output);
+          // A recurrent op's zero initial state is the exporter's, not a weight, whatever its size.
+          if (t.stateConstants?.[c.output]) assert.ok(!rec, `${c.output}, an initial state, is not a weight`);
           // More than one element, or a one-element parameter (a bias of size 1): a weight.
-          if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
+          else if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
             assert.ok(rec, `Constant ${c.output} [${c.shape}] is a weight`);
             assert.strictEqual(sha(p, rec.dataOffset!, rec.nbytes), c.sha256, c.output);
             assert.match(rec.roleReason, /held in Constant node/);
@@ -716,6 +721,21 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     const basis = cp.tensors.find((x) => x.name === 'If_0.then_branch.window_buffer')!;
     assert.deepStrictEqual([basis.role, basis.extra?.subgraph], ['buffer', 'If_0.then_branch']);
     assert.deepStrictEqual(meta(cp).constantWeights, { count: 26, elements: 7434 });
+  });
+
+  it('rnn-zero-state: the zero Constants torch wrote for the initial states are not parameters of the LSTM, GRU or RNN; each module counts what torch does', async () => {
+    const t = extraTruth.files['rnn-zero-state.onnx'];
+    const states = Object.entries(t.stateConstants ?? {});
+    // The file does exercise the case: one zero state per recurrent module, more than one element each.
+    assert.deepStrictEqual(states.map(([v, s]) => [v, s.zeros]), [['/lstm/Constant_output_0', true], ['/gru/Constant_output_0', true], ['/rnn/Constant_output_0', true]]);
+    assert.ok(states.every(([, s]) => s.shape.reduce((a, b) => a * b, 1) >= 2));
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'rnn-zero-state.onnx'));
+    assert.deepStrictEqual(cp.tensors.filter((x) => t.stateConstants![onnxName(x)]).map((x) => x.name), []);
+    for (const m of ['lstm', 'gru', 'rnn', 'head']) {
+      const torchCount = Object.entries(t.torch.parameters).filter(([n]) => n.startsWith(`${m}.`)).reduce((s, [, shape]) => s + shape.reduce((a, b) => a * b, 1), 0);
+      assert.strictEqual(moduleAt(cp.modules, m)!.parameters.unique, torchCount, m);
+    }
+    assert.strictEqual(meta(cp).constantWeights, undefined, 'no Constant holds a weight');
   });
 
   it('random corruption of these graphs never escapes as anything but a CheckpointError, through analysis and export', async function () {
