@@ -536,6 +536,8 @@ interface ExtraTruth {
   /** Name shown → key of torch.parameters. */
   expectedNames: Record<string, string>;
   buffers?: string[];
+  /** Float Constants the exporter wrote for a recurrent op's initial state (output → what they hold), found from the recurrent nodes. */
+  stateConstants?: Record<string, { shape: number[]; zeros: boolean }>;
   config?: { vocab_size: number; n_embd: number };
   onnx: {
     size: number;
@@ -568,6 +570,7 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-dedup.onnx': [],
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'rnn-zero-state.onnx': [],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -631,8 +634,10 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
         const constants = cp.tensors.filter((x) => x.extra?.constantNode !== undefined);
         for (const c of t.onnx.floatConstants) {
           const rec = byOnnx.get(c.output);
+          // A recurrent op's zero initial state is the exporter's, not a weight, whatever its size.
+          if (t.stateConstants?.[c.output]) assert.ok(!rec, `${c.output}, an initial state, is not a weight`);
           // More than one element, or a one-element parameter (a bias of size 1): a weight.
-          if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
+          else if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
             assert.ok(rec, `Constant ${c.output} [${c.shape}] is a weight`);
             assert.strictEqual(sha(p, rec.dataOffset!, rec.nbytes), c.sha256, c.output);
             assert.match(rec.roleReason, /held in Constant node/);
@@ -716,6 +721,21 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     const basis = cp.tensors.find((x) => x.name === 'If_0.then_branch.window_buffer')!;
     assert.deepStrictEqual([basis.role, basis.extra?.subgraph], ['buffer', 'If_0.then_branch']);
     assert.deepStrictEqual(meta(cp).constantWeights, { count: 26, elements: 7434 });
+  });
+
+  it('rnn-zero-state: the zero Constants torch wrote for the initial states are not parameters of the LSTM, GRU or RNN; each module counts what torch does', async () => {
+    const t = extraTruth.files['rnn-zero-state.onnx'];
+    const states = Object.entries(t.stateConstants ?? {});
+    // The file does exercise the case: one zero state per recurrent module, more than one element each.
+    assert.deepStrictEqual(states.map(([v, s]) => [v, s.zeros]), [['/lstm/Constant_output_0', true], ['/gru/Constant_output_0', true], ['/rnn/Constant_output_0', true]]);
+    assert.ok(states.every(([, s]) => s.shape.reduce((a, b) => a * b, 1) >= 2));
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'rnn-zero-state.onnx'));
+    assert.deepStrictEqual(cp.tensors.filter((x) => t.stateConstants![onnxName(x)]).map((x) => x.name), []);
+    for (const m of ['lstm', 'gru', 'rnn', 'head']) {
+      const torchCount = Object.entries(t.torch.parameters).filter(([n]) => n.startsWith(`${m}.`)).reduce((s, [, shape]) => s + shape.reduce((a, b) => a * b, 1), 0);
+      assert.strictEqual(moduleAt(cp.modules, m)!.parameters.unique, torchCount, m);
+    }
+    assert.strictEqual(meta(cp).constantWeights, undefined, 'no Constant holds a weight');
   });
 
   it('random corruption of these graphs never escapes as anything but a CheckpointError, through analysis and export', async function () {
@@ -886,6 +906,50 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.strictEqual(cp.parameters.unique, 2 * (16 * 8 + 16 * 4 + 32) + 2 * (16 * 8 + 16 * 4 + 32));
   });
 
+  it('a zero initial state in a Constant (torch.onnx.export\'s, through Expand, Slice, Identity, Cast, Reshape) is not a weight; W, R, B and a folded initializer stay parameters', async () => {
+    const H = 4;
+    const nodes = [
+      // Folded (per layer): one [1, 1, H] zero for initial_h and initial_c, expanded to the batch.
+      constant('/rnn/Constant', '/rnn/Constant_output_0', tValue([1, 1, H])),
+      op('Expand', '/rnn/Expand', ['/rnn/Constant_output_0', 'batch_shape'], ['h0']),
+      op('Identity', '/rnn/Identity', ['/rnn/Constant_output_0'], ['c0a']),
+      op('Cast', '/rnn/Cast', ['c0a'], ['c0b']),
+      op('Reshape', '/rnn/Reshape', ['c0b', 'state_shape'], ['c0']),
+      op('LSTM', '/rnn/LSTM', ['x', 'onnx::LSTM_1', 'onnx::LSTM_2', 'onnx::LSTM_3', '', 'h0', 'c0'], ['y'], [aInt('hidden_size', H)]),
+      // Unfolded: one zero for all layers, sliced per layer (the bounds are integer Constants).
+      constant('/gru/Constant', '/gru/Constant_output_0', tValue([2, 1, H])),
+      op('Slice', '/gru/Slice', ['/gru/Constant_output_0', 'starts', 'ends', 'axes'], ['s0']),
+      op('Expand', '/gru/Expand', ['s0', 'batch_shape'], ['g0']),
+      op('GRU', '/gru/GRU', ['y', 'onnx::GRU_4', 'onnx::GRU_5', 'onnx::GRU_6', '', 'g0'], ['z'], [aInt('hidden_size', H)]),
+      // A learned initial state that constant folding sliced per layer: an initializer the exporter named.
+      op('RNN', '/cell/RNN', ['z', 'onnx::RNN_7', 'onnx::RNN_8', '', '', 'onnx::RNN_9'], ['u'], [aInt('hidden_size', H)]),
+      // A Constant expanded into data (Add) is a weight as before.
+      constant('/shift/Constant', '/shift/Constant_output_0', tValue([1, 1, H])),
+      op('Expand', '/shift/Expand', ['/shift/Constant_output_0', 'batch_shape'], ['e']),
+      op('Add', '/shift/Add', ['u', 'e'], ['out']),
+    ];
+    const inits = [
+      zeros('onnx::LSTM_1', [1, 4 * H, 2]), zeros('onnx::LSTM_2', [1, 4 * H, H]), zeros('onnx::LSTM_3', [1, 8 * H]),
+      zeros('onnx::GRU_4', [1, 3 * H, H]), zeros('onnx::GRU_5', [1, 3 * H, H]), zeros('onnx::GRU_6', [1, 6 * H]),
+      zeros('onnx::RNN_7', [1, H, H]), zeros('onnx::RNN_8', [1, H, H]), zeros('onnx::RNN_9', [1, 1, H]),
+    ];
+    const cp = await openBytes(model(graph({ nodes, inits })));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, x.role]), [
+      ['rnn.weight_ih_l0', 'parameter'], ['rnn.weight_hh_l0', 'parameter'], ['rnn.bias_l0', 'parameter'],
+      ['gru.weight_ih_l0', 'parameter'], ['gru.weight_hh_l0', 'parameter'], ['gru.bias_l0', 'parameter'],
+      ['cell.weight_ih_l0', 'parameter'], ['cell.weight_hh_l0', 'parameter'],
+      // The file cannot tell a learned h0 from a zero one an optimizer stored: counted, as torch counts h0.
+      ['cell.RNN_9', 'parameter'],
+      ['shift.Constant_output_0', 'parameter'],
+    ]);
+    assert.strictEqual(moduleAt(cp.modules, 'rnn')!.repr, 'LSTM(2, 4)');
+    assert.strictEqual(moduleAt(cp.modules, 'gru')!.repr, 'GRU(4, 4)');
+    assert.strictEqual(moduleAt(cp.modules, 'cell')!.repr, 'RNN(4, 4, bias=False)');
+    // torch: LSTM 4H*in + 4H*H + 8H, GRU 3H*in + 3H*H + 6H, RNN H*in + H*H; the h0 and the shift.
+    assert.strictEqual(cp.parameters.unique, (4 * H * 2 + 4 * H * H + 8 * H) + (3 * H * H + 3 * H * H + 6 * H) + (H * H + H * H) + H + H);
+    assert.deepStrictEqual(meta(cp).constantWeights, { count: 1, elements: H });
+  });
+
   it('nodes without scopes (older exporters: Conv_143, numbered values): the layer node is the module', async () => {
     const g = graph({
       nodes: [
@@ -951,6 +1015,13 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.deepStrictEqual([0, 4, 8].map((k) => bytes.readFloatLE(gamma.dataOffset! + k)), [0.5, 1.5, 2.5]);
     assert.strictEqual(cp.tensors[0].extra?.transposed, true, 'an anonymous MatMul weight is stored [in, out]');
     assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
+  });
+
+  it('an op type named like an Object property (toString) is an op like any other, not an internal error', async () => {
+    const g = graph({ nodes: [constant('', 'c', tValue([4])), op('toString', '/t/toString', ['x', 'c'], ['y'])] });
+    const cp = await openBytes(model(g));
+    // Four floats that no setting input reads: a weight, as for any op the reader does not know.
+    assert.deepStrictEqual(cp.tensors.map((x) => [onnxName(x), x.shape, x.role]), [['c', [4], 'parameter']]);
   });
 
   it('names forwarded by Identity: a dotted state_dict name is a deduplicated copy; other Identity outputs and cycles are not', async () => {

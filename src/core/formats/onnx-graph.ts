@@ -4,6 +4,8 @@
  * - which layer op consumes each tensor, in which input slot (Conv's weight, Gemm's C, an LSTM's
  *   recurrence weights...), following the value back through pass-through ops (Identity,
  *   Transpose, Cast, Reshape, Unsqueeze, Slice, Concat...);
+ * - which tensors are never a weight: every path from them, through the same pass-through ops,
+ *   ends in a setting (Reshape's shape) or a recurrent op's state (an LSTM's initial_h);
  * - where each tensor belongs in the module tree: torch.onnx.export names every node after the
  *   module that made it (`/transformer/h.0/attn/c_attn/Gemm`), so a tensor the exporter renamed
  *   (`onnx::MatMul_335`, an anonymous Constant) is placed under the module whose nodes use it and
@@ -119,14 +121,24 @@ const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 /**
  * Inputs that carry shapes, axes, indices, sizes or bounds, not data. A floating-point constant
  * used only there (Resize's scales, Clip's bounds, Pow's exponent) is a setting, not a weight.
+ * A Map: op types come from the file, and `toString` must not find Object.prototype's.
  */
-const SETTING_SLOTS: Record<string, number[]> = {
+const SETTING_SLOTS = new Map<string, number[]>(Object.entries({
   Reshape: [1], Expand: [1], Tile: [1], Unsqueeze: [1], Squeeze: [1], Slice: [1, 2, 3, 4], Resize: [1, 2, 3], Upsample: [1],
   Pad: [1, 2, 3], ConstantOfShape: [0], Range: [0, 1, 2], TopK: [1], Split: [1], ReduceSum: [1], ReduceMean: [1],
   ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1],
   OneHot: [1, 2], Gather: [1], GatherElements: [1], GatherND: [1], ScatterND: [1], ScatterElements: [1], Clip: [1, 2],
   CumSum: [1], Trilu: [1], NonMaxSuppression: [2, 3, 4], Pow: [1], Where: [0], Dropout: [1, 2],
-};
+}));
+
+/**
+ * A recurrent op's inputs that carry state, not weights: sequence_lens, initial_h and (LSTM)
+ * initial_c. When the forward passes no initial state, torch.onnx.export fills them with a zero
+ * Constant of [directions, 1, hidden_size] per layer (without constant folding, one for all
+ * layers, sliced) expanded to the batch: `/Constant_output_0` → Expand → LSTM inputs 5 and 6.
+ * That tensor is the graph's, not one of model.parameters().
+ */
+const STATE_SLOTS = new Map<string, number[]>([['LSTM', [4, 5, 6]], ['GRU', [4, 5]], ['RNN', [4, 5]]]);
 
 /** Ops a weight passes through unchanged in substance, and which inputs carry it. */
 const PASS_THROUGH = new Map<string, number[] | 'all'>([
@@ -247,7 +259,7 @@ const CONV1D_NAMES = new Set(['c_attn', 'c_proj', 'c_fc', 'q_attn']);
 export class GraphIndex {
   /** Value name → index of the node producing it, for the ops lookups walk back through (PASS_THROUGH, MatMul). */
   private readonly producer = new Map<string, number>();
-  /** Held tensors and Identity outputs → the nodes and slots consuming them (see index). */
+  /** Held tensors, the values pass-through ops make from them and Identity outputs → the nodes and slots consuming them (see index). */
   private readonly consumerIndex = new Map<string, { node: number; slot: number }[]>();
   /** Values that are held tensors or made from one by pass-through ops (lookups may resolve them). */
   private readonly derived = new Set<string>();
@@ -278,9 +290,10 @@ export class GraphIndex {
 
   /**
    * One pass over the nodes in graph order (a value is made before it is used; a subgraph's nodes
-   * follow the node holding it): who consumes each held tensor, which values pass-through ops make
-   * from them, names Identity nodes forward (`copy` makes the held tensor for one, or declines),
-   * and every use by a layer op (see WEIGHT_SLOTS), a MatMul's bias and a decomposed norm's scale.
+   * follow the node holding it): who consumes each held tensor and each value pass-through ops make
+   * from them (onlySettingsOrState follows them forward), names Identity nodes forward (`copy`
+   * makes the held tensor for one, or declines), and every use by a layer op (see WEIGHT_SLOTS),
+   * a MatMul's bias and a decomposed norm's scale.
    * Call once, after every initializer and Constant is held.
    */
   index(copy: (node: number, source: HeldTensor) => HeldTensor | undefined): void {
@@ -291,7 +304,7 @@ export class GraphIndex {
       const inputs = n.inputs;
       for (let slot = 0; slot < inputs.length; slot++) {
         const v = inputs[slot];
-        if (v === '' || !indexed.has(v)) continue;
+        if (v === '' || !(indexed.has(v) || this.derived.has(v))) continue;
         const list = this.consumerIndex.get(v);
         if (list) list.push({ node: i, slot });
         else this.consumerIndex.set(v, [{ node: i, slot }]);
@@ -433,13 +446,31 @@ export class GraphIndex {
     return first;
   }
 
-  /** Whether every use of a value is a shape/axes/bounds input (see SETTING_SLOTS). */
-  onlySettings(value: string): boolean {
-    const cs = this.consumersOf(value);
-    return cs.length > 0 && cs.every((c) => {
-      const n = this.nodes[c.node];
-      return isDefaultDomain(n.domain) && (SETTING_SLOTS[n.opType]?.includes(c.slot) ?? false);
-    });
+  /**
+   * Whether every use of a value, followed through the ops that pass it on (Identity, Expand, Slice,
+   * Cast, Reshape...: PASS_THROUGH), reads it as a shape/axes/bounds input (SETTING_SLOTS) or as a
+   * recurrent op's state (STATE_SLOTS): never as data. A value nothing reads, or a pass-through
+   * output nothing reads (a graph output), is data; so is anything past the walk's limits.
+   */
+  onlySettingsOrState(value: string): boolean {
+    const stack: [string, number][] = [[value, 0]];
+    let budget = RESOLVE_BUDGET;
+    while (stack.length) {
+      if (budget-- <= 0) return false;
+      const [v, depth] = stack.pop()!;
+      const cs = this.directConsumers(v);
+      if (!cs.length) return false;
+      for (const c of cs) {
+        const n = this.nodes[c.node];
+        if (!isDefaultDomain(n.domain)) return false;
+        if (SETTING_SLOTS.get(n.opType)?.includes(c.slot) || STATE_SLOTS.get(n.opType)?.includes(c.slot)) continue;
+        const pass = PASS_THROUGH.get(n.opType);
+        const outs = n.outputs.filter((o) => o !== '');
+        if (!pass || (pass !== 'all' && !pass.includes(c.slot)) || depth >= MAX_PASS_DEPTH || !outs.length) return false;
+        for (const o of outs) stack.push([o, depth + 1]);
+      }
+    }
+    return true;
   }
 
   private addUse(h: HeldTensor, u: Use): void {

@@ -735,7 +735,8 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
  * - initializers;
  * - Constant nodes holding a floating-point tensor, when it is a weight: it fills a weight slot of
  *   a layer op (Conv's bias, Gemm's C, a norm's scale: any size), or it holds more than one
- *   element and is not only a setting (Resize's scales, Pow's exponent). A one-element float
+ *   element and is not only a setting (Resize's scales, Pow's exponent) or a recurrent op's state
+ *   (torch's zero initial_h and initial_c, expanded to the batch). A one-element float
  *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
  *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
  * - names the exporter forwards through Identity nodes when it stores one copy of equal tensors
@@ -784,7 +785,7 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
     const copies = copiesOf.get(h) ?? [];
     const used = graph.uses.has(h) || copies.some((x) => graph.uses.has(x));
     const many = (numelOf(h.record.shape) ?? 0) >= 2;
-    if (used || (many && !graph.onlySettings(h.value) && !copies.some((x) => graph.onlySettings(x.value)))) continue;
+    if (used || (many && !graph.onlySettingsOrState(h.value) && !copies.some((x) => graph.onlySettingsOrState(x.value)))) continue;
     graph.remove(h);
     for (const x of copies) graph.remove(x);
   }
