@@ -5,12 +5,13 @@
  * to optimizer state, epochs and hyper-parameters). DataParallel's `module.` prefix is recognised
  * and stripped. Walks are depth-checked and budgeted, and cycles are cut.
  */
+import { isFloating } from '../../dtypes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
-import { NamedTensor, TorchTensor } from './torch';
+import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchTensor } from './torch';
 
 export interface Interpretation {
   tensors: NamedTensor[];
@@ -146,6 +147,13 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
     } else if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
       v.items.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath, finder));
     } else if (v instanceof PyObject) {
+      const so = scriptObjectState(v);
+      // A TorchScript object is the state it was saved with, named as a state dict names it
+      // (`fc._packed_params._packed_params.0`), not as an object's `__state__`.
+      if (so) {
+        walk(w, so.payload, path, out, emit, depth + 1, onPath, finder);
+        return;
+      }
       const st = v.state;
       if (st instanceof PyDict) walk(w, st, path, out, emit, depth + 1, onPath, finder);
       else if (st !== undefined) walk(w, st, join(path, '__state__'), out, emit, depth + 1, onPath, finder);
@@ -252,7 +260,13 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
     }
     const attrs = new Map<string, PyValue>();
     for (const [k, v] of state.entries()) {
-      if (typeof k !== 'string' || k.startsWith('_')) continue;
+      if (typeof k !== 'string') continue;
+      const so = scriptObjectState(v);
+      if (so && isPackedParamsClass(so.className)) {
+        walkPacked(w, so, what, join(path, k), out, depth + 1, onPath, outer);
+        continue;
+      }
+      if (k.startsWith('_')) continue;
       attrs.set(k, v);
       const a = attributeValue(v);
       if (a !== undefined) hint.attributes[k] = a;
@@ -274,6 +288,27 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
     onPath.delete(obj);
   }
   return hint;
+}
+
+/**
+ * A quantized layer's packed weights: LinearPackedParams' `_packed_params`, EmbeddingPackedParams'
+ * `_packed_weight`, a dynamic quantized LSTM's cell `param`. torch keeps them as a TorchScript
+ * object in a plain (often private) attribute, so neither `_parameters` nor `_buffers` lists them
+ * and the quantized model's parameters() is empty; they are what the float layer's weight and
+ * bias became and, as for every quantized checkpoint, count as its parameters. Integer tensors
+ * of a packed state (offsets, configuration) are no weights: their dtype decides, as in a state dict.
+ */
+function walkPacked(w: Walker, so: ScriptObjectState, what: string, path: string, out: NamedTensor[], depth: number, onPath: Set<object>, outer?: Emit): void {
+  const before = out.length;
+  const cls = so.className.slice(so.className.lastIndexOf('.') + 1);
+  const emit: Emit = outer?.role ? outer : { role: 'parameter', reason: `packed weights and biases held by ${what} (a TorchScript ${cls}, which torch.load rebuilds with __setstate__): the float layer's parameters` };
+  walk(w, so.payload, path, out, emit, depth, onPath);
+  if (outer?.role) return;
+  for (let i = before; i < out.length; i++) {
+    if (isFloating(out[i].tensor.dtype)) continue;
+    out[i].role = undefined;
+    out[i].roleReason = undefined;
+  }
 }
 
 function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
