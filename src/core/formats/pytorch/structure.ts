@@ -8,6 +8,7 @@
 import { isFloating } from '../../dtypes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
+import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
@@ -449,6 +450,7 @@ function stripDataParallel(model: NamedTensor[], res: Interpretation): void {
 }
 
 function finish(res: Interpretation, file: string): Interpretation {
+  markQuantizationState(res.tensors);
   // Distinct paths can flatten to one dotted name ({'a.b': t} and {'a': {'b': t}}): keep both.
   const seen = new Map<string, number>();
   let renamed = 0;
@@ -468,6 +470,42 @@ function finish(res: Interpretation, file: string): Interpretation {
   }
   if (renamed) res.warnings.push({ code: 'duplicate-name', message: `${renamed} tensor name(s) occur twice in ${file}; later ones are suffixed with #2, #3...` });
   return res;
+}
+
+/** A quantized Linear's packed weights, as its state dict (and our walk of a whole one) names them. */
+const PACKED_PARAMS = /(^|\.)_packed_params\./;
+
+/**
+ * torch's quantized modules keep the scale and zero point of their output as `scale` and
+ * `zero_point`: quantized Linear and Conv write them into the state dict (tensors made from
+ * Python numbers), Quantize (a QuantStub converted) and the quantized norms and activations
+ * register them as buffers. They are quantization state, like GPTQ's scales, not parameters;
+ * unmarked, a state dict's float `scale` would be counted as one. Neither name says it alone (a
+ * learned LayerScale is a `scale` parameter), so the pair is required, in a checkpoint that holds
+ * quantized layers (a quantized tensor, or a quantized Linear's `_packed_params`); registered
+ * parameters and tensors kept beside the model keep their roles.
+ */
+function markQuantizationState(tensors: NamedTensor[]): void {
+  const inModel = (t: NamedTensor) => t.role !== 'other' && t.role !== 'optimizer-state';
+  if (!tensors.some((t) => inModel(t) && (t.tensor.quant !== undefined || PACKED_PARAMS.test(t.name)))) return;
+  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor }>();
+  for (const t of tensors) {
+    if (t.role !== undefined && t.role !== 'buffer') continue;
+    const at = t.name.lastIndexOf('.') + 1;
+    const isScale = isLocalName(t.name, at, 'scale');
+    if (!isScale && !isLocalName(t.name, at, 'zero_point')) continue;
+    const path = t.name.slice(0, at);
+    const p = pairs.get(path) ?? {};
+    if (isScale) p.scale = t;
+    else p.zeroPoint = t;
+    pairs.set(path, p);
+  }
+  for (const { scale, zeroPoint } of pairs.values()) {
+    if (!scale || !zeroPoint) continue;
+    scale.role = zeroPoint.role = 'quantization';
+    scale.roleReason = 'output scale of a quantized module (beside its zero_point, in a checkpoint of quantized layers): quantization state, not a parameter';
+    zeroPoint.roleReason = 'output zero point of a quantized module (beside its scale, in a checkpoint of quantized layers): quantization state';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
