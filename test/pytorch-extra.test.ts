@@ -51,6 +51,12 @@ interface FixtureTruth {
   dangerous?: string[];
   verdict?: string;
   globals?: string[];
+  /** torch.ao quantized files (ao-*.pt): tensors inside packed parameters, named as the state dict names them. */
+  packed?: Record<string, { dtype: string; shape: number[] }>;
+  /** Scale and zero point tensors of torch's quantized modules. */
+  quantizationState?: string[];
+  /** What the quantized model's parameters() still yields (a LayerScale's `scale`). */
+  parameterNames?: string[];
 }
 
 const GT = readJson<{ fixtures: Record<string, FixtureTruth>; gadgets: Record<string, string> }>(fixture('pytorch-extra', 'ground-truth.json'));
@@ -220,6 +226,68 @@ describe("reprs match torch's print(model)", () => {
     const mha = cp.modules.children.find((c) => c.name === '23')!;
     assert.strictEqual(mha.type, 'MultiheadAttention');
     assert.strictEqual(mha.children[0].repr, 'NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)');
+  });
+});
+
+describe("torch.ao quantized models: the float model's parameters, whole or as a state dict", () => {
+  const names = Object.keys(F).filter((n) => n.startsWith('ao-'));
+  it('the fixtures cover whole modules and state dicts', () => {
+    assert.ok(names.filter((n) => n.endsWith('-module.pt')).length >= 5 && names.filter((n) => n.endsWith('-sd.pt')).length >= 6, names.join(', '));
+  });
+
+  for (const name of names) {
+    it(`${name}: torch's float count, packed weights listed, scales and zero points as quantization state`, async () => {
+      const t = F[name];
+      const cp = await openCheckpoint(px(name));
+      // torch: sum(p.numel() for p in float_model.parameters()), before quantization
+      assert.strictEqual(cp.parameters.unique, t.torchParameters);
+      const byName = new Map(cp.tensors.map((x) => [x.name, x]));
+      for (const [n, e] of Object.entries(t.packed!)) {
+        const x = byName.get(n);
+        assert.ok(x, `${n} is listed (${cp.tensors.map((y) => y.name).join(', ')})`);
+        assert.strictEqual(x.dtype, e.dtype, n);
+        assert.deepStrictEqual(x.shape, e.shape, n);
+        assert.strictEqual(x.role, 'parameter', `${n}: ${x.roleReason}`);
+      }
+      const state = cp.tensors.filter((x) => x.role === 'quantization').map((x) => x.name).sort();
+      assert.deepStrictEqual(state, t.quantizationState);
+      for (const n of t.parameterNames!) assert.strictEqual(byName.get(n)?.role, 'parameter', n);
+    });
+  }
+
+  for (const name of names) {
+    it(`${name}: the safety report is the pickle's, TorchScript objects flagged and never rebuilt`, async () => {
+      const t = F[name];
+      const safety = (await readCheckpoint(px(name))).safety!;
+      assert.deepStrictEqual(safety.globals.map((g) => g.name).sort(), t.globals);
+      const so = safety.globals.find((g) => g.name === 'torch.ScriptObject');
+      if (t.globals!.includes('torch.ScriptObject')) {
+        assert.strictEqual(so?.verdict, 'unknown');
+        assert.strictEqual(so?.unsafe, true);
+        assert.match(so?.calls?.[0] ?? '', /\.__setstate__\(\(.*'__torch__\.torch\.classes\./);
+        assert.strictEqual(safety.verdict, 'unknown');
+      } else if (name.endsWith('-sd.pt')) {
+        assert.strictEqual(safety.verdict, 'safe');
+      }
+    });
+  }
+
+  it('the whole module names its packed weights as its state dict does, and says where they were', async () => {
+    const whole = await openCheckpoint(px('ao-static-module.pt'));
+    const sd = await openCheckpoint(px('ao-static-sd.pt'));
+    const packed = (cp: typeof whole) => cp.tensors.filter((x) => x.name.startsWith('fc.')).map((x) => [x.name, x.dtype, x.shape.join('x')].join(' '));
+    assert.deepStrictEqual(packed(whole), packed(sd).filter((x) => !/\.(scale|zero_point) /.test(x)));
+    const w = whole.tensors.find((x) => x.name === 'fc._packed_params._packed_params.0')!;
+    assert.match(w.roleReason!, /packed weights and biases held by LinearPackedParams \(a TorchScript LinearPackedParamsBase/);
+    assert.match(sd.tensors.find((x) => x.name === 'fc.scale')!.roleReason!, /output scale of a quantized module/);
+  });
+
+  it("a `scale` parameter without a zero point stays a parameter, beside quantized layers or not", async () => {
+    for (const name of ['ao-dynamic-layerscale-sd.pt', 'ao-dynamic-layerscale-module.pt', 'ao-float-layerscale-sd.pt']) {
+      const cp = await openCheckpoint(px(name));
+      const scale = cp.tensors.find((x) => x.name === '1.scale')!;
+      assert.strictEqual(scale.role, 'parameter', `${name}: ${scale.roleReason}`);
+    }
   });
 });
 

@@ -5,12 +5,14 @@
  * to optimizer state, epochs and hyper-parameters). DataParallel's `module.` prefix is recognised
  * and stripped. Walks are depth-checked and budgeted, and cycles are cut.
  */
+import { isFloating } from '../../dtypes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
+import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
-import { NamedTensor, TorchTensor } from './torch';
+import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchTensor } from './torch';
 
 export interface Interpretation {
   tensors: NamedTensor[];
@@ -146,6 +148,13 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
     } else if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
       v.items.forEach((x, i) => walk(w, x, join(path, String(i)), out, emit, depth + 1, onPath, finder));
     } else if (v instanceof PyObject) {
+      const so = scriptObjectState(v);
+      // A TorchScript object is the state it was saved with, named as a state dict names it
+      // (`fc._packed_params._packed_params.0`), not as an object's `__state__`.
+      if (so) {
+        walk(w, so.payload, path, out, emit, depth + 1, onPath, finder);
+        return;
+      }
       const st = v.state;
       if (st instanceof PyDict) walk(w, st, path, out, emit, depth + 1, onPath, finder);
       else if (st !== undefined) walk(w, st, join(path, '__state__'), out, emit, depth + 1, onPath, finder);
@@ -252,7 +261,13 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
     }
     const attrs = new Map<string, PyValue>();
     for (const [k, v] of state.entries()) {
-      if (typeof k !== 'string' || k.startsWith('_')) continue;
+      if (typeof k !== 'string') continue;
+      const so = scriptObjectState(v);
+      if (so && isPackedParamsClass(so.className)) {
+        walkPacked(w, so, what, join(path, k), out, depth + 1, onPath, outer);
+        continue;
+      }
+      if (k.startsWith('_')) continue;
       attrs.set(k, v);
       const a = attributeValue(v);
       if (a !== undefined) hint.attributes[k] = a;
@@ -274,6 +289,27 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
     onPath.delete(obj);
   }
   return hint;
+}
+
+/**
+ * A quantized layer's packed weights: LinearPackedParams' `_packed_params`, EmbeddingPackedParams'
+ * `_packed_weight`, a dynamic quantized LSTM's cell `param`. torch keeps them as a TorchScript
+ * object in a plain (often private) attribute, so neither `_parameters` nor `_buffers` lists them
+ * and the quantized model's parameters() is empty; they are what the float layer's weight and
+ * bias became and, as for every quantized checkpoint, count as its parameters. Integer tensors
+ * of a packed state (offsets, configuration) are no weights: their dtype decides, as in a state dict.
+ */
+function walkPacked(w: Walker, so: ScriptObjectState, what: string, path: string, out: NamedTensor[], depth: number, onPath: Set<object>, outer?: Emit): void {
+  const before = out.length;
+  const cls = so.className.slice(so.className.lastIndexOf('.') + 1);
+  const emit: Emit = outer?.role ? outer : { role: 'parameter', reason: `packed weights and biases held by ${what} (a TorchScript ${cls}, which torch.load rebuilds with __setstate__): the float layer's parameters` };
+  walk(w, so.payload, path, out, emit, depth, onPath);
+  if (outer?.role) return;
+  for (let i = before; i < out.length; i++) {
+    if (isFloating(out[i].tensor.dtype)) continue;
+    out[i].role = undefined;
+    out[i].roleReason = undefined;
+  }
 }
 
 function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
@@ -434,6 +470,7 @@ function stripDataParallel(model: NamedTensor[], res: Interpretation): void {
 }
 
 function finish(res: Interpretation, file: string): Interpretation {
+  markQuantizationState(res.tensors);
   // Distinct paths can flatten to one dotted name ({'a.b': t} and {'a': {'b': t}}): keep both.
   const seen = new Map<string, number>();
   let renamed = 0;
@@ -453,6 +490,42 @@ function finish(res: Interpretation, file: string): Interpretation {
   }
   if (renamed) res.warnings.push({ code: 'duplicate-name', message: `${renamed} tensor name(s) occur twice in ${file}; later ones are suffixed with #2, #3...` });
   return res;
+}
+
+/** A quantized Linear's packed weights, as its state dict (and our walk of a whole one) names them. */
+const PACKED_PARAMS = /(^|\.)_packed_params\./;
+
+/**
+ * torch's quantized modules keep the scale and zero point of their output as `scale` and
+ * `zero_point`: quantized Linear and Conv write them into the state dict (tensors made from
+ * Python numbers), Quantize (a QuantStub converted) and the quantized norms and activations
+ * register them as buffers. They are quantization state, like GPTQ's scales, not parameters;
+ * unmarked, a state dict's float `scale` would be counted as one. Neither name says it alone (a
+ * learned LayerScale is a `scale` parameter), so the pair is required, in a checkpoint that holds
+ * quantized layers (a quantized tensor, or a quantized Linear's `_packed_params`); registered
+ * parameters and tensors kept beside the model keep their roles.
+ */
+function markQuantizationState(tensors: NamedTensor[]): void {
+  const inModel = (t: NamedTensor) => t.role !== 'other' && t.role !== 'optimizer-state';
+  if (!tensors.some((t) => inModel(t) && (t.tensor.quant !== undefined || PACKED_PARAMS.test(t.name)))) return;
+  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor }>();
+  for (const t of tensors) {
+    if (t.role !== undefined && t.role !== 'buffer') continue;
+    const at = t.name.lastIndexOf('.') + 1;
+    const isScale = isLocalName(t.name, at, 'scale');
+    if (!isScale && !isLocalName(t.name, at, 'zero_point')) continue;
+    const path = t.name.slice(0, at);
+    const p = pairs.get(path) ?? {};
+    if (isScale) p.scale = t;
+    else p.zeroPoint = t;
+    pairs.set(path, p);
+  }
+  for (const { scale, zeroPoint } of pairs.values()) {
+    if (!scale || !zeroPoint) continue;
+    scale.role = zeroPoint.role = 'quantization';
+    scale.roleReason = 'output scale of a quantized module (beside its zero_point, in a checkpoint of quantized layers): quantization state, not a parameter';
+    zeroPoint.roleReason = 'output zero point of a quantized module (beside its scale, in a checkpoint of quantized layers): quantization state';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

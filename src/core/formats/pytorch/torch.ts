@@ -433,6 +433,36 @@ HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site) => {
   return inner;
 });
 
+/** A TorchScript class object as torch.save pickles it: its class and the state it was saved with. */
+export interface ScriptObjectState {
+  /** The TorchScript class without `__torch__.`, e.g. `torch.classes.quantized.LinearPackedParamsBase`. */
+  className: string;
+  /** What the class's own `__getstate__` returned: `(weight, bias)` for LinearPackedParamsBase. */
+  payload: PyValue;
+}
+
+const SCRIPT_OBJECT = new Set(['torch.ScriptObject', 'torch._C.ScriptObject']);
+
+/**
+ * A TorchScript class object (`torch.classes.*`: quantized layers' packed weights, a dynamic
+ * quantized LSTM's cell parameters) when `v` is one. torch pickles it as `torch.ScriptObject`
+ * made by NEWOBJ, then BUILD with `(payload, qualified class name)`; a real unpickler would hand
+ * that to the class's C++ `__setstate__`, which repacks the tensors. The payload is plain pickled
+ * data (tensors, numbers, lists, nested script objects) and is read as such; nothing is called
+ * (the safety report still names the `__setstate__` torch.load would run).
+ */
+export function scriptObjectState(v: PyValue | undefined): ScriptObjectState | undefined {
+  if (!(v instanceof PyObject) || !(v.callable instanceof PyGlobal) || !SCRIPT_OBJECT.has(v.callable.full)) return undefined;
+  const st = v.state;
+  if (!(st instanceof PyTuple) || st.items.length !== 2 || typeof st.items[1] !== 'string') return undefined;
+  return { className: st.items[1].replace(/^__torch__\./, ''), payload: st.items[0] };
+}
+
+/** TorchScript classes whose state is a quantized layer's packed weights and biases. */
+export function isPackedParamsClass(className: string): boolean {
+  return className.startsWith('torch.classes.quantized.') || className.startsWith('torch.classes.rnn.');
+}
+
 function fillDict(d: PyDict, src: PyValue | undefined, site: Site, fn: string): void {
   if (src === undefined || src === null) return;
   if (src instanceof PyDict) {
