@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream.
+ * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream; and
+ * TorchScript archives (`torch.jit.save`), zips of the same layout whose module script.ts reads.
  * Reads the pickles with a VM that never executes anything, locates every storage's data without
  * reading it, and reports every global the pickles name with a safety verdict.
  */
