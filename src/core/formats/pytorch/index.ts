@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream.
+ * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream; and
+ * TorchScript archives (`torch.jit.save`), zips of the same layout whose module script.ts reads.
  * Reads the pickles with a VM that never executes anything, locates every storage's data without
  * reading it, and reports every global the pickles name with a safety verdict.
  */
@@ -11,9 +12,10 @@ import { RawCheckpoint, Warning } from '../../model';
 import { CERTAIN, FormatModule, PLAUSIBLE } from '../format';
 import { bytesExact } from '../../numbers';
 import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain } from './legacy';
-import { PickleLimits, UnpickleResult, unpickle } from './pickle';
+import { PickleLimits, PyValue, UnpickleResult, unpickle } from './pickle';
 import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
-import { SafetyTracker } from './safety';
+import { SafetyRecorder, SafetyTracker } from './safety';
+import { interpretScript, isTorchScriptArchive, readScriptClasses, ScriptClasses } from './script';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
 import { looksLikeZip, memberDataOffsets, predictedDataOffsets, readMember, readMemberAt, readZipDirectory, ZipDirectory } from './zip';
@@ -139,9 +141,6 @@ async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: 
   // Members are read through the directory's source, which holds the archive's tail already.
   const src = dir.source;
   const names = dir.order.map((e) => e.name);
-  if (names.some((n) => n === 'constants.pkl' || /^[^/]+\/constants\.pkl$/.test(n))) {
-    throw new CheckpointError('unsupported', 'TorchScript archives are not supported yet (this zip holds constants.pkl and code/: it was written by torch.jit.save)', { file });
-  }
   const candidates = dir.order.filter((e) => /^([^/]+\/)?data\.pkl$/.test(e.name));
   if (candidates.length === 0) {
     throw new CheckpointError(
@@ -160,7 +159,8 @@ async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: 
     if (!e || e.size > 4096) return undefined;
     return new TextDecoder('latin1').decode(await readMember(src, e, file, 4096)).trim();
   };
-  const version = await small('version');
+  // torch.jit.save writes `.data/version` where torch.save writes `version`.
+  const version = (await small('version')) ?? (await small('.data/version'));
   const byteorder = (await small('byteorder')) ?? 'little';
   const formatVersion = await small('.format_version');
   const alignment = await small('.storage_alignment');
@@ -183,10 +183,41 @@ async function readZipCheckpoint(archive: ByteSource, ctx: ReaderContext, file: 
   scanTrailing(pkl, result.end, safety, warnings, { file, member: pklEntry.name, base: pklStart, limits: opts.limits, label: 'a second pickle after the first', junk: true });
   try {
     const records = { version, byteorder, formatVersion, alignment };
-    return await finishZip({ src, ctx, file, dir, prefix, pklBytes: pkl.length, result, session, safety, warnings, records });
+    const script = isTorchScriptArchive(names, prefix) ? await readScriptParts(src, dir, prefix, file, globals, safety, opts) : undefined;
+    return await finishZip({ src, ctx, file, dir, prefix, pklBytes: pkl.length, result, session, safety, warnings, records, script });
   } catch (e) {
     throw withDangerous(e, safety);
   }
+}
+
+/** What a TorchScript archive holds beside data.pkl. */
+interface ScriptParts {
+  /** constants.pkl's value (a tuple of tensors and other constants), if the archive has one. */
+  constants?: PyValue;
+  /** The session of constants.pkl's storages (records in `constants/`). */
+  session: TorchSession;
+  classes: ScriptClasses;
+}
+
+/**
+ * constants.pkl (unpickled like data.pkl, its globals judged the same way) and the declarations
+ * of the classes data.pkl names (from `code/`; nothing of the code is run).
+ */
+async function readScriptParts(src: ByteSource, dir: ZipDirectory, prefix: string, file: string, data: SafetyRecorder, safety: SafetyTracker, opts: PytorchReadOptions): Promise<ScriptParts> {
+  const session = new TorchSession(file, 'constants');
+  let constants: PyValue | undefined;
+  const entry = dir.entries.get(`${prefix}constants.pkl`);
+  if (entry) {
+    const { data: pkl, start } = await readMemberAt(src, entry, file, MAX_PICKLE_BYTES, opts.maxInflateBytes);
+    const { hooks, globals } = session.hooks('zip');
+    try {
+      constants = unpickle(pkl, { file, base: entry.method === 0 ? start : 0, hooks, limits: opts.limits }).value;
+    } finally {
+      safety.merge(globals);
+    }
+  }
+  const { classes } = await readScriptClasses(src, dir, prefix, file, [...data.seen.values()].map((g) => g.module));
+  return { constants, session, classes };
 }
 
 /** A zip checkpoint once its data.pkl is unpickled: what is left to do needs all of it. */
@@ -205,6 +236,8 @@ interface UnpickledZip {
   warnings: Warning[];
   /** The small records beside data.pkl. */
   records: { version?: string; byteorder: string; formatVersion?: string; alignment?: string };
+  /** Set for a TorchScript archive (torch.jit.save). */
+  script?: ScriptParts;
 }
 
 async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
@@ -212,12 +245,16 @@ async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
   const { version, byteorder, formatVersion, alignment } = z.records;
 
   // Each storage's record, located from its local header; its data is never read.
-  const storages = [...session.storages.values()];
-  const entries = storages.map((s) => {
-    const e = dir.entries.get(`${prefix}data/${s.key}`);
-    if (!e) throw new CheckpointError('bad-zip', `storage "${truncate(s.key)}" has no record ${prefix}data/${truncate(s.key)}`, { file });
-    return e;
-  });
+  // A TorchScript archive's constants.pkl names storages of its own, in `constants/`.
+  const sessions = z.script ? [session, z.script.session] : [session];
+  const storages = sessions.flatMap((x) => [...x.storages.values()]);
+  const entries = sessions.flatMap((x) =>
+    [...x.storages.values()].map((s) => {
+      const e = dir.entries.get(`${prefix}${x.dir}/${s.key}`);
+      if (!e) throw new CheckpointError('bad-zip', `storage "${truncate(s.key)}" has no record ${prefix}${x.dir}/${truncate(s.key)}`, { file });
+      return e;
+    }),
+  );
   // torch aligns storage data (64 bytes, or what .storage_alignment says): where the central
   // directory and that rule agree, no local header is read (a request each, over the network).
   const align = alignment !== undefined && /^\s*\d+\s*$/.test(alignment) ? Number(alignment) : 64;
@@ -233,9 +270,11 @@ async function finishZip(z: UnpickledZip): Promise<RawCheckpoint> {
   if (compressed) warnings.push({ code: 'compressed-storage', message: `${compressed} storage record(s) are compressed; their data offsets are not byte offsets into the file` });
   if (byteorder !== 'little') warnings.push({ code: 'big-endian', message: `storages are stored ${byteorder}-endian` });
 
-  const interp = interpret(z.result.value, file, { maxNodes: walkBudget(z.pklBytes) });
+  const limits = { maxNodes: walkBudget(z.pklBytes) };
+  const interp = z.script ? interpretScript(z.result.value, z.script.constants, z.script.classes, file, limits) : interpret(z.result.value, file, limits);
   const archive: Record<string, unknown> = Object.create(null);
   archive.prefix = prefix.replace(/\/$/, '');
+  if (z.script) archive.torchscript = true;
   if (version !== undefined) archive.version = version;
   archive.byteorder = byteorder;
   if (formatVersion !== undefined) archive.format_version = formatVersion;

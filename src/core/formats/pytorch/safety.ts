@@ -35,6 +35,20 @@ export interface GlobalVerdict {
   inert?: boolean;
   /** A torch.nn class (PyTorch's own code). */
   torchClass?: boolean;
+  /** A TorchScript class (`__torch__.*`): compiled from the archive's own code/, not imported. */
+  scriptClass?: boolean;
+}
+
+/**
+ * `__torch__.*` names a class of TorchScript (what torch.jit.save writes into data.pkl): torch.jit.load
+ * looks it up among the classes it compiled from the archive's `code/`, which is TorchScript, not
+ * Python, and imports nothing. No Python module is called `__torch__`, so a plain unpickler
+ * cannot resolve it either.
+ */
+const SCRIPT_CLASS = "TorchScript class: torch.jit.load compiles it from the archive's own code/ (TorchScript, not Python; nothing is imported)";
+
+export function isTorchScriptName(module: string): boolean {
+  return module === '__torch__' || module.startsWith('__torch__.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,6 +148,12 @@ inert(
 );
 inert(['torch.fx.immutable_collections.immutable_list', 'torch.fx.immutable_collections.immutable_dict'], 'torch.fx container');
 inert(['torch._tensor._rebuild_from_type'], 'tensor subclass rebuild (torch 1.x)');
+/** torch.jit._pickle's functions, which hand back the value they are given (build_tensor_from_id: an int, or None). */
+export const TORCHSCRIPT_LIST_TAGS = ['build_intlist', 'build_tensorlist', 'build_doublelist', 'build_boollist', 'build_tensor_from_id', 'restore_type_tag'];
+inert(
+  TORCHSCRIPT_LIST_TAGS.map((n) => `torch.jit._pickle.${n}`),
+  'TorchScript list type tag (torch/jit/_pickle.py returns its argument)',
+);
 
 /** Module prefixes whose names are types referenced as values (typing.Any, collections.abc.Iterable...). */
 const INERT_MODULES = new Map<string, string>([
@@ -243,6 +263,7 @@ export function classifyGlobal(module: string, name: string): GlobalVerdict {
     if (/^[A-Z]\w*(Error|Exception|Warning|Exit|Interrupt)$/.test(name)) return { verdict: 'unknown', reason: `exception class; ${REFUSED}`, inert: true };
     return { verdict: 'unknown', reason: 'builtin outside the weights_only allowlist' };
   }
+  if (isTorchScriptName(mod)) return { verdict: 'unknown', reason: SCRIPT_CLASS, inert: true, scriptClass: true };
   for (const [prefix, what] of INERT_MODULES) {
     if (mod === prefix || mod.startsWith(prefix + '.')) return { verdict: 'unknown', reason: `${what}; ${REFUSED}`, inert: true };
   }
@@ -649,7 +670,11 @@ export class SafetyTracker {
       if (action === 'call' && !base.inert) {
         g.reason = `called by the pickle, and not known to be harmless (it is on no list); ${REFUSED}`;
       } else if (action === 'class') {
-        g.reason = base.torchClass ? `loads class \`${full}\` (PyTorch's own nn.Module; does not run it by itself)` : base.inert ? `loads class \`${full}\` (${base.reason})` : `loads class \`${full}\` (needs your code; does not run it by itself)`;
+        g.reason = base.scriptClass
+          ? `loads TorchScript class \`${full}\` (compiled from the archive's own code/ by torch.jit.load; not Python, nothing is imported)`
+          : base.torchClass
+            ? `loads class \`${full}\` (PyTorch's own nn.Module; does not run it by itself)`
+            : base.inert ? `loads class \`${full}\` (${base.reason})` : `loads class \`${full}\` (needs your code; does not run it by itself)`;
       }
     }
     g.unsafe = g.verdict === 'dangerous' || (g.verdict === 'unknown' && action === 'call' && !base.inert);
@@ -744,7 +769,12 @@ export function safetyLines(r: SafetyReport, maxFlagged = 8): string[] {
     );
   } else if (r.verdict === 'unknown') {
     const refused = r.globals.filter((g) => g.verdict === 'unknown');
-    out.push(`safety: unknown — torch.load(weights_only=True) refuses ${refused.length} global${refused.length === 1 ? '' : 's'}${refused.length ? ', none known to run code by itself' : ''}${r.incomplete ? '; not fully scanned' : ''}`);
+    const script = refused.filter((g) => isTorchScriptName(g.name));
+    const tags = refused.filter((g) => g.name.startsWith('torch.jit._pickle.'));
+    if (script.length && script.length + tags.length === refused.length && !r.incomplete) {
+      const what = `${script.length} TorchScript class${script.length === 1 ? '' : 'es'}${tags.length ? ` and ${tags.length} list type tag${tags.length === 1 ? '' : 's'}` : ''}`;
+      out.push(`safety: unknown — a TorchScript archive: torch.load(weights_only=True) refuses its ${what}, none known to run code by itself`);
+    } else out.push(`safety: unknown — torch.load(weights_only=True) refuses ${refused.length} global${refused.length === 1 ? '' : 's'}${refused.length ? ', none known to run code by itself' : ''}${r.incomplete ? '; not fully scanned' : ''}`);
   } else {
     out.push('safety: safe — only globals that torch.load(weights_only=True) accepts');
   }
@@ -759,9 +789,11 @@ export function safetyLines(r: SafetyReport, maxFlagged = 8): string[] {
     if (unsafe.length > maxFlagged) out.push(`  … and ${unsafe.length - maxFlagged} more (see the warnings, or --json)`);
   }
   const classes = r.globals.filter((g) => g.verdict === 'unknown' && g.action === 'class');
-  const own = classes.filter((g) => !/^torch\./.test(g.name));
+  const script = classes.filter((g) => isTorchScriptName(g.name));
+  const own = classes.filter((g) => !/^torch\./.test(g.name) && !isTorchScriptName(g.name));
   const torchOwn = classes.filter((g) => /^torch\./.test(g.name));
   if (own.length) out.push(`  loads class${own.length === 1 ? '' : 'es'} ${listNames(own.map((g) => g.name), 4)} (needs your code; does not run it by itself)`);
+  if (script.length) out.push(`  loads TorchScript class${script.length === 1 ? '' : 'es'} ${listNames(script.map((g) => g.name), 4)} (compiled from the archive's code/ by torch.jit.load; not Python, nothing is imported)`);
   if (torchOwn.length) out.push(`  loads PyTorch's own class${torchOwn.length === 1 ? '' : 'es'} ${listNames(torchOwn.map((g) => g.name.slice(g.name.lastIndexOf('.') + 1)), 6)} (does not run them by itself)`);
   if (r.incomplete) out.push(`  not fully scanned: ${r.incomplete}`);
   return out;

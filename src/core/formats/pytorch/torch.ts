@@ -9,7 +9,7 @@ import { truncate } from '../../json';
 import { itemSize } from '../../dtypes';
 import { TensorRecord } from '../../model';
 import { tensorRecord } from '../../tensor-record';
-import { SafetyRecorder } from './safety';
+import { SafetyRecorder, TORCHSCRIPT_LIST_TAGS } from './safety';
 import {
   PickleHooks,
   PyBytes,
@@ -181,7 +181,13 @@ export class TorchTensor extends PyNative {
 
 export class TorchSession {
   readonly storages = new Map<string, Storage>();
-  constructor(readonly file: string) {}
+  /**
+   * `dir`: the zip folder its storages' records sit in. TorchScript archives keep the tensors of
+   * constants.pkl in `constants/`, numbered from 0 like those of data.pkl in `data/`, so a second
+   * session reads them and its storage ids carry the folder (`file:constants/0`): equal keys in
+   * two folders are two storages, never a tie.
+   */
+  constructor(readonly file: string, readonly dir = 'data') {}
 
   /**
    * Hooks for one pickle run; `globals` records what it named and asked for (merged into a
@@ -213,7 +219,7 @@ export class TorchSession {
     const loc = typeof location === 'string' ? location : 'cpu';
     let s = this.storages.get(key);
     if (!s) {
-      s = new Storage(key, `${this.file}:${key}`, stype as StorageType, n, loc);
+      s = new Storage(key, this.dir === 'data' ? `${this.file}:${key}` : `${this.file}:${this.dir}/${key}`, stype as StorageType, n, loc);
       this.storages.set(key, s);
     }
     let elemOffset = 0;
@@ -321,6 +327,8 @@ HANDLERS.set('builtins.dict', (args, site) => {
   return d;
 });
 HANDLERS.set('collections.defaultdict', () => new PyDict('collections.defaultdict'));
+// TorchScript's data.pkl tags typed lists (torch/jit/_pickle.py): each returns its first argument.
+for (const f of TORCHSCRIPT_LIST_TAGS) HANDLERS.set(`torch.jit._pickle.${f}`, (args) => args[0] ?? null);
 HANDLERS.set('builtins.set', (args) => new PySet(listItems(args[0])));
 HANDLERS.set('builtins.frozenset', (args) => new PySet(listItems(args[0]), true));
 HANDLERS.set('builtins.list', (args) => new PyList(listItems(args[0])));
