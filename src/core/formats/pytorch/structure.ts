@@ -449,6 +449,9 @@ function readModel(w: Walker, v: PyValue, res: Interpretation, onPath: Set<objec
  */
 function rolesFromParameters(model: NamedTensor[]): void {
   if (!model.some((t) => !t.role && t.tensor.parameter)) return;
+  // A quantized model's state dict holds a Parameter or two (a packed Linear's bias) beside its
+  // quantized weights, which are plain tensors: that is not keep_vars.
+  if (model.some((t) => t.tensor.quant !== undefined)) return;
   for (const t of model) {
     if (t.role) continue;
     t.role = t.tensor.parameter ? 'parameter' : 'buffer';
