@@ -231,6 +231,13 @@ describe("torch.ao quantized models: the float model's parameters, whole or as a
     });
   }
 
+  it("a quantized model's state dict reads as a state dict: its Linear's dtype entry (torch.qint8) is no training metadata", async () => {
+    for (const name of names) {
+      const layout = ((await readCheckpoint(px(name))).metadata.pytorch as Record<string, unknown>).layout;
+      assert.strictEqual(layout, name.endsWith('-sd.pt') ? 'state_dict' : 'module', name);
+    }
+  });
+
   for (const name of names) {
     it(`${name}: the safety report is the pickle's, TorchScript objects flagged and never rebuilt`, async () => {
       const t = F[name];

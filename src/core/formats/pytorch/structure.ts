@@ -12,7 +12,7 @@ import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
-import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchTensor } from './torch';
+import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchDtype, TorchTensor } from './torch';
 
 export interface Interpretation {
   tensors: NamedTensor[];
@@ -400,7 +400,9 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
         walk(w, v, key, model, {}, 1, onPath, finder);
       } else {
         checkpoint[key] = plain(v, 0, { n: 5000 });
-        res.layout = 'training';
+        // A quantized Linear's state dict holds its dtype (`fc._packed_params.dtype`: torch.qint8)
+        // beside its tensors: part of the state dict, not what makes a training checkpoint.
+        if (!(v instanceof TorchDtype)) res.layout = 'training';
       }
     }
     if (finder.modules.length) {
