@@ -56,6 +56,15 @@ describe('role rules by name', () => {
     assert.strictEqual(decideRole(rec('fc.weight_v')).role, 'parameter', 'no sibling lookup, no sibling rule');
   });
 
+  it("quantization-aware training's observer state only under a FakeQuantize or observer module", () => {
+    for (const n of ['fc.weight_fake_quant.scale', 'conv.activation_post_process.activation_post_process.min_val', 'activation_post_process.eps', 'fc.weight_fake_quant.activation_post_process.histogram']) {
+      assert.strictEqual(role(n), 'buffer', n);
+    }
+    for (const n of ['blocks.0.ls1.scale', 'norm.scale', 'fc.weight_fake_quant_proj.scale', 'activation_post_process_x.min_val', 'fc.weight_fake_quant.weight']) {
+      assert.strictEqual(role(n), 'parameter', n);
+    }
+  });
+
   it('parametrization buffers only at `parametrizations.<tensor>.<i>.<buffer>`', () => {
     assert.strictEqual(role('lin.parametrizations.weight.0._u'), 'buffer');
     assert.strictEqual(role('parametrizations.weight.0.base'), 'buffer');

@@ -33,6 +33,7 @@ export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Re
   if (isLocalName(name, at, 'tril')) return TRIL;
   const parametrization = parametrizationBuffer(name, at);
   if (parametrization) return parametrization;
+  if (isObserverState(name, at)) return OBSERVER_STATE;
   // torch.nn.utils.spectral_norm keeps `<name>_orig` (the parameter) and its power-iteration
   // vectors `<name>_u`, `<name>_v` as buffers; weight_norm's `<name>_v` (no `_orig`) is a parameter.
   if (has && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && has(`${name.slice(0, -2)}_orig`)) {
@@ -63,6 +64,7 @@ const POSITION_IDS = decision('buffer', 'position id buffer');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
 const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
 const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
+const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state of quantization-aware training (torch.ao.quantization buffers)');
 const TRIL = decision('buffer', 'causal attention mask (tril)');
 const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
 
@@ -91,6 +93,20 @@ function parametrizationBuffer(name: string, at: number): Readonly<RoleDecision>
 }
 
 const PARAMETRIZATION = /(^|\.)parametrizations\.[^.]+\.\d+\.[^.]+$/;
+
+/**
+ * Quantization-aware training (torch.ao.quantization.prepare_qat): each layer holds FakeQuantize
+ * modules (`weight_fake_quant`, `activation_post_process`) and their observers, whose float state
+ * (`scale`, `eps`, `min_val`, `max_val`, a histogram) is registered as buffers. The local name is
+ * tested first, so the path is read only for those names.
+ */
+function isObserverState(name: string, at: number): boolean {
+  for (let i = 0; i < OBSERVER_NAMES.length; i++) if (isLocalName(name, at, OBSERVER_NAMES[i])) return OBSERVER_PATH.test(name);
+  return false;
+}
+
+const OBSERVER_NAMES = ['scale', 'zero_point', 'eps', 'min_val', 'max_val', 'histogram'];
+const OBSERVER_PATH = /(^|\.)(activation_post_process|\w*_fake_quant)\./;
 
 const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached'];
 
