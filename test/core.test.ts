@@ -9,7 +9,7 @@ import { decideRole } from '../src/core/roles';
 import { CheckpointError } from '../src/core/errors';
 import { Checkpoint, RawCheckpoint, TensorRecord } from '../src/core/model';
 import { bytes, bytesExact, compact, exact, percent } from '../src/core/numbers';
-import { renderText } from '../src/core/export/text';
+import { renderSummary, renderText } from '../src/core/export/text';
 import { fixture } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -458,5 +458,17 @@ describe("the reader's records: analysed in place when handed over, copied other
         assert.deepStrictEqual(Object.keys(t), Object.keys(copied.tensors[i]), `${p}: ${t.name} has the fields of a Tensor in its order`);
       });
     }
+  });
+});
+
+describe("the summary's `other` line says what those tensors are", () => {
+  const otherLine = async (...p: string[]) => renderSummary(analyze(await readCheckpoint(fixture(...p)))).split('\n').find((l) => l.startsWith('other:'));
+  it('optimizer state, tensors kept beside the model, or both', async () => {
+    assert.strictEqual(await otherLine('pytorch', 'gpt2-lightning.ckpt'), 'other:      15,772 elements (optimizer state)');
+    assert.strictEqual(await otherLine('pytorch-extra', 'model-and-ema.pt'), 'other:      24 elements (tensors beside the model, not part of it)');
+    const both = analyze(
+      raw([rec('w', [4]), rec('opt.m', [3], { role: 'optimizer-state' }), rec('ema.w', [2], { role: 'other' })]),
+    );
+    assert.match(renderSummary(both), /^other: {6}5 elements \(optimizer state and other tensors beside the model\)$/m);
   });
 });

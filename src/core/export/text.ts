@@ -127,8 +127,15 @@ export function renderSummary(cp: Checkpoint): string {
   const a = adapterLine(cp);
   if (a) out.push(`adapter:    ${safe(a)}`);
   if (cp.buffers.total) out.push(`buffers:    ${exact(cp.buffers.unique)} unique${cp.buffers.total !== cp.buffers.unique ? `, ${exact(cp.buffers.total)} total` : ''}`);
-  if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (optimizer state and other non-model tensors)`);
+  if (cp.other.total) out.push(`other:      ${exact(cp.other.total)} elements (${otherKinds(cp)})`);
   return out.join('\n') + '\n';
+}
+
+/** What the tensors counted as `other` are: optimizer state, tensors kept beside the model, or both. */
+function otherKinds(cp: Checkpoint): string {
+  const optimizer = cp.tensors.some((t) => t.role === 'optimizer-state');
+  const beside = cp.tensors.some((t) => t.role === 'other');
+  return optimizer && beside ? 'optimizer state and other tensors beside the model' : optimizer ? 'optimizer state' : 'tensors beside the model, not part of it';
 }
 
 /** Warnings that say what a pickle without tensors is and would do, most telling first. */
