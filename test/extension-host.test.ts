@@ -77,6 +77,28 @@ describe('extension: parsing off the main thread', function () {
     await assert.rejects(r.backend.call('tensors', { kind: 'names', names: [] }), /closed/);
   });
 
+  it('opens a TorchScript archive in the worker as the CLI does: summary, classes, roles', async () => {
+    const file = path.join(REPO, 'test', 'fixtures', 'torchscript', 'traced-bn.pt');
+    const r = await loadCheckpoint(file, { workerPath: WORKER });
+    try {
+      const cp = await openCheckpoint(file);
+      assert.deepStrictEqual([r.head.summary.parameters, r.head.summary.buffers], [cp.parameters, cp.buffers]);
+      const kids = await r.backend.call('nodes', { kind: 'children', id: 0, from: 0, to: 10, folded: true });
+      assert.deepStrictEqual(
+        kids.nodes.filter((n) => n.name === 'conv' || n.name === 'bn').map((n) => [n.name, n.type]),
+        [['conv', 'Conv2d'], ['bn', 'BatchNorm2d']],
+      );
+      const page = await r.backend.call('tensors', { kind: 'module', path: 'bn', subtree: false, offset: 0, limit: 10 });
+      assert.deepStrictEqual(
+        page.items.map((t) => [t.name, t.role]),
+        cp.tensors.filter((t) => t.name.startsWith('bn.')).map((t) => [t.name, t.role]),
+      );
+      assert.ok(page.items.some((t) => t.name === 'bn.running_mean' && t.role === 'buffer'));
+    } finally {
+      r.backend.dispose();
+    }
+  });
+
   it('the worker renders every export, PNG included, byte-identical to the CLI (one pipeline)', async () => {
     const cp = await openCheckpoint(TIED);
     for (const workerPath of [WORKER, undefined]) {
