@@ -453,7 +453,7 @@ function rolesFromParameters(model: NamedTensor[]): void {
   if (!model.some((t) => !t.role && t.tensor.parameter)) return;
   // A quantized model's state dict holds a Parameter or two (a packed Linear's bias) beside its
   // quantized weights, which are plain tensors: that is not keep_vars.
-  if (model.some((t) => t.tensor.quant !== undefined)) return;
+  if (model.some(ofQuantizedLayer)) return;
   for (const t of model) {
     if (t.role) continue;
     t.role = t.tensor.parameter ? 'parameter' : 'buffer';
@@ -500,6 +500,9 @@ function finish(res: Interpretation, file: string): Interpretation {
 /** A quantized Linear's packed weights, as its state dict (and our walk of a whole one) names them. */
 const PACKED_PARAMS = /(^|\.)_packed_params\./;
 
+/** A tensor of a torch quantized layer: a quantized tensor, or a quantized Linear's packed weights. */
+const ofQuantizedLayer = (t: NamedTensor): boolean => t.tensor.quant !== undefined || PACKED_PARAMS.test(t.name);
+
 /**
  * torch's quantized modules keep the scale and zero point of their output as `scale` and
  * `zero_point`: quantized Linear and Conv write them into the state dict (tensors made from
@@ -512,7 +515,7 @@ const PACKED_PARAMS = /(^|\.)_packed_params\./;
  */
 function markQuantizationState(tensors: NamedTensor[]): void {
   const inModel = (t: NamedTensor) => t.role !== 'other' && t.role !== 'optimizer-state';
-  if (!tensors.some((t) => inModel(t) && (t.tensor.quant !== undefined || PACKED_PARAMS.test(t.name)))) return;
+  if (!tensors.some((t) => inModel(t) && ofQuantizedLayer(t))) return;
   const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor }>();
   for (const t of tensors) {
     if (t.role !== undefined && t.role !== 'buffer') continue;
