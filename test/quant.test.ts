@@ -396,6 +396,43 @@ describe('quantized layouts written by hand (headers only)', () => {
     assert.deepStrictEqual(tensor(await openCheckpoint(good), 'l.weight_packed').logicalShape, [8, 37]);
   });
 
+  it('weight_shape values are read exactly up to 2^53 - 1, in either byte order of the two words; past it, or negative, they are not a dimension', async () => {
+    const cfg = { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'channel' } } } } };
+    const i32s = (...xs: number[]) => Buffer.from(new Int32Array(xs).buffer);
+    const d = folder(dir, 'shape-values', cfg, st([
+      { name: 'a.weight_shape', dtype: 'I64', shape: [2], data: i64s(2 ** 32 + 7, Number.MAX_SAFE_INTEGER) },
+      { name: 'b.weight_shape', dtype: 'I64', shape: [2], data: i64s(3, 2 ** 53) },
+      { name: 'c.weight_shape', dtype: 'I32', shape: [2], data: i32s(-3, 4) },
+      { name: 'd.weight_shape', dtype: 'I64', shape: [2], data: i64s(-(2 ** 40), 1) },
+      { name: 'e.weight_shape', dtype: 'I32', shape: [2], data: i32s(2 ** 31 - 1, 0) },
+    ]));
+    const raw = await readCheckpoint(d);
+    assert.deepStrictEqual(raw.payloads?.['a.weight_shape'], { ints: [2 ** 32 + 7, Number.MAX_SAFE_INTEGER] });
+    assert.deepStrictEqual(raw.payloads?.['b.weight_shape'], { error: 'holds 9007199254740992, not a dimension' });
+    assert.deepStrictEqual(raw.payloads?.['c.weight_shape'], { error: 'holds -3, not a dimension' });
+    assert.deepStrictEqual(raw.payloads?.['d.weight_shape'], { error: 'holds -1099511627776, not a dimension' });
+    assert.deepStrictEqual(raw.payloads?.['e.weight_shape'], { ints: [2 ** 31 - 1, 0] });
+  });
+
+  it('compressed-tensors layers of one packed shape share what is said about them only when their real shapes agree', async () => {
+    const cfg = { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'group', group_size: 8 } } } } };
+    // Four layers packed alike (5 words of 8): 40, 40, 37 and 33 real inputs.
+    const layer = (n: string, inF: number) => [
+      { name: `${n}.weight_packed`, dtype: 'I32', shape: [8, 5] },
+      { name: `${n}.weight_scale`, dtype: 'F16', shape: [8, 5] },
+      { name: `${n}.weight_shape`, dtype: 'I64', shape: [2], data: i64s(8, inF) },
+    ];
+    const d = folder(dir, 'shared-shapes', cfg, st([...layer('a', 40), ...layer('b', 40), ...layer('c', 37), ...layer('e', 33)]));
+    const cp = await openCheckpoint(d);
+    assert.deepStrictEqual(['a', 'b', 'c', 'e'].map((n) => tensor(cp, `${n}.weight_packed`).logicalShape ?? tensor(cp, `${n}.weight_packed`).shape), [[8, 40], [8, 40], [8, 37], [8, 33]]);
+    assert.strictEqual(cp.parameters.unique, 8 * (40 + 40 + 37 + 33));
+    assert.strictEqual(tensor(cp, 'a.weight_packed').quant, tensor(cp, 'b.weight_packed').quant, 'one layer object for one shape');
+    assert.notStrictEqual(tensor(cp, 'a.weight_packed').quant, tensor(cp, 'c.weight_packed').quant);
+    assert.match(tensor(cp, 'c.weight_packed').roleReason, /padded with 3 zero values/);
+    assert.doesNotMatch(tensor(cp, 'a.weight_packed').roleReason, /padded/);
+    assert.strictEqual(cp.quantization?.quantizedLayers, 4);
+  });
+
   it('a bitsandbytes quant_state that is not JSON: the packed size gives the count, with a warning', async () => {
     const d = folder(dir, 'bad-state', { quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } }, st([
       { name: 'l.weight', dtype: 'U8', shape: [50, 1] },
