@@ -57,3 +57,10 @@ export const { tensorsOf: deepseekTensors, configOf: deepseekConfig, makeDeepSee
 
 /** The DeepSeek-V3 layout in .bench/deepseek-v3 (written once): its index.json. */
 export const deepseekIndex = () => makeDeepSeekV3(path.join(benchDir, 'deepseek-v3'), 163);
+
+// The Kimi-K2-Thinking layout (62 sparse shards, 208,215 tensors, routed experts in 4-bit
+// compressed-tensors with their weight_shape tensors written): scripts/kimi-k2.cjs.
+const { makeKimiK2 } = require(path.join(repo, 'scripts', 'kimi-k2.cjs'));
+
+/** The Kimi-K2-Thinking layout in .bench/kimi-k2 (written once): its index.json. */
+export const kimiIndex = () => makeKimiK2(path.join(benchDir, 'kimi-k2'), 62);

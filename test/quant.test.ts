@@ -6,7 +6,7 @@ import { exportAs } from '../src/core/export';
 import { declaredCount } from '../src/core/declared';
 import { nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
-import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
+import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
 
 interface QuantTruth {
   torch: { parameters: number };
@@ -277,6 +277,36 @@ describe('quantized layouts written by hand (headers only)', () => {
     dir = tempDir('weightscope-quant-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a Kimi-K2-Thinking-like layout (scripts/kimi-k2.cjs, 4 experts a layer, 9 shards): the unquantized count, one scheme; it reads the headers, the index, config.json and the 16 bytes of each weight_shape, nothing more', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const kimi = require(path.join(REPO, 'scripts', 'kimi-k2.cjs')) as { makeKimiK2: (d: string, shards: number, o: { experts: number }) => string; parametersOf: (o: { experts: number }) => number; tensorsOf: (o: { experts: number }) => [string, string, number[]][] };
+    const index = kimi.makeKimiK2(path.join(dir, 'kimi'), 9, { experts: 4 });
+    const cp = await openCheckpoint(index);
+    assert.strictEqual(cp.tensors.length, kimi.tensorsOf({ experts: 4 }).length);
+    assert.strictEqual(cp.parameters.unique, kimi.parametersOf({ experts: 4 }));
+    assert.strictEqual(cp.quantization?.method, 'compressed-tensors');
+    assert.strictEqual(cp.quantization?.bits, 4);
+    assert.strictEqual(cp.quantization?.groupSize, 32);
+    assert.strictEqual(cp.quantization?.quantizedLayers, 60 * 4 * 3);
+    assert.strictEqual(cp.quantization?.variants, undefined, 'one scheme');
+    assert.deepStrictEqual(cp.warnings.map((w) => w.code), []);
+    assert.deepStrictEqual(tensor(cp, 'model.layers.60.mlp.experts.3.down_proj.weight_packed').logicalShape, [7168, 2048]);
+    assert.strictEqual(tensor(cp, 'model.layers.60.mlp.experts.3.down_proj.weight_shape').role, 'quantization');
+    // Layers of one shape share one description; the three projections make two shapes.
+    const layers = new Set(cp.tensors.filter((t) => t.quant).map((t) => t.quant));
+    assert.strictEqual(layers.size, 2);
+    const folderOf = path.dirname(index);
+    let expected = fs.statSync(index).size + fs.statSync(path.join(folderOf, 'config.json')).size + 16 * 60 * 4 * 3;
+    for (const f of fs.readdirSync(folderOf).filter((n) => n.endsWith('.safetensors'))) {
+      const head = Buffer.alloc(8);
+      const fd = fs.openSync(path.join(folderOf, f), 'r');
+      fs.readSync(fd, head, 0, 8, 0);
+      fs.closeSync(fd);
+      expected += 8 + Number(head.readBigUInt64LE(0));
+    }
+    assert.strictEqual(cp.bytesRead, expected);
+  });
 
   it('GPTQ in Marlin format (B, s) and GPTQModel pack_dtype int16', async () => {
     const marlin = folder(dir, 'marlin', { quantization_config: { quant_method: 'marlin', group_size: 128 } }, st([

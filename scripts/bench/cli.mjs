@@ -1,7 +1,8 @@
 // cli: the `weightscope` command as users run it (bin/weightscope.js, the bundled dist/cli.js),
 // whole processes side by side in one run (issue 11). On the DeepSeek-V3 layout (163 sparse
 // shards, 91,991 tensors): text, --json (streamed to a file through stdout) with its peak memory,
-// and `weightscope diff A A`; on the full-size GPT-2 pytorch_model.bin written by torch: the
+// and `weightscope diff A A`; on the Kimi-K2-Thinking layout (62 shards, 208,215 tensors, int4
+// compressed-tensors): text and --json; on the full-size GPT-2 pytorch_model.bin written by torch: the
 // command against a Python process doing torch.load(weights_only=True), and both against
 // `node -e 0`. Wall times are medians; CPU (user + system) and peak RSS come from GNU time when
 // it is installed. Ratios are what to quote: the machine is shared.
@@ -9,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { repo, benchDir, deepseekIndex } from '../bench-lib.mjs';
+import { repo, benchDir, deepseekIndex, kimiIndex } from '../bench-lib.mjs';
 import { build as buildGpt2Bin, hasTorch, PY } from './pytorch.mjs';
 
 const BIN = path.join(repo, 'bin', 'weightscope.js');
@@ -82,6 +83,18 @@ export default async function (report) {
   report('weightscope INDEX --json > file, median of 3 (target <= 2.5 s, <= 400 MB)', `${line(json)} (largest of 3: ${Math.round(json.maxRssMB)} MB); ${(size / 1e6).toFixed(1)} MB written; ${x(json.wall, text.wall)} text`);
   const diff = median(3, process.execPath, [BIN, 'diff', index, index]);
   report('weightscope diff INDEX INDEX, median of 3 (target < 2 s)', `${line(diff)} (exit ${diff.status}: 0 = equal); ${x(diff.wall, text.wall)} text`);
+
+  // More tensors than any target names: 2.3x DeepSeek-V3's, 69,120 of them packed int4 layers
+  // whose weight_shape contents are read. No target; it shows how the command scales.
+  const kimi = kimiIndex();
+  report('Kimi-K2-Thinking layout', `${path.relative(repo, kimi)} (62 shards, 208,215 tensors, int4 compressed-tensors)`);
+  const kimiText = median(3, process.execPath, [BIN, kimi]);
+  report('weightscope KIMI (text), median of 3', `${line(kimiText)}; ${x(kimiText.wall, text.wall)} DeepSeek-V3's text`);
+  const kimiOut = path.join(benchDir, 'cli-kimi.json');
+  const kimiJson = median(3, process.execPath, [BIN, kimi, '--json'], kimiOut);
+  const kimiSize = fs.statSync(kimiOut).size;
+  fs.rmSync(kimiOut);
+  report('weightscope KIMI --json > file, median of 3', `${line(kimiJson)} (largest of 3: ${Math.round(kimiJson.maxRssMB)} MB); ${(kimiSize / 1e6).toFixed(1)} MB written`);
 
   if (!hasTorch()) {
     report('GPT-2 .bin vs torch.load', `skipped: ${PY} cannot import torch`);
