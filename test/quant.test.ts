@@ -4,7 +4,7 @@ import * as path from 'path';
 import { analyze, openCheckpoint, readCheckpoint, toReport, Checkpoint, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
 import { exportAs } from '../src/core/export';
 import { declaredCount } from '../src/core/declared';
-import { nodeFileAccess } from '../src/core/access';
+import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
 
@@ -461,6 +461,72 @@ describe('quantized layouts written by hand (headers only)', () => {
     assert.match(tensor(cp, 'c.weight_packed').roleReason, /padded with 3 zero values/);
     assert.doesNotMatch(tensor(cp, 'a.weight_packed').roleReason, /padded/);
     assert.strictEqual(cp.quantization?.quantizedLayers, 4);
+  });
+
+  it('shape tensors scattered among the weights: where each range is a request, only as many as the access allows are read', async () => {
+    const cfg = { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'channel' } } } } };
+    // Each weight_shape 6.4 KB past the previous one (more than the 4 KiB a run may skip): three separate reads.
+    const layer = (n: string) => [
+      { name: `${n}.weight_packed`, dtype: 'I32', shape: [8, 200] },
+      { name: `${n}.weight_scale`, dtype: 'F16', shape: [8, 1] },
+      { name: `${n}.weight_shape`, dtype: 'I64', shape: [2], data: i64s(8, 1597) },
+    ];
+    const d = folder(dir, 'scattered', cfg, st([...layer('a'), ...layer('b'), ...layer('c')]));
+    const all = await openCheckpoint(d);
+    assert.deepStrictEqual(['a', 'b', 'c'].map((n) => tensor(all, `${n}.weight_packed`).logicalShape), [[8, 1597], [8, 1597], [8, 1597]]);
+    assert.deepStrictEqual(all.warnings, []);
+    const reads: number[] = [];
+    const limited: FileAccess = {
+      ...nodeFileAccess,
+      scatteredReads: 2,
+      async open(p, display) {
+        const src = await nodeFileAccess.open(p, display);
+        const read = src.read.bind(src);
+        src.read = (offset: number, length: number) => {
+          reads.push(length);
+          return read(offset, length);
+        };
+        return src;
+      },
+    };
+    const cp = await openCheckpoint(d, { access: limited });
+    assert.deepStrictEqual(reads.filter((n) => n === 16), [16, 16], 'two shape reads');
+    assert.deepStrictEqual(['a', 'b', 'c'].map((n) => tensor(cp, `${n}.weight_packed`).logicalShape), [[8, 1597], [8, 1597], [8, 1600]]);
+    assert.match(cp.warnings.find((w) => w.code === 'quantization-payload-budget')!.message, /^1 quantization shape tensor\(s\) not read: they lie in 3 separate places in the files, more than the 2 reads allowed/);
+    assert.match(cp.warnings.find((w) => w.code === 'quantization-shape-assumed')!.message, /^1 layer\(s\) sized without .*\bc: weight_shape not read/);
+    assert.strictEqual(cp.parameters.unique, all.parameters.unique + 8 * 3, 'the last layer at its packed width');
+  });
+
+  it('the shards holding shape tensors are read a few at a time, not one after another', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const kimi = require(path.join(REPO, 'scripts', 'kimi-k2.cjs')) as { makeKimiK2: (d: string, shards: number, o: { experts: number }) => string };
+    const index = kimi.makeKimiK2(path.join(dir, 'kimi-concurrent'), 12, { experts: 2 });
+    const raw = await readCheckpoint(index);
+    const shards = new Set(raw.tensors.filter((t) => t.name.endsWith('.weight_shape')).map((t) => t.file));
+    assert.ok(shards.size >= 10, `${shards.size} shards hold shape tensors`);
+    delete raw.payloads;
+    let open = 0;
+    let most = 0;
+    const slow: FileAccess = {
+      ...nodeFileAccess,
+      async open(p, display) {
+        open++;
+        most = Math.max(most, open);
+        await new Promise((r) => setTimeout(r, 10));
+        const src = await nodeFileAccess.open(p, display);
+        const close = src.close.bind(src);
+        src.close = async () => {
+          open--;
+          await close();
+        };
+        return src;
+      },
+    };
+    await readQuantInputs(raw, path.dirname(index), slow, { sidecars: false });
+    assert.strictEqual(most, 8, 'eight files at once');
+    assert.strictEqual(open, 0, 'every file closed');
+    assert.strictEqual(Object.keys(raw.payloads ?? {}).length, 60 * 2 * 3);
+    assert.ok(Object.values(raw.payloads!).every((p) => p.ints?.length === 2 && p.ints[0] > 0), 'every shape read');
   });
 
   it('a bitsandbytes quant_state that is not JSON: the packed size gives the count, with a warning', async () => {

@@ -27,6 +27,11 @@ export interface FileAccess {
   stat(absPath: string): Promise<FileStat | null>;
   /** Entry names in a directory. */
   list(absDir: string): Promise<string[]>;
+  /**
+   * At most this many separate ranges to read for the small tensor contents a quantized
+   * checkpoint needs (quant/payloads.ts), where each range costs a request; no limit if absent.
+   */
+  readonly scatteredReads?: number;
 }
 
 export const nodeFileAccess: FileAccess = {

@@ -34,6 +34,8 @@ const MAX_STATE_BYTES = 4096;
 /** Ranges closer than this are read in one request. */
 const COALESCE_GAP = 4096;
 const MAX_READ = 1024 * 1024;
+/** Files whose payloads are read at once. */
+const PAYLOAD_FILES_AT_ONCE = 8;
 
 /** Which tensors' contents we read, and how to decode them. */
 export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>): 'ints' | 'json' | undefined {
@@ -140,47 +142,83 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
     });
   }
   if (wanted.length === 0) return;
+  // Each file's wanted ranges, sorted, cut into runs read in one request each (the safetensors
+  // writer puts same-dtype tensors together: a shard's weight_shape tensors are one run).
   const byFile = new Map<string, Want[]>();
   for (const w of wanted) {
     const list = byFile.get(w.t.file);
     if (list) list.push(w);
     else byFile.set(w.t.file, [w]);
   }
-  const payloads = (raw.payloads ??= {});
+  const plans: { file: string; runs: Want[][] }[] = [];
+  let runCount = 0;
   for (const [file, list] of byFile) {
+    list.sort((a, b) => a.start - b.start);
+    const runs: Want[][] = [];
+    for (let i = 0; i < list.length; ) {
+      let j = i;
+      while (j + 1 < list.length && list[j + 1].start - list[j].end <= COALESCE_GAP && list[j + 1].end - list[i].start <= MAX_READ) j++;
+      runs.push(list.slice(i, j + 1));
+      i = j + 1;
+    }
+    plans.push({ file, runs });
+    runCount += runs.length;
+  }
+  // Where every separate range costs a request (a remote checkpoint), a writer that scattered its
+  // shape tensors among the weights would need one per layer: past the access's limit, the runs
+  // after it are not read, and their layers are sized from their packed shapes.
+  const limit = access.scatteredReads;
+  if (limit !== undefined && runCount > limit) {
+    let left = limit;
+    let notRead = 0;
+    for (const plan of plans) {
+      const keep = Math.max(0, Math.min(left, plan.runs.length));
+      for (const run of plan.runs.slice(keep)) notRead += run.length;
+      plan.runs.length = keep;
+      left -= keep;
+    }
+    raw.warnings.push({
+      code: 'quantization-payload-budget',
+      message: `${notRead} quantization shape tensor(s) not read: they lie in ${exact(runCount)} separate places in the files, more than the ${exact(limit)} reads allowed for them here; their layers are sized from their packed shapes`,
+    });
+  }
+  const payloads = (raw.payloads ??= {});
+  const readPlan = async ({ file, runs }: { file: string; runs: Want[][] }): Promise<void> => {
+    if (runs.length === 0) return;
     let src: ByteSource;
     try {
       src = await access.open(path.join(dir, file), file);
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
-      for (const w of list) payloads[w.t.name] = { error: e.message };
-      continue;
+      for (const run of runs) for (const w of run) payloads[w.t.name] = { error: e.message };
+      return;
     }
     try {
-      list.sort((a, b) => a.start - b.start);
-      let i = 0;
-      while (i < list.length) {
-        // One read for a run of nearby ranges (the reference writer puts same-dtype tensors together).
-        let j = i;
-        while (j + 1 < list.length && list[j + 1].start - list[j].end <= COALESCE_GAP && list[j + 1].end - list[i].start <= MAX_READ) j++;
-        const from = list[i].start;
-        let to = list[i].end;
-        for (let k = i + 1; k <= j; k++) if (list[k].end > to) to = list[k].end;
+      for (const run of runs) {
+        const from = run[0].start;
+        let to = run[0].end;
+        for (let k = 1; k < run.length; k++) if (run[k].end > to) to = run[k].end;
         let bytes: Uint8Array | undefined;
         try {
           bytes = await src.read(from, to - from);
           raw.bytesRead += bytes.length;
         } catch (e) {
           if (!(e instanceof CheckpointError)) throw e;
-          for (let k = i; k <= j; k++) payloads[list[k].t.name] = { error: e.message };
+          for (const w of run) payloads[w.t.name] = { error: e.message };
         }
-        if (bytes) for (let k = i; k <= j; k++) payloads[list[k].t.name] = decode(list[k], bytes.subarray(list[k].start - from, list[k].end - from));
-        i = j + 1;
+        if (bytes) for (const w of run) payloads[w.t.name] = decode(w, bytes.subarray(w.start - from, w.end - from));
       }
     } finally {
       await src.close();
     }
-  }
+  };
+  // A few files at a time: for a remote checkpoint, one request per shard in flight together
+  // rather than 62 one after another. Payloads are keyed by name, so the order is immaterial.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < plans.length) await readPlan(plans[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(PAYLOAD_FILES_AT_ONCE, plans.length) }, worker));
 }
 
 function decode(w: Want, b: Uint8Array): TensorPayload {

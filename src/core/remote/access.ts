@@ -22,6 +22,8 @@ const posix = path.posix;
 
 abstract class RemoteAccess implements FileAccess {
   readonly paths = posix;
+  /** Each separate range is a request: 256 of them for shape tensors at most (a real writer needs one per shard). */
+  readonly scatteredReads = 256;
   protected readonly files = new Map<string, RemoteFile>();
   protected readonly cache: BlockCache;
   protected readonly blocks: ReturnType<typeof blockOptions>;
