@@ -529,6 +529,41 @@ describe('quantized layouts written by hand (headers only)', () => {
     assert.ok(Object.values(raw.payloads!).every((p) => p.ints?.length === 2 && p.ints[0] > 0), 'every shape read');
   });
 
+  it('configs with a group size of 0, an empty format or 0 bits: a summary or an unreadable layer, never an internal error or an infinite count', async () => {
+    const zeroGroup = folder(dir, 'group-0', { quantization_config: { quant_method: 'compressed-tensors', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 8, group_size: 0, strategy: 'group' } } } } }, st([
+      { name: 'l.weight', dtype: 'I8', shape: [4, 4] },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [4, 1] },
+    ]));
+    let cp = await openCheckpoint(zeroGroup);
+    assert.strictEqual(cp.parameters.unique, 16);
+    assert.strictEqual(cp.quantization?.method, 'compressed-tensors');
+    assert.strictEqual(cp.quantization?.groupSize, undefined);
+    const emptyFormat = folder(dir, 'format-empty', { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 32, checkpoint_format: '' } }, st([
+      { name: 'l.qweight', dtype: 'I32', shape: [4, 8] },
+      { name: 'l.qzeros', dtype: 'I32', shape: [1, 1] },
+      { name: 'l.scales', dtype: 'F16', shape: [1, 8] },
+    ]));
+    cp = await openCheckpoint(emptyFormat);
+    assert.strictEqual(cp.parameters.unique, 32 * 8);
+    assert.strictEqual(cp.quantization?.method, 'gptq');
+    assert.strictEqual(cp.quantization?.bits, 4);
+    const zeroBits = folder(dir, 'bits-0', { quantization_config: { quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 0, type: 'int', strategy: 'channel' } } } } }, st([
+      { name: 'l.weight_packed', dtype: 'I32', shape: [8, 5] },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [8, 1] },
+    ]));
+    cp = await openCheckpoint(zeroBits);
+    // Counted as stored, as any unreadable layer: the int32 words a buffer, the float scales parameters.
+    assert.strictEqual(cp.parameters.unique, 8);
+    assert.strictEqual(tensor(cp, 'l.weight_packed').logicalShape, undefined);
+    assert.strictEqual(cp.quantization, undefined);
+    assert.match(cp.warnings.find((w) => w.code === 'quantization-unreadable')!.message, /l: the compressed-tensors rules give it a weight of \[8, Infinity\], not a shape/);
+    for (const d of [zeroGroup, emptyFormat, zeroBits]) {
+      const r = cli(d, '--json');
+      assert.strictEqual(r.status, 0, r.stderr);
+      assert.ok(Number.isSafeInteger(JSON.parse(r.stdout).parameters.unique));
+    }
+  });
+
   it('a bitsandbytes quant_state that is not JSON: the packed size gives the count, with a warning', async () => {
     const d = folder(dir, 'bad-state', { quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } }, st([
       { name: 'l.weight', dtype: 'U8', shape: [50, 1] },

@@ -112,7 +112,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       if (qc?.method === 'mxfp4' || layers.hasBlocks(v)) {
         const pairs = mxfp4Pairs(view);
         if (pairs.length) {
-          for (const r of pairs) apply(view, r);
+          for (const r of pairs) {
+            if (isShape(r.logicalShape)) apply(view, r);
+            else unreadable.push(`${view.path}: the MXFP4 rules give it a weight of [${r.logicalShape.join(', ')}], not a shape`);
+          }
           break found;
         }
       }
@@ -120,6 +123,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
         const r = order[d][1](view, qc, ctx);
         if (!r) continue;
         if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
+        else if (!isShape(r.logicalShape)) unreadable.push(`${view.path}: the ${methodLabel(r.layer.method)} rules give it a weight of [${r.logicalShape.join(', ')}], not a shape (config: ${r.layer.bits} bits)`);
         else apply(view, r);
         break;
       }
@@ -155,6 +159,16 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     warnings.push({ code: 'quantization-unreadable', message: `${unreadable.length} layer(s) look quantized but could not be read; their tensors are counted as stored (e.g. ${unreadable[0]})` });
   }
   return ann.layers.length ? ann : undefined;
+}
+
+/**
+ * Whole, finite dimensions: what a detector's arithmetic gives from a config's bits, group size
+ * or format can be anything (`num_bits: 0` makes in_features infinite), and a count built on it
+ * would be a wrong fact; such a layer is reported unreadable and counted as stored.
+ */
+function isShape(shape: number[]): boolean {
+  for (let i = 0; i < shape.length; i++) if (!Number.isSafeInteger(shape[i]) || shape[i] < 0) return false;
+  return true;
 }
 
 /**
@@ -469,6 +483,8 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
   const variants = new Map<string, QuantVariant>();
   // Layers often share one QuantLayer object (FP8: one per shape): its variant is found once.
   const variantOf = new Map<QuantLayer, QuantVariant>();
+  /** Each variant's first layer, for what the variant does not keep (the method, the block). */
+  const firstOf = new Map<QuantVariant, QuantLayer>();
   let quantizedParameters = 0;
   for (let i = 0; i < schemes.length; i++) {
     const layer = schemes[i];
@@ -479,6 +495,7 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
       if (!v) {
         v = { bits: layer.bits, ...(layer.groupSize ? { groupSize: layer.groupSize } : {}), ...(layer.format ? { format: layer.format } : {}), layers: 0, parameters: 0 };
         variants.set(key, v);
+        firstOf.set(v, layer);
       }
       variantOf.set(layer, v);
     }
@@ -489,7 +506,9 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
   }
   const list = [...variants.values()].sort((a, b) => b.parameters - a.parameters || b.layers - a.layers);
   const main = list[0];
-  const mainLayer = schemes.find((layer) => layer.bits === main.bits && (layer.format ?? undefined) === main.format && (layer.groupSize ?? undefined) === main.groupSize)!;
+  // Its own first layer: a search by the variant's fields missed a group size of 0 or an empty
+  // format, which the variant leaves out.
+  const mainLayer = firstOf.get(main)!;
   const method = ann.gguf ? 'gguf' : mainLayer.method;
   const info: QuantizationInfo = {
     method,
