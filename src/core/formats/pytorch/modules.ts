@@ -7,10 +7,37 @@ import { ModuleHint } from '../../model';
 import { PyDict, PyGlobal, PyList, PyObject, PySet, PyTuple, PyValue } from './pickle';
 import { TorchTensor } from './torch';
 
-/** The `__dict__` a module was rebuilt with, when `v` is a pickled nn.Module. */
+/**
+ * torch.fx's functions that rebuild a pickled GraphModule, each with the index of the argument
+ * holding the module's `__dict__` (`_modules`, `_parameters`, `_buffers`... as any module's, less
+ * `_graph`). GraphModule pickles through `__reduce__` (torch 1.x and 2.x, _LazyGraphModule too):
+ * `reduce_graph_module(body, import_block)`; torch.package and torch::deploy write
+ * `reduce_package_graph_module(importer, body, name)` / `reduce_deploy_graph_module(importer,
+ * body, import_block)`, and all of them end in `_deserialize_graph_module(forward, body, ...)`.
+ * Each one execs the generated forward() source on load (safety.ts calls them dangerous); here
+ * only the body is read as the module's state, and the source strings are never looked into.
+ */
+const FX_REBUILDS = new Map<string, number>([
+  ['reduce_graph_module', 0],
+  ['reduce_package_graph_module', 1],
+  ['reduce_deploy_graph_module', 1],
+  ['_deserialize_graph_module', 1],
+]);
+
+const FX_MODULE = 'torch.fx.graph_module';
+
+/** The body dict of a pickled torch.fx GraphModule (`reduce_graph_module(body, ...)`), if `obj` is one. */
+function fxBody(obj: PyObject): PyValue | undefined {
+  const c = obj.callable;
+  if (!(c instanceof PyGlobal) || c.module !== FX_MODULE) return undefined;
+  const i = FX_REBUILDS.get(c.name);
+  return i === undefined ? undefined : obj.args[i];
+}
+
+/** The `__dict__` a module was rebuilt with, when `v` is a pickled nn.Module (a GraphModule's body too). */
 export function moduleState(v: PyValue | undefined): PyDict | undefined {
   if (!(v instanceof PyObject)) return undefined;
-  let st = v.state;
+  let st = v.state ?? fxBody(v);
   if (st instanceof PyTuple && st.items[0] instanceof PyDict) st = st.items[0];
   if (!(st instanceof PyDict)) return undefined;
   if (!(st.get('_modules') instanceof PyDict) || !(st.get('_parameters') instanceof PyDict)) return undefined;
@@ -23,6 +50,13 @@ export function isModule(v: PyValue | undefined): boolean {
 
 export function moduleClass(obj: PyObject): { className: string; pythonModule: string } {
   const c = obj.callable;
+  // A GraphModule's class is made at load time: `_graphmodule_cls_name` (torch.package bodies)
+  // or GraphModule, as torch prints it; its submodules keep their own classes.
+  const body = fxBody(obj);
+  if (body instanceof PyDict) {
+    const name = body.get('_graphmodule_cls_name');
+    return { className: typeof name === 'string' && name ? name : 'GraphModule', pythonModule: FX_MODULE };
+  }
   if (c instanceof PyGlobal) return { className: c.name, pythonModule: c.module };
   return { className: 'Module', pythonModule: '' };
 }
