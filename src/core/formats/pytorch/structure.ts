@@ -22,7 +22,7 @@ export interface Interpretation {
   warnings: Warning[];
   prefixes: string[];
   /** How the top-level object was read, for display. */
-  layout: 'state_dict' | 'module' | 'training' | 'tensors';
+  layout: 'state_dict' | 'module' | 'training' | 'tensors' | 'optimizer';
 }
 
 /** Keys under which training checkpoints nest the model, in order of preference. */
@@ -355,6 +355,10 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     readModel(w, root, res, onPath);
     return finish(res, file);
   }
+  if (isOptimizerFile(root)) {
+    readOptimizerFile(w, root, res, onPath);
+    return finish(res, file);
+  }
   const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
   const finder: Finder = { modules: [], stack: [] };
   if (!dict) {
@@ -417,7 +421,62 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     res.tensors.unshift(...model);
   }
   if (Object.keys(checkpoint).length) res.checkpoint = checkpoint;
+  if (res.tensors.length === 0 && res.checkpoint) noTensors(dict, res);
   return finish(res, file);
+}
+
+/**
+ * `torch.save(optimizer.state_dict())` (Hugging Face Trainer's optimizer.pt), or a list of such
+ * state dicts: `{'state': {0: {'exp_avg': ...}}, 'param_groups': [{'params': [0, 1], 'lr': ...}]}`
+ * at the top. `param_groups` must be a list of dicts, so a nested state dict of modules named
+ * `state` and `param_groups` is not taken for one.
+ */
+function isOptimizerFile(root: PyValue): boolean {
+  const one = (v: PyValue): boolean => {
+    if (!(v instanceof PyDict) || !isOptimizerState(v)) return false;
+    const groups = v.get('param_groups');
+    return (groups instanceof PyList || groups instanceof PyTuple) && groups.items.every((g) => g instanceof PyDict);
+  };
+  if (root instanceof PyList || root instanceof PyTuple) return root.items.length > 0 && root.items.every(one);
+  return one(root);
+}
+
+/**
+ * An optimizer state dict on its own holds no model: each tensor (Adam's `exp_avg`, SGD's
+ * `momentum_buffer`, a 0-dim `step`) is optimizer state, as it is under a checkpoint's
+ * `optimizer` key, whatever its name (`momentum_buffer` would otherwise read as a buffer).
+ */
+function readOptimizerFile(w: Walker, root: PyValue, res: Interpretation, onPath: Set<object>): void {
+  res.layout = 'optimizer';
+  walk(w, root, '', res.tensors, { role: 'optimizer-state', reason: "optimizer state (the file is an optimizer's state_dict(), with no model)" }, 0, onPath);
+  const items = root instanceof PyList || root instanceof PyTuple ? root.items : [root];
+  const checkpoint: Record<string, unknown> = Object.create(null);
+  if (root instanceof PyDict) Object.assign(checkpoint, plainOptimizer(root));
+  else items.forEach((x, i) => (checkpoint[String(i)] = plainOptimizer(x)));
+  res.checkpoint = checkpoint;
+  let withState = 0;
+  for (const x of items) {
+    const st = (x as PyDict).get('state');
+    if (st instanceof PyDict) withState += st.size;
+  }
+  const what = items.length === 1 ? "an optimizer's state_dict() (torch.optim)" : `${items.length} optimizers' state_dict()s (torch.optim)`;
+  const n = res.tensors.length;
+  const state = n === 0 ? 'it holds no tensors (no parameter has state yet)' : `its ${n} tensor${n === 1 ? ' is' : 's are'} optimizer state for ${withState} parameter${withState === 1 ? '' : 's'}, neither parameters nor buffers`;
+  res.warnings.push({ code: 'no-model', message: `no model: the file is ${what}; ${state}` });
+}
+
+/**
+ * A torch.save file with no tensor at all: an LR scheduler's or a GradScaler's state_dict() saved
+ * on its own (Hugging Face Trainer's scheduler.pt), or other training state. There is no model to
+ * count; the warning says so, and what the keys suggest the file is.
+ */
+function noTensors(dict: PyDict, res: Interpretation): void {
+  const what = dict.has('base_lrs') && dict.has('last_epoch')
+    ? "an LR scheduler's state_dict() (torch.optim.lr_scheduler)"
+    : dict.has('growth_factor') && dict.has('backoff_factor')
+      ? "a GradScaler's state_dict() (torch.cuda.amp)"
+      : undefined;
+  res.warnings.push({ code: 'no-model', message: what ? `no model: the file is ${what}, with no tensors` : 'no model: the file holds no tensors' });
 }
 
 /** The model part: a whole module (exact tree) or a state dict (names by path). */
