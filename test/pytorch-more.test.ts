@@ -106,3 +106,41 @@ describe('an optimizer state dict saved alone is optimizer state, not a model (t
     assert.notStrictEqual((cp.metadata.pytorch as Record<string, unknown>).layout, 'optimizer');
   });
 });
+
+describe("FX graph mode quantization: a quantize node's scale and zero point are quantization state", () => {
+  const fxq = names(/^fxq-(linear|convnet)-/);
+  it('the fixtures cover state dicts and whole GraphModules', () => {
+    assert.deepStrictEqual(fxq.map((n) => n.replace(/^fxq-\w+-/, '')).sort(), ['module.pt', 'module.pt', 'sd.pt', 'sd.pt']);
+  });
+
+  for (const name of fxq) {
+    it(`${name}: the float model's parameters, the qparams of each quantize node as quantization state`, async () => {
+      const t = F[name];
+      const cp = await openCheckpoint(px(name));
+      // torch: sum(p.numel() for p in prepared.parameters()), the float model as quantized (BatchNorm folded)
+      assert.deepStrictEqual(cp.parameters, { unique: t.torchParameters, total: t.torchParameters });
+      // torch: the converted model's buffers are only those qparams (t.otherBuffers is empty)
+      assert.deepStrictEqual(t.otherBuffers, []);
+      assert.deepStrictEqual(cp.buffers, { unique: 0, total: 0 });
+      // A whole GraphModule's names may carry a path before the root's own names.
+      const qparam = (n: string) => cp.tensors.filter((x) => x.name === n || x.name.endsWith(`.${n}`));
+      for (const n of t.quantizeNodeQparams!) {
+        const [x] = qparam(n);
+        assert.ok(x, `${n} is listed`);
+        assert.strictEqual(x.role, 'quantization', `${n}: ${x.roleReason}`);
+        assert.match(x.roleReason!, /of a quantize node \(torch\.ao FX graph mode quantization/);
+      }
+    });
+  }
+
+  for (const name of ['fxq-names-quantized-sd.pt', 'fxq-names-float-sd.pt']) {
+    it(`${name}: names of that shape that are no pair stay parameters (a lone gain_scale_0, another index, another node)`, async () => {
+      const t = F[name];
+      const cp = await openCheckpoint(px(name));
+      assert.strictEqual(cp.parameters.unique, t.torchParameters);
+      // torch: named_parameters() of the model saved
+      for (const n of t.parameterNames!) assert.strictEqual(cp.tensors.find((x) => x.name === n)?.role, 'parameter', n);
+      assert.deepStrictEqual([...t.loneNames!].sort(), t.parameterNames!.filter((n) => /_(scale|zero_point)_\d+$/.test(n)).sort());
+    });
+  }
+});

@@ -570,30 +570,55 @@ const ofQuantizedLayer = (t: NamedTensor): boolean => t.tensor.quant !== undefin
  * unmarked, a state dict's float `scale` would be counted as one. Neither name says it alone (a
  * learned LayerScale is a `scale` parameter), so the pair is required, in a checkpoint that holds
  * quantized layers (a quantized tensor, or a quantized Linear's `_packed_params`); registered
- * parameters and tensors kept beside the model keep their roles.
+ * parameters and tensors kept beside the model keep their roles. FX graph mode quantization
+ * registers each quantize node's on the root instead, as `<node>_scale_<i>` (float) and
+ * `<node>_zero_point_<i>` (int64): paired by node and index the same way, so a lone
+ * `gain_scale_0` parameter stays one (an FX-quantized resnet18 read 11,684,721 parameters, its
+ * float model 11,684,712).
  */
 function markQuantizationState(tensors: NamedTensor[]): void {
   const inModel = (t: NamedTensor) => t.role !== 'other' && t.role !== 'optimizer-state';
   if (!tensors.some((t) => inModel(t) && ofQuantizedLayer(t))) return;
-  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor }>();
+  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor; fx?: boolean }>();
   for (const t of tensors) {
     if (t.role !== undefined && t.role !== 'buffer') continue;
-    const at = t.name.lastIndexOf('.') + 1;
-    const isScale = isLocalName(t.name, at, 'scale');
-    if (!isScale && !isLocalName(t.name, at, 'zero_point')) continue;
-    const path = t.name.slice(0, at);
-    const p = pairs.get(path) ?? {};
+    const name = t.name;
+    const at = name.lastIndexOf('.') + 1;
+    let isScale = isLocalName(name, at, 'scale');
+    let key: string;
+    let fx = false;
+    if (isScale || isLocalName(name, at, 'zero_point')) key = name.slice(0, at);
+    else if (isDigit(name.charCodeAt(name.length - 1)) && (name.includes('_scale_', at) || name.includes('_zero_point_', at))) {
+      // FX graph mode (quantize_fx.convert_fx): each quantize node's qparams are root buffers
+      // `<node>_scale_<i>` and `<node>_zero_point_<i>` (conv1_input_scale_0, layer1_0_relu_zero_point_0).
+      const m = FX_QPARAM.exec(name.slice(at));
+      if (!m) continue;
+      isScale = m[2] === 'scale';
+      key = `${name.slice(0, at)}${m[1]}\0${m[3]}`;
+      fx = true;
+    } else continue;
+    const p = pairs.get(key) ?? { fx };
     if (isScale) p.scale = t;
     else p.zeroPoint = t;
-    pairs.set(path, p);
+    pairs.set(key, p);
   }
-  for (const { scale, zeroPoint } of pairs.values()) {
+  for (const { scale, zeroPoint, fx } of pairs.values()) {
     if (!scale || !zeroPoint) continue;
     scale.role = zeroPoint.role = 'quantization';
+    if (fx) {
+      scale.roleReason = 'scale of a quantize node (torch.ao FX graph mode quantization, beside its zero point of the same node and index, in a checkpoint of quantized layers): quantization state, not a parameter';
+      zeroPoint.roleReason = 'zero point of a quantize node (torch.ao FX graph mode quantization, beside its scale of the same node and index, in a checkpoint of quantized layers): quantization state';
+      continue;
+    }
     scale.roleReason = 'output scale of a quantized module (beside its zero_point, in a checkpoint of quantized layers): quantization state, not a parameter';
     zeroPoint.roleReason = 'output zero point of a quantized module (beside its scale, in a checkpoint of quantized layers): quantization state';
   }
 }
+
+/** An FX quantize node's qparam: `<node>_scale_<i>` or `<node>_zero_point_<i>` (the node may be empty). */
+const FX_QPARAM = /^(.*)_(scale|zero_point)_(\d+)$/;
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 // ---------------------------------------------------------------------------------------------
 // Metadata: plain JSON-able values, bounded
