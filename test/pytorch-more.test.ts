@@ -5,7 +5,7 @@
  * qparams, dynamic quantized LSTM/GRU cells that save each bias twice.
  */
 import * as assert from 'assert';
-import { openCheckpoint } from '../src/core';
+import { openCheckpoint, readCheckpoint, toReport } from '../src/core';
 import { renderSummary, renderText } from '../src/core/export/text';
 import { checkCounts, CountsTruth } from './pytorch-truth';
 import { fixture, readJson } from './helpers';
@@ -143,4 +143,43 @@ describe("FX graph mode quantization: a quantize node's scale and zero point are
       assert.deepStrictEqual([...t.loneNames!].sort(), t.parameterNames!.filter((n) => /_(scale|zero_point)_\d+$/.test(n)).sort());
     });
   }
+});
+
+describe('dynamic quantized LSTM/GRU: each bias counted once, as its packed Linear holds it', () => {
+  const qdyn = names(/^qdyn-/);
+  it('the fixtures cover the onednn engine (one tensor) and qnnpack (a copy), whole, state dicts, legacy', () => {
+    assert.ok(qdyn.some((n) => F[n].notListed!.length > 0) && qdyn.some((n) => F[n].ownBiasCopies!.length > 0), qdyn.join(', '));
+    assert.ok(qdyn.some((n) => n.endsWith('-module.pt')) && qdyn.some((n) => n.endsWith('.legacy.pt')));
+  });
+
+  for (const name of qdyn) {
+    it(`${name}: torch's float count (unique and total), no ties, every tensor's role`, async () => {
+      const t = F[name];
+      // torch: the float model's parameters, no two on one storage; roles of every listed tensor
+      await checkCounts(px(name), t);
+      const cp = await openCheckpoint(px(name));
+      assert.deepStrictEqual(cp.parameters, { unique: t.torchParameters, total: t.torchParameters });
+      const byName = new Map(cp.tensors.map((x) => [x.name, x]));
+      for (const [n, e] of Object.entries(t.packed!)) {
+        const x = byName.get(n);
+        assert.ok(x, `${n} is listed`);
+        assert.deepStrictEqual([x.dtype, x.shape, x.role], [e.dtype, e.shape, 'parameter'], n);
+      }
+      // The cell's own bias is the packed Linear's (one pickled tensor): not listed a second time.
+      for (const n of t.notListed!) assert.ok(!byName.has(n), `${n} is the packed Linear's bias itself`);
+      // A copy with bytes of its own (qnnpack): listed, as quantization state.
+      for (const n of t.ownBiasCopies!) {
+        assert.strictEqual(byName.get(n)?.role, 'quantization', n);
+        assert.match(byName.get(n)!.roleReason!, /own copy of its bias .*\.4\.[01]\.1 holds it too/);
+      }
+      assert.deepStrictEqual(toReport(cp).shared, []);
+    });
+  }
+
+  it('the whole module and its state dict name the same tensors', async () => {
+    for (const stem of ['qdyn-gru-onednn', 'qdyn-gru-qnnpack', 'qdyn-lstm-2layer-bidir-qnnpack']) {
+      const list = async (f: string) => (await readCheckpoint(px(f))).tensors.map((x) => `${x.name} ${x.dtype}`).sort();
+      assert.deepStrictEqual(await list(`${stem}-module.pt`), await list(`${stem}-sd.pt`), stem);
+    }
+  });
 });

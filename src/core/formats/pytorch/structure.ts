@@ -152,7 +152,7 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
       // A TorchScript object is the state it was saved with, named as a state dict names it
       // (`fc._packed_params._packed_params.0`), not as an object's `__state__`.
       if (so) {
-        walk(w, so.payload, path, out, emit, depth + 1, onPath, finder);
+        walkScriptObject(w, so, path, out, emit, depth + 1, onPath, finder);
         return;
       }
       const st = v.state;
@@ -303,13 +303,77 @@ function walkPacked(w: Walker, so: ScriptObjectState, what: string, path: string
   const before = out.length;
   const cls = so.className.slice(so.className.lastIndexOf('.') + 1);
   const emit: Emit = outer?.role ? outer : { role: 'parameter', reason: `packed weights and biases held by ${what} (a TorchScript ${cls}, which torch.load rebuilds with __setstate__): the float layer's parameters` };
-  walk(w, so.payload, path, out, emit, depth, onPath);
+  walkScriptObject(w, so, path, out, emit, depth, onPath);
   if (outer?.role) return;
   for (let i = before; i < out.length; i++) {
     if (isFloating(out[i].tensor.dtype)) continue;
     out[i].role = undefined;
     out[i].roleReason = undefined;
   }
+}
+
+/**
+ * A TorchScript object's saved state, named as a state dict names it. A dynamic quantized LSTM or
+ * GRU cell (`torch.classes.rnn.CellParamsBase`, kind `quantized_dynamic`) is saved as
+ * `(kind, tensors, doubles, longs, packed)`: `tensors` are its biases b_ih and b_hh, and `packed`
+ * its two packed Linears, each `(weight, bias)` holding the same bias again. torch's get_bias()
+ * reads the packed Linear's (`param.4.0.1` is bias_ih_l0, as `fc._packed_params._packed_params.1`
+ * is a quantized Linear's bias), so that copy is the parameter. The cell's own is not a second one
+ * (counted too, a GRU(4, 6) read as 252 parameters; torch's float GRU has 216): with the fbgemm and onednn
+ * engines it is the very tensor the packed Linear holds, pickled once and referenced twice, and is
+ * listed once, under the packed Linear's name (not as a tie the float model does not have); with
+ * qnnpack it is a copy with bytes of its own, listed at `param.1.0` as quantization state.
+ */
+function walkScriptObject(w: Walker, so: ScriptObjectState, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>, finder?: Finder): void {
+  const payload = so.payload;
+  const biases = so.className === CELL_PARAMS ? packedBiases(payload) : undefined;
+  if (!biases || !(payload instanceof PyTuple) || onPath.has(payload)) {
+    walk(w, payload, path, out, emit, depth, onPath, finder);
+    return;
+  }
+  // The tuple walked as walk() walks one, the cell's own biases apart.
+  w.tick(depth, path);
+  onPath.add(payload);
+  try {
+    payload.items.forEach((x, i) => {
+      const at = join(path, String(i));
+      if (i !== 1 || !(x instanceof PyList || x instanceof PyTuple)) {
+        walk(w, x, at, out, emit, depth + 1, onPath, finder);
+        return;
+      }
+      x.items.forEach((t, k) => {
+        const bias = biases[k];
+        if (bias !== undefined && t === bias) return; // one tensor: listed as the packed Linear's bias
+        const before = out.length;
+        walk(w, t, join(at, String(k)), out, emit, depth + 2, onPath, finder);
+        // Under a role of its own (a cell beside the model) the copy keeps it.
+        if (emit.role !== undefined && emit.role !== 'parameter') return;
+        if (bias === undefined || !(t instanceof TorchTensor) || out.length !== before + 1 || t.dtype !== bias.dtype || !sameShape(t.shape, bias.shape)) return;
+        out[before].role = 'quantization';
+        out[before].roleReason = `a dynamic quantized RNN cell's own copy of its bias (CellParamsBase saves it beside its packed Linears, and ${join(path, `4.${k}.1`)} holds it too): counted once, as that packed Linear's bias`;
+      });
+    });
+  } finally {
+    onPath.delete(payload);
+  }
+}
+
+const CELL_PARAMS = 'torch.classes.rnn.CellParamsBase';
+
+/** A `quantized_dynamic` cell's packed Linears' biases, by position (undefined where one has none), or undefined for another state. */
+function packedBiases(payload: PyValue): (TorchTensor | undefined)[] | undefined {
+  if (!(payload instanceof PyTuple) || payload.items.length < 5 || payload.items[0] !== 'quantized_dynamic') return undefined;
+  const packed = payload.items[4];
+  if (!(packed instanceof PyList || packed instanceof PyTuple)) return undefined;
+  return packed.items.map((p) => {
+    const pair = scriptObjectState(p)?.payload;
+    const bias = pair instanceof PyTuple || pair instanceof PyList ? pair.items[1] : undefined;
+    return bias instanceof TorchTensor ? bias : undefined;
+  });
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
