@@ -875,6 +875,10 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
       const optimizer = (flags & OPTIMIZER) !== 0;
       type = optimizer ? 'OptimizerState' : 'Tensors';
       evidence = optimizer ? 'optimizer state saved beside the model (not part of it)' : 'tensors saved beside the model (not part of it)';
+    } else if (!b.hint && b.path === '' && paramTotal === 0 && bufferTotal === 0 && otherTotal > 0 && (flags & OPTIMIZER) !== 0) {
+      // A file of optimizer state alone (an optimizer's state_dict() saved on its own): no model at the root either.
+      type = 'OptimizerState';
+      evidence = 'optimizer state only: the file holds no model';
     }
     // The children's types are settled before their runs are folded (signatures read them).
     refineBatchNorm(children);

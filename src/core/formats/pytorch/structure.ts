@@ -22,7 +22,7 @@ export interface Interpretation {
   warnings: Warning[];
   prefixes: string[];
   /** How the top-level object was read, for display. */
-  layout: 'state_dict' | 'module' | 'training' | 'tensors';
+  layout: 'state_dict' | 'module' | 'training' | 'tensors' | 'optimizer';
 }
 
 /** Keys under which training checkpoints nest the model, in order of preference. */
@@ -152,7 +152,7 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
       // A TorchScript object is the state it was saved with, named as a state dict names it
       // (`fc._packed_params._packed_params.0`), not as an object's `__state__`.
       if (so) {
-        walk(w, so.payload, path, out, emit, depth + 1, onPath, finder);
+        walkScriptObject(w, so, path, out, emit, depth + 1, onPath, finder);
         return;
       }
       const st = v.state;
@@ -303,13 +303,77 @@ function walkPacked(w: Walker, so: ScriptObjectState, what: string, path: string
   const before = out.length;
   const cls = so.className.slice(so.className.lastIndexOf('.') + 1);
   const emit: Emit = outer?.role ? outer : { role: 'parameter', reason: `packed weights and biases held by ${what} (a TorchScript ${cls}, which torch.load rebuilds with __setstate__): the float layer's parameters` };
-  walk(w, so.payload, path, out, emit, depth, onPath);
+  walkScriptObject(w, so, path, out, emit, depth, onPath);
   if (outer?.role) return;
   for (let i = before; i < out.length; i++) {
     if (isFloating(out[i].tensor.dtype)) continue;
     out[i].role = undefined;
     out[i].roleReason = undefined;
   }
+}
+
+/**
+ * A TorchScript object's saved state, named as a state dict names it. A dynamic quantized LSTM or
+ * GRU cell (`torch.classes.rnn.CellParamsBase`, kind `quantized_dynamic`) is saved as
+ * `(kind, tensors, doubles, longs, packed)`: `tensors` are its biases b_ih and b_hh, and `packed`
+ * its two packed Linears, each `(weight, bias)` holding the same bias again. torch's get_bias()
+ * reads the packed Linear's (`param.4.0.1` is bias_ih_l0, as `fc._packed_params._packed_params.1`
+ * is a quantized Linear's bias), so that copy is the parameter. The cell's own is not a second one
+ * (counted too, a GRU(4, 6) read as 252 parameters; torch's float GRU has 216): with the fbgemm and onednn
+ * engines it is the very tensor the packed Linear holds, pickled once and referenced twice, and is
+ * listed once, under the packed Linear's name (not as a tie the float model does not have); with
+ * qnnpack it is a copy with bytes of its own, listed at `param.1.0` as quantization state.
+ */
+function walkScriptObject(w: Walker, so: ScriptObjectState, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>, finder?: Finder): void {
+  const payload = so.payload;
+  const biases = so.className === CELL_PARAMS ? packedBiases(payload) : undefined;
+  if (!biases || !(payload instanceof PyTuple) || onPath.has(payload)) {
+    walk(w, payload, path, out, emit, depth, onPath, finder);
+    return;
+  }
+  // The tuple walked as walk() walks one, the cell's own biases apart.
+  w.tick(depth, path);
+  onPath.add(payload);
+  try {
+    payload.items.forEach((x, i) => {
+      const at = join(path, String(i));
+      if (i !== 1 || !(x instanceof PyList || x instanceof PyTuple)) {
+        walk(w, x, at, out, emit, depth + 1, onPath, finder);
+        return;
+      }
+      x.items.forEach((t, k) => {
+        const bias = biases[k];
+        if (bias !== undefined && t === bias) return; // one tensor: listed as the packed Linear's bias
+        const before = out.length;
+        walk(w, t, join(at, String(k)), out, emit, depth + 2, onPath, finder);
+        // Under a role of its own (a cell beside the model) the copy keeps it.
+        if (emit.role !== undefined && emit.role !== 'parameter') return;
+        if (bias === undefined || !(t instanceof TorchTensor) || out.length !== before + 1 || t.dtype !== bias.dtype || !sameShape(t.shape, bias.shape)) return;
+        out[before].role = 'quantization';
+        out[before].roleReason = `a dynamic quantized RNN cell's own copy of its bias (CellParamsBase saves it beside its packed Linears, and ${join(path, `4.${k}.1`)} holds it too): counted once, as that packed Linear's bias`;
+      });
+    });
+  } finally {
+    onPath.delete(payload);
+  }
+}
+
+const CELL_PARAMS = 'torch.classes.rnn.CellParamsBase';
+
+/** A `quantized_dynamic` cell's packed Linears' biases, by position (undefined where one has none), or undefined for another state. */
+function packedBiases(payload: PyValue): (TorchTensor | undefined)[] | undefined {
+  if (!(payload instanceof PyTuple) || payload.items.length < 5 || payload.items[0] !== 'quantized_dynamic') return undefined;
+  const packed = payload.items[4];
+  if (!(packed instanceof PyList || packed instanceof PyTuple)) return undefined;
+  return packed.items.map((p) => {
+    const pair = scriptObjectState(p)?.payload;
+    const bias = pair instanceof PyTuple || pair instanceof PyList ? pair.items[1] : undefined;
+    return bias instanceof TorchTensor ? bias : undefined;
+  });
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
@@ -353,6 +417,10 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
   if (root instanceof PyObject && isModule(root)) {
     res.layout = 'module';
     readModel(w, root, res, onPath);
+    return finish(res, file);
+  }
+  if (isOptimizerFile(root)) {
+    readOptimizerFile(w, root, res, onPath);
     return finish(res, file);
   }
   const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
@@ -417,7 +485,62 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     res.tensors.unshift(...model);
   }
   if (Object.keys(checkpoint).length) res.checkpoint = checkpoint;
+  if (res.tensors.length === 0 && res.checkpoint) noTensors(dict, res);
   return finish(res, file);
+}
+
+/**
+ * `torch.save(optimizer.state_dict())` (Hugging Face Trainer's optimizer.pt), or a list of such
+ * state dicts: `{'state': {0: {'exp_avg': ...}}, 'param_groups': [{'params': [0, 1], 'lr': ...}]}`
+ * at the top. `param_groups` must be a list of dicts, so a nested state dict of modules named
+ * `state` and `param_groups` is not taken for one.
+ */
+function isOptimizerFile(root: PyValue): boolean {
+  const one = (v: PyValue): boolean => {
+    if (!(v instanceof PyDict) || !isOptimizerState(v)) return false;
+    const groups = v.get('param_groups');
+    return (groups instanceof PyList || groups instanceof PyTuple) && groups.items.every((g) => g instanceof PyDict);
+  };
+  if (root instanceof PyList || root instanceof PyTuple) return root.items.length > 0 && root.items.every(one);
+  return one(root);
+}
+
+/**
+ * An optimizer state dict on its own holds no model: each tensor (Adam's `exp_avg`, SGD's
+ * `momentum_buffer`, a 0-dim `step`) is optimizer state, as it is under a checkpoint's
+ * `optimizer` key, whatever its name (`momentum_buffer` would otherwise read as a buffer).
+ */
+function readOptimizerFile(w: Walker, root: PyValue, res: Interpretation, onPath: Set<object>): void {
+  res.layout = 'optimizer';
+  walk(w, root, '', res.tensors, { role: 'optimizer-state', reason: "optimizer state (the file is an optimizer's state_dict(), with no model)" }, 0, onPath);
+  const items = root instanceof PyList || root instanceof PyTuple ? root.items : [root];
+  const checkpoint: Record<string, unknown> = Object.create(null);
+  if (root instanceof PyDict) Object.assign(checkpoint, plainOptimizer(root));
+  else items.forEach((x, i) => (checkpoint[String(i)] = plainOptimizer(x)));
+  res.checkpoint = checkpoint;
+  let withState = 0;
+  for (const x of items) {
+    const st = (x as PyDict).get('state');
+    if (st instanceof PyDict) withState += st.size;
+  }
+  const what = items.length === 1 ? "an optimizer's state_dict() (torch.optim)" : `${items.length} optimizers' state_dict()s (torch.optim)`;
+  const n = res.tensors.length;
+  const state = n === 0 ? 'it holds no tensors (no parameter has state yet)' : `its ${n} tensor${n === 1 ? ' is' : 's are'} optimizer state for ${withState} parameter${withState === 1 ? '' : 's'}, neither parameters nor buffers`;
+  res.warnings.push({ code: 'no-model', message: `no model: the file is ${what}; ${state}` });
+}
+
+/**
+ * A torch.save file with no tensor at all: an LR scheduler's or a GradScaler's state_dict() saved
+ * on its own (Hugging Face Trainer's scheduler.pt), or other training state. There is no model to
+ * count; the warning says so, and what the keys suggest the file is.
+ */
+function noTensors(dict: PyDict, res: Interpretation): void {
+  const what = dict.has('base_lrs') && dict.has('last_epoch')
+    ? "an LR scheduler's state_dict() (torch.optim.lr_scheduler)"
+    : dict.has('growth_factor') && dict.has('backoff_factor')
+      ? "a GradScaler's state_dict() (torch.cuda.amp)"
+      : undefined;
+  res.warnings.push({ code: 'no-model', message: what ? `no model: the file is ${what}, with no tensors` : 'no model: the file holds no tensors' });
 }
 
 /** The model part: a whole module (exact tree) or a state dict (names by path). */
@@ -511,30 +634,55 @@ const ofQuantizedLayer = (t: NamedTensor): boolean => t.tensor.quant !== undefin
  * unmarked, a state dict's float `scale` would be counted as one. Neither name says it alone (a
  * learned LayerScale is a `scale` parameter), so the pair is required, in a checkpoint that holds
  * quantized layers (a quantized tensor, or a quantized Linear's `_packed_params`); registered
- * parameters and tensors kept beside the model keep their roles.
+ * parameters and tensors kept beside the model keep their roles. FX graph mode quantization
+ * registers each quantize node's on the root instead, as `<node>_scale_<i>` (float) and
+ * `<node>_zero_point_<i>` (int64): paired by node and index the same way, so a lone
+ * `gain_scale_0` parameter stays one (an FX-quantized resnet18 read 11,684,721 parameters, its
+ * float model 11,684,712).
  */
 function markQuantizationState(tensors: NamedTensor[]): void {
   const inModel = (t: NamedTensor) => t.role !== 'other' && t.role !== 'optimizer-state';
   if (!tensors.some((t) => inModel(t) && ofQuantizedLayer(t))) return;
-  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor }>();
+  const pairs = new Map<string, { scale?: NamedTensor; zeroPoint?: NamedTensor; fx?: boolean }>();
   for (const t of tensors) {
     if (t.role !== undefined && t.role !== 'buffer') continue;
-    const at = t.name.lastIndexOf('.') + 1;
-    const isScale = isLocalName(t.name, at, 'scale');
-    if (!isScale && !isLocalName(t.name, at, 'zero_point')) continue;
-    const path = t.name.slice(0, at);
-    const p = pairs.get(path) ?? {};
+    const name = t.name;
+    const at = name.lastIndexOf('.') + 1;
+    let isScale = isLocalName(name, at, 'scale');
+    let key: string;
+    let fx = false;
+    if (isScale || isLocalName(name, at, 'zero_point')) key = name.slice(0, at);
+    else if (isDigit(name.charCodeAt(name.length - 1)) && (name.includes('_scale_', at) || name.includes('_zero_point_', at))) {
+      // FX graph mode (quantize_fx.convert_fx): each quantize node's qparams are root buffers
+      // `<node>_scale_<i>` and `<node>_zero_point_<i>` (conv1_input_scale_0, layer1_0_relu_zero_point_0).
+      const m = FX_QPARAM.exec(name.slice(at));
+      if (!m) continue;
+      isScale = m[2] === 'scale';
+      key = `${name.slice(0, at)}${m[1]}\0${m[3]}`;
+      fx = true;
+    } else continue;
+    const p = pairs.get(key) ?? { fx };
     if (isScale) p.scale = t;
     else p.zeroPoint = t;
-    pairs.set(path, p);
+    pairs.set(key, p);
   }
-  for (const { scale, zeroPoint } of pairs.values()) {
+  for (const { scale, zeroPoint, fx } of pairs.values()) {
     if (!scale || !zeroPoint) continue;
     scale.role = zeroPoint.role = 'quantization';
+    if (fx) {
+      scale.roleReason = 'scale of a quantize node (torch.ao FX graph mode quantization, beside its zero point of the same node and index, in a checkpoint of quantized layers): quantization state, not a parameter';
+      zeroPoint.roleReason = 'zero point of a quantize node (torch.ao FX graph mode quantization, beside its scale of the same node and index, in a checkpoint of quantized layers): quantization state';
+      continue;
+    }
     scale.roleReason = 'output scale of a quantized module (beside its zero_point, in a checkpoint of quantized layers): quantization state, not a parameter';
     zeroPoint.roleReason = 'output zero point of a quantized module (beside its scale, in a checkpoint of quantized layers): quantization state';
   }
 }
+
+/** An FX quantize node's qparam: `<node>_scale_<i>` or `<node>_zero_point_<i>` (the node may be empty). */
+const FX_QPARAM = /^(.*)_(scale|zero_point)_(\d+)$/;
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 // ---------------------------------------------------------------------------------------------
 // Metadata: plain JSON-able values, bounded
