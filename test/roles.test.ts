@@ -6,7 +6,7 @@
  */
 import * as assert from 'assert';
 import { openCheckpoint, TensorRecord } from '../src/core';
-import { decideRole } from '../src/core/roles';
+import { decideRole, siblingsOf } from '../src/core/roles';
 import { tensorRecord } from '../src/core/tensor-record';
 import { checkCounts, CountsTruth } from './pytorch-truth';
 import { fixture, readJson } from './helpers';
@@ -41,7 +41,7 @@ describe('roles of buffers that torch utilities name, and of keep_vars state dic
 
 describe('role rules by name', () => {
   const rec = (name: string, shape: number[] = [4, 4]): TensorRecord => tensorRecord(name, 'float32', undefined, shape, 64, 'f', 0, name, 0, null, 64, undefined);
-  const role = (name: string, names: string[] = []) => decideRole(rec(name), (n) => names.includes(n)).role;
+  const role = (name: string, names: string[] = [], shape?: number[]) => decideRole(rec(name, shape), siblingsOf([name, ...names].map((n) => ({ name: n })))).role;
 
   it('masks: the local name `mask` or one ending `_mask`, and `tril`', () => {
     for (const n of ['blocks.0.attn.attn_mask', 'attn_mask', 'h.0.mask', 'fc.weight_mask', 'attn.tril']) assert.strictEqual(role(n), 'buffer', n);

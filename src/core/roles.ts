@@ -13,12 +13,46 @@ export interface RoleDecision {
 }
 
 /**
+ * What the rules that read other tensors of the checkpoint ask of its names. Each question is
+ * asked only of names those rules match, so an index is made only when a checkpoint has such a
+ * name (see siblingsOf).
+ */
+export interface Siblings {
+  /** Whether the checkpoint holds a tensor of that name. */
+  has(name: string): boolean;
+  /** Whether some tensor's name, with its dots removed, is that. */
+  hasDotless(name: string): boolean;
+  /** Whether some tensor's name starts with that. */
+  hasPrefix(prefix: string): boolean;
+}
+
+/**
+ * The Siblings of a list of tensors. Each index is made on the first question that needs it: a
+ * checkpoint whose names no sibling rule matches (most of them) makes none.
+ */
+export function siblingsOf(tensors: readonly { name: string }[]): Siblings {
+  let names: Set<string> | undefined;
+  let dotless: Set<string> | undefined;
+  const prefixes = new Map<string, boolean>();
+  return {
+    has: (name) => (names ??= new Set(tensors.map((t) => t.name))).has(name),
+    hasDotless: (name) => (dotless ??= new Set(tensors.map((t) => t.name.replace(DOTS, '')))).has(name),
+    hasPrefix: (prefix) => {
+      let r = prefixes.get(prefix);
+      if (r === undefined) prefixes.set(prefix, (r = tensors.some((t) => t.name.startsWith(prefix))));
+      return r;
+    },
+  };
+}
+
+const DOTS = /\./g;
+
+/**
  * The decision for a tensor. Decisions that do not depend on the tensor's own name or shape are
  * shared objects (a 100,000-tensor model makes a handful of them): callers read, never mutate.
- * `has` says whether the checkpoint holds a tensor of that name, for the rules that read a
- * sibling (without it they do not apply); it is asked only of names those rules match.
+ * `siblings` answers the rules that read other tensors' names (without it they do not apply).
  */
-export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Readonly<RoleDecision> {
+export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleDecision> {
   if (t.role) return { role: t.role, reason: t.roleReason ?? 'recorded in the file' };
   if (!isFloating(t.dtype)) return notFloating(t.dtype);
   // The local name (after the last dot) is compared in place: no string is cut per tensor
@@ -36,7 +70,7 @@ export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Re
   if (isObserverState(name, at)) return OBSERVER_STATE;
   // torch.nn.utils.spectral_norm keeps `<name>_orig` (the parameter) and its power-iteration
   // vectors `<name>_u`, `<name>_v` as buffers; weight_norm's `<name>_v` (no `_orig`) is a parameter.
-  if (has && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && has(`${name.slice(0, -2)}_orig`)) {
+  if (siblings && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && siblings.has(`${name.slice(0, -2)}_orig`)) {
     return { role: 'buffer', reason: `spectral_norm power-iteration vector (${name.slice(at)} beside ${name.slice(at, -2)}_orig)` };
   }
   if (isLocalName(name, at, 'num_batches_tracked')) return STEP_COUNTER;
