@@ -6,7 +6,7 @@
  */
 import * as assert from 'assert';
 import { openCheckpoint, TensorRecord } from '../src/core';
-import { decideRole } from '../src/core/roles';
+import { decideRole, siblingsOf } from '../src/core/roles';
 import { tensorRecord } from '../src/core/tensor-record';
 import { checkCounts, CountsTruth } from './pytorch-truth';
 import { fixture, readJson } from './helpers';
@@ -36,12 +36,30 @@ describe('roles of buffers that torch utilities name, and of keep_vars state dic
     assert.strictEqual((await reasons('parametrizations.pt'))['2.parametrizations.weight.0.base'], 'orthogonal base of a parametrization (base)');
     assert.strictEqual((await reasons('pruned.pt'))['1.bias_mask'], 'named as a mask (bias_mask)');
     assert.match((await reasons('keep-vars.pt')).stats!, /plain tensor beside nn\.Parameters/);
+    assert.strictEqual((await reasons('swin-v2.pt'))['v2.attn.relative_coords_table'], 'Swin V2 relative coordinate table (relative_coords_table)');
+    const ldm = await reasons('ldm-ema.ckpt');
+    assert.strictEqual(ldm['model_ema.diffusion_modelinput_blocks00weight'], 'exponential moving average of a parameter (LitEma, diffusion_modelinput_blocks00weight)');
+    assert.strictEqual(ldm['model_ema.decay'], 'decay of an exponential moving average (LitEma)');
+    assert.strictEqual(ldm.posterior_mean_coef2, 'noise schedule of a latent diffusion model (posterior_mean_coef2)');
+    assert.strictEqual((await reasons('autoencoder-ema.ckpt'))['model_ema.quant_convweight'], 'exponential moving average of a parameter (LitEma, quant_convweight)');
+    assert.strictEqual((await reasons('fairseq.pt'))['decoder.version'], 'fairseq encoder/decoder version buffer');
+  });
+
+  it("Stable Diffusion's .ckpt: the EMA doubles no parameter, the state dict's wrapper and Lightning's step are not the model", async () => {
+    const ema = await openCheckpoint(fixture('roles', 'ldm-ema.ckpt'));
+    const pruned = await openCheckpoint(fixture('roles', 'ldm-emaonly.ckpt'));
+    assert.strictEqual(ema.parameters.unique, pruned.parameters.unique);
+    const averaged = ema.tensors.filter((t) => t.name.startsWith('model.diffusion_model.'));
+    const averages = ema.tensors.filter((t) => t.name.startsWith('model_ema.') && t.dtype === 'float32' && t.shape.length > 0);
+    assert.strictEqual(averages.length, averaged.length);
+    assert.ok(averages.every((t) => t.role === 'buffer'));
+    assert.deepStrictEqual(ema.tensors.filter((t) => t.role !== 'parameter' && t.role !== 'buffer'), [], 'global_step is not a tensor');
   });
 });
 
 describe('role rules by name', () => {
   const rec = (name: string, shape: number[] = [4, 4]): TensorRecord => tensorRecord(name, 'float32', undefined, shape, 64, 'f', 0, name, 0, null, 64, undefined);
-  const role = (name: string, names: string[] = []) => decideRole(rec(name), (n) => names.includes(n)).role;
+  const role = (name: string, names: string[] = [], shape?: number[]) => decideRole(rec(name, shape), siblingsOf([name, ...names].map((n) => ({ name: n })))).role;
 
   it('masks: the local name `mask` or one ending `_mask`, and `tril`', () => {
     for (const n of ['blocks.0.attn.attn_mask', 'attn_mask', 'h.0.mask', 'fc.weight_mask', 'attn.tril']) assert.strictEqual(role(n), 'buffer', n);
@@ -54,6 +72,60 @@ describe('role rules by name', () => {
     assert.strictEqual(role('fc.weight_v', ['fc.weight_g']), 'parameter');
     assert.strictEqual(role('fc.weight_v', ['fc.bias_orig']), 'parameter');
     assert.strictEqual(decideRole(rec('fc.weight_v')).role, 'parameter', 'no sibling lookup, no sibling rule');
+  });
+
+  it('Swin V2 relative coordinate tables, not Swin V1 relative position bias tables', () => {
+    for (const n of ['features.1.0.attn.relative_coords_table', 'relative_coords_table', 'layers.0.blocks.0.attn.relative_coordinates_log']) assert.strictEqual(role(n), 'buffer', n);
+    for (const n of ['layers.0.blocks.0.attn.relative_position_bias_table', 'attn.relative_coords_table_mlp', 'attn.my_relative_coords_table']) assert.strictEqual(role(n), 'parameter', n);
+  });
+
+  it("fairseq's `version`: a one-element tensor of that local name under a module", () => {
+    assert.strictEqual(role('encoder.version', [], [1]), 'buffer');
+    assert.strictEqual(role('model.decoder.version', [], [1]), 'buffer');
+    assert.strictEqual(role('encoder.version_embed', [], [1]), 'parameter');
+    assert.strictEqual(role('encoder.layers.0.version', [], [4]), 'parameter', 'more than one element');
+    assert.strictEqual(role('version', [], [1]), 'parameter', 'not under a module');
+  });
+
+  it("LitEma's averages: `model_ema.<x>` beside a tensor of the followed module whose dot-less name is x", () => {
+    const unet = ['model.diffusion_model.input_blocks.0.0.weight', 'model.diffusion_model.out.2.bias'];
+    assert.strictEqual(role('model_ema.diffusion_modelinput_blocks00weight', unet), 'buffer', 'LitEma(self.model)');
+    assert.strictEqual(role('model_ema.diffusion_modelout2bias', unet), 'buffer');
+    assert.strictEqual(role('model_ema.encoder0weight', ['encoder.0.weight']), 'buffer', 'LitEma(self)');
+    assert.strictEqual(role('module.model_ema.netweight', ['module.model.net.weight']), 'buffer', 'under a prefix');
+    assert.strictEqual(role('model_ema.decay', [], []), 'buffer');
+    // Not an average:
+    assert.strictEqual(role('model_ema.diffusion_modelout3bias', unet), 'parameter', 'no such tensor');
+    assert.strictEqual(role('model_ema.weight', ['model.net.weight', 'model_ema.bias']), 'parameter', 'a Linear named model_ema');
+    assert.strictEqual(role('my_model_ema.diffusion_modelout2bias', unet), 'parameter', 'another module name');
+    assert.strictEqual(role('module.model_ema.netweight', ['model.net.weight']), 'parameter', 'the followed module is beside model_ema');
+    assert.strictEqual(role('model_ema.decay', [], [4]), 'parameter', 'a decay that is not a scalar');
+    assert.strictEqual(decideRole(rec('model_ema.encoder0weight')).role, 'parameter', 'no sibling lookup, no sibling rule');
+  });
+
+  it('the DDPM noise schedule only at the root of a latent diffusion state dict', () => {
+    const unet = ['model.diffusion_model.out.2.bias'];
+    for (const n of ['betas', 'alphas_cumprod', 'posterior_log_variance_clipped', 'sqrt_recipm1_alphas_cumprod', 'scale_factor']) {
+      assert.strictEqual(role(n, unet), 'buffer', n);
+      assert.strictEqual(role(n, ['model.net.weight']), 'parameter', `${n} in another model`);
+    }
+    assert.strictEqual(role('logvar', unet), 'parameter', "learn_logvar's parameter");
+    assert.strictEqual(role('cond_stage_model.betas', unet), 'parameter', 'not at the root');
+  });
+
+  it('reads no other name unless a sibling rule matches', () => {
+    let reads = 0;
+    const tensors = ['fc.weight', 'fc.bias', 'blocks.0.attn.qkv.weight', 'betas', 'model.version'].map((n) => ({
+      get name() {
+        reads++;
+        return n;
+      },
+    }));
+    const siblings = siblingsOf(tensors);
+    for (const n of ['fc.weight', 'fc.bias', 'blocks.0.attn.qkv.weight', 'betas', 'version_embed', 'model_emax.weight']) decideRole(rec(n), siblings);
+    assert.strictEqual(reads, tensors.length, 'one scan for model.diffusion_model., asked for betas');
+    decideRole(rec('alphas_cumprod'), siblings);
+    assert.strictEqual(reads, tensors.length, 'that scan answered once');
   });
 
   it("quantization-aware training's observer state only under a FakeQuantize or observer module", () => {

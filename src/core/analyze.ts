@@ -25,7 +25,7 @@ import {
 } from './model';
 import { copyRecord } from './tensor-record';
 import { isLocalName } from './local-name';
-import { decideRole } from './roles';
+import { decideRole, Siblings, siblingsOf } from './roles';
 import { configTies } from './ties';
 
 /** How analyze() may use the raw checkpoint it is given. */
@@ -52,10 +52,9 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   // them. Their warnings come after annotate()'s.
   const configWarnings: Warning[] = [];
   const fromConfig = configTies(raw.config, raw.tensors, raw.declaredTies, configWarnings);
-  // The names, for the role rules that read a sibling: made only if one of them asks.
-  let names: Set<string> | undefined;
-  const has = (name: string): boolean => (names ??= new Set(raw.tensors.map((t) => t.name))).has(name);
-  const tensors: Tensor[] = raw.tensors.map((t) => toTensor(opts.consume ? t : copyRecord(t), has));
+  // The names, for the role rules that read other tensors': indexed only if one of them asks.
+  const siblings = siblingsOf(raw.tensors);
+  const tensors: Tensor[] = raw.tensors.map((t) => toTensor(opts.consume ? t : copyRecord(t), siblings));
   if (opts.consume) raw.consumed = true;
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
@@ -128,8 +127,8 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
  * The fields it sets (and those annotate() sets later) are in the record already when
  * tensorRecord() made it, so that the record keeps its hidden class.
  */
-function toTensor(record: TensorRecord, has: (name: string) => boolean): Tensor {
-  const r = decideRole(record, has);
+function toTensor(record: TensorRecord, siblings: Siblings): Tensor {
+  const r = decideRole(record, siblings);
   const t = record as Tensor;
   t.role = r.role;
   t.roleReason = r.reason;

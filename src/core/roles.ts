@@ -13,12 +13,46 @@ export interface RoleDecision {
 }
 
 /**
+ * What the rules that read other tensors of the checkpoint ask of its names. Each question is
+ * asked only of names those rules match, so an index is made only when a checkpoint has such a
+ * name (see siblingsOf).
+ */
+export interface Siblings {
+  /** Whether the checkpoint holds a tensor of that name. */
+  has(name: string): boolean;
+  /** Whether some tensor's name, with its dots removed, is that. */
+  hasDotless(name: string): boolean;
+  /** Whether some tensor's name starts with that. */
+  hasPrefix(prefix: string): boolean;
+}
+
+/**
+ * The Siblings of a list of tensors. Each index is made on the first question that needs it: a
+ * checkpoint whose names no sibling rule matches (most of them) makes none.
+ */
+export function siblingsOf(tensors: readonly { name: string }[]): Siblings {
+  let names: Set<string> | undefined;
+  let dotless: Set<string> | undefined;
+  const prefixes = new Map<string, boolean>();
+  return {
+    has: (name) => (names ??= new Set(tensors.map((t) => t.name))).has(name),
+    hasDotless: (name) => (dotless ??= new Set(tensors.map((t) => t.name.replace(DOTS, '')))).has(name),
+    hasPrefix: (prefix) => {
+      let r = prefixes.get(prefix);
+      if (r === undefined) prefixes.set(prefix, (r = tensors.some((t) => t.name.startsWith(prefix))));
+      return r;
+    },
+  };
+}
+
+const DOTS = /\./g;
+
+/**
  * The decision for a tensor. Decisions that do not depend on the tensor's own name or shape are
  * shared objects (a 100,000-tensor model makes a handful of them): callers read, never mutate.
- * `has` says whether the checkpoint holds a tensor of that name, for the rules that read a
- * sibling (without it they do not apply); it is asked only of names those rules match.
+ * `siblings` answers the rules that read other tensors' names (without it they do not apply).
  */
-export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Readonly<RoleDecision> {
+export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleDecision> {
   if (t.role) return { role: t.role, reason: t.roleReason ?? 'recorded in the file' };
   if (!isFloating(t.dtype)) return notFloating(t.dtype);
   // The local name (after the last dot) is compared in place: no string is cut per tensor
@@ -36,8 +70,18 @@ export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Re
   if (isObserverState(name, at)) return OBSERVER_STATE;
   // torch.nn.utils.spectral_norm keeps `<name>_orig` (the parameter) and its power-iteration
   // vectors `<name>_u`, `<name>_v` as buffers; weight_norm's `<name>_v` (no `_orig`) is a parameter.
-  if (has && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && has(`${name.slice(0, -2)}_orig`)) {
+  if (siblings && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && siblings.has(`${name.slice(0, -2)}_orig`)) {
     return { role: 'buffer', reason: `spectral_norm power-iteration vector (${name.slice(at)} beside ${name.slice(at, -2)}_orig)` };
+  }
+  if (siblings && isParent(name, at, 'model_ema')) {
+    const ema = emaBuffer(name, at, t.shape, siblings);
+    if (ema) return ema;
+  }
+  // The DDPM noise schedule of latent diffusion (CompVis ldm, Stable Diffusion 1.x/2.x): float
+  // buffers of the LatentDiffusion module itself, so at the state dict's root, beside its UNet
+  // (`model.diffusion_model.`); a root tensor of the same name in another model keeps its role.
+  if (at === 0 && DDPM_SCHEDULE.has(name) && siblings && siblings.hasPrefix('model.diffusion_model.')) {
+    return { role: 'buffer', reason: `noise schedule of a latent diffusion model (${name})` };
   }
   if (isLocalName(name, at, 'num_batches_tracked')) return STEP_COUNTER;
   if (isLocalName(name, at, 'masked_bias')) return MASKED_BIAS;
@@ -52,6 +96,16 @@ export function decideRole(t: TensorRecord, has?: (name: string) => boolean): Re
   }
   if (isLocalName(name, at, 'pe') && t.shape.length >= 2) return POSITIONAL_TABLE;
   if (isLocalName(name, at, '_float_tensor')) return FAIRSEQ_PLACEHOLDER;
+  // fairseq's TransformerEncoder and TransformerDecoder register `version` = torch.Tensor([3]), a
+  // one-element float buffer, which every fairseq model.pt holds as `encoder.version`, `decoder.version`.
+  if (isLocalName(name, at, 'version') && at > 0 && t.shape.length === 1 && t.shape[0] === 1) return FAIRSEQ_VERSION;
+  // Swin Transformer V2's log-spaced relative coordinates, fed to its continuous position bias MLP:
+  // `relative_coords_table` (torchvision's ShiftedWindowAttentionV2, Microsoft's and timm's
+  // WindowAttention) and timm's SwinV2-CR `relative_coordinates_log`. (Swin V1's
+  // `relative_position_bias_table` is a parameter.)
+  if (isLocalName(name, at, 'relative_coords_table') || isLocalName(name, at, 'relative_coordinates_log')) {
+    return { role: 'buffer', reason: `Swin V2 relative coordinate table (${name.slice(at)})` };
+  }
   return PARAMETER;
 }
 
@@ -64,6 +118,7 @@ const POSITION_IDS = decision('buffer', 'position id buffer');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
 const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
 const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
+const FAIRSEQ_VERSION = decision('buffer', 'fairseq encoder/decoder version buffer');
 const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state of quantization-aware training (torch.ao.quantization buffers)');
 const TRIL = decision('buffer', 'causal attention mask (tril)');
 const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
@@ -113,3 +168,48 @@ const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_s
 function isCausalMaskShape(shape: number[]): boolean {
   return shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3];
 }
+
+/** Whether the module holding `name`'s local name (from `at`) is named `parent`: `(^|.)parent.<local>`. */
+function isParent(name: string, at: number, parent: string): boolean {
+  const start = at - 1 - parent.length;
+  return start >= 0 && (start === 0 || name.charCodeAt(start - 1) === 0x2e /* . */) && name.startsWith(parent, start);
+}
+
+/**
+ * ldm's LitEma (CompVis latent diffusion, Stable Diffusion 1.x/2.x `.ckpt`s): a module
+ * `model_ema` beside the model it follows, holding as buffers `decay` (a float scalar),
+ * `num_updates` (int) and, for each parameter of the followed module, its average named as the
+ * parameter with the dots removed (`model.diffusion_model.input_blocks.0.0.weight` ->
+ * `model_ema.diffusion_modelinput_blocks00weight`). The followed module is the sibling `model`
+ * (DDPM, LatentDiffusion) or `model_ema`'s own parent (the autoencoders, `LitEma(self)`); an
+ * average is told by a tensor of the followed module whose dot-less name is its name.
+ */
+function emaBuffer(name: string, at: number, shape: number[], siblings: Siblings): Readonly<RoleDecision> | undefined {
+  if (isLocalName(name, at, 'decay')) return shape.length === 0 ? EMA_DECAY : undefined;
+  // `<prefix>model_ema.<local>`: the followed tensor is `<prefix>model.<x>` or `<prefix><x>`, whose
+  // dot-less names are dotless(prefix) + 'model' + dotless(x) and dotless(prefix) + dotless(x).
+  const prefix = at === EMA_MODULE.length ? '' : name.slice(0, at - EMA_MODULE.length).replace(DOTS, '');
+  const local = name.slice(at);
+  if (!siblings.hasDotless(`${prefix}model${local}`) && !siblings.hasDotless(prefix + local)) return undefined;
+  return { role: 'buffer', reason: `exponential moving average of a parameter (LitEma, ${local})` };
+}
+
+const EMA_MODULE = 'model_ema.';
+const EMA_DECAY = decision('buffer', 'decay of an exponential moving average (LitEma)');
+
+/** DDPM.register_schedule's persistent buffers (ldm/models/diffusion/ddpm.py), and LatentDiffusion's `scale_factor` (scale_by_std). */
+const DDPM_SCHEDULE = new Set([
+  'betas',
+  'alphas_cumprod',
+  'alphas_cumprod_prev',
+  'sqrt_alphas_cumprod',
+  'sqrt_one_minus_alphas_cumprod',
+  'log_one_minus_alphas_cumprod',
+  'sqrt_recip_alphas_cumprod',
+  'sqrt_recipm1_alphas_cumprod',
+  'posterior_variance',
+  'posterior_log_variance_clipped',
+  'posterior_mean_coef1',
+  'posterior_mean_coef2',
+  'scale_factor',
+]);
