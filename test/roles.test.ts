@@ -79,6 +79,11 @@ describe('role rules by name', () => {
     for (const n of ['layers.0.blocks.0.attn.relative_position_bias_table', 'attn.relative_coords_table_mlp', 'attn.my_relative_coords_table']) assert.strictEqual(role(n), 'parameter', n);
   });
 
+  it("torch.fx's tensor constants and detectron2's pixel statistics", () => {
+    for (const n of ['_tensor_constant0', 'sub._tensor_constant12', 'pixel_mean', 'model.pixel_std']) assert.strictEqual(role(n), 'buffer', n);
+    for (const n of ['_tensor_constant', '_tensor_constant0a', 'my_tensor_constant0', '_tensor_constants', 'pixel_mean_proj.weight', 'pixel_std_scale']) assert.strictEqual(role(n), 'parameter', n);
+  });
+
   it("fairseq's `version`: a one-element tensor of that local name under a module", () => {
     assert.strictEqual(role('encoder.version', [], [1]), 'buffer');
     assert.strictEqual(role('model.decoder.version', [], [1]), 'buffer');

@@ -106,6 +106,11 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (isLocalName(name, at, 'relative_coords_table') || isLocalName(name, at, 'relative_coordinates_log')) {
     return { role: 'buffer', reason: `Swin V2 relative coordinate table (${name.slice(at)})` };
   }
+  // torch.fx names a tensor constant it finds while tracing `_tensor_constant<i>`, and a
+  // GraphModule registers every plain tensor it copies as a buffer.
+  if (name.startsWith('_tensor_constant', at) && name.length > at + 16 && isDigits(name, at + 16)) return FX_CONSTANT;
+  // detectron2's input normalisation (GeneralizedRCNN and its kin register both as buffers).
+  if (isLocalName(name, at, 'pixel_mean') || isLocalName(name, at, 'pixel_std')) return PIXEL_STAT;
   return PARAMETER;
 }
 
@@ -121,6 +126,17 @@ const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
 const FAIRSEQ_VERSION = decision('buffer', 'fairseq encoder/decoder version buffer');
 const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state of quantization-aware training (torch.ao.quantization buffers)');
 const TRIL = decision('buffer', 'causal attention mask (tril)');
+const FX_CONSTANT = decision('buffer', 'tensor constant of a torch.fx GraphModule (_tensor_constant<i>)');
+const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean, pixel_std)');
+
+/** `name` from `from` to its end is one or more ASCII digits. */
+function isDigits(name: string, from: number): boolean {
+  for (let i = from; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return from < name.length;
+}
 const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
 
 /** One decision per integer dtype (a model has a few). */
