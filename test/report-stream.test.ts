@@ -92,6 +92,29 @@ describe('streamed --json (issue 11)', function () {
     for (const chunk of [1, 64, undefined]) assert.deepStrictEqual(bytes(cp, chunk), Buffer.from(whole(cp), 'utf8'), `chunks of ${chunk}`);
   });
 
+  it('a hundred names nested 256 levels deep: the tree stops at 64 levels, and its JSON comes in bounded chunks, the same bytes', async () => {
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) header[[`b${i}`, ...Array.from({ length: 255 }, () => 'm'), 'weight'].join('.')] = { dtype: 'F32', shape: [1], data_offsets: [4 * i, 4 * i + 4] };
+    const p = path.join(tempDir(), 'deep.safetensors');
+    fs.writeFileSync(p, safetensorsBytes(header, 400));
+    const cp = await openCheckpoint(p);
+    let depth = 0;
+    const walk = (m: Checkpoint['modules'], d: number): void => {
+      depth = Math.max(depth, d);
+      m.children.forEach((c) => walk(c, d + 1));
+    };
+    walk(cp.modules, 0);
+    assert.strictEqual(depth, 64);
+    assert.strictEqual(cp.parameters.unique, 100);
+    const text = whole(cp);
+    const pieces: Buffer[] = [];
+    for (const b of reportJsonBytes(cp, 1 << 16)) pieces.push(Buffer.from(b));
+    assert.ok(pieces.length > 20, `${pieces.length} pieces of ${text.length} bytes`);
+    const largest = Math.max(...pieces.map((b) => b.length));
+    assert.ok(largest < 2 << 20, `largest piece ${largest} bytes`);
+    assert.ok(Buffer.concat(pieces).equals(Buffer.from(text, 'utf8')), 'the same bytes as JSON.stringify');
+  });
+
   describe('a DeepSeek-V3-like model (8 experts a layer, 7 shards)', () => {
     let cp: Checkpoint;
     let index: string;

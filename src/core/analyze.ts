@@ -446,8 +446,12 @@ class Sums {
 const OPTIMIZER = 1;
 const QUANTIZED = 2;
 
-/** Module levels at most; deeper dotted names are folded into their last level's tensor name. */
-const MAX_TREE_DEPTH = 256;
+/**
+ * Module levels at most; deeper dotted names are folded into their last level's tensor name.
+ * Real models nest a dozen levels; every level a crafted name adds is a module, and in the JSON
+ * report each of its lines is indented by its depth.
+ */
+const MAX_TREE_DEPTH = 64;
 
 /**
  * Values many modules hold alike (names, counts, bytes by dtype, reprs), kept once per analysis:

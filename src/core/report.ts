@@ -299,7 +299,7 @@ function* arrayChunks(items: readonly unknown[], level: number, out: JsonBytes):
 
 /** A module and its subtree at `level`: small subtrees in one go, large ones child by child with chunks taken between. */
 function* moduleChunks(m: ModuleNode, level: number, out: JsonBytes): Generator<Uint8Array, void, undefined> {
-  if (m.tensorCount <= SMALL_SUBTREE || m.children.length === 0) {
+  if (m.children.length === 0 || (m.tensorCount <= SMALL_SUBTREE && fitsInOneGo(m))) {
     writeModule(out, m, level);
     if (out.full) yield out.take();
     return;
@@ -313,6 +313,25 @@ function* moduleChunks(m: ModuleNode, level: number, out: JsonBytes): Generator<
   out.close(']', m.children.length, level + 1);
   moduleTail(out, m, level, n);
 }
+
+/**
+ * Whether a subtree of few tensors is also small in modules and depth, so that its JSON is small:
+ * a crafted file of a hundred names nested hundreds of levels deep makes tens of thousands of
+ * modules, each line indented by its depth, hundreds of megabytes of JSON from a few tensors,
+ * which must be written in chunks like a large model's. A bounded walk: it stops at the limits.
+ */
+function fitsInOneGo(m: ModuleNode): boolean {
+  let modules = 0;
+  const stack: [ModuleNode, number][] = [[m, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (++modules > ONE_GO_MODULES || depth > ONE_GO_DEPTH) return false;
+    for (let i = 0; i < node.children.length; i++) stack.push([node.children[i], depth + 1]);
+  }
+  return true;
+}
+const ONE_GO_MODULES = 2048;
+const ONE_GO_DEPTH = 12;
 
 /** A module and its whole subtree at `level`. */
 function writeModule(out: JsonBytes, m: ModuleNode, level: number): void {
