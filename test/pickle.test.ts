@@ -192,6 +192,17 @@ describe('unpickler: CPython pickles of every protocol', () => {
   });
 });
 
+describe('describeValue: what a message says a pickled value is', () => {
+  it('numbers: whole ones as int, others as float; very long ints by their digit count', () => {
+    assert.strictEqual(describeValue(-1), 'int -1');
+    assert.strictEqual(describeValue(1.5), 'float 1.5');
+    assert.strictEqual(describeValue(NaN), 'float NaN');
+    assert.strictEqual(describeValue(2n ** 53n), 'int 9007199254740992');
+    assert.strictEqual(describeValue(-(10n ** 300n)), 'int of 301 digits (-10000000000…)');
+    assert.strictEqual(describeValue('x'.repeat(50)), `str "${'x'.repeat(40)}…"`);
+  });
+});
+
 describe('unpickler: bounds and bad input', () => {
   it('100,000 nested MARKs stop at the depth bound with the offset and opcode', () => {
     const buf = bytes([0x80, 2], '('.repeat(100_000), ')');

@@ -244,7 +244,7 @@ async function readSplits(opened: GgufFile, src: ByteSource, ctx: ReaderContext,
     }
     const f = files[k];
     if (intValue(f.kv['split.count']) !== count || (intValue(f.kv['split.no']) ?? -1) !== k) {
-      throw new CheckpointError('bad-index', `split ${f.file} has split.no = ${String(f.kv['split.no'])} and split.count = ${String(f.kv['split.count'])}; expected ${k} and ${count}`, { file: f.file });
+      throw new CheckpointError('bad-index', `split ${f.file} has ${kvText(f.kv, 'split.no')} and ${kvText(f.kv, 'split.count')}; expected ${k} and ${count}`, { file: f.file });
     }
   }
   // General metadata lives in the first split; toRaw takes it from files[0].
@@ -580,4 +580,9 @@ function safeOrString(v: bigint): number | string {
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
+}
+
+/** `key = value` for a message, or `no key` when the file lacks it. */
+function kvText(kv: Record<string, unknown>, key: string): string {
+  return key in kv ? `${key} = ${String(kv[key])}` : `no ${key}`;
 }

@@ -1116,8 +1116,12 @@ export function describeValue(v: PyValue | undefined): string {
     case 'boolean':
       return v ? 'True' : 'False';
     case 'number':
-    case 'bigint':
-      return `int ${v}`;
+      // A pickle's floats and small ints are both numbers here; a whole one reads as an int.
+      return Number.isInteger(v) ? `int ${v}` : `float ${v}`;
+    case 'bigint': {
+      const digits = String(v);
+      return digits.length > 24 ? `int of ${digits.replace('-', '').length} digits (${digits.slice(0, 12)}…)` : `int ${digits}`;
+    }
     case 'string':
       return `str "${v.length > 40 ? v.slice(0, 40) + '…' : v}"`;
   }
