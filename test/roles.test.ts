@@ -17,6 +17,36 @@ interface RolesTruth extends CountsTruth {
 
 const GT = readJson<Record<string, RolesTruth>>(fixture('roles', 'ground-truth.json'));
 
+const AUDIO = readJson<Record<string, RolesTruth>>(fixture('roles-audio', 'ground-truth.json'));
+
+describe("roles of audio models' buffers: torchaudio transforms, EnCodec's codebook, SincNet (torch 1.13, torchaudio 0.13)", () => {
+  for (const [name, truth] of Object.entries(AUDIO)) {
+    it(`${name}: every tensor's role and torch's counts`, async () => {
+      await checkCounts(fixture('roles-audio', name), truth);
+      const cp = await openCheckpoint(fixture('roles-audio', name));
+      assert.strictEqual(cp.parameters.unique, truth.torchParameters, 'sum(p.numel() for p in model.parameters())');
+    });
+  }
+
+  it('by name only where the name is the library\'s own, else beside the siblings that say so', () => {
+    const rec = (name: string, shape: number[] = [4, 4]): TensorRecord => tensorRecord(name, 'float32', undefined, shape, 64, 'f', 0, name, 0, null, 64, undefined);
+    const role = (name: string, names: string[] = [], shape?: number[]) => decideRole(rec(name, shape), siblingsOf([name, ...names].map((n) => ({ name: n })))).role;
+    for (const n of ['mfcc.dct_mat', 'lfcc.filter_mat', 'stretch.phase_advance', 'mel.spectrogram.window', 'mfcc.MelSpectrogram.spectrogram.window', 'lfcc.Spectrogram.window', 'mel.mel_scale.fb']) assert.strictEqual(role(n), 'buffer', n);
+    assert.strictEqual(role('front.resample.kernel', [], [1, 1, 21]), 'buffer');
+    assert.strictEqual(role('front.Resample.kernel', [], [3, 1, 21]), 'buffer');
+    assert.strictEqual(role('front.resample.kernel', [], [4, 4]), 'parameter', 'not a Resample kernel shape');
+    assert.strictEqual(role('dense.kernel', [], [4, 1, 3]), 'parameter', 'a JAX-style weight');
+    for (const n of ['window', 'conv.window', 'filters.fb', 'mel.fb', 'spectrogram_window', 'my_dct_mat']) assert.strictEqual(role(n), 'parameter', n);
+    const vq = ['q._codebook.embed_avg', 'q._codebook.cluster_size'];
+    for (const n of ['q._codebook.embed', 'q._codebook.inited', 'q._codebook.embed_avg', 'q._codebook.cluster_size']) assert.strictEqual(role(n, vq), 'buffer', n);
+    assert.strictEqual(role('tok.embed', ['tok.cluster_size']), 'parameter', 'no embed_avg beside it');
+    assert.strictEqual(role('tok.embed', ['other.embed_avg', 'other.cluster_size']), 'parameter', 'siblings of another module');
+    assert.strictEqual(role('f.window_', ['f.low_hz_']), 'buffer');
+    assert.strictEqual(role('f.n_', ['f.low_hz_']), 'buffer');
+    assert.strictEqual(role('f.window_'), 'parameter', 'no low_hz_ beside it');
+  });
+});
+
 describe('roles of buffers that torch utilities name, and of keep_vars state dicts (torch 1.13)', () => {
   for (const [name, truth] of Object.entries(GT)) {
     it(`${name}: every tensor's role and torch's counts`, async () => {

@@ -111,6 +111,8 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (name.startsWith('_tensor_constant', at) && name.length > at + 16 && isDigits(name, at + 16)) return FX_CONSTANT;
   // detectron2's input normalisation (GeneralizedRCNN and its kin register both as buffers).
   if (isLocalName(name, at, 'pixel_mean') || isLocalName(name, at, 'pixel_std')) return PIXEL_STAT;
+  const audio = audioBuffer(name, at, t.shape, siblings);
+  if (audio) return audio;
   return PARAMETER;
 }
 
@@ -128,6 +130,37 @@ const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state o
 const TRIL = decision('buffer', 'causal attention mask (tril)');
 const FX_CONSTANT = decision('buffer', 'tensor constant of a torch.fx GraphModule (_tensor_constant<i>)');
 const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean, pixel_std)');
+
+/**
+ * Buffers of audio front-ends and codecs, saved in the state dicts of the models they sit in:
+ * - torchaudio's transforms: MFCC's and LFCC's `dct_mat`, LFCC's `filter_mat`, TimeStretch's
+ *   `phase_advance` (by name); a Spectrogram's `window` (as MelSpectrogram, MFCC and LFCC name it:
+ *   `spectrogram.window`, `Spectrogram.window`), a MelScale's `fb` under `mel_scale`, and a
+ *   Resample's `kernel` [n, 1, width] under a module named for resampling. A bare `window`,
+ *   `fb` or `kernel` elsewhere keeps its role (JAX ports name their weights `kernel`).
+ * - EnCodec's (audiocraft, transformers) EMA codebook: `inited`, `cluster_size`, `embed`,
+ *   `embed_avg` beside one another (the last two must both be there).
+ * - asteroid's ParamSincFB (pyannote's SincNet): `window_` and `n_` beside the `low_hz_` parameter.
+ */
+function audioBuffer(name: string, at: number, shape: number[], siblings: Siblings | undefined): Readonly<RoleDecision> | undefined {
+  const last = name.charCodeAt(name.length - 1);
+  // Every local name below ends in one of these letters: one comparison for most tensors.
+  if (last !== 0x74 /* t */ && last !== 0x65 /* e */ && last !== 0x77 /* w */ && last !== 0x62 /* b */ && last !== 0x6c /* l */ && last !== 0x67 /* g */ && last !== 0x64 /* d */ && last !== 0x5f /* _ */) return undefined;
+  if (isLocalName(name, at, 'dct_mat') || isLocalName(name, at, 'filter_mat') || isLocalName(name, at, 'phase_advance')) return { role: 'buffer', reason: `torchaudio transform matrix (${name.slice(at)})` };
+  if (isLocalName(name, at, 'window') && (isParent(name, at, 'spectrogram') || isParent(name, at, 'Spectrogram'))) return AUDIO_WINDOW;
+  if (isLocalName(name, at, 'fb') && isParent(name, at, 'mel_scale')) return MEL_FILTERBANK;
+  if (isLocalName(name, at, 'kernel') && shape.length === 3 && shape[1] === 1 && at > 1 && /resampl/i.test(name.slice(name.lastIndexOf('.', at - 2) + 1, at - 1))) return RESAMPLE_KERNEL;
+  if (!siblings) return undefined;
+  if (isLocalName(name, at, 'inited') || isLocalName(name, at, 'initted') || isLocalName(name, at, 'cluster_size') || isLocalName(name, at, 'embed_avg') || isLocalName(name, at, 'embed')) {
+    const p = name.slice(0, at);
+    if (siblings.has(`${p}embed_avg`) && siblings.has(`${p}cluster_size`)) return { role: 'buffer', reason: `EMA codebook state (${name.slice(at)} beside embed_avg and cluster_size)` };
+  }
+  if ((isLocalName(name, at, 'window_') || isLocalName(name, at, 'n_')) && siblings.has(`${name.slice(0, at)}low_hz_`)) return { role: 'buffer', reason: `sinc filterbank constant (${name.slice(at)} beside low_hz_)` };
+  return undefined;
+}
+const AUDIO_WINDOW = decision('buffer', "a torchaudio Spectrogram's window");
+const MEL_FILTERBANK = decision('buffer', "a torchaudio MelScale's filterbank (mel_scale.fb)");
+const RESAMPLE_KERNEL = decision('buffer', "a torchaudio Resample's kernel");
 
 /** `name` from `from` to its end is one or more ASCII digits. */
 function isDigits(name: string, from: number): boolean {
