@@ -15,18 +15,19 @@ interface RolesTruth extends CountsTruth {
   torchParameters: number;
 }
 
-const GT = readJson<Record<string, RolesTruth>>(fixture('roles', 'ground-truth.json'));
-
-const AUDIO = readJson<Record<string, RolesTruth>>(fixture('roles-audio', 'ground-truth.json'));
-
-describe("roles of audio models' buffers: torchaudio transforms, EnCodec's codebook, SincNet (torch 1.13, torchaudio 0.13)", () => {
-  for (const [name, truth] of Object.entries(AUDIO)) {
+/** One test per fixture of `dir`: every tensor's role, the counts, and torch's own parameter total. */
+function checksEachFixture(dir: string): void {
+  for (const [name, truth] of Object.entries(readJson<Record<string, RolesTruth>>(fixture(dir, 'ground-truth.json')))) {
     it(`${name}: every tensor's role and torch's counts`, async () => {
-      await checkCounts(fixture('roles-audio', name), truth);
-      const cp = await openCheckpoint(fixture('roles-audio', name));
+      await checkCounts(fixture(dir, name), truth);
+      const cp = await openCheckpoint(fixture(dir, name));
       assert.strictEqual(cp.parameters.unique, truth.torchParameters, 'sum(p.numel() for p in model.parameters())');
     });
   }
+}
+
+describe("roles of audio models' buffers: torchaudio transforms, EnCodec's codebook, SincNet (torch 1.13, torchaudio 0.13)", () => {
+  checksEachFixture('roles-audio');
 
   it('by name only where the name is the library\'s own, else beside the siblings that say so', () => {
     const rec = (name: string, shape: number[] = [4, 4]): TensorRecord => tensorRecord(name, 'float32', undefined, shape, 64, 'f', 0, name, 0, null, 64, undefined);
@@ -48,13 +49,7 @@ describe("roles of audio models' buffers: torchaudio transforms, EnCodec's codeb
 });
 
 describe('roles of buffers that torch utilities name, and of keep_vars state dicts (torch 1.13)', () => {
-  for (const [name, truth] of Object.entries(GT)) {
-    it(`${name}: every tensor's role and torch's counts`, async () => {
-      await checkCounts(fixture('roles', name), truth);
-      const cp = await openCheckpoint(fixture('roles', name));
-      assert.strictEqual(cp.parameters.unique, truth.torchParameters, 'sum(p.numel() for p in model.parameters())');
-    });
-  }
+  checksEachFixture('roles');
 
   it('says which rule made each buffer', async () => {
     const reasons = async (file: string) => {
