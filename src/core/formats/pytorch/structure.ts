@@ -5,6 +5,7 @@
  * to optimizer state, epochs and hyper-parameters). DataParallel's `module.` prefix is recognised
  * and stripped. Walks are depth-checked and budgeted, and cycles are cut.
  */
+import { sameDims } from '../../coverage';
 import { isFloating } from '../../dtypes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
@@ -348,7 +349,7 @@ function walkScriptObject(w: Walker, so: ScriptObjectState, path: string, out: N
         walk(w, t, join(at, String(k)), out, emit, depth + 2, onPath, finder);
         // Under a role of its own (a cell beside the model) the copy keeps it.
         if (emit.role !== undefined && emit.role !== 'parameter') return;
-        if (bias === undefined || !(t instanceof TorchTensor) || out.length !== before + 1 || t.dtype !== bias.dtype || !sameShape(t.shape, bias.shape)) return;
+        if (bias === undefined || !(t instanceof TorchTensor) || out.length !== before + 1 || t.dtype !== bias.dtype || !sameDims(t.shape, bias.shape)) return;
         out[before].role = 'quantization';
         out[before].roleReason = `a dynamic quantized RNN cell's own copy of its bias (CellParamsBase saves it beside its packed Linears, and ${join(path, `4.${k}.1`)} holds it too): counted once, as that packed Linear's bias`;
       });
@@ -370,10 +371,6 @@ function packedBiases(payload: PyValue): (TorchTensor | undefined)[] | undefined
     const bias = pair instanceof PyTuple || pair instanceof PyList ? pair.items[1] : undefined;
     return bias instanceof TorchTensor ? bias : undefined;
   });
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function containsTensor(v: PyValue | undefined, budget = { n: 100_000 }, depth = 0): boolean {
