@@ -64,67 +64,30 @@ export const compressedTensors: Detector = (view, qc, ctx) => {
  */
 interface PackedRun {
   all: WeightScheme[];
+  /** Keyed by everything packedLayer reads: the packed tensor's dtype and shape, the shape tensor's payload (or its absence), the scale's shape, whether a bias is beside it. */
   results: Map<string, Recognised | Unreadable>;
-  /** The last few layers' inputs and results, compared field by field before any key text is made. */
-  recent: PackedInputs[];
-  recentAt: number;
-}
-/** Everything packedLayer reads: the packed tensor's dtype and shape, the shape tensor's payload (or its absence), the scale's shape, whether a bias is beside it. */
-interface PackedInputs {
-  dtype: string;
-  shape: number[];
-  /** undefined: no weight_shape tensor; else its payload (or {} when it was not read). */
-  payload: TensorPayload | undefined;
-  scaleShape: number[] | undefined;
-  bias: boolean;
-  r: Recognised | Unreadable;
 }
 const RUNS = new WeakMap<DetectContext, PackedRun>();
 /** Distinct packed layers remembered per run (a crafted file may have a shape per layer). */
 const MAX_RESULTS = 4096;
-const MAX_RECENT = 8;
-
-function sameDims(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function samePayload(a: TensorPayload | undefined, b: TensorPayload | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return a.error === b.error && a.json === undefined && b.json === undefined && sameDims(a.ints, b.ints);
-}
 
 function packedLayerOnce(view: LayerView, qc: QuantConfig | undefined, ctx: DetectContext, packed: Tensor): Recognised | Unreadable {
   let run = RUNS.get(ctx);
   if (!run) {
-    run = { all: schemes(qc), results: new Map(), recent: [], recentAt: 0 };
+    run = { all: schemes(qc), results: new Map() };
     RUNS.set(ctx, run);
   }
   const shapeT = view.tensors.get('weight_shape');
+  // undefined: no weight_shape tensor; else its payload ({} when it was not read).
   const payload = shapeT ? ctx.payloads[shapeT.name] ?? {} : undefined;
   const scaleShape = view.tensors.get('weight_scale')?.shape;
   const bias = view.tensors.has('bias');
-  let r: Recognised | Unreadable | undefined;
-  for (let i = 0; i < run.recent.length; i++) {
-    const e = run.recent[i];
-    if (e.dtype === packed.dtype && e.bias === bias && sameDims(e.shape, packed.shape) && sameDims(e.scaleShape, scaleShape) && samePayload(e.payload, payload)) {
-      r = e.r;
-      break;
-    }
-  }
+  const key = `${packed.dtype}|${packed.shape.join('x')}|${payload ? (payload.ints ? payload.ints.join(',') : `!${payload.error ?? ''}`) : '-'}|${scaleShape ? scaleShape.join('x') : '-'}|${bias ? 1 : 0}`;
+  let r = run.results.get(key);
   if (!r) {
-    const key = `${packed.dtype}|${packed.shape.join('x')}|${payload ? (payload.ints ? payload.ints.join(',') : `!${payload.error ?? ''}`) : '-'}|${scaleShape ? scaleShape.join('x') : '-'}|${bias ? 1 : 0}`;
-    r = run.results.get(key);
-    if (!r) {
-      r = packedLayer(view, run.all, packed, payload, scaleShape);
-      if (run.results.size >= MAX_RESULTS) run.results.clear();
-      run.results.set(key, r);
-    }
-    run.recent[run.recentAt] = { dtype: packed.dtype, shape: packed.shape, payload, scaleShape, bias, r };
-    run.recentAt = (run.recentAt + 1) % MAX_RECENT;
+    r = packedLayer(view, run.all, packed, payload, scaleShape);
+    if (run.results.size >= MAX_RESULTS) run.results.clear();
+    run.results.set(key, r);
   }
   return 'unreadable' in r || r.packed === packed ? r : { ...r, packed };
 }
