@@ -80,6 +80,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     return s;
   };
   const apply = (view: ModuleView, r: Recognised) => {
+    if (!isShape(r.logicalShape)) {
+      unreadable.push(`${view.path}: the ${methodLabel(r.layer.method)} rules give it a weight of [${r.logicalShape.join(', ')}], not a shape (config: ${r.layer.bits} bits)`);
+      return;
+    }
     const p = r.packed;
     p.role = 'parameter';
     p.roleReason = once(r.packedReason);
@@ -112,10 +116,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       if (qc?.method === 'mxfp4' || layers.hasBlocks(v)) {
         const pairs = mxfp4Pairs(view);
         if (pairs.length) {
-          for (const r of pairs) {
-            if (isShape(r.logicalShape)) apply(view, r);
-            else unreadable.push(`${view.path}: the MXFP4 rules give it a weight of [${r.logicalShape.join(', ')}], not a shape`);
-          }
+          for (const r of pairs) apply(view, r);
           break found;
         }
       }
@@ -123,7 +124,6 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
         const r = order[d][1](view, qc, ctx);
         if (!r) continue;
         if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
-        else if (!isShape(r.logicalShape)) unreadable.push(`${view.path}: the ${methodLabel(r.layer.method)} rules give it a weight of [${r.logicalShape.join(', ')}], not a shape (config: ${r.layer.bits} bits)`);
         else apply(view, r);
         break;
       }

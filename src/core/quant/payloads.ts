@@ -172,7 +172,7 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
     let left = limit;
     let notRead = 0;
     for (const plan of plans) {
-      const keep = Math.max(0, Math.min(left, plan.runs.length));
+      const keep = Math.min(left, plan.runs.length);
       for (const run of plan.runs.slice(keep)) notRead += run.length;
       plan.runs.length = keep;
       left -= keep;
