@@ -7,9 +7,7 @@
 // (tests use fewer experts: same structure, quicker). CommonJS, so the benches (ESM), the e2e
 // harness and the mocha tests (compiled TypeScript) all load it.
 'use strict';
-const fs = require('fs');
-const { writeSparseSafetensors } = require('./sparse-safetensors.cjs');
-const path = require('path');
+const { writeSparseShardSet } = require('./sparse-safetensors.cjs');
 
 const H = 7168, I = 18432, MI = 2048, V = 129280, QL = 1536, KVL = 512, NH = 128, QK_NOPE = 128, QK_ROPE = 64, VD = 128;
 const LAYERS = 61, DENSE = 3;
@@ -66,8 +64,6 @@ function tensorsOf({ experts = 256 } = {}) {
   return out;
 }
 
-const BITS = { F8_E4M3: 8, BF16: 16, F32: 32 };
-
 /** The config.json DeepSeek-V3 ships (the fields Weightscope reads, and the model's shape). */
 function configOf({ experts = 256 } = {}) {
   return {
@@ -84,30 +80,7 @@ function configOf({ experts = 256 } = {}) {
  * returns the index's path.
  */
 function makeDeepSeekV3(dir, shards = 163, opts = {}) {
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) return index;
-  fs.mkdirSync(dir, { recursive: true });
-  const all = tensorsOf(opts);
-  const per = Math.ceil(all.length / shards);
-  const weightMap = {};
-  let total = 0;
-  for (let s = 0; s < shards; s++) {
-    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(6, '0')}.safetensors`;
-    const header = {};
-    let off = 0;
-    for (const [name, dt, shape] of all.slice(s * per, (s + 1) * per)) {
-      const n = (shape.reduce((a, b) => a * b, 1) * BITS[dt]) / 8;
-      header[name] = { dtype: dt, shape, data_offsets: [off, off + n] };
-      off += n;
-      weightMap[name] = file;
-    }
-    total += off;
-    writeSparseSafetensors(path.join(dir, file), header, off);
-  }
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configOf(opts), null, 2));
-  // The index last: its presence says the set is complete.
-  fs.writeFileSync(index, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
-  return index;
+  return writeSparseShardSet(dir, tensorsOf(opts), shards, configOf(opts));
 }
 
 module.exports = { tensorsOf, configOf, makeDeepSeekV3 };

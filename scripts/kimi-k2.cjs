@@ -11,13 +11,10 @@
 // config.json carrying the real quantization_config; `tensorsOf({ experts })` gives the list and
 // `parametersOf({ experts })` the unquantized model's parameter count.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const { writeSparseSafetensors } = require('./sparse-safetensors.cjs');
+const { writeSparseShardSet } = require('./sparse-safetensors.cjs');
 
 const H = 7168, I = 18432, MI = 2048, V = 163840, QL = 1536, KVL = 512, NH = 64, QK_NOPE = 128, QK_ROPE = 64, VD = 128;
 const LAYERS = 61, DENSE = 1, GROUP = 32;
-const BITS = { BF16: 16, F32: 32, I32: 32, I64: 64 };
 /** The safetensors writer's dtype order (it sorts by dtype, descending, then by name). */
 const DTYPE_ORDER = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
 
@@ -90,34 +87,12 @@ function configOf({ experts = 384 } = {}) {
 
 /** Write the layout as `shards` sparse safetensors files in `dir` (kept if its index exists); returns the index's path. */
 function makeKimiK2(dir, shards = 62, opts = {}) {
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) return index;
-  fs.mkdirSync(dir, { recursive: true });
   const all = tensorsOf(opts);
-  const per = Math.ceil(all.length / shards);
   const shapeOf = new Map(all.map(([n, , shape]) => [n, shape]));
-  const weightMap = {};
-  let total = 0;
   const byWriterOrder = (a, b) => DTYPE_ORDER.indexOf(b[1]) - DTYPE_ORDER.indexOf(a[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-  for (let s = 0; s < shards; s++) {
-    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(6, '0')}.safetensors`;
-    const header = {};
-    let off = 0;
-    for (const [name, dt, shape] of all.slice(s * per, (s + 1) * per).sort(byWriterOrder)) {
-      const n = (shape.reduce((a, b) => a * b, 1) * BITS[dt]) / 8;
-      header[name] = { dtype: dt, shape, data_offsets: [off, off + n] };
-      off += n;
-      weightMap[name] = file;
-    }
-    total += off;
-    // weight_shape's 16 bytes hold the real [out, in]: written, since Weightscope reads them.
-    const shapes = Object.entries(header).filter(([n]) => n.endsWith('.weight_shape'));
-    writeSparseSafetensors(path.join(dir, file), header, off, shapes.map(([n, h]) => [h.data_offsets[0], realShape(shapeOf.get(n.replace(/weight_shape$/, 'weight_packed')))]));
-  }
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configOf(opts), null, 2));
-  // The index last: its presence says the set is complete.
-  fs.writeFileSync(index, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
-  return index;
+  // weight_shape's 16 bytes hold the real [out, in]: written, since Weightscope reads them.
+  const contents = (name) => (name.endsWith('.weight_shape') ? realShape(shapeOf.get(name.replace(/weight_shape$/, 'weight_packed'))) : undefined);
+  return writeSparseShardSet(dir, all, shards, configOf(opts), { order: byWriterOrder, contents });
 }
 
 /** The int64 pair a weight_shape tensor holds: its packed weight's [rows, words x 8]. */
