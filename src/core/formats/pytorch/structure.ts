@@ -326,37 +326,45 @@ function walkPacked(w: Walker, so: ScriptObjectState, what: string, path: string
  * qnnpack it is a copy with bytes of its own, listed at `param.1.0` as quantization state.
  */
 function walkScriptObject(w: Walker, so: ScriptObjectState, path: string, out: NamedTensor[], emit: Emit, depth: number, onPath: Set<object>, finder?: Finder): void {
-  const payload = so.payload;
-  const biases = so.className === CELL_PARAMS ? packedBiases(payload) : undefined;
-  if (!biases || !(payload instanceof PyTuple) || onPath.has(payload)) {
-    walk(w, payload, path, out, emit, depth, onPath, finder);
-    return;
+  const before = out.length;
+  walk(w, so.payload, path, out, emit, depth, onPath, finder);
+  const biases = so.className === CELL_PARAMS ? packedBiases(so.payload) : undefined;
+  if (biases) setCellBiasesApart(out, before, path, biases, emit);
+}
+
+/**
+ * A dynamic quantized RNN cell's own biases, among what walk() listed of its state from `from` on
+ * (`path.1.k`, one entry per tensor): the very tensor its packed Linear holds is dropped (it is
+ * listed at `path.4.k.1`), and a copy of it, under the parameter role, becomes quantization state.
+ */
+function setCellBiasesApart(out: NamedTensor[], from: number, path: string, biases: (TorchTensor | undefined)[], emit: Emit): void {
+  const own = join(path, '1') + '.';
+  let kept = from;
+  for (let i = from; i < out.length; i++) {
+    const e = out[i];
+    const k = e.name.startsWith(own) ? biasIndex(e.name, own.length) : -1;
+    const bias = k >= 0 ? biases[k] : undefined;
+    if (bias !== undefined && e.tensor === bias) continue; // one tensor: listed as the packed Linear's bias
+    // Under a role of its own (a cell beside the model) the copy keeps it.
+    if (bias !== undefined && (emit.role === undefined || emit.role === 'parameter') && e.tensor.dtype === bias.dtype && sameDims(e.tensor.shape, bias.shape)) {
+      e.role = 'quantization';
+      e.roleReason = `a dynamic quantized RNN cell's own copy of its bias (CellParamsBase saves it beside its packed Linears, and ${join(path, `4.${k}.1`)} holds it too): counted once, as that packed Linear's bias`;
+    }
+    out[kept++] = e;
   }
-  // The tuple walked as walk() walks one, the cell's own biases apart.
-  w.tick(depth, path);
-  onPath.add(payload);
-  try {
-    payload.items.forEach((x, i) => {
-      const at = join(path, String(i));
-      if (i !== 1 || !(x instanceof PyList || x instanceof PyTuple)) {
-        walk(w, x, at, out, emit, depth + 1, onPath, finder);
-        return;
-      }
-      x.items.forEach((t, k) => {
-        const bias = biases[k];
-        if (bias !== undefined && t === bias) return; // one tensor: listed as the packed Linear's bias
-        const before = out.length;
-        walk(w, t, join(at, String(k)), out, emit, depth + 2, onPath, finder);
-        // Under a role of its own (a cell beside the model) the copy keeps it.
-        if (emit.role !== undefined && emit.role !== 'parameter') return;
-        if (bias === undefined || !(t instanceof TorchTensor) || out.length !== before + 1 || t.dtype !== bias.dtype || !sameDims(t.shape, bias.shape)) return;
-        out[before].role = 'quantization';
-        out[before].roleReason = `a dynamic quantized RNN cell's own copy of its bias (CellParamsBase saves it beside its packed Linears, and ${join(path, `4.${k}.1`)} holds it too): counted once, as that packed Linear's bias`;
-      });
-    });
-  } finally {
-    onPath.delete(payload);
+  out.length = kept;
+}
+
+/** The k of a name `….1.k` (a decimal index ending the name) from `at` on, or -1. */
+function biasIndex(name: string, at: number): number {
+  if (at >= name.length) return -1;
+  let k = 0;
+  for (let i = at; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    k = k * 10 + (c - 0x30);
   }
+  return k;
 }
 
 const CELL_PARAMS = 'torch.classes.rnn.CellParamsBase';
