@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'too-large'
   | 'bad-pickle'
   | 'bad-zip'
+  | 'bad-tar'
   | 'unsupported'
   | 'limit'
   // Remote sources (src/core/remote/):

@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6) and the legacy pickle stream; and
+ * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6), the legacy pickle stream and the
+ * older tar archive (tar.ts, tarlegacy.ts); and
  * TorchScript archives (`torch.jit.save`), zips of the same layout whose module script.ts reads.
  * Reads the pickles with a VM that never executes anything, locates every storage's data without
  * reading it, and reports every global the pickles name with a safety verdict.
@@ -15,6 +16,8 @@ import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain 
 import { PickleLimits, PyValue, UnpickleResult, unpickle } from './pickle';
 import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
 import { SafetyRecorder, SafetyTracker } from './safety';
+import { looksLikeTorchTar, readTarDirectory, TarMember } from './tar';
+import { readTarStorages, readTarTensors, tarPersistentLoad } from './tarlegacy';
 import { interpretScript, isTorchScriptArchive, readScriptClasses, ScriptClasses } from './script';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
 import { Storage, TorchSession, toRecords } from './torch';
@@ -58,14 +61,6 @@ function withDangerous(e: unknown, safety: SafetyTracker): unknown {
 /** Files up to this size are read whole in one read. */
 const SMALL_FILE = 64 * 1024;
 
-const TAR_MEMBERS = ['sys_info', 'pickle', 'storages', 'tensors'];
-
-function looksLikeOldTar(head: Uint8Array): boolean {
-  if (head.length < 64) return false;
-  const name = new TextDecoder('latin1').decode(head.subarray(0, 16)).replace(/\0.*$/s, '');
-  return TAR_MEMBERS.includes(name) && head.subarray(name.length, 64).every((b) => b === 0);
-}
-
 /** What match() recognised: the layout, so read() does not sniff again. */
 interface Sniffed {
   kind: 'zip' | 'legacy' | 'tar' | 'pickle';
@@ -85,7 +80,7 @@ function torchFirstMember(head: Uint8Array): boolean {
 export const pytorchReader: FormatModule<Sniffed> = {
   id: 'pytorch',
   name: 'PyTorch zip or legacy pickle',
-  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', pickle: 'plain pickle' },
+  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', 'pytorch-tar': 'PyTorch (legacy tar)', pickle: 'plain pickle' },
   extensions: ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.tar'],
   // `*.bin` and pickles may be anything: Weightscope is offered for them, not the default.
   editor: { default: ['*.pt', '*.pth', '*.ckpt', '*.bin.index.json'], option: ['*.bin', '*.pkl', '*.pickle', '*.tar', '*.pth.tar'] },
@@ -95,7 +90,8 @@ export const pytorchReader: FormatModule<Sniffed> = {
     // Any zip may be a torch.save archive (the reader says what it is); one whose first member is torch's is one.
     if (looksLikeZip(head)) return { confidence: torchFirstMember(head) ? CERTAIN : PLAUSIBLE, variant: 'pytorch-zip', state: { kind: 'zip' } };
     if (looksLikeLegacy(head)) return { confidence: CERTAIN, variant: 'pytorch-legacy', state: { kind: 'legacy' } };
-    if (looksLikeOldTar(head)) return { confidence: PLAUSIBLE, state: { kind: 'tar' } };
+    // The first header's name only (a tar's checksum and magic lie past the sniffed bytes).
+    if (looksLikeTorchTar(head)) return { confidence: PLAUSIBLE, variant: 'pytorch-tar', state: { kind: 'tar' } };
     // Any other pickle: torch.load would run it, so it is read for its safety report.
     if (looksLikePickle(head, size)) return { confidence: PLAUSIBLE, variant: 'pickle', state: { kind: 'pickle' } };
     return null;
@@ -114,12 +110,10 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
   const whole = source.size <= SMALL_FILE ? withHead(source, await source.read(0, source.size)) : source;
   const head = await whole.read(0, Math.min(64, whole.size));
   const src = withHead(whole, head);
-  const kind = sniffed?.kind ?? (looksLikeZip(head) ? 'zip' : looksLikeLegacy(head) ? 'legacy' : looksLikeOldTar(head) ? 'tar' : undefined);
+  const kind = sniffed?.kind ?? (looksLikeZip(head) ? 'zip' : looksLikeLegacy(head) ? 'legacy' : looksLikeTorchTar(head) ? 'tar' : undefined);
   if (kind === 'zip') return readZipCheckpoint(src, ctx, file, opts);
   if (kind === 'legacy') return readLegacyCheckpoint(src, ctx, file, opts);
-  if (kind === 'tar') {
-    throw new CheckpointError('unsupported', 'this is a tar-format PyTorch checkpoint (torch < 0.4); that layout is not supported yet', { file, offset: 0 });
-  }
+  if (kind === 'tar') return readTarCheckpoint(src, ctx, file, opts);
   // Any other file that starts with a pickle is one torch.load would run: report what it does.
   const plain = await readPlainPickle(src, ctx, file, { limits: opts.limits });
   if (plain) return plain;
@@ -322,6 +316,101 @@ async function readLegacyBody(fileSource: ByteSource, ctx: ReaderContext, file: 
   return finish({ src, ctx, file, format: 'pytorch-legacy', interp, safety, warnings, archive });
 }
 
+/** The members torch.save wrote into a tar checkpoint. */
+const TAR_MEMBERS = ['sys_info', 'pickle', 'tensors', 'storages'];
+/** sys_info is a small dict torch.load never reads: a larger one is left unread. */
+const MAX_SYS_INFO = 64 * 1024;
+
+async function readTarCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+  const session = new TorchSession(file);
+  const safety = new SafetyTracker();
+  try {
+    return await readTarBody(src, ctx, file, opts, session, safety);
+  } catch (e) {
+    throw withDangerous(e, safety);
+  }
+}
+
+/** A member holding structure (pickles, tensor metadata), read whole. */
+async function readTarMember(src: ByteSource, m: TarMember, file: string): Promise<Uint8Array> {
+  if (m.size > MAX_PICKLE_BYTES) throw new CheckpointError('limit', `tar member "${m.name}" of ${m.size} bytes is larger than ${MAX_PICKLE_BYTES} (it holds structure, not tensor data)`, { file, offset: m.offset });
+  return src.read(m.offset, m.size);
+}
+
+/**
+ * In torch.load's order: the storages (headers and counts read, data skipped), the tensors on
+ * them, then the pickle whose persistent ids name those tensors and storages.
+ */
+async function readTarBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
+  const dir = await readTarDirectory(src, file);
+  const warnings: Warning[] = [];
+  // tarfile looks a member up by name and finds the last of that name.
+  const byName = new Map<string, TarMember>();
+  for (const m of dir.members) {
+    if (byName.has(m.name) && TAR_MEMBERS.includes(m.name)) {
+      warnings.push({ code: 'duplicate-member', message: `tar member "${m.name}" appears more than once; torch.load reads the last (at byte ${m.offset}), and so does this reader` });
+    }
+    byName.set(m.name, m);
+  }
+  const member = (name: string): TarMember => {
+    const m = byName.get(name);
+    if (!m) {
+      const names = dir.members.map((x) => truncate(x.name, 40));
+      throw new CheckpointError('unknown-format', `tar archive has no member "${name}", so it is not a torch.save checkpoint (members: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`, { file });
+    }
+    if (!['0', '\0', '7'].includes(m.type)) throw new CheckpointError('bad-tar', `tar member "${name}" is not a regular file (type ${JSON.stringify(m.type)})`, { file, offset: m.headerOffset });
+    return m;
+  };
+  const storagesMember = member('storages');
+  const tensorsMember = member('tensors');
+  const pickleMember = member('pickle');
+  const others = [...byName.keys()].filter((n) => !TAR_MEMBERS.includes(n));
+  if (others.length) warnings.push({ code: 'unknown-member', message: `tar archive holds members torch.load ignores: ${others.slice(0, 5).map((n) => `"${truncate(n, 40)}"`).join(', ')}${others.length > 5 ? ', …' : ''}` });
+
+  const onGlobals = (g: SafetyRecorder) => safety.merge(g);
+  const stored = await readTarStorages(src, file, storagesMember, session, onGlobals, opts.limits);
+  for (const s of stored.storages) checkStorageSize(s, file, `the file holds ${s.recordBytes} bytes for it`);
+  if (stored.trailing > 0) warnings.push({ code: 'trailing-bytes', message: `${bytesExact(stored.trailing)} follow the storage views in tar member "storages"` });
+  const tensorsData = await readTarMember(src, tensorsMember, file);
+  const tensors = readTarTensors(tensorsData, tensorsMember.offset, file, stored.objects, session, onGlobals, opts.limits);
+
+  const pkl = await readTarMember(src, pickleMember, file);
+  const { hooks, globals } = session.hooks('none');
+  hooks.persistentLoad = tarPersistentLoad(tensors, stored.objects);
+  let result: UnpickleResult;
+  try {
+    result = unpickle(pkl, { file, base: pickleMember.offset, hooks, limits: opts.limits });
+  } finally {
+    // Globals named before a failure are reported too.
+    safety.merge(globals);
+  }
+  scanTrailing(pkl, result.end, safety, warnings, { file, member: 'pickle', base: pickleMember.offset, limits: opts.limits, label: 'a second pickle after the first', junk: true });
+
+  // sys_info only informs: torch.load never reads it, so a broken one is a warning.
+  let sys: Record<string, unknown> | undefined;
+  const sysMember = byName.get('sys_info');
+  if (sysMember && sysMember.size <= MAX_SYS_INFO) {
+    const { hooks: sysHooks, globals: sysGlobals } = session.hooks('none');
+    try {
+      sys = sysInfoPlain(unpickle(await src.read(sysMember.offset, sysMember.size), { file, base: sysMember.offset, hooks: sysHooks, limits: opts.limits }).value);
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      warnings.push({ code: 'sys-info', message: `tar member "sys_info" is unreadable (${e.message}); torch.load does not read it` });
+    } finally {
+      safety.merge(sysGlobals);
+    }
+  }
+  if (sys && sys.little_endian === false) warnings.push({ code: 'big-endian', message: 'storages are stored big-endian (sys_info little_endian is False)' });
+
+  const interp = interpret(result.value, file, { maxNodes: walkBudget(pkl.length) });
+  const archive: Record<string, unknown> = Object.create(null);
+  archive.tar = true;
+  archive.pickle_protocol = result.protocol;
+  archive.storages = stored.storages.length;
+  if (sys) archive.sys_info = sys;
+  return finish({ src, ctx, file, format: 'pytorch-tar', interp, safety, warnings, archive });
+}
+
 function checkStorageSize(s: Storage, file: string, holds: string): void {
   if (s.recordBytes === null || s.recordBytes >= s.nbytes) return;
   const what = s.type.dtype ? `${s.numel} ${s.type.dtype} elements (${s.nbytes} bytes)` : `${s.numel} bytes`;
@@ -333,7 +422,7 @@ interface Finished {
   src: ByteSource;
   ctx: ReaderContext;
   file: string;
-  format: 'pytorch-zip' | 'pytorch-legacy';
+  format: 'pytorch-zip' | 'pytorch-legacy' | 'pytorch-tar';
   interp: Interpretation;
   safety: SafetyTracker;
   warnings: Warning[];
