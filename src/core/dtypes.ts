@@ -43,6 +43,12 @@ const TABLE: Record<string, DtypeInfo> = {
   qint32: { bits: 32, floating: true },
   quint4x2: { bits: 8, floating: true },
   quint2x4: { bits: 8, floating: true },
+  // torch.bits*: raw bits with no arithmetic (c10 ScalarType Bits*), one or two bytes an element.
+  bits8: { bits: 8, floating: false },
+  bits16: { bits: 16, floating: false },
+  bits1x8: { bits: 8, floating: false },
+  bits2x4: { bits: 8, floating: false },
+  bits4x2: { bits: 8, floating: false },
 };
 
 /** Register a dtype that only one format knows (GGUF block quantizations). */

@@ -13,7 +13,7 @@ import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
-import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchDtype, TorchTensor } from './torch';
+import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchDtype, TorchTensor, unreadRebuild } from './torch';
 
 export interface Interpretation {
   tensors: NamedTensor[];
@@ -59,7 +59,21 @@ export const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000 };
 
 class Walker {
   nodes = 0;
+  /** Tensor rebuilds the reader does not read, where they are (unreadRebuild): each gets a warning. */
+  readonly unread: { path: string; fn: string }[] = [];
+  private readonly unreadSeen = new Set<string>();
   constructor(readonly file: string, readonly limits: WalkLimits) {}
+
+  /** Note `v` when it is a tensor rebuild the reader does not read; true if so. */
+  noteUnread(v: PyValue | undefined, path: string): boolean {
+    const fn = unreadRebuild(v);
+    if (!fn) return false;
+    if (!this.unreadSeen.has(path)) {
+      this.unreadSeen.add(path);
+      this.unread.push({ path, fn });
+    }
+    return true;
+  }
 
   tick(depth: number, path: string): void {
     if (++this.nodes > this.limits.maxNodes) {
@@ -134,6 +148,8 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
     return;
   }
   if (v instanceof PyBytes || v instanceof PyGlobal) return;
+  // Walked on as data (its arguments' tensors are listed), but not silently.
+  w.noteUnread(v, path);
   if (v instanceof PyObject && isModule(v)) {
     // walkModule keeps its own path set: a module is a cycle only if it encloses itself.
     const hint = walkModule(w, v, '', path, out, depth + 1, onPath, emit);
@@ -239,6 +255,7 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
         hint.parameters[key] = full;
         pushTensor(out, full, v, outer?.role ? outer : { role: 'parameter', reason: `registered parameter of ${what} (_parameters)` });
       } else {
+        w.noteUnread(v, full);
         hint.parameters[key] = null;
       }
     }
@@ -256,6 +273,7 @@ function walkModule(w: Walker, obj: PyObject, name: string, path: string, out: N
           pushTensor(out, full, v, outer?.role ? outer : { role: 'buffer', reason });
           if (np.has(key)) for (let i = before; i < out.length; i++) out[i].extra = { ...(out[i].extra ?? {}), persistent: false };
         } else {
+          w.noteUnread(v, full);
           hint.buffers[key] = null;
         }
       }
@@ -422,11 +440,11 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
   if (root instanceof PyObject && isModule(root)) {
     res.layout = 'module';
     readModel(w, root, res, onPath);
-    return finish(res, file);
+    return finish(res, file, w);
   }
   if (isOptimizerFile(root)) {
     readOptimizerFile(w, root, res, onPath);
-    return finish(res, file);
+    return finish(res, file, w);
   }
   const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
   const finder: Finder = { modules: [], stack: [] };
@@ -437,7 +455,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
       res.layout = 'module';
       res.moduleTree = containerTree(root, finder.modules);
     }
-    return finish(res, file);
+    return finish(res, file, w);
   }
   const modelKey = MODEL_KEYS.find((k) => isModelLike(dict.get(k)));
   const checkpoint: Record<string, unknown> = Object.create(null);
@@ -472,6 +490,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
       } else if (v instanceof TorchTensor || containsTensor(v)) {
         walk(w, v, key, model, {}, 1, onPath, finder);
       } else {
+        findUnread(w, v, key);
         checkpoint[key] = plain(v, 0, { n: 5000 });
         // A quantized Linear's state dict holds its dtype (`fc._packed_params.dtype`: torch.qint8)
         // beside its tensors: part of the state dict, not what makes a training checkpoint.
@@ -491,7 +510,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
   }
   if (Object.keys(checkpoint).length) res.checkpoint = checkpoint;
   if (res.tensors.length === 0 && res.checkpoint) noTensors(dict, res);
-  return finish(res, file);
+  return finish(res, file, w);
 }
 
 /**
@@ -602,8 +621,9 @@ function stripDataParallel(model: NamedTensor[], res: Interpretation): void {
   });
 }
 
-function finish(res: Interpretation, file: string): Interpretation {
+function finish(res: Interpretation, file: string, w: Walker): Interpretation {
   markQuantizationState(res.tensors);
+  if (w.unread.length) res.warnings.push(unreadWarning(w.unread));
   // Distinct paths can flatten to one dotted name ({'a.b': t} and {'a': {'b': t}}): keep both.
   const seen = new Map<string, number>();
   let renamed = 0;
@@ -623,6 +643,39 @@ function finish(res: Interpretation, file: string): Interpretation {
   }
   if (renamed) res.warnings.push({ code: 'duplicate-name', message: `${renamed} tensor name(s) occur twice in ${file}; later ones are suffixed with #2, #3...` });
   return res;
+}
+
+/** Places named in the warning about unread tensor rebuilds. */
+const MAX_UNREAD_NAMED = 5;
+
+/**
+ * Tensors torch.load would rebuild with a function the reader does not read: they are not counted,
+ * and the user is told which and where rather than seeing them vanish.
+ */
+function unreadWarning(unread: { path: string; fn: string }[]): Warning {
+  const named = unread.slice(0, MAX_UNREAD_NAMED).map((u) => `${u.path ? `"${truncate(u.path)}"` : 'the top-level object'} (${u.fn})`);
+  const more = unread.length > MAX_UNREAD_NAMED ? `, and ${unread.length - MAX_UNREAD_NAMED} more` : '';
+  return {
+    code: 'tensor-not-read',
+    message: `${unread.length} value(s) that torch.load rebuilds as tensors use a rebuild function Weightscope does not read, and are not counted as tensors: ${named.join(', ')}${more}`,
+  };
+}
+
+/**
+ * Unread tensor rebuilds inside a value kept as checkpoint metadata (plain() renders them as
+ * opaque objects), found by a walk bounded like containsTensor's.
+ */
+function findUnread(w: Walker, v: PyValue | undefined, path: string, budget = { n: 100_000 }, depth = 0): void {
+  if (v === null || v === undefined || typeof v !== 'object' || depth > 64 || --budget.n < 0) return;
+  if (w.noteUnread(v, path)) return;
+  if (v instanceof PyDict) {
+    for (const [k, x] of v.entries()) findUnread(w, x, join(path, keyString(k)), budget, depth + 1);
+  } else if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
+    v.items.forEach((x, i) => findUnread(w, x, join(path, String(i)), budget, depth + 1));
+  } else if (v instanceof PyObject) {
+    findUnread(w, v.state, path, budget, depth + 1);
+    findUnread(w, v.dictItems, path, budget, depth + 1);
+  }
 }
 
 /** A quantized Linear's packed weights, as its state dict (and our walk of a whole one) names them. */

@@ -58,6 +58,7 @@ export const TORCH_DTYPES: Record<string, string> = {
   uint64: 'uint64', qint8: 'qint8', quint8: 'quint8', qint32: 'qint32', quint4x2: 'quint4x2', quint2x4: 'quint2x4',
   float8_e4m3fn: 'float8_e4m3fn', float8_e4m3fnuz: 'float8_e4m3fnuz', float8_e5m2: 'float8_e5m2',
   float8_e5m2fnuz: 'float8_e5m2fnuz', float8_e8m0fnu: 'float8_e8m0fnu', float4_e2m1fn_x2: 'float4_e2m1fn_x2',
+  bits8: 'bits8', bits16: 'bits16', bits1x8: 'bits1x8', bits2x4: 'bits2x4', bits4x2: 'bits4x2',
 };
 
 export class TorchDtype extends PyNative {
@@ -143,8 +144,15 @@ export class TorchTensor extends PyNative {
   quant?: Quantization;
   /** Class when rebuilt as a Tensor subclass other than Parameter. */
   subclass?: string;
-  /** For sparse tensors: their component tensors. */
+  /**
+   * For a tensor with no storage of its own (sparse, nested, a wrapper subclass): the tensors
+   * that hold its data, whose bytes are its bytes. Its own shape and dtype are what the model has.
+   */
   parts?: { name: string; tensor: TorchTensor }[];
+  /** Made by `_rebuild_wrapper_subclass`: its data are the tensors of the state it is given next. */
+  wrapper = false;
+  /** Device, when it is not its storage's location (a wrapper subclass, an XLA tensor saved from the CPU). */
+  device?: string;
   layout = 'strided';
   constructor(
     readonly storage: Storage | null,
@@ -168,6 +176,9 @@ export class TorchTensor extends PyNative {
     p.quant = this.quant;
     p.layout = this.layout;
     p.parts = this.parts;
+    p.wrapper = this.wrapper;
+    p.device = this.device;
+    if (this.wrapper) p.subclass = this.subclass;
     p.depth = this.depth;
     return p;
   }
@@ -357,16 +368,21 @@ HANDLERS.set('torch._utils._rebuild_tensor_v3', (args, site) => {
   t.requiresGrad = bool(args[4]);
   return t;
 });
+// A Parameter around a tensor rebuild the reader does not read stays that rebuild: the warning
+// about it names the function inside, and the model loses one tensor rather than the whole file.
 HANDLERS.set('torch._utils._rebuild_parameter', (args, site) => {
+  if (unreadRebuild(args[0])) return args[0];
   if (!(args[0] instanceof TorchTensor)) return badArgs(site, '_rebuild_parameter', `data is ${describeValue(args[0])}`);
   return args[0].asParameter(bool(args[1]));
 });
 HANDLERS.set('torch._utils._rebuild_parameter_with_state', (args, site) => {
+  if (unreadRebuild(args[0])) return args[0];
   if (!(args[0] instanceof TorchTensor)) return badArgs(site, '_rebuild_parameter_with_state', `data is ${describeValue(args[0])}`);
   return args[0].asParameter(bool(args[1]));
 });
 HANDLERS.set('torch.nn.parameter.Parameter', (args) => {
   if (args[0] instanceof TorchTensor) return args[0].asParameter(args.length > 1 ? bool(args[1]) : true);
+  if (unreadRebuild(args[0])) return args[0];
   return new PyObject(new PyGlobal('torch.nn.parameter', 'Parameter'), args, 'reduce');
 });
 HANDLERS.set('torch._utils._rebuild_qtensor', (args, site) => {
@@ -428,18 +444,173 @@ function rebuildSparse(fn: string): Handler {
 }
 HANDLERS.set('torch._utils._rebuild_sparse_tensor', rebuildSparse('_rebuild_sparse_tensor'));
 HANDLERS.set('torch._utils._rebuild_sparse_csr_tensor', rebuildSparse('_rebuild_sparse_csr_tensor'));
+/**
+ * A wrapper tensor subclass (torchao's AffineQuantizedTensor and Float8Tensor, DTensor...), which
+ * has no storage: torch saves the class, dtype, size and strides the model sees, and
+ * `_rebuild_from_type_v2` then gives it the state holding its data (wrapperParts). It counts as
+ * one tensor of that size, whatever its data (packed integers and scales, or one shard).
+ */
+HANDLERS.set('torch._utils._rebuild_wrapper_subclass', (args, site) => {
+  const fn = '_rebuild_wrapper_subclass';
+  const [cls, dtype, size, stride, , layout, device, requiresGrad] = args;
+  const dt = dtype instanceof TorchDtype ? dtype : badArgs(site, fn, `dtype is ${describeValue(dtype)}`);
+  const shape = intList(size, site, fn, 'size');
+  if (shape.some((d) => d < 0)) badArgs(site, fn, `size [${shape.join(', ')}] has a negative dimension`);
+  const strides = stride === null || stride === undefined ? null : intList(stride, site, fn, 'stride');
+  const t = new TorchTensor(null, 0, shape, strides, dt.name, `torch.${dt.spelled}`);
+  t.wrapper = true;
+  t.parts = [];
+  if (cls instanceof PyGlobal) t.subclass = cls.full;
+  if (layout instanceof TorchConstant && layout.kind === 'layout') t.layout = layout.name;
+  if (typeof device === 'string') t.device = device;
+  t.requiresGrad = bool(requiresGrad);
+  return t;
+});
+
+/**
+ * The tensors holding a wrapper subclass's data, from the state torch saved with it (its
+ * `__dict__`, or `(__dict__, slots)`): torchao's int_data, scale and zero_point, DTensor's
+ * `_local_tensor`. A wrapper inside (torchao's tensor_impl) brings its own, under its name. Other
+ * objects of the state (DTensor's `_spec`, whose device mesh holds a tensor of ranks) are not the
+ * weight's data and are not searched.
+ */
+function wrapperParts(state: PyValue | undefined): { name: string; tensor: TorchTensor }[] {
+  const out: { name: string; tensor: TorchTensor }[] = [];
+  const seen = new Set<TorchTensor>();
+  const add = (name: string, v: PyValue) => {
+    if (!(v instanceof TorchTensor) || seen.has(v)) return;
+    seen.add(v);
+    if (v.parts && !v.storage) for (const p of v.parts) out.push({ name: `${name}.${p.name}`, tensor: p.tensor });
+    else out.push({ name, tensor: v });
+  };
+  const dicts = state instanceof PyDict ? [state] : state instanceof PyTuple ? state.items.filter((x): x is PyDict => x instanceof PyDict) : [];
+  for (const d of dicts) {
+    for (const [k, v] of d.entries()) {
+      const key = typeof k === 'string' ? k : describeValue(k);
+      if (v instanceof PyList || v instanceof PyTuple) v.items.forEach((x, i) => add(`${key}.${i}`, x));
+      else add(key, v);
+    }
+  }
+  return out;
+}
+
+/** `_is_param` in a custom tensor's state: torch 2.x's nn.Parameter of one is the tensor itself, flagged. */
+function flaggedParameter(state: PyValue | undefined): boolean {
+  const dicts = state instanceof PyDict ? [state] : state instanceof PyTuple ? state.items.filter((x): x is PyDict => x instanceof PyDict) : [];
+  return dicts.some((d) => d.get('_is_param') === true);
+}
+
 HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site) => {
-  const [func, newType, fargs] = args;
+  const [func, newType, fargs, state] = args;
   let inner: PyValue;
   if (func instanceof PyGlobal && func.call && fargs instanceof PyTuple) inner = func.call(fargs.items, site);
   else return new PyObject(new PyGlobal('torch._tensor', '_rebuild_from_type_v2'), args, 'reduce');
   if (!(inner instanceof TorchTensor)) return inner;
+  if (inner.wrapper) {
+    inner.parts = wrapperParts(state);
+    if (flaggedParameter(state)) inner.parameter = true;
+  }
   if (newType instanceof PyGlobal) {
     if (newType.full === 'torch.nn.parameter.Parameter') return inner.asParameter(inner.requiresGrad);
     if (newType.full !== 'torch.Tensor' && newType.full !== 'torch._tensor.Tensor') inner.subclass = newType.full;
   }
   return inner;
 });
+
+/**
+ * A nested tensor (torch.nested, strided layout): torch saves its buffer (`values()`: the
+ * components' elements one after another) and the components' sizes, strides and offsets as
+ * int64 tensors. It is one tensor, of the buffer's elements: a nested tensor's numel() is the sum
+ * of its components' elements, which is its buffer for the contiguous ones torch.nested makes.
+ */
+HANDLERS.set('torch._utils._rebuild_nested_tensor', (args, site) => {
+  const fn = '_rebuild_nested_tensor';
+  const parts = ['values', 'sizes', 'strides', 'offsets'].map((name, i) => {
+    const x = args[i];
+    if (!(x instanceof TorchTensor) || x.parts) return badArgs(site, fn, `${name} is ${describeValue(x)}, not a tensor`);
+    return { name, tensor: x };
+  });
+  const values = parts[0].tensor;
+  const t = new TorchTensor(null, 0, values.shape.slice(), null, values.dtype, values.formatDtype);
+  t.layout = 'nested';
+  t.parts = parts;
+  t.requiresGrad = values.requiresGrad;
+  return t;
+});
+
+/**
+ * An XLA, MTIA or MAIA tensor as torch 2.x saves it: a CPU copy, and the dtype and device it goes
+ * back to (`data.to(dtype=dtype, device=device)`). On the copy's storage when the dtype is the
+ * copy's (always, as torch writes it); otherwise the copy is its data.
+ */
+HANDLERS.set('torch._utils._rebuild_device_tensor_from_cpu_tensor', (args, site) => {
+  const fn = '_rebuild_device_tensor_from_cpu_tensor';
+  const cpu = args[0] instanceof TorchTensor ? args[0] : badArgs(site, fn, `data is ${describeValue(args[0])}`);
+  const dtype = args[1] instanceof TorchDtype ? args[1] : badArgs(site, fn, `dtype is ${describeValue(args[1])}`);
+  let t: TorchTensor;
+  if (cpu.dtype === dtype.name && cpu.storage) {
+    t = new TorchTensor(cpu.storage, cpu.offset, cpu.shape, cpu.stride, cpu.dtype, cpu.formatDtype);
+  } else {
+    t = new TorchTensor(null, 0, cpu.shape.slice(), null, dtype.name, `torch.${dtype.spelled}`);
+    t.parts = [{ name: 'cpu', tensor: cpu }];
+  }
+  if (typeof args[2] === 'string') t.device = args[2];
+  t.requiresGrad = bool(args[3]);
+  return t;
+});
+
+/**
+ * An XLA (ORT, HPU) tensor as torch before 2.6 saves it: a numpy array of its values inside the
+ * pickle, and the dtype and device it goes back to. The array is read as data, never built: numpy pickles it as `_reconstruct` with the
+ * state `(version, shape, dtype, fortran, bytes)`, or (protocol 5) `_frombuffer(bytes, dtype, shape,
+ * order)`. The tensor has no storage in the archive; an array of another form stays unread.
+ */
+function rebuildFromNumpy(fn: string): Handler {
+  return (args, site) => {
+    const shape = numpyShape(args[0]);
+    const dtype = args[1];
+    if (!shape || !(dtype instanceof TorchDtype)) return new PyObject(new PyGlobal('torch._utils', fn), args, 'reduce');
+    if (shape.length > 64) badArgs(site, fn, `the array has ${shape.length} dimensions`);
+    const t = new TorchTensor(null, 0, shape, null, dtype.name, `torch.${dtype.spelled}`);
+    if (typeof args[2] === 'string') t.device = args[2];
+    t.requiresGrad = bool(args[3]);
+    return t;
+  };
+}
+HANDLERS.set('torch._utils._rebuild_device_tensor_from_numpy', rebuildFromNumpy('_rebuild_device_tensor_from_numpy'));
+
+const NUMPY_MULTIARRAY = /^numpy(\._core|\.core)?\.(multiarray|numeric)$/;
+
+/** The shape of a pickled numpy array, read from its pickled form; undefined for anything else. */
+function numpyShape(v: PyValue | undefined): number[] | undefined {
+  if (!(v instanceof PyObject) || !(v.callable instanceof PyGlobal) || !NUMPY_MULTIARRAY.test(v.callable.module)) return undefined;
+  let shape: PyValue | undefined;
+  if (v.callable.name === '_reconstruct' && v.state instanceof PyTuple && v.state.items.length >= 5) shape = v.state.items[1];
+  else if (v.callable.name === '_frombuffer') shape = v.args[2];
+  if (!(shape instanceof PyTuple || shape instanceof PyList)) return undefined;
+  const dims: number[] = [];
+  for (const d of shape.items) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return undefined;
+    dims.push(d);
+  }
+  return dims;
+}
+
+/**
+ * The torch function of a tensor rebuild the reader does not read (a `torch._utils._rebuild_*`, or
+ * `_rebuild_from_type_v2` around a function it does not know), which torch.load would make a
+ * tensor of and the reader keeps as opaque data; undefined for anything else.
+ */
+export function unreadRebuild(v: PyValue | undefined): string | undefined {
+  if (!(v instanceof PyObject) || !(v.callable instanceof PyGlobal)) return undefined;
+  const c = v.callable;
+  if (c.module === 'torch._tensor' && c.name.startsWith('_rebuild_from_type')) {
+    const f = v.args[0];
+    return `${c.full}(${f instanceof PyGlobal ? f.full : describeValue(f ?? null)}, …)`;
+  }
+  if (c.module === 'torch._utils' && c.name.startsWith('_rebuild_')) return c.full;
+  return undefined;
+}
 
 /** A TorchScript class object as torch.save pickles it: its class and the state it was saved with. */
 export interface ScriptObjectState {
@@ -569,6 +740,9 @@ function stridedBytes(t: TorchTensor, file: string, rec: string): number {
   return numel * es;
 }
 
+/** Components named in a record's `components` (a wrapper subclass's state may hold many). */
+const MAX_COMPONENTS_LISTED = 16;
+
 /** Turn named tensors into records, checking that each view fits inside its storage. */
 export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
   const out: TensorRecord[] = [];
@@ -579,14 +753,20 @@ export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
     if (n.extra) Object.assign(extra, n.extra);
     let nbytes: number;
     if (t.parts && !t.storage) {
-      // Sparse: the dense shape and numel; the bytes of its components, each checked.
+      // Sparse (the dense shape), nested (its buffer's elements), a wrapper subclass (the size the
+      // model sees, not its packed data's or its shard's): its own shape and numel, and the bytes
+      // of the tensors holding its data, each checked.
       if (itemSize(t.dtype) === undefined) throw new CheckpointError('bad-dtype', `dtype ${t.dtype} has no whole-byte element size`, { file, record: rec });
       numelOf(t.shape, file, rec);
       nbytes = 0;
       for (const p of t.parts) nbytes += stridedBytes(p.tensor, file, `${rec} (${p.name})`);
-      const values = t.parts[t.parts.length - 1].tensor;
-      extra.nnz = values.shape.length ? values.shape[0] : 1;
-      extra.components = t.parts.map((p) => `${p.name} ${p.tensor.dtype} [${p.tensor.shape.join(', ')}]`).join(', ');
+      if (t.layout.startsWith('sparse') && t.parts.length) {
+        const values = t.parts[t.parts.length - 1].tensor;
+        extra.nnz = values.shape.length ? values.shape[0] : 1;
+      }
+      const listed = t.parts.slice(0, MAX_COMPONENTS_LISTED).map((p) => `${p.name} ${p.tensor.dtype} [${p.tensor.shape.join(', ')}]`);
+      if (t.parts.length > MAX_COMPONENTS_LISTED) listed.push(`… ${t.parts.length - MAX_COMPONENTS_LISTED} more`);
+      extra.components = listed.length ? listed.join(', ') : 'none (no tensor in its state)';
     } else {
       nbytes = stridedBytes(t, file, rec);
     }
@@ -602,7 +782,8 @@ export function toRecords(list: NamedTensor[], file: string): TensorRecord[] {
       if (t.quant.zeroPoint !== undefined) extra.zero_point = t.quant.zeroPoint;
       if (t.quant.axis !== undefined) extra.axis = t.quant.axis;
     }
-    if (s && s.location !== 'cpu') extra.device = s.location;
+    const device = t.device ?? s?.location;
+    if (device && device !== 'cpu') extra.device = device;
     const r = tensorRecord(
       n.name,
       t.dtype,
