@@ -73,6 +73,9 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (siblings && (name.endsWith('_u') || name.endsWith('_v')) && name.length - at > 2 && siblings.has(`${name.slice(0, -2)}_orig`)) {
     return { role: 'buffer', reason: `spectral_norm power-iteration vector (${name.slice(at)} beside ${name.slice(at, -2)}_orig)` };
   }
+  // MoCo (v1, v2) registers its dictionary of negative keys `queue` (dim x K, 128 x 65536 in the
+  // ResNet-50 checkpoints: 8.4M floats) as a buffer, beside the `queue_ptr` it is written at.
+  if (siblings && isLocalName(name, at, 'queue') && siblings.has(`${name.slice(0, at)}queue_ptr`)) return MOCO_QUEUE;
   if (siblings && isParent(name, at, 'model_ema')) {
     const ema = emaBuffer(name, at, t.shape, siblings);
     if (ema) return ema;
@@ -129,6 +132,7 @@ const FAIRSEQ_VERSION = decision('buffer', 'fairseq encoder/decoder version buff
 const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state of quantization-aware training (torch.ao.quantization buffers)');
 const TRIL = decision('buffer', 'causal attention mask (tril)');
 const FX_CONSTANT = decision('buffer', 'tensor constant of a torch.fx GraphModule (_tensor_constant<i>)');
+const MOCO_QUEUE = decision('buffer', 'queue of negative keys (MoCo), beside its queue_ptr');
 const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean, pixel_std)');
 
 /**

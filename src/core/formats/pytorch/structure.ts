@@ -5,15 +5,15 @@
  * to optimizer state, epochs and hyper-parameters). DataParallel's `module.` prefix is recognised
  * and stripped. Walks are depth-checked and budgeted, and cycles are cut.
  */
-import { sameDims } from '../../coverage';
-import { isFloating } from '../../dtypes';
+import { numelOf, sameDims } from '../../coverage';
+import { isFloating, itemSize } from '../../dtypes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
-import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, TorchDtype, TorchTensor, unreadRebuild } from './torch';
+import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, Storage, TorchDtype, TorchTensor, unreadRebuild } from './torch';
 
 export interface Interpretation {
   tensors: NamedTensor[];
@@ -23,7 +23,7 @@ export interface Interpretation {
   warnings: Warning[];
   prefixes: string[];
   /** How the top-level object was read, for display. */
-  layout: 'state_dict' | 'module' | 'training' | 'tensors' | 'optimizer';
+  layout: 'state_dict' | 'module' | 'training' | 'tensors' | 'optimizer' | 'rng-state';
 }
 
 /** Keys under which training checkpoints nest the model, in order of preference. */
@@ -447,6 +447,10 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     return finish(res, file, w);
   }
   const dict = root instanceof PyDict ? root : root instanceof PyObject && root.dictItems && !root.state ? root.dictItems : undefined;
+  if (dict && isRngStateFile(dict)) {
+    readRngStateFile(w, dict, res, onPath);
+    return finish(res, file, w);
+  }
   const finder: Finder = { modules: [], stack: [] };
   if (!dict) {
     walk(w, root, '', res.tensors, {}, 0, onPath, finder);
@@ -464,6 +468,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     res.prefixes.push(`${modelKey}.`);
     onPath.add(dict);
     readModel(w, dict.get(modelKey)!, res, onPath);
+    if (modelKey === 'module' && dict.has('param_shapes') && dict.has('buffer_names')) deepSpeedModel(dict, res, file);
     for (const [k, v] of dict.entries()) {
       const key = keyString(k);
       if (key === modelKey) continue;
@@ -481,11 +486,26 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     res.layout = 'state_dict';
     const model: NamedTensor[] = [];
     onPath.add(dict);
+    const copies = emaCopies(dict);
+    // In a flat state dict every entry is a tensor of the model, whatever its name (a sampler's
+    // uint8 `random_state` buffer); generator states are told apart only in a checkpoint.
+    const flat = dict.values.every((v) => v instanceof TorchTensor || v instanceof TorchDtype);
     for (const [k, v] of dict.entries()) {
       const key = keyString(k);
+      const copied = copies.get(key);
       if (isOptimizerEntry(key, v)) {
         walk(w, v, key, res.tensors, { role: 'optimizer-state', reason: `optimizer state under "${key}"` }, 1, onPath);
         checkpoint[key] = plainOptimizer(v);
+        res.layout = 'training';
+      } else if (copied !== undefined) {
+        // An EMA copy beside the model it averages (rosinality's StyleGAN2 `g_ema` beside `g`,
+        // StyleGAN2-ADA's `G_ema` beside `G`): kept for sampling, not a second model, as a
+        // checkpoint's `model_ema` beside its `model` is not. (Its tree is still drawn.)
+        walk(w, v, key, model, { role: 'other', reason: `exponential moving average copy of "${copied}", stored beside it: not part of the model` }, 1, onPath, finder);
+        res.layout = 'training';
+      } else if (!flat && isRngEntry(key, v)) {
+        walk(w, v, key, res.tensors, { role: 'other', reason: `random number generator state under "${key}", beside the model` }, 1, onPath);
+        checkpoint[key] = plain(v, 0, { n: 5000 });
         res.layout = 'training';
       } else if (v instanceof TorchTensor || containsTensor(v)) {
         walk(w, v, key, model, {}, 1, onPath, finder);
@@ -565,6 +585,210 @@ function noTensors(dict: PyDict, res: Interpretation): void {
       ? "a GradScaler's state_dict() (torch.cuda.amp)"
       : undefined;
   res.warnings.push({ code: 'no-model', message: what ? `no model: the file is ${what}, with no tensors` : 'no model: the file holds no tensors' });
+}
+
+/**
+ * The keys of a checkpoint that hold an exponential moving average of a model saved beside it:
+ * each maps to the key of the model it copies. A key is a copy when one `_`-separated word of it
+ * is `ema` (or `shadow`, as EMA helpers call their averages) and the key without that word holds
+ * tensors too: rosinality's StyleGAN2 `g_ema` beside `g`, StyleGAN2-ADA's `G_ema` beside `G`,
+ * BasicSR's `params_ema` beside `params`, `ema_model` beside `model`. A copy without its model
+ * (a lone `ema`, or `g_ema` with no `g`) is the model itself and is not set aside.
+ */
+function emaCopies(dict: PyDict): Map<string, string> {
+  const copies = new Map<string, string>();
+  let keys: Set<string> | undefined;
+  for (const [k, v] of dict.entries()) {
+    if (typeof k !== 'string' || !EMA_WORD.test(k)) continue;
+    keys ??= new Set(dict.keys.filter((x): x is string => typeof x === 'string'));
+    const words = k.split('_');
+    for (let i = 0; i < words.length; i++) {
+      if (!EMA_WORDS.has(words[i].toLowerCase())) continue;
+      const model = [...words.slice(0, i), ...words.slice(i + 1)].join('_');
+      if (model && model !== k && keys.has(model) && !EMA_WORD.test(model) && containsTensor(dict.get(model)) && containsTensor(v)) {
+        copies.set(k, model);
+        break;
+      }
+    }
+  }
+  return copies;
+}
+
+const EMA_WORDS = new Set(['ema', 'shadow']);
+const EMA_WORD = /(^|_)(ema|shadow)(_|$)/i;
+
+/**
+ * Names under which training code saves torch's random number generator states (torch.get_rng_state(),
+ * a uint8 tensor; torch.cuda.get_rng_state_all(), a list of them): `rng_state`, `cuda_rng_state`,
+ * `torch_rng_state`, accelerate's `torch_manual_seed`, `torch_cuda_manual_seed`, `random_state`.
+ */
+const RNG_KEY = /rng|random_state|manual_seed/i;
+
+/** Devices whose generator states Hugging Face Trainer's rng_state.pth keys by device name, beside `python` and `numpy`. */
+const RNG_DEVICES = new Set(['cpu', 'cuda', 'xpu', 'npu', 'mlu', 'musa', 'hpu', 'mps']);
+
+/** Whether `v` holds tensors and every one is uint8, as a generator state is (a budgeted walk). */
+function onlyByteTensors(v: PyValue | undefined, budget = { n: 10_000 }, depth = 0): boolean {
+  let found = false;
+  const visit = (x: PyValue | undefined, d: number): boolean => {
+    if (x === null || x === undefined || typeof x !== 'object') return true;
+    if (d > 16 || --budget.n < 0) return false;
+    if (x instanceof TorchTensor) {
+      found = true;
+      return x.dtype === 'uint8';
+    }
+    if (x instanceof PyDict) return x.values.every((y) => visit(y, d + 1));
+    if (x instanceof PyList || x instanceof PyTuple) return x.items.every((y) => visit(y, d + 1));
+    // Anything else holding tensors (a module, an object) is not a generator state.
+    return !containsTensor(x);
+  };
+  return visit(v, depth) && found;
+}
+
+/** A key beside a model that holds generator states, never weights. */
+function isRngEntry(key: string, v: PyValue | undefined): boolean {
+  return RNG_KEY.test(key) && onlyByteTensors(v);
+}
+
+/**
+ * A file of random number generator states alone, saved to resume training: Hugging Face
+ * Trainer's rng_state.pth (`python`, `numpy`, `cpu`, `cuda`...), accelerate's
+ * random_states_<i>.pkl (`random_state`, `numpy_random_seed`, `torch_manual_seed`,
+ * `torch_cuda_manual_seed`...). Every key holding tensors must be a generator state's, and every
+ * tensor uint8.
+ */
+function isRngStateFile(dict: PyDict): boolean {
+  const trainer = dict.has('python') || dict.has('numpy');
+  let any = false;
+  for (const [k, v] of dict.entries()) {
+    if (!containsTensor(v)) continue;
+    const key = keyString(k);
+    if (!(RNG_KEY.test(key) || (trainer && RNG_DEVICES.has(key))) || !onlyByteTensors(v)) return false;
+    any = true;
+  }
+  return any;
+}
+
+/** Generator states alone hold no model: their tensors (uint8 states) are neither parameters nor buffers. */
+function readRngStateFile(w: Walker, dict: PyDict, res: Interpretation, onPath: Set<object>): void {
+  res.layout = 'rng-state';
+  walk(w, dict, '', res.tensors, { role: 'other', reason: 'random number generator state (the file holds generator states, no model)' }, 0, onPath);
+  const checkpoint: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of dict.entries()) checkpoint[keyString(k)] = plain(v, 0, { n: 2000 });
+  res.checkpoint = checkpoint;
+  const what = dict.has('cpu') && dict.has('python')
+    ? "Hugging Face Trainer's rng_state.pth"
+    : dict.has('torch_manual_seed') || dict.has('random_state')
+      ? "accelerate's random_states_<i>.pkl"
+      : 'saved for resuming training';
+  const n = res.tensors.length;
+  res.warnings.push({ code: 'no-model', message: `no model: the file holds random number generator states (${what}); its ${n} tensor${n === 1 ? ' is a generator state' : 's are generator states'}, neither parameters nor buffers` });
+}
+
+/**
+ * DeepSpeed's mp_rank_<r>_model_states.pt keeps the model's state dict under `module`, and beside
+ * it what zero_to_fp32.py reads: `buffer_names`, `param_shapes` (the optimizer's parameters, name
+ * -> torch.Size: a list of one dict per parameter group, or one dict in older versions),
+ * `frozen_param_shapes` (parameters without gradients, since 0.9) and `shared_params` (a tied
+ * name -> the name holding its data). Those lists say which entries are parameters and which
+ * buffers. Under ZeRO-3 the parameters are partitioned into the optimizer's shard files
+ * (zero_pp_rank_*_optim_states.pt) and `module` holds a placeholder for each (an empty tensor,
+ * one element in DeepSpeed before 0.4): the shapes are the recorded ones, so the model counts as
+ * torch counts it after zero_to_fp32.py. A placeholder becomes a tensor of its recorded shape on a
+ * storage that is not in this file (no data offset); the names of one parameter (its placeholder,
+ * or `shared_params`) share that storage, so a tie is counted once.
+ */
+function deepSpeedModel(dict: PyDict, res: Interpretation, file: string): void {
+  const shapes = new Map<string, number[]>();
+  let bad = 0;
+  const read = (d: PyValue | undefined) => {
+    if (!(d instanceof PyDict)) return;
+    for (const [k, v] of d.entries()) {
+      const dims = v instanceof PyTuple || v instanceof PyList ? v.items.map((x) => (typeof x === 'bigint' ? Number(x) : x)) : undefined;
+      if (typeof k === 'string' && dims && dims.every((x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) shapes.set(k, dims as number[]);
+      else bad++;
+    }
+  };
+  const ps = dict.get('param_shapes');
+  if (ps instanceof PyList || ps instanceof PyTuple) ps.items.forEach(read);
+  else read(ps);
+  const trainable = shapes.size;
+  read(dict.get('frozen_param_shapes'));
+  const shared = new Map<string, string>();
+  const sp = dict.get('shared_params');
+  if (sp instanceof PyDict) for (const [k, v] of sp.entries()) if (typeof k === 'string' && typeof v === 'string') shared.set(k, v);
+  const bn = dict.get('buffer_names');
+  const buffers = new Set<string>(bn instanceof PyList || bn instanceof PyTuple ? bn.items.filter((x): x is string => typeof x === 'string') : []);
+  // Names as the state dict holds them (stripDataParallel may have cut a `module.`).
+  const stripped = res.warnings.some((x) => x.code === 'dataparallel-prefix');
+  const lookup = <T>(m: Map<string, T> | Set<string>, name: string): string | undefined => (m.has(name) ? name : stripped && m.has(`module.${name}`) ? `module.${name}` : undefined);
+  const partitioned = new Map<Storage, { storage: Storage; shape: number[] }>();
+  const byRoot = new Map<string, { storage: Storage; shape: number[] }>();
+  let placeholders = 0;
+  let unknown = 0;
+  for (const t of res.tensors) {
+    const own = lookup(shapes, t.name);
+    const tie = own === undefined ? lookup(shared, t.name) : undefined;
+    const root = own ?? (tie !== undefined && shapes.has(shared.get(tie)!) ? shared.get(tie)! : undefined);
+    if (root === undefined) {
+      if (lookup(buffers, t.name) !== undefined && !t.role) {
+        t.role = 'buffer';
+        t.roleReason = "listed in DeepSpeed's buffer_names";
+      }
+      if (shapes.size && t.tensor.storage && numelOf(t.tensor.shape) === 0 && lookup(buffers, t.name) === undefined) unknown++;
+      continue;
+    }
+    const shape = shapes.get(root)!;
+    const src = t.tensor;
+    if (!t.role) {
+      t.role = 'parameter';
+      t.roleReason = root === own ? (shapes.size > trainable && !isTrainable(root, dict) ? "listed in DeepSpeed's frozen_param_shapes" : "listed in DeepSpeed's param_shapes") : `tied to ${root} (DeepSpeed's shared_params)`;
+    }
+    if (!src.storage || numelOf(src.shape) >= numelOf(shape)) continue; // the values themselves (ZeRO-1, ZeRO-2)
+    let p = partitioned.get(src.storage) ?? byRoot.get(root);
+    if (!p) {
+      const es = itemSize(src.dtype) ?? 1;
+      const n = numelOf(shape);
+      const key = `zero3-partitioned/${root}`;
+      const storage = new Storage(key, `${file}:${key}`, src.storage.type, src.storage.type.dtype ? n : n * es, src.storage.location);
+      p = { storage, shape };
+    }
+    partitioned.set(src.storage, p);
+    byRoot.set(root, p);
+    const whole = new TorchTensor(p.storage, 0, p.shape.slice(), contiguous(p.shape), src.dtype, src.formatDtype);
+    whole.parameter = src.parameter;
+    whole.requiresGrad = src.requiresGrad;
+    t.tensor = whole;
+    t.extra = { ...(t.extra ?? {}), partitioned: 'ZeRO-3: the values are in the optimizer shard files' };
+    placeholders++;
+  }
+  if (bad) res.warnings.push({ code: 'deepspeed-shapes', message: `${bad} entr${bad === 1 ? 'y' : 'ies'} of DeepSpeed's param_shapes/frozen_param_shapes are not shapes and were ignored` });
+  if (!placeholders) return;
+  const n = partitioned.size;
+  const from = dict.get('frozen_param_shapes') instanceof PyDict ? 'param_shapes and frozen_param_shapes' : 'param_shapes';
+  const missing = unknown ? `; ${unknown} empty tensor${unknown === 1 ? ' has' : 's have'} no recorded shape and count${unknown === 1 ? 's' : ''} as empty` : '';
+  res.warnings.push({
+    code: 'zero3-partitioned',
+    message: `DeepSpeed ZeRO-3: the weights are partitioned into the ZeRO optimizer shard files (zero_pp_rank_*_optim_states.pt) and "module" holds ${n} placeholder${n === 1 ? '' : 's'} in their place${placeholders > n ? ` (under ${placeholders} names)` : ''}; their shapes come from ${from} (as zero_to_fp32.py reads them), with no values in this file${missing}`,
+  });
+}
+
+/** Whether `name` is in `param_shapes` (trainable) rather than only in `frozen_param_shapes`. */
+function isTrainable(name: string, dict: PyDict): boolean {
+  const ps = dict.get('param_shapes');
+  const dicts = ps instanceof PyList || ps instanceof PyTuple ? ps.items : [ps];
+  return dicts.some((d) => d instanceof PyDict && d.has(name));
+}
+
+/** Row-major strides of a shape. */
+function contiguous(shape: number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= Math.max(1, shape[i]);
+  }
+  return strides;
 }
 
 /** The model part: a whole module (exact tree) or a state dict (names by path). */
