@@ -188,7 +188,7 @@ describe('analysis', () => {
   });
 
   it('the config ties the head only when it is absent and an embedding exists', () => {
-    const cfg = { model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 50 };
+    const cfg = { model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 50, tie_word_embeddings: true };
     const base = [rec('model.embed_tokens.weight', [50, 8]), rec('model.norm.weight', [8])];
     const tied = analyze(raw(base, { config: cfg }));
     assert.deepStrictEqual(tied.shared.map((g) => [g.relation, g.tensors.sort()]), [['declared', ['lm_head.weight', 'model.embed_tokens.weight']]]);
@@ -196,8 +196,16 @@ describe('analysis', () => {
     assert.strictEqual(analyze(raw(base, { config: { ...cfg, tie_word_embeddings: false } })).shared.length, 0);
     assert.strictEqual(analyze(raw(base, { config: { ...cfg, architectures: ['LlamaModel'] } })).shared.length, 0, 'a base model has no head');
     const both = analyze(raw([...base, rec('lm_head.weight', [50, 8])], { config: cfg }));
-    assert.strictEqual(both.shared.length, 0);
+    // transformers re-ties a head stored apart: the loaded model has the embedding once.
+    assert.deepStrictEqual(both.shared.map((g) => [g.relation, g.tensors.sort()]), [['declared', ['lm_head.weight', 'model.embed_tokens.weight']]]);
+    assert.deepStrictEqual(both.parameters, { unique: 408, total: 808 });
+    assert.strictEqual(both.tensors.find((t) => t.name === 'lm_head.weight')?.extra?.storedStorage, 'lm_head.weight', 'the storage it was read from is kept');
     assert.ok(both.warnings.some((w) => w.code === 'tie-stored-separately'), 'a stored head beside a tying config is flagged');
+    const otherShape = analyze(raw([...base, rec('lm_head.weight', [50, 8], { dtype: 'float16', nbytes: 800 })], { config: cfg }));
+    assert.strictEqual(otherShape.shared.length, 0, 'not counted once when the layouts differ');
+    const llamaDefault = analyze(raw([...base, rec('lm_head.weight', [50, 8])], { config: { ...cfg, tie_word_embeddings: undefined } }));
+    assert.strictEqual(llamaDefault.shared.length, 0, "LlamaConfig's default is false");
+    assert.ok(!llamaDefault.warnings.some((w) => w.code.startsWith('tie-')));
     const same = analyze(raw([rec('model.embed_tokens.weight', [50, 8], { storage: 's' }), rec('lm_head.weight', [50, 8], { storage: 's' })], { config: cfg }));
     assert.ok(!same.warnings.some((w) => w.code === 'tie-stored-separately'), 'not when they already share storage');
     const noEmb = analyze(raw([rec('model.norm.weight', [8])], { config: cfg }));
@@ -403,7 +411,7 @@ describe("the reader's records: analysed in place when handed over, copied other
       ],
       {
         format: 'safetensors',
-        config: { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 50 },
+        config: { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 50, tie_word_embeddings: true },
         sidecars: { 'adapter_config.json': { peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj'] } },
       },
     );

@@ -42,6 +42,12 @@ export interface AnalyzeOptions {
    * under several configs).
    */
   consume?: boolean;
+  /**
+   * The raw checkpoint's declared ties are all there are: config.json declares none. The diff
+   * re-analyses a checkpoint under comparison names with its ties passed explicitly, which
+   * config.json must not declare again under the new names.
+   */
+  declaredOnly?: boolean;
 }
 
 export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoint {
@@ -51,7 +57,7 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   // annotate() renames an adapter's tensors, which are these same records when analyze() owns
   // them. Their warnings come after annotate()'s.
   const configWarnings: Warning[] = [];
-  const fromConfig = configTies(raw.config, raw.tensors, raw.declaredTies, configWarnings);
+  const fromConfig = opts.declaredOnly ? [] : configTies(raw.config, raw.tensors, raw.declaredTies, configWarnings);
   // The names, for the role rules that read other tensors': indexed only if one of them asks.
   const siblings = siblingsOf(raw.tensors);
   const tensors: Tensor[] = raw.tensors.map((t) => toTensor(opts.consume ? t : copyRecord(t), siblings));
@@ -63,6 +69,8 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   const ties: DeclaredTie[] = [...raw.declaredTies, ...fromConfig];
   // Names are looked up only to resolve ties: most checkpoints have none and make no map of 100,000 names.
   const byName = new Map<string, Tensor>();
+  // The diff passes tensors retied in an earlier analysis (diff/match.ts reanalyse).
+  let retied = opts.declaredOnly === true && tensors.some(isRetied);
   if (ties.length) for (let i = 0; i < tensors.length; i++) byName.set(tensors[i].name, tensors[i]);
   for (const tie of ties) {
     const target = byName.get(tie.target);
@@ -70,7 +78,17 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
       warnings.push({ code: 'tie-target-missing', message: `declared tie ${tie.name} -> ${tie.target}: ${tie.target} is not in the checkpoint` });
       continue;
     }
-    if (byName.has(tie.name)) continue; // stored after all; its storage says what it shares
+    const stored = byName.get(tie.name);
+    if (stored) {
+      // Stored after all: its storage says what it shares. But config.json ties a head that is
+      // stored apart from its embedding only when the loaded model has the embedding alone
+      // (configTies checked their layouts match): the head is counted on the embedding's storage.
+      if (tie.source === 'config' && stored.storage !== target.storage && target.storage !== null) {
+        retie(stored, target, tie);
+        retied = true;
+      }
+      continue;
+    }
     const t: Tensor = {
       ...target,
       name: tie.name,
@@ -84,7 +102,7 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
     byName.set(t.name, t);
   }
 
-  const { shared, storageOf } = groupStorages(tensors);
+  const { shared, storageOf } = groupStorages(tensors, retied);
   let storages: Storage[] | undefined;
   const root = buildTree(raw, tensors, shared, storedCount(annotations));
   const rootCounts = root;
@@ -141,6 +159,22 @@ function toTensor(record: TensorRecord, siblings: Siblings): Tensor {
 /** GPT-2's own naming (`h.N.attn.c_attn`): its projections are transformers' Conv1D. */
 const GPT2_NAMING = /(^|\.)h\.\d+\.attn\.c_attn\.weight$/;
 
+/**
+ * A stored tensor that a declared tie makes one with `target` in the loaded model (a head stored
+ * apart from the embedding it is tied to): it is put on the target's storage, so that it counts
+ * once with it, and keeps its own place in its file (file, dataOffset) and, in `extra`, the
+ * storage it was read from.
+ */
+function retie(t: Tensor, target: Tensor, tie: DeclaredTie): void {
+  t.extra = { ...(t.extra ?? {}), declaredBy: tie.source, tiedTo: target.name };
+  if (t.storage !== null) t.extra.storedStorage = t.storage;
+  t.storage = target.storage;
+  t.roleReason = `declared tie to ${tie.target}: ${tie.reason}`;
+}
+
+/** A stored tensor put on its tie target's storage by retie(). */
+const isRetied = (t: Tensor) => typeof t.extra?.tiedTo === 'string';
+
 /** Storage id for grouping; a tensor without storage shares with nothing. */
 function storageKey(t: Tensor): string | null {
   return t.storage;
@@ -152,9 +186,11 @@ function storageKey(t: Tensor): string | null {
  * only when a second tensor arrives. Each tensor's storage is noted by its position among the
  * storages (-1: none), from which listStorages lists them when they are read.
  */
-function groupStorages(tensors: Tensor[]): { shared: SharedGroup[]; storageOf: Int32Array } {
+function groupStorages(tensors: Tensor[], retied: boolean): { shared: SharedGroup[]; storageOf: Int32Array } {
   const storageOf = new Int32Array(tensors.length).fill(-1);
-  if (ownStorages(tensors, storageOf)) return { shared: [], storageOf };
+  // A retied tensor shares its target's storage from another place in the files: the places do
+  // not tell storages apart then.
+  if (!retied && ownStorages(tensors, storageOf)) return { shared: [], storageOf };
   const index = new Map<string, number>();
   /** The first tensor of each storage. */
   const first: Tensor[] = [];
@@ -251,7 +287,7 @@ function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGr
     uniqueElements: measure(measured).elements,
     totalElements: measured.reduce((s, m) => s + counted(m), 0),
   };
-  const declared = members.find((m) => !m.present);
+  const declared = members.find((m) => !m.present) ?? members.find(isRetied);
   if (declared) g.reason = declared.roleReason;
   else if (relation === 'deduplicated') g.reason = `the file stores one copy of ${members.length} equal tensors (deduplicated by the exporter): each is its own tensor of the model and counts`;
   for (const m of members) m.group = idx;
@@ -262,7 +298,7 @@ function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGr
 const isDedupCopy = (t: Tensor) => typeof t.extra?.deduplicatedFrom === 'string';
 
 function relationOf(members: Tensor[]): Relation {
-  if (members.some((m) => !m.present)) return 'declared';
+  if (members.some((m) => !m.present || isRetied(m))) return 'declared';
   if (members.some(isDedupCopy)) return 'deduplicated';
   const a = members[0];
   const same = members.every(

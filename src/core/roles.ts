@@ -99,6 +99,9 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   }
   if (isLocalName(name, at, 'pe') && t.shape.length >= 2) return POSITIONAL_TABLE;
   if (isLocalName(name, at, '_float_tensor')) return FAIRSEQ_PLACEHOLDER;
+  // BART's family (Bart-, MBart-, Pegasus-, Marian-, BlenderbotForConditionalGeneration) registers
+  // `final_logits_bias`, zeros [1, vocab] added to the logits, as a persistent buffer at its root.
+  if (at === 0 && name === 'final_logits_bias' && t.shape.length === 2 && t.shape[0] === 1) return FINAL_LOGITS_BIAS;
   // fairseq's TransformerEncoder and TransformerDecoder register `version` = torch.Tensor([3]), a
   // one-element float buffer, which every fairseq model.pt holds as `encoder.version`, `decoder.version`.
   if (isLocalName(name, at, 'version') && at > 0 && t.shape.length === 1 && t.shape[0] === 1) return FAIRSEQ_VERSION;
@@ -125,6 +128,7 @@ const STEP_COUNTER = decision('buffer', 'BatchNorm step counter');
 const MASKED_BIAS = decision('buffer', 'attention mask constant (masked_bias)');
 const INV_FREQ = decision('buffer', 'rotary embedding inverse frequencies');
 const POSITION_IDS = decision('buffer', 'position id buffer');
+const FINAL_LOGITS_BIAS = decision('buffer', 'logits bias buffer of BART-style models (final_logits_bias)');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
 const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
 const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');

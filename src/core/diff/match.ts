@@ -219,14 +219,14 @@ function reanalyse(A: Checkpoint, keyOf: Map<Tensor, string>): Checkpoint {
     declaredTies: ties,
     metadata: A.metadata,
     warnings: [],
-    // Ties are passed explicitly above; config.json must not declare them again under new names.
-    config: A.config ? { ...A.config, tie_word_embeddings: false } : undefined,
+    config: A.config,
     prefixes: A.prefixes,
     bytesRead: A.bytesRead,
     totalBytes: A.totalBytes,
   };
   // The records are this function's own copies: analysed in place.
-  const out = analyze(raw, { consume: true });
+  // Ties are passed explicitly above; config.json must not declare them again under new names.
+  const out = analyze(raw, { consume: true, declaredOnly: true });
   out.config = A.config;
   out.warnings = A.warnings;
   out.safety = A.safety;
