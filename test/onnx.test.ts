@@ -571,6 +571,7 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'rnn-zero-state.onnx': [],
+  'clones-folded.onnx': ['onnx-exporter-names'],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -649,16 +650,16 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       it('names forwarded through Identity nodes are tensors of their own, deduplicated, never declared', () => {
         const byName = new Map(cp.tensors.map((x) => [x.name, x]));
         for (const { input, output } of t.onnx.identities) {
-          const copy = byName.get(output);
-          if (!output.includes('.') || output.startsWith('onnx::')) {
-            assert.ok(!copy, `${output} is the exporter's own value, not a tensor`);
-            continue;
-          }
+          // torch.onnx.export forwards every deduplicated copy: under its state_dict() name, or
+          // under a name it made (a folded onnx::MatMul_*), then placed by the nodes using it.
+          const made = output.startsWith('onnx::');
+          const copy = made ? cp.tensors.find((x) => onnxName(x) === output) : byName.get(output);
           assert.ok(copy && copy.present, output);
           const source = cp.tensors.find((x) => onnxName(x) === input && x.extra?.deduplicatedFrom === undefined)!;
           assert.strictEqual(copy.extra?.deduplicatedFrom, source.name);
           assert.strictEqual(copy.storage, source.storage);
-          assert.match(copy.roleReason, new RegExp(`Identity node .* forwards ${source.name.replace(/\./g, '\\.')} under this name`));
+          const how = made ? `as ${output.replace(/[.:]/g, '\\$&')}, placed by the nodes using it` : 'under this name';
+          assert.match(copy.roleReason, new RegExp(`Identity node .* forwards ${source.name.replace(/\./g, '\\.')} ${how}`));
           const g = cp.shared[copy.group];
           assert.strictEqual(g.relation, 'deduplicated');
           assert.ok(g.tensors.includes(source.name));
@@ -709,7 +710,56 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     assert.ok(!cp.shared.some((g) => g.relation === 'declared'), 'nothing in the file declares the tie');
     // The folded, deduplicated attention mask and masked_bias are graph constants, not parameters.
     const mask = cp.tensors.filter((x) => /^onnx::Where_/.test(onnxName(x)));
-    assert.deepStrictEqual(mask.map((x) => [x.name, x.role]), [['transformer.h.Where_421', 'buffer'], ['transformer.h.Where_422', 'buffer']]);
+    // One per block as torch has them (attn.bias, attn.masked_bias): block 1's are deduplicated copies.
+    assert.deepStrictEqual(mask.map((x) => [x.name, x.role, x.extra?.deduplicatedFrom]).sort(), [
+      ['transformer.h.0.attn.Where_421', 'buffer', undefined],
+      ['transformer.h.0.attn.Where_422', 'buffer', undefined],
+      ['transformer.h.1.attn.Where_472', 'buffer', 'transformer.h.0.attn.Where_421'],
+      ['transformer.h.1.attn.Where_473', 'buffer', 'transformer.h.0.attn.Where_422'],
+    ]);
+  });
+
+  it('clones-folded: folded equal weights forwarded under exporter names are each block\'s own tensor, placed in that block', async () => {
+    const t = extraTruth.files['clones-folded.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'clones-folded.onnx'));
+    assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+    for (const leaf of ['fc.weight', 'down.weight', 'up.weight']) {
+      const names = [0, 1, 2].map((k) => `layers.${k}.${leaf}`);
+      const [first, ...copies] = names.map((n) => cp.tensors.find((x) => x.name === n)!);
+      assert.match(onnxName(first), /^onnx::MatMul_\d+$/);
+      assert.strictEqual(first.extra?.deduplicatedFrom, undefined);
+      for (const c of copies) {
+        assert.match(onnxName(c), /^onnx::MatMul_\d+$/);
+        assert.strictEqual(c.extra?.deduplicatedFrom, first.name);
+        assert.strictEqual(c.extra?.transposed, true, 'stored as the folded weight.T it copies');
+      }
+      const g = cp.shared[first.group];
+      assert.deepStrictEqual([g.relation, [...g.tensors].sort()], ['deduplicated', names]);
+    }
+    assert.ok(!cp.tensors.some((x) => /^layers\.(weight|fc|down|up)/.test(x.name)), 'nothing left at the blocks\' common parent');
+  });
+
+  it('an Identity is a copy only where it forks a tensor another node reads; a lone rename or an unread output is not', async () => {
+    const io = (op: string, inputs: string[], outputs: string[], name: string) =>
+      cat(...inputs.map((i) => fStr(1, i)), ...outputs.map((o) => fStr(2, o)), fStr(3, name), fStr(4, op));
+    const w = (name: string) => tensor({ name, dims: [4, 4], raw: Buffer.alloc(64) });
+    const g = graph({
+      nodes: [
+        io('Identity', ['onnx::MatMul_1'], ['onnx::MatMul_9'], 'Identity_0'), // fork: MatMul_1 is also read by /a
+        io('Identity', ['onnx::MatMul_2'], ['onnx::MatMul_8'], 'Identity_1'), // the only reader of MatMul_2: a rename
+        io('Identity', ['onnx::MatMul_1'], ['onnx::MatMul_7'], 'Identity_2'), // nothing reads its output
+        io('MatMul', ['x', 'onnx::MatMul_1'], ['a'], '/a/MatMul'),
+        io('MatMul', ['a', 'onnx::MatMul_9'], ['b'], '/b/MatMul'),
+        io('MatMul', ['b', 'onnx::MatMul_8'], ['c'], '/c/MatMul'),
+      ],
+      inits: [w('onnx::MatMul_1'), w('onnx::MatMul_2')],
+    });
+    const raw = await readBytes(model(g));
+    assert.deepStrictEqual(raw.tensors.map((x) => [x.name, onnxName(x), x.extra?.deduplicatedFrom]), [
+      ['a.weight', 'onnx::MatMul_1', undefined],
+      ['b.weight', 'onnx::MatMul_9', 'a.weight'],
+      ['c.weight', 'onnx::MatMul_2', undefined],
+    ]);
   });
 
   it('vad-constants-if: two models in the branches of an If, one tensor name in each: each under its branch', async () => {

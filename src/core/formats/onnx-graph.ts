@@ -169,6 +169,11 @@ export function isModelName(s: string | undefined): s is string {
   return s !== undefined && s.length <= 4096 && IDENTIFIER_PATH.test(s) && !EXPORTER_NAME.test(s);
 }
 
+/** A name an exporter made up (`onnx::MatMul_335`, `/a/Constant_output_0`, `val_12`): see EXPORTER_NAME. */
+export function isExporterName(s: string): boolean {
+  return s.length <= 4096 && EXPORTER_NAME.test(s);
+}
+
 /** A dotted state_dict() path (`h.1.ln_2.weight`): what torch.onnx.export's deduplication leaves on an Identity's output. */
 export function isStateDictPath(s: string | undefined): s is string {
   return isModelName(s) && s.includes('.');

@@ -16,7 +16,7 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
-import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
 import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
@@ -766,11 +766,12 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
     constants.push(h);
   }
 
-  // Identity nodes forwarding a held tensor under a state_dict() name: the exporter's deduplication.
+  // Identity nodes forwarding a held tensor as another tensor of the model: the exporter's deduplication.
+  const forks = forkingIdentities(m);
   graph.index((i, source) => {
     const n = m.nodes[i];
     const out = n.outputs[0];
-    if (!isStateDictPath(out)) return undefined;
+    if (!isStateDictPath(out) && !forks.has(i)) return undefined;
     const rec: TensorRecord = { ...source.record, name: out, shape: source.record.shape.slice(), extra: { ...source.record.extra } };
     return { value: out, kind: 'copy', record: rec, graph: n.graph, node: i, source };
   });
@@ -790,6 +791,48 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
     for (const x of copies) graph.remove(x);
   }
   return graph;
+}
+
+/**
+ * Identity nodes (default domain) whose output is a second tensor equal to their input, though the
+ * exporter named it (`onnx::MatMul_12`): torch.onnx.export stores one copy of equal tensors (clones
+ * of one layer before training, zero-initialised LoRA B) and forwards it through an Identity to each
+ * other consumer, constant folding having renamed both. An Identity is such a fork when its output
+ * has a name an exporter made, nodes read it, and its input is read elsewhere too: by another node,
+ * or by an earlier such Identity that carries it on. The first Identity of an input nothing else
+ * reads is the tensor itself passed on (a rename), not a copy; an output named otherwise (`tmp`)
+ * says nothing of a copy. Identities forwarding under a state_dict() name are copies whatever else
+ * reads their input (see heldTensors).
+ */
+function forkingIdentities(m: ModelInfo): Set<number> {
+  const isIdentity = (n: NodeInfo) => n.opType === 'Identity' && isDefaultDomain(n.domain);
+  // Inputs of Identity nodes, with those nodes in order; and their outputs, to learn which are read.
+  const byInput = new Map<string, { direct: boolean; nodes: number[] }>();
+  const read = new Map<string, boolean>();
+  m.nodes.forEach((n, i) => {
+    if (!isIdentity(n) || !n.inputs[0] || !n.outputs[0]) return;
+    const e = byInput.get(n.inputs[0]);
+    if (e) e.nodes.push(i);
+    else byInput.set(n.inputs[0], { direct: false, nodes: [i] });
+    read.set(n.outputs[0], false);
+  });
+  const forks = new Set<number>();
+  if (!byInput.size) return forks;
+  m.nodes.forEach((n) => {
+    const identity = isIdentity(n);
+    for (const v of n.inputs) {
+      if (read.has(v)) read.set(v, true);
+      const e = identity ? undefined : byInput.get(v);
+      if (e) e.direct = true;
+    }
+  });
+  for (const e of byInput.values()) {
+    // Identities whose output nodes read and that forward under a name the exporter made.
+    const live = e.nodes.filter((i) => read.get(m.nodes[i].outputs[0]) && isExporterName(m.nodes[i].outputs[0]));
+    // Without another reader of the input, the first of them carries the tensor itself on.
+    for (const i of e.direct ? live : live.slice(1)) forks.add(i);
+  }
+  return forks;
 }
 
 /** A Constant's tensor as a record: the attribute's bytes are located, never read. */
@@ -843,10 +886,11 @@ function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
   for (const h of graph.held.values()) {
     // A Constant's own tensor name before its output's (a graph value, often prefixed by an inliner).
     if (h.kind === 'constant' && isModelName(h.tensorName)) names.set(h, { name: h.tensorName, placed: false, made: false, how: 'the name the Constant gives its tensor' });
-    else if (h.kind === 'copy' || (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value))) names.set(h, { name: h.value, placed: false, made: false });
+    else if (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value)) names.set(h, { name: h.value, placed: false, made: false });
     else {
       const p = graph.placement(h);
-      const made = !(h.kind === 'initializer' && isModelName(h.value));
+      // A copy is stored as its source is (folded and transposed with it, or the model's own layout).
+      const made = h.source ? (names.get(h.source)?.made ?? true) : !(h.kind === 'initializer' && isModelName(h.value));
       names.set(h, p ? { name: p.name, placed: true, made, how: p.how } : { name: h.value || `constant_${h.node}`, placed: false, made: false });
     }
   }
@@ -971,7 +1015,8 @@ function roleOf(
   }
   if (h.kind === 'copy') {
     const d = decided ?? base;
-    return { role: d.role, reason: `${d.reason}; the exporter stored one copy of equal tensors: Identity node ${label} forwards ${names.get(h.source!)!.name} under this name` };
+    const how = n.placed ? `as ${h.value}, placed by the nodes using it` : 'under this name';
+    return { role: d.role, reason: `${d.reason}; the exporter stored one copy of equal tensors: Identity node ${label} forwards ${names.get(h.source!)!.name} ${how}` };
   }
   return decided;
 }
@@ -992,7 +1037,7 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
       message: `the graph keeps its weights in ${constants.length} Constant node${constants.length === 1 ? '' : 's'} (${elements.toLocaleString('en-US')} elements) and no initializers: counted as weights and placed by the nodes that use them`,
     });
   }
-  const placed = held.filter((h) => h.kind === 'initializer' && names.get(h)!.made && graph.uses.has(h));
+  const placed = held.filter((h) => h.kind !== 'constant' && names.get(h)!.made && names.get(h)!.placed && graph.uses.has(h));
   if (placed.length) {
     const examples = placed.slice(0, 3).map((h) => `${h.value} → ${names.get(h)!.name}`).join(', ');
     warnings.push({
