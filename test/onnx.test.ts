@@ -762,6 +762,60 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     ]);
   });
 
+  it('no-params (export_params=False): the weights are graph inputs the file does not hold; a warning lists them, with torch\'s element count', async () => {
+    const truth = readJson<{ weightsAsInputs: Record<string, { torch: { ground_truth: { parameters: { unique: number } } }; onnx: { initializers: number; inputs: Record<string, { elemType: string; shape: number[] }> } }> }>(
+      fixture('onnx', 'extra', 'ground-truth.json'),
+    ).weightsAsInputs['no-params.onnx'];
+    assert.strictEqual(truth.onnx.initializers, 0);
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'no-params.onnx'));
+    assert.deepStrictEqual(cp.parameters, { unique: 0, total: 0 }, 'nothing stored, nothing counted');
+    // Every float input of a fixed shape is one of the model's weights; the token ids are not.
+    const expected = Object.entries(truth.onnx.inputs).filter(([, x]) => x.elemType === 'FLOAT');
+    const listed = (cp.metadata.onnx as { weightInputs: { name: string; dtype: string; shape: number[] }[] }).weightInputs;
+    assert.deepStrictEqual(listed, expected.map(([name, x]) => ({ name, dtype: 'float32', shape: x.shape })));
+    const elements = expected.reduce((s, [, x]) => s + x.shape.reduce((a, b) => a * b, 1), 0);
+    assert.strictEqual(elements, truth.torch.ground_truth.parameters.unique);
+    const w = cp.warnings.find((x) => x.code === 'onnx-weights-not-stored')!;
+    assert.ok(w, cp.warnings.map((x) => x.code).join(', '));
+    assert.match(w.message, new RegExp(`^${expected.length} graph inputs are weights the file does not hold \\(emb\\.weight \\[48, 16\\], .*; ${elements.toLocaleString('en-US')} elements\\): .*export_params=False`));
+  });
+
+  it('graph inputs: only floating-point ones of fixed shape that a layer reads as its weight, or named by a state_dict() path, are weights not stored', async () => {
+    const io = (op: string, inputs: string[], outputs: string[], name: string) =>
+      cat(...inputs.map((i) => fStr(1, i)), ...outputs.map((o) => fStr(2, o)), fStr(3, name), fStr(4, op));
+    const input = (name: string, elem: number, dims: (number | string)[]) => {
+      const dim = (d: number | string) => fLen(1, typeof d === 'number' ? fInt(1, d) : fStr(2, d));
+      const tensorType = cat(fInt(1, elem), fLen(2, cat(...dims.map(dim))));
+      return fLen(11, cat(fStr(1, name), fLen(2, fLen(1, tensorType))));
+    };
+    const g = cat(
+      graph({
+        nodes: [
+          io('Conv', ['input.1', 'conv.weight'], ['c'], '/conv/Conv'),
+          io('Transpose', ['W'], ['Wt'], '/fc/Transpose'),
+          io('MatMul', ['c', 'Wt'], ['m'], '/fc/MatMul'),
+          io('Mul', ['m', 'x.3'], ['y'], '/Mul'),
+          io('Add', ['y', 'norm.bias'], ['z'], '/norm/Add'),
+          io('Add', ['z', 'dyn'], ['o'], '/Add'),
+        ],
+        inits: [tensor({ name: 'conv.weight', dims: [2, 3, 1, 1], raw: Buffer.alloc(24) })],
+      }),
+      input('input.1', 1, [1, 3, 4, 4]), // data: its name ends in torch's number, Conv reads it as data
+      input('conv.weight', 1, [2, 3, 1, 1]), // an initializer listed as an input (keep_initializers_as_inputs)
+      input('W', 1, [4, 4]), // a weight: MatMul's second operand through a Transpose
+      input('x.3', 1, [4]), // data
+      input('norm.bias', 10, [4]), // a state_dict() path, float16
+      input('dyn', 1, ['batch', 4]), // a symbolic dimension: data
+    );
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.parameters, { unique: 6, total: 6 });
+    assert.deepStrictEqual((cp.metadata.onnx as { weightInputs: unknown }).weightInputs, [
+      { name: 'W', dtype: 'float32', shape: [4, 4] },
+      { name: 'norm.bias', dtype: 'float16', shape: [4] },
+    ]);
+    assert.match(cp.warnings.find((w) => w.code === 'onnx-weights-not-stored')!.message, /^2 graph inputs are weights the file does not hold \(W \[4, 4\], norm\.bias \[4\]; 20 elements\)/);
+  });
+
   it('vad-constants-if: two models in the branches of an If, one tensor name in each: each under its branch', async () => {
     const cp = await openCheckpoint(fixture('onnx', 'extra', 'vad-constants-if.onnx'));
     assert.deepStrictEqual(cp.modules.children.map((c) => c.name), ['If_0']);

@@ -16,7 +16,7 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
-import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, passesOn, readsAsWeight, scopePath, SubgraphInfo, Use } from './onnx-graph';
 import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
@@ -193,6 +193,8 @@ interface ModelInfo {
   initializers: { info: TensorInfo; graph: string }[];
   sparse: { info: SparseInfo; graph: string }[];
   inputs: string[];
+  /** The main graph's inputs' tensor types, by input (element type and dims; a symbolic dim is its name). */
+  inputTypes: Map<string, { elemType: number; dims: (number | string)[] }>;
   outputs: string[];
   subgraphs: number;
   /** Subgraphs by label: the node and attribute holding them and the graph that node is in. */
@@ -213,6 +215,7 @@ class OnnxParser {
     initializers: [],
     sparse: [],
     inputs: [],
+    inputTypes: new Map(),
     outputs: [],
     subgraphs: 0,
     graphs: new Map(),
@@ -362,16 +365,47 @@ class OnnxParser {
           if (depth === 0) {
             this.expect(f, WIRE_LEN, msg, f.no === 11 ? 'input' : 'output');
             let name = '';
-            await walkMessage(this.r, f.pos, f.pos + f.len, 'ValueInfoProto', (g) => {
+            let type: { elemType: number; dims: (number | string)[] } | undefined;
+            await walkMessage(this.r, f.pos, f.pos + f.len, 'ValueInfoProto', async (g) => {
               if (g.no === 1) return this.take(g, 'ValueInfoProto', 'name', (s) => (name = s));
+              if (g.no === 2 && f.no === 11 && g.wire === WIRE_LEN) type = await this.tensorType(g);
             });
             (f.no === 11 ? m.inputs : m.outputs).push(name);
+            if (type && !m.inputTypes.has(name)) m.inputTypes.set(name, type);
           }
           break;
         default:
           break; // value_info, doc_string, quantization_annotation...
       }
     });
+  }
+
+  /**
+   * A TypeProto's tensor type (tensor_type=1: elem_type=1, shape=2 of dim=1, each dim_value=1 or
+   * dim_param=2), for a graph input: the weights of a model exported without them are inputs.
+   */
+  private async tensorType(f: Field): Promise<{ elemType: number; dims: (number | string)[] } | undefined> {
+    let out: { elemType: number; dims: (number | string)[] } | undefined;
+    await walkMessage(this.r, f.pos, f.pos + f.len, 'TypeProto', async (g) => {
+      if (g.no !== 1 || g.wire !== WIRE_LEN) return; // sequence, map, optional types: not a tensor
+      const t = { elemType: 0, dims: [] as (number | string)[] };
+      out = t;
+      await walkMessage(this.r, g.pos, g.pos + g.len, 'TypeProto.Tensor', async (h) => {
+        if (h.no === 1 && h.wire === WIRE_VARINT) t.elemType = this.int(h, 'TypeProto.Tensor', 'elem_type');
+        else if (h.no === 2 && h.wire === WIRE_LEN) {
+          await walkMessage(this.r, h.pos, h.pos + h.len, 'TensorShapeProto', async (d) => {
+            if (d.no !== 1 || d.wire !== WIRE_LEN || t.dims.length >= 64) return;
+            let dim: number | string = '?';
+            await walkMessage(this.r, d.pos, d.pos + d.len, 'TensorShapeProto.Dimension', async (e) => {
+              if (e.no === 1 && e.wire === WIRE_VARINT) dim = this.int(e, 'TensorShapeProto.Dimension', 'dim_value');
+              else if (e.no === 2) dim = truncate(await this.str(e, 'TensorShapeProto.Dimension', 'dim_param'), 64);
+            });
+            t.dims.push(dim);
+          });
+        }
+      });
+    });
+    return out;
   }
 
   private async parseNode(f: Field, depth: number, graph: string): Promise<void> {
@@ -712,6 +746,11 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
   if (copies) onnx.deduplicatedNames = copies;
   const placed = held.filter((h) => names.get(h)!.placed).length;
   if (placed) onnx.placedTensors = placed;
+  const inputs = weightInputs(m, consumers.initNames);
+  if (inputs.length) {
+    onnx.weightInputs = inputs.slice(0, MAX_IO_NAMES).map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape }));
+    warnings.push(weightInputsWarning(inputs));
+  }
   return {
     format: 'onnx',
     path: ctx.path,
@@ -1068,6 +1107,51 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
     });
   }
   return warnings;
+}
+
+/**
+ * Graph inputs (not initializers) that are weights: floating point, every dimension fixed, and
+ * read by a layer op as its weight (directly or through Identity, Transpose, Cast...), or named by
+ * a state_dict() path (a decomposed norm's scale, a bias added after a MatMul). torch's own names
+ * for data inputs (`input.1`, `x.3`) end in a number: a parameter's name never does (but an
+ * nn.ParameterList entry's: such an input counts only by its use). torch.onnx.export with
+ * export_params=False writes every parameter so: the file has their names and shapes, not their values.
+ */
+function weightInputs(m: ModelInfo, initNames: Set<string>): { name: string; dtype: string; shape: number[]; numel: number }[] {
+  const candidates = new Map<string, { name: string; dtype: string; shape: number[]; numel: number }>();
+  for (const name of m.inputs) {
+    const type = m.inputTypes.get(name);
+    const dtype = type && ONNX_TYPES.get(type.elemType)?.dtype;
+    if (initNames.has(name) || candidates.has(name) || !dtype || !isFloating(dtype) || !type.dims.every((d) => typeof d === 'number')) continue;
+    const shape = type.dims as number[];
+    const numel = numelOf(shape);
+    if (numel !== null) candidates.set(name, { name, dtype, shape, numel });
+  }
+  if (!candidates.size) return [];
+  // Values carrying a candidate on through pass-through ops, and which candidates a layer reads as its weight.
+  const carried = new Map<string, string>();
+  for (const name of candidates.keys()) carried.set(name, name);
+  const weights = new Set<string>();
+  for (const n of m.nodes) {
+    n.inputs.forEach((v, slot) => {
+      const c = carried.get(v);
+      if (c === undefined) return;
+      if (readsAsWeight(n, slot)) weights.add(c);
+      else if (passesOn(n, slot) && n.outputs[0]) carried.set(n.outputs[0], c);
+    });
+  }
+  const named = (s: string) => isStateDictPath(s) && !/\.\d+$/.test(s);
+  return [...candidates.values()].filter((x) => weights.has(x.name) || named(x.name));
+}
+
+function weightInputsWarning(inputs: { name: string; shape: number[]; numel: number }[]): Warning {
+  const elements = inputs.reduce((s, x) => s + x.numel, 0);
+  const examples = inputs.slice(0, 3).map((x) => `${x.name} [${x.shape.join(', ')}]`).join(', ');
+  const many = inputs.length !== 1;
+  return {
+    code: 'onnx-weights-not-stored',
+    message: `${inputs.length} graph input${many ? 's are weights' : ' is a weight'} the file does not hold (${examples}${inputs.length > 3 ? ', …' : ''}; ${elements.toLocaleString('en-US')} elements): the model was exported without ${many ? 'their values' : 'its values'} (torch.onnx.export with export_params=False) and is fed them at run time; they are not counted`,
+  };
 }
 
 /** Nodes (in any graph) naming an initializer among their inputs, by initializer name. */
