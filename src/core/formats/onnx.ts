@@ -778,8 +778,9 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
  *   (torch's zero initial_h and initial_c, expanded to the batch). A one-element float
  *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
  *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
- * - names the exporter forwards through Identity nodes when it stores one copy of equal tensors
- *   (torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output).
+ * - copies the exporter forwards through Identity nodes when it stores one copy of equal tensors:
+ *   torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output, or,
+ *   after constant folding, a name of its own (see forkingIdentities).
  */
 async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: TensorRecord[]): Promise<GraphIndex> {
   const graph = new GraphIndex(m.nodes);
@@ -917,7 +918,7 @@ interface HeldName {
  * module using it: `c_attn` used by /h.0/attn/c_attn/Gemm); a dotted state_dict() path on an
  * Identity's or a Constant's output. What an exporter made up (`onnx::MatMul_335`,
  * `/Constant_output_0`, `Constant_7_output`) or left empty is placed
- * by the nodes using it (GraphIndex.placement). Two tensors of different subgraphs with one name
+ * by the nodes using it (GraphIndex.placement), a deduplicated copy too (it is stored as its source is). Two tensors of different subgraphs with one name
  * (two models in the branches of an If) get their branch as a prefix; other clashes a suffix.
  */
 function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
