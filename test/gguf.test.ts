@@ -7,7 +7,7 @@ import { CheckpointError } from '../src/core/errors';
 import { ggufReader, GGML_TYPES } from '../src/core/formats/gguf';
 import { pickFormat, SNIFF_BYTES } from '../src/core/formats';
 import { withHead } from '../src/core/bytes';
-import { RawCheckpoint } from '../src/core/model';
+import { Checkpoint, ModuleNode, RawCheckpoint } from '../src/core/model';
 import { openCheckpoint, toReport } from '../src/core';
 import { fixture, readJson, tempDir, rejectsWith, sha256At, flipBytes, readsOrRefuses, seededRandom } from './helpers';
 
@@ -412,5 +412,71 @@ describe('GGUF split folder', () => {
     assert.strictEqual(r.files.length, 2);
     const whole = toReport(await openCheckpoint(LLAMA));
     assert.deepStrictEqual(r.parameters, whole.parameters);
+  });
+});
+
+// GGUF tensors that are not one-to-one with the Hugging Face model's parameters
+// (scripts/fixtures/make_gguf_onnx.py, make_gguf_more).
+interface MoreTruth {
+  torch: {
+    ground_truth: { parameters: { unique: number; total: number } };
+    parameters: Record<string, number[]>;
+    /** model.named_buffers(), non-persistent ones (inv_freq) included. */
+    buffers: Record<string, number[]>;
+  };
+  tensors: Record<string, number[]>;
+  ropeTensors?: string[];
+  experts?: Record<string, { count: number; repr: string }>;
+}
+
+const moreTruth = readJson<{ files: Record<string, MoreTruth> }>(fixture('gguf', 'ground-truth-more.json'));
+
+function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
+  let m: ModuleNode | undefined = root;
+  for (const part of p.split('.')) m = m?.children.find((c) => c.name === part);
+  return m;
+}
+
+describe('GGUF tensors llama.cpp adds or stacks (ground truth from torch)', () => {
+  for (const [file, t] of Object.entries(moreTruth.files)) {
+    describe(file, () => {
+      let cp: Checkpoint;
+      before(async () => {
+        cp = await openCheckpoint(fixture('gguf', file));
+      });
+
+      it('parameters equal torch model.parameters(); every tensor is listed with its shape', () => {
+        assert.deepStrictEqual(cp.parameters, { unique: t.torch.ground_truth.parameters.unique, total: t.torch.ground_truth.parameters.total });
+        const stored = cp.tensors.filter((x) => x.present);
+        assert.deepStrictEqual(Object.fromEntries(stored.map((x) => [x.name, x.shape])), t.tensors);
+      });
+
+      it('RoPE scaling tensors are buffers with the reason, not parameters', () => {
+        const rope = t.ropeTensors ?? [];
+        for (const name of rope) {
+          const x = cp.tensors.find((y) => y.name === name)!;
+          assert.strictEqual(x.role, 'buffer', name);
+          assert.match(x.roleReason, /^RoPE .* llama\.cpp stores as a tensor: transformers .*inv_freq.*; not a parameter$/, name);
+        }
+        assert.strictEqual(cp.buffers.unique, rope.reduce((s, n) => s + numel(t.tensors[n]), 0));
+        assert.ok(cp.tensors.filter((x) => x.role === 'parameter').every((x) => !/rope/.test(x.name)));
+      });
+
+      it('stacked expert tensors are shown as experts, each the Linear torch has', () => {
+        for (const [path, e] of Object.entries(t.experts ?? {})) {
+          const m = moduleAt(cp.modules, path)!;
+          assert.strictEqual(m.type, 'Experts', `${path}: ${m.repr}`);
+          const [, inF, out] = /in_features=(\d+), out_features=(\d+)/.exec(e.repr)!;
+          assert.strictEqual(m.repr, `Experts(num_experts=${e.count}, in_features=${inF}, out_features=${out}, bias=False)`);
+          assert.ok(m.evidence!.includes(`${e.count} x ${e.repr}, one per expert`), m.evidence);
+        }
+      });
+    });
+  }
+
+  it('llama 3.1: the buffer count is torch\'s model.buffers() (its non-persistent inv_freq has the size of rope_freqs)', async () => {
+    const t = moreTruth.files['llama31-rope-freqs.gguf'];
+    const cp = await openCheckpoint(fixture('gguf', 'llama31-rope-freqs.gguf'));
+    assert.strictEqual(cp.buffers.unique, Object.values(t.torch.buffers).reduce((s, shape) => s + numel(shape), 0));
   });
 });

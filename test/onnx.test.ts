@@ -571,6 +571,7 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'rnn-zero-state.onnx': [],
+  'clones-folded.onnx': ['onnx-exporter-names'],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -649,16 +650,16 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       it('names forwarded through Identity nodes are tensors of their own, deduplicated, never declared', () => {
         const byName = new Map(cp.tensors.map((x) => [x.name, x]));
         for (const { input, output } of t.onnx.identities) {
-          const copy = byName.get(output);
-          if (!output.includes('.') || output.startsWith('onnx::')) {
-            assert.ok(!copy, `${output} is the exporter's own value, not a tensor`);
-            continue;
-          }
+          // torch.onnx.export forwards every deduplicated copy: under its state_dict() name, or
+          // under a name it made (a folded onnx::MatMul_*), then placed by the nodes using it.
+          const made = output.startsWith('onnx::');
+          const copy = made ? cp.tensors.find((x) => onnxName(x) === output) : byName.get(output);
           assert.ok(copy && copy.present, output);
           const source = cp.tensors.find((x) => onnxName(x) === input && x.extra?.deduplicatedFrom === undefined)!;
           assert.strictEqual(copy.extra?.deduplicatedFrom, source.name);
           assert.strictEqual(copy.storage, source.storage);
-          assert.match(copy.roleReason, new RegExp(`Identity node .* forwards ${source.name.replace(/\./g, '\\.')} under this name`));
+          const how = made ? `as ${output.replace(/[.:]/g, '\\$&')}, placed by the nodes using it` : 'under this name';
+          assert.match(copy.roleReason, new RegExp(`Identity node .* forwards ${source.name.replace(/\./g, '\\.')} ${how}`));
           const g = cp.shared[copy.group];
           assert.strictEqual(g.relation, 'deduplicated');
           assert.ok(g.tensors.includes(source.name));
@@ -709,7 +710,110 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     assert.ok(!cp.shared.some((g) => g.relation === 'declared'), 'nothing in the file declares the tie');
     // The folded, deduplicated attention mask and masked_bias are graph constants, not parameters.
     const mask = cp.tensors.filter((x) => /^onnx::Where_/.test(onnxName(x)));
-    assert.deepStrictEqual(mask.map((x) => [x.name, x.role]), [['transformer.h.Where_421', 'buffer'], ['transformer.h.Where_422', 'buffer']]);
+    // One per block as torch has them (attn.bias, attn.masked_bias): block 1's are deduplicated copies.
+    assert.deepStrictEqual(mask.map((x) => [x.name, x.role, x.extra?.deduplicatedFrom]).sort(), [
+      ['transformer.h.0.attn.Where_421', 'buffer', undefined],
+      ['transformer.h.0.attn.Where_422', 'buffer', undefined],
+      ['transformer.h.1.attn.Where_472', 'buffer', 'transformer.h.0.attn.Where_421'],
+      ['transformer.h.1.attn.Where_473', 'buffer', 'transformer.h.0.attn.Where_422'],
+    ]);
+  });
+
+  it('clones-folded: folded equal weights forwarded under exporter names are each block\'s own tensor, placed in that block', async () => {
+    const t = extraTruth.files['clones-folded.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'clones-folded.onnx'));
+    assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+    for (const leaf of ['fc.weight', 'down.weight', 'up.weight']) {
+      const names = [0, 1, 2].map((k) => `layers.${k}.${leaf}`);
+      const [first, ...copies] = names.map((n) => cp.tensors.find((x) => x.name === n)!);
+      assert.match(onnxName(first), /^onnx::MatMul_\d+$/);
+      assert.strictEqual(first.extra?.deduplicatedFrom, undefined);
+      for (const c of copies) {
+        assert.match(onnxName(c), /^onnx::MatMul_\d+$/);
+        assert.strictEqual(c.extra?.deduplicatedFrom, first.name);
+        assert.strictEqual(c.extra?.transposed, true, 'stored as the folded weight.T it copies');
+      }
+      const g = cp.shared[first.group];
+      assert.deepStrictEqual([g.relation, [...g.tensors].sort()], ['deduplicated', names]);
+    }
+    assert.ok(!cp.tensors.some((x) => /^layers\.(weight|fc|down|up)/.test(x.name)), 'nothing left at the blocks\' common parent');
+  });
+
+  it('an Identity is a copy only where it forks a tensor another node reads; a lone rename or an unread output is not', async () => {
+    const io = (op: string, inputs: string[], outputs: string[], name: string) =>
+      cat(...inputs.map((i) => fStr(1, i)), ...outputs.map((o) => fStr(2, o)), fStr(3, name), fStr(4, op));
+    const w = (name: string) => tensor({ name, dims: [4, 4], raw: Buffer.alloc(64) });
+    const g = graph({
+      nodes: [
+        io('Identity', ['onnx::MatMul_1'], ['onnx::MatMul_9'], 'Identity_0'), // fork: MatMul_1 is also read by /a
+        io('Identity', ['onnx::MatMul_2'], ['onnx::MatMul_8'], 'Identity_1'), // the only reader of MatMul_2: a rename
+        io('Identity', ['onnx::MatMul_1'], ['onnx::MatMul_7'], 'Identity_2'), // nothing reads its output
+        io('MatMul', ['x', 'onnx::MatMul_1'], ['a'], '/a/MatMul'),
+        io('MatMul', ['a', 'onnx::MatMul_9'], ['b'], '/b/MatMul'),
+        io('MatMul', ['b', 'onnx::MatMul_8'], ['c'], '/c/MatMul'),
+      ],
+      inits: [w('onnx::MatMul_1'), w('onnx::MatMul_2')],
+    });
+    const raw = await readBytes(model(g));
+    assert.deepStrictEqual(raw.tensors.map((x) => [x.name, onnxName(x), x.extra?.deduplicatedFrom]), [
+      ['a.weight', 'onnx::MatMul_1', undefined],
+      ['b.weight', 'onnx::MatMul_9', 'a.weight'],
+      ['c.weight', 'onnx::MatMul_2', undefined],
+    ]);
+  });
+
+  it('no-params (export_params=False): the weights are graph inputs the file does not hold; a warning lists them, with torch\'s element count', async () => {
+    const truth = readJson<{ weightsAsInputs: Record<string, { torch: { ground_truth: { parameters: { unique: number } } }; onnx: { initializers: number; inputs: Record<string, { elemType: string; shape: number[] }> } }> }>(
+      fixture('onnx', 'extra', 'ground-truth.json'),
+    ).weightsAsInputs['no-params.onnx'];
+    assert.strictEqual(truth.onnx.initializers, 0);
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'no-params.onnx'));
+    assert.deepStrictEqual(cp.parameters, { unique: 0, total: 0 }, 'nothing stored, nothing counted');
+    // Every float input of a fixed shape is one of the model's weights; the token ids are not.
+    const expected = Object.entries(truth.onnx.inputs).filter(([, x]) => x.elemType === 'FLOAT');
+    const listed = (cp.metadata.onnx as { weightInputs: { name: string; dtype: string; shape: number[] }[] }).weightInputs;
+    assert.deepStrictEqual(listed, expected.map(([name, x]) => ({ name, dtype: 'float32', shape: x.shape })));
+    const elements = expected.reduce((s, [, x]) => s + x.shape.reduce((a, b) => a * b, 1), 0);
+    assert.strictEqual(elements, truth.torch.ground_truth.parameters.unique);
+    const w = cp.warnings.find((x) => x.code === 'onnx-weights-not-stored')!;
+    assert.ok(w, cp.warnings.map((x) => x.code).join(', '));
+    assert.match(w.message, new RegExp(`^${expected.length} graph inputs are weights the file does not hold \\(emb\\.weight \\[48, 16\\], .*; ${elements.toLocaleString('en-US')} elements\\): .*export_params=False`));
+  });
+
+  it('graph inputs: only floating-point ones of fixed shape that a layer reads as its weight, or named by a state_dict() path, are weights not stored', async () => {
+    const io = (op: string, inputs: string[], outputs: string[], name: string) =>
+      cat(...inputs.map((i) => fStr(1, i)), ...outputs.map((o) => fStr(2, o)), fStr(3, name), fStr(4, op));
+    const input = (name: string, elem: number, dims: (number | string)[]) => {
+      const dim = (d: number | string) => fLen(1, typeof d === 'number' ? fInt(1, d) : fStr(2, d));
+      const tensorType = cat(fInt(1, elem), fLen(2, cat(...dims.map(dim))));
+      return fLen(11, cat(fStr(1, name), fLen(2, fLen(1, tensorType))));
+    };
+    const g = cat(
+      graph({
+        nodes: [
+          io('Conv', ['input.1', 'conv.weight'], ['c'], '/conv/Conv'),
+          io('Transpose', ['W'], ['Wt'], '/fc/Transpose'),
+          io('MatMul', ['c', 'Wt'], ['m'], '/fc/MatMul'),
+          io('Mul', ['m', 'x.3'], ['y'], '/Mul'),
+          io('Add', ['y', 'norm.bias'], ['z'], '/norm/Add'),
+          io('Add', ['z', 'dyn'], ['o'], '/Add'),
+        ],
+        inits: [tensor({ name: 'conv.weight', dims: [2, 3, 1, 1], raw: Buffer.alloc(24) })],
+      }),
+      input('input.1', 1, [1, 3, 4, 4]), // data: its name ends in torch's number, Conv reads it as data
+      input('conv.weight', 1, [2, 3, 1, 1]), // an initializer listed as an input (keep_initializers_as_inputs)
+      input('W', 1, [4, 4]), // a weight: MatMul's second operand through a Transpose
+      input('x.3', 1, [4]), // data
+      input('norm.bias', 10, [4]), // a state_dict() path, float16
+      input('dyn', 1, ['batch', 4]), // a symbolic dimension: data
+    );
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.parameters, { unique: 6, total: 6 });
+    assert.deepStrictEqual((cp.metadata.onnx as { weightInputs: unknown }).weightInputs, [
+      { name: 'W', dtype: 'float32', shape: [4, 4] },
+      { name: 'norm.bias', dtype: 'float16', shape: [4] },
+    ]);
+    assert.match(cp.warnings.find((w) => w.code === 'onnx-weights-not-stored')!.message, /^2 graph inputs are weights the file does not hold \(W \[4, 4\], norm\.bias \[4\]; 20 elements\)/);
   });
 
   it('vad-constants-if: two models in the branches of an If, one tensor name in each: each under its branch', async () => {

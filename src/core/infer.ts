@@ -26,6 +26,8 @@ const CONV1D_FAMILIES = new Set(['gpt2', 'openai-gpt', 'imagegpt', 'decision_tra
 const CONV1D_NAMES = new Set(['c_attn', 'c_proj', 'c_fc', 'q_attn']);
 const EMBEDDING_NAME = /(^|_)(wte|wpe|embed|embeds|embedding|embeddings|emb|embd|embed_tokens|embed_in|tok_embeddings|word_embeddings|position_embeddings|token_type_embeddings|shared)$/i;
 const NORM_NAME = /(norm|ln)/i;
+/** llama.cpp's names for an MoE layer's experts stacked into one tensor per projection (ffn_gate_exps, ffn_up_exps, ffn_down_exps, ffn_gate_up_exps). */
+const STACKED_EXPERTS = /_exps$/;
 
 /**
  * The layer a module probably is. analyze.ts computes this once per distinct (module name, own
@@ -91,6 +93,17 @@ export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceCont
       };
     }
     return undefined;
+  }
+  // A stack of experts' Linear weights, [experts, out, in] (GGUF's ne reversed), not a convolution.
+  if (shape.length === 3 && STACKED_EXPERTS.test(moduleName)) {
+    const [n, out, inF] = shape;
+    const expertBias = !!b && b.shape.length === 2 && b.shape[0] === n && b.shape[1] === out;
+    const linear = `Linear(in_features=${inF}, out_features=${out}, bias=${expertBias ? 'True' : 'False'})`;
+    return {
+      type: 'Experts',
+      repr: `Experts(num_experts=${n}, in_features=${inF}, out_features=${out}, bias=${expertBias ? 'True' : 'False'})`,
+      evidence: `3-D weight [experts=${n}, out=${out}, in=${inF}] named like llama.cpp's stacked expert tensors (${moduleName}): ${n} x ${linear}, one per expert${expertBias ? `, biases [${n}, ${out}]` : ''}`,
+    };
   }
   if (shape.length >= 3 && shape.length <= 5) {
     const d = shape.length - 2;

@@ -140,6 +140,22 @@ function intValue(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
 }
 
+/**
+ * RoPE scaling data llama.cpp's converter stores as tensors (LLM_TENSOR_ROPE_FREQS,
+ * LLM_TENSOR_ROPE_FACTORS_LONG/SHORT), at the root or, for some architectures, per block. The
+ * Hugging Face model has no such parameter: it computes `inv_freq`, a non-persistent buffer, from
+ * config.json's rope_scaling.
+ */
+const ROPE_SCALING = /^(blk\.\d+\.)?(rope_freqs|rope_factors_long|rope_factors_short)\.weight$/;
+const ROPE_SCALING_REASONS: Record<string, string> = {
+  rope_freqs:
+    "RoPE frequency factors (llama 3.1's rope_scaling, type llama3), which llama.cpp stores as a tensor: transformers derives its rotary inv_freq, a non-persistent buffer, from config.json; not a parameter",
+  rope_factors_long:
+    "RoPE long-context factors (longrope's long_factor, Phi-3 128k), which llama.cpp stores as a tensor: transformers keeps them in config.json's rope_scaling and derives its rotary inv_freq buffer from them; not a parameter",
+  rope_factors_short:
+    "RoPE short-context factors (longrope's short_factor, Phi-3 128k), which llama.cpp stores as a tensor: transformers keeps them in config.json's rope_scaling and derives its rotary inv_freq buffer from them; not a parameter",
+};
+
 function toRaw(files: GgufFile[], sizes: number[], ctx: ReaderContext, extraWarnings: Warning[] = []): RawCheckpoint {
   const main = files[0];
   const tensors: TensorRecord[] = [];
@@ -151,6 +167,11 @@ function toRaw(files: GgufFile[], sizes: number[], ctx: ReaderContext, extraWarn
         throw new CheckpointError('duplicate-key', `tensor "${truncate(t.name)}" is stored in two splits (${prev} and ${f.file})`, { file: f.file, record: `tensor "${truncate(t.name)}"` });
       }
       seen.set(t.name, f.file);
+      const scaling = ROPE_SCALING.exec(t.name);
+      if (scaling) {
+        t.role = 'buffer';
+        t.roleReason = ROPE_SCALING_REASONS[scaling[2]];
+      }
       tensors.push(t);
     }
   }

@@ -146,6 +146,23 @@ const PASS_THROUGH = new Map<string, number[] | 'all'>([
   ['Flatten', [0]], ['Slice', [0]], ['Split', [0]], ['Expand', [0]], ['Concat', 'all'], ['DequantizeLinear', [0]],
 ]);
 
+/**
+ * Whether a node reads input `slot` as a layer's weight (see WEIGHT_SLOTS): a MatMul's second
+ * operand only, since its first is most often the activation.
+ */
+export function readsAsWeight(n: GraphNode, slot: number): boolean {
+  if (!(isDefaultDomain(n.domain) || n.domain === 'com.microsoft')) return false;
+  if (n.opType === 'MatMul') return slot === 1;
+  return SLOT_LIST.get(n.opType)?.some(([k]) => k === slot) ?? false;
+}
+
+/** Whether an op passes its first input on unchanged in substance (Identity, Transpose, Cast...). */
+export function passesOn(n: GraphNode, slot: number): boolean {
+  if (!isDefaultDomain(n.domain)) return false;
+  const p = PASS_THROUGH.get(n.opType);
+  return p === 'all' || (p?.includes(slot) ?? false);
+}
+
 /** Whether the analysis follows a node's outputs: the ops a weight passes through, MatMul (its bias), Constant. */
 export function needsOutputs(opType: string): boolean {
   return PASS_THROUGH.has(opType) || opType === 'MatMul' || opType === 'Constant';
@@ -167,6 +184,11 @@ const EXPORTER_NAME = /^(onnx::|val_\d|_val_\d|Constant_\d+_output|const_fold_op
 /** A name the model gave a tensor (kept as is), not one an exporter made up (placed by its uses instead). */
 export function isModelName(s: string | undefined): s is string {
   return s !== undefined && s.length <= 4096 && IDENTIFIER_PATH.test(s) && !EXPORTER_NAME.test(s);
+}
+
+/** A name an exporter made up (`onnx::MatMul_335`, `/a/Constant_output_0`, `val_12`): see EXPORTER_NAME. */
+export function isExporterName(s: string): boolean {
+  return s.length <= 4096 && EXPORTER_NAME.test(s);
 }
 
 /** A dotted state_dict() path (`h.1.ln_2.weight`): what torch.onnx.export's deduplication leaves on an Identity's output. */

@@ -16,7 +16,7 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
-import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, passesOn, readsAsWeight, scopePath, SubgraphInfo, Use } from './onnx-graph';
 import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
@@ -193,6 +193,8 @@ interface ModelInfo {
   initializers: { info: TensorInfo; graph: string }[];
   sparse: { info: SparseInfo; graph: string }[];
   inputs: string[];
+  /** The main graph's inputs' tensor types, by input (element type and dims; a symbolic dim is its name). */
+  inputTypes: Map<string, { elemType: number; dims: (number | string)[] }>;
   outputs: string[];
   subgraphs: number;
   /** Subgraphs by label: the node and attribute holding them and the graph that node is in. */
@@ -213,6 +215,7 @@ class OnnxParser {
     initializers: [],
     sparse: [],
     inputs: [],
+    inputTypes: new Map(),
     outputs: [],
     subgraphs: 0,
     graphs: new Map(),
@@ -362,16 +365,47 @@ class OnnxParser {
           if (depth === 0) {
             this.expect(f, WIRE_LEN, msg, f.no === 11 ? 'input' : 'output');
             let name = '';
-            await walkMessage(this.r, f.pos, f.pos + f.len, 'ValueInfoProto', (g) => {
+            let type: { elemType: number; dims: (number | string)[] } | undefined;
+            await walkMessage(this.r, f.pos, f.pos + f.len, 'ValueInfoProto', async (g) => {
               if (g.no === 1) return this.take(g, 'ValueInfoProto', 'name', (s) => (name = s));
+              if (g.no === 2 && f.no === 11 && g.wire === WIRE_LEN) type = await this.tensorType(g);
             });
             (f.no === 11 ? m.inputs : m.outputs).push(name);
+            if (type && !m.inputTypes.has(name)) m.inputTypes.set(name, type);
           }
           break;
         default:
           break; // value_info, doc_string, quantization_annotation...
       }
     });
+  }
+
+  /**
+   * A TypeProto's tensor type (tensor_type=1: elem_type=1, shape=2 of dim=1, each dim_value=1 or
+   * dim_param=2), for a graph input: the weights of a model exported without them are inputs.
+   */
+  private async tensorType(f: Field): Promise<{ elemType: number; dims: (number | string)[] } | undefined> {
+    let out: { elemType: number; dims: (number | string)[] } | undefined;
+    await walkMessage(this.r, f.pos, f.pos + f.len, 'TypeProto', async (g) => {
+      if (g.no !== 1 || g.wire !== WIRE_LEN) return; // sequence, map, optional types: not a tensor
+      const t = { elemType: 0, dims: [] as (number | string)[] };
+      out = t;
+      await walkMessage(this.r, g.pos, g.pos + g.len, 'TypeProto.Tensor', async (h) => {
+        if (h.no === 1 && h.wire === WIRE_VARINT) t.elemType = this.int(h, 'TypeProto.Tensor', 'elem_type');
+        else if (h.no === 2 && h.wire === WIRE_LEN) {
+          await walkMessage(this.r, h.pos, h.pos + h.len, 'TensorShapeProto', async (d) => {
+            if (d.no !== 1 || d.wire !== WIRE_LEN || t.dims.length >= 64) return;
+            let dim: number | string = '?';
+            await walkMessage(this.r, d.pos, d.pos + d.len, 'TensorShapeProto.Dimension', async (e) => {
+              if (e.no === 1 && e.wire === WIRE_VARINT) dim = this.int(e, 'TensorShapeProto.Dimension', 'dim_value');
+              else if (e.no === 2) dim = truncate(await this.str(e, 'TensorShapeProto.Dimension', 'dim_param'), 64);
+            });
+            t.dims.push(dim);
+          });
+        }
+      });
+    });
+    return out;
   }
 
   private async parseNode(f: Field, depth: number, graph: string): Promise<void> {
@@ -712,6 +746,11 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
   if (copies) onnx.deduplicatedNames = copies;
   const placed = held.filter((h) => names.get(h)!.placed).length;
   if (placed) onnx.placedTensors = placed;
+  const inputs = weightInputs(m, consumers.initNames);
+  if (inputs.length) {
+    onnx.weightInputs = inputs.slice(0, MAX_IO_NAMES).map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape }));
+    warnings.push(weightInputsWarning(inputs));
+  }
   return {
     format: 'onnx',
     path: ctx.path,
@@ -739,8 +778,9 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
  *   (torch's zero initial_h and initial_c, expanded to the batch). A one-element float
  *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
  *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
- * - names the exporter forwards through Identity nodes when it stores one copy of equal tensors
- *   (torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output).
+ * - copies the exporter forwards through Identity nodes when it stores one copy of equal tensors:
+ *   torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output, or,
+ *   after constant folding, a name of its own (see forkingIdentities).
  */
 async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: TensorRecord[]): Promise<GraphIndex> {
   const graph = new GraphIndex(m.nodes);
@@ -766,11 +806,12 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
     constants.push(h);
   }
 
-  // Identity nodes forwarding a held tensor under a state_dict() name: the exporter's deduplication.
+  // Identity nodes forwarding a held tensor as another tensor of the model: the exporter's deduplication.
+  const forks = forkingIdentities(m);
   graph.index((i, source) => {
     const n = m.nodes[i];
     const out = n.outputs[0];
-    if (!isStateDictPath(out)) return undefined;
+    if (!isStateDictPath(out) && !forks.has(i)) return undefined;
     const rec: TensorRecord = { ...source.record, name: out, shape: source.record.shape.slice(), extra: { ...source.record.extra } };
     return { value: out, kind: 'copy', record: rec, graph: n.graph, node: i, source };
   });
@@ -790,6 +831,48 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
     for (const x of copies) graph.remove(x);
   }
   return graph;
+}
+
+/**
+ * Identity nodes (default domain) whose output is a second tensor equal to their input, though the
+ * exporter named it (`onnx::MatMul_12`): torch.onnx.export stores one copy of equal tensors (clones
+ * of one layer before training, zero-initialised LoRA B) and forwards it through an Identity to each
+ * other consumer, constant folding having renamed both. An Identity is such a fork when its output
+ * has a name an exporter made, nodes read it, and its input is read elsewhere too: by another node,
+ * or by an earlier such Identity that carries it on. The first Identity of an input nothing else
+ * reads is the tensor itself passed on (a rename), not a copy; an output named otherwise (`tmp`)
+ * says nothing of a copy. Identities forwarding under a state_dict() name are copies whatever else
+ * reads their input (see heldTensors).
+ */
+function forkingIdentities(m: ModelInfo): Set<number> {
+  const isIdentity = (n: NodeInfo) => n.opType === 'Identity' && isDefaultDomain(n.domain);
+  // Inputs of Identity nodes, with those nodes in order; and their outputs, to learn which are read.
+  const byInput = new Map<string, { direct: boolean; nodes: number[] }>();
+  const read = new Map<string, boolean>();
+  m.nodes.forEach((n, i) => {
+    if (!isIdentity(n) || !n.inputs[0] || !n.outputs[0]) return;
+    const e = byInput.get(n.inputs[0]);
+    if (e) e.nodes.push(i);
+    else byInput.set(n.inputs[0], { direct: false, nodes: [i] });
+    read.set(n.outputs[0], false);
+  });
+  const forks = new Set<number>();
+  if (!byInput.size) return forks;
+  m.nodes.forEach((n) => {
+    const identity = isIdentity(n);
+    for (const v of n.inputs) {
+      if (read.has(v)) read.set(v, true);
+      const e = identity ? undefined : byInput.get(v);
+      if (e) e.direct = true;
+    }
+  });
+  for (const e of byInput.values()) {
+    // Identities whose output nodes read and that forward under a name the exporter made.
+    const live = e.nodes.filter((i) => read.get(m.nodes[i].outputs[0]) && isExporterName(m.nodes[i].outputs[0]));
+    // Without another reader of the input, the first of them carries the tensor itself on.
+    for (const i of e.direct ? live : live.slice(1)) forks.add(i);
+  }
+  return forks;
 }
 
 /** A Constant's tensor as a record: the attribute's bytes are located, never read. */
@@ -835,7 +918,7 @@ interface HeldName {
  * module using it: `c_attn` used by /h.0/attn/c_attn/Gemm); a dotted state_dict() path on an
  * Identity's or a Constant's output. What an exporter made up (`onnx::MatMul_335`,
  * `/Constant_output_0`, `Constant_7_output`) or left empty is placed
- * by the nodes using it (GraphIndex.placement). Two tensors of different subgraphs with one name
+ * by the nodes using it (GraphIndex.placement), a deduplicated copy too (it is stored as its source is). Two tensors of different subgraphs with one name
  * (two models in the branches of an If) get their branch as a prefix; other clashes a suffix.
  */
 function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
@@ -843,10 +926,11 @@ function nameHeld(graph: GraphIndex, m: ModelInfo): Map<HeldTensor, HeldName> {
   for (const h of graph.held.values()) {
     // A Constant's own tensor name before its output's (a graph value, often prefixed by an inliner).
     if (h.kind === 'constant' && isModelName(h.tensorName)) names.set(h, { name: h.tensorName, placed: false, made: false, how: 'the name the Constant gives its tensor' });
-    else if (h.kind === 'copy' || (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value))) names.set(h, { name: h.value, placed: false, made: false });
+    else if (h.kind === 'initializer' ? isModelName(h.value) && !graph.namesItsModule(h) : isStateDictPath(h.value)) names.set(h, { name: h.value, placed: false, made: false });
     else {
       const p = graph.placement(h);
-      const made = !(h.kind === 'initializer' && isModelName(h.value));
+      // A copy is stored as its source is (folded and transposed with it, or the model's own layout).
+      const made = h.source ? (names.get(h.source)?.made ?? true) : !(h.kind === 'initializer' && isModelName(h.value));
       names.set(h, p ? { name: p.name, placed: true, made, how: p.how } : { name: h.value || `constant_${h.node}`, placed: false, made: false });
     }
   }
@@ -971,7 +1055,8 @@ function roleOf(
   }
   if (h.kind === 'copy') {
     const d = decided ?? base;
-    return { role: d.role, reason: `${d.reason}; the exporter stored one copy of equal tensors: Identity node ${label} forwards ${names.get(h.source!)!.name} under this name` };
+    const how = n.placed ? `as ${h.value}, placed by the nodes using it` : 'under this name';
+    return { role: d.role, reason: `${d.reason}; the exporter stored one copy of equal tensors: Identity node ${label} forwards ${names.get(h.source!)!.name} ${how}` };
   }
   return decided;
 }
@@ -992,7 +1077,7 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
       message: `the graph keeps its weights in ${constants.length} Constant node${constants.length === 1 ? '' : 's'} (${elements.toLocaleString('en-US')} elements) and no initializers: counted as weights and placed by the nodes that use them`,
     });
   }
-  const placed = held.filter((h) => h.kind === 'initializer' && names.get(h)!.made && graph.uses.has(h));
+  const placed = held.filter((h) => h.kind !== 'constant' && names.get(h)!.made && names.get(h)!.placed && graph.uses.has(h));
   if (placed.length) {
     const examples = placed.slice(0, 3).map((h) => `${h.value} → ${names.get(h)!.name}`).join(', ');
     warnings.push({
@@ -1023,6 +1108,51 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
     });
   }
   return warnings;
+}
+
+/**
+ * Graph inputs (not initializers) that are weights: floating point, every dimension fixed, and
+ * read by a layer op as its weight (directly or through Identity, Transpose, Cast...), or named by
+ * a state_dict() path (a decomposed norm's scale, a bias added after a MatMul). torch's own names
+ * for data inputs (`input.1`, `x.3`) end in a number: a parameter's name never does (but an
+ * nn.ParameterList entry's: such an input counts only by its use). torch.onnx.export with
+ * export_params=False writes every parameter so: the file has their names and shapes, not their values.
+ */
+function weightInputs(m: ModelInfo, initNames: Set<string>): { name: string; dtype: string; shape: number[]; numel: number }[] {
+  const candidates = new Map<string, { name: string; dtype: string; shape: number[]; numel: number }>();
+  for (const name of m.inputs) {
+    const type = m.inputTypes.get(name);
+    const dtype = type && ONNX_TYPES.get(type.elemType)?.dtype;
+    if (initNames.has(name) || candidates.has(name) || !dtype || !isFloating(dtype) || !type.dims.every((d) => typeof d === 'number')) continue;
+    const shape = type.dims as number[];
+    const numel = numelOf(shape);
+    if (numel !== null) candidates.set(name, { name, dtype, shape, numel });
+  }
+  if (!candidates.size) return [];
+  // Values carrying a candidate on through pass-through ops, and which candidates a layer reads as its weight.
+  const carried = new Map<string, string>();
+  for (const name of candidates.keys()) carried.set(name, name);
+  const weights = new Set<string>();
+  for (const n of m.nodes) {
+    n.inputs.forEach((v, slot) => {
+      const c = carried.get(v);
+      if (c === undefined) return;
+      if (readsAsWeight(n, slot)) weights.add(c);
+      else if (passesOn(n, slot) && n.outputs[0]) carried.set(n.outputs[0], c);
+    });
+  }
+  const named = (s: string) => isStateDictPath(s) && !/\.\d+$/.test(s);
+  return [...candidates.values()].filter((x) => weights.has(x.name) || named(x.name));
+}
+
+function weightInputsWarning(inputs: { name: string; shape: number[]; numel: number }[]): Warning {
+  const elements = inputs.reduce((s, x) => s + x.numel, 0);
+  const examples = inputs.slice(0, 3).map((x) => `${x.name} [${x.shape.join(', ')}]`).join(', ');
+  const many = inputs.length !== 1;
+  return {
+    code: 'onnx-weights-not-stored',
+    message: `${inputs.length} graph input${many ? 's are weights' : ' is a weight'} the file does not hold (${examples}${inputs.length > 3 ? ', …' : ''}; ${elements.toLocaleString('en-US')} elements): the model was exported without ${many ? 'their values' : 'its values'} (torch.onnx.export with export_params=False) and is fed them at run time; they are not counted`,
+  };
 }
 
 /** Nodes (in any graph) naming an initializer among their inputs, by initializer name. */
