@@ -11,6 +11,7 @@ import { reportJsonBytes } from '../core/report';
 import type { ExportFormat } from '../core/export';
 import { renderSummary, renderText } from '../core/export/text';
 import { exact, compact } from '../core/numbers';
+import { groupMembers, overlapNote } from '../core/overlaps';
 import { safeLine, safeText } from '../core/safe-text';
 import { isRemoteAddress } from '../core/remote/address';
 import { remoteCli } from './remote';
@@ -128,7 +129,8 @@ function renderCli(cp: Checkpoint, args: Args): string {
         g.relation === 'deduplicated'
           ? `one copy stored for ${g.tensors.length} equal tensors, each counted: ${compact(g.uniqueElements)}`
           : `${compact(g.uniqueElements)} stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''}`;
-      out.push(`  ${g.relation.padEnd(8)} ${g.tensors.join(' = ')}  (${what})`);
+      const views = overlapNote(g);
+      out.push(`  ${g.relation.padEnd(8)} ${groupMembers(g, safeLine)}  (${what}${views ? `; ${views}` : ''})`);
       if (g.reason) out.push(`           ${g.reason}`);
     }
   }

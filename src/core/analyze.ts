@@ -27,6 +27,7 @@ import { copyRecord } from './tensor-record';
 import { isLocalName } from './local-name';
 import { decideRole, Siblings, siblingsOf } from './roles';
 import { configTies } from './ties';
+import { viewOverlaps } from './overlaps';
 
 /** How analyze() may use the raw checkpoint it is given. */
 export interface AnalyzeOptions {
@@ -287,6 +288,11 @@ function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGr
     uniqueElements: measure(measured).elements,
     totalElements: measured.reduce((s, m) => s + counted(m), 0),
   };
+  // Views are tied only where they overlap: worked out here, once per storage (overlaps.ts).
+  if (relation === 'view') {
+    const ov = viewOverlaps(members);
+    if (ov) g.overlaps = ov;
+  }
   const declared = members.find((m) => !m.present) ?? members.find(isRetied);
   if (declared) g.reason = declared.roleReason;
   else if (relation === 'deduplicated') g.reason = `the file stores one copy of ${members.length} equal tensors (deduplicated by the exporter): each is its own tensor of the model and counts`;
@@ -1019,13 +1025,41 @@ function sharedOutside(path: string, list: Tensor[], shared: SharedGroup[]): Sha
       others.push(n);
       if (others.length === limit) break;
     }
+    const ov = g.overlaps;
+    const position = ov ? positionsOf(g) : undefined;
     for (const t of members) {
       const e: SharedWith = { tensor: t.name, others, relation: g.relation, group: gi };
       if (outside > others.length) e.more = outside - others.length;
+      if (ov) {
+        // The views outside this subtree that this one overlaps: its ties. Each tensor's own
+        // list, so the cost is the overlaps it has (one for each of FSDP's views), not the group's size.
+        const names: string[] = [];
+        let more = 0;
+        for (const j of ov[position!.get(t.name)!]) {
+          const n = g.tensors[j];
+          if (inside.has(n)) continue;
+          if (names.length < limit) names.push(n);
+          else more++;
+        }
+        e.overlaps = names;
+        if (more) e.overlapsMore = more;
+      }
       out.push(e);
     }
   }
   return out;
+}
+
+/** Each member's position in its group's `tensors`, made once per group when first asked for. */
+const positions = new WeakMap<SharedGroup, Map<string, number>>();
+function positionsOf(g: SharedGroup): Map<string, number> {
+  let m = positions.get(g);
+  if (!m) {
+    m = new Map();
+    g.tensors.forEach((n, i) => m!.set(n, i));
+    positions.set(g, m);
+  }
+  return m;
 }
 
 /** Consecutive numbered children with identical structure fold like PyTorch's ModuleList print. */

@@ -233,6 +233,14 @@ export interface SharedGroup {
   /** Plain sum of the members' elements. */
   totalElements: number;
   reason?: string;
+  /**
+   * For a `view` group: for each member (by position in `tensors`), the positions of the members
+   * whose bytes it overlaps. Views that overlap nothing (vector_to_parameters, FSDP's views of
+   * its flat parameter among themselves) are on one storage but not tied. Absent for the other
+   * relations, where every member is tied to every other, and when the overlaps were too many to
+   * work out (then every member counts as tied). Not in the JSON report (overlaps.ts).
+   */
+  overlaps?: number[][];
 }
 
 export interface Counts {
@@ -284,6 +292,14 @@ export interface SharedWith {
   relation: Relation;
   /** Index of the storage group in Checkpoint.shared (the report's `shared`), which lists every name. */
   group: number;
+  /**
+   * For a view (relation `view`) whose overlaps are known: the names outside the subtree whose
+   * bytes this tensor's overlap (the first 16, 3 in groups over 64), the ones it is tied to.
+   * Empty when it overlaps none of `others`: on one storage with them, tied to none.
+   */
+  overlaps?: string[];
+  /** How many more names outside the subtree it overlaps, beyond `overlaps`. */
+  overlapsMore?: number;
 }
 
 export interface FoldRun {

@@ -34,6 +34,7 @@
  */
 import { hierarchy, partition } from 'd3-hierarchy';
 import type { FoldRun, Relation } from '../core/model';
+import { tiedSets } from './tiedSets';
 
 // ---------------------------------------------------------------------------------------------
 // The source
@@ -66,6 +67,8 @@ export interface MapGroup {
   relation: Relation;
   uniqueElements: number;
   totalElements: number;
+  /** Views' overlaps, when known: each member's overlapping members (positions in `tensors`); see tiedSets.ts. */
+  overlaps?: readonly (readonly number[])[];
 }
 
 export interface MapSource {
@@ -637,31 +640,35 @@ export function layoutMap(source: MapSource, values: MapValues, zoomIn: MapZoom,
   let arcsDropped = 0;
   const maxArcs = opts.maxArcs ?? 400;
   source.groups.forEach((g, gi) => {
-    const ends = new Set<MapCell>();
-    let outside = false;
-    for (const t of g.tensors) {
-      const owner = ownerOf(source, t);
-      const at = owner === undefined ? null : cellFor(owner);
-      if (!at) outside = true;
-      else ends.add(at.cell);
+    // One arc per set of members tied to each other: views of one storage that overlap nothing
+    // are not tied (tiedSets.ts).
+    for (const tensors of tiedSets(g)) {
+      const ends = new Set<MapCell>();
+      let outside = false;
+      for (const t of tensors) {
+        const owner = ownerOf(source, t);
+        const at = owner === undefined ? null : cellFor(owner);
+        if (!at) outside = true;
+        else ends.add(at.cell);
+      }
+      // A cell joined to its own ancestor says nothing (the ancestor holds both ends).
+      const list = [...ends].filter((c) => ![...ends].some((o) => o !== c && isAncestor(c, o)));
+      if (list.length < 1) continue;
+      if (list.length < 2) {
+        if (outside) for (const c of list) c.tieOut = true;
+        continue;
+      }
+      if (arcs.length >= maxArcs) {
+        arcsDropped++;
+        continue;
+      }
+      list.sort((a, b) => a.x0 + a.x1 - (b.x0 + b.x1) || a.y0 - b.y0);
+      for (const c of list) {
+        c.ties.push(gi);
+        if (outside) c.tieOut = true;
+      }
+      arcs.push({ group: gi, relation: g.relation, tensors, cells: list });
     }
-    // A cell joined to its own ancestor says nothing (the ancestor holds both ends).
-    const list = [...ends].filter((c) => ![...ends].some((o) => o !== c && isAncestor(c, o)));
-    if (list.length < 1) return;
-    if (list.length < 2) {
-      if (outside) for (const c of list) c.tieOut = true;
-      return;
-    }
-    if (arcs.length >= maxArcs) {
-      arcsDropped++;
-      return;
-    }
-    list.sort((a, b) => a.x0 + a.x1 - (b.x0 + b.x1) || a.y0 - b.y0);
-    for (const c of list) {
-      c.ties.push(gi);
-      if (outside) c.tieOut = true;
-    }
-    arcs.push({ group: gi, relation: g.relation, tensors: g.tensors, cells: list });
   });
 
   return {

@@ -6,7 +6,8 @@
  * and memory linear in modules and tensors; every answer is bounded whatever the model's size.
  * Pure Node (no vscode import), so mocha tests it.
  */
-import type { Checkpoint, FoldRun, ModuleNode, Tensor } from '../core/model';
+import type { Checkpoint, FoldRun, ModuleNode, SharedWith, Tensor } from '../core/model';
+import { tiePartners } from '../core/overlaps';
 import { firstViewExpansion, ShapeOfTree } from '../shared/firstView';
 import type { GroupPage, ModelHead, NodePage, NodeQuery, SearchQuery, SearchResult, WireFold, WireGroup, WireGroupInfo, WireNode, WireShared, WireSummary } from '../shared/protocol';
 import { shapeSummary } from './payload';
@@ -290,12 +291,17 @@ export class TreeIndex implements ShapeOfTree {
 
   // ------------------------------------------------------------------------- wire
 
-  private wireShared(list: { tensor: string; others: string[]; more?: number; relation: WireShared['relation']; group: number }[]): WireShared[] {
-    return list.map((s) => {
-      const w: WireShared = { tensor: s.tensor, others: s.others.slice(), owners: s.others.map((o) => this.ownerOf(o)), relation: s.relation, group: s.group };
-      if (s.more) w.more = s.more;
-      return w;
-    });
+  /** A node's ties for the webview: views list only the views they overlap, and one overlapping none is left out (overlaps.ts). */
+  private wireShared(list: SharedWith[]): WireShared[] {
+    const out: WireShared[] = [];
+    for (const s of list) {
+      const tie = tiePartners(s);
+      if (!tie.names.length && !tie.more) continue;
+      const w: WireShared = { tensor: s.tensor, others: tie.names.slice(), owners: tie.names.map((o) => this.ownerOf(o)), relation: s.relation, group: s.group };
+      if (tie.more) w.more = tie.more;
+      out.push(w);
+    }
+    return out;
   }
 
   /** A node's folded runs with their blocks' size and their sharing with outside the run. */
@@ -318,7 +324,7 @@ export class TreeIndex implements ShapeOfTree {
             // Sharing between blocks of the run is not "elsewhere".
             const others: string[] = [];
             const owners: number[] = [];
-            s.others.forEach((o) => {
+            tiePartners(s).names.forEach((o) => {
               const owner = this.ownerOf(o);
               if (owner < first || owner >= stop) {
                 others.push(o);
@@ -387,7 +393,10 @@ export class TreeIndex implements ShapeOfTree {
     if (shapes) w.shapes = shapes;
     const folds = this.wireFolds(id);
     if (folds) w.folds = folds;
-    if (node.sharedWith.length) w.shared = this.wireShared(node.sharedWith);
+    if (node.sharedWith.length) {
+      const shared = this.wireShared(node.sharedWith);
+      if (shared.length) w.shared = shared;
+    }
     if (node.sharedWithMore) w.sharedMore = node.sharedWithMore;
     if (this.sharedParams[id] > 0) w.sharedParams = this.sharedParams[id];
     if (node.stored) w.stored = { ...node.stored };
@@ -553,6 +562,15 @@ export class TreeIndex implements ShapeOfTree {
     const tensors = g.tensors.slice(0, MAX_GROUP_MEMBERS);
     const group: WireGroup = { tensors, relation: g.relation, storage: g.storage, uniqueElements: g.uniqueElements, totalElements: g.totalElements };
     if (g.reason) group.reason = g.reason;
+    if (g.overlaps) {
+      // Each listed member's overlaps among the listed members (positions ascend: a prefix).
+      const n = tensors.length;
+      group.overlaps = g.overlaps.slice(0, n).map((o) => {
+        let k = 0;
+        while (k < o.length && o[k] < n) k++;
+        return o.slice(0, k);
+      });
+    }
     const info: WireGroupInfo = { index, group, owners: tensors.map((t) => this.ownerOf(t)) };
     if (g.tensors.length > tensors.length) info.more = g.tensors.length - tensors.length;
     return info;

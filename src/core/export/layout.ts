@@ -5,6 +5,7 @@
  * tensors. Pure data, no formatting: svg.ts, mermaid.ts and markdown.ts render it.
  */
 import { Checkpoint, FoldRun, ModuleNode, Relation } from '../model';
+import { tiedSets, tiePartners } from '../overlaps';
 
 export interface LayoutOptions {
   /** Deepest level to show (root = 0). Default: the deepest level that keeps `maxRows` rows. */
@@ -228,12 +229,18 @@ class RowBuilder {
 
 /** Each shared-storage group mapped onto the distinct rows showing its tensors, in row order. */
 function tieLinks(cp: Checkpoint, rowOf: (tensor: string) => VisibleNode): TieLink[] {
-  return cp.shared.map((g, i) => {
-    const seen = new Set<VisibleNode>();
-    for (const t of g.tensors) seen.add(rowOf(t));
-    const list = [...seen].sort((a, b) => a.id - b.id);
-    return { group: i, relation: g.relation, tensors: g.tensors, rows: list };
+  const out: TieLink[] = [];
+  cp.shared.forEach((g, i) => {
+    // One link per set of members tied to each other: views of one storage that overlap
+    // nothing get none (overlaps.ts).
+    for (const tensors of tiedSets(g)) {
+      const seen = new Set<VisibleNode>();
+      for (const t of tensors) seen.add(rowOf(t));
+      const list = [...seen].sort((a, b) => a.id - b.id);
+      out.push({ group: i, relation: g.relation, tensors, rows: list });
+    }
   });
+  return out;
 }
 
 interface Item {
@@ -318,7 +325,8 @@ export function ownerPath(tensor: string): string {
 export function sharedModules(m: ModuleNode): { path: string; relation: Relation }[] {
   const out = new Map<string, Relation>();
   for (const s of m.sharedWith) {
-    for (const o of s.others) {
+    // Views tie only to those they overlap (overlaps.ts).
+    for (const o of tiePartners(s).names) {
       const p = ownerPath(o) || o;
       if (!out.has(p)) out.set(p, s.relation);
     }

@@ -12,6 +12,7 @@ import { arcAnchor, arcPath, foldLabel, layoutMap, MapCell, MapKind, MAP_KINDS, 
 import { defineExport } from './define';
 import { svgToPng } from './png';
 import { RELATION_LABEL, SANS, MONO, baseName, dashFor, plural, sansWidth, tieColor, truncate } from './style';
+import { boundedJoin, groupMembers } from '../overlaps';
 import { esc, escAttr, num, stripInvalid } from './xml';
 
 export interface MapOptions {
@@ -150,7 +151,7 @@ export function renderMapSvg(cp: Checkpoint, opts: MapOptions = {}): string {
     const g: string[] = [`<g data-group="${a.group}">`];
     g.push(`<path d="${d}" fill="none" stroke="${BG}" stroke-width="5" stroke-opacity="0.85" stroke-linecap="round"/>`);
     g.push(
-      `<path class="tie-link" data-shared="${escAttr(a.tensors.join(' '))}" data-relation="${a.relation}" d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${RELATION_LABEL[a.relation]}: ${a.tensors.join(' = ')}`)}</title></path>`,
+      `<path class="tie-link" data-shared="${escAttr(boundedJoin(a.tensors, ' ', 64))}" data-relation="${a.relation}" d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${RELATION_LABEL[a.relation]}: ${boundedJoin(a.tensors, ' = ')}`)}</title></path>`,
     );
     for (const c of a.cells) {
       const pt = arcAnchor(c);
@@ -188,7 +189,7 @@ export function renderMapSvg(cp: Checkpoint, opts: MapOptions = {}): string {
       const color = tieColor(i);
       const dash = dashFor(g.relation);
       legend.push(`<line x1="${M}" y1="${num(y + 7)}" x2="${M + 30}" y2="${num(y + 7)}" stroke="${color}" stroke-width="2.2" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-      const names = g.tensors.length > 4 ? `${g.tensors.slice(0, 3).join(' = ')} = … (${g.tensors.length} tensors)` : g.tensors.join(' = ');
+      const names = g.tensors.length > 4 ? `${groupMembers(g, (n) => n, 3)} (${g.tensors.length} tensors)` : groupMembers(g, (n) => n);
       legend.push(`<text x="${M + 40}" y="${num(y + 11)}" font-family="${MONO}" font-size="11.5" fill="${INK}">${esc(truncate(names, 150))}</text>`);
       y += 18;
     });

@@ -8,6 +8,7 @@ import { Checkpoint } from '../model';
 import { bytes, compact, exact, percent } from '../numbers';
 import { adapterLine, bitsText, schemeLabel } from '../quant/describe';
 import { LayoutOptions, VisibleNode, layoutTree, sharedModules } from './layout';
+import { groupMembers, overlapNote } from '../overlaps';
 import { RELATION_LABEL, baseName, describeType, exactAndCompact, hasInferredTypes, oneLine, plural } from './style';
 
 export interface MarkdownOptions extends LayoutOptions {}
@@ -56,7 +57,7 @@ export function renderMarkdown(cp: Checkpoint, opts: MarkdownOptions = {}): stri
     out.push('|--:|---|---|--:|--:|');
     cp.shared.forEach((g, i) => {
       out.push(
-        `| ${i + 1} | ${g.tensors.map(code).join(' = ')} | ${RELATION_LABEL[g.relation]} | ${exact(g.uniqueElements)} | ${exact(Math.max(0, g.totalElements - g.uniqueElements))} |`,
+        `| ${i + 1} | ${groupMembers(g, code)} | ${RELATION_LABEL[g.relation]}${overlapNote(g) ? ` (${overlapNote(g)})` : ''} | ${exact(g.uniqueElements)} | ${exact(Math.max(0, g.totalElements - g.uniqueElements))} |`,
       );
     });
     const reasons = cp.shared.map((g, i) => [i, g.reason] as const).filter(([, r]) => !!r);
@@ -103,11 +104,17 @@ function tableRow(v: VisibleNode, total: number): string {
   if (v.kind === 'fold') params = `${v.fold!.count} x ${exact(m.parameters.unique)}`;
   else params = `${exact(v.unique)}${v.perBlock ? ' each' : ''}`;
   const share = percent(v.unique, total) + (v.perBlock ? ' each' : '');
-  const shared = sharedModules(m)
-    .map((s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : s.relation === 'deduplicated' ? ' (deduplicated)' : ''}`)
-    .join(', ');
+  const partners = sharedModules(m);
+  const shared =
+    partners
+      .slice(0, SHARED_MODULES)
+      .map((s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : s.relation === 'deduplicated' ? ' (deduplicated)' : ''}`)
+      .join(', ') + (partners.length > SHARED_MODULES ? ` … and ${partners.length - SHARED_MODULES} more` : '');
   return `| ${code(v.path)} | ${type} | ${params} | ${share} | ${shared} |`;
 }
+
+/** Modules a row's "shared with" cell names, before "… and K more". */
+const SHARED_MODULES = 8;
 
 /** A code span safe inside a GFM table cell. */
 export function code(s: string): string {

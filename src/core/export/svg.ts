@@ -33,6 +33,7 @@ import {
   truncate,
 } from './style';
 import { esc, escAttr, num, stripInvalid } from './xml';
+import { boundedJoin, groupMembers, overlapNote } from '../overlaps';
 
 export interface SvgOptions extends LayoutOptions {}
 
@@ -312,7 +313,7 @@ function renderTies(tree: VisibleTree, placed: Map<VisibleNode, Placed>, cols: C
       }
     }
     const dash = dashFor(link.relation);
-    const names = link.tensors.join(' ');
+    const names = boundedJoin(link.tensors, ' ', 64);
     const g: string[] = [];
     g.push(`<g data-group="${link.group}">`);
     for (const r of link.rows) {
@@ -321,7 +322,7 @@ function renderTies(tree: VisibleTree, placed: Map<VisibleNode, Placed>, cols: C
       g.push(`<line x1="${num(pl.right)}" y1="${num(m)}" x2="${num(anchorX)}" y2="${num(m)}" stroke="${color}" stroke-width="1" stroke-opacity="0.55" stroke-dasharray="2 2"/>`);
     }
     g.push(
-      `<path class="tie-link" data-shared="${escAttr(names)}" data-relation="${link.relation}" d="${d}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${RELATION_LABEL[link.relation]}: ${link.tensors.join(' = ')}`)}</title></path>`,
+      `<path class="tie-link" data-shared="${escAttr(names)}" data-relation="${link.relation}" d="${d}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${RELATION_LABEL[link.relation]}: ${boundedJoin(link.tensors, ' = ')}`)}</title></path>`,
     );
     for (const r of link.rows) {
       const m = placed.get(r)!.top + ROW / 2;
@@ -359,10 +360,11 @@ function renderLegend(cp: Checkpoint, tree: VisibleTree, categories: Set<Categor
     const dash = dashFor(g.relation);
     const my = y + 7;
     legend.push(`<line x1="${M}" y1="${num(my)}" x2="${M + 30}" y2="${num(my)}" stroke="${color}" stroke-width="2.2" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    const names = g.tensors.length > 4 ? `${g.tensors.slice(0, 3).join(' = ')} = … (${g.tensors.length} tensors)` : g.tensors.join(' = ');
+    const names = g.tensors.length > 4 ? `${groupMembers(g, (n) => n, 3)} (${g.tensors.length} tensors)` : groupMembers(g, (n) => n);
     legend.push(lineText(M + 40, y + 11, truncate(names, 120), INK));
     const saved = g.totalElements - g.uniqueElements;
-    const detail = `${RELATION_LABEL[g.relation]} · ${compact(g.uniqueElements)} elements stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''}`;
+    const views = overlapNote(g);
+    const detail = `${RELATION_LABEL[g.relation]}${views ? ` (${views})` : ''} · ${compact(g.uniqueElements)} elements stored once${saved > 0 ? `, ${compact(saved)} not counted twice` : ''}`;
     legend.push(lineText(M + 40, y + 26, detail, MUTED));
     y += 38;
   });

@@ -8,6 +8,7 @@ import { Checkpoint, ModuleNode } from '../model';
 import { bytes, compact, exact } from '../numbers';
 import { adapterLine, quantizationLine } from '../quant/describe';
 import { cells } from './style';
+import { tiePartners } from '../overlaps';
 
 export interface TextOptions {
   /** Deepest level to print (root = 0); deeper modules are summarised. Default: unlimited. */
@@ -26,10 +27,15 @@ interface Line {
 export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   const lines: Line[] = [];
   const maxDepth = opts.depth ?? Infinity;
-  const anyInferred = hasInferred(cp.modules);
+  // Tensors saved beside a pickled model (`{'model': m, 'model_ema': ema}`, a `params` list)
+  // hang under the model's node in the tree, but are not part of the model's class: they print
+  // after it, one line each, rather than as children of `Sequential(`.
+  const root = cp.modules;
+  const beside = new Set(root.inferred ? [] : root.children.filter(isBeside));
+  const anyInferred = root.inferred ? hasInferred(root) : root.children.some((c) => !beside.has(c) && hasInferred(c));
 
-  const walk = (m: ModuleNode, label: string, indent: string, level: number, each = 1) => {
-    const note = noteFor(m, each);
+  const walk = (m: ModuleNode, label: string, indent: string, level: number, each = 1, inRun?: (name: string) => boolean) => {
+    const note = noteFor(m, each, inRun);
     const kids = m.children;
     const leafish = kids.length === 0 || level >= maxDepth;
     const head = safe(m.repr && kids.length === 0 ? m.repr : `${m.type}`);
@@ -43,9 +49,10 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
     const folded = new Map<number, ModuleNode['folds'][number]>();
     if (!opts.unfold) for (const f of m.folds) folded.set(f.first, f);
     for (let i = 0; i < kids.length; i++) {
+      if (level === 0 && beside.has(kids[i])) continue;
       const f = folded.get(i);
       if (f) {
-        walk(kids[i], `(${f.from}-${f.to}): ${f.count} x `, inner, level + 1, f.count);
+        walk(kids[i], `(${f.from}-${f.to}): ${f.count} x `, inner, level + 1, f.count, runMembers(m, f));
         i = f.last;
         continue;
       }
@@ -53,7 +60,11 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
     }
     lines.push({ text: `${indent})`, note: '' });
   };
-  walk(cp.modules, '', '', 0);
+  walk(root, '', '', 0);
+  if (beside.size) {
+    lines.push({ text: '# beside the model (not part of it):', note: '' });
+    for (const c of beside) lines.push({ text: `(${safe(c.name)}): ${safe(c.type)}(…${c.tensorCount} tensors)`, note: noteFor(c, 1) });
+  }
 
   let widest = 0;
   for (const l of lines) widest = Math.max(widest, cells(l.text));
@@ -61,7 +72,10 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   const out: string[] = [];
   const scheme = opts.scheme === false ? undefined : quantizationLine(cp) ?? adapterLine(cp);
   if (scheme) out.push(`# ${safe(scheme)}`);
-  if (anyInferred) {
+  if (anyInferred && !root.inferred) {
+    // The model's class is recorded: only some modules in it were saved without theirs.
+    out.push('# some layer types inferred from tensor names and shapes (no class recorded for them)');
+  } else if (anyInferred) {
     out.push(
       cp.format === 'onnx'
         ? '# layer types from the ONNX ops that use each module\'s tensors, else inferred from names and shapes (no classes in the file)'
@@ -75,7 +89,11 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
 /** Names come from the file: shown with control characters escaped (see safe-text.ts). */
 export const safe = safeLine;
 
-function noteFor(m: ModuleNode, each: number): string {
+/**
+ * A module's note: its parameters, and the modules it shares weight with. `inRun` tells the names
+ * inside the folded run the module stands for, which are left out.
+ */
+function noteFor(m: ModuleNode, each: number, inRun?: (name: string) => boolean): string {
   const p = m.parameters.unique;
   const parts: string[] = [];
   if (p > 0 || m.parameters.total > 0) {
@@ -84,22 +102,57 @@ function noteFor(m: ModuleNode, each: number): string {
     parts.push(s);
   }
   if (m.buffers.total > 0 && p === 0) parts.push(`buffers ${compact(m.buffers.unique)}`);
+  if (isBeside(m)) parts.push(`${compact(m.other.unique)} elements`);
   if (m.sharedWith.length) {
     const modules = new Set<string>();
     let declared = false;
     let view = false;
     let dedup = false;
+    let more = false;
     for (const s of m.sharedWith) {
-      for (const o of s.others) modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
+      // Views tie only to the views they overlap (overlaps.ts); and a run's blocks tied to each
+      // other do not share "with" anything outside the run.
+      const tie = tiePartners(s);
+      let any = false;
+      for (const o of tie.names) {
+        if (inRun && inRun(o)) continue;
+        modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
+        any = true;
+      }
+      if (tie.more) more = any = true;
+      if (!any) continue;
       if (s.relation === 'declared') declared = true;
       if (s.relation === 'view') view = true;
       if (s.relation === 'deduplicated') dedup = true;
     }
     const names = [...modules];
-    const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : dedup ? ' (deduplicated)' : '';
-    parts.push(`${dedup && !declared && !view ? 'stored once with' : 'shares weight with'} ${names.slice(0, 3).map(safe).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}${how}`);
+    if (names.length) {
+      const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : dedup ? ' (deduplicated)' : '';
+      const rest = names.length > 3 ? ` +${names.length - 3}${more ? ' and more' : ''}` : more ? ' and more' : '';
+      parts.push(`${dedup && !declared && !view ? 'stored once with' : 'shares weight with'} ${names.slice(0, 3).map(safe).join(', ')}${rest}${how}`);
+    }
   }
   return parts.join('  ');
+}
+
+/** Whether a tensor name lies in one of the blocks of a folded run (numbered children `from`…`to`). */
+function runMembers(parent: ModuleNode, f: ModuleNode['folds'][number]): (name: string) => boolean {
+  const prefix = parent.path ? `${parent.path}.` : '';
+  const from = Number(f.from);
+  const to = Number(f.to);
+  return (name) => {
+    if (!name.startsWith(prefix)) return false;
+    const dot = name.indexOf('.', prefix.length);
+    const part = name.slice(prefix.length, dot < 0 ? undefined : dot);
+    if (!/^\d+$/.test(part)) return false;
+    const k = Number(part);
+    return k >= from && k <= to;
+  };
+}
+
+/** A node of tensors saved beside the model, not part of it (analyze.ts names it `Tensors` or `OptimizerState`). */
+function isBeside(m: ModuleNode): boolean {
+  return m.inferred && (m.type === 'Tensors' || m.type === 'OptimizerState') && m.parameters.total === 0 && m.buffers.total === 0 && m.other.total > 0;
 }
 
 function hasInferred(m: ModuleNode): boolean {

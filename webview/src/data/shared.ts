@@ -9,6 +9,7 @@
  */
 import type { GroupPage, Relation, WireGroup, WireGroupInfo, WireShared } from '../../../src/shared/protocol';
 import type { LazyTree } from './lazyTree';
+import { tiedSets } from '../../../src/shared/tiedSets';
 import { Row, TreeState } from './tree';
 
 export type GroupFetcher = (ids: number[]) => Promise<GroupPage>;
@@ -119,6 +120,13 @@ export function tensorPeers(groups: GroupStore, tensor: string, group: number): 
   const info = groups.get(group);
   if (!info) return [];
   const out: SharedPeer[] = [];
+  const ov = info.group.overlaps;
+  const at = info.group.tensors.indexOf(tensor);
+  if (ov && at >= 0) {
+    // A view is tied only to the views it overlaps, not to every other view of its storage.
+    for (const i of ov[at] ?? []) out.push({ tensor, other: info.group.tensors[i], relation: info.group.relation, group, owner: info.owners[i] });
+    return out;
+  }
   info.group.tensors.forEach((other, i) => {
     if (other !== tensor) out.push({ tensor, other, relation: info.group.relation, group, owner: info.owners[i] });
   });
@@ -187,14 +195,19 @@ export interface TieLink {
 export function computeLinks(state: TreeState, groups: Iterable<WireGroupInfo>, maxLanes = 8): { links: TieLink[]; lanes: number } {
   const links: TieLink[] = [];
   for (const g of groups) {
-    const set = new Set<number>();
-    for (const owner of g.owners) {
-      const r = endRow(state, owner);
-      if (r >= 0) set.add(r);
+    // One link per set of members tied to each other: views that overlap nothing get none.
+    const position = new Map<string, number>();
+    g.group.tensors.forEach((t, i) => position.set(t, i));
+    for (const names of tiedSets(g.group)) {
+      const set = new Set<number>();
+      for (const name of names) {
+        const r = endRow(state, g.owners[position.get(name)!]);
+        if (r >= 0) set.add(r);
+      }
+      if (set.size < 2) continue;
+      const rows = [...set].sort((a, b) => a - b);
+      links.push({ group: g.index, relation: g.group.relation, names, rows, lane: 0 });
     }
-    if (set.size < 2) continue;
-    const rows = [...set].sort((a, b) => a - b);
-    links.push({ group: g.index, relation: g.group.relation, names: g.group.tensors.slice(), rows, lane: 0 });
   }
   links.sort((a, b) => a.group - b.group);
   // Greedy interval colouring by start row.

@@ -315,19 +315,19 @@ export class MapView {
     const data = layout.arcs.map((a) => ({ a, d: arcPath(a.cells, bottom) }));
     svg
       .selectAll<SVGPathElement, (typeof data)[number]>('path.map-tie-halo')
-      .data(data, (x) => String(x.a.group))
+      .data(data, (x) => `${x.a.group}:${x.a.tensors[0]}`)
       .join('path')
       .attr('class', 'map-tie-halo')
       .attr('d', (x) => x.d);
     svg
       .selectAll<SVGPathElement, (typeof data)[number]>('path.map-tie')
-      .data(data, (x) => String(x.a.group))
+      .data(data, (x) => `${x.a.group}:${x.a.tensors[0]}`)
       .join('path')
       .attr('class', (x) => `map-tie tie-c${groupColour(x.a.group)}${x.a.relation === 'declared' || x.a.relation === 'deduplicated' ? ` ${x.a.relation}` : ''}${lit.has(x.a.group) ? ' lit' : ''}`)
       .attr('data-shared', (x) => x.a.tensors.join(' '))
       .attr('data-relation', (x) => x.a.relation)
       .attr('d', (x) => x.d);
-    const dots = layout.arcs.flatMap((a) => a.cells.map((c) => ({ key: `${a.group}:${c.key}`, group: a.group, x: (c.x0 + c.x1) / 2, y: Math.max(c.y0 + 1, c.y1 - 3) })));
+    const dots = layout.arcs.flatMap((a) => a.cells.map((c) => ({ key: `${a.group}:${a.tensors[0]}:${c.key}`, group: a.group, x: (c.x0 + c.x1) / 2, y: Math.max(c.y0 + 1, c.y1 - 3) })));
     svg
       .selectAll<SVGCircleElement, (typeof dots)[number]>('circle.map-tie-dot')
       .data(dots, (d) => d.key)

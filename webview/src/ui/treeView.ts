@@ -498,7 +498,8 @@ export class TreeView {
     };
     svg
       .selectAll<SVGPathElement, TieLink>('path.tie-link')
-      .data(visible, (l) => String(l.group))
+      // A group may draw several links (views tied in separate sets): the first name tells them apart.
+      .data(visible, (l) => `${l.group}:${l.names[0]}`)
       .join('path')
       .attr('class', (l) => `tie-link tie-c${groupColour(l.group)}${l.relation === 'declared' || l.relation === 'deduplicated' ? ` ${l.relation}` : ''}${this.litGroups.has(l.group) ? ' lit' : ''}`)
       .attr('data-shared', (l) => l.names.join(' '))
@@ -506,7 +507,7 @@ export class TreeView {
       .attr('aria-label', (l) => linkLabel(l.relation, l.names))
       .attr('d', pathOf);
     const dots: { key: string; group: number; y: number }[] = [];
-    for (const l of visible) for (const r of l.rows) if (r >= start && r < end) dots.push({ key: `${l.group}:${r}`, group: l.group, y: y(r) });
+    for (const l of visible) for (const r of l.rows) if (r >= start && r < end) dots.push({ key: `${l.group}:${l.names[0]}:${r}`, group: l.group, y: y(r) });
     svg
       .selectAll<SVGCircleElement, { key: string; group: number; y: number }>('circle.tie-dot')
       .data(dots, (d) => d.key)
