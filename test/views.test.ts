@@ -175,3 +175,21 @@ describe('objects saved beside a pickled model print beside it, not inside it', 
     });
   }
 });
+
+describe('a folded run whose blocks are tied to each other says so', () => {
+  it('two Linears on one weight fold into one line that names the tie within the run', async () => {
+    // pytorch-extra/legacy-p4.pt: Sequential(Linear, Linear) whose weights are one tensor.
+    const cp = await openCheckpoint(fixture('pytorch-extra/legacy-p4.pt'));
+    const line = renderText(cp)
+      .split('\n')
+      .find((l) => l.includes('(0-1): 2 x Linear'));
+    assert.ok(line, renderText(cp));
+    assert.match(line!, /40 each {2}the blocks share weight$/);
+    assert.ok(!/shares weight with/.test(line!), line);
+  });
+
+  it('tensors beside the model are counted in words that agree with the number', async () => {
+    const text = renderText(await openCheckpoint(fixture('torchscript/traced-bn.pt')));
+    assert.match(text, /\(CONSTANTS\): Tensors\(…1 tensor\) +3 elements/);
+  });
+});

@@ -7,7 +7,7 @@ import { safeLine } from '../safe-text';
 import { Checkpoint, ModuleNode } from '../model';
 import { bytes, compact, exact } from '../numbers';
 import { adapterLine, quantizationLine } from '../quant/describe';
-import { cells } from './style';
+import { cells, plural } from './style';
 import { tiePartners } from '../overlaps';
 
 export interface TextOptions {
@@ -40,7 +40,7 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
     const leafish = kids.length === 0 || level >= maxDepth;
     const head = safe(m.repr && kids.length === 0 ? m.repr : `${m.type}`);
     if (leafish) {
-      const suffix = kids.length && level >= maxDepth ? `(…${m.tensorCount} tensors)` : m.repr && kids.length === 0 ? '' : '()';
+      const suffix = kids.length && level >= maxDepth ? `(…${plural(m.tensorCount, 'tensor')})` : m.repr && kids.length === 0 ? '' : '()';
       lines.push({ text: `${indent}${label}${head}${suffix}`, note });
       return;
     }
@@ -63,7 +63,7 @@ export function renderText(cp: Checkpoint, opts: TextOptions = {}): string {
   walk(root, '', '', 0);
   if (beside.size) {
     lines.push({ text: '# beside the model (not part of it):', note: '' });
-    for (const c of beside) lines.push({ text: `(${safe(c.name)}): ${safe(c.type)}(…${c.tensorCount} tensors)`, note: noteFor(c, 1) });
+    for (const c of beside) lines.push({ text: `(${safe(c.name)}): ${safe(c.type)}(…${plural(c.tensorCount, 'tensor')})`, note: noteFor(c, 1) });
   }
 
   let widest = 0;
@@ -109,13 +109,18 @@ function noteFor(m: ModuleNode, each: number, inRun?: (name: string) => boolean)
     let view = false;
     let dedup = false;
     let more = false;
+    /** How the run's own blocks are tied to each other, when they are. */
+    let within: string | undefined;
     for (const s of m.sharedWith) {
       // Views tie only to the views they overlap (overlaps.ts); and a run's blocks tied to each
       // other do not share "with" anything outside the run.
       const tie = tiePartners(s);
       let any = false;
       for (const o of tie.names) {
-        if (inRun && inRun(o)) continue;
+        if (inRun && inRun(o)) {
+          within ??= s.relation;
+          continue;
+        }
         modules.add(o.includes('.') ? o.slice(0, o.lastIndexOf('.')) : o);
         any = true;
       }
@@ -130,6 +135,9 @@ function noteFor(m: ModuleNode, each: number, inRun?: (name: string) => boolean)
       const how = declared ? ' (declared tie)' : view ? ' (views of one storage)' : dedup ? ' (deduplicated)' : '';
       const rest = names.length > 3 ? ` +${names.length - 3}${more ? ' and more' : ''}` : more ? ' and more' : '';
       parts.push(`${dedup && !declared && !view ? 'stored once with' : 'shares weight with'} ${names.slice(0, 3).map(safe).join(', ')}${rest}${how}`);
+    } else if (within) {
+      // Every partner is another block of the run: say so, rather than nothing.
+      parts.push(within === 'deduplicated' ? 'stored once across the run (deduplicated)' : `the blocks share weight${within === 'view' ? ' (views of one storage)' : within === 'declared' ? ' (declared tie)' : ''}`);
     }
   }
   return parts.join('  ');
@@ -158,10 +166,6 @@ function isBeside(m: ModuleNode): boolean {
 function hasInferred(m: ModuleNode): boolean {
   if (m.inferred && m.repr) return true;
   return m.children.some(hasInferred);
-}
-
-function plural(n: number, one: string): string {
-  return `${exact(n)} ${n === 1 ? one : `${one}s`}`;
 }
 
 /** The summary block the CLI prints above the tree. */
