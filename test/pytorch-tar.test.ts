@@ -80,6 +80,10 @@ function tarOf(members: [string, Uint8Array, string?][]): Uint8Array {
     parts.push(tarHeader(name, data.length, type), data, new Uint8Array((512 - (data.length % 512)) % 512));
   }
   parts.push(new Uint8Array(1024));
+  return cat(...parts);
+}
+
+function cat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -88,16 +92,6 @@ function tarOf(members: [string, Uint8Array, string?][]): Uint8Array {
   }
   return out;
 }
-
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 const i64 = (n: bigint) => {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigInt64(0, n, true);
