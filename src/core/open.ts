@@ -35,6 +35,8 @@ export interface OpenProgress {
 
 const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** modules.json entries looked at (a SentenceTransformer has a handful of modules). */
+const MAX_ST_MODULES = 32;
 
 export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<RawCheckpoint> {
   const access = opts.access ?? nodeFileAccess;
@@ -50,7 +52,10 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
     dir = pathsOf(access).dirname(abs);
     raw = await readFile(abs, dir, access, opts);
   }
-  if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  if (opts.sidecars !== false) {
+    await applySidecars(raw, dir, access);
+    await noteSentenceTransformerModules(raw, dir, access);
+  }
   await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
 }
@@ -109,6 +114,16 @@ export function checkShardPath(p: string, where: { file: string; record?: string
     throw new CheckpointError('unsafe-path', `shard path "${truncate(p)}" climbs out of the index's folder with ".."`, where);
   }
   if (p.includes('\0')) throw new CheckpointError('unsafe-path', 'shard path contains a NUL byte', where);
+}
+
+/** Whether a path a sidecar names stays inside the folder (checkShardPath's rules, as a test). */
+function safeSubPath(p: string): boolean {
+  try {
+    checkShardPath(p, { file: '' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A weight map as the strict parser reads it, its values checked to be safe shard paths. */
@@ -454,6 +469,62 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
   } finally {
     await src.close();
   }
+}
+
+/**
+ * A sentence-transformers folder in the current layout keeps its first module (the Transformer) at
+ * the root, path "" in modules.json, and further modules in subfolders, some with weights of their
+ * own (`2_Dense/model.safetensors` or `pytorch_model.bin`). SentenceTransformer's parameters() holds
+ * them all; the weights read here are the root's alone. The modules are not merged into this count:
+ * SentenceTransformer names its state_dict by module (`0.auto_model.…`, `2.linear.weight`), so
+ * merging would rename every tensor of the root model and detach it from config.json. Instead a
+ * warning names the modules whose weights are left out, and how to open them.
+ */
+async function noteSentenceTransformerModules(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
+  const paths = pathsOf(access);
+  const file = paths.join(dir, 'modules.json');
+  const st = await access.stat(file);
+  if (!st || st.isDirectory || st.size > MAX_CONFIG_BYTES) return;
+  let doc: Json;
+  const src = await access.open(file, 'modules.json');
+  try {
+    const bytes = await src.read(0, src.size);
+    raw.bytesRead += bytes.length;
+    raw.totalBytes += bytes.length;
+    doc = parseJson(bytes, { file: 'modules.json' });
+  } catch (e) {
+    if (e instanceof CheckpointError) {
+      raw.warnings.push({ code: 'st-modules-invalid', message: `modules.json ignored: ${e.message}` });
+      return;
+    }
+    throw e;
+  } finally {
+    await src.close();
+  }
+  if (!Array.isArray(doc)) return;
+  const left: string[] = [];
+  for (const entry of doc.slice(0, MAX_ST_MODULES)) {
+    if (!isObject(entry)) continue;
+    const sub = entry.get('path');
+    // The root module ("") is what was read; a path out of the folder is not one of its modules.
+    if (typeof sub !== 'string' || sub === '' || !safeSubPath(sub)) continue;
+    const at = paths.join(dir, sub);
+    const sst = await access.stat(at);
+    if (!sst?.isDirectory) continue;
+    const weights = (await access.list(at).catch(() => [] as string[])).filter(isWeightFileName).sort();
+    if (!weights.length) continue;
+    const type = entry.get('type');
+    const kind = typeof type === 'string' ? type.slice(type.lastIndexOf('.') + 1) : 'module';
+    left.push(`${truncate(sub)} (${truncate(kind)}, ${truncate(sub)}/${truncate(weights[0])})`);
+  }
+  if (!left.length) return;
+  raw.files.push('modules.json');
+  raw.warnings.push({
+    code: 'st-modules-not-counted',
+    message:
+      `modules.json (sentence-transformers) lists ${left.length === 1 ? 'a module' : `${left.length} modules`} with weights of ${left.length === 1 ? 'its' : 'their'} own: ${left.join(', ')}. ` +
+      `SentenceTransformer's parameters include ${left.length === 1 ? 'it' : 'them'}; this count is the root model's alone: open ${left.length === 1 ? 'that folder' : 'each folder'} to count ${left.length === 1 ? 'it' : 'them'}`,
+  });
 }
 
 export type { ReaderContext };
