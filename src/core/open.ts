@@ -87,7 +87,11 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
 async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const names = (await access.list(dir)).sort();
   const pick = pickInFolder(names);
-  if (pick && 'file' in pick) return readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
+  if (pick && 'file' in pick) {
+    const raw = await readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
+    if (pick.note) raw.warnings.push({ code: 'folder-pick', message: pick.note });
+    return raw;
+  }
   if (pick && 'shards' in pick) return readShardSet(dir, pick.module, pick.shards, access, opts);
   if (pick) {
     const present = pick.several;
