@@ -45,16 +45,20 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
   if (!st) throw new CheckpointError('not-found', 'no such file or directory', { file: inputPath });
   let raw: RawCheckpoint;
   let dir: string;
+  let names: string[] | undefined;
   if (st.isDirectory) {
     dir = abs;
-    raw = await readDirectory(abs, access, opts);
+    names = (await access.list(abs)).sort();
+    raw = await readDirectory(abs, names, access, opts);
   } else {
     dir = pathsOf(access).dirname(abs);
     raw = await readFile(abs, dir, access, opts);
   }
   if (opts.sidecars !== false) {
     await applySidecars(raw, dir, access);
-    await noteSentenceTransformerModules(raw, dir, access);
+    // Only for a folder that lists modules.json: where a file was opened, or for a remote file,
+    // every look beside it would be one more request, and the file opened is what was asked for.
+    if (names?.includes('modules.json')) await noteSentenceTransformerModules(raw, dir, access);
   }
   await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
@@ -84,8 +88,7 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
 }
 
 /** Pick what to open in a directory, as a user would expect (the registry's folder rules): the index, else the single weights file. */
-async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const names = (await access.list(dir)).sort();
+async function readDirectory(dir: string, names: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const pick = pickInFolder(names);
   if (pick && 'file' in pick) {
     const raw = await readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
@@ -481,8 +484,9 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
  * own (`2_Dense/model.safetensors` or `pytorch_model.bin`). SentenceTransformer's parameters() holds
  * them all; the weights read here are the root's alone. The modules are not merged into this count:
  * SentenceTransformer names its state_dict by module (`0.auto_model.…`, `2.linear.weight`), so
- * merging would rename every tensor of the root model and detach it from config.json. Instead a
- * warning names the modules whose weights are left out, and how to open them.
+ * merging would rename every tensor of the root model and detach it from config.json. Instead,
+ * when the folder is opened, a warning names the modules whose weights are left out, and how to
+ * open them.
  */
 async function noteSentenceTransformerModules(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
   const paths = pathsOf(access);
