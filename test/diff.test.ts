@@ -6,8 +6,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint } from '../src/core';
-import { compareCheckpoints, compareStructure, renderDiffMarkdown, renderDiffText, toDiffReport, walkRows, CheckpointDiff, ModuleRow } from '../src/core/diff';
+import { analyze, openCheckpoint } from '../src/core';
+import { compareCheckpoints, compareStructure, renderDiffMarkdown, renderDiffSvg, renderDiffText, toDiffReport, walkRows, CheckpointDiff, ModuleRow } from '../src/core/diff';
+import type { RawCheckpoint, TensorRecord } from '../src/core/model';
+import { CompareIndex } from '../src/worker/compareIndex';
 import { ggufToHf, prefixChange, stripChain } from '../src/core/diff/names';
 import { cli, fixture, readJson, rebuildSkeleton, safetensorsBytes, sparseFromHeader, tempDir } from './helpers';
 
@@ -591,5 +593,39 @@ describe('diff: JSON (schema 1) and the CLI', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('diff: a tie of many names is listed as the exports list groups (first 8, then "… and K more")', () => {
+  // 30 names on one storage in a, each on its own in b: the tie is lost, and in b its 30 members
+  // are 30 parts, each alone. Built in memory: what is tested is the listing, not a reader.
+  const N = 30;
+  const names = Array.from({ length: N }, (_, i) => `blocks.${i}.weight`);
+  const rec = (name: string, storage: string): TensorRecord => ({
+    name, dtype: 'float32', shape: [4, 4], nbytes: 64, file: 'x.pt', dataOffset: 0, storage, storageOffset: 0, strides: null,
+  });
+  const raw = (storage: (i: number) => string): RawCheckpoint => ({
+    format: 'pytorch', path: '/tmp/x.pt', files: ['x.pt'], tensors: names.map((n, i) => rec(n, storage(i))),
+    declaredTies: [], metadata: {}, warnings: [], bytesRead: 0, totalBytes: 0,
+  });
+  const d = compareStructure(analyze(raw(() => 's0')), analyze(raw((i) => `s${i}`)));
+  const more = `… and ${N - 8} more`;
+
+  it('the diff holds the whole tie (the JSON lists all)', () => {
+    assert.strictEqual(d.shared.lost.length, 1);
+    assert.strictEqual(d.shared.lost[0].tensors.length, N);
+    assert.strictEqual(d.shared.lost[0].other.length, N);
+  });
+
+  it('text, Markdown, SVG and the comparison view name 8 members and 8 parts, then how many more', () => {
+    const text = renderDiffText(d).split('\n').find((l) => l.trim().startsWith('- lost'))!;
+    assert.strictEqual(text.trim(), `- lost    ${names.slice(0, 8).join(' = ')} ${more} (alias); in b: ${names.slice(0, 8).map((n) => `${n} alone`).join('; ')} ${more}`);
+    const md = renderDiffMarkdown(d).split('\n').find((l) => l.trim().startsWith('- **lost**'))!;
+    assert.strictEqual(md.trim(), `- **lost**: ${names.slice(0, 8).map((n) => `\`${n}\``).join(' = ')} ${more} (alias); in b: ${names.slice(0, 8).map((n) => `\`${n}\` alone`).join('; ')} ${more}`);
+    const svg = renderDiffSvg(d);
+    const title = /<path class="tie-link lost"[^>]*><title>([^<]*)<\/title>/.exec(svg)!;
+    assert.strictEqual(title[1], `tie lost (a, alias): ${names.slice(0, 8).join(' = ')} ${more}`);
+    const head = new CompareIndex(d).head();
+    assert.strictEqual(head.ties[0], `lost: ${names.slice(0, 8).join(' = ')} ${more} (alias in a); in b: ${names.slice(0, 8).map((n) => `${n} alone`).join('; ')} ${more}`);
   });
 });

@@ -539,6 +539,8 @@ interface ExtraTruth {
   /** Float Constants the exporter wrote for a recurrent op's initial state (output → what they hold), found from the recurrent nodes. */
   stateConstants?: Record<string, { shape: number[]; zeros: boolean }>;
   config?: { vocab_size: number; n_embd: number };
+  /** LoRA branches by module path: torch's lora_A.weight.shape[0] and the two outer sizes. */
+  lora?: Record<string, { rank: number; inFeatures: number; outFeatures: number }>;
   onnx: {
     size: number;
     initializers: { name: string; shape: number[]; sha256: string }[];
@@ -572,6 +574,7 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'rnn-zero-state.onnx': [],
   'clones-folded.onnx': ['onnx-exporter-names'],
+  'lora-folded.onnx': ['onnx-exporter-names'],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -737,6 +740,21 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       assert.deepStrictEqual([g.relation, [...g.tensors].sort()], ['deduplicated', names]);
     }
     assert.ok(!cp.tensors.some((x) => /^layers\.(weight|fc|down|up)/.test(x.name)), 'nothing left at the blocks\' common parent');
+  });
+
+  it('lora-folded: LoRA matrices stored as the folded weight.T give torch\'s rank and sizes, not the stored first axis', async () => {
+    const t = extraTruth.files['lora-folded.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'lora-folded.onnx'));
+    const a = cp.tensors.find((x) => x.name === 'q.lora_A.weight')!;
+    assert.strictEqual(a.extra?.transposed, true, 'the fixture stores lora_A as [in, r]');
+    const ranks = new Set(Object.values(t.lora!).map((l) => l.rank));
+    assert.strictEqual(ranks.size, 1);
+    assert.strictEqual(cp.adapter?.rank, [...ranks][0]);
+    for (const [path, l] of Object.entries(t.lora!)) {
+      const m = moduleAt(cp.modules, path)!;
+      assert.strictEqual(m.repr, `lora.Linear(r=${l.rank})`, path);
+      assert.match(m.evidence ?? '', new RegExp(`: ${l.inFeatures} → ${l.outFeatures}, rank ${l.rank}\\b`), path);
+    }
   });
 
   it('an Identity is a copy only where it forks a tensor another node reads; a lone rename or an unread output is not', async () => {

@@ -154,6 +154,11 @@ describe('safety: verdicts by what the pickle does', () => {
       ['torch', 'device', 'allowed', /in torch 2\.x; torch 1\.13 refuses it/],
       ['torch._utils', '_rebuild_qtensor', 'allowed', /in torch 2\.x/],
       ['torch._utils', '_rebuild_sparse_csr_tensor', 'allowed', /torch 1\.13's weights_only accepts it/],
+      // torch 2.x's _weights_only_unpickler.py (_tensor_rebuild_functions); nested from 2.2 (pytorch/pytorch#112516).
+      ['torch._utils', '_rebuild_wrapper_subclass', 'allowed', /in torch 2\.x; torch 1\.13 refuses it/],
+      ['torch._utils', '_rebuild_device_tensor_from_numpy', 'allowed', /in torch 2\.x; torch 1\.13 refuses it/],
+      ['torch._utils', '_rebuild_device_tensor_from_cpu_tensor', 'allowed', /in torch 2\.x; torch 1\.13 refuses it/],
+      ['torch._utils', '_rebuild_nested_tensor', 'allowed', /from torch 2\.2; torch 1\.13 to 2\.1 refuse it/],
       ['__builtin__', 'set', 'allowed', /torch 2\.x/],
       ['builtins', 'list', 'unknown', /refuses it unless it is allowlisted \(torch\.serialization\.add_safe_globals, torch 2\.4 and later\)/],
       ['torch', 'half', 'unknown', /torch constant/],

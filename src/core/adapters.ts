@@ -44,6 +44,15 @@ const DIFFUSERS_PART = /^(.*)\.lora\.(down|up)\.weight$/;
 const ADAPTER_TENSOR = /(^|\.)(lora_|hada_|lokr_|ia3_|oft_|boft_|vera_|prompt_embeddings|prefix_task_|adaption_)/;
 const KOHYA_PART = /^(lora_[A-Za-z0-9]+_[^.]+)\.(lora_down\.weight|lora_up\.weight|alpha|dora_scale|hada_w[12]_[ab]|hada_t[12]|lokr_w[12](_[ab])?|lokr_t2)$/;
 
+/**
+ * The tensor's shape as the module holds it. An ONNX exporter's constant folding can store a
+ * Linear's weight as weight.T ([in, out]) for a MatMul; the ONNX reader marks those
+ * `extra.transposed`, and the rank is then the stored shape's last axis, not its first.
+ */
+function moduleShape(t: Tensor): number[] {
+  return t.extra?.transposed === true && t.shape.length === 2 ? [t.shape[1], t.shape[0]] : t.shape;
+}
+
 function obj(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
@@ -83,14 +92,15 @@ export function annotateAdapter(raw: RawCheckpoint, tensors: Tensor[], warnings:
   };
   for (const t of tensors) {
     if (!t.present) continue;
+    const shape = moduleShape(t);
     const d = DIFFUSERS_PART.exec(t.name);
     if (d) {
       const m = mod(d[1]);
-      if (t.shape.length === 4) m.kind = 'Conv2d';
+      if (shape.length === 4) m.kind = 'Conv2d';
       if (d[2] === 'down') {
-        m.rank = t.shape[0];
-        m.inFeatures = t.shape[1];
-      } else m.outFeatures = t.shape[0];
+        m.rank = shape[0];
+        m.inFeatures = shape[1];
+      } else m.outFeatures = shape[0];
       t.roleReason = `LoRA ${d[2]} projection of ${d[1]} (trainable)`;
       continue;
     }
@@ -100,18 +110,18 @@ export function annotateAdapter(raw: RawCheckpoint, tensors: Tensor[], warnings:
     const part = p[2] ?? p[4];
     const m = mod(path);
     if (part === 'lora_A') {
-      m.rank = t.shape[0];
-      m.inFeatures = t.shape[1];
-      if (t.shape.length === 4) m.kind = 'Conv2d';
+      m.rank = shape[0];
+      m.inFeatures = shape[1];
+      if (shape.length === 4) m.kind = 'Conv2d';
     } else if (part === 'lora_B') {
-      m.outFeatures = t.shape[0];
+      m.outFeatures = shape[0];
     } else if (part === 'lora_embedding_A') {
       m.kind = 'Embedding';
-      m.rank = t.shape[0];
-      m.inFeatures = t.shape[1];
+      m.rank = shape[0];
+      m.inFeatures = shape[1];
     } else if (part === 'lora_embedding_B') {
       m.kind = 'Embedding';
-      m.outFeatures = t.shape[0];
+      m.outFeatures = shape[0];
     } else {
       m.dora = true;
     }
@@ -167,13 +177,14 @@ function annotateKohya(raw: RawCheckpoint, tensors: Tensor[]): AdapterAnnotation
       components.set(name, (components.get(name) ?? 0) + 1);
     }
     const part = k[2];
+    const shape = moduleShape(t);
     if (part === 'lora_down.weight') {
-      m.rank = t.shape[0];
-      m.inFeatures = t.shape[1];
-      if (t.shape.length === 4) m.kind = 'Conv2d';
+      m.rank = shape[0];
+      m.inFeatures = shape[1];
+      if (shape.length === 4) m.kind = 'Conv2d';
       t.roleReason = `LoRA down projection of ${k[1]} (trainable)`;
     } else if (part === 'lora_up.weight') {
-      m.outFeatures = t.shape[0];
+      m.outFeatures = shape[0];
       t.roleReason = `LoRA up projection of ${k[1]} (trainable)`;
     } else if (part === 'alpha') {
       t.role = 'buffer';

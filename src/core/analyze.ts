@@ -109,6 +109,9 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   const rootCounts = root;
   const architecture =
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
+    // A diffusers component (unet/, vae/...) names its class in config.json's `_class_name`
+    // (diffusers' ConfigMixin), as transformers configs do in `architectures`.
+    (typeof raw.config?._class_name === 'string' && raw.config._class_name ? raw.config._class_name : undefined) ??
     // A dict or list holding several modules is not an architecture.
     (raw.moduleTree && raw.moduleTree.pythonModule !== 'builtins' ? raw.moduleTree.className : undefined) ??
     raw.architecture;

@@ -35,6 +35,8 @@ export interface OpenProgress {
 
 const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** modules.json entries looked at (a SentenceTransformer has a handful of modules). */
+const MAX_ST_MODULES = 32;
 
 export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}): Promise<RawCheckpoint> {
   const access = opts.access ?? nodeFileAccess;
@@ -43,14 +45,21 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
   if (!st) throw new CheckpointError('not-found', 'no such file or directory', { file: inputPath });
   let raw: RawCheckpoint;
   let dir: string;
+  let names: string[] | undefined;
   if (st.isDirectory) {
     dir = abs;
-    raw = await readDirectory(abs, access, opts);
+    names = (await access.list(abs)).sort();
+    raw = await readDirectory(abs, names, access, opts);
   } else {
     dir = pathsOf(access).dirname(abs);
     raw = await readFile(abs, dir, access, opts);
   }
-  if (opts.sidecars !== false) await applySidecars(raw, dir, access);
+  if (opts.sidecars !== false) {
+    await applySidecars(raw, dir, access);
+    // Only for a folder that lists modules.json: where a file was opened, or for a remote file,
+    // every look beside it would be one more request, and the file opened is what was asked for.
+    if (names?.includes('modules.json')) await noteSentenceTransformerModules(raw, dir, access);
+  }
   await readQuantInputs(raw, dir, access, { sidecars: opts.sidecars !== false });
   return raw;
 }
@@ -79,10 +88,13 @@ async function readFile(abs: string, root: string, access: FileAccess, opts: Ope
 }
 
 /** Pick what to open in a directory, as a user would expect (the registry's folder rules): the index, else the single weights file. */
-async function readDirectory(dir: string, access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
-  const names = (await access.list(dir)).sort();
+async function readDirectory(dir: string, names: string[], access: FileAccess, opts: OpenOptions): Promise<RawCheckpoint> {
   const pick = pickInFolder(names);
-  if (pick && 'file' in pick) return readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
+  if (pick && 'file' in pick) {
+    const raw = await readFile(pathsOf(access).join(dir, pick.file), dir, access, opts);
+    if (pick.note) raw.warnings.push({ code: 'folder-pick', message: pick.note });
+    return raw;
+  }
   if (pick && 'shards' in pick) return readShardSet(dir, pick.module, pick.shards, access, opts);
   if (pick) {
     const present = pick.several;
@@ -109,6 +121,16 @@ export function checkShardPath(p: string, where: { file: string; record?: string
     throw new CheckpointError('unsafe-path', `shard path "${truncate(p)}" climbs out of the index's folder with ".."`, where);
   }
   if (p.includes('\0')) throw new CheckpointError('unsafe-path', 'shard path contains a NUL byte', where);
+}
+
+/** Whether a path a sidecar names stays inside the folder (checkShardPath's rules, as a test). */
+function safeSubPath(p: string): boolean {
+  try {
+    checkShardPath(p, { file: '' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A weight map as the strict parser reads it, its values checked to be safe shard paths. */
@@ -454,6 +476,63 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
   } finally {
     await src.close();
   }
+}
+
+/**
+ * A sentence-transformers folder in the current layout keeps its first module (the Transformer) at
+ * the root, path "" in modules.json, and further modules in subfolders, some with weights of their
+ * own (`2_Dense/model.safetensors` or `pytorch_model.bin`). SentenceTransformer's parameters() holds
+ * them all; the weights read here are the root's alone. The modules are not merged into this count:
+ * SentenceTransformer names its state_dict by module (`0.auto_model.…`, `2.linear.weight`), so
+ * merging would rename every tensor of the root model and detach it from config.json. Instead,
+ * when the folder is opened, a warning names the modules whose weights are left out, and how to
+ * open them.
+ */
+async function noteSentenceTransformerModules(raw: RawCheckpoint, dir: string, access: FileAccess): Promise<void> {
+  const paths = pathsOf(access);
+  const file = paths.join(dir, 'modules.json');
+  const st = await access.stat(file);
+  if (!st || st.isDirectory || st.size > MAX_CONFIG_BYTES) return;
+  let doc: Json;
+  const src = await access.open(file, 'modules.json');
+  try {
+    const bytes = await src.read(0, src.size);
+    raw.bytesRead += bytes.length;
+    raw.totalBytes += bytes.length;
+    doc = parseJson(bytes, { file: 'modules.json' });
+  } catch (e) {
+    if (e instanceof CheckpointError) {
+      raw.warnings.push({ code: 'st-modules-invalid', message: `modules.json ignored: ${e.message}` });
+      return;
+    }
+    throw e;
+  } finally {
+    await src.close();
+  }
+  if (!Array.isArray(doc)) return;
+  const left: string[] = [];
+  for (const entry of doc.slice(0, MAX_ST_MODULES)) {
+    if (!isObject(entry)) continue;
+    const sub = entry.get('path');
+    // The root module ("") is what was read; a path out of the folder is not one of its modules.
+    if (typeof sub !== 'string' || sub === '' || !safeSubPath(sub)) continue;
+    const at = paths.join(dir, sub);
+    const sst = await access.stat(at);
+    if (!sst?.isDirectory) continue;
+    const weights = (await access.list(at).catch(() => [] as string[])).filter(isWeightFileName).sort();
+    if (!weights.length) continue;
+    const type = entry.get('type');
+    const kind = typeof type === 'string' ? type.slice(type.lastIndexOf('.') + 1) : 'module';
+    left.push(`${truncate(sub)} (${truncate(kind)}, ${truncate(sub)}/${truncate(weights[0])})`);
+  }
+  if (!left.length) return;
+  raw.files.push('modules.json');
+  raw.warnings.push({
+    code: 'st-modules-not-counted',
+    message:
+      `modules.json (sentence-transformers) lists ${left.length === 1 ? 'a module' : `${left.length} modules`} with weights of ${left.length === 1 ? 'its' : 'their'} own: ${left.join(', ')}. ` +
+      `SentenceTransformer's parameters include ${left.length === 1 ? 'it' : 'them'}; this count is the root model's alone: open ${left.length === 1 ? 'that folder' : 'each folder'} to count ${left.length === 1 ? 'it' : 'them'}`,
+  });
 }
 
 export type { ReaderContext };

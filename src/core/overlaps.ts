@@ -127,8 +127,8 @@ export function groupMembers(g: SharedGroup, fmt: (name: string) => string, max 
   return boundedJoin(g.tensors, g.overlaps ? ', ' : ' = ', max, fmt);
 }
 
-/** The first `max` names joined by `sep`, then "… and K more". */
-export function boundedJoin(names: readonly string[], sep: string, max = GROUP_NAMES, fmt: (name: string) => string = (n) => n): string {
+/** The first `max` names (or items, with `fmt`) joined by `sep`, then "… and K more". */
+export function boundedJoin<T = string>(names: readonly T[], sep: string, max = GROUP_NAMES, fmt: (name: T) => string = String): string {
   const shown = names.slice(0, max).map(fmt);
   const rest = names.length - shown.length;
   return shown.join(sep) + (rest > 0 ? ` … and ${rest} more` : '');

@@ -10,7 +10,7 @@ import { exact } from '../core/numbers';
 import type { Relation } from '../core/model';
 import { sideTies } from '../core/diff/compare';
 import { CheckpointDiff, ModuleRow, SideCounts, TensorPair } from '../core/diff/model';
-import { rowHead, sharingChange, tensorChange, verdict } from '../core/diff/render';
+import { otherParts, rowHead, sharingChange, tensorChange, tieMembers, verdict } from '../core/diff/render';
 import { keyLine, noteOf, shortLabel } from '../core/diff/svg';
 import type { CompareHead, CompareLink, CompareRow, CompareRowsPage, CompareRowsQuery, CompareSide, CompareTensor, CompareTensorPage, CompareView } from '../shared/protocol';
 
@@ -257,12 +257,10 @@ export class CompareIndex {
       buffers: { ...cp.buffers },
       bytes: bytes(cp),
     });
-    const names = (ns: string[]) => ns.join(' = ');
-    const other = (ps: string[][]) => ps.map((p) => (p.length === 1 ? `${p[0]} alone` : p.join(' = '))).join('; ');
     const ties = [
-      ...d.shared.lost.map((t) => `lost: ${names(t.tensors)} (${t.relation} in a); in b: ${other(t.other)}`),
-      ...d.shared.gained.map((t) => `gained: ${names(t.tensors)} (${t.relation} in b); in a: ${other(t.other)}`),
-      ...d.shared.changed.map((t) => `relation changed: ${names(t.tensors)} (${t.relation.a} in a, ${t.relation.b} in b)`),
+      ...d.shared.lost.map((t) => `lost: ${tieMembers(t.tensors)} (${t.relation} in a); in b: ${otherParts(t.other)}`),
+      ...d.shared.gained.map((t) => `gained: ${tieMembers(t.tensors)} (${t.relation} in b); in a: ${otherParts(t.other)}`),
+      ...d.shared.changed.map((t) => `relation changed: ${tieMembers(t.tensors)} (${t.relation.a} in a, ${t.relation.b} in b)`),
     ];
     const value = (v: unknown) => (v === undefined ? '(absent)' : (JSON.stringify(v) ?? String(v)));
     return {

@@ -8,6 +8,7 @@ import { safeLine } from '../safe-text';
 import { bytes as fmtBytes, compact, exact } from '../numbers';
 import { cells } from '../export/style';
 import { code, text as mdText } from '../export/markdown';
+import { boundedJoin } from '../overlaps';
 import { Checkpoint, ModuleNode } from '../model';
 import { CheckpointDiff, KeyChange, ModuleRow, TensorPair, TieChange } from './model';
 
@@ -195,12 +196,26 @@ export function verdict(d: CheckpointDiff): string {
   return s;
 }
 
+/**
+ * A tie's members, and how they are grouped on the other side, at most GROUP_NAMES names (and
+ * parts) each, as the other exports list groups: a storage 10,000 tensors view, lost or gained,
+ * must not become a line of 10,000 names.
+ */
+export function tieMembers(names: readonly string[], fmt: (name: string) => string = String): string {
+  return boundedJoin(names, ' = ', undefined, fmt);
+}
+
+/** The parts a tie's members fall into on the other side: `a = b; c alone`, bounded like tieMembers. */
+export function otherParts(parts: readonly string[][], fmt: (name: string) => string = String): string {
+  return boundedJoin(parts, '; ', undefined, (ps) => (ps.length === 1 ? `${fmt(ps[0])} alone` : tieMembers(ps, fmt)));
+}
+
 function tieText(t: TieChange): string {
-  return `${t.tensors.map(safe).join(' = ')} (${t.relation})`;
+  return `${tieMembers(t.tensors, safe)} (${t.relation})`;
 }
 
 function otherText(t: TieChange): string {
-  return t.other.map((ps) => (ps.length === 1 ? `${safe(ps[0])} alone` : ps.map(safe).join(' = '))).join('; ');
+  return otherParts(t.other, safe);
 }
 
 function keyValue(v: unknown): string {
@@ -277,8 +292,8 @@ export function renderDiffText(d: CheckpointDiff, opts: DiffRenderOptions = {}):
   const ties: string[] = [];
   for (const t of d.shared.lost) ties.push(`- lost    ${tieText(t)}; in b: ${otherText(t)}`);
   for (const t of d.shared.gained) ties.push(`+ gained  ${tieText(t)}; in a: ${otherText(t)}`);
-  for (const t of d.shared.changed) ties.push(`~ relation ${t.tensors.map(safe).join(' = ')}: ${t.relation.a} → ${t.relation.b}`);
-  for (const t of d.shared.same) if (t.relation.a !== t.relation.b) ties.push(`= same    ${t.tensors.map(safe).join(' = ')}: ${t.relation.a} in a, ${t.relation.b} in b`);
+  for (const t of d.shared.changed) ties.push(`~ relation ${tieMembers(t.tensors, safe)}: ${t.relation.a} → ${t.relation.b}`);
+  for (const t of d.shared.same) if (t.relation.a !== t.relation.b) ties.push(`= same    ${tieMembers(t.tensors, safe)}: ${t.relation.a} in a, ${t.relation.b} in b`);
   section(out, 'shared storage', ties, limit, (s) => s);
   const keyLine = (c: KeyChange) =>
     `${c.status === 'added' ? '+' : c.status === 'removed' ? '-' : '~'} ${safe(c.key)}: ${c.status === 'added' ? keyValue(c.b) : c.status === 'removed' ? keyValue(c.a) : `${keyValue(c.a)} → ${keyValue(c.b)}`}${c.informational ? '  (bookkeeping; not a difference)' : ''}`;
@@ -362,10 +377,10 @@ export function renderDiffMarkdown(d: CheckpointDiff, opts: DiffRenderOptions = 
     if (d.renamed.length > 10) out.push(`- … ${exact(d.renamed.length - 10)} more`);
   }
   const ties: string[] = [];
-  for (const t of d.shared.lost) ties.push(`- **lost**: ${t.tensors.map(code).join(' = ')} (${t.relation}); in b: ${t.other.map((ps) => ps.map(code).join(' = ')).join('; ')}`);
-  for (const t of d.shared.gained) ties.push(`- **gained**: ${t.tensors.map(code).join(' = ')} (${t.relation}); in a: ${t.other.map((ps) => ps.map(code).join(' = ')).join('; ')}`);
-  for (const t of d.shared.changed) ties.push(`- **relation changed**: ${t.tensors.map(code).join(' = ')}: ${t.relation.a} → ${t.relation.b}`);
-  for (const t of d.shared.same) if (t.relation.a !== t.relation.b) ties.push(`- same: ${t.tensors.map(code).join(' = ')}: ${t.relation.a} in a, ${t.relation.b} in b`);
+  for (const t of d.shared.lost) ties.push(`- **lost**: ${tieMembers(t.tensors, code)} (${t.relation}); in b: ${otherParts(t.other, code)}`);
+  for (const t of d.shared.gained) ties.push(`- **gained**: ${tieMembers(t.tensors, code)} (${t.relation}); in a: ${otherParts(t.other, code)}`);
+  for (const t of d.shared.changed) ties.push(`- **relation changed**: ${tieMembers(t.tensors, code)}: ${t.relation.a} → ${t.relation.b}`);
+  for (const t of d.shared.same) if (t.relation.a !== t.relation.b) ties.push(`- same: ${tieMembers(t.tensors, code)}: ${t.relation.a} in a, ${t.relation.b} in b`);
   if (ties.length) {
     out.push('');
     out.push('#### Shared storage');

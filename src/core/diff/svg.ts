@@ -18,7 +18,8 @@ import { MONO, SANS, dashFor, monoWidth, oneLine, plural, sansWidth, truncate } 
 import { esc, escAttr, num } from '../export/xml';
 import { sideTies, TieStatus } from './compare';
 import { CheckpointDiff, KeyChange, ModuleRow, PairStatus, TensorPair } from './model';
-import { foldKeys, rowHead, rowNote, sharingChange, signed, signedBytes, tensorChange, verdict } from './render';
+import { foldKeys, otherParts, rowHead, rowNote, sharingChange, signed, signedBytes, tensorChange, tieMembers, verdict } from './render';
+import { boundedJoin } from '../overlaps';
 
 export interface DiffSvgOptions {
   /** Deepest module level drawn (root = 0). Default: unlimited (changed subtrees open, the rest one row each). */
@@ -500,7 +501,7 @@ function renderTies(links: TieLink[], lanes: Map<TieLink, number>, placed: Map<D
       g.push(`<line x1="${num(left ? pl.x : pl.right)}" y1="${num(m)}" x2="${num(anchor)}" y2="${num(m)}" stroke="${ink}" stroke-width="1" stroke-opacity="0.55" stroke-dasharray="2 2"/>`);
     }
     g.push(
-      `<path class="tie-link ${link.status}" data-side="${link.side}" data-shared="${escAttr(link.tensors.join(' '))}" data-relation="${link.relation}" d="${d}" fill="none" stroke="${ink}" stroke-width="${strong ? 2.4 : 1.6}" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${TIE_LABEL[link.status]} (${link.side}, ${link.relation}): ${link.tensors.join(' = ')}`)}</title></path>`,
+      `<path class="tie-link ${link.status}" data-side="${link.side}" data-shared="${escAttr(boundedJoin(link.tensors, ' ', 64))}" data-relation="${link.relation}" d="${d}" fill="none" stroke="${ink}" stroke-width="${strong ? 2.4 : 1.6}" stroke-linecap="round"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(`${TIE_LABEL[link.status]} (${link.side}, ${link.relation}): ${tieMembers(link.tensors)}`)}</title></path>`,
     );
     for (const m of mids) g.push(`<circle cx="${num(anchor)}" cy="${num(m)}" r="3.5" fill="${ink}" stroke="#ffffff" stroke-width="1.5"/>`);
     g.push('</g>');
@@ -525,8 +526,8 @@ function renderLegend(d: CheckpointDiff, links: TieLink[], top: number, limit: n
     width = Math.max(width, sansWidth(s, 12.5, true));
     y += 22;
   };
-  const names = (ns: string[]) => truncate(oneLine(ns.join(' = ')), 110);
-  const other = (ps: string[][]) => truncate(oneLine(ps.map((p) => (p.length === 1 ? `${p[0]} alone` : p.join(' = '))).join('; ')), 110);
+  const names = (ns: string[]) => truncate(oneLine(tieMembers(ns)), 110);
+  const other = (ps: string[][]) => truncate(oneLine(otherParts(ps)), 110);
 
   title('Ties');
   const tieLine = (status: TieStatus, main: string, sub: string) => {

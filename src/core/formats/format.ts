@@ -27,8 +27,11 @@ export interface Match<S = unknown> {
 /** One entry of a folder rule: an exact file name or a name pattern. */
 export type NamePattern = string | RegExp;
 
-/** What to open when several names of a folder fit one entry of a folder rule. */
-export type FolderChoice = { file: string } | { shards: string[] };
+/**
+ * What to open when several names of a folder fit one entry of a folder rule; `note` says what
+ * was chosen and what was left unread, when that is worth a warning.
+ */
+export type FolderChoice = { file: string; note?: string } | { shards: string[] };
 
 export interface FolderRule {
   /**

@@ -168,7 +168,7 @@ function fits(name: string, p: NamePattern, anyCase = false): boolean {
 }
 
 export type FolderPick =
-  | { module: FormatModule; file: string }
+  | { module: FormatModule; file: string; note?: string }
   | { module: FormatModule; shards: string[] }
   /** Several files fit and none is preferred: the user must open one. */
   | { module: FormatModule; several: string[] };
@@ -182,7 +182,7 @@ export function pickInFolder(names: readonly string[]): FolderPick | undefined {
       if (present.length === 1) return { module, file: present[0] };
       const choice: FolderChoice | undefined = module.folder!.choose?.(present);
       if (!choice) return { module, several: present };
-      return 'file' in choice ? { module, file: choice.file } : { module, shards: choice.shards };
+      return 'file' in choice ? { module, file: choice.file, ...(choice.note ? { note: choice.note } : {}) } : { module, shards: choice.shards };
     }
   }
   return undefined;

@@ -101,8 +101,42 @@ export const pytorchReader: FormatModule<Sniffed> = {
   },
   folder: {
     prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, 'adapter_model.bin', /\.(pt|pth|ckpt|bin)$/i],
+    choose: chooseDeepSpeed,
   },
 };
+
+/** DeepSpeed's model states (`mp_rank_00_model_states.pt`; ZeRO-3: `zero_pp_rank_0_mp_rank_00_model_states.pt`). */
+const DS_MODEL_STATES = /^(?:zero_pp_rank_(\d+)_)?mp_rank_(\d+)_model_states\.pt$/;
+/** DeepSpeed's optimizer partitions (`zero_pp_rank_0_mp_rank_00_optim_states.pt`, `bf16_…`). */
+const DS_OPTIM_STATES = /^(?:bf16_)?zero_pp_rank_\d+_mp_rank_\d+_optim_states\.pt$/;
+
+/**
+ * A DeepSpeed checkpoint folder (a `global_step*` folder of engine.save_checkpoint): the model's states and
+ * the optimizer's partitions. The model is in the model-states file (module, param_shapes); ZeRO-3
+ * writes one per data-parallel rank, each with the same shapes, so the lowest rank's is read. With
+ * several model-parallel ranks each holds a slice of the model, and with pipeline parallelism
+ * (`layer_*-model_states.pt`) the layers are elsewhere: no single file is the model, so the user
+ * chooses. Anything else beside them is not this layout.
+ */
+function chooseDeepSpeed(names: string[]): { file: string; note: string } | undefined {
+  const states: { name: string; dp: number; mp: number }[] = [];
+  let optim = 0;
+  for (const n of names) {
+    const m = DS_MODEL_STATES.exec(n);
+    if (m) states.push({ name: n, dp: m[1] === undefined ? -1 : Number(m[1]), mp: Number(m[2]) });
+    else if (DS_OPTIM_STATES.test(n)) optim++;
+    else return undefined;
+  }
+  if (!states.length || new Set(states.map((s) => s.mp)).size > 1) return undefined;
+  states.sort((a, b) => a.dp - b.dp);
+  const chosen = states[0].name;
+  const others = states.length - 1;
+  const left = [
+    optim ? `${optim} optimizer state file${optim === 1 ? '' : 's'} (*_optim_states.pt)` : '',
+    others ? `the model states of ${others} other data-parallel rank${others === 1 ? '' : 's'} (the same shapes)` : '',
+  ].filter(Boolean);
+  return { file: chosen, note: `DeepSpeed checkpoint folder: read ${chosen}, the model's states${left.length ? `; not read: ${left.join(', ')}` : ''}` };
+}
 
 export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: PytorchReadOptions = {}, sniffed?: Sniffed): Promise<RawCheckpoint> {
   const file = relativeName(ctx, ctx.path);

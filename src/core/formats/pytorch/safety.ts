@@ -55,7 +55,7 @@ export function isTorchScriptName(module: string): boolean {
 // What torch.load(weights_only=True) accepts
 
 /** Which torch versions' weights_only unpickler accepts a global. */
-type Since = 'all' | '2' | '1.13';
+type Since = 'all' | '2' | '1.13' | '2.2';
 
 const WEIGHTS_ONLY = new Map<string, { since: Since; what: string }>();
 function accept(names: string[], since: Since, what: string): void {
@@ -92,6 +92,9 @@ accept(
   'tensor rebuild function',
 );
 accept(['torch._utils._rebuild_sparse_csr_tensor'], '1.13', 'tensor rebuild function');
+// torch 2.x's torch/_weights_only_unpickler.py, _tensor_rebuild_functions(), lists these three
+// (_rebuild_device_tensor_from_cpu_tensor from 2.6, replacing the numpy one for new files) and
+// _rebuild_nested_tensor; the latter was added by pytorch/pytorch#112516 (after 2.1), below.
 accept(
   ['_rebuild_parameter_with_state', '_rebuild_qtensor', '_rebuild_tensor_v3', '_rebuild_wrapper_subclass', '_rebuild_device_tensor_from_numpy', '_rebuild_device_tensor_from_cpu_tensor'].map(
     (r) => `torch._utils.${r}`,
@@ -99,6 +102,10 @@ accept(
   '2',
   'tensor rebuild function',
 );
+// A nested tensor (torch.nested, strided layout): torch.Tensor.__reduce_ex__ names this function,
+// which rebuilds the tensor from its values buffer and size/stride/offset tensors. Accepted from
+// torch 2.2 (pytorch/pytorch#112516 added it to _get_allowed_globals); torch 1.13 to 2.1 refuse it.
+accept(['torch._utils._rebuild_nested_tensor'], '2.2', 'tensor rebuild function (nested tensor)');
 accept(['torch._tensor._rebuild_from_type_v2'], '2', 'tensor subclass rebuild');
 accept(QSCHEMES.map((q) => `torch.${q}`), '2', 'quantization scheme');
 accept(['collections.Counter', 'torch.device', '_codecs.encode', 'builtins.bytearray', 'builtins.set', 'builtins.complex'], '2', 'plain value');
@@ -106,6 +113,7 @@ accept(['collections.Counter', 'torch.device', '_codecs.encode', 'builtins.bytea
 function acceptedReason(what: string, since: Since): string {
   if (since === 'all') return `${what} (weights_only accepts it: torch 1.13 and 2.x)`;
   if (since === '2') return `${what} (weights_only accepts it in torch 2.x; torch 1.13 refuses it)`;
+  if (since === '2.2') return `${what} (weights_only accepts it from torch 2.2; torch 1.13 to 2.1 refuse it)`;
   return `${what} (torch 1.13's weights_only accepts it; torch 2.x rebuilds it through _rebuild_sparse_tensor and no longer lists it)`;
 }
 
