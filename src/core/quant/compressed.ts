@@ -15,12 +15,18 @@
  *   `weight_zero_point`, `weight_g_idx`.
  * - Activation and KV-cache state: `input_scale`, `input_zero_point`, `input_global_scale`,
  *   `k_scale`, `v_scale`.
+ * - Sparse formats, named in `sparsity_config.format` and possibly combined with one of the above
+ *   (2:4 + FP8): `sparse-24-bitmask` keeps each row's two kept values of every four in
+ *   `compressed` [out, in / 2], `sparse-bitmask` all kept values in `compressed` [nnz] with
+ *   `row_offsets` [out]; both with `bitmask` uint8 [out, ceil(in / 8)] (one bit per weight) and
+ *   `shape` (int64 [2] or [2, 1]) holding the dense [out, in], whose 16 bytes we read as we read
+ *   `weight_shape`: the layer's weight counts as that dense shape.
  * The scheme is in `config_groups.<name>.weights` ({num_bits, type, strategy, group_size,
  * block_structure, symmetric}), with the format global (`format`) or per group.
  */
 import { Tensor, TensorPayload } from '../model';
 import { Obj, isObj, num, str, QuantConfig } from './config';
-import { bitsOf, DetectContext, Detector, dims, isDim, LayerView, Recognised, Unreadable } from './common';
+import { bitsOf, DetectContext, Detector, dims, isDim, isIntDtype, LayerView, Recognised, Unreadable } from './common';
 
 interface WeightScheme {
   bits: number;
@@ -50,6 +56,10 @@ function schemes(qc: QuantConfig | undefined): WeightScheme[] {
 export const compressedTensors: Detector = (view, qc, ctx) => {
   const packed = view.tensors.get('weight_packed');
   if (packed) return packedLayerOnce(view, qc, ctx, packed);
+  const compressed = view.tensors.get('compressed');
+  if (compressed && qc?.method === 'compressed-tensors' && isObj(qc.cfg.sparsity_config) && view.tensors.has('bitmask')) {
+    return sparseLayerOnce(view, qc, ctx, compressed, str(qc.cfg.sparsity_config.format) ?? 'sparse');
+  }
   const w = view.tensors.get('weight');
   const scale = view.tensors.get('weight_scale');
   if (w && scale && qc?.method === 'compressed-tensors') return naiveLayer(view, qc);
@@ -71,12 +81,17 @@ const RUNS = new WeakMap<DetectContext, PackedRun>();
 /** Distinct packed layers remembered per run (a crafted file may have a shape per layer). */
 const MAX_RESULTS = 4096;
 
-function packedLayerOnce(view: LayerView, qc: QuantConfig | undefined, ctx: DetectContext, packed: Tensor): Recognised | Unreadable {
+function runOf(qc: QuantConfig | undefined, ctx: DetectContext): PackedRun {
   let run = RUNS.get(ctx);
   if (!run) {
     run = { all: schemes(qc), results: new Map() };
     RUNS.set(ctx, run);
   }
+  return run;
+}
+
+function packedLayerOnce(view: LayerView, qc: QuantConfig | undefined, ctx: DetectContext, packed: Tensor): Recognised | Unreadable {
+  const run = runOf(qc, ctx);
   const shapeT = view.tensors.get('weight_shape');
   // undefined: no weight_shape tensor; else its payload ({} when it was not read).
   const payload = shapeT ? ctx.payloads[shapeT.name] ?? {} : undefined;
@@ -145,6 +160,73 @@ function packedLayer(view: LayerView, all: WeightScheme[], packed: Tensor, p: Te
     undefined,
     assumed,
   );
+}
+
+/**
+ * A sparse layer, worked out once per distinct shape like the packed ones (a sparse MoE has as
+ * many layers): keyed by the stored tensors' dtypes and shapes, the shape tensor's payload, the
+ * scale's shape and the bias.
+ */
+function sparseLayerOnce(view: LayerView, qc: QuantConfig, ctx: DetectContext, compressed: Tensor, format: string): Recognised | Unreadable {
+  const run = runOf(qc, ctx);
+  const bitmask = view.tensors.get('bitmask')!;
+  const shapeT = view.tensors.get('shape');
+  const payload = shapeT ? ctx.payloads[shapeT.name] ?? {} : undefined;
+  const scaleShape = view.tensors.get('weight_scale')?.shape;
+  const bias = view.tensors.has('bias');
+  const key = `sparse|${format}|${compressed.dtype}|${compressed.shape.join('x')}|${bitmask.shape.join('x')}|${payload ? (payload.ints ? payload.ints.join(',') : `!${payload.error ?? ''}`) : '-'}|${scaleShape ? scaleShape.join('x') : '-'}|${bias ? 1 : 0}`;
+  let r = run.results.get(key);
+  if (!r) {
+    r = sparseLayer(view, run.all, compressed, bitmask, format, payload);
+    if (run.results.size >= MAX_RESULTS) run.results.clear();
+    run.results.set(key, r);
+  }
+  return 'unreadable' in r || r.packed === compressed ? r : { ...r, packed: compressed };
+}
+
+function sparseLayer(view: LayerView, all: WeightScheme[], compressed: Tensor, bitmask: Tensor, format: string, p: TensorPayload | undefined): Recognised | Unreadable {
+  const assumed: string[] = [];
+  const notes: string[] = [];
+  if (bitmask.shape.length !== 2) return { unreadable: `sparse bitmask ${dims(bitmask.shape)} is not 2-D` };
+  let real: number[] | undefined;
+  if (p) {
+    if (p.ints && p.ints.length === 2 && p.ints.every(isDim)) real = p.ints;
+    else if (p.error) assumed.push(`shape ${p.error}`);
+    else if (p.ints) assumed.push(`shape holds [${p.ints.join(', ')}], not a 2-D shape`);
+  }
+  const [rows, bytes] = bitmask.shape;
+  if (real) {
+    // The bitmask holds one bit per dense weight, each row padded to a whole byte.
+    if (real[0] !== rows || Math.ceil(real[1] / 8) !== bytes) return { unreadable: `shape says ${dims(real)} but the bitmask is ${dims(bitmask.shape)}` };
+  } else {
+    // Without the shape tensor: 2:4 keeps exactly half of each row; otherwise the bitmask's
+    // width is all there is, which row padding may exceed.
+    const twoFour = /24/.test(format) && compressed.shape.length === 2 && compressed.shape[0] === rows;
+    real = twoFour ? [rows, compressed.shape[1] * 2] : [rows, bytes * 8];
+    assumed.push(
+      twoFour
+        ? `shape not read; in_features taken as twice the compressed width (2:4)`
+        : `shape not read; in_features taken as the bitmask's width (${bytes} bytes x 8), which padding may exceed`,
+    );
+  }
+  const [out, inF] = real;
+  const floaty = compressed.dtype.startsWith('float8');
+  const quantized = floaty || isIntDtype(compressed.dtype);
+  // A quantized sparse layer (2:4 + FP8) stores its kept values in the scheme's dtype.
+  const sch: WeightScheme = quantized
+    ? { ...(all.find((s) => (floaty ? s.type === 'float' : s.type === 'int')) ?? all[0] ?? { bits: bitsOf(compressed.dtype), type: floaty ? 'float' : 'int' }) }
+    : { bits: bitsOf(compressed.dtype), type: 'float' };
+  sch.format = quantized ? `${sch.format ?? (floaty ? 'float-quantized' : 'int-quantized')} + ${format}` : format;
+  const r = result(view, sch, compressed, out, inF, `the kept values of a ${format} weight, with a bitmask of the kept positions (${compressed.dtype})`, notes, [out, inF], assumed);
+  return {
+    ...r,
+    aux: [
+      ['bitmask', `compressed-tensors ${format}: one bit per weight, set where it is kept`],
+      ['shape', 'compressed-tensors: the dense [out, in] of the sparse weight'],
+      ['row_offsets', `compressed-tensors ${format}: where each row's kept values start`],
+      ...r.aux,
+    ],
+  };
 }
 
 function naiveLayer(view: LayerView, qc: QuantConfig): Recognised | Unreadable | undefined {

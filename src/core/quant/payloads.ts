@@ -6,7 +6,9 @@
  *   (AutoGPTQ before transformers' `quantization_config`), `quant_config.json` (AutoAWQ),
  *   `hf_quant_config.json` (NVIDIA ModelOpt). Read like config.json: problems are warnings.
  * - The contents of a few tiny tensors that say what a packed layer is: compressed-tensors'
- *   `weight_shape` (an int64 pair holding the real [out, in], which padding hides) and
+ *   `weight_shape` (an int64 pair holding the real [out, in], which padding hides), the sparse
+ *   formats' `shape` (the same pair, as [2] or [2, 1]; read only when the config declares a
+ *   `sparsity_config`, the name being a common one) and
  *   bitsandbytes' `weight.quant_state.bitsandbytes__nf4|fp4` (a uint8 tensor holding a small
  *   JSON object with the real shape and block size). This is the one deliberate exception to
  *   "headers only": only tensors with exactly those names, only up to a few dozen bytes each
@@ -21,6 +23,7 @@ import { CheckpointError } from '../errors';
 import { isObject, parseJson, toPlain } from '../json';
 import { RawCheckpoint, TensorPayload, TensorRecord } from '../model';
 import { bytesExact, exact } from '../numbers';
+import { findQuantConfig, isObj } from './config';
 
 const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
 /** Bytes of tensor contents read in all, however many layers the checkpoint has. */
@@ -38,10 +41,12 @@ const MAX_READ = 1024 * 1024;
 const PAYLOAD_FILES_AT_ONCE = 8;
 
 /** Which tensors' contents we read, and how to decode them. */
-export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>): 'ints' | 'json' | undefined {
+export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>, sparse = false): 'ints' | 'json' | undefined {
   // Asked of every tensor (92,000 on DeepSeek-V3): plain string tests, and the regular expression
   // (which scans the whole name) only for the few names they let through.
   if ((t.name === 'weight_shape' || t.name.endsWith('.weight_shape')) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS) return 'ints';
+  // compressed-tensors' sparse formats write torch.tensor(shape), reshaped to [2, 1] by the 2:4 one.
+  if (sparse && (t.name === 'shape' || t.name.endsWith('.shape')) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length >= 1 && t.shape.length <= 2 && t.shape[0] <= MAX_SHAPE_DIMS && (t.shape.length === 1 || t.shape[1] === 1)) return 'ints';
   if (t.name.includes('quant_state.bitsandbytes__') && /(^|\.)quant_state\.bitsandbytes__[a-z0-9]+$/.test(t.name) && t.dtype === 'uint8' && t.shape.length === 1 && t.nbytes <= MAX_STATE_BYTES) return 'json';
   return undefined;
 }
@@ -120,8 +125,9 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
   const wanted: Want[] = [];
   let budget = maxBytes;
   let skipped = 0;
+  const sparse = isObj(findQuantConfig(raw)?.cfg.sparsity_config);
   for (const t of raw.tensors) {
-    const kind = payloadKind(t);
+    const kind = payloadKind(t, sparse);
     if (!kind) continue;
     if (t.dataOffset === null || (t.strides !== null && !isContiguous(t.shape, t.strides))) {
       (raw.payloads ??= {})[t.name] = { error: 'its bytes have no known place in the file' };
