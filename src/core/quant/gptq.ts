@@ -12,18 +12,21 @@
  *   exllama/exllamav2/triton kernels repack at load time and save the same layout.
  * - `marlin` (AutoGPTQ's marlin format, vLLM's `quant_method: marlin`): `B` (or `qweight`)
  *   [in / 16, out * 16 * bits / 32] int32 and `s` (or `scales`) [in / group_size, out], no zeros.
+ * - GPTQModel's `dynamic`: {pattern: overrides} per module, in order, the first whose Python
+ *   regex matches the start of the module's name deciding (`+:` or no prefix: the overrides'
+ *   `bits` / `group_size` replace the config's; `-:`: the module is left unquantized).
  */
 import { QuantLayer } from '../model';
-import { num, str, QuantConfig } from './config';
-import { bitsOf, Detector, isDim, isIntDtype, LayerView, Recognised, Unreadable } from './common';
+import { isObj, num, str, QuantConfig } from './config';
+import { bitsOf, DetectContext, Detector, isDim, isIntDtype, LayerView, Recognised, Unreadable } from './common';
 
 const GPTQ_BITS = new Set([2, 3, 4, 8]);
 
-export const gptq: Detector = (view, qc) => {
+export const gptq: Detector = (view, qc, ctx) => {
   const qweight = view.tensors.get('qweight');
   const format = str(qc?.cfg.checkpoint_format) ?? str(qc?.cfg.format);
   if (qweight && isIntDtype(qweight.dtype) && qweight.shape.length === 2) {
-    const classic = classicLayout(view, qc);
+    const classic = classicLayout(view, qc, ctx);
     if (classic) return classic;
     if (format === 'marlin' || qc?.method === 'gptq') {
       const m = marlinLayout(view, qc, 'qweight', 'scales');
@@ -44,7 +47,101 @@ function cfgGroup(qc: QuantConfig | undefined): number | undefined {
   return num(qc?.cfg.group_size) ?? num(qc?.cfg.q_group_size) ?? num(qc?.cfg.groupsize);
 }
 
-function classicLayout(view: LayerView, qc: QuantConfig | undefined): Recognised | Unreadable | undefined {
+/** Patterns of a `dynamic` config at most, and characters per pattern: a config's are a handful of short ones. */
+const MAX_DYNAMIC = 64;
+const MAX_PATTERN = 256;
+/** Module names longer than this are not matched (a real one is under 100 characters). */
+const MAX_SUBJECT = 256;
+/**
+ * Work allowed for matching per checkpoint, as the sum over tests of the name's length squared
+ * (a pattern passing `safePattern` costs at most about that): a few seconds at worst.
+ */
+const MATCH_BUDGET = 2e9;
+
+interface DynamicRule {
+  skip: boolean;
+  re: RegExp;
+  bits?: number;
+  groupSize?: number;
+}
+interface DynamicRun {
+  rules: DynamicRule[];
+  /** Patterns refused, worded for the notes (said once per checkpoint, on the first layer it concerns). */
+  refused: string[];
+  budget: number;
+}
+const DYNAMIC = new WeakMap<DetectContext, DynamicRun>();
+
+/**
+ * Whether a regex, run by JavaScript's backtracking engine on a name of at most MAX_SUBJECT
+ * characters, stays cheap: no backreferences or lookarounds, no quantified group (`(a+)+`,
+ * `(a|a)*`: exponential), and once the `.*` at either end is taken off (a match only tests the
+ * name's start, so a trailing `.*` decides nothing, and a leading one makes the test a search) at
+ * most one repetition left, so that a test costs at most about the name's length squared.
+ * What it refuses is reported, not matched.
+ */
+function safePattern(p: string): { source: string; search: boolean } | string {
+  if (p.length > MAX_PATTERN) return `longer than ${MAX_PATTERN} characters`;
+  if (/\\[1-9k]|\(\?[=!<]/.test(p)) return 'uses a backreference or lookaround';
+  if (/\)[*+{]/.test(p)) return 'repeats a group';
+  let source = p;
+  let search = false;
+  while (source.startsWith('.*')) {
+    source = source.slice(2);
+    search = true;
+  }
+  while (source.endsWith('.*') && !source.endsWith('\\.*')) source = source.slice(0, -2);
+  const reps = (source.replace(/\\./g, '').replace(/\[(?:\\.|[^\]])*\]/g, 'x').match(/[*+{]/g) ?? []).length;
+  if (reps + (search ? 1 : 0) > 2) return 'has more repetitions than are matched safely';
+  if ((source.match(/\|/g) ?? []).length > 16) return 'has more than 16 alternatives';
+  return { source, search };
+}
+
+function dynamicRun(qc: QuantConfig | undefined, ctx: DetectContext): DynamicRun | undefined {
+  const dyn = qc?.cfg.dynamic;
+  if (!isObj(dyn)) return undefined;
+  let run = DYNAMIC.get(ctx);
+  if (run) return run;
+  run = { rules: [], refused: [], budget: MATCH_BUDGET };
+  DYNAMIC.set(ctx, run);
+  const entries = Object.entries(dyn);
+  if (entries.length > MAX_DYNAMIC) run.refused.push(`dynamic has ${entries.length} patterns, more than the ${MAX_DYNAMIC} read; the rest ignored`);
+  for (const [key, v] of entries.slice(0, MAX_DYNAMIC)) {
+    const skip = key.startsWith('-:');
+    const pattern = skip || key.startsWith('+:') ? key.slice(2) : key;
+    const safe = safePattern(pattern);
+    let re: RegExp | undefined;
+    let why = typeof safe === 'string' ? safe : undefined;
+    if (typeof safe !== 'string') {
+      try {
+        re = new RegExp(safe.search ? safe.source : `^(?:${safe.source})`);
+      } catch {
+        why = 'is not a regular expression JavaScript reads';
+      }
+    }
+    if (!re) {
+      run.refused.push(`dynamic pattern "${key.slice(0, 80)}" ignored: it ${why}`);
+      continue;
+    }
+    const o = isObj(v) ? v : {};
+    run.rules.push({ skip, re, bits: num(o.bits), groupSize: num(o.group_size) });
+  }
+  return run;
+}
+
+/** The first `dynamic` rule matching module `path`, as GPTQModel's dynamic_get finds it. */
+function dynamicRule(run: DynamicRun, path: string): DynamicRule | undefined {
+  if (path.length > MAX_SUBJECT) return undefined;
+  const cost = Math.max(path.length, 1) ** 2;
+  for (const rule of run.rules) {
+    if (run.budget < cost) return undefined;
+    run.budget -= cost;
+    if (rule.re.test(path)) return rule;
+  }
+  return undefined;
+}
+
+function classicLayout(view: LayerView, qc: QuantConfig | undefined, ctx: DetectContext): Recognised | Unreadable | undefined {
   const qweight = view.tensors.get('qweight')!;
   const scales = view.tensors.get('scales');
   const qzeros = view.tensors.get('qzeros');
@@ -54,7 +151,12 @@ function classicLayout(view: LayerView, qc: QuantConfig | undefined): Recognised
   if (!scales || scales.shape.length !== 2 || scales.shape[1] !== out) return undefined;
   const P = bitsOf(qweight.dtype);
   const notes: string[] = [];
-  const declared = cfgBits(qc);
+  // GPTQModel's per-module overrides replace the config's bits and group size for this layer.
+  const dyn = dynamicRun(qc, ctx);
+  const rule = dyn ? dynamicRule(dyn, view.path) : undefined;
+  if (dyn?.refused.length) notes.push(...dyn.refused.splice(0));
+  if (rule?.skip) notes.push('the config\'s dynamic overrides leave this module unquantized');
+  const declared = (rule && !rule.skip ? rule.bits : undefined) ?? cfgBits(qc);
   let fromZeros: number | undefined;
   if (qzeros && qzeros.shape.length === 2 && isIntDtype(qzeros.dtype)) {
     const b = (qzeros.shape[1] * bitsOf(qzeros.dtype)) / out;
@@ -77,7 +179,7 @@ function classicLayout(view: LayerView, qc: QuantConfig | undefined): Recognised
     if (!Number.isInteger(inF)) return { unreadable: `qweight rows (${rows}) are not a whole number of ${bits}-bit groups` };
   }
   const groups = scales.shape[0];
-  const g = cfgGroup(qc);
+  const g = (rule && !rule.skip ? rule.groupSize : undefined) ?? cfgGroup(qc);
   let groupSize: number | undefined;
   let flexibleGroup = false;
   if (groups === 1) {
