@@ -741,3 +741,84 @@ describe('the scheme in the CLI and the exports', () => {
     assert.deepStrictEqual(j.tensors.find((t: { name: string }) => t.name === 'model.layers.0.mlp.up_proj.weight').logicalShape, [192, 64]);
   });
 });
+
+describe('compressed-tensors sparse layers and GPTQModel dynamic overrides', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir('weightscope-sparse-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** A copy of fixture `name` with its quantization_config changed by `edit`. */
+  function variant(name: string, to: string, edit: (qc: Record<string, unknown>) => void): string {
+    const d = path.join(dir, to);
+    fs.mkdirSync(d, { recursive: true });
+    fs.copyFileSync(path.join(q(name), 'model.safetensors'), path.join(d, 'model.safetensors'));
+    const cfg = readJson<Record<string, Record<string, unknown>>>(path.join(q(name), 'config.json'));
+    edit(cfg.quantization_config);
+    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
+    return d;
+  }
+
+  it('a 2:4 layer is its dense shape, read from `shape`; compressed is the parameter, bitmask and shape quantization state', async () => {
+    const cp = await openCheckpoint(q('ct-sparse24'));
+    const c = tensor(cp, 'model.layers.0.mlp.down_proj.compressed');
+    assert.deepStrictEqual(c.shape, [32, 32]);
+    assert.deepStrictEqual(c.logicalShape, [32, 64]);
+    assert.strictEqual(c.role, 'parameter');
+    assert.strictEqual(tensor(cp, 'model.layers.0.mlp.down_proj.bitmask').role, 'quantization');
+    assert.strictEqual(tensor(cp, 'model.layers.0.mlp.down_proj.shape').role, 'quantization');
+    const u = await openCheckpoint(q('ct-sparse-bitmask'));
+    assert.deepStrictEqual(tensor(u, 'model.layers.0.mlp.down_proj.compressed').logicalShape, [32, 64]);
+    assert.strictEqual(tensor(u, 'model.layers.0.mlp.down_proj.row_offsets').role, 'quantization');
+  });
+
+  it('without sparsity_config the `shape` tensors are not read, and the layers are counted as stored', async () => {
+    const d = variant('ct-sparse-bitmask', 'no-sparsity', (qc) => delete qc.sparsity_config);
+    const r = toReport(await openCheckpoint(d));
+    assert.ok(r.parameters.unique < truth['ct-sparse-bitmask'].parameters.unique);
+    assert.strictEqual(r.quantization, undefined);
+    assert.ok(r.warnings.some((w) => w.code === 'quantization-config-unused'));
+  });
+
+  it('GPTQModel dynamic: the 8-bit down_proj and the unquantized o_proj agree with the config; without it they disagree', async () => {
+    const cp = await openCheckpoint(q('gptq-dynamic'));
+    assert.strictEqual(cp.quantization?.variants?.find((v) => v.bits === 8)?.layers, 2);
+    assert.strictEqual(tensor(cp, 'model.layers.1.self_attn.o_proj.weight').quant, undefined);
+    const d = variant('gptq-dynamic', 'no-dynamic', (qc) => delete qc.dynamic);
+    const r = toReport(await openCheckpoint(d));
+    assert.ok(r.warnings.some((w) => w.code === 'quantization-config-mismatch' && /bits=4 declared but qzeros hold 8-bit/.test(w.message)));
+  });
+
+  it('GPTQModel dynamic: patterns that could backtrack for ever, or that JavaScript cannot read, are refused with a warning, quickly', async () => {
+    const d = variant('gptq-dynamic', 'bad-dynamic', (qc) => {
+      qc.dynamic = {
+        '+:(a+)+$': { bits: 8 },
+        '+:(?P<name>x)': { bits: 8 },
+        '+:.*a.*a.*a.*down_proj': { bits: 8 },
+        '+:(\\.': { bits: 8 },
+        '+:(?=.*down)': { bits: 8 },
+        ['+:' + 'x'.repeat(300)]: { bits: 8 },
+      };
+    });
+    const t0 = Date.now();
+    const r = toReport(await openCheckpoint(d));
+    assert.ok(Date.now() - t0 < 5000);
+    assert.strictEqual(r.parameters.unique, truth['gptq-dynamic'].parameters.unique);
+    const w = r.warnings.find((x) => x.code === 'quantization-config-mismatch');
+    assert.ok(w && /dynamic pattern "\+:\(a\+\)\+\$" ignored: it repeats a group/.test(w.message), w?.message);
+  });
+
+  it('a `shape` that contradicts the bitmask makes the layer unreadable, not a count from the shape', async () => {
+    const d = variant('ct-sparse24', 'bad-shape', () => undefined);
+    const f = path.join(d, 'model.safetensors');
+    const buf = fs.readFileSync(f);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString()) as Record<string, { data_offsets: [number, number] }>;
+    const at = 8 + n + header['model.layers.0.mlp.down_proj.shape'].data_offsets[0];
+    buf.writeBigInt64LE(1000n, at + 8);
+    fs.writeFileSync(f, buf);
+    const r = toReport(await openCheckpoint(d));
+    assert.ok(r.warnings.some((x) => x.code === 'quantization-unreadable' && /down_proj: shape says 32x1000 but the bitmask is 32x8/.test(x.message)));
+  });
+});
