@@ -15,23 +15,27 @@ export interface OverlapGroup {
  * overlaps (members that overlap no other member are tied to nothing and left out).
  */
 export function tiedSets(g: OverlapGroup): string[][] {
+  return tiedPositions(g).map((set) => set.map((i) => g.tensors[i]));
+}
+
+/** tiedSets() as positions in `g.tensors` (ascending in each set), for callers that index beside it. */
+export function tiedPositions(g: OverlapGroup): number[][] {
   const ov = g.overlaps;
-  if (!ov) return [g.tensors.slice()];
   const n = g.tensors.length;
+  if (!ov) return [Array.from({ length: n }, (_, i) => i)];
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (x: number): number => {
     while (parent[x] !== x) x = parent[x] = parent[parent[x]];
     return x;
   };
   for (let i = 0; i < n; i++) for (const j of ov[i]) parent[find(i)] = find(j);
-  const sets = new Map<number, string[]>();
+  const sets = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     if (ov[i].length === 0) continue;
     const r = find(i);
     const s = sets.get(r);
-    if (s) s.push(g.tensors[i]);
-    else sets.set(r, [g.tensors[i]]);
+    if (s) s.push(i);
+    else sets.set(r, [i]);
   }
   return [...sets.values()];
 }
-

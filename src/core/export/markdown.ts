@@ -8,7 +8,7 @@ import { Checkpoint } from '../model';
 import { bytes, compact, exact, percent } from '../numbers';
 import { adapterLine, bitsText, schemeLabel } from '../quant/describe';
 import { LayoutOptions, VisibleNode, layoutTree, sharedModules } from './layout';
-import { groupMembers, overlapNote } from '../overlaps';
+import { boundedJoin, groupMembers, overlapNote } from '../overlaps';
 import { RELATION_LABEL, baseName, describeType, exactAndCompact, hasInferredTypes, oneLine, plural } from './style';
 
 export interface MarkdownOptions extends LayoutOptions {}
@@ -56,8 +56,9 @@ export function renderMarkdown(cp: Checkpoint, opts: MarkdownOptions = {}): stri
     out.push('| # | Tensors | Relation | Stored once | Not counted twice |');
     out.push('|--:|---|---|--:|--:|');
     cp.shared.forEach((g, i) => {
+      const note = overlapNote(g);
       out.push(
-        `| ${i + 1} | ${groupMembers(g, code)} | ${RELATION_LABEL[g.relation]}${overlapNote(g) ? ` (${overlapNote(g)})` : ''} | ${exact(g.uniqueElements)} | ${exact(Math.max(0, g.totalElements - g.uniqueElements))} |`,
+        `| ${i + 1} | ${groupMembers(g, code)} | ${RELATION_LABEL[g.relation]}${note ? ` (${note})` : ''} | ${exact(g.uniqueElements)} | ${exact(Math.max(0, g.totalElements - g.uniqueElements))} |`,
       );
     });
     const reasons = cp.shared.map((g, i) => [i, g.reason] as const).filter(([, r]) => !!r);
@@ -104,12 +105,12 @@ function tableRow(v: VisibleNode, total: number): string {
   if (v.kind === 'fold') params = `${v.fold!.count} x ${exact(m.parameters.unique)}`;
   else params = `${exact(v.unique)}${v.perBlock ? ' each' : ''}`;
   const share = percent(v.unique, total) + (v.perBlock ? ' each' : '');
-  const partners = sharedModules(m);
-  const shared =
-    partners
-      .slice(0, SHARED_MODULES)
-      .map((s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : s.relation === 'deduplicated' ? ' (deduplicated)' : ''}`)
-      .join(', ') + (partners.length > SHARED_MODULES ? ` … and ${partners.length - SHARED_MODULES} more` : '');
+  const shared = boundedJoin(
+    sharedModules(m),
+    ', ',
+    SHARED_MODULES,
+    (s) => `${code(s.path)}${s.relation === 'declared' ? ' (declared)' : s.relation === 'view' ? ' (view)' : s.relation === 'deduplicated' ? ' (deduplicated)' : ''}`,
+  );
   return `| ${code(v.path)} | ${type} | ${params} | ${share} | ${shared} |`;
 }
 

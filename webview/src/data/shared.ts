@@ -9,7 +9,7 @@
  */
 import type { GroupPage, Relation, WireGroup, WireGroupInfo, WireShared } from '../../../src/shared/protocol';
 import type { LazyTree } from './lazyTree';
-import { tiedSets } from '../../../src/shared/tiedSets';
+import { tiedPositions } from '../../../src/shared/tiedSets';
 import { Row, TreeState } from './tree';
 
 export type GroupFetcher = (ids: number[]) => Promise<GroupPage>;
@@ -196,17 +196,15 @@ export function computeLinks(state: TreeState, groups: Iterable<WireGroupInfo>, 
   const links: TieLink[] = [];
   for (const g of groups) {
     // One link per set of members tied to each other: views that overlap nothing get none.
-    const position = new Map<string, number>();
-    g.group.tensors.forEach((t, i) => position.set(t, i));
-    for (const names of tiedSets(g.group)) {
+    for (const members of tiedPositions(g.group)) {
       const set = new Set<number>();
-      for (const name of names) {
-        const r = endRow(state, g.owners[position.get(name)!]);
+      for (const i of members) {
+        const r = endRow(state, g.owners[i]);
         if (r >= 0) set.add(r);
       }
       if (set.size < 2) continue;
       const rows = [...set].sort((a, b) => a - b);
-      links.push({ group: g.index, relation: g.group.relation, names, rows, lane: 0 });
+      links.push({ group: g.index, relation: g.group.relation, names: members.map((i) => g.group.tensors[i]), rows, lane: 0 });
     }
   }
   links.sort((a, b) => a.group - b.group);
