@@ -17,6 +17,7 @@
  * transformers replaces by the embedding at load time (a declared tie over a stored tensor).
  */
 import { DeclaredTie, TensorRecord, Warning } from './model';
+import { exact } from './numbers';
 
 /**
  * `tie_word_embeddings` defaults of the config classes that override PretrainedConfig's (true),
@@ -173,7 +174,10 @@ export function configTies(
   // head's own bias (GPT-J's and Phi's lm_head.bias) is not its weight.
   const headModules = heads.map((h) => h.slice(0, h.lastIndexOf('.') + 1));
   const taken = (n: string) => headModules.some((m) => n.startsWith(m) && n !== `${m}bias`);
-  if (tensors.some((t) => taken(t.name)) || declared.some((d) => taken(d.name))) return found;
+  if (tensors.some((t) => taken(t.name)) || declared.some((d) => taken(d.name))) {
+    if (tie) exl2Head(arch, why, headModules, tensors, names, warnings);
+    return found;
+  }
   // Of several classes' head names, the one whose head module the file has (RoBERTa's lm_head.dense...).
   const top = (h: string) => h.slice(0, h.indexOf('.') + 1);
   const head = heads.length === 1 ? heads[0] : (heads.find((h) => tensors.some((t) => t.name.startsWith(top(h)))) ?? heads[0]);
@@ -199,6 +203,27 @@ export function configTies(
   }
   found.push({ name: head, target: emb.name, source: 'config', reason: `config.json (${arch}): ${why}; ${head} is not stored and is re-tied to ${emb.name} at load time` });
   return found;
+}
+
+/**
+ * ExLlamaV2's converter quantizes a tied model's output head from the embedding (the head's
+ * alt_key is the embedding) and writes it as `lm_head.q_weight`, keeping config.json as it was:
+ * the checkpoint holds the embedding and a quantized head, ExLlamaV2 uses both, and both are
+ * counted, while the float model the config describes holds one matrix. (ExLlamaV3 writes
+ * tie_word_embeddings false for the same layout.)
+ */
+function exl2Head(arch: string, why: string, headModules: string[], tensors: TensorRecord[], names: Map<string, TensorRecord>, warnings: Warning[]): void {
+  const q = headModules.map((m) => tensors.find((t) => t.name === `${m}q_weight`)).find((t) => t !== undefined);
+  if (!q) return;
+  const emb = EMBEDDING_NAMES.map((n) => names.get(n)).find((t) => t && t.shape.length === 2);
+  if (!emb) return;
+  const n = emb.shape[0] * emb.shape[1];
+  warnings.push({
+    code: 'tie-stored-separately',
+    message:
+      `config.json (${arch}): ${why}, but ${q.name} is stored beside ${emb.name}: ExLlamaV2 quantizes a copy of the tied embedding as its own output head, ` +
+      `and uses both, so both are counted; the float model the config describes holds one matrix (${exact(n)} parameters fewer)`,
+  });
 }
 
 /** Same dtype, shape, place in its storage and strides: one can stand for the other. */

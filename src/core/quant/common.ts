@@ -45,6 +45,8 @@ export type Detector = (view: LayerView, qc: QuantConfig | undefined, ctx: Detec
 
 export interface DetectContext {
   payloads: Record<string, { ints?: number[]; json?: Record<string, unknown>; error?: string }>;
+  /** config.json, for what only the model's own config says (the output head's vocab_size). */
+  config?: Record<string, unknown>;
 }
 
 export function bitsOf(dtype: string): number {
@@ -69,6 +71,25 @@ export function dims(shape: number[]): string {
 /** Whole number, positive, safe: a dimension we can trust. */
 export function isDim(n: number | undefined): n is number {
   return n !== undefined && Number.isSafeInteger(n) && n > 0;
+}
+
+/**
+ * The real out_features of a layer whose quantizer padded them to a multiple of `pad` (ExLlamaV2
+ * pads to 32, ExLlamaV3 to 128, adding outputs the float model does not have). Only the output
+ * head's real width is known, from the config's `vocab_size` (or its text_config's): when `width`
+ * is that size rounded up, it is the answer. Without a vocab_size, an output head is taken at its
+ * stored width, and `assumed` says so; any other layer is taken at its stored width (the
+ * architectures these quantizers support give their other layers whole multiples).
+ */
+export function unpaddedOut(path: string, width: number, pad: number, ctx: DetectContext): { out: number; assumed?: string } {
+  if (path !== 'lm_head' && !path.endsWith('.lm_head')) return { out: width };
+  const c = ctx.config;
+  const text = c && typeof c.text_config === 'object' && c.text_config !== null ? (c.text_config as Record<string, unknown>) : undefined;
+  const vocab = c?.vocab_size ?? text?.vocab_size;
+  if (typeof vocab !== 'number' || !isDim(vocab)) {
+    return { out: width, assumed: `out_features taken as the stored ${width}: the quantizer pads the output head to a multiple of ${pad}, and no config.json vocab_size gives the real width` };
+  }
+  return { out: vocab < width && Math.ceil(vocab / pad) * pad === width ? vocab : width };
 }
 
 /** Local names that are quantization state wherever they appear in a quantized checkpoint. */

@@ -82,6 +82,8 @@ const METHOD: Record<string, string> = {
   mlx: 'MLX',
   mxfp4: 'MXFP4',
   gguf: 'GGUF',
+  exl2: 'EXL2',
+  exl3: 'EXL3',
 };
 
 /** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */

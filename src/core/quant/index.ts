@@ -19,6 +19,8 @@ import { isLocalName } from '../local-name';
 import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised } from './common';
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
+import { exl2 } from './exl2';
+import { exl3 } from './exl3';
 import { fp8, nvfp4 } from './fp8';
 import { methodLabel } from './describe';
 import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
@@ -45,10 +47,12 @@ const DETECTORS: [string, Detector][] = [
   ['fp8', fp8],
   ['nvfp4', nvfp4],
   ['mlx', mlx],
+  ['exl2', exl2],
+  ['exl3', exl3],
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
+const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|q_weight|trellis|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
 
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
@@ -63,7 +67,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
   if (!qc && !tensors.some((t) => TRIGGER.test(t.name) || t.dtype.startsWith('float8_'))) return undefined;
 
   const layers = new LayerGroups(tensors);
-  const ctx: DetectContext = { payloads: raw.payloads ?? {} };
+  const ctx: DetectContext = { payloads: raw.payloads ?? {}, config: raw.config };
   const preferred = DETECTORS.find(([m]) => m === qc?.method);
   const order = preferred ? [preferred, ...DETECTORS.filter((d) => d !== preferred)] : DETECTORS;
   const ann: QuantAnnotations = { config: qc, layers: [], packed: [], flexible: [] };
@@ -92,11 +96,13 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       p.logicalShape = r.logicalShape;
       p.logicalNumel = prod(r.logicalShape);
     }
+    // Activation and KV-cache state first, then the method's own tensors: a name both know (EXL2's
+    // q_scale, its group scales, is also attention's query scale) takes the method's reason.
+    markActivationState(view, false);
     for (let a = 0; a < r.aux.length; a++) {
       const t = view.tensors.get(r.aux[a][0]);
       if (t) markAux(t, once(r.aux[a][1]), view);
     }
-    markActivationState(view, false);
     if (r.notes?.length) {
       noted.add(view.path);
       for (const n of r.notes) notes.push(`${view.path}: ${n}`);
