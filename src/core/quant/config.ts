@@ -11,11 +11,12 @@
  *   `quant_method`;
  * - AutoGPTQ: a `quantize_config.json` sidecar; AutoAWQ: `quant_config.json`; NVIDIA ModelOpt:
  *   `hf_quant_config.json`.
+ * - AQLM checkpoints for AQLM's own modeling code: an `aqlm` block.
  */
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;
@@ -94,6 +95,8 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
     if (text) return text;
     const cc = fromQc(config.compression_config, 'config.json compression_config');
     if (cc) return cc;
+    // AQLM checkpoints made for its own modeling code carry an `aqlm` block instead.
+    if (isObj(config.aqlm) && num(config.aqlm.nbits_per_codebook) !== undefined) return { method: 'aqlm', cfg: config.aqlm, declaredBy: 'config.json aqlm' };
   }
   const side = raw.sidecars ?? {};
   const gq = side['quantize_config.json'];

@@ -82,6 +82,7 @@ const METHOD: Record<string, string> = {
   mlx: 'MLX',
   mxfp4: 'MXFP4',
   gguf: 'GGUF',
+  aqlm: 'AQLM',
 };
 
 /** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */

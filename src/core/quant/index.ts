@@ -12,6 +12,7 @@
  *   counted as it is stored.
  */
 import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigures, Tensor, Warning } from '../model';
+import { aqlm } from './aqlm';
 import { awq } from './awq';
 import { bnb, STATE_KEY } from './bnb';
 import { sameDims } from '../coverage';
@@ -45,10 +46,11 @@ const DETECTORS: [string, Detector][] = [
   ['fp8', fp8],
   ['nvfp4', nvfp4],
   ['mlx', mlx],
+  ['aqlm', aqlm],
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
+const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|codes|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
 
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
