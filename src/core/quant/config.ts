@@ -16,7 +16,7 @@
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, `bitnet`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;

@@ -83,6 +83,7 @@ const METHOD: Record<string, string> = {
   mxfp4: 'MXFP4',
   gguf: 'GGUF',
   aqlm: 'AQLM',
+  bitnet: 'BitNet',
 };
 
 /** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */

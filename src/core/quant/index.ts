@@ -14,6 +14,7 @@
 import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigures, Tensor, Warning } from '../model';
 import { aqlm } from './aqlm';
 import { awq } from './awq';
+import { bitnet, onlineMode } from './bitnet';
 import { bnb, STATE_KEY } from './bnb';
 import { sameDims } from '../coverage';
 import { isLocalName } from '../local-name';
@@ -47,6 +48,7 @@ const DETECTORS: [string, Detector][] = [
   ['nvfp4', nvfp4],
   ['mlx', mlx],
   ['aqlm', aqlm],
+  ['bitnet', bitnet],
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
@@ -146,6 +148,9 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     });
   } else if (qc && !DETECTORS.some(([m]) => m === qc.method) && qc.method !== 'mxfp4' && ann.layers.length === 0) {
     warnings.push({ code: 'quantization-unsupported', message: `${qc.declaredBy} declares quant_method "${qc.method}", whose layout Weightscope does not interpret; tensors are counted as stored` });
+  } else if (qc && ann.layers.length === 0 && onlineMode(qc)) {
+    // AutoBitLinear quantizes its float weight as it runs: nothing in the file is quantized.
+    warnings.push({ code: 'quantization-config-unused', message: `${qc.declaredBy} declares BitNet with quantization_mode "online": the weights are stored in floating point and quantized to ternary values when the model runs; tensors are counted as stored` });
   } else if (qc && ann.layers.length === 0) {
     warnings.push({ code: 'quantization-config-unused', message: `${qc.declaredBy} declares ${methodLabel(qc.method)} quantization, but no tensor has a quantized layout; tensors are counted as stored` });
   } else if (qc && methods.some((m) => m !== qc.method)) {
