@@ -84,6 +84,7 @@ const METHOD: Record<string, string> = {
   gguf: 'GGUF',
   aqlm: 'AQLM',
   bitnet: 'BitNet',
+  vptq: 'VPTQ',
 };
 
 /** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */
