@@ -358,7 +358,7 @@ export interface TensorPayload {
 
 /** A quantized layer, as its packed weight describes it. */
 export interface QuantLayer {
-  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`. */
+  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `aqlm`, `bitnet`, `vptq`... */
   method: string;
   bits: number;
   /** Inputs per scale group; absent for per-channel or per-tensor scales. */
@@ -385,7 +385,7 @@ export interface StoredFigures {
 
 /** How a checkpoint is quantized (absent when it is not). */
 export interface QuantizationInfo {
-  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `gguf`. */
+  /** `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `aqlm`, `bitnet`, `vptq`, `gguf`... */
   method: string;
   /** Bits per quantized weight, for the scheme most of the quantized parameters use. */
   bits: number;

@@ -11,11 +11,13 @@
  *   `quant_method`;
  * - AutoGPTQ: a `quantize_config.json` sidecar; AutoAWQ: `quant_config.json`; NVIDIA ModelOpt:
  *   `hf_quant_config.json`.
+ * - VPTQ's own loader: `quant_config` in config.json, per-layer arguments keyed by module path;
+ *   AQLM checkpoints for AQLM's own modeling code: an `aqlm` block.
  */
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, `bitnet`, `vptq`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;
@@ -94,6 +96,13 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
     if (text) return text;
     const cc = fromQc(config.compression_config, 'config.json compression_config');
     if (cc) return cc;
+    // VPTQ's own loader reads `quant_config`: VQuantLinear's arguments keyed by module path, what
+    // transformers' VPTQ config calls config_for_layers.
+    if (isObj(config.quant_config) && Object.values(config.quant_config).some((l) => isObj(l) && l.vector_lens !== undefined)) {
+      return { method: 'vptq', cfg: { config_for_layers: config.quant_config }, declaredBy: 'config.json quant_config' };
+    }
+    // AQLM checkpoints made for its own modeling code carry an `aqlm` block instead.
+    if (isObj(config.aqlm) && num(config.aqlm.nbits_per_codebook) !== undefined) return { method: 'aqlm', cfg: config.aqlm, declaredBy: 'config.json aqlm' };
   }
   const side = raw.sidecars ?? {};
   const gq = side['quantize_config.json'];

@@ -84,6 +84,9 @@ const METHOD: Record<string, string> = {
   gguf: 'GGUF',
   exl2: 'EXL2',
   exl3: 'EXL3',
+  aqlm: 'AQLM',
+  bitnet: 'BitNet',
+  vptq: 'VPTQ',
 };
 
 /** How a method is written for people: `GPTQ`, `bitsandbytes`, `MLX`. */

@@ -12,7 +12,9 @@
  *   counted as it is stored.
  */
 import { QuantizationInfo, QuantLayer, QuantVariant, RawCheckpoint, StoredFigures, Tensor, Warning } from '../model';
+import { aqlm } from './aqlm';
 import { awq } from './awq';
+import { bitnet, onlineMode } from './bitnet';
 import { bnb, STATE_KEY } from './bnb';
 import { sameDims } from '../coverage';
 import { isLocalName } from '../local-name';
@@ -27,6 +29,7 @@ import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
 import { gptq } from './gptq';
 import { mlx } from './mlx';
 import { mxfp4Pairs } from './mxfp4';
+import { vptq } from './vptq';
 import { dtypeInfo } from '../dtypes';
 
 export interface QuantAnnotations {
@@ -49,10 +52,13 @@ const DETECTORS: [string, Detector][] = [
   ['mlx', mlx],
   ['exl2', exl2],
   ['exl3', exl3],
+  ['aqlm', aqlm],
+  ['bitnet', bitnet],
+  ['vptq', vptq],
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|q_weight|trellis|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
+const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|q_weight|trellis|codes|indices|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
 
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
@@ -150,6 +156,9 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     });
   } else if (qc && !DETECTORS.some(([m]) => m === qc.method) && qc.method !== 'mxfp4' && ann.layers.length === 0) {
     warnings.push({ code: 'quantization-unsupported', message: `${qc.declaredBy} declares quant_method "${qc.method}", whose layout Weightscope does not interpret; tensors are counted as stored` });
+  } else if (qc && ann.layers.length === 0 && onlineMode(qc)) {
+    // AutoBitLinear quantizes its float weight as it runs: nothing in the file is quantized.
+    warnings.push({ code: 'quantization-config-unused', message: `${qc.declaredBy} declares BitNet with quantization_mode "online": the weights are stored in floating point and quantized to ternary values when the model runs; tensors are counted as stored` });
   } else if (qc && ann.layers.length === 0) {
     warnings.push({ code: 'quantization-config-unused', message: `${qc.declaredBy} declares ${methodLabel(qc.method)} quantization, but no tensor has a quantized layout; tensors are counted as stored` });
   } else if (qc && methods.some((m) => m !== qc.method)) {
@@ -243,7 +252,7 @@ function markActivationState(view: ModuleView, unmarked: boolean): void {
   }
 }
 
-/** Multi-level local names that belong to the module above them (bitsandbytes). */
+/** Multi-level local names that belong to the module above them (bitsandbytes; VPTQ's codebooks: localCut). */
 const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+))$/;
 
 /**
@@ -458,8 +467,18 @@ function localCut(name: string): number {
     const nested = NESTED_LOCAL.exec(name);
     if (nested) return name.length - nested[1].length - 1;
   }
+  // VPTQ's codebooks are nn.Embeddings inside its layer (`q_proj.centroids.weight`): the layer's
+  // reader needs them beside its indices, so they are read as the layer's (only what a method
+  // recognises is moved in the tree).
+  if (last > 0 && name.endsWith('centroids.weight')) {
+    const prev = name.lastIndexOf('.', last - 1);
+    for (const word of VPTQ_CODEBOOKS) if (prev > 0 && last - prev - 1 === word.length && name.startsWith(word, prev + 1)) return prev;
+  }
   return last;
 }
+
+/** The nn.Embedding codebooks of a VPTQ layer. */
+const VPTQ_CODEBOOKS = ['centroids', 'res_centroids', 'outlier_centroids'];
 
 /** The module path of a name whose local part begins after `cut` (localCut). */
 function pathAt(name: string, cut: number): string {
