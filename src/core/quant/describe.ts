@@ -81,6 +81,7 @@ const METHOD: Record<string, string> = {
   nvfp4: 'NVFP4',
   mlx: 'MLX',
   mxfp4: 'MXFP4',
+  hqq: 'HQQ',
   gguf: 'GGUF',
 };
 
