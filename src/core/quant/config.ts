@@ -15,7 +15,7 @@
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `hqq`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `hqq`, `eetq`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;

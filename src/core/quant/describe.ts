@@ -82,6 +82,7 @@ const METHOD: Record<string, string> = {
   mlx: 'MLX',
   mxfp4: 'MXFP4',
   hqq: 'HQQ',
+  eetq: 'EETQ',
   gguf: 'GGUF',
 };
 
@@ -102,7 +103,7 @@ export function schemeLabel(q: QuantizationInfo): string {
     s = `FP8 ${fmt ?? ''}${q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : gran ? ` (${gran})` : ''}`.replace(/ +/g, ' ').trim();
   } else {
     const fmt = q.format && q.format !== q.method ? ` ${q.method === 'awq' ? q.format.toUpperCase() : q.format}` : '';
-    const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' ? ' (per-channel)' : '';
+    const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' || q.method === 'eetq' ? ' (per-channel)' : '';
     s = `${q.bits}-bit ${name}${fmt}${group}`;
   }
   if (q.variants && q.variants.length > 1 && q.method !== 'gguf') s += ` + ${q.variants.length - 1} other scheme${q.variants.length === 2 ? '' : 's'}`;

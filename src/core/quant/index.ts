@@ -23,6 +23,7 @@ import { fp8, nvfp4 } from './fp8';
 import { methodLabel } from './describe';
 import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
 import { gptq } from './gptq';
+import { eetq } from './eetq';
 import { hqq } from './hqq';
 import { mlx } from './mlx';
 import { mxfp4Pairs } from './mxfp4';
@@ -44,13 +45,14 @@ const DETECTORS: [string, Detector][] = [
   ['compressed-tensors', compressedTensors],
   ['bitsandbytes', bnb],
   ['hqq', hqq],
+  ['eetq', eetq],
   ['fp8', fp8],
   ['nvfp4', nvfp4],
   ['mlx', mlx],
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|W_q|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
+const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|weight_scales|SCB|B|scales|absmax|W_q|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
 
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
