@@ -10,12 +10,13 @@
  *   path (`{bits, group_size}` or `false`); it also copies it to `quantization_config` without a
  *   `quant_method`;
  * - AutoGPTQ: a `quantize_config.json` sidecar; AutoAWQ: `quant_config.json`; NVIDIA ModelOpt:
- *   `hf_quant_config.json`.
+ *   `hf_quant_config.json`; optimum-quanto: `quanto_qmap.json` (per module `{weights,
+ *   activations}`, kept as `cfg.qmap`).
  */
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `hqq`, `eetq`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `hqq`, `eetq`, `quanto`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;
@@ -108,5 +109,7 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
     const q = isObj(mo.quantization) ? mo.quantization : mo;
     return { method: modeloptMethod(str(q.quant_algo) ?? 'modelopt'), cfg: q, declaredBy: 'hf_quant_config.json' };
   }
+  const qmap = side['quanto_qmap.json'];
+  if (isObj(qmap)) return { method: 'quanto', cfg: { qmap }, declaredBy: 'quanto_qmap.json' };
   return undefined;
 }

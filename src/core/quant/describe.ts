@@ -83,6 +83,7 @@ const METHOD: Record<string, string> = {
   mxfp4: 'MXFP4',
   hqq: 'HQQ',
   eetq: 'EETQ',
+  quanto: 'optimum-quanto',
   gguf: 'GGUF',
 };
 

@@ -4,7 +4,8 @@
  *
  * - JSON sidecars beside the weights: `adapter_config.json` (PEFT), `quantize_config.json`
  *   (AutoGPTQ before transformers' `quantization_config`), `quant_config.json` (AutoAWQ),
- *   `hf_quant_config.json` (NVIDIA ModelOpt). Read like config.json: problems are warnings.
+ *   `hf_quant_config.json` (NVIDIA ModelOpt), `quanto_qmap.json` (optimum-quanto). Read like
+ *   config.json: problems are warnings.
  * - The contents of a few tiny tensors that say what a packed layer is: compressed-tensors'
  *   `weight_shape` (an int64 pair holding the real [out, in], which padding hides), the sparse
  *   formats' `shape` (the same pair, as [2] or [2, 1]; read only when the config declares a
@@ -90,6 +91,9 @@ export function wantedSidecars(raw: RawCheckpoint): string[] {
   const text = cfg && typeof cfg.text_config === 'object' && cfg.text_config ? (cfg.text_config as Record<string, unknown>) : undefined;
   const declared = cfg?.quantization_config !== undefined || cfg?.quantization !== undefined || text?.quantization_config !== undefined;
   if (!declared && raw.tensors.some((t) => QUANT_NAME.test(t.name))) out.push('quantize_config.json', 'quant_config.json', 'hf_quant_config.json');
+  // optimum-quanto's QuantizedModelForCausalLM writes no quantization_config, its map of quantized
+  // modules beside the weights (flattened quantized weights are `<module>.weight._data`...).
+  if (!declared && raw.tensors.some((t) => t.name.endsWith('.weight._data') || t.name.endsWith('.weight._scale'))) out.push('quanto_qmap.json');
   return out;
 }
 
