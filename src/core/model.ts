@@ -172,7 +172,7 @@ export interface RawCheckpoint {
   sidecars?: Record<string, Record<string, unknown>>;
   /**
    * Contents of the few tiny tensors that describe a quantized layout and are read on purpose
-   * (quant/payloads.ts): compressed-tensors' `weight_shape`, bitsandbytes' `quant_state` JSON.
+   * (quant/payloads.ts): compressed-tensors' `weight_shape`, HQQ's `shape`, bitsandbytes' `quant_state` JSON.
    */
   payloads?: Record<string, TensorPayload>;
   /**

@@ -10,14 +10,15 @@
  *   path (`{bits, group_size}` or `false`); it also copies it to `quantization_config` without a
  *   `quant_method`;
  * - AutoGPTQ: a `quantize_config.json` sidecar; AutoAWQ: `quant_config.json`; NVIDIA ModelOpt:
- *   `hf_quant_config.json`.
+ *   `hf_quant_config.json`; optimum-quanto: `quanto_qmap.json` (per module `{weights,
+ *   activations}`, kept as `cfg.qmap`).
  * - VPTQ's own loader: `quant_config` in config.json, per-layer arguments keyed by module path;
  *   AQLM checkpoints for AQLM's own modeling code: an `aqlm` block.
  */
 import { RawCheckpoint } from '../model';
 
 export interface QuantConfig {
-  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, `bitnet`, `vptq`, or the file's own name. */
+  /** Normalised method: `gptq`, `awq`, `compressed-tensors`, `mlx`, `bitsandbytes`, `fp8`, `mxfp4`, `aqlm`, `bitnet`, `vptq`, `hqq`, `eetq`, `quanto`, or the file's own name. */
   method: string;
   /** The config object itself. */
   cfg: Record<string, unknown>;
@@ -117,5 +118,7 @@ export function findQuantConfig(raw: RawCheckpoint): QuantConfig | undefined {
     const q = isObj(mo.quantization) ? mo.quantization : mo;
     return { method: modeloptMethod(str(q.quant_algo) ?? 'modelopt'), cfg: q, declaredBy: 'hf_quant_config.json' };
   }
+  const qmap = side['quanto_qmap.json'];
+  if (isObj(qmap)) return { method: 'quanto', cfg: { qmap }, declaredBy: 'quanto_qmap.json' };
   return undefined;
 }

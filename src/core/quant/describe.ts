@@ -81,6 +81,9 @@ const METHOD: Record<string, string> = {
   nvfp4: 'NVFP4',
   mlx: 'MLX',
   mxfp4: 'MXFP4',
+  hqq: 'HQQ',
+  eetq: 'EETQ',
+  quanto: 'optimum-quanto',
   gguf: 'GGUF',
   exl2: 'EXL2',
   exl3: 'EXL3',
@@ -106,7 +109,7 @@ export function schemeLabel(q: QuantizationInfo): string {
     s = `FP8 ${fmt ?? ''}${q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : gran ? ` (${gran})` : ''}`.replace(/ +/g, ' ').trim();
   } else {
     const fmt = q.format && q.format !== q.method ? ` ${q.method === 'awq' ? q.format.toUpperCase() : q.format}` : '';
-    const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' ? ' (per-channel)' : '';
+    const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' || q.method === 'eetq' ? ' (per-channel)' : '';
     s = `${q.bits}-bit ${name}${fmt}${group}`;
   }
   if (q.variants && q.variants.length > 1 && q.method !== 'gguf') s += ` + ${q.variants.length - 1} other scheme${q.variants.length === 2 ? '' : 's'}`;

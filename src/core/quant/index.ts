@@ -27,8 +27,11 @@ import { fp8, nvfp4 } from './fp8';
 import { methodLabel } from './describe';
 import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
 import { gptq } from './gptq';
+import { eetq } from './eetq';
+import { hqq } from './hqq';
 import { mlx } from './mlx';
 import { mxfp4Pairs } from './mxfp4';
+import { quanto } from './quanto';
 import { vptq } from './vptq';
 import { dtypeInfo } from '../dtypes';
 
@@ -47,6 +50,9 @@ const DETECTORS: [string, Detector][] = [
   ['awq', awq],
   ['compressed-tensors', compressedTensors],
   ['bitsandbytes', bnb],
+  ['hqq', hqq],
+  ['eetq', eetq],
+  ['quanto', quanto],
   ['fp8', fp8],
   ['nvfp4', nvfp4],
   ['mlx', mlx],
@@ -58,7 +64,7 @@ const DETECTORS: [string, Detector][] = [
 ];
 
 /** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|SCB|B|scales|absmax|q_weight|trellis|codes|indices|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
+const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|weight_scales|SCB|B|scales|absmax|q_weight|trellis|codes|indices|W_q|_data|_scale|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
 
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
@@ -98,6 +104,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     p.role = 'parameter';
     p.roleReason = once(r.packedReason);
     p.quant = r.layer;
+    ownedBy(p, view);
     if (!sameDims(r.logicalShape, p.shape)) {
       p.logicalShape = r.logicalShape;
       p.logicalNumel = prod(r.logicalShape);
@@ -213,9 +220,16 @@ function unifyGroups(ann: QuantAnnotations): void {
 function markAux(t: Tensor, reason: string, view: ModuleView): void {
   t.role = 'quantization';
   t.roleReason = reason;
-  // bitsandbytes names (`q_proj.weight.absmax`) sit below the weight, not below a module `weight`:
-  // such a name (which starts with the module's path) has a dot after `path.` (said without
-  // cutting the name, or making the path unless it is one).
+  ownedBy(t, view);
+}
+
+/**
+ * bitsandbytes names (`q_proj.weight.absmax`) and quanto's (`q_proj.weight._data`) sit below the
+ * weight, not below a module `weight`: such a name (which starts with the module's path) has a
+ * dot after `path.`, and is given the view's module (said without cutting the name, or making
+ * the path unless it is one).
+ */
+function ownedBy(t: Tensor, view: ModuleView): void {
   const name = t.name;
   const n = view.pathLength;
   if (name.length > n && name.charCodeAt(n) === 46 /* . */ && name.indexOf('.', n + 1) >= 0) t.module = view.path;
@@ -252,8 +266,12 @@ function markActivationState(view: ModuleView, unmarked: boolean): void {
   }
 }
 
-/** Multi-level local names that belong to the module above them (bitsandbytes; VPTQ's codebooks: localCut). */
-const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+))$/;
+/**
+ * Multi-level local names that belong to the module above them: bitsandbytes' quant state, and
+ * the tensors optimum-quanto flattens a quantized weight into (`weight._data._data` for 2- and
+ * 4-bit). VPTQ's codebooks are cut in localCut.
+ */
+const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+|_data\._data|_data|_scale|_shift))$/;
 
 /**
  * Present tensors grouped by module, in the order modules first appear, as lists threaded
@@ -458,12 +476,12 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
   }
 }
 
-/** Where a name's local part begins, less one: its last dot, or the dot before a nested bitsandbytes name. */
+/** Where a name's local part begins, less one: its last dot, or the dot before a nested bitsandbytes or quanto name. */
 function localCut(name: string): number {
   const last = name.lastIndexOf('.');
-  // NESTED_LOCAL's names end `.weight.<x>` or `.weight.quant_state.<x>` (<x> without a dot):
-  // the regex runs on those alone.
-  if (last > 0 && (name.startsWith('.weight', last - 7) || name.startsWith('.weight.quant_state', last - 19))) {
+  // NESTED_LOCAL's names end `.weight.<x>`, `.weight.quant_state.<x>` or `.weight._data.<x>`
+  // (<x> without a dot): the regex runs on those alone.
+  if (last > 0 && (name.startsWith('.weight', last - 7) || name.startsWith('.weight.quant_state', last - 19) || name.startsWith('.weight._data', last - 13))) {
     const nested = NESTED_LOCAL.exec(name);
     if (nested) return name.length - nested[1].length - 1;
   }

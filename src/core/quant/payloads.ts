@@ -4,11 +4,13 @@
  *
  * - JSON sidecars beside the weights: `adapter_config.json` (PEFT), `quantize_config.json`
  *   (AutoGPTQ before transformers' `quantization_config`), `quant_config.json` (AutoAWQ),
- *   `hf_quant_config.json` (NVIDIA ModelOpt). Read like config.json: problems are warnings.
+ *   `hf_quant_config.json` (NVIDIA ModelOpt), `quanto_qmap.json` (optimum-quanto). Read like
+ *   config.json: problems are warnings.
  * - The contents of a few tiny tensors that say what a packed layer is: compressed-tensors'
  *   `weight_shape` (an int64 pair holding the real [out, in], which padding hides), the sparse
  *   formats' `shape` (the same pair, as [2] or [2, 1]; read only when the config declares a
- *   `sparsity_config`, the name being a common one) and
+ *   `sparsity_config`, the name being a common one), HQQ's `shape` (the same pair; read only
+ *   beside a `W_q` of the same module) and
  *   bitsandbytes' `weight.quant_state.bitsandbytes__nf4|fp4` (a uint8 tensor holding a small
  *   JSON object with the real shape and block size). This is the one deliberate exception to
  *   "headers only": only tensors with exactly those names, only up to a few dozen bytes each
@@ -40,13 +42,19 @@ const MAX_READ = 1024 * 1024;
 /** Files whose payloads are read at once. */
 const PAYLOAD_FILES_AT_ONCE = 8;
 
-/** Which tensors' contents we read, and how to decode them. */
-export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>, sparse = false): 'ints' | 'json' | undefined {
+/**
+ * Which tensors' contents we read, and how to decode them. `sparse`: the config declares a
+ * compressed-tensors sparsity_config; `hqqShapes`: the names of HQQ layers' `shape` tensors
+ * (hqqShapeNames).
+ */
+export function payloadKind(t: Pick<TensorRecord, 'name' | 'dtype' | 'shape' | 'nbytes'>, sparse = false, hqqShapes?: ReadonlySet<string>): 'ints' | 'json' | undefined {
   // Asked of every tensor (92,000 on DeepSeek-V3): plain string tests, and the regular expression
   // (which scans the whole name) only for the few names they let through.
   if ((t.name === 'weight_shape' || t.name.endsWith('.weight_shape')) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS) return 'ints';
   // compressed-tensors' sparse formats write torch.tensor(shape), reshaped to [2, 1] by the 2:4 one.
   if (sparse && (t.name === 'shape' || t.name.endsWith('.shape')) && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length >= 1 && t.shape.length <= 2 && t.shape[0] <= MAX_SHAPE_DIMS && (t.shape.length === 1 || t.shape[1] === 1)) return 'ints';
+  // HQQ writes meta["shape"] (torch.Size) as torch.tensor(shape): int64 [2], named `<module>.shape`.
+  if (hqqShapes !== undefined && (t.dtype === 'int64' || t.dtype === 'int32') && t.shape.length === 1 && t.shape[0] <= MAX_SHAPE_DIMS && hqqShapes.has(t.name)) return 'ints';
   if (t.name.includes('quant_state.bitsandbytes__') && /(^|\.)quant_state\.bitsandbytes__[a-z0-9]+$/.test(t.name) && t.dtype === 'uint8' && t.shape.length === 1 && t.nbytes <= MAX_STATE_BYTES) return 'json';
   return undefined;
 }
@@ -83,6 +91,9 @@ export function wantedSidecars(raw: RawCheckpoint): string[] {
   const text = cfg && typeof cfg.text_config === 'object' && cfg.text_config ? (cfg.text_config as Record<string, unknown>) : undefined;
   const declared = cfg?.quantization_config !== undefined || cfg?.quantization !== undefined || text?.quantization_config !== undefined;
   if (!declared && raw.tensors.some((t) => QUANT_NAME.test(t.name))) out.push('quantize_config.json', 'quant_config.json', 'hf_quant_config.json');
+  // optimum-quanto's QuantizedModelForCausalLM writes no quantization_config, its map of quantized
+  // modules beside the weights (flattened quantized weights are `<module>.weight._data`...).
+  if (!declared && raw.tensors.some((t) => t.name.endsWith('.weight._data') || t.name.endsWith('.weight._scale'))) out.push('quanto_qmap.json');
   return out;
 }
 
@@ -114,6 +125,20 @@ async function readSidecar(raw: RawCheckpoint, dir: string, access: FileAccess, 
   }
 }
 
+/**
+ * The names of the `shape` tensors of modules holding an HQQ `W_q` (`shape` is a common name:
+ * only these are read, whatever the config says), or undefined when no tensor is a `W_q`.
+ */
+export function hqqShapeNames(tensors: readonly { name: string }[]): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (let i = 0; i < tensors.length; i++) {
+    const n = tensors[i].name;
+    if (n === 'W_q') (names ??= new Set()).add('shape');
+    else if (n.endsWith('.W_q')) (names ??= new Set()).add(`${n.slice(0, -4)}.shape`);
+  }
+  return names;
+}
+
 interface Want {
   t: TensorRecord;
   kind: 'ints' | 'json';
@@ -126,8 +151,9 @@ async function readPayloads(raw: RawCheckpoint, dir: string, access: FileAccess,
   let budget = maxBytes;
   let skipped = 0;
   const sparse = isObj(findQuantConfig(raw)?.cfg.sparsity_config);
+  const hqqShapes = hqqShapeNames(raw.tensors);
   for (const t of raw.tensors) {
-    const kind = payloadKind(t, sparse);
+    const kind = payloadKind(t, sparse, hqqShapes);
     if (!kind) continue;
     if (t.dataOffset === null || (t.strides !== null && !isContiguous(t.shape, t.strides))) {
       (raw.payloads ??= {})[t.name] = { error: 'its bytes have no known place in the file' };
