@@ -199,6 +199,6 @@ describe('format registry', () => {
     assert.ok(isWeightFileName('diffusion_pytorch_model.SAFETENSORS'));
     assert.ok(isWeightFileName('model.bin.index.json'));
     assert.ok(!isWeightFileName('tokenizer.json'));
-    assert.ok(FOLDER_KINDS.startsWith('.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx'), FOLDER_KINDS);
+    assert.ok(FOLDER_KINDS.startsWith('.safetensors, .bin/.pt/.pth/.ckpt/.nemo, .gguf, .onnx'), FOLDER_KINDS);
   });
 });

@@ -13,6 +13,7 @@ import { readPytorch } from '../src/core/formats/pytorch';
 import { checkCounts, checkTensors, checkTree, TensorTruth, TreeTruth } from './pytorch-truth';
 import { fixture, flipBytes, readJson, readsOrRefuses, rejectsWith, seededRandom } from './helpers';
 import { dumps, g, op, ops, tuple } from './pickle-builder';
+import { cat, tarOf } from './tar-builder';
 
 interface TarTruth {
   format: string;
@@ -49,49 +50,8 @@ class Recording implements ByteSource {
   async close(): Promise<void> {}
 }
 
-// ---------------------------------------------------------------------------------------------
-// A ustar writer for crafted archives, laid out as Python's tarfile lays them out.
-
 const enc = new TextEncoder();
 
-function octal(h: Uint8Array, at: number, len: number, n: number): void {
-  h.set(enc.encode(n.toString(8).padStart(len - 1, '0') + '\0'), at);
-}
-
-function tarHeader(name: string, size: number, type = '0'): Uint8Array {
-  const h = new Uint8Array(512);
-  h.set(enc.encode(name), 0);
-  octal(h, 100, 8, 0o600);
-  octal(h, 108, 8, 1000);
-  octal(h, 116, 8, 1000);
-  octal(h, 124, 12, size);
-  octal(h, 136, 12, 1490000000);
-  h[156] = type.charCodeAt(0);
-  h.set(enc.encode('ustar\x0000'), 257);
-  h.fill(0x20, 148, 156);
-  const sum = h.reduce((s, b) => s + b, 0);
-  h.set(enc.encode(sum.toString(8).padStart(6, '0') + '\0 '), 148);
-  return h;
-}
-
-function tarOf(members: [string, Uint8Array, string?][]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const [name, data, type] of members) {
-    parts.push(tarHeader(name, data.length, type), data, new Uint8Array((512 - (data.length % 512)) % 512));
-  }
-  parts.push(new Uint8Array(1024));
-  return cat(...parts);
-}
-
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 const i64 = (n: bigint) => {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigInt64(0, n, true);

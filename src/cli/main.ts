@@ -35,7 +35,7 @@ const usage = () => `${USAGE_LINE}
        weightscope diff <a> <b> [--json] [--format text|markdown] [--data] [-o FILE] [--depth N]
 
 Show the model inside a checkpoint: module tree, parameters counted once per storage, tied weights.
-<path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .gguf, .onnx), a shard index
+<path> is a checkpoint file (.safetensors, .bin/.pt/.pth/.ckpt, .nemo, .gguf, .onnx), a shard index
 (*.safetensors.index.json, *.bin.index.json) or a folder holding one; or, read by ranges without
 downloading, hf://owner/name[@revision][/path] (Hugging Face Hub; HF_TOKEN, HF_ENDPOINT) or an
 https:// URL of such a file.

@@ -113,6 +113,37 @@ export function withHead(src: ByteSource, head: Uint8Array): ByteSource {
   return withKnownRange(src, 0, head);
 }
 
+/**
+ * Bytes [start, start + size) of a source as a source of their own: an archive member read in
+ * place (a .nemo's model_weights.ckpt inside its tar), by the same ranged reads, never copied out.
+ * Offsets count from `start`; a read past `size` is the same typed `truncated` error as a read past
+ * a file's end, so a reader of the member cannot reach the bytes after it. `bytesRead` is the whole
+ * source's, and closing it leaves the source open (its owner closes it).
+ */
+export class SliceByteSource implements ByteSource {
+  constructor(private readonly inner: ByteSource, readonly start: number, readonly size: number) {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size) || start < 0 || size < 0 || start + size > inner.size) {
+      throw new CheckpointError('bad-offsets', `bytes [${start}, ${start + size}) are not inside the ${inner.size}-byte file`, { file: inner.name, offset: start });
+    }
+  }
+  get name(): string {
+    return this.inner.name;
+  }
+  get bytesRead(): number {
+    return this.inner.bytesRead;
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    return this.inner.read(this.start + offset, length);
+  }
+  async readInto(into: Uint8Array, at: number, offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    if (this.inner.readInto) await this.inner.readInto(into, at, this.start + offset, length);
+    else into.set(await this.inner.read(this.start + offset, length), at);
+  }
+  async close(): Promise<void> {}
+}
+
 /** A file opened read-only; reads go through positional reads on its descriptor. */
 export class FileByteSource implements ByteSource {
   private _bytesRead = 0;

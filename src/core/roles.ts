@@ -98,6 +98,10 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
     if (isLocalName(name, at, ROPE_CACHES[i])) return { role: 'buffer', reason: `rotary embedding cache (${ROPE_CACHES[i]})` };
   }
   if (isLocalName(name, at, 'pe') && t.shape.length >= 2) return POSITIONAL_TABLE;
+  // NeMo's FixedPositionalEncoding (the `position_embedding` of its TransformerEmbedding, in Canary's
+  // and its NMT models' decoders) registers its sinusoid table `pos_enc` [max length, hidden] as a
+  // persistent buffer; learned positions there are an nn.Embedding (`position_embedding.weight`).
+  if (isLocalName(name, at, 'pos_enc') && isParent(name, at, 'position_embedding') && t.shape.length === 2) return NEMO_POSITIONAL_TABLE;
   if (isLocalName(name, at, '_float_tensor')) return FAIRSEQ_PLACEHOLDER;
   // BART's family (Bart-, MBart-, Pegasus-, Marian-, BlenderbotForConditionalGeneration) registers
   // `final_logits_bias`, zeros [1, vocab] added to the logits, as a persistent buffer at its root.
@@ -131,6 +135,7 @@ const POSITION_IDS = decision('buffer', 'position id buffer');
 const FINAL_LOGITS_BIAS = decision('buffer', 'logits bias buffer of BART-style models (final_logits_bias)');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
 const POSITIONAL_TABLE = decision('buffer', 'sinusoidal positional encoding table (pe)');
+const NEMO_POSITIONAL_TABLE = decision('buffer', "sinusoidal positional encoding table of NeMo's FixedPositionalEncoding (position_embedding.pos_enc)");
 const FAIRSEQ_PLACEHOLDER = decision('buffer', 'fairseq placeholder buffer');
 const FAIRSEQ_VERSION = decision('buffer', 'fairseq encoder/decoder version buffer');
 const OBSERVER_STATE = decision('buffer', 'fake-quantization or observer state of quantization-aware training (torch.ao.quantization buffers)');
@@ -149,6 +154,10 @@ const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean
  * - EnCodec's (audiocraft, transformers) EMA codebook: `inited`, `cluster_size`, `embed`,
  *   `embed_avg` beside one another (the last two must both be there).
  * - asteroid's ParamSincFB (pyannote's SincNet): `window_` and `n_` beside the `low_hz_` parameter.
+ * - NeMo's FilterbankFeatures (`preprocessor.featurizer` of its ASR models and of the mel front-end
+ *   of its TTS models): the STFT `window` [win_length] and the mel filterbank `fb`
+ *   [1, n_mels, n_fft / 2 + 1], registered side by side in one module; either, beside the other,
+ *   is the front-end's (a learned `window` or `fb` alone keeps its role).
  */
 function audioBuffer(name: string, at: number, shape: number[], siblings: Siblings | undefined): Readonly<RoleDecision> | undefined {
   const last = name.charCodeAt(name.length - 1);
@@ -164,11 +173,15 @@ function audioBuffer(name: string, at: number, shape: number[], siblings: Siblin
     if (siblings.has(`${p}embed_avg`) && siblings.has(`${p}cluster_size`)) return { role: 'buffer', reason: `EMA codebook state (${name.slice(at)} beside embed_avg and cluster_size)` };
   }
   if ((isLocalName(name, at, 'window_') || isLocalName(name, at, 'n_')) && siblings.has(`${name.slice(0, at)}low_hz_`)) return { role: 'buffer', reason: `sinc filterbank constant (${name.slice(at)} beside low_hz_)` };
+  if (isLocalName(name, at, 'window') && shape.length === 1 && siblings.has(`${name.slice(0, at)}fb`)) return FILTERBANK_WINDOW;
+  if (isLocalName(name, at, 'fb') && shape.length >= 2 && siblings.has(`${name.slice(0, at)}window`)) return FILTERBANK_MEL;
   return undefined;
 }
 const AUDIO_WINDOW = decision('buffer', "a torchaudio Spectrogram's window");
 const MEL_FILTERBANK = decision('buffer', "a torchaudio MelScale's filterbank (mel_scale.fb)");
 const RESAMPLE_KERNEL = decision('buffer', "a torchaudio Resample's kernel");
+const FILTERBANK_WINDOW = decision('buffer', "STFT window of a mel front-end (window beside its filterbank fb, as NeMo's FilterbankFeatures registers them)");
+const FILTERBANK_MEL = decision('buffer', "mel filterbank of a mel front-end (fb beside its STFT window, as NeMo's FilterbankFeatures registers them)");
 
 /** `name` from `from` to its end is one or more ASCII digits. */
 function isDigits(name: string, from: number): boolean {

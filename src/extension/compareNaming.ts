@@ -6,7 +6,7 @@ import * as path from 'path';
 
 /** File names that say nothing about the model: the folder names it instead. */
 const GENERIC = /^(model|pytorch_model|diffusion_pytorch_model|consolidated|weights|checkpoint|adapter_model)([.-].*)?$/i;
-const CHECKPOINT_EXT = /(\.safetensors\.index\.json|\.bin\.index\.json|\.index\.json|\.safetensors|\.gguf|\.onnx|\.pth\.tar|\.pt|\.pth|\.ckpt|\.bin|\.pkl|\.pickle)$/i;
+const CHECKPOINT_EXT = /(\.safetensors\.index\.json|\.bin\.index\.json|\.index\.json|\.safetensors|\.gguf|\.onnx|\.pth\.tar|\.pt|\.pth|\.ckpt|\.nemo|\.bin|\.pkl|\.pickle)$/i;
 
 /** How a side is named in a file name and a tab title: `gpt2-tied` for `gpt2-tied/model.safetensors`. */
 export function sideName(p: string): string {

@@ -99,7 +99,7 @@ export function exportDef(format: ExportFormat): ExportDef<ExportFormat> {
 export function exportFileName(cp: { path: string }, format: ExportFormat): string {
   const parts = cp.path.split(/[\\/]/).filter(Boolean);
   const file = parts[parts.length - 1] ?? 'checkpoint';
-  let stem = file.replace(/(\.safetensors|\.bin)?\.index\.json$/i, '').replace(/\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|pkl|tar)$/i, '');
+  let stem = file.replace(/(\.safetensors|\.bin)?\.index\.json$/i, '').replace(/\.(safetensors|bin|pt|pth|ckpt|nemo|gguf|onnx|pkl|tar)$/i, '');
   stem = stem.replace(/-\d{5}-of-\d{5}$/, '');
   if (/^(model|pytorch_model|diffusion_pytorch_model|tf_model|flax_model|consolidated(\.\d+)?|weights|checkpoint)$/i.test(stem) && parts.length >= 2) stem = parts[parts.length - 2];
   stem = stem.replace(/[^\w.+-]+/g, '_').replace(/^[._]+/, '') || 'checkpoint';

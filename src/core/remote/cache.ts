@@ -87,7 +87,7 @@ export interface CachedRepo {
   revisions: CachedRevision[];
 }
 
-const WEIGHTS = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$|\.index\.json$/i;
+const WEIGHTS = /\.(safetensors|bin|pt|pth|ckpt|nemo|gguf|onnx)$|\.index\.json$/i;
 const MAX_ENTRIES = 200_000;
 
 /**

@@ -119,7 +119,7 @@ function nearby(access: HubAccess, p: string): string {
   return `; ${dir === '/' ? 'the repository root' : dir.slice(1) + '/'} holds ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`;
 }
 
-const WEIGHT = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx)$|\.index\.json$/i;
+const WEIGHT = /\.(safetensors|bin|pt|pth|ckpt|nemo|gguf|onnx)$|\.index\.json$/i;
 
 /** Map virtual absolute paths in a CheckpointError to addresses; list the choices in a folder. */
 function explainHub(e: unknown, access: HubAccess, show: (p: string) => string): unknown {

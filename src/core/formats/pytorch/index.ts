@@ -1,6 +1,7 @@
 /**
  * PyTorch checkpoints (`torch.save`): the zip format (>= 1.6), the legacy pickle stream and the
- * older tar archive (tar.ts, tarlegacy.ts); and
+ * older tar archive (tar.ts, tarlegacy.ts); NeMo's .nemo archives, tars holding a torch.save
+ * state dict read in place (nemo.ts); and
  * TorchScript archives (`torch.jit.save`), zips of the same layout whose module script.ts reads.
  * Reads the pickles with a VM that never executes anything, locates every storage's data without
  * reading it, and reports every global the pickles name with a safety verdict.
@@ -16,7 +17,8 @@ import { looksLikeLegacy, locateLegacyStorages, readLegacyPickles, sysInfoPlain 
 import { PickleLimits, PyValue, UnpickleResult, unpickle } from './pickle';
 import { looksLikePickle, MAX_TRAILING_SCAN, readPlainPickle, scanTrailing } from './plain';
 import { SafetyRecorder, SafetyTracker } from './safety';
-import { looksLikeTorchTar, readTarDirectory, TarMember } from './tar';
+import { gzipNemoError, isNemoArchive, looksLikeNemoTar, nemoWalkStop, readNemoArchive } from './nemo';
+import { looksLikeTorchTar, readTarDirectory, TarDirectory, TarMember } from './tar';
 import { readTarStorages, readTarTensors, tarPersistentLoad } from './tarlegacy';
 import { interpretScript, isTorchScriptArchive, readScriptClasses, ScriptClasses } from './script';
 import { DEFAULT_WALK, Interpretation, interpret } from './structure';
@@ -30,6 +32,11 @@ export const MAX_PICKLE_BYTES = 1024 * 1024 * 1024;
 export interface PytorchReadOptions {
   limits?: Partial<PickleLimits>;
   maxInflateBytes?: number;
+  /**
+   * Reading the weights member of a .nemo archive: a tar inside is read as torch.save's tar only
+   * (an archive nested in its own member would otherwise be followed as deep as the file allows).
+   */
+  inNemo?: boolean;
 }
 
 /**
@@ -80,18 +87,20 @@ function torchFirstMember(head: Uint8Array): boolean {
 export const pytorchReader: FormatModule<Sniffed> = {
   id: 'pytorch',
   name: 'PyTorch zip or legacy pickle',
-  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', 'pytorch-tar': 'PyTorch (legacy tar)', pickle: 'plain pickle' },
-  extensions: ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.tar'],
+  variants: { 'pytorch-zip': 'PyTorch (zip)', 'pytorch-legacy': 'PyTorch (legacy pickle)', 'pytorch-tar': 'PyTorch (legacy tar)', pickle: 'plain pickle', nemo: 'NeMo (.nemo)' },
+  extensions: ['.bin', '.pt', '.pth', '.ckpt', '.nemo', '.pkl', '.pickle', '.tar'],
   // `*.bin` and pickles may be anything: Weightscope is offered for them, not the default.
-  editor: { default: ['*.pt', '*.pth', '*.ckpt', '*.bin.index.json'], option: ['*.bin', '*.pkl', '*.pickle', '*.tar', '*.pth.tar'] },
+  editor: { default: ['*.pt', '*.pth', '*.ckpt', '*.nemo', '*.bin.index.json'], option: ['*.bin', '*.pkl', '*.pickle', '*.tar', '*.pth.tar'] },
   // A zip's first local header and member name; the legacy magic number's pickle.
   sniffBytes: 64,
   match(head, size) {
     // Any zip may be a torch.save archive (the reader says what it is); one whose first member is torch's is one.
     if (looksLikeZip(head)) return { confidence: torchFirstMember(head) ? CERTAIN : PLAUSIBLE, variant: 'pytorch-zip', state: { kind: 'zip' } };
     if (looksLikeLegacy(head)) return { confidence: CERTAIN, variant: 'pytorch-legacy', state: { kind: 'legacy' } };
-    // The first header's name only (a tar's checksum and magic lie past the sniffed bytes).
+    // The first header's name only (a tar's checksum and magic lie past the sniffed bytes). A
+    // .nemo written by Python 3.8+ starts with a pax header too: its members tell it apart.
     if (looksLikeTorchTar(head)) return { confidence: PLAUSIBLE, variant: 'pytorch-tar', state: { kind: 'tar' } };
+    if (looksLikeNemoTar(head)) return { confidence: PLAUSIBLE, variant: 'nemo', state: { kind: 'tar' } };
     // Any other pickle: torch.load would run it, so it is read for its safety report.
     if (looksLikePickle(head, size)) return { confidence: PLAUSIBLE, variant: 'pickle', state: { kind: 'pickle' } };
     return null;
@@ -100,7 +109,7 @@ export const pytorchReader: FormatModule<Sniffed> = {
     return readPytorch(src, ctx, {}, match?.state);
   },
   folder: {
-    prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, 'adapter_model.bin', /\.(pt|pth|ckpt|bin)$/i],
+    prefer: ['pytorch_model.bin.index.json', 'pytorch_model.bin', /\.bin\.index\.json$/, 'adapter_model.bin', /\.(pt|pth|ckpt|bin|nemo)$/i],
     choose: chooseDeepSpeed,
   },
 };
@@ -144,10 +153,16 @@ export async function readPytorch(source: ByteSource, ctx: ReaderContext, opts: 
   const whole = source.size <= SMALL_FILE ? withHead(source, await source.read(0, source.size)) : source;
   const head = await whole.read(0, Math.min(64, whole.size));
   const src = withHead(whole, head);
-  const kind = sniffed?.kind ?? (looksLikeZip(head) ? 'zip' : looksLikeLegacy(head) ? 'legacy' : looksLikeTorchTar(head) ? 'tar' : undefined);
+  let kind = sniffed?.kind ?? (looksLikeZip(head) ? 'zip' : looksLikeLegacy(head) ? 'legacy' : looksLikeTorchTar(head) || looksLikeNemoTar(head) ? 'tar' : undefined);
+  if (kind === undefined && !opts.inNemo && ctx.path.toLowerCase().endsWith('.nemo')) {
+    // NeMo before 1.7 wrote .nemo archives gzip-compressed; any other .nemo is a tar, which the
+    // tar reader explains if it is not one.
+    if (head[0] === 0x1f && head[1] === 0x8b) throw gzipNemoError(file);
+    kind = 'tar';
+  }
   if (kind === 'zip') return readZipCheckpoint(src, ctx, file, opts);
   if (kind === 'legacy') return readLegacyCheckpoint(src, ctx, file, opts);
-  if (kind === 'tar') return readTarCheckpoint(src, ctx, file, opts);
+  if (kind === 'tar') return readTarArchive(src, ctx, file, opts);
   // Any other file that starts with a pickle is one torch.load would run: report what it does.
   const plain = await readPlainPickle(src, ctx, file, { limits: opts.limits });
   if (plain) return plain;
@@ -355,11 +370,19 @@ const TAR_MEMBERS = ['sys_info', 'pickle', 'tensors', 'storages'];
 /** sys_info is a small dict torch.load never reads: a larger one is left unread. */
 const MAX_SYS_INFO = 64 * 1024;
 
-async function readTarCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+/** A tar: torch.save's oldest layout, or a .nemo archive holding a torch.save file, told apart by their members. */
+async function readTarArchive(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions): Promise<RawCheckpoint> {
+  if (opts.inNemo) return readTarCheckpoint(src, ctx, file, opts, await readTarDirectory(src, file));
+  const dir = await readTarDirectory(src, file, nemoWalkStop());
+  if (isNemoArchive(dir)) return readNemoArchive(src, file, dir, (member) => readPytorch(member, ctx, { ...opts, inNemo: true }));
+  return readTarCheckpoint(src, ctx, file, opts, dir);
+}
+
+async function readTarCheckpoint(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, dir: TarDirectory): Promise<RawCheckpoint> {
   const session = new TorchSession(file);
   const safety = new SafetyTracker();
   try {
-    return await readTarBody(src, ctx, file, opts, session, safety);
+    return await readTarBody(src, ctx, file, opts, session, safety, dir);
   } catch (e) {
     throw withDangerous(e, safety);
   }
@@ -375,8 +398,7 @@ async function readTarMember(src: ByteSource, m: TarMember, file: string): Promi
  * In torch.load's order: the storages (headers and counts read, data skipped), the tensors on
  * them, then the pickle whose persistent ids name those tensors and storages.
  */
-async function readTarBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker): Promise<RawCheckpoint> {
-  const dir = await readTarDirectory(src, file);
+async function readTarBody(src: ByteSource, ctx: ReaderContext, file: string, opts: PytorchReadOptions, session: TorchSession, safety: SafetyTracker, dir: TarDirectory): Promise<RawCheckpoint> {
   const warnings: Warning[] = [];
   // tarfile looks a member up by name and finds the last of that name.
   const byName = new Map<string, TarMember>();
@@ -390,7 +412,7 @@ async function readTarBody(src: ByteSource, ctx: ReaderContext, file: string, op
     const m = byName.get(name);
     if (!m) {
       const names = dir.members.map((x) => truncate(x.name, 40));
-      throw new CheckpointError('unknown-format', `tar archive has no member "${name}", so it is not a torch.save checkpoint (members: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`, { file });
+      throw new CheckpointError('unknown-format', `tar archive has no member "${name}", so it is not a torch.save checkpoint${opts.inNemo ? '' : ', nor a .nemo archive (no model_config.yaml or model_weights.ckpt)'} (members: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`, { file });
     }
     if (!['0', '\0', '7'].includes(m.type)) throw new CheckpointError('bad-tar', `tar member "${name}" is not a regular file (type ${JSON.stringify(m.type)})`, { file, offset: m.headerOffset });
     return m;

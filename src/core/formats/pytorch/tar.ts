@@ -1,8 +1,9 @@
 /**
- * Tar archives, as far as the oldest torch.save layout needs them: the member list (names, data
- * offsets, sizes), read header by header without reading any member's data. torch wrote them
- * with Python's tarfile in PAX format, so each member is usually preceded by a pax extended
- * header (its float mtime); GNU long-name headers and plain ustar headers are read too.
+ * Tar archives, as far as the oldest torch.save layout and NeMo's .nemo archives need them: the
+ * member list (names, data offsets, sizes), read header by header without reading any member's
+ * data. Both were written with Python's tarfile, in PAX format since Python 3.8, so each member is
+ * usually preceded by a pax extended header (its float mtime); GNU long-name headers and plain
+ * ustar headers are read too.
  * Headers are checked strictly (512-byte blocks, checksums, octal numbers): what is not a valid
  * tar is a typed error naming the byte where it stops being one.
  */
@@ -13,7 +14,10 @@ import { truncate } from '../../json';
 export const TAR_BLOCK = 512;
 /** Long names and pax records hold a name and a few numbers; more than this is not a torch tar. */
 const MAX_EXTENDED_HEADER = 64 * 1024;
-/** torch wrote four members (eight headers with pax): an archive of more entries is refused. */
+/**
+ * torch wrote four members (eight headers with pax), NeMo a few per model-parallel rank: an
+ * archive of more entries is refused.
+ */
 const MAX_ENTRIES = 4096;
 
 export interface TarMember {
@@ -32,18 +36,29 @@ export interface TarDirectory {
   members: TarMember[];
   /** Offset of the end-of-archive block, or the file's end when the archive has none. */
   end: number;
+  /** Set when the walk stopped early, where the caller's `stop` said it had seen enough. */
+  stopped?: boolean;
 }
 
 /** Names a torch tar checkpoint's first header can carry: a member, or the extended header before it. */
 const FIRST_NAMES = ['sys_info', 'pickle', 'storages', 'tensors', '././@PaxHeader', '././@LongLink'];
 
+/**
+ * The name in a tar's first header, from its first 64 bytes: a name that ends before them, followed
+ * by NULs (as tarfile pads the name field), else undefined. Only the name field is looked at: a
+ * tar's checksum and magic lie past the sniffed bytes, and the reader checks them.
+ */
+export function firstHeaderName(head: Uint8Array): string | undefined {
+  if (head.length < 64) return undefined;
+  const end = head.indexOf(0);
+  if (end <= 0 || end > 64 || !head.subarray(end, 64).every((b) => b === 0)) return undefined;
+  return String.fromCharCode(...head.subarray(0, end));
+}
+
 /** The first bytes look like the first header of a tar written by torch.save (the name field only). */
 export function looksLikeTorchTar(head: Uint8Array): boolean {
-  if (head.length < 64) return false;
-  const end = head.indexOf(0);
-  if (end <= 0 || end > 64) return false;
-  const name = String.fromCharCode(...head.subarray(0, end));
-  return FIRST_NAMES.includes(name) && head.subarray(end, 64).every((b) => b === 0);
+  const name = firstHeaderName(head);
+  return name !== undefined && FIRST_NAMES.includes(name);
 }
 
 /** Regular files: the type flags tarfile reads as files with data. */
@@ -123,8 +138,10 @@ function paxRecords(data: Uint8Array, file: string, offset: number): Map<string,
  * The archive's member list, reading only headers (512 bytes each, and the data of pax and
  * long-name headers). Every size is checked against the file before anything is read or skipped
  * by it, and each entry moves forward at least one block, so the walk ends within the file.
+ * `stop`, asked after each member with the members so far, ends the walk early (a folder of
+ * thousands of shard files need not be walked header by header once it is known to be one).
  */
-export async function readTarDirectory(src: ByteSource, file: string): Promise<TarDirectory> {
+export async function readTarDirectory(src: ByteSource, file: string, stop?: (members: readonly TarMember[]) => boolean): Promise<TarDirectory> {
   const members: TarMember[] = [];
   let pos = 0;
   let entries = 0;
@@ -142,7 +159,7 @@ export async function readTarDirectory(src: ByteSource, file: string): Promise<T
       if (pending) throw new CheckpointError('bad-tar', 'tar archive ends after an extended header, before the member it describes', { file, offset: pos });
       return { members, end: pos };
     }
-    if (++entries > MAX_ENTRIES) throw new CheckpointError('limit', `tar archive has more than ${MAX_ENTRIES} entries; torch.save wrote four members`, { file, offset: pos });
+    if (++entries > MAX_ENTRIES) throw new CheckpointError('limit', `tar archive has more than ${MAX_ENTRIES} entries; torch.save wrote four members, and a .nemo archive holds a few per model-parallel rank`, { file, offset: pos });
     const stored = numberField(h, 148, 8, 'checksum', file, pos);
     if (!checksumOk(h, stored)) throw new CheckpointError('bad-tar', `tar header checksum ${stored} does not match the header: not a valid tar`, { file, offset: pos });
     const type = String.fromCharCode(h[156]);
@@ -174,7 +191,7 @@ export async function readTarDirectory(src: ByteSource, file: string): Promise<T
       continue;
     }
     if (!REGULAR.has(type) && !NO_DATA.has(type)) {
-      throw new CheckpointError('bad-tar', `tar entry type ${JSON.stringify(type)} is not one torch.save wrote`, where(name));
+      throw new CheckpointError('bad-tar', `tar entry type ${JSON.stringify(type)} is not one torch.save or NeMo writes`, where(name));
     }
     // A ustar name longer than 100 bytes continues in the prefix field (not for GNU headers).
     const magic = String.fromCharCode(...h.subarray(257, 263));
@@ -195,5 +212,6 @@ export async function readTarDirectory(src: ByteSource, file: string): Promise<T
     members.push({ name, type, headerOffset: pending?.from ?? pos, offset: dataAt, size: NO_DATA.has(type) ? 0 : memberSize });
     pending = null;
     pos = dataAt + memberSkip;
+    if (stop?.(members)) return { members, end: pos, stopped: true };
   }
 }
