@@ -180,6 +180,15 @@ describe('HQQ layers', () => {
     assert.ok(w && /nbits=8 declared but W_q is packed for 4 bits/.test(w.message) && /group_size=32 declared/.test(w.message), w?.message);
   });
 
+  it('a quant_config written flat ({nbits, group_size, axis}, not under weight_quant_params) is the global scheme, not a table of tags', async () => {
+    const flat = { quantization_config: { quant_method: 'hqq', skip_modules: ['lm_head'], quant_config: { nbits: 4, group_size: 64, axis: 1 } } };
+    const d = folder(dir, 'flat-config', flat, st(hqqLayer('model.layers.0.mlp.down_proj', 32, 64, 64)));
+    const cp = await openCheckpoint(d);
+    assert.strictEqual(cp.parameters.unique, 32 * 64);
+    assert.deepStrictEqual([cp.quantization?.bits, cp.quantization?.groupSize], [4, 64]);
+    assert.deepStrictEqual(cp.warnings.map((w) => w.code), []);
+  });
+
   it('a `shape` that cannot be read: the count from W_q and its scales, shown flat, with a warning', async () => {
     const d = folder(dir, 'bad-shape', hqqConfig(4, 64), st(hqqLayer('l', 32, 64, 64, { shape: i64s(-1, 64) })));
     const cp = await openCheckpoint(d);

@@ -191,7 +191,8 @@ function declaredFor(qc: QuantConfig | undefined, path: string): Declared | unde
   // transformers (integrations/hqq.py, prepare_for_hqq_linear): the tags in skip_modules are not converted.
   if (Array.isArray(qc.cfg.skip_modules) && qc.cfg.skip_modules.includes(tag)) return { unquantized: `skip_modules names "${tag}" but it holds an HQQ W_q` };
   if (!isObj(all)) return undefined;
-  let entry: unknown = isObj(all.weight_quant_params) ? all : undefined;
+  // BaseQuantizeConfig's shape; a config written by hand may give its fields (nbits...) flat.
+  let entry: unknown = isObj(all.weight_quant_params) ? all : 'nbits' in all ? { weight_quant_params: all } : undefined;
   if (entry === undefined) {
     // dynamic_config: one config per linear tag; a tag without one stays nn.Linear.
     entry = all[tag];
