@@ -1139,6 +1139,36 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
   });
 
+  it('a second call\'s scope (a_1) is module a only if it can be nothing else: not with tensors of its own, a scope inside it, or a weight a does not use', async () => {
+    const w = (name: string) => tensor({ name, dims: [4, 4], raw: Buffer.alloc(64) });
+    // /a/ and /a_1/ read one folded weight, forwarded to /a_1/ through an Identity (the exporter's copy).
+    const calls = (extra: Buffer[] = [], inits: Buffer[] = []) =>
+      graph({
+        nodes: [
+          op('Identity', 'Identity_0', ['onnx::MatMul_1'], ['onnx::MatMul_2']),
+          op('MatMul', '/a/MatMul', ['x', 'onnx::MatMul_1'], ['y']),
+          op('MatMul', '/a_1/MatMul', ['y', 'onnx::MatMul_2'], ['z']),
+          ...extra,
+        ],
+        inits: [w('onnx::MatMul_1'), ...inits],
+      });
+    const names = async (g: Buffer) => (await openBytes(model(g))).tensors.map((x) => [x.name, onnxName(x), x.extra?.deduplicatedFrom]);
+    assert.deepStrictEqual(await names(calls()), [['a.weight', 'onnx::MatMul_1', undefined]]);
+    // a_1 has a bias of its own: a module a_1, its weight the exporter's copy of a's.
+    const own = [['a.weight', 'onnx::MatMul_1', undefined], ['a_1.bias', 'a_1.bias', undefined], ['a_1.weight', 'onnx::MatMul_2', 'a.weight']];
+    assert.deepStrictEqual((await names(calls([op('Add', '/a_1/Add', ['z', 'a_1.bias'], ['o'])], [zeros('a_1.bias', [4])]))).sort(), own);
+    // A scope inside a_1 (a_1/sub): a second call's suffix is only ever on the last part.
+    assert.deepStrictEqual(
+      (await names(calls([op('MatMul', '/a_1/sub/MatMul', ['z', 'onnx::MatMul_3'], ['o'])], [w('onnx::MatMul_3')]))).sort(),
+      [['a.weight', 'onnx::MatMul_1', undefined], ['a_1.sub.weight', 'onnx::MatMul_3', undefined], ['a_1.weight', 'onnx::MatMul_2', 'a.weight']],
+    );
+    // a_1 also reads a weight a never reads: another module.
+    assert.deepStrictEqual(
+      (await names(calls([op('MatMul', '/a_1/MatMul_1', ['z', 'onnx::MatMul_3'], ['o'])], [w('onnx::MatMul_3')]))).map((x) => x[0]).sort(),
+      ['a.weight', 'a_1.weight', 'a_1.weight_2'],
+    );
+  });
+
   it('an op type named like an Object property (toString) is an op like any other, not an internal error', async () => {
     const g = graph({ nodes: [constant('', 'c', tValue([4])), op('toString', '/t/toString', ['x', 'c'], ['y'])] });
     const cp = await openBytes(model(g));

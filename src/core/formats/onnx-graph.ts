@@ -298,13 +298,21 @@ export class GraphIndex {
   private recurrentIndexCache?: Map<number, number>;
   /** Recurrent layers per scope (torch writes one node per layer of an nn.LSTM). */
   private readonly recurrentCount = new Map<string, number>();
+  /** Scopes of a module's second, third... call → that module's scope (`fc_1` → `fc`): see repeatedCalls. */
+  private readonly calls = new Map<string, string>();
 
   constructor(readonly nodes: GraphNode[]) {
     this.scopes = new Array(nodes.length);
   }
 
-  /** The module path of a node's scope (see nodeScope). */
+  /** The module path of a node's scope (see nodeScope); a repeated call's scope is its module's (see repeatedCalls). */
   scopeOf(node: number): string | null {
+    const s = this.rawScope(node);
+    return s === null ? s : (this.calls.get(s) ?? s);
+  }
+
+  /** The module path of a node's scope as the exporter wrote it (`fc_1` for fc's second call). */
+  private rawScope(node: number): string | null {
     let s = this.scopes[node];
     if (s === undefined) s = this.scopes[node] = nodeScope(this.nodes[node].name);
     return s;
@@ -351,6 +359,104 @@ export class GraphIndex {
       }
       this.usesAt(i, n, dflt);
     }
+    this.repeatedCalls();
+  }
+
+  /**
+   * torch.onnx.export makes each scope name unique with a suffix on the whole path: a module's
+   * second call is scope `fc_1`, its third `fc_2`, the child fc of block's second call
+   * `block/fc_1`. Such a scope is module `fc` again when it can be nothing else: `fc` is a scope of
+   * the graph, no scope lies inside `fc_1` (the suffix is only ever on the last part), no tensor of
+   * the file is named under `fc_1` (a module of that name has its own: `fc_1.bias`), and every
+   * tensor its nodes use as a layer's weight is one that `fc`'s nodes use, or the exporter's copy
+   * of one (with constant folding, each call's weight.T is folded anew and the equal results
+   * stored once, forwarded through an Identity). Those copies are then `fc`'s own tensor, used
+   * again: merged into it (counted once, as torch does), not tensors of a module `fc_1`.
+   */
+  private repeatedCalls(): void {
+    const scopes = new Set<string>();
+    for (let i = 0; i < this.nodes.length; i++) {
+      const s = this.rawScope(i);
+      if (s) scopes.add(s);
+    }
+    const candidates = new Map<string, string>();
+    for (const s of scopes) {
+      const m = /^(.+)_[1-9][0-9]*$/.exec(s);
+      if (m && scopes.has(m[1])) candidates.set(s, m[1]);
+    }
+    if (!candidates.size) return;
+    for (const s of scopes) {
+      const dot = s.lastIndexOf('.');
+      for (let p = dot; p > 0; p = s.lastIndexOf('.', p - 1)) candidates.delete(s.slice(0, p));
+    }
+    // Modules holding a tensor the file names (`fc_1.bias` → fc_1), at any depth.
+    const owners = new Set<string>();
+    for (const h of this.held.values()) {
+      const own = h.kind === 'constant' ? h.tensorName : h.kind === 'copy' ? (isStateDictPath(h.value) ? h.value : undefined) : h.value;
+      if (!isModelName(own)) continue;
+      owners.add(own);
+      for (let p = own.lastIndexOf('.'); p > 0; p = own.lastIndexOf('.', p - 1)) owners.add(own.slice(0, p));
+    }
+    for (const s of [...candidates.keys()]) if (owners.has(s)) candidates.delete(s);
+    if (!candidates.size) return;
+    // The tensors (as the file stores them: a copy is its source's) each scope's nodes use.
+    const rootOf = (h: HeldTensor) => {
+      let r = h;
+      for (let k = 0; r.source && k < MAX_PASS_DEPTH; k++) r = r.source;
+      return r;
+    };
+    const usedBy = new Map<string, Set<HeldTensor>>();
+    for (const [h, us] of this.uses) {
+      for (const u of us) {
+        const s = this.rawScope(u.node);
+        if (s === null) continue;
+        const set = usedBy.get(s);
+        if (set) set.add(rootOf(h));
+        else usedBy.set(s, new Set([rootOf(h)]));
+      }
+    }
+    for (const [s, base] of candidates) {
+      const mine = usedBy.get(s);
+      const theirs = usedBy.get(base);
+      if (mine && ![...mine].every((h) => theirs?.has(h))) continue;
+      this.calls.set(s, base);
+    }
+    // A call of a call (`fc_1_1` where fc_1 is fc's): the module at the end of the chain.
+    for (const [s, base] of this.calls) {
+      let b = base;
+      for (let k = 0; this.calls.has(b) && k < MAX_PASS_DEPTH; k++) b = this.calls.get(b)!;
+      this.calls.set(s, b);
+    }
+    if (!this.calls.size) return;
+    const copies = new Map<HeldTensor, HeldTensor[]>();
+    for (const h of this.held.values()) {
+      if (!h.source) continue;
+      const root = rootOf(h);
+      const list = copies.get(root);
+      if (list) list.push(h);
+      else copies.set(root, [h]);
+    }
+    for (const [root, list] of copies) {
+      for (const h of list) {
+        if (isStateDictPath(h.value)) continue;
+        const us = this.uses.get(h) ?? [];
+        if (!us.length || !us.every((u) => this.calls.has(this.rawScope(u.node) ?? ''))) continue;
+        // The tensor the called module's own nodes use in the same roles: the source, or another copy of it.
+        const target = [root, ...list].find(
+          (x) => x !== h && this.held.get(x.value) === x && us.every((u) => (this.uses.get(x) ?? []).some((v) => v.role === u.role && this.rawScope(v.node) === this.scopeOf(u.node))),
+        );
+        if (target) this.merge(h, target);
+      }
+    }
+  }
+
+  /** A copy that is another tensor used again (see repeatedCalls): its uses become that tensor's. */
+  private merge(h: HeldTensor, into: HeldTensor): void {
+    const moved = this.uses.get(h) ?? [];
+    this.remove(h);
+    for (const u of moved) this.addUse(into, u);
+    this.uses.get(into)?.sort((a, b) => a.node - b.node || a.slot - b.slot);
+    for (const [node, b] of this.matmulBias) if (b === h) this.matmulBias.set(node, into);
   }
 
   /** The held tensor an Identity chain forwards, if any. */
@@ -514,7 +620,7 @@ export class GraphIndex {
     if (!this.scopeOpsCache) {
       const m = new Map<string, Set<string>>();
       this.nodes.forEach((n, i) => {
-        const s = this.scopeOf(i);
+        const s = this.rawScope(i);
         if (s === null) return;
         const set = m.get(s);
         if (set) set.add(n.opType);
@@ -545,7 +651,7 @@ export class GraphIndex {
 
   /** A decomposed norm: ReduceMean and a square root or division in the same scope. */
   private normScope(index: number): { scope: string; centred: boolean } | undefined {
-    const scope = this.scopeOf(index);
+    const scope = this.rawScope(index);
     if (scope === null || scope === '') return undefined;
     const ops = this.scopeOps(scope);
     if (!ops.has('ReduceMean') || !(ops.has('Sqrt') || ops.has('Reciprocal') || ops.has('Div'))) return undefined;
