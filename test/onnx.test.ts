@@ -1139,6 +1139,28 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
   });
 
+  it('a norm\'s scale and bias in Constant nodes torch.onnx.export named (/n/Constant_1) are its fillers, not weights; in Constants named otherwise they are weights', async () => {
+    const norm = (prefix: string, named: boolean) => {
+      const c = (k: number) => (named ? `/${prefix}/Constant_${k}` : '');
+      const out = (k: number) => (named ? `/${prefix}/Constant_${k}_output_0` : `Constant_${prefix}_${k}_output`);
+      return [
+        constant(c(1), out(1), tValue([4])),
+        constant(c(2), out(2), tValue([4])),
+        op('InstanceNormalization', `/${prefix}/InstanceNormalization`, [`${prefix}_in`, out(1), out(2)], [`${prefix}_out`], [aFloat('epsilon', 1e-5)]),
+      ];
+    };
+    const g = graph({ nodes: [...norm('a', true), ...norm('b', false)], inits: [zeros('fc.weight', [4, 4])] });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, onnxName(x), x.role]), [
+      ['fc.weight', 'fc.weight', 'parameter'],
+      ['b.weight', 'Constant_b_1_output', 'parameter'],
+      ['b.bias', 'Constant_b_2_output', 'parameter'],
+    ]);
+    // A torch-named Constant read elsewhere too (a data input) is not only a filler: it stays (the bias, only a filler, goes).
+    const h = graph({ nodes: [...norm('a', true), op('Mul', '/m/Mul', ['x', '/a/Constant_1_output_0'], ['y'])] });
+    assert.deepStrictEqual((await openBytes(model(h))).tensors.map((x) => onnxName(x)), ['/a/Constant_1_output_0']);
+  });
+
   it('a second call\'s scope (a_1) is module a only if it can be nothing else: not with tensors of its own, a scope inside it, or a weight a does not use', async () => {
     const w = (name: string) => tensor({ name, dims: [4, 4], raw: Buffer.alloc(64) });
     // /a/ and /a_1/ read one folded weight, forwarded to /a_1/ through an Identity (the exporter's copy).

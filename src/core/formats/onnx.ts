@@ -777,7 +777,10 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
  *   element and is not only a setting (Resize's scales, Pow's exponent) or a recurrent op's state
  *   (torch's zero initial_h and initial_c, expanded to the batch). A one-element float
  *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
- *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
+ *   shapes, axes and indices and never weights (the parser keeps only floating-point ones).
+ *   The ones and zeros torch.onnx.export makes up for a norm's scale and bias (a norm without
+ *   affine, a GroupNorm's InstanceNormalization) are not weights either: torch names such a
+ *   Constant in the module's scope, and never writes a parameter as one (see normFiller);
  * - copies the exporter forwards through Identity nodes when it stores one copy of equal tensors:
  *   torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output, or,
  *   after constant folding, a name of its own (see forkingIdentities).
@@ -824,6 +827,11 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
   }
   for (const h of constants) {
     const copies = copiesOf.get(h) ?? [];
+    if (graph.normFiller(h)) {
+      graph.dropFiller(h);
+      for (const x of copies) graph.remove(x);
+      continue;
+    }
     const used = graph.uses.has(h) || copies.some((x) => graph.uses.has(x));
     const many = (numelOf(h.record.shape) ?? 0) >= 2;
     if (used || (many && !graph.onlySettingsOrState(h.value) && !copies.some((x) => graph.onlySettingsOrState(x.value)))) continue;
