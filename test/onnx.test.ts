@@ -573,7 +573,8 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'rnn-zero-state.onnx': [],
-  'clones-folded.onnx': ['onnx-exporter-names'],
+  // Deep copies of one block: the file cannot tell their deduplicated weights from tied ones.
+  'clones-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'lora-folded.onnx': ['onnx-exporter-names'],
 };
 
@@ -740,6 +741,12 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       assert.deepStrictEqual([g.relation, [...g.tensors].sort()], ['deduplicated', names]);
     }
     assert.ok(!cp.tensors.some((x) => /^layers\.(weight|fc|down|up)/.test(x.name)), 'nothing left at the blocks\' common parent');
+    // Equal copies, or one weight tied to three blocks: the file cannot say which, and a warning says so
+    // (not of the biases: forwarded under their state_dict() names, each is a tensor of its own).
+    const copies = cp.tensors.filter((x) => x.extra?.deduplicatedFrom !== undefined && onnxName(x).startsWith('onnx::'));
+    const elements = copies.reduce((s, x) => s + x.shape.reduce((a, b) => a * b, 1), 0);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    assert.match(w.message, new RegExp(`^${copies.length} weights are stored as copies \\(layers\\.1\\.down\\.weight of layers\\.0\\.down\\.weight, .*; one initializer forwarded through Identity nodes\\): .*PyTorch counts ${elements.toLocaleString('en-US')} fewer parameters; the file cannot say$`));
   });
 
   it('lora-folded: LoRA matrices stored as the folded weight.T give torch\'s rank and sizes, not the stored first axis', async () => {

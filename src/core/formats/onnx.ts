@@ -1093,6 +1093,25 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
       message: `${placed.length} weight${placed.length === 1 ? ' was' : 's were'} named by the exporter (${examples}${placed.length > 3 ? ', …' : ''}): placed under the modules whose nodes use them; constant folding may store a weight transposed or merge tensors (a BatchNorm folded into a convolution), so counts follow the graph`,
     });
   }
+  // A weight the exporter stored once for several uses, under names it made (constant folding: each
+  // use's weight.T folded anew, equal results deduplicated): torch.onnx.export deduplicates one
+  // tensor tied to two layers (b.weight = a.weight) and two tensors that merely hold equal values
+  // (copies of one layer, zero-initialised branches) alike. A copy under a state_dict() name is a
+  // tensor of its own; one used by a second call of the same module is merged (GraphIndex.repeatedCalls).
+  const forks = held.filter((h) => h.kind === 'copy' && h.source && !isStateDictPath(h.value) && weight(h) && (numelOf(h.record.shape) ?? 0) >= 2 && graph.uses.has(h));
+  forks.sort((a, b) => (names.get(a)!.name < names.get(b)!.name ? -1 : 1));
+  if (forks.length) {
+    const elements = forks.reduce((s, h) => s + (numelOf(h.record.shape) ?? 0), 0).toLocaleString('en-US');
+    const copyOf = (h: HeldTensor) => `${names.get(h)!.name} of ${names.get(h.source!)!.name}`;
+    const what =
+      forks.length === 1
+        ? `${names.get(forks[0])!.name} is stored as a copy of ${names.get(forks[0].source!)!.name} (one initializer forwarded through an Identity node)`
+        : `${forks.length} weights are stored as copies (${forks.slice(0, 3).map(copyOf).join(', ')}${forks.length > 3 ? ', …' : ''}; one initializer forwarded through Identity nodes)`;
+    warnings.push({
+      code: 'onnx-possible-tie',
+      message: `${what}: torch.onnx.export stores one copy both of a weight the model ties to two layers and of weights that only hold equal values (copies of one layer, zero-initialised); counted as tensors of their own; if the model ties them, PyTorch counts ${elements} fewer parameters; the file cannot say`,
+    });
+  }
   // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.
   const tables = new Map<string, HeldTensor>();
   for (const h of held) {
