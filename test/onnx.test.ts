@@ -541,6 +541,12 @@ interface ExtraTruth {
   config?: { vocab_size: number; n_embd: number };
   /** LoRA branches by module path: torch's lora_A.weight.shape[0] and the two outer sizes. */
   lora?: Record<string, { rank: number; inFeatures: number; outFeatures: number }>;
+  /** How many times each module runs in forward (forward hooks). */
+  calls?: Record<string, number>;
+  /** Identity outputs read only by a module's second or later call: that module's own tensor, used again. */
+  repeatedCallCopies?: string[];
+  /** Float Constants the exporter made for a norm's scale and bias (ones or zeros), found from the norm nodes. */
+  normFillers?: Record<string, { shape: number[]; ones: boolean; zeros: boolean }>;
   onnx: {
     size: number;
     initializers: { name: string; shape: number[]; sha256: string }[];
@@ -562,6 +568,8 @@ const COUNT_EXCEPTIONS: Record<string, { extra: (t: ExtraTruth) => number; why: 
   'vad-constants.onnx': { extra: (t) => t.torch.ground_truth.buffers.total, why: 'an anonymous buffer counts as a parameter' },
   // Constant folding made the tied head a transposed copy of the embedding: stored twice.
   'gpt2-folded.onnx': { extra: (t) => t.config!.vocab_size * t.config!.n_embd, why: 'the folded copy of the tied head' },
+  // One weight tied to two Linears, folded per use: stored as two equal tensors, like two equal Linears (warned).
+  'tied-linears-folded.onnx': { extra: (t) => t.torch.parameters['a.weight'].reduce((a, b) => a * b, 1), why: 'the folded copy of the tied weight' },
 };
 
 const WARNINGS: Record<string, string[]> = {
@@ -576,6 +584,11 @@ const WARNINGS: Record<string, string[]> = {
   // Deep copies of one block: the file cannot tell their deduplicated weights from tied ones.
   'clones-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'lora-folded.onnx': ['onnx-exporter-names'],
+  // proj_1 is a deep copy of proj (the calls of fc, block and layers.0 are not copies).
+  'called-twice-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'tied-linears-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'norms-folded.onnx': ['onnx-exporter-names'],
+  'norms-training.onnx': [],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -608,7 +621,10 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
           assert.strictEqual(x.role, 'parameter', `${ours}: ${x.roleReason}`);
           const shape = t.torch.parameters[key];
           // A folded MatMul weight is stored [in, out]: torch's [out, in] transposed, and said so.
-          assert.deepStrictEqual(x.extra?.transposed ? [...x.shape].reverse() : x.shape, shape, ours);
+          let stored = x.extra?.transposed ? [...x.shape].reverse() : x.shape;
+          // A GroupNorm's weight folded with the Unsqueeze before its Mul is stored [C, 1]: placed by its use, the ONNX name kept.
+          if (x.extra?.onnxName !== undefined && stored.length > shape.length && stored.slice(shape.length).every((d) => d === 1)) stored = stored.slice(0, shape.length);
+          assert.deepStrictEqual(stored, shape, ours);
         }
         const params = cp.tensors.filter((x) => x.role === 'parameter').map((x) => x.name);
         const unexpected = params.filter((n) => !(n in t.expectedNames));
@@ -641,6 +657,8 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
           const rec = byOnnx.get(c.output);
           // A recurrent op's zero initial state is the exporter's, not a weight, whatever its size.
           if (t.stateConstants?.[c.output]) assert.ok(!rec, `${c.output}, an initial state, is not a weight`);
+          // So are the ones and zeros it makes for a norm's scale and bias.
+          else if (t.normFillers?.[c.output]) assert.ok(!rec, `${c.output}, a norm's filler, is not a weight`);
           // More than one element, or a one-element parameter (a bias of size 1): a weight.
           else if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
             assert.ok(rec, `Constant ${c.output} [${c.shape}] is a weight`);
@@ -654,6 +672,8 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       it('names forwarded through Identity nodes are tensors of their own, deduplicated, never declared', () => {
         const byName = new Map(cp.tensors.map((x) => [x.name, x]));
         for (const { input, output } of t.onnx.identities) {
+          // A module's second call reads its first call's tensor again: no tensor of its own (see called-twice-folded).
+          if (t.repeatedCallCopies?.includes(output)) continue;
           // torch.onnx.export forwards every deduplicated copy: under its state_dict() name, or
           // under a name it made (a folded onnx::MatMul_*), then placed by the nodes using it.
           const made = output.startsWith('onnx::');
@@ -749,6 +769,7 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
     assert.match(w.message, new RegExp(`^${copies.length} weights are stored as copies \\(layers\\.1\\.down\\.weight of layers\\.0\\.down\\.weight, .*; one initializer forwarded through Identity nodes\\): .*PyTorch counts ${elements.toLocaleString('en-US')} fewer parameters; the file cannot say$`));
   });
 
+
   it('lora-folded: LoRA matrices stored as the folded weight.T give torch\'s rank and sizes, not the stored first axis', async () => {
     const t = extraTruth.files['lora-folded.onnx'];
     const cp = await openCheckpoint(fixture('onnx', 'extra', 'lora-folded.onnx'));
@@ -763,6 +784,65 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       assert.match(m.evidence ?? '', new RegExp(`: ${l.inFeatures} → ${l.outFeatures}, rank ${l.rank}\\b`), path);
     }
   });
+
+  it('called-twice-folded: a module\'s second and third calls (fc_1, fc_2, block/lin_1, layers.0_1) read its own weight again, counted once; proj_1, a module of its own, counts', async () => {
+    const t = extraTruth.files['called-twice-folded.onnx'];
+    assert.deepStrictEqual([t.calls!.fc, t.calls!.block, t.calls!['block.lin'], t.calls!['layers.0'], t.calls!.proj_1], [3, 2, 2, 2, 1]);
+    assert.strictEqual(t.repeatedCallCopies!.length, 4, 'fc_1, fc_2, block.lin_1 and layers.0_1 each read a folded copy');
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'called-twice-folded.onnx'));
+    assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+    assert.deepStrictEqual(cp.tensors.map((x) => x.name).sort(), [...Object.keys(t.torch.parameters)].sort(), 'no tensor of a module fc_1, fc_2, block.lin_1, block_1 or layers.0_1');
+    for (const out of t.repeatedCallCopies!) assert.ok(!cp.tensors.some((x) => onnxName(x) === out), `${out} is not a tensor of its own`);
+    // fc's one weight is read by the MatMuls of its three calls, the copies' readers merged into it.
+    const fc = cp.tensors.find((x) => x.name === 'fc.weight')!;
+    assert.match(onnxName(fc), /^onnx::MatMul_\d+$/);
+    assert.strictEqual(fc.extra?.deduplicatedFrom, undefined);
+    assert.ok(!cp.shared.some((g) => g.tensors.includes('fc.weight') || g.tensors.includes('block.lin.weight')), 'not a deduplicated pair');
+    assert.strictEqual(moduleAt(cp.modules, 'fc')!.repr, t.torch.modules.fc.repr);
+    assert.ok(!cp.modules.children.some((c) => /_\d+$/.test(c.name) && c.name !== 'proj_1'), cp.modules.children.map((c) => c.name).join(', '));
+    // proj_1 is a deep copy of proj: its folded weight is the exporter's copy (placed under proj_1), its bias keeps its state_dict() name.
+    const copy = cp.tensors.find((x) => x.name === 'proj_1.weight')!;
+    assert.strictEqual(copy.extra?.deduplicatedFrom, 'proj.weight');
+    assert.deepStrictEqual(cp.shared.map((g) => [g.relation, [...g.tensors].sort()]).sort(), [
+      ['deduplicated', ['proj.bias', 'proj_1.bias']],
+      ['deduplicated', ['proj.weight', 'proj_1.weight']],
+    ]);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    assert.match(w.message, /^proj_1\.weight is stored as a copy of proj\.weight \(one initializer forwarded through an Identity node\): .* PyTorch counts 64 fewer parameters; the file cannot say$/);
+  });
+
+  it('tied-linears-folded: a weight tied to two Linears, folded per use, is stored like two equal weights: counted twice, with a warning that the file cannot tell', async () => {
+    const t = extraTruth.files['tied-linears-folded.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'tied-linears-folded.onnx'));
+    const b = cp.tensors.find((x) => x.name === 'b.weight')!;
+    assert.strictEqual(b.extra?.deduplicatedFrom, 'a.weight');
+    assert.deepStrictEqual(cp.shared.map((g) => g.relation), ['deduplicated']);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    const n = t.torch.parameters['a.weight'].reduce((x, y) => x * y, 1);
+    assert.strictEqual(cp.parameters.unique - n, t.torch.ground_truth.parameters.unique, 'what the warning says torch counts');
+    assert.match(w.message, new RegExp(`^b\\.weight is stored as a copy of a\\.weight .*ties to two layers.*only hold equal values.*PyTorch counts ${n} fewer parameters`));
+  });
+
+  for (const file of ['norms-folded.onnx', 'norms-training.onnx']) {
+    it(`${file}: the ones and zeros the exporter makes for a norm's scale and bias are not parameters; a GroupNorm's own weight and bias are, under its name`, async () => {
+      const t = extraTruth.files[file];
+      const cp = await openCheckpoint(fixture('onnx', 'extra', file));
+      assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+      for (const out of Object.keys(t.normFillers!)) assert.ok(!cp.tensors.some((x) => onnxName(x) === out), `${out} is the exporter's, not a tensor`);
+      // Without affine, a norm has no parameter (its running statistics are buffers).
+      for (const m of ['gn_plain', 'inorm', 'inorm_stats', 'bn']) assert.ok(!cp.tensors.some((x) => x.name.startsWith(`${m}.`) && x.role === 'parameter'), m);
+      const gn = ['gn.weight', 'gn.bias'].map((n) => cp.tensors.find((x) => x.name === n)!);
+      assert.deepStrictEqual(gn.map((x) => x.role), ['parameter', 'parameter']);
+      if (file === 'norms-folded.onnx') {
+        // Folded with the Unsqueeze before the Mul and Add: exporter-named, stored [C, 1].
+        assert.deepStrictEqual(gn.map((x) => [onnxName(x).replace(/_\d+$/, ''), x.shape]), [['onnx::Mul', [4, 1]], ['onnx::Add', [4, 1]]]);
+        assert.match(String(gn[0].extra?.placement), /^weight of ONNX Mul node \/gn\/Mul$/);
+        assert.strictEqual(moduleAt(cp.modules, 'inorm_stats')!.repr, 'InstanceNorm(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)');
+      } else assert.deepStrictEqual(gn.map((x) => onnxName(x)), ['gn.weight', 'gn.bias']);
+      assert.match(moduleAt(cp.modules, 'gn')!.evidence ?? '', /^ONNX InstanceNormalization node \/gn\/InstanceNormalization over 2 groups/);
+      assert.strictEqual(moduleAt(cp.modules, 'bn')!.repr, 'BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)');
+    });
+  }
 
   it('an Identity is a copy only where it forks a tensor another node reads; a lone rename or an unread output is not', async () => {
     const io = (op: string, inputs: string[], outputs: string[], name: string) =>
