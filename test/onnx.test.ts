@@ -541,6 +541,12 @@ interface ExtraTruth {
   config?: { vocab_size: number; n_embd: number };
   /** LoRA branches by module path: torch's lora_A.weight.shape[0] and the two outer sizes. */
   lora?: Record<string, { rank: number; inFeatures: number; outFeatures: number }>;
+  /** How many times each module runs in forward (forward hooks). */
+  calls?: Record<string, number>;
+  /** Identity outputs read only by a module's second or later call: that module's own tensor, used again. */
+  repeatedCallCopies?: string[];
+  /** Float Constants the exporter made for a norm's scale and bias (ones or zeros), found from the norm nodes. */
+  normFillers?: Record<string, { shape: number[]; ones: boolean; zeros: boolean }>;
   onnx: {
     size: number;
     initializers: { name: string; shape: number[]; sha256: string }[];
@@ -562,6 +568,8 @@ const COUNT_EXCEPTIONS: Record<string, { extra: (t: ExtraTruth) => number; why: 
   'vad-constants.onnx': { extra: (t) => t.torch.ground_truth.buffers.total, why: 'an anonymous buffer counts as a parameter' },
   // Constant folding made the tied head a transposed copy of the embedding: stored twice.
   'gpt2-folded.onnx': { extra: (t) => t.config!.vocab_size * t.config!.n_embd, why: 'the folded copy of the tied head' },
+  // One weight tied to two Linears, folded per use: stored as two equal tensors, like two equal Linears (warned).
+  'tied-linears-folded.onnx': { extra: (t) => t.torch.parameters['a.weight'].reduce((a, b) => a * b, 1), why: 'the folded copy of the tied weight' },
 };
 
 const WARNINGS: Record<string, string[]> = {
@@ -573,8 +581,14 @@ const WARNINGS: Record<string, string[]> = {
   'gpt2-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'gpt2-folded-untied.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'rnn-zero-state.onnx': [],
-  'clones-folded.onnx': ['onnx-exporter-names'],
+  // Deep copies of one block: the file cannot tell their deduplicated weights from tied ones.
+  'clones-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
   'lora-folded.onnx': ['onnx-exporter-names'],
+  // proj_1 is a deep copy of proj (the calls of fc, block and layers.0 are not copies).
+  'called-twice-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'tied-linears-folded.onnx': ['onnx-exporter-names', 'onnx-possible-tie'],
+  'norms-folded.onnx': ['onnx-exporter-names'],
+  'norms-training.onnx': [],
 };
 
 function moduleAt(root: ModuleNode, p: string): ModuleNode | undefined {
@@ -607,7 +621,10 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
           assert.strictEqual(x.role, 'parameter', `${ours}: ${x.roleReason}`);
           const shape = t.torch.parameters[key];
           // A folded MatMul weight is stored [in, out]: torch's [out, in] transposed, and said so.
-          assert.deepStrictEqual(x.extra?.transposed ? [...x.shape].reverse() : x.shape, shape, ours);
+          let stored = x.extra?.transposed ? [...x.shape].reverse() : x.shape;
+          // A GroupNorm's weight folded with the Unsqueeze before its Mul is stored [C, 1]: placed by its use, the ONNX name kept.
+          if (x.extra?.onnxName !== undefined && stored.length > shape.length && stored.slice(shape.length).every((d) => d === 1)) stored = stored.slice(0, shape.length);
+          assert.deepStrictEqual(stored, shape, ours);
         }
         const params = cp.tensors.filter((x) => x.role === 'parameter').map((x) => x.name);
         const unexpected = params.filter((n) => !(n in t.expectedNames));
@@ -640,6 +657,8 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
           const rec = byOnnx.get(c.output);
           // A recurrent op's zero initial state is the exporter's, not a weight, whatever its size.
           if (t.stateConstants?.[c.output]) assert.ok(!rec, `${c.output}, an initial state, is not a weight`);
+          // So are the ones and zeros it makes for a norm's scale and bias.
+          else if (t.normFillers?.[c.output]) assert.ok(!rec, `${c.output}, a norm's filler, is not a weight`);
           // More than one element, or a one-element parameter (a bias of size 1): a weight.
           else if (c.numel >= 2 || (rec && rec.name in t.expectedNames)) {
             assert.ok(rec, `Constant ${c.output} [${c.shape}] is a weight`);
@@ -653,6 +672,8 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       it('names forwarded through Identity nodes are tensors of their own, deduplicated, never declared', () => {
         const byName = new Map(cp.tensors.map((x) => [x.name, x]));
         for (const { input, output } of t.onnx.identities) {
+          // A module's second call reads its first call's tensor again: no tensor of its own (see called-twice-folded).
+          if (t.repeatedCallCopies?.includes(output)) continue;
           // torch.onnx.export forwards every deduplicated copy: under its state_dict() name, or
           // under a name it made (a folded onnx::MatMul_*), then placed by the nodes using it.
           const made = output.startsWith('onnx::');
@@ -740,7 +761,14 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       assert.deepStrictEqual([g.relation, [...g.tensors].sort()], ['deduplicated', names]);
     }
     assert.ok(!cp.tensors.some((x) => /^layers\.(weight|fc|down|up)/.test(x.name)), 'nothing left at the blocks\' common parent');
+    // Equal copies, or one weight tied to three blocks: the file cannot say which, and a warning says so
+    // (not of the biases: forwarded under their state_dict() names, each is a tensor of its own).
+    const copies = cp.tensors.filter((x) => x.extra?.deduplicatedFrom !== undefined && onnxName(x).startsWith('onnx::'));
+    const elements = copies.reduce((s, x) => s + x.shape.reduce((a, b) => a * b, 1), 0);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    assert.match(w.message, new RegExp(`^${copies.length} weights are stored as copies \\(layers\\.1\\.down\\.weight of layers\\.0\\.down\\.weight, .*; one initializer forwarded through Identity nodes\\): .*PyTorch counts ${elements.toLocaleString('en-US')} fewer parameters; the file cannot say$`));
   });
+
 
   it('lora-folded: LoRA matrices stored as the folded weight.T give torch\'s rank and sizes, not the stored first axis', async () => {
     const t = extraTruth.files['lora-folded.onnx'];
@@ -756,6 +784,65 @@ describe('ONNX weights the exporter moved, renamed or deduplicated (ground truth
       assert.match(m.evidence ?? '', new RegExp(`: ${l.inFeatures} → ${l.outFeatures}, rank ${l.rank}\\b`), path);
     }
   });
+
+  it('called-twice-folded: a module\'s second and third calls (fc_1, fc_2, block/lin_1, layers.0_1) read its own weight again, counted once; proj_1, a module of its own, counts', async () => {
+    const t = extraTruth.files['called-twice-folded.onnx'];
+    assert.deepStrictEqual([t.calls!.fc, t.calls!.block, t.calls!['block.lin'], t.calls!['layers.0'], t.calls!.proj_1], [3, 2, 2, 2, 1]);
+    assert.strictEqual(t.repeatedCallCopies!.length, 4, 'fc_1, fc_2, block.lin_1 and layers.0_1 each read a folded copy');
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'called-twice-folded.onnx'));
+    assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+    assert.deepStrictEqual(cp.tensors.map((x) => x.name).sort(), [...Object.keys(t.torch.parameters)].sort(), 'no tensor of a module fc_1, fc_2, block.lin_1, block_1 or layers.0_1');
+    for (const out of t.repeatedCallCopies!) assert.ok(!cp.tensors.some((x) => onnxName(x) === out), `${out} is not a tensor of its own`);
+    // fc's one weight is read by the MatMuls of its three calls, the copies' readers merged into it.
+    const fc = cp.tensors.find((x) => x.name === 'fc.weight')!;
+    assert.match(onnxName(fc), /^onnx::MatMul_\d+$/);
+    assert.strictEqual(fc.extra?.deduplicatedFrom, undefined);
+    assert.ok(!cp.shared.some((g) => g.tensors.includes('fc.weight') || g.tensors.includes('block.lin.weight')), 'not a deduplicated pair');
+    assert.strictEqual(moduleAt(cp.modules, 'fc')!.repr, t.torch.modules.fc.repr);
+    assert.ok(!cp.modules.children.some((c) => /_\d+$/.test(c.name) && c.name !== 'proj_1'), cp.modules.children.map((c) => c.name).join(', '));
+    // proj_1 is a deep copy of proj: its folded weight is the exporter's copy (placed under proj_1), its bias keeps its state_dict() name.
+    const copy = cp.tensors.find((x) => x.name === 'proj_1.weight')!;
+    assert.strictEqual(copy.extra?.deduplicatedFrom, 'proj.weight');
+    assert.deepStrictEqual(cp.shared.map((g) => [g.relation, [...g.tensors].sort()]).sort(), [
+      ['deduplicated', ['proj.bias', 'proj_1.bias']],
+      ['deduplicated', ['proj.weight', 'proj_1.weight']],
+    ]);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    assert.match(w.message, /^proj_1\.weight is stored as a copy of proj\.weight \(one initializer forwarded through an Identity node\): .* PyTorch counts 64 fewer parameters; the file cannot say$/);
+  });
+
+  it('tied-linears-folded: a weight tied to two Linears, folded per use, is stored like two equal weights: counted twice, with a warning that the file cannot tell', async () => {
+    const t = extraTruth.files['tied-linears-folded.onnx'];
+    const cp = await openCheckpoint(fixture('onnx', 'extra', 'tied-linears-folded.onnx'));
+    const b = cp.tensors.find((x) => x.name === 'b.weight')!;
+    assert.strictEqual(b.extra?.deduplicatedFrom, 'a.weight');
+    assert.deepStrictEqual(cp.shared.map((g) => g.relation), ['deduplicated']);
+    const w = cp.warnings.find((x) => x.code === 'onnx-possible-tie')!;
+    const n = t.torch.parameters['a.weight'].reduce((x, y) => x * y, 1);
+    assert.strictEqual(cp.parameters.unique - n, t.torch.ground_truth.parameters.unique, 'what the warning says torch counts');
+    assert.match(w.message, new RegExp(`^b\\.weight is stored as a copy of a\\.weight .*ties to two layers.*only hold equal values.*PyTorch counts ${n} fewer parameters`));
+  });
+
+  for (const file of ['norms-folded.onnx', 'norms-training.onnx']) {
+    it(`${file}: the ones and zeros the exporter makes for a norm's scale and bias are not parameters; a GroupNorm's own weight and bias are, under its name`, async () => {
+      const t = extraTruth.files[file];
+      const cp = await openCheckpoint(fixture('onnx', 'extra', file));
+      assert.strictEqual(cp.parameters.unique, t.torch.ground_truth.parameters.unique);
+      for (const out of Object.keys(t.normFillers!)) assert.ok(!cp.tensors.some((x) => onnxName(x) === out), `${out} is the exporter's, not a tensor`);
+      // Without affine, a norm has no parameter (its running statistics are buffers).
+      for (const m of ['gn_plain', 'inorm', 'inorm_stats', 'bn']) assert.ok(!cp.tensors.some((x) => x.name.startsWith(`${m}.`) && x.role === 'parameter'), m);
+      const gn = ['gn.weight', 'gn.bias'].map((n) => cp.tensors.find((x) => x.name === n)!);
+      assert.deepStrictEqual(gn.map((x) => x.role), ['parameter', 'parameter']);
+      if (file === 'norms-folded.onnx') {
+        // Folded with the Unsqueeze before the Mul and Add: exporter-named, stored [C, 1].
+        assert.deepStrictEqual(gn.map((x) => [onnxName(x).replace(/_\d+$/, ''), x.shape]), [['onnx::Mul', [4, 1]], ['onnx::Add', [4, 1]]]);
+        assert.match(String(gn[0].extra?.placement), /^weight of ONNX Mul node \/gn\/Mul$/);
+        assert.strictEqual(moduleAt(cp.modules, 'inorm_stats')!.repr, 'InstanceNorm(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)');
+      } else assert.deepStrictEqual(gn.map((x) => onnxName(x)), ['gn.weight', 'gn.bias']);
+      assert.match(moduleAt(cp.modules, 'gn')!.evidence ?? '', /^ONNX InstanceNormalization node \/gn\/InstanceNormalization over 2 groups/);
+      assert.strictEqual(moduleAt(cp.modules, 'bn')!.repr, 'BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)');
+    });
+  }
 
   it('an Identity is a copy only where it forks a tensor another node reads; a lone rename or an unread output is not', async () => {
     const io = (op: string, inputs: string[], outputs: string[], name: string) =>
@@ -1137,6 +1224,58 @@ describe('ONNX layer types, roles and names from the ops', () => {
     assert.deepStrictEqual([0, 4, 8].map((k) => bytes.readFloatLE(gamma.dataOffset! + k)), [0.5, 1.5, 2.5]);
     assert.strictEqual(cp.tensors[0].extra?.transposed, true, 'an anonymous MatMul weight is stored [in, out]');
     assert.deepStrictEqual(cp.warnings.map((w) => w.code), ['onnx-constant-weights']);
+  });
+
+  it('a norm\'s scale and bias in Constant nodes torch.onnx.export named (/n/Constant_1) are its fillers, not weights; in Constants named otherwise they are weights', async () => {
+    const norm = (prefix: string, named: boolean) => {
+      const c = (k: number) => (named ? `/${prefix}/Constant_${k}` : '');
+      const out = (k: number) => (named ? `/${prefix}/Constant_${k}_output_0` : `Constant_${prefix}_${k}_output`);
+      return [
+        constant(c(1), out(1), tValue([4])),
+        constant(c(2), out(2), tValue([4])),
+        op('InstanceNormalization', `/${prefix}/InstanceNormalization`, [`${prefix}_in`, out(1), out(2)], [`${prefix}_out`], [aFloat('epsilon', 1e-5)]),
+      ];
+    };
+    const g = graph({ nodes: [...norm('a', true), ...norm('b', false)], inits: [zeros('fc.weight', [4, 4])] });
+    const cp = await openBytes(model(g));
+    assert.deepStrictEqual(cp.tensors.map((x) => [x.name, onnxName(x), x.role]), [
+      ['fc.weight', 'fc.weight', 'parameter'],
+      ['b.weight', 'Constant_b_1_output', 'parameter'],
+      ['b.bias', 'Constant_b_2_output', 'parameter'],
+    ]);
+    // A torch-named Constant read elsewhere too (a data input) is not only a filler: it stays (the bias, only a filler, goes).
+    const h = graph({ nodes: [...norm('a', true), op('Mul', '/m/Mul', ['x', '/a/Constant_1_output_0'], ['y'])] });
+    assert.deepStrictEqual((await openBytes(model(h))).tensors.map((x) => onnxName(x)), ['/a/Constant_1_output_0']);
+  });
+
+  it('a second call\'s scope (a_1) is module a only if it can be nothing else: not with tensors of its own, a scope inside it, or a weight a does not use', async () => {
+    const w = (name: string) => tensor({ name, dims: [4, 4], raw: Buffer.alloc(64) });
+    // /a/ and /a_1/ read one folded weight, forwarded to /a_1/ through an Identity (the exporter's copy).
+    const calls = (extra: Buffer[] = [], inits: Buffer[] = []) =>
+      graph({
+        nodes: [
+          op('Identity', 'Identity_0', ['onnx::MatMul_1'], ['onnx::MatMul_2']),
+          op('MatMul', '/a/MatMul', ['x', 'onnx::MatMul_1'], ['y']),
+          op('MatMul', '/a_1/MatMul', ['y', 'onnx::MatMul_2'], ['z']),
+          ...extra,
+        ],
+        inits: [w('onnx::MatMul_1'), ...inits],
+      });
+    const names = async (g: Buffer) => (await openBytes(model(g))).tensors.map((x) => [x.name, onnxName(x), x.extra?.deduplicatedFrom]);
+    assert.deepStrictEqual(await names(calls()), [['a.weight', 'onnx::MatMul_1', undefined]]);
+    // a_1 has a bias of its own: a module a_1, its weight the exporter's copy of a's.
+    const own = [['a.weight', 'onnx::MatMul_1', undefined], ['a_1.bias', 'a_1.bias', undefined], ['a_1.weight', 'onnx::MatMul_2', 'a.weight']];
+    assert.deepStrictEqual((await names(calls([op('Add', '/a_1/Add', ['z', 'a_1.bias'], ['o'])], [zeros('a_1.bias', [4])]))).sort(), own);
+    // A scope inside a_1 (a_1/sub): a second call's suffix is only ever on the last part.
+    assert.deepStrictEqual(
+      (await names(calls([op('MatMul', '/a_1/sub/MatMul', ['z', 'onnx::MatMul_3'], ['o'])], [w('onnx::MatMul_3')]))).sort(),
+      [['a.weight', 'onnx::MatMul_1', undefined], ['a_1.sub.weight', 'onnx::MatMul_3', undefined], ['a_1.weight', 'onnx::MatMul_2', 'a.weight']],
+    );
+    // a_1 also reads a weight a never reads: another module.
+    assert.deepStrictEqual(
+      (await names(calls([op('MatMul', '/a_1/MatMul_1', ['z', 'onnx::MatMul_3'], ['o'])], [w('onnx::MatMul_3')]))).map((x) => x[0]).sort(),
+      ['a.weight', 'a_1.weight', 'a_1.weight_2'],
+    );
   });
 
   it('an op type named like an Object property (toString) is an op like any other, not an internal error', async () => {

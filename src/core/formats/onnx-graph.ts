@@ -118,6 +118,11 @@ const PRIMARY_SLOT: Record<string, number> = {
 
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 
+/** Norm ops: inputs 1 and 2 are their scale and bias (BatchNormalization's 3 and 4 its running statistics). */
+const NORM_OPS = new Set([
+  'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization',
+]);
+
 /**
  * Inputs that carry shapes, axes, indices, sizes or bounds, not data. A floating-point constant
  * used only there (Resize's scales, Clip's bounds, Pow's exponent) is a setting, not a weight.
@@ -143,7 +148,7 @@ const STATE_SLOTS = new Map<string, number[]>([['LSTM', [4, 5, 6]], ['GRU', [4, 
 /** Ops a weight passes through unchanged in substance, and which inputs carry it. */
 const PASS_THROUGH = new Map<string, number[] | 'all'>([
   ['Identity', [0]], ['Transpose', [0]], ['Cast', [0]], ['CastLike', [0]], ['Reshape', [0]], ['Unsqueeze', [0]], ['Squeeze', [0]],
-  ['Flatten', [0]], ['Slice', [0]], ['Split', [0]], ['Expand', [0]], ['Concat', 'all'], ['DequantizeLinear', [0]],
+  ['Flatten', [0]], ['Slice', [0]], ['Split', [0]], ['Expand', [0]], ['Tile', [0]], ['Concat', 'all'], ['DequantizeLinear', [0]],
 ]);
 
 /**
@@ -189,6 +194,16 @@ export function isModelName(s: string | undefined): s is string {
 /** A name an exporter made up (`onnx::MatMul_335`, `/a/Constant_output_0`, `val_12`): see EXPORTER_NAME. */
 export function isExporterName(s: string): boolean {
   return s.length <= 4096 && EXPORTER_NAME.test(s);
+}
+
+/**
+ * A Constant node as torch.onnx.export (1.13 on) names the ones it makes: `/norm/Constant_1` in the
+ * scope of the module whose forward made it, its output `/norm/Constant_1_output_0` (an inliner
+ * may put a prefix before the first `/`). Tools that move weights into Constant nodes name them
+ * otherwise (`Constant_7_output`, the tensor's own name).
+ */
+export function isTorchConstant(n: GraphNode): boolean {
+  return n.opType === 'Constant' && /^[^/]*\/(?:[^/]+\/)*Constant(?:_[0-9]+)?$/.test(n.name) && n.outputs[0] === `${n.name}_output_0`;
 }
 
 /** A dotted state_dict() path (`h.1.ln_2.weight`): what torch.onnx.export's deduplication leaves on an Identity's output. */
@@ -298,13 +313,25 @@ export class GraphIndex {
   private recurrentIndexCache?: Map<number, number>;
   /** Recurrent layers per scope (torch writes one node per layer of an nn.LSTM). */
   private readonly recurrentCount = new Map<string, number>();
+  /** Scopes of a module's second, third... call → that module's scope (`fc_1` → `fc`): see repeatedCalls. */
+  private readonly calls = new Map<string, string>();
+  /** Shapes of the Constants the exporter made to fill a norm's scale and bias (see dropFiller), by value. */
+  private readonly fillers = new Map<string, number[]>();
+  /** InstanceNormalization nodes by scope (see groupNormScope). */
+  private instanceNormsCache?: Map<string, number[]>;
 
   constructor(readonly nodes: GraphNode[]) {
     this.scopes = new Array(nodes.length);
   }
 
-  /** The module path of a node's scope (see nodeScope). */
+  /** The module path of a node's scope (see nodeScope); a repeated call's scope is its module's (see repeatedCalls). */
   scopeOf(node: number): string | null {
+    const s = this.rawScope(node);
+    return s === null ? s : (this.calls.get(s) ?? s);
+  }
+
+  /** The module path of a node's scope as the exporter wrote it (`fc_1` for fc's second call). */
+  private rawScope(node: number): string | null {
     let s = this.scopes[node];
     if (s === undefined) s = this.scopes[node] = nodeScope(this.nodes[node].name);
     return s;
@@ -351,6 +378,104 @@ export class GraphIndex {
       }
       this.usesAt(i, n, dflt);
     }
+    this.repeatedCalls();
+  }
+
+  /**
+   * torch.onnx.export makes each scope name unique with a suffix on the whole path: a module's
+   * second call is scope `fc_1`, its third `fc_2`, the child fc of block's second call
+   * `block/fc_1`. Such a scope is module `fc` again when it can be nothing else: `fc` is a scope of
+   * the graph, no scope lies inside `fc_1` (the suffix is only ever on the last part), no tensor of
+   * the file is named under `fc_1` (a module of that name has its own: `fc_1.bias`), and every
+   * tensor its nodes use as a layer's weight is one that `fc`'s nodes use, or the exporter's copy
+   * of one (with constant folding, each call's weight.T is folded anew and the equal results
+   * stored once, forwarded through an Identity). Those copies are then `fc`'s own tensor, used
+   * again: merged into it (counted once, as torch does), not tensors of a module `fc_1`.
+   */
+  private repeatedCalls(): void {
+    const scopes = new Set<string>();
+    for (let i = 0; i < this.nodes.length; i++) {
+      const s = this.rawScope(i);
+      if (s) scopes.add(s);
+    }
+    const candidates = new Map<string, string>();
+    for (const s of scopes) {
+      const m = /^(.+)_[1-9][0-9]*$/.exec(s);
+      if (m && scopes.has(m[1])) candidates.set(s, m[1]);
+    }
+    if (!candidates.size) return;
+    for (const s of scopes) {
+      const dot = s.lastIndexOf('.');
+      for (let p = dot; p > 0; p = s.lastIndexOf('.', p - 1)) candidates.delete(s.slice(0, p));
+    }
+    // Modules holding a tensor the file names (`fc_1.bias` → fc_1), at any depth.
+    const owners = new Set<string>();
+    for (const h of this.held.values()) {
+      const own = h.kind === 'constant' ? h.tensorName : h.kind === 'copy' ? (isStateDictPath(h.value) ? h.value : undefined) : h.value;
+      if (!isModelName(own)) continue;
+      owners.add(own);
+      for (let p = own.lastIndexOf('.'); p > 0; p = own.lastIndexOf('.', p - 1)) owners.add(own.slice(0, p));
+    }
+    for (const s of [...candidates.keys()]) if (owners.has(s)) candidates.delete(s);
+    if (!candidates.size) return;
+    // The tensors (as the file stores them: a copy is its source's) each scope's nodes use.
+    const rootOf = (h: HeldTensor) => {
+      let r = h;
+      for (let k = 0; r.source && k < MAX_PASS_DEPTH; k++) r = r.source;
+      return r;
+    };
+    const usedBy = new Map<string, Set<HeldTensor>>();
+    for (const [h, us] of this.uses) {
+      for (const u of us) {
+        const s = this.rawScope(u.node);
+        if (s === null) continue;
+        const set = usedBy.get(s);
+        if (set) set.add(rootOf(h));
+        else usedBy.set(s, new Set([rootOf(h)]));
+      }
+    }
+    for (const [s, base] of candidates) {
+      const mine = usedBy.get(s);
+      const theirs = usedBy.get(base);
+      if (mine && ![...mine].every((h) => theirs?.has(h))) continue;
+      this.calls.set(s, base);
+    }
+    // A call of a call (`fc_1_1` where fc_1 is fc's): the module at the end of the chain.
+    for (const [s, base] of this.calls) {
+      let b = base;
+      for (let k = 0; this.calls.has(b) && k < MAX_PASS_DEPTH; k++) b = this.calls.get(b)!;
+      this.calls.set(s, b);
+    }
+    if (!this.calls.size) return;
+    const copies = new Map<HeldTensor, HeldTensor[]>();
+    for (const h of this.held.values()) {
+      if (!h.source) continue;
+      const root = rootOf(h);
+      const list = copies.get(root);
+      if (list) list.push(h);
+      else copies.set(root, [h]);
+    }
+    for (const [root, list] of copies) {
+      for (const h of list) {
+        if (isStateDictPath(h.value)) continue;
+        const us = this.uses.get(h) ?? [];
+        if (!us.length || !us.every((u) => this.calls.has(this.rawScope(u.node) ?? ''))) continue;
+        // The tensor the called module's own nodes use in the same roles: the source, or another copy of it.
+        const target = [root, ...list].find(
+          (x) => x !== h && this.held.get(x.value) === x && us.every((u) => (this.uses.get(x) ?? []).some((v) => v.role === u.role && this.rawScope(v.node) === this.scopeOf(u.node))),
+        );
+        if (target) this.merge(h, target);
+      }
+    }
+  }
+
+  /** A copy that is another tensor used again (see repeatedCalls): its uses become that tensor's. */
+  private merge(h: HeldTensor, into: HeldTensor): void {
+    const moved = this.uses.get(h) ?? [];
+    this.remove(h);
+    for (const u of moved) this.addUse(into, u);
+    this.uses.get(into)?.sort((a, b) => a.node - b.node || a.slot - b.slot);
+    for (const [node, b] of this.matmulBias) if (b === h) this.matmulBias.set(node, into);
   }
 
   /** The held tensor an Identity chain forwards, if any. */
@@ -514,7 +639,7 @@ export class GraphIndex {
     if (!this.scopeOpsCache) {
       const m = new Map<string, Set<string>>();
       this.nodes.forEach((n, i) => {
-        const s = this.scopeOf(i);
+        const s = this.rawScope(i);
         if (s === null) return;
         const set = m.get(s);
         if (set) set.add(n.opType);
@@ -545,7 +670,7 @@ export class GraphIndex {
 
   /** A decomposed norm: ReduceMean and a square root or division in the same scope. */
   private normScope(index: number): { scope: string; centred: boolean } | undefined {
-    const scope = this.scopeOf(index);
+    const scope = this.rawScope(index);
     if (scope === null || scope === '') return undefined;
     const ops = this.scopeOps(scope);
     if (!ops.has('ReduceMean') || !(ops.has('Sqrt') || ops.has('Reciprocal') || ops.has('Div'))) return undefined;
@@ -568,23 +693,101 @@ export class GraphIndex {
       }
       return;
     }
-    // A bias added right after a MatMul (a MatMul comes before its Add); a norm's weight and bias in a decomposed norm.
+    // A bias added right after a MatMul (a MatMul comes before its Add); a norm's weight and bias in a
+    // decomposed norm; a GroupNorm's, per channel ([C, 1, 1]: unsqueezed to the input's rank, and
+    // folded so by constant folding).
     if ((n.opType !== 'Add' && n.opType !== 'Mul') || n.inputs.length !== 2 || !dflt) return;
+    const group = this.groupNormScope(i) !== undefined;
+    const fits = (shape: number[]) => shape.length === 1 || (group && shape.length > 1 && shape.slice(1).every((d) => d === 1));
     for (let slot = 0; slot < 2; slot++) {
       const v = n.inputs[slot];
-      if (!this.derived.has(v) || (this.held.get(v)?.record.shape.length ?? 1) !== 1) continue;
+      const direct = this.held.get(v);
+      if (!this.derived.has(v) || (direct && !fits(direct.record.shape))) continue;
       const found = this.resolve(v);
       if (found.length !== 1) continue;
       const h = found[0].held;
-      if (h.record.shape.length !== 1 || !isFloating(h.record.dtype)) continue;
+      if (!fits(h.record.shape) || !isFloating(h.record.dtype)) continue;
       const other = this.producer.get(n.inputs[1 - slot]);
       if (n.opType === 'Add' && other !== undefined && this.nodes[other].opType === 'MatMul' && this.weightNodes.has(other)) {
+        if (h.record.shape.length !== 1) continue;
         this.addUse(h, { node: i, slot, role: 'bias', transposed: false, direct: found[0].direct });
         if (!this.matmulBias.has(other)) this.matmulBias.set(other, h);
-      } else if (this.normScope(i)) {
+      } else if (group || (h.record.shape.length === 1 && this.normScope(i))) {
         this.addUse(h, { node: i, slot, role: n.opType === 'Mul' ? 'weight' : 'bias', transposed: false, direct: found[0].direct });
       }
     }
+  }
+
+  /**
+   * A GroupNorm as torch.onnx.export writes it (opsets before 18): the input reshaped to
+   * [N, groups, -1], an InstanceNormalization of it with the exporter's ones and zeros of size
+   * `groups` for scale and bias, reshaped back, then the module's weight and bias as a Mul and an
+   * Add, all in the module's scope. The InstanceNormalization node, when a node is in such a scope.
+   */
+  private groupNormScope(index: number): GraphNode | undefined {
+    const scope = this.rawScope(index);
+    if (scope === null || scope === '') return undefined;
+    const ops = this.scopeOps(scope);
+    if (!ops.has('InstanceNormalization') || !ops.has('Reshape')) return undefined;
+    if (!this.instanceNormsCache) {
+      const m = new Map<string, number[]>();
+      this.nodes.forEach((n, i) => {
+        if (n.opType !== 'InstanceNormalization') return;
+        const s = this.rawScope(i);
+        if (s === null) return;
+        const list = m.get(s);
+        if (list) list.push(i);
+        else m.set(s, [i]);
+      });
+      this.instanceNormsCache = m;
+    }
+    const norms = this.instanceNormsCache.get(scope) ?? [];
+    return norms.length === 1 ? this.nodes[norms[0]] : undefined;
+  }
+
+  /**
+   * Whether a held Constant is one torch.onnx.export made to fill a norm's scale or bias: a Constant
+   * node it named in a module's scope (`/norm/Constant_1`, output `/norm/Constant_1_output_0`;
+   * torch writes parameters as initializers, or as graph inputs without export_params, never so),
+   * every path from it, through the ops that pass a tensor on (Expand and Tile: an InstanceNorm
+   * with running statistics repeats them per sample), ending in a norm's scale or bias (its ones and
+   * zeros for a norm without affine, a GroupNorm's per group) or a setting.
+   */
+  normFiller(h: HeldTensor): boolean {
+    if (h.kind !== 'constant' || h.node === undefined || !isTorchConstant(this.nodes[h.node])) return false;
+    const stack: [string, number][] = [[h.value, 0]];
+    let budget = RESOLVE_BUDGET;
+    let norm = false;
+    while (stack.length) {
+      if (budget-- <= 0) return false;
+      const [v, depth] = stack.pop()!;
+      const cs = this.directConsumers(v);
+      if (!cs.length) return false;
+      for (const c of cs) {
+        const n = this.nodes[c.node];
+        if (!isDefaultDomain(n.domain)) return false;
+        if (NORM_OPS.has(n.opType) && (c.slot === 1 || c.slot === 2)) {
+          norm = true;
+          continue;
+        }
+        if ((n.opType === 'Mul' || n.opType === 'Add') && (this.groupNormScope(c.node) || this.normScope(c.node))) {
+          norm = true;
+          continue;
+        }
+        if (SETTING_SLOTS.get(n.opType)?.includes(c.slot)) continue;
+        const pass = PASS_THROUGH.get(n.opType);
+        const outs = n.outputs.filter((o) => o !== '');
+        if (!pass || (pass !== 'all' && !pass.includes(c.slot)) || depth >= MAX_PASS_DEPTH || !outs.length) return false;
+        for (const o of outs) stack.push([o, depth + 1]);
+      }
+    }
+    return norm;
+  }
+
+  /** Forget a norm's filler (see normFiller), keeping its shape: a GroupNorm's says its number of groups. */
+  dropFiller(h: HeldTensor): void {
+    this.fillers.set(h.value, h.record.shape.slice());
+    this.remove(h);
   }
 
   /** The name a use gives its tensor: `weight`, `bias`, `weight_ih_l0`... */
@@ -706,7 +909,8 @@ export class GraphIndex {
       return { primary: w.h, hint: { type: 'Linear', repr: `Linear(in_features=${a}, out_features=${b}, bias=${hasBias})`, evidence: evidence(`weight [in=${a}, out=${b}] used as stored (x @ W), not nn.Linear's [out, in]`) } };
     }
     const slot = PRIMARY_SLOT[op];
-    const p = slot === undefined ? undefined : at(slot);
+    // A BatchNorm without affine: the exporter fills the scale (not a weight), the running mean names it.
+    const p = slot === undefined ? undefined : (at(slot) ?? (op === 'BatchNormalization' && !at(2) ? at(3) : undefined));
     if (op === 'Mul' || op === 'Add') return this.decomposedNorm(n, index, list);
     if (!p) return undefined;
     const shape = p.h.record.shape;
@@ -757,7 +961,14 @@ export class GraphIndex {
         const e = numAttr(n, 'epsilon', 1e-5);
         // ONNX keeps the running average with weight `momentum`; torch gives the new batch 1 - that.
         const m = 1 - Number(numAttr(n, 'momentum', 0.9).toPrecision(6));
-        return hint('BatchNorm', `BatchNorm(${shape[0]}, eps=${eps(e)}, momentum=${eps(m)}, affine=True, track_running_stats=True)`, `epsilon=${eps(e)}`);
+        const affine = p.u.slot === 1 ? 'True' : 'False';
+        const what = `epsilon=${eps(e)}${p.u.slot === 1 ? '' : '; no scale and bias: affine=False'}`;
+        // torch.onnx.export writes an InstanceNorm with running statistics as a BatchNormalization
+        // over batch × channels, its tensors repeated per sample (Tile).
+        if (this.path(n.inputs[p.u.slot] ?? '').includes('Tile')) {
+          return hint('InstanceNorm', `InstanceNorm(${shape[0]}, eps=${eps(e)}, momentum=${eps(m)}, affine=${affine}, track_running_stats=True)`, `${what}; its tensors repeated per sample (Tile): an InstanceNorm with running statistics`);
+        }
+        return hint('BatchNorm', `BatchNorm(${shape[0]}, eps=${eps(e)}, momentum=${eps(m)}, affine=${affine}, track_running_stats=True)`, what);
       }
       case 'InstanceNormalization': {
         const e = numAttr(n, 'epsilon', 1e-5);
@@ -794,8 +1005,25 @@ export class GraphIndex {
   private decomposedNorm(n: GraphNode, index: number, list: { h: HeldTensor; u: Use }[]): { hint: LayerHint; primary: HeldTensor } | undefined {
     if (n.opType !== 'Mul') return undefined;
     const w = list.find((x) => x.u.role === 'weight');
+    if (!w) return undefined;
+    const inst = this.groupNormScope(index);
+    if (inst) {
+      // The number of groups is the size of the exporter's scale for the InstanceNormalization.
+      const groups = this.fillers.get(inst.inputs[1] ?? '')?.[0];
+      if (groups === undefined) return undefined;
+      const e = numAttr(inst, 'epsilon', 1e-5);
+      const label = n.name || `#${index}`;
+      return {
+        primary: w.h,
+        hint: {
+          type: 'GroupNorm',
+          repr: `GroupNorm(${groups}, ${w.h.record.shape[0]}, eps=${eps(e)}, affine=True)`,
+          evidence: `ONNX InstanceNormalization node ${inst.name} over ${groups} groups (epsilon=${eps(e)}) and the weight used by ${label}: a GroupNorm as torch.onnx.export writes it`,
+        },
+      };
+    }
     const norm = this.normScope(index);
-    if (!w || !norm) return undefined;
+    if (!norm) return undefined;
     const size = w.h.record.shape[0];
     const ops = [...this.scopeOps(norm.scope)].join(', ');
     const label = n.name || `#${index}`;
@@ -821,6 +1049,8 @@ export class GraphIndex {
 /** Whether a use is of the tensor naming the layer a node is: its weight (see PRIMARY_SLOT), a decomposed norm's scale. */
 function namesLayer(n: GraphNode, u: Use): boolean {
   const slot = n.opType === 'Gemm' || n.opType === 'MatMul' ? 1 : PRIMARY_SLOT[n.opType];
+  // A BatchNorm's running mean names it when it has no scale (affine=False; see layerOf).
+  if (n.opType === 'BatchNormalization' && u.slot === 3) return true;
   if (slot !== undefined) return u.slot === slot;
   return n.opType === 'Mul' && u.role === 'weight';
 }

@@ -777,7 +777,10 @@ async function resolveModel(m: ModelInfo, r: ChunkedReader, ctx: ReaderContext):
  *   element and is not only a setting (Resize's scales, Pow's exponent) or a recurrent op's state
  *   (torch's zero initial_h and initial_c, expanded to the batch). A one-element float
  *   elsewhere is a literal of the forward code (an epsilon, 1/√d); integer and bool constants are
- *   shapes, axes and indices and never weights (the parser keeps only floating-point ones);
+ *   shapes, axes and indices and never weights (the parser keeps only floating-point ones).
+ *   The ones and zeros torch.onnx.export makes up for a norm's scale and bias (a norm without
+ *   affine, a GroupNorm's InstanceNormalization) are not weights either: torch names such a
+ *   Constant in the module's scope, and never writes a parameter as one (see normFiller);
  * - copies the exporter forwards through Identity nodes when it stores one copy of equal tensors:
  *   torch.onnx.export's deduplication keeps the removed tensor's name as the Identity's output, or,
  *   after constant folding, a name of its own (see forkingIdentities).
@@ -824,6 +827,11 @@ async function heldTensors(m: ModelInfo, records: TensorRecords, initRecords: Te
   }
   for (const h of constants) {
     const copies = copiesOf.get(h) ?? [];
+    if (graph.normFiller(h)) {
+      graph.dropFiller(h);
+      for (const x of copies) graph.remove(x);
+      continue;
+    }
     const used = graph.uses.has(h) || copies.some((x) => graph.uses.has(x));
     const many = (numelOf(h.record.shape) ?? 0) >= 2;
     if (used || (many && !graph.onlySettingsOrState(h.value) && !copies.some((x) => graph.onlySettingsOrState(x.value)))) continue;
@@ -1083,6 +1091,25 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
     warnings.push({
       code: 'onnx-exporter-names',
       message: `${placed.length} weight${placed.length === 1 ? ' was' : 's were'} named by the exporter (${examples}${placed.length > 3 ? ', …' : ''}): placed under the modules whose nodes use them; constant folding may store a weight transposed or merge tensors (a BatchNorm folded into a convolution), so counts follow the graph`,
+    });
+  }
+  // A weight the exporter stored once for several uses, under names it made (constant folding: each
+  // use's weight.T folded anew, equal results deduplicated): torch.onnx.export deduplicates one
+  // tensor tied to two layers (b.weight = a.weight) and two tensors that merely hold equal values
+  // (copies of one layer, zero-initialised branches) alike. A copy under a state_dict() name is a
+  // tensor of its own; one used by a second call of the same module is merged (GraphIndex.repeatedCalls).
+  const forks = held.filter((h) => h.kind === 'copy' && h.source && !isStateDictPath(h.value) && weight(h) && (numelOf(h.record.shape) ?? 0) >= 2 && graph.uses.has(h));
+  forks.sort((a, b) => (names.get(a)!.name < names.get(b)!.name ? -1 : 1));
+  if (forks.length) {
+    const elements = forks.reduce((s, h) => s + (numelOf(h.record.shape) ?? 0), 0).toLocaleString('en-US');
+    const copyOf = (h: HeldTensor) => `${names.get(h)!.name} of ${names.get(h.source!)!.name}`;
+    const what =
+      forks.length === 1
+        ? `${names.get(forks[0])!.name} is stored as a copy of ${names.get(forks[0].source!)!.name} (one initializer forwarded through an Identity node)`
+        : `${forks.length} weights are stored as copies (${forks.slice(0, 3).map(copyOf).join(', ')}${forks.length > 3 ? ', …' : ''}; one initializer forwarded through Identity nodes)`;
+    warnings.push({
+      code: 'onnx-possible-tie',
+      message: `${what}: torch.onnx.export stores one copy both of a weight the model ties to two layers and of weights that only hold equal values (copies of one layer, zero-initialised); counted as tensors of their own; if the model ties them, PyTorch counts ${elements} fewer parameters; the file cannot say`,
     });
   }
   // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.
