@@ -110,7 +110,7 @@ describe('format registry', () => {
     assert.strictEqual(pickFormat(junk, junk.length, 'x.dat'), undefined);
     const e = unknownFormatError('x.dat', junk);
     assert.strictEqual(e.code, 'unknown-format');
-    assert.match(e.message, /^x\.dat: byte 0: not a checkpoint this tool reads \(safetensors, PyTorch zip or legacy pickle, GGUF, ONNX[,)].*; first bytes 68 65 6c 6c 6f 20 77 6f$/);
+    assert.match(e.message, /^x\.dat: byte 0: not a checkpoint this tool reads \(safetensors, PyTorch Distributed Checkpoint \(\.metadata\), PyTorch zip or legacy pickle, GGUF, ONNX[,)].*; first bytes 68 65 6c 6c 6f 20 77 6f$/);
     for (const m of FORMATS) assert.ok(e.message.includes(m.name), m.name);
   });
 

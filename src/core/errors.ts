@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'bad-pickle'
   | 'bad-zip'
   | 'bad-tar'
+  | 'bad-dcp' // a distributed checkpoint's .metadata that is not what torch.distributed.checkpoint writes
   | 'unsupported'
   | 'limit'
   // Remote sources (src/core/remote/):

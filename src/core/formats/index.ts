@@ -7,6 +7,7 @@
 import { CheckpointError } from '../errors';
 import { CERTAIN, FolderChoice, FormatModule, Match, NamePattern } from './format';
 import { safetensorsReader } from './safetensors';
+import { dcpReader } from './dcp';
 import { pytorchReader } from './pytorch';
 import { ggufReader } from './gguf';
 import { onnxReader } from './onnx';
@@ -60,6 +61,9 @@ export function validateRegistry(modules: readonly FormatModule[]): readonly For
 /** Every format, in folder-preference order: a folder holding several opens the first listed. */
 export const FORMATS: readonly FormatModule[] = validateRegistry([
   safetensorsReader,
+  // Before PyTorch: a DCP data file is a run of torch.save zips, which only its name tells apart;
+  // and a DCP folder may hold a torch.save file too (Megatron-Core's common.pt).
+  dcpReader,
   pytorchReader,
   ggufReader,
   onnxReader,

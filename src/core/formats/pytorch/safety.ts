@@ -156,6 +156,19 @@ inert(
 );
 inert(['torch.fx.immutable_collections.immutable_list', 'torch.fx.immutable_collections.immutable_dict'], 'torch.fx container');
 inert(['torch._tensor._rebuild_from_type'], 'tensor subclass rebuild (torch 1.x)');
+// torch.distributed.checkpoint's metadata (pytorch/pytorch torch/distributed/checkpoint/metadata.py,
+// filesystem.py): dataclasses (NEWOBJ + BUILD of their fields) and the memory-format enum, called
+// with its value. FileSystemReader.read_metadata reads `.metadata` with pickle.load; TensorProperties'
+// __setstate__ only unpacks its tuple. torch 2.0 to 2.3 pickle TensorProperties and its enum from
+// torch.distributed._shard.sharded_tensor.metadata.
+inert(
+  [
+    ...['Metadata', 'MetadataIndex', 'TensorStorageMetadata', 'BytesStorageMetadata', 'ChunkStorageMetadata', 'TensorProperties', 'StorageMeta', '_MEM_FORMAT_ENCODING'].map((n) => `torch.distributed.checkpoint.metadata.${n}`),
+    'torch.distributed.checkpoint.filesystem._StorageInfo',
+    ...['TensorProperties', 'MEM_FORMAT_ENCODING'].map((n) => `torch.distributed._shard.sharded_tensor.metadata.${n}`),
+  ],
+  'torch.distributed.checkpoint metadata dataclass or enum',
+);
 /** torch.jit._pickle's functions, which hand back the value they are given (build_tensor_from_id: an int, or None). */
 export const TORCHSCRIPT_LIST_TAGS = ['build_intlist', 'build_tensorlist', 'build_doublelist', 'build_boollist', 'build_tensor_from_id', 'restore_type_tag'];
 inert(
@@ -392,6 +405,19 @@ interface Seen {
   calls: CallRec[];
   callCount: number;
   via?: string;
+  /** Calls that only look up an enum member (enumMemberLookup). */
+  enumLookups?: number;
+}
+
+/**
+ * Python 3.11 pickles an Enum member as `getattr(EnumClass, 'NAME')` (enum.py's __reduce_ex__;
+ * torch.distributed.checkpoint's TensorProperties holds one): a lookup of a constant on a class
+ * known to be data, which reaches nothing else. Members are named in capitals (a method of such a
+ * class never is).
+ */
+function enumMemberLookup(args: PyValue[]): boolean {
+  const [cls, attr] = args;
+  return args.length === 2 && cls instanceof PyGlobal && typeof attr === 'string' && /^[A-Z][A-Z0-9_]*$/.test(attr) && classifyGlobal(cls.module, cls.name).inert === true;
 }
 
 /**
@@ -507,7 +533,12 @@ export class SafetyRecorder {
       const f = globalName(callable);
       const s = this.entry(callable.module, callable.name);
       const instantiates = newobj || ((via === 'inst' || via === 'obj') && args.length === 0 && looksLikeClass(callable.name));
-      this.addCall(s, rec, instantiates ? 'class' : 'call');
+      const enumLookup = GETATTRS.has(f) && enumMemberLookup(args);
+      if (enumLookup) {
+        s.enumLookups = (s.enumLookups ?? 0) + 1;
+      } else {
+        this.addCall(s, rec, instantiates ? 'class' : 'call');
+      }
       if (RECONSTRUCTORS.has(f)) {
         // copyreg._reconstructor(cls, base, state): object.__new__(cls), or base.__init__ when base is not object.
         const [cls, base] = args;
@@ -518,7 +549,7 @@ export class SafetyRecorder {
       } else if (APPLIERS.has(f) || MAPPERS.has(f)) {
         const target = resolveRef(args[0]);
         if (target) this.noteTarget(target, rec, f);
-      } else if (IMPORTERS.has(f) || GETATTRS.has(f)) {
+      } else if ((IMPORTERS.has(f) || GETATTRS.has(f)) && !enumLookup) {
         // getattr(x, 'system'), pydoc.locate('os.system'): the attribute it reaches. A bare
         // module (__import__('os')) is only a stepping stone; what the pickle takes from it counts.
         const target = resolveRef(result);
@@ -603,6 +634,8 @@ interface Entry {
   via?: string;
   /** Seen only in pickles torch.load does not read. */
   trailing: boolean;
+  /** Calls that only looked up an enum member. */
+  enumLookups: number;
 }
 
 const ACTION_RANK: Record<Action, number> = { modify: 0, call: 1, class: 2, reference: 3 };
@@ -627,7 +660,7 @@ export class SafetyTracker {
     const full = joinName(module, name);
     let e = this.seen.get(full);
     if (!e) {
-      e = { module, name, count: 0, actions: new Set(), calls: [], callCount: 0, trailing };
+      e = { module, name, count: 0, actions: new Set(), calls: [], callCount: 0, trailing, enumLookups: 0 };
       this.seen.set(full, e);
     } else if (!trailing) e.trailing = false;
     return e;
@@ -648,6 +681,7 @@ export class SafetyTracker {
       for (const a of s.actions) e.actions.add(a);
       // Calls that are part of a later call (its callable) are shown, and counted, within it.
       e.callCount += s.callCount - s.calls.filter((c) => c.subsumed).length;
+      e.enumLookups += s.enumLookups ?? 0;
       if (s.via && !e.via) e.via = s.via;
       for (const c of s.calls) {
         if (c.subsumed || e.calls.length >= CALLS_SHOWN) continue;
@@ -667,7 +701,11 @@ export class SafetyTracker {
   }
 
   private judge(e: Entry): SafetyGlobal {
-    const base = classifyGlobal(e.module, e.name);
+    let base = classifyGlobal(e.module, e.name);
+    if (e.enumLookups > 0 && e.calls.length === 0 && e.callCount === 0 && GETATTRS.has(joinName(e.module, e.name))) {
+      // Named only to look up enum members (each such call is counted apart, not as a call).
+      base = { verdict: 'unknown', reason: `looks up enum members only (${e.enumLookups} time${e.enumLookups === 1 ? '' : 's'}: Python 3.11 pickles an Enum member as getattr(its class, its name)); ${REFUSED}`, inert: true };
+    }
     const action = strongest(e.actions);
     const full = joinName(e.module, e.name);
     const g: SafetyGlobal = { name: full, verdict: base.verdict, count: e.count, reason: base.reason, action };

@@ -1,0 +1,206 @@
+/**
+ * PyTorch Distributed Checkpoint (DCP) folders: `.metadata` (a pickle of torch's Metadata
+ * dataclasses, read as data) and `__<rank>_<n>.distcp` data files (never read). The fixtures are
+ * written by scripts/fixtures/make_dcp.py as torch 2.x's FileSystemWriter lays them out, around
+ * models torch 1.13 built and counted (test/fixtures/dcp/ground-truth.json).
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { openCheckpoint, readCheckpoint, toReport } from '../src/core';
+import { EDITOR_PATTERNS, isDefaultEditorFile, isWeightFileName, pickFormat, pickInFolder } from '../src/core/formats';
+import { fixture, flipBytes, readJson, readsOrRefuses, rejectsWith, seededRandom, tempDir } from './helpers';
+import { call, dumps, g, op, ops, tuple } from './pickle-builder';
+
+interface DcpTruth {
+  parameters: { unique: number; total: number };
+  buffers: { unique: number; total: number };
+  torchParameters?: number;
+  files: string[];
+  tensors: Record<string, { dtype: string; shape: number[]; chunks: number; role: string }>;
+  version: string | null;
+  optimizerState?: { tensors: number; elements: number };
+  bytesEntries?: string[];
+  storedElements?: number;
+  tiedElements?: number;
+  tied?: string[];
+  config?: Record<string, unknown>;
+  short?: string;
+}
+
+const GT = readJson<{ pickleProtocol: number; fixtures: Record<string, DcpTruth> }>(fixture('dcp', 'ground-truth.json'));
+const dcp = (...p: string[]) => fixture('dcp', ...p);
+const CASES = ['single', 'fsdp2', 'titan', 'accelerate/pytorch_model_fsdp_0', 'accelerate/optimizer_0'];
+
+/** A copy of a fixture folder to change. */
+function copyOf(name: string): string {
+  const dir = path.join(tempDir('weightscope-dcp-'), path.basename(name));
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(dcp(name))) fs.copyFileSync(dcp(name, f), path.join(dir, f));
+  return dir;
+}
+
+/** `.metadata` of these bytes, alone in a folder (beside a fixture's data files when `from` names one), opened as a file. */
+async function readMeta(bytes: Uint8Array, from?: string) {
+  const dir = from ? copyOf(from) : tempDir('weightscope-dcp-');
+  fs.writeFileSync(path.join(dir, '.metadata'), bytes);
+  return readCheckpoint(path.join(dir, '.metadata'));
+}
+
+describe('PyTorch Distributed Checkpoint folders (.metadata and __<rank>_<n>.distcp)', () => {
+  for (const name of CASES) {
+    const t = GT.fixtures[name];
+    it(`${name}: every tensor's name, dtype, whole size and chunks, and the counts torch 1.13 gives`, async () => {
+      const raw = await readCheckpoint(dcp(name));
+      assert.strictEqual(raw.format, 'dcp');
+      assert.deepStrictEqual([...raw.files].sort(), [...t.files].sort());
+      assert.deepStrictEqual(raw.tensors.map((x) => x.name).sort(), Object.keys(t.tensors).sort());
+      for (const rec of raw.tensors) {
+        const e = t.tensors[rec.name];
+        assert.strictEqual(rec.dtype, e.dtype, rec.name);
+        assert.deepStrictEqual(rec.shape, e.shape, rec.name);
+        assert.strictEqual(rec.extra?.chunks, e.chunks, rec.name);
+        assert.strictEqual(rec.dataOffset, null, `${rec.name}: the data files are not read`);
+        assert.ok(/^__\d+_\d+\.distcp$/.test(rec.file), `${rec.name} is in ${rec.file}`);
+      }
+      assert.strictEqual((raw.metadata.dcp as Record<string, unknown>).version ?? null, t.version);
+      assert.strictEqual((raw.metadata.dcp as Record<string, unknown>).pickle_protocol, GT.pickleProtocol);
+      const r = toReport(await openCheckpoint(dcp(name)));
+      assert.deepStrictEqual(r.parameters, t.parameters);
+      assert.deepStrictEqual(r.buffers, t.buffers);
+      for (const x of r.tensors) assert.strictEqual(x.role, t.tensors[x.name].role, `role of ${x.name}`);
+      // Read as data: no global it names is one that runs code, and nothing is flagged.
+      assert.notStrictEqual(r.safety?.verdict, 'dangerous');
+      assert.ok(!r.warnings.some((w) => w.code === 'unsafe-global' || w.code.startsWith('dcp-') && w.code !== 'dcp-possible-tie'), JSON.stringify(r.warnings));
+      assert.ok(raw.bytesRead <= fs.statSync(dcp(name, '.metadata')).size, 'only .metadata is read');
+    });
+  }
+
+  it('the same checkpoint opened as its folder, its .metadata or one of its data files', async () => {
+    const a = toReport(await openCheckpoint(dcp('fsdp2')));
+    const b = toReport(await openCheckpoint(dcp('fsdp2', '.metadata')));
+    const c = toReport(await openCheckpoint(dcp('fsdp2', '__1_0.distcp')));
+    assert.deepStrictEqual(b.parameters, a.parameters);
+    assert.deepStrictEqual(c.parameters, a.parameters);
+    assert.deepStrictEqual(c.tensors.map((x) => [x.name, x.shape]), a.tensors.map((x) => [x.name, x.shape]));
+    assert.ok(c.warnings.some((w) => w.code === 'folder-pick' && /__1_0\.distcp is one data file/.test(w.message)));
+  });
+
+  it("torchtitan's model + optimizer + train state: `model.` stripped, optimizer tensors are optimizer state, other objects are not tensors", async () => {
+    const t = GT.fixtures.titan;
+    const raw = await readCheckpoint(dcp('titan'));
+    assert.deepStrictEqual(raw.prefixes, ['model.']);
+    const r = toReport(await openCheckpoint(dcp('titan')));
+    assert.strictEqual(r.parameters.unique, t.torchParameters);
+    const opt = r.tensors.filter((x) => x.role === 'optimizer-state');
+    assert.strictEqual(opt.length, t.optimizerState!.tensors);
+    assert.strictEqual(opt.reduce((s, x) => s + x.shape.reduce((a, b) => a * b, 1), 0), t.optimizerState!.elements);
+    assert.ok(opt.every((x) => x.name.startsWith('optimizer.state.')));
+    assert.ok(opt.some((x) => x.name.endsWith('.step') && x.shape.length === 0), '0-dim step tensors');
+    // BytesStorageMetadata entries (lr, betas, the scheduler, train_state) are objects, not tensors.
+    assert.strictEqual((raw.metadata.dcp as Record<string, unknown>).bytes_entries, t.bytesEntries!.length);
+    assert.ok(!raw.tensors.some((x) => x.name.startsWith('train_state') || x.name.startsWith('lr_scheduler')));
+    const cp = raw.metadata.checkpoint as Record<string, unknown>;
+    assert.ok(cp && 'train_state' in cp && 'lr_scheduler' in cp, JSON.stringify(Object.keys(cp ?? {})));
+  });
+
+  it('a tied embedding: stored under both names; a possible-tie warning says by how much, and config.json settles it', async () => {
+    const t = GT.fixtures.tied;
+    const r = toReport(await openCheckpoint(dcp('tied')));
+    assert.strictEqual(r.parameters.unique, t.storedElements, 'DCP writes each name apart: the file alone counts both');
+    const w = r.warnings.find((x) => x.code === 'dcp-possible-tie');
+    assert.ok(w && w.message.includes('lm_head.weight') && w.message.includes('model.embed_tokens.weight') && w.message.includes(t.tiedElements!.toLocaleString('en-US')), JSON.stringify(r.warnings));
+    assert.strictEqual(t.storedElements! - t.tiedElements!, t.torchParameters);
+    const dir = copyOf('tied');
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(t.config));
+    const withConfig = toReport(await openCheckpoint(dir));
+    assert.strictEqual(withConfig.parameters.unique, t.torchParameters, 'with tie_word_embeddings, as torch counts');
+  });
+
+  it('chunks that do not cover a tensor, a data file missing or cut short: warnings, sizes from the metadata', async () => {
+    const gap = toReport(await openCheckpoint(dcp('gap')));
+    assert.strictEqual(gap.parameters.unique, GT.fixtures.gap.torchParameters);
+    const w = gap.warnings.find((x) => x.code === 'dcp-chunks');
+    assert.ok(w && /norm\.weight \(its 1 chunk holds 4 of its 8 elements\)/.test(w.message), JSON.stringify(gap.warnings));
+
+    const dir = copyOf('fsdp2');
+    fs.rmSync(path.join(dir, '__1_0.distcp'));
+    const missing = toReport(await openCheckpoint(dir));
+    assert.deepStrictEqual(missing.parameters, GT.fixtures.fsdp2.parameters);
+    assert.ok(missing.warnings.some((x) => x.code === 'dcp-missing-file' && /__1_0\.distcp/.test(x.message)));
+
+    const cut = copyOf('fsdp2');
+    const f = path.join(cut, '__0_0.distcp');
+    fs.truncateSync(f, fs.statSync(f).size - 100);
+    const short = toReport(await openCheckpoint(cut));
+    assert.ok(short.warnings.some((x) => x.code === 'dcp-truncated-file' && /__0_0\.distcp/.test(x.message)), JSON.stringify(short.warnings));
+  });
+
+  it('a storage path out of the folder is refused, typed, naming the entry', async () => {
+    await rejectsWith(readCheckpoint(dcp('escape')), 'unsafe-path', /storage_data\[MetadataIndex\("[^"]+"\)\]: storage file "\.\.\/__0_0\.distcp" is not a file inside/);
+  });
+
+  it('is registered: folder pick, sniffing, editor patterns, the data files', () => {
+    const names = ['.metadata', '__0_0.distcp', '__1_0.distcp', 'common.pt', 'metadata.json'];
+    const pick = pickInFolder(names);
+    assert.ok(pick && 'file' in pick && pick.file === '.metadata' && pick.module.id === 'dcp', 'a Megatron-Core torch_dist folder (common.pt beside it) opens its .metadata');
+    assert.ok(isWeightFileName('.metadata'));
+    const head = fs.readFileSync(dcp('single', '.metadata')).subarray(0, 96);
+    assert.strictEqual(pickFormat(head, 1000, '/x/anything')?.module.id, 'dcp', 'by content, whatever the name');
+    const zipHead = fs.readFileSync(dcp('single', '__0_0.distcp')).subarray(0, 96);
+    assert.strictEqual(pickFormat(zipHead, 1000, '/x/__0_0.distcp')?.module.id, 'dcp');
+    assert.ok(isDefaultEditorFile('.metadata') && isDefaultEditorFile('__3_0.distcp'));
+    assert.ok(EDITOR_PATTERNS.option.includes('*.metadata'));
+  });
+
+  it('a data file with no .metadata beside it says so', async () => {
+    const dir = copyOf('single');
+    fs.rmSync(path.join(dir, '.metadata'));
+    await rejectsWith(readCheckpoint(path.join(dir, '__0_0.distcp')), 'not-found', /data file of a PyTorch Distributed Checkpoint, and its folder has no \.metadata/);
+  });
+});
+
+describe('DCP .metadata: hostile pickles are data, and fail typed and bounded', () => {
+  const real = fs.readFileSync(dcp('titan', '.metadata'));
+
+  it('a pickle that is not Metadata is refused; one that calls os.system is reported, never run', async () => {
+    const META = 'torch.distributed.checkpoint.metadata';
+    await rejectsWith(readMeta(dumps(call(g(META, 'BytesStorageMetadata')), 4)), 'unknown-format', /pickles torch\.distributed\.checkpoint\.metadata\.BytesStorageMetadata instance, not torch\.distributed\.checkpoint\.metadata\.Metadata/);
+    const evil = dumps(tuple(g(META, 'Metadata'), call(g('os', 'system'), 'touch /tmp/weightscope-dcp-pwned')), 4);
+    const e = await rejectsWith(readMeta(evil), 'unknown-format', /os\.system \(dangerous\)/);
+    assert.ok(/nothing was executed/.test(e.message));
+    assert.ok(!fs.existsSync('/tmp/weightscope-dcp-pwned'));
+    // getattr stays dangerous unless it only looks up an enum member (capitals) on a class known as data.
+    const method = dumps(tuple(g(META, 'Metadata'), call(call(g('builtins', 'getattr'), g('pathlib', 'Path'), 'write_text'), 'x')), 4);
+    await rejectsWith(readMeta(method), 'unknown-format', /builtins\.getattr \(dangerous\)/);
+  });
+
+  it('cut anywhere: a typed error with the byte offset, fast', async () => {
+    const rand = seededRandom(7);
+    for (let i = 0; i < 40; i++) {
+      const at = 1 + Math.floor(rand() * (real.length - 2));
+      const started = Date.now();
+      const e = await readsOrRefuses(readMeta(real.subarray(0, at)));
+      assert.strictEqual(e, false, `cut at ${at} must not read`);
+      assert.ok(Date.now() - started < 2000);
+    }
+    await rejectsWith(readMeta(real.subarray(0, 500)), 'truncated', /\.metadata: byte \d+/);
+  });
+
+  it('bytes flipped anywhere: a report or a typed error, never a crash or a hang', async () => {
+    const rand = seededRandom(11);
+    for (let i = 0; i < 150; i++) {
+      const b = Uint8Array.from(real);
+      flipBytes(b, rand);
+      const started = Date.now();
+      await readsOrRefuses(readMeta(b));
+      assert.ok(Date.now() - started < 3000);
+    }
+  });
+
+  it('a Metadata whose fields are of the wrong kind is a typed error naming the field', async () => {
+    // A Metadata whose state_dict_metadata is a list: typed, naming the field.
+    const m = ops(op.Proto(2), op.Global('torch.distributed.checkpoint.metadata', 'Metadata'), op.EmptyTuple(), op.NewObj(), op.EmptyDict(), op.ShortBinUnicode('state_dict_metadata'), op.EmptyList(), op.SetItem(), op.Build(), op.Stop());
+    await rejectsWith(readMeta(m), 'bad-dcp', /state_dict_metadata is list/);
+  });
+});
