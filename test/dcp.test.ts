@@ -115,6 +115,11 @@ describe('PyTorch Distributed Checkpoint folders (.metadata and __<rank>_<n>.dis
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(t.config));
     const withConfig = toReport(await openCheckpoint(dir));
     assert.strictEqual(withConfig.parameters.unique, t.torchParameters, 'with tie_word_embeddings, as torch counts');
+    assert.ok(!withConfig.warnings.some((x) => x.code === 'dcp-possible-tie'), 'config.json decides; the guess is not repeated');
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...t.config, tie_word_embeddings: false }));
+    const untied = toReport(await openCheckpoint(dir));
+    assert.strictEqual(untied.parameters.unique, t.storedElements, 'an untied config counts both');
+    assert.ok(!untied.warnings.some((x) => x.code === 'dcp-possible-tie'), JSON.stringify(untied.warnings));
   });
 
   it('chunks that do not cover a tensor, a data file missing or cut short: warnings, sizes from the metadata', async () => {

@@ -470,6 +470,9 @@ async function applySidecars(raw: RawCheckpoint, dir: string, access: FileAccess
     }
     raw.config = toPlain(doc) as Record<string, unknown>;
     raw.files.push('config.json');
+    // A distributed checkpoint cannot show a tie (dcp.ts): with a config.json, its word-embedding
+    // tie decides (ties.ts re-ties a head stored apart), so the reader's guess is not repeated.
+    raw.warnings = raw.warnings.filter((w) => w.code !== 'dcp-possible-tie');
   } catch (e) {
     if (e instanceof CheckpointError) warn({ code: 'config-invalid', message: `config.json ignored: ${e.message}` });
     else throw e;
