@@ -287,7 +287,7 @@ function markActivationState(view: ModuleView, unmarked: boolean): void {
  * the tensors optimum-quanto flattens a quantized weight into (`weight._data._data` for 2- and
  * 4-bit). VPTQ's codebooks are cut in localCut.
  */
-const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+|_data\._data|_data|_scale|_shift))$/;
+const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+|_data\._data|_data|_scale|_shift|_zeropoint))$/;
 
 /**
  * Present tensors grouped by module, in the order modules first appear, as lists threaded
