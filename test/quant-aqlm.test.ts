@@ -158,6 +158,18 @@ describe('AQLM layers', () => {
       const codes = r.tensors.find((t) => t.name === 'wide.codes')!;
       assert.strictEqual(codes.logicalShape, undefined);
     });
+
+    it('a vector quantizer\'s float codes and codebooks (no AQLM config) are not an AQLM layer: no unreadable warning', async () => {
+      const d = folder(dir, 'float-codes', undefined, [
+        ['vq.codes', 'F16', [16, 4, 2]],
+        ['vq.codebooks', 'F16', [4, 256, 8]],
+        ['vq.scales', 'F16', [64]],
+      ]);
+      const cp = await openCheckpoint(d);
+      assert.strictEqual(cp.quantization, undefined);
+      assert.deepStrictEqual(cp.warnings, []);
+      assert.strictEqual(cp.parameters.unique, 128 + 4 * 256 * 8 + 64);
+    });
   });
 });
 
@@ -268,6 +280,25 @@ describe('VPTQ layers', () => {
     assert.deepStrictEqual(tensor(cp, `${p}.indices`).logicalShape, [64, 32]);
     assert.strictEqual(tensor(cp, `${p}.outlier_indices`).role, 'quantization');
     assert.strictEqual(tensor(cp, `${p}.outlier_centroids.weight`).role, 'quantization');
+  });
+
+  it('shared_layer_config (by leaf name, without in/out features, as transformers takes it): in from the groups, out the config size that rounds up to the stored vectors', async () => {
+    const cp = await openCheckpoint(q('vptq-shared-layer-config'));
+    const p = 'model.layers.0.mlp.gate_proj';
+    const idx = tensor(cp, `${p}.indices`);
+    // 64 outputs in 11 vectors of 6: intermediate_size 64 is the one config size that rounds up to 66.
+    assert.deepStrictEqual([idx.shape[1], idx.logicalShape], [11, [64, 32]]);
+    assert.strictEqual(idx.role, 'parameter');
+    assert.deepStrictEqual(tensor(cp, 'model.layers.0.mlp.down_proj.indices').logicalShape, [32, 64]);
+    for (const n of ['centroids.weight', 'perm', 'weight_scale', 'weight_bias']) assert.strictEqual(tensor(cp, `${p}.${n}`).role, 'quantization', n);
+    assert.deepStrictEqual(cp.warnings, []);
+    // Without config.json's sizes the stored vectors are what is known: counted so, and said.
+    const d = variant('vptq-shared-layer-config', 'shared-no-sizes', (cfg) => {
+      for (const k of ['hidden_size', 'intermediate_size', 'num_attention_heads', 'num_key_value_heads', 'vocab_size']) delete cfg[k];
+    });
+    const bare = await openCheckpoint(d);
+    assert.deepStrictEqual(tensor(bare, `${p}.indices`).logicalShape, [66, 32]);
+    assert.strictEqual(bare.quantization?.quantizedLayers, 7);
   });
 
   it("VPTQ's own loader config (`quant_config` at the top of config.json) reads the same", async () => {

@@ -153,6 +153,93 @@ describe('EXL2 layers', () => {
   });
 });
 
+describe('EXL2 and EXL3 dimensions padded beyond the output head (sweep 9): the real sizes from the bias and config.json', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir('weightscope-exl-pad-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('EXL2: every out_features padded to 32 is unpadded to the one config size that rounds up to it (k_proj 32 -> 8, gate 96 -> 72); the bias [out] is counted as stored', async () => {
+    const cp = await openCheckpoint(x('exl2-odd-dims-bias'));
+    const cases: [string, number[], number[]][] = [
+      ['model.layers.0.self_attn.q_proj', [5, 64], [40, 40]],
+      ['model.layers.0.self_attn.k_proj', [5, 32], [8, 40]],
+      ['model.layers.0.mlp.gate_proj', [5, 96], [72, 40]],
+      ['model.layers.0.mlp.down_proj', [9, 64], [40, 72]],
+      ['lm_head', [8, 128], [100, 40]],
+    ];
+    for (const [p, stored, logical] of cases) {
+      const w = tensor(cp, `${p}.q_weight`);
+      assert.deepStrictEqual([w.shape, w.logicalShape], [stored, logical], p);
+    }
+    assert.match(tensor(cp, 'model.layers.0.self_attn.k_proj.q_weight').roleReason!, /out_features padded from 8 to 32 \(a multiple of 32\) with 24 columns/);
+    const bias = tensor(cp, 'model.layers.0.self_attn.k_proj.bias');
+    assert.deepStrictEqual([bias.shape, bias.logicalShape, bias.role], [[8], undefined, 'parameter']);
+    assert.strictEqual(moduleAt(cp, 'model.layers.0.self_attn.k_proj').repr, 'QuantLinear(in_features=40, out_features=8, bias=True, bits=4, method=exl2)');
+    assert.deepStrictEqual(cp.warnings, []);
+  });
+
+  it('EXL3: out_features and the down projection\'s in_features padded to 128 are unpadded; a bias stored padded to out_p counts its real outputs', async () => {
+    const cp = await openCheckpoint(x('exl3-odd-dims-bias-2.5bpw'));
+    const down = tensor(cp, 'model.layers.0.mlp.down_proj.trellis');
+    assert.deepStrictEqual([down.shape, down.logicalShape], [[24, 16, 32], [256, 344]]);
+    assert.match(down.roleReason!, /in_features padded from 344 to 384 with 40 inputs the float layer does not have/);
+    assert.deepStrictEqual(tensor(cp, 'model.layers.0.mlp.up_proj.trellis').logicalShape, [344, 256]);
+    assert.deepStrictEqual(tensor(cp, 'model.layers.0.self_attn.k_proj.trellis').logicalShape, [64, 256]);
+    const bias = tensor(cp, 'model.layers.0.self_attn.k_proj.bias');
+    assert.deepStrictEqual([bias.shape, bias.logicalShape, bias.logicalNumel, bias.role], [[128], [64], 64, 'parameter']);
+    assert.strictEqual(moduleAt(cp, 'model.layers.0.self_attn.k_proj').parameters.unique, 64 * 256 + 64);
+    assert.strictEqual(moduleAt(cp, 'model.layers.0.mlp.down_proj').repr, 'QuantLinear(in_features=344, out_features=256, bits=2, method=exl3)');
+  });
+
+  it('without the size in config.json: several sizes that round up to the stored one, or none that explains it, keep the stored size and say so; a bias decides', async () => {
+    // 64 stored outputs: hidden_size 40 and intermediate_size 50 both round up to it.
+    const cfg = { architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 40, intermediate_size: 50, num_attention_heads: 5, num_key_value_heads: 5, vocab_size: 32, quantization_config: { quant_method: 'exl2', bits: 4.0 } };
+    const two = await openCheckpoint(folder(dir, 'two', cfg, st(exl2Layer('model.layers.0.mlp.gate_proj', 64, 40, 5, 2))));
+    assert.deepStrictEqual(tensor(two, 'model.layers.0.mlp.gate_proj.q_weight').logicalShape, [64, 40]);
+    const w = two.warnings.find((e) => e.code === 'quantization-shape-assumed');
+    assert.ok(w, 'warned');
+    assert.match(w.message, /model\.layers\.0\.mlp\.gate_proj: out_features taken as the stored 64: the quantizer pads it to a multiple of 32, and config\.json sizes 40, 50 all round up to it/);
+    const biased = await openCheckpoint(folder(dir, 'biased', cfg, st([...exl2Layer('model.layers.0.mlp.gate_proj', 64, 40, 5, 2), ['model.layers.0.mlp.gate_proj.bias', 'F16', [50]]])));
+    assert.deepStrictEqual(tensor(biased, 'model.layers.0.mlp.gate_proj.q_weight').logicalShape, [50, 40]);
+    assert.deepStrictEqual(biased.warnings, []);
+    // 224 stored outputs, which no config size rounds up to or divides.
+    const none = await openCheckpoint(folder(dir, 'none', { ...cfg, intermediate_size: 48, vocab_size: 1000 }, st(exl2Layer('x', 224, 40, 5, 2))));
+    assert.match(none.warnings.find((e) => e.code === 'quantization-shape-assumed')!.message, /x: out_features taken as the stored 224: .*no config\.json size rounds up to it or divides it/);
+    // A model whose sizes are whole multiples of the padding: nothing is padded, nothing said.
+    assert.deepStrictEqual((await openCheckpoint(x('exl3-4.0bpw-h6'))).warnings, []);
+  });
+});
+
+describe('EXL3 bits: the declared target beside the layers\' own rates', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir('weightscope-exl3-bits-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a 2.5-bit target over layers of 2 and 3 bits reads "2.5-bit EXL3 (layers at 2, 3 and 6 bits)"; a target the rates cannot come from is a mismatch', async () => {
+    const r = cli(x('exl3-odd-dims-bias-2.5bpw'));
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^quantized: {2}501K parameters · 2\.5-bit EXL3 \(layers at 2, 3 and 6 bits\) · [0-9.]+ bits per weight stored$/m);
+    const copy = (name: string, bits: number) => {
+      const cfg = readJson<Record<string, Record<string, unknown>>>(path.join(x('exl3-odd-dims-bias-2.5bpw'), 'config.json'));
+      cfg.quantization_config.bits = bits;
+      return folder(dir, name, cfg, fs.readFileSync(path.join(x('exl3-odd-dims-bias-2.5bpw'), 'model.safetensors')));
+    };
+    const target = await openCheckpoint(copy('t275', 2.75));
+    assert.strictEqual(target.quantization?.bits, 2.75);
+    assert.deepStrictEqual(target.warnings, []);
+    // 3.5 bits: every layer would start at 3; these have 2.
+    const bad = await openCheckpoint(copy('t35', 3.5));
+    assert.strictEqual(bad.quantization?.bits, 2, "the layers' own main rate");
+    assert.match(bad.warnings.find((e) => e.code === 'quantization-config-mismatch')!.message, /declares bits=3\.5 \(ExLlamaV3's target bits per weight\), but its layers other than the output head hold 2 to 3 bits per weight/);
+    // One rate throughout and a target it meets: the layers' rate, as before.
+    assert.strictEqual((await openCheckpoint(x('exl3-moe-mcg'))).quantization?.bits, 3);
+  });
+});
+
 describe('EXL2 of a model that ties its embeddings', () => {
   it('lm_head.q_weight beside model.embed_tokens with tie_word_embeddings true: both counted, as ExLlamaV2 uses both, and a warning gives the difference', async () => {
     const dir = tempDir('weightscope-exl2-tied-');
@@ -167,6 +254,11 @@ describe('EXL2 of a model that ties its embeddings', () => {
       // Untied (what ExLlamaV3 writes for the same layout): nothing to say.
       const untied = await openCheckpoint(folder(dir, 'untied', { ...cfg, tie_word_embeddings: false }, st([['model.embed_tokens.weight', 'F16', [64, 64]], ...exl2Layer('lm_head', 64, 64, 12, 2)])));
       assert.deepStrictEqual(untied.warnings, []);
+      // ExLlamaV3 quantizes the head the same way (its alt_key is the embedding): the same warning.
+      const exl3Cfg = { ...cfg, vocab_size: 128, hidden_size: 128, quantization_config: { quant_method: 'exl3', bits: 4.0, head_bits: 6 } };
+      const three = await openCheckpoint(folder(dir, 'exl3', exl3Cfg, st([['model.embed_tokens.weight', 'F16', [128, 128]], ...exl3Layer('lm_head', 128, 128, 6)])));
+      assert.strictEqual(three.parameters.unique, 2 * 128 * 128);
+      assert.match(three.warnings.find((e) => e.code === 'tie-stored-separately')!.message, /lm_head\.trellis is stored beside model\.embed_tokens\.weight: ExLlamaV3 quantizes a copy of the tied embedding .* \(16,384 parameters fewer\)/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -286,6 +378,23 @@ describe('EXL2 and EXL3 layers that do not fit their rules', () => {
     assert.strictEqual(mul1.quantization?.bits, 2.5);
     assert.strictEqual(mul1.quantization?.format, 'mul1');
     assert.strictEqual(mul1.parameters.unique, 128 * 128);
+  });
+
+  it('float tensors named q_weight or trellis (a float model\'s own names) are not EXL2 / EXL3 layers: no quantization, no unreadable warning', async () => {
+    const d = folder(dir, 'float-names', { architectures: ['Foo'] }, st([
+      ['attn.q_weight', 'F16', [64, 64]],
+      ['attn.k_weight', 'F16', [64, 64]],
+      ['attn.q_bias', 'F16', [64]],
+      ['enc.trellis', 'F16', [8, 8, 32]],
+      ['enc.proj.weight', 'F16', [16, 64]],
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.strictEqual(cp.quantization, undefined);
+    assert.deepStrictEqual(cp.warnings, []);
+    assert.strictEqual(cp.parameters.unique, 2 * 64 * 64 + 64 + 8 * 8 * 32 + 16 * 64);
+    // With EXL2's group tensors beside it, a float q_weight is a broken EXL2 layer, and says so.
+    const broken = await openCheckpoint(folder(dir, 'float-q-weight', undefined, st([['l.q_weight', 'F16', [16, 64]], ['l.q_invperm', 'I32', [128]]])));
+    assert.match(broken.warnings.find((e) => e.code === 'quantization-unreadable')!.message, /l: EXL2 q_weight \(float16 16x64\) is not a 2-D int32 tensor/);
   });
 
   it('random EXL2 / EXL3 names, dtypes and shapes never escape as anything but a warning or a CheckpointError', async () => {

@@ -296,6 +296,30 @@ describe('optimum-quanto layers', () => {
     assert.strictEqual(moduleAt(two, 'model.layers.0.self_attn.k_proj').repr, 'QuantLinear(in_features=48, out_features=48, bias=True, bits=2, method=quanto, format=qint2)');
   });
 
+  it('an older release\'s weight._zeropoint (int8 [rows, 1], where later ones store _shift) is quantization state of its layer', async () => {
+    const cp = await openCheckpoint(q('quanto-qint4-zeropoint'));
+    const p = 'model.layers.0.mlp.up_proj';
+    const zp = tensor(cp, `${p}.weight._zeropoint`);
+    assert.deepStrictEqual([zp.dtype, zp.shape, zp.role], ['int8', [192, 1], 'quantization']);
+    assert.match(zp.roleReason!, /quanto zero points \(older QBitsTensor/);
+    assert.ok(moduleAt(cp, p).tensors.includes(`${p}.weight._zeropoint`), 'a tensor of the layer, not of a module `weight`');
+    assert.deepStrictEqual(moduleAt(cp, p).children, []);
+    assert.strictEqual(cp.parameters.unique, truth['quanto-qint4'].torch.parameters);
+  });
+
+  it('float tensors under a module named `weight` (_data, _scale) are not quanto layers: no unreadable warning', async () => {
+    const d = folder(dir, 'float-data', undefined, st([
+      { name: 'layer.weight._data', dtype: 'F16', shape: [8, 8] },
+      { name: 'other.weight._data', dtype: 'F16', shape: [8, 8] },
+      { name: 'other.weight._scale', dtype: 'F16', shape: [8, 1] },
+      { name: 'attn.W_q', dtype: 'F16', shape: [8, 8, 2] },
+    ]));
+    const cp = await openCheckpoint(d);
+    assert.strictEqual(cp.quantization, undefined);
+    assert.deepStrictEqual(cp.warnings, []);
+    assert.strictEqual(cp.parameters.unique, 64 + 64 + 8 + 128);
+  });
+
   it('a bias tells a grouped layer ([out * in / g, g]) apart; conv weights keep their dimensions', async () => {
     const d = folder(dir, 'hand', undefined, st([
       { name: 'l.weight._data._data', dtype: 'U8', shape: [48, 96] },

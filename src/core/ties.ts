@@ -206,14 +206,23 @@ export function configTies(
 }
 
 /**
- * ExLlamaV2's converter quantizes a tied model's output head from the embedding (the head's
- * alt_key is the embedding) and writes it as `lm_head.q_weight`, keeping config.json as it was:
- * the checkpoint holds the embedding and a quantized head, ExLlamaV2 uses both, and both are
- * counted, while the float model the config describes holds one matrix. (ExLlamaV3 writes
- * tie_word_embeddings false for the same layout.)
+ * ExLlamaV2's and ExLlamaV3's converters quantize a tied model's output head from the embedding
+ * (the head's alt_key is the embedding's key) and write it as `lm_head.q_weight` (EXL2) or
+ * `lm_head.trellis` (EXL3) beside the float embedding: the checkpoint holds the embedding and a
+ * quantized head, the loader uses both, and both are counted, while the float model the config
+ * describes holds one matrix. (ExLlamaV3's converter writes tie_word_embeddings false for this
+ * layout; a config that still declares the tie gets the same warning.)
  */
 function exl2Head(arch: string, why: string, headModules: string[], tensors: TensorRecord[], names: Map<string, TensorRecord>, warnings: Warning[]): void {
-  const q = headModules.map((m) => tensors.find((t) => t.name === `${m}q_weight`)).find((t) => t !== undefined);
+  let q: TensorRecord | undefined;
+  let loader = '';
+  for (const [local, name] of [['q_weight', 'ExLlamaV2'], ['trellis', 'ExLlamaV3']]) {
+    q = headModules.map((m) => tensors.find((t) => t.name === `${m}${local}`)).find((t) => t !== undefined);
+    if (q) {
+      loader = name;
+      break;
+    }
+  }
   if (!q) return;
   const emb = EMBEDDING_NAMES.map((n) => names.get(n)).find((t) => t && t.shape.length === 2);
   if (!emb) return;
@@ -221,7 +230,7 @@ function exl2Head(arch: string, why: string, headModules: string[], tensors: Ten
   warnings.push({
     code: 'tie-stored-separately',
     message:
-      `config.json (${arch}): ${why}, but ${q.name} is stored beside ${emb.name}: ExLlamaV2 quantizes a copy of the tied embedding as its own output head, ` +
+      `config.json (${arch}): ${why}, but ${q.name} is stored beside ${emb.name}: ${loader} quantizes a copy of the tied embedding as its own output head, ` +
       `and uses both, so both are counted; the float model the config describes holds one matrix (${exact(n)} parameters fewer)`,
   });
 }

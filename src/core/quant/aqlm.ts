@@ -22,6 +22,9 @@ export const aqlm: Detector = (view, qc) => {
   const codebooks = view.tensors.get('codebooks');
   // `codes` alone is a common name; with `codebooks` beside it (or an AQLM config) it is AQLM's.
   if (!codes || (!codebooks && qc?.method !== 'aqlm')) return undefined;
+  // Float `codes` beside `codebooks` are a vector quantizer's (an embedding named codes): AQLM's
+  // codes are integers, unless an AQLM config says the layer is AQLM's.
+  if (!isIntDtype(codes.dtype) && qc?.method !== 'aqlm') return undefined;
   const scales = view.tensors.get('scales');
   if (!codebooks || !scales) return { unreadable: `AQLM codes ${dims(codes.shape)} without ${codebooks ? 'scales' : 'codebooks'} beside them: the group sizes are not known` };
   if (!isIntDtype(codes.dtype) || codes.shape.length !== 3) return { unreadable: `AQLM codes are ${codes.dtype} ${dims(codes.shape)}, not integers [out groups, in groups, codebooks]` };

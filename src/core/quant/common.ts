@@ -25,6 +25,11 @@ export interface Recognised {
    * every layer of a shape (FP8: 45,000 layers of a few shapes).
    */
   aux: readonly (readonly [string, string])[];
+  /**
+   * Other tensors of the layer that the quantizer stored padded, with the shape they have in the
+   * float layer (ExLlamaV3's bias [out_p] of a layer of `out` outputs): [local name, shape].
+   */
+  resized?: readonly (readonly [string, number[]])[];
   /** Contradictions between the config and the shapes, worded for a warning. */
   notes?: string[];
   /** What had to be assumed because a shape tensor could not be read, worded for a warning. */
@@ -73,23 +78,124 @@ export function isDim(n: number | undefined): n is number {
   return n !== undefined && Number.isSafeInteger(n) && n > 0;
 }
 
+/** Whether a module is a causal LM's output head (`lm_head`), whose width is the vocabulary's. */
+export function isOutputHead(path: string): boolean {
+  return path === 'lm_head' || path.endsWith('.lm_head');
+}
+
+/** A dimension as the float layer has it, and what had to be assumed to say so. */
+export interface Unpadded {
+  size: number;
+  assumed?: string;
+}
+
 /**
- * The real out_features of a layer whose quantizer padded them to a multiple of `pad` (ExLlamaV2
- * pads to 32, ExLlamaV3 to 128, adding outputs the float model does not have). Only the output
- * head's real width is known, from the config's `vocab_size` (or its text_config's): when `width`
- * is that size rounded up, it is the answer. Without a vocab_size, an output head is taken at its
- * stored width, and `assumed` says so; any other layer is taken at its stored width (the
- * architectures these quantizers support give their other layers whole multiples).
+ * The real out_features of a layer whose quantizer padded them to a multiple of `pad` with outputs
+ * the float layer does not have (ExLlamaV2 pads to 32, ExLlamaV3 to 128, VPTQ to its vector
+ * length). `evidence`: sizes known for this layer, first (the length of a bias the quantizer stores
+ * unpadded, as ExLlamaV2's AdaptiveGPTQ.pack writes the layer's own bias; VPTQ's out_features). The output head's real width is the config's
+ * vocab_size; without one it is taken as stored, and `assumed` says so. See realSize.
  */
-export function unpaddedOut(path: string, width: number, pad: number, ctx: DetectContext): { out: number; assumed?: string } {
-  if (path !== 'lm_head' && !path.endsWith('.lm_head')) return { out: width };
-  const c = ctx.config;
-  const text = c && typeof c.text_config === 'object' && c.text_config !== null ? (c.text_config as Record<string, unknown>) : undefined;
-  const vocab = c?.vocab_size ?? text?.vocab_size;
-  if (typeof vocab !== 'number' || !isDim(vocab)) {
-    return { out: width, assumed: `out_features taken as the stored ${width}: the quantizer pads the output head to a multiple of ${pad}, and no config.json vocab_size gives the real width` };
+export function unpaddedOut(path: string, width: number, pad: number, ctx: DetectContext, evidence: readonly (number | undefined)[] = []): Unpadded {
+  const sizes = configSizes(ctx.config);
+  if (isOutputHead(path)) {
+    if (sizes.vocab === undefined && !evidence.some((e) => e !== undefined)) {
+      return { size: width, assumed: `out_features taken as the stored ${width}: the quantizer pads the output head to a multiple of ${pad}, and no config.json vocab_size gives the real width` };
+    }
+    return realSize(width, pad, 'out_features', sizes, [...evidence, sizes.vocab]);
   }
-  return { out: vocab < width && Math.ceil(vocab / pad) * pad === width ? vocab : width };
+  return realSize(width, pad, 'out_features', sizes, evidence);
+}
+
+/** The real in_features of a layer whose quantizer may pad its inputs to a multiple of `pad` (ExLlamaV3's down projections). */
+export function unpaddedIn(width: number, pad: number, ctx: DetectContext): Unpadded {
+  return realSize(width, pad, 'in_features', configSizes(ctx.config), []);
+}
+
+/**
+ * The real size of a dimension stored padded to a multiple of `pad`: the one size c < stored with
+ * ceil(c / pad) * pad == stored. Direct evidence first (`evidence`: a bias stored unpadded, the
+ * head's vocab_size), then the sizes config.json gives (configSizes). A stored size that is itself
+ * one of them is kept. When several fit, or none fits and the stored size is no multiple of any of
+ * them (a layer the config does not explain), it is kept and `assumed` says it may hold padding.
+ * A config that gives no hidden_size does not describe the layers: the stored size is kept, as
+ * the architectures these quantizers read give their layers whole multiples of the padding.
+ */
+function realSize(stored: number, pad: number, what: string, sizes: ConfigSizes, evidence: readonly (number | undefined)[]): Unpadded {
+  const rounds = (c: number) => c < stored && Math.ceil(c / pad) * pad === stored;
+  for (const e of evidence) if (e !== undefined && isDim(e) && rounds(e)) return { size: e };
+  if (!sizes.described || sizes.all.has(stored) || stored % pad !== 0) return { size: stored };
+  const fits = sizes.list.filter(rounds);
+  if (fits.length === 1) return { size: fits[0] };
+  if (fits.length > 1) {
+    return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and config.json sizes ${fits.join(', ')} all round up to it` };
+  }
+  if (sizes.list.some((c) => stored % c === 0)) return { size: stored };
+  return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and no config.json size rounds up to it or divides it, so it may hold padding` };
+}
+
+/** The layer sizes a model's config.json gives, for telling a padded dimension from a real one. */
+interface ConfigSizes {
+  /** Whether the config gives the model's hidden_size (a config without one does not describe its layers). */
+  described: boolean;
+  all: ReadonlySet<number>;
+  list: readonly number[];
+  vocab?: number;
+}
+
+const NO_SIZES: ConfigSizes = { described: false, all: new Set(), list: [] };
+const SIZES = new WeakMap<object, ConfigSizes>();
+
+/** Single sizes a config may give a layer's inputs or outputs (GPT-2's, T5's and OPT's names too). */
+const SIZE_KEYS = ['hidden_size', 'n_embd', 'd_model', 'intermediate_size', 'moe_intermediate_size', 'shared_expert_intermediate_size', 'ffn_dim', 'n_inner', 'd_ff', 'vocab_size', 'q_lora_rank', 'kv_lora_rank'];
+
+/**
+ * The sizes config.json (its text_config and vision_config too) gives the layers: hidden and
+ * intermediate sizes, vocab_size, the attention projections' num_attention_heads * head_dim and
+ * num_key_value_heads * head_dim (head_dim defaulting to hidden_size / num_attention_heads), and
+ * DeepSeek's latent-attention widths. Read once per config.
+ */
+function configSizes(config: Record<string, unknown> | undefined): ConfigSizes {
+  if (!config) return NO_SIZES;
+  let s = SIZES.get(config);
+  if (s) return s;
+  const all = new Set<number>();
+  let described = false;
+  let vocab: number | undefined;
+  const add = (n: unknown) => {
+    if (typeof n === 'number' && isDim(n)) all.add(n);
+  };
+  const int = (n: unknown) => (typeof n === 'number' && isDim(n) ? n : undefined);
+  for (const c of [config, config.text_config, config.vision_config]) {
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) continue;
+    const o = c as Record<string, unknown>;
+    for (const k of SIZE_KEYS) {
+      const v = o[k];
+      // Some configs give a size per layer (OpenELM's lists).
+      if (Array.isArray(v)) v.forEach(add);
+      else add(v);
+    }
+    const hidden = int(o.hidden_size) ?? int(o.n_embd) ?? int(o.d_model);
+    if (hidden !== undefined) described = true;
+    vocab = vocab ?? int(o.vocab_size);
+    const heads = int(o.num_attention_heads) ?? int(o.n_head) ?? int(o.num_heads);
+    const kv = int(o.num_key_value_heads) ?? heads;
+    const headDim = int(o.head_dim) ?? (hidden !== undefined && heads !== undefined && hidden % heads === 0 ? hidden / heads : undefined);
+    if (heads !== undefined && headDim !== undefined) add(heads * headDim);
+    if (kv !== undefined && headDim !== undefined) add(kv * headDim);
+    // DeepSeek-V2/V3 latent attention: q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj.
+    const nope = int(o.qk_nope_head_dim);
+    const rope = int(o.qk_rope_head_dim);
+    const vDim = int(o.v_head_dim);
+    const kvRank = int(o.kv_lora_rank);
+    if (heads !== undefined && nope !== undefined && rope !== undefined) add(heads * (nope + rope));
+    if (heads !== undefined && nope !== undefined && vDim !== undefined) add(heads * (nope + vDim));
+    if (heads !== undefined && vDim !== undefined) add(heads * vDim);
+    if (kvRank !== undefined && rope !== undefined) add(kvRank + rope);
+  }
+  s = { described, all, list: [...all].sort((a, b) => a - b), vocab };
+  SIZES.set(config, s);
+  return s;
 }
 
 /** Local names that are quantization state wherever they appear in a quantized checkpoint. */

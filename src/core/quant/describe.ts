@@ -112,7 +112,13 @@ export function schemeLabel(q: QuantizationInfo): string {
     const group = q.groupSize ? ` (g${q.groupSize})` : q.blockSize ? ` (${q.blockSize.join('x')} blocks)` : q.method === 'gptq' || q.method === 'eetq' ? ' (per-channel)' : '';
     s = `${q.bits}-bit ${name}${fmt}${group}`;
   }
-  if (q.variants && q.variants.length > 1 && q.method !== 'gguf') s += ` + ${q.variants.length - 1} other scheme${q.variants.length === 2 ? '' : 's'}`;
+  if (q.variants && q.method !== 'gguf') {
+    if (!q.variants.some((v) => v.bits === q.bits)) {
+      // The checkpoint's declared target (EXL3's bits), which no layer has: the layers' rates beside it.
+      const rates = [...new Set(q.variants.map((v) => v.bits))].sort((a, b) => a - b);
+      s += ` (layers at ${rates.length > 1 ? `${rates.slice(0, -1).join(', ')} and ${rates[rates.length - 1]}` : rates[0]} bits)`;
+    } else if (q.variants.length > 1) s += ` + ${q.variants.length - 1} other scheme${q.variants.length === 2 ? '' : 's'}`;
+  }
   return s;
 }
 

@@ -10,17 +10,27 @@
  *   (`q_perm` = argsort(q_invperm) is made at load time; older files may store it.)
  * - `q_scale`: int32 [G, out_p / 8]: one 4-bit scale per group and output, eight per word.
  * - `q_scale_max`: float16 [G]; `q_groups`: int16 [2 * G], (bits, first q_weight row) per group.
- * - `bias`: float16 [out_p], optional.
+ * - `bias`: optional. AdaptiveGPTQ.pack writes the layer's own bias, [out] unless the layer was
+ *   padded when loaded (ExLlamaV2Linear.load pads a float weight's rows to out_p, and its bias with
+ *   F.pad(bias, (0, 0, 0, pad)), which torch refuses for a 1-D tensor: a biased layer whose
+ *   out_features are not a multiple of 32 does not convert). A bias shorter than out_p gives the
+ *   real out_features; one of out_p values counts as its real out.
+ * - out_features other than the head's are unpadded the same way (common.ts unpaddedOut): the
+ *   one size of the config's (hidden_size, intermediate_size, heads x head_dim...) that rounds up
+ *   to out_p.
  * - A layer's bits are not one number: R * 32 / in is the average of its groups' widths. The
  *   config (`quantization_config: {quant_method: exl2, bits, head_bits}`, written by convert.py
  *   with -cf) gives the model's target bits per weight, and head_bits for lm_head.
  */
 import { num } from './config';
-import { Detector, dims, isDim, unpaddedOut, Unreadable } from './common';
+import { Detector, dims, isDim, isIntDtype, prod, unpaddedOut, Unreadable } from './common';
 
 /** What ExLlamaV2's quantizer packs a group in, at least and at most (qparams' options). */
 const MIN_BITS = 2;
 const MAX_BITS = 8;
+
+/** Tensors only an EXL2 layer has beside its q_weight. */
+const EVIDENCE = ['q_invperm', 'q_perm', 'q_scale_max', 'q_groups'];
 
 const AUX: readonly (readonly [string, string])[] = [
   ['q_invperm', 'EXL2 inverse input permutation (act-order): its length is in_features'],
@@ -33,6 +43,9 @@ const AUX: readonly (readonly [string, string])[] = [
 export const exl2: Detector = (view, qc, ctx) => {
   const w = view.tensors.get('q_weight');
   if (!w) return undefined;
+  // `q_weight` is also a float model's name (a fused attention's query weight): only int words, an
+  // EXL2 config or EXL2's group tensors beside it make it EXL2's.
+  if (!isIntDtype(w.dtype) && qc?.method !== 'exl2' && !EVIDENCE.some((n) => view.tensors.has(n))) return undefined;
   const bad = (why: string): Unreadable => ({ unreadable: `EXL2 q_weight (${w.dtype} ${dims(w.shape)}) ${why}` });
   if (w.dtype !== 'int32' || w.shape.length !== 2) return bad('is not a 2-D int32 tensor');
   const [rows, width] = w.shape;
@@ -54,7 +67,9 @@ export const exl2: Detector = (view, qc, ctx) => {
   }
   const measured = round2((rows * 32) / inF);
   const head = view.path === 'lm_head' || view.path.endsWith('.lm_head');
-  const { out, assumed } = unpaddedOut(view.path, width, 32, ctx);
+  const bias = view.tensors.get('bias');
+  const biasLength = bias && bias.shape.length === 1 ? bias.shape[0] : undefined;
+  const { size: out, assumed } = unpaddedOut(view.path, width, 32, ctx, [biasLength]);
   const notes: string[] = [];
   let bits = measured;
   if (qc?.method === 'exl2') {
@@ -65,13 +80,14 @@ export const exl2: Detector = (view, qc, ctx) => {
   }
   const padded = out < width ? `, out_features padded from ${out} to ${width} (a multiple of 32) with ${width - out} columns the float layer does not have` : '';
   return {
-    layer: { method: 'exl2', bits, rows: out, cols: inF, bias: view.tensors.has('bias') },
+    layer: { method: 'exl2', bits, rows: out, cols: inF, bias: bias !== undefined },
     packed: w,
     logicalShape: [out, inF],
     packedReason:
       `EXL2 weight of a ${out}x${inF} linear layer: its ${inF} inputs, permuted, in ${G} groups of 2 to 8 bits each, ` +
       `packed along in_features into ${rows} int32 rows (${measured} bits per weight on average in this layer${bits !== measured ? `; the config's target is ${bits}` : ''})${padded}`,
     aux: AUX,
+    ...(bias && out < width && prod(bias.shape) === width ? { resized: [['bias', [out]]] } : {}),
     notes,
     ...(assumed ? { assumed: [assumed] } : {}),
   };

@@ -24,7 +24,7 @@
  *   stay nn.Linear.
  */
 import { isObj, num, QuantConfig } from './config';
-import { DetectContext, Detector, dims, isDim, LayerView, prod } from './common';
+import { DetectContext, Detector, dims, isDim, isIntDtype, LayerView, prod } from './common';
 import { isFloating, itemSize } from '../dtypes';
 
 /** Values per uint8 for each bit width HQQ packs in bytes (Quantizer.bit_to_packing): 5 and 6 bits use 8-bit packing, 1.58 the 2-bit one. */
@@ -55,6 +55,9 @@ const AUX: readonly (readonly [string, string])[] = [
   ['stores_quant_config', 'HQQ: the quantization settings are stored beside the weights (flag)'],
 ];
 
+/** HQQLinear's meta that only an HQQ layer has beside W_q (a float `scale` alone is any model's). */
+const EVIDENCE = ['zero', 'zero_scale', 'shape', 'nbits', 'group_size', 'packing', 'view_as_float', 'encoded_state_dict'];
+
 interface Declared {
   bits?: number;
   groupSize?: number;
@@ -66,6 +69,9 @@ interface Declared {
 export const hqq: Detector = (view, qc, ctx) => {
   const wq = view.tensors.get('W_q');
   if (!wq) return undefined;
+  // `W_q` is also a float model's name (an attention's query weight): only packed words, an HQQ
+  // config or HQQ's meta beside it make it HQQ's.
+  if (!isIntDtype(wq.dtype) && qc?.method !== 'hqq' && !EVIDENCE.some((n) => view.tensors.has(n))) return undefined;
   if (wq.shape.length !== 2) return { unreadable: `HQQ W_q ${dims(wq.shape)} is not a packed matrix` };
   const declared = declaredFor(qc, view.path);
   const notes: string[] = [];

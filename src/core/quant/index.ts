@@ -22,7 +22,7 @@ import { ACTIVATION_STATE, Detector, DetectContext, LayerView, prod, Recognised 
 import { compressedTensors } from './compressed';
 import { findQuantConfig, QuantConfig } from './config';
 import { exl2 } from './exl2';
-import { exl3 } from './exl3';
+import { exl3, exl3Target } from './exl3';
 import { fp8, nvfp4 } from './fp8';
 import { methodLabel } from './describe';
 import { ggufScheme, GgufScheme, isGgmlQuant, nominalBits } from './gguf';
@@ -43,6 +43,8 @@ export interface QuantAnnotations {
   /** Positions of the layers with a single scale group, whose group size follows the others'. */
   flexible: number[];
   gguf?: GgufScheme;
+  /** The bits per weight the config declares for the whole checkpoint, when the summary gives it rather than the main variant's (EXL3's target). */
+  targetBits?: number;
 }
 
 const DETECTORS: [string, Detector][] = [
@@ -116,6 +118,15 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       const t = view.tensors.get(r.aux[a][0]);
       if (t) markAux(t, once(r.aux[a][1]), view);
     }
+    if (r.resized) {
+      for (const [local, shape] of r.resized) {
+        const t = view.tensors.get(local);
+        if (t && !sameDims(shape, t.shape) && prod(shape) < t.numel) {
+          t.logicalShape = shape;
+          t.logicalNumel = prod(shape);
+        }
+      }
+    }
     if (r.notes?.length) {
       noted.add(view.path);
       for (const n of r.notes) notes.push(`${view.path}: ${n}`);
@@ -153,6 +164,11 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
   }
 
   unifyGroups(ann);
+  if (qc?.method === 'exl3') {
+    const t = exl3Target(qc, ann.layers, ann.packed);
+    if (t.bits !== undefined) ann.targetBits = t.bits;
+    if (t.mismatch) warnings.push({ code: 'quantization-config-mismatch', message: t.mismatch });
+  }
   const methodSet = new Set<string>();
   for (let i = 0; i < ann.layers.length; i++) methodSet.add(ann.layers[i].method);
   const methods = [...methodSet];
@@ -271,7 +287,7 @@ function markActivationState(view: ModuleView, unmarked: boolean): void {
  * the tensors optimum-quanto flattens a quantized weight into (`weight._data._data` for 2- and
  * 4-bit). VPTQ's codebooks are cut in localCut.
  */
-const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+|_data\._data|_data|_scale|_shift))$/;
+const NESTED_LOCAL = /\.(weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\.bitsandbytes__[a-z0-9]+|_data\._data|_data|_scale|_shift|_zeropoint))$/;
 
 /**
  * Present tensors grouped by module, in the order modules first appear, as lists threaded
@@ -555,7 +571,7 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
   const method = ann.gguf ? 'gguf' : mainLayer.method;
   const info: QuantizationInfo = {
     method,
-    bits: ann.gguf ? nominalBits(ann.gguf.fileType ?? main.format ?? '') ?? main.bits : main.bits,
+    bits: ann.gguf ? nominalBits(ann.gguf.fileType ?? main.format ?? '') ?? main.bits : ann.targetBits ?? main.bits,
     ...(main.groupSize ? { groupSize: main.groupSize } : {}),
     ...(mainLayer.blockSize ? { blockSize: mainLayer.blockSize } : {}),
     ...(ann.gguf ? { format: ann.gguf.fileType ?? main.format } : main.format ? { format: main.format } : {}),
@@ -566,7 +582,8 @@ export function quantizationSummary(ann: QuantAnnotations, tensors: Tensor[], un
     quantizedLayers: schemes.length,
     quantizedParameters,
   };
-  if (list.length > 1) {
+  // A declared target that is no layer's rate comes with the layers' rates, even if they are one.
+  if (list.length > 1 || info.bits !== main.bits) {
     if (ann.gguf) for (const v of list) v.bits = round(ggufBits(v.format ?? ''));
     info.variants = list;
   }

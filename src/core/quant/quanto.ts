@@ -32,7 +32,14 @@ const QTYPE_BITS: Record<string, number> = {
 const BITS_AUX: readonly (readonly [string, string])[] = [
   ['weight._scale', 'quanto scales: one per row of the packed values (a group, or an output channel)'],
   ['weight._shift', 'quanto shifts (zero points): one per row of the packed values'],
+  // Older releases' QBitsTensor flattened into _data, _scale and an int8 _zeropoint [rows, 1].
+  ['weight._zeropoint', 'quanto zero points (older QBitsTensor; later releases store _shift): one per row of the packed values'],
 ];
+
+/** The dtypes quanto stores quantized values in: int8, uint8 (packed 2 and 4 bits), float8. */
+function isQuantoDtype(dtype: string): boolean {
+  return dtype === 'int8' || dtype === 'uint8' || dtype.startsWith('float8_');
+}
 const BYTES_AUX: readonly (readonly [string, string])[] = [['weight._scale', 'quanto scales: one per output channel']];
 
 export const quanto: Detector = (view, qc) => {
@@ -40,6 +47,9 @@ export const quanto: Detector = (view, qc) => {
   const data = packed ?? view.tensors.get('weight._data');
   if (!data) return undefined;
   const scale = view.tensors.get('weight._scale');
+  // A float `_data` below a module named `weight` is any model's: only quanto's dtypes or a quanto
+  // config make it a quantized weight.
+  if (!isQuantoDtype(data.dtype) && qc?.method !== 'quanto') return undefined;
   if (!scale) return { unreadable: `quanto weight._data ${dims(data.shape)} without the weight._scale it needs` };
   const declared = declaredQtype(qc, view.path);
   const notes: string[] = [];

@@ -20,27 +20,51 @@
  *   [1, ceil(out / vector_lens[0]), outlier_size].
  * - `perm` [in] (int16 when packed) with enable_perm; `weight_scale`, `weight_bias` [in] with
  *   enable_norm; `bias` [out], optional.
+ * - transformers' replace_with_vptq_linear takes a layer's arguments from `config_for_layers` by
+ *   its path, else from `shared_layer_config` by its leaf name (`q_proj`), and its in/out features
+ *   from the float nn.Linear it replaces, not from the entry. So for a shared entry in_features is
+ *   outlier_size + group_num * group_size, and out_features the one size that rounds up to
+ *   ceil(out / vector_len) * vector_len: a bias's length, the entry's out_features, or the
+ *   config.json size that does (common.ts unpaddedOut), warned when none tells.
  * The config's in/out features are checked against every one of these shapes; a layer they do not
  * fit, or one without its config, is unreadable (the padding makes out unknowable from the shapes).
  */
 import { isObj, num, Obj } from './config';
-import { Detector, dims, isDim, prod } from './common';
+import { Detector, dims, isDim, prod, unpaddedOut } from './common';
 import { Tensor } from '../model';
 
-export const vptq: Detector = (view, qc) => {
+export const vptq: Detector = (view, qc, ctx) => {
   const indices = view.tensors.get('indices');
   if (!indices) return undefined;
-  const layers = qc?.method === 'vptq' && isObj(qc.cfg.config_for_layers) ? qc.cfg.config_for_layers : undefined;
-  const entry = layers ? layers[view.path] : undefined;
+  const cfg = qc?.method === 'vptq' ? qc.cfg : undefined;
+  const layers = cfg && isObj(cfg.config_for_layers) ? cfg.config_for_layers : undefined;
+  const shared = cfg && isObj(cfg.shared_layer_config) ? cfg.shared_layer_config : undefined;
+  let entry = layers ? layers[view.path] : undefined;
+  const leaf = view.path.slice(view.path.lastIndexOf('.') + 1);
+  const byLeaf = !isObj(entry) && shared !== undefined && isObj(shared[leaf]);
+  if (byLeaf) entry = shared![leaf];
   const centroids = view.tensors.get('centroids.weight');
   if (!isObj(entry)) {
     // `indices` and `centroids` are common names: without the config, only VPTQ's layout says
     // VPTQ (indices [groups, vectors, words] beside one codebook row per group).
     const layout = centroids && indices.shape.length === 3 && centroids.shape.length === 2 && centroids.shape[0] === indices.shape[0] && /^u?int(16|32)$/.test(indices.dtype);
     if (!layout) return undefined;
-    return { unreadable: `VPTQ indices ${dims(indices.shape)} and codebook ${dims(centroids!.shape)} but no config_for_layers entry for this layer gives its in/out features and vector length` };
+    return { unreadable: `VPTQ indices ${dims(indices.shape)} and codebook ${dims(centroids!.shape)} but no config_for_layers entry for this layer (nor shared_layer_config entry for "${leaf}") gives its vector length and groups` };
   }
-  const c = layerConfig(entry);
+  let assumed: string | undefined;
+  let sizes: { in: number; out: number } | undefined;
+  if (byLeaf) {
+    // The float layer's own sizes (see the header), from the entry's group arithmetic and the indices.
+    const vl = Array.isArray(entry.vector_lens) ? num(entry.vector_lens[1]) : undefined;
+    const inF = (num(entry.outlier_size) ?? 0) + (num(entry.group_num) ?? 1) * (num(entry.group_size) ?? NaN);
+    if (vl !== undefined && isDim(vl) && isDim(inF) && indices.shape.length === 3 && isDim(indices.shape[1])) {
+      const bias = view.tensors.get('bias');
+      const o = unpaddedOut(view.path, indices.shape[1] * vl, vl, ctx, [bias && bias.shape.length === 1 ? bias.shape[0] : undefined, num(entry.out_features)]);
+      sizes = { in: inF, out: o.size };
+      assumed = o.assumed;
+    }
+  }
+  const c = layerConfig(entry, sizes);
   if (typeof c === 'string') return { unreadable: `its VPTQ config ${c}` };
   const misfit = checkShapes(view.tensors, c, centroids);
   if (misfit) return { unreadable: `VPTQ config says ${c.out}x${c.in} (vector ${c.vl}, ${c.nc} centroids${c.nrc > 0 ? `, ${c.nrc} residual` : ''}, ${c.groupNum} group(s) of ${c.groupSize}${c.outlierSize ? `, ${c.outlierSize} outlier columns` : ''}), but ${misfit}` };
@@ -61,6 +85,7 @@ export const vptq: Detector = (view, qc) => {
       ['weight_scale', 'VPTQ per-input-channel scale (enable_norm)'],
       ['weight_bias', 'VPTQ per-input-channel shift (enable_norm)'],
     ],
+    ...(assumed ? { assumed: [assumed] } : {}),
   };
 };
 
@@ -83,11 +108,11 @@ interface LayerConfig {
   packed: boolean;
 }
 
-/** A config_for_layers entry read, or what is wrong with it. */
-function layerConfig(e: Obj): LayerConfig | string {
+/** A config entry read, or what is wrong with it; `sizes`: the layer's own in/out features, for a shared entry. */
+function layerConfig(e: Obj, sizes?: { in: number; out: number }): LayerConfig | string {
   const pair = (v: unknown): [number, number] | undefined => (Array.isArray(v) && v.length === 2 && num(v[0]) !== undefined && num(v[1]) !== undefined ? [v[0], v[1]] : undefined);
-  const inF = num(e.in_features);
-  const out = num(e.out_features);
+  const inF = sizes ? sizes.in : num(e.in_features);
+  const out = sizes ? sizes.out : num(e.out_features);
   const vls = pair(e.vector_lens);
   const ncs = pair(e.num_centroids);
   const nrcs = pair(e.num_res_centroids) ?? [-1, -1];
