@@ -1,8 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, toReport, Checkpoint } from '../src/core';
-import { cli, fixture, readJson, safetensorsBytes, tempDir } from './helpers';
+import { openCheckpoint, toReport } from '../src/core';
+import { cli, fixture, readJson, tempDir } from './helpers';
+import { folder as writeFolder, moduleAt, stZeros, tensor } from './quant-helpers';
 
 /** scripts/fixtures/make_quant_aqlm.py: torch's count of each checkpoint's unquantized model. */
 interface QuantTruth {
@@ -15,38 +16,10 @@ interface QuantTruth {
 const truth = readJson<Record<string, QuantTruth>>(fixture('quant-aqlm', 'ground-truth.json'));
 const q = (name: string) => fixture('quant-aqlm', name);
 
-const tensor = (cp: Checkpoint, name: string) => {
-  const t = cp.tensors.find((x) => x.name === name);
-  assert.ok(t, `tensor ${name}`);
-  return t;
-};
-
-function moduleAt(cp: Checkpoint, p: string) {
-  let m = cp.modules;
-  for (const part of p.split('.')) {
-    const c = m.children.find((x) => x.name === part);
-    assert.ok(c, `module ${p} (no ${part} under ${m.path || 'root'})`);
-    m = c;
-  }
-  return m;
-}
-
-const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1 };
 
 /** A folder with a config.json (none when undefined) and a model.safetensors of zero-filled tensors. */
 function folder(dir: string, name: string, config: unknown, entries: [string, string, number[]][]): string {
-  const d = path.join(dir, name);
-  fs.mkdirSync(d, { recursive: true });
-  if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const [n, dtype, shape] of entries) {
-    const size = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
-    header[n] = { dtype, shape, data_offsets: [off, off + size] };
-    off += size;
-  }
-  fs.writeFileSync(path.join(d, 'model.safetensors'), safetensorsBytes(header, off));
-  return d;
+  return writeFolder(dir, name, config, stZeros(entries));
 }
 
 describe('AQLM, BitNet and VPTQ checkpoints count the unquantized model (fixtures packed by the published rules, truth from torch)', () => {

@@ -1,9 +1,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, toReport, Checkpoint, CheckpointError } from '../src/core';
+import { openCheckpoint, toReport, CheckpointError } from '../src/core';
 import { exportAs } from '../src/core/export';
-import { cli, fixture, readJson, safetensorsBytes, seededRandom, tempDir } from './helpers';
+import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
+import { folder, moduleAt, stZeros as st, tensor } from './quant-helpers';
 
 /** ExLlamaV2 (EXL2) and ExLlamaV3 (EXL3) checkpoints: scripts/fixtures/make_quant_exl.py. */
 interface ExlTruth {
@@ -18,35 +19,6 @@ interface ExlTruth {
 const truth = readJson<Record<string, ExlTruth>>(fixture('quant-exl', 'ground-truth.json'));
 const x = (name: string) => fixture('quant-exl', name);
 
-const tensor = (cp: Checkpoint, name: string) => {
-  const t = cp.tensors.find((e) => e.name === name);
-  assert.ok(t, `tensor ${name}`);
-  return t;
-};
-
-function moduleAt(cp: Checkpoint, p: string) {
-  let m = cp.modules;
-  for (const part of p.split('.')) {
-    const c = m.children.find((e) => e.name === part);
-    assert.ok(c, `module ${p} (no ${part} under ${m.path || 'root'})`);
-    m = c;
-  }
-  return m;
-}
-
-const BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8, I32: 4, I16: 2, U8: 1 };
-
-/** A safetensors file of zeros with these entries, in order (headers are what is read). */
-function st(entries: [string, string, number[]][]): Buffer {
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const [name, dtype, shape] of entries) {
-    const n = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
-    header[name] = { dtype, shape, data_offsets: [off, off + n] };
-    off += n;
-  }
-  return safetensorsBytes(header, off);
-}
 
 /** An EXL2 layer as AdaptiveGPTQ.pack writes it: `rows` q_weight rows for `inF` inputs in `groups` groups. */
 function exl2Layer(p: string, out: number, inF: number, rows: number, groups: number): [string, string, number[]][] {
@@ -66,14 +38,6 @@ function exl3Layer(p: string, out: number, inF: number, K: number): [string, str
     [`${p}.suh`, 'F16', [inF]],
     [`${p}.svh`, 'F16', [out]],
   ];
-}
-
-function folder(dir: string, name: string, config: unknown, weights: Buffer): string {
-  const d = path.join(dir, name);
-  fs.mkdirSync(d, { recursive: true });
-  if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
-  fs.writeFileSync(path.join(d, 'model.safetensors'), weights);
-  return d;
 }
 
 describe('EXL2 and EXL3 count the unquantized model (fixtures laid out by the quantizers\' rules, truth from torch)', () => {

@@ -5,8 +5,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, readCheckpoint, toReport, Checkpoint, CheckpointError } from '../src/core';
+import { openCheckpoint, readCheckpoint, toReport, CheckpointError } from '../src/core';
 import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
+import { folder, i64s, moduleAt, st, ST_BYTES, tensor } from './quant-helpers';
 
 interface Truth {
   torch: { parameters: number };
@@ -18,58 +19,6 @@ interface Truth {
 
 const truth = readJson<Record<string, Truth>>(fixture('quant-hqq', 'ground-truth.json'));
 const q = (name: string) => fixture('quant-hqq', name);
-
-const tensor = (cp: Checkpoint, name: string) => {
-  const t = cp.tensors.find((x) => x.name === name);
-  assert.ok(t, `tensor ${name}`);
-  return t;
-};
-
-function moduleAt(cp: Checkpoint, p: string) {
-  let m = cp.modules;
-  for (const part of p.split('.')) {
-    const c = m.children.find((x) => x.name === part);
-    assert.ok(c, `module ${p} (no ${part} under ${m.path || 'root'})`);
-    m = c;
-  }
-  return m;
-}
-
-/** A safetensors file with real data: entries in order, each with its bytes (zeros when omitted). */
-const ST_BYTES: Record<string, number> = { F32: 4, F16: 2, I64: 8, I32: 4, I8: 1, U8: 1, F8_E4M3: 1 };
-function st(entries: { name: string; dtype: string; shape: number[]; data?: Buffer }[]): Buffer {
-  const header: Record<string, unknown> = {};
-  const blobs: Buffer[] = [];
-  let off = 0;
-  for (const e of entries) {
-    const n = e.shape.reduce((a, b) => a * b, 1) * ST_BYTES[e.dtype];
-    const data = e.data ?? Buffer.alloc(n);
-    assert.strictEqual(data.length, n, `${e.name}: ${data.length} bytes for ${n}`);
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + n] };
-    blobs.push(data);
-    off += n;
-  }
-  let h = JSON.stringify(header);
-  while (Buffer.byteLength(h) % 8) h += ' ';
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(h)));
-  return Buffer.concat([len, Buffer.from(h), ...blobs]);
-}
-
-function i64s(...xs: number[]): Buffer {
-  const b = Buffer.alloc(8 * xs.length);
-  xs.forEach((x, i) => b.writeBigInt64LE(BigInt(x), 8 * i));
-  return b;
-}
-
-/** A folder with a config.json (unless undefined) and a model.safetensors. */
-function folder(dir: string, name: string, config: unknown, weights: Buffer): string {
-  const d = path.join(dir, name);
-  fs.mkdirSync(d, { recursive: true });
-  if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
-  fs.writeFileSync(path.join(d, 'model.safetensors'), weights);
-  return d;
-}
 
 /** An HQQ layer's tensors as HQQLinear.state_dict writes them, for `l` ([out, in], axis 1, 4-bit unless said). */
 function hqqLayer(l: string, out: number, inF: number, g: number, o: { rows?: number; shape?: Buffer; scaleRows?: number } = {}) {

@@ -1,12 +1,13 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { analyze, openCheckpoint, readCheckpoint, toReport, Checkpoint, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
+import { analyze, openCheckpoint, readCheckpoint, toReport, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
 import { exportAs } from '../src/core/export';
 import { declaredCount } from '../src/core/declared';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
+import { folder, i64s, moduleAt, st, tensor } from './quant-helpers';
 
 interface QuantTruth {
   torch: { parameters: number };
@@ -21,59 +22,6 @@ interface QuantTruth {
 
 const truth = readJson<Record<string, QuantTruth>>(fixture('quant', 'ground-truth.json'));
 const q = (name: string) => fixture('quant', name);
-
-/** A safetensors file with real data: entries in order, each with its bytes (zeros when omitted). */
-const ST_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U32: 4, F8_E4M3: 1 };
-function st(entries: { name: string; dtype: string; shape: number[]; data?: Buffer }[], metadata?: Record<string, string>): Buffer {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  const blobs: Buffer[] = [];
-  let off = 0;
-  for (const e of entries) {
-    const n = e.shape.reduce((a, b) => a * b, 1) * ST_BYTES[e.dtype];
-    const data = e.data ?? Buffer.alloc(n);
-    assert.strictEqual(data.length, n, `${e.name}: ${data.length} bytes for ${n}`);
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + n] };
-    blobs.push(data);
-    off += n;
-  }
-  let h = JSON.stringify(header);
-  while (Buffer.byteLength(h) % 8) h += ' ';
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(h)));
-  return Buffer.concat([len, Buffer.from(h), ...blobs]);
-}
-
-function i64s(...xs: number[]): Buffer {
-  const b = Buffer.alloc(8 * xs.length);
-  xs.forEach((x, i) => b.writeBigInt64LE(BigInt(x), 8 * i));
-  return b;
-}
-
-/** A folder with a config.json and a model.safetensors. */
-function folder(dir: string, name: string, config: unknown, weights: Buffer): string {
-  const d = path.join(dir, name);
-  fs.mkdirSync(d, { recursive: true });
-  if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
-  fs.writeFileSync(path.join(d, 'model.safetensors'), weights);
-  return d;
-}
-
-const tensor = (cp: Checkpoint, name: string) => {
-  const t = cp.tensors.find((x) => x.name === name);
-  assert.ok(t, `tensor ${name}`);
-  return t;
-};
-
-function moduleAt(cp: Checkpoint, p: string) {
-  let m = cp.modules;
-  for (const part of p.split('.')) {
-    const c = m.children.find((x) => x.name === part);
-    assert.ok(c, `module ${p} (no ${part} under ${m.path || 'root'})`);
-    m = c;
-  }
-  return m;
-}
 
 describe('quantized checkpoints count the unquantized model (fixtures packed by the published rules, truth from torch)', () => {
   for (const [name, t] of Object.entries(truth)) {
