@@ -10,14 +10,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { openCheckpoint, readCheckpoint, toReport } from '../src/core';
 import { nodeFileAccess } from '../src/core/access';
-import { ByteSource, MemoryByteSource } from '../src/core/bytes';
+import { MemoryByteSource } from '../src/core/bytes';
 import { EDITOR_PATTERNS, EXTENSIONS, isWeightFileName, pickFormat, pickInFolder } from '../src/core/formats';
 import { readPytorch } from '../src/core/formats/pytorch';
 import { decideRole, siblingsOf } from '../src/core/roles';
 import { tensorRecord } from '../src/core/tensor-record';
 import { checkCounts, checkTensors, CountsTruth, TensorTruth } from './pytorch-truth';
 import { canonicalShared, fixture, flipBytes, readJson, readsOrRefuses, rejectsWith, seededRandom, tempDir } from './helpers';
-import { cat, tarOf } from './tar-builder';
+import { cat, Recording, tarOf } from './tar-builder';
 
 interface NemoTruth extends CountsTruth {
   torchParameters: number;
@@ -35,26 +35,6 @@ const GT = readJson<{ fixtures: Record<string, NemoTruth> }>(fixture('nemo', 'gr
 const nemo = (name: string) => fixture('nemo', name);
 const ctxFor = (name: string) => ({ access: nodeFileAccess, path: `/virtual/${name}`, root: '/virtual' });
 const enc = new TextEncoder();
-
-/** A memory source that records every range read. */
-class Recording implements ByteSource {
-  readonly reads: [number, number][] = [];
-  private readonly inner: MemoryByteSource;
-  constructor(readonly name: string, bytes: Uint8Array) {
-    this.inner = new MemoryByteSource(name, bytes);
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get bytesRead(): number {
-    return this.inner.bytesRead;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    this.reads.push([offset, length]);
-    return this.inner.read(offset, length);
-  }
-  async close(): Promise<void> {}
-}
 
 async function readBytes(name: string, bytes: Uint8Array) {
   return readPytorch(new MemoryByteSource(name, bytes), ctxFor(name));

@@ -6,14 +6,14 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { readCheckpoint } from '../src/core';
-import { ByteSource, MemoryByteSource } from '../src/core/bytes';
+import { MemoryByteSource } from '../src/core/bytes';
 import { nodeFileAccess } from '../src/core/access';
 import { pickFormat } from '../src/core/formats';
 import { readPytorch } from '../src/core/formats/pytorch';
 import { checkCounts, checkTensors, checkTree, TensorTruth, TreeTruth } from './pytorch-truth';
 import { fixture, flipBytes, readJson, readsOrRefuses, rejectsWith, seededRandom } from './helpers';
 import { dumps, g, op, ops, tuple } from './pickle-builder';
-import { cat, tarOf } from './tar-builder';
+import { cat, Recording, tarOf } from './tar-builder';
 
 interface TarTruth {
   format: string;
@@ -29,26 +29,6 @@ interface TarTruth {
 const GT = readJson<{ fixtures: Record<string, TarTruth> }>(fixture('pytorch-tar', 'ground-truth.json'));
 const pt = (name: string) => fixture('pytorch-tar', name);
 const ctxFor = (name: string) => ({ access: nodeFileAccess, path: `/virtual/${name}`, root: '/virtual' });
-
-/** A memory source that records every range read. */
-class Recording implements ByteSource {
-  readonly reads: [number, number][] = [];
-  private readonly inner: MemoryByteSource;
-  constructor(readonly name: string, bytes: Uint8Array) {
-    this.inner = new MemoryByteSource(name, bytes);
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get bytesRead(): number {
-    return this.inner.bytesRead;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    this.reads.push([offset, length]);
-    return this.inner.read(offset, length);
-  }
-  async close(): Promise<void> {}
-}
 
 const enc = new TextEncoder();
 

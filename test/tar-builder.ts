@@ -2,6 +2,7 @@
  * Tar archives for tests, laid out as Python's tarfile lays out a ustar archive: a 512-byte header
  * per member (octal fields, checksum), its data padded to 512 bytes, two empty blocks at the end.
  */
+import { ByteSource, MemoryByteSource } from '../src/core/bytes';
 
 const enc = new TextEncoder();
 
@@ -44,4 +45,24 @@ export function cat(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** A memory source that records every range read. */
+export class Recording implements ByteSource {
+  readonly reads: [number, number][] = [];
+  private readonly inner: MemoryByteSource;
+  constructor(readonly name: string, bytes: Uint8Array) {
+    this.inner = new MemoryByteSource(name, bytes);
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get bytesRead(): number {
+    return this.inner.bytesRead;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    this.reads.push([offset, length]);
+    return this.inner.read(offset, length);
+  }
+  async close(): Promise<void> {}
 }
