@@ -600,6 +600,16 @@ export class GraphIndex {
    * output nothing reads (a graph output), is data; so is anything past the walk's limits.
    */
   onlySettingsOrState(value: string): boolean {
+    return this.everyUseEndsIn(value, (n, slot) => !!(SETTING_SLOTS.get(n.opType)?.includes(slot) || STATE_SLOTS.get(n.opType)?.includes(slot)));
+  }
+
+  /**
+   * Whether every path of uses from `value`, through the ops that pass a tensor on (PASS_THROUGH,
+   * at most MAX_PASS_DEPTH of them, RESOLVE_BUDGET steps in all), ends in a node input `ends`
+   * accepts. A value nothing reads, a pass-through output nothing reads (a graph output), an op of
+   * another domain, any other input, or a walk past its limits: false.
+   */
+  private everyUseEndsIn(value: string, ends: (n: GraphNode, slot: number, node: number) => boolean): boolean {
     const stack: [string, number][] = [[value, 0]];
     let budget = RESOLVE_BUDGET;
     while (stack.length) {
@@ -610,7 +620,7 @@ export class GraphIndex {
       for (const c of cs) {
         const n = this.nodes[c.node];
         if (!isDefaultDomain(n.domain)) return false;
-        if (SETTING_SLOTS.get(n.opType)?.includes(c.slot) || STATE_SLOTS.get(n.opType)?.includes(c.slot)) continue;
+        if (ends(n, c.slot, c.node)) continue;
         const pass = PASS_THROUGH.get(n.opType);
         const outs = n.outputs.filter((o) => o !== '');
         if (!pass || (pass !== 'all' && !pass.includes(c.slot)) || depth >= MAX_PASS_DEPTH || !outs.length) return false;
@@ -755,33 +765,15 @@ export class GraphIndex {
    */
   normFiller(h: HeldTensor): boolean {
     if (h.kind !== 'constant' || h.node === undefined || !isTorchConstant(this.nodes[h.node])) return false;
-    const stack: [string, number][] = [[h.value, 0]];
-    let budget = RESOLVE_BUDGET;
     let norm = false;
-    while (stack.length) {
-      if (budget-- <= 0) return false;
-      const [v, depth] = stack.pop()!;
-      const cs = this.directConsumers(v);
-      if (!cs.length) return false;
-      for (const c of cs) {
-        const n = this.nodes[c.node];
-        if (!isDefaultDomain(n.domain)) return false;
-        if (NORM_OPS.has(n.opType) && (c.slot === 1 || c.slot === 2)) {
-          norm = true;
-          continue;
-        }
-        if ((n.opType === 'Mul' || n.opType === 'Add') && (this.groupNormScope(c.node) || this.normScope(c.node))) {
-          norm = true;
-          continue;
-        }
-        if (SETTING_SLOTS.get(n.opType)?.includes(c.slot)) continue;
-        const pass = PASS_THROUGH.get(n.opType);
-        const outs = n.outputs.filter((o) => o !== '');
-        if (!pass || (pass !== 'all' && !pass.includes(c.slot)) || depth >= MAX_PASS_DEPTH || !outs.length) return false;
-        for (const o of outs) stack.push([o, depth + 1]);
+    const ends = (n: GraphNode, slot: number, node: number): boolean => {
+      if ((NORM_OPS.has(n.opType) && (slot === 1 || slot === 2)) || ((n.opType === 'Mul' || n.opType === 'Add') && (this.groupNormScope(node) || this.normScope(node)))) {
+        norm = true;
+        return true;
       }
-    }
-    return norm;
+      return !!SETTING_SLOTS.get(n.opType)?.includes(slot);
+    };
+    return this.everyUseEndsIn(h.value, ends) && norm;
   }
 
   /** Forget a norm's filler (see normFiller), keeping its shape: a GroupNorm's says its number of groups. */
