@@ -1,9 +1,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as path from 'path';
 import { openCheckpoint, toReport } from '../src/core';
 import { cli, fixture, readJson, tempDir } from './helpers';
-import { folder as writeFolder, moduleAt, stZeros, tensor } from './quant-helpers';
+import { editedCopy, folder as writeFolder, moduleAt, stZeros, tensor } from './quant-helpers';
 
 /** scripts/fixtures/make_quant_aqlm.py: torch's count of each checkpoint's unquantized model. */
 interface QuantTruth {
@@ -218,15 +217,7 @@ describe('VPTQ layers', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** A copy of fixture `name` with its config.json changed by `edit`. */
-  function variant(name: string, to: string, edit: (cfg: Record<string, unknown>) => void): string {
-    const d = path.join(dir, to);
-    fs.mkdirSync(d, { recursive: true });
-    fs.copyFileSync(path.join(q(name), 'model.safetensors'), path.join(d, 'model.safetensors'));
-    const cfg = readJson<Record<string, unknown>>(path.join(q(name), 'config.json'));
-    edit(cfg);
-    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
-    return d;
-  }
+  const variant = (name: string, to: string, edit: (cfg: Record<string, unknown>) => void) => editedCopy(q(name), dir, to, edit);
 
   it('indices are the parameter with the shape config_for_layers gives; codebooks, permutation and norm are quantization state of the layer', async () => {
     const cp = await openCheckpoint(q('vptq-v8-k256-r16'));

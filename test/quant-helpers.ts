@@ -6,7 +6,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Checkpoint } from '../src/core';
-import { safetensorsBytes } from './helpers';
+import { readJson, safetensorsBytes } from './helpers';
 
 /** Bytes per element of the safetensors dtypes the tests write. */
 export const ST_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U32: 4, F8_E4M3: 1 };
@@ -58,6 +58,13 @@ export function folder(dir: string, name: string, config: unknown, weights: Buff
   if (config !== undefined) fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
   fs.writeFileSync(path.join(d, 'model.safetensors'), weights);
   return d;
+}
+
+/** A copy of the checkpoint folder `from` (its model.safetensors) at `dir/to`, its config.json changed by `edit`. */
+export function editedCopy(from: string, dir: string, to: string, edit: (cfg: Record<string, unknown>) => void): string {
+  const cfg = readJson<Record<string, unknown>>(path.join(from, 'config.json'));
+  edit(cfg);
+  return folder(dir, to, cfg, fs.readFileSync(path.join(from, 'model.safetensors')));
 }
 
 export function tensor(cp: Checkpoint, name: string) {

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { openCheckpoint, readCheckpoint, toReport, CheckpointError } from '../src/core';
 import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
-import { folder, i64s, moduleAt, st, ST_BYTES, tensor } from './quant-helpers';
+import { editedCopy, folder, i64s, moduleAt, st, ST_BYTES, tensor } from './quant-helpers';
 
 interface Truth {
   torch: { parameters: number };
@@ -107,12 +107,7 @@ describe('HQQ layers', () => {
   });
 
   it('without quantization_config: read from the layout (the `shape` tensors beside W_q are still read), with a warning', async () => {
-    const d = path.join(dir, 'no-config');
-    fs.mkdirSync(d);
-    fs.copyFileSync(path.join(q('hqq-4bit-g64'), 'model.safetensors'), path.join(d, 'model.safetensors'));
-    const cfg = readJson(path.join(q('hqq-4bit-g64'), 'config.json'));
-    delete cfg.quantization_config;
-    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
+    const d = editedCopy(q('hqq-4bit-g64'), dir, 'no-config', (cfg) => delete cfg.quantization_config);
     const r = toReport(await openCheckpoint(d));
     assert.strictEqual(r.parameters.unique, truth['hqq-4bit-g64'].torch.parameters);
     assert.deepStrictEqual([r.quantization?.method, r.quantization?.bits, r.quantization?.groupSize, r.quantization?.declaredBy], ['hqq', 4, 64, 'tensor layout (no config)']);

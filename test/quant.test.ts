@@ -7,7 +7,7 @@ import { declaredCount } from '../src/core/declared';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
-import { folder, i64s, moduleAt, st, tensor } from './quant-helpers';
+import { editedCopy, folder, i64s, moduleAt, st, tensor } from './quant-helpers';
 
 interface QuantTruth {
   torch: { parameters: number };
@@ -698,15 +698,7 @@ describe('compressed-tensors sparse layers and GPTQModel dynamic overrides', () 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** A copy of fixture `name` with its quantization_config changed by `edit`. */
-  function variant(name: string, to: string, edit: (qc: Record<string, unknown>) => void): string {
-    const d = path.join(dir, to);
-    fs.mkdirSync(d, { recursive: true });
-    fs.copyFileSync(path.join(q(name), 'model.safetensors'), path.join(d, 'model.safetensors'));
-    const cfg = readJson<Record<string, Record<string, unknown>>>(path.join(q(name), 'config.json'));
-    edit(cfg.quantization_config);
-    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
-    return d;
-  }
+  const variant = (name: string, to: string, edit: (qc: Record<string, unknown>) => void) => editedCopy(q(name), dir, to, (cfg) => edit(cfg.quantization_config as Record<string, unknown>));
 
   it('a 2:4 layer is its dense shape, read from `shape`; compressed is the parameter, bitmask and shape quantization state', async () => {
     const cp = await openCheckpoint(q('ct-sparse24'));
