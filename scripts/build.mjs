@@ -6,6 +6,7 @@ import * as esbuild from 'esbuild';
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, copyFileSync } from 'fs';
 import * as path from 'path';
+import { buildChunked } from './cli-chunks.mjs';
 
 const watch = process.argv.includes('--watch');
 const PNG_FONTS = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf', 'DejaVuSansMono-Oblique.ttf'];
@@ -21,16 +22,18 @@ const node = {
   logLevel: 'warning',
 };
 
-// The CLI is four files (issue 11, start-up): dist/cli.js, which bin/weightscope.js requires, is
-// small and answers --version by itself; it loads dist/cli-diff.js for `weightscope diff` and
+// The CLI (issue 11, start-up): dist/cli.js, which bin/weightscope.js requires, is small and
+// answers --version by itself; it loads dist/cli-diff.js for `weightscope diff` and
 // dist/cli-main.js, the command, for the rest. The export registry (SVG, PNG, map, Markdown,
 // Mermaid), which the command requires only when a format is named, is dist/cli-export.js. The
 // command's bundle is read and parsed on every run: what it does not need stays out of it (each
-// ~100 KB costs ~5 ms), and it is built without whitespace and comments (names are kept; the
-// source map still maps it in development builds). dist/cli.js loads the command's and diff's
-// bundles with the V8 code caches written after bundling (src/cli/bundles.ts). The diff and
-// export bundles each hold their own copy of the core modules they use: nothing crosses between
-// bundles but plain data (a Checkpoint, argv) and ExportError, which the command recognises by
+// ~100 KB costs ~5 ms). Code only some inputs need is in chunks of the command's bundle
+// (CLI_CHUNKS, scripts/cli-chunks.mjs), loaded when first required, which share its modules. All
+// are built without whitespace and comments (names are kept; the source map still maps them in
+// development builds). dist/cli.js loads the command's and diff's bundles, and the chunks, with
+// the V8 code caches written after bundling (src/cli/bundles.ts). The diff and export bundles
+// each hold their own copy of the core modules they use: nothing crosses between them and the
+// command but plain data (a Checkpoint, argv) and ExportError, which the command recognises by
 // its name.
 const CLI_BUNDLES = { 'src/cli/diff.ts': './cli-diff.js', 'src/core/export/index.ts': './cli-export.js' };
 const cliBundles = {
@@ -45,9 +48,17 @@ const cliBundles = {
   },
 };
 const cli = { ...node, minifyWhitespace: true };
+// Chunks of the command's bundle, each loaded the first time the command needs it
+// (scripts/cli-chunks.mjs): the source reaches each entry only through require() in a function.
+const CLI_CHUNKS = {
+  'src/core/formats/onnx-read.ts': 'cli-onnx.js',
+  'src/core/formats/gguf-read.ts': 'cli-gguf.js',
+  'src/core/formats/dcp-read.ts': 'cli-dcp.js',
+  'src/core/quant/index.ts': 'cli-quant.js',
+  'src/core/remote/index.ts': 'cli-remote.js',
+};
 const builds = [
   { ...node, entryPoints: ['src/cli/launch.ts'], outfile: 'dist/cli.js' },
-  { ...cli, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli-main.js', plugins: [cliBundles] },
   { ...cli, entryPoints: ['src/cli/diff.ts'], outfile: 'dist/cli-diff.js' },
   { ...cli, entryPoints: ['src/core/export/index.ts'], outfile: 'dist/cli-export.js' },
 ];
@@ -87,9 +98,14 @@ for (const f of PNG_FONTS) copyFileSync(`node_modules/dejavu-fonts-ttf/ttf/${f}`
 copyFileSync('node_modules/dejavu-fonts-ttf/LICENSE', 'dist/fonts/LICENSE');
 
 if (watch) {
+  // Watching, the command is one bundle (its chunks' code inline, initialised when required).
+  builds.push({ ...cli, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli-main.js', plugins: [cliBundles] });
   for (const b of builds) (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  await Promise.all([
+    ...builds.map((b) => esbuild.build(b)),
+    buildChunked({ base: cli, entry: 'src/cli/main.ts', outfile: 'dist/cli-main.js', chunks: CLI_CHUNKS, separate: CLI_BUNDLES }),
+  ]);
   // The command's code caches (src/cli/bundles.ts), made by running it with this Node. Without
   // them the command is the same, only slower to start: a failure here is a warning.
   const cache = spawnSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: ['ignore', 'ignore', 'inherit'] });

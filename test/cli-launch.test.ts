@@ -92,12 +92,76 @@ describe('CLI start-up', () => {
     });
 
     it("the build's caches are used by this Node", function () {
-      for (const name of ['cli-main.js', 'cli-diff.js']) {
+      for (const name of ['cli-main.js', 'cli-diff.js', 'cli-onnx.js', 'cli-gguf.js', 'cli-dcp.js', 'cli-quant.js']) {
         const file = path.join(REPO, 'dist', name);
         if (!fs.existsSync(file)) this.skip();
         const code = `process.stdout.write(require(${JSON.stringify(BUNDLES)}).loadBundle(${JSON.stringify(file)}).cache)`;
         const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
         assert.strictEqual(r.stdout, 'used', `dist/${name}: its cache is ${r.stdout || r.stderr} (npm run build writes it; a watch build leaves it stale)`);
+      }
+    });
+  });
+
+  describe('chunks (scripts/cli-chunks.mjs, src/cli/bundles.ts)', () => {
+    const BUNDLES = path.join(REPO, 'out', 'src', 'cli', 'bundles.js');
+    const run = (dir: string, code: string) => {
+      const r = spawnSync(process.execPath, ['-e', `const b = require(${JSON.stringify(BUNDLES)}); ${code}`], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+
+    it('a module another file owns is that file\'s, loaded on first use, one instance for all', () => {
+      // What cli-chunks.mjs writes: the command's bundle owns `errors`, a chunk owns `reader` and
+      // imports `errors` from the command's bundle; the command requires the chunk in a function.
+      const dir = tempDir('ws-chunks-');
+      fs.writeFileSync(path.join(dir, 'cli-main.js'), [
+        '"use strict";',
+        'class CheckpointError extends Error {}',
+        'const errors = { CheckpointError };',
+        'exports.__ws = { "src/core/errors.ts": errors };',
+        'exports.reader = () => require("ws:cli-x.js:src/reader.ts");',
+        'exports.read = () => { try { exports.reader().read(); } catch (e) { return e instanceof CheckpointError ? "same class" : "other class"; } };',
+        '',
+      ].join('\n'));
+      fs.writeFileSync(path.join(dir, 'cli-x.js'), [
+        '"use strict";',
+        'const errors = require("ws:cli-main.js:src/core/errors.ts");',
+        'exports.__ws = { "src/reader.ts": { read() { throw new errors.CheckpointError("bad"); } } };',
+        '',
+      ].join('\n'));
+      const main = JSON.stringify(path.join(dir, 'cli-main.js'));
+      const r = run(dir, `const m = b.loadBundle(${main}).exports; const before = b.loadedBundles(); process.stdout.write(JSON.stringify([before, m.read(), b.loadedBundles()]))`);
+      assert.strictEqual(r.status, 0, r.stderr);
+      assert.deepStrictEqual(JSON.parse(r.stdout), [['cli-main.js'], 'same class', ['cli-main.js', 'cli-x.js']]);
+      // A chunk from another build, without the module asked for: an error naming both, not undefined.
+      fs.writeFileSync(path.join(dir, 'cli-x.js'), '"use strict";\nexports.__ws = {};\n');
+      const stale = run(dir, `b.loadBundle(${main}).exports.reader()`);
+      assert.notStrictEqual(stale.status, 0);
+      assert.match(stale.stderr, /cli-x\.js does not hold src\/reader\.ts: the command's bundles in .* come from different builds \(run npm run build\)/);
+    });
+
+    it('each input loads the chunks its format needs, and prints what the unbundled command prints', function () {
+      if (!fs.existsSync(path.join(REPO, 'dist', 'cli-main.js'))) this.skip();
+      this.timeout(120_000);
+      const launch = path.join(REPO, 'dist', 'cli.js');
+      const cases: [string, string[]][] = [
+        [fixture('safetensors', 'gpt2-tied'), []],
+        [fixture('pytorch', 'gpt2-tied.pt'), []],
+        [fixture('nemo', 'asr.nemo'), []],
+        [fixture('onnx', 'tiny-gpt2.onnx'), ['cli-onnx.js']],
+        [fixture('gguf', 'tiny-llama.gguf'), ['cli-gguf.js', 'cli-quant.js']],
+        [fixture('dcp', 'titan'), ['cli-dcp.js']],
+        [fixture('quant', 'fp8-block'), ['cli-quant.js']],
+      ];
+      for (const [input, chunks] of cases) {
+        for (const args of [[input], [input, '--json']]) {
+          const code = `const c = require(${JSON.stringify(launch)}); c.main(${JSON.stringify(args)}).then((code) => process.stderr.write('@@' + code + ' ' + JSON.stringify(c.loadedBundles())))`;
+          const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+          const m = /@@(\d+) (.*)$/.exec(r.stderr);
+          assert.ok(m, `${args.join(' ')}: ${r.stderr}`);
+          assert.deepStrictEqual(JSON.parse(m[2]).sort(), ['cli-main.js', ...chunks].sort(), args.join(' '));
+          const unbundled = cli(...args);
+          assert.deepStrictEqual({ status: Number(m[1]), stdout: r.stdout }, { status: unbundled.status, stdout: unbundled.stdout }, args.join(' '));
+        }
       }
     });
   });

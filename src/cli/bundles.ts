@@ -37,6 +37,9 @@ const LENGTH_BYTES = 4;
 /** The scripts loaded in this process, whose caches saveCodeCaches() writes. */
 const loaded: { file: string; bytes: Buffer; script: vm.Script }[] = [];
 
+/** The bundles loaded in this process, by file: what `ws:` requires resolve against. */
+const modules = new Map<string, { exports: unknown }>();
+
 /** Where the cache of the bundle `file` is. */
 export function cacheFileOf(file: string): string {
   return `${file}.cache`;
@@ -60,18 +63,57 @@ export function loadBundle<T>(file: string): LoadedBundle<T> {
   loaded.push({ file, bytes, script });
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeRequire, module: { exports: unknown }, filename: string, dirname: string) => void;
   const mod = { exports: {} as T };
-  wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+  modules.set(file, mod);
+  wrapper.call(mod.exports, mod.exports, requireFor(file), mod, file, path.dirname(file));
   return { exports: mod.exports, cache };
 }
 
 /**
- * Writes the cache of each bundle loaded in this process, with the bytecode of every function
- * its runs have compiled so far (the build calls it after running the command); returns the files.
+ * The files loaded in this process, by name (`cli-main.js`, `cli-onnx.js`): which chunks a
+ * command needed.
  */
-export function saveCodeCaches(): string[] {
+export function loadedBundles(): string[] {
+  return loaded.map((b) => path.basename(b.file));
+}
+
+/**
+ * `require` for a bundle's code: Node's, except for `ws:<file>:<module>`, a module another file of
+ * the same build owns (scripts/cli-chunks.mjs), which loads that file the first time.
+ */
+function requireFor(file: string): NodeRequire {
+  const node = createRequire(file);
+  const dir = path.dirname(file);
+  const req = ((id: string) => (id.startsWith('ws:') ? moduleOf(dir, id) : node(id))) as NodeRequire;
+  return Object.assign(req, { resolve: node.resolve, cache: node.cache, main: node.main, extensions: node.extensions });
+}
+
+function moduleOf(dir: string, id: string): unknown {
+  const colon = id.indexOf(':', 3);
+  const name = id.slice(3, colon);
+  const key = id.slice(colon + 1);
+  const file = path.join(dir, name);
+  let mod = modules.get(file);
+  if (!mod) {
+    loadBundle(file);
+    mod = modules.get(file)!;
+  }
+  const registry = (mod.exports as { __ws?: Record<string, unknown> }).__ws;
+  if (!registry || !Object.prototype.hasOwnProperty.call(registry, key)) {
+    throw new Error(`${name} does not hold ${key}: the command's bundles in ${dir} come from different builds (run npm run build)`);
+  }
+  return registry[key];
+}
+
+/**
+ * Writes the cache of each bundle loaded in this process, with the bytecode of every function
+ * its runs have compiled so far (the build calls it after running the command), except the caches
+ * in `except`; returns the files.
+ */
+export function saveCodeCaches(except: readonly string[] = []): string[] {
   const written: string[] = [];
   for (const { file, bytes, script } of loaded) {
     const out = cacheFileOf(file);
+    if (except.includes(out)) continue;
     const length = Buffer.alloc(LENGTH_BYTES);
     length.writeUInt32LE(bytes.length);
     // Written whole, then renamed: a build stopped half way leaves no torn cache behind (V8 checks a

@@ -9,7 +9,7 @@ import { loadBundle } from './bundles';
 import { writeOut } from './pipe';
 import { VERSION } from './version';
 
-export { saveCodeCaches } from './bundles';
+export { loadedBundles, saveCodeCaches } from './bundles';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') {

@@ -6,7 +6,7 @@ import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, sameDims,
 import { dtypeInfo } from './dtypes';
 import { Inference, inferLayer, InferenceContext } from './infer';
 import { annotate, complete, storedCount } from './logical';
-import { StoredCount } from './quant';
+import type { StoredCount } from './quant';
 import {
   Checkpoint,
   Counts,

@@ -2,8 +2,9 @@
  * Canonical dtype names. We name dtypes as PyTorch does (without the `torch.` prefix) so that
  * one checkpoint reads the same whatever its format; the format's own name is kept beside it.
  * Block-quantized formats (GGUF) keep their own names (`Q4_K`...). Each format module maps its
- * own dtype names to these (safetensors.ts `SAFETENSORS_DTYPES`, gguf.ts `GGML_TYPES`, onnx.ts
- * `ONNX_TYPES`) and registers the dtypes only it has (registerDtype).
+ * own dtype names to these (safetensors.ts `SAFETENSORS_DTYPES`, gguf-types.ts `GGML_TYPES`,
+ * onnx-read.ts `ONNX_TYPES`) and registers the dtypes only it has (registerDtype, when the
+ * registry loads: gguf-types.ts, onnx.ts), so that every dtype is known before any file is read.
  */
 export interface DtypeInfo {
   /** Bits per element; fractional for block-quantized types (bytes per block * 8 / block). */

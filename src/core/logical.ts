@@ -9,7 +9,11 @@ import { declaredCount } from './declared';
 import { isFloating } from './dtypes';
 import { Checkpoint, DeclaredCount, RawCheckpoint, Tensor, Warning } from './model';
 import { exact } from './numbers';
-import { annotateQuantization, QuantAnnotations, quantizationSummary, StoredCount } from './quant';
+import type { QuantAnnotations, StoredCount } from './quant';
+import { mayBeQuantized } from './quant/trigger';
+
+/** The quantization detectors, loaded for checkpoints that may be quantized (quant/trigger.ts). */
+const quantModule = () => require('./quant') as typeof import('./quant');
 
 export interface Annotations {
   adapter?: AdapterAnnotations;
@@ -22,14 +26,14 @@ export interface Annotations {
 /** Before sharing and the tree: adapter names and roles, quantized layers' roles and logical shapes. */
 export function annotate(raw: RawCheckpoint, tensors: Tensor[], warnings: Warning[]): Annotations {
   const adapter = annotateAdapter(raw, tensors, warnings);
-  const quant = annotateQuantization(raw, tensors, warnings);
+  const quant = mayBeQuantized(raw, tensors) ? quantModule().annotateQuantization(raw, tensors, warnings) : undefined;
   const declared = declaredCount(raw);
   return { ...(adapter ? { adapter } : {}), ...(quant ? { quant } : {}), ...(declared ? { declared } : {}), ...(raw.sidecars ? { sidecars: raw.sidecars } : {}) };
 }
 
 /** For the tree, when the checkpoint is quantized: which tensors its stored figures count. */
 export function storedCount(ann: Annotations): StoredCount | undefined {
-  return ann.quant ? new StoredCount(ann.quant.gguf !== undefined) : undefined;
+  return ann.quant ? new (quantModule().StoredCount)(ann.quant.gguf !== undefined) : undefined;
 }
 
 /** After the tree: adapted module types, the scheme, declared totals. */
@@ -41,7 +45,7 @@ export function complete(cp: Checkpoint, ann: Annotations): void {
     if (ann.adapter.prefix) cp.prefixes = [...(cp.prefixes ?? []), ann.adapter.prefix];
   }
   if (ann.quant) {
-    const q = quantizationSummary(ann.quant, cp.tensors, cp.parameters.unique);
+    const q = quantModule().quantizationSummary(ann.quant, cp.tensors, cp.parameters.unique);
     if (q) cp.quantization = q;
   }
   if (ann.declared) {

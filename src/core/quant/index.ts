@@ -32,6 +32,7 @@ import { hqq } from './hqq';
 import { mlx } from './mlx';
 import { mxfp4Pairs } from './mxfp4';
 import { quanto } from './quanto';
+import { mayBeQuantized } from './trigger';
 import { vptq } from './vptq';
 import { dtypeInfo } from '../dtypes';
 
@@ -65,9 +66,6 @@ const DETECTORS: [string, Detector][] = [
   ['vptq', vptq],
 ];
 
-/** Local names that only a quantized layout has: cheap test before grouping 100,000 tensors. */
-const TRIGGER = /(^|\.)(qweight|qzeros|weight_packed|weight_scale|weight_scale_inv|weight_scales|SCB|B|scales|absmax|q_weight|trellis|codes|indices|W_q|_data|_scale|[A-Za-z0-9_]+_blocks)$|\.quant_state\./;
-
 /**
  * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
  * Returns undefined, touching nothing, for a checkpoint that is not quantized.
@@ -77,8 +75,8 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     const gguf = ggufScheme(raw, tensors);
     return gguf ? { layers: [], packed: [], flexible: [], gguf } : undefined;
   }
+  if (!mayBeQuantized(raw, tensors)) return undefined;
   const qc = findQuantConfig(raw);
-  if (!qc && !tensors.some((t) => TRIGGER.test(t.name) || t.dtype.startsWith('float8_'))) return undefined;
 
   const layers = new LayerGroups(tensors);
   const ctx: DetectContext = { payloads: raw.payloads ?? {}, config: raw.config };
