@@ -10,7 +10,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { cli, fixture, REPO, tempDir } from './helpers';
+import { cli, fixture, REPO, safetensorsBytes, tempDir } from './helpers';
 import { cacheFileOf } from '../src/cli/bundles';
 import { EXPORT_FORMATS } from '../src/core/export';
 
@@ -163,6 +163,73 @@ describe('CLI start-up', () => {
           assert.deepStrictEqual({ status: Number(m[1]), stdout: r.stdout }, { status: unbundled.status, stdout: unbundled.stdout }, args.join(' '));
         }
       }
+    });
+  });
+
+  describe('a large model runs in a worker thread (src/cli/launch.ts)', () => {
+    const launch = path.join(REPO, 'dist', 'cli.js');
+    /** A sharded safetensors model of `n` one-element tensors with long names, and its index. */
+    const model = (n: number, missingShard = false): string => {
+      const dir = tempDir('ws-large-');
+      const weightMap: Record<string, string> = {};
+      for (let shard = 0; shard < 2; shard++) {
+        const file = `model-0000${shard + 1}-of-00002.safetensors`;
+        const header: Record<string, unknown> = {};
+        for (let i = shard; i < n; i += 2) {
+          const name = `model.encoder.layers.${i}.attention_block.output_projection.low_rank_adapter.scale`;
+          header[name] = { dtype: 'F32', shape: [1], data_offsets: [(i >> 1) * 4, (i >> 1) * 4 + 4] };
+          weightMap[name] = file;
+        }
+        if (!(missingShard && shard === 1)) fs.writeFileSync(path.join(dir, file), safetensorsBytes(header, Math.ceil((n - shard) / 2) * 4));
+      }
+      fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+      return dir;
+    };
+    /** dist/cli.js's main() in a new process: its status, output, and the bundles its main thread loaded. */
+    const run = (...args: string[]) => {
+      const code = `const c = require(${JSON.stringify(launch)}); c.main(${JSON.stringify(args)}).then((code) => process.stderr.write('@@' + code + ' ' + JSON.stringify(c.loadedBundles())))`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 30 });
+      const m = /@@(\d+) (.*)$/.exec(r.stderr);
+      assert.ok(m, `${args.join(' ')}: ${r.error ?? r.signal ?? r.stderr}`);
+      return { status: Number(m[1]), stdout: r.stdout, stderr: r.stderr.slice(0, m.index), mainThreadLoaded: JSON.parse(m[2]) as string[] };
+    };
+    before(function () {
+      if (!fs.existsSync(launch)) this.skip();
+    });
+
+    it('a shard index of 1 MiB or more, or its folder: the same output, the same status, from a worker', function () {
+      this.timeout(120_000);
+      const dir = model(12_000);
+      const index = path.join(dir, 'model.safetensors.index.json');
+      assert.ok(fs.statSync(index).size >= 1024 * 1024, 'the test model is large enough');
+      for (const args of [[index], [dir], [index, '--format', 'markdown']]) {
+        const r = run(...args);
+        // The main thread loaded no bundle: the worker ran the command.
+        assert.deepStrictEqual(r.mainThreadLoaded, [], args.join(' '));
+        const unbundled = cli(...args);
+        assert.deepStrictEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: unbundled.status, stdout: unbundled.stdout, stderr: unbundled.stderr }, args.join(' '));
+      }
+      assert.match(run(index).stdout, /parameters: 12,000 unique/);
+      // An error comes back with its message and status.
+      const broken = path.join(model(12_000, true), 'model.safetensors.index.json');
+      const e = run(broken);
+      assert.deepStrictEqual(e.mainThreadLoaded, []);
+      assert.strictEqual(e.status, 1);
+      assert.match(e.stderr, /^error: .*shard "model-00002-of-00002\.safetensors" named by the index does not exist\n$/);
+      assert.deepStrictEqual({ status: e.status, stderr: e.stderr }, { status: cli(broken).status, stderr: cli(broken).stderr });
+      // A reader closing the pipe early: status 0, no stack.
+      const script = `node ${JSON.stringify(BIN)} ${JSON.stringify(index)} --json | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`;
+      const piped = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+      assert.match(piped.stdout, /rc=0/);
+      assert.doesNotMatch(piped.stderr, /at .*\.js:\d+|EPIPE/);
+    });
+
+    it('a small model, a comparison, or an index under 1 MiB runs in the main thread', function () {
+      this.timeout(60_000);
+      const small = fixture('safetensors', 'gpt2-sharded', 'model.safetensors.index.json');
+      assert.deepStrictEqual(run(small).mainThreadLoaded, ['cli-main.js']);
+      const large = path.join(model(12_000), 'model.safetensors.index.json');
+      assert.deepStrictEqual(run('diff', large, large).mainThreadLoaded, ['cli-diff.js']);
     });
   });
 
