@@ -99,11 +99,11 @@ function optimizerLayout(v: PyValue | undefined): OptimizerLayout | undefined {
 /**
  * Local names frozen parameters have: standard layers' (`weight`, `bias`, `in_proj_weight`,
  * `weight_ih_l0`, `weight_orig`, parametrizations' `original`), common custom ones (`cls_token`,
- * `pos_embed`, `gamma`, `alpha`, `logit_scale`, `temperature`, `query`, JAX ports' `kernel`), and a
- * ParameterList's `0`, `1`... A name with a buffer's word in it (`scale_buf`, `running_x`, `ema_val`)
- * is not one.
+ * `pos_embed`, `gamma`, `alpha`, `logit_scale`, `temperature`, `query`, JAX ports' `kernel`, Mamba's
+ * `A_log` and `D`), and a ParameterList's `0`, `1`... A name with a buffer's word in it (`scale_buf`,
+ * `running_x`, `ema_val`) is not one.
  */
-const PARAMETER_NAME = /weight|bias|embed|token|gamma|beta|alpha|scale|temperature|logit|prompt|quer|kernel|lora|orig|codebook|param|^\d+$|^.$/i;
+const PARAMETER_NAME = /weight|bias|embed|token|gamma|beta|alpha|scale|temperature|logit|prompt|quer|kernel|lora|orig|codebook|param|(^|_)log(_|$)|^\d+$|^.$/i;
 const BUFFER_WORD = /buf|stat|running|ema|avg|mean|var|std|count|cache|const/i;
 
 function hasParameterName(name: string): boolean {
@@ -170,7 +170,7 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   };
   if (left < 0) return warn('the optimizer also holds parameters the state dict does not, or an entry counted as a buffer is a parameter');
   if (left > MAX_LEFT_OVER) return warn(`the ${left} left over are frozen parameters (the optimizer given only the trainable ones) or buffers, which a state dict cannot tell apart`);
-  let out: Candidate[] | undefined;
+  let out: Candidate[];
   if (!layout.shaped) {
     // No shapes: the entries without a parameter's name must be exactly as many as are left over.
     const unnamed = candidates.filter((c) => !c.named);
