@@ -11,6 +11,7 @@ import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
 import { isLocalName } from '../../local-name';
 import { ModuleHint, Role, Warning } from '../../model';
+import { rolesFromOptimizer } from './optimizer';
 import { attributeValue, isModule, layerRepr, moduleClass, moduleState, newHint } from './modules';
 import { PyBytes, PyDict, PyGlobal, PyList, PyNative, PyObject, PySet, PyTuple, PyValue } from './pickle';
 import { isPackedParamsClass, NamedTensor, ScriptObjectState, scriptObjectState, Storage, TorchDtype, TorchTensor, unreadRebuild } from './torch';
@@ -419,6 +420,13 @@ function isOptimizerState(v: PyValue | undefined): boolean {
   return v instanceof PyDict && v.has('state') && v.has('param_groups');
 }
 
+/** The one optimizer state dict of an entry: the entry itself, or a list holding only it. */
+function soleOptimizer(v: PyValue): PyValue | undefined {
+  if (isOptimizerState(v)) return v;
+  if ((v instanceof PyList || v instanceof PyTuple) && v.items.length === 1 && isOptimizerState(v.items[0])) return v.items[0];
+  return undefined;
+}
+
 function isOptimizerEntry(key: string, v: PyValue | undefined): boolean {
   if (isOptimizerState(v)) return true;
   if ((v instanceof PyList || v instanceof PyTuple) && v.items.length > 0 && v.items.every(isOptimizerState)) return true;
@@ -468,18 +476,27 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     res.prefixes.push(`${modelKey}.`);
     onPath.add(dict);
     readModel(w, dict.get(modelKey)!, res, onPath);
-    if (modelKey === 'module' && dict.has('param_shapes') && dict.has('buffer_names')) deepSpeedModel(dict, res, file);
+    const model = res.moduleTree ? [] : res.tensors.slice();
+    const deepSpeed = modelKey === 'module' && dict.has('param_shapes') && dict.has('buffer_names');
+    if (deepSpeed) deepSpeedModel(dict, res, file);
+    const optimizers: { key: string; v: PyValue }[] = [];
     for (const [k, v] of dict.entries()) {
       const key = keyString(k);
       if (key === modelKey) continue;
       if (isOptimizerEntry(key, v)) {
         walk(w, v, key, res.tensors, { role: 'optimizer-state', reason: `optimizer state under "${key}"` }, 1, onPath);
         checkpoint[key] = plainOptimizer(v);
+        optimizers.push({ key, v });
       } else {
         walk(w, v, key, res.tensors, { role: 'other', reason: `stored under "${key}", beside the model ("${modelKey}")` }, 1, onPath);
         checkpoint[key] = plain(v, 0, { n: 5000 });
       }
     }
+    // One model state dict and one optimizer: which of its float entries are parameters
+    // (optimizer.ts). Whole modules, keep_vars state dicts and DeepSpeed's lists say it already.
+    // Lightning keeps its optimizers in a list (`optimizer_states`): one of them is one optimizer.
+    const opt = optimizers.length === 1 ? soleOptimizer(optimizers[0].v) : undefined;
+    if (opt && !deepSpeed && !model.some(ofQuantizedLayer)) rolesFromOptimizer(model, res.tensors, opt, optimizers[0].key, res.warnings);
   } else {
     // No container key: the tensors are the model (a state dict, maybe nested), except
     // optimizer state; scalars beside them are checkpoint metadata.
