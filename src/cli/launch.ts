@@ -7,7 +7,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import { loadBundle } from './bundles';
 import { writeOut } from './pipe';
 import { VERSION } from './version';
@@ -21,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Not `diff`: comparing two models makes short-lived garbage too, which a small young
   // generation promotes (1.09x the time in a worker, docs/performance.md).
-  if (isMainThread && argv[0] !== 'diff' && argv.some(largeInput)) return inWorker(argv);
+  if (argv[0] !== 'diff' && argv.some(largeInput)) return inWorker(argv);
   return command(argv);
 }
 
@@ -86,7 +85,14 @@ function inWorker(argv: string[]): Promise<number> {
     // through this thread's process.stdout, whose creation makes a pipe non-blocking (so the
     // worker's direct writes would stop at EAGAIN) and which has no handler for a reader closing
     // the pipe early.
-    const worker = new Worker(__filename, { workerData: { weightscopeArgv: argv }, stdout: true, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    // worker_threads is required here, not at the top: loading it takes ~3 ms of every run.
+    const { Worker } = require('worker_threads') as typeof import('worker_threads');
+    const worker = new Worker(`require(${JSON.stringify(__filename)}).workerMain()`, {
+      eval: true,
+      workerData: { argv },
+      stdout: true,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     let writing = Promise.resolve();
     worker.stdout.on('data', (b: Buffer) => (writing = writing.then(() => writeOut(b))));
     worker.stdout.on('end', () => writing.then(() => ((ended = true), done())));
@@ -97,9 +103,13 @@ function inWorker(argv: string[]): Promise<number> {
   });
 }
 
-if (!isMainThread && workerData?.weightscopeArgv) {
-  command(workerData.weightscopeArgv as string[]).then((code) => parentPort!.postMessage(code));
-} else if (require.main === module) {
+/** The worker thread inWorker() starts: the command, its status sent back. */
+export function workerMain(): void {
+  const { parentPort, workerData } = require('worker_threads') as typeof import('worker_threads');
+  command(workerData.argv as string[]).then((code) => parentPort!.postMessage(code));
+}
+
+if (require.main === module) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
