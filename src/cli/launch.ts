@@ -80,13 +80,13 @@ function inWorker(argv: string[]): Promise<number> {
     const done = () => {
       if (exited !== undefined && ended) resolve(status ?? exited);
     };
+    // worker_threads is required here, not at the top: loading it takes ~3 ms of every run.
+    const { Worker } = require('worker_threads') as typeof import('worker_threads');
     // `stdout: true`: what the worker writes through process.stdout (pipe.ts, when a direct write
     // cannot finish) comes here and goes out through pipe.ts too. Left to Node, it would go
     // through this thread's process.stdout, whose creation makes a pipe non-blocking (so the
     // worker's direct writes would stop at EAGAIN) and which has no handler for a reader closing
     // the pipe early.
-    // worker_threads is required here, not at the top: loading it takes ~3 ms of every run.
-    const { Worker } = require('worker_threads') as typeof import('worker_threads');
     const worker = new Worker(`require(${JSON.stringify(__filename)}).workerMain()`, {
       eval: true,
       workerData: { argv },
