@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { cli, fixture, REPO, safetensorsBytes, tempDir } from './helpers';
-import { cacheFileOf } from '../src/cli/bundles';
+import { CACHE_HEADER_BYTES, cacheFileOf } from '../src/cli/bundles';
 import { EXPORT_FORMATS } from '../src/core/export';
 
 const BIN = path.join(REPO, 'bin', 'weightscope.js');
@@ -82,13 +82,36 @@ describe('CLI start-up', () => {
       // Refused by V8 (as one made by another Node would be): compiled from the source.
       fs.writeFileSync(file, bundle(41));
       const c = fs.readFileSync(cacheFile);
-      const v8Data = 4 + c.readUInt32LE(0);
+      const v8Data = CACHE_HEADER_BYTES + c.readUInt32LE(0);
       c.fill(0, v8Data, v8Data + 16);
       fs.writeFileSync(cacheFile, c);
       assert.deepStrictEqual(load(file), { cache: 'rejected', value: 41, line: 3 });
       // A truncated cache file.
       fs.writeFileSync(cacheFile, c.subarray(0, 10));
       assert.deepStrictEqual(load(file), { cache: 'stale', value: 41, line: 3 });
+    });
+
+    it('a bundle unchanged since its cache was made is not read again; a copied one is compared', () => {
+      const dir = tempDir('ws-cache-');
+      const file = path.join(dir, 'cli-main.js');
+      // Whole seconds, which utimes sets exactly.
+      const time = 1_700_000_000;
+      fs.writeFileSync(file, bundle(41));
+      fs.utimesSync(file, time, time);
+      load(file, true);
+      // Rewritten in place to other bytes of the same size, its modification time put back: the
+      // bundle looks unchanged (size, time, inode), so the cache's copy runs and the file is not
+      // read. (The build writes a bundle and then its cache; only this deliberate edit gets here.)
+      fs.writeFileSync(file, bundle(42));
+      fs.utimesSync(file, time, time);
+      assert.deepStrictEqual(load(file), { cache: 'used', value: 41, line: 3 });
+      // Copied elsewhere (a new inode and time): compared byte for byte, and used when equal.
+      const other = path.join(tempDir('ws-cache-'), 'cli-main.js');
+      fs.writeFileSync(other, bundle(41));
+      fs.copyFileSync(cacheFileOf(file), cacheFileOf(other));
+      assert.deepStrictEqual(load(other), { cache: 'used', value: 41, line: 3 });
+      fs.writeFileSync(other, bundle(43));
+      assert.deepStrictEqual(load(other), { cache: 'stale', value: 43, line: 3 });
     });
 
     it("the build's caches are used by this Node", function () {
