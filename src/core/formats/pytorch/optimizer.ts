@@ -20,10 +20,12 @@
  *   are called), and none precedes a covered parameter of its own module (a module's state dict
  *   writes its parameters before its buffers, so an entry followed by one of its module's
  *   parameters is a parameter);
- * - when no parameter has optimizer state (an optimizer never stepped, SGD without momentum), so
- *   there are no shapes, the entries left over are exactly those without a parameter's name.
+ * - every parameter of the optimizer has state giving its shape: one without (an optimizer never
+ *   stepped, SGD without momentum, a parameter that got no gradient) could stand for any entry.
  * Otherwise roles are left as the rules decided them, and a count the optimizer disagrees with gets
- * the warning `optimizer-parameter-count`.
+ * the warning `optimizer-parameter-count`. What the rule cannot see: a frozen parameter with a name
+ * of the user's own, last in its module, beside an optimizer given only the trainable parameters,
+ * is to a state dict a buffer, and is taken for one.
  */
 import { sameDims } from '../../coverage';
 import { Warning } from '../../model';
@@ -37,8 +39,6 @@ interface OptimizerLayout {
   groups: (number[] | undefined)[][];
   /** Parameters in all groups. */
   count: number;
-  /** Whether any parameter has state giving its shape. */
-  shaped: boolean;
 }
 
 /** State entries holding a tensor of the parameter's shape, in torch.optim's optimizers. */
@@ -82,7 +82,6 @@ function optimizerLayout(v: PyValue | undefined): OptimizerLayout | undefined {
     index.push(ids);
   }
   const shapes = new Array<number[] | undefined>(count);
-  let shaped = false;
   for (const [k, s] of st.entries()) {
     const i = typeof k === 'bigint' ? Number(k) : k;
     if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= count || !(s instanceof PyDict)) return undefined;
@@ -90,10 +89,9 @@ function optimizerLayout(v: PyValue | undefined): OptimizerLayout | undefined {
       if (typeof name !== 'string' || !PARAM_SHAPED.has(name) || !(t instanceof TorchTensor)) continue;
       if (shapes[i] === undefined) shapes[i] = t.shape;
       else if (!sameDims(shapes[i], t.shape)) return undefined;
-      shaped = true;
     }
   }
-  return { groups: index.map((ids) => ids.map((i) => shapes[i])), count, shaped };
+  return { groups: index.map((ids) => ids.map((i) => shapes[i])), count };
 }
 
 /**
@@ -170,23 +168,17 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   };
   if (left < 0) return warn('the optimizer also holds parameters the state dict does not, or an entry counted as a buffer is a parameter');
   if (left > MAX_LEFT_OVER) return warn(`the ${left} left over are frozen parameters (the optimizer given only the trainable ones) or buffers, which a state dict cannot tell apart`);
-  let out: Candidate[];
-  if (!layout.shaped) {
-    // No shapes: the entries without a parameter's name must be exactly as many as are left over.
-    const unnamed = candidates.filter((c) => !c.named);
-    if (unnamed.length !== left || !structural(candidates, new Set(unnamed))) {
-      return warn(`no parameter has optimizer state yet (no shapes to match), and which ${left} are left over cannot be told (${unnamed.length} have no parameter's name)`);
-    }
-    out = unnamed;
-  } else {
-    const r = align(candidates, layout.groups, left);
-    if (r === 'none') return warn(`no matching of its parameters to them in order by shape leaves over only tensors that can be buffers (without a parameter's name such as weight or bias, and after their module's parameters): frozen parameters the optimizer was not given, which a state dict cannot tell from buffers, or groups in another order`);
-    if (r === 'several') return warn(`its parameters match them in order by shape in more than one way, so which ${left} are left over is not known`);
-    out = r;
-  }
-  const reason = layout.shaped
-    ? `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer`
-    : `the optimizer under "${key}" was given ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (no state yet, so no shapes): as many as the tensors with a parameter's name (weight, bias...), and this tensor, without one, is not among them: a buffer`;
+  // A parameter without state (an optimizer never stepped, SGD without momentum, a parameter that
+  // got no gradient) has no shape: it could stand for any entry, frozen or trainable, named or
+  // not, and a matching that leans on it is a guess (an adversarial sweep found such guesses
+  // wrong where the rules had been right).
+  const stateless = layout.groups.reduce((k, g) => k + g.filter((q) => q === undefined).length, 0);
+  if (stateless === layout.count) return warn(`no parameter has optimizer state yet (an optimizer never stepped, or SGD without momentum), so no shapes say which ${left} are left over`);
+  if (stateless > 0) return warn(`${stateless} of its parameters have no optimizer state (no gradient when it stepped), so no shapes say which ${left} are left over`);
+  const out = align(candidates, layout.groups, left);
+  if (out === 'none') return warn(`no matching of its parameters to them in order by shape leaves over only tensors that can be buffers (without a parameter's name such as weight or bias, and after their module's parameters): frozen parameters the optimizer was not given, which a state dict cannot tell from buffers, or groups in another order`);
+  if (out === 'several') return warn(`its parameters match them in order by shape in more than one way, so which ${left} are left over is not known`);
+  const reason = `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer`;
   const buffers = new Set<NamedTensor>();
   for (const c of out) {
     c.t.role = 'buffer';
@@ -198,16 +190,6 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
     t.role = 'buffer';
     t.roleReason = reason;
   }
-}
-
-/** Whether the entries `left` may be buffers by their places: none is followed by a covered entry of its module. */
-function structural(candidates: Candidate[], left: Set<Candidate>): boolean {
-  let leftIn = -1;
-  for (const c of candidates) {
-    if (left.has(c)) leftIn = c.run;
-    else if (c.run === leftIn) return false;
-  }
-  return true;
 }
 
 const fits = (q: number[] | undefined, c: Candidate): boolean => q === undefined || sameDims(q, c.t.tensor.shape);
