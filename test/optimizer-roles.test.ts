@@ -52,7 +52,7 @@ describe("roles from a training checkpoint's optimizer (torch 1.13)", () => {
     const reasons = async (file: string) => new Map((await openCheckpoint(fixture(DIR, file))).tensors.map((t) => [t.name, t.roleReason]));
     assert.strictEqual(
       (await reasons('adam.pt')).get('enc.center'),
-      'the optimizer under "optimizer" covers 9 parameters of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer',
+      'the optimizer under "optimizer" covers 9 parameters of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer (a Parameter frozen and left out of the optimizer would look the same)',
     );
     // A BatchNorm statistic keeps the rule that made it a buffer.
     assert.strictEqual((await reasons('frozen-backbone.pt')).get('backbone.1.running_mean'), 'BatchNorm running statistic');

@@ -178,7 +178,7 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   const out = align(candidates, layout.groups, left);
   if (out === 'none') return warn(`no matching of its parameters to them in order by shape leaves over only tensors that can be buffers (without a parameter's name such as weight or bias, and after their module's parameters): frozen parameters the optimizer was not given, which a state dict cannot tell from buffers, or groups in another order`);
   if (out === 'several') return warn(`its parameters match them in order by shape in more than one way, so which ${left} are left over is not known`);
-  const reason = `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer`;
+  const reason = `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer (a Parameter frozen and left out of the optimizer would look the same)`;
   const buffers = new Set<NamedTensor>();
   for (const c of out) {
     c.t.role = 'buffer';
