@@ -172,10 +172,13 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   // got no gradient) has no shape: it could stand for any entry, frozen or trainable, named or
   // not, and a matching that leans on it is a guess (an adversarial sweep found such guesses
   // wrong where the rules had been right).
-  const stateless = layout.groups.reduce((k, g) => k + g.filter((q) => q === undefined).length, 0);
-  if (stateless === layout.count) return warn(`no parameter has optimizer state yet (an optimizer never stepped, or SGD without momentum), so no shapes say which ${left} are left over`);
-  if (stateless > 0) return warn(`${stateless} of its parameters have no optimizer state (no gradient when it stepped), so no shapes say which ${left} are left over`);
-  const out = align(candidates, layout.groups, left);
+  const groups = layout.groups;
+  if (!everyShaped(groups)) {
+    const stateless = groups.reduce((k, g) => k + g.filter((q) => q === undefined).length, 0);
+    if (stateless === layout.count) return warn(`no parameter has optimizer state yet (an optimizer never stepped, or SGD without momentum), so no shapes say which ${left} are left over`);
+    return warn(`${stateless} of its parameters have no optimizer state (no gradient when it stepped), so no shapes say which ${left} are left over`);
+  }
+  const out = align(candidates, groups, left);
   if (out === 'none') return warn(`no matching of its parameters to them in order by shape leaves over only tensors that can be buffers (without a parameter's name such as weight or bias, and after their module's parameters): frozen parameters the optimizer was not given, which a state dict cannot tell from buffers, or groups in another order`);
   if (out === 'several') return warn(`its parameters match them in order by shape in more than one way, so which ${left} are left over is not known`);
   const reason = `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer (a Parameter frozen and left out of the optimizer would look the same)`;
@@ -192,7 +195,12 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   }
 }
 
-const fits = (q: number[] | undefined, c: Candidate): boolean => q === undefined || sameDims(q, c.t.tensor.shape);
+/** Whether every parameter of every group has a shape from its state. */
+function everyShaped(groups: (number[] | undefined)[][]): groups is number[][][] {
+  return groups.every((g) => g.every((q) => q !== undefined));
+}
+
+const fits = (q: number[], c: Candidate): boolean => sameDims(q, c.t.tensor.shape);
 
 /**
  * The entries left over when the optimizer's groups are matched to the candidates, if exactly one
@@ -202,7 +210,7 @@ const fits = (q: number[] | undefined, c: Candidate): boolean => q === undefined
  * in one way only (its earliest and latest placements agree) is settled, as it must be so in any
  * matching of all of them; the last group is then matched with the others' places taken.
  */
-function align(candidates: Candidate[], groups: (number[] | undefined)[][], left: number): Candidate[] | 'none' | 'several' {
+function align(candidates: Candidate[], groups: number[][][], left: number): Candidate[] | 'none' | 'several' {
   if (groups.length === 1) return matchOnce(candidates, groups[0], left);
   // Several groups: each follows the model's order, but they may interleave (decay / no_decay), so
   // their concatenation is no evidence. Settle those that fit one way, then the last one.
@@ -233,7 +241,7 @@ function align(candidates: Candidate[], groups: (number[] | undefined)[][], left
 }
 
 /** The earliest (or latest) places of `q` in order among `free`, or undefined if it does not fit. */
-function greedy(free: Candidate[], q: (number[] | undefined)[], late: boolean): Candidate[] | undefined {
+function greedy(free: Candidate[], q: number[][], late: boolean): Candidate[] | undefined {
   const out = new Array<Candidate>(q.length);
   if (!late) {
     let i = 0;
@@ -259,7 +267,7 @@ function greedy(free: Candidate[], q: (number[] | undefined)[], late: boolean): 
  * count as covered). Returns the entries left over if exactly one matching exists. Counted by dynamic programming over (place, entries left over so
  * far, whether the current module has one), capped at 2.
  */
-function matchOnce(candidates: Candidate[], q: (number[] | undefined)[], left: number): Candidate[] | 'none' | 'several' {
+function matchOnce(candidates: Candidate[], q: number[][], left: number): Candidate[] | 'none' | 'several' {
   const n = candidates.length;
   const width = (left + 1) * 2;
   // ways[i][d*2+f]: matchings of candidates i.. given d left over before i and f (one left over in i-1's run).
