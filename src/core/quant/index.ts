@@ -32,7 +32,6 @@ import { hqq } from './hqq';
 import { mlx } from './mlx';
 import { mxfp4Pairs } from './mxfp4';
 import { quanto } from './quanto';
-import { mayBeQuantized } from './trigger';
 import { vptq } from './vptq';
 import { dtypeInfo } from '../dtypes';
 
@@ -67,15 +66,15 @@ const DETECTORS: [string, Detector][] = [
 ];
 
 /**
- * Recognise quantized layers and annotate their tensors in place (roles, logical shapes).
- * Returns undefined, touching nothing, for a checkpoint that is not quantized.
+ * Recognise quantized layers and annotate their tensors in place (roles, logical shapes), for a
+ * checkpoint quant/trigger.ts says may be quantized: logical.ts asks it first, so that this file
+ * and the detectors load only then; a checkpoint the trigger turns away is not quantized.
  */
 export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warnings: Warning[]): QuantAnnotations | undefined {
   if (raw.format === 'gguf') {
     const gguf = ggufScheme(raw, tensors);
     return gguf ? { layers: [], packed: [], flexible: [], gguf } : undefined;
   }
-  if (!mayBeQuantized(raw, tensors)) return undefined;
   const qc = findQuantConfig(raw);
 
   const layers = new LayerGroups(tensors);
