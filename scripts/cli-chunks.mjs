@@ -109,7 +109,6 @@ export async function buildChunked({ base, entry, outfile, chunks, separate = {}
   for (const [e, file] of chunkOfEntry) needs.get(file).add(e);
 
   // Pass 2: the files as shipped.
-  const sizes = {};
   for (const f of files) {
     const extra = [...needs.get(f.file)].filter((m) => !(f.file === main && m === f.entry)).sort();
     await esbuild.build({
@@ -118,9 +117,7 @@ export async function buildChunked({ base, entry, outfile, chunks, separate = {}
       outfile: path.join(outdir, f.file),
       plugins: [resolver(separate, (m) => (owner.has(m) && owner.get(m) !== f.file ? { owner: owner.get(m), key: m } : undefined))],
     });
-    sizes[f.file] = [...modulesOf(metas.get(f.file))].filter((m) => owner.get(m) === f.file).length;
   }
-  return sizes;
 }
 
 /**
