@@ -21,6 +21,17 @@ function bin(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const LAUNCH = path.join(REPO, 'dist', 'cli.js');
+
+/** dist/cli.js's main() in a new process: its status, output, and the bundles its main thread loaded. */
+function launched(...args: string[]) {
+  const code = `const c = require(${JSON.stringify(LAUNCH)}); c.main(${JSON.stringify(args)}).then((code) => process.stderr.write('@@' + code + ' ' + JSON.stringify(c.loadedBundles())))`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 30 });
+  const m = /@@(\d+) (.*)$/.exec(r.stderr);
+  assert.ok(m, `${args.join(' ')}: ${r.error ?? r.signal ?? r.stderr}`);
+  return { status: Number(m[1]), stdout: r.stdout, stderr: r.stderr.slice(0, m.index), mainThreadLoaded: JSON.parse(m[2]) as string[] };
+}
+
 describe('CLI start-up', () => {
   it('--help lists every format of the export registry', () => {
     const help = cli('--help');
@@ -165,7 +176,6 @@ describe('CLI start-up', () => {
     it('each input loads the chunks its format needs, and prints what the unbundled command prints', function () {
       if (!fs.existsSync(path.join(REPO, 'dist', 'cli-main.js'))) this.skip();
       this.timeout(120_000);
-      const launch = path.join(REPO, 'dist', 'cli.js');
       const cases: [string, string[]][] = [
         [fixture('safetensors', 'gpt2-tied'), []],
         [fixture('pytorch', 'gpt2-tied.pt'), []],
@@ -177,20 +187,16 @@ describe('CLI start-up', () => {
       ];
       for (const [input, chunks] of cases) {
         for (const args of [[input], [input, '--json']]) {
-          const code = `const c = require(${JSON.stringify(launch)}); c.main(${JSON.stringify(args)}).then((code) => process.stderr.write('@@' + code + ' ' + JSON.stringify(c.loadedBundles())))`;
-          const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
-          const m = /@@(\d+) (.*)$/.exec(r.stderr);
-          assert.ok(m, `${args.join(' ')}: ${r.stderr}`);
-          assert.deepStrictEqual(JSON.parse(m[2]).sort(), ['cli-main.js', ...chunks].sort(), args.join(' '));
+          const r = launched(...args);
+          assert.deepStrictEqual(r.mainThreadLoaded.sort(), ['cli-main.js', ...chunks].sort(), args.join(' '));
           const unbundled = cli(...args);
-          assert.deepStrictEqual({ status: Number(m[1]), stdout: r.stdout }, { status: unbundled.status, stdout: unbundled.stdout }, args.join(' '));
+          assert.deepStrictEqual({ status: r.status, stdout: r.stdout }, { status: unbundled.status, stdout: unbundled.stdout }, args.join(' '));
         }
       }
     });
   });
 
   describe('a large model runs in a worker thread (src/cli/launch.ts)', () => {
-    const launch = path.join(REPO, 'dist', 'cli.js');
     /** A sharded safetensors model of `n` one-element tensors with long names, and its index. */
     const model = (n: number, missingShard = false): string => {
       const dir = tempDir('ws-large-');
@@ -208,16 +214,8 @@ describe('CLI start-up', () => {
       fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
       return dir;
     };
-    /** dist/cli.js's main() in a new process: its status, output, and the bundles its main thread loaded. */
-    const run = (...args: string[]) => {
-      const code = `const c = require(${JSON.stringify(launch)}); c.main(${JSON.stringify(args)}).then((code) => process.stderr.write('@@' + code + ' ' + JSON.stringify(c.loadedBundles())))`;
-      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 30 });
-      const m = /@@(\d+) (.*)$/.exec(r.stderr);
-      assert.ok(m, `${args.join(' ')}: ${r.error ?? r.signal ?? r.stderr}`);
-      return { status: Number(m[1]), stdout: r.stdout, stderr: r.stderr.slice(0, m.index), mainThreadLoaded: JSON.parse(m[2]) as string[] };
-    };
     before(function () {
-      if (!fs.existsSync(launch)) this.skip();
+      if (!fs.existsSync(LAUNCH)) this.skip();
     });
 
     it('a shard index of 1 MiB or more, or its folder: the same output, the same status, from a worker', function () {
@@ -226,16 +224,16 @@ describe('CLI start-up', () => {
       const index = path.join(dir, 'model.safetensors.index.json');
       assert.ok(fs.statSync(index).size >= 1024 * 1024, 'the test model is large enough');
       for (const args of [[index], [dir], [index, '--format', 'markdown']]) {
-        const r = run(...args);
+        const r = launched(...args);
         // The main thread loaded no bundle: the worker ran the command.
         assert.deepStrictEqual(r.mainThreadLoaded, [], args.join(' '));
         const unbundled = cli(...args);
         assert.deepStrictEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: unbundled.status, stdout: unbundled.stdout, stderr: unbundled.stderr }, args.join(' '));
       }
-      assert.match(run(index).stdout, /parameters: 12,000 unique/);
+      assert.match(launched(index).stdout, /parameters: 12,000 unique/);
       // An error comes back with its message and status.
       const broken = path.join(model(12_000, true), 'model.safetensors.index.json');
-      const e = run(broken);
+      const e = launched(broken);
       assert.deepStrictEqual(e.mainThreadLoaded, []);
       assert.strictEqual(e.status, 1);
       assert.match(e.stderr, /^error: .*shard "model-00002-of-00002\.safetensors" named by the index does not exist\n$/);
@@ -250,9 +248,9 @@ describe('CLI start-up', () => {
     it('a small model, a comparison, or an index under 1 MiB runs in the main thread', function () {
       this.timeout(60_000);
       const small = fixture('safetensors', 'gpt2-sharded', 'model.safetensors.index.json');
-      assert.deepStrictEqual(run(small).mainThreadLoaded, ['cli-main.js']);
+      assert.deepStrictEqual(launched(small).mainThreadLoaded, ['cli-main.js']);
       const large = path.join(model(12_000), 'model.safetensors.index.json');
-      assert.deepStrictEqual(run('diff', large, large).mainThreadLoaded, ['cli-diff.js']);
+      assert.deepStrictEqual(launched('diff', large, large).mainThreadLoaded, ['cli-diff.js']);
     });
   });
 
