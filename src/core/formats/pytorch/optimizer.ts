@@ -181,6 +181,7 @@ export function rolesFromOptimizer(model: NamedTensor[], all: NamedTensor[], opt
   const out = align(candidates, groups, left);
   if (out === 'none') return warn(`no matching of its parameters to them in order by shape leaves over only tensors that can be buffers (without a parameter's name such as weight or bias, and after their module's parameters): frozen parameters the optimizer was not given, which a state dict cannot tell from buffers, or groups in another order`);
   if (out === 'several') return warn(`its parameters match them in order by shape in more than one way, so which ${left} are left over is not known`);
+  if (out === 'rounds') return warn(`its ${groups.length} parameter groups did not settle in ${MAX_ROUNDS} rounds of matching, so which ${left} are left over was not worked out`);
   const reason = `the optimizer under "${key}" covers ${layout.count} parameter${layout.count === 1 ? '' : 's'} of the model (the shapes of its state match them in order in one way only), and this tensor is not one of them: a buffer (a Parameter frozen and left out of the optimizer would look the same)`;
   const buffers = new Set<NamedTensor>();
   for (const c of out) {
@@ -203,24 +204,34 @@ function everyShaped(groups: (number[] | undefined)[][]): groups is number[][][]
 const fits = (q: number[], c: Candidate): boolean => sameDims(q, c.t.tensor.shape);
 
 /**
+ * Rounds of settling groups (align). Each round settles at least one group or ends; real
+ * optimizers settle in one or two (decay / no_decay, a group per layer). A file whose groups
+ * settle one per round, round after round, is built to cost time: past this many it is not
+ * matched.
+ */
+const MAX_ROUNDS = 16;
+
+/**
  * The entries left over when the optimizer's groups are matched to the candidates, if exactly one
  * matching exists. One group (an optimizer built on model.parameters(), or on its trainable ones)
  * lists them in the model's order. Several groups (decay / no_decay, one per part of the model)
  * each list theirs in that order but may interleave: a group that fits the entries not yet taken
  * in one way only (its earliest and latest placements agree) is settled, as it must be so in any
  * matching of all of them; the last group is then matched with the others' places taken.
+ * 'rounds': the groups did not settle within MAX_ROUNDS.
  */
-function align(candidates: Candidate[], groups: number[][][], left: number): Candidate[] | 'none' | 'several' {
+function align(candidates: Candidate[], groups: number[][][], left: number): Candidate[] | 'none' | 'several' | 'rounds' {
   if (groups.length === 1) return matchOnce(candidates, groups[0], left);
   // Several groups: each follows the model's order, but they may interleave (decay / no_decay), so
   // their concatenation is no evidence. Settle those that fit one way, then the last one.
-  let pending = groups.slice();
-  for (;;) {
-    const free = candidates.filter((c) => !c.taken);
+  let pending = groups;
+  for (let round = 0; ; round++) {
+    if (round === MAX_ROUNDS) return 'rounds';
+    const free = new FreeByShape(candidates.filter((c) => !c.taken));
     const next: typeof pending = [];
     for (const g of pending) {
-      const early = greedy(free, g, false);
-      const late = greedy(free, g, true);
+      const early = free.place(g, false);
+      const late = free.place(g, true);
       if (!early || !late) return 'none'; // not in the model's order
       if (!early.every((c, i) => c === late[i])) {
         next.push(g);
@@ -240,25 +251,62 @@ function align(candidates: Candidate[], groups: number[][][], left: number): Can
   return matchOnce(candidates, pending[0] ?? [], left);
 }
 
-/** The earliest (or latest) places of `q` in order among `free`, or undefined if it does not fit. */
-function greedy(free: Candidate[], q: number[][], late: boolean): Candidate[] | undefined {
-  const out = new Array<Candidate>(q.length);
-  if (!late) {
-    let i = 0;
-    for (let j = 0; j < q.length; j++) {
-      while (i < free.length && !fits(q[j], free[i])) i++;
-      if (i === free.length) return undefined;
-      out[j] = free[i++];
-    }
-  } else {
-    let i = free.length - 1;
-    for (let j = q.length - 1; j >= 0; j--) {
-      while (i >= 0 && !fits(q[j], free[i])) i--;
-      if (i < 0) return undefined;
-      out[j] = free[i--];
+const shapeKey = (shape: readonly number[]): string => shape.join(',');
+
+/**
+ * The candidates not yet taken, and where each shape comes among them: a group's earliest (or
+ * latest) placement in order costs a binary search per parameter, not a scan of the entries (a
+ * group per parameter, over a model of 100,000 entries, would otherwise take their product).
+ */
+class FreeByShape {
+  private readonly at = new Map<string, number[]>();
+  constructor(private readonly free: Candidate[]) {
+    for (let i = 0; i < free.length; i++) {
+      const k = shapeKey(free[i].t.tensor.shape);
+      const list = this.at.get(k);
+      if (list) list.push(i);
+      else this.at.set(k, [i]);
     }
   }
-  return out;
+
+  /** The earliest (or latest) places of `q` in order among the free candidates, or undefined if it does not fit. */
+  place(q: number[][], late: boolean): Candidate[] | undefined {
+    const out = new Array<Candidate>(q.length);
+    let p = late ? this.free.length : -1;
+    for (let k = 0; k < q.length; k++) {
+      const j = late ? q.length - 1 - k : k;
+      const list = this.at.get(shapeKey(q[j]));
+      if (!list) return undefined;
+      p = late ? lastBelow(list, p) : firstAbove(list, p);
+      if (p < 0) return undefined;
+      out[j] = this.free[p];
+    }
+    return out;
+  }
+}
+
+/** The first value of the ascending `list` above `p`, or -1. */
+function firstAbove(list: number[], p: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] <= p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length ? list[lo] : -1;
+}
+
+/** The last value of the ascending `list` below `p`, or -1. */
+function lastBelow(list: number[], p: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] < p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? list[lo - 1] : -1;
 }
 
 /**
