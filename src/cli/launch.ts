@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isShardIndexName } from '../core/shards';
 import { loadBundle } from './bundles';
 import { writeOut } from './pipe';
 import { VERSION } from './version';
@@ -46,7 +47,7 @@ const LARGE_INDEX_BYTES = 1024 * 1024;
 const YOUNG_GENERATION_MB = 6;
 
 /**
- * Whether an argument names a large model: a shard index (`*.index.json`) of LARGE_INDEX_BYTES or
+ * Whether an argument names a large model: a shard index (`*.index.json`, isShardIndexName) of LARGE_INDEX_BYTES or
  * more, or a folder holding one. Only where the command runs depends on it, never what it prints:
  * an argument that is not an input (an output file, a format) costs one stat.
  */
@@ -54,7 +55,7 @@ function largeInput(arg: string): boolean {
   if (arg.startsWith('-') || arg.includes('://')) return false;
   const bigIndex = (file: string) => {
     try {
-      return /\.index\.json$/i.test(file) && fs.statSync(file).size >= LARGE_INDEX_BYTES;
+      return isShardIndexName(file) && fs.statSync(file).size >= LARGE_INDEX_BYTES;
     } catch {
       return false;
     }

@@ -13,6 +13,7 @@ import { FOLDER_KINDS, FORMATS, FormatModule, isWeightFileName, moduleForName, m
 import { bytesExact } from './numbers';
 import { readQuantInputs } from './quant/payloads';
 import { ScannedWeightMap, scanWeightMap } from './weight-map';
+import { indexedName, isShardIndexName } from './shards';
 
 export interface OpenOptions {
   access?: FileAccess;
@@ -65,7 +66,7 @@ export async function readCheckpoint(inputPath: string, opts: OpenOptions = {}):
 }
 
 async function readFile(abs: string, root: string, access: FileAccess, opts: OpenOptions, asShardOf?: string): Promise<RawCheckpoint> {
-  if (abs.toLowerCase().endsWith('.index.json')) {
+  if (isShardIndexName(abs)) {
     // An index naming an index (itself, or one that names it back) would never end.
     if (asShardOf !== undefined) {
       throw new CheckpointError('bad-index', `shard "${truncate(pathsOf(access).basename(abs))}" is itself an index file; an index may only name weight files`, { file: asShardOf });
@@ -185,7 +186,7 @@ async function readShardIndex(abs: string, root: string, access: FileAccess, opt
   }
   const shardFiles = shards.map((shard) => relativeName({ root, access }, pathsOf(access).join(root, shard)));
   // `model.safetensors.index.json` names safetensors shards: the format of an empty set.
-  const named = moduleForName(abs.slice(0, -'.index.json'.length));
+  const named = moduleForName(indexedName(abs));
   const results = await readShards(root, shards, access, opts, file);
 
   let raw: RawCheckpoint;

@@ -1,6 +1,20 @@
 /**
- * Shard file names, whatever the format: `<stem>-0000k-of-0000n.<ext>`.
+ * Shard file names, whatever the format: `<stem>-0000k-of-0000n.<ext>`, and the index naming
+ * them. (No imports: the CLI's launcher reads this too, before any reader is loaded.)
  */
+
+/**
+ * Whether a file name (or path) is a shard index: `<weights name>.index.json`, as
+ * `model.safetensors.index.json` and `pytorch_model.bin.index.json` are, in any case.
+ */
+export function isShardIndexName(name: string): boolean {
+  return name.toLowerCase().endsWith('.index.json');
+}
+
+/** The weights name an index is named after (`model.safetensors` for `model.safetensors.index.json`). */
+export function indexedName(index: string): string {
+  return index.slice(0, -'.index.json'.length);
+}
 
 /**
  * Files that form one complete shard set: `<stem>-0000k-of-0000n.<ext>` for every k of one n,
