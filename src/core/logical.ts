@@ -8,6 +8,7 @@ import { AdapterAnnotations, annotateAdapter, describeAdapted } from './adapters
 import { declaredCount } from './declared';
 import { isFloating } from './dtypes';
 import { Checkpoint, DeclaredCount, RawCheckpoint, Tensor, Warning } from './model';
+import { noteMtpLayers } from './mtp';
 import { exact } from './numbers';
 import type { QuantAnnotations, StoredCount } from './quant';
 import { mayBeQuantized } from './quant/trigger';
@@ -36,9 +37,10 @@ export function storedCount(ann: Annotations): StoredCount | undefined {
   return ann.quant ? new (quantModule().StoredCount)(ann.quant.gguf !== undefined) : undefined;
 }
 
-/** After the tree: adapted module types, the scheme, declared totals. */
+/** After the tree: adapted module types, the scheme, declared totals, multi-token prediction layers. */
 export function complete(cp: Checkpoint, ann: Annotations): void {
   if (ann.sidecars) cp.metadata = { ...cp.metadata, sidecars: ann.sidecars };
+  noteMtpLayers(cp);
   if (ann.adapter) {
     describeAdapted(cp.modules, ann.adapter);
     cp.adapter = ann.adapter.info;

@@ -439,9 +439,25 @@ export interface DeclaredCount {
   source: string;
 }
 
-/** Parameter counts; `declared` when a file states a total of its own. */
+/**
+ * Multi-token prediction layers stored after the decoder's layers (mtp.ts): what transformers'
+ * model classes skip when loading.
+ */
+export interface MtpLayers {
+  /** Their module paths (`model.layers.61`). */
+  modules: string[];
+  /** Parameters they hold, shared storage counted once within them. */
+  unique: number;
+  /** The checkpoint's unique parameters without them; absent when they share storage with the rest. */
+  withoutMtp?: number;
+  /** What says so: `config.json num_hidden_layers 61, num_nextn_predict_layers 1`. */
+  source: string;
+}
+
+/** Parameter counts; `declared` when a file states a total of its own, `mtp` when it stores multi-token prediction layers. */
 export interface ParameterCounts extends Counts {
   declared?: DeclaredCount;
+  mtp?: MtpLayers;
 }
 
 /** The origin of a checkpoint opened from an address rather than a local path (src/core/remote/). */

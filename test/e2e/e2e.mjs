@@ -33,6 +33,7 @@
 //   .map-crumbs .map-crumb.current               the map's zoom (breadcrumb)
 //   svg .map-tie[data-shared="name1 name2"]      map arc between modules sharing storage
 //   [data-testid="summary-quant"], [data-testid="summary-adapter"]  the scheme / adapter line
+//   [data-testid="summary-mtp"]             multi-token prediction layers (data-value: the count without them)
 //   [data-testid="danger"] [data-testid="danger-call"]  the safety banner's decoded calls
 //   [data-testid="safety-call"]                  a decoded call in the Safety tab
 //   [data-testid="pickle-view"], [data-testid="summary-pickle"]  a plain pickle's report
@@ -831,6 +832,13 @@ async function largeModel() {
     }
     const unique = await attr(wv.locator('[data-testid="summary-unique"]'), 'data-value');
     if (!/^\d{12}$/.test(unique)) throw new Error(`summary-unique is ${unique}`);
+    // The layout stores DeepSeek-V3's multi-token prediction layer (model.layers.61): the summary
+    // says so, with the count without it.
+    const mtp = wv.locator('[data-testid="summary-mtp"]');
+    await waitFor(mtp, 'visible', T_UI, 'no [data-testid="summary-mtp"] line for model.layers.61');
+    const without = await attr(mtp, 'data-value');
+    if (!/^\d{12}$/.test(without) || Number(without) >= Number(unique)) throw new Error(`summary-mtp's count without the layer is ${without} (with it ${unique})`);
+    if (!/in model\.layers\.61, the multi-token prediction layer/.test(await mtp.innerText())) throw new Error(`summary-mtp reads ${await mtp.innerText()}`);
   });
 
   const HOVER = 'DeepSeek-V3: hover and expand over a tree loaded on demand';

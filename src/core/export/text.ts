@@ -7,6 +7,7 @@ import { safeLine } from '../safe-text';
 import { Checkpoint, ModuleNode } from '../model';
 import { bytes, compact, exact } from '../numbers';
 import { adapterLine, quantizationLine } from '../quant/describe';
+import { mtpText } from '../../shared/mtpText';
 import { cells, plural } from './style';
 import { tiePartners } from '../overlaps';
 
@@ -176,6 +177,7 @@ export function renderSummary(cp: Checkpoint): string {
   out.push(`${safe(cp.architecture ?? 'checkpoint')} · ${cp.format} · ${cp.files.length} file${cp.files.length === 1 ? '' : 's'}`);
   out.push(`parameters: ${exact(p.unique)} unique${compact(p.unique) !== exact(p.unique) ? ` (${compact(p.unique)})` : ''}${p.total !== p.unique ? `, ${exact(p.total)} total: ${compact(p.total - p.unique)} counted twice through shared storage` : ''}`);
   if (p.declared) out.push(`declared:   ${exact(p.declared.count)} in ${safe(p.declared.source)}${p.declared.count === p.unique ? ' (the same)' : ''}`);
+  if (p.mtp) out.push(`mtp:        ${safe(mtpText(p.mtp, exact))} (${safe(p.mtp.source)})`);
   const q = cp.quantization;
   if (q) {
     out.push(`quantized:  ${safe(quantizationLine(cp)!)}`);

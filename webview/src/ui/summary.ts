@@ -6,6 +6,7 @@ import { deduplicatedNote, formatBytes, tensorCountParts } from '../data/format'
 import { exactCount, explainSharing, formatCount } from '../../../src/shared/format';
 import { metadataKeyCount } from '../data/metadata';
 import { adapterDetail, adapterLine, quantizationDetail, quantizationLine } from '../data/quant';
+import { mtpText } from '../../../src/shared/mtpText';
 import { bannerHead, flaggedCalls, isPlainPickle, pickleLead } from '../data/safety';
 import type { ModelHead, NumberFormat, WireSummary } from '../../../src/shared/protocol';
 import { h, icon } from './dom';
@@ -84,6 +85,15 @@ export function renderSummary(head: Pick<ModelHead, 'summary' | 'topGroups' | 's
   const schemeLines = [
     quant ? h('div', { class: 'scheme-line', 'data-testid': 'summary-quant', title: quantizationDetail(s) ?? '' }, icon('layers'), quant) : null,
     adapter ? h('div', { class: 'scheme-line', 'data-testid': 'summary-adapter', title: adapterDetail(s) ?? '' }, icon('extensions'), adapter) : null,
+    // Multi-token prediction layers stored after the decoder's (DeepSeek-V3's model.layers.61).
+    p.mtp
+      ? h(
+          'div',
+          { class: 'scheme-line', 'data-testid': 'summary-mtp', 'data-value': String(p.mtp.withoutMtp ?? ''), title: `${mtpText(p.mtp, exactCount)} (${p.mtp.source})` },
+          icon('debug-step-over'),
+          mtpText(p.mtp, (n) => formatCount(n, fmt)),
+        )
+      : null,
   ].filter((x): x is HTMLDivElement => x !== null);
 
   const facts: (HTMLElement | null)[] = [];
