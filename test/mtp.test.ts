@@ -7,6 +7,7 @@
  */
 import * as assert from 'assert';
 import { openCheckpoint, toReport } from '../src/core';
+import { renderMarkdown } from '../src/core/export/markdown';
 import { buildSummary } from '../src/worker/payload';
 import { mtpText } from '../src/shared/mtpText';
 import { cli, fixture, readJson } from './helpers';
@@ -58,6 +59,11 @@ describe('multi-token prediction layers (torch 1.13)', () => {
       line,
       `mtp:        ${(t.checkpoint - t.model).toLocaleString('en-US')} in model.layers.2, the multi-token prediction layer, which transformers skips when loading: ${t.model.toLocaleString('en-US')} without it (config.json num_hidden_layers 2, num_nextn_predict_layers 1)`,
     );
+  });
+
+  it("the Markdown export's summary table has the row", async () => {
+    const md = renderMarkdown(await openCheckpoint(fixture('mtp', 'glm-two-mtp')));
+    assert.match(md, /\| Multi-token prediction \| 9,632 in 2 layers \(model\.layers\.3, model\.layers\.4\), the multi-token prediction layers, which transformers skips when loading: 8,688 without them \(config\.json num\\_hidden\\_layers 3, num\\_nextn\\_predict\\_layers 2\) \|/);
   });
 
   it('several layers read as such; without the count when they share storage with the model', () => {

@@ -7,6 +7,7 @@
 import { Checkpoint } from '../model';
 import { bytes, compact, exact, percent } from '../numbers';
 import { adapterLine, bitsText, schemeLabel } from '../quant/describe';
+import { mtpText } from '../../shared/mtpText';
 import { LayoutOptions, VisibleNode, layoutTree, sharedModules } from './layout';
 import { boundedJoin, groupMembers, overlapNote } from '../overlaps';
 import { RELATION_LABEL, baseName, describeType, exactAndCompact, hasInferredTypes, oneLine, plural } from './style';
@@ -27,6 +28,7 @@ export function renderMarkdown(cp: Checkpoint, opts: MarkdownOptions = {}): stri
   rows.push(['Format', `${text(cp.format)} (${code(baseName(cp.path))}${cp.files.length > 1 ? `, ${plural(cp.files.length, 'file')}` : ''})`]);
   rows.push(['Parameters', `${exactAndCompact(p.unique)}, shared storage counted once${cp.quantization ? ' (the unquantized model\'s count)' : ''}`]);
   if (p.declared) rows.push(['Declared', `${exact(p.declared.count)} in ${code(p.declared.source)}`]);
+  if (p.mtp) rows.push(['Multi-token prediction', `${text(mtpText(p.mtp, exact))} (${text(p.mtp.source)})`]);
   const q = cp.quantization;
   if (q) {
     rows.push(['Quantization', `${text(schemeLabel(q))} · ${bitsText(q.bitsPerWeight)} bits per weight stored (${text(q.declaredBy)})`]);
