@@ -17,6 +17,7 @@ interface Truth {
   checkpoint: number;
   mtpModules: string[];
   decoderLayers: number;
+  source: string;
 }
 
 const truths = readJson<{ fixtures: Record<string, Truth> }>(fixture('mtp', 'ground-truth.json')).fixtures;
@@ -36,13 +37,13 @@ describe('multi-token prediction layers (torch 1.13)', () => {
         modules: truth.mtpModules,
         unique: truth.checkpoint - truth.model,
         withoutMtp: truth.model,
-        source: `config.json num_hidden_layers ${truth.decoderLayers}, num_nextn_predict_layers ${truth.mtpModules.length}`,
+        source: truth.source,
       });
       // The root module's counts stay plain counts.
       assert.ok(!('mtp' in cp.modules.parameters));
       // Each layer's node says what it is; the decoder's layers do not.
       const layers = cp.modules.children.find((c) => c.name === 'model')!.children.find((c) => c.name === 'layers')!;
-      for (const c of layers.children) {
+      for (const c of [...layers.children, ...cp.modules.children]) {
         const mtp = truth.mtpModules.includes(c.path);
         assert.strictEqual(/multi-token prediction layer/.test(c.evidence ?? ''), mtp, c.path);
       }
