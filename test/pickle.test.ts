@@ -1,4 +1,8 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { openCheckpoint } from '../src/core';
 import { CheckpointError } from '../src/core/errors';
 import {
   PickleHooks,
@@ -184,6 +188,30 @@ describe('unpickler: CPython pickles of every protocol', () => {
     rejects(() => interpret(root, 't', { maxNodes: 100_000 }), 'limit', /expands to more than 100000 nodes/);
   });
 
+  it('a module held thousands of times at the bottom of deep nesting costs its paths, not their depth each time', () => {
+    // [[[...[m, m, ... 100,000 times]...]]] 900 lists deep, m one memoized nn.Module (a 500 KB
+    // pickle): each module found kept a copy of the 900 containers around it (700 MB) and
+    // rebuilt their paths.
+    const depth = 900;
+    const n = 100_000;
+    const module = [0x80, 2, ...Buffer.from('ctorch.nn.modules.module\nModule\n'), 0x29, 0x81, 0x7d, 0x28];
+    for (const k of ['_modules', '_parameters']) module.push(0x58, k.length, 0, 0, 0, ...Buffer.from(k), 0x7d);
+    module.push(0x75, 0x62, 0x72, 0, 0, 0, 0, 0x30); // SETITEMS BUILD LONG_BINPUT 0 POP
+    const root = load(bytes(module, Array(depth).fill(0x5d), [0x5d, 0x28], times(n, get(0)), [0x65], Array(depth).fill(0x61), [0x2e]));
+    const t0 = Date.now();
+    const r = interpret(root, 't');
+    let node = r.moduleTree!;
+    for (let i = 0; i < depth; i++) {
+      assert.strictEqual(node.children.length, 1);
+      node = node.children[0];
+      assert.deepStrictEqual([node.name, node.className], ['0', 'list']);
+    }
+    assert.strictEqual(node.children.length, n);
+    assert.deepStrictEqual([node.children[n - 1].name, node.children[n - 1].className], [String(n - 1), 'Module']);
+    // About 1 s here; the old walk took 14 s and 1.1 GB.
+    assert.ok(Date.now() - t0 < 8000, `${Date.now() - t0} ms`);
+  });
+
   it('a list appended to itself (a cycle) is fine, and interpret() does not loop', () => {
     const v = load(bytes(']q\x00h\x00a.'));
     assert.ok(v instanceof PyList && v.items[0] === v);
@@ -295,6 +323,90 @@ describe('unpickler: bounds and bad input', () => {
     rejects(() => unpickle(neg, { file: 't', hooks: h }), 'bad-pickle', /storage size is int -1/);
     const wrongType = bytes([0x80, 2], '(X', [7, 0, 0, 0], 'storagecos\nsystem\nX', [1, 0, 0, 0], '0X', [3, 0, 0, 0], 'cpuK', [1], 'tQ.');
     rejects(() => unpickle(wrongType, { file: 't', hooks: h }), 'bad-pickle', /global os\.system as its storage class/);
+  });
+});
+
+/** LONG_BINPUT / LONG_BINGET of memo slot `i`. */
+const put = (i: number): number[] => [0x72, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0];
+const get = (i: number): number[] => [0x6a, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0];
+/** BININT1 (below 256) or BININT. */
+const int = (i: number): number[] => (i < 256 ? [0x4b, i] : [0x4a, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0]);
+/** `parts` repeated `n` times (Buffer.concat: too many for a call's arguments). */
+function times(n: number, ...parts: number[][]): Uint8Array {
+  const one = Buffer.from(parts.flat());
+  return Uint8Array.from(Buffer.concat(Array.from({ length: n }, () => one)));
+}
+/** A dict of `n` int keys to None, stored in memo slot `slot` and popped. */
+function memoDict(n: number, slot: number): Uint8Array {
+  const items = Array.from({ length: n }, (_, i) => [...int(i), 0x4e]).flat();
+  return bytes([0x7d, 0x28], items, [0x75], put(slot), [0x30]);
+}
+
+describe('unpickler: a value reused through the memo costs the bytes that name it, not its size', () => {
+  it('REDUCE with one memoized 100,000-item argument tuple, 100,000 times: linear (the arguments are not rescanned)', () => {
+    // The old machine scanned every argument's depth on each call: 10^10 steps.
+    const n = 100_000;
+    const buf = bytes([0x80, 2], 'cmymod\nf\n', put(0), [0x28], times(n, [0x4e]), [0x74], put(1), [0x30, 0x30, 0x5d, 0x28], times(n, get(0), get(1), [0x52]), [0x65, 0x2e]);
+    const t0 = Date.now();
+    const v = load(buf);
+    assert.ok(v instanceof PyList && v.items.length === n);
+    const o = v.items[n - 1];
+    assert.ok(o instanceof PyObject && o.className === 'mymod.f' && o.args.length === n && o.depth === 1);
+    assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+  });
+
+  it('an object BUILT with the same big state over and over stops at the copy budget', () => {
+    // A 1,000-entry dict merged into one object's state 1,000 times: 10^6 copies from 12 KB.
+    const buf = bytes([0x80, 2], memoDict(1000, 0), 'cmymod\nC\n)', [0x81], times(1000, get(0), [0x62]), [0x2e]);
+    const e = rejects(() => load(buf), 'limit', /copies more than \d+ items of values it built before \(BUILD merging a state into an object that has one\)/);
+    assert.strictEqual(e.record, 'pickle opcode BUILD');
+    // Merging it twice is what a pickle does, and is fine.
+    const twice = load(bytes([0x80, 2], memoDict(1000, 0), 'cmymod\nC\n)', [0x81], times(2, get(0), [0x62]), [0x2e]));
+    assert.ok(twice instanceof PyObject && twice.state instanceof PyDict && twice.state.size === 1000);
+  });
+
+  it('OrderedDict(d), list(xs), torch.Size(xs) of one memoized container, over and over, stop at the copy budget', () => {
+    const od = bytes([0x80, 2], memoDict(1000, 0), 'ccollections\nOrderedDict\n', put(1), [0x30, 0x5d, 0x28], times(1000, get(1), get(0), [0x85, 0x52]), [0x65, 0x2e]);
+    rejects(() => load(od), 'limit', /copies more than \d+ items .*\(OrderedDict\)/);
+    for (const [module, name] of [['__builtin__', 'list'], ['torch', 'Size']]) {
+      const xs = bytes([0x80, 2, 0x28], times(1000, [0x4e]), [0x6c], put(0), [0x30], `c${module}\n${name}\n`, put(1), [0x30, 0x5d, 0x28], times(1000, get(1), get(0), [0x85, 0x52]), [0x65, 0x2e]);
+      rejects(() => load(xs), 'limit', /copies more than \d+ items/);
+    }
+    // A budget of its own, for tests: one copy of the dict fits in 1,000 items, two do not.
+    const two = bytes([0x80, 2], memoDict(1000, 0), 'ccollections\nOrderedDict\n', put(1), [0x30, 0x5d, 0x28], times(2, get(1), get(0), [0x85, 0x52]), [0x65, 0x2e]);
+    rejects(() => load(two, { limits: { maxCopies: 1500 } }), 'limit', /copies more than 1500 items/);
+    const one = load(two, { limits: { maxCopies: 2000 } });
+    assert.ok(one instanceof PyList && one.items.length === 2 && one.items.every((d) => d instanceof PyDict && d.size === 1000));
+  });
+
+  it('a memoized 200 KB string set as a dict key 200,000 times is one key, in linear time', () => {
+    // The old key was a prefixed copy of the string: 40 GB copied (over two minutes).
+    const key = 'k'.repeat(200_000);
+    const buf = bytes([0x80, 2, 0x58, 0x40, 0x0d, 0x03, 0x00], key, put(0), [0x30, 0x7d], times(200_000, get(0), [0x4e, 0x73]), [0x2e]);
+    const t0 = Date.now();
+    const d = load(buf);
+    assert.ok(d instanceof PyDict && d.size === 1 && d.get(key) === null && d.has(key) && !d.has('k'));
+    assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+    // Strings and numbers stay apart as keys; 1, 1.0 and True stay one key.
+    const mixed = load(bytes([0x80, 2, 0x7d, 0x28], 'X\x01\x00\x00\x001', [0x4e, 0x4b, 1, 0x4e, 0x88, 0x4e], 'X\x04\x00\x00\x00None', [0x4e, 0x4e, 0x4e, 0x75, 0x2e]));
+    assert.ok(mixed instanceof PyDict && mixed.size === 4, describeValue(mixed));
+  });
+
+  it('a global with a module or name past 512 characters is refused, naming it; a plain-pickle scan still takes it for a pickle', async () => {
+    // STACK_GLOBAL of two memoized 50,000-character strings, 20,000 times: each lookup hashed both.
+    const buf = bytes([0x80, 4, 0x58, 0x50, 0xc3, 0, 0], 'a'.repeat(50_000), put(0), [0x58, 0x50, 0xc3, 0, 0], 'b'.repeat(50_000), put(1), [0x30, 0x30, 0x5d, 0x28], times(20_000, get(0), get(1), [0x93]), [0x65, 0x2e]);
+    const e = rejects(() => load(buf), 'limit', /global module of 50000 characters \("a{40}…"\) exceeds the 512-character limit/);
+    assert.strictEqual(e.record, 'pickle opcode STACK_GLOBAL');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-names-'));
+    try {
+      const file = path.join(dir, 'long.pkl');
+      fs.writeFileSync(file, buf);
+      const cp = await openCheckpoint(file);
+      assert.strictEqual(cp.format, 'pickle');
+      assert.match(cp.safety!.incomplete ?? '', /exceeds the 512-character limit/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

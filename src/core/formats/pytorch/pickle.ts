@@ -43,8 +43,14 @@ export class PySet {
 /** A Python dict (or OrderedDict): insertion-ordered, keys compared by value for primitives. */
 export class PyDict {
   depth = 0;
-  /** Key → position; created on first insert (most pickled dicts are empty hook tables). */
+  /**
+   * Key → position; created on first insert (most pickled dicts are empty hook tables). String
+   * keys have a map of their own, keyed by the string itself: a prefixed copy ('s' + key) would be
+   * a new string to hash on every insert or lookup, so a pickle setting one memoized megabyte-long
+   * key over and over cost a megabyte per SETITEM (the string's own hash is computed once).
+   */
   private index: Map<unknown, number> | undefined;
+  private strings: Map<string, number> | undefined;
   readonly keys: PyValue[] = [];
   readonly values: PyValue[] = [];
   /** Attributes set by BUILD (OrderedDict `_metadata`...). */
@@ -56,25 +62,36 @@ export class PyDict {
   }
 
   set(k: PyValue, v: PyValue): void {
-    const hk = hashKey(k);
-    this.index ??= new Map();
-    const i = this.index.get(hk);
+    let i: number | undefined;
+    if (typeof k === 'string') {
+      this.strings ??= new Map();
+      i = this.strings.get(k);
+      if (i === undefined) this.strings.set(k, this.keys.length);
+    } else {
+      const hk = hashKey(k);
+      this.index ??= new Map();
+      i = this.index.get(hk);
+      if (i === undefined) this.index.set(hk, this.keys.length);
+    }
     if (i !== undefined) {
       this.values[i] = v;
       return;
     }
-    this.index.set(hk, this.keys.length);
     this.keys.push(k);
     this.values.push(v);
   }
 
+  private position(k: PyValue): number | undefined {
+    return typeof k === 'string' ? this.strings?.get(k) : this.index?.get(hashKey(k));
+  }
+
   get(k: PyValue): PyValue | undefined {
-    const i = this.index?.get(hashKey(k));
+    const i = this.position(k);
     return i === undefined ? undefined : this.values[i];
   }
 
   has(k: PyValue): boolean {
-    return this.index !== undefined && this.index.has(hashKey(k));
+    return this.position(k) !== undefined;
   }
 
   *entries(): IterableIterator<[PyValue, PyValue]> {
@@ -88,7 +105,7 @@ export class PyGlobal {
   constructor(
     readonly module: string,
     readonly name: string,
-    readonly call?: (args: PyValue[], site: Site) => PyValue,
+    readonly call?: (args: PyValue[], site: Site, work: Work) => PyValue,
   ) {}
   get full(): string {
     return `${this.module}.${this.name}`;
@@ -131,6 +148,9 @@ export type PyValue =
   | PyObject
   | PyNative;
 
+/** Strings longer than this inside a tuple key make the tuple compare by identity (hashKey). */
+const MAX_TUPLE_KEY_STRING = 256;
+
 function hashKey(k: PyValue, budget = { n: 256 }): unknown {
   // Python compares dict keys by value: 1 == 1.0 == True. Strings and numbers get typed keys;
   // small tuples of primitives are compared by value; everything else by identity.
@@ -152,6 +172,8 @@ function hashKey(k: PyValue, budget = { n: 256 }): unknown {
   if (k instanceof PyTuple && k.items.length <= 16 && (budget.n -= k.items.length) >= 0) {
     const parts: string[] = [];
     for (const x of k.items) {
+      // A long string would be copied into the key each time: such a tuple is compared by identity.
+      if (typeof x === 'string' && x.length > MAX_TUPLE_KEY_STRING) return k;
       const h = hashKey(x, budget);
       if (typeof h !== 'string') return k;
       parts.push(h);
@@ -167,6 +189,16 @@ export function depthOf(v: PyValue): number {
 
 // ---------------------------------------------------------------------------------------------
 // The machine
+
+/**
+ * What a handler tells the machine about work that is not input: items it copies or walks from
+ * values the pickle built earlier (dict(d), list(xs), a BUILD merging a state). A memo reference
+ * costs a few bytes however big the value is, so a pickle can ask for the same big copy over and
+ * over; the machine allows PickleLimits.maxCopies items in all.
+ */
+export interface Work {
+  copy(items: number, what: string): void;
+}
 
 /** Where an opcode sits, for messages. */
 export interface Site {
@@ -185,6 +217,18 @@ export interface PickleLimits {
   maxMemo: number;
   /** Bytes in one integer literal (LONG, LONG1, LONG4) at most. */
   maxIntBytes: number;
+  /**
+   * Items copied or walked from values already built (Work), at most; by default copyBudget() of
+   * the pickle's bytes. A pickle spells out what it holds, so its copies are proportional to it.
+   */
+  maxCopies?: number;
+  /** Characters in a global's module or name at most (each use of a name costs its length). */
+  maxNameChars: number;
+}
+
+/** Items a pickle of `bytes` bytes may copy from values it built (PickleLimits.maxCopies). */
+export function copyBudget(bytes: number): number {
+  return 100_000 + bytes;
 }
 
 export const DEFAULT_LIMITS: PickleLimits = {
@@ -192,6 +236,7 @@ export const DEFAULT_LIMITS: PickleLimits = {
   maxObjects: 50_000_000,
   maxMemo: 10_000_000,
   maxIntBytes: 1024,
+  maxNameChars: 512,
 };
 
 /** A call the pickle asks for (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ), after its inert result is built. */
@@ -255,6 +300,22 @@ export class PickleNeedsMore extends CheckpointError {
   }
 }
 
+/**
+ * A global's module or name is longer than PickleLimits.maxNameChars. It keeps the first
+ * characters of both, so a scan can tell a pickle naming absurd globals from bytes that are none.
+ */
+export class PickleNameTooLong extends CheckpointError {
+  constructor(
+    /** The first 64 characters of the module and of the name. */
+    readonly globalModule: string,
+    readonly globalName: string,
+    detail: string,
+    where: { file: string; offset: number; record: string },
+  ) {
+    super('limit', detail, where);
+  }
+}
+
 export interface UnpickleResult {
   value: PyValue;
   /** Index in buf just past STOP. */
@@ -296,7 +357,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): UnpickleResult
   return new Machine(buf, opts).run();
 }
 
-class Machine implements Record<OpcodeName, OpcodeMethod> {
+class Machine implements Record<OpcodeName, OpcodeMethod>, Work {
   private pos: number;
   private opStart = 0;
   private op = 0;
@@ -304,6 +365,8 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
   private readonly metastack: StackItem[][] = [];
   private readonly memo = new Map<number, PyValue>();
   private objects = 0;
+  private copies = 0;
+  private readonly maxCopies: number;
   private protocol = 0;
   private readonly limits: PickleLimits;
   private readonly file: string;
@@ -316,6 +379,14 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
     this.base = opts.base ?? 0;
     this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.maxCopies = this.limits.maxCopies ?? copyBudget(this.end - this.pos);
+  }
+
+  copy(items: number, what: string): void {
+    this.copies += items;
+    if (this.copies > this.maxCopies) {
+      this.fail(`copies more than ${this.maxCopies} items of values it built before (${what}): a pickle that copies its own memoized values over and over`, 'limit');
+    }
   }
 
   private site(): Site {
@@ -476,28 +547,41 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
 
   private global(module: string, name: string): PyValue {
     if (module.length === 0 || name.length === 0) this.fail('empty module or name in a global');
+    const max = this.limits.maxNameChars;
+    if (module.length > max || name.length > max) {
+      const long = module.length > max ? module : name;
+      throw new PickleNameTooLong(
+        module.slice(0, 64),
+        name.slice(0, 64),
+        `global ${long === module ? 'module' : 'name'} of ${long.length} characters ("${long.slice(0, 40)}…") exceeds the ${max}-character limit`,
+        { file: this.file, offset: this.base + this.opStart, record: `pickle opcode ${opcodeName(this.op)}` },
+      );
+    }
     return this.opts.hooks.resolveGlobal(module, name, this.site());
   }
 
-  private call(callable: PyValue, args: PyValue[], via: PyObject['via'], kwargs?: PyValue): PyValue {
-    const r = this.build1(callable, args, via, kwargs);
+  /** `argsDepth`: depth of the tuple (or list) holding `args` (its items are not scanned again: it may be a memoized value). */
+  private call(callable: PyValue, args: PyValue[], argsDepth: number, via: PyObject['via'], kwargs?: PyValue): PyValue {
+    const r = this.build1(callable, args, argsDepth, via, kwargs);
     const hook = this.opts.hooks.onCall;
     if (hook) hook({ callable, args, kwargs, via, result: r });
     return r;
   }
 
-  private build1(callable: PyValue, args: PyValue[], via: PyObject['via'], kwargs?: PyValue): PyValue {
+  private build1(callable: PyValue, args: PyValue[], argsDepth: number, via: PyObject['via'], kwargs?: PyValue): PyValue {
     this.count();
+    // The deepest argument's depth, from the depth of their container (one more, when it holds any).
+    const inner = args.length ? argsDepth - 1 : 0;
     if (callable instanceof PyGlobal && callable.call && kwargs === undefined) {
-      const r = callable.call(args, this.site());
+      const r = callable.call(args, this.site(), this);
       if (r !== null && typeof r === 'object' && !(r instanceof PyGlobal) && !(r instanceof PyBytes)) {
-        const d = this.maxDepth(args) + 1;
+        const d = inner + 1;
         if (d > r.depth) r.depth = this.checkDepth(d);
       }
       return r;
     }
     const o = new PyObject(callable, args, via, kwargs);
-    o.depth = this.checkDepth(Math.max(this.maxDepth(args), depthOf(kwargs ?? null)) + 1);
+    o.depth = this.checkDepth(Math.max(inner, depthOf(kwargs ?? null)) + 1);
     return o;
   }
 
@@ -505,6 +589,12 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
   private mutateGlobal(target: PyGlobal, op: 'build' | 'setitems' | 'append', payload: PyValue[], what: string): void {
     const hook = this.opts.hooks.onGlobalMutation;
     if (!hook) this.fail(what);
+    if (op === 'build') {
+      // The hook records each attribute a BUILD state sets: as many as its dicts hold.
+      const state = payload[0];
+      const parts = state instanceof PyTuple && state.items.length === 2 ? state.items : [state];
+      for (const d of parts) if (d instanceof PyDict) this.copy(d.size, `BUILD on ${describeValue(target)}`);
+    }
     hook(target, op, payload, this.site());
   }
 
@@ -512,6 +602,11 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
     if (v instanceof PyTuple) return v.items;
     if (v instanceof PyList) return v.items;
     return this.fail(`${what} arguments are not a tuple`);
+  }
+
+  /** Depth of a container of `items` that are on hand (popped from the stack): scanned. */
+  private depthOfItems(items: PyValue[]): number {
+    return items.length ? this.maxDepth(items) + 1 : 0;
   }
 
   private int(v: bigint): number | bigint {
@@ -893,13 +988,13 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
   REDUCE(): void {
     const args = this.pop();
     const callable = this.pop();
-    this.push(this.call(callable, this.argsOf(args, 'REDUCE'), 'reduce'));
+    this.push(this.call(callable, this.argsOf(args, 'REDUCE'), depthOf(args), 'reduce'));
   }
 
   NEWOBJ(): void {
     const args = this.pop();
     const cls = this.pop();
-    this.push(this.call(cls, this.argsOf(args, 'NEWOBJ'), 'newobj'));
+    this.push(this.call(cls, this.argsOf(args, 'NEWOBJ'), depthOf(args), 'newobj'));
   }
 
   NEWOBJ_EX(): void {
@@ -907,20 +1002,21 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
     const args = this.pop();
     const cls = this.pop();
     const kw = kwargs instanceof PyDict && kwargs.size === 0 ? undefined : kwargs;
-    this.push(this.call(cls, this.argsOf(args, 'NEWOBJ_EX'), 'newobj_ex', kw));
+    this.push(this.call(cls, this.argsOf(args, 'NEWOBJ_EX'), depthOf(args), 'newobj_ex', kw));
   }
 
   INST(): void {
     const module = this.utf8(this.line('INST module'), 'INST module');
     const name = this.utf8(this.line('INST name'), 'INST name');
     const args = this.popMark();
-    this.push(this.call(this.global(module, name), args, 'inst'));
+    this.push(this.call(this.global(module, name), args, this.depthOfItems(args), 'inst'));
   }
 
   OBJ(): void {
     const items = this.popMark();
     if (items.length === 0) this.fail('OBJ without a class');
-    this.push(this.call(items[0], items.slice(1), 'obj'));
+    const args = items.slice(1);
+    this.push(this.call(items[0], args, this.depthOfItems(args), 'obj'));
   }
 
   BUILD(): void {
@@ -1000,6 +1096,7 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
     if (inst instanceof PyObject) {
       this.opts.hooks.onBuild?.(inst, state);
       if (inst.state instanceof PyDict && state instanceof PyDict) {
+        this.copy(state.size, 'BUILD merging a state into an object that has one');
         for (const [k, v] of state.entries()) inst.state.set(k, v);
       } else {
         inst.state = state;
@@ -1011,6 +1108,7 @@ class Machine implements Record<OpcodeName, OpcodeMethod> {
       // OrderedDict's BUILD sets instance attributes (`_metadata` of a state_dict).
       if (state instanceof PyDict) {
         inst.attrs ??= new PyDict();
+        this.copy(state.size, 'BUILD setting attributes of a dict');
         for (const [k, v] of state.entries()) inst.attrs.set(k, v);
         this.grow(inst, state);
       } else if (state !== null) {

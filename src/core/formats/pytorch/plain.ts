@@ -15,7 +15,7 @@ import { ReaderContext } from '../../access';
 import { CheckpointError } from '../../errors';
 import { RawCheckpoint, SafetyGlobal, Warning } from '../../model';
 import { LEGACY_MAGIC, LEGACY_PROTOCOL } from './legacy';
-import { PickleLimits, PickleNeedsMore, PyGlobal, PyObject, PyValue, describeValue, unpickle } from './pickle';
+import { PickleLimits, PickleNameTooLong, PickleNeedsMore, PyGlobal, PyObject, PyValue, describeValue, unpickle } from './pickle';
 import { SafetyRecorder, SafetyTracker, classifyGlobal } from './safety';
 import { TorchSession } from './torch';
 import { renderValue } from './render';
@@ -56,11 +56,12 @@ const IDENT_NAME = /^[A-Za-z_<][\w.<>]*$/;
 
 /**
  * Pickle-shaped: it reached STOP, or it named a global that reads like a Python name before
- * failing, or (`partial`) it made sense up to the end of the bytes in view.
+ * failing (also one whose name is too long to look up), or (`partial`) it made sense up to the end of the bytes in view.
  */
 function isPickle(run: PickleRun, partial: boolean): boolean {
   if (run.end !== null) return true;
   if (partial && run.error instanceof PickleNeedsMore) return true;
+  if (run.error instanceof PickleNameTooLong && IDENT_MODULE.test(run.error.globalModule) && IDENT_NAME.test(run.error.globalName)) return true;
   for (const s of run.globals.seen.values()) {
     if (s.count > 0 && IDENT_MODULE.test(s.module) && IDENT_NAME.test(s.name)) return true;
   }

@@ -113,18 +113,28 @@ interface ContainerDesc {
   pythonModule: string;
 }
 
+/**
+ * The containers around a point of the walk, innermost first, as a linked list: a module found
+ * there keeps the list as it is (a copy per module cost the depth each time, and a memoized
+ * module held a thousand times at the bottom of deep nesting was a thousand copies).
+ */
+interface Chain {
+  readonly desc: ContainerDesc;
+  readonly up: Chain | undefined;
+}
+
 /** A whole nn.Module met while walking a container (not as another module's child). */
 interface FoundModule {
   path: string;
   hint: ModuleHint;
-  /** The containers it sits in, outermost first. */
-  containers: ContainerDesc[];
+  /** The containers it sits in, innermost first. */
+  containers: Chain | undefined;
 }
 
 /** Collects whole modules held in dicts, lists, tuples or plain objects. */
 interface Finder {
   modules: FoundModule[];
-  stack: ContainerDesc[];
+  stack: Chain | undefined;
 }
 
 function describeContainer(v: PyValue, path: string): ContainerDesc {
@@ -154,12 +164,13 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
   if (v instanceof PyObject && isModule(v)) {
     // walkModule keeps its own path set: a module is a cycle only if it encloses itself.
     const hint = walkModule(w, v, '', path, out, depth + 1, onPath, emit);
-    finder?.modules.push({ path, hint, containers: finder.stack.slice() });
+    finder?.modules.push({ path, hint, containers: finder.stack });
     return;
   }
   if (onPath.has(v)) return; // a cycle
   onPath.add(v);
-  finder?.stack.push(describeContainer(v, path));
+  const around = finder?.stack;
+  if (finder) finder.stack = { desc: describeContainer(v, path), up: around };
   try {
     if (v instanceof PyDict) {
       for (const [k, x] of v.entries()) walk(w, x, join(path, keyString(k)), out, emit, depth + 1, onPath, finder);
@@ -181,7 +192,7 @@ function walk(w: Walker, v: PyValue, path: string, out: NamedTensor[], emit: Emi
       v.args.forEach((x, i) => walk(w, x, join(path, `__arg${i}__`), out, emit, depth + 1, onPath, finder));
     }
   } finally {
-    finder?.stack.pop();
+    if (finder) finder.stack = around;
     onPath.delete(v);
   }
 }
@@ -203,23 +214,47 @@ function containerTree(root: PyValue, found: FoundModule[]): ModuleHint {
     if (!m) kids.set(node, (m = new Map()));
     m.set(child.name, child);
   };
-  for (const f of found) {
-    // An object and its state dict share a path: the object (met first) names it.
-    const descs = new Map<string, ContainerDesc>();
-    for (const c of f.containers) if (!descs.has(c.path)) descs.set(c.path, c);
-    const segs = f.path.split('.');
-    let node = tree;
-    let at = '';
-    for (let i = 0; i < segs.length - 1; i++) {
-      at = join(at, segs[i]);
+  /** Segments of `path` past `base`, a path it extends (every container's path extends its outer ones'). */
+  const segsAfter = (path: string, base: string): string[] => (path.length === base.length ? [] : (base ? path.slice(base.length + 1) : path).split('.'));
+  /** Down from `node` by `segs`, making the nodes missing: `desc` names the last, segments between a plain dict. */
+  const descend = (node: ModuleHint, segs: string[], desc: { className: string; pythonModule: string }): ModuleHint => {
+    for (let i = 0; i < segs.length; i++) {
       let next = childOf(node, segs[i]);
       if (!next) {
-        const d = descs.get(at) ?? { className: 'dict', pythonModule: 'builtins' };
+        const d = i === segs.length - 1 ? desc : { className: 'dict', pythonModule: 'builtins' };
         next = newHint(segs[i], d.className, d.pythonModule);
         add(node, next);
       }
       node = next;
     }
+    return node;
+  };
+  // Each container is placed once, below its outer one. An object and its state dict share a
+  // path: the object (met first) names it.
+  const placed = new Map<Chain, ModuleHint>();
+  const nodeFor = (c: Chain | undefined): ModuleHint => {
+    if (!c) return tree;
+    let node = placed.get(c);
+    if (!node) {
+      node = descend(nodeFor(c.up), segsAfter(c.desc.path, c.up ? c.up.desc.path : ''), c.desc);
+      placed.set(c, node);
+    }
+    return node;
+  };
+  /** The innermost container strictly above `c`'s path (a ScriptObject's payload has its path). */
+  const above = new Map<Chain, Chain | undefined>();
+  const outerOf = (c: Chain): Chain | undefined => {
+    if (above.has(c)) return above.get(c);
+    const up = c.up;
+    const r = up === undefined || up.desc.path.length < c.desc.path.length ? up : outerOf(up);
+    above.set(c, r);
+    return r;
+  };
+  for (const f of found) {
+    let c = f.containers;
+    if (c && c.desc.path.length >= f.path.length) c = outerOf(c);
+    const segs = c ? segsAfter(f.path, c.desc.path) : f.path.split('.');
+    const node = descend(nodeFor(c), segs.slice(0, -1), { className: 'dict', pythonModule: 'builtins' });
     const last = segs[segs.length - 1];
     if (childOf(node, last)) continue; // the same path twice (its tensors get #2 names)
     f.hint.name = last;
@@ -459,7 +494,7 @@ export function interpret(root: PyValue, file: string, limits: Partial<WalkLimit
     readRngStateFile(w, dict, res, onPath);
     return finish(res, file, w);
   }
-  const finder: Finder = { modules: [], stack: [] };
+  const finder: Finder = { modules: [], stack: undefined };
   if (!dict) {
     walk(w, root, '', res.tensors, {}, 0, onPath, finder);
     if (finder.modules.length) {

@@ -22,6 +22,7 @@ import {
   PyTuple,
   PyValue,
   Site,
+  Work,
   describeValue,
 } from './pickle';
 
@@ -323,31 +324,32 @@ function num(v: PyValue | undefined): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // Handlers: GLOBAL → value. Handlers only build records from their arguments.
 
-type Handler = (args: PyValue[], site: Site) => PyValue;
+/** `work`: what copying a memoized value costs (PickleLimits.maxCopies). */
+type Handler = (args: PyValue[], site: Site, work: Work) => PyValue;
 
 const HANDLERS = new Map<string, Handler>();
 
-HANDLERS.set('collections.OrderedDict', (args, site) => {
+HANDLERS.set('collections.OrderedDict', (args, site, work) => {
   const d = new PyDict('collections.OrderedDict');
-  fillDict(d, args[0], site, 'OrderedDict');
+  fillDict(d, args[0], site, 'OrderedDict', work);
   return d;
 });
-HANDLERS.set('builtins.dict', (args, site) => {
+HANDLERS.set('builtins.dict', (args, site, work) => {
   const d = new PyDict();
-  fillDict(d, args[0], site, 'dict');
+  fillDict(d, args[0], site, 'dict', work);
   return d;
 });
 HANDLERS.set('collections.defaultdict', () => new PyDict('collections.defaultdict'));
 // TorchScript's data.pkl tags typed lists (torch/jit/_pickle.py): each returns its first argument.
 for (const f of TORCHSCRIPT_LIST_TAGS) HANDLERS.set(`torch.jit._pickle.${f}`, (args) => args[0] ?? null);
-HANDLERS.set('builtins.set', (args) => new PySet(listItems(args[0])));
-HANDLERS.set('builtins.frozenset', (args) => new PySet(listItems(args[0]), true));
-HANDLERS.set('builtins.list', (args) => new PyList(listItems(args[0])));
-HANDLERS.set('builtins.tuple', (args) => new PyTuple(listItems(args[0])));
-HANDLERS.set('builtins.bytearray', (args) => bytesFrom(args, 'bytearray'));
-HANDLERS.set('builtins.bytes', (args) => bytesFrom(args, 'bytes'));
-HANDLERS.set('_codecs.encode', (args) => bytesFrom(args, 'bytes'));
-HANDLERS.set('torch.Size', (args) => new PyTuple(listItems(args[0])));
+HANDLERS.set('builtins.set', (args, _site, work) => new PySet(listItems(args[0], work, 'set')));
+HANDLERS.set('builtins.frozenset', (args, _site, work) => new PySet(listItems(args[0], work, 'frozenset'), true));
+HANDLERS.set('builtins.list', (args, _site, work) => new PyList(listItems(args[0], work, 'list')));
+HANDLERS.set('builtins.tuple', (args, _site, work) => new PyTuple(listItems(args[0], work, 'tuple')));
+HANDLERS.set('builtins.bytearray', (args, _site, work) => bytesFrom(args, 'bytearray', work));
+HANDLERS.set('builtins.bytes', (args, _site, work) => bytesFrom(args, 'bytes', work));
+HANDLERS.set('_codecs.encode', (args, _site, work) => bytesFrom(args, 'bytes', work));
+HANDLERS.set('torch.Size', (args, _site, work) => new PyTuple(listItems(args[0], work, 'torch.Size')));
 HANDLERS.set('torch.device', (args) => {
   const type = typeof args[0] === 'string' ? args[0] : 'cpu';
   return typeof args[1] === 'number' ? `${type}:${args[1]}` : type;
@@ -425,9 +427,10 @@ const SPARSE_PARTS: Record<string, string[]> = {
  * are theirs.
  */
 function rebuildSparse(fn: string): Handler {
-  return (args, site) => {
+  return (args, site, work) => {
     const layout = args[0] instanceof TorchConstant ? args[0].name : 'sparse';
     const data = args[1] instanceof PyTuple ? args[1].items : badArgs(site, fn, `data is ${describeValue(args[1])}`);
+    work.copy(data.length, fn);
     const tensors = data.filter((x): x is TorchTensor => x instanceof TorchTensor);
     const sizeArg = data.find((x) => x instanceof PyTuple || x instanceof PyList);
     const shape = sizeArg ? intList(sizeArg, site, fn, 'size') : badArgs(site, fn, 'data holds no size');
@@ -474,41 +477,47 @@ HANDLERS.set('torch._utils._rebuild_wrapper_subclass', (args, site) => {
  * objects of the state (DTensor's `_spec`, whose device mesh holds a tensor of ranks) are not the
  * weight's data and are not searched.
  */
-function wrapperParts(state: PyValue | undefined): { name: string; tensor: TorchTensor }[] {
+function wrapperParts(state: PyValue | undefined, work: Work): { name: string; tensor: TorchTensor }[] {
   const out: { name: string; tensor: TorchTensor }[] = [];
   const seen = new Set<TorchTensor>();
+  const what = 'the state of a tensor subclass';
   const add = (name: string, v: PyValue) => {
     if (!(v instanceof TorchTensor) || seen.has(v)) return;
     seen.add(v);
     if (v.parts && !v.storage) for (const p of v.parts) out.push({ name: `${name}.${p.name}`, tensor: p.tensor });
     else out.push({ name, tensor: v });
   };
+  if (state instanceof PyTuple) work.copy(state.items.length, what);
   const dicts = state instanceof PyDict ? [state] : state instanceof PyTuple ? state.items.filter((x): x is PyDict => x instanceof PyDict) : [];
   for (const d of dicts) {
+    work.copy(d.size, what);
     for (const [k, v] of d.entries()) {
       const key = typeof k === 'string' ? k : describeValue(k);
-      if (v instanceof PyList || v instanceof PyTuple) v.items.forEach((x, i) => add(`${key}.${i}`, x));
-      else add(key, v);
+      if (v instanceof PyList || v instanceof PyTuple) {
+        work.copy(v.items.length, what);
+        v.items.forEach((x, i) => add(`${key}.${i}`, x));
+      } else add(key, v);
     }
   }
   return out;
 }
 
 /** `_is_param` in a custom tensor's state: torch 2.x's nn.Parameter of one is the tensor itself, flagged. */
-function flaggedParameter(state: PyValue | undefined): boolean {
+function flaggedParameter(state: PyValue | undefined, work: Work): boolean {
+  if (state instanceof PyTuple) work.copy(state.items.length, 'the state of a tensor subclass');
   const dicts = state instanceof PyDict ? [state] : state instanceof PyTuple ? state.items.filter((x): x is PyDict => x instanceof PyDict) : [];
   return dicts.some((d) => d.get('_is_param') === true);
 }
 
-HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site) => {
+HANDLERS.set('torch._tensor._rebuild_from_type_v2', (args, site, work) => {
   const [func, newType, fargs, state] = args;
   let inner: PyValue;
-  if (func instanceof PyGlobal && func.call && fargs instanceof PyTuple) inner = func.call(fargs.items, site);
+  if (func instanceof PyGlobal && func.call && fargs instanceof PyTuple) inner = func.call(fargs.items, site, work);
   else return new PyObject(new PyGlobal('torch._tensor', '_rebuild_from_type_v2'), args, 'reduce');
   if (!(inner instanceof TorchTensor)) return inner;
   if (inner.wrapper) {
-    inner.parts = wrapperParts(state);
-    if (flaggedParameter(state)) inner.parameter = true;
+    inner.parts = wrapperParts(state, work);
+    if (flaggedParameter(state, work)) inner.parameter = true;
   }
   if (newType instanceof PyGlobal) {
     if (newType.full === 'torch.nn.parameter.Parameter') return inner.asParameter(inner.requiresGrad);
@@ -566,8 +575,8 @@ HANDLERS.set('torch._utils._rebuild_device_tensor_from_cpu_tensor', (args, site)
  * order)`. The tensor has no storage in the archive; an array of another form stays unread.
  */
 function rebuildFromNumpy(fn: string): Handler {
-  return (args, site) => {
-    const shape = numpyShape(args[0]);
+  return (args, site, work) => {
+    const shape = numpyShape(args[0], work);
     const dtype = args[1];
     if (!shape || !(dtype instanceof TorchDtype)) return new PyObject(new PyGlobal('torch._utils', fn), args, 'reduce');
     if (shape.length > 64) badArgs(site, fn, `the array has ${shape.length} dimensions`);
@@ -582,12 +591,13 @@ HANDLERS.set('torch._utils._rebuild_device_tensor_from_numpy', rebuildFromNumpy(
 const NUMPY_MULTIARRAY = /^numpy(\._core|\.core)?\.(multiarray|numeric)$/;
 
 /** The shape of a pickled numpy array, read from its pickled form; undefined for anything else. */
-function numpyShape(v: PyValue | undefined): number[] | undefined {
+function numpyShape(v: PyValue | undefined, work: Work): number[] | undefined {
   if (!(v instanceof PyObject) || !(v.callable instanceof PyGlobal) || !NUMPY_MULTIARRAY.test(v.callable.module)) return undefined;
   let shape: PyValue | undefined;
   if (v.callable.name === '_reconstruct' && v.state instanceof PyTuple && v.state.items.length >= 5) shape = v.state.items[1];
   else if (v.callable.name === '_frombuffer') shape = v.args[2];
   if (!(shape instanceof PyTuple || shape instanceof PyList)) return undefined;
+  work.copy(shape.items.length, 'the shape of a numpy array');
   const dims: number[] = [];
   for (const d of shape.items) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return undefined;
@@ -642,27 +652,32 @@ export function isPackedParamsClass(className: string): boolean {
   return className.startsWith('torch.classes.quantized.') || className.startsWith('torch.classes.rnn.');
 }
 
-function fillDict(d: PyDict, src: PyValue | undefined, site: Site, fn: string): void {
+function fillDict(d: PyDict, src: PyValue | undefined, site: Site, fn: string, work: Work): void {
   if (src === undefined || src === null) return;
   if (src instanceof PyDict) {
+    work.copy(src.size, fn);
     for (const [k, v] of src.entries()) d.set(k, v);
     return;
   }
-  for (const pair of listItems(src)) {
+  for (const pair of listItems(src, work, fn)) {
     const kv = pair instanceof PyTuple || pair instanceof PyList ? pair.items : badArgs(site, fn, 'items are not pairs');
     if (kv.length !== 2) badArgs(site, fn, 'items are not pairs');
     d.set(kv[0], kv[1]);
   }
 }
 
-function listItems(v: PyValue | undefined): PyValue[] {
-  if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) return v.items.slice();
+function listItems(v: PyValue | undefined, work: Work, what: string): PyValue[] {
+  if (v instanceof PyList || v instanceof PyTuple || v instanceof PySet) {
+    work.copy(v.items.length, what);
+    return v.items.slice();
+  }
   return [];
 }
 
-function bytesFrom(args: PyValue[], kind: 'bytes' | 'bytearray'): PyBytes {
+function bytesFrom(args: PyValue[], kind: 'bytes' | 'bytearray', work: Work): PyBytes {
   const a = args[0];
   if (typeof a === 'string') {
+    work.copy(a.length, kind);
     const enc = typeof args[1] === 'string' ? args[1].toLowerCase().replace(/[-_]/g, '') : 'utf8';
     if (enc === 'latin1' || enc === 'iso88591') {
       const out = new Uint8Array(a.length);
@@ -672,6 +687,7 @@ function bytesFrom(args: PyValue[], kind: 'bytes' | 'bytearray'): PyBytes {
     return new PyBytes(new TextEncoder().encode(a), kind);
   }
   if (a instanceof PyBytes) return new PyBytes(a.data, kind);
+  if (a instanceof PyList || a instanceof PyTuple) work.copy(a.items.length, kind);
   if (a instanceof PyList || a instanceof PyTuple) return new PyBytes(Uint8Array.from(a.items.map((x) => (typeof x === 'number' ? x & 0xff : 0))), kind);
   return new PyBytes(new Uint8Array(0), kind);
 }
