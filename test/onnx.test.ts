@@ -1348,3 +1348,77 @@ describe('ONNX initializers named after their module', () => {
     assert.strictEqual(moduleAt(cp.modules, 'transformer.h.0.attn.c_attn')!.type, 'Conv1D');
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Hostile graphs: work that grows faster than the file.
+
+describe('ONNX graph analysis on hostile graphs stays linear', () => {
+  /** A graph where `/fc/MatMul` reads onnx::W and each of n calls fc_1..fc_n reads a copy of it forwarded by an Identity (with a shared bias). */
+  function calls(n: number, asBias = false): Buffer {
+    const nodes: Buffer[] = asBias
+      ? [op('Conv', '/fc/Conv', ['x', 'wc', 'onnx::W'], ['c'])]
+      : [op('MatMul', '/fc/MatMul', ['x', 'onnx::W'], ['m0']), op('Add', '/fc/Add', ['m0', 'onnx::b'], ['a0'])];
+    for (let i = 1; i <= n; i++) {
+      nodes.push(op('Identity', `/Identity_${i}`, ['onnx::W'], [`onnx::MatMul_c${i}`]));
+      nodes.push(op('MatMul', `/fc_${i}/MatMul`, ['x', `onnx::MatMul_c${i}`], [`m${i}`]));
+      if (!asBias) nodes.push(op('Add', `/fc_${i}/Add`, [`m${i}`, 'onnx::b'], [`a${i}`]));
+    }
+    const inits = [zeros('onnx::W', [2, 2]), asBias ? zeros('wc', [2, 2, 1]) : zeros('onnx::b', [2])];
+    return model(graph({ nodes, inits }));
+  }
+
+  it('20,000 calls of one module reading copies of its weight merge into it in one pass (each merge re-sorted the uses and scanned every MatMul bias: minutes)', async function () {
+    this.timeout(30000);
+    const raw = await readBytes(calls(20000));
+    assert.deepStrictEqual(raw.tensors.map((t) => t.name), ['fc.weight', 'fc.bias']);
+    assert.deepStrictEqual(Object.keys(raw.layers ?? {}), ['fc']);
+  });
+
+  it('20,000 copies read by calls with no tensor to merge into are each looked up once (every copy was tried for every copy: minutes)', async function () {
+    this.timeout(30000);
+    const raw = await readBytes(calls(20000, true));
+    assert.strictEqual(raw.tensors.filter((t) => t.extra?.deduplicatedFrom !== undefined).length, 20000);
+    assert.ok(!raw.warnings.some((w) => w.code === 'onnx-graph-limit'));
+  });
+
+  it('a copy needing two uses that hundreds of tensors each half-hold stops looking after MAX_TARGET_CHECKS, with a warning', async () => {
+    const nodes: Buffer[] = [op('MatMul', '/fc/MatMul_0', ['x', 'onnx::W'], ['m'])];
+    for (let j = 0; j < 300; j++) {
+      nodes.push(op('Identity', `/Identity_c${j}`, ['onnx::W'], [`onnx::c${j}`]), op('MatMul', `/fc/MatMul_c${j}`, ['x', `onnx::c${j}`], [`mc${j}`]));
+      nodes.push(op('Identity', `/Identity_e${j}`, ['onnx::W'], [`onnx::e${j}`]), op('Gemm', `/fc/Gemm_e${j}`, ['x', 'x', `onnx::e${j}`], [`ge${j}`]));
+    }
+    // fc's second call reads its copy as a Gemm's weight and bias: no tensor fc's nodes read is both.
+    nodes.push(op('Identity', '/Identity_d', ['onnx::W'], ['onnx::d']), op('Gemm', '/fc_1/Gemm', ['x', 'onnx::d', 'onnx::d'], ['gd']));
+    const raw = await readBytes(model(graph({ nodes, inits: [zeros('onnx::W', [2, 2])] })));
+    const w = raw.warnings.find((x) => x.code === 'onnx-graph-limit');
+    assert.ok(w, 'a warning says the look stopped');
+    assert.match(w.message, /^1 copy of a weight read by a module's repeated calls .* stopped after 256 candidates$/);
+    assert.ok(raw.tensors.some((t) => t.extra?.onnxName === 'onnx::d'), 'the copy stays a tensor of its own');
+  });
+});
+
+describe('ONNX repeated calls with long scopes and names', () => {
+  it('a scope thousands of levels deep, many times over, and thousands of long model names cost their length, not its square', async function () {
+    this.timeout(30000);
+    const deep = Array(4000).fill('a').join('/');
+    const nodes: Buffer[] = [op('MatMul', '/fc/MatMul', ['x', 'onnx::W'], ['m0']), op('MatMul', '/fc_1/MatMul', ['x', 'onnx::W'], ['m1'])];
+    for (let i = 0; i < 600; i++) nodes.push(op('Relu', `/b${i}/${deep}/Relu`, ['x'], [`r${i}`]));
+    const long = Array(2040).fill('a').join('.');
+    const inits = [zeros('onnx::W', [2, 2])];
+    for (let i = 0; i < 2000; i++) inits.push(zeros(`p${i}.${long}`, [1]));
+    const raw = await readBytes(model(graph({ nodes, inits })));
+    assert.strictEqual(raw.tensors.length, 2001);
+    assert.deepStrictEqual(Object.keys(raw.layers ?? {}), ['fc']);
+  });
+
+  it('fc_1 is fc called again unless a scope lies inside it or a tensor is named under it', async () => {
+    const base = [op('MatMul', '/fc/MatMul', ['x', 'onnx::W'], ['m0']), op('MatMul', '/fc_1/MatMul', ['x', 'onnx::W'], ['m1'])];
+    const layers = async (nodes: Buffer[], inits: Buffer[] = []) => Object.keys((await readBytes(model(graph({ nodes: [...base, ...nodes], inits: [zeros('onnx::W', [2, 2]), ...inits] })))).layers ?? {}).sort();
+    assert.deepStrictEqual(await layers([]), ['fc']);
+    assert.deepStrictEqual(await layers([op('Relu', '/fc_1/inner/Relu', ['x'], ['r'])]), ['fc', 'fc_1']);
+    assert.deepStrictEqual(await layers([op('Relu', '/fc_1x/inner/Relu', ['x'], ['r'])]), ['fc']);
+    assert.deepStrictEqual(await layers([], [zeros('fc_1.extra.scale', [1])]), ['fc', 'fc_1']);
+    assert.deepStrictEqual(await layers([], [zeros('fc_1', [1])]), ['fc', 'fc_1']);
+    assert.deepStrictEqual(await layers([], [zeros('fc_10.scale', [1]), zeros('fc_1x', [1])]), ['fc']);
+  });
+});

@@ -7,7 +7,7 @@ import { declaredCount } from '../src/core/declared';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
-import { editedCopy, folder, i64s, moduleAt, st, tensor } from './quant-helpers';
+import { editedCopy, folder, i64s, moduleAt, st, stZeros, tensor } from './quant-helpers';
 
 interface QuantTruth {
   torch: { parameters: number };
@@ -761,5 +761,29 @@ describe('compressed-tensors sparse layers and GPTQModel dynamic overrides', () 
     fs.writeFileSync(f, buf);
     const r = toReport(await openCheckpoint(d));
     assert.ok(r.warnings.some((x) => x.code === 'quantization-unreadable' && /down_proj: shape says 32x1000 but the bitmask is 32x8/.test(x.message)));
+  });
+});
+
+describe('quantization detectors on hostile configs', () => {
+  it('compressed-tensors: 20,000 config groups and 20,000 weight/weight_scale layers read the groups once (each layer read them all: minutes)', async function () {
+    this.timeout(30000);
+    const n = 20000;
+    const groups: Record<string, unknown> = {};
+    for (let i = 0; i < n - 1; i++) groups[`float_${i}`] = { targets: ['Linear'], weights: { num_bits: 8, type: 'float', strategy: 'channel' } };
+    groups.int = { targets: ['Linear'], weights: { num_bits: 4, type: 'int', strategy: 'channel' } };
+    const entries: [string, string, number[]][] = [];
+    for (let i = 0; i < n; i++) entries.push([`l${i}.weight`, 'I8', [2, 2]], [`l${i}.weight_scale`, 'F32', [2, 1]]);
+    const dir = tempDir();
+    try {
+      const cfg = { model_type: 'llama', quantization_config: { quant_method: 'compressed-tensors', format: 'int-quantized', quantization_status: 'compressed', config_groups: groups } };
+      const cp = await openCheckpoint(path.join(folder(dir, 'ct', cfg, stZeros(entries)), 'model.safetensors'));
+      assert.strictEqual(cp.quantization?.method, 'compressed-tensors');
+      const w = tensor(cp, `l${n - 1}.weight`);
+      // An int8-stored weight takes the first int group's scheme (the last group, 4-bit), not the first group's.
+      assert.strictEqual(w.quant?.bits, 4);
+      assert.strictEqual(w.quant?.format, 'int-quantized');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -177,6 +177,11 @@ export function needsOutputs(opType: string): boolean {
 const MAX_FOREIGN_SCOPES = 4;
 /** Uses of one tensor looked at for the layers it describes. */
 const MAX_LAYER_USES = 64;
+/**
+ * Tensors looked at for the one a repeated call's copy is (see repeatedCalls), per copy: past this
+ * the copy stays a tensor of its own (GraphIndex.unsettledCopies counts them for a warning).
+ */
+export const MAX_TARGET_CHECKS = 256;
 /** Ops walked through before giving up, and values visited per lookup. */
 const MAX_PASS_DEPTH = 8;
 const RESOLVE_BUDGET = 64;
@@ -305,6 +310,8 @@ export class GraphIndex {
   private readonly scopes: (string | null | undefined)[];
   readonly held = new Map<string, HeldTensor>();
   readonly uses = new Map<HeldTensor, Use[]>();
+  /** Copies used by repeated calls left unmerged because the look for their tensor stopped at MAX_TARGET_CHECKS. */
+  unsettledCopies = 0;
   /** The same uses by node. */
   private readonly usesByNode = new Map<number, { h: HeldTensor; u: Use }[]>();
   /** A MatMul node → the bias an Add right after it adds. */
@@ -404,19 +411,18 @@ export class GraphIndex {
       if (m && scopes.has(m[1])) candidates.set(s, m[1]);
     }
     if (!candidates.size) return;
-    for (const s of scopes) {
-      const dot = s.lastIndexOf('.');
-      for (let p = dot; p > 0; p = s.lastIndexOf('.', p - 1)) candidates.delete(s.slice(0, p));
-    }
+    // A scope with another inside it (`fc_1.x`): by a search in the sorted scopes, not by every
+    // prefix of every scope (a scope of thousands of levels made that its length squared).
+    const sortedScopes = [...scopes].sort();
+    for (const s of [...candidates.keys()]) if (hasPrefixed(sortedScopes, s + '.')) candidates.delete(s);
     // Modules holding a tensor the file names (`fc_1.bias` → fc_1), at any depth.
-    const owners = new Set<string>();
+    const owned: string[] = [];
     for (const h of this.held.values()) {
       const own = h.kind === 'constant' ? h.tensorName : h.kind === 'copy' ? (isStateDictPath(h.value) ? h.value : undefined) : h.value;
-      if (!isModelName(own)) continue;
-      owners.add(own);
-      for (let p = own.lastIndexOf('.'); p > 0; p = own.lastIndexOf('.', p - 1)) owners.add(own.slice(0, p));
+      if (isModelName(own)) owned.push(own);
     }
-    for (const s of [...candidates.keys()]) if (owners.has(s)) candidates.delete(s);
+    owned.sort();
+    for (const s of [...candidates.keys()]) if (hasPrefixed(owned, s, true) || hasPrefixed(owned, s + '.')) candidates.delete(s);
     if (!candidates.size) return;
     // The tensors (as the file stores them: a copy is its source's) each scope's nodes use.
     const rootOf = (h: HeldTensor) => {
@@ -455,27 +461,123 @@ export class GraphIndex {
       if (list) list.push(h);
       else copies.set(root, [h]);
     }
+    // The MatMuls whose bias each tensor is, for merge to hand them on.
+    const biasOf = new Map<HeldTensor, number[]>();
+    for (const [node, b] of this.matmulBias) {
+      const list = biasOf.get(b);
+      if (list) list.push(node);
+      else biasOf.set(b, [node]);
+    }
+    const merged: Merged = { lists: new Map(), biasOf };
     for (const [root, list] of copies) {
+      const group = [root, ...list];
+      // Each tensor of the group by the role and raw scope of its uses (`weight` in `fc`), and the
+      // tensors holding each such use in group order: a copy's target is looked for among the
+      // holders of the rarest use it needs, not among every copy (thousands of copies of one
+      // tensor made this groups x copies x uses).
+      const has = new Map<HeldTensor, Set<string>>();
+      const holders = new Map<string, { list: HeldTensor[]; sorted: boolean }>();
+      const position = new Map<HeldTensor, number>();
+      const note = (x: HeldTensor, key: string) => {
+        let set = has.get(x);
+        if (!set) has.set(x, (set = new Set()));
+        if (set.has(key)) return;
+        set.add(key);
+        const hs = holders.get(key);
+        if (!hs) holders.set(key, { list: [x], sorted: true });
+        else {
+          // A merge target takes on uses after later tensors of the group: out of order.
+          if (position.get(hs.list[hs.list.length - 1])! > position.get(x)!) hs.sorted = false;
+          hs.list.push(x);
+        }
+      };
+      group.forEach((x, i) => {
+        position.set(x, i);
+        for (const v of this.uses.get(x) ?? []) note(x, useKey(v.role, this.rawScope(v.node)));
+      });
       for (const h of list) {
         if (isStateDictPath(h.value)) continue;
         const us = this.uses.get(h) ?? [];
         if (!us.length || !us.every((u) => this.calls.has(this.rawScope(u.node) ?? ''))) continue;
-        // The tensor the called module's own nodes use in the same roles: the source, or another copy of it.
-        const target = [root, ...list].find(
-          (x) => x !== h && this.held.get(x.value) === x && us.every((u) => (this.uses.get(x) ?? []).some((v) => v.role === u.role && this.rawScope(v.node) === this.scopeOf(u.node))),
-        );
-        if (target) this.merge(h, target);
+        // The tensor the called module's own nodes use in the same roles: the source, or another
+        // copy of it, the first in group order (root first) that is still held.
+        const need = [...new Set(us.map((u) => useKey(u.role, this.scopeOf(u.node))))];
+        let rarest: { list: HeldTensor[]; sorted: boolean } | undefined;
+        for (const key of need) {
+          const hs = holders.get(key);
+          if (!hs) {
+            rarest = undefined;
+            break;
+          }
+          if (!rarest || hs.list.length < rarest.list.length) rarest = hs;
+        }
+        let target: HeldTensor | undefined;
+        let checks = 0;
+        let settled = true;
+        for (const x of rarest?.list ?? []) {
+          if (++checks > MAX_TARGET_CHECKS) {
+            settled = false;
+            break;
+          }
+          if (x === h || this.held.get(x.value) !== x || (target && position.get(x)! > position.get(target)!)) continue;
+          const set = has.get(x)!;
+          if (need.every((key) => set.has(key))) {
+            target = x;
+            if (rarest!.sorted) break;
+          }
+        }
+        if (!settled) {
+          this.unsettledCopies++;
+          continue;
+        }
+        if (target) {
+          // The uses it takes over are needs of later copies too (a call of a call).
+          for (const u of us) note(target, useKey(u.role, this.rawScope(u.node)));
+          this.merge(h, target, merged);
+        }
       }
     }
+    // Uses in node order again, once (merge appends).
+    for (const list of merged.lists.keys()) list.sort(byNodeSlot);
   }
 
-  /** A copy that is another tensor used again (see repeatedCalls): its uses become that tensor's. */
-  private merge(h: HeldTensor, into: HeldTensor): void {
-    const moved = this.uses.get(h) ?? [];
+  /**
+   * A copy that is another tensor used again (see repeatedCalls): its uses become that tensor's,
+   * appended as addUse would after sorting them in node order (that sort is left to the caller,
+   * once: `merged.lists` holds each list appended to, with its greatest use).
+   */
+  private merge(h: HeldTensor, into: HeldTensor, merged: Merged): void {
+    const mine = this.uses.get(h) ?? [];
+    if (merged.lists.has(mine)) {
+      mine.sort(byNodeSlot);
+      merged.lists.delete(mine);
+    }
     this.remove(h);
-    for (const u of moved) this.addUse(into, u);
-    this.uses.get(into)?.sort((a, b) => a.node - b.node || a.slot - b.slot);
-    for (const [node, b] of this.matmulBias) if (b === h) this.matmulBias.set(node, into);
+    if (mine.length) {
+      let list = this.uses.get(into);
+      if (!list) this.uses.set(into, (list = []));
+      // A repeat of the last use (once sorted: the greatest) is dropped, as addUse does.
+      let last: Use | undefined = merged.lists.get(list) ?? list[list.length - 1];
+      let greatest = last;
+      for (const u of mine) {
+        if (last && last.node === u.node && last.slot === u.slot) continue;
+        list.push(u);
+        const at = this.usesByNode.get(u.node);
+        if (at) at.push({ h: into, u });
+        else this.usesByNode.set(u.node, [{ h: into, u }]);
+        last = u;
+        if (!greatest || byNodeSlot(u, greatest) > 0) greatest = u;
+      }
+      merged.lists.set(list, greatest!);
+    }
+    const nodes = merged.biasOf.get(h);
+    if (nodes) {
+      for (const node of nodes) this.matmulBias.set(node, into);
+      merged.biasOf.delete(h);
+      const theirs = merged.biasOf.get(into);
+      if (theirs) theirs.push(...nodes);
+      else merged.biasOf.set(into, nodes);
+    }
   }
 
   /** The held tensor an Identity chain forwards, if any. */
@@ -1036,6 +1138,34 @@ export class GraphIndex {
     }
     return ops.join(' ← ') || 'other nodes';
   }
+}
+
+/** Whether a sorted list holds a string starting with `prefix` (or, `exact`, equal to it): the first at or after it, by binary search. */
+function hasPrefixed(sorted: string[], prefix: string, exact = false): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  const at = sorted[lo];
+  return at !== undefined && (exact ? at === prefix : at.startsWith(prefix));
+}
+
+/** Lists of uses merge appended to (each with its greatest use) and the MatMul nodes whose bias each tensor is (see repeatedCalls). */
+interface Merged {
+  lists: Map<Use[], Use>;
+  biasOf: Map<HeldTensor, number[]>;
+}
+
+function byNodeSlot(a: Use, b: Use): number {
+  return a.node - b.node || a.slot - b.slot;
+}
+
+/** A use's role and scope as one key (roles never hold a NUL; no scope is a key without one). */
+function useKey(role: string, scope: string | null): string {
+  return scope === null ? role : `${role}\u0000${scope}`;
 }
 
 /** Whether a use is of the tensor naming the layer a node is: its weight (see PRIMARY_SLOT), a decomposed norm's scale. */

@@ -16,7 +16,7 @@
  * kept. External data files are checked with stat() only.
  */
 import * as path from 'path';
-import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, needsOutputs, passesOn, readsAsWeight, scopePath, SubgraphInfo, Use } from './onnx-graph';
+import { AttrValue, GraphIndex, GraphNode, HeldTensor, isDefaultDomain, isExporterName, isModelName, isStateDictPath, LAYER_ATTR_OPS, MAX_TARGET_CHECKS, needsOutputs, passesOn, readsAsWeight, scopePath, SubgraphInfo, Use } from './onnx-graph';
 import { decideRole } from '../roles';
 import type { DeclaredTie } from '../model';
 import { ReaderContext, pathsOf, relativeName } from '../access';
@@ -1052,6 +1052,12 @@ function graphWarnings(graph: GraphIndex, names: Map<HeldTensor, HeldName>): War
     warnings.push({
       code: 'onnx-possible-tie',
       message: `${what}: torch.onnx.export stores one copy both of a weight the model ties to two layers and of weights that only hold equal values (copies of one layer, zero-initialised); counted as tensors of their own; if the model ties them, PyTorch counts ${elements} fewer parameters; the file cannot say`,
+    });
+  }
+  if (graph.unsettledCopies) {
+    warnings.push({
+      code: 'onnx-graph-limit',
+      message: `${graph.unsettledCopies} cop${graph.unsettledCopies === 1 ? 'y' : 'ies'} of a weight read by a module's repeated calls (scopes like fc_1) were left as tensors of their own: the look for the tensor each one repeats stopped after ${MAX_TARGET_CHECKS} candidates`,
     });
   }
   // A weight the exporter made with the shape of an embedding table (or its transpose): tied or not, the file cannot tell.

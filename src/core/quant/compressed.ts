@@ -62,7 +62,7 @@ export const compressedTensors: Detector = (view, qc, ctx) => {
   }
   const w = view.tensors.get('weight');
   const scale = view.tensors.get('weight_scale');
-  if (w && scale && qc?.method === 'compressed-tensors') return naiveLayer(view, qc);
+  if (w && scale && qc?.method === 'compressed-tensors') return naiveLayer(view, qc, runOf(qc, ctx));
   return undefined;
 };
 
@@ -74,6 +74,8 @@ export const compressedTensors: Detector = (view, qc, ctx) => {
  */
 interface PackedRun {
   all: WeightScheme[];
+  /** The first scheme of each type (`int`, `float`), for every layer stored as weight and weight_scale. */
+  firstOfType: Map<string, WeightScheme>;
   /** Keyed by everything packedLayer reads: the packed tensor's dtype and shape, the shape tensor's payload (or its absence), the scale's shape, whether a bias is beside it. */
   results: Map<string, Recognised | Unreadable>;
 }
@@ -84,7 +86,10 @@ const MAX_RESULTS = 4096;
 function runOf(qc: QuantConfig | undefined, ctx: DetectContext): PackedRun {
   let run = RUNS.get(ctx);
   if (!run) {
-    run = { all: schemes(qc), results: new Map() };
+    const all = schemes(qc);
+    const firstOfType = new Map<string, WeightScheme>();
+    for (const s of all) if (!firstOfType.has(s.type)) firstOfType.set(s.type, s);
+    run = { all, firstOfType, results: new Map() };
     RUNS.set(ctx, run);
   }
   return run;
@@ -229,9 +234,10 @@ function sparseLayer(view: LayerView, all: WeightScheme[], compressed: Tensor, b
   };
 }
 
-function naiveLayer(view: LayerView, qc: QuantConfig): Recognised | Unreadable | undefined {
+/** A layer stored as weight and weight_scale; the run has the config's schemes, read once, not per layer (a config of thousands of groups made that layers x groups). */
+function naiveLayer(view: LayerView, qc: QuantConfig, run: PackedRun): Recognised | Unreadable | undefined {
   const w = view.tensors.get('weight')!;
-  const all = schemes(qc);
+  const all = run.all;
   if (/^(float16|bfloat16|float32|float64)$/.test(w.dtype)) {
     // quantization_status "frozen" (or "calibration"): the weights are kept dequantized, in a
     // float dtype, beside their scales. The layer is quantized; its weights are stored whole.
@@ -243,7 +249,7 @@ function naiveLayer(view: LayerView, qc: QuantConfig): Recognised | Unreadable |
   }
   const stored = bitsOf(w.dtype);
   const floaty = w.dtype.startsWith('float');
-  const sch = all.find((s) => (floaty ? s.type === 'float' : s.type === 'int')) ?? all[0] ?? { bits: stored, type: floaty ? 'float' : 'int' };
+  const sch = run.firstOfType.get(floaty ? 'float' : 'int') ?? all[0] ?? { bits: stored, type: floaty ? 'float' : 'int' };
   const format = sch.format ?? (floaty ? 'float-quantized' : 'int-quantized');
   const shape = w.shape;
   const out = shape[0] ?? 1;
