@@ -43,6 +43,15 @@ const MAX_OVERLAP_CHUNKS = 2048;
 const MAX_FILES_CHECKED = 4096;
 /** Names listed in one warning. */
 const LISTED = 5;
+/**
+ * Chunk records read per byte of `.metadata`, all tensors together. torch pickles every chunk
+ * apart (tens of bytes each); a pickle that hands one memoized chunk list to every key would
+ * otherwise make each key walk it again.
+ */
+const CHUNKS_PER_BYTE = 1;
+/** Chunk pairs compared for overlap per byte of `.metadata` (a real file needs under 30), past a floor. */
+const OVERLAP_PAIRS_PER_BYTE = 64;
+const OVERLAP_PAIRS_FLOOR = 1 << 22;
 
 /** A data file opened on its own: its folder's `.metadata` describes it and the rest. */
 export async function readDcp(src: ByteSource, ctx: ReaderContext, sniffed?: Sniffed): Promise<RawCheckpoint> {
@@ -145,12 +154,18 @@ function numel(shape: number[], file: string, record: string): number {
   return n;
 }
 
+/** Chunk pairs still to compare, and the tensors whose chunks were not compared. */
+interface OverlapBudget {
+  left: number;
+  unchecked: number;
+}
+
 /**
  * What default_planner._validate_global_plan checks before torch writes a checkpoint: each chunk
  * inside the tensor, no two overlapping, their volumes adding up to the tensor's. Undefined when
  * they do, else what is wrong.
  */
-function chunkProblem(size: number[], chunks: Chunk[], file: string, record: string): string | undefined {
+function chunkProblem(size: number[], chunks: Chunk[], file: string, record: string, pairs: OverlapBudget): string | undefined {
   if (size.length === 0) return chunks.length ? undefined : 'no chunk';
   const whole = numel(size, file, record);
   let volume = 0;
@@ -161,7 +176,10 @@ function chunkProblem(size: number[], chunks: Chunk[], file: string, record: str
     }
     volume += numel(c.sizes, file, record);
   }
-  if (chunks.length <= MAX_OVERLAP_CHUNKS) {
+  const n = (chunks.length * (chunks.length - 1)) / 2;
+  if (chunks.length > MAX_OVERLAP_CHUNKS || n > pairs.left) pairs.unchecked++;
+  else {
+    pairs.left -= n;
     for (let a = 0; a < chunks.length; a++) {
       for (let b = a + 1; b < chunks.length; b++) {
         const x = chunks[a];
@@ -180,13 +198,16 @@ function chunkProblem(size: number[], chunks: Chunk[], file: string, record: str
 function pathOf(planner: PyDict | undefined, fqn: string): string[] {
   const p = planner?.get(fqn);
   if (!(p instanceof PyTuple || p instanceof PyList) || p.items.length === 0 || p.items.length > 64) return [fqn];
+  // Matched piece by piece, never joined: a pickle may give every key the same long path.
   const parts: string[] = [];
+  let at = 0;
   for (const x of p.items) {
-    if (typeof x === 'string') parts.push(x);
-    else if (typeof x === 'number' && Number.isSafeInteger(x)) parts.push(String(x));
-    else return [fqn];
+    const s = typeof x === 'string' ? x : typeof x === 'number' && Number.isSafeInteger(x) ? String(x) : undefined;
+    if (s === undefined || (parts.length && fqn[at++] !== '.') || !fqn.startsWith(s, at)) return [fqn];
+    parts.push(s);
+    at += s.length;
   }
-  return parts.join('.') === fqn ? parts : [fqn];
+  return at === fqn.length ? parts : [fqn];
 }
 
 /** Put a value at its path, making dicts on the way; false where the path runs into a value. */
@@ -287,6 +308,8 @@ async function readMetadataBody(src: ByteSource, ctx: ReaderContext, file: strin
   const unplaced: string[] = [];
   const noStorage: string[] = [];
   let bytesEntries = 0;
+  let chunksLeft = Math.max(100_000, CHUNKS_PER_BYTE * bytes.length);
+  const pairs: OverlapBudget = { left: Math.max(OVERLAP_PAIRS_FLOOR, OVERLAP_PAIRS_PER_BYTE * bytes.length), unchecked: 0 };
   for (const [k, v] of sdm.entries()) {
     if (typeof k !== 'string') fail(file, 'Metadata.state_dict_metadata', `has a key ${describeValue(k)}, not a name`);
     const record = `state_dict_metadata["${truncate(k)}"]`;
@@ -299,13 +322,16 @@ async function readMetadataBody(src: ByteSource, ctx: ReaderContext, file: strin
       if (itemSize(props.dtype.name) === undefined) fail(file, record, `dtype ${props.dtype.name} has no whole-byte element size`);
       const list = field(entry.state, 'chunks');
       if (!(list instanceof PyList)) fail(file, record, `chunks is ${describeValue(list ?? null)}, not a list`);
+      if ((chunksLeft -= list.items.length) < 0) {
+        throw new CheckpointError('limit', `the state dict's chunk lists hold more than ${Math.max(100_000, CHUNKS_PER_BYTE * bytes.length)} chunks in all, more than a .metadata of ${bytesExact(bytes.length)} can describe (one chunk list shared by many keys)`, { file, record: `${record}.chunks` });
+      }
       const chunks: Chunk[] = list.items.map((c, i) => {
         const cm = dataclassOf(c, ['ChunkStorageMetadata']);
         if (!cm) fail(file, `${record}.chunks[${i}]`, `is ${describeValue(c)}, not a ChunkStorageMetadata`);
         const offsets = ints(field(cm.state, 'offsets'), file, `${record}.chunks[${i}]`, 'offsets');
         return { offsets, sizes: ints(field(cm.state, 'sizes'), file, `${record}.chunks[${i}]`, 'sizes'), stored: storage.get(key(k, offsets)) };
       });
-      const problem = chunkProblem(size, chunks, file, record);
+      const problem = chunkProblem(size, chunks, file, record, pairs);
       if (problem) badChunks.push(`${truncate(k)} (${problem})`);
       if (storage.size && chunks.some((c) => !c.stored)) noStorage.push(truncate(k));
       const t = new TorchTensor(null, 0, size, null, props.dtype.name, `torch.${props.dtype.spelled}`);
@@ -328,6 +354,7 @@ async function readMetadataBody(src: ByteSource, ctx: ReaderContext, file: strin
   const list = (xs: string[]) => `${xs.slice(0, LISTED).join(', ')}${xs.length > LISTED ? `, and ${xs.length - LISTED} more` : ''}`;
   if (unknown.length) warnings.push({ code: 'dcp-unknown-entry', message: `${unknown.length} state dict entr${unknown.length === 1 ? 'y is' : 'ies are'} neither TensorStorageMetadata nor BytesStorageMetadata, not counted: ${list(unknown)}` });
   if (badChunks.length) warnings.push({ code: 'dcp-chunks', message: `the saved chunks do not cover ${badChunks.length === 1 ? 'a tensor' : `${badChunks.length} tensors`} exactly (torch checks this before it writes): ${list(badChunks)}; sizes are the metadata's` });
+  if (pairs.unchecked) warnings.push({ code: 'dcp-chunks', message: `whether chunks overlap was not checked for ${pairs.unchecked} tensor${pairs.unchecked === 1 ? '' : 's'} (more than ${MAX_OVERLAP_CHUNKS} chunks, or more pairs of chunks in all than a .metadata of this size holds); their volume and bounds were` });
   if (noStorage.length) warnings.push({ code: 'dcp-storage', message: `${noStorage.length} entr${noStorage.length === 1 ? 'y has' : 'ies have'} a chunk storage_data does not locate: ${list(noStorage)}` });
   if (unplaced.length) warnings.push({ code: 'dcp-unknown-entry', message: `${unplaced.length} entr${unplaced.length === 1 ? 'y' : 'ies'} could not be placed in the state dict (a name that is also a prefix of others): ${list(unplaced)}` });
 
