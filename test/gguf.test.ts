@@ -295,6 +295,31 @@ describe('GGUF reader', () => {
       assert.ok(cp.bytesRead < 16 * 1024, `read ${cp.bytesRead} of ${size} bytes`);
       assert.strictEqual(cp.shared.length, 0, 'output.weight is stored: no tie');
     });
+
+    it('a key or a tensor name whose length reaches 1.5 GB into the file: refused as a limit before it is read (read whole, seconds and 1.5 GB of memory, before)', async () => {
+      const n = 1_500_000_000;
+      for (const [name, counts, what] of [
+        ['long-key.gguf', [0, 1], 'key of key/value pair 0'],
+        ['long-name.gguf', [1, 0], 'name of tensor info 0'],
+      ] as const) {
+        const p = path.join(dir, name);
+        const head = Buffer.concat([Buffer.from('GGUF'), u32(3), u64(counts[0]), u64(counts[1]), u64(n)]);
+        const fd = fs.openSync(p, 'w');
+        fs.writeSync(fd, head, 0, head.length, 0);
+        fs.ftruncateSync(fd, head.length + n + 64);
+        fs.closeSync(fd);
+        const src = await nodeFileAccess.open(p, name);
+        const started = Date.now();
+        try {
+          const e = await rejectsWith(ggufReader.read(src, { access: nodeFileAccess, path: p, root: dir }), 'limit', new RegExp(`${what} is ${n} bytes long; names of more than 65536 bytes are not read`));
+          assert.strictEqual(e.offset, 24);
+          assert.ok(src.bytesRead < 64 * 1024, `read ${src.bytesRead} bytes`);
+          assert.ok(Date.now() - started < 2000);
+        } finally {
+          await src.close();
+        }
+      }
+    });
   });
 
   describe('broken files are typed errors naming the problem and a byte offset', () => {

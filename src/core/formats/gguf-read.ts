@@ -26,6 +26,12 @@ export const MAX_INLINE_ARRAY = 1000;
 /** Strings longer than this are kept as a summary. */
 export const MAX_INLINE_STRING = 256 * 1024;
 const SUMMARY_ITEMS = 8;
+/**
+ * Keys and tensor names longer than this are refused before they are read: a length field is
+ * trusted only as far as the file reaches, and a file of many gigabytes of tensor data would
+ * otherwise have all of it read as one name. llama.cpp's longest keys are under 64 bytes.
+ */
+export const MAX_NAME_BYTES = 64 * 1024;
 /** GGML_MAX_NAME includes the terminating NUL. */
 const GGML_MAX_NAME = 64;
 
@@ -251,8 +257,11 @@ class GgufParser {
     return Number(v);
   }
 
+  /** A key or a tensor name: at most MAX_NAME_BYTES long. */
   private async string(what: string, record?: string): Promise<string> {
+    const lengthAt = this.pos;
     const n = await this.count(`${what} length`, 1, record);
+    if (n > MAX_NAME_BYTES) throw this.err('limit', `${what} is ${n} bytes long; names of more than ${MAX_NAME_BYTES} bytes are not read`, lengthAt, record);
     const at = this.pos;
     const s = await this.r.utf8(at, n, what);
     this.pos += n;
