@@ -157,3 +157,14 @@ export function rebuildSkeleton(skel: string, out: string): number {
   }
   return size;
 }
+
+/**
+ * 2^k distinct ASCII names of 4k characters that share one FNV-1a hash (bytes.ts's, not keyed):
+ * one of two 4-byte blocks that collide from FNV's offset, then k - 1 blocks each one of a pair
+ * that collides from there on (both pairs found by a birthday search).
+ */
+export function collidingNames(k: number): string[] {
+  let names = ['7yzl', 'e6ap'];
+  for (let i = 1; i < k; i++) names = names.flatMap((n) => [n + '5uzl', n + 'g2ap']);
+  return names;
+}

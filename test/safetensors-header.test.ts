@@ -1,11 +1,12 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, toReport, CheckpointError } from '../src/core';
+import { openCheckpoint, readCheckpoint, toReport, CheckpointError } from '../src/core';
+import { hashAscii } from '../src/core/bytes';
 import { parseHeaderFast } from '../src/core/formats/safetensors-header';
 import { SAFETENSORS_DTYPES } from '../src/core/formats/safetensors';
 import { isObject, parseJson } from '../src/core/json';
-import { filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
+import { collidingNames, filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
 
 const DTYPES = new Map(Object.keys(SAFETENSORS_DTYPES).map((k) => [k, k]));
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -134,6 +135,21 @@ describe('safetensors headers: the fast path reads what the strict parser reads'
       await rejects(open('dtype.safetensors', '{"w":{"dtype":"F99","shape":[2],"data_offsets":[0,8]}}', 8), 'bad-dtype', /unknown dtype "F99"/);
       await rejects(open('size.safetensors', '{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', 8), 'bad-offsets', /hold 8 bytes but shape \[3\] of F32 needs 12/);
       await rejects(open('gap.safetensors', '{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}', 16), 'bad-offsets', /leaves a gap of 8 bytes/);
+    });
+    it('65,536 names made to share one hash: the fast path gives up and the strict parser reads them in linear time (11 s, quadratic, before)', async () => {
+      const names = collidingNames(16);
+      assert.strictEqual(new Set(names.map(hashAscii)).size, 1);
+      const text = `{${names.map((n, i) => `"${n}":{"dtype":"U8","shape":[1],"data_offsets":[${i},${i + 1}]}`).join(',')}}`;
+      const p = path.join(dir, 'colliding.safetensors');
+      fs.writeFileSync(p, safetensorsBytes(undefined, names.length, text));
+      const started = Date.now();
+      assert.strictEqual(parseHeaderFast(enc(text), DTYPES), undefined);
+      const raw = await readCheckpoint(p);
+      const ms = Date.now() - started;
+      assert.strictEqual(raw.tensors.length, names.length);
+      assert.deepStrictEqual([raw.tensors[0].name, raw.tensors[names.length - 1].name], [names[0], names[names.length - 1]]);
+      assert.strictEqual(raw.tensors[names.length - 1].dataOffset, fs.statSync(p).size - 1);
+      assert.ok(ms < 3000, `${ms} ms`);
     });
     it('a valid header read either way gives the same report', async () => {
       const header = { __metadata__: { format: 'pt' }, 'a.weight': { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] }, 'a.bias': { dtype: 'F32', shape: [2], data_offsets: [16, 24] } };

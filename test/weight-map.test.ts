@@ -1,10 +1,11 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, toReport, CheckpointError } from '../src/core';
+import { openCheckpoint, readCheckpoint, toReport, CheckpointError } from '../src/core';
+import { hashAscii } from '../src/core/bytes';
 import { isObject, parseJson, toPlain } from '../src/core/json';
 import { scanWeightMap } from '../src/core/weight-map';
-import { filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
+import { collidingNames, filesUnder, fixture, safetensorsBytes, tempDir } from './helpers';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -179,6 +180,26 @@ describe('shard index: the fast check and the general one say the same', () => {
       assert.deepStrictEqual(fast, await outcome(escaped));
     });
   }
+
+  it('32,768 keys made to share one hash: the scan gives up and the strict parser reads the index in linear time (8 s, quadratic, before)', async () => {
+    const names = collidingNames(15);
+    assert.strictEqual(new Set(names.map(hashAscii)).size, 1);
+    const sub = fs.mkdtempSync(path.join(dir, 'idx-'));
+    const header = `{${names.map((n, i) => `"${n}":{"dtype":"U8","shape":[1],"data_offsets":[${i},${i + 1}]}`).join(',')}}`;
+    fs.writeFileSync(path.join(sub, 'model.safetensors'), safetensorsBytes(undefined, names.length, header));
+    // Listed out of the shard's order: every key is looked up.
+    const text = `{"metadata":{"total_size":${names.length}},"weight_map":{${[...names].reverse().map((n) => `"${n}":"model.safetensors"`).join(',')}}}`;
+    const p = path.join(sub, 'model.safetensors.index.json');
+    fs.writeFileSync(p, text);
+    const started = Date.now();
+    assert.strictEqual(scanWeightMap(enc(text)), undefined);
+    const raw = await readCheckpoint(p);
+    const ms = Date.now() - started;
+    assert.strictEqual(raw.format, 'safetensors-sharded');
+    assert.strictEqual(raw.tensors.length, names.length);
+    assert.deepStrictEqual(raw.warnings, []);
+    assert.ok(ms < 3000, `${ms} ms`);
+  });
 
   it('a key listed twice is the strict parser\'s duplicate-key error, with its offset', async () => {
     const sub = fs.mkdtempSync(path.join(dir, 'idx-'));

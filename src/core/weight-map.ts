@@ -15,6 +15,9 @@ import { hashAscii } from './bytes';
 import { Json, parseJsonValueAt } from './json';
 import { QUOTE, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, skipWs, plainStringEnd, hashedStringEnd, lastString } from './json-scan';
 
+/** Slots a key may step over on average, in a table at most half full, before the keys are taken for crafted collisions. */
+const MAX_PROBES_PER_KEY = 8;
+
 /** The weight map of an index, read by scanWeightMap. */
 export class ScannedWeightMap {
   /** Number of entries (distinct keys). */
@@ -219,16 +222,21 @@ export function scanWeightMap(b: Uint8Array): ScannedWeightMap | undefined {
   if (p !== b.length || !scanned || count === 0) return undefined;
 
   // The keys in an open-addressing table (entry numbers, -1 for empty); a duplicate gives up.
+  // So do keys that collide far more than chance allows (FNV is not keyed: keys can be made to
+  // share a hash, and each would step over all those before it, here and in every find()); the
+  // strict parser's Map, keyed by V8's seeded hash, reads them in linear time.
   let cap = 1;
   while (cap < count * 2) cap *= 2;
   const table = new Int32Array(cap).fill(-1);
   const mask = cap - 1;
+  let probes = MAX_PROBES_PER_KEY * count + 1024;
   for (let i = 0; i < count; i++) {
     const h = hashes[i];
     let pos = h & mask;
     for (; table[pos] >= 0; pos = (pos + 1) & mask) {
       const j = table[pos];
       if (hashes[j] === h && sameBytes(b, keyStart[i], keyEnd[i], keyStart[j], keyEnd[j])) return undefined;
+      if (--probes < 0) return undefined;
     }
     table[pos] = i;
   }

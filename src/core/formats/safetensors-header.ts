@@ -158,11 +158,16 @@ function dtypeOf(b: Uint8Array, s: number, e: number, known: KnownDtype[], text:
   return text.toString('latin1', s, e);
 }
 
+/** Slots a name may step over on average before the names are taken for crafted collisions. */
+const MAX_PROBES_PER_NAME = 8;
+
 /** Names seen in one header, by hash (computed as each name is scanned): a duplicate gives up. */
 class NameTable {
   private readonly slots: Int32Array;
   private readonly hashes: Int32Array;
   private count = 0;
+  /** Slots stepped over so far. A table half full steps over one or two per name; names made to share a hash (FNV is not keyed) step over every one before them. */
+  private probes = 0;
   constructor(headerBytes: number) {
     // An entry takes at least 40 bytes of JSON: a table of twice as many slots never fills.
     let cap = 16;
@@ -170,7 +175,11 @@ class NameTable {
     this.slots = new Int32Array(cap).fill(-1);
     this.hashes = new Int32Array(cap >> 1);
   }
-  /** Adds names[i] (its hash `h`); false when an equal name is there already. */
+  /**
+   * Adds names[i] (its hash `h`); false when an equal name is there already, or when the names
+   * collide far more than chance allows (the strict parser, whose Map is keyed by V8's seeded
+   * hash, reads them in linear time instead).
+   */
   add(h: number, names: string[], i: number): boolean {
     const { slots, hashes } = this;
     if (this.count >= hashes.length) return false; // more entries than the JSON can hold: not plain
@@ -179,6 +188,7 @@ class NameTable {
     for (; slots[pos] >= 0; pos = (pos + 1) & mask) {
       const j = slots[pos];
       if (hashes[j] === h && names[j] === names[i]) return false;
+      if (++this.probes > MAX_PROBES_PER_NAME * this.count + 1024) return false;
     }
     slots[pos] = i;
     hashes[i] = h;
