@@ -151,6 +151,24 @@ describe('safetensors headers: the fast path reads what the strict parser reads'
       assert.strictEqual(raw.tensors[names.length - 1].dataOffset, fs.statSync(p).size - 1);
       assert.ok(ms < 3000, `${ms} ms`);
     });
+    it('65,536 distinct shapes made to share one hash ([0, a, K - 31a]): read in linear time, equal shapes still shared (13 s, quadratic, before)', async () => {
+      const n = 65536;
+      const K = 31 * n;
+      const entries: string[] = [];
+      for (let i = 0; i < n; i++) entries.push(`"t${i}":{"dtype":"U8","shape":[0,${i},${K - 31 * i}],"data_offsets":[0,0]}`);
+      entries.push(`"u0":{"dtype":"U8","shape":[0,7,${K - 31 * 7}],"data_offsets":[0,0]}`, `"u1":{"dtype":"U8","shape":[0,7,${K - 31 * 7}],"data_offsets":[0,0]}`);
+      const text = `{${entries.join(',')}}`;
+      const started = Date.now();
+      const h = parseHeaderFast(enc(text), DTYPES);
+      const ms = Date.now() - started;
+      assert.ok(h);
+      assert.strictEqual(h.names.length, n + 2);
+      assert.deepStrictEqual(h.shapes[1000], [0, 1000, K - 31000]);
+      assert.deepStrictEqual(h.shapes[n - 1], [0, n - 1, K - 31 * (n - 1)]);
+      assert.strictEqual(h.shapes[n], h.shapes[7], 'a shape among the first under its hash is shared');
+      assert.notStrictEqual(h.shapes[n + 1], h.shapes[1000]);
+      assert.ok(ms < 3000, `${ms} ms`);
+    });
     it('a valid header read either way gives the same report', async () => {
       const header = { __metadata__: { format: 'pt' }, 'a.weight': { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] }, 'a.bias': { dtype: 'F32', shape: [2], data_offsets: [16, 24] } };
       const text = JSON.stringify(header);

@@ -78,6 +78,9 @@ function int(b: Uint8Array, p: number): number {
   return p;
 }
 
+/** Distinct shapes kept under one hash (real files have a few dozen shapes in all). */
+const MAX_BUCKET = 8;
+
 /** Shapes repeat (every expert has the same few): equal shapes of one file share one array. */
 class Shapes {
   private readonly byHash = new Map<number, number[][]>();
@@ -99,8 +102,11 @@ class Shapes {
       for (const s of bucket) if (this.holds(s)) return s;
     }
     const s = dims.slice(0, count);
-    if (bucket) bucket.push(s);
-    else this.byHash.set(h, [s]);
+    // Sharing only saves memory: a full bucket (shapes made to share a hash, [0, a, K - 31a]...)
+    // takes no more, or each shape read would compare itself with every one before it.
+    if (bucket) {
+      if (bucket.length < MAX_BUCKET) bucket.push(s);
+    } else this.byHash.set(h, [s]);
     return s;
   }
 
