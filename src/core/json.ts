@@ -136,9 +136,8 @@ class Parser {
       if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
       if (digits() === 0) this.fail('invalid number in JSON', 'bad-json', start);
     }
-    let text = '';
-    for (let i = start; i < this.pos; i++) text += String.fromCharCode(b[i]);
-    return Number(text);
+    // One slice, not a string per digit: a number may be megabytes of digits.
+    return Number(this.latin1(start, this.pos));
   }
 
   private string(): string {
@@ -158,30 +157,41 @@ class Parser {
       this.pos = i + 1;
       return s;
     }
-    let out = '';
+    // Pieces joined a few thousand at a time: a string of millions of escapes appended one by one
+    // would be a rope of millions of nodes (tens of bytes of memory per byte of input).
+    const blocks: string[] = [];
+    const pieces: string[] = [];
     let chunk = this.pos;
+    let high = 0; // the bytes of the run since `chunk` or'ed: ASCII (a slice, no decoder) below 0x80
+    const run = () => (high < 0x80 ? this.latin1(chunk, this.pos) : this.decode(chunk, this.pos, start));
     while (true) {
       if (this.pos >= b.length) this.fail('unterminated string in JSON', 'bad-json', start);
       const c = b[this.pos];
       if (c === 0x22) {
-        out += this.decode(chunk, this.pos, start);
+        if (chunk < this.pos) pieces.push(run());
         this.pos++;
-        return out;
+        if (blocks.length === 0) return pieces.join('');
+        blocks.push(pieces.join(''));
+        return blocks.join('');
       }
       if (c < 0x20) this.fail('control character in JSON string');
       if (c === 0x5c) {
-        out += this.decode(chunk, this.pos, start);
+        if (pieces.length >= 4096) {
+          blocks.push(pieces.join(''));
+          pieces.length = 0;
+        }
+        if (chunk < this.pos) pieces.push(run());
         this.pos++;
         const e = b[this.pos++];
         switch (e) {
-          case 0x22: out += '"'; break;
-          case 0x5c: out += '\\'; break;
-          case 0x2f: out += '/'; break;
-          case 0x62: out += '\b'; break;
-          case 0x66: out += '\f'; break;
-          case 0x6e: out += '\n'; break;
-          case 0x72: out += '\r'; break;
-          case 0x74: out += '\t'; break;
+          case 0x22: pieces.push('"'); break;
+          case 0x5c: pieces.push('\\'); break;
+          case 0x2f: pieces.push('/'); break;
+          case 0x62: pieces.push('\b'); break;
+          case 0x66: pieces.push('\f'); break;
+          case 0x6e: pieces.push('\n'); break;
+          case 0x72: pieces.push('\r'); break;
+          case 0x74: pieces.push('\t'); break;
           case 0x75: {
             let code = 0;
             for (let k = 0; k < 4; k++) {
@@ -190,15 +200,17 @@ class Parser {
               if (d < 0) this.fail('invalid \\u escape in JSON string', 'bad-json', this.pos - 1);
               code = code * 16 + d;
             }
-            out += String.fromCharCode(code);
+            pieces.push(String.fromCharCode(code));
             break;
           }
           default:
             this.fail('invalid escape in JSON string', 'bad-json', this.pos - 1);
         }
         chunk = this.pos;
+        high = 0;
         continue;
       }
+      high |= c;
       this.pos++;
     }
   }
