@@ -300,6 +300,13 @@ export async function readMemberAt(
     if (e.size > cap) {
       throw new CheckpointError('limit', `member declares ${e.size} bytes once inflated; deflated members are inflated up to ${cap} bytes`, where);
     }
+    // The compressed bytes are read whole before inflating: their count is trusted only as far as
+    // a deflate stream of e.size bytes can reach (stored blocks add 5 bytes per 64 KiB; no encoder
+    // doubles its input), or a 2-byte member could have gigabytes of the file read for it.
+    const most = 2 * e.size + 1024;
+    if (e.compressedSize > most) {
+      throw new CheckpointError('bad-zip', `member declares ${e.compressedSize} compressed bytes for ${e.size} inflated; deflate needs at most ${most}`, where);
+    }
     const start = await memberDataOffset(src, e, file);
     const raw = await src.read(start, e.compressedSize);
     let out: Buffer;
