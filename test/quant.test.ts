@@ -787,3 +787,26 @@ describe('quantization detectors on hostile configs', () => {
     }
   });
 });
+
+describe('quantization detectors on crafted module sizes', () => {
+  it('MXFP4: one module of 30,000 _blocks/_scales pairs is read in linear time (each pair rescanned the module: minutes before)', async function () {
+    this.timeout(60000);
+    const n = 30000;
+    const entries: [string, string, number[]][] = [];
+    for (let i = 0; i < n; i++) entries.push([`m.x${i}_blocks`, 'U8', [2, 1, 16]], [`m.x${i}_scales`, 'U8', [2, 1]]);
+    const dir = tempDir();
+    try {
+      const t0 = Date.now();
+      const cp = await openCheckpoint(path.join(folder(dir, 'mx', { quantization_config: { quant_method: 'mxfp4' } }, stZeros(entries)), 'model.safetensors'));
+      const elapsed = Date.now() - t0;
+      assert.strictEqual(cp.quantization?.method, 'mxfp4');
+      assert.strictEqual(cp.quantization?.quantizedLayers, n);
+      assert.deepStrictEqual(tensor(cp, `m.x${n - 1}_blocks`).logicalShape, [2, 32]);
+      assert.strictEqual(tensor(cp, `m.x${n - 1}_scales`).role, 'quantization');
+      assert.strictEqual(cp.parameters.unique, n * 64);
+      assert.ok(elapsed < 20000, `${elapsed} ms`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -94,7 +94,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     texts.set(s, s);
     return s;
   };
-  const apply = (view: ModuleView, r: Recognised) => {
+  // The module whose activation state is marked: a module of many MXFP4 pairs is walked once for
+  // it, not once per pair (50,000 pairs in one module: minutes).
+  let marked = -1;
+  const apply = (view: ModuleView, v: number, r: Recognised) => {
     if (!isShape(r.logicalShape)) {
       unreadable.push(`${view.path}: the ${methodLabel(r.layer.method)} rules give it a weight of [${r.logicalShape.join(', ')}], not a shape (config: ${r.layer.bits} bits)`);
       return;
@@ -110,7 +113,10 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
     }
     // Activation and KV-cache state first, then the method's own tensors: a name both know (EXL2's
     // q_scale, its group scales, is also attention's query scale) takes the method's reason.
-    markActivationState(view, false);
+    if (marked !== v) {
+      markActivationState(view, false);
+      marked = v;
+    }
     for (let a = 0; a < r.aux.length; a++) {
       const t = view.tensors.get(r.aux[a][0]);
       if (t) markAux(t, once(r.aux[a][1]), view);
@@ -143,7 +149,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
       if (qc?.method === 'mxfp4' || layers.hasBlocks(v)) {
         const pairs = mxfp4Pairs(view);
         if (pairs.length) {
-          for (const r of pairs) apply(view, r);
+          for (const r of pairs) apply(view, v, r);
           break found;
         }
       }
@@ -151,7 +157,7 @@ export function annotateQuantization(raw: RawCheckpoint, tensors: Tensor[], warn
         const r = order[d][1](view, qc, ctx);
         if (!r) continue;
         if ('unreadable' in r) unreadable.push(`${view.path}: ${r.unreadable}`);
-        else apply(view, r);
+        else apply(view, v, r);
         break;
       }
     }
@@ -400,7 +406,7 @@ class ModuleView implements LayerView {
   moveTo(v: number, first: number): void {
     this.v = v;
     this.pathText = undefined;
-    this.tensors.first = first;
+    this.tensors.moveTo(first);
   }
 
   get path(): string {
@@ -422,6 +428,12 @@ class ModuleView implements LayerView {
 class LocalTensors implements ReadonlyMap<string, Tensor> {
   /** The module's first tensor (ModuleView.moveTo). */
   first = -1;
+  /**
+   * Positions by local name, made for a module of more than LOCAL_SCAN tensors when a lookup
+   * walks that far: detectors look names up per tensor (MXFP4's `_scales` per `_blocks`), and a
+   * scan each time is quadratic in a crafted module's size.
+   */
+  private index: Map<string, number> | undefined;
 
   constructor(
     private readonly tensors: Tensor[],
@@ -446,11 +458,29 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
     return cut > 0 ? cut + 1 : 0;
   }
 
+  moveTo(first: number): void {
+    this.first = first;
+    this.index = undefined;
+  }
+
   private find(local: string): number {
+    if (this.index) return this.index.get(local) ?? -1;
+    let k = 0;
     for (let i = this.first; i >= 0; i = this.next[i]) {
       if (isLocalName(this.tensors[i].name, this.start(i), local)) return i;
+      if (++k === LOCAL_SCAN) return this.indexed().get(local) ?? -1;
     }
     return -1;
+  }
+
+  private indexed(): Map<string, number> {
+    const index = new Map<string, number>();
+    for (let i = this.first; i >= 0; i = this.next[i]) {
+      const local = this.tensors[i].name.slice(this.start(i));
+      // The first of a local name, as the scan finds it.
+      if (!index.has(local)) index.set(local, i);
+    }
+    return (this.index = index);
   }
 
   get(local: string): Tensor | undefined {
@@ -488,6 +518,9 @@ class LocalTensors implements ReadonlyMap<string, Tensor> {
     return this.entries();
   }
 }
+
+/** Tensors of a module scanned for a local name before its names are indexed (real layers have a dozen). */
+const LOCAL_SCAN = 64;
 
 /** Where a name's local part begins, less one: its last dot, or the dot before a nested bitsandbytes or quanto name. */
 function localCut(name: string): number {
