@@ -4,6 +4,8 @@ import * as path from 'path';
 import { analyze, openCheckpoint, readCheckpoint, toReport, CheckpointError, RawCheckpoint, TensorRecord } from '../src/core';
 import { exportAs } from '../src/core/export';
 import { declaredCount } from '../src/core/declared';
+import { annotateAdapter } from '../src/core/adapters';
+import type { Tensor, Warning } from '../src/core/model';
 import { FileAccess, nodeFileAccess } from '../src/core/access';
 import { readQuantInputs } from '../src/core/quant/payloads';
 import { cli, fixture, readJson, REPO, seededRandom, tempDir } from './helpers';
@@ -808,5 +810,67 @@ describe('quantization detectors on crafted module sizes', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('adapters on crafted sizes', () => {
+  const lora = (name: string) => ({ name, present: true, dtype: 'float32', shape: [1, 1] }) as unknown as Tensor;
+
+  it('150,000 LoRA modules of distinct names list their targets in linear time (each name was looked for among those before it: 30 s before)', () => {
+    const n = 150000;
+    const tensors: Tensor[] = [];
+    for (let i = 0; i < n; i++) tensors.push(lora(`x${i}.lora_A.weight`), lora(`x${i}.lora_B.weight`));
+    const t0 = Date.now();
+    const ann = annotateAdapter({ tensors, metadata: {} } as unknown as RawCheckpoint, tensors, []);
+    const elapsed = Date.now() - t0;
+    assert.strictEqual(ann?.info.modules, n);
+    assert.strictEqual(ann?.info.targets.length, n);
+    assert.deepStrictEqual(ann?.info.targets.slice(0, 3), ['x0', 'x1', 'x2']);
+    assert.ok(elapsed < 8000, `${elapsed} ms`);
+  });
+
+  it('modules_to_save of 20,000 entries against 40,000 tensors: each tensor matched by its parts (each tensor against each entry: 20 s before)', async function () {
+    this.timeout(60000);
+    const n = 20000;
+    const entries: [string, string, number[]][] = [];
+    for (let i = 0; i < n; i++) entries.push([`base_model.model.x${i}.lora_A.weight`, 'F32', [1, 1]], [`base_model.model.y${i}.head.weight`, 'F32', [1, 1]]);
+    const saved: unknown[] = [];
+    for (let i = 0; i < n; i++) saved.push(`z${i}`);
+    // Matched: a dotted entry at a name's start, one inside a name, and the first of two that match.
+    saved.push('y7.head', 7, 'head', 'y9');
+    const dir = tempDir();
+    try {
+      const d = folder(dir, 'mts', undefined, stZeros(entries));
+      fs.writeFileSync(path.join(d, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 1, target_modules: ['x'], modules_to_save: saved }));
+      const t0 = Date.now();
+      const cp = await openCheckpoint(path.join(d, 'model.safetensors'));
+      const elapsed = Date.now() - t0;
+      assert.strictEqual(cp.adapter?.modules, n);
+      assert.strictEqual(tensor(cp, 'y7.head.weight').roleReason, 'trained copy of y7.head (modules_to_save)');
+      assert.strictEqual(tensor(cp, 'y9.head.weight').roleReason, 'trained copy of head (modules_to_save)');
+      assert.strictEqual(tensor(cp, `y${n - 1}.head.weight`).roleReason, 'trained copy of head (modules_to_save)');
+      assert.strictEqual(tensor(cp, 'x3.lora_A.weight').roleReason, 'lora_A of the adapter on x3 (trainable)');
+      assert.ok(!cp.warnings.some((w) => w.code === 'adapter-config-limit'));
+      assert.ok(elapsed < 10000, `${elapsed} ms`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('modules_to_save: an entry 3,000 parts deep against names as deep stops matching, with a warning', () => {
+    const deep = Array.from({ length: 3000 }, () => 'a').join('.');
+    const tensors: Tensor[] = [lora('q.lora_A.weight'), lora('b.c.w'), lora('a.a.w')];
+    for (let i = 0; i < 200; i++) tensors.push(lora(`${deep}.w${i}`));
+    tensors.push(lora('b.head.w'));
+    const warnings: Warning[] = [];
+    const t0 = Date.now();
+    annotateAdapter({ tensors, metadata: {}, sidecars: { 'adapter_config.json': { peft_type: 'LORA', modules_to_save: [deep, 'b'] } } } as unknown as RawCheckpoint, tensors, warnings);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.strictEqual(tensors[1].roleReason, 'trained copy of b (modules_to_save)');
+    assert.strictEqual(tensors[2].roleReason, undefined);
+    assert.strictEqual(tensors[tensors.length - 1].roleReason, undefined);
+    const w = warnings.find((x) => x.code === 'adapter-config-limit');
+    assert.ok(w, JSON.stringify(warnings));
+    assert.match(w.message, /modules_to_save: .* tensor 4 of 204 and those after it are not marked/);
   });
 });

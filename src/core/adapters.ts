@@ -150,14 +150,67 @@ export function annotateAdapter(raw: RawCheckpoint, tensors: Tensor[], warnings:
     format: cfg || prefix ? 'peft' : 'diffusers',
     modules: modules.size,
   };
-  if (Array.isArray(cfg?.modules_to_save) && cfg.modules_to_save.length) {
-    for (const t of tensors) {
-      if (!t.present || PEFT_PART.test(t.name)) continue;
-      const hit = (cfg.modules_to_save as unknown[]).find((n) => typeof n === 'string' && (t.name.startsWith(`${n}.`) || t.name.includes(`.${n}.`)));
-      if (hit) t.roleReason = `trained copy of ${hit} (modules_to_save)`;
-    }
-  }
+  if (Array.isArray(cfg?.modules_to_save) && cfg.modules_to_save.length) markModulesToSave(cfg.modules_to_save, tensors, warnings);
   return { info, prefix, modules };
+}
+
+/** A modules_to_save entry's dotted parts, as a trie: `index` is the first entry ending here. */
+interface SaveNode {
+  next?: Map<string, SaveNode>;
+  index?: number;
+}
+
+/**
+ * Tensors under a modules_to_save entry (`<n>.` at the start of the name or `.<n>.` inside it;
+ * the first entry in the list that matches names it). The entries are a trie of their dotted
+ * parts, walked from each part of a name: a list of 100,000 names against 100,000 tensors was
+ * each tensor against each entry (minutes). A walk is as long as the entry it follows, so a
+ * crafted deep entry against deep names could still be quadratic: the characters walked are
+ * bounded by a multiple of the names' own, past which the rest are left as they are, with a warning.
+ */
+function markModulesToSave(list: unknown[], tensors: Tensor[], warnings: Warning[]): void {
+  const root: SaveNode = {};
+  for (let i = 0; i < list.length; i++) {
+    const n = list[i];
+    if (typeof n !== 'string') continue;
+    let node = root;
+    for (const part of n.split('.')) {
+      node.next ??= new Map();
+      let c = node.next.get(part);
+      if (!c) node.next.set(part, (c = {}));
+      node = c;
+    }
+    node.index ??= i;
+  }
+  let budget = 1_000_000;
+  for (let k = 0; k < tensors.length; k++) {
+    const t = tensors[k];
+    const name = t.name;
+    budget += 16 * name.length;
+    if (!t.present || PEFT_PART.test(name)) continue;
+    let best = -1;
+    // From the name's start and from after each dot: the entries whose parts follow there, each
+    // followed by a dot.
+    for (let s = 0; s >= 0; s = name.indexOf('.', s) + 1 || -1) {
+      let node = root;
+      let at = s;
+      while (node.next) {
+        const dot = name.indexOf('.', at);
+        if (dot < 0) break;
+        budget -= dot - at + 1;
+        const c = node.next.get(name.slice(at, dot));
+        if (!c) break;
+        node = c;
+        if (node.index !== undefined && (best < 0 || node.index < best)) best = node.index;
+        at = dot + 1;
+      }
+      if (budget < 0) {
+        warnings.push({ code: 'adapter-config-limit', message: `adapter_config.json modules_to_save: its entries and the tensor names are too many parts deep to match in bounded time; tensor ${k + 1} of ${tensors.length} and those after it are not marked as trained copies` });
+        return;
+      }
+    }
+    if (best >= 0) t.roleReason = `trained copy of ${list[best] as string} (modules_to_save)`;
+  }
 }
 
 function annotateKohya(raw: RawCheckpoint, tensors: Tensor[]): AdapterAnnotations {
@@ -213,12 +266,10 @@ function annotateKohya(raw: RawCheckpoint, tensors: Tensor[]): AdapterAnnotation
 function targetsOf(declared: unknown, paths: string[]): string[] {
   if (Array.isArray(declared)) return declared.filter((x): x is string => typeof x === 'string');
   if (typeof declared === 'string') return [declared];
-  const seen: string[] = [];
-  for (const p of paths) {
-    const last = p.slice(p.lastIndexOf('.') + 1);
-    if (!seen.includes(last)) seen.push(last);
-  }
-  return seen;
+  // A set: 100,000 adapted modules with distinct names made this quadratic (seconds to minutes).
+  const seen = new Set<string>();
+  for (const p of paths) seen.add(p.slice(p.lastIndexOf('.') + 1));
+  return [...seen];
 }
 
 function mostCommon(xs: number[]): number | undefined {
