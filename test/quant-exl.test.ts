@@ -5,6 +5,7 @@ import { openCheckpoint, toReport, CheckpointError } from '../src/core';
 import { exportAs } from '../src/core/export';
 import { cli, fixture, readJson, seededRandom, tempDir } from './helpers';
 import { folder, moduleAt, stZeros as st, tensor } from './quant-helpers';
+import { unpaddedOut } from '../src/core/quant/common';
 
 /** ExLlamaV2 (EXL2) and ExLlamaV3 (EXL3) checkpoints: scripts/fixtures/make_quant_exl.py. */
 interface ExlTruth {
@@ -386,5 +387,51 @@ describe('EXL2 and EXL3 layers that do not fit their rules', () => {
         if (!(e instanceof CheckpointError)) throw new Error(`case ${i} (${JSON.stringify(entries)}): ${String(e)}`);
       }
     }
+  });
+});
+
+describe('padded sizes against a config of two million sizes', () => {
+  it('EXL2: 3,000 layers padded to 64 outputs, a config listing 31 sizes that round up to it among 2,000,000: compared once, the note names 8 (every layer walked the list and named all: 25 s before)', async function () {
+    this.timeout(120000);
+    const sizes: number[] = [];
+    for (let s = 33; s < 64; s++) sizes.push(s);
+    for (let s = 1000; sizes.length < 2_000_000; s++) sizes.push(s);
+    const cfg = { hidden_size: 1000, intermediate_size: sizes, quantization_config: { quant_method: 'exl2', bits: 4.0 } };
+    const n = 3000;
+    const entries: [string, string, number[]][] = [];
+    for (let i = 0; i < n; i++) entries.push(...exl2Layer(`l${i}`, 64, 40, 5, 2));
+    const dir = tempDir();
+    try {
+      const t0 = Date.now();
+      const cp = await openCheckpoint(folder(dir, 'sizes', cfg, st(entries)));
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed < 20000, `${elapsed} ms`);
+      assert.strictEqual(cp.quantization?.quantizedLayers, n);
+      assert.deepStrictEqual(tensor(cp, `l${n - 1}.q_weight`).logicalShape, [64, 40]);
+      const w = cp.warnings.find((e) => e.code === 'quantization-shape-assumed');
+      assert.ok(w, 'warned');
+      assert.match(w.message, /^3000 layer\(s\) .*l0: out_features taken as the stored 64: the quantizer pads it to a multiple of 32, and config\.json sizes 33, 34, 35, 36, 37, 38, 39, 40 and 23 more all round up to it\)$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sizes compared with stored sizes they might divide are bounded per config: past that the stored size stands, and the note says it was not compared', () => {
+    const sizes: number[] = [];
+    for (let i = 0; i < 1_000_000; i++) sizes.push(3_000_001 + 2 * i);
+    const config = { hidden_size: 7, intermediate_size: sizes };
+    const ctx = { payloads: {}, config };
+    const notes: (string | undefined)[] = [];
+    const t0 = Date.now();
+    for (let k = 1; k <= 40; k++) {
+      const r = unpaddedOut('x', k * 8_000_000, 1_000_000, ctx);
+      assert.strictEqual(r.size, k * 8_000_000);
+      notes.push(r.assumed);
+    }
+    assert.ok(Date.now() - t0 < 5000);
+    // Odd sizes never divide an even stored size: the first twenty walk all million.
+    assert.match(notes[0]!, /no config\.json size rounds up to it or divides it/);
+    assert.match(notes[19]!, /no config\.json size rounds up to it or divides it/);
+    assert.match(notes[39]!, /^out_features taken as the stored 320000000: .*config\.json gives more sizes than are compared with every layer, so it may hold padding$/);
   });
 });

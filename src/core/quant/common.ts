@@ -125,14 +125,58 @@ function realSize(stored: number, pad: number, what: string, sizes: ConfigSizes,
   const rounds = (c: number) => c < stored && Math.ceil(c / pad) * pad === stored;
   for (const e of evidence) if (e !== undefined && isDim(e) && rounds(e)) return { size: e };
   if (!sizes.described || sizes.all.has(stored) || stored % pad !== 0) return { size: stored };
-  const fits = sizes.list.filter(rounds);
+  // The rest depends on the stored size, the padding and the config alone: found once for each.
+  // A config may list two million sizes (16 MB of config.json), and a layer each walked them all
+  // and wrote every fitting one into its note (40 VPTQ layers of a 3 KB file: 18 s).
+  const key = `${what} ${pad} ${stored}`;
+  let r = sizes.found.get(key);
+  if (!r) sizes.found.set(key, (r = configFit(stored, pad, what, sizes, rounds)));
+  return r;
+}
+
+/** Sizes of a config named in a note, before "and N more". */
+const NAMED_SIZES = 8;
+
+/** realSize's answer from the config's sizes (sorted ascending in `sizes.list`). */
+function configFit(stored: number, pad: number, what: string, sizes: ConfigSizes, rounds: (c: number) => boolean): Unpadded {
+  const list = sizes.list;
+  // A size that rounds up to the stored one (a multiple of pad) lies in (stored - pad, stored).
+  const fits: number[] = [];
+  let more = 0;
+  for (let k = firstAtLeast(list, stored - pad); k < list.length && list[k] < stored; k++) {
+    if (!rounds(list[k])) continue;
+    if (fits.length < NAMED_SIZES) fits.push(list[k]);
+    else more++;
+  }
   if (fits.length === 1) return { size: fits[0] };
   if (fits.length > 1) {
-    return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and config.json sizes ${fits.join(', ')} all round up to it` };
+    return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and config.json sizes ${fits.join(', ')}${more ? ` and ${more} more` : ''} all round up to it` };
   }
-  if (sizes.list.some((c) => stored % c === 0)) return { size: stored };
+  // Only sizes up to the stored one can divide it; the walk is bounded per config, past which the
+  // stored size stands with a note saying it was not compared (it is the size taken either way).
+  for (let k = 0; k < list.length && list[k] <= stored; k++) {
+    if (--sizes.budget.left < 0) {
+      return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and config.json gives more sizes than are compared with every layer, so it may hold padding` };
+    }
+    if (stored % list[k] === 0) return { size: stored };
+  }
   return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and no config.json size rounds up to it or divides it, so it may hold padding` };
 }
+
+/** The first position in ascending `list` holding a value at least `x`. */
+function firstAtLeast(list: readonly number[], x: number): number {
+  let a = 0;
+  let b = list.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (list[m] < x) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+/** Config sizes compared, over a whole checkpoint, for a stored size they might divide. */
+const DIVIDE_BUDGET = 20_000_000;
 
 /** The layer sizes a model's config.json gives, for telling a padded dimension from a real one. */
 interface ConfigSizes {
@@ -141,9 +185,13 @@ interface ConfigSizes {
   all: ReadonlySet<number>;
   list: readonly number[];
   vocab?: number;
+  /** realSize's answers by stored size, padding and dimension. */
+  found: Map<string, Unpadded>;
+  /** Config sizes still to be compared with stored sizes (configFit). */
+  budget: { left: number };
 }
 
-const NO_SIZES: ConfigSizes = { described: false, all: new Set(), list: [] };
+const NO_SIZES: ConfigSizes = { described: false, all: new Set(), list: [], found: new Map(), budget: { left: 0 } };
 const SIZES = new WeakMap<object, ConfigSizes>();
 
 /** Single sizes a config may give a layer's inputs or outputs (GPT-2's, T5's and OPT's names too). */
@@ -193,7 +241,7 @@ function configSizes(config: Record<string, unknown> | undefined): ConfigSizes {
     if (heads !== undefined && vDim !== undefined) add(heads * vDim);
     if (kvRank !== undefined && rope !== undefined) add(kvRank + rope);
   }
-  s = { described, all, list: [...all].sort((a, b) => a - b), vocab };
+  s = { described, all, list: [...all].sort((a, b) => a - b), vocab, found: new Map(), budget: { left: DIVIDE_BUDGET } };
   SIZES.set(config, s);
   return s;
 }
