@@ -193,3 +193,48 @@ describe('a folded run whose blocks are tied to each other says so', () => {
     assert.match(text, /\(CONSTANTS\): Tensors\(…1 tensor\) +3 elements/);
   });
 });
+
+describe('strided views measured once per storage, not once per module above them', () => {
+  const { tensorRecord } = require('../src/core/tensor-record') as typeof import('../src/core/tensor-record');
+  /** `storages` storages each viewed by `views` interleaved columns of 100,000 rows (100,000 runs each), 32 modules deep. */
+  const raw = (storages: number, views: number) => {
+    const deep = Array.from({ length: 32 }, (_, i) => `m${i}`).join('.');
+    const tensors = [];
+    for (let s = 0; s < storages; s++) {
+      for (let v = 0; v < views; v++) {
+        tensors.push(tensorRecord(`${deep}.s${s}.w${v}`, 'float32', 'F', [100000, 1], 400000, 'f', 0, `st${s}`, 4 * v, [views + 1, 1], 4 * (views + 1) * 100000, undefined));
+      }
+    }
+    return { format: 'pytorch-zip' as const, path: 'x', files: ['x'], tensors, declaredTies: [], metadata: {}, warnings: [], bytesRead: 0, totalBytes: 0 };
+  };
+
+  it('2 storages of 5 strided views, 32 modules deep: each subtree reuses the measure below it, exact (80 s before)', function () {
+    this.timeout(60000);
+    const t0 = Date.now();
+    const cp = analyze(raw(2, 5));
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 20000, `${elapsed} ms`);
+    // The views' elements interleave and never meet: each counts.
+    assert.strictEqual(cp.parameters.unique, 1_000_000);
+    assert.strictEqual(cp.modules.children[0].parameters.unique, 1_000_000);
+    assert.deepStrictEqual(cp.shared.map((g) => [g.relation, g.uniqueElements, g.overlaps?.every((o) => o.length === 0)]), [['view', 500_000, true], ['view', 500_000, true]]);
+    assert.deepStrictEqual(cp.warnings, []);
+  });
+
+  it('20 storages of 10 strided views, 64 modules deep: runs enumerated within one budget for the analysis, then spans, with a warning (half an hour before)', function () {
+    this.timeout(60000);
+    const r = raw(20, 10);
+    for (const t of r.tensors) t.name = `${Array.from({ length: 32 }, (_, i) => `n${i}`).join('.')}.${t.name}`;
+    const t0 = Date.now();
+    const cp = analyze(r);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 20000, `${elapsed} ms`);
+    assert.strictEqual(cp.shared.length, 20);
+    // The first storages are measured exactly; the rest by spans, which count the gaps between runs.
+    assert.strictEqual(cp.shared[0].uniqueElements, 1_000_000);
+    assert.ok(cp.parameters.unique >= 20_000_000 && cp.parameters.unique <= 22_000_000, String(cp.parameters.unique));
+    const w = cp.warnings.find((x) => x.code === 'shared-storage-approximate');
+    assert.ok(w, JSON.stringify(cp.warnings));
+    assert.match(w.message, /more than 4,000,000 contiguous runs/);
+  });
+});

@@ -2,7 +2,7 @@
  * From what the files hold to what the user sees: decide roles, resolve declared ties, group
  * tensors by storage, and build the module tree with totals that count shared storage once.
  */
-import { coverage, Interval, intervalsLength, mergeIntervals, numelOf, sameDims, spanOf } from './coverage';
+import { enumerated, Interval, intervalsLength, mergeIntervals, numelOf, RunBudget, sameDims, spanOf } from './coverage';
 import { dtypeInfo } from './dtypes';
 import { Inference, inferLayer, InferenceContext } from './infer';
 import { annotate, complete, storedCount } from './logical';
@@ -103,9 +103,16 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
     byName.set(t.name, t);
   }
 
-  const { shared, storageOf } = groupStorages(tensors, retied);
+  const runs: RunBudget = { left: ANALYSIS_RUN_BUDGET, spent: false };
+  const { shared, storageOf } = groupStorages(tensors, retied, runs);
   let storages: Storage[] | undefined;
-  const root = buildTree(raw, tensors, shared, storedCount(annotations));
+  const root = buildTree(raw, tensors, shared, storedCount(annotations), runs);
+  if (runs.spent) {
+    warnings.push({
+      code: 'shared-storage-approximate',
+      message: `views of shared storage hold more than ${ANALYSIS_RUN_BUDGET.toLocaleString('en-US')} contiguous runs in all: past that, views are measured from their first to their last element, which counts any elements between their runs as covered`,
+    });
+  }
   const rootCounts = root;
   const architecture =
     (Array.isArray(raw.config?.architectures) && typeof raw.config!.architectures[0] === 'string' ? (raw.config!.architectures[0] as string) : undefined) ??
@@ -190,7 +197,7 @@ function storageKey(t: Tensor): string | null {
  * only when a second tensor arrives. Each tensor's storage is noted by its position among the
  * storages (-1: none), from which listStorages lists them when they are read.
  */
-function groupStorages(tensors: Tensor[], retied: boolean): { shared: SharedGroup[]; storageOf: Int32Array } {
+function groupStorages(tensors: Tensor[], retied: boolean, runs: RunBudget): { shared: SharedGroup[]; storageOf: Int32Array } {
   const storageOf = new Int32Array(tensors.length).fill(-1);
   // A retied tensor shares its target's storage from another place in the files: the places do
   // not tell storages apart then.
@@ -220,7 +227,7 @@ function groupStorages(tensors: Tensor[], retied: boolean): { shared: SharedGrou
   if (members) {
     // Groups come in the order of their storages (a map's order is that of the second tensors).
     const order = [...members.keys()].sort((a, b) => a - b);
-    for (const at of order) shared.push(sharingGroup(members.get(at)!, first[at].storage!, shared.length));
+    for (const at of order) shared.push(sharingGroup(members.get(at)!, first[at].storage!, shared.length, runs));
   }
   return { shared, storageOf };
 }
@@ -280,7 +287,7 @@ function listStorages(tensors: Tensor[], storageOf: Int32Array): Storage[] {
 }
 
 /** The group of tensors `members` on one storage, which becomes Checkpoint.shared[idx]. */
-function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGroup {
+function sharingGroup(members: Tensor[], storage: string, idx: number, runs: RunBudget): SharedGroup {
   const relation = relationOf(members);
   const params = members.filter((m) => m.role === 'parameter');
   const measured = params.length ? params : members;
@@ -288,12 +295,12 @@ function sharingGroup(members: Tensor[], storage: string, idx: number): SharedGr
     tensors: members.map((m) => m.name),
     relation,
     storage,
-    uniqueElements: measure(measured).elements,
+    uniqueElements: measure(measured, runs).elements,
     totalElements: measured.reduce((s, m) => s + counted(m), 0),
   };
   // Views are tied only where they overlap: worked out here, once per storage (overlaps.ts).
   if (relation === 'view') {
-    const ov = viewOverlaps(members);
+    const ov = viewOverlaps(members, runs);
     if (ov) g.overlaps = ov;
   }
   const declared = members.find((m) => !m.present) ?? members.find(isRetied);
@@ -319,6 +326,15 @@ function relationOf(members: Tensor[]): Relation {
 /** Intervals enumerated per shared storage at most, before falling back to spans. */
 const STORAGE_RUN_BUDGET = 1_000_000;
 
+/**
+ * Intervals enumerated over one analysis at most, all storages and all measures together: a
+ * storage's budget was spent again for each storage and by each measure of it (its group, its
+ * overlaps, each subtree holding its views), so ten strided views of each of a few storages cost
+ * minutes. Past it, views are measured by their spans, and a warning says so.
+ */
+const ANALYSIS_RUN_BUDGET = 4_000_000;
+
+
 interface Measure {
   elements: number;
   bytesByDtype: Record<string, number>;
@@ -329,7 +345,35 @@ interface Measure {
  * one tensor contributes that tensor; a storage used by several contributes the union of the
  * byte ranges they cover.
  */
-function measure(list: Tensor[]): Measure {
+/** The largest of `f` over `list` (Math.max(...list) overflows the stack past ~100,000 arguments). */
+function largest(list: Tensor[], f: (t: Tensor) => number): number {
+  let m = -Infinity;
+  for (let i = 0; i < list.length; i++) m = Math.max(m, f(list[i]));
+  return m;
+}
+
+/**
+ * Each storage's last measure in finish()'s walk, for the module being measured (`at`) whose
+ * subtree spans walk positions up to `end`: a measure taken within that subtree is of a subset of
+ * the module's tensors on that storage, so one of as many tensors is of the same ones.
+ */
+interface StorageMemo {
+  last: Map<string, StorageMeasure>;
+  at: number;
+  end: number;
+}
+
+/** A storage's part of a measure, with how many of its tensors it measured (measure's `memo`). */
+interface StorageMeasure {
+  /** The module (its position in finish()'s walk) whose subtree's tensors these were. */
+  at: number;
+  count: number;
+  elements: number;
+  bytes: number;
+  dtype: string;
+}
+
+function measure(list: Tensor[], runs: RunBudget, memo?: StorageMemo): Measure {
   const bytesByDtype: Record<string, number> = {};
   let elements = 0;
   const multi = new Map<string, Tensor[]>();
@@ -355,13 +399,23 @@ function measure(list: Tensor[]): Measure {
     elements += counted(t);
     bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.nbytes;
   }
-  for (const all of multi.values()) {
+  for (const [k, all] of multi) {
+    // A subtree's tensors on a storage include those of every module below it that measured the
+    // storage last, just before it in finish()'s walk: as many means the same ones, measured.
+    const known = memo?.last.get(k);
+    if (known && known.count === all.length && known.at > memo!.at && known.at <= memo!.end) {
+      elements += known.elements;
+      bytesByDtype[known.dtype] = (bytesByDtype[known.dtype] ?? 0) + known.bytes;
+      continue;
+    }
+    const before = elements;
     // Deduplicated copies are tensors of their own that the file stores once: each counts, their bytes once.
     const copies = all.filter(isDedupCopy);
     for (const c of copies) elements += c.numel;
     const members = copies.length ? all.filter((m) => !isDedupCopy(m)) : all;
     if (members.length === 0) {
       bytesByDtype[copies[0].dtype] = (bytesByDtype[copies[0].dtype] ?? 0) + copies[0].nbytes;
+      memo?.last.set(k, { at: memo.at, count: all.length, elements: elements - before, bytes: copies[0].nbytes, dtype: copies[0].dtype });
       continue;
     }
     // Strided views are enumerated run by run, within one budget per storage: 2,000 column
@@ -369,7 +423,7 @@ function measure(list: Tensor[]): Measure {
     const ivs: Interval[] = [];
     let budget = STORAGE_RUN_BUDGET;
     for (const t of members) {
-      const part = coverage(t, Math.max(1, Math.min(100_000, budget)));
+      const part = enumerated(t, Math.min(100_000, budget), runs);
       budget -= part.length;
       for (const iv of part) ivs.push(iv);
     }
@@ -378,14 +432,15 @@ function measure(list: Tensor[]): Measure {
     const bits = dtypeInfo(dtype)?.bits;
     if (members.some((m) => m.logicalNumel !== undefined)) {
       // Packed quantized weights on one storage (a tie): the weight they stand for, once.
-      elements += Math.max(...members.map(counted));
+      elements += largest(members, counted);
     } else if (bits && bits % 8 === 0 && members.every((m) => m.dtype === dtype)) {
       elements += (bytes * 8) / bits;
     } else {
       // Mixed or sub-byte dtypes on one storage: count the largest member once.
-      elements += Math.max(...members.map((m) => m.numel));
+      elements += largest(members, (m) => m.numel);
     }
     bytesByDtype[dtype] = (bytesByDtype[dtype] ?? 0) + bytes;
+    memo?.last.set(k, { at: memo.at, count: all.length, elements: elements - before, bytes, dtype });
   }
   return { elements, bytesByDtype };
 }
@@ -470,6 +525,8 @@ class Sums {
   readonly bytes: Record<string, number>[];
   /** The subtree's tensors on storages that other tensors also use (measured together at each level), or null. */
   readonly shared: (Tensor[] | null)[];
+  /** What the subtree's shared list measures (finish()), until the parent has taken it. */
+  readonly sharedMeasures: (SharedMeasures | null)[];
   readonly nodes: ModuleNode[];
   constructor(n: number) {
     this.paramUnique = new Float64Array(n);
@@ -484,8 +541,17 @@ class Sums {
     this.flags = new Uint8Array(n);
     this.bytes = new Array(n);
     this.shared = new Array(n);
+    this.sharedMeasures = new Array(n);
     this.nodes = new Array(n);
   }
+}
+
+/** A subtree's shared tensors measured: unique elements by kind, and bytes by dtype. */
+interface SharedMeasures {
+  params: number;
+  buffers: number;
+  others: number;
+  bytes: Record<string, number>;
 }
 
 const OPTIMIZER = 1;
@@ -559,7 +625,7 @@ const NO_SHARED: SharedWith[] = Object.freeze([]) as unknown as SharedWith[];
 const NO_FOLDS: FoldRun[] = Object.freeze([]) as unknown as FoldRun[];
 const NO_CHILDREN: ModuleNode[] = Object.freeze([]) as unknown as ModuleNode[];
 
-function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[], stored: StoredCount | undefined): ModuleNode {
+function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[], stored: StoredCount | undefined, runs: RunBudget): ModuleNode {
   const root = new Builder('', '');
   const intern = new Interner();
   // Modules known from a pickled nn.Module come first, so the tree keeps their order.
@@ -634,7 +700,7 @@ function buildTree(raw: RawCheckpoint, tensors: Tensor[], shared: SharedGroup[],
           : undefined,
     config: raw.config ?? raw.hyperParameters,
   };
-  return finish(order, ctx, shared, intern, stored);
+  return finish(order, ctx, shared, intern, stored, runs);
 }
 
 /**
@@ -812,9 +878,13 @@ function preorder(root: Builder, arrange: ((b: Builder) => void) | undefined): B
 }
 
 /** The nodes of the modules `order` lists (preorder()), from the last to the root, which it returns. */
-function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined): ModuleNode {
+function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], intern: Interner, stored: StoredCount | undefined, runs: RunBudget): ModuleNode {
   const sums = new Sums(order.length);
   const structures = new Structures(ctx, intern, sums.nodes);
+  // Each storage's last measure, for the subtrees' shared tensors of each kind (measure()).
+  const memos = { params: new Map<string, StorageMeasure>(), buffers: new Map<string, StorageMeasure>(), others: new Map<string, StorageMeasure>(), present: new Map<string, StorageMeasure>() };
+  /** Per module, the last walk position in its subtree (preorder: a subtree's positions follow its module's). */
+  const ends = new Int32Array(order.length);
   for (let i = order.length - 1; i >= 0; i--) {
     const b = order[i];
     let paramUnique = 0;
@@ -829,6 +899,8 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
     let flags = 0;
     let bytes: Record<string, number> | undefined;
     let sharedList: Tensor[] | null = null;
+    /** The child whose shared list (and measures) this module's is, while it has no other (-1: none). */
+    let takenFrom = -1;
     const own = b.own;
     for (let o = 0; o < own.length; o++) {
       const t = own[o];
@@ -860,9 +932,11 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
     }
     const kids = b.children;
     const children: ModuleNode[] = kids.length ? new Array(kids.length) : NO_CHILDREN;
+    let end = i;
     for (let k = 0; k < kids.length; k++) {
       const c = kids[k];
       const at = c.at;
+      end = Math.max(end, ends[at]);
       paramUnique += sums.paramUnique[at];
       paramTotal += sums.paramTotal[at];
       bufferUnique += sums.bufferUnique[at];
@@ -879,11 +953,26 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
         bytes[key] = (bytes[key] ?? 0) + childBytes[key];
       }
       const childShared = sums.shared[at];
-      if (childShared) for (const t of childShared) (sharedList ??= []).push(t);
+      if (childShared) {
+        // The first child's list is taken as it is while nothing else has been added, with its
+        // measures: a module whose shared tensors are all one child's has that child's list.
+        if (sharedList === null) {
+          sharedList = childShared;
+          takenFrom = at;
+        } else {
+          if (takenFrom >= 0) {
+            sums.sharedMeasures[takenFrom] = null;
+            takenFrom = -1;
+          }
+          for (const t of childShared) sharedList.push(t);
+        }
+      }
       children[k] = sums.nodes[at];
       // The parent has taken the child's shared list: it is not kept for the rest of the walk.
       sums.shared[at] = null;
+      if (at !== takenFrom) sums.sharedMeasures[at] = null;
     }
+    ends[i] = end;
     sums.paramUnique[i] = paramUnique;
     sums.paramTotal[i] = paramTotal;
     sums.bufferUnique[i] = bufferUnique;
@@ -902,15 +991,32 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
     let sharedWith = NO_SHARED;
     let sharedWithMore: number | undefined;
     if (sharedList) {
-      const sel = (pred: (t: Tensor) => boolean) => sharedList!.filter(pred);
-      const params = sel(isParam);
-      if (params.length) paramUnique += measure(params).elements;
-      const buffers = sel(isBuffer);
-      if (buffers.length) bufferUnique += measure(buffers).elements;
-      const others = sel(isOther);
-      if (others.length) otherUnique += measure(others).elements;
+      // Measured once per distinct list: a chain of modules above one holding shared views (a
+      // name 64 levels deep) measured the same views at every level (10 strided views 32 deep: 80 s).
+      let m = takenFrom >= 0 ? sums.sharedMeasures[takenFrom] : null;
+      if (takenFrom >= 0) sums.sharedMeasures[takenFrom] = null;
+      if (!m) {
+        const sel = (pred: (t: Tensor) => boolean) => sharedList!.filter(pred);
+        const params = sel(isParam);
+        const buffers = sel(isBuffer);
+        const others = sel(isOther);
+        const p = params.length ? measure(params, runs, { last: memos.params, at: i, end }) : undefined;
+        const present = sharedList.filter((t) => t.present);
+        // Most shared tensors are stored parameters: their bytes are those the parameters' measure found.
+        const allParams = p !== undefined && present.length === sharedList.length && params.length === sharedList.length;
+        m = {
+          params: p ? p.elements : 0,
+          buffers: buffers.length ? measure(buffers, runs, { last: memos.buffers, at: i, end }).elements : 0,
+          others: others.length ? measure(others, runs, { last: memos.others, at: i, end }).elements : 0,
+          bytes: allParams ? p.bytesByDtype : measure(present, runs, { last: memos.present, at: i, end }).bytesByDtype,
+        };
+      }
+      sums.sharedMeasures[i] = m;
+      paramUnique += m.params;
+      bufferUnique += m.buffers;
+      otherUnique += m.others;
       const withShared: Record<string, number> = { ...aloneBytes };
-      for (const [k, v] of Object.entries(measure(sharedList.filter((t) => t.present)).bytesByDtype)) withShared[k] = (withShared[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(m.bytes)) withShared[k] = (withShared[k] ?? 0) + v;
       bytesByDtype = intern.dict(withShared);
       const outside = sharedOutside(b.path, sharedList, shared);
       if (outside.length) sharedWith = outside.length > MAX_SHARED_ENTRIES ? outside.slice(0, MAX_SHARED_ENTRIES) : outside;

@@ -32,8 +32,11 @@ export function sameDims(a: readonly number[] | null | undefined, b: readonly nu
   return true;
 }
 
-/** Byte intervals (sorted, disjoint) that the tensor's elements occupy in its storage. */
-export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
+/**
+ * Byte intervals (sorted, disjoint) that the tensor's elements occupy in its storage; its span
+ * when it has more than `maxRuns` contiguous runs, and then `spanned.spanned` is set.
+ */
+export function coverage(t: CoverageInput, maxRuns = MAX_RUNS, spanned?: { spanned: boolean }): Interval[] {
   const off = t.storageOffset ?? 0;
   const numel = numelOf(t.shape);
   if (numel === 0) return [];
@@ -70,7 +73,10 @@ export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
   const outer = dims.slice(k);
   let runs = 1;
   for (const d of outer) runs *= d.size;
-  if (runs > maxRuns) return [[off, off + spanElems * es]];
+  if (runs > maxRuns) {
+    if (spanned) spanned.spanned = true;
+    return [[off, off + spanElems * es]];
+  }
   const starts: number[] = [0];
   for (const d of outer) {
     const n = starts.length;
@@ -78,6 +84,22 @@ export function coverage(t: CoverageInput, maxRuns = MAX_RUNS): Interval[] {
   }
   const out: Interval[] = starts.map((s) => [off + s * es, off + (s + run) * es]);
   return mergeIntervals(out);
+}
+
+/** What is left of an analysis's budget of enumerated runs, and whether a view was measured by its span for want of it. */
+export interface RunBudget {
+  left: number;
+  spent: boolean;
+}
+
+/** A view's coverage within `cap` runs and what is left of `runs`, charged to it. */
+export function enumerated(t: CoverageInput, cap: number, runs: RunBudget): Interval[] {
+  const limited = runs.left < cap;
+  const fell = { spanned: false };
+  const part = coverage(t, Math.max(1, Math.min(cap, runs.left)), fell);
+  if (limited && fell.spanned) runs.spent = true;
+  runs.left -= part.length;
+  return part;
 }
 
 /** Row-major strides (size-1 dimensions ignored): the elements lie in one block. */

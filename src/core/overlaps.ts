@@ -7,7 +7,7 @@
  * Runs are swept in start order with a max-end segment tree, so a storage of 100,000 disjoint
  * views costs O(n log n), and each overlap is found in O(log n): never n².
  */
-import { coverage, CoverageInput } from './coverage';
+import { CoverageInput, enumerated, RunBudget } from './coverage';
 import type { SharedGroup, SharedWith } from './model';
 export { tiedSets } from '../shared/tiedSets';
 
@@ -28,7 +28,7 @@ const RUN_BUDGET = 2_000_000;
  * O(log R) each, so 2,000 column slices of one matrix, whose spans all overlap and whose
  * elements never do, cost their runs, not 2,000² comparisons.
  */
-export function viewOverlaps(members: readonly CoverageInput[]): number[][] | undefined {
+export function viewOverlaps(members: readonly CoverageInput[], runs: RunBudget = { left: Infinity, spent: false }): number[][] | undefined {
   const n = members.length;
   const lo: number[] = [];
   const hi: number[] = [];
@@ -36,7 +36,7 @@ export function viewOverlaps(members: readonly CoverageInput[]): number[][] | un
   let budget = RUN_BUDGET;
   for (let i = 0; i < n; i++) {
     // An empty view covers nothing and meets nothing.
-    const c = coverage(members[i], Math.max(1, Math.min(100_000, budget)));
+    const c = enumerated(members[i], Math.min(100_000, budget), runs);
     budget -= c.length;
     for (const [a, b] of c) {
       if (!(b > a)) continue;
