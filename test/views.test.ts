@@ -238,3 +238,20 @@ describe('strided views measured once per storage, not once per module above the
     assert.match(w.message, /more than 4,000,000 contiguous runs/);
   });
 });
+
+describe('one storage viewed by 150,000 tensors of mixed dtypes', () => {
+  it('is counted by its largest view, without a RangeError (Math.max over 150,000 arguments overflowed the stack before)', function () {
+    this.timeout(60000);
+    const { tensorRecord } = require('../src/core/tensor-record') as typeof import('../src/core/tensor-record');
+    const n = 150000;
+    const tensors = [];
+    for (let i = 0; i < n; i++) {
+      const half = i % 2 === 1;
+      tensors.push(tensorRecord(`m.w${i}`, half ? 'float16' : 'float32', half ? 'H' : 'F', [i === 0 ? 8 : 1], half ? 2 : i === 0 ? 32 : 4, 'f', 0, 'st', 8 * i, [1], 8 * n, undefined));
+    }
+    const cp = analyze({ format: 'pytorch-zip', path: 'x', files: ['x'], tensors, declaredTies: [], metadata: {}, warnings: [], bytesRead: 0, totalBytes: 0 });
+    assert.strictEqual(cp.shared.length, 1);
+    assert.strictEqual(cp.shared[0].uniqueElements, 8);
+    assert.strictEqual(cp.parameters.unique, 8);
+  });
+});
