@@ -198,8 +198,10 @@ describe('unpickler: CPython pickles of every protocol', () => {
     for (const k of ['_modules', '_parameters']) module.push(0x58, k.length, 0, 0, 0, ...Buffer.from(k), 0x7d);
     module.push(0x75, 0x62, 0x72, 0, 0, 0, 0, 0x30); // SETITEMS BUILD LONG_BINPUT 0 POP
     const root = load(bytes(module, Array(depth).fill(0x5d), [0x5d, 0x28], times(n, get(0)), [0x65], Array(depth).fill(0x61), [0x2e]));
+    // Its paths add up to 540 million characters: past the default budget (next test).
+    rejects(() => interpret(root, 't'), 'limit', /the paths of the objects walked add up to more than/);
     const t0 = Date.now();
-    const r = interpret(root, 't');
+    const r = interpret(root, 't', { maxPathChars: 2 ** 40 });
     let node = r.moduleTree!;
     for (let i = 0; i < depth; i++) {
       assert.strictEqual(node.children.length, 1);
@@ -210,6 +212,32 @@ describe('unpickler: CPython pickles of every protocol', () => {
     assert.deepStrictEqual([node.children[n - 1].name, node.children[n - 1].className], [String(n - 1), 'Module']);
     // About 1 s here; the old walk took 14 s and 1.1 GB.
     assert.ok(Date.now() - t0 < 8000, `${Date.now() - t0} ms`);
+  });
+
+  it('long attribute names nested deep stop at the paths budget: a small pickle cannot make gigabytes of names', () => {
+    // torch.save of 200 nested modules under one 20 KB attribute name is a 40 KB file (the name is
+    // memoized); its module paths add up to 400 MB, and the JSON report ran to gigabytes.
+    const nested = (depth: number, name: string): PyObject => {
+      let inner: PyObject | undefined;
+      for (let i = 0; i <= depth; i++) {
+        const m = new PyObject(new PyGlobal('torch.nn.modules.module', 'Module'), [], 'newobj');
+        const state = new PyDict();
+        const modules = new PyDict('collections.OrderedDict');
+        if (inner) modules.set(name, inner);
+        state.set('_modules', modules);
+        state.set('_parameters', new PyDict('collections.OrderedDict'));
+        m.state = state;
+        inner = m;
+      }
+      return inner!;
+    };
+    const e = rejects(() => interpret(nested(200, 'x'.repeat(20_000)), 't'), 'limit', /the paths of the objects walked add up to more than 268435456 characters \(long names nested deep: this one is \d+ characters\)/);
+    assert.match(e.record ?? '', /^at "x{80}…"$/);
+    // The same depth with names of real length, and one long name not nested, are fine.
+    let node = interpret(nested(200, 'layer'), 't').moduleTree!;
+    for (let i = 0; i < 200; i++) node = node.children[0];
+    assert.strictEqual(node.children.length, 0);
+    assert.strictEqual(interpret(nested(1, 'x'.repeat(20_000)), 't').moduleTree!.children[0].name.length, 20_000);
   });
 
   it('a list appended to itself (a cycle) is fine, and interpret() does not loop', () => {

@@ -54,12 +54,19 @@ const DP_CLASSES = new Set([
 export interface WalkLimits {
   maxDepth: number;
   maxNodes: number;
+  /**
+   * Characters in the paths of the values walked, added up, at most. A pickle names an attribute
+   * once and nests it by reference: a 10 KB name 200 modules deep is a 40 KB file whose paths
+   * (and tensor names, and the report's module paths) run to gigabytes.
+   */
+  maxPathChars: number;
 }
 
-export const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000 };
+export const DEFAULT_WALK: WalkLimits = { maxDepth: 1000, maxNodes: 2_000_000, maxPathChars: 256 * 2 ** 20 };
 
 class Walker {
   nodes = 0;
+  private chars = 0;
   /** Tensor rebuilds the reader does not read, where they are (unreadRebuild): each gets a warning. */
   readonly unread: { path: string; fn: string }[] = [];
   private readonly unreadSeen = new Set<string>();
@@ -82,6 +89,9 @@ class Walker {
     }
     if (depth > this.limits.maxDepth) {
       throw new CheckpointError('limit', `objects nested deeper than ${this.limits.maxDepth} levels`, { file: this.file, record: `at "${truncate(path)}"` });
+    }
+    if ((this.chars += path.length) > this.limits.maxPathChars) {
+      throw new CheckpointError('limit', `the paths of the objects walked add up to more than ${this.limits.maxPathChars} characters (long names nested deep: this one is ${path.length} characters)`, { file: this.file, record: `at "${truncate(path)}"` });
     }
   }
 }
