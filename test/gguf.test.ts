@@ -417,6 +417,71 @@ describe('GGUF reader', () => {
       assert.deepStrictEqual(raw.warnings, []);
     });
 
+    it('key/value pairs read without waiting (in memory) and read through the window give the same values, types and errors', async () => {
+      // 30,000 pairs of every scalar type and strings, short and long, and arrays between them: the
+      // reader's window (4 KiB growing to 1 MiB) ends inside many pairs, which the general path reads.
+      const kvs: Buffer[] = [];
+      const want: Record<string, unknown> = {};
+      const types: Record<string, string> = {};
+      const scalars: [number, string, (i: number) => Buffer, (i: number) => unknown][] = [
+        [T.u8, 'uint8', (i) => Buffer.from([i & 0xff]), (i) => i & 0xff],
+        [T.i8, 'int8', (i) => Buffer.from([(i & 0x7f) | 0x80]), (i) => ((i & 0x7f) | 0x80) - 256],
+        [T.u16, 'uint16', (i) => Buffer.from([i & 0xff, 1]), (i) => (i & 0xff) + 256],
+        [T.i16, 'int16', (i) => Buffer.from([i & 0xff, 0xff]), (i) => (i & 0xff) - 256],
+        [T.u32, 'uint32', (i) => u32(i * 7919), (i) => i * 7919],
+        [T.i32, 'int32', (i) => { const b = Buffer.alloc(4); b.writeInt32LE(-i); return b; }, (i) => -i],
+        [T.f32, 'float32', (i) => { const b = Buffer.alloc(4); b.writeFloatLE(i + 0.5); return b; }, (i) => i + 0.5],
+        [T.bool, 'bool', (i) => Buffer.from([i & 1]), (i) => (i & 1) === 1],
+        [T.u64, 'uint64', (i) => u64(BigInt(i) * 2n ** 40n), (i) => (BigInt(i) * 2n ** 40n > BigInt(Number.MAX_SAFE_INTEGER) ? (BigInt(i) * 2n ** 40n).toString() : i * 2 ** 40)],
+        [T.i64, 'int64', (i) => { const b = Buffer.alloc(8); b.writeBigInt64LE(-BigInt(i)); return b; }, (i) => -i],
+        [T.f64, 'float64', (i) => { const b = Buffer.alloc(8); b.writeDoubleLE(i / 4); return b; }, (i) => i / 4],
+      ];
+      for (let i = 0; i < 30_000; i++) {
+        const key = `k.${i}.${'é'.repeat(i % 7)}`;
+        const kind = i % 14;
+        if (kind < scalars.length) {
+          const [type, name, bytes, value] = scalars[kind];
+          kvs.push(Buffer.concat([gstr(key), u32(type), bytes(i)]));
+          want[key] = value(i);
+          types[key] = name;
+        } else if (kind === 11) {
+          const v = `v${i}`.repeat(i % 300);
+          kvs.push(kvStr(key, v));
+          want[key] = v;
+          types[key] = 'string';
+        } else if (kind === 12) {
+          kvs.push(Buffer.concat([gstr(key), u32(T.arr), u32(T.u32), u64(2), u32(i), u32(i + 1)]));
+          want[key] = [i, i + 1];
+          types[key] = 'array<uint32>';
+        } else if (i % 2000 !== 13) {
+          kvs.push(kvStr(key, ''));
+          want[key] = '';
+          types[key] = 'string';
+        } else {
+          // A string past the inline limit (256 KiB) is kept as a summary by either path.
+          const v = 'x'.repeat(300_000);
+          kvs.push(kvStr(key, v));
+          want[key] = { type: 'string', count: v.length, first: 'x'.repeat(200) };
+          types[key] = 'string';
+        }
+      }
+      const raw = await readBytes(gguf({ kvs, tensors: [{ name: 'w', ne: [8], type: 0 }] }));
+      const g = raw.metadata.gguf as { kv: Record<string, unknown>; kvTypes: Record<string, string> };
+      assert.deepStrictEqual({ ...g.kv }, want);
+      assert.deepStrictEqual({ ...g.kvTypes }, types);
+      // Errors in a pair that is all in memory are the general path's: bad UTF-8 in a key or a
+      // value, a duplicate key, a string or key length past the end of the file, an unknown type.
+      const badKey = Buffer.concat([u64(2), Buffer.from([0xc3, 0x28]), u32(T.u32), u32(1)]);
+      await rejects(gguf({ kvs: [kvU32('a', 1), badKey] }), 'bad-header', /key of key\/value pair 1/);
+      const badValue = Buffer.concat([gstr('a'), u32(T.str), u64(2), Buffer.from([0xc3, 0x28])]);
+      await rejects(gguf({ kvs: [badValue] }), 'bad-header', /byte 45: string value at byte 37 is not valid UTF-8/);
+      const dup = await rejects(gguf({ kvs: [kvU32('a', 1), kvStr('b', 'x'), kvU32('a', 2)] }), 'duplicate-key', /key "a": duplicate key \(first at byte 24\)/);
+      assert.strictEqual(dup.offset, 24 + 13 + 4 + 9 + 4 + 9);
+      const long = Buffer.concat([gstr('a'), u32(T.str), u64(1000)]);
+      await rejects(gguf({ kvs: [long] }), 'truncated', /string length 1000 runs past the end of the file/);
+      await rejects(gguf({ kvs: [Buffer.concat([gstr('k'), u32(13), u32(0)])] }), 'bad-header', /key "k": unknown value type 13/);
+    });
+
     it('random corruption never escapes as anything but a CheckpointError', async function () {
       this.timeout(60_000);
       const rand = seededRandom(12345);

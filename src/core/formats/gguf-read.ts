@@ -293,6 +293,15 @@ class GgufParser {
     const keyAt = new Map<string, number>();
     for (let i = 0; i < kvCount; i++) {
       const at = this.pos;
+      const now = this.kvNow(i);
+      if (now) {
+        if (keyAt.has(now.key)) throw this.err('duplicate-key', `duplicate key (first at byte ${keyAt.get(now.key)})`, at, `key "${truncate(now.key)}"`);
+        keyAt.set(now.key, at);
+        kv[now.key] = now.value;
+        kvTypes[now.key] = VALUE_TYPES[now.type];
+        this.pos = now.end;
+        continue;
+      }
       const key = await this.string(`key of key/value pair ${i}`);
       const rec = `key "${truncate(key)}"`;
       if (keyAt.has(key)) throw this.err('duplicate-key', `duplicate key (first at byte ${keyAt.get(key)})`, at, rec);
@@ -498,37 +507,73 @@ class GgufParser {
     return s;
   }
 
+  /**
+   * Key/value pair `i` at the cursor read without waiting, when its key, its type and its value (a
+   * scalar, or a string of at most MAX_INLINE_STRING bytes) are all in memory: a header of a
+   * million pairs spent seconds on the general path's awaits alone. Null for anything else (an
+   * array, a long string, bytes not in memory, a length past the end of the file, an unknown type):
+   * the general path reads it, and names what is wrong. Bad UTF-8 throws the same error either way.
+   */
+  private kvNow(i: number): { key: string; type: number; value: unknown; end: number } | null {
+    const r = this.r;
+    const size = this.src.size;
+    let p = this.pos;
+    const klen = r.u64Now(p);
+    if (klen === null || klen > MAX_NAME_BYTES || klen > size - p - 8) return null;
+    p += 8;
+    if (!r.peek(p, klen + 4)) return null;
+    const key = r.utf8Now(p, klen, `key of key/value pair ${i}`)!;
+    p += klen;
+    const t = r.peek(p, 4)!;
+    const type = (t[0] | (t[1] << 8) | (t[2] << 16)) + t[3] * 0x1000000;
+    p += 4;
+    if (type === T_ARRAY || type >= VALUE_TYPES.length) return null;
+    if (type === T_STRING) {
+      const n = r.u64Now(p);
+      if (n === null || n > MAX_INLINE_STRING || n > size - p - 8) return null;
+      const value = r.utf8Now(p + 8, n, `string value at byte ${p}`);
+      return value === null ? null : { key, type, value, end: p + 8 + n };
+    }
+    const b = r.peek(p, FIXED_SIZE[type]);
+    return b ? { key, type, value: scalarOf(type, b), end: p + FIXED_SIZE[type] } : null;
+  }
+
   private async scalar(type: number): Promise<number | boolean | string> {
     const size = FIXED_SIZE[type];
     const b = await this.r.view(this.pos, size, VALUE_TYPES[type]);
     this.pos += size;
-    const dv = new DataView(b.buffer, b.byteOffset, size);
-    switch (type) {
-      case 0:
-        return dv.getUint8(0);
-      case 1:
-        return dv.getInt8(0);
-      case 2:
-        return dv.getUint16(0, true);
-      case 3:
-        return dv.getInt16(0, true);
-      case 4:
-        return dv.getUint32(0, true);
-      case 5:
-        return dv.getInt32(0, true);
-      case 6:
-        return finite(dv.getFloat32(0, true));
-      case 7:
-        return dv.getUint8(0) !== 0;
-      case 10:
-        return safeOrString(dv.getBigUint64(0, true));
-      case 11:
-        return safeOrString(dv.getBigInt64(0, true));
-      case 12:
-        return finite(dv.getFloat64(0, true));
-      default:
-        throw new Error(`unreachable value type ${type}`);
-    }
+    return scalarOf(type, b);
+  }
+}
+
+/** A value of a fixed-size type from its bytes. */
+function scalarOf(type: number, b: Uint8Array): number | boolean | string {
+  const dv = new DataView(b.buffer, b.byteOffset, FIXED_SIZE[type]);
+  switch (type) {
+    case 0:
+      return dv.getUint8(0);
+    case 1:
+      return dv.getInt8(0);
+    case 2:
+      return dv.getUint16(0, true);
+    case 3:
+      return dv.getInt16(0, true);
+    case 4:
+      return dv.getUint32(0, true);
+    case 5:
+      return dv.getInt32(0, true);
+    case 6:
+      return finite(dv.getFloat32(0, true));
+    case 7:
+      return dv.getUint8(0) !== 0;
+    case 10:
+      return safeOrString(dv.getBigUint64(0, true));
+    case 11:
+      return safeOrString(dv.getBigInt64(0, true));
+    case 12:
+      return finite(dv.getFloat64(0, true));
+    default:
+      throw new Error(`unreachable value type ${type}`);
   }
 }
 
