@@ -175,7 +175,7 @@ const longGet = (n: number): Op => Uint8Array.from([0x6a, ...le4(n)]);
  * float32 tensor of size [chunks] in `chunks` chunks of one element. With `path`, planner_data
  * gives every key the same memoized path of `path.parts` strings of `path.length` characters.
  */
-function sharedMetadata(entries: number, chunks: number, path?: { parts: number; length: number }): Uint8Array {
+function sharedMetadata(entries: number, chunks: number, path?: { parts: number; length: number }, transforms?: string[]): Uint8Array {
   const p: Op[] = [op.Proto(2), op.Global(META_MODULE, 'Metadata'), op.EmptyTuple(), op.NewObj(), op.EmptyDict(), op.Mark()];
   p.push(op.ShortBinUnicode('state_dict_metadata'), op.EmptyDict(), op.Mark(), op.ShortBinUnicode('k0'));
   p.push(op.Global(META_MODULE, 'TensorStorageMetadata'), op.EmptyTuple(), op.NewObj(), op.EmptyDict(), op.Mark());
@@ -194,6 +194,18 @@ function sharedMetadata(entries: number, chunks: number, path?: { parts: number;
     for (let j = 0; j < path.parts; j++) p.push(op.BinUnicode('x'.repeat(path.length)));
     p.push(op.Tuple(), longPut(6));
     for (let i = 1; i < entries; i++) p.push(op.ShortBinUnicode(`k${i}`), longGet(6));
+    p.push(op.SetItems());
+  }
+  if (transforms) {
+    // storage_data: each key's one chunk, 4 bytes of __0_0.distcp, through `transforms`.
+    p.push(op.ShortBinUnicode('storage_data'), op.EmptyDict(), op.Mark());
+    for (let i = 0; i < entries; i++) {
+      p.push(op.Global(META_MODULE, 'MetadataIndex'), op.EmptyTuple(), op.NewObj(), op.EmptyDict(), op.Mark());
+      p.push(op.ShortBinUnicode('fqn'), op.ShortBinUnicode(`k${i}`), op.ShortBinUnicode('offset'), op.BinInt1(0), op.TupleOne(), op.ShortBinUnicode('index'), op.BinInt1(0), op.SetItems(), op.Build());
+      p.push(op.Global('torch.distributed.checkpoint.filesystem', '_StorageInfo'), op.EmptyTuple(), op.NewObj(), op.EmptyDict(), op.Mark());
+      p.push(op.ShortBinUnicode('relative_path'), op.ShortBinUnicode('__0_0.distcp'), op.ShortBinUnicode('offset'), op.BinInt(i * 4), op.ShortBinUnicode('length'), op.BinInt1(4));
+      p.push(op.ShortBinUnicode('transform_descriptors'), op.EmptyList(), op.Mark(), ...transforms.map((t) => op.ShortBinUnicode(t)), op.Appends(), op.SetItems(), op.Build());
+    }
     p.push(op.SetItems());
   }
   p.push(op.SetItems(), op.Build(), op.Stop());
@@ -254,6 +266,16 @@ describe('DCP .metadata: hostile pickles are data, and fail typed and bounded', 
     assert.ok(raw.tensors.every((t) => t.shape[0] === 2048 && t.extra?.chunks === 2048));
     const w = raw.warnings.find((x) => x.code === 'dcp-chunks');
     assert.ok(w && /whether chunks overlap was not checked for 38 tensors/.test(w.message), JSON.stringify(raw.warnings));
+  });
+
+  it('storage entries whose bytes pass through transforms (a compressed checkpoint): one warning for all of them, not one each', async () => {
+    const raw = await readMeta(sharedMetadata(3000, 1, undefined, ['zstd', 'checksum']), 'single');
+    assert.strictEqual(raw.tensors.length, 3000);
+    const ws = raw.warnings.filter((x) => x.code === 'dcp-transforms');
+    assert.strictEqual(ws.length, 1, JSON.stringify(raw.warnings.map((w) => w.code)));
+    assert.match(ws[0].message, /^3000 storage entries pass through storage transforms \(the first: str "zstd", str "checksum"\); not read here either way: storage_data\[MetadataIndex\("k0"\)\], storage_data\[MetadataIndex\("k1"\)\], .*, and \d+ more$/);
+    const one = await readMeta(sharedMetadata(1, 1, undefined, ['zstd']), 'single');
+    assert.match(one.warnings.find((x) => x.code === 'dcp-transforms')!.message, /^1 storage entry passes through storage transforms/);
   });
 
   it('one planner_data path of 64 x 16 KiB strings memoized for 4000 keys: matched without joining it per key (22 s before)', async () => {
