@@ -9,6 +9,7 @@
  */
 import { CoverageInput, enumerated, RunBudget } from './coverage';
 import type { SharedGroup, SharedWith } from './model';
+import { lowerBound } from './sorted';
 export { tiedSets } from '../shared/tiedSets';
 
 /** Overlapping runs enumerated per storage before giving up and calling every member tied. */
@@ -61,7 +62,7 @@ export function viewOverlaps(members: readonly CoverageInput[], runs: RunBudget 
   for (let k = 0; k < r; k++) {
     const i = owner[k];
     // Runs starting before this one ends whose end is past its start: the ones it overlaps.
-    const stop = firstAtLeast(starts, hi[k]);
+    const stop = lowerBound(starts, hi[k]);
     stack.length = 0;
     // Each entry: a node, the first run position it covers, and how many it covers.
     stack.push(1, 0, size);
@@ -91,18 +92,6 @@ export function viewOverlaps(members: readonly CoverageInput[], runs: RunBudget 
     o.length = w;
   }
   return out;
-}
-
-/** The first position in ascending `starts` holding a value at least `x`. */
-function firstAtLeast(starts: Float64Array, x: number): number {
-  let a = 0;
-  let b = starts.length;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (starts[m] < x) a = m + 1;
-    else b = m;
-  }
-  return a;
 }
 
 /**

@@ -18,6 +18,7 @@
 import { fmtFloat } from '../infer';
 import { isFloating } from '../dtypes';
 import type { LayerHint, TensorRecord } from '../model';
+import { lowerBound } from '../sorted';
 
 export type AttrValue = number | number[] | string;
 
@@ -1142,14 +1143,7 @@ export class GraphIndex {
 
 /** Whether a sorted list holds a string starting with `prefix` (or, `exact`, equal to it): the first at or after it, by binary search. */
 function hasPrefixed(sorted: string[], prefix: string, exact = false): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < prefix) lo = mid + 1;
-    else hi = mid;
-  }
-  const at = sorted[lo];
+  const at = sorted[lowerBound(sorted, prefix)];
   return at !== undefined && (exact ? at === prefix : at.startsWith(prefix));
 }
 

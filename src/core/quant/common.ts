@@ -5,6 +5,7 @@
 import { QuantLayer, Tensor } from '../model';
 import { QuantConfig } from './config';
 import { dtypeInfo } from '../dtypes';
+import { lowerBound } from '../sorted';
 
 /** The tensors of one module, by their name below it (`qweight`, `weight.absmax`...). */
 export interface LayerView {
@@ -143,7 +144,7 @@ function configFit(stored: number, pad: number, what: string, sizes: ConfigSizes
   // A size that rounds up to the stored one (a multiple of pad) lies in (stored - pad, stored).
   const fits: number[] = [];
   let more = 0;
-  for (let k = firstAtLeast(list, stored - pad); k < list.length && list[k] < stored; k++) {
+  for (let k = lowerBound(list, stored - pad); k < list.length && list[k] < stored; k++) {
     if (!rounds(list[k])) continue;
     if (fits.length < NAMED_SIZES) fits.push(list[k]);
     else more++;
@@ -161,18 +162,6 @@ function configFit(stored: number, pad: number, what: string, sizes: ConfigSizes
     if (stored % list[k] === 0) return { size: stored };
   }
   return { size: stored, assumed: `${what} taken as the stored ${stored}: the quantizer pads it to a multiple of ${pad}, and no config.json size rounds up to it or divides it, so it may hold padding` };
-}
-
-/** The first position in ascending `list` holding a value at least `x`. */
-function firstAtLeast(list: readonly number[], x: number): number {
-  let a = 0;
-  let b = list.length;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (list[m] < x) a = m + 1;
-    else b = m;
-  }
-  return a;
 }
 
 /** Config sizes compared, over a whole checkpoint, for a stored size they might divide. */

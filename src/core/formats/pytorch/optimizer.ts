@@ -32,6 +32,7 @@ import { Warning } from '../../model';
 import { decideRole, siblingsOf } from '../../roles';
 import { PyDict, PyList, PyTuple, PyValue } from './pickle';
 import { NamedTensor, TorchTensor } from './torch';
+import { lowerBound, upperBound } from '../../sorted';
 
 /** An optimizer's state_dict() as torch.optim writes it. */
 interface OptimizerLayout {
@@ -277,36 +278,14 @@ class FreeByShape {
       const j = late ? q.length - 1 - k : k;
       const list = this.at.get(shapeKey(q[j]));
       if (!list) return undefined;
-      p = late ? lastBelow(list, p) : firstAbove(list, p);
-      if (p < 0) return undefined;
+      // The last free entry of the shape before p, or the first after it.
+      const at = late ? lowerBound(list, p) - 1 : upperBound(list, p);
+      if (at < 0 || at >= list.length) return undefined;
+      p = list[at];
       out[j] = this.free[p];
     }
     return out;
   }
-}
-
-/** The first value of the ascending `list` above `p`, or -1. */
-function firstAbove(list: number[], p: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid] <= p) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < list.length ? list[lo] : -1;
-}
-
-/** The last value of the ascending `list` below `p`, or -1. */
-function lastBelow(list: number[], p: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid] < p) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo > 0 ? list[lo - 1] : -1;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { ByteSource, Cursor, checkRange, withKnownRange } from '../../bytes';
 import { CheckpointError } from '../../errors';
 import { truncate } from '../../json';
+import { upperBound } from '../../sorted';
 
 const SIG_EOCD = 0x06054b50;
 const SIG_Z64_LOCATOR = 0x07064b50;
@@ -228,14 +229,8 @@ export function predictedDataOffsets(dir: Pick<ZipDirectory, 'order' | 'centralS
   const starts = dir.order.map((e) => e.localOffset).sort((a, b) => a - b);
   const after = (at: number): number => {
     // The first local header beyond `at`, else the central directory.
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid] <= at) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < starts.length ? starts[lo] : dir.centralStart;
+    const k = upperBound(starts, at);
+    return k < starts.length ? starts[k] : dir.centralStart;
   };
   const prefix = dir.prefixBytes;
   const roundUp = (x: number) => Math.ceil((x - prefix) / alignment) * alignment + prefix;
