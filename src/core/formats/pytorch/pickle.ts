@@ -604,11 +604,6 @@ class Machine implements Record<OpcodeName, OpcodeMethod>, Work {
     return this.fail(`${what} arguments are not a tuple`);
   }
 
-  /** Depth of a container of `items` that are on hand (popped from the stack): scanned. */
-  private depthOfItems(items: PyValue[]): number {
-    return items.length ? this.maxDepth(items) + 1 : 0;
-  }
-
   private int(v: bigint): number | bigint {
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   }
@@ -1009,14 +1004,14 @@ class Machine implements Record<OpcodeName, OpcodeMethod>, Work {
     const module = this.utf8(this.line('INST module'), 'INST module');
     const name = this.utf8(this.line('INST name'), 'INST name');
     const args = this.popMark();
-    this.push(this.call(this.global(module, name), args, this.depthOfItems(args), 'inst'));
+    this.push(this.call(this.global(module, name), args, this.nest(args), 'inst'));
   }
 
   OBJ(): void {
     const items = this.popMark();
     if (items.length === 0) this.fail('OBJ without a class');
     const args = items.slice(1);
-    this.push(this.call(items[0], args, this.depthOfItems(args), 'obj'));
+    this.push(this.call(items[0], args, this.nest(args), 'obj'));
   }
 
   BUILD(): void {

@@ -687,8 +687,10 @@ function bytesFrom(args: PyValue[], kind: 'bytes' | 'bytearray', work: Work): Py
     return new PyBytes(new TextEncoder().encode(a), kind);
   }
   if (a instanceof PyBytes) return new PyBytes(a.data, kind);
-  if (a instanceof PyList || a instanceof PyTuple) work.copy(a.items.length, kind);
-  if (a instanceof PyList || a instanceof PyTuple) return new PyBytes(Uint8Array.from(a.items.map((x) => (typeof x === 'number' ? x & 0xff : 0))), kind);
+  if (a instanceof PyList || a instanceof PyTuple) {
+    work.copy(a.items.length, kind);
+    return new PyBytes(Uint8Array.from(a.items.map((x) => (typeof x === 'number' ? x & 0xff : 0))), kind);
+  }
   return new PyBytes(new Uint8Array(0), kind);
 }
 
