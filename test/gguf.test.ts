@@ -3,8 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { nodeFileAccess } from '../src/core/access';
 import { MemoryByteSource } from '../src/core/bytes';
-import { CheckpointError } from '../src/core/errors';
+import { CheckpointError, ErrorCode } from '../src/core/errors';
 import { ggufReader, GGML_TYPES } from '../src/core/formats/gguf';
+import { ChunkedReader } from '../src/core/formats/protobuf';
 import { pickFormat, SNIFF_BYTES } from '../src/core/formats';
 import { withHead } from '../src/core/bytes';
 import { Checkpoint, ModuleNode, RawCheckpoint } from '../src/core/model';
@@ -120,6 +121,104 @@ function ggufHead(opts: { version?: number; kvs?: Buffer[]; tensors?: TInfo[]; a
 function gguf(opts: { version?: number; kvs?: Buffer[]; tensors?: TInfo[]; alignment?: number; extraData?: number }): Buffer {
   const { head, dataSize } = ggufHead(opts);
   return Buffer.concat([head, Buffer.alloc(dataSize + (opts.extraData ?? 0))]);
+}
+
+/** A tensor info as written: ne and the data offset as u64s (bigints past 2^53, or wrapped negative ones), the name as text or as raw bytes. */
+interface RawInfo {
+  name: string | Buffer;
+  ne: (number | bigint)[];
+  type: number;
+  /** Data offset; default: packed after the infos before it that have no offset of their own, each padded to 32. */
+  offset?: number | bigint;
+}
+
+/** Where an info and its fields start in the file. */
+interface InfoAt {
+  at: number;
+  dimsAt: number;
+  neAt: number[];
+  typeAt: number;
+  offsetAt: number;
+}
+
+/** Bytes of an info's data; 0 when ggml would refuse the info. */
+function nbytesOf(t: RawInfo): number {
+  const ty = GGML_TYPES.get(t.type);
+  const numel = t.ne.reduce<number>((a, x) => a * Number(x), 1);
+  const n = !ty || numel === 0 ? 0 : (numel / ty.block) * ty.bytes;
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
+/**
+ * A GGUF v3 file whose tensor infos follow a string value of `pad` bytes (which moves them
+ * against the reader's window), with where each info and its fields start, and each info's data
+ * offset. The data section is zeros.
+ */
+function infoFile(infos: RawInfo[], pad: number): { bytes: Buffer; where: InfoAt[]; dataStart: number; offsets: number[] } {
+  const parts: Buffer[] = [Buffer.from('GGUF'), u32(3), u64(infos.length), u64(1), kvStr('pad', 'p'.repeat(pad))];
+  let pos = parts.reduce((s, b) => s + b.length, 0);
+  const where: InfoAt[] = [];
+  const offsets: number[] = [];
+  let packed = 0;
+  for (const t of infos) {
+    const name = typeof t.name === 'string' ? Buffer.from(t.name, 'utf8') : t.name;
+    const dimsAt = pos + 8 + name.length;
+    const typeAt = dimsAt + 4 + 8 * t.ne.length;
+    where.push({ at: pos, dimsAt, neAt: t.ne.map((_, d) => dimsAt + 4 + 8 * d), typeAt, offsetAt: typeAt + 4 });
+    const offset = t.offset ?? packed;
+    parts.push(u64(name.length), name, u32(t.ne.length), ...t.ne.map((x) => u64(x)), u32(t.type), u64(offset));
+    pos = typeAt + 12;
+    offsets.push(Number(offset));
+    if (t.offset === undefined) packed = Math.ceil((packed + nbytesOf(t)) / 32) * 32;
+  }
+  const dataStart = Math.ceil(pos / 32) * 32;
+  return { bytes: Buffer.concat([...parts, Buffer.alloc(dataStart - pos + packed)]), where, dataStart, offsets };
+}
+
+/** The records the reader should make of `infos` (all valid) in test.gguf. */
+function expectedRecords(infos: RawInfo[], f: { dataStart: number; offsets: number[] }): object[] {
+  return infos.map((t, k) => {
+    const ty = GGML_TYPES.get(t.type)!;
+    const name = String(t.name);
+    const nbytes = nbytesOf(t);
+    return {
+      name,
+      shape: t.ne.map(Number).reverse(),
+      dtype: ty.dtype,
+      formatDtype: ty.name,
+      nbytes,
+      dataOffset: f.dataStart + f.offsets[k],
+      storage: `test.gguf:${name}`,
+      storageOffset: 0,
+      storageNbytes: nbytes,
+      extra: ty.block > 1 ? { bitsPerWeight: (ty.bytes * 8) / ty.block } : undefined,
+    };
+  });
+}
+
+function recordsOf(raw: RawCheckpoint): object[] {
+  return raw.tensors.map((t) => ({
+    name: t.name,
+    shape: t.shape,
+    dtype: t.dtype,
+    formatDtype: t.formatDtype,
+    nbytes: t.nbytes,
+    dataOffset: t.dataOffset,
+    storage: t.storage,
+    storageOffset: t.storageOffset,
+    storageNbytes: t.storageNbytes,
+    extra: t.extra,
+  }));
+}
+
+/** `bytes` refused with exactly this error: code, message, offset and record. */
+async function refusedWith(bytes: Buffer, code: ErrorCode, detail: string, offset: number, record: string | undefined, context: string): Promise<void> {
+  const want = new CheckpointError(code, detail, { file: 'test.gguf', offset, record });
+  await assert.rejects(readBytes(bytes), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError, `${context}: ${String(e)}`);
+    assert.deepStrictEqual({ code: e.code, message: e.message, offset: e.offset, record: e.record }, { code, message: want.message, offset, record }, context);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,9 +525,9 @@ describe('GGUF reader', () => {
       const scalars: [number, string, (i: number) => Buffer, (i: number) => unknown][] = [
         [T.u8, 'uint8', (i) => Buffer.from([i & 0xff]), (i) => i & 0xff],
         [T.i8, 'int8', (i) => Buffer.from([(i & 0x7f) | 0x80]), (i) => ((i & 0x7f) | 0x80) - 256],
-        [T.u16, 'uint16', (i) => Buffer.from([i & 0xff, 1]), (i) => (i & 0xff) + 256],
+        [T.u16, 'uint16', (i) => Buffer.from([i & 0xff, 0x81]), (i) => (i & 0xff) + 0x8100],
         [T.i16, 'int16', (i) => Buffer.from([i & 0xff, 0xff]), (i) => (i & 0xff) - 256],
-        [T.u32, 'uint32', (i) => u32(i * 7919), (i) => i * 7919],
+        [T.u32, 'uint32', (i) => u32(0xfff00000 + i * 29), (i) => 0xfff00000 + i * 29],
         [T.i32, 'int32', (i) => { const b = Buffer.alloc(4); b.writeInt32LE(-i); return b; }, (i) => -i],
         [T.f32, 'float32', (i) => { const b = Buffer.alloc(4); b.writeFloatLE(i + 0.5); return b; }, (i) => i + 0.5],
         [T.bool, 'bool', (i) => Buffer.from([i & 1]), (i) => (i & 1) === 1],
@@ -475,11 +574,111 @@ describe('GGUF reader', () => {
       await rejects(gguf({ kvs: [kvU32('a', 1), badKey] }), 'bad-header', /key of key\/value pair 1/);
       const badValue = Buffer.concat([gstr('a'), u32(T.str), u64(2), Buffer.from([0xc3, 0x28])]);
       await rejects(gguf({ kvs: [badValue] }), 'bad-header', /byte 45: string value at byte 37 is not valid UTF-8/);
+      // A duplicate key is named before its value is read, even a value that is not UTF-8 (read whole in memory, it was that error).
+      await rejects(gguf({ kvs: [kvU32('a', 1), badValue] }), 'duplicate-key', /key "a": duplicate key \(first at byte 24\)/);
       const dup = await rejects(gguf({ kvs: [kvU32('a', 1), kvStr('b', 'x'), kvU32('a', 2)] }), 'duplicate-key', /key "a": duplicate key \(first at byte 24\)/);
       assert.strictEqual(dup.offset, 24 + 13 + 4 + 9 + 4 + 9);
       const long = Buffer.concat([gstr('a'), u32(T.str), u64(1000)]);
       await rejects(gguf({ kvs: [long] }), 'truncated', /string length 1000 runs past the end of the file/);
       await rejects(gguf({ kvs: [Buffer.concat([gstr('k'), u32(13), u32(0)])] }), 'bad-header', /key "k": unknown value type 13/);
+    });
+
+    describe('tensor infos read without waiting (in memory) and read through the window give the same records and errors', () => {
+      // The reader's first window is the file's first 8 KiB; 200 infos of 39 bytes after a `pad`
+      // string of 250 to 399 bytes put info 200 (and those after it) before that edge, across it
+      // at every byte of its fields, and after it, in the next window.
+      const plain = (i: number): RawInfo => ({ name: `t${String(i).padStart(6, '0')}`, ne: [4], type: 0 });
+      const around = (infos: RawInfo[]) => [...Array.from({ length: 200 }, (_, i) => plain(i)), ...infos, ...Array.from({ length: 5 }, (_, i) => plain(300 + i))];
+      const PADS = Array.from({ length: 150 }, (_, i) => 250 + i);
+
+      it('valid infos: every shape size, large dims of empty tensors, quantized types, UTF-8 and long names', async () => {
+        const unusual: RawInfo[] = [
+          { name: 'four.dims', ne: [256, 3, 2, 5], type: 12 }, // Q4_K
+          { name: 'scalar', ne: [], type: 0 },
+          { name: 'empty.wide', ne: [2 ** 40, 0, 2 ** 53 - 1], type: 0 }, // ne past 2^32: only an empty tensor fits the file
+          { name: 'empty.first', ne: [0, 3_000_000_000, 2 ** 45], type: 30 },
+          { name: `ünïcödé.${'é'.repeat(40)}`, ne: [32, 2], type: 8 }, // 92 bytes: a long name, and not ASCII
+          { name: 'i8', ne: [7], type: 24 },
+        ];
+        const infos = around(unusual);
+        for (const pad of PADS) {
+          const f = infoFile(infos, pad);
+          const raw = await readBytes(f.bytes);
+          assert.deepStrictEqual(recordsOf(raw), expectedRecords(infos, f), `pad ${pad}`);
+          assert.deepStrictEqual(raw.warnings, [{ code: 'gguf-long-name', message: 'test.gguf: some tensor names are 64 bytes or longer; llama.cpp rejects them' }], `pad ${pad}`);
+        }
+        // Without the long name, no warning, wherever the info was read.
+        for (const pad of PADS) {
+          const raw = await readBytes(infoFile(around(unusual.slice(0, 4)), pad).bytes);
+          assert.deepStrictEqual(raw.warnings, [], `pad ${pad}`);
+        }
+      });
+
+      type Expected = [ErrorCode, string, (w: InfoAt) => number, boolean];
+      const bad: [string, RawInfo, Expected][] = [
+        ['5 dims', { name: 'x', ne: [1, 1, 1, 1, 1], type: 0 }, ['bad-shape', 'tensor has 5 dimensions; ggml allows at most 4', (w) => w.dimsAt, true]],
+        ['unknown type', { name: 'x', ne: [32], type: 99 }, ['bad-dtype', 'unknown ggml type 99', (w) => w.typeAt, true]],
+        ['removed type', { name: 'x', ne: [32], type: 4 }, ['bad-dtype', 'ggml type 4 (Q4_2) was removed from ggml; this file needs an old llama.cpp', (w) => w.typeAt, true]],
+        ['block multiple', { name: 'x', ne: [48], type: 8 }, ['bad-shape', 'ne[0] = 48 is not a multiple of the Q8_0 block size 32', (w) => w.dimsAt, true]],
+        ['negative ne', { name: 'x', ne: [8, 2n ** 64n - 5n], type: 0 }, ['bad-shape', 'ne[1] is negative (-5)', (w) => w.neAt[1], true]],
+        ['ne of 2^53', { name: 'x', ne: [2n ** 53n], type: 0 }, ['bad-shape', 'ne[0] = 9007199254740992 is too large', (w) => w.neAt[0], true]],
+        // The product overflows before the 0 that would make it 0: refused, as in file order.
+        ['too many elements', { name: 'x', ne: [2 ** 40, 2 ** 40, 0], type: 0 }, ['bad-shape', 'shape ne = [1099511627776, 1099511627776] has too many elements', (w) => w.neAt[1], true]],
+        ['too many bytes', { name: 'x', ne: [2 ** 26, 2 ** 26], type: 0 }, ['bad-shape', 'tensor of 4503599627370496 F32 elements is too large', (w) => w.dimsAt, true]],
+        ['offset of 2^53', { name: 'x', ne: [4], type: 0, offset: 2n ** 53n }, ['bad-offsets', 'data offset 9007199254740992 is too large', (w) => w.offsetAt, true]],
+        ['name not UTF-8', { name: Buffer.from([0x78, 0xc3, 0x28]), ne: [4], type: 0 }, ['bad-header', 'name of tensor info 200 is not valid UTF-8', (w) => w.at + 8, false]],
+        ['name over 64 KiB', { name: 'n'.repeat(70_000), ne: [4], type: 0 }, ['limit', 'name of tensor info 200 is 70000 bytes long; names of more than 65536 bytes are not read', (w) => w.at, false]],
+      ];
+      for (const [what, info, [code, detail, offset, named]] of bad) {
+        it(`${what}: the same error wherever the info lies`, async () => {
+          for (const pad of PADS) {
+            const f = infoFile(around([info]), pad);
+            await refusedWith(f.bytes, code, detail, offset(f.where[200]), named ? 'tensor "x"' : undefined, `pad ${pad}`);
+          }
+        });
+      }
+
+      it('a duplicate name: the same error wherever either info lies', async () => {
+        for (const pad of PADS) {
+          for (const first of [0, 150, 199]) {
+            const f = infoFile(around([{ name: plain(first).name, ne: [4], type: 0 }]), pad);
+            const name = String(plain(first).name);
+            await refusedWith(f.bytes, 'duplicate-key', `duplicate tensor name (first at byte ${f.where[first].at})`, f.where[200].at, `tensor "${name}"`, `pad ${pad}, first ${first}`);
+          }
+        }
+      });
+
+      it('20,000 infos across growing windows: the records of the general path, which reads the few that cross a window edge', async () => {
+        const rand = seededRandom(2024);
+        const types = [0, 1, 2, 8, 12, 14, 24, 30];
+        const infos: RawInfo[] = [];
+        for (let i = 0; i < 20_000; i++) {
+          const type = types[Math.floor(rand() * types.length)];
+          const block = GGML_TYPES.get(type)!.block;
+          // A tensor without dims is one element, not a whole block of a quantized type.
+          const nDims = Math.floor(rand() * 5) || (block > 1 ? 1 : 0);
+          const ne = Array.from({ length: nDims }, (_, d) => (d === 0 ? block : 1 + Math.floor(rand() * 3)));
+          const name = i % 997 === 0 ? `blk.${i}.ünïcödé` : i === 12_345 ? `blk.${i}.${'long'.repeat(16)}` : `blk.${i >> 4}.t${i & 15}.weight`;
+          infos.push({ name, ne: i % 499 === 0 ? [block * 2 ** 20, 0, 2 ** 44] : ne, type });
+        }
+        const f = infoFile(infos, 0);
+        // Count the infos the general path reads: it reads each data offset with u64big.
+        const u64big = ChunkedReader.prototype.u64big;
+        let general = 0;
+        ChunkedReader.prototype.u64big = function (this: ChunkedReader, pos: number, what: string) {
+          if (what === 'tensor data offset') general++;
+          return u64big.call(this, pos, what);
+        };
+        let raw: RawCheckpoint;
+        try {
+          raw = await readBytes(f.bytes);
+        } finally {
+          ChunkedReader.prototype.u64big = u64big;
+        }
+        assert.deepStrictEqual(recordsOf(raw), expectedRecords(infos, f));
+        assert.deepStrictEqual(raw.warnings, [{ code: 'gguf-long-name', message: 'test.gguf: some tensor names are 64 bytes or longer; llama.cpp rejects them' }]);
+        assert.ok(general > 0 && general < 50, `${general} of 20,000 infos read by the general path`);
+      });
     });
 
     it('random corruption never escapes as anything but a CheckpointError', async function () {

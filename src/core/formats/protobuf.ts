@@ -62,7 +62,19 @@ export class ChunkedReader {
     const b = this.buf;
     const lo = (b[rel] | (b[rel + 1] << 8) | (b[rel + 2] << 16)) + b[rel + 3] * 0x1000000;
     const hi = (b[rel + 4] | (b[rel + 5] << 8) | (b[rel + 6] << 16)) + b[rel + 7] * 0x1000000;
+    // Below 2^32, `lo` itself: before the function is optimized, `hi * 2^32 + lo` is a boxed
+    // double even when small, and one such stored in a record makes that field boxed in every
+    // record after it (GGUF tensor sizes and offsets, 48 bytes a tensor).
+    if (hi === 0) return lo;
     return hi >= 0x200000 ? Infinity : hi * 0x100000000 + lo;
+  }
+
+  /** The u32 at `pos` if its bytes are in memory, else null. */
+  u32Now(pos: number): number | null {
+    const rel = pos - this.start;
+    if (rel < 0 || rel + 4 > this.buf.length) return null;
+    const b = this.buf;
+    return (b[rel] | (b[rel + 1] << 8) | (b[rel + 2] << 16)) + b[rel + 3] * 0x1000000;
   }
 
   /** The bytes [pos, pos+n) if they are already in memory, else null. */
@@ -155,6 +167,13 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Strict UTF-8 decoding, with a fast path for short ASCII names. */
 export function decodeText(b: Uint8Array, file: string, offset: number, what: string): string {
+  const s = strictUtf8(b);
+  if (s === null) throw new CheckpointError('bad-header', `${what} is not valid UTF-8`, { file, offset });
+  return s;
+}
+
+/** The text of `b`, or null when it is not valid UTF-8: decodeText for a caller that reports that another way. */
+export function strictUtf8(b: Uint8Array): string | null {
   if (b.length <= 64) {
     let ascii = true;
     for (let i = 0; i < b.length; i++) {
@@ -168,7 +187,7 @@ export function decodeText(b: Uint8Array, file: string, offset: number, what: st
   try {
     return utf8Decoder.decode(b);
   } catch {
-    throw new CheckpointError('bad-header', `${what} is not valid UTF-8`, { file, offset });
+    return null;
   }
 }
 
