@@ -356,42 +356,69 @@ export function storedZip(members: [string, Uint8Array][], opts: StoredZipOption
   let offset = 0;
   const flags = opts.descriptor ? 8 : 0;
   members.forEach(([name, data], i) => {
-    const nb = Buffer.from(name, 'utf8');
-    const crc = zlib.crc32(data) >>> 0;
-    const h = Buffer.alloc(30);
-    h.writeUInt32LE(0x04034b50, 0);
-    h.writeUInt16LE(20, 4);
-    h.writeUInt16LE(flags, 6);
-    h.writeUInt32LE(crc, 14);
-    h.writeUInt32LE(data.length, 18);
-    h.writeUInt32LE(data.length, 22);
-    h.writeUInt16LE(nb.length, 26);
-    local.push(h, nb, Buffer.from(data));
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(20, 4);
-    c.writeUInt16LE(20, 6);
-    c.writeUInt16LE(flags, 8);
-    c.writeUInt32LE(opts.corruptCentralCrc ? ~crc >>> 0 : crc, 16);
-    c.writeUInt32LE(data.length, 20);
-    c.writeUInt32LE(data.length, 24);
-    c.writeUInt16LE(nb.length, 28);
-    c.writeUInt32LE(offset, 42);
-    central.push(c, nb);
-    offset += 30 + nb.length + data.length;
+    const member: ZipMember = { name: Buffer.from(name, 'utf8'), method: 0, flags, crc: zlib.crc32(data) >>> 0, csize: data.length, size: data.length };
+    local.push(zipLocalHeader(member), member.name, Buffer.from(data));
+    central.push(zipCentralHeader(member, offset, opts.corruptCentralCrc ? ~member.crc >>> 0 : member.crc), member.name);
+    offset += 30 + member.name.length + data.length;
     if (opts.gapAfter === i) {
       local.push(Buffer.alloc(64));
       offset += 64;
     }
   });
   const cd = Buffer.concat(central);
+  return Uint8Array.from(Buffer.concat([...local, cd, zipEnd(members.length, cd.length, offset)]));
+}
+
+/** What a zip member's headers say of it: compression method (0 stored, 8 deflated), flags, CRC and sizes as declared. */
+export interface ZipMember {
+  name: Buffer;
+  method: number;
+  flags: number;
+  crc: number;
+  /** Compressed size. */
+  csize: number;
+  size: number;
+}
+
+/** A member's local header (30 bytes; its name follows it). */
+export function zipLocalHeader(m: ZipMember): Buffer {
+  const h = Buffer.alloc(30);
+  h.writeUInt32LE(0x04034b50, 0);
+  h.writeUInt16LE(20, 4);
+  h.writeUInt16LE(m.flags, 6);
+  h.writeUInt16LE(m.method, 8);
+  h.writeUInt32LE(m.crc, 14);
+  h.writeUInt32LE(m.csize, 18);
+  h.writeUInt32LE(m.size, 22);
+  h.writeUInt16LE(m.name.length, 26);
+  return h;
+}
+
+/** A member's central directory header (46 bytes; its name follows it), for the local header at `offset`, with `crc` as it declares. */
+export function zipCentralHeader(m: ZipMember, offset: number, crc = m.crc): Buffer {
+  const c = Buffer.alloc(46);
+  c.writeUInt32LE(0x02014b50, 0);
+  c.writeUInt16LE(20, 4);
+  c.writeUInt16LE(20, 6);
+  c.writeUInt16LE(m.flags, 8);
+  c.writeUInt16LE(m.method, 10);
+  c.writeUInt32LE(crc, 16);
+  c.writeUInt32LE(m.csize, 20);
+  c.writeUInt32LE(m.size, 24);
+  c.writeUInt16LE(m.name.length, 28);
+  c.writeUInt32LE(offset, 42);
+  return c;
+}
+
+/** The end of central directory record (22 bytes) for `count` members, a directory of `cdLength` bytes at `cdOffset`. */
+export function zipEnd(count: number, cdLength: number, cdOffset: number): Buffer {
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(members.length, 8);
-  end.writeUInt16LE(members.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Uint8Array.from(Buffer.concat([...local, cd, end]));
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
+  end.writeUInt32LE(cdLength, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return end;
 }
 
 /** A torch.save-shaped zip (archive/data.pkl, archive/version) whose data.pkl is `pkl`. */
