@@ -114,6 +114,18 @@ describe('format registry', () => {
     for (const m of FORMATS) assert.ok(e.message.includes(m.name), m.name);
   });
 
+  it('says a JSON object (config.json opened instead of the weights) is JSON, and what to open instead', () => {
+    for (const text of ['{"model_type": "llama"}', ' \n\t{\n  "architectures": []}', '{}']) {
+      const e = unknownFormatError('config.json', Buffer.from(text));
+      assert.strictEqual(e.code, 'unknown-format');
+      assert.match(e.message, /^config\.json: byte 0: a JSON document, not a checkpoint this tool reads \(safetensors, .*, ONNX[^)]*\); to see the model it may describe, open the folder holding its weights or their shard index \(\*\.index\.json\); first bytes [0-9a-f ]+$/, text);
+    }
+    // Not JSON objects: the general message.
+    for (const text of ['{x', '[1, 2]', 'hello', '']) {
+      assert.match(unknownFormatError('x.json', Buffer.from(text)).message, /^x\.json: byte 0: not a checkpoint this tool reads \(/, text);
+    }
+  });
+
   it('recognises a *.bin by its signature only: safetensors, torch zips and legacy pickles, GGUF', () => {
     const st = head(fixture('safetensors', 'gpt2-tied', 'model.safetensors'));
     assert.strictEqual(recognise(st.head, st.size)?.match.variant, 'safetensors');

@@ -121,7 +121,22 @@ export function moduleForName(fileName: string): FormatModule | undefined {
 /** The error for a file no module recognises, by content or by name. */
 export function unknownFormatError(file: string, head: Uint8Array): CheckpointError {
   const first = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  return new CheckpointError('unknown-format', `not a checkpoint this tool reads (${FORMATS.map((m) => m.name).join(', ')}); first bytes ${first}`, { file, offset: 0 });
+  // A JSON object: most often a file that sits beside the weights (config.json, tokenizer.json,
+  // generation_config.json) opened instead of them. Said as such, with what to open.
+  const json = jsonObjectAt(head);
+  const what = json ? 'a JSON document, not a checkpoint this tool reads' : 'not a checkpoint this tool reads';
+  const hint = json ? '; to see the model it may describe, open the folder holding its weights or their shard index (*.index.json)' : '';
+  return new CheckpointError('unknown-format', `${what} (${FORMATS.map((m) => m.name).join(', ')})${hint}; first bytes ${first}`, { file, offset: 0 });
+}
+
+/** Whether `head` starts with a JSON object: `{` after JSON whitespace, then `"` or `}` after more. */
+function jsonObjectAt(head: Uint8Array): boolean {
+  const ws = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+  let p = 0;
+  while (p < head.length && ws(head[p])) p++;
+  if (head[p++] !== 0x7b) return false;
+  while (p < head.length && ws(head[p])) p++;
+  return head[p] === 0x22 || head[p] === 0x7d;
 }
 
 /** The module producing a RawCheckpoint.format value. */
