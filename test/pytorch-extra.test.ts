@@ -131,6 +131,20 @@ describe('the legacy format with pickle protocols 4 and 5', () => {
     });
   }
 
+  for (const [name, offset] of [['protocol0-sd.pt', 148], ['protocol0-sd.legacy.pt', 236]] as const) {
+    it(`${name}: protocol 0 (persistent ids written as text, which torch.load cannot read either) is refused, saying so`, async () => {
+      assert.notStrictEqual((F[name] as unknown as { torchLoad: string }).torchLoad, 'loaded', 'torch 1.13 reads it after all');
+      await assert.rejects(readCheckpoint(px(name)), (e: unknown) => {
+        assert.ok(e instanceof CheckpointError);
+        assert.strictEqual(e.code, 'bad-pickle');
+        assert.strictEqual(e.offset, offset);
+        assert.strictEqual(e.record, 'pickle opcode PERSID');
+        assert.match(e.message, /persistent id is str "\('storage', <class 'torch\.FloatStorage'>.*not a tuple \(a protocol-0 pickle: torch\.save with pickle_protocol=0 writes the tuple as text, which torch\.load cannot read either\)$/);
+        return true;
+      });
+    });
+  }
+
   it('the magic number is recognised in every protocol, FRAME or not', () => {
     const head = (p: number) => fs.readFileSync(px(`legacy-p${p}.pt`)).subarray(0, 64);
     assert.ok(looksLikeLegacy(head(4)));

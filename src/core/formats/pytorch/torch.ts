@@ -216,7 +216,10 @@ export class TorchSession {
     const fail = (why: string): never => {
       throw new CheckpointError('bad-pickle', `persistent id ${why}`, { file: site.file, offset: site.offset, record: `pickle opcode ${site.opcode}` });
     };
-    const items = pid instanceof PyTuple ? pid.items : fail(`is ${describeValue(pid)}, not a tuple`);
+    // Protocol 0 writes a persistent id as a line of text: torch.save(..., pickle_protocol=0)
+    // writes str() of the tuple, which torch.load cannot read back either.
+    const text = typeof pid === 'string' && site.opcode === 'PERSID' ? ' (a protocol-0 pickle: torch.save with pickle_protocol=0 writes the tuple as text, which torch.load cannot read either)' : '';
+    const items = pid instanceof PyTuple ? pid.items : fail(`is ${describeValue(pid)}, not a tuple${text}`);
     const typename = items[0] instanceof PyBytes ? new TextDecoder('latin1').decode(items[0].data) : items[0];
     if (typename === 'module' && kind === 'legacy') {
       // ('module', class, source file, source): torch checked the source; we return the class.
