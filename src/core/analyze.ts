@@ -1046,7 +1046,7 @@ function finish(order: Builder[], ctx: InferenceContext, shared: SharedGroup[], 
       buffers: intern.countsOf(bufferUnique, bufferTotal),
       other: intern.countsOf(otherUnique, otherTotal),
       bytesByDtype,
-      tensors: own.length ? own.map((t) => t.name) : NO_NAMES,
+      tensors: own.length ? namesInPlace(b, structures) : NO_NAMES,
       sharedWith,
       children,
       folds: foldRuns(b, sums.nodes, structures),
@@ -1081,6 +1081,22 @@ function refineBatchNorm(siblings: ModuleNode[]): void {
 
 
 const isInferredBatchNorm = (c: ModuleNode) => c.inferred && c.type === 'BatchNorm';
+
+/**
+ * The names of a module's own tensors, in their order, in the array that held the tensors: the
+ * list is the module's alone (buildTree made it), and nothing reads it as tensors once the
+ * module's node is made, so the node keeps one array per module rather than two (each one an
+ * object the collector copies: 59,000 of them on DeepSeek-V3). Its structure, which folding reads
+ * later (Structures.signature), is taken first.
+ */
+function namesInPlace(b: Builder, structures: Structures): string[] {
+  structures.own(b);
+  const own = b.own;
+  const names = own as unknown as string[];
+  for (let k = 0; k < own.length; k++) names[k] = own[k].name;
+  b.own = NO_TENSORS;
+  return names;
+}
 
 /** A module's type, repr and evidence: as its pickled class says, else as inferred from its tensors or its place. */
 function describe(b: Builder, structures: Structures): Inference {
@@ -1342,9 +1358,11 @@ class Structures {
   }
 }
 
-/** A module whose layer Structures.layerOf found in its tries, with its tensors' local names. */
+/** A module whose layer Structures.layerOf found in its tries, with its tensors and their local names. */
 interface RecentLayer {
   module: Builder;
+  /** The module's own tensors (its list becomes its node's names: namesInPlace). */
+  own: Tensor[];
   locals: string[];
   layer: Inference | null;
 }
@@ -1363,7 +1381,7 @@ class RecentLayers {
   /** `b` (its own tensors in name order, each named below its path) and the layer found for it. */
   add(b: Builder, layer: Inference | null): void {
     const rel = b.path ? b.path.length + 1 : 0;
-    this.entries[this.at] = { module: b, locals: b.own.map((t) => t.name.slice(rel)), layer };
+    this.entries[this.at] = { module: b, own: b.own.slice(), locals: b.own.map((t) => t.name.slice(rel)), layer };
     this.at = (this.at + 1) % RECENT_LAYERS;
   }
 
@@ -1384,10 +1402,10 @@ const RECENT_LAYERS = 4;
 function readsLike(r: RecentLayer, b: Builder): boolean {
   const m = r.module;
   const own = b.own;
-  if (m.name !== b.name || m.own.length !== own.length) return false;
+  if (m.name !== b.name || r.own.length !== own.length) return false;
   const rel = b.path ? b.path.length + 1 : 0;
   for (let o = 0; o < own.length; o++) {
-    const s = m.own[o];
+    const s = r.own[o];
     const t = own[o];
     const local = r.locals[o];
     const name = t.name;
