@@ -137,6 +137,37 @@ describe('analysis', () => {
     assert.deepStrictEqual(h.folds.map((f) => [f.from, f.to]), [['0', '1'], ['3', '4'], ['5', '6']]);
   });
 
+  it("folds blocks whose children came in another order (a shard's end inside one), and shows each in its own order", () => {
+    // Each shard's writer sorts its tensors by name while the shards follow the state dict: the
+    // expert a shard's end cuts meets gate, up (in one shard), then down (in the next).
+    const ts: TensorRecord[] = [];
+    const expert = (i: number, order: string[]) => {
+      for (const p of order) ts.push(rec(`e.${i}.${p}.weight`, p === 'down' ? [4, 8] : [8, 4]));
+    };
+    for (const i of [0, 1]) expert(i, ['down', 'gate', 'up']);
+    expert(2, ['gate', 'up', 'down']);
+    expert(3, ['down', 'gate', 'up']);
+    const cp = analyze(raw(ts));
+    const e = cp.modules.children[0];
+    assert.deepStrictEqual(e.folds.map((f) => [f.from, f.to, f.count]), [['0', '3', 4]]);
+    assert.deepStrictEqual(e.children[2].children.map((c) => c.name), ['gate', 'up', 'down']);
+    assert.deepStrictEqual(e.children[3].children.map((c) => c.name), ['down', 'gate', 'up']);
+    // Named children in another order are another structure when their names differ, and numbered
+    // ones keep their numbers: a block whose 0 and 1 swap shapes does not fold.
+    const other = analyze(raw([rec('b.0.x.0.w', [2, 3]), rec('b.0.x.1.w', [3, 2]), rec('b.1.x.1.w', [2, 3]), rec('b.1.x.0.w', [3, 2])]));
+    assert.deepStrictEqual(other.modules.children[0].folds, []);
+  });
+
+  it('a real two-shard checkpoint (torch, the safetensors writer) folds the layer a shard ends inside with the other', async () => {
+    // mtp/deepseek-sharded: model.layers.1.post_attention_layernorm.weight is the one tensor of
+    // layer 1 in the second shard, so layer 1 met its children in another order than layer 0.
+    const cp = analyze(await readCheckpoint(fixture('mtp', 'deepseek-sharded')));
+    const layers = cp.modules.children.find((c) => c.name === 'model')!.children.find((c) => c.name === 'layers')!;
+    assert.deepStrictEqual(layers.children[1].children.map((c) => c.name), ['input_layernorm', 'mlp', 'self_attn', 'post_attention_layernorm']);
+    assert.deepStrictEqual(layers.folds.map((f) => [f.from, f.to]), [['0', '1']]);
+    assert.match(renderText(cp), /\(0-1\): 2 x Block\(/);
+  });
+
   it('numbers a module only by ASCII digits: names that read as numbers elsewhere keep their order and type, and do not fold', () => {
     // Number() reads 1e1, 0x1 and +1, and Unicode's digits include the Arabic-Indic ٣: none is an item of a ModuleList.
     const names = ['1e1', '1e0', '0x1', '+1', '٣', '٢'];

@@ -1341,15 +1341,15 @@ class Structures {
   }
 
   /**
-   * Fold signature: type, repr, totals, own structure, children (name and signature),
-   * recursively. Taken when the parent folds its children, after it has settled their types
-   * (refineBatchNorm).
+   * Fold signature: type, repr, totals, own structure, children (name and signature, in one order
+   * whatever order the file gave them: inOneOrder), recursively. Taken when the parent folds its
+   * children, after it has settled their types (refineBatchNorm).
    */
   signature(b: Builder): number {
     if (this.signatures[b.at] >= 0) return this.signatures[b.at];
     const m = this.nodes[b.at];
     let n = this.signatureTrie.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
-    const kids = b.children;
+    const kids = inOneOrder(b.children);
     n = n.step(kids.length);
     for (let k = 0; k < kids.length; k++) n = n.step(kids[k].name).step(this.signature(kids[k]));
     if (n.id < 0) n.id = this.signatureCount++;
@@ -1357,6 +1357,28 @@ class Structures {
     return n.id;
   }
 }
+
+/**
+ * A module's children in one order, whatever order the file gave them: numbered ones by number,
+ * then named ones by name. Sharded safetensors give a module's tensors in another order where a
+ * shard ends inside it: each shard's writer sorts its tensors (by dtype, then name) while the shards
+ * follow the state dict, so the one expert of a mixture-of-experts layer cut by a shard's end met
+ * its projections gate, up, down where the others met down, gate, up, and did not fold with them,
+ * nor its layer with the other layers (Kimi-K2's layout printed 2,320 lines). Two modules whose
+ * children differ only in order are alike to fold: the own structure (Structures.own) is in name
+ * order already, and a class's children (from a pickled module) come in its one order anyway.
+ */
+function inOneOrder(kids: Builder[]): Builder[] {
+  for (let k = 1; k < kids.length; k++) if (byChildName(kids[k - 1], kids[k]) > 0) return kids.slice().sort(byChildName);
+  return kids;
+}
+
+const byChildName = (x: Builder, y: Builder): number => {
+  const nx = numberOf(x);
+  const ny = numberOf(y);
+  if (!isNaN(nx) || !isNaN(ny)) return isNaN(nx) ? 1 : isNaN(ny) ? -1 : nx - ny;
+  return x.name < y.name ? -1 : x.name > y.name ? 1 : 0;
+};
 
 /** A module whose layer Structures.layerOf found in its tries, with its tensors and their local names. */
 interface RecentLayer {
