@@ -1254,6 +1254,8 @@ class Structures {
   private readonly signatureTrie = new SigNode();
   private ownCount = 0;
   private signatureCount = 0;
+  /** The order signature() takes children in (OneOrder). */
+  private readonly oneOrder = new OneOrder();
   private readonly recent = new RecentLayers();
   /**
    * By module (its position in the walk, Builder.at): the id of the structure of its own tensors
@@ -1342,16 +1344,20 @@ class Structures {
 
   /**
    * Fold signature: type, repr, totals, own structure, children (name and signature, in one order
-   * whatever order the file gave them: inOneOrder), recursively. Taken when the parent folds its
+   * whatever order the file gave them: OneOrder), recursively. Taken when the parent folds its
    * children, after it has settled their types (refineBatchNorm).
    */
   signature(b: Builder): number {
     if (this.signatures[b.at] >= 0) return this.signatures[b.at];
     const m = this.nodes[b.at];
     let n = this.signatureTrie.step(m.type).step(m.repr ?? '').step(m.parameters.total).step(m.buffers.total).step(this.own(b));
-    const kids = inOneOrder(b.children);
+    const kids = b.children;
+    const order = this.oneOrder.of(kids);
     n = n.step(kids.length);
-    for (let k = 0; k < kids.length; k++) n = n.step(kids[k].name).step(this.signature(kids[k]));
+    for (let k = 0; k < kids.length; k++) {
+      const c = kids[order ? order[k] : k];
+      n = n.step(c.name).step(this.signature(c));
+    }
     if (n.id < 0) n.id = this.signatureCount++;
     this.signatures[b.at] = n.id;
     return n.id;
@@ -1368,9 +1374,30 @@ class Structures {
  * children differ only in order are alike to fold: the own structure (Structures.own) is in name
  * order already, and a class's children (from a pickled module) come in its one order anyway.
  */
-function inOneOrder(kids: Builder[]): Builder[] {
-  for (let k = 1; k < kids.length; k++) if (byChildName(kids[k - 1], kids[k]) > 0) return kids.slice().sort(byChildName);
-  return kids;
+class OneOrder {
+  /** The children's names of the last module asked about that has two children or more, and their order. */
+  private names: string[] = [];
+  private order: number[] | null = null;
+
+  /**
+   * The positions of `kids` in one order, or null when they are in it already. Modules of one
+   * structure come together (14,848 experts whose projections come gate, up, down): one that has
+   * the names of the last, in the same order, takes its order without a sort.
+   */
+  of(kids: Builder[]): number[] | null {
+    if (kids.length < 2) return null;
+    const last = this.names;
+    if (last.length === kids.length) {
+      let same = true;
+      for (let k = 0; k < kids.length && same; k++) same = kids[k].name === last[k];
+      if (same) return this.order;
+    }
+    let inOrder = true;
+    for (let k = 1; k < kids.length && inOrder; k++) inOrder = byChildName(kids[k - 1], kids[k]) <= 0;
+    this.order = inOrder ? null : kids.map((_, i) => i).sort((i, j) => byChildName(kids[i], kids[j]));
+    this.names = kids.map((c) => c.name);
+    return this.order;
+  }
 }
 
 const byChildName = (x: Builder, y: Builder): number => {
