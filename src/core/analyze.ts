@@ -1403,8 +1403,9 @@ class OneOrder {
 const byChildName = (x: Builder, y: Builder): number => {
   const nx = numberOf(x);
   const ny = numberOf(y);
-  if (!isNaN(nx) || !isNaN(ny)) return isNaN(nx) ? 1 : isNaN(ny) ? -1 : nx - ny;
-  return x.name < y.name ? -1 : x.name > y.name ? 1 : 0;
+  if (isNaN(nx) !== isNaN(ny)) return isNaN(nx) ? 1 : -1;
+  // By number, then by name: "01" and "1" are one number, two names.
+  return (!isNaN(nx) && nx - ny) || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
 };
 
 /** A module whose layer Structures.layerOf found in its tries, with its tensors and their local names. */
