@@ -327,6 +327,14 @@ export function decodeUtf8(b: Uint8Array, file: string, offset: number, what: st
  * byte inside the scanning loop, then `hashFinish(h)`. For ASCII text, hashing the char codes
  * gives the same value (`hashAscii`).
  */
+/**
+ * The little-endian u32 at `i` of `b` (no range check): four byte loads, where a DataView made
+ * for one value costs an object, and the top byte multiplied so the result stays unsigned.
+ */
+export function u32le(b: Uint8Array, i: number): number {
+  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16)) + b[i + 3] * 0x1000000;
+}
+
 export const FNV_OFFSET = 0x811c9dc5 | 0;
 export const FNV_PRIME = 0x01000193;
 export function hashFinish(h: number): number {

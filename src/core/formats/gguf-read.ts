@@ -9,7 +9,7 @@
  * not known up front), skip big arrays (token lists) without keeping them, and never read tensor
  * data. Shapes are given in PyTorch order: ne[0] is the fastest-varying dimension, so it is last.
  */
-import { ByteSource } from '../bytes';
+import { ByteSource, u32le } from '../bytes';
 import { ReaderContext, pathsOf, relativeName } from '../access';
 import { CheckpointError, ErrorCode } from '../errors';
 import { truncate } from '../json';
@@ -647,7 +647,7 @@ function scalarOf(type: number, b: Uint8Array): number | boolean | string {
     case 3:
       return ((b[0] | (b[1] << 8)) << 16) >> 16;
     case 4:
-      return (b[0] | (b[1] << 8) | (b[2] << 16)) + b[3] * 0x1000000;
+      return u32le(b, 0);
     case 5:
       return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
     case 7:

@@ -9,7 +9,7 @@
  * The walker visits the fields of one message between two absolute offsets. Every length is
  * checked against the enclosing message and the file before anything is read or allocated.
  */
-import { ByteSource, KnownRange, withKnownRanges } from '../bytes';
+import { ByteSource, KnownRange, u32le, withKnownRanges } from '../bytes';
 import { CheckpointError } from '../errors';
 
 const MIN_CHUNK = 4096;
@@ -60,8 +60,8 @@ export class ChunkedReader {
     const rel = pos - this.start;
     if (rel < 0 || rel + 8 > this.buf.length) return null;
     const b = this.buf;
-    const lo = (b[rel] | (b[rel + 1] << 8) | (b[rel + 2] << 16)) + b[rel + 3] * 0x1000000;
-    const hi = (b[rel + 4] | (b[rel + 5] << 8) | (b[rel + 6] << 16)) + b[rel + 7] * 0x1000000;
+    const lo = u32le(b, rel);
+    const hi = u32le(b, rel + 4);
     // Below 2^32, `lo` itself: before the function is optimized, `hi * 2^32 + lo` is a boxed
     // double even when small, and one such stored in a record makes that field boxed in every
     // record after it (GGUF tensor sizes and offsets, 48 bytes a tensor).
@@ -72,9 +72,7 @@ export class ChunkedReader {
   /** The u32 at `pos` if its bytes are in memory, else null. */
   u32Now(pos: number): number | null {
     const rel = pos - this.start;
-    if (rel < 0 || rel + 4 > this.buf.length) return null;
-    const b = this.buf;
-    return (b[rel] | (b[rel + 1] << 8) | (b[rel + 2] << 16)) + b[rel + 3] * 0x1000000;
+    return rel < 0 || rel + 4 > this.buf.length ? null : u32le(this.buf, rel);
   }
 
   /** The bytes [pos, pos+n) if they are already in memory, else null. */
@@ -132,8 +130,7 @@ export class ChunkedReader {
   }
 
   async u32(pos: number, what: string): Promise<number> {
-    const b = await this.view(pos, 4, what);
-    return (b[0] | (b[1] << 8) | (b[2] << 16)) + b[3] * 0x1000000;
+    return u32le(await this.view(pos, 4, what), 0);
   }
 
   /** Unsigned 64-bit little-endian value as a bigint. */

@@ -10,6 +10,7 @@
  * naming the byte offset and opcode.
  */
 import { CheckpointError } from '../../errors';
+import { u32le } from '../../bytes';
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -435,7 +436,7 @@ class Machine implements Record<OpcodeName, OpcodeMethod>, Work {
     const b = this.buf;
     if (p + 4 > b.length) this.need(4, 'operand');
     this.pos = p + 4;
-    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x1000000;
+    return u32le(b, p);
   }
   private i32(): number {
     this.need(4, 'operand');
