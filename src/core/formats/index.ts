@@ -5,6 +5,7 @@
  * how shards merge, and the "not a checkpoint" message.
  */
 import { CheckpointError } from '../errors';
+import { CLOSE_BRACE, OPEN_BRACE, QUOTE, skipWs } from '../json-scan';
 import { CERTAIN, FolderChoice, FormatModule, Match, NamePattern } from './format';
 import { safetensorsReader } from './safetensors';
 import { dcpReader } from './dcp';
@@ -131,12 +132,10 @@ export function unknownFormatError(file: string, head: Uint8Array): CheckpointEr
 
 /** Whether `head` starts with a JSON object: `{` after JSON whitespace, then `"` or `}` after more. */
 function jsonObjectAt(head: Uint8Array): boolean {
-  const ws = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-  let p = 0;
-  while (p < head.length && ws(head[p])) p++;
-  if (head[p++] !== 0x7b) return false;
-  while (p < head.length && ws(head[p])) p++;
-  return head[p] === 0x22 || head[p] === 0x7d;
+  const p = skipWs(head, 0);
+  if (head[p] !== OPEN_BRACE) return false;
+  const q = skipWs(head, p + 1);
+  return head[q] === QUOTE || head[q] === CLOSE_BRACE;
 }
 
 /** The module producing a RawCheckpoint.format value. */
