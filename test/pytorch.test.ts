@@ -105,6 +105,12 @@ describe('PyTorch fixtures match torch', () => {
     assert.deepStrictEqual({ ...w.extra }, { qscheme: 'per_tensor_affine', scale: 0.05, zero_point: 2 });
   });
 
+  it('a qint8 tensor is a parameter as a quantized tensor, not as a floating-point one', async () => {
+    const w = (await openCheckpoint(pt('quantized-int8.pt'))).tensors.find((x) => x.name === 'weight')!;
+    assert.strictEqual(w.role, 'parameter');
+    assert.match(w.roleReason, /^quantized tensor \(qint8: real values stored as integers with a scale and zero point\)/);
+  });
+
   it('records the archive prefix, whatever it is', async () => {
     const a = await readCheckpoint(pt('gpt2-tied.pt'));
     assert.strictEqual((a.metadata.pytorch as Record<string, unknown>).prefix, 'gpt2-tied');

@@ -123,7 +123,7 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (isLocalName(name, at, 'pixel_mean') || isLocalName(name, at, 'pixel_std')) return PIXEL_STAT;
   const audio = audioBuffer(name, at, t.shape, siblings);
   if (audio) return audio;
-  return PARAMETER;
+  return QUANTIZED_PARAMETER.get(t.dtype) ?? PARAMETER;
 }
 
 const decision = (role: Role, reason: string): Readonly<RoleDecision> => Object.freeze({ role, reason });
@@ -192,6 +192,10 @@ function isDigits(name: string, from: number): boolean {
   return from < name.length;
 }
 const PARAMETER = decision('parameter', 'floating-point tensor with no buffer pattern (default)');
+/** PyTorch's quantized tensors (eager-mode quantization's weights): integers standing for real values through a scale and zero point. */
+const QUANTIZED_PARAMETER = new Map(
+  ['qint8', 'quint8', 'qint32', 'quint4x2', 'quint2x4'].map((d) => [d, decision('parameter', `quantized tensor (${d}: real values stored as integers with a scale and zero point) with no buffer pattern (default)`)]),
+);
 
 /** One decision per integer dtype (a model has a few). */
 const NOT_FLOATING = new Map<string, Readonly<RoleDecision>>();
