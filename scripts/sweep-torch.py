@@ -12,7 +12,8 @@ DIR (default /tmp/weightscope-sweep) when it does not. Exit status 1 when any fi
 fails to open. Forms:
 
   - every model: its state_dict (zip), the whole pickled module (zip), the state_dict in the legacy
-    (pre-1.6) format;
+    (pre-1.6) format; torchvision's detectors also as its pretrained builders make them, with
+    FrozenBatchNorm2d in the backbone (its weight and bias buffers);
   - a set of common models also: TorchScript (torch.jit.trace and torch.jit.script), a training
     checkpoint after one step of Adam (model and optimizer state dicts, epoch, loss) and of SGD with
     momentum (with a scheduler's state), nn.DataParallel's state_dict (`module.` names) and whole
@@ -66,6 +67,27 @@ def torchvision_models():
 
     for name in M.list_models():
         yield name, lambda name=name: build(name)
+
+
+def frozen_detectors():
+    """torchvision's detectors as its pretrained builders make them: the ResNet-50 backbone with
+    FrozenBatchNorm2d (weight and bias buffers), three of its layers trainable."""
+    from torchvision.models import resnet50
+    from torchvision.models.detection import FasterRCNN, MaskRCNN, KeypointRCNN, RetinaNet
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.ops import misc
+
+    def backbone(returned=None, extra=None):
+        return _resnet_fpn_extractor(resnet50(norm_layer=misc.FrozenBatchNorm2d), 3, returned_layers=returned, extra_blocks=extra)
+
+    def retinanet():
+        from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+        return RetinaNet(backbone([2, 3, 4], LastLevelP6P7(256, 256)), num_classes=91)
+
+    yield 'frozen-fasterrcnn_resnet50_fpn', lambda: FasterRCNN(backbone(), num_classes=91)
+    yield 'frozen-maskrcnn_resnet50_fpn', lambda: MaskRCNN(backbone(), num_classes=91)
+    yield 'frozen-keypointrcnn_resnet50_fpn', lambda: KeypointRCNN(backbone(), num_classes=2, num_keypoints=17)
+    yield 'frozen-retinanet_resnet50_fpn', retinanet
 
 
 def torchaudio_models():
@@ -219,7 +241,7 @@ def main():
     torch.manual_seed(0)
     s = Sweep(a.out)
     wanted = lambda n: not a.names or n in a.names
-    for source in (torchvision_models(), torchaudio_models()):
+    for source in (torchvision_models(), frozen_detectors(), torchaudio_models()):
         for name, build in source:
             if not wanted(name):
                 continue

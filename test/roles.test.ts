@@ -5,7 +5,7 @@
  * test/fixtures/roles and its ground truth from each model's _parameters and _buffers).
  */
 import * as assert from 'assert';
-import { openCheckpoint, TensorRecord } from '../src/core';
+import { ModuleNode, openCheckpoint, TensorRecord } from '../src/core';
 import { decideRole, siblingsOf } from '../src/core/roles';
 import { tensorRecord } from '../src/core/tensor-record';
 import { checkCounts, CountsTruth } from './pytorch-truth';
@@ -79,6 +79,25 @@ describe('roles of buffers that torch utilities name, and of keep_vars state dic
     assert.strictEqual(averages.length, averaged.length);
     assert.ok(averages.every((t) => t.role === 'buffer'));
     assert.deepStrictEqual(ema.tensors.filter((t) => t.role !== 'parameter' && t.role !== 'buffer'), [], 'global_step is not a tensor');
+  });
+
+  it('FrozenBatchNorm2d in a detector or beside nn.BatchNorm: its weight and bias are buffers, its type said; torch 0.4.0\'s BatchNorm stays a BatchNorm, with a warning', async () => {
+    const find = (m: ModuleNode, path: string): ModuleNode | undefined => (m.path === path ? m : m.children.map((c) => find(c, path)).find((x) => x));
+    const detector = await openCheckpoint(fixture('roles', 'frozen-bn-detector.pt'));
+    const bn = find(detector.modules, 'backbone.body.layer1.0.bn2')!;
+    assert.strictEqual(bn.type, 'FrozenBatchNorm2d');
+    assert.strictEqual(bn.repr, 'FrozenBatchNorm2d(8, eps=1e-05)');
+    assert.match(detector.tensors.find((t) => t.name === 'backbone.body.bn1.bias')!.roleReason, /in a detector's backbone/);
+    const mixed = await openCheckpoint(fixture('roles', 'frozen-bn-mixed.pt'));
+    assert.match(mixed.tensors.find((t) => t.name === 'encoder.bn1.weight')!.roleReason, /other BatchNorm layers have it/);
+    assert.strictEqual(find(mixed.modules, 'head.1')!.type, 'BatchNorm2d');
+    for (const cp of [detector, mixed, await openCheckpoint(fixture('roles', 'frozen-bn-detr.pth'))]) {
+      assert.deepStrictEqual(cp.warnings.map((w) => w.code), []);
+    }
+    const old = await openCheckpoint(fixture('roles', 'bn-before-0.4.1.pth'));
+    assert.strictEqual(find(old.modules, '1')!.type, 'BatchNorm2d');
+    const w = old.warnings.find((x) => x.code === 'batchnorm-maybe-frozen')!;
+    assert.match(w.message, /^2 BatchNorm layer\(s\) \(e\.g\. 1\) have running statistics but no num_batches_tracked.* the model has 24 parameters fewer$/);
   });
 });
 

@@ -25,7 +25,7 @@ import {
 } from './model';
 import { copyRecord } from './tensor-record';
 import { isLocalName } from './local-name';
-import { decideRole, Siblings, siblingsOf } from './roles';
+import { decideRole, maybeFrozenBatchNorm, Siblings, siblingsOf } from './roles';
 import { configTies } from './ties';
 import { viewOverlaps } from './overlaps';
 
@@ -63,6 +63,8 @@ export function analyze(raw: RawCheckpoint, opts: AnalyzeOptions = {}): Checkpoi
   const siblings = siblingsOf(raw.tensors);
   const tensors: Tensor[] = raw.tensors.map((t) => toTensor(opts.consume ? t : copyRecord(t), siblings));
   if (opts.consume) raw.consumed = true;
+  const frozen = maybeFrozenBatchNorm(tensors, siblings);
+  if (frozen) warnings.push(frozen);
   // Quantized layers, adapters, declared totals (logical.ts): roles, logical shapes, names.
   const annotations = annotate(raw, tensors, warnings);
   warnings.push(...configWarnings);

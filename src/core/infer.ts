@@ -5,6 +5,7 @@
  */
 import { LayerHint, Tensor } from './model';
 import { quantLayerInference } from './quant/describe';
+import { FROZEN_BN_BACKBONE, FROZEN_BN_MIXED } from './roles';
 
 export interface Inference {
   type: string;
@@ -51,6 +52,14 @@ export function inferLayer(moduleName: string, own: Tensor[], ctx: InferenceCont
 
   // BatchNorm: weight/bias plus running statistics.
   if (byLocal.has('running_mean') && byLocal.has('running_var') && shape.length === 1) {
+    // Its weight found to be a frozen BatchNorm's buffer (roles.ts): torchvision's repr.
+    if (w.roleReason === FROZEN_BN_MIXED.reason || w.roleReason === FROZEN_BN_BACKBONE.reason) {
+      return {
+        type: 'FrozenBatchNorm2d',
+        repr: `FrozenBatchNorm2d(${shape[0]}, eps=${fmtFloat(1e-5)})`,
+        evidence: 'weight, bias, running_mean and running_var of one size, no num_batches_tracked: a frozen BatchNorm, all four buffers',
+      };
+    }
     return {
       type: 'BatchNorm',
       repr: `BatchNorm(${shape[0]}, eps=${fmtFloat(1e-5)}, momentum=0.1, affine=True, track_running_stats=True)`,

@@ -5,7 +5,7 @@
  */
 import { isFloating } from './dtypes';
 import { endsLocalWord, isLocalName } from './local-name';
-import { Role, TensorRecord } from './model';
+import { Role, Tensor, TensorRecord, Warning } from './model';
 
 export interface RoleDecision {
   role: Role;
@@ -24,6 +24,8 @@ export interface Siblings {
   hasDotless(name: string): boolean;
   /** Whether some tensor's name starts with that. */
   hasPrefix(prefix: string): boolean;
+  /** Whether some tensor's name ends with that. */
+  hasSuffix(suffix: string): boolean;
 }
 
 /**
@@ -34,12 +36,18 @@ export function siblingsOf(tensors: readonly { name: string }[]): Siblings {
   let names: Set<string> | undefined;
   let dotless: Set<string> | undefined;
   const prefixes = new Map<string, boolean>();
+  const suffixes = new Map<string, boolean>();
   return {
     has: (name) => (names ??= new Set(tensors.map((t) => t.name))).has(name),
     hasDotless: (name) => (dotless ??= new Set(tensors.map((t) => t.name.replace(DOTS, '')))).has(name),
     hasPrefix: (prefix) => {
       let r = prefixes.get(prefix);
       if (r === undefined) prefixes.set(prefix, (r = tensors.some((t) => t.name.startsWith(prefix))));
+      return r;
+    },
+    hasSuffix: (suffix) => {
+      let r = suffixes.get(suffix);
+      if (r === undefined) suffixes.set(suffix, (r = tensors.some((t) => t.name.endsWith(suffix))));
       return r;
     },
   };
@@ -60,6 +68,10 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   const name = t.name;
   const at = name.lastIndexOf('.') + 1;
   if (isLocalName(name, at, 'running_mean') || isLocalName(name, at, 'running_var')) return RUNNING_STAT;
+  if (siblings && t.shape.length === 1 && (isLocalName(name, at, 'weight') || isLocalName(name, at, 'bias'))) {
+    const frozen = frozenBatchNorm(name, at, siblings);
+    if (frozen) return frozen;
+  }
   if (endsLocalWord(name, at, 'buffer')) return { role: 'buffer', reason: `named as a buffer (${name.slice(at)})` };
   // Attention masks registered as buffers (`attn_mask`, `causal_mask`, timm's Swin `attn_mask`),
   // and torch.nn.utils.prune's `<name>_mask` beside the `<name>_orig` it masks; float ones too.
@@ -127,6 +139,76 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
 }
 
 const decision = (role: Role, reason: string): Readonly<RoleDecision> => Object.freeze({ role, reason });
+
+/**
+ * FrozenBatchNorm2d (torchvision.ops.misc, and DETR's and detectron2's copies), the BatchNorm of
+ * detection backbones, registers all four of its tensors as buffers: `weight` and `bias` too. In a
+ * state dict it looks like nn.BatchNorm2d less `num_batches_tracked`, which nn.BatchNorm has saved
+ * since torch 0.4.1 (July 2018). A BatchNorm without it is also what torch 0.4.0 and earlier wrote
+ * (the first ImageNet weights), so its affine pair is taken as frozen only where something else says
+ * so: other BatchNorm layers of the checkpoint do have num_batches_tracked, or it lies in a
+ * detector's backbone as torchvision names it (`backbone.body.`: Faster/Mask/Keypoint R-CNN,
+ * RetinaNet, FCOS), as DETR does (`backbone.0.body.`) or as detectron2 does
+ * (`backbone.bottom_up.`), all written after torch 0.4.1. Checked against torchvision's own
+ * figure: Faster R-CNN ResNet-50 FPN has 41,755,286 parameters, its frozen affine pairs not among them.
+ */
+function frozenBatchNorm(name: string, at: number, siblings: Siblings): Readonly<RoleDecision> | undefined {
+  // One scan, remembered, before any name is looked up: a checkpoint without BatchNorm statistics
+  // (a transformer's 92,000 tensors, with 1-D norm weights) makes no index of its names for this.
+  if (!siblings.hasSuffix('running_var')) return undefined;
+  const prefix = name.slice(0, at);
+  if (!siblings.has(`${prefix}running_mean`) || !siblings.has(`${prefix}running_var`) || siblings.has(`${prefix}num_batches_tracked`)) return undefined;
+  if (siblings.hasSuffix('num_batches_tracked')) return FROZEN_BN_MIXED;
+  return DETECTOR_BACKBONE.test(prefix) ? FROZEN_BN_BACKBONE : undefined;
+}
+
+/**
+ * BatchNorm layers of a state dict without num_batches_tracked that frozenBatchNorm() left as
+ * nn.BatchNorm (nothing said they were frozen): a warning with what their affine pairs count, which
+ * a FrozenBatchNorm2d would hold as buffers (a detector's backbone named otherwise, or a ResNet
+ * built with FrozenBatchNorm2d). Undefined when there is none, as in every checkpoint torch 0.4.1
+ * or later wrote from nn.BatchNorm.
+ */
+export function maybeFrozenBatchNorm(tensors: readonly Tensor[], siblings: Siblings): Warning | undefined {
+  let prefixes: Set<string> | undefined;
+  for (let i = 0; i < tensors.length; i++) {
+    const name = tensors[i].name;
+    if (!name.endsWith('running_var')) continue;
+    const at = name.length - 'running_var'.length;
+    if (at > 0 && name.charCodeAt(at - 1) !== 0x2e /* . */) continue;
+    const prefix = name.slice(0, at);
+    if (!siblings.has(`${prefix}num_batches_tracked`)) (prefixes ??= new Set()).add(prefix);
+  }
+  if (!prefixes) return undefined;
+  let layers = 0;
+  let elements = 0;
+  const counted = new Set<string>();
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    // Only weights and biases the default rule made parameters: a class in the file, or the frozen rules, settled the others.
+    if (t.roleReason !== PARAMETER.reason || t.shape.length !== 1) continue;
+    const at = t.name.lastIndexOf('.') + 1;
+    if (!isLocalName(t.name, at, 'weight') && !isLocalName(t.name, at, 'bias')) continue;
+    const prefix = t.name.slice(0, at);
+    if (!prefixes.has(prefix)) continue;
+    if (!counted.has(prefix)) {
+      counted.add(prefix);
+      layers++;
+    }
+    elements += t.numel;
+  }
+  if (layers === 0) return undefined;
+  const first = [...counted][0].slice(0, -1);
+  return {
+    code: 'batchnorm-maybe-frozen',
+    message: `${layers} BatchNorm layer(s) (e.g. ${first || 'the root'}) have running statistics but no num_batches_tracked, which nn.BatchNorm has saved since torch 0.4.1: counted as nn.BatchNorm, as torch 0.4.0 and earlier wrote it; if they are FrozenBatchNorm2d (a detection backbone's), their weight and bias are buffers and the model has ${elements.toLocaleString('en-US')} parameters fewer`,
+  };
+}
+
+const DETECTOR_BACKBONE = /(^|\.)backbone\.(0\.body|body|bottom_up)\./;
+const FROZEN_BN = "FrozenBatchNorm2d's weight or bias, a buffer: running_mean and running_var beside it but no num_batches_tracked, which nn.BatchNorm has saved since torch 0.4.1";
+export const FROZEN_BN_MIXED = decision('buffer', `${FROZEN_BN} (the checkpoint's other BatchNorm layers have it)`);
+export const FROZEN_BN_BACKBONE = decision('buffer', `${FROZEN_BN} (in a detector's backbone, where torchvision, DETR and detectron2 freeze BatchNorm)`);
 const RUNNING_STAT = decision('buffer', 'BatchNorm running statistic');
 const STEP_COUNTER = decision('buffer', 'BatchNorm step counter');
 const MASKED_BIAS = decision('buffer', 'attention mask constant (masked_bias)');
