@@ -104,6 +104,9 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
     return { role: 'buffer', reason: `causal attention mask [${t.shape.join(', ')}]` };
   }
   if (isLocalName(name, at, 'inv_freq')) return INV_FREQ;
+  // Meta's own LLaMA checkpoints (consolidated.00.pth, LLaMA 1 and 2) hold `rope.freqs`, the
+  // rotary inverse frequencies their training code kept as a buffer; its model.py recomputes them.
+  if (at > 0 && isLocalName(name, at, 'freqs') && isParent(name, at, 'rope')) return ROPE_FREQS;
   if (isLocalName(name, at, 'position_ids')) return POSITION_IDS;
   if (isLocalName(name, at, 'token_type_ids')) return TOKEN_TYPE_IDS;
   for (let i = 0; i < ROPE_CACHES.length; i++) {
@@ -213,6 +216,7 @@ const RUNNING_STAT = decision('buffer', 'BatchNorm running statistic');
 const STEP_COUNTER = decision('buffer', 'BatchNorm step counter');
 const MASKED_BIAS = decision('buffer', 'attention mask constant (masked_bias)');
 const INV_FREQ = decision('buffer', 'rotary embedding inverse frequencies');
+const ROPE_FREQS = decision('buffer', "rotary embedding inverse frequencies (rope.freqs of Meta's LLaMA checkpoints)");
 const POSITION_IDS = decision('buffer', 'position id buffer');
 const FINAL_LOGITS_BIAS = decision('buffer', 'logits bias buffer of BART-style models (final_logits_bias)');
 const TOKEN_TYPE_IDS = decision('buffer', 'token type id buffer');
