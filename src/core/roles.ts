@@ -136,6 +136,14 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (name.startsWith('_tensor_constant', at) && name.length > at + 16 && isDigits(name, at + 16)) return FX_CONSTANT;
   // detectron2's input normalisation (GeneralizedRCNN and its kin register both as buffers).
   if (isLocalName(name, at, 'pixel_mean') || isLocalName(name, at, 'pixel_std')) return PIXEL_STAT;
+  // Segment Anything's (and SAM 2's) PositionEmbeddingRandom: a fixed random projection, a buffer.
+  if (isLocalName(name, at, 'positional_encoding_gaussian_matrix')) return SAM_GAUSSIAN;
+  // OpenAI Whisper's AudioEncoder registers its sinusoidal `positional_embedding` as a buffer
+  // (its TextDecoder's is a Parameter): the encoder is told by its two convolutions.
+  if (siblings && t.shape.length === 2 && isLocalName(name, at, 'positional_embedding') && isParent(name, at, 'encoder')) {
+    const encoder = name.slice(0, at);
+    if (siblings.has(`${encoder}conv1.weight`) && siblings.has(`${encoder}conv2.weight`)) return WHISPER_AUDIO_POSITIONS;
+  }
   const audio = audioBuffer(name, at, t.shape, siblings);
   if (audio) return audio;
   return QUANTIZED_PARAMETER.get(t.dtype) ?? PARAMETER;
@@ -229,6 +237,8 @@ const TRIL = decision('buffer', 'causal attention mask (tril)');
 const FX_CONSTANT = decision('buffer', 'tensor constant of a torch.fx GraphModule (_tensor_constant<i>)');
 const MOCO_QUEUE = decision('buffer', 'queue of negative keys (MoCo), beside its queue_ptr');
 const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean, pixel_std)');
+const SAM_GAUSSIAN = decision('buffer', "random Fourier projection of Segment Anything's PositionEmbeddingRandom (positional_encoding_gaussian_matrix)");
+const WHISPER_AUDIO_POSITIONS = decision('buffer', "sinusoidal positional embedding of Whisper's audio encoder (beside its conv1 and conv2; the decoder's is a parameter)");
 
 /**
  * Buffers of audio front-ends and codecs, saved in the state dicts of the models they sit in:
@@ -323,7 +333,8 @@ function isObserverState(name: string, at: number): boolean {
 const OBSERVER_NAMES = ['scale', 'zero_point', 'eps', 'min_val', 'max_val', 'histogram'];
 const OBSERVER_PATH = /(^|\.)(activation_post_process|\w*_fake_quant)\./;
 
-const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached'];
+// EVA-02's VisionRotaryEmbeddingFast (EVA-CLIP, OpenCLIP's EVA models) keeps `freqs_cos` and `freqs_sin`.
+const ROPE_CACHES = ['freqs_cis', 'cos_cached', 'sin_cached', '_cos_cached', '_sin_cached', 'freqs_cos', 'freqs_sin'];
 
 function isCausalMaskShape(shape: number[]): boolean {
   return shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3];
