@@ -105,6 +105,15 @@ describe('role rules by name', () => {
   const rec = (name: string, shape: number[] = [4, 4]): TensorRecord => tensorRecord(name, 'float32', undefined, shape, 64, 'f', 0, name, 0, null, 64, undefined);
   const role = (name: string, names: string[] = [], shape?: number[]) => decideRole(rec(name, shape), siblingsOf([name, ...names].map((n) => ({ name: n })))).role;
 
+  it("a BatchNorm's weight without num_batches_tracked: frozen in a detector's backbone (transformers' DETR family too), else a parameter", () => {
+    const bn = (prefix: string) => [`${prefix}running_mean`, `${prefix}running_var`, `${prefix}bias`];
+    for (const p of ['model.backbone.conv_encoder.model.bn1.', 'backbone.0.body.layer1.0.bn1.', 'backbone.body.bn1.', 'backbone.bottom_up.stem.conv1.norm.']) {
+      assert.strictEqual(role(`${p}weight`, bn(p), [64]), 'buffer', p);
+    }
+    for (const p of ['bn1.', 'encoder.bn1.', 'backbone.bn1.']) assert.strictEqual(role(`${p}weight`, bn(p), [64]), 'parameter', p);
+    assert.strictEqual(role('backbone.body.bn1.weight', [...bn('backbone.body.bn1.'), 'backbone.body.bn1.num_batches_tracked'], [64]), 'parameter', 'an nn.BatchNorm');
+  });
+
   it('masks: the local name `mask` or one ending `_mask`, and `tril`', () => {
     for (const n of ['blocks.0.attn.attn_mask', 'attn_mask', 'h.0.mask', 'fc.weight_mask', 'attn.tril']) assert.strictEqual(role(n), 'buffer', n);
     for (const n of ['mask_token', 'enc.masking', 'enc.mask.weight', 'a.unmask', 'a.tril_proj']) assert.strictEqual(role(n), 'parameter', n);

@@ -160,7 +160,9 @@ const decision = (role: Role, reason: string): Readonly<RoleDecision> => Object.
  * so: other BatchNorm layers of the checkpoint do have num_batches_tracked, or it lies in a
  * detector's backbone as torchvision names it (`backbone.body.`: Faster/Mask/Keypoint R-CNN,
  * RetinaNet, FCOS), as DETR does (`backbone.0.body.`) or as detectron2 does
- * (`backbone.bottom_up.`), all written after torch 0.4.1. Checked against torchvision's own
+ * (`backbone.bottom_up.`), or as transformers' DETR family does (`backbone.conv_encoder.`: DETR,
+ * Conditional and Deformable DETR, Table Transformer, Grounding DINO, each of which swaps its
+ * backbone's BatchNorms for a frozen copy), all written after torch 0.4.1. Checked against torchvision's own
  * figure: Faster R-CNN ResNet-50 FPN has 41,755,286 parameters, its frozen affine pairs not among them.
  */
 function frozenBatchNorm(name: string, at: number, siblings: Siblings): Readonly<RoleDecision> | undefined {
@@ -216,10 +218,10 @@ export function maybeFrozenBatchNorm(tensors: readonly Tensor[], siblings: Sibli
   };
 }
 
-const DETECTOR_BACKBONE = /(^|\.)backbone\.(0\.body|body|bottom_up)\./;
+const DETECTOR_BACKBONE = /(^|\.)backbone\.(0\.body|body|bottom_up|conv_encoder)\./;
 const FROZEN_BN = "FrozenBatchNorm2d's weight or bias, a buffer: running_mean and running_var beside it but no num_batches_tracked, which nn.BatchNorm has saved since torch 0.4.1";
 export const FROZEN_BN_MIXED = decision('buffer', `${FROZEN_BN} (the checkpoint's other BatchNorm layers have it)`);
-export const FROZEN_BN_BACKBONE = decision('buffer', `${FROZEN_BN} (in a detector's backbone, where torchvision, DETR and detectron2 freeze BatchNorm)`);
+export const FROZEN_BN_BACKBONE = decision('buffer', `${FROZEN_BN} (in a detector's backbone, where torchvision, DETR, detectron2 and transformers' DETR family freeze BatchNorm)`);
 const RUNNING_STAT = decision('buffer', 'BatchNorm running statistic');
 const STEP_COUNTER = decision('buffer', 'BatchNorm step counter');
 const MASKED_BIAS = decision('buffer', 'attention mask constant (masked_bias)');
