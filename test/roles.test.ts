@@ -114,6 +114,11 @@ describe('role rules by name', () => {
     assert.strictEqual(role('backbone.body.bn1.weight', [...bn('backbone.body.bn1.'), 'backbone.body.bn1.num_batches_tracked'], [64]), 'parameter', 'an nn.BatchNorm');
   });
 
+  it("Segment Anything's random projection: its own name, and transformers' shared_image_embedding.positional_embedding", () => {
+    for (const n of ['prompt_encoder.pe_layer.positional_encoding_gaussian_matrix', 'shared_image_embedding.positional_embedding']) assert.strictEqual(role(n, [], [2, 128]), 'buffer', n);
+    for (const n of ['decoder.positional_embedding', 'vision_model.embeddings.positional_embedding']) assert.strictEqual(role(n, [], [2, 128]), 'parameter', n);
+  });
+
   it('masks: the local name `mask` or one ending `_mask`, and `tril`', () => {
     for (const n of ['blocks.0.attn.attn_mask', 'attn_mask', 'h.0.mask', 'fc.weight_mask', 'attn.tril']) assert.strictEqual(role(n), 'buffer', n);
     for (const n of ['mask_token', 'enc.masking', 'enc.mask.weight', 'a.unmask', 'a.tril_proj']) assert.strictEqual(role(n), 'parameter', n);

@@ -137,7 +137,8 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   // detectron2's input normalisation (GeneralizedRCNN and its kin register both as buffers).
   if (isLocalName(name, at, 'pixel_mean') || isLocalName(name, at, 'pixel_std')) return PIXEL_STAT;
   // Segment Anything's (and SAM 2's) PositionEmbeddingRandom: a fixed random projection, a buffer.
-  if (isLocalName(name, at, 'positional_encoding_gaussian_matrix')) return SAM_GAUSSIAN;
+  // transformers' SamModel keeps the same matrix as `shared_image_embedding.positional_embedding`.
+  if (isLocalName(name, at, 'positional_encoding_gaussian_matrix') || (isLocalName(name, at, 'positional_embedding') && isParent(name, at, 'shared_image_embedding'))) return SAM_GAUSSIAN;
   // OpenAI Whisper's AudioEncoder registers its sinusoidal `positional_embedding` as a buffer
   // (its TextDecoder's is a Parameter): the encoder is told by its two convolutions.
   if (siblings && t.shape.length === 2 && isLocalName(name, at, 'positional_embedding') && isParent(name, at, 'encoder')) {
@@ -239,7 +240,7 @@ const TRIL = decision('buffer', 'causal attention mask (tril)');
 const FX_CONSTANT = decision('buffer', 'tensor constant of a torch.fx GraphModule (_tensor_constant<i>)');
 const MOCO_QUEUE = decision('buffer', 'queue of negative keys (MoCo), beside its queue_ptr');
 const PIXEL_STAT = decision('buffer', 'input normalisation statistic (pixel_mean, pixel_std)');
-const SAM_GAUSSIAN = decision('buffer', "random Fourier projection of Segment Anything's PositionEmbeddingRandom (positional_encoding_gaussian_matrix)");
+const SAM_GAUSSIAN = decision('buffer', "random Fourier projection of Segment Anything's positional encoding (positional_encoding_gaussian_matrix; transformers' shared_image_embedding.positional_embedding)");
 const WHISPER_AUDIO_POSITIONS = decision('buffer', "sinusoidal positional embedding of Whisper's audio encoder (beside its conv1 and conv2; the decoder's is a parameter)");
 
 /**
@@ -250,7 +251,8 @@ const WHISPER_AUDIO_POSITIONS = decision('buffer', "sinusoidal positional embedd
  *   Resample's `kernel` [n, 1, width] under a module named for resampling. A bare `window`,
  *   `fb` or `kernel` elsewhere keeps its role (JAX ports name their weights `kernel`).
  * - EnCodec's (audiocraft, transformers) EMA codebook: `inited`, `cluster_size`, `embed`,
- *   `embed_avg` beside one another (the last two must both be there).
+ *   `embed_avg` beside one another (the last two must both be there); Mimi's: `initialized`,
+ *   `cluster_usage`, `embed_sum` (`_initialized`, `embedding_sum` in Kyutai's own code).
  * - asteroid's ParamSincFB (pyannote's SincNet): `window_` and `n_` beside the `low_hz_` parameter.
  * - NeMo's FilterbankFeatures (`preprocessor.featurizer` of its ASR models and of the mel front-end
  *   of its TTS models): the STFT `window` [win_length] and the mel filterbank `fb`
@@ -260,7 +262,7 @@ const WHISPER_AUDIO_POSITIONS = decision('buffer', "sinusoidal positional embedd
 function audioBuffer(name: string, at: number, shape: number[], siblings: Siblings | undefined): Readonly<RoleDecision> | undefined {
   const last = name.charCodeAt(name.length - 1);
   // Every local name below ends in one of these letters: one comparison for most tensors.
-  if (last !== 0x74 /* t */ && last !== 0x65 /* e */ && last !== 0x77 /* w */ && last !== 0x62 /* b */ && last !== 0x6c /* l */ && last !== 0x67 /* g */ && last !== 0x64 /* d */ && last !== 0x5f /* _ */) return undefined;
+  if (last !== 0x74 /* t */ && last !== 0x65 /* e */ && last !== 0x77 /* w */ && last !== 0x62 /* b */ && last !== 0x6c /* l */ && last !== 0x67 /* g */ && last !== 0x64 /* d */ && last !== 0x5f /* _ */ && last !== 0x6d /* m */) return undefined;
   if (isLocalName(name, at, 'dct_mat') || isLocalName(name, at, 'filter_mat') || isLocalName(name, at, 'phase_advance')) return { role: 'buffer', reason: `torchaudio transform matrix (${name.slice(at)})` };
   if (isLocalName(name, at, 'window') && (isParent(name, at, 'spectrogram') || isParent(name, at, 'Spectrogram'))) return AUDIO_WINDOW;
   if (isLocalName(name, at, 'fb') && isParent(name, at, 'mel_scale')) return MEL_FILTERBANK;
@@ -269,6 +271,14 @@ function audioBuffer(name: string, at: number, shape: number[], siblings: Siblin
   if (isLocalName(name, at, 'inited') || isLocalName(name, at, 'initted') || isLocalName(name, at, 'cluster_size') || isLocalName(name, at, 'embed_avg') || isLocalName(name, at, 'embed')) {
     const p = name.slice(0, at);
     if (siblings.has(`${p}embed_avg`) && siblings.has(`${p}cluster_size`)) return { role: 'buffer', reason: `EMA codebook state (${name.slice(at)} beside embed_avg and cluster_size)` };
+  }
+  // Mimi's codebooks (Kyutai's Moshi, transformers' MimiModel) keep no parameter at all: `cluster_usage`,
+  // the sum of the codes' vectors (`embed_sum`; Moshi's own `embedding_sum`) and `initialized` are buffers.
+  if (isLocalName(name, at, 'cluster_usage') || isLocalName(name, at, 'embed_sum') || isLocalName(name, at, 'embedding_sum') || isLocalName(name, at, 'initialized') || isLocalName(name, at, '_initialized')) {
+    const p = name.slice(0, at);
+    if (siblings.has(`${p}cluster_usage`) && (siblings.has(`${p}embed_sum`) || siblings.has(`${p}embedding_sum`))) {
+      return { role: 'buffer', reason: `EMA codebook state (${name.slice(at)} beside cluster_usage and the codes' sums, as Mimi keeps them)` };
+    }
   }
   if ((isLocalName(name, at, 'window_') || isLocalName(name, at, 'n_')) && siblings.has(`${name.slice(0, at)}low_hz_`)) return { role: 'buffer', reason: `sinc filterbank constant (${name.slice(at)} beside low_hz_)` };
   if (isLocalName(name, at, 'window') && shape.length === 1 && siblings.has(`${name.slice(0, at)}fb`)) return FILTERBANK_WINDOW;
