@@ -322,12 +322,6 @@ export function decodeUtf8(b: Uint8Array, file: string, offset: number, what: st
 }
 
 /**
- * A 32-bit hash of names scanned as bytes (FNV-1a, then a final mix so the low bits a table
- * uses depend on every byte): `h = FNV_OFFSET`, then `h = Math.imul(h ^ byte, FNV_PRIME)` per
- * byte inside the scanning loop, then `hashFinish(h)`. For ASCII text, hashing the char codes
- * gives the same value (`hashAscii`).
- */
-/**
  * The little-endian u32 at `i` of `b` (no range check): four byte loads, where a DataView made
  * for one value costs an object, and the top byte multiplied so the result stays unsigned.
  */
@@ -335,6 +329,12 @@ export function u32le(b: Uint8Array, i: number): number {
   return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16)) + b[i + 3] * 0x1000000;
 }
 
+/**
+ * A 32-bit hash of names scanned as bytes (FNV-1a, then a final mix so the low bits a table
+ * uses depend on every byte): `h = FNV_OFFSET`, then `h = Math.imul(h ^ byte, FNV_PRIME)` per
+ * byte inside the scanning loop, then `hashFinish(h)`. For ASCII text, hashing the char codes
+ * gives the same value (`hashAscii`).
+ */
 export const FNV_OFFSET = 0x811c9dc5 | 0;
 export const FNV_PRIME = 0x01000193;
 export function hashFinish(h: number): number {

@@ -106,7 +106,7 @@ export function decideRole(t: TensorRecord, siblings?: Siblings): Readonly<RoleD
   if (isLocalName(name, at, 'inv_freq')) return INV_FREQ;
   // Meta's own LLaMA checkpoints (consolidated.00.pth, LLaMA 1 and 2) hold `rope.freqs`, the
   // rotary inverse frequencies their training code kept as a buffer; its model.py recomputes them.
-  if (at > 0 && isLocalName(name, at, 'freqs') && isParent(name, at, 'rope')) return ROPE_FREQS;
+  if (isLocalName(name, at, 'freqs') && isParent(name, at, 'rope')) return ROPE_FREQS;
   if (isLocalName(name, at, 'position_ids')) return POSITION_IDS;
   if (isLocalName(name, at, 'token_type_ids')) return TOKEN_TYPE_IDS;
   for (let i = 0; i < ROPE_CACHES.length; i++) {
@@ -184,12 +184,13 @@ function frozenBatchNorm(name: string, at: number, siblings: Siblings): Readonly
  * or later wrote from nn.BatchNorm.
  */
 export function maybeFrozenBatchNorm(tensors: readonly Tensor[], siblings: Siblings): Warning | undefined {
+  // The scan frozenBatchNorm() made already for a checkpoint with 1-D weights, remembered.
+  if (!siblings.hasSuffix('running_var')) return undefined;
   let prefixes: Set<string> | undefined;
   for (let i = 0; i < tensors.length; i++) {
     const name = tensors[i].name;
-    if (!name.endsWith('running_var')) continue;
-    const at = name.length - 'running_var'.length;
-    if (at > 0 && name.charCodeAt(at - 1) !== 0x2e /* . */) continue;
+    const at = name.lastIndexOf('.') + 1;
+    if (!isLocalName(name, at, 'running_var')) continue;
     const prefix = name.slice(0, at);
     if (!siblings.has(`${prefix}num_batches_tracked`)) (prefixes ??= new Set()).add(prefix);
   }
