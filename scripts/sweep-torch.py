@@ -250,8 +250,9 @@ def main():
             except Exception as e:
                 s.skipped.append(f'{name}: torch could not build it ({str(e).splitlines()[0][:100]})')
                 continue
-            if counts(m)[0] > a.max_params:
-                s.skipped.append(f'{name}: {counts(m)[0]:,} parameters, over --max-params')
+            params = counts(m)[0]
+            if params > a.max_params:
+                s.skipped.append(f'{name}: {params:,} parameters, over --max-params')
                 continue
             for form, save in plain_forms(m) + (more_forms(m) if name in COMMON else []):
                 s.check(name, form, save)
